@@ -1,0 +1,316 @@
+"""The call-tree widget's Python side, through its synced state.
+
+The first tests use a small Profile stand-in with a transparent cost model (FakeProfile, following
+the Profile schema), so each behaviour is checked against numbers that can be worked out by hand;
+the last ones drive the widget with a real ``nba.profile``.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from nbadjoint.notebook.widget import HISTORY_LENGTH, ROOT_ID, CallTreeWidget, parse_budget
+
+# --- a Profile stand-in ------------------------------------------------------------------------
+
+SITES = {
+    # id: (callee, calls, recompute time saved by splitting, tape bytes held when split, snapshot bytes)
+    "model:4:step": ("step", 10, 0.030, 8000, 800),
+    "step:2:inner": ("inner", 10, 0.010, 2000, 0),
+    "model:6:<lambda>": ("<lambda>", 1, 0.001, 400, 1600),
+}
+BASE_TIME = 0.100
+BASE_PEAK = 10_000
+
+
+def _site_record(site_id, checkpointed):
+    callee, calls, delta_t, tape, snapshot = SITES[site_id]
+    return {"id": site_id, "caller": site_id.split(":")[0], "callee": callee, "lineno": int(site_id.split(":")[1]),
+            "calls": calls, "checkpointed": checkpointed, "t_primal": delta_t, "t_snapshot": 0.0,
+            "t_fwd_incl": 2 * delta_t, "t_fwd_excl": delta_t, "t_bwd_incl": 3 * delta_t, "t_bwd_excl": delta_t,
+            "snapshot_bytes": snapshot, "tape_bytes": tape, "snp": 0, "pk": tape, "tn": 0,
+            "delta_t": delta_t, "delta_pk": tape - snapshot}
+
+
+class FakePrediction:
+    def __init__(self, time, peak_bytes):
+        self.time, self.peak_bytes = time, peak_bytes
+
+
+class FakeSuggestion(FakePrediction):
+    def __init__(self, placement, time, peak_bytes, method, ranking):
+        super().__init__(time, peak_bytes)
+        self.placement, self.method, self.ranking = placement, method, ranking
+
+
+class FakeProfile:
+    """Time: BASE_TIME plus each checkpointed site's recomputation. Peak: BASE_PEAK plus, per split
+    site, its tape minus its snapshot. A rerun measures the prediction plus 1 ms and 8 bytes."""
+
+    fail_rerun = False
+
+    def __init__(self, placement=None, offset=(0.0, 0)):
+        self.placement = {site_id: True for site_id in SITES}
+        self.placement.update(placement or {})
+        predicted = self.predict(self.placement)
+        self.adjoint_time = predicted.time + offset[0]
+        self.peak_bytes = predicted.peak_bytes + offset[1]
+        self.primal_time = 0.05
+        self.line_profiles = []
+
+    def predict(self, placement):
+        full = {**{site_id: True for site_id in SITES}, **placement}
+        time = BASE_TIME + sum(SITES[s][2] for s, ck in full.items() if ck)
+        peak = BASE_PEAK + sum(SITES[s][3] - SITES[s][4] for s, ck in full.items() if not ck)
+        return FakePrediction(round(time, 9), peak)
+
+    def suggest(self, budget=None, method="auto"):
+        budget = BASE_PEAK if budget is None else budget
+        placement = {site_id: True for site_id in SITES}
+        for site_id in sorted(SITES, key=lambda s: -SITES[s][2]):
+            trial = {**placement, site_id: False}
+            if self.predict(trial).peak_bytes <= budget:
+                placement = trial
+        predicted = self.predict(placement)
+        ranking = [{"id": s, "checkpoint": placement[s], "delta_t": SITES[s][2], "delta_pk": SITES[s][3] - SITES[s][4],
+                    "reason": "fits the budget" if not placement[s] else "would exceed the budget"} for s in SITES]
+        return FakeSuggestion(placement, predicted.time, predicted.peak_bytes, f"greedy-{method}", ranking)
+
+    def rerun(self, placement):
+        if self.fail_rerun:
+            raise FloatingPointError("overflow in step at line 3")
+        return FakeProfile(placement, offset=(0.001, 8))
+
+    def line_profile(self, name):
+        self.line_profiles.append(name)
+        return f"Line profile of {name}_bwd\nLine #  Hits  Time\n"
+
+    def _repr_html_(self):
+        return "<table><tr><td>model</td></tr></table>"
+
+    def to_dict(self):
+        suggestion = self.suggest()
+        return {
+            "version": 1, "root": "model", "argnums": [0], "placement": dict(self.placement),
+            "budget_bytes": BASE_PEAK, "primal_time": self.primal_time, "adjoint_time": self.adjoint_time,
+            "ratio": self.adjoint_time / self.primal_time, "peak_bytes": self.peak_bytes,
+            "tape_traffic_bytes": 20_000, "heap_peak_bytes": None, "rss_peak_bytes": None,
+            "sites": [_site_record(s, self.placement[s]) for s in SITES],
+            "tree": {"id": ROOT_ID, "callee": "model", "children": [
+                {"id": "model:4:step", "callee": "step", "children": [
+                    {"id": "step:2:inner", "callee": "inner", "children": []}]},
+                {"id": "model:6:<lambda>", "callee": "<lambda>", "children": []}]},
+            "suggestion": {"placement": suggestion.placement, "time": suggestion.time,
+                           "peak_bytes": suggestion.peak_bytes, "method": suggestion.method,
+                           "ranking": suggestion.ranking},
+            "pareto": [{"time": 0.141, "peak_bytes": 10_000, "placement": dict(self.placement)}],
+            "sources": {"model": {"fwd": "def model_fwd(_c, x):\n    ...", "bwd": "def model_bwd(_c, _rv_b, x):\n    ..."},
+                        "step": {"fwd": "def step_fwd(_c, u):\n    ...", "bwd": "def step_bwd(_c, _rv_b, u):\n    ..."},
+                        "inner": {"fwd": "def inner_fwd(_c, u):\n    ...", "bwd": "def inner_bwd(_c, _rv_b, u):\n    ..."},
+                        "<lambda>": {"fwd": "def _lambda_fwd(_c, v):\n    ...", "bwd": "def _lambda_bwd(_c, _rv_b, v):\n    ..."}},
+        }
+
+
+@pytest.fixture
+def widget():
+    return CallTreeWidget(FakeProfile())
+
+
+def send(widget, content):
+    """Deliver a message as the front end would (anywidget: model.send(content))."""
+    widget._handle_message(widget, content, [])
+
+
+# --- budget parsing ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("200MB", 200_000_000), ("1.5 GB", 1_500_000_000), ("512KiB", 524_288), ("4096", 4096), (1e6, 1_000_000),
+])
+def test_parse_budget_reads_bytes_and_units(text, expected):
+    assert parse_budget(text) == expected
+
+
+@pytest.mark.parametrize("text", ["lots", "200 parsecs", "-5MB", "0", True])
+def test_parse_budget_rejects_what_it_cannot_read(text):
+    with pytest.raises(ValueError, match="budget"):
+        parse_budget(text)
+
+
+# --- initial state -----------------------------------------------------------------------------
+
+def test_initial_state_mirrors_the_profile(widget):
+    assert widget.profile_data["root"] == "model"
+    assert widget.placement == {"model:4:step": True, "step:2:inner": True, "model:6:<lambda>": True}
+    assert widget.budget == BASE_PEAK
+    assert widget.prediction == {"time": pytest.approx(0.141), "peak_bytes": BASE_PEAK}
+
+
+def test_initial_history_holds_the_profiled_run(widget):
+    (run,) = widget.history
+    assert run["run"] == 1
+    assert run["measured"] == {"time": widget.profile.adjoint_time, "peak_bytes": widget.profile.peak_bytes}
+    assert run["predicted"] == widget.prediction
+
+
+def test_synced_state_is_json_serialisable(widget):
+    state = widget.get_state()
+    for name in ("profile_data", "placement", "prediction", "suggestion", "history", "code"):
+        json.dumps(state[name], allow_nan=False)
+
+
+def test_esm_and_css_are_the_package_files(widget):
+    state = widget.get_state()
+    assert "export default" in state["_esm"]
+    assert ".nba-widget" in state["_css"]
+
+
+# --- toggling and predicting -------------------------------------------------------------------
+
+def test_toggling_a_checkpoint_updates_the_prediction_without_running(widget):
+    profile = widget.profile
+    widget.toggle("model:4:step")
+    assert widget.placement["model:4:step"] is False
+    assert widget.prediction == {"time": pytest.approx(0.111), "peak_bytes": BASE_PEAK + 7200}
+    assert widget.profile is profile and len(widget.history) == 1
+
+
+def test_placement_sent_by_the_front_end_updates_the_prediction(widget):
+    placement = {**widget.placement, "step:2:inner": False}
+    widget.set_state({"placement": placement})
+    assert widget.prediction["time"] == pytest.approx(0.131)
+    assert widget.prediction["peak_bytes"] == BASE_PEAK + 2000
+
+
+def test_placement_set_from_python_fills_missing_sites_with_the_default(widget):
+    widget.placement = {"model:6:<lambda>": False}
+    assert widget.placement == {"model:4:step": True, "step:2:inner": True, "model:6:<lambda>": False}
+    assert widget.prediction["peak_bytes"] == BASE_PEAK - 1200
+
+
+def test_placement_with_an_unknown_site_is_refused_and_names_the_known_sites(widget):
+    with pytest.raises(Exception, match="unknown call site.*model:4:stp.*model:4:step"):
+        widget.placement = {"model:4:stp": False}
+    assert widget.placement["model:4:step"] is True
+
+
+# --- suggestions and budget --------------------------------------------------------------------
+
+def test_apply_suggestions_sets_the_advisors_placement(widget):
+    widget.budget = BASE_PEAK + 8000
+    widget.apply_suggestions()
+    assert widget.placement == widget.suggestion["placement"]
+    assert widget.placement == {"model:4:step": False, "step:2:inner": True, "model:6:<lambda>": False}
+
+
+def test_apply_message_from_the_front_end_sets_the_advisors_placement(widget):
+    send(widget, {"type": "apply"})
+    assert widget.placement == widget.suggestion["placement"]
+
+
+def test_editing_the_budget_recomputes_the_suggestion(widget):
+    tight = dict(widget.suggestion["placement"])
+    send(widget, {"type": "budget", "text": "0.1MB"})
+    assert widget.budget == 100_000
+    assert widget.suggestion["budget_bytes"] == 100_000
+    assert widget.suggestion["placement"] != tight
+    assert not any(widget.suggestion["placement"].values())
+
+
+def test_an_unreadable_budget_is_reported_in_the_widget(widget):
+    send(widget, {"type": "budget", "text": "a lot"})
+    assert "cannot read the budget 'a lot'" in widget.error
+    assert widget.budget == BASE_PEAK
+
+
+# --- rerun -------------------------------------------------------------------------------------
+
+def test_rerun_appends_measured_and_predicted_figures_to_the_history(widget):
+    widget.toggle("model:4:step")
+    predicted = dict(widget.prediction)
+    measured = widget.rerun()
+    assert len(widget.history) == 2
+    last = widget.history[-1]
+    assert last["placement"] == widget.placement
+    assert last["predicted"] == predicted
+    assert last["measured"] == {"time": pytest.approx(predicted["time"] + 0.001),
+                                "peak_bytes": predicted["peak_bytes"] + 8}
+    assert widget.profile is measured
+    assert widget.profile_data["placement"]["model:4:step"] is False
+
+
+def test_rerun_message_from_the_front_end_measures_the_current_placement(widget):
+    send(widget, {"type": "rerun"})
+    assert len(widget.history) == 2 and not widget.busy and widget.error == ""
+
+
+def test_history_keeps_only_the_last_runs(widget):
+    for _ in range(HISTORY_LENGTH + 3):
+        widget.rerun()
+    assert len(widget.history) == HISTORY_LENGTH
+    assert [run["run"] for run in widget.history] == list(range(5, HISTORY_LENGTH + 5))
+
+
+def test_rerun_error_is_shown_in_the_widget_and_raised_from_python(widget):
+    widget.profile.fail_rerun = True
+    with pytest.raises(FloatingPointError):
+        widget.rerun()
+    assert widget.error == "Rerun failed: FloatingPointError: overflow in step at line 3"
+    assert not widget.busy and len(widget.history) == 1
+
+
+def test_rerun_error_from_the_front_end_is_shown_not_swallowed(widget):
+    widget.profile.fail_rerun = True
+    send(widget, {"type": "rerun"})
+    assert "overflow in step at line 3" in widget.error
+    assert not widget.busy
+
+
+def test_a_successful_rerun_clears_the_previous_error(widget):
+    widget.profile.fail_rerun = True
+    send(widget, {"type": "rerun"})
+    widget.profile.fail_rerun = False
+    send(widget, {"type": "rerun"})
+    assert widget.error == ""
+
+
+# --- code panel and line profile ---------------------------------------------------------------
+
+def test_selecting_a_node_shows_its_generated_adjoint_code(widget):
+    widget.set_state({"selected": "model:6:<lambda>"})
+    assert widget.code["function"] == "<lambda>"
+    assert widget.code["fwd"].startswith("def _lambda_fwd")
+    assert widget.code["bwd"].startswith("def _lambda_bwd")
+
+
+def test_the_root_is_selected_first_and_shows_the_root_code(widget):
+    assert widget.selected == ROOT_ID
+    assert widget.code["function"] == "model"
+
+
+def test_line_profile_request_fills_the_line_profile_of_the_selected_callee(widget):
+    widget.selected = "model:4:step"
+    send(widget, {"type": "line_profile"})
+    assert widget.profile.line_profiles == ["step"]
+    assert widget.line_profile.startswith("Line profile of step_bwd")
+
+
+def test_selecting_another_node_clears_the_line_profile(widget):
+    widget.show_line_profile("model:4:step")
+    widget.selected = "step:2:inner"
+    assert widget.line_profile == ""
+
+
+def test_mimebundle_offers_the_html_table_for_front_ends_without_widgets(widget):
+    data, _ = widget._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert data["text/html"].startswith("<table>")
+
+
+def test_non_finite_numbers_are_sent_as_null():
+    profile = FakeProfile()
+    profile.adjoint_time = float("nan")
+    profile.peak_bytes = np.int64(12)
+    widget = CallTreeWidget(profile)
+    assert widget.profile_data["adjoint_time"] is None
+    assert widget.history[0]["measured"] == {"time": None, "peak_bytes": 12}
