@@ -1,0 +1,259 @@
+"""Cost model: predicted run time and peak tape bytes of any checkpoint placement.
+
+The formulas, derived in `nbadjoint.profiling.calltree`, are evaluated on an `AggregatedTree`,
+once per unique subtree, children before parents, so one prediction costs O(unique nodes +
+run-length segments), however many instances the recorded run had.
+
+Per-site figures (`site_figures`), for a placement ``P`` (normally the one the run used).  For an
+instance ``v`` let ``B(v)`` be the absolute stack size (bytes) underneath ``v`` when ``v`` is
+reversed: ``B(root) = 0`` and ``B(c_i) = B(v) + pre_i(v)``.  This is also where v's forward sweep
+starts when v is split, and where its recomputation starts when v is checkpointed (the snapshot
+has just been popped).  Then, each maximised over the site's instances:
+
+* ``snp`` = stack size just after the site's snapshot is written: ``B(v) + snapshot_bytes(v)`` if
+  the site is checkpointed under ``P``, else ``B(v)`` (no snapshot: the stack at the call);
+* ``tn``  = stack size at the turn, the end of v's forward sweep: ``B(v) + Total(v)``;
+* ``pk``  = peak stack size while v is run forward and reversed: ``B(v) + Pk(v)``.
+
+Marginal figures, one site at a time, all other sites as in ``P`` (Tapenade's two numbers):
+
+* ``delta_t``  = T(P, s checkpointed) - T(P, s split) = sum over instances of
+  ``t_primal + t_snapshot``; always >= 0 and independent of the other sites (T is separable);
+* ``delta_pk`` = peak(P, s split) - peak(P, s checkpointed); negative when splitting lowers the
+  peak (the snapshot is larger than the tape it replaces).
+
+For a site checkpointed in ``P`` these are exactly the effect of flipping it alone to split; for a
+site already split they are what it gains compared with checkpointing it.
+
+Inclusive times under ``P`` (summed over instances): ``fwd_incl(v) = t_fwd(v) + sum over split
+children of fwd_incl(c) + sum over checkpointed children of t_primal(c)`` and ``bwd_incl(v) =
+t_bwd(v) + sum over split children of bwd_incl(c) + sum over checkpointed children of (t_snapshot(c)
++ fwd_incl(c) + bwd_incl(c))``, so that ``fwd_incl(root) + bwd_incl(root) == T(P)``.  When
+instances of one subtree under different parents were merged by aggregation, a site's inclusive
+totals use the mean times of the merged instances (the root's totals stay exact).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, asdict
+from typing import Mapping
+
+from .calltree import ROOT_SITE, AggregatedTree, CallNode, aggregate
+
+
+@dataclass(frozen=True)
+class Prediction:
+    time: float       # predicted adjoint run time (s)
+    peak_bytes: int   # predicted peak tape stack (bytes)
+
+
+@dataclass
+class SiteFigures:
+    """Everything the model says about one call site under one placement."""
+    id: str
+    calls: int
+    checkpointed: bool
+    t_primal: float
+    t_snapshot: float
+    t_fwd_excl: float
+    t_fwd_incl: float
+    t_bwd_excl: float
+    t_bwd_incl: float
+    snapshot_bytes: int       # summed over instances
+    snapshot_bytes_max: int   # largest single snapshot
+    tape_bytes: int           # Total(v) summed over instances: tape its forward sweeps push
+    tape_bytes_max: int       # largest Total(v) of one instance
+    snp: int
+    pk: int
+    tn: int
+    delta_t: float
+    delta_pk: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# Placement state of a site inside `CostModel`: checkpointed, split, or undecided (for bounds).
+SPLIT, CHECKPOINTED, UNDECIDED = 0, 1, -1
+
+
+class CostModel:
+    """A compiled `AggregatedTree`, for fast repeated predictions.
+
+    Sites are numbered ``0..len(site_ids)-1`` (``site_ids``; the root's own site is not among
+    them).  Hot paths take a *state*: a list with one entry per site index, ``CHECKPOINTED``,
+    ``SPLIT`` or ``UNDECIDED``.
+    """
+
+    def __init__(self, tree: "CallNode | AggregatedTree"):
+        self.tree = tree = aggregate(tree)
+        self.site_ids: list[str] = list(tree.sites)
+        self.site_index = {s: i for i, s in enumerate(self.site_ids)}
+        n_sites = len(self.site_ids)
+        # the root's site gets an extra slot that is never consulted
+        self._root_slot = n_sites
+        nodes = tree.nodes
+        self._n = len(nodes)
+        self._root = tree.root
+        self._site = [self.site_index.get(u.site, n_sites) if i != tree.root else n_sites
+                      for i, u in enumerate(nodes)]
+        self._gap0 = [u.gap0 for u in nodes]
+        self._segs = [tuple((c, self._site[c], nodes[c].snapshot_bytes, g, k)
+                            for c, g, k in u.segments) for u in nodes]
+        # time: T = base + sum of cost[s] over checkpointed sites s
+        self.base_time = sum(u.t_fwd + u.t_bwd for u in nodes)
+        cost = [0.0] * (n_sites + 1)
+        for i, u in enumerate(nodes):
+            if i != tree.root:
+                cost[self._site[i]] += u.t_primal + u.t_snapshot
+        self.cost = cost[:n_sites]
+        self._tot = [0] * self._n
+        self._pk = [0] * self._n
+
+    # -- placements and states -------------------------------------------------------------
+    def state_of(self, placement: Mapping[str, bool] | None) -> list[int]:
+        """Site-index state for a placement dict (missing ids are checkpointed)."""
+        placement = placement or {}
+        return [CHECKPOINTED if placement.get(s, True) else SPLIT for s in self.site_ids] + [SPLIT]
+
+    def placement_of(self, state: list[int]) -> dict[str, bool]:
+        return {s: state[i] == CHECKPOINTED for i, s in enumerate(self.site_ids)}
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def _pass(self, state: list[int]) -> None:
+        """Fill Total and Pk of every unique node (lower bounds if some sites are UNDECIDED)."""
+        tot, pk, gap0, segs = self._tot, self._pk, self._gap0, self._segs
+        for u in range(self._n):
+            t = gap0[u]
+            best = 0
+            for c, s, snap, g, k in segs[u]:
+                st = state[s]
+                if st == CHECKPOINTED:
+                    step = snap + g
+                elif st == SPLIT:
+                    step = tot[c] + g
+                else:
+                    tc = tot[c]
+                    step = (snap if snap < tc else tc) + g
+                # X_i = Pk(c): a snapshot never exceeds Total(v) (see calltree docstring);
+                # within a run of k copies the last one sits highest.
+                cand = t + (k - 1) * step + pk[c]
+                if cand > best:
+                    best = cand
+                t += k * step
+            tot[u] = t
+            pk[u] = t if t > best else best
+
+    def peak_of_state(self, state: list[int]) -> int:
+        """Whole-run peak; with UNDECIDED sites, a lower bound over all their completions.
+
+        Valid because every Total and Pk is a non-decreasing function of its children's Total,
+        Pk and contributions, and an undecided child contributes at least min(snapshot, Total).
+        """
+        self._pass(state)
+        return self._pk[self._root]
+
+    def time_of_state(self, state: list[int]) -> float:
+        t = self.base_time
+        for s, c in enumerate(self.cost):
+            if state[s] == CHECKPOINTED:
+                t += c
+        return t
+
+    def predict(self, placement: Mapping[str, bool] | None) -> Prediction:
+        state = self.state_of(placement)
+        return Prediction(time=self.time_of_state(state), peak_bytes=self.peak_of_state(state))
+
+    # -- per-site figures ----------------------------------------------------------------------
+    def site_figures(self, placement: Mapping[str, bool] | None) -> dict[str, SiteFigures]:
+        state = self.state_of(placement)
+        tree, nodes = self.tree, self.tree.nodes
+        peak = self.peak_of_state(state)
+        tot, pkv = list(self._tot), list(self._pk)
+        # maximal reversal base B over the instances of each unique node (parents first)
+        base = [-1] * self._n
+        base[self._root] = 0
+        for u in range(self._n - 1, -1, -1):
+            t = self._gap0[u]
+            for c, s, snap, g, k in self._segs[u]:
+                step = (snap if state[s] == CHECKPOINTED else tot[c]) + g
+                b = base[u] + t + (k - 1) * step
+                if b > base[c]:
+                    base[c] = b
+                t += k * step
+        fwd_in, bwd_in = self._inclusive(state)
+
+        totals = tree.site_totals()
+        figs: dict[str, SiteFigures] = {}
+        for s_id, st in totals.items():
+            s = self.site_index[s_id]
+            ck = state[s] == CHECKPOINTED
+            figs[s_id] = SiteFigures(
+                id=s_id, calls=st.calls, checkpointed=ck, t_primal=st.t_primal,
+                t_snapshot=st.t_snapshot, t_fwd_excl=st.t_fwd_excl, t_fwd_incl=0.0,
+                t_bwd_excl=st.t_bwd_excl, t_bwd_incl=0.0, snapshot_bytes=st.snapshot_bytes,
+                snapshot_bytes_max=st.snapshot_bytes_max, tape_bytes=0, tape_bytes_max=0,
+                snp=0, pk=0, tn=0, delta_t=self.cost[s], delta_pk=0)
+        for u in range(self._n):
+            if u == self._root:
+                continue
+            node = nodes[u]
+            fg = figs[node.site]
+            fg.t_fwd_incl += node.count * fwd_in[u]
+            fg.t_bwd_incl += node.count * bwd_in[u]
+            fg.tape_bytes += node.count * tot[u]
+            fg.tape_bytes_max = max(fg.tape_bytes_max, tot[u])
+            fg.snp = max(fg.snp, base[u] + (node.snapshot_bytes if fg.checkpointed else 0))
+            fg.tn = max(fg.tn, base[u] + tot[u])
+            fg.pk = max(fg.pk, base[u] + pkv[u])
+        for s_id, fg in figs.items():
+            s = self.site_index[s_id]
+            flipped = list(state)
+            flipped[s] = SPLIT if fg.checkpointed else CHECKPOINTED
+            other = self.peak_of_state(flipped)
+            fg.delta_pk = (other - peak) if fg.checkpointed else (peak - other)
+        return figs
+
+    def _inclusive(self, state: list[int]) -> tuple[list[float], list[float]]:
+        """Mean inclusive forward / backward sweep time of one instance of each unique node."""
+        nodes = self.tree.nodes
+        fwd = [0.0] * self._n
+        bwd = [0.0] * self._n
+        for u in range(self._n):
+            n = nodes[u].count or 1
+            f, b = nodes[u].t_fwd / n, nodes[u].t_bwd / n
+            for c, s, snap, g, k in self._segs[u]:
+                m = nodes[c].count or 1
+                if state[s] == CHECKPOINTED:
+                    f += k * nodes[c].t_primal / m
+                    b += k * (nodes[c].t_snapshot / m + fwd[c] + bwd[c])
+                else:
+                    f += k * fwd[c]
+                    b += k * bwd[c]
+            fwd[u], bwd[u] = f, b
+        return fwd, bwd
+
+    def root_inclusive_times(self, placement: Mapping[str, bool] | None) -> tuple[float, float]:
+        """(forward sweep, backward sweep) time of the whole run under the placement."""
+        fwd, bwd = self._inclusive(self.state_of(placement))
+        return fwd[self._root], bwd[self._root]
+
+
+def predict(tree: "CallNode | AggregatedTree | CostModel",
+            placement: Mapping[str, bool] | None) -> Prediction:
+    """Predicted time and peak stack bytes of `placement` (missing site ids: checkpointed).
+
+    For repeated predictions on one tree build a `CostModel` once and call its `predict`.
+    """
+    model = tree if isinstance(tree, CostModel) else CostModel(tree)
+    return model.predict(placement)
+
+
+def site_figures(tree: "CallNode | AggregatedTree | CostModel",
+                 placement: Mapping[str, bool] | None) -> dict[str, SiteFigures]:
+    """Per-site figures (calls, times, bytes, snp/pk/tn, delta_t/delta_pk) under `placement`."""
+    model = tree if isinstance(tree, CostModel) else CostModel(tree)
+    return model.site_figures(placement)
+
+
+__all__ = ["Prediction", "SiteFigures", "CostModel", "predict", "site_figures",
+           "SPLIT", "CHECKPOINTED", "UNDECIDED", "ROOT_SITE"]
