@@ -1,0 +1,239 @@
+"""The gradient corpus: every supported construct, checked against finite differences and autograd,
+under every checkpoint placement, without touching the inputs."""
+
+import copy
+import inspect
+import itertools
+import random
+
+import autograd
+import numpy as np
+import pytest
+
+import corpus
+from corpus import vectors
+from corpus.arrays import dot_fn, sum_method
+from corpus.containers import dict_arg, nested_arg
+from corpus.scalars import int_arg_scale
+from gradcheck import (assert_bitwise_equal, assert_not_mutated, autograd_namespace,
+                       check_against_autograd, check_grad, check_vjp)
+
+import nbadjoint as nba
+
+ROWS = corpus.all_cases()
+ALL = [pytest.param(row, id=row[0]) for row in ROWS]
+AUTOGRAD = [pytest.param(row, id=row[0]) for row in ROWS if row[6]]
+WITH_CALLS = [pytest.param(row, id=row[0]) for row in ROWS if corpus.calls_user_function(row[3])]
+VJP = [pytest.param(row, id=f"vectors.{row[0].__name__}") for row in vectors.VJP_CASES]
+
+MAX_EXHAUSTIVE_SITES = 6
+RANDOM_PLACEMENTS = 32
+
+
+def placements(sites):
+    """Every placement of the sites when there are few of them, else a fixed random sample."""
+    if len(sites) <= MAX_EXHAUSTIVE_SITES:
+        for bits in itertools.product((True, False), repeat=len(sites)):
+            yield dict(zip(sites, bits))
+    else:
+        rng = random.Random(len(sites))
+        yield dict.fromkeys(sites, True)
+        yield dict.fromkeys(sites, False)
+        for _ in range(RANDOM_PLACEMENTS - 2):
+            yield {site: rng.random() < 0.5 for site in sites}
+
+
+# --------------------------------------------------------------------------- the corpus
+
+@pytest.mark.parametrize("row", ALL)
+def test_gradient_matches_finite_differences(row):
+    _, _, _, f, args, argnums, _ = row
+    check_grad(f, args(), argnums)
+
+
+@pytest.mark.parametrize("row", AUTOGRAD)
+def test_gradient_matches_autograd(row):
+    _, module, name, _, args, argnums, _ = row
+    check_against_autograd(module, name, args(), argnums)
+
+
+@pytest.mark.parametrize("row", WITH_CALLS)
+def test_gradient_is_bitwise_identical_under_every_placement(row):
+    _, _, name, f, args, argnums, _ = row
+    sites = nba.call_sites(f)
+    assert sites, f"{name} calls user functions, but call_sites() found no call site"
+    reference = nba.grad(f, argnums)(*args())
+    for placement in placements(sites):
+        got = nba.grad(f, argnums, placement=placement)(*args())
+        assert_bitwise_equal(got, reference, f"gradient of {name} under placement {placement}")
+
+
+@pytest.mark.parametrize("row", ALL)
+def test_inputs_are_not_mutated(row):
+    _, _, _, f, args, argnums, _ = row
+    inputs = args()
+    before = copy.deepcopy(inputs)
+    nba.grad(f, argnums)(*inputs)
+    assert_not_mutated(before, inputs)
+    nba.value_and_grad(f, argnums)(*inputs)
+    assert_not_mutated(before, inputs)
+
+
+@pytest.mark.parametrize("row", ALL)
+def test_value_and_grad_value_equals_primal(row):
+    _, _, name, f, args, argnums, _ = row
+    value, grads = nba.value_and_grad(f, argnums)(*args())
+    assert_bitwise_equal(value, f(*args()), f"value_and_grad({name}) value")
+    assert_bitwise_equal(grads, nba.grad(f, argnums)(*args()), f"value_and_grad({name}) gradient")
+
+
+@pytest.mark.parametrize("row", VJP)
+def test_vjp_matches_finite_differences(row):
+    f, args, cotangent = row
+    check_vjp(f, args(), cotangent())
+
+
+def test_corpus_has_at_least_150_functions_and_cases():
+    assert len(corpus.corpus_functions()) >= 150
+    assert len(ROWS) >= 150
+
+
+def test_every_corpus_function_names_its_construct_in_a_comment():
+    missing = [f"{f.__module__}.{f.__qualname__}" for f in corpus.corpus_functions()
+               if not (inspect.getcomments(f) or "").strip()]
+    assert not missing, f"add a one-line construct comment above: {missing}"
+
+
+def test_corpus_functions_have_no_docstrings():
+    documented = [f.__qualname__ for f in corpus.corpus_functions() if f.__doc__]
+    assert not documented
+
+
+# --------------------------------------------------------------------------- the checkers themselves
+
+def autograd_grad(f, argnums=0, placement=None):
+    """A correct reference gradient with nbadjoint's calling convention (floats only)."""
+    if isinstance(argnums, int):
+        return autograd.grad(f, argnums)
+    return lambda *args: tuple(autograd.grad(f, n)(*args) for n in argnums)
+
+
+def identity_grad(f, argnums=0, placement=None):
+    """A wrong 'gradient' returning the inputs themselves."""
+    if isinstance(argnums, int):
+        return lambda *args: copy.deepcopy(args[argnums])
+    return lambda *args: tuple(copy.deepcopy(args[n]) for n in argnums)
+
+
+def perturbed_grad(index, delta):
+    def grad(f, argnums=0, placement=None):
+        def g(*args):
+            out = np.array(autograd.grad(f, argnums)(*args))
+            out[index] += delta
+            return out
+        return g
+    return grad
+
+
+def test_check_grad_accepts_a_correct_gradient():
+    a = np.linspace(-1.0, 1.0, 5)
+    got = check_grad(sum_method, (a,), grad=autograd_grad)
+    np.testing.assert_allclose(got, 2.0 * a)
+
+
+def test_check_grad_rejects_an_identity_gradient():
+    with pytest.raises(AssertionError, match="entries differ"):
+        check_grad(sum_method, (np.linspace(-1.0, 1.0, 5),), grad=identity_grad)
+
+
+def test_check_grad_names_the_entry_that_differs_and_by_how_much():
+    with pytest.raises(AssertionError) as err:
+        check_grad(sum_method, (np.linspace(-1.0, 1.0, 5),), grad=perturbed_grad(3, 1e-3))
+    message = str(err.value)
+    assert "1 of 5 entries differ" in message
+    assert "entry 3" in message
+    assert "|difference| 1.000e-03" in message
+
+
+def test_check_grad_rejects_an_error_just_above_tolerance():
+    with pytest.raises(AssertionError, match="entry 1"):
+        check_grad(sum_method, (np.linspace(-1.0, 1.0, 5),), grad=perturbed_grad(1, 1e-5))
+
+
+def test_check_grad_requires_none_for_integer_arguments():
+    def zero_for_ints(f, argnums=0, placement=None):
+        return lambda x, n: (autograd.grad(f, 0)(x, n), 0.0)
+    with pytest.raises(AssertionError, match="must get no gradient"):
+        check_grad(int_arg_scale, (0.9, 4), (0, 1), grad=zero_for_ints)
+
+
+def test_check_grad_requires_the_structure_of_the_argument():
+    def as_list(f, argnums=0, placement=None):
+        return lambda params: list(autograd.grad(f, 0)(params).values())
+    with pytest.raises(AssertionError, match="expected a dict"):
+        check_grad(dict_arg, ({"w": np.ones(3), "b": np.arange(3.0)},), grad=as_list)
+
+
+def test_check_grad_requires_none_at_integer_leaves_of_containers():
+    def ints_get_zero(f, argnums=0, placement=None):
+        def g(cfg):
+            w, scale = cfg["pair"]
+            n = cfg["steps"]
+            return {"pair": (2.0 * w * scale * n, float(np.sum(w * w)) * n), "steps": 0}
+        return g
+    with pytest.raises(AssertionError, match=r"\['steps'\]: integer/boolean input"):
+        check_grad(nested_arg, ({"pair": (np.ones(3), 0.5), "steps": 2},), grad=ints_get_zero)
+
+
+def test_check_grad_reports_every_argnum_that_differs():
+    def both_wrong(f, argnums=0, placement=None):
+        return lambda a, b, A: tuple(np.zeros_like(v) for v in (a, b, A))
+    args = (np.linspace(0.1, 0.4, 4), np.linspace(-1.0, 0.5, 4), np.ones((3, 4)))
+    with pytest.raises(AssertionError) as err:
+        check_grad(dot_fn, args, (0, 1, 2), grad=both_wrong)
+    assert "args[0]" in str(err.value) and "args[1]" in str(err.value)
+    assert "args[2]" in str(err.value)
+
+
+def test_check_against_autograd_rejects_a_wrong_gradient():
+    module = corpus.modules()[corpus.MODULE_NAMES.index("arrays")]
+    with pytest.raises(AssertionError, match="autograd"):
+        check_against_autograd(module, "sum_method", (np.linspace(-1.0, 1.0, 5),),
+                               grad=identity_grad)
+
+
+def test_autograd_namespace_runs_the_module_source_on_autograd_numpy():
+    module = corpus.modules()[corpus.MODULE_NAMES.index("arrays")]
+    namespace = autograd_namespace(module)
+    assert namespace["np"].__name__ == "autograd.numpy"
+    assert namespace["sum_method"] is not module.sum_method
+    assert module.np is np
+
+
+def test_check_vjp_rejects_a_wrong_pullback():
+    def wrong_vjp(f, *args, placement=None):
+        return f(*args), lambda ct: (np.sin(args[0]) * ct,)
+    with pytest.raises(AssertionError, match="pullback of vector_sin"):
+        check_vjp(vectors.vector_sin, (np.linspace(-1.0, 1.0, 4),), np.ones(4), vjp=wrong_vjp)
+
+
+def test_check_vjp_requires_one_entry_per_positional_argument():
+    def short_vjp(f, *args, placement=None):
+        return f(*args), lambda ct: args[0] * ct
+    with pytest.raises(AssertionError, match="one entry per positional argument"):
+        check_vjp(vectors.float_output, (0.4, 0.3), 1.0, vjp=short_vjp)
+
+
+def test_assert_bitwise_equal_rejects_a_one_ulp_difference():
+    a = np.linspace(0.0, 1.0, 4)
+    b = a.copy()
+    b[2] = np.nextafter(b[2], 2.0)
+    with pytest.raises(AssertionError, match=r"1 of 4 entries differ"):
+        assert_bitwise_equal((a, 1.0), (b, 1.0))
+
+
+def test_assert_not_mutated_reports_the_modified_input():
+    before = ({"u": np.zeros(3)},)
+    after = ({"u": np.array([0.0, 1.0, 0.0])},)
+    with pytest.raises(AssertionError, match=r"(?s)modified in place.*\['u'\]"):
+        assert_not_mutated(before, after)
