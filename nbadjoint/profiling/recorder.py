@@ -70,7 +70,8 @@ class Recorder:
     def attach(self, tape):
         """Watch ``tape`` (the run's tape list); call before the first event of the run."""
         if self.events:
-            raise ProbeError("attach() after the run started; attach the tape before the first event")
+            raise ProbeError("a Recorder records one run: attach() came after its first event; "
+                             "use a fresh Recorder per run and attach the tape before the run")
         self.tape = tape
         cum = [0]
         total = 0

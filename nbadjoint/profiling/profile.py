@@ -1,0 +1,474 @@
+"""``nba.profile``: a measured adjoint run, per call site, and the `Profile` that holds it.
+
+One profile is a probed primal run and a probed adjoint run (after ``warmup`` unrecorded
+ones; ``repeat`` times for medians).  The adjoint run gives the dynamic call tree with exact tape
+bytes; the primal run gives the primal times of the calls that were split in the adjoint run (a
+checkpointed call has its primal time from the adjoint run itself).  From that tree the cost model
+predicts the time and peak of any placement and the advisor searches placements.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+
+from nbadjoint.profiling.calltree import ROOT_SITE, AggregatedTree, aggregate, tree_from_dict
+from nbadjoint.profiling.model import CostModel, Prediction
+from nbadjoint.profiling.recorder import Recorder, merge_primal
+from nbadjoint.profiling.units import parse_bytes
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class SiteRecord:
+    """One static call site: where it is, how it ran, and what the model says about it."""
+    id: str
+    caller: str
+    callee: str
+    lineno: int
+    default_checkpointed: bool = True
+    calls: int = 0
+    checkpointed: bool = True       # as run
+    t_primal: float = 0.0           # summed inclusive primal time of its calls (s)
+    t_snapshot: float = 0.0         # summed snapshot read time when checkpointed (s)
+    t_fwd_incl: float = 0.0         # forward sweeps, inclusive of callees, under the run's placement
+    t_fwd_excl: float = 0.0
+    t_bwd_incl: float = 0.0
+    t_bwd_excl: float = 0.0
+    snapshot_bytes: int = 0         # summed over calls
+    tape_bytes: int = 0             # bytes its calls' forward sweeps leave on the tape, summed
+    snp: int = 0                    # stack bytes just after its snapshot (max over calls)
+    pk: int = 0                     # peak stack bytes while reversing it (max over calls)
+    tn: int = 0                     # stack bytes at its turn (max over calls)
+    delta_t: float = 0.0            # time saved by splitting it
+    delta_pk: int = 0               # change of the run's peak if split
+
+    @classmethod
+    def from_dict(cls, data):
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _split_site_id(site_id):
+    caller, lineno, callee = site_id.split(":")
+    return caller, int(lineno), callee
+
+
+@dataclass(frozen=True)
+class ParetoPoint:
+    """One placement of the time / peak-memory Pareto front (predicted figures)."""
+    time: float
+    peak_bytes: int
+    placement: dict
+
+
+class ProfileError(RuntimeError):
+    """A Profile cannot do what was asked (for example rerun a profile loaded from JSON)."""
+
+
+class Profile:
+    """A measured adjoint run per call site, with its cost model and checkpoint advisor.
+
+    Build one with ``nba.profile(f, *args)``.  Attributes: ``root``, ``argnums``, ``placement``
+    (as run), ``sites`` (list of `SiteRecord`), ``primal_time``, ``adjoint_time`` (medians, s),
+    ``ratio``, ``peak_bytes``, ``tape_traffic_bytes``, ``heap_peak_bytes``, ``rss_peak_bytes``,
+    ``budget_bytes`` (default budget: the peak of the all-checkpointed placement), ``value`` and
+    ``grad`` of the run, ``call_tree`` (the aggregated dynamic call tree), ``tree`` (the static
+    call-site tree), ``sources`` (generated code per function).
+    """
+
+    def __init__(self, *, root, argnums, placement, sites, tree, call_tree, primal_time,
+                 adjoint_time, peak_bytes, tape_traffic_bytes, heap_peak_bytes=None,
+                 rss_peak_bytes=None, sources=None, repeat=1, value=None, grad=None,
+                 program=None, function=None, args=None, options=None):
+        self.root = root
+        self.argnums = argnums
+        self.placement = dict(placement)
+        self.tree = tree
+        self.call_tree = aggregate(call_tree)
+        self.primal_time = float(primal_time)
+        self.adjoint_time = float(adjoint_time)
+        self.peak_bytes = int(peak_bytes)
+        self.tape_traffic_bytes = int(tape_traffic_bytes)
+        self.heap_peak_bytes = heap_peak_bytes
+        self.rss_peak_bytes = rss_peak_bytes
+        self.sources = sources or {}
+        self.repeat = repeat
+        self.value = value
+        self.grad = grad
+        self._program = program
+        self._function = function
+        self._args = args
+        self._options = options or {}
+        self._model = CostModel(self.call_tree)
+        self._defaults = {s.id: bool(s.default_checkpointed) for s in sites}
+        # Time the engine spends outside every probe bracket (argument handling, the root's
+        # setup): the same for every placement, so predictions add it back.
+        self.unattributed_time = self.adjoint_time - self._model.predict(self.placement).time
+        self.sites = self._site_records(sites)
+        self.budget_bytes = self._model.predict({s: True for s in self._defaults}).peak_bytes
+        self._suggestions = {}
+        self._pareto = None
+
+    # -- whole run ---------------------------------------------------------------------------
+
+    @property
+    def ratio(self):
+        return self.adjoint_time / self.primal_time if self.primal_time > 0 else math.inf
+
+    def site(self, site_id):
+        """The `SiteRecord` of one call site."""
+        for record in self.sites:
+            if record.id == site_id:
+                return record
+        raise KeyError(f"no call site {site_id!r}; the sites are: {', '.join(self._defaults)}")
+
+    def _site_records(self, sites):
+        figures = self._model.site_figures(self.placement)
+        records = []
+        for static in sites:
+            record = SiteRecord(id=static.id, caller=static.caller, callee=static.callee,
+                                lineno=static.lineno,
+                                default_checkpointed=bool(static.default_checkpointed),
+                                checkpointed=bool(self.placement.get(static.id, True)))
+            fig = figures.get(static.id)
+            if fig is not None:
+                for field in dataclasses.fields(SiteRecord):
+                    if field.name not in ("id", "caller", "callee", "lineno",
+                                          "default_checkpointed") and hasattr(fig, field.name):
+                        setattr(record, field.name, getattr(fig, field.name))
+            records.append(record)
+        return records
+
+    # -- placements ----------------------------------------------------------------------------
+
+    def full_placement(self, placement=None):
+        """``placement`` completed with each site's default; unknown ids raise ValueError."""
+        placement = dict(placement or {})
+        unknown = sorted(set(placement) - set(self._defaults))
+        if unknown:
+            raise ValueError(f"unknown call site(s) {', '.join(map(repr, unknown))}; "
+                             f"the sites of {self.root} are: {', '.join(self._defaults) or '(none)'}")
+        full = dict(self._defaults)
+        full.update({k: bool(v) for k, v in placement.items()})
+        return full
+
+    def predict(self, placement=None):
+        """Predicted adjoint time and peak stack bytes of ``placement``, without running it."""
+        p = self._model.predict(self.full_placement(placement))
+        return Prediction(time=p.time + self.unattributed_time, peak_bytes=p.peak_bytes)
+
+    def suggest(self, budget=None, method="auto"):
+        """The advisor's placement under ``budget`` (bytes or "200MB"; default `budget_bytes`)."""
+        from nbadjoint.profiling import advisor
+
+        budget = self.budget_bytes if budget is None else parse_bytes(budget)
+        key = (budget, method)
+        if key not in self._suggestions:
+            found = advisor.suggest(self._model, sites=list(self._defaults),
+                                    run_placement=self.placement, budget=budget, method=method)
+            self._suggestions[key] = self._shift(found)
+        return self._suggestions[key]
+
+    def pareto(self):
+        """The time / peak-memory Pareto front: `ParetoPoint`s by increasing peak (fastest last)."""
+        from nbadjoint.profiling import advisor
+
+        if self._pareto is None:
+            front = advisor.pareto(self._model, sites=list(self._defaults),
+                                   run_placement=self.placement)
+            self._pareto = [self._shift(ParetoPoint(t, int(peak), placement))
+                            for t, peak, placement in front]
+        return self._pareto
+
+    def _shift(self, found):
+        """Add the unattributed engine time to an advisor result (a frozen or plain dataclass)."""
+        full = self.full_placement({k: v for k, v in found.placement.items() if k in self._defaults})
+        return dataclasses.replace(found, time=found.time + self.unattributed_time, placement=full)
+
+    # -- measuring again -------------------------------------------------------------------------
+
+    def rerun(self, placement=None, **options):
+        """Profile again under ``placement`` (missing sites take their default); a new Profile."""
+        if self._function is None:
+            raise ProfileError(
+                "this Profile has no function to run (it was loaded from JSON); call "
+                "nba.profile(f, *args, placement=...) with the function instead")
+        full = self.full_placement(placement)
+        kwargs = dict(self._options)
+        kwargs.update(options)
+        return measure(self._program, self._function, self._args, argnums=self.argnums,
+                       placement=full, **kwargs)
+
+    def line_profile(self, site_or_function):
+        """line_profiler's report of the generated forward and backward sweeps of one function.
+
+        ``site_or_function`` is a function name of the call tree or a call-site id (its callee).
+        """
+        from nbadjoint.profiling.lineprof import line_profile
+
+        if self._program is None:
+            raise ProfileError("this Profile has no program to run (it was loaded from JSON); "
+                               "profile the function again to drill down to lines")
+        name = site_or_function
+        if name in self._defaults:
+            name = _split_site_id(name)[2]
+        elif name == ROOT_SITE:
+            name = self.root
+        return line_profile(self._program, name, self._args, self.argnums, self.placement)
+
+    # -- output --------------------------------------------------------------------------------
+
+    def report(self, budget=None, method="auto"):
+        """A terminal-readable call-tree table with the advisor's suggestion."""
+        from nbadjoint.profiling.report import text_report
+
+        return text_report(self, budget=budget, method=method)
+
+    def __str__(self):
+        return self.report()
+
+    def __repr__(self):
+        return (f"<Profile of {self.root}: adjoint {self.adjoint_time:.4g} s, "
+                f"ratio {self.ratio:.3g}, peak {self.peak_bytes} B, {len(self.sites)} call sites>")
+
+    def _repr_html_(self):
+        from nbadjoint.profiling.report import html_report
+
+        return html_report(self)
+
+    def widget(self, **kwargs):
+        """The interactive call-tree widget for notebooks."""
+        from nbadjoint.notebook.widget import CallTreeWidget
+
+        return CallTreeWidget(self, **kwargs)
+
+    def to_dict(self):
+        suggestion = self.suggest()
+        return {
+            "version": SCHEMA_VERSION,
+            "root": self.root,
+            "argnums": list(self.argnums) if isinstance(self.argnums, (tuple, list))
+            else [self.argnums],
+            "placement": dict(self.placement),
+            "budget_bytes": int(self.budget_bytes),
+            "primal_time": self.primal_time,
+            "adjoint_time": self.adjoint_time,
+            "ratio": _finite(self.ratio),
+            "unattributed_time": self.unattributed_time,
+            "repeat": self.repeat,
+            "peak_bytes": self.peak_bytes,
+            "tape_traffic_bytes": self.tape_traffic_bytes,
+            "heap_peak_bytes": self.heap_peak_bytes,
+            "rss_peak_bytes": self.rss_peak_bytes,
+            "sites": [dataclasses.asdict(s) for s in self.sites],
+            "tree": self.tree,
+            "call_tree": self.call_tree.to_dict(),
+            "suggestion": _suggestion_dict(suggestion),
+            "pareto": [{"time": p.time, "peak_bytes": int(p.peak_bytes),
+                        "placement": dict(p.placement)} for p in self.pareto()],
+            "sources": self.sources,
+        }
+
+    def to_json(self, path=None, indent=1):
+        """The profile as JSON text; written to ``path`` too when given."""
+        text = json.dumps(self.to_dict(), indent=indent)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as out:
+                out.write(text)
+        return text
+
+    @classmethod
+    def from_dict(cls, data):
+        version = data.get("version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(f"profile format version {version!r} is not supported "
+                             f"(this nbadjoint reads version {SCHEMA_VERSION})")
+        sites = [SiteRecord.from_dict(s) for s in data["sites"]]
+        argnums = data["argnums"]
+        profile = cls(root=data["root"], argnums=argnums[0] if len(argnums) == 1 else tuple(argnums),
+                      placement=data["placement"], sites=sites, tree=data["tree"],
+                      call_tree=tree_from_dict(data["call_tree"]),
+                      primal_time=data["primal_time"], adjoint_time=data["adjoint_time"],
+                      peak_bytes=data["peak_bytes"], tape_traffic_bytes=data["tape_traffic_bytes"],
+                      heap_peak_bytes=data.get("heap_peak_bytes"),
+                      rss_peak_bytes=data.get("rss_peak_bytes"), sources=data.get("sources"),
+                      repeat=data.get("repeat", 1))
+        return profile
+
+    @classmethod
+    def from_json(cls, text):
+        """Read a profile written by `to_json` (JSON text, or a path to a .json file)."""
+        if not text.lstrip().startswith("{"):
+            with open(text, encoding="utf-8") as f:
+                text = f.read()
+        return cls.from_dict(json.loads(text))
+
+
+def _finite(x):
+    return x if math.isfinite(x) else None
+
+
+def _suggestion_dict(s):
+    return {"placement": dict(s.placement), "time": s.time, "peak_bytes": int(s.peak_bytes),
+            "method": s.method,
+            "ranking": [_plain_entry(entry) for entry in s.ranking]}
+
+
+def _plain_entry(entry):
+    if dataclasses.is_dataclass(entry):
+        return dataclasses.asdict(entry)
+    return dict(entry)
+
+
+# -- measuring ------------------------------------------------------------------------------------
+
+
+def profile(f, *args, argnums=0, placement=None, repeat=1, warmup=1, heap=False, rss=False,
+            progress=None):
+    """Profile the adjoint of ``f(*args)`` per call site; returns a `Profile`.
+
+    ``repeat`` probed runs of the primal and of the adjoint (medians), after ``warmup``
+    unrecorded ones.  ``heap=True`` adds the Python-heap peak of one extra adjoint run
+    (tracemalloc, slow); ``rss=True`` the process's peak resident set size.  ``progress`` is
+    called with a short line of text before each stage.
+    """
+    from nbadjoint.transform.program import compile_tree
+
+    say = progress or (lambda message: None)
+    say("compiling...")
+    program = compile_tree(f)
+    return measure(program, f, args, argnums=argnums, placement=placement, repeat=repeat,
+                   warmup=warmup, heap=heap, rss=rss, progress=progress)
+
+
+def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,
+            rss=False, progress=None):
+    """`profile` on an already compiled program (see `profile` for the options)."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be at least 1, got {repeat}")
+    say = progress or (lambda message: None)
+    full = program.placement(placement)
+
+    for i in range(warmup):
+        say(f"warm-up run {i + 1}/{warmup}...")
+        program.run_primal(args, recorder=Recorder())
+        program.run_adjoint(args, argnums, full, recorder=Recorder())
+
+    primal_runs = []
+    for i in range(repeat):
+        say("primal run..." if repeat == 1 else f"primal run {i + 1}/{repeat}...")
+        rec = Recorder()
+        t0 = time.perf_counter()
+        program.run_primal(args, recorder=rec)
+        primal_runs.append((time.perf_counter() - t0, i, rec))
+
+    adjoint_runs = []
+    for i in range(repeat):
+        say(f"adjoint run {i + 1}/{repeat}...")
+        rec = Recorder()
+        t0 = time.perf_counter()
+        value, grad = program.run_adjoint(args, argnums, full, recorder=rec)
+        adjoint_runs.append((time.perf_counter() - t0, i, rec))
+
+    primal_time, _, primal_rec = _median_run(primal_runs)
+    adjoint_time, _, adjoint_rec = _median_run(adjoint_runs)
+    for _, _, rec in adjoint_runs + primal_runs:
+        if not rec.finished:
+            raise RuntimeError("a probed run ended with unclosed probe brackets; "
+                               "the generated probes and the recorder disagree")
+    peaks = {rec.peak_bytes for _, _, rec in adjoint_runs}
+    if len(peaks) != 1:
+        raise RuntimeError(f"the peak tape size differs between identical runs ({sorted(peaks)}); "
+                           "the function's control flow must depend only on its arguments")
+    tree = merge_primal(adjoint_rec.tree, primal_rec.tree, full)
+
+    heap_peak = None
+    if heap:
+        say("heap run (tracemalloc)...")
+        heap_peak = _heap_peak(program, args, argnums, full)
+    rss_peak = _rss_peak() if rss else None
+
+    return Profile(
+        root=program.root_name, argnums=argnums, placement=full,
+        sites=[_StaticSite.of(s) for s in program.sites], tree=_static_tree(program),
+        call_tree=tree, primal_time=primal_time, adjoint_time=adjoint_time,
+        peak_bytes=adjoint_rec.peak_bytes, tape_traffic_bytes=adjoint_rec.tape_traffic_bytes,
+        heap_peak_bytes=heap_peak, rss_peak_bytes=rss_peak, sources=_sources(program),
+        repeat=repeat, value=value, grad=grad, program=program, function=f, args=args,
+        options={"repeat": repeat, "warmup": warmup, "heap": heap, "rss": rss,
+                 "progress": progress})
+
+
+def _median_run(runs):
+    """The run whose total time is the (lower) median."""
+    ordered = sorted(runs, key=lambda run: (run[0], run[1]))
+    return ordered[(len(ordered) - 1) // 2]
+
+
+@dataclass
+class _StaticSite:
+    id: str
+    caller: str
+    callee: str
+    lineno: int
+    default_checkpointed: bool
+
+    @classmethod
+    def of(cls, site):
+        return cls(site.id, site.caller, site.callee, int(site.lineno),
+                   bool(site.default_checkpointed))
+
+
+def _static_tree(program):
+    def convert(node):
+        return {"id": node.get("id", ROOT_SITE), "callee": node["callee"],
+                "children": [convert(c) for c in node.get("children", ())]}
+
+    tree = convert(program.site_tree)
+    tree["id"] = ROOT_SITE
+    return tree
+
+
+def _sources(program):
+    import inspect
+
+    out = {}
+    for name in program.function_names:
+        entry = {}
+        for sweep, getter in (("fwd", program.fwd_function), ("bwd", program.bwd_function)):
+            try:
+                entry[sweep] = inspect.getsource(getter(name))
+            except (OSError, TypeError, KeyError):
+                entry[sweep] = ""
+        out[name] = entry
+    return out
+
+
+def _heap_peak(program, args, argnums, placement):
+    import tracemalloc
+
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        program.run_adjoint(args, argnums, placement)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return int(peak - base)
+
+
+def _rss_peak():
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
