@@ -248,8 +248,14 @@ class Profile:
 
         return CallTreeWidget(self, **kwargs)
 
-    def to_dict(self):
-        suggestion = self.suggest()
+    def to_dict(self, budget=None, method="auto"):
+        """The profile as plain data (see the schema in the docs); the suggestion is the
+        advisor's for ``budget`` and ``method``."""
+        try:
+            suggestion = _suggestion_dict(self.suggest(budget=budget, method=method))
+        except ValueError as exc:       # nothing fits the budget
+            suggestion = {"placement": dict(self.placement), "time": None, "peak_bytes": None,
+                          "method": method, "ranking": [], "error": str(exc)}
         return {
             "version": SCHEMA_VERSION,
             "root": self.root,
@@ -269,15 +275,15 @@ class Profile:
             "sites": [dataclasses.asdict(s) for s in self.sites],
             "tree": self.tree,
             "call_tree": self.call_tree.to_dict(),
-            "suggestion": _suggestion_dict(suggestion),
+            "suggestion": suggestion,
             "pareto": [{"time": p.time, "peak_bytes": int(p.peak_bytes),
                         "placement": dict(p.placement)} for p in self.pareto()],
             "sources": self.sources,
         }
 
-    def to_json(self, path=None, indent=1):
+    def to_json(self, path=None, indent=1, budget=None, method="auto"):
         """The profile as JSON text; written to ``path`` too when given."""
-        text = json.dumps(self.to_dict(), indent=indent)
+        text = json.dumps(self.to_dict(budget=budget, method=method), indent=indent)
         if path is not None:
             with open(path, "w", encoding="utf-8") as out:
                 out.write(text)

@@ -27,7 +27,7 @@ def _rows(profile, suggestion):
     rows = [(0, {"call site": f"{profile.root} (root)", "calls": "1", "state": "",
                  "primal": format_seconds(profile.primal_time), "fwd incl": format_seconds(fwd),
                  "bwd incl": format_seconds(bwd), "snapshot": "",
-                 "tape": format_bytes(profile.tape_traffic_bytes), "ΔT": "", "ΔPk": "",
+                 "tape": "", "ΔT": "", "ΔPk": "",
                  "advice": ""})]
     stack = [(child, 1) for child in reversed(profile.tree.get("children", []))]
     while stack:
