@@ -86,6 +86,9 @@ class FakeProfile:
         self.line_profiles.append(name)
         return f"Line profile of {name}_bwd\nLine #  Hits  Time\n"
 
+    def report(self, budget=None, method="auto"):
+        return f"Adjoint profile of model (budget {budget}, method {method})"
+
     def _repr_html_(self):
         return "<table><tr><td>model</td></tr></table>"
 

@@ -19,10 +19,11 @@ import dataclasses
 import math
 import numbers
 import pathlib
-import re
 
 import anywidget
 import traitlets
+
+from nbadjoint.profiling.units import parse_bytes
 
 __all__ = ["CallTreeWidget", "parse_budget", "HISTORY_LENGTH", "ROOT_ID"]
 
@@ -34,36 +35,19 @@ HISTORY_LENGTH = 10
 ROOT_ID = "<root>"
 """The id of the root node in ``profile_data["tree"]`` (the root is not a call site)."""
 
-_UNITS = {
-    "": 1, "b": 1,
-    "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9, "t": 10**12, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-}
-
 
 def parse_budget(budget):
     """Return a memory budget in bytes from an int or a string like ``"200MB"`` or ``"1.5 GiB"``.
 
-    kB/MB/GB are powers of 1000, KiB/MiB/GiB powers of 1024.
+    kB/MB/GB are powers of 1000, KiB/MiB/GiB powers of 1024 (as everywhere in nbadjoint).
     """
-    if isinstance(budget, bool):
-        raise ValueError(f"budget must be a number of bytes or a string like '200MB', not {budget!r}")
-    if isinstance(budget, numbers.Real):
-        value = float(budget)
-    elif isinstance(budget, str):
-        match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*", budget)
-        unit = match.group(2).lower() if match else None
-        if unit not in _UNITS:
-            raise ValueError(
-                f"cannot read the budget {budget!r}: write a number of bytes with an optional unit, "
-                "e.g. '200MB', '1.5GB', '512KiB' or '1000000'"
-            )
-        value = float(match.group(1)) * _UNITS[unit]
-    else:
-        raise ValueError(f"budget must be a number of bytes or a string like '200MB', not {budget!r}")
-    if not math.isfinite(value) or value <= 0:
+    try:
+        value = parse_bytes(budget)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"cannot read the budget {budget!r}: {exc}") from None
+    if value <= 0:
         raise ValueError(f"the budget must be a positive number of bytes, got {budget!r}")
-    return int(round(value))
+    return value
 
 
 def _plain(value):

@@ -1,0 +1,284 @@
+"""IPython magics: ``%%adjoint_profile`` profiles a cell's final call, ``%adjoint_source`` shows code.
+
+``%load_ext nbadjoint`` registers them. The magics are a thin shell: everything they do is a plain
+function here (`profile_cell`, `show_profile`, `source_code`), usable without a notebook.
+
+    %%adjoint_profile --wrt u0 --budget 200MB -o prof
+    def step(u, dt):
+        return u - dt * np.sin(u * u)
+
+    def model(u0, n):
+        u = u0
+        for i in range(n):
+            u = step(u, 0.1)
+        return np.sum(u)
+
+    model(x0, 200)
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import sys
+from dataclasses import dataclass
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import Code, display
+
+from nbadjoint.errors import TransformError
+from nbadjoint.notebook.widget import CallTreeWidget, parse_budget
+
+__all__ = [
+    "AdjointMagics", "RootCall", "load_ipython_extension", "profile_cell", "show_profile",
+    "source_code", "split_cell",
+]
+
+FINAL_CALL_HINT = (
+    "end the cell with a call of the function to profile, e.g. `model(x0, 200)`; "
+    "the cell's other statements define the functions and data it uses"
+)
+
+
+@dataclass
+class RootCall:
+    """The cell's final call, evaluated: ``function(*args)``; ``text`` is the call as written."""
+    function: object
+    args: tuple
+    text: str
+
+
+def split_cell(source):
+    """Split cell text into (definitions, final call node); the definitions keep their line numbers.
+
+    Raises UsageError when the last statement is not a call expression.
+    """
+    tree = ast.parse(source)
+    if not tree.body:
+        raise UsageError(f"%%adjoint_profile: the cell is empty; {FINAL_CALL_HINT}")
+    last = tree.body[-1]
+    if not (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)):
+        written = ast.get_source_segment(source, last) or type(last).__name__
+        raise UsageError(
+            f"%%adjoint_profile: the last line of the cell must be a call expression, but it is "
+            f"`{written.splitlines()[0]}`; {FINAL_CALL_HINT}")
+    lines = source.splitlines(keepends=True)
+    start = lines[last.lineno - 1].encode("utf-8")[: last.col_offset].decode("utf-8")
+    definitions = "".join(lines[: last.lineno - 1]) + start
+    return definitions, last.value
+
+
+def _collect_arguments(*args, **kwargs):
+    return args, kwargs
+
+
+def evaluate_call(call, source, namespace, filename="<adjoint_profile>"):
+    """Evaluate the callee and the arguments of ``call`` (an ast.Call of ``source``) in ``namespace``.
+
+    Keyword arguments are bound to positions by the callee's signature, since profiling takes
+    positional arguments.
+    """
+    collect = ast.Call(func=ast.Name("_nbadjoint_collect_arguments", ast.Load()),
+                       args=call.args, keywords=call.keywords)
+    expression = ast.Expression(ast.Tuple([call.func, collect], ast.Load()))
+    ast.copy_location(expression.body, call)
+    ast.copy_location(collect, call)
+    ast.fix_missing_locations(expression)
+    code = compile(expression, filename, "eval")
+    function, (args, kwargs) = eval(code, namespace, {"_nbadjoint_collect_arguments": _collect_arguments})
+    text = ast.get_source_segment(source, call) or ast.unparse(call)
+    if not callable(function):
+        raise UsageError(f"%%adjoint_profile: `{ast.unparse(call.func)}` is not a function, it is "
+                         f"{type(function).__name__}; {FINAL_CALL_HINT}")
+    if kwargs:
+        signature = _signature(function, text)
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise UsageError(f"%%adjoint_profile: cannot call `{text}`: {exc}") from None
+        bound.apply_defaults()
+        if bound.kwargs:
+            raise UsageError(
+                f"%%adjoint_profile: keyword-only argument(s) {', '.join(bound.kwargs)} in `{text}`: "
+                "profiling passes arguments by position; make them positional parameters")
+        args = bound.args
+    return RootCall(function, tuple(args), text)
+
+
+def _signature(function, text):
+    try:
+        return inspect.signature(function)
+    except (TypeError, ValueError):
+        raise UsageError(f"%%adjoint_profile: `{text}` does not call a Python function with a "
+                         "signature; the root must be a function defined in Python") from None
+
+
+def argnums_for(function, wrt, nargs):
+    """Positions of the parameters named in ``wrt`` ("u0,dt" or a list); default 0 (the first)."""
+    if not wrt:
+        return 0
+    names = [name.strip() for name in (wrt.split(",") if isinstance(wrt, str) else wrt) if name.strip()]
+    parameters = [p.name for p in _signature(function, getattr(function, "__name__", "the root")).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    fname = getattr(function, "__name__", "the root function")
+    positions = []
+    for name in names:
+        if name not in parameters:
+            raise UsageError(f"--wrt: {name!r} is not a parameter of {fname}; "
+                             f"its parameters are: {', '.join(parameters) or '(none)'}")
+        position = parameters.index(name)
+        if position >= nargs:
+            raise UsageError(f"--wrt: the call passes no value for {name!r}; pass it explicitly in the final call")
+        positions.append(position)
+    return positions[0] if len(positions) == 1 else tuple(positions)
+
+
+def profile_cell(cell, *, shell=None, wrt=None, placement=None, repeat=1, first_lineno=1):
+    """Run the cell's definitions in the user namespace and profile its final call.
+
+    ``first_lineno`` is the line number of the cell's first line as the user sees it (2 under a
+    cell magic line), so that errors and call-site ids name the cell's own lines. Returns the
+    Profile, or None when the definitions raised (IPython has shown that error).
+    """
+    import nbadjoint
+
+    shell = shell or _get_shell()
+    source = "#\n" * (first_lineno - 1) + shell.transform_cell(cell)
+    definitions, call = split_cell(source)
+    if definitions.strip():
+        result = shell.run_cell(definitions, store_history=False)
+        if not result.success:
+            return None
+    filename = shell.compile.cache(source, shell.execution_count)
+    root = evaluate_call(call, source, shell.user_ns, filename)
+    argnums = argnums_for(root.function, wrt, len(root.args))
+    return nbadjoint.profile(root.function, *root.args, argnums=argnums, placement=placement, repeat=repeat)
+
+
+def show_profile(profile, *, widget=True, budget=None, method="auto", shell=None):
+    """Display a Profile: the call-tree widget in a kernel, else (or with widget=False) the text report.
+
+    Returns the widget when one is shown.
+    """
+    shell = shell or _get_shell(required=False)
+    if widget and getattr(shell, "kernel", None) is not None:
+        view = CallTreeWidget(profile, budget=budget, method=method)
+        display(view)
+        return view
+    print(profile.report(budget=budget, method=method))
+    return None
+
+
+def source_code(function):
+    """The generated adjoint code of ``function`` and its callees, as highlighted Python."""
+    import nbadjoint
+
+    return Code(nbadjoint.adjoint_source(function), language="python")
+
+
+def _get_shell(required=True):
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None and required:
+        raise RuntimeError("no IPython shell is running; pass shell=... or call nba.profile(f, *args) directly")
+    return shell
+
+
+def _report_transform_error(exc):
+    print(f"TransformError: {exc}", file=sys.stderr)
+
+
+@magics_class
+class AdjointMagics(Magics):
+    """``%%adjoint_profile`` and ``%adjoint_source``."""
+
+    @magic_arguments()
+    @argument("--wrt", metavar="NAMES", default=None,
+              help="parameters of the root to differentiate, comma separated (default: the first)")
+    @argument("--budget", metavar="BYTES", default=None,
+              help="memory budget for the advisor, e.g. 200MB (default: the peak of the all-checkpointed placement)")
+    @argument("--placement", metavar="NAME", default=None,
+              help="name of a dict in the namespace mapping call-site ids to True (checkpoint) / False (split)")
+    @argument("--repeat", metavar="N", type=int, default=1, help="runs to take medians over (default 1)")
+    @argument("-o", "--output", metavar="NAME", default=None, help="store the Profile in this variable")
+    @argument("--no-widget", action="store_true", help="print the text report instead of the widget")
+    @argument("--method", metavar="M", default="auto", help="advisor method: auto (default), exact or greedy")
+    @cell_magic
+    def adjoint_profile(self, line, cell):
+        """Profile the adjoint of the cell's final call, per call site, and show the call tree.
+
+        The cell defines functions (plain or decorated with @nba.adjoint) and ends with a call
+        of the root function, e.g. ``model(x0, 200)``.
+        """
+        options = self._parse(self.adjoint_profile, line)
+        if options.repeat < 1:
+            self._usage_error(self.adjoint_profile, f"--repeat must be at least 1, got {options.repeat}")
+        budget = None
+        if options.budget is not None:
+            try:
+                budget = parse_budget(options.budget)
+            except ValueError as exc:
+                self._usage_error(self.adjoint_profile, f"--budget: {exc}")
+        placement = self._placement(options.placement)
+        try:
+            profile = profile_cell(cell, shell=self.shell, wrt=options.wrt, placement=placement,
+                                   repeat=options.repeat, first_lineno=2)
+        except TransformError as exc:
+            _report_transform_error(exc)
+            return None
+        if profile is None:
+            return None
+        if options.output:
+            self.shell.user_ns[options.output] = profile
+        show_profile(profile, widget=not options.no_widget, budget=budget, method=options.method, shell=self.shell)
+        return None
+
+    @magic_arguments()
+    @argument("function", help="the function (an expression) whose generated adjoint to show")
+    @line_magic
+    def adjoint_source(self, line):
+        """Show the generated adjoint code of a function and its callees, highlighted."""
+        options = self._parse(self.adjoint_source, line)
+        try:
+            function = self.shell.ev(options.function)
+        except Exception as exc:
+            raise UsageError(f"%adjoint_source: cannot evaluate {options.function!r}: {type(exc).__name__}: {exc}") from None
+        try:
+            code = source_code(function)
+        except TransformError as exc:
+            _report_transform_error(exc)
+            return None
+        display(code)
+        return None
+
+    def _parse(self, magic, line):
+        try:
+            return parse_argstring(magic, line)
+        except UsageError as exc:
+            self._usage_error(magic, str(exc))
+
+    def _usage_error(self, magic, message):
+        prefix = "%%" if magic.__name__ == "adjoint_profile" else "%"
+        usage = " ".join(magic.parser.format_usage().replace("::", "").split())
+        usage = usage.replace(f"%{magic.__name__}", f"{prefix}{magic.__name__}", 1)
+        raise UsageError(f"{message}\nusage: {usage}\n(see {prefix}{magic.__name__}? for the options)") from None
+
+    def _placement(self, name):
+        if name is None:
+            return None
+        if name not in self.shell.user_ns:
+            self._usage_error(self.adjoint_profile, f"--placement: no variable named {name!r} in the namespace")
+        placement = self.shell.user_ns[name]
+        if not isinstance(placement, dict):
+            self._usage_error(self.adjoint_profile,
+                              f"--placement: {name!r} must be a dict of call-site id -> bool, "
+                              f"not {type(placement).__name__}")
+        return placement
+
+
+def load_ipython_extension(ipython):
+    """Register the nbadjoint magics (``%load_ext nbadjoint``)."""
+    ipython.register_magics(AdjointMagics)

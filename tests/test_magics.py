@@ -1,0 +1,237 @@
+"""The IPython magics, through IPython's InteractiveShell.
+
+The first group replaces ``nba.profile`` by a recorder, to pin what the magic passes to it; the
+second runs the real profiler and compiler end to end.
+"""
+
+import inspect
+import textwrap
+
+import numpy as np
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.display import Code
+
+import nbadjoint
+from nbadjoint.errors import TransformError
+from nbadjoint.notebook import magics
+from nbadjoint.notebook.magics import load_ipython_extension, profile_cell, show_profile, source_code
+from nbadjoint.notebook.widget import CallTreeWidget
+from test_widget import FakeProfile
+
+
+@pytest.fixture
+def ip():
+    shell = InteractiveShell.instance()
+    load_ipython_extension(shell)
+    shell.user_ns["np"] = np
+    yield shell
+    for name in ("f", "model", "step", "x0", "prof", "plan", "not_a_dict", "bad"):
+        shell.user_ns.pop(name, None)
+    if "kernel" in vars(shell):
+        del shell.kernel
+
+
+class Recorder:
+    """Stands in for nba.profile: records each call and returns a FakeProfile."""
+
+    def __init__(self, raises=None):
+        self.calls = []
+        self.raises = raises
+
+    def __call__(self, f, *args, argnums=0, placement=None, repeat=1):
+        self.calls.append({"f": f, "args": args, "argnums": argnums, "placement": placement, "repeat": repeat,
+                           "source": inspect.getsource(f), "firstlineno": f.__code__.co_firstlineno})
+        if self.raises is not None:
+            raise self.raises
+        return FakeProfile()
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    recording = Recorder()
+    monkeypatch.setattr(nbadjoint, "profile", recording, raising=False)
+    return recording
+
+
+def cell(text):
+    return textwrap.dedent(text).lstrip("\n")
+
+
+F_CELL = cell("""
+    def f(x, n, scale=2.0):
+        return scale * np.sum(x ** n)
+
+    x0 = np.ones(3)
+    f(x0, 4)
+""")
+
+
+def run_magic(ip, line, body):
+    return ip.run_cell_magic("adjoint_profile", line, body)
+
+
+# --- what the magic passes to nba.profile ------------------------------------------------------
+
+def test_final_call_is_profiled_with_its_evaluated_arguments(ip, recorder):
+    run_magic(ip, "--no-widget", F_CELL)
+    (call,) = recorder.calls
+    assert call["f"] is ip.user_ns["f"]
+    assert call["args"][0] is ip.user_ns["x0"] and call["args"][1] == 4
+    assert call["argnums"] == 0 and call["placement"] is None and call["repeat"] == 1
+
+
+def test_functions_defined_in_the_cell_have_source_and_the_cells_line_numbers(ip, recorder):
+    ip.run_cell("%%adjoint_profile --no-widget\n" + F_CELL)
+    (call,) = recorder.calls
+    assert call["source"] == "def f(x, n, scale=2.0):\n    return scale * np.sum(x ** n)\n"
+    assert call["firstlineno"] == 2  # line 1 of the cell is the %%adjoint_profile line
+
+
+def test_wrt_names_select_the_differentiated_arguments(ip, recorder):
+    run_magic(ip, "--wrt x --no-widget", F_CELL)
+    run_magic(ip, "--wrt n,x --no-widget", F_CELL)
+    assert [c["argnums"] for c in recorder.calls] == [0, (1, 0)]
+
+
+def test_wrt_with_an_unknown_name_lists_the_parameters(ip, recorder):
+    with pytest.raises(UsageError, match="'u0' is not a parameter of f; its parameters are: x, n, scale"):
+        run_magic(ip, "--wrt u0 --no-widget", F_CELL)
+
+
+def test_keyword_arguments_of_the_final_call_are_passed_by_position(ip, recorder):
+    run_magic(ip, "--wrt scale --no-widget", F_CELL.replace("f(x0, 4)", "f(x0, scale=3.0, n=2)"))
+    (call,) = recorder.calls
+    assert call["args"][1:] == (2, 3.0)
+    assert call["argnums"] == 2
+
+
+def test_placement_option_takes_a_dict_from_the_namespace(ip, recorder):
+    ip.user_ns["plan"] = {"f:2:g": False}
+    run_magic(ip, "--placement plan --no-widget", F_CELL)
+    assert recorder.calls[0]["placement"] == {"f:2:g": False}
+
+
+@pytest.mark.parametrize("line, message", [
+    ("--placement nowhere", "no variable named 'nowhere'"),
+    ("--placement not_a_dict", "must be a dict of call-site id -> bool, not list"),
+    ("--repeat 0", "--repeat must be at least 1"),
+    ("--repeat two", "invalid int value: 'two'"),
+    ("--budget lots", "--budget: cannot read the budget 'lots'"),
+    ("--frobnicate", "unrecognized arguments: --frobnicate"),
+])
+def test_bad_options_raise_usage_error_with_the_usage_text(ip, recorder, line, message):
+    ip.user_ns["not_a_dict"] = [1, 2]
+    with pytest.raises(UsageError) as error:
+        run_magic(ip, line, F_CELL)
+    assert message in str(error.value)
+    assert "usage: %%adjoint_profile [--wrt NAMES] [--budget BYTES]" in str(error.value)
+    assert recorder.calls == []
+
+
+def test_repeat_is_passed_to_the_profiler(ip, recorder):
+    run_magic(ip, "--repeat 3 --no-widget", F_CELL)
+    assert recorder.calls[0]["repeat"] == 3
+
+
+def test_output_option_stores_the_profile(ip, recorder):
+    run_magic(ip, "-o prof --no-widget", F_CELL)
+    assert isinstance(ip.user_ns["prof"], FakeProfile)
+
+
+@pytest.mark.parametrize("last, shown", [("x0 = f(np.ones(2), 2)", "`x0 = f(np.ones(2), 2)`"), ("x0", "`x0`")])
+def test_final_line_that_is_not_a_call_raises_usage_error(ip, recorder, last, shown):
+    with pytest.raises(UsageError) as error:
+        run_magic(ip, "", F_CELL.replace("f(x0, 4)", last))
+    assert f"the last line of the cell must be a call expression, but it is {shown}" in str(error.value)
+
+
+def test_empty_cell_raises_usage_error(ip, recorder):
+    with pytest.raises(UsageError, match="the cell is empty"):
+        run_magic(ip, "", "\n")
+
+
+def test_final_call_of_something_not_callable_raises_usage_error(ip, recorder):
+    with pytest.raises(UsageError, match="`x0` is not a function"):
+        run_magic(ip, "", F_CELL.replace("f(x0, 4)", "x0(4)"))
+
+
+def test_error_in_the_definitions_is_shown_and_nothing_is_profiled(ip, recorder, capsys):
+    ip.run_cell("%%adjoint_profile\n" + F_CELL.replace("x0 = np.ones(3)", "x0 = 1 / 0"))
+    assert "ZeroDivisionError" in capsys.readouterr().out
+    assert recorder.calls == []
+
+
+# --- output ------------------------------------------------------------------------------------
+
+def test_no_widget_prints_the_text_report(ip, recorder, capsys):
+    run_magic(ip, "--no-widget --budget 2kB --method exact", F_CELL)
+    assert capsys.readouterr().out == "Adjoint profile of model (budget 2000, method exact)\n"
+
+
+def test_in_a_kernel_the_widget_is_displayed_with_the_budget(ip, recorder, monkeypatch):
+    shown = []
+    monkeypatch.setattr(magics, "display", shown.append)
+    ip.kernel = object()
+    run_magic(ip, "--budget 20kB --method exact", F_CELL)
+    (widget,) = shown
+    assert isinstance(widget, CallTreeWidget)
+    assert widget.budget == 20_000 and widget.method == "exact"
+
+
+def test_show_profile_returns_the_widget_only_in_a_kernel(ip, monkeypatch, capsys):
+    assert show_profile(FakeProfile(), shell=ip) is None
+    assert capsys.readouterr().out.startswith("Adjoint profile of model")
+    monkeypatch.setattr(magics, "display", lambda obj: None)
+    ip.kernel = object()
+    assert isinstance(show_profile(FakeProfile(), shell=ip), CallTreeWidget)
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+def test_transform_error_prints_its_message_without_a_traceback(ip, monkeypatch, capsys):
+    error = TransformError("`yield` is not supported", function="f", filename="<ipython-input-1-abc>", lineno=3)
+    monkeypatch.setattr(nbadjoint, "profile", Recorder(raises=error), raising=False)
+    ip.run_cell("%%adjoint_profile\n" + F_CELL)
+    captured = capsys.readouterr()
+    assert captured.err.startswith("TransformError: `yield` is not supported (notebook cell, line 3, in f())")
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_the_shell_stays_usable_after_errors(ip, monkeypatch):
+    monkeypatch.setattr(nbadjoint, "profile", Recorder(raises=TransformError("bad")), raising=False)
+    assert ip.run_cell("%%adjoint_profile\n" + F_CELL).success
+    assert not ip.run_cell("%%adjoint_profile --frobnicate\n" + F_CELL).success
+    assert ip.run_cell("21 * 2").result == 42
+
+
+# --- %adjoint_source ---------------------------------------------------------------------------
+
+def test_source_code_is_highlighted_python(monkeypatch):
+    monkeypatch.setattr(nbadjoint, "adjoint_source", lambda f: f"def {f.__name__}_bwd(_c, b):\n    return (b,)\n",
+                        raising=False)
+    code = source_code(len)
+    assert isinstance(code, Code)
+    assert code.language == "python"
+    assert code.data == "def len_bwd(_c, b):\n    return (b,)\n"
+
+
+def test_adjoint_source_magic_displays_the_code_of_a_namespace_function(ip, monkeypatch):
+    shown = []
+    monkeypatch.setattr(magics, "display", shown.append)
+    monkeypatch.setattr(nbadjoint, "adjoint_source", lambda f: f"# adjoint of {f.__name__}\n", raising=False)
+    ip.run_cell("def f(x):\n    return x * x\n")
+    ip.run_line_magic("adjoint_source", "f")
+    assert [c.data for c in shown] == ["# adjoint of f\n"]
+
+
+def test_adjoint_source_of_an_unknown_name_raises_usage_error(ip):
+    with pytest.raises(UsageError, match="cannot evaluate 'no_such_function'"):
+        ip.run_line_magic("adjoint_source", "no_such_function")
+
+
+def test_plain_function_profile_cell_works_without_the_magic(ip, recorder):
+    profile = profile_cell(F_CELL, shell=ip, wrt="n")
+    assert isinstance(profile, FakeProfile)
+    assert recorder.calls[0]["argnums"] == 1 and recorder.calls[0]["firstlineno"] == 1
