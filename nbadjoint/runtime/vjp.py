@@ -1,0 +1,433 @@
+"""Runtime helpers called by generated adjoint code (imported there as ``_vjp``).
+
+Every helper is a pure function of its arguments: it never writes into them, and it returns
+either a new array or (documented below) a view of the cotangent ``g``. Python floats go through
+fast scalar paths, so scalar adjoint code stays cheap.
+
+Conventions shared with the derivative rules in ``nbadjoint.transform.rules``:
+
+- a *shape marker* is ``shape_of(x)``: ``None`` for a Python or NumPy scalar, ``x.shape`` for an
+  array, and a list of markers for a list or tuple (one per element). Rules that only need an
+  argument's shape read ``_vjp.shape_of(x)``, so only the marker has to be kept on the tape;
+- ``g`` is the cotangent (adjoint) of the primitive's result, ``ans`` its result value;
+- at ties, ``max``/``min`` style derivatives are split equally between the tied entries.
+"""
+
+import numpy as np
+
+_ndarray = np.ndarray
+_float = float
+
+
+def shape_of(x):
+    """Shape marker of x: None for scalars, x.shape for arrays, a list of markers for lists/tuples."""
+    t = type(x)
+    if t is _ndarray:
+        return x.shape
+    if t is _float or t is int:
+        return None
+    if t is list or t is tuple:
+        return [shape_of(e) for e in x]
+    if isinstance(x, np.generic) or np.ndim(x) == 0:
+        return None
+    return np.shape(x)
+
+
+def unbroadcast(x_b, shape):
+    """Sum a broadcast contribution x_b back to an argument's shape marker (None: a scalar)."""
+    if shape is None:
+        if type(x_b) is _ndarray:
+            return x_b.sum()
+        return x_b
+    x_shape = np.shape(x_b)
+    if x_shape == shape:
+        return x_b
+    extra = len(x_shape) - len(shape)
+    if extra > 0:
+        x_b = np.sum(x_b, axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(x_b)[i] != 1)
+    if axes:
+        x_b = np.sum(x_b, axis=axes, keepdims=True)
+    if np.shape(x_b) != shape:
+        x_b = np.broadcast_to(x_b, shape).copy()
+    return x_b
+
+
+def zeros_like_adjoint(x):
+    """A zero adjoint with x's structure: 0.0 for scalars, zero arrays, and tuples/lists/dicts of them."""
+    t = type(x)
+    if t is _ndarray:
+        if x.dtype.kind in "fc":
+            return np.zeros_like(x)
+        return np.zeros(x.shape)
+    if t is tuple or t is list:
+        return t(zeros_like_adjoint(e) for e in x)
+    if t is dict:
+        return {k: zeros_like_adjoint(v) for k, v in x.items()}
+    if isinstance(x, (complex, np.complexfloating)):
+        return 0j
+    return 0.0
+
+
+# ----- elementwise helpers -----
+
+
+def sign(x):
+    """Sign of x (0 at 0): Python arithmetic for floats, np.sign for arrays."""
+    if type(x) is _float:
+        return (x > 0.0) - (x < 0.0)
+    return np.sign(x)
+
+
+def log_positive(x):
+    """log(x) where x > 0 and 0 elsewhere: the exponent derivative of x ** y, finite for x <= 0."""
+    if type(x) is _float or type(x) is int:
+        return np.log(x) if x > 0 else 0.0
+    x = np.asarray(x)
+    positive = x > 0
+    return np.where(positive, np.log(np.where(positive, x, 1.0)), 0.0)
+
+
+def maximum_grad(g, a, b):
+    """Contribution of max(a, b) to a: g where a > b, g / 2 at ties, 0 elsewhere."""
+    if type(a) is _float and type(b) is _float:
+        return g if a > b else (0.5 * g if a == b else 0.0 * g)
+    return g * ((a > b) + 0.5 * (a == b))
+
+
+def minimum_grad(g, a, b):
+    """Contribution of min(a, b) to a: g where a < b, g / 2 at ties, 0 elsewhere."""
+    if type(a) is _float and type(b) is _float:
+        return g if a < b else (0.5 * g if a == b else 0.0 * g)
+    return g * ((a < b) + 0.5 * (a == b))
+
+
+def clip_grad(g, x, lo, hi):
+    """Contribution of clip(x, lo, hi) to x: g where lo <= x <= hi (None bounds are open)."""
+    inside = True
+    if lo is not None:
+        inside = np.greater_equal(x, lo)
+    if hi is not None:
+        inside = inside & np.less_equal(x, hi)
+    return g * inside
+
+
+def clip_bound_grad(g, x, bound, is_lower):
+    """Contribution of clip(x, lo, hi) to the bound lo (is_lower) or hi: g where x is cut off by it."""
+    return g * (np.less(x, bound) if is_lower else np.greater(x, bound))
+
+
+# ----- reductions -----
+
+
+def _axes(axis, ndim):
+    """Normalised tuple of non-negative axes (all axes for None)."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        return tuple(sorted(a % ndim for a in axis))
+    return (axis % ndim,)
+
+
+def _expand(g, shape, axis, keepdims):
+    """g of a reduction over axis, reshaped so that it broadcasts against the input shape."""
+    if keepdims or axis is None and np.ndim(g) == len(shape):
+        return g
+    return np.expand_dims(g, _axes(axis, len(shape)))
+
+
+def sum_grad(g, shape, axis=None, keepdims=False):
+    """Adjoint of np.sum(x, axis, keepdims) for x of the given shape marker: g spread over x."""
+    if shape is None:
+        return g
+    return np.broadcast_to(_expand(g, shape, axis, keepdims), shape).copy()
+
+
+def mean_grad(g, shape, axis=None, keepdims=False):
+    """Adjoint of np.mean(x, axis, keepdims): g spread over x, divided by the count averaged."""
+    if shape is None:
+        return g
+    count = 1
+    for a in _axes(axis, len(shape)):
+        count *= shape[a]
+    return np.broadcast_to(_expand(g, shape, axis, keepdims) / count, shape).copy()
+
+
+def max_grad(g, x, ans, axis=None, keepdims=False):
+    """Adjoint of np.max(x, axis, keepdims): g goes to the maximal entries, split equally at ties."""
+    if np.ndim(x) == 0:
+        return g
+    x = np.asarray(x)
+    hit = x == _expand(ans, x.shape, axis, keepdims)
+    count = np.sum(hit, axis=_axes(axis, x.ndim), keepdims=True)
+    return _expand(g, x.shape, axis, keepdims) * hit / count
+
+
+def min_grad(g, x, ans, axis=None, keepdims=False):
+    """Adjoint of np.min(x, axis, keepdims): g goes to the minimal entries, split equally at ties."""
+    return max_grad(g, x, ans, axis, keepdims)
+
+
+def prod_grad(g, x, axis=None, keepdims=False):
+    """Adjoint of np.prod(x, axis, keepdims): g times the product of the other entries (exact at zeros)."""
+    if np.ndim(x) == 0:
+        return g
+    x = np.asarray(x)
+    axes = _axes(axis, x.ndim)
+    k = len(axes)
+    moved = np.moveaxis(x, axes, tuple(range(x.ndim - k, x.ndim)))
+    flat = moved.reshape(moved.shape[: x.ndim - k] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    g_moved = np.moveaxis(_expand(g, x.shape, axis, keepdims), axes, tuple(range(x.ndim - k, x.ndim)))
+    g_flat = np.reshape(g_moved, g_moved.shape[: x.ndim - k] + (1,))
+    out = (left * right * g_flat).reshape(moved.shape)
+    return np.moveaxis(out, tuple(range(x.ndim - k, x.ndim)), axes)
+
+
+def cumsum_grad(g, shape, axis=None):
+    """Adjoint of np.cumsum(x, axis): reversed cumulative sum of g (flattened input when axis is None)."""
+    if axis is None:
+        out = np.cumsum(g[::-1])[::-1]
+        return out[0] if shape is None else out.reshape(shape)
+    return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
+
+
+# ----- shape manipulation -----
+
+
+def reshape_grad(g, shape):
+    """Adjoint of any reshape (reshape, ravel, squeeze, expand_dims, flatten): g reshaped to shape."""
+    if shape is None:
+        return np.reshape(g, ())[()]
+    return np.reshape(g, shape)
+
+
+def transpose_grad(g, axes=None):
+    """Adjoint of np.transpose(x, axes): g transposed by the inverse permutation."""
+    if axes is None:
+        return np.transpose(g)
+    return np.transpose(g, np.argsort(axes))
+
+
+def transpose_method_grad(g, *axes):
+    """Adjoint of x.transpose(*axes) (axes given as one tuple or as separate ints)."""
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        axes = axes[0]
+    return transpose_grad(g, axes if axes else None)
+
+
+def roll_grad(g, shift, axis=None):
+    """Adjoint of np.roll(x, shift, axis): g rolled back by -shift."""
+    return np.roll(g, np.negative(shift), axis)
+
+
+def diff_grad(g, n=1, axis=-1):
+    """Adjoint of np.diff(x, n, axis): n times the negated difference of zero-padded g."""
+    for _ in range(n):
+        g = -np.diff(g, axis=axis, prepend=0.0, append=0.0)
+    return g
+
+
+def take_grad(g, shape, indices, axis=None):
+    """Adjoint of np.take(x, indices, axis): g scattered (and summed at repeated indices) into zeros."""
+    if axis is None:
+        out = np.zeros(int(np.prod(shape, dtype=np.int64)) if shape is not None else 1)
+        np.add.at(out, np.ravel(indices), np.ravel(g))
+        return out[0] if shape is None else out.reshape(shape)
+    out = np.zeros(shape)
+    axis = axis % len(shape)
+    np.add.at(out, (slice(None),) * axis + (np.asarray(indices),), g)
+    return out
+
+
+def trace_grad(g, shape, offset=0, axis1=0, axis2=1):
+    """Adjoint of np.trace(x, offset, axis1, axis2): g placed on that diagonal."""
+    eye = np.eye(shape[axis1], shape[axis2], k=offset)
+    out = eye * np.expand_dims(g, (-2, -1))
+    return np.moveaxis(out, (-2, -1), (axis1 % len(shape), axis2 % len(shape)))
+
+
+def diag_grad(g, shape, k=0):
+    """Adjoint of np.diag(v, k): the k-th diagonal of g for a vector v, g on that diagonal for a matrix v."""
+    if len(shape) == 1:
+        return np.diagonal(g, k).copy()
+    out = np.zeros(shape, dtype=np.result_type(g, 0.0))
+    rows = np.arange(len(g)) + max(-k, 0)
+    out[rows, rows + k] = g
+    return out
+
+
+def concatenate_grad(g, shapes, axis=0):
+    """Adjoint of np.concatenate(arrays, axis): a tuple of g's pieces, one per input (views of g)."""
+    if axis is None:
+        sizes = [1 if s is None else int(np.prod(s, dtype=np.int64)) for s in shapes]
+        bounds = np.cumsum(sizes)[:-1]
+        return tuple(reshape_grad(p, s) for p, s in zip(np.split(g, bounds), shapes))
+    ndim = np.ndim(g)
+    axis = axis % ndim
+    bounds = np.cumsum([s[axis] for s in shapes])[:-1]
+    return tuple(np.split(g, bounds, axis=axis))
+
+
+def stack_grad(g, axis=0):
+    """Adjoint of np.stack(arrays, axis): a tuple of the slices of g along axis (views of g)."""
+    return tuple(np.moveaxis(g, axis, 0))
+
+
+def vstack_grad(g, shapes):
+    """Adjoint of np.vstack(arrays): g's row blocks, reshaped to each input's shape marker."""
+    rows = [1 if s is None or len(s) < 2 else s[0] for s in shapes]
+    pieces = np.split(g, np.cumsum(rows)[:-1], axis=0)
+    return tuple(reshape_grad(p, s) for p, s in zip(pieces, shapes))
+
+
+def hstack_grad(g, shapes):
+    """Adjoint of np.hstack(arrays): g's column blocks (blocks of the only axis for 1-D inputs)."""
+    if np.ndim(g) == 1:
+        sizes = [1 if s is None or len(s) == 0 else s[0] for s in shapes]
+        pieces = np.split(g, np.cumsum(sizes)[:-1])
+    else:
+        pieces = np.split(g, np.cumsum([s[1] for s in shapes])[:-1], axis=1)
+    return tuple(reshape_grad(p, s) for p, s in zip(pieces, shapes))
+
+
+def array_grad(g, shape):
+    """Adjoint of np.array / np.asarray of an array, a scalar, or a (nested) list of them."""
+    if type(shape) is list:
+        return tuple(array_grad(g[i], s) for i, s in enumerate(shape))
+    return reshape_grad(g, shape)
+
+
+def sum_seq_grad(g, shapes):
+    """Adjoint of builtin sum(items): g (summed back to each item's shape marker) for every item."""
+    return tuple(unbroadcast(g, s) for s in shapes)
+
+
+# ----- products and linear algebra -----
+
+
+def matmul_grad_a(g, b):
+    """Contribution of a @ b to a (1-D and batched cases; the batch axes are summed by unbroadcast)."""
+    b = np.asarray(b)
+    g_ndim = np.ndim(g)
+    if b.ndim == 1:
+        return np.multiply.outer(g, b)
+    if g_ndim == b.ndim - 1:  # a was a vector
+        return np.matmul(b, g[..., None])[..., 0]
+    return np.matmul(g, np.swapaxes(b, -1, -2))
+
+
+def matmul_grad_b(g, a):
+    """Contribution of a @ b to b (1-D and batched cases; the batch axes are summed by unbroadcast)."""
+    a = np.asarray(a)
+    g_ndim = np.ndim(g)
+    if a.ndim == 1:
+        if g_ndim == 0:
+            return g * a
+        return a[:, None] * np.asarray(g)[..., None, :]
+    if g_ndim == a.ndim - 1:  # b was a vector
+        return np.matmul(np.swapaxes(a, -1, -2), g[..., None])[..., 0]
+    return np.matmul(np.swapaxes(a, -1, -2), g)
+
+
+def dot_grad_a(g, a_shape, b):
+    """Contribution of np.dot(a, b) to a, given a's shape marker (all np.dot cases incl. scalars)."""
+    a_ndim = 0 if a_shape is None else len(a_shape)
+    b_ndim = np.ndim(b)
+    if b_ndim <= 1 or a_ndim == 0:
+        out = np.tensordot(g, b, max(0, b_ndim - (a_ndim != 0)))
+    else:
+        out = np.tensordot(g, np.swapaxes(b, -1, -2), b_ndim - 1)
+    return out[()] if a_ndim == 0 else out
+
+
+def dot_grad_b(g, a, b_shape):
+    """Contribution of np.dot(a, b) to b, given b's shape marker (all np.dot cases incl. scalars)."""
+    a_ndim = np.ndim(a)
+    b_ndim = 0 if b_shape is None else len(b_shape)
+    if a_ndim <= 1 or b_ndim == 0:
+        out = np.tensordot(g, a, max(0, a_ndim - (b_ndim != 0)))
+    else:
+        out = np.tensordot(g, a, [range(-a_ndim - b_ndim + 2, -b_ndim + 1), range(a_ndim - 1)])
+    if b_ndim > 1 and a_ndim != 0:
+        out = np.swapaxes(out, -1, -2)
+    return out[()] if b_ndim == 0 else out
+
+
+def inner_grad_a(g, a_shape, b):
+    """Contribution of np.inner(a, b) to a (inner product over the last axes)."""
+    b_ndim = np.ndim(b)
+    if a_shape is None or len(a_shape) == 0 or b_ndim == 0:
+        return unbroadcast(g * b, a_shape)
+    lead = b_ndim - 1
+    g_axes = tuple(range(np.ndim(g) - lead, np.ndim(g)))
+    return np.tensordot(g, b, (g_axes, tuple(range(lead))))
+
+
+def inner_grad_b(g, a, b_shape):
+    """Contribution of np.inner(a, b) to b (inner product over the last axes)."""
+    a_ndim = np.ndim(a)
+    if b_shape is None or len(b_shape) == 0 or a_ndim == 0:
+        return unbroadcast(g * a, b_shape)
+    lead = a_ndim - 1
+    out = np.tensordot(a, g, (tuple(range(lead)), tuple(range(lead))))
+    return np.moveaxis(out, 0, -1)
+
+
+def solve_grad_b(g, a):
+    """Contribution of x = np.linalg.solve(a, b) to b: solve(a^T, g)."""
+    return np.linalg.solve(np.swapaxes(a, -1, -2), g)
+
+
+def solve_grad_a(g, a, ans):
+    """Contribution of x = np.linalg.solve(a, b) to a: -solve(a^T, g) x^T (x = ans)."""
+    b_b = solve_grad_b(g, a)
+    if np.ndim(ans) == 1:
+        return -np.multiply.outer(b_b, ans)
+    return -np.matmul(b_b, np.swapaxes(ans, -1, -2))
+
+
+def norm_grad(g, x, ans, axis=None, keepdims=False):
+    """Adjoint of the 2-norm / Frobenius norm np.linalg.norm(x, None, axis, keepdims): g x / ans (0 at 0)."""
+    if np.ndim(x) == 0:
+        return g * sign(x)
+    x = np.asarray(x)
+    scale = _expand(g, x.shape, axis, keepdims) / _expand(np.where(ans == 0, 1.0, ans), x.shape, axis, keepdims)
+    return x * scale
+
+
+# ----- autograd fallback -----
+
+_AUTOGRAD_MAKERS = {}
+
+
+def autograd_vjp_maker(func):
+    """autograd's vjp maker for the raw NumPy function func, or None when autograd defines none."""
+    try:
+        return _AUTOGRAD_MAKERS[func]
+    except KeyError:
+        pass
+    except TypeError:
+        return None
+    import autograd.numpy  # noqa: F401  (registers autograd's NumPy primitives and their vjps)
+    import autograd.numpy.linalg  # noqa: F401
+    from autograd.core import primitive_vjps
+    from autograd.tracer import trace_primitives_map
+
+    primitive = trace_primitives_map.get(func)
+    maker = primitive_vjps.get(primitive) if primitive is not None else None
+    _AUTOGRAD_MAKERS[func] = maker
+    return maker
+
+
+def autograd_vjp(func, argnum, g, ans, args, kwargs):
+    """Contribution of func(*args, **kwargs) = ans to args[argnum], from autograd's vjp for func."""
+    maker = _AUTOGRAD_MAKERS.get(func) or autograd_vjp_maker(func)
+    if maker is None:
+        raise NotImplementedError(
+            f"no derivative is known for {getattr(func, '__name__', func)}; "
+            "rewrite the call with NumPy functions that have one"
+        )
+    return next(iter(maker((argnum,), ans, args, kwargs)(g)))

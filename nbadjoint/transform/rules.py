@@ -1,0 +1,697 @@
+"""Derivative rules: for each primitive, the text of its adjoint contributions.
+
+The code generator asks a rule for expression TEXT, never for values. A rule holds one callable
+per positional parameter of the primitive::
+
+    grad(g, ans, *args, **kwargs) -> str | None
+
+``g`` is the text naming the adjoint of the result, ``ans`` the text naming the result value, and
+``args`` / ``kwargs`` the source text of the call's actual arguments, bound like a Python call.
+The returned expression is the contribution to that argument's adjoint (``None``: the argument
+gets no derivative). Generated modules import ``numpy as np``, ``math`` and
+``nbadjoint.runtime.vjp as _vjp``; rule text uses nothing else.
+
+Conventions the generator relies on:
+
+- an argument that appears in a rule's text only inside ``_vjp.shape_of(x)`` is needed only
+  through its shape marker: keeping ``_vjp.shape_of(x)`` on the tape instead of ``x`` is enough;
+- ``broadcast=True``: the contribution has the broadcast shape of the result and must be summed
+  back with ``_vjp.unbroadcast(contribution, _vjp.shape_of(x))``;
+- a parameter that takes a sequence of arrays (np.concatenate, np.stack, np.vstack, np.hstack,
+  np.array, builtin sum) gets a tuple of contributions, one per element, nested like the argument;
+- contributions may be ``g`` itself or views of it: accumulate with ``a_b = a_b + c``, not in place;
+- a rule raises ``RuleError`` (at transform time) for a call it cannot differentiate, e.g. an
+  ``out=`` argument or an unsupported keyword;
+- at ties, ``maximum``/``minimum``/``max``/``min`` split the derivative equally between the
+  tied arguments (entries);
+- the exponent derivative of ``a ** b`` uses ``log(a)`` where ``a > 0`` and 0 elsewhere.
+
+Rules are data: read the tables below top to bottom. Functions without a hand-written rule get one
+built on autograd's registry of vector-Jacobian products (``autograd.core.primitive_vjps``), whose
+text calls ``_vjp.autograd_vjp``: correct but slower per call (see ``find_rule``).
+"""
+
+import ast
+import builtins
+import functools
+import inspect
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from nbadjoint.runtime import vjp as _vjp
+
+
+class RuleError(Exception):
+    """A call that the derivative rules cannot differentiate (raised while generating code)."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How to differentiate one primitive: its name in generated code and one grad per parameter."""
+
+    name: str
+    grads: tuple
+    broadcast: bool = False
+
+
+def _no_grad(g, ans, *args, **kwargs):
+    """The argument gets no derivative."""
+    return None
+
+
+# ----- building rules from templates -----
+
+
+@functools.lru_cache(maxsize=4096)
+def _atom(text):
+    """text, parenthesised unless it already binds tighter than any operator."""
+    stripped = text.strip()
+    try:
+        node = ast.parse(stripped, mode="eval").body
+    except SyntaxError:
+        return f"({stripped})"
+    atomic = (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.List, ast.Dict, ast.Set,
+              ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp)
+    if isinstance(node, atomic):
+        return stripped
+    if isinstance(node, ast.Constant):
+        return stripped
+    if isinstance(node, ast.Tuple) and stripped.startswith("(") and ast.unparse(node) == stripped:
+        return stripped
+    return f"({stripped})"
+
+
+def _tidy(text):
+    """text re-printed by ast.unparse: valid, canonical spacing, no redundant parentheses."""
+    if text is None:
+        return None
+    return ast.unparse(ast.parse(text, mode="eval"))
+
+
+def _literal(text):
+    """The Python value of a literal argument text, or raise ValueError."""
+    return ast.literal_eval(text.strip())
+
+
+def _same_text(a, b):
+    """Whether two argument texts denote the same literal (or are the same text)."""
+    try:
+        return _literal(a) == _literal(b)
+    except (ValueError, SyntaxError):
+        return a.strip() == b.strip()
+
+
+def _signature(params):
+    """An inspect.Signature from parameter text such as "a, axis=None, *, out=None"; defaults stay text."""
+    args = ast.parse(f"def f({params}): pass").body[0].args
+    P = inspect.Parameter
+    out = []
+    positional = args.posonlyargs + args.args
+    defaults = [None] * (len(positional) - len(args.defaults)) + args.defaults
+    for i, (arg, default) in enumerate(zip(positional, defaults)):
+        kind = P.POSITIONAL_ONLY if i < len(args.posonlyargs) else P.POSITIONAL_OR_KEYWORD
+        out.append(P(arg.arg, kind, default=P.empty if default is None else ast.unparse(default)))
+    if args.vararg is not None:
+        out.append(P(args.vararg.arg, P.VAR_POSITIONAL))
+    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
+        out.append(P(arg.arg, P.KEYWORD_ONLY, default=P.empty if default is None else ast.unparse(default)))
+    return inspect.Signature(out)
+
+
+def _bind(name, sig, fixed, args, kwargs):
+    """Bind call texts to sig: a dict param -> atomised text (varargs: tuple of texts)."""
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise RuleError(
+            f"{name}: cannot differentiate this call ({exc}); call it as {name}({sig_text(sig)})"
+        ) from None
+    bound.apply_defaults()
+    values = {}
+    for key, value in bound.arguments.items():
+        if isinstance(value, tuple):
+            values[key] = tuple(_atom(v) for v in value)
+        else:
+            values[key] = _atom(value)
+    for key in fixed:
+        default = sig.parameters[key].default
+        if not _same_text(values[key], default):
+            raise RuleError(
+                f"{name}: the argument {key}={values[key]} is not supported by its derivative rule; "
+                f"leave {key} at its default ({default})"
+            )
+    return values
+
+
+def sig_text(sig):
+    """The parameter list of sig as text, without the parentheses."""
+    return str(sig)[1:-1]
+
+
+_VARIADIC_SLOTS = 32  # grads entries kept for a primitive taking *args (e.g. np.einsum operands)
+
+
+def _rule(name, params, *, broadcast=False, fixed=(), **templates):
+    """A Rule for the primal `name` with parameters `params` (text); templates map parameters to
+    text templates using {g}, {ans} and the parameter names, or to callables
+    f(g, ans, values) -> str | None receiving the bound argument texts."""
+    sig = _signature(params)
+
+    def make(template, vararg_index=None):
+        def grad(g, ans, *args, **kwargs):
+            values = _bind(name, sig, fixed, args, kwargs)
+            if vararg_index is not None:
+                values["_index"] = vararg_index
+            if callable(template):
+                return _tidy(template(g, ans, values))
+            flat = {k: ("".join(", " + v for v in val) if isinstance(val, tuple) else val)
+                    for k, val in values.items()}
+            return _tidy(template.format(g=g, ans=ans, **flat))
+
+        return grad
+
+    grads = []
+    for p in sig.parameters.values():
+        template = templates.get(p.name)
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            grads.append(_no_grad if template is None else make(template))
+        elif p.kind is p.VAR_POSITIONAL:
+            for k in range(_VARIADIC_SLOTS):
+                grads.append(_no_grad if template is None else make(template, k))
+    unknown = set(templates) - set(sig.parameters)
+    if unknown:
+        raise ValueError(f"rule {name}: templates for unknown parameters {sorted(unknown)}")
+    return Rule(name, tuple(grads), broadcast)
+
+
+# ----- rules that need a little logic -----
+
+
+def _number(text):
+    """The numeric value of a literal text (int or float, not bool), or None."""
+    try:
+        value = _literal(text)
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value
+
+
+def _pow_base(base, exponent):
+    """Template callable: contribution of base ** exponent to the base (literal exponents inlined)."""
+
+    def grad(g, ans, v):
+        a, b = v[base], v[exponent]
+        k = _number(b)
+        if k is None:
+            return f"{g} * {b} * {a} ** ({b} - 1)"
+        if k == 0:
+            return f"0.0 * {g}"
+        if k == 1:
+            return g
+        if k == 2:
+            return f"2 * {a} * {g}"
+        if k == 0.5:
+            return f"0.5 * {g} / {ans}"
+        return f"{k!r} * {g} * {a} ** {k - 1!r}"
+
+    return grad
+
+
+def _pow_exponent(base):
+    """Template: contribution of base ** exponent to the exponent (0 where base <= 0)."""
+    return "{g} * {ans} * _vjp.log_positive({%s})" % base
+
+
+_FLOAT_DTYPES = {
+    "None", "float", "complex", "np.float64", "np.float32", "np.float16", "np.double", "np.single",
+    "np.complex128", "np.complex64", "np.longdouble", "'float64'", "'float32'", "'float'", "'f8'",
+    "'f4'", "'d'", "'complex128'", "np.float_",
+}
+_INT_DTYPES = {
+    "int", "bool", "np.int64", "np.int32", "np.int16", "np.int8", "np.uint8", "np.uint16",
+    "np.uint32", "np.uint64", "np.intp", "np.bool_", "np.bool", "'int64'", "'int32'", "'int'",
+    "'bool'", "'i8'", "'i4'", "'?'",
+}
+
+
+def _dtype_passes(name, dtype_param, template):
+    """Template callable: `template` for float dtypes, no derivative for integer/bool dtypes."""
+
+    def grad(g, ans, v):
+        dtype = v[dtype_param].replace('"', "'")
+        if dtype in _FLOAT_DTYPES:
+            return template.format(g=g, ans=ans, **v)
+        if dtype in _INT_DTYPES:
+            return None
+        raise RuleError(
+            f"{name}: cannot tell whether dtype={v[dtype_param]} is a floating-point type; "
+            "write it as a literal such as np.float64 or int"
+        )
+
+    return grad
+
+
+def _fallback_text(name, argnum, g, ans, args, kwargs):
+    """Text of a call to _vjp.autograd_vjp for argument `argnum` of name(*args, **kwargs)."""
+    args_text = f"({args[0]},)" if len(args) == 1 else "(" + ", ".join(args) + ")"
+    kwargs_text = "{" + ", ".join(f"{k!r}: {v}" for k, v in kwargs.items()) + "}"
+    return f"_vjp.autograd_vjp({name}, {argnum}, {g}, {ans}, {args_text}, {kwargs_text})"
+
+
+def _norm_x(g, ans, v):
+    """np.linalg.norm: hand-written 2-norm / Frobenius rule; other `ord`s go to autograd."""
+    if _same_text(v["ord"], "None"):
+        return f"_vjp.norm_grad({g}, {v['x']}, {ans}, {v['axis']}, {v['keepdims']})"
+    kwargs = {"ord": v["ord"], "axis": v["axis"], "keepdims": v["keepdims"]}
+    return _fallback_text("np.linalg.norm", 0, g, ans, (v["x"],), kwargs)
+
+
+def _math_log_x(g, ans, v):
+    """math.log(x[, base]) with respect to x."""
+    if _same_text(v["base"], "None"):
+        return f"{g} / {v['x']}"
+    return f"{g} / ({v['x']} * math.log({v['base']}))"
+
+
+def _math_log_base(g, ans, v):
+    """math.log(x, base) with respect to base."""
+    if _same_text(v["base"], "None"):
+        return None
+    return f"-{g} * {ans} / ({v['base']} * math.log({v['base']}))"
+
+
+# ----- the tables -----
+
+_UNARY_NP = {  # elementwise NumPy functions of one argument: contribution to x
+    "sin": "{g} * np.cos({x})",
+    "cos": "-{g} * np.sin({x})",
+    "tan": "{g} / np.cos({x}) ** 2",
+    "arcsin": "{g} / np.sqrt(1 - {x} ** 2)",
+    "arccos": "-{g} / np.sqrt(1 - {x} ** 2)",
+    "arctan": "{g} / (1 + {x} ** 2)",
+    "sinh": "{g} * np.cosh({x})",
+    "cosh": "{g} * np.sinh({x})",
+    "tanh": "{g} * (1 - {ans} ** 2)",
+    "arcsinh": "{g} / np.sqrt({x} ** 2 + 1)",
+    "arccosh": "{g} / np.sqrt({x} ** 2 - 1)",
+    "arctanh": "{g} / (1 - {x} ** 2)",
+    "exp": "{g} * {ans}",
+    "exp2": "{g} * {ans} * math.log(2)",
+    "expm1": "{g} * ({ans} + 1)",
+    "log": "{g} / {x}",
+    "log1p": "{g} / (1 + {x})",
+    "log2": "{g} / ({x} * math.log(2))",
+    "log10": "{g} / ({x} * math.log(10))",
+    "sqrt": "0.5 * {g} / {ans}",
+    "cbrt": "{g} / (3 * {ans} ** 2)",
+    "square": "2 * {x} * {g}",
+    "reciprocal": "-{g} * {ans} ** 2",
+    "abs": "{g} * _vjp.sign({x})",
+    "absolute": "{g} * _vjp.sign({x})",
+    "fabs": "{g} * _vjp.sign({x})",
+    "negative": "-{g}",
+    "positive": "{g}",
+    "deg2rad": "{g} * (math.pi / 180)",
+    "radians": "{g} * (math.pi / 180)",
+    "rad2deg": "{g} * (180 / math.pi)",
+    "degrees": "{g} * (180 / math.pi)",
+}
+
+_UNARY_MATH = {  # math functions of one float: contribution to x
+    "sin": "{g} * math.cos({x})",
+    "cos": "-{g} * math.sin({x})",
+    "tan": "{g} / math.cos({x}) ** 2",
+    "asin": "{g} / math.sqrt(1 - {x} ** 2)",
+    "acos": "-{g} / math.sqrt(1 - {x} ** 2)",
+    "atan": "{g} / (1 + {x} ** 2)",
+    "sinh": "{g} * math.cosh({x})",
+    "cosh": "{g} * math.sinh({x})",
+    "tanh": "{g} * (1 - {ans} ** 2)",
+    "asinh": "{g} / math.sqrt({x} ** 2 + 1)",
+    "acosh": "{g} / math.sqrt({x} ** 2 - 1)",
+    "atanh": "{g} / (1 - {x} ** 2)",
+    "exp": "{g} * {ans}",
+    "exp2": "{g} * {ans} * math.log(2)",
+    "expm1": "{g} * ({ans} + 1)",
+    "log1p": "{g} / (1 + {x})",
+    "log2": "{g} / ({x} * math.log(2))",
+    "log10": "{g} / ({x} * math.log(10))",
+    "sqrt": "0.5 * {g} / {ans}",
+    "cbrt": "{g} / (3 * {ans} ** 2)",
+    "fabs": "{g} * _vjp.sign({x})",
+    "erf": "{g} * (2 / math.sqrt(math.pi)) * math.exp(-{x} ** 2)",
+    "erfc": "-{g} * (2 / math.sqrt(math.pi)) * math.exp(-{x} ** 2)",
+    "radians": "{g} * (math.pi / 180)",
+    "degrees": "{g} * (180 / math.pi)",
+}
+
+_BINARY_ARITH = {  # (a, b) templates shared by the operators and their NumPy functions
+    "add": ("{g}", "{g}"),
+    "subtract": ("{g}", "-{g}"),
+    "multiply": ("{g} * {b}", "{g} * {a}"),
+    "divide": ("{g} / {b}", "-{g} * {ans} / {b}"),
+    "mod": ("{g}", "-{g} * ({a} // {b})"),
+    "matmul": ("_vjp.matmul_grad_a({g}, {b})", "_vjp.matmul_grad_b({g}, {a})"),
+}
+
+_ATAN2 = ("{g} * {x} / ({y} ** 2 + {x} ** 2)", "-{g} * {y} / ({y} ** 2 + {x} ** 2)")
+
+_SUM_LIKE = "a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True"
+
+
+def _hand_rules():
+    """All hand-written rules, keyed by the primal function object."""
+    r = {}
+    P = "x, /"
+    for fname, template in _UNARY_NP.items():
+        r[getattr(np, fname)] = _rule(f"np.{fname}", P, x=template)
+    for fname, template in _UNARY_MATH.items():
+        if hasattr(math, fname):
+            r[getattr(math, fname)] = _rule(f"math.{fname}", P, x=template)
+    r[builtins.abs] = _rule("abs", P, x="{g} * _vjp.sign({x})")
+    for fname, (ta, tb) in _BINARY_ARITH.items():
+        r[getattr(np, fname)] = _rule(f"np.{fname}", "a, b, /", broadcast=True, a=ta, b=tb)
+    r[np.true_divide] = r[np.divide]
+    r[np.remainder] = r[np.mod]
+    r[np.power] = _rule("np.power", "a, b, /", broadcast=True, a=_pow_base("a", "b"), b=_pow_exponent("a"))
+    r[builtins.pow] = _rule("pow", "a, b, /", broadcast=True, a=_pow_base("a", "b"), b=_pow_exponent("a"))
+    r[math.pow] = _rule("math.pow", "a, b, /", a=_pow_base("a", "b"), b=_pow_exponent("a"))
+    r[np.arctan2] = _rule("np.arctan2", "y, x, /", broadcast=True, y=_ATAN2[0], x=_ATAN2[1])
+    r[math.atan2] = _rule("math.atan2", "y, x, /", y=_ATAN2[0], x=_ATAN2[1])
+    r[np.hypot] = _rule("np.hypot", "a, b, /", broadcast=True, a="{g} * {a} / {ans}", b="{g} * {b} / {ans}")
+    r[math.hypot] = _rule("math.hypot", "a, b, /", a="{g} * {a} / {ans}", b="{g} * {b} / {ans}")
+    r[math.log] = _rule("math.log", "x, base=None, /", x=_math_log_x, base=_math_log_base)
+    for fname, helper in (("maximum", "maximum_grad"), ("minimum", "minimum_grad")):
+        r[getattr(np, fname)] = _rule(f"np.{fname}", "a, b, /", broadcast=True,
+                                      a=f"_vjp.{helper}({{g}}, {{a}}, {{b}})",
+                                      b=f"_vjp.{helper}({{g}}, {{b}}, {{a}})")
+    r[builtins.max] = _rule("max", "a, b, /", a="_vjp.maximum_grad({g}, {a}, {b})",
+                            b="_vjp.maximum_grad({g}, {b}, {a})")
+    r[builtins.min] = _rule("min", "a, b, /", a="_vjp.minimum_grad({g}, {a}, {b})",
+                            b="_vjp.minimum_grad({g}, {b}, {a})")
+    r[np.where] = _rule("np.where", "condition, x=None, y=None, /", broadcast=True,
+                        x="np.where({condition}, {g}, 0.0)", y="np.where({condition}, 0.0, {g})")
+    r[np.clip] = _rule("np.clip", "a, a_min=None, a_max=None, out=None", broadcast=True, fixed=("out",),
+                       a="_vjp.clip_grad({g}, {a}, {a_min}, {a_max})",
+                       a_min="_vjp.clip_bound_grad({g}, {a}, {a_min}, True)",
+                       a_max="_vjp.clip_bound_grad({g}, {a}, {a_max}, False)")
+
+    # reductions
+    r[np.sum] = _rule("np.sum", _SUM_LIKE, fixed=("out", "initial", "where"),
+                      a="_vjp.sum_grad({g}, _vjp.shape_of({a}), {axis}, {keepdims})")
+    r[np.mean] = _rule("np.mean", "a, axis=None, dtype=None, out=None, keepdims=False, *, where=True",
+                       fixed=("out", "where"), a="_vjp.mean_grad({g}, _vjp.shape_of({a}), {axis}, {keepdims})")
+    r[np.prod] = _rule("np.prod", _SUM_LIKE, fixed=("out", "initial", "where"),
+                       a="_vjp.prod_grad({g}, {a}, {axis}, {keepdims})")
+    for fname, helper in (("max", "max_grad"), ("amax", "max_grad"), ("min", "min_grad"), ("amin", "min_grad")):
+        r[getattr(np, fname)] = _rule(
+            f"np.{fname}", "a, axis=None, out=None, keepdims=False, initial=None, where=True",
+            fixed=("out", "initial", "where"), a=f"_vjp.{helper}({{g}}, {{a}}, {{ans}}, {{axis}}, {{keepdims}})")
+    r[np.cumsum] = _rule("np.cumsum", "a, axis=None, dtype=None, out=None", fixed=("out",),
+                         a="_vjp.cumsum_grad({g}, _vjp.shape_of({a}), {axis})")
+    r[builtins.sum] = _rule("sum", "iterable, /, start=0",
+                            iterable="_vjp.sum_seq_grad({g}, _vjp.shape_of({iterable}))",
+                            start="_vjp.unbroadcast({g}, _vjp.shape_of({start}))")
+
+    # products and linear algebra
+    r[np.dot] = _rule("np.dot", "a, b, out=None", fixed=("out",),
+                      a="_vjp.dot_grad_a({g}, _vjp.shape_of({a}), {b})",
+                      b="_vjp.dot_grad_b({g}, {a}, _vjp.shape_of({b}))")
+    r[np.inner] = _rule("np.inner", "a, b, /",
+                        a="_vjp.inner_grad_a({g}, _vjp.shape_of({a}), {b})",
+                        b="_vjp.inner_grad_b({g}, {a}, _vjp.shape_of({b}))")
+    r[np.outer] = _rule("np.outer", "a, b, out=None", fixed=("out",),
+                        a="_vjp.reshape_grad({g} @ np.ravel({b}), _vjp.shape_of({a}))",
+                        b="_vjp.reshape_grad(np.ravel({a}) @ {g}, _vjp.shape_of({b}))")
+    r[np.trace] = _rule("np.trace", "a, offset=0, axis1=0, axis2=1, dtype=None, out=None", fixed=("out",),
+                        a="_vjp.trace_grad({g}, _vjp.shape_of({a}), {offset}, {axis1}, {axis2})")
+    r[np.linalg.norm] = _rule("np.linalg.norm", "x, ord=None, axis=None, keepdims=False", x=_norm_x)
+    r[np.linalg.solve] = _rule("np.linalg.solve", "a, b",
+                               a="_vjp.solve_grad_a({g}, {a}, {ans})", b="_vjp.solve_grad_b({g}, {a})")
+
+    # shape manipulation and copies
+    reshape = "_vjp.reshape_grad({g}, _vjp.shape_of({a}))"
+    r[np.reshape] = _rule("np.reshape", "a, /, shape=None, order='C', *, copy=None", fixed=("order",), a=reshape)
+    r[np.ndarray.reshape] = _rule("np.ndarray.reshape", "a, /, *shape, order='C', copy=None",
+                                  fixed=("order",), a=reshape)
+    r[np.ravel] = _rule("np.ravel", "a, order='C'", fixed=("order",), a=reshape)
+    r[np.ndarray.flatten] = _rule("np.ndarray.flatten", "a, /, order='C'", fixed=("order",), a=reshape)
+    r[np.ndarray.item] = _rule("np.ndarray.item", "a, /", a=reshape)
+    r[np.squeeze] = _rule("np.squeeze", "a, axis=None", a=reshape)
+    r[np.expand_dims] = _rule("np.expand_dims", "a, axis", a=reshape)
+    r[np.transpose] = _rule("np.transpose", "a, axes=None", a="_vjp.transpose_grad({g}, {axes})")
+    r[np.ndarray.transpose] = _rule("np.ndarray.transpose", "a, /, *axes",
+                                    a="_vjp.transpose_method_grad({g}{axes})")
+    r[np.flip] = _rule("np.flip", "m, axis=None", m="np.flip({g}, {axis})")
+    r[np.roll] = _rule("np.roll", "a, shift, axis=None", a="_vjp.roll_grad({g}, {shift}, {axis})")
+    r[np.diff] = _rule("np.diff", "a, n=1, axis=-1, prepend=None, append=None", fixed=("prepend", "append"),
+                       a="_vjp.diff_grad({g}, {n}, {axis})")
+    r[np.take] = _rule("np.take", "a, indices, axis=None, out=None, mode='raise'", fixed=("out", "mode"),
+                       a="_vjp.take_grad({g}, _vjp.shape_of({a}), {indices}, {axis})")
+    r[np.diag] = _rule("np.diag", "v, k=0", v="_vjp.diag_grad({g}, _vjp.shape_of({v}), {k})")
+    r[np.concatenate] = _rule("np.concatenate", "arrays, /, axis=0, out=None, *, dtype=None, casting='same_kind'",
+                              fixed=("out",), arrays="_vjp.concatenate_grad({g}, _vjp.shape_of({arrays}), {axis})")
+    r[np.stack] = _rule("np.stack", "arrays, axis=0, out=None, *, dtype=None, casting='same_kind'",
+                        fixed=("out",), arrays="_vjp.stack_grad({g}, {axis})")
+    r[np.vstack] = _rule("np.vstack", "tup, *, dtype=None, casting='same_kind'",
+                         tup="_vjp.vstack_grad({g}, _vjp.shape_of({tup}))")
+    r[np.hstack] = _rule("np.hstack", "tup, *, dtype=None, casting='same_kind'",
+                         tup="_vjp.hstack_grad({g}, _vjp.shape_of({tup}))")
+    array = "_vjp.array_grad({g}, _vjp.shape_of({a}))"
+    r[np.array] = _rule("np.array", "a, dtype=None, *, copy=True, order='K', subok=False, ndmin=0",
+                        fixed=("ndmin",), a=_dtype_passes("np.array", "dtype", array))
+    r[np.asarray] = _rule("np.asarray", "a, dtype=None, order=None, *, copy=None",
+                          a=_dtype_passes("np.asarray", "dtype", array))
+    r[np.ndarray.astype] = _rule("np.ndarray.astype", "a, /, dtype, order='K', casting='unsafe', subok=True, copy=True",
+                                 a=_dtype_passes("np.ndarray.astype", "dtype", "{g}"))
+    fill = "_vjp.unbroadcast({g}, _vjp.shape_of({fill_value}))"
+    r[np.full] = _rule("np.full", "shape, fill_value, dtype=None, order='C'",
+                       fill_value=_dtype_passes("np.full", "dtype", fill))
+    r[np.full_like] = _rule("np.full_like", "a, fill_value, dtype=None, order='K', subok=True, shape=None",
+                            fill_value=_dtype_passes("np.full_like", "dtype", fill))
+    r[np.copy] = _rule("np.copy", "a, order='K', subok=False", a="{g}")
+    r[np.ndarray.copy] = _rule("np.ndarray.copy", "a, /, order='C'", a="{g}")
+    r[builtins.float] = _rule("float", "x=0.0, /", x="{g}")
+    r[np.float64] = _rule("np.float64", "x=0.0, /", x="{g}")
+    return r
+
+
+def _operator_rules():
+    """BINOP_RULES and UNARYOP_RULES, keyed by ast operator classes."""
+    binops = {}
+    for op, key, symbol in ((ast.Add, "add", "+"), (ast.Sub, "subtract", "-"), (ast.Mult, "multiply", "*"),
+                            (ast.Div, "divide", "/"), (ast.Mod, "mod", "%"), (ast.MatMult, "matmul", "@")):
+        ta, tb = _BINARY_ARITH[key]
+        binops[op] = _rule(symbol, "a, b, /", broadcast=True, a=ta, b=tb)
+    binops[ast.Pow] = _rule("**", "a, b, /", broadcast=True, a=_pow_base("a", "b"), b=_pow_exponent("a"))
+    binops[ast.FloorDiv] = _rule("//", "a, b, /")
+    unary = {ast.USub: _rule("-", "x, /", x="-{g}"), ast.UAdd: _rule("+", "x, /", x="{g}")}
+    return binops, unary
+
+
+BINOP_RULES, UNARYOP_RULES = _operator_rules()
+
+# ndarray method name -> function f with x.name(*args, **kw) == f(x, *args, **kw)
+METHOD_FUNCS = {
+    "sum": np.sum, "mean": np.mean, "prod": np.prod, "max": np.max, "min": np.min,
+    "std": np.std, "var": np.var, "cumsum": np.cumsum, "cumprod": np.cumprod,
+    "dot": np.dot, "trace": np.trace, "diagonal": np.diagonal, "clip": np.clip, "take": np.take,
+    "repeat": np.repeat, "swapaxes": np.swapaxes, "squeeze": np.squeeze, "ravel": np.ravel, "conj": np.conj,
+    "reshape": np.ndarray.reshape, "transpose": np.ndarray.transpose, "flatten": np.ndarray.flatten,
+    "copy": np.ndarray.copy, "astype": np.ndarray.astype, "item": np.ndarray.item,
+    "round": np.round, "any": np.any, "all": np.all, "argmax": np.argmax, "argmin": np.argmin,
+    "argsort": np.argsort, "nonzero": np.nonzero,
+}
+
+# attribute name -> function f with x.name == f(x)
+ATTRIBUTE_FUNCS = {
+    "T": np.transpose, "real": np.real, "imag": np.imag,
+    "shape": np.shape, "size": np.size, "ndim": np.ndim, "dtype": np.result_type,
+}
+
+# ----- non-differentiable functions -----
+
+_NONDIFF_NP = (
+    "floor ceil round around rint fix trunc sign heaviside floor_divide "
+    "argmax argmin argsort argpartition argwhere nonzero flatnonzero count_nonzero searchsorted digitize "
+    "shape ndim size result_type isscalar iscomplexobj isrealobj "
+    "zeros ones empty zeros_like ones_like empty_like arange eye identity indices tri "
+    "isnan isinf isfinite isneginf isposinf isclose allclose array_equal array_equiv isreal iscomplex "
+    "logical_and logical_or logical_not logical_xor all any "
+    "greater greater_equal less less_equal equal not_equal "
+    "bitwise_and bitwise_or bitwise_xor bitwise_not invert left_shift right_shift "
+    "unravel_index ravel_multi_index histogram bincount unique"
+).split()
+_NONDIFF_MATH = "floor ceil trunc isnan isinf isfinite isclose factorial comb perm gcd lcm".split()
+_NONDIFF_BUILTINS = (builtins.int, builtins.bool, builtins.range, builtins.len, builtins.round, builtins.isinstance,
+                     builtins.type, builtins.id, builtins.hash, builtins.print, builtins.str, builtins.repr,
+                     builtins.enumerate, builtins.callable, builtins.any, builtins.all)
+
+
+@functools.lru_cache(maxsize=1)
+def _nondiff_set():
+    out = {getattr(np, n) for n in _NONDIFF_NP if hasattr(np, n)}
+    out |= {getattr(math, n) for n in _NONDIFF_MATH if hasattr(math, n)}
+    out |= set(_NONDIFF_BUILTINS)
+    try:  # everything autograd treats as constant
+        import autograd.numpy  # noqa: F401
+        from autograd.core import VJPNode
+        from autograd.tracer import notrace_primitives
+
+        out |= {getattr(f, "fun", None) for f in notrace_primitives[VJPNode]} - {None}
+    except ImportError:
+        pass
+    return frozenset(out - set(_HAND_RULES))
+
+
+def _is_random(func):
+    """Whether func draws random numbers (np.random functions and generator methods)."""
+    owner = getattr(func, "__self__", None)
+    if isinstance(owner, (np.random.RandomState, np.random.Generator)):
+        return True
+    return (getattr(func, "__module__", None) or "").startswith("numpy.random")
+
+
+def is_nondifferentiable(func):
+    """Whether func's output never carries a derivative (comparisons, rounding, indices, shapes, creation, random)."""
+    try:
+        if func in _nondiff_set():
+            return True
+    except TypeError:
+        return False
+    return _is_random(func)
+
+
+# ----- canonical names -----
+
+_NAMESPACES = (("np.", np), ("np.linalg.", np.linalg), ("np.fft.", np.fft), ("np.random.", np.random),
+               ("math.", math), ("", builtins))
+
+
+@functools.lru_cache(maxsize=1)
+def _name_table():
+    """Function object -> canonical text, first namespace wins, shortest then alphabetical name within one."""
+    table = {}
+    for prefix, module in _NAMESPACES:
+        names = sorted((n for n in vars(module) if not n.startswith("_")), key=lambda n: (len(n), n))
+        # a type is named by its own name (np.float64, not its alias np.double)
+        names.sort(key=lambda n: not (isinstance(vars(module)[n], type) and vars(module)[n].__name__ == n))
+        for n in names:
+            obj = getattr(module, n)
+            if not callable(obj) or inspect.ismodule(obj):
+                continue
+            try:
+                table.setdefault(obj, prefix + n)
+            except TypeError:
+                continue
+    for n in sorted(vars(np.ndarray)):
+        if not n.startswith("_"):
+            obj = getattr(np.ndarray, n)
+            if callable(obj):
+                table.setdefault(obj, "np.ndarray." + n)
+    return table
+
+
+def canonical_name(func):
+    """The text that names func in generated code ("np.x", "np.linalg.x", "math.x", a builtin), or None."""
+    try:
+        return _name_table().get(func)
+    except TypeError:
+        return None
+
+
+# ----- functions that always return a new array -----
+
+_FRESH_NP = (
+    "zeros ones empty full zeros_like ones_like empty_like full_like arange linspace logspace eye identity "
+    "array copy concatenate stack vstack hstack dstack column_stack block dot matmul outer inner einsum_path "
+    "tensordot kron cross sum mean prod max min amax amin std var cumsum cumprod median average diff roll tile "
+    "repeat take clip where sort trace convolve correlate polyval interp meshgrid tril triu pad"
+).split()
+
+
+def _fresh_result():
+    out = {getattr(np, n) for n in _FRESH_NP if hasattr(np, n)}
+    out |= {obj for obj in vars(np).values() if isinstance(obj, np.ufunc)}
+    out |= {getattr(np.linalg, n) for n in ("solve", "inv", "norm", "det", "pinv", "cholesky", "eigh", "eig",
+                                            "svd", "qr", "lstsq", "matrix_power", "slogdet")}
+    out |= {np.ndarray.flatten, np.ndarray.copy, np.ndarray.astype}
+    out |= {getattr(math, n) for n in dir(math) if callable(getattr(math, n))}
+    out |= {builtins.abs, builtins.float, builtins.sum, builtins.pow}
+    return frozenset(out)
+
+
+FRESH_RESULT = _fresh_result()
+
+
+# ----- lookup -----
+
+_HAND_RULES = _hand_rules()
+
+
+def _autograd_argnums(maker):
+    """The argument numbers autograd's vjp maker differentiates, or None when it accepts any."""
+    closure = dict(zip(maker.__code__.co_freevars, maker.__closure__ or ()))
+    cell = closure.get("vjps_dict")
+    if cell is None:
+        return None
+    return frozenset(cell.cell_contents)
+
+
+def _fallback_grad(name, sig, argnum, g, ans, *args, **kwargs):
+    """Text calling autograd's vjp for argument `argnum` of name(*args, **kwargs)."""
+    args = [_atom(a) for a in args]
+    kwargs = {k: _atom(v) for k, v in kwargs.items()}
+    if argnum >= len(args):
+        names = [p.name for p in sig.parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)] if sig is not None else []
+        if argnum == len(args) and argnum < len(names) and names[argnum] in kwargs:
+            args.append(kwargs.pop(names[argnum]))
+        else:
+            raise RuleError(f"{name}: pass the differentiated argument number {argnum} by position")
+    return _tidy(_fallback_text(name, argnum, g, ans, tuple(args), kwargs))
+
+
+@functools.lru_cache(maxsize=None)
+def _autograd_rule(func):
+    """A Rule for func built on autograd's registered vjp, or None."""
+    name = canonical_name(func)
+    maker = _vjp.autograd_vjp_maker(func)
+    if name is None or maker is None:
+        return None
+    try:
+        sig = inspect.signature(func)
+        params = list(sig.parameters.values())
+        count = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+        if any(p.kind is p.VAR_POSITIONAL for p in params):
+            count += _VARIADIC_SLOTS
+    except (TypeError, ValueError):
+        sig = None
+        count = func.nin if isinstance(func, np.ufunc) else _VARIADIC_SLOTS
+    defined = _autograd_argnums(maker)
+    grads = tuple(
+        functools.partial(_fallback_grad, name, sig, i) if defined is None or i in defined else _no_grad
+        for i in range(count)
+    )
+    return Rule(name, grads, broadcast=False)
+
+
+def find_rule(func):
+    """The derivative rule for func: hand-written first, else built on autograd's registry, else None.
+
+    A rule built on autograd calls ``_vjp.autograd_vjp`` at run time, which costs a few
+    microseconds per call more than a hand-written inline rule (see the module notes)."""
+    try:
+        rule = _HAND_RULES.get(func)
+    except TypeError:
+        return None
+    if rule is not None:
+        return rule
+    try:
+        return _autograd_rule(func)
+    except TypeError:
+        return None
