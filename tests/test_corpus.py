@@ -109,7 +109,7 @@ def test_corpus_functions_have_no_docstrings():
     assert not documented
 
 
-# --------------------------------------------------------------------------- the checkers themselves
+# ------------------------------------------------------------------- the checkers themselves
 
 def autograd_grad(f, argnums=0, placement=None):
     """A correct reference gradient with nbadjoint's calling convention (floats only)."""

@@ -7,15 +7,17 @@ terms (sin, cos, tanh, exp(-x*x)), products only multiply by bounded factors, so
 most linearly and finite differences stay accurate. Branches depend only on integers.
 """
 
+import atexit
 import hashlib
 import importlib.util
 import random
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from gradcheck import assert_bitwise_equal, check_grad
@@ -28,6 +30,7 @@ BOUNDED = ("np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(-0.5 * ({0}) * ({0
 SETTINGS = dict(max_examples=40, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 MODULE_DIR = Path(tempfile.mkdtemp(prefix="nbadjoint_random_programs_"))
+atexit.register(shutil.rmtree, MODULE_DIR, ignore_errors=True)
 
 
 class FunctionWriter:
@@ -80,7 +83,8 @@ class FunctionWriter:
             return f"({self.array_expr(depth - 1, index)} {op} {self.array_expr(depth - 1, index)})"
         if kind == "mul":
             return f"{self.array_expr(depth - 1, index)} * {self.bounded(depth, index)}"
-        return f"{self.array_expr(depth - 1, index)} * np.tanh({self.scalar_expr(depth - 1, index)})"
+        array, scalar = self.array_expr(depth - 1, index), self.scalar_expr(depth - 1, index)
+        return f"{array} * np.tanh({scalar})"
 
     def scalar_expr(self, depth, index=None):
         """A float expression; ``index`` is a loop variable that may index arrays."""
@@ -89,7 +93,8 @@ class FunctionWriter:
         if kind == "var":
             return self.choice(self.scalars)
         if kind == "element":
-            where = self.choice([str(i) for i in range(-N, N)] + ([f"{index} % {N}"] if index else []))
+            positions = [str(i) for i in range(-N, N)] + ([f"{index} % {N}"] if index else [])
+            where = self.choice(positions)
             return f"{self.choice(self.arrays)}[{where}]"
         if kind == "mean":
             return f"0.2 * np.sum({self.choice(self.arrays)})"
@@ -97,7 +102,8 @@ class FunctionWriter:
             return f"np.sin({self.scalar_expr(depth - 1, index)})"
         if kind == "add":
             return f"({self.scalar_expr(depth - 1, index)} + {self.scalar_expr(depth - 1, index)})"
-        return f"{self.scalar_expr(depth - 1, index)} * np.cos({self.scalar_expr(depth - 1, index)})"
+        left, right = self.scalar_expr(depth - 1, index), self.scalar_expr(depth - 1, index)
+        return f"{left} * np.cos({right})"
 
     # ---------------------------------------------------------------- statements
     def block(self, indent, budget, index=None, in_loop=False):
@@ -134,9 +140,11 @@ class FunctionWriter:
         if form in ("+=", "-="):
             self.emit(indent, f"{target} {form} {self.choice(COEFFS)} * {self.bounded(2, index)}")
         elif form == "*=":
-            self.emit(indent, f"{target} *= {self.choice(BOUNDED[:3]).format(self.array_expr(1, index))}")
+            factor = self.choice(BOUNDED[:3]).format(self.array_expr(1, index))
+            self.emit(indent, f"{target} *= {factor}")
         elif form == "plus":
-            self.emit(indent, f"{target} = {target} + {self.choice(COEFFS)} * {self.bounded(2, index)}")
+            term = f"{self.choice(COEFFS)} * {self.bounded(2, index)}"
+            self.emit(indent, f"{target} = {target} + {term}")
         else:
             self.emit(indent, f"{target} = 0.5 * ({target} + {self.choice(self.arrays)})")
         self.owned.add(target)
@@ -151,11 +159,12 @@ class FunctionWriter:
     def stmt_update_scalar(self, indent, budget, index):
         target = self.choice(self.scalars)
         op = self.choice(("+=", "-="))
-        self.emit(indent, f"{target} {op} {self.choice(COEFFS)} * np.sin({self.scalar_expr(2, index)})")
+        term = f"{self.choice(COEFFS)} * np.sin({self.scalar_expr(2, index)})"
+        self.emit(indent, f"{target} {op} {term}")
 
     def stmt_fresh_array(self, indent, budget, index):
         w = self.fresh("w")
-        self.emit(indent, f"{w} = {self.choice(('np.zeros(' + str(N) + ')', 'np.empty(' + str(N) + ')'))}")
+        self.emit(indent, f"{w} = {self.choice(('np.zeros', 'np.empty'))}({N})")
         j = self.fresh("j")
         src = self.choice(self.arrays)
         self.emit(indent, f"for {j} in range({N}):")
@@ -217,7 +226,8 @@ class FunctionWriter:
 
     def stmt_call(self, indent, budget, index):
         callee, returns_tuple = self.choice(self.callees)
-        args = f"{self.array_expr(1, index)}, {self.scalar_expr(1, index)}, {self.draw(st.integers(1, 3))}"
+        args = (f"{self.array_expr(1, index)}, {self.scalar_expr(1, index)}, "
+                f"{self.draw(st.integers(1, 3))}")
         target = self.choice(self.arrays)
         if returns_tuple:
             scalar = self.choice(self.scalars)
@@ -255,7 +265,7 @@ def programs(draw):
     main = FunctionWriter(draw, "main", ("x", "s"), callees, False, True)
     # main always calls into the tree at least once
     callee, returns_tuple = callees[-1]
-    main.lines.append(f"    x, s = {callee}(x, s, 2)" if returns_tuple else f"    x = {callee}(x, s, 2)")
+    main.lines.append(f"    {'x, s' if returns_tuple else 'x'} = {callee}(x, s, 2)")
     functions.append(main.write())
     return "import numpy as np\n\n\n" + "\n\n\n".join(functions) + "\n"
 
@@ -288,7 +298,6 @@ def run_checked(module, x, s):
 
 
 def note_program(source):
-    from hypothesis import note
     note("generated program:\n" + source)
 
 

@@ -26,7 +26,8 @@ def positive(shape, seed):
 
 def separated(n, seed, lo=-1.0, hi=1.0):
     """Distinct values at least (hi - lo) / (2 n) apart, in shuffled order: no ties for max/sort."""
-    values = np.linspace(lo, hi, n) + np.random.default_rng(seed).uniform(-0.2, 0.2, n) * (hi - lo) / n
+    jitter = np.random.default_rng(seed).uniform(-0.2, 0.2, n) * (hi - lo) / n
+    values = np.linspace(lo, hi, n) + jitter
     return np.random.default_rng(seed + 1).permutation(values)
 
 

@@ -261,7 +261,8 @@ def softmax_loss(a):
 
 # np.diff, np.trace and np.diag
 def diff_trace_diag(a, A):
-    return np.sum(np.diff(a) ** 2) + np.trace(A @ A) + np.sum(np.diag(A) ** 3) + np.sum(np.diag(a) @ a)
+    return (np.sum(np.diff(a) ** 2) + np.trace(A @ A) + np.sum(np.diag(A) ** 3)
+            + np.sum(np.diag(a) @ a))
 
 
 # np.roll (periodic shift)
