@@ -387,8 +387,9 @@ def test_push_inside_a_backward_sweep_is_a_protocol_error():
     rec.leave("<root>", "F")
     rec.enter("<root>", "B")
     tape.append(1.0)
+    rec.leave("<root>", "B")
     with pytest.raises(ProbeError, match="only forward sweeps may push"):
-        rec.enter("x:1:y", "B")
+        rec.tree
 
 
 def test_reversal_out_of_order_is_a_protocol_error():
@@ -400,13 +401,38 @@ def test_reversal_out_of_order_is_a_protocol_error():
     rec.leave("f:2:b", "F")
     rec.leave("<root>", "F")
     rec.enter("<root>", "B")
+    rec.enter("f:1:a", "B")
     with pytest.raises(ProbeError, match="reverses 'f:1:a'"):
-        rec.enter("f:1:a", "B")
+        rec.tree
 
 
 def test_run_must_start_at_the_root():
+    rec = Recorder([])
+    rec.enter("f:1:a", "F")
     with pytest.raises(ProbeError, match="<root>"):
-        Recorder([]).enter("f:1:a", "F")
+        rec.tree
+
+
+def test_unclosed_brackets_are_a_protocol_error():
+    rec = Recorder([])
+    rec.enter("<root>", "F")
+    rec.enter("f:1:a", "F")
+    with pytest.raises(ProbeError, match="open probe brackets"):
+        rec.tree
+
+
+def test_push_inside_a_checkpointed_primal_run_counts_as_its_snapshot():
+    tape = []
+    rec = Recorder(tape)
+    rec.enter("<root>", "F")
+    rec.enter("f:1:a", "P")
+    tape.append(np.zeros(3))
+    rec.enter("a:1:b", "P")
+    rec.leave("a:1:b", "P")
+    rec.leave("f:1:a", "P")
+    rec.leave("<root>", "F")
+    assert rec.tree.children[0].snapshot_bytes == 24
+    assert rec.tree.children[0].children == []      # its calls are known from its recomputation
 
 
 def test_recorder_tree_is_a_valid_call_tree():

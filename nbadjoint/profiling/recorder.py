@@ -32,7 +32,7 @@ from nbadjoint.profiling.calltree import ROOT_SITE as ROOT, CallNode
 from nbadjoint.runtime.tape import nbytes_of
 
 
-# Frame kinds.  A frame is a list [kind, node, t_enter, t_children, next_child].
+# Frame kinds of the tree builder.  A frame is a list [kind, node, t_enter, t_children, next_child].
 _FWD = 0      # forward sweep of node (pushes go to node.gaps[-1])
 _PRIMAL = 1   # primal run of node at a call site (pushes are its snapshot)
 _SNAP = 2     # snapshot read of node (pops)
@@ -48,28 +48,28 @@ class ProbeError(RuntimeError):
 
 
 class Recorder:
-    """Builds the dynamic call tree of one probed run (adjoint or primal) on ``tape``.
+    """Records one probed run (adjoint or primal) on ``tape``; builds its call tree afterwards.
 
-    After the run: ``tree`` is the root :class:`CallNode`, ``mode`` is
-    ``"adjoint"`` or ``"primal"``, ``peak_bytes`` the exact peak of the stack,
-    ``tape_traffic_bytes`` the total bytes pushed, ``events`` the number of
-    probe events.
+    During the run ``enter`` / ``leave`` only log ``(phase, site, stack bytes, time)``
+    and keep the byte count of the tape up to date (each entry is sized once, when it first
+    appears).  After the run: ``tree`` is the root `CallNode` (built on first access), ``mode``
+    is ``"adjoint"`` or ``"primal"``, ``peak_bytes`` the exact peak of the stack,
+    ``tape_traffic_bytes`` the total bytes pushed, ``events`` the number of probe events.
     """
 
+    __slots__ = ("tape", "peak_bytes", "tape_traffic_bytes", "_cum", "_n", "_bytes", "_log",
+                 "_tree", "_mode")
+
     def __init__(self, tape=None):
-        self.tree = None
-        self.mode = None
-        self.events = 0
-        self.peak_bytes = 0
+        self._log = []
+        self._tree = None
+        self._mode = None
         self.tape_traffic_bytes = 0
-        self._frames = []
-        self._primal_depth = 0      # nesting depth inside a checkpointed primal run (adjoint mode)
-        self._reversed_root = False
         self.attach([] if tape is None else tape)
 
     def attach(self, tape):
         """Watch ``tape`` (the run's tape list); call before the first event of the run."""
-        if self.events:
+        if self._log:
             raise ProbeError("a Recorder records one run: attach() came after its first event; "
                              "use a fresh Recorder per run and attach the tape before the run")
         self.tape = tape
@@ -80,17 +80,31 @@ class Recorder:
             cum.append(total)
         self._cum = cum             # _cum[i] = bytes of tape[:i]
         self._n = len(tape)
+        self._bytes = total
         self.peak_bytes = total
 
-    # -- byte accounting -------------------------------------------------------------------
+    # -- events (hot path) -----------------------------------------------------------------
 
-    def _account(self):
-        """Bytes pushed since the previous event, attributed to the innermost open bracket."""
+    # The log is one flat list, four items per event: (phase, site, stack bytes, time), phase
+    # None for a leave.  Extending a flat list allocates nothing the garbage collector tracks,
+    # which keeps the probes cheap on runs with many calls.
+
+    def enter(self, site, phase, _clock=perf_counter):
+        if len(self.tape) != self._n:
+            self._sync()
+        self._log.extend((phase, site, self._bytes, _clock()))
+
+    def leave(self, site, phase, _clock=perf_counter):
+        t = _clock()
+        if len(self.tape) != self._n:
+            self._sync()
+        self._log.extend((None, site, self._bytes, t))
+
+    def _sync(self):
+        """Bring the byte count up to the tape: size new entries, forget popped ones."""
         tape = self.tape
         n = len(tape)
         m = self._n
-        if n == m:
-            return
         cum = self._cum
         if n > m:
             start = total = cum[m]
@@ -104,39 +118,107 @@ class Recorder:
                 else:
                     total += nbytes_of(value)
                 append(total)
-            pushed = total - start
-            self.tape_traffic_bytes += pushed
+            self.tape_traffic_bytes += total - start
             if total > self.peak_bytes:
                 self.peak_bytes = total
-            frames = self._frames
-            if frames:
-                frame = frames[-1]
-                kind = frame[0]
-                if kind == _FWD:
-                    frame[1].gaps[-1] += pushed
-                elif kind == _PRIMAL:
-                    frame[1].snapshot_bytes += pushed
-                elif pushed:
-                    raise ProbeError(
-                        f"{pushed} tape bytes pushed inside a backward sweep or snapshot read of "
-                        f"{frame[1].site!r}; only forward sweeps may push")
         else:
             del cum[n + 1:]
         self._n = n
+        self._bytes = cum[n]
 
-    # -- events ----------------------------------------------------------------------------
+    # -- results ---------------------------------------------------------------------------
 
-    def enter(self, site, phase):
-        if self._primal_depth:
-            self._primal_depth += 1
-            return
-        self.events += 1
-        self._account()
-        frames = self._frames
+    @property
+    def events(self):
+        return len(self._log) // 4
+
+    @property
+    def tree(self):
+        """The root `CallNode` of the run (None before the first event)."""
+        if self._tree is None and self._log:
+            self._tree, self._mode = _build(self._log)
+        return self._tree
+
+    @property
+    def mode(self):
+        self.tree
+        return self._mode
+
+    @property
+    def finished(self):
+        """True when the run's brackets all closed (building the tree checks the protocol)."""
+        return bool(self._log) and self.tree is not None
+
+
+def _build(log):
+    """Replay an event log into a call tree; returns (root, mode).  Raises ProbeError."""
+    frames = []
+    root = None
+    mode = None
+    reversed_root = False
+    primal_depth = 0            # nesting inside a checkpointed primal run of an adjoint run
+    prev_bytes = log[2]
+    items = iter(log)
+    for phase, site, nbytes, t in zip(items, items, items, items):
+        is_enter = phase is not None
+        if primal_depth > 1 or (primal_depth == 1 and is_enter):
+            primal_depth += 1 if is_enter else -1
+            continue
+        pushed = nbytes - prev_bytes
+        prev_bytes = nbytes
+        if pushed > 0 and frames:
+            frame = frames[-1]
+            kind = frame[0]
+            if kind == _FWD:
+                frame[1].gaps[-1] += pushed
+            elif kind == _PRIMAL:
+                frame[1].snapshot_bytes += pushed
+            else:
+                raise ProbeError(
+                    f"{pushed} tape bytes pushed inside a backward sweep or snapshot read of "
+                    f"{frame[1].site!r}; only forward sweeps may push")
+        if not is_enter:
+            primal_depth = 0
+            if not frames:
+                raise ProbeError(f"leave({site!r}) without a matching enter")
+            frame = frames.pop()
+            node = frame[1]
+            if node.site != site:
+                raise ProbeError(f"leave({site!r}) closes the bracket of {node.site!r}")
+            elapsed = t - frame[2]
+            kind = frame[0]
+            if kind == _FWD:
+                node.t_fwd += elapsed - frame[3]
+            elif kind == _BWD:
+                node.t_bwd += elapsed - frame[3]
+                if frames:
+                    frames[-1][4] -= 1
+            elif kind == _PRIMAL:
+                node.t_primal += elapsed
+            else:
+                node.t_snapshot += elapsed
+            if frames:
+                frames[-1][3] += elapsed
+            continue
         if not frames:
-            self._enter_root(site, phase)
-            frames[-1][2] = perf_counter()
-            return
+            if site != ROOT:
+                raise ProbeError(f"first event is {site!r}; the engine must open the run with {ROOT!r}")
+            if phase == "P" and root is None:
+                mode = "primal"
+                root = CallNode(ROOT, [0], [])
+                frames.append([_PRIMAL, root, t, 0.0, 0])
+            elif phase == "F" and root is None:
+                mode = "adjoint"
+                root = CallNode(ROOT, [0], [])
+                frames.append([_FWD, root, t, 0.0, 0])
+            elif phase == "B" and mode == "adjoint" and not reversed_root:
+                reversed_root = True
+                frames.append([_BWD, root, t, 0.0, len(root.children) - 1])
+            elif root is not None:
+                raise ProbeError("two runs on the same Recorder; use a fresh Recorder per run")
+            else:
+                raise ProbeError(f"{ROOT!r} opened with phase {phase!r}; expected 'F' or 'P'")
+            continue
         frame = frames[-1]
         kind = frame[0]
         parent = frame[1]
@@ -145,11 +227,10 @@ class Recorder:
             parent.children.append(node)
             parent.gaps.append(0)
             if phase == "F":
-                frames.append([_FWD, node, 0.0, 0.0, 0])
+                frames.append([_FWD, node, t, 0.0, 0])
             elif phase == "P":
-                frames.append([_PRIMAL, node, 0.0, 0.0, 0])
-                if self.mode == "adjoint":
-                    self._primal_depth = 1
+                frames.append([_PRIMAL, node, t, 0.0, 0])
+                primal_depth = 1
             else:
                 raise ProbeError(f"phase {phase!r} of {site!r} inside the forward sweep of "
                                  f"{parent.site!r}; expected 'F' or 'P'")
@@ -163,81 +244,26 @@ class Recorder:
                 raise ProbeError(f"the backward sweep of {parent.site!r} reverses {site!r} where "
                                  f"the forward sweep called {node.site!r}")
             if phase == "B":
-                frames.append([_BWD, node, 0.0, 0.0, len(node.children) - 1])
+                frames.append([_BWD, node, t, 0.0, len(node.children) - 1])
             elif phase == "F":
-                frames.append([_FWD, node, 0.0, 0.0, 0])
+                frames.append([_FWD, node, t, 0.0, 0])
             elif phase == "S":
-                frames.append([_SNAP, node, 0.0, 0.0, 0])
+                frames.append([_SNAP, node, t, 0.0, 0])
             else:
                 raise ProbeError(f"phase {phase!r} of {site!r} inside the backward sweep of "
                                  f"{parent.site!r}; expected 'S', 'F' or 'B'")
         elif kind == _PRIMAL:
-            # primal mode (a plain primal run): every call is a node
+            # a plain primal run: every call is a node
             node = CallNode(site, [0], [])
             parent.children.append(node)
             parent.gaps.append(0)
-            frames.append([_PRIMAL, node, 0.0, 0.0, 0])
+            frames.append([_PRIMAL, node, t, 0.0, 0])
         else:
             raise ProbeError(f"call {site!r} inside the snapshot read of {parent.site!r}")
-        frames[-1][2] = perf_counter()
-
-    def _enter_root(self, site, phase):
-        if site != ROOT:
-            raise ProbeError(f"first event is {site!r}; the engine must open the run with {ROOT!r}")
-        if phase == "P":
-            if self.tree is not None:
-                raise ProbeError("a primal run after an adjoint run on the same Recorder")
-            self.mode = "primal"
-            self.tree = CallNode(ROOT, [0], [])
-            self._frames.append([_PRIMAL, self.tree, 0.0, 0.0, 0])
-        elif phase == "F":
-            if self.tree is not None:
-                raise ProbeError("two runs on the same Recorder; use one Recorder per run")
-            self.mode = "adjoint"
-            self.tree = CallNode(ROOT, [0], [])
-            self._frames.append([_FWD, self.tree, 0.0, 0.0, 0])
-        elif phase == "B":
-            if self.mode != "adjoint" or self._reversed_root:
-                raise ProbeError(f"{ROOT!r} backward sweep without its forward sweep")
-            self._reversed_root = True
-            self._frames.append([_BWD, self.tree, 0.0, 0.0, len(self.tree.children) - 1])
-        else:
-            raise ProbeError(f"unknown phase {phase!r} for {ROOT!r}")
-
-    def leave(self, site, phase):
-        t = perf_counter()
-        depth = self._primal_depth
-        if depth > 1:
-            self._primal_depth = depth - 1
-            return
-        self._primal_depth = 0
-        self.events += 1
-        self._account()
-        frames = self._frames
-        frame = frames.pop()
-        node = frame[1]
-        elapsed = t - frame[2]
-        kind = frame[0]
-        if kind == _FWD:
-            node.t_fwd += elapsed - frame[3]
-        elif kind == _BWD:
-            node.t_bwd += elapsed - frame[3]
-            if frames:
-                frames[-1][4] -= 1
-        elif kind == _PRIMAL:
-            node.t_primal += elapsed
-        else:
-            node.t_snapshot += elapsed
-        if node.site != site:
-            raise ProbeError(f"leave({site!r}, {phase!r}) closes the bracket of {node.site!r}")
-        if frames:
-            frames[-1][3] += elapsed
-
-    # -- results ---------------------------------------------------------------------------
-
-    @property
-    def finished(self):
-        return self.tree is not None and not self._frames and self._primal_depth == 0
+    if frames or primal_depth:
+        open_sites = ", ".join(repr(f[1].site) for f in frames)
+        raise ProbeError(f"the run ended with open probe brackets ({open_sites})")
+    return root, mode
 
 
 def merge_primal(adjoint_tree, primal_tree, placement):
