@@ -729,3 +729,15 @@ def test_fresh_result_functions_never_return_a_view(func, args):
                                   np.ndarray.reshape, np.diagonal, np.real])
 def test_view_returning_functions_are_not_fresh(func):
     assert func not in FRESH_RESULT
+
+
+def test_rule_params_locate_an_argument_passed_by_keyword():
+    rule = find_rule(np.clip)
+    assert rule.index_of("a_max") == 2
+    assert rule.grads[rule.index_of("a_max")]("g", "ans", "x", a_max="hi") == "_vjp.clip_bound_grad(g, x, hi, False)"
+    assert find_rule(np.std).index_of("a") == 0
+    assert find_rule(np.sin).index_of("axis") is None
+
+
+def test_unbroadcast_broadcasts_a_scalar_contribution_up_to_the_shape():
+    np.testing.assert_array_equal(vjp.unbroadcast(2.0, (2, 1)), [[2.0], [2.0]])

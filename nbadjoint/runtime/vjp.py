@@ -39,22 +39,24 @@ def unbroadcast(x_b, shape):
         if type(x_b) is _ndarray:
             return x_b.sum()
         return x_b
-    x_shape = np.shape(x_b)
+    x_shape = x_b.shape if type(x_b) is _ndarray else np.shape(x_b)
     if x_shape == shape:
         return x_b
     extra = len(x_shape) - len(shape)
     if extra > 0:
         x_b = np.sum(x_b, axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(x_b)[i] != 1)
-    if axes:
-        x_b = np.sum(x_b, axis=axes, keepdims=True)
+        x_shape = x_shape[extra:]
+    if len(x_shape) == len(shape):
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and x_shape[i] != 1)
+        if axes:
+            x_b = np.sum(x_b, axis=axes, keepdims=True)
     if np.shape(x_b) != shape:
         x_b = np.broadcast_to(x_b, shape).copy()
     return x_b
 
 
 def zeros_like_adjoint(x):
-    """A zero adjoint with x's structure: 0.0 for scalars, zero arrays, and tuples/lists/dicts of them."""
+    """A zero adjoint with x's structure: 0.0 for numbers, zero arrays, tuples/lists/dicts of them; None otherwise."""
     t = type(x)
     if t is _ndarray:
         if x.dtype.kind in "fc":
@@ -66,7 +68,9 @@ def zeros_like_adjoint(x):
         return {k: zeros_like_adjoint(v) for k, v in x.items()}
     if isinstance(x, (complex, np.complexfloating)):
         return 0j
-    return 0.0
+    if isinstance(x, (int, float, np.number)):
+        return 0.0
+    return None
 
 
 # ----- elementwise helpers -----

@@ -54,6 +54,11 @@ class Rule:
     name: str
     grads: tuple
     broadcast: bool = False
+    params: tuple = ()  # names of the positional parameters, aligned with grads ("*name" for variadic slots)
+
+    def index_of(self, param):
+        """Position in grads of the parameter named `param` (for arguments passed by keyword), or None."""
+        return self.params.index(param) if param in self.params else None
 
 
 def _no_grad(g, ans, *args, **kwargs):
@@ -172,18 +177,20 @@ def _rule(name, params, *, broadcast=False, fixed=(), **templates):
 
         return grad
 
-    grads = []
+    grads, names = [], []
     for p in sig.parameters.values():
         template = templates.get(p.name)
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             grads.append(_no_grad if template is None else make(template))
+            names.append(p.name)
         elif p.kind is p.VAR_POSITIONAL:
             for k in range(_VARIADIC_SLOTS):
                 grads.append(_no_grad if template is None else make(template, k))
+                names.append("*" + p.name)
     unknown = set(templates) - set(sig.parameters)
     if unknown:
         raise ValueError(f"rule {name}: templates for unknown parameters {sorted(unknown)}")
-    return Rule(name, tuple(grads), broadcast)
+    return Rule(name, tuple(grads), broadcast, tuple(names))
 
 
 # ----- rules that need a little logic -----
@@ -665,19 +672,22 @@ def _autograd_rule(func):
         return None
     try:
         sig = inspect.signature(func)
-        params = list(sig.parameters.values())
-        count = sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
-        if any(p.kind is p.VAR_POSITIONAL for p in params):
-            count += _VARIADIC_SLOTS
+        names = []
+        for p in sig.parameters.values():
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+                names.append(p.name)
+            elif p.kind is p.VAR_POSITIONAL:
+                names.extend(["*" + p.name] * _VARIADIC_SLOTS)
     except (TypeError, ValueError):
         sig = None
         count = func.nin if isinstance(func, np.ufunc) else _VARIADIC_SLOTS
+        names = ["*args"] * count
     defined = _autograd_argnums(maker)
     grads = tuple(
         functools.partial(_fallback_grad, name, sig, i) if defined is None or i in defined else _no_grad
-        for i in range(count)
+        for i in range(len(names))
     )
-    return Rule(name, grads, broadcast=False)
+    return Rule(name, grads, broadcast=False, params=tuple(names))
 
 
 def find_rule(func):
