@@ -1,0 +1,282 @@
+"""Runtime support for generated adjoint code: the tape, byte accounting and undo helpers.
+
+Generated forward sweeps push onto ``Context.tape`` (a plain Python list, so a push is one
+``append``); backward sweeps pop.  Adjoint values start as ``None`` ("no adjoint yet").
+"""
+
+from __future__ import annotations
+
+import sys
+from numbers import Number
+
+import numpy as np
+
+_ndarray = np.ndarray
+_getrefcount = sys.getrefcount
+
+
+class Context:
+    """State shared by every generated function during one run."""
+
+    __slots__ = ("tape", "ck", "rec")
+
+    def __init__(self, ck: dict[str, bool], rec=None):
+        self.tape: list = []
+        self.ck = ck
+        self.rec = rec
+
+
+def nbytes_of(value) -> int:
+    """Bytes a tape entry accounts for: array nbytes, 8 per scalar, 0 for None."""
+    if value is None:
+        return 0
+    if isinstance(value, _ndarray):
+        return int(value.nbytes)
+    if isinstance(value, (tuple, list)):
+        return sum(nbytes_of(v) for v in value)
+    if isinstance(value, dict):
+        return sum(nbytes_of(v) for v in value.values())
+    return 8
+
+
+# ---------------------------------------------------------------------------------------------
+# adjoint accumulation
+# ---------------------------------------------------------------------------------------------
+
+def add(a, b):
+    """Sum of two adjoints, either of which may be None; containers add entry by entry."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, (list, tuple)) and not isinstance(a, _ndarray):
+        return type(a)(add(x, y) for x, y in zip(a, b)) if isinstance(a, tuple) else [add(x, y) for x, y in zip(a, b)]
+    if isinstance(a, dict):
+        out = dict(a)
+        for k, v in b.items():
+            out[k] = add(out.get(k), v)
+        return out
+    return a + b
+
+
+def meta(value):
+    """What a backward sweep needs to know of a value it does not keep: its shape or length."""
+    if isinstance(value, _ndarray):
+        return (value.shape, value.dtype)
+    if isinstance(value, list):
+        return [None] * len(value)
+    if isinstance(value, tuple):
+        return (None,) * len(value)
+    if isinstance(value, dict):
+        return dict.fromkeys(value)
+    return None
+
+
+def _zero_container(value):
+    """A fresh adjoint container shaped like ``value`` (an array, list, tuple, dict or meta)."""
+    if isinstance(value, _ndarray):
+        return np.zeros(value.shape, dtype=np.result_type(value.dtype, np.float64))
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], tuple) and isinstance(value[1], np.dtype):
+        return np.zeros(value[0], dtype=np.result_type(value[1], np.float64))
+    if isinstance(value, list):
+        return [None] * len(value)
+    if isinstance(value, tuple):
+        return [None] * len(value)
+    if isinstance(value, dict):
+        return dict.fromkeys(value)
+    raise TypeError(f"cannot build an adjoint for a value of type {type(value).__name__}")
+
+
+def _own(x_b, shared_refs: int):
+    """Return ``x_b`` if nothing else refers to it, else a copy (so it may be written in place)."""
+    if _getrefcount(x_b) > shared_refs:
+        return x_b.copy()
+    return x_b
+
+
+def getitem_b(x_b, like, index, y_b):
+    """Adjoint of ``y = x[index]``: add ``y_b`` into ``x_b`` at ``index``.
+
+    ``like`` is ``x`` itself or its ``meta``.  ``x_b`` is written in place only when no other
+    name refers to it.
+    """
+    if y_b is None:
+        return x_b
+    if x_b is None:
+        x_b = _zero_container(like)
+        if isinstance(x_b, (list, dict)):
+            x_b[index] = y_b
+            return x_b
+        x_b[index] += y_b
+        return x_b
+    if isinstance(x_b, _ndarray):
+        # refs: caller's variable, this frame, _own's frame, getrefcount's argument
+        x_b = _own(x_b, 4)
+        if isinstance(index, _ndarray) and index.dtype != bool:
+            np.add.at(x_b, index, y_b)
+        else:
+            x_b[index] += y_b
+        return x_b
+    if isinstance(x_b, tuple):
+        x_b = list(x_b)
+    else:
+        x_b = _own(x_b, 4)
+    if isinstance(index, slice):
+        x_b[index] = [add(a, b) for a, b in zip(x_b[index], y_b)]
+    else:
+        x_b[index] = add(x_b[index], y_b)
+    return x_b
+
+
+def setitem_b(x_b, index):
+    """Adjoint of ``x[index] = v``: return (adjoint flowing to ``v``, ``x_b`` zeroed at index)."""
+    if x_b is None:
+        return None, None
+    if isinstance(x_b, _ndarray):
+        part = x_b[index]
+        part = part.copy() if isinstance(part, _ndarray) else part
+        x_b = _own(x_b, 4)
+        x_b[index] = 0
+        return part, x_b
+    if isinstance(x_b, tuple):
+        x_b = list(x_b)
+    else:
+        x_b = _own(x_b, 4)
+    part = x_b[index]
+    x_b[index] = [None] * len(part) if isinstance(index, slice) else None
+    return part, x_b
+
+
+def old_item(x, index):
+    """The entries ``x[index] = ...`` is about to overwrite (a copy), for the undo log."""
+    if isinstance(x, _ndarray):
+        part = x[index]
+        return part.copy() if isinstance(part, _ndarray) else part
+    if isinstance(x, dict) and index not in x:
+        return _MISSING
+    part = x[index]
+    return list(part) if isinstance(index, slice) else part
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<missing>"
+
+
+_MISSING = _Missing()
+
+
+def restore_item(x, index, old):
+    """Undo ``x[index] = ...`` in place."""
+    if old is _MISSING:
+        del x[index]
+    else:
+        x[index] = old
+
+
+def append_b(x_b):
+    """Adjoint of ``x.append(v)``: return (adjoint flowing to ``v``, ``x_b`` without its last entry)."""
+    if x_b is None:
+        return None, None
+    x_b = list(x_b)
+    v_b = x_b.pop()
+    return v_b, x_b
+
+
+def container_b(x_b, n):
+    """Split the adjoint of a tuple or list literal of ``n`` entries into its entries."""
+    if x_b is None:
+        return (None,) * n
+    if isinstance(x_b, _ndarray):
+        return tuple(x_b[i] for i in range(n))
+    return tuple(x_b)
+
+
+def dict_b(x_b, keys):
+    if x_b is None:
+        return (None,) * len(keys)
+    return tuple(x_b.get(k) for k in keys)
+
+
+def iter_index(iterable):
+    """Length of an iterable a normalised ``for`` loop walks by index."""
+    return len(iterable)
+
+
+def check_number(value, what: str):
+    if not isinstance(value, (Number, _ndarray)):
+        raise TypeError(f"{what} must be a float or a NumPy array, got {type(value).__name__}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# broadcasting
+# ---------------------------------------------------------------------------------------------
+
+_float = float
+
+
+def bshape(x, result):
+    """Shape marker of operand ``x`` of a broadcasting operation: None when no sum-back is needed."""
+    if result.__class__ is _float:
+        return None
+    sx = np.shape(x)
+    if sx == np.shape(result):
+        return None
+    return sx
+
+
+def ub(contribution, marker):
+    """Sum a broadcast contribution back to the operand's shape (``marker`` from ``bshape``)."""
+    if marker is None:
+        return contribution
+    return _sum_to(contribution, marker)
+
+
+def ubl(contribution, x):
+    """Sum a broadcast contribution back to the shape of ``x`` (a value the sweep kept)."""
+    if contribution.__class__ is _float:
+        return contribution
+    sx = np.shape(x)
+    if np.shape(contribution) == sx:
+        return contribution
+    return _sum_to(contribution, sx)
+
+
+def _sum_to(c, shape):
+    cs = np.shape(c)
+    if cs == shape:
+        return c
+    extra = len(cs) - len(shape)
+    if extra > 0:
+        c = np.sum(c, axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(c)[i] != 1)
+    if axes:
+        c = np.sum(c, axis=axes, keepdims=True)
+    if shape == ():
+        return c[()] if isinstance(c, _ndarray) else c
+    return c
+
+
+def fit(part, marker):
+    """Adjoint flowing to ``v`` in ``x[index] = v``: sum back when ``v`` was broadcast."""
+    if part is None:
+        return None
+    return _sum_to(part, marker)
+
+
+def shape(x):
+    """Shape marker for the value written by ``x[index] = v``."""
+    if x.__class__ is _float:
+        return ()
+    return np.shape(x)
+
+
+def probe_call(rec, site, phase, fn, *args):
+    """Call ``fn`` inside a recorder bracket (used by the probed variant of generated code)."""
+    rec.enter(site, phase)
+    result = fn(*args)
+    rec.leave(site, phase)
+    return result

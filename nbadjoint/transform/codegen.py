@@ -1,0 +1,993 @@
+"""Generate the primal, forward sweep and backward sweep of one user function.
+
+The forward sweep runs the normalised statements and keeps what the backward sweep reads:
+before a statement rebinds a variable the backward sweep reads, the old value is pushed
+(references: NumPy results are new arrays), and it is popped back after the statement is reversed;
+writes into arrays push the overwritten entries.  So while the backward sweep reverses statement
+k, every variable it reads holds the value it had right after statement k ran forward.  Branches
+push which way they went, loops their trip counts.  Values needed only for their shape (to sum
+a broadcast adjoint back) are kept as small shape markers instead.
+
+Adjoints are named ``x_b`` and start as "no adjoint yet" (None); a static analysis of the
+backward sweep knows, statement by statement, which adjoints are certainly None (nothing to do),
+certainly set (plain ``+``) or unknown (a None test).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import types
+
+import numpy as np
+
+from ..errors import TransformError
+from . import ir, rules
+from .normalize import Normalizer
+from .parse import FunctionInfo, is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
+
+DEAD, LIVE, UNKNOWN = "dead", "live", "unknown"
+_OLD = "_OLD_"      # stands for the value a statement's target had before it ran
+_OP_TEXT = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@",
+            ast.FloorDiv: "//", ast.Mod: "%"}
+_UNARY_TEXT = {ast.USub: "-", ast.UAdd: "+"}
+_HELPER_NAMES = {"np", "math", "_vjp", "_rt", "_ub", "_ubl", "_add", "None", "True", "False"}
+
+
+def _reads_of_text(text: str) -> tuple[set, set]:
+    """(names read, names read only for their shape via _vjp.shape_of(name)) by an expression."""
+    tree = ast.parse(text, mode="eval")
+    shape_only = set()
+    plain = set()
+
+    class V(ast.NodeVisitor):
+        def visit_Call(self, node):
+            f = node.func
+            if (isinstance(f, ast.Attribute) and f.attr == "shape_of" and isinstance(f.value, ast.Name)
+                    and f.value.id == "_vjp" and len(node.args) == 1 and isinstance(node.args[0], ast.Name)):
+                shape_only.add(node.args[0].id)
+                return
+            self.generic_visit(node)
+
+        def visit_Name(self, node):
+            plain.add(node.id)
+
+    V().visit(tree)
+    return plain, shape_only - plain
+
+
+class Lines:
+    def __init__(self):
+        self.items: list = []
+
+    def add(self, indent: int, text: str):
+        self.items.append((indent, text))
+
+    def extend(self, other: "Lines", extra: int = 0):
+        self.items.extend((i + extra, t) for i, t in other.items)
+
+    def __bool__(self):
+        return bool(self.items)
+
+    def render(self, base: int) -> list:
+        return ["    " * (base + i) + t for i, t in self.items]
+
+
+class FunctionCode:
+    """Analysis and code generation for one user function of the call tree."""
+
+    def __init__(self, program, info: FunctionInfo):
+        self.program = program
+        self.info = info
+        norm = Normalizer(info, program)
+        self.norm = norm
+        self.body = norm.run()
+        self.params = norm.params
+        self.sites = norm.sites
+        self.used_names = norm.used_names
+        self.key = info.key
+        self.tmp_counter = 0
+        self._analyze()
+
+    # ---------------------------------------------------------------------------------------------
+    # analysis
+    # ---------------------------------------------------------------------------------------------
+    def tmp(self, prefix):
+        while True:
+            self.tmp_counter += 1
+            name = f"{prefix}{self.tmp_counter}"
+            if name not in self.used_names:
+                self.used_names.add(name)
+                return name
+
+    def adj(self, name: str) -> str:
+        """Name of the adjoint of variable ``name``."""
+        cached = self._adj_names.get(name)
+        if cached is None:
+            cached = name + "_b"
+            while cached in self.used_names:
+                cached += "_"
+            self.used_names.add(cached)
+            self._adj_names[name] = cached
+        return cached
+
+    def _analyze(self):
+        self._adj_names: dict = {}
+        stmts = list(ir.walk(self.body))
+        self.ret = self.body[-1].value
+        # varied: depends on a parameter through differentiable operations
+        varied = set(self.params)
+        changed = True
+        while changed:
+            changed = False
+            for s in stmts:
+                tgt, reads = _flow(s)
+                if tgt is not None and tgt not in varied and any(r in varied for r in reads):
+                    varied.add(tgt)
+                    changed = True
+        # useful: influences the returned value
+        useful = set(ir.names_in([self.ret]))
+        changed = True
+        while changed:
+            changed = False
+            for s in stmts:
+                tgt, reads = _flow(s)
+                if tgt is not None and tgt in useful:
+                    for r in reads:
+                        if r not in useful:
+                            useful.add(r)
+                            changed = True
+        self.active = varied & useful
+        self.primal_names = set(self.params) | _assigned(self.body)
+        for s in stmts:
+            if isinstance(s, ir.Assign) and isinstance(s.expr, ir.Opaque) and s.expr.kind == "boolop":
+                if any(r in self.active for r in s.expr.reads):
+                    raise self.info.error("`and` / `or` on a differentiated value is not supported",
+                                          lineno=s.line, hint="use an if statement or a conditional expression")
+        # adjoint plans: contributions per statement, and what they read
+        self.plans = {}
+        reads: set = set()
+        shape_needs: dict = {}
+        for s in stmts:
+            plan = self._plan(s)
+            self.plans[id(s)] = plan
+            reads |= plan.reads
+            for n in plan.shape_only:
+                shape_needs.setdefault(n, []).append(s)
+        self.needed = reads
+        # which assignments push the old value of their target
+        self.assigned = _assigned(self.body)
+        self.first_defs = _first_top_level_defs(self.body)
+        self.first_def_names = {s.target for s in self.body if id(s) in self.first_defs}
+        self.needed_locals = sorted(n for n in self.needed if n in self.assigned)
+
+    def _plan(self, s) -> "Plan":
+        plan = Plan()
+        if isinstance(s, ir.Assign):
+            expr = s.expr
+            if isinstance(expr, ir.UserCall):
+                plan.call = True
+                plan.reads |= set(ir.names_in(expr.args))
+                return plan
+            if s.target not in self.active:
+                return plan
+            self._plan_assign(s, expr, plan)
+        elif isinstance(s, ir.SetItem):
+            plan.reads |= set(s.index.reads)
+            plan.reads.add(s.target)        # the undo of the write
+            if s.target in self.active and isinstance(s.value, ir.Name) and s.value.id in self.active:
+                plan.contribs.append((s.value.id, "part", "fit"))
+        elif isinstance(s, ir.Append):
+            plan.reads.add(s.target)
+            if s.target in self.active and isinstance(s.value, ir.Name) and s.value.id in self.active:
+                plan.contribs.append((s.value.id, "part", "add"))
+        elif isinstance(s, ir.Effect):
+            pass
+        return plan
+
+    def _plan_assign(self, s, expr, plan):
+        g = self.adj(s.target)
+        ans = s.target
+        if isinstance(expr, ir.Copy):
+            if isinstance(expr.a, ir.Name) and expr.a.id in self.active:
+                plan.contribs.append((expr.a.id, g, "add"))
+        elif isinstance(expr, (ir.BinOp, ir.UnOp)):
+            if isinstance(expr, ir.BinOp):
+                rule = rules.BINOP_RULES.get(expr.op)
+                operands = [expr.a, expr.b]
+            else:
+                rule = rules.UNARYOP_RULES.get(expr.op)
+                operands = [expr.a]
+            if rule is None:
+                return
+            texts = [_OLD if (isinstance(a, ir.Name) and a.id == s.target) else a.text() for a in operands]
+            for i, atom in enumerate(operands):
+                if isinstance(atom, ir.Name) and atom.id in self.active:
+                    text = rule.grads[i](g, ans, *texts)
+                    if text is not None:
+                        self._add_contrib(plan, atom.id, text, rule.broadcast, s, "plus")
+        elif isinstance(expr, ir.Prim):
+            if expr.rule is None:
+                return
+            self._plan_prim(s, expr, g, ans, plan)
+        elif isinstance(expr, ir.GetItem):
+            if isinstance(expr.a, ir.Name) and expr.a.id in self.active:
+                plan.reads |= set(expr.index.reads)
+                plan.getitem = expr.a.id
+        elif isinstance(expr, ir.Build):
+            for k, atom in enumerate(expr.elts):
+                if isinstance(atom, ir.Name) and atom.id in self.active:
+                    plan.contribs.append((atom.id, k, "split"))
+        elif isinstance(expr, ir.BuildDict):
+            for k, atom in enumerate(expr.values):
+                if isinstance(atom, ir.Name) and atom.id in self.active:
+                    plan.contribs.append((atom.id, k, "split"))
+
+    def _plan_prim(self, s, expr, g, ans, plan):
+        rule = expr.rule
+        def txt(a):
+            return _OLD if (isinstance(a, ir.Name) and a.id == s.target) else a.text()
+        pos = [txt(a) for a in expr.args]
+        kw = {k: txt(a) for k, a in expr.kwargs.items()}
+        param_of_kw = {}
+        if any(isinstance(a, ir.Name) and a.id in self.active for a in expr.kwargs.values()):
+            try:
+                names = [p.name for p in inspect.signature(expr.func).parameters.values()
+                         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            except (TypeError, ValueError):
+                names = []
+            for k, a in expr.kwargs.items():
+                if isinstance(a, ir.Name) and a.id in self.active:
+                    if k not in names:
+                        raise self.info.error(f"pass `{a.id}` to {expr.name}() by position (as {k}=... its "
+                                              "derivative cannot be taken)", lineno=s.line)
+                    param_of_kw[names.index(k)] = a
+        plus = rule.broadcast or isinstance(expr.func, np.ufunc) or \
+            getattr(expr.func, "__module__", None) == "math" or expr.name.startswith("math.")
+        for i, grad in enumerate(rule.grads):
+            if i < len(expr.args):
+                atom = expr.args[i]
+            elif i in param_of_kw:
+                atom = param_of_kw[i]
+            else:
+                continue
+            if not (isinstance(atom, ir.Name) and atom.id in self.active):
+                continue
+            try:
+                text = grad(g, ans, *pos, **kw)
+            except rules.RuleError as exc:
+                raise self.info.error(str(exc), lineno=s.line) from None
+            if text is None:
+                continue
+            self._add_contrib(plan, atom.id, text, rule.broadcast, s, "plus" if plus else "add")
+
+    def _add_contrib(self, plan, name, text, broadcast, s, mode):
+        plain, shape_only = _reads_of_text(text)
+        plan.reads |= {n for n in plain if n in self.primal_names}
+        if _OLD in plain or (broadcast and name == s.target):
+            plan.reads.add(s.target)
+        plan.shape_only |= shape_only
+        plan.contribs.append((name, text, "bplus" if broadcast else mode))
+
+    # ---------------------------------------------------------------------------------------------
+    # emission
+    # ---------------------------------------------------------------------------------------------
+    def emit(self, probes: bool) -> str:
+        self.probes = probes
+        self.tmp_counter = 0
+        fwd_body, bwd_body, state = self._emit_block(self.body, self._initial_state(), top=True)
+        return "\n".join(self._primal_text(probes) + [""] + self._fwd_text(fwd_body) + [""] +
+                         self._bwd_text(bwd_body, state))
+
+    def _initial_state(self):
+        return {}
+
+    def _fwd_text(self, body: Lines) -> list:
+        name = f"{self.key}_fwd"
+        out = [f"def {name}(_c, {', '.join(self.params)}):" if self.params else f"def {name}(_c):",
+               f'    """Forward sweep of {self.info.name}: runs it and tapes what {self.key}_bwd reads."""',
+               "    _push = _c.tape.append"]
+        if self.sites:
+            out.append("    _ck = _c.ck")
+            if self.probes:
+                out.append("    _rec = _c.rec")
+        inits = [n for n in self.needed_locals if n not in self.params and n not in self.first_def_names]
+        for k in range(0, len(inits), 6):
+            out.append("    " + " = ".join(inits[k:k + 6]) + " = None")
+        out += body.render(1)
+        finals = self.needed_locals
+        for n in finals:
+            out.append(f"    _push({n})")
+        out.append(f"    return {self.ret.text()}")
+        return out
+
+    def _bwd_text(self, body: Lines, state) -> list:
+        name = f"{self.key}_bwd"
+        params = ", ".join(["_c", "_rv_b"] + self.params)
+        out = [f"def {name}({params}):",
+               f'    """Backward sweep of {self.info.name}: pops the tape of {self.key}_fwd and returns the '
+               'adjoints of its parameters."""',
+               "    _pop = _c.tape.pop"]
+        if self.sites:
+            out.append("    _ck = _c.ck")
+            if self.probes:
+                out.append("    _rec = _c.rec")
+        for n in reversed(self.needed_locals):
+            out.append(f"    {n} = _pop()")
+        adjs = sorted({self.adj(n) for n in self.active | set(self.params)})
+        for k in range(0, len(adjs), 6):
+            out.append("    " + " = ".join(adjs[k:k + 6]) + " = None")
+        if isinstance(self.ret, ir.Name) and self.ret.id in self.active:
+            out.append(f"    {self.adj(self.ret.id)} = _rv_b")
+        out += body.render(1)
+        rets = ", ".join(self.adj(p) for p in self.params)
+        out.append(f"    return ({rets},)" if len(self.params) == 1 else f"    return ({rets})")
+        return out
+
+    def _ret_state(self):
+        return {}
+
+    def _emit_block(self, stmts, state_after, top=False):
+        """Emit forward lines and backward lines for a block.
+
+        ``state_after`` is the adjoint state at the END of the block (the start of its backward
+        sweep); returns (fwd, bwd, state at the start of the block).
+        """
+        if top:
+            state_after = {n: DEAD for n in self.active}
+            if isinstance(self.ret, ir.Name) and self.ret.id in self.active:
+                state_after[self.ret.id] = UNKNOWN
+        fwd = Lines()
+        fwd_parts = []
+        for s in stmts:
+            if isinstance(s, ir.Return):
+                continue
+            fwd_parts.append(s)
+        # backward: reverse order, state flows backwards
+        bwd = Lines()
+        state = dict(state_after)
+        bwd_chunks = []
+        fwd_chunks = []
+        for s in reversed(fwd_parts):
+            f, b, state = self._emit_stmt(s, state)
+            fwd_chunks.append(f)
+            bwd_chunks.append(b)
+        last_line = None
+        for f, s in zip(reversed(fwd_chunks), fwd_parts):
+            if f:
+                if s.line != last_line and not isinstance(s, (ir.If, ir.ForRange, ir.Loop)):
+                    fwd.add(0, f"# {self._line_comment(s.line)}")
+                    last_line = s.line
+                elif isinstance(s, (ir.If, ir.ForRange, ir.Loop)):
+                    last_line = None
+                fwd.extend(f)
+        last_line = None
+        for b, s in zip(bwd_chunks, reversed(fwd_parts)):
+            if b:
+                if s.line != last_line and not isinstance(s, (ir.If, ir.ForRange, ir.Loop)):
+                    bwd.add(0, f"# adjoint of {self._line_comment(s.line)}")
+                    last_line = s.line
+                elif isinstance(s, (ir.If, ir.ForRange, ir.Loop)):
+                    last_line = None
+                bwd.extend(b)
+        return fwd, bwd, state
+
+    def _line_comment(self, line):
+        text = self.info.line_text(line).strip()
+        return f"line {line}: {text}" if text else f"line {line}"
+
+    def _dry(self, stmts, state):
+        saved = self.tmp_counter
+        _, _, st = self._emit_block(stmts, state)
+        self.tmp_counter = saved
+        return st
+
+    # -- one statement ------------------------------------------------------------------------------
+    def _emit_stmt(self, s, state):
+        if isinstance(s, ir.Assign):
+            return self._emit_assign(s, state)
+        if isinstance(s, ir.SetItem):
+            return self._emit_setitem(s, state)
+        if isinstance(s, ir.Append):
+            return self._emit_append(s, state)
+        if isinstance(s, ir.Effect):
+            f = Lines()
+            f.add(0, s.src)
+            return f, Lines(), state
+        if isinstance(s, ir.If):
+            return self._emit_if(s, state)
+        if isinstance(s, ir.ForRange):
+            return self._emit_for(s, state)
+        if isinstance(s, ir.Loop):
+            return self._emit_loop(s, state)
+        if isinstance(s, ir.LoopExit):
+            f = Lines()
+            f.add(0, f"if {s.test.text()}:")
+            f.add(1, "break")
+            return f, Lines(), state
+        raise AssertionError(f"unexpected statement {s!r}")
+
+    def _render_expr(self, expr) -> str:
+        if isinstance(expr, ir.Copy):
+            return expr.a.text()
+        if isinstance(expr, ir.BinOp):
+            return f"{expr.a.text()} {_OP_TEXT[expr.op]} {expr.b.text()}"
+        if isinstance(expr, ir.UnOp):
+            return f"{_UNARY_TEXT[expr.op]}{expr.a.text()}"
+        if isinstance(expr, ir.Prim):
+            args = [a.text() for a in expr.args] + [f"{k}={a.text()}" for k, a in expr.kwargs.items()]
+            return f"{expr.name}({', '.join(args)})"
+        if isinstance(expr, ir.GetItem):
+            return f"{expr.a.text()}[{expr.index.src}]"
+        if isinstance(expr, ir.Build):
+            items = ", ".join(a.text() for a in expr.elts)
+            if expr.kind == "tuple":
+                return f"({items},)" if len(expr.elts) == 1 else f"({items})"
+            return f"[{items}]"
+        if isinstance(expr, ir.BuildDict):
+            return "{" + ", ".join(f"{k}: {v.text()}" for k, v in zip(expr.keys, expr.values)) + "}"
+        if isinstance(expr, ir.Opaque):
+            return expr.src
+        raise AssertionError(expr)
+
+    def _emit_assign(self, s, state):
+        expr = s.expr
+        f, b = Lines(), Lines()
+        pushes = s.target in self.needed and id(s) not in self.first_defs
+        if pushes:
+            f.add(0, f"_push({s.target})")
+        if isinstance(expr, ir.UserCall):
+            return self._emit_call(s, state, f, b, pushes)
+        f.add(0, f"{s.target} = {self._render_expr(expr)}")
+        plan = self.plans[id(s)]
+        bmarkers, smarkers = {}, {}
+        # markers: shapes of operands the backward sweep does not keep
+        for (name, text, mode) in plan.contribs:
+            if mode == "bplus" and name not in self.needed and name not in bmarkers:
+                bmarkers[name] = self.tmp("_m")
+        for n in sorted(plan.shape_only):
+            if n not in self.needed:
+                smarkers[n] = self.tmp("_m")
+        getitem_meta = None
+        if plan.getitem is not None and plan.getitem not in self.needed:
+            getitem_meta = self.tmp("_m")
+        for name, m in bmarkers.items():
+            f.add(0, f"_push(_rt.bshape({name}, {s.target}))")
+        for name, m in smarkers.items():
+            f.add(0, f"_push(_vjp.shape_of({name}))")
+        if getitem_meta:
+            f.add(0, f"_push(_rt.meta({plan.getitem}))")
+        # backward
+        if getitem_meta:
+            b.add(0, f"{getitem_meta} = _pop()")
+        for name, m in reversed(list(smarkers.items())):
+            b.add(0, f"{m} = _pop()")
+        for name, m in reversed(list(bmarkers.items())):
+            b.add(0, f"{m} = _pop()")
+        g = self.adj(s.target)
+        tstate = state.get(s.target, DEAD) if s.target in self.active else DEAD
+        new_state = dict(state)
+        old = None
+        operands = _operand_names(expr)
+        if pushes and s.target in operands:
+            old = self.tmp("_o")
+            b.add(0, f"{old} = _pop()")
+        body = Lines()
+        if tstate != DEAD and (plan.contribs or plan.getitem is not None):
+            inner_state = dict(state)
+            contribs = []
+            split = [c for c in plan.contribs if c[2] == "split"]
+            if split:
+                parts = self.tmp("_e")
+                if isinstance(expr, ir.BuildDict):
+                    body.add(0, f"{parts} = _rt.dict_b({g}, ({', '.join(expr.keys)},))")
+                else:
+                    body.add(0, f"{parts} = _rt.container_b({g}, {len(expr.elts)})")
+            for (name, text, mode) in plan.contribs:
+                if mode == "split":
+                    contribs.append((name, f"{parts}[{text}]", "add"))
+                    continue
+                if old is not None:
+                    text = text.replace(_OLD, old)
+                text = _subst_markers(text, smarkers)
+                if mode == "bplus":
+                    if name in bmarkers:
+                        text = f"_rt.ub({text}, {bmarkers[name]})"
+                    else:
+                        src = old if (name == s.target and old) else name
+                        text = f"_rt.ubl({text}, {src})"
+                    mode = "plus"
+                contribs.append((name, text, mode))
+            # contributions to other names first, then to the target itself (which they replace)
+            self_parts = [c for c in contribs if c[0] == s.target]
+            others = [c for c in contribs if c[0] != s.target]
+            for name, text, mode in others:
+                self._accumulate(body, inner_state, name, text, mode)
+            handled = False
+            if plan.getitem is not None:
+                base = plan.getitem
+                ab = self.adj(base)
+                if base == s.target:
+                    like = getitem_meta or old
+                    body.add(0, f"{ab} = _rt.getitem_b(None, {like}, {expr.index.src}, {g})")
+                    inner_state[base] = UNKNOWN
+                    handled = True
+                else:
+                    like = getitem_meta or base
+                    body.add(0, f"{ab} = _rt.getitem_b({ab}, {like}, {expr.index.src}, {g})")
+                    inner_state[base] = LIVE if inner_state.get(base) == LIVE else UNKNOWN
+            if self_parts:
+                total = " + ".join(f"({t})" if mode != "add" else t for _, t, mode in self_parts)
+                body.add(0, f"{g} = {total}")
+                inner_state[s.target] = LIVE if all(m != "add" for _, _, m in self_parts) else UNKNOWN
+            elif not handled:
+                body.add(0, f"{g} = None")
+                inner_state[s.target] = DEAD
+            if tstate == UNKNOWN:
+                b.add(0, f"if {g} is not None:")
+                b.extend(body, 1)
+                new_state = _merge(inner_state, state)
+                if not self_parts and not handled:
+                    new_state[s.target] = DEAD
+            else:
+                b.extend(body)
+                new_state = inner_state
+        elif s.target in self.active and tstate != DEAD:
+            b.add(0, f"{g} = None")
+            new_state[s.target] = DEAD
+        if pushes:
+            if old is not None:
+                b.add(0, f"{s.target} = {old}")
+            else:
+                b.add(0, f"{s.target} = _pop()")
+        return f, b, new_state
+
+    def _getitem_index(self, s):
+        return s.expr.index.src
+
+    def _accumulate(self, body: Lines, state, name, text, mode):
+        ab = self.adj(name)
+        st = state.get(name, DEAD)
+        if mode == "split":
+            raise AssertionError
+        if mode == "add":
+            if st == DEAD:
+                body.add(0, f"{ab} = {text}")
+                state[name] = UNKNOWN if text != "part" else UNKNOWN
+            else:
+                body.add(0, f"{ab} = _rt.add({ab}, {text})")
+            return
+        # "plus": text is certainly not None
+        if st == DEAD:
+            body.add(0, f"{ab} = {text}")
+        elif st == LIVE:
+            body.add(0, f"{ab} = {ab} + {text}")
+        else:
+            body.add(0, f"{ab} = {text} if {ab} is None else {ab} + {text}"
+                     if _is_simple(text) else f"{ab} = _rt.add({ab}, {text})")
+        state[name] = LIVE
+
+    def _emit_build_contribs(self, s, body, state, g):
+        pass
+
+    def _emit_setitem(self, s, state):
+        f, b = Lines(), Lines()
+        plan = self.plans[id(s)]
+        f.add(0, f"_push(_rt.old_item({s.target}, {s.index.src}))")
+        contributes = bool(plan.contribs)
+        marker = None
+        if contributes:
+            marker = self.tmp("_m")
+            f.add(0, f"_push(_rt.shape({s.value.text()}))")
+        f.add(0, f"{s.target}[{s.index.src}] = {s.value.text()}")
+        new_state = dict(state)
+        if contributes:
+            b.add(0, f"{marker} = _pop()")
+        if s.target in self.active and state.get(s.target, DEAD) != DEAD:
+            ab = self.adj(s.target)
+            part = self.tmp("_p")
+            b.add(0, f"{part}, {ab} = _rt.setitem_b({ab}, {s.index.src})")
+            if contributes:
+                name = s.value.id
+                self._accumulate(b, new_state, name, f"_rt.fit({part}, {marker})", "add")
+        b.add(0, f"_rt.restore_item({s.target}, {s.index.src}, _pop())")
+        return f, b, new_state
+
+    def _emit_append(self, s, state):
+        f, b = Lines(), Lines()
+        plan = self.plans[id(s)]
+        f.add(0, f"{s.target}.append({s.value.text()})")
+        new_state = dict(state)
+        b.add(0, f"{s.target}.pop()")
+        if plan.contribs and state.get(s.target, DEAD) != DEAD:
+            ab = self.adj(s.target)
+            part = self.tmp("_p")
+            b.add(0, f"{part}, {ab} = _rt.append_b({ab})")
+            self._accumulate(b, new_state, s.value.id, part, "add")
+        return f, b, new_state
+
+    def _emit_call(self, s, state, f, b, pushes):
+        expr: ir.UserCall = s.expr
+        site = expr.site
+        callee = self.program.functions[expr.callee]
+        args = [a.text() for a in expr.args]
+        arglist = ", ".join(["_c"] + args)
+        if self.probes:
+            f.add(0, f"if _ck[{site!r}]:")
+            f.add(1, f"{s.target} = _rt.probe_call(_rec, {site!r}, 'P', {callee.key}_primal, {arglist})")
+            f.add(0, "else:")
+            f.add(1, f"{s.target} = _rt.probe_call(_rec, {site!r}, 'F', {callee.key}_fwd, {arglist})")
+        else:
+            f.add(0, f"if _ck[{site!r}]:")
+            f.add(1, f"{s.target} = {callee.key}_primal({arglist})    # checkpointed: primal only")
+            f.add(0, "else:")
+            f.add(1, f"{s.target} = {callee.key}_fwd({arglist})    # split: its tape stays until this call is reversed")
+        # backward
+        old = None
+        if pushes and s.target in ir.names_in(expr.args):
+            old = self.tmp("_o")
+            b.add(0, f"{old} = _pop()")
+            args = [old if a == s.target else a for a in args]
+            arglist = ", ".join(["_c"] + args)
+        g = self.adj(s.target) if s.target in self.active else "None"
+        tstate = state.get(s.target, DEAD) if s.target in self.active else DEAD
+        if tstate == DEAD:
+            g = "None"
+        res = self.tmp("_r")
+        if self.probes:
+            b.add(0, f"if _ck[{site!r}]:")
+            b.add(1, f"_rt.probe_call(_rec, {site!r}, 'F', {callee.key}_fwd, {arglist})")
+            b.add(0, f"{res} = _rt.probe_call(_rec, {site!r}, 'B', {callee.key}_bwd, _c, {g}, {', '.join(args)})")
+        else:
+            b.add(0, f"if _ck[{site!r}]:")
+            b.add(1, f"{callee.key}_fwd({arglist})    # recompute, taping")
+            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)})")
+        new_state = dict(state)
+        if s.target in self.active and tstate != DEAD:
+            if s.target in ir.names_in(expr.args):
+                pass
+            else:
+                b.add(0, f"{self.adj(s.target)} = None")
+            new_state[s.target] = DEAD
+        target_gets = False
+        for k, atom in enumerate(expr.args):
+            if isinstance(atom, ir.Name) and atom.id in self.active:
+                if atom.id == s.target and not target_gets:
+                    b.add(0, f"{self.adj(s.target)} = {res}[{k}]")
+                    target_gets = True
+                    new_state[s.target] = UNKNOWN
+                else:
+                    self._accumulate(b, new_state, atom.id, f"{res}[{k}]", "add")
+        if pushes:
+            b.add(0, f"{s.target} = {old}" if old else f"{s.target} = _pop()")
+        return f, b, new_state
+
+    def _emit_if(self, s, state):
+        fb, bb, sb = self._emit_block(s.body, state)
+        fo, bo, so = self._emit_block(s.orelse, state)
+        f, b = Lines(), Lines()
+        needs_flag = bool(bb or bo)
+        f.add(0, f"if {s.test.text()}:")
+        if fb or needs_flag:
+            f.extend(fb, 1)
+            if needs_flag:
+                f.add(1, "_push(True)")
+        else:
+            f.add(1, "pass")
+        if fo or needs_flag:
+            f.add(0, "else:")
+            f.extend(fo, 1)
+            if needs_flag:
+                f.add(1, "_push(False)")
+        if not needs_flag:
+            return f, b, state
+        b.add(0, "if _pop():")
+        if bb:
+            b.extend(bb, 1)
+        else:
+            b.add(1, "pass")
+        if bo:
+            b.add(0, "else:")
+            b.extend(bo, 1)
+        return f, b, _merge(sb, so)
+
+    def _loop_state(self, body, state):
+        """Adjoint state at the start of each backward iteration (a fixpoint over iterations)."""
+        entry = dict(state)
+        for _ in range(8):
+            out = self._dry(body, entry)
+            new = _merge(state, out)
+            if new == entry:
+                break
+            entry = new
+        else:
+            entry = {k: (UNKNOWN if v != DEAD or state.get(k) != DEAD else DEAD) for k, v in entry.items()}
+        return entry
+
+    def _emit_for(self, s, state):
+        entry = self._loop_state(s.body, state)
+        fb, bb, out_state = self._emit_block(s.body, entry)
+        f, b = Lines(), Lines()
+        rng = self.tmp("_range")
+        f.add(0, f"{rng} = range({', '.join(a.text() for a in s.range_args)})")
+        loop_var_needed = s.target in self.needed
+        if not bb:
+            f.add(0, f"for {s.target} in {rng}:")
+            f.extend(fb or _pass(), 1)
+            return f, b, state
+        if loop_var_needed and s.target not in self.first_defs_loopvars:
+            f.add(0, f"_push({s.target})")
+        if s.counted:
+            trips = self.tmp("_trips")
+            f.add(0, f"{trips} = 0")
+            f.add(0, f"for {s.target} in {rng}:")
+            f.add(1, f"{trips} += 1")
+            f.extend(fb, 1)
+            f.add(0, f"_push({rng}[:{trips}])")
+        else:
+            f.add(0, f"for {s.target} in {rng}:")
+            f.extend(fb, 1)
+            f.add(0, f"_push({rng})")
+        b.add(0, f"for {s.target} in reversed(_pop()):")
+        b.extend(bb, 1)
+        if loop_var_needed and s.target not in self.first_defs_loopvars:
+            b.add(0, f"{s.target} = _pop()")
+        return f, b, _merge(state, out_state)
+
+    def _emit_loop(self, s, state):
+        entry = self._loop_state(s.body, state)
+        fb, bb, out_state = self._emit_block(s.body, entry)
+        f, b = Lines(), Lines()
+        if not bb:
+            f.add(0, "while True:")
+            f.extend(fb, 1)
+            return f, b, state
+        trips = self.tmp("_trips")
+        f.add(0, f"{trips} = 0")
+        f.add(0, "while True:")
+        f.add(1, f"{trips} += 1")
+        f.extend(fb, 1)
+        f.add(0, f"_push({trips})")
+        b.add(0, "for _ in range(_pop()):")
+        b.extend(bb, 1)
+        return f, b, _merge(state, out_state)
+
+    @property
+    def first_defs_loopvars(self):
+        return set()
+
+    # ---------------------------------------------------------------------------------------------
+    # primal
+    # ---------------------------------------------------------------------------------------------
+    def _primal_text(self, probes: bool) -> list:
+        node = _PrimalRewriter(self, probes).visit(_deepcopy(self.info.node))
+        node.name = f"{self.key}_primal"
+        node.decorator_list = []
+        params = [ast.arg("_c")] + [ast.arg(p) for p in self.params]
+        node.args = ast.arguments(posonlyargs=[], args=params, vararg=None, kwonlyargs=[], kw_defaults=[],
+                                  kwarg=None, defaults=[])
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:]
+        doc = ast.Expr(ast.Constant(f"Primal of {self.info.name} (the user's code; calls go to primals)."))
+        prologue = []
+        if probes and self.sites:
+            prologue.append(ast.parse("_rec = _c.rec").body[0])
+        node.body = [doc] + prologue + body
+        ast.fix_missing_locations(node)
+        text = ast.unparse(node)
+        return text.split("\n")
+
+
+class Plan:
+    __slots__ = ("contribs", "reads", "shape_only", "getitem", "call")
+
+    def __init__(self):
+        self.contribs = []          # (name, text, mode)
+        self.reads = set()
+        self.shape_only = set()
+        self.getitem = None
+        self.call = False
+
+
+def _is_simple(text: str) -> bool:
+    return len(text) < 60
+
+
+def _pass():
+    p = Lines()
+    p.add(0, "pass")
+    return p
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = {}
+    for k in set(a) | set(b):
+        x, y = a.get(k, DEAD), b.get(k, DEAD)
+        out[k] = x if x == y else UNKNOWN
+    return out
+
+
+def _subst(text: str, name: str, new: str) -> str:
+    tree = ast.parse(text, mode="eval")
+
+    class R(ast.NodeTransformer):
+        def visit_Name(self, node):
+            if node.id == name:
+                return ast.copy_location(ast.Name(new, node.ctx), node)
+            return node
+
+    return ast.unparse(R().visit(tree))
+
+
+def _subst_markers(text: str, markers: dict) -> str:
+    for name, m in markers.items():
+        text = text.replace(f"_vjp.shape_of({name})", m)
+    return text
+
+
+def _operand_names(expr) -> set:
+    if isinstance(expr, ir.Copy):
+        return set(ir.names_in([expr.a]))
+    if isinstance(expr, ir.BinOp):
+        return set(ir.names_in([expr.a, expr.b]))
+    if isinstance(expr, ir.UnOp):
+        return set(ir.names_in([expr.a]))
+    if isinstance(expr, ir.Prim):
+        return set(ir.names_in(list(expr.args) + list(expr.kwargs.values())))
+    if isinstance(expr, ir.GetItem):
+        return set(ir.names_in([expr.a]))
+    if isinstance(expr, ir.Build):
+        return set(ir.names_in(expr.elts))
+    if isinstance(expr, ir.BuildDict):
+        return set(ir.names_in(expr.values))
+    return set()
+
+
+def _flow(s):
+    """(target, names whose derivative flows into it) of one IR statement."""
+    if isinstance(s, ir.Assign):
+        e = s.expr
+        if isinstance(e, ir.Copy):
+            return s.target, ir.names_in([e.a])
+        if isinstance(e, ir.BinOp):
+            rule = rules.BINOP_RULES.get(e.op)
+            if rule is None or all(g is rules._no_grad for g in rule.grads):
+                return s.target, []
+            return s.target, ir.names_in([e.a, e.b])
+        if isinstance(e, ir.UnOp):
+            return s.target, ir.names_in([e.a])
+        if isinstance(e, ir.Prim):
+            if e.rule is None:
+                return s.target, []
+            return s.target, ir.names_in(list(e.args) + list(e.kwargs.values()))
+        if isinstance(e, ir.UserCall):
+            return s.target, ir.names_in(e.args)
+        if isinstance(e, ir.GetItem):
+            return s.target, ir.names_in([e.a])
+        if isinstance(e, ir.Build):
+            return s.target, ir.names_in(e.elts)
+        if isinstance(e, ir.BuildDict):
+            return s.target, ir.names_in(e.values)
+        if isinstance(e, ir.Opaque):
+            return s.target, list(e.reads) if e.kind == "boolop" else []
+        return s.target, []
+    if isinstance(s, (ir.SetItem, ir.Append)):
+        return s.target, ir.names_in([s.value])
+    return None, []
+
+
+def _assigned(body) -> set:
+    out = set()
+    for s in ir.walk(body):
+        if isinstance(s, ir.Assign):
+            out.add(s.target)
+        elif isinstance(s, ir.ForRange):
+            out.add(s.target)
+    return out
+
+
+def _first_top_level_defs(body) -> set:
+    """ids of top-level assignments that are the first binding of their target anywhere."""
+    seen = set()
+    firsts = set()
+    for s in body:
+        if isinstance(s, ir.Assign):
+            if s.target not in seen:
+                firsts.add(id(s))
+            seen.add(s.target)
+        else:
+            for inner in ir.walk([s]):
+                if isinstance(inner, ir.Assign):
+                    seen.add(inner.target)
+                elif isinstance(inner, ir.ForRange):
+                    seen.add(inner.target)
+    return firsts
+
+
+def _deepcopy(node):
+    import copy
+    return copy.deepcopy(node)
+
+
+class _PrimalRewriter(ast.NodeTransformer):
+    """The user's function body with calls redirected to primals and free names made explicit."""
+
+    def __init__(self, code: FunctionCode, probes: bool):
+        self.code = code
+        self.info = code.info
+        self.probes = probes
+        self.locals = code.norm.locals
+
+    def visit_AugAssign(self, node):
+        self.generic_visit(node)
+        if isinstance(node.target, ast.Name):
+            load = ast.Name(node.target.id, ast.Load())
+            return ast.copy_location(ast.Assign([node.target], ast.BinOp(load, node.op, node.value)), node)
+        return node
+
+    def visit_Call(self, node):
+        func = node.func
+        obj = resolve_static(func, self.info, self.locals)
+        if obj is not _NOT_FOUND and is_user_function(obj):
+            key = self.code.program.key_of(obj)
+            sig = inspect.signature(obj)
+            args = [self.visit(a) for a in node.args]
+            kws = {k.arg: self.visit(k.value) for k in node.keywords}
+            bound = sig.bind(*range(len(args)), **{k: None for k in kws})
+            call_args = []
+            for p in sig.parameters.values():
+                if p.name in bound.arguments:
+                    v = bound.arguments[p.name]
+                    call_args.append(args[v] if isinstance(v, int) else kws[p.name])
+                else:
+                    ref = self.code.program.constant_ref_default(obj, p.name, p.default)
+                    call_args.append(ast.parse(ref, mode="eval").body)
+            site = f"{self.info.name}:{node.lineno}:{obj.__name__}"
+            if self.probes:
+                new = ast.Call(ast.Attribute(ast.Name("_rt", ast.Load()), "probe_call", ast.Load()),
+                               [ast.Name("_rec", ast.Load()), ast.Constant(site), ast.Constant("P"),
+                                ast.Name(f"{key}_primal", ast.Load()), ast.Name("_c", ast.Load())] + call_args, [])
+            else:
+                new = ast.Call(ast.Name(f"{key}_primal", ast.Load()), [ast.Name("_c", ast.Load())] + call_args, [])
+            return ast.copy_location(new, node)
+        self.generic_visit(node)
+        return node
+
+    def visit_Attribute(self, node):
+        obj = resolve_static(node, self.info, self.locals)
+        if obj is not _NOT_FOUND:
+            root = node
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name):
+                base = resolve_static(root, self.info, self.locals)
+                if isinstance(base, types.ModuleType) and id(base) in MODULE_TEXT:
+                    text = ast.unparse(node)
+                    text = MODULE_TEXT[id(base)] + text[len(root.id):]
+                    return ast.copy_location(ast.parse(text, mode="eval").body, node)
+            name = rules.canonical_name(obj) if callable(obj) else None
+            if name:
+                return ast.copy_location(ast.parse(name, mode="eval").body, node)
+        self.generic_visit(node)
+        return node
+
+    def visit_Name(self, node):
+        if node.id in self.locals or not isinstance(node.ctx, ast.Load):
+            return node
+        value = resolve_static(node, self.info, self.locals)
+        if value is _NOT_FOUND:
+            return node
+        if isinstance(value, types.ModuleType) and id(value) in MODULE_TEXT:
+            return ast.copy_location(ast.Name(MODULE_TEXT[id(value)], ast.Load()), node)
+        import builtins
+        if getattr(builtins, node.id, _NOT_FOUND) is value:
+            return node
+        if callable(value) and not isinstance(value, np.ndarray):
+            name = rules.canonical_name(value)
+            if name:
+                return ast.copy_location(ast.parse(name, mode="eval").body, node)
+        ref = self.code.program.constant_ref(self.info, node.id, value)
+        return ast.copy_location(ast.parse(ref, mode="eval").body, node)

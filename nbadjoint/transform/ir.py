@@ -1,0 +1,181 @@
+"""The normalised form a user function is lowered to before it is differentiated.
+
+Three-address statements whose operands are atoms (a variable or an inactive constant), with
+structured control flow: ``break``, ``continue`` and early ``return`` are already replaced by
+flags, so every loop exits only at the end of its body (``LoopExit``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+@dataclass(frozen=True)
+class Name:
+    id: str
+
+    def text(self) -> str:
+        return self.id
+
+
+@dataclass(frozen=True)
+class Const:
+    """An inactive value: a literal, or a reference to a global or closure constant."""
+    src: str
+
+    def text(self) -> str:
+        return self.src
+
+
+Atom = Union[Name, Const]
+
+
+def names_in(atoms) -> list[str]:
+    return [a.id for a in atoms if isinstance(a, Name)]
+
+
+# --- right-hand sides ---------------------------------------------------------------------------
+
+@dataclass
+class Copy:
+    a: Atom
+
+
+@dataclass
+class BinOp:
+    op: type
+    a: Atom
+    b: Atom
+
+
+@dataclass
+class UnOp:
+    op: type
+    a: Atom
+
+
+@dataclass
+class Prim:
+    """A call of a NumPy / math / builtin function (a primitive of the adjoint)."""
+    func: Any
+    name: str                 # text that calls it in generated code
+    args: list
+    kwargs: dict
+    rule: Any = None          # rules.Rule, or None when not differentiable
+    nondiff: bool = False
+
+
+@dataclass
+class UserCall:
+    """A call between user functions: a call site of the call tree."""
+    callee: str               # key of the callee in the program
+    site: str                 # call-site id "caller:lineno:callee"
+    args: list                # atoms, bound to the callee's positional parameters
+
+
+@dataclass
+class GetItem:
+    a: Atom
+    index: "Index"
+
+
+@dataclass
+class Build:
+    kind: str                 # "tuple" or "list"
+    elts: list
+
+
+@dataclass
+class BuildDict:
+    keys: list                # key source texts (inactive)
+    values: list
+
+
+@dataclass
+class Opaque:
+    """An inactive expression kept as text: comparisons, ``not``, f-strings..."""
+    src: str
+    reads: list
+    kind: str = "passive"     # "boolop" when its operands would pass through
+
+
+@dataclass
+class Index:
+    src: str                  # index text with atoms substituted, e.g. "_t1:-1, None"
+    reads: list               # variable names it reads
+
+
+# --- statements ---------------------------------------------------------------------------------
+
+@dataclass
+class Stmt:
+    line: int = field(default=0, kw_only=True)
+
+
+@dataclass
+class Assign(Stmt):
+    target: str
+    expr: Any
+
+
+@dataclass
+class SetItem(Stmt):
+    target: str
+    index: Index
+    value: Atom
+
+
+@dataclass
+class Append(Stmt):
+    target: str
+    value: Atom
+
+
+@dataclass
+class Effect(Stmt):
+    """A statement with no value for the adjoint (``print``, ``assert``, ``raise``)."""
+    src: str
+    reads: list
+
+
+@dataclass
+class If(Stmt):
+    test: Atom
+    body: list
+    orelse: list
+
+
+@dataclass
+class ForRange(Stmt):
+    target: str
+    range_args: list          # atoms of range(...)
+    body: list
+    counted: bool = False     # the body may exit early: count trips
+
+
+@dataclass
+class Loop(Stmt):
+    """``while True`` whose body ends with a LoopExit."""
+    body: list
+
+
+@dataclass
+class LoopExit(Stmt):
+    test: Atom
+
+
+@dataclass
+class Return(Stmt):
+    value: Atom
+
+
+def walk(stmts):
+    """Every statement, nested ones included, in order."""
+    for s in stmts:
+        yield s
+        if isinstance(s, If):
+            yield from walk(s.body)
+            yield from walk(s.orelse)
+        elif isinstance(s, (ForRange, Loop)):
+            yield from walk(s.body)

@@ -1,0 +1,824 @@
+"""Lower a user function's AST to the three-address IR, rejecting what is not supported.
+
+Every nested expression gets a temporary (``_t1``, ``_t2``...), so each IR statement is one
+primitive operation tied to its source line.  ``break``, ``continue`` and early ``return`` are
+replaced by flags; ``while`` becomes ``Loop`` with a ``LoopExit``; ``for`` over anything but
+``range`` becomes a ``range(len(...))`` loop that indexes the sequence; comprehensions and
+conditional expressions become loops and ``if`` statements.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import numbers
+import types
+
+import numpy as np
+
+from . import ir
+from . import rules
+from .parse import _NOT_FOUND, MODULE_TEXT, FunctionInfo, is_user_function, resolve_name, resolve_static
+
+_CMP_TEXT = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
+             ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
+_AUG_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.FloorDiv, ast.Mod)
+_UNSUPPORTED_STMT = {
+    ast.With: "`with` blocks", ast.AsyncWith: "`async with` blocks", ast.Try: "`try` blocks",
+    ast.Global: "`global` statements", ast.Nonlocal: "`nonlocal` statements", ast.FunctionDef: "nested function definitions",
+    ast.AsyncFunctionDef: "nested function definitions", ast.ClassDef: "class definitions", ast.Import: "imports",
+    ast.ImportFrom: "imports", ast.Delete: "`del` statements", ast.AsyncFor: "`async for` loops",
+}
+if hasattr(ast, "TryStar"):
+    _UNSUPPORTED_STMT[ast.TryStar] = "`try` blocks"
+if hasattr(ast, "Match"):
+    _UNSUPPORTED_STMT[ast.Match] = "`match` statements"
+_UNSUPPORTED_EXPR = {
+    ast.Lambda: "lambda expressions", ast.Yield: "generators (`yield`)", ast.YieldFrom: "generators (`yield from`)",
+    ast.Await: "`await`", ast.GeneratorExp: "generator expressions", ast.SetComp: "set comprehensions",
+    ast.DictComp: "dict comprehensions", ast.Starred: "starred arguments (`*args`)", ast.NamedExpr: "assignment expressions (`:=`)",
+    ast.Set: "set literals",
+}
+
+
+class _Flags:
+    """Names of the control-flow flags live at a point of the lowering."""
+
+    def __init__(self, brk=None, cnt=None, ret=None):
+        self.brk, self.cnt, self.ret = brk, cnt, ret
+
+
+class Normalizer:
+    def __init__(self, info: FunctionInfo, program):
+        self.info = info
+        self.program = program          # resolves user callees: program.callee_key(func) -> key
+        self.counter = 0
+        self.sites: list = []           # (site_id, callee_key, lineno, default_checkpointed)
+        node = info.node
+        self.params = self._params(node.args)
+        self.locals = set(self.params) | _assigned_names(node)
+        self.used_names = self.locals | {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+        self.flag_counter = 0
+        self.has_early_return = False
+
+    # -- names ----------------------------------------------------------------------------------
+    def tmp(self, prefix: str = "_t") -> str:
+        while True:
+            self.counter += 1
+            name = f"{prefix}{self.counter}"
+            if name not in self.used_names:
+                self.used_names.add(name)
+                return name
+
+    def err(self, message, node=None, hint=None):
+        return self.info.error(message, node, hint)
+
+    def _params(self, args: ast.arguments) -> list:
+        if args.vararg is not None or args.kwarg is not None:
+            raise self.err("functions with *args or **kwargs are not supported", args.vararg or args.kwarg,
+                           hint="list the parameters explicitly")
+        if args.posonlyargs:
+            names = [a.arg for a in args.posonlyargs]
+        else:
+            names = []
+        return names + [a.arg for a in args.args] + [a.arg for a in args.kwonlyargs]
+
+    # -- entry ----------------------------------------------------------------------------------
+    def run(self):
+        node = self.info.node
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            body = body[1:]
+        self.has_early_return = _has_early_return(body)
+        out: list = []
+        if self.has_early_return:
+            self.ret_flag = self.tmp("_ret")
+            self.rv = self.tmp("_rv")
+            out.append(ir.Assign(self.ret_flag, ir.Copy(ir.Const("False")), line=node.lineno))
+            out.append(ir.Assign(self.rv, ir.Copy(ir.Const("None")), line=node.lineno))
+            self.block(body, out, _Flags(ret=self.ret_flag))
+            out.append(ir.Return(ir.Name(self.rv), line=node.end_lineno or node.lineno))
+        else:
+            self.ret_flag = None
+            self.block(body, out, _Flags())
+            if not out or not isinstance(out[-1], ir.Return):
+                out.append(ir.Return(ir.Const("None"), line=node.end_lineno or node.lineno))
+        return out
+
+    # -- statements -----------------------------------------------------------------------------
+    def block(self, stmts, out, flags: _Flags):
+        """Lower ``stmts`` into ``out``; statements after one that may jump are guarded by flags."""
+        for i, stmt in enumerate(stmts):
+            jumps = self.stmt(stmt, out, flags)
+            if jumps and i + 1 < len(stmts):
+                rest = stmts[i + 1:]
+                if jumps == "always":
+                    return
+                live = [f for f in (flags.brk, flags.cnt, flags.ret) if f]
+                guard = self.tmp()
+                out.append(ir.Assign(guard, ir.Opaque("not (" + " or ".join(live) + ")", live),
+                                     line=stmt.lineno))
+                inner: list = []
+                self.block(rest, inner, flags)
+                out.append(ir.If(ir.Name(guard), inner, [], line=rest[0].lineno))
+                return
+
+    def stmt(self, s, out, flags):
+        """Lower one statement; returns "always" / True when it may jump out of the block."""
+        line = s.lineno
+        for kind, what in _UNSUPPORTED_STMT.items():
+            if isinstance(s, kind):
+                raise self.err(f"{what} are not supported", s, hint=_HINTS.get(kind))
+        if isinstance(s, ast.Pass):
+            return False
+        if isinstance(s, ast.Expr):
+            return self.expr_stmt(s, out)
+        if isinstance(s, ast.Assign):
+            value = self.expr(s.value, out)
+            for target in s.targets:
+                self.assign_to(target, value, out, line)
+            return False
+        if isinstance(s, ast.AnnAssign):
+            if s.value is None:
+                return False
+            self.assign_to(s.target, self.expr(s.value, out), out, line)
+            return False
+        if isinstance(s, ast.AugAssign):
+            return self.aug_assign(s, out)
+        if isinstance(s, ast.If):
+            return self.if_stmt(s, out, flags)
+        if isinstance(s, ast.For):
+            return self.for_stmt(s, out, flags)
+        if isinstance(s, ast.While):
+            return self.while_stmt(s, out, flags)
+        if isinstance(s, ast.Break):
+            out.append(ir.Assign(flags.brk, ir.Copy(ir.Const("True")), line=line))
+            return "always"
+        if isinstance(s, ast.Continue):
+            out.append(ir.Assign(flags.cnt, ir.Copy(ir.Const("True")), line=line))
+            return "always"
+        if isinstance(s, ast.Return):
+            value = self.expr(s.value, out) if s.value is not None else ir.Const("None")
+            if self.ret_flag is None:
+                out.append(ir.Return(value, line=line))
+            else:
+                out.append(ir.Assign(self.rv, ir.Copy(value), line=line))
+                out.append(ir.Assign(self.ret_flag, ir.Copy(ir.Const("True")), line=line))
+            return "always"
+        if isinstance(s, ast.Assert):
+            reads = self._passive_reads(s)
+            out.append(ir.Effect(self._passive_text(s), reads, line=line))
+            return False
+        if isinstance(s, ast.Raise):
+            out.append(ir.Effect(self._passive_text(s), self._passive_reads(s), line=line))
+            return "always"
+        raise self.err(f"`{type(s).__name__}` statements are not supported", s)
+
+    def expr_stmt(self, s, out):
+        value = s.value
+        if isinstance(value, ast.Constant):
+            return False
+        if isinstance(value, ast.Call):
+            func = value.func
+            if isinstance(func, ast.Attribute) and func.attr == "append" and isinstance(func.value, ast.Name) \
+                    and func.value.id in self.locals:
+                if len(value.args) != 1 or value.keywords:
+                    raise self.err("list.append takes exactly one argument", value)
+                item = self.expr(value.args[0], out)
+                out.append(ir.Append(func.value.id, item, line=s.lineno))
+                return False
+            obj = resolve_static(func, self.info, self.locals)
+            if obj is print:
+                out.append(ir.Effect(self._passive_text(s), self._passive_reads(s), line=s.lineno))
+                return False
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.locals:
+                raise self.err(f"the method call `.{func.attr}(...)` used as a statement is not supported "
+                               "(it would change an object in place)", s,
+                               hint="write the result to a new variable instead")
+        atom = self.expr(value, out)
+        del atom
+        return False
+
+    def assign_to(self, target, value: ir.Atom, out, line):
+        if isinstance(target, ast.Name):
+            out.append(ir.Assign(target.id, ir.Copy(value), line=line))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if any(isinstance(e, ast.Starred) for e in target.elts):
+                raise self.err("starred assignment targets are not supported", target)
+            if isinstance(value, ir.Const):
+                src = ir.Const(value.src)
+                holder = self.tmp()
+                out.append(ir.Assign(holder, ir.Copy(src), line=line))
+                value = ir.Name(holder)
+            for k, elt in enumerate(target.elts):
+                part = self.tmp()
+                out.append(ir.Assign(part, ir.GetItem(value, ir.Index(str(k), [])), line=line))
+                self.assign_to(elt, ir.Name(part), out, line)
+        elif isinstance(target, ast.Subscript):
+            base = target.value
+            if not isinstance(base, ast.Name):
+                raise self.err("only `name[index] = value` writes are supported", target,
+                               hint="assign the inner object to a variable first")
+            if base.id not in self.locals:
+                raise self.err(f"writing into `{base.id}`, which is not a local variable (global state)", target,
+                               hint="pass it in as an argument and return the new value")
+            index = self.index(target.slice, out)
+            out.append(ir.SetItem(base.id, index, value, line=line))
+        elif isinstance(target, ast.Attribute):
+            raise self.err("assigning to attributes is not supported", target)
+        else:
+            raise self.err(f"assignment to {type(target).__name__} is not supported", target)
+
+    def aug_assign(self, s, out):
+        if not isinstance(s.op, _AUG_OPS):
+            raise self.err(f"augmented assignment with `{type(s.op).__name__}` is not supported", s)
+        line = s.lineno
+        if isinstance(s.target, ast.Name):
+            cur = ir.Name(s.target.id)
+            rhs = self.expr(s.value, out)
+            out.append(ir.Assign(s.target.id, ir.BinOp(type(s.op), cur, rhs), line=line))
+            return False
+        if isinstance(s.target, ast.Subscript):
+            base = s.target.value
+            if not isinstance(base, ast.Name) or base.id not in self.locals:
+                raise self.err("only `local[index] op= value` updates are supported", s.target)
+            index = self.index(s.target.slice, out)
+            rhs = self.expr(s.value, out)
+            old = self.tmp()
+            out.append(ir.Assign(old, ir.GetItem(ir.Name(base.id), index), line=line))
+            new = self.tmp()
+            out.append(ir.Assign(new, ir.BinOp(type(s.op), ir.Name(old), rhs), line=line))
+            out.append(ir.SetItem(base.id, index, ir.Name(new), line=line))
+            return False
+        raise self.err("unsupported target of an augmented assignment", s.target)
+
+    def if_stmt(self, s, out, flags):
+        test = self.expr(s.test, out)
+        test = self._as_name(test, out, s.lineno)
+        body, orelse = [], []
+        j1 = self._sub_block(s.body, body, flags)
+        j2 = self._sub_block(s.orelse, orelse, flags)
+        out.append(ir.If(test, body, orelse, line=s.lineno))
+        if j1 == "always" and j2 == "always" and s.orelse:
+            return "always"
+        return bool(j1 or j2)
+
+    def _sub_block(self, stmts, out, flags):
+        jumps = False
+        before = len(out)
+        for i, st in enumerate(stmts):
+            j = self.stmt(st, out, flags)
+            if j and i + 1 < len(stmts):
+                if j == "always":
+                    return "always"
+                rest = stmts[i + 1:]
+                live = [f for f in (flags.brk, flags.cnt, flags.ret) if f]
+                guard = self.tmp()
+                out.append(ir.Assign(guard, ir.Opaque("not (" + " or ".join(live) + ")", live), line=st.lineno))
+                inner: list = []
+                self._sub_block(rest, inner, flags)
+                out.append(ir.If(ir.Name(guard), inner, [], line=rest[0].lineno))
+                return True
+            if j:
+                jumps = j
+        del before
+        return jumps
+
+    def _loop_body(self, body_stmts, loop_line, flags_outer):
+        """Lower a loop body with fresh break/continue flags; returns (stmts, exit_test_or_None)."""
+        has_break = _contains(body_stmts, ast.Break)
+        has_continue = _contains(body_stmts, ast.Continue)
+        has_return = self.ret_flag is not None and _contains(body_stmts, ast.Return)
+        brk = self.tmp("_brk") if has_break else None
+        cnt = self.tmp("_cnt") if has_continue else None
+        flags = _Flags(brk=brk, cnt=cnt, ret=self.ret_flag if has_return else None)
+        out: list = []
+        if cnt:
+            out.append(ir.Assign(cnt, ir.Copy(ir.Const("False")), line=loop_line))
+        self._sub_block(body_stmts, out, flags)
+        exits = [f for f in (brk, flags.ret) if f]
+        return out, brk, exits
+
+    def for_stmt(self, s, out, flags):
+        if s.orelse:
+            raise self.err("`for ... else` is not supported", s)
+        line = s.lineno
+        it = s.iter
+        range_args = None
+        body_prefix: list = []
+        target = s.target
+        if isinstance(it, ast.Call) and resolve_static(it.func, self.info, self.locals) is range:
+            if it.keywords:
+                raise self.err("range() takes no keyword arguments", it)
+            range_args = [self.expr(a, out) for a in it.args]
+            if not isinstance(target, ast.Name):
+                raise self.err("the target of a `for` over range() must be a name", target)
+            loop_var = target.id
+        else:
+            loop_var = self.tmp("_k")
+            seqs, targets = self._iteration(it, target, out)
+            # for x in seq  ->  for _k in range(len(seq)): x = seq[_k]
+            length_args = []
+            for seq in seqs:
+                n = self.tmp()
+                out.append(ir.Assign(n, ir.Prim(len, "len", [seq], {}, nondiff=True), line=line))
+                length_args.append(ir.Name(n))
+            if len(length_args) > 1:
+                n = self.tmp()
+                out.append(ir.Assign(n, ir.Prim(min, "min", length_args, {}, nondiff=True), line=line))
+                length_args = [ir.Name(n)]
+            range_args = length_args
+            for tgt, seq in targets:
+                if seq is None:      # enumerate's counter
+                    self.assign_to(tgt, ir.Name(loop_var), body_prefix, line)
+                else:
+                    item = self.tmp()
+                    body_prefix.append(ir.Assign(item, ir.GetItem(seq, ir.Index(loop_var, [loop_var])), line=line))
+                    self.assign_to(tgt, ir.Name(item), body_prefix, line)
+        body, brk, exits = self._loop_body(s.body, line, flags)
+        body = body_prefix + body
+        if brk:
+            out.append(ir.Assign(brk, ir.Copy(ir.Const("False")), line=line))
+        if exits:
+            test = self.tmp()
+            body.append(ir.Assign(test, ir.Opaque(" or ".join(exits), list(exits)), line=line))
+            body.append(ir.LoopExit(ir.Name(test), line=line))
+        out.append(ir.ForRange(loop_var, range_args, body, counted=bool(exits), line=line))
+        return bool(self.ret_flag and _contains(s.body, ast.Return))
+
+    def _iteration(self, it, target, out):
+        """Sequences a non-range ``for`` walks, and (target, sequence) pairs for its body."""
+        obj = resolve_static(it.func, self.info, self.locals) if isinstance(it, ast.Call) else _NOT_FOUND
+        if obj is enumerate:
+            if len(it.args) != 1 or it.keywords:
+                raise self.err("only enumerate(sequence) is supported", it)
+            if not (isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2):
+                raise self.err("use `for i, x in enumerate(seq)`", target)
+            seq = self._as_name(self.expr(it.args[0], out), out, it.lineno)
+            return [seq], [(target.elts[0], None), (target.elts[1], seq)]
+        if obj is zip:
+            if it.keywords:
+                raise self.err("zip() keywords are not supported", it)
+            seqs = [self._as_name(self.expr(a, out), out, it.lineno) for a in it.args]
+            if not (isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == len(seqs)):
+                raise self.err("unpack zip(...) into one name per sequence", target)
+            return seqs, list(zip(target.elts, seqs))
+        if isinstance(it, ast.Call) and obj is not _NOT_FOUND and obj in (reversed, sorted, iter, map, filter):
+            raise self.err(f"iterating over {getattr(obj, '__name__', obj)}(...) is not supported", it,
+                           hint="iterate over range(...) or a sequence and index it")
+        seq = self._as_name(self.expr(it, out), out, it.lineno)
+        return [seq], [(target, seq)]
+
+    def while_stmt(self, s, out, flags):
+        if s.orelse:
+            raise self.err("`while ... else` is not supported", s)
+        line = s.lineno
+        body, brk, exits = self._loop_body(s.body, line, flags)
+        # while test: body  ->  loop: t = test; if t: body; exit when not t or a flag says so
+        head: list = []
+        test = self._as_name(self.expr(s.test, head), head, line)
+        stop = self.tmp()
+        exits_all = [f for f in exits]
+        guarded: list = head + [ir.If(test, body, [], line=line)]
+        cond = "not " + test.id + ("" if not exits_all else " or " + " or ".join(exits_all))
+        guarded.append(ir.Assign(stop, ir.Opaque(cond, [test.id] + exits_all), line=line))
+        guarded.append(ir.LoopExit(ir.Name(stop), line=line))
+        if brk:
+            out.append(ir.Assign(brk, ir.Copy(ir.Const("False")), line=line))
+        out.append(ir.Loop(guarded, line=line))
+        return bool(self.ret_flag and _contains(s.body, ast.Return))
+
+    # -- expressions ----------------------------------------------------------------------------
+    def _as_name(self, atom, out, line):
+        if isinstance(atom, ir.Name):
+            return atom
+        name = self.tmp()
+        out.append(ir.Assign(name, ir.Copy(atom), line=line))
+        return ir.Name(name)
+
+    def emit(self, expr, out, line) -> ir.Name:
+        name = self.tmp()
+        out.append(ir.Assign(name, expr, line=line))
+        return ir.Name(name)
+
+    def expr(self, node, out) -> ir.Atom:
+        line = getattr(node, "lineno", 0)
+        for kind, what in _UNSUPPORTED_EXPR.items():
+            if isinstance(node, kind):
+                raise self.err(f"{what} are not supported", node)
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, (int, float, complex, str, bytes, bool)) or node.value is None \
+                    or node.value is Ellipsis:
+                return ir.Const(repr(node.value))
+            raise self.err(f"constant {node.value!r} is not supported", node)
+        if isinstance(node, ast.Name):
+            if node.id in self.locals:
+                return ir.Name(node.id)
+            return self.global_atom(node)
+        if isinstance(node, ast.BinOp):
+            a = self.expr(node.left, out)
+            b = self.expr(node.right, out)
+            if isinstance(node.op, (ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift)):
+                return self.emit(ir.Opaque(f"{a.text()} {_BIT_TEXT[type(node.op)]} {b.text()}", ir.names_in([a, b])),
+                                 out, line)
+            return self.emit(ir.BinOp(type(node.op), a, b), out, line)
+        if isinstance(node, ast.UnaryOp):
+            a = self.expr(node.operand, out)
+            if isinstance(node.op, ast.Not):
+                return self.emit(ir.Opaque(f"not {a.text()}", ir.names_in([a])), out, line)
+            if isinstance(node.op, ast.Invert):
+                return self.emit(ir.Opaque(f"~{a.text()}", ir.names_in([a])), out, line)
+            if isinstance(a, ir.Const) and isinstance(node.op, ast.USub):
+                return ir.Const(f"(-{a.src})")
+            return self.emit(ir.UnOp(type(node.op), a), out, line)
+        if isinstance(node, ast.Compare):
+            return self.compare(node, out)
+        if isinstance(node, ast.BoolOp):
+            return self.boolop(node, out)
+        if isinstance(node, ast.IfExp):
+            test = self._as_name(self.expr(node.test, out), out, line)
+            result = self.tmp()
+            body, orelse = [], []
+            body.append(ir.Assign(result, ir.Copy(self.expr(node.body, body)), line=line))
+            orelse.append(ir.Assign(result, ir.Copy(self.expr(node.orelse, orelse)), line=line))
+            out.append(ir.If(test, body, orelse, line=line))
+            return ir.Name(result)
+        if isinstance(node, ast.Call):
+            return self.call(node, out)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node, out)
+        if isinstance(node, ast.Subscript):
+            if isinstance(node.value, ast.Name) and node.value.id not in self.locals:
+                base = self.global_atom(node.value)
+            else:
+                base = self.expr(node.value, out)
+            index = self.index(node.slice, out)
+            if isinstance(base, ir.Const):
+                return self.emit(ir.Opaque(f"{base.src}[{index.src}]", list(index.reads)), out, line)
+            return self.emit(ir.GetItem(base, index), out, line)
+        if isinstance(node, (ast.Tuple, ast.List)):
+            elts = [self.expr(e, out) for e in node.elts]
+            return self.emit(ir.Build("tuple" if isinstance(node, ast.Tuple) else "list", elts), out, line)
+        if isinstance(node, ast.Dict):
+            if any(k is None for k in node.keys):
+                raise self.err("`**` in dict literals is not supported", node)
+            keys = []
+            for k in node.keys:
+                katom = self.expr(k, out)
+                if isinstance(katom, ir.Name):
+                    raise self.err("dict keys must be constants", k)
+                keys.append(katom.src)
+            values = [self.expr(v, out) for v in node.values]
+            return self.emit(ir.BuildDict(keys, values), out, line)
+        if isinstance(node, ast.ListComp):
+            return self.listcomp(node, out)
+        if isinstance(node, ast.JoinedStr):
+            return self.emit(ir.Opaque(self._passive_text(node), self._passive_reads(node)), out, line)
+        raise self.err(f"{type(node).__name__} expressions are not supported", node)
+
+    def global_atom(self, node: ast.Name) -> ir.Atom:
+        value = resolve_name(node.id, self.info)
+        if value is _NOT_FOUND:
+            raise self.err(f"name `{node.id}` is not defined", node)
+        return ir.Const(self.program.constant_ref(self.info, node.id, value))
+
+    def compare(self, node, out):
+        atoms = [self.expr(node.left, out)] + [self.expr(c, out) for c in node.comparators]
+        parts = []
+        for k, op in enumerate(node.ops):
+            parts.append(f"{atoms[k].text()} {_CMP_TEXT[type(op)]} {atoms[k + 1].text()}")
+        text = " and ".join(f"({p})" for p in parts) if len(parts) > 1 else parts[0]
+        return self.emit(ir.Opaque(text, ir.names_in(atoms)), out, node.lineno)
+
+    def boolop(self, node, out):
+        is_and = isinstance(node.op, ast.And)
+        result = self.tmp()
+        first = self.expr(node.values[0], out)
+        out.append(ir.Assign(result, ir.Copy(first), line=node.lineno))
+        cur = out
+        for value in node.values[1:]:
+            test = self.tmp()
+            cur.append(ir.Assign(test, ir.Opaque(result if is_and else f"not {result}", [result], kind="boolop"),
+                                 line=node.lineno))
+            inner: list = []
+            atom = self.expr(value, inner)
+            inner.append(ir.Assign(result, ir.Copy(atom), line=node.lineno))
+            cur.append(ir.If(ir.Name(test), inner, [], line=node.lineno))
+            cur = inner
+        return ir.Name(result)
+
+    def listcomp(self, node, out):
+        result = self.tmp("_lc")
+        out.append(ir.Assign(result, ir.Build("list", []), line=node.lineno))
+        renames = {}
+        for gen in node.generators:
+            for n in ast.walk(gen.target):
+                if isinstance(n, ast.Name):
+                    renames[n.id] = self.tmp(f"_{n.id}_")
+        node = _Renamer(renames).visit(_copy(node))
+        saved = set(self.locals)
+        self.locals |= set(renames.values())
+
+        def gen_loop(k, block):
+            if k == len(node.generators):
+                atom = self.expr(node.elt, block)
+                block.append(ir.Append(result, atom, line=node.lineno))
+                return
+            gen = node.generators[k]
+            if gen.is_async:
+                raise self.err("async comprehensions are not supported", node)
+            fake = ast.For(target=gen.target, iter=gen.iter, body=[], orelse=[], lineno=node.lineno,
+                           col_offset=0, end_lineno=node.lineno, end_col_offset=0)
+            loop_var = None
+            range_args = None
+            prefix: list = []
+            if isinstance(gen.iter, ast.Call) and resolve_static(gen.iter.func, self.info, self.locals) is range:
+                range_args = [self.expr(a, block) for a in gen.iter.args]
+                if not isinstance(gen.target, ast.Name):
+                    raise self.err("the target of a `for` over range() must be a name", gen.target)
+                loop_var = gen.target.id
+            else:
+                loop_var = self.tmp("_k")
+                seqs, targets = self._iteration(gen.iter, gen.target, block)
+                lens = []
+                for seq in seqs:
+                    n = self.tmp()
+                    block.append(ir.Assign(n, ir.Prim(len, "len", [seq], {}, nondiff=True), line=node.lineno))
+                    lens.append(ir.Name(n))
+                if len(lens) > 1:
+                    n = self.tmp()
+                    block.append(ir.Assign(n, ir.Prim(min, "min", lens, {}, nondiff=True), line=node.lineno))
+                    lens = [ir.Name(n)]
+                range_args = lens
+                for tgt, seq in targets:
+                    if seq is None:
+                        self.assign_to(tgt, ir.Name(loop_var), prefix, node.lineno)
+                    else:
+                        item = self.tmp()
+                        prefix.append(ir.Assign(item, ir.GetItem(seq, ir.Index(loop_var, [loop_var])), line=node.lineno))
+                        self.assign_to(tgt, ir.Name(item), prefix, node.lineno)
+            del fake
+            body = list(prefix)
+            inner = body
+            for cond in gen.ifs:
+                t = self._as_name(self.expr(cond, inner), inner, node.lineno)
+                nxt: list = []
+                inner.append(ir.If(t, nxt, [], line=node.lineno))
+                inner = nxt
+            gen_loop(k + 1, inner)
+            block.append(ir.ForRange(loop_var, range_args, body, line=node.lineno))
+
+        gen_loop(0, out)
+        self.locals = saved | set(renames.values())
+        return ir.Name(result)
+
+    def index(self, node, out) -> ir.Index:
+        reads: list = []
+
+        def part(n):
+            if isinstance(n, ast.Slice):
+                lo = "" if n.lower is None else piece(n.lower)
+                hi = "" if n.upper is None else piece(n.upper)
+                st = "" if n.step is None else ":" + piece(n.step)
+                return f"{lo}:{hi}{st}"
+            return piece(n)
+
+        def piece(n):
+            if isinstance(n, ast.Constant) and n.value is Ellipsis:
+                return "..."
+            atom = self.expr(n, out)
+            if isinstance(atom, ir.Name):
+                reads.append(atom.id)
+            return atom.text()
+
+        if isinstance(node, ast.Tuple):
+            text = ", ".join(part(e) for e in node.elts)
+            if len(node.elts) == 1:
+                text += ","
+        else:
+            text = part(node)
+        return ir.Index(text, reads)
+
+    def attribute(self, node, out):
+        obj = resolve_static(node, self.info, self.locals)
+        if obj is not _NOT_FOUND:
+            if isinstance(obj, (numbers.Number, np.ndarray, str, tuple, type(None))) or obj is np.newaxis:
+                return ir.Const(self.program.constant_ref(self.info, ast.unparse(node), obj))
+            raise self.err(f"`{ast.unparse(node)}` is used as a value; only calls of it are supported", node)
+        base = self.expr(node.value, out)
+        attr = node.attr
+        func = rules.ATTRIBUTE_FUNCS.get(attr)
+        if func is None:
+            raise self.err(f"the attribute `.{attr}` is not supported", node,
+                           hint="supported array attributes: " + ", ".join(sorted(rules.ATTRIBUTE_FUNCS)))
+        return self.emit(self._prim(func, [base], {}, node), out, node.lineno)
+
+    def _prim(self, func, args, kwargs, node):
+        name = rules.canonical_name(func)
+        if name is None:
+            name = self.program.callable_ref(self.info, func)
+        if rules.is_nondifferentiable(func):
+            return ir.Prim(func, name, args, kwargs, nondiff=True)
+        rule = rules.find_rule(func)
+        if rule is None:
+            raise self.err(f"no derivative rule for `{name}`", node,
+                           hint="nbadjoint knows NumPy, math and autograd's primitives; "
+                                "write it with supported operations or keep it outside the differentiated code")
+        return ir.Prim(func, rule.name or name, args, kwargs, rule=rule)
+
+    def call(self, node, out):
+        line = node.lineno
+        func = node.func
+        if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+            raise self.err("`*args` / `**kwargs` in calls are not supported", node)
+        # method call on a local value: x.sum(axis=0) -> np.sum(x, axis=0)
+        if isinstance(func, ast.Attribute) and resolve_static(func, self.info, self.locals) is _NOT_FOUND:
+            method = func.attr
+            target = self.expr(func.value, out)
+            if method == "append":
+                raise self.err("`.append()` is only supported as a statement on a local list", node)
+            mfunc = rules.METHOD_FUNCS.get(method)
+            if mfunc is None:
+                raise self.err(f"the method `.{method}()` is not supported", node,
+                               hint="call the NumPy function instead, e.g. np.sum(x) for x.sum()")
+            args = [target] + [self.expr(a, out) for a in node.args]
+            kwargs = {k.arg: self.expr(k.value, out) for k in node.keywords}
+            if method == "reshape" and len(args) > 2:
+                shape = self.emit(ir.Build("tuple", args[1:]), out, line)
+                args = [target, shape]
+            if method == "transpose" and len(args) > 2:
+                axes = self.emit(ir.Build("tuple", args[1:]), out, line)
+                args = [target, axes]
+            if method == "astype":
+                return self.emit(self._prim(mfunc, args, kwargs, node), out, line)
+            return self.emit(self._prim(mfunc, args, kwargs, node), out, line)
+        obj = resolve_static(func, self.info, self.locals)
+        if obj is _NOT_FOUND:
+            if isinstance(func, ast.Name) and func.id in self.locals:
+                raise self.err(f"calling the local variable `{func.id}` is not supported", node,
+                               hint="call functions by their global name")
+            raise self.err(f"cannot resolve the function `{ast.unparse(func)}`", node)
+        if is_user_function(obj):
+            return self.user_call(obj, node, out)
+        if _is_random(obj):
+            raise self.err(f"random numbers (`{ast.unparse(func)}`) drawn inside the differentiated code would differ "
+                           "when a checkpointed call is recomputed", node,
+                           hint="draw them outside and pass them in as an argument")
+        args = [self.expr(a, out) for a in node.args]
+        kwargs = {k.arg: self.expr(k.value, out) for k in node.keywords}
+        if obj is range:
+            return self.emit(ir.Prim(range, "range", args, kwargs, nondiff=True), out, line)
+        if isinstance(obj, type) and not issubclass(obj, (float, int, bool, complex, np.generic)) \
+                and obj not in (list, tuple, dict):
+            raise self.err(f"constructing `{ast.unparse(func)}` objects is not supported", node)
+        return self.emit(self._prim(obj, args, kwargs, node), out, line)
+
+    def user_call(self, callee, node, out):
+        line = node.lineno
+        key = self.program.callee_key(callee, self.info, node)
+        sig = inspect.signature(callee)
+        params = list(sig.parameters.values())
+        for p in params:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise self.err(f"{callee.__name__}() takes *args/**kwargs, which is not supported", node)
+        try:
+            bound = sig.bind(*range(len(node.args)), **{k.arg: k for k in node.keywords})
+        except TypeError as exc:
+            raise self.err(f"bad call of {callee.__name__}(): {exc}", node) from None
+        pos = [self.expr(a, out) for a in node.args]
+        kw = {k.arg: self.expr(k.value, out) for k in node.keywords}
+        args = []
+        for p in params:
+            if p.name in bound.arguments:
+                v = bound.arguments[p.name]
+                args.append(pos[v] if isinstance(v, int) else kw[p.name])
+            else:
+                args.append(ir.Const(self.program.constant_ref_default(callee, p.name, p.default)))
+        site = f"{self.info.name}:{line}:{callee.__name__}"
+        default = _directive(self.info, node)
+        self.sites.append((site, key, line, default))
+        return self.emit(ir.UserCall(key, site, args), out, line)
+
+    # -- passive statements ---------------------------------------------------------------------
+    def _passive_reads(self, node):
+        return sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in self.locals})
+
+    def _passive_text(self, node):
+        return ast.unparse(_GlobalRewriter(self).visit(_copy(node)))
+
+
+_BIT_TEXT = {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
+_HINTS = {
+    ast.Global: "pass the value in as an argument and return the new value",
+    ast.Nonlocal: "pass the value in as an argument and return the new value",
+    ast.FunctionDef: "define the helper at module level; it then becomes a call site of the call tree",
+    ast.Try: "validate inputs before calling the differentiated function",
+}
+
+
+def _directive(info: FunctionInfo, node) -> bool:
+    for lineno in range(node.lineno, (node.end_lineno or node.lineno) + 1):
+        text = info.line_text(lineno)
+        if "#" in text:
+            comment = text[text.index("#"):].replace(" ", "").lower()
+            if "nbadjoint:nocheckpoint" in comment:
+                return False
+            if "nbadjoint:checkpoint" in comment:
+                return True
+    return True
+
+
+def _is_random(obj) -> bool:
+    mod = getattr(obj, "__module__", "") or ""
+    if mod.startswith("numpy.random") or mod == "random":
+        return True
+    self_obj = getattr(obj, "__self__", None)
+    return isinstance(self_obj, (np.random.Generator, np.random.RandomState)) or \
+        type(self_obj).__module__ == "random"
+
+
+def _assigned_names(fn: ast.FunctionDef) -> set:
+    names = set()
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            names.add(n.id)
+    comp_targets = set()
+    for n in ast.walk(fn):
+        if isinstance(n, (ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)):
+            for g in n.generators:
+                for t in ast.walk(g.target):
+                    if isinstance(t, ast.Name):
+                        comp_targets.add(t.id)
+    # comprehension variables are renamed; they only count as locals if also assigned elsewhere
+    other = set()
+    for n in ast.walk(fn):
+        if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For)):
+            for t in ast.walk(n.targets[0] if isinstance(n, ast.Assign) and len(n.targets) == 1 else n):
+                if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store):
+                    other.add(t.id)
+    return (names - comp_targets) | (names & other)
+
+
+def _has_early_return(body) -> bool:
+    """True when a ``return`` is not the last top-level statement."""
+    for i, s in enumerate(body):
+        last = i == len(body) - 1
+        if isinstance(s, ast.Return):
+            if not last:
+                return True
+            continue
+        if _contains([s], ast.Return):
+            return True
+    return False
+
+
+def _contains(stmts, kind) -> bool:
+    """Does a statement of ``kind`` occur in ``stmts`` (not inside nested loops for break/continue)?"""
+    loop_bound = kind in (ast.Break, ast.Continue)
+    stack = list(stmts)
+    while stack:
+        s = stack.pop()
+        if isinstance(s, kind):
+            return True
+        if loop_bound and isinstance(s, (ast.For, ast.While)):
+            continue
+        for field_name in ("body", "orelse"):
+            stack.extend(getattr(s, field_name, []) or [])
+    return False
+
+
+def _copy(node):
+    import copy
+    return copy.deepcopy(node)
+
+
+class _Renamer(ast.NodeTransformer):
+    def __init__(self, renames):
+        self.renames = renames
+
+    def visit_Name(self, node):
+        if node.id in self.renames:
+            return ast.copy_location(ast.Name(self.renames[node.id], node.ctx), node)
+        return node
+
+
+class _GlobalRewriter(ast.NodeTransformer):
+    """Rewrite free names of a passive statement to the generated module's references."""
+
+    def __init__(self, norm: Normalizer):
+        self.norm = norm
+
+    def visit_Name(self, node):
+        if node.id in self.norm.locals:
+            return node
+        value = resolve_name(node.id, self.norm.info)
+        if value is _NOT_FOUND:
+            return node
+        if isinstance(value, types.ModuleType) and id(value) in MODULE_TEXT:
+            return ast.Name(MODULE_TEXT[id(value)], ast.Load())
+        if value is print or value is len or value is range or value in (ValueError, TypeError, AssertionError,
+                                                                          RuntimeError, str, int, float, abs):
+            return node
+        ref = self.norm.program.constant_ref(self.norm.info, node.id, value)
+        return ast.parse(ref, mode="eval").body
