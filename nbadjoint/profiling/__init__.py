@@ -1,9 +1,12 @@
 """Adjoint profiling: probe recorder, call-tree cost model, checkpoint advisor and reports.
 
-``nba.profile(f, *args)`` (in `nbadjoint.profiling.profile`) returns a `Profile`.
+``profile(f, *args)`` (``nba.profile``) returns a `Profile`.  The name ``profile`` here is the
+function; the module that defines it is ``nbadjoint.profiling.profile``.
 """
 
 from nbadjoint.profiling.profile import ParetoPoint, Profile, ProfileError, SiteRecord
+from nbadjoint.profiling.profile import profile
 from nbadjoint.profiling.recorder import ProbeError, Recorder
 
-__all__ = ["Profile", "ProfileError", "ParetoPoint", "SiteRecord", "Recorder", "ProbeError"]
+__all__ = ["profile", "Profile", "ProfileError", "ParetoPoint", "SiteRecord", "Recorder",
+           "ProbeError"]
