@@ -21,7 +21,9 @@ Methods of `suggest`:
   lower peak.
 * ``"greedy"``: split, one at a time, the site with the best time gain per byte of peak increase
   that keeps the budget (peak-lowering or neutral splits first), re-evaluating after each step;
-  then a local search over single flips and swaps until nothing improves.
+  also, from the all-split placement, re-checkpoint the site with the best peak reduction per
+  second until the budget is met; polish both by local search (single flips, swaps, pairs of
+  splits) until nothing improves, and keep the faster.
 * ``"auto"``: ``"optimal"`` when there are at most `AUTO_EXACT_SITES` executed sites and the search
   finishes within `AUTO_NODE_LIMIT` nodes, else ``"greedy"``.  ``Suggestion.method`` says which
   answered.
@@ -43,6 +45,7 @@ MAX_EXACT_SITES = 25
 AUTO_EXACT_SITES = 20
 AUTO_NODE_LIMIT = 20_000
 PARETO_ENUMERATE_SITES = 12
+PAIR_MOVES_SITES = 30           # local search tries pairs of splits up to this many candidates
 METHODS = ("auto", "optimal", "greedy", "tapenade")
 
 
@@ -297,7 +300,7 @@ def _greedy_split_phase(pb: _Problem, budget: int, state: list[int], visited=Non
 
 
 def _local_search(pb: _Problem, budget: int, state: list[int], visited=None,
-                  max_rounds: int = 200) -> list[int]:
+                  max_rounds: int = 200, pairs: bool = True) -> list[int]:
     m = pb.model
     t, p = pb.evaluate(state)
     for _ in range(max_rounds):
@@ -305,8 +308,12 @@ def _local_search(pb: _Problem, budget: int, state: list[int], visited=None,
         moves = [(i,) for i in pb.free]
         ck = [i for i in pb.free if state[i] == CHECKPOINTED]
         sp = [i for i in pb.free if state[i] == SPLIT]
-        # a swap can only be faster if the newly split site costs more than the re-checkpointed
+        # a swap can only be faster if the newly split site costs more than the re-checkpointed;
+        # splitting two at once matters because peaks are not monotone (two splits together
+        # can fit where each alone does not)
         moves += [(a, b) for a in ck for b in sp if m.cost[a] >= m.cost[b]]
+        if pairs and len(ck) <= PAIR_MOVES_SITES:
+            moves += list(itertools.combinations(ck, 2))
         for move in moves:
             nt = t
             for i in move:
@@ -331,19 +338,61 @@ def _local_search(pb: _Problem, budget: int, state: list[int], visited=None,
     return state
 
 
-def _greedy(pb: _Problem, budget: int | None = None, visited=None, strict: bool = True):
+def _greedy_checkpoint_phase(pb: _Problem, budget: int, state: list[int], visited=None
+                             ) -> list[int]:
+    """From a placement over budget, re-checkpoint the site that lowers the peak most per
+    second of recomputation, one at a time, until the budget is met or nothing lowers it."""
+    m = pb.model
+    peak = m.peak_of_state(state)
+    while peak > budget:
+        best_key, best_i, best_peak = None, None, None
+        for i in pb.free:
+            if state[i] != SPLIT:
+                continue
+            state[i] = CHECKPOINTED
+            new = m.peak_of_state(state)
+            state[i] = SPLIT
+            if new >= peak:
+                continue
+            saved, cost = peak - new, m.cost[i]
+            key = (0, -saved) if cost <= 0 else (1, -saved / cost)
+            key = key + (m.site_ids[i],)
+            if best_key is None or key < best_key:
+                best_key, best_i, best_peak = key, i, new
+        if best_i is None:
+            break
+        state[best_i] = CHECKPOINTED
+        peak = best_peak
+        if visited is not None:
+            visited.append((m.time_of_state(state), peak, list(state)))
+    return state
+
+
+def _greedy(pb: _Problem, budget: int | None = None, visited=None, strict: bool = True,
+            pairs: bool = True):
+    """Best of two greedy descents, each polished by local search.
+
+    Forward: from all checkpointed, split the best site per byte of peak increase.  Backward: from
+    all split (the fastest placement), re-checkpoint the best peak reduction per second until the
+    budget is met.  Returns None (or raises, if ``strict``) when neither fits the budget.
+    """
     budget = pb.budget if budget is None else budget
-    state = list(pb.fixed_state)
-    for i in pb.free:
-        state[i] = CHECKPOINTED
-    if visited is not None:
-        visited.append((*pb.evaluate(state), list(state)))
-    state = _greedy_split_phase(pb, budget, state, visited)
-    if pb.model.peak_of_state(state) > budget:
+    results = []
+    for start, phase in ((CHECKPOINTED, _greedy_split_phase), (SPLIT, _greedy_checkpoint_phase)):
+        state = list(pb.fixed_state)
+        for i in pb.free:
+            state[i] = start
+        if visited is not None:
+            visited.append((*pb.evaluate(state), list(state)))
+        state = phase(pb, budget, state, visited)
+        if pb.model.peak_of_state(state) <= budget:
+            state = _local_search(pb, budget, state, visited, pairs=pairs)
+            results.append((*pb.evaluate(state), state))
+    if not results:
         if strict:
             raise pb.infeasible("greedy")
         return None
-    return _local_search(pb, budget, state, visited)
+    return min(results, key=lambda r: (r[0], r[1]))[2]
 
 
 def _lowest_peak_descent(pb: _Problem) -> list[int]:
@@ -469,16 +518,16 @@ def pareto(tree: "CallNode | AggregatedTree | CostModel", sites=None, run_placem
     return [(t, p, pb.placement(st)) for t, p, st in _front(points)]
 
 
-def _greedy_sweep(pb: _Problem, n_budgets: int = 16):
+def _greedy_sweep(pb: _Problem, n_budgets: int = 8):
+    """Points met by greedy searches (without pair moves) over a sweep of budgets."""
     visited: list = []
-    _greedy(pb, float("inf"), visited, strict=False)
+    _greedy(pb, float("inf"), visited, strict=False, pairs=False)
     low = pb.model.peak_of_state(_lowest_peak_descent(pb))
     peaks = sorted({p for _, p, _ in visited} | {low})
     lo, hi = peaks[0], peaks[-1]
-    budgets = set(peaks[:: max(1, len(peaks) // n_budgets)])
-    budgets |= {lo + (hi - lo) * j // n_budgets for j in range(n_budgets + 1)}
+    budgets = {lo + (hi - lo) * j // n_budgets for j in range(n_budgets + 1)}
     for b in sorted(budgets):
-        _greedy(pb, b, visited, strict=False)
+        _greedy(pb, b, visited, strict=False, pairs=False)
     return visited
 
 
