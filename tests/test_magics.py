@@ -235,3 +235,73 @@ def test_plain_function_profile_cell_works_without_the_magic(ip, recorder):
     profile = profile_cell(F_CELL, shell=ip, wrt="n")
     assert isinstance(profile, FakeProfile)
     assert recorder.calls[0]["argnums"] == 1 and recorder.calls[0]["firstlineno"] == 1
+
+
+def test_unload_removes_the_magics():
+    shell = InteractiveShell.instance()
+    load_ipython_extension(shell)
+    magics.unload_ipython_extension(shell)
+    assert "adjoint_profile" not in shell.magics_manager.magics["cell"]
+    assert "adjoint_source" not in shell.magics_manager.magics["line"]
+    load_ipython_extension(shell)
+
+
+# --- end to end, with the real compiler and profiler -------------------------------------------
+
+MODEL_CELL = cell("""
+    def step(u, dt):
+        return u - dt * np.sin(u * u)
+
+    def model(u0, n):
+        u = u0
+        for i in range(n):
+            u = step(u, 0.1)
+        return np.sum(u)
+
+    x0 = np.linspace(0.0, 1.0, 50)
+    model(x0, 4)
+""")
+
+
+def test_load_ext_nbadjoint_registers_the_magics():
+    shell = InteractiveShell.instance()
+    magics.unload_ipython_extension(shell)
+    shell.run_line_magic("load_ext", "nbadjoint")
+    assert "adjoint_profile" in shell.magics_manager.magics["cell"]
+    assert "adjoint_source" in shell.magics_manager.magics["line"]
+
+
+def test_profiling_a_cell_stores_a_profile_with_the_cells_call_site_ids(ip):
+    result = ip.run_cell("%%adjoint_profile -o prof --no-widget\n" + MODEL_CELL)
+    assert result.success
+    prof = ip.user_ns["prof"]
+    assert prof.root == "model"
+    # line 1 of the cell is the magic; `u = step(u, 0.1)` is line 8 of the cell
+    assert [site.id for site in prof.sites] == ["model:8:step"]
+    assert prof.grad.shape == (50,)
+
+
+def test_real_profile_report_is_printed_with_no_widget(ip, capsys):
+    ip.run_cell("%%adjoint_profile --no-widget\n" + MODEL_CELL)
+    out = capsys.readouterr().out
+    assert "model:8:step" in out and "profile of model" in out
+
+
+def test_transform_error_names_the_cells_own_line(ip, capsys):
+    body = MODEL_CELL.replace("def step(u, dt):\n", "def step(u, dt):\n    try:\n        pass\n    finally:\n        pass\n")
+    result = ip.run_cell("%%adjoint_profile\n" + body)
+    captured = capsys.readouterr()
+    assert result.success
+    assert captured.err.startswith("TransformError: ")
+    assert "line 3" in captured.err  # the `try:` is on line 3 of the cell (line 1 is the magic)
+    assert "Traceback" not in captured.out + captured.err
+    assert ip.run_cell("1 + 1").result == 2
+
+
+def test_adjoint_source_magic_shows_the_generated_adjoint(ip, monkeypatch):
+    shown = []
+    monkeypatch.setattr(magics, "display", shown.append)
+    ip.run_cell(MODEL_CELL.replace("model(x0, 4)", ""))
+    ip.run_line_magic("adjoint_source", "model")
+    (code,) = shown
+    assert "def model_bwd" in code.data and "def step_bwd" in code.data

@@ -317,3 +317,82 @@ def test_non_finite_numbers_are_sent_as_null():
     widget = CallTreeWidget(profile)
     assert widget.profile_data["adjoint_time"] is None
     assert widget.history[0]["measured"] == {"time": None, "peak_bytes": 12}
+
+
+# --- with a real profile -----------------------------------------------------------------------
+
+def inner(v):
+    return np.cos(v) * v
+
+
+def step(u, dt):
+    w = inner(u)
+    return u - dt * np.sin(w * u)
+
+
+def model(u0, n):
+    u = u0
+    for i in range(n):
+        u = step(u, 0.1)
+    return np.sum(u)
+
+
+STEP_SITE = f"model:{model.__code__.co_firstlineno + 3}:step"
+INNER_SITE = f"step:{step.__code__.co_firstlineno + 1}:inner"
+
+
+@pytest.fixture(scope="module")
+def measured():
+    import nbadjoint as nba
+
+    return nba.profile(model, np.linspace(0.0, 1.0, 200), 6)
+
+
+@pytest.fixture
+def real(measured):
+    return measured.widget()
+
+
+def test_profile_widget_returns_a_synced_call_tree_widget(real, measured):
+    assert isinstance(real, CallTreeWidget)
+    assert real.profile is measured
+    assert real.placement == {STEP_SITE: True, INNER_SITE: True}
+    assert real.profile_data["tree"]["children"][0]["id"] == STEP_SITE
+
+
+def test_real_toggle_predicts_the_exact_peak_of_the_new_placement(real, measured):
+    before = dict(real.prediction)
+    real.toggle(STEP_SITE)
+    predicted = measured.predict({STEP_SITE: False})
+    assert real.prediction == {"time": predicted.time, "peak_bytes": predicted.peak_bytes}
+    assert real.prediction["peak_bytes"] > before["peak_bytes"]
+
+
+def test_real_placement_set_from_python_matches_the_profiles_full_placement(real, measured):
+    real.placement = {INNER_SITE: False}
+    assert real.placement == measured.full_placement({INNER_SITE: False})
+
+
+def test_real_apply_sets_the_suggested_placement(real):
+    real.budget = 10**9
+    real.apply_suggestions()
+    assert real.placement == real.suggestion["placement"]
+    assert not any(real.placement.values())  # with memory to spare, splitting everything is fastest
+
+
+def test_real_rerun_measures_the_predicted_peak_exactly(real):
+    real.toggle(INNER_SITE)
+    predicted_peak = real.prediction["peak_bytes"]
+    real.rerun()
+    assert len(real.history) == 2
+    run = real.history[-1]
+    assert run["measured"]["peak_bytes"] == predicted_peak
+    assert run["measured"]["time"] > 0
+    assert real.profile.placement[INNER_SITE] is False
+
+
+def test_real_code_and_line_profile_of_a_selected_site(real):
+    real.selected = INNER_SITE
+    assert real.code["function"] == "inner"
+    assert "def inner_bwd" in real.code["bwd"]
+    assert "Timer unit" in real.show_line_profile()

@@ -32,8 +32,8 @@ from nbadjoint.errors import TransformError
 from nbadjoint.notebook.widget import CallTreeWidget, parse_budget
 
 __all__ = [
-    "AdjointMagics", "RootCall", "load_ipython_extension", "profile_cell", "show_profile",
-    "source_code", "split_cell",
+    "AdjointMagics", "RootCall", "load_ipython_extension", "unload_ipython_extension", "profile_cell",
+    "show_profile", "source_code", "split_cell",
 ]
 
 FINAL_CALL_HINT = (
@@ -282,3 +282,12 @@ class AdjointMagics(Magics):
 def load_ipython_extension(ipython):
     """Register the nbadjoint magics (``%load_ext nbadjoint``)."""
     ipython.register_magics(AdjointMagics)
+
+
+def unload_ipython_extension(ipython):
+    """Remove the nbadjoint magics (``%unload_ext nbadjoint``)."""
+    registered = ipython.magics_manager.magics
+    for kind, name in (("cell", "adjoint_profile"), ("line", "adjoint_source")):
+        magic = registered[kind].get(name)
+        if isinstance(getattr(magic, "__self__", None), AdjointMagics):
+            del registered[kind][name]
