@@ -135,26 +135,67 @@ def _axes(axis, ndim):
 
 def _expand(g, shape, axis, keepdims):
     """g of a reduction over axis, reshaped so that it broadcasts against the input shape."""
-    if keepdims or axis is None and np.ndim(g) == len(shape):
+    if keepdims or axis is None:
         return g
-    return np.expand_dims(g, _axes(axis, len(shape)))
+    if type(axis) is int:
+        a = axis % len(shape)
+        kept = shape[:a] + (1,) + shape[a + 1:]
+    else:
+        axes = _axes(axis, len(shape))
+        kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
+    return g.reshape(kept) if type(g) is _ndarray else np.reshape(g, kept)
+
+
+def _count(shape, axis):
+    """Number of entries a reduction over axis combines."""
+    count = 1
+    for a in _axes(axis, len(shape)):
+        count *= shape[a]
+    return count
 
 
 def sum_grad(g, shape, axis=None, keepdims=False):
     """Adjoint of np.sum(x, axis, keepdims) for x of the given shape marker: g spread over x."""
     if shape is None:
         return g
-    return np.broadcast_to(_expand(g, shape, axis, keepdims), shape).copy()
+    out = np.empty(shape, dtype=_adjoint_dtype(g))
+    out[...] = _expand(g, shape, axis, keepdims)
+    return out
+
+
+def _adjoint_dtype(g):
+    """dtype of an adjoint array built from g: g's own for float/complex arrays, else float64."""
+    if type(g) is _ndarray and g.dtype.kind in "fc":
+        return g.dtype
+    return np.complex128 if isinstance(g, (complex, np.complexfloating)) else np.float64
 
 
 def mean_grad(g, shape, axis=None, keepdims=False):
     """Adjoint of np.mean(x, axis, keepdims): g spread over x, divided by the count averaged."""
     if shape is None:
         return g
-    count = 1
-    for a in _axes(axis, len(shape)):
-        count *= shape[a]
-    return np.broadcast_to(_expand(g, shape, axis, keepdims) / count, shape).copy()
+    out = np.empty(shape, dtype=_adjoint_dtype(g))
+    out[...] = _expand(g, shape, axis, keepdims)
+    out /= _count(shape, axis)
+    return out
+
+
+def var_grad(g, x, axis=None, ddof=0, keepdims=False):
+    """Adjoint of np.var(x, axis, ddof=ddof, keepdims): 2 g (x - mean) / (n - ddof)."""
+    if np.ndim(x) == 0:
+        return 0.0 * g
+    x = np.asarray(x)
+    centred = x - np.mean(x, axis=axis, keepdims=True)
+    return (2.0 / (_count(x.shape, axis) - ddof)) * _expand(g, x.shape, axis, keepdims) * centred
+
+
+def std_grad(g, x, ans, axis=None, ddof=0, keepdims=False):
+    """Adjoint of np.std(x, axis, ddof=ddof, keepdims): g (x - mean) / ((n - ddof) std), 0 where std is 0."""
+    if np.ndim(x) == 0:
+        return 0.0 * g
+    x = np.asarray(x)
+    safe = np.where(ans == 0, np.inf, ans)
+    return var_grad(g, x, axis, ddof, keepdims) / (2.0 * _expand(safe, x.shape, axis, keepdims))
 
 
 def max_grad(g, x, ans, axis=None, keepdims=False):
@@ -184,7 +225,8 @@ def prod_grad(g, x, axis=None, keepdims=False):
     ones = np.ones(flat.shape[:-1] + (1,), dtype=flat.dtype)
     left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
     right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    g_moved = np.moveaxis(_expand(g, x.shape, axis, keepdims), axes, tuple(range(x.ndim - k, x.ndim)))
+    g_kept = g if keepdims else np.reshape(g, tuple(1 if i in axes else n for i, n in enumerate(x.shape)))
+    g_moved = np.moveaxis(g_kept, axes, tuple(range(x.ndim - k, x.ndim)))
     g_flat = np.reshape(g_moved, g_moved.shape[: x.ndim - k] + (1,))
     out = (left * right * g_flat).reshape(moved.shape)
     return np.moveaxis(out, tuple(range(x.ndim - k, x.ndim)), axes)

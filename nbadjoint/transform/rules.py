@@ -27,8 +27,12 @@ Conventions the generator relies on:
 - the exponent derivative of ``a ** b`` uses ``log(a)`` where ``a > 0`` and 0 elsewhere.
 
 Rules are data: read the tables below top to bottom. Functions without a hand-written rule get one
-built on autograd's registry of vector-Jacobian products (``autograd.core.primitive_vjps``), whose
-text calls ``_vjp.autograd_vjp``: correct but slower per call (see ``find_rule``).
+built on autograd's registry of vector-Jacobian products: ``autograd.tracer.trace_primitives_map``
+maps a raw NumPy function to autograd's primitive wrapper (whose ``.fun`` is the raw function), and
+``autograd.core.primitive_vjps[primitive](argnums, ans, args, kwargs)`` returns ``g -> grads``. Its
+text calls ``_vjp.autograd_vjp``, which is correct but slower: measured per call on this project's
+test machine, np.sin on a 10-vector 5.3 us (inline rule 1.5 us), on a Python float 2.2 us
+(inline 0.2 us), np.multiply 8 us (inline 0.5 us), np.std 67 us (hand-written 23 us).
 """
 
 import ast
@@ -418,6 +422,11 @@ def _hand_rules():
         r[getattr(np, fname)] = _rule(
             f"np.{fname}", "a, axis=None, out=None, keepdims=False, initial=None, where=True",
             fixed=("out", "initial", "where"), a=f"_vjp.{helper}({{g}}, {{a}}, {{ans}}, {{axis}}, {{keepdims}})")
+    var_like = "a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True"
+    r[np.var] = _rule("np.var", var_like, fixed=("out", "where"),
+                      a="_vjp.var_grad({g}, {a}, {axis}, {ddof}, {keepdims})")
+    r[np.std] = _rule("np.std", var_like, fixed=("out", "where"),
+                      a="_vjp.std_grad({g}, {a}, {ans}, {axis}, {ddof}, {keepdims})")
     r[np.cumsum] = _rule("np.cumsum", "a, axis=None, dtype=None, out=None", fixed=("out",),
                          a="_vjp.cumsum_grad({g}, _vjp.shape_of({a}), {axis})")
     r[builtins.sum] = _rule("sum", "iterable, /, start=0",
@@ -615,7 +624,7 @@ def canonical_name(func):
 
 _FRESH_NP = (
     "zeros ones empty full zeros_like ones_like empty_like full_like arange linspace logspace eye identity "
-    "array copy concatenate stack vstack hstack dstack column_stack block dot matmul outer inner einsum_path "
+    "array copy concatenate stack vstack hstack dstack column_stack block dot matmul outer inner "
     "tensordot kron cross sum mean prod max min amax amin std var cumsum cumprod median average diff roll tile "
     "repeat take clip where sort trace convolve correlate polyval interp meshgrid tril triu pad"
 ).split()
