@@ -84,7 +84,8 @@ class Profile:
 
     def __init__(self, *, root, argnums, placement, sites, tree, call_tree, primal_time,
                  adjoint_time, peak_bytes, tape_traffic_bytes, heap_peak_bytes=None,
-                 rss_peak_bytes=None, sources=None, repeat=1, value=None, grad=None,
+                 rss_peak_bytes=None, sources=None, repeat=1, unattributed_time=None,
+                 value=None, grad=None,
                  program=None, function=None, args=None, options=None):
         self.root = root
         self.argnums = argnums
@@ -109,7 +110,9 @@ class Profile:
         self._defaults = {s.id: bool(s.default_checkpointed) for s in sites}
         # Time the engine spends outside every probe bracket (argument handling, the root's
         # setup): the same for every placement, so predictions add it back.
-        self.unattributed_time = self.adjoint_time - self._model.predict(self.placement).time
+        if unattributed_time is None:
+            unattributed_time = self.adjoint_time - self._model.predict(self.placement).time
+        self.unattributed_time = float(unattributed_time)
         self.sites = self._site_records(sites)
         self.budget_bytes = self._model.predict({s: True for s in self._defaults}).peak_bytes
         self._suggestions = {}
@@ -304,7 +307,8 @@ class Profile:
                       peak_bytes=data["peak_bytes"], tape_traffic_bytes=data["tape_traffic_bytes"],
                       heap_peak_bytes=data.get("heap_peak_bytes"),
                       rss_peak_bytes=data.get("rss_peak_bytes"), sources=data.get("sources"),
-                      repeat=data.get("repeat", 1))
+                      repeat=data.get("repeat", 1),
+                      unattributed_time=data.get("unattributed_time"))
         return profile
 
     @classmethod
@@ -382,8 +386,6 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
         value, grad = program.run_adjoint(args, argnums, full, recorder=rec)
         adjoint_runs.append((time.perf_counter() - t0, i, rec))
 
-    primal_time, _, primal_rec = _median_run(primal_runs)
-    adjoint_time, _, adjoint_rec = _median_run(adjoint_runs)
     for _, _, rec in adjoint_runs + primal_runs:
         if not rec.finished:
             raise RuntimeError("a probed run ended with unclosed probe brackets; "
@@ -392,7 +394,16 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     if len(peaks) != 1:
         raise RuntimeError(f"the peak tape size differs between identical runs ({sorted(peaks)}); "
                            "the function's control flow must depend only on its arguments")
-    tree = merge_primal(adjoint_rec.tree, primal_rec.tree, full)
+    trees = [merge_primal(a.tree, p.tree, full)
+             for (_, _, a), (_, _, p) in zip(adjoint_runs, primal_runs)]
+    # the engine's time outside every probe bracket, per run
+    outside = [total - _bracketed_time(tree, full) for (total, _, _), tree in zip(adjoint_runs, trees)]
+    tree = _median_tree(trees)
+    adjoint_rec = adjoint_runs[0][2]
+    primal_time = _median([run[0] for run in primal_runs])
+    adjoint_time = _median([run[0] for run in adjoint_runs])
+    unattributed = _median(outside)
+    _scale_times(tree, (adjoint_time - unattributed) / (_bracketed_time(tree, full) or 1.0))
 
     heap_peak = None
     if heap:
@@ -406,15 +417,66 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
         call_tree=tree, primal_time=primal_time, adjoint_time=adjoint_time,
         peak_bytes=adjoint_rec.peak_bytes, tape_traffic_bytes=adjoint_rec.tape_traffic_bytes,
         heap_peak_bytes=heap_peak, rss_peak_bytes=rss_peak, sources=_sources(program),
-        repeat=repeat, value=value, grad=grad, program=program, function=f, args=args,
+        repeat=repeat, unattributed_time=unattributed, value=value, grad=grad,
+        program=program, function=f, args=args,
         options={"repeat": repeat, "warmup": warmup, "heap": heap, "rss": rss,
                  "progress": progress})
 
 
-def _median_run(runs):
-    """The run whose total time is the (lower) median."""
-    ordered = sorted(runs, key=lambda run: (run[0], run[1]))
-    return ordered[(len(ordered) - 1) // 2]
+def _median(values):
+    ordered = sorted(values)
+    n = len(ordered)
+    return ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
+
+
+_TIMES = ("t_primal", "t_snapshot", "t_fwd", "t_bwd")
+
+
+def _median_tree(trees):
+    """The first tree with every node's times replaced by their medians over all the runs.
+
+    The runs have the same call tree (checked by the recorder's byte counts and by
+    `merge_primal`); a median per call is robust to a burst of load on a shared machine.
+    """
+    first = trees[0]
+    if len(trees) == 1:
+        return first
+    columns = [list(tree.iter_nodes()) for tree in trees]
+    if len({len(c) for c in columns}) != 1:
+        raise RuntimeError("the call tree differs between identical runs; the function's "
+                           "control flow must depend only on its arguments")
+    for nodes in zip(*columns):
+        node = nodes[0]
+        for name in _TIMES:
+            setattr(node, name, _median([getattr(n, name) for n in nodes]))
+    return first
+
+
+def _scale_times(tree, factor):
+    """Stretch every time of the tree by ``factor``.
+
+    Per-call medians leave out the pauses a loaded machine spreads over a run at random; the
+    median run still contains its share of them.  Stretching every part alike makes the
+    per-call times add up to the median run, so predictions are comparable with measured runs
+    on the same machine (on a quiet machine the factor is close to 1).
+    """
+    if factor == 1.0:
+        return
+    for node in tree.iter_nodes():
+        node.t_primal *= factor
+        node.t_snapshot *= factor
+        node.t_fwd *= factor
+        node.t_bwd *= factor
+
+
+def _bracketed_time(tree, placement):
+    """Time inside probe brackets: every sweep, plus primal and snapshot of checkpointed calls."""
+    total = 0.0
+    for node in tree.iter_nodes():
+        total += node.t_fwd + node.t_bwd
+        if node.site != ROOT_SITE and placement.get(node.site, True):
+            total += node.t_primal + node.t_snapshot
+    return total
 
 
 @dataclass
