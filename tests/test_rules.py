@@ -6,6 +6,7 @@ every active input, evaluates it the way generated code does (names ``np``, ``ma
 """
 
 import ast
+import inspect
 import math
 import zlib
 
@@ -733,6 +734,23 @@ def test_fresh_result_functions_never_return_a_view(func, args):
                                   np.ndarray.reshape, np.diagonal, np.real])
 def test_view_returning_functions_are_not_fresh(func):
     assert func not in FRESH_RESULT
+
+
+def test_sequence_argument_is_read_for_the_shapes_of_its_elements_only():
+    text = find_rule(np.concatenate).grads[0]("g", "ans", "[x, y]", axis="1")
+    assert text == "_vjp.concatenate_grad(g, [_vjp.shape_of(x), _vjp.shape_of(y)], 1)"
+
+
+def test_hand_rule_parameter_names_follow_numpy():
+    """Arguments that NumPy lets callers pass by keyword are bound under NumPy's own names."""
+    for func, rule in rules._HAND_RULES.items():
+        try:
+            params = list(inspect.signature(func).parameters.values())
+        except (TypeError, ValueError):
+            continue
+        for i, p in enumerate(params[: len(rule.params)]):
+            if p.kind is p.POSITIONAL_OR_KEYWORD and p.name != "self":
+                assert rule.params[i] == p.name, f"{rule.name}: parameter {i} is {rule.params[i]}, not {p.name}"
 
 
 def test_rule_params_locate_an_argument_passed_by_keyword():

@@ -92,11 +92,22 @@ def _atom(text):
     return f"({stripped})"
 
 
+class _SplitShapeOf(ast.NodeTransformer):
+    """_vjp.shape_of([a, b]) -> [_vjp.shape_of(a), _vjp.shape_of(b)], so each name is read for its shape only."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        if ast.unparse(node.func) == "_vjp.shape_of" and len(node.args) == 1 \
+                and isinstance(node.args[0], (ast.List, ast.Tuple)):
+            return ast.List([self.visit_Call(ast.Call(node.func, [e], [])) for e in node.args[0].elts], ast.Load())
+        return node
+
+
 def _tidy(text):
     """text re-printed by ast.unparse: valid, canonical spacing, no redundant parentheses."""
     if text is None:
         return None
-    return ast.unparse(ast.parse(text, mode="eval"))
+    return ast.unparse(_SplitShapeOf().visit(ast.parse(text, mode="eval")))
 
 
 def _literal(text):
@@ -389,7 +400,8 @@ def _hand_rules():
     r[np.true_divide] = r[np.divide]
     r[np.remainder] = r[np.mod]
     r[np.power] = _rule("np.power", "a, b, /", broadcast=True, a=_pow_base("a", "b"), b=_pow_exponent("a"))
-    r[builtins.pow] = _rule("pow", "a, b, /", broadcast=True, a=_pow_base("a", "b"), b=_pow_exponent("a"))
+    r[builtins.pow] = _rule("pow", "base, exp, mod=None", broadcast=True, fixed=("mod",),
+                            base=_pow_base("base", "exp"), exp=_pow_exponent("base"))
     r[math.pow] = _rule("math.pow", "a, b, /", a=_pow_base("a", "b"), b=_pow_exponent("a"))
     r[np.arctan2] = _rule("np.arctan2", "y, x, /", broadcast=True, y=_ATAN2[0], x=_ATAN2[1])
     r[math.atan2] = _rule("math.atan2", "y, x, /", y=_ATAN2[0], x=_ATAN2[1])
@@ -478,8 +490,8 @@ def _hand_rules():
     r[np.hstack] = _rule("np.hstack", "tup, *, dtype=None, casting='same_kind'",
                          tup="_vjp.hstack_grad({g}, _vjp.shape_of({tup}))")
     array = "_vjp.array_grad({g}, _vjp.shape_of({a}))"
-    r[np.array] = _rule("np.array", "a, dtype=None, *, copy=True, order='K', subok=False, ndmin=0",
-                        fixed=("ndmin",), a=_dtype_passes("np.array", "dtype", array))
+    r[np.array] = _rule("np.array", "object, dtype=None, *, copy=True, order='K', subok=False, ndmin=0",
+                        fixed=("ndmin",), object=_dtype_passes("np.array", "dtype", array.replace("{a}", "{object}")))
     r[np.asarray] = _rule("np.asarray", "a, dtype=None, order=None, *, copy=None",
                           a=_dtype_passes("np.asarray", "dtype", array))
     r[np.ndarray.astype] = _rule("np.ndarray.astype", "a, /, dtype, order='K', casting='unsafe', subok=True, copy=True",
