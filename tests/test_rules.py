@@ -231,6 +231,9 @@ ARRAY_CASES = [
     ("np.cumsum(x)", {"x": A34}),
     ("np.cumsum(x, axis=1)", {"x": A34}),
     ("np.cumsum(x, axis=0)", {"x": A34}),
+    ("np.cumprod(x)", {"x": A34}),
+    ("np.cumprod(x, axis=1)", {"x": A34}),
+    ("x.cumprod(0)", {"x": A34}),
     ("x @ y", {"x": (3, 4), "y": (4, 2)}),
     ("x @ y", {"x": (4,), "y": (4, 2)}),
     ("x @ y", {"x": (3, 4), "y": (4,)}),
@@ -433,6 +436,14 @@ def test_prod_adjoint_is_exact_where_an_entry_is_zero():
     np.testing.assert_array_equal(vjp.prod_grad(1.0, x), [0.0, 24.0, 0.0, 0.0])
 
 
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_cumprod_adjoint_is_exact_where_an_entry_is_zero(axis):
+    x = np.array([[2.0, 0.0, 3.0], [1.5, 2.0, 0.0]])
+    g = np.random.default_rng(5).uniform(size=np.cumprod(x, axis=axis).shape)
+    expected = numeric_adjoint("np.cumprod(x, axis=axis)", {"x": x, "axis": axis}, "x", g)
+    np.testing.assert_allclose(vjp.cumprod_grad(g, x, np.cumprod(x, axis=axis), axis), expected, atol=1e-8)
+
+
 def test_power_exponent_derivative_is_zero_where_the_base_is_not_positive():
     text = BINOP_RULES[ast.Pow].grads[1]("g", "ans", "a", "b")
     a = np.array([-2.0, 0.0, 2.0])
@@ -568,8 +579,13 @@ def test_autograd_fallback_accepts_the_differentiated_argument_by_keyword():
 
 
 def test_function_unknown_to_autograd_has_no_rule():
-    assert find_rule(np.cumprod) is None
+    assert find_rule(np.nancumprod) is None
     assert find_rule(print) is None
+
+
+def test_every_method_and_attribute_function_is_classified():
+    for func in list(METHOD_FUNCS.values()) + list(ATTRIBUTE_FUNCS.values()):
+        assert is_nondifferentiable(func) or find_rule(func) is not None, canonical_name(func)
 
 
 AGREE_WITH_AUTOGRAD = [  # (function, arguments) where autograd's own vjp is the reference

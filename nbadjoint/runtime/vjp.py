@@ -240,6 +240,25 @@ def cumsum_grad(g, shape, axis=None):
     return np.flip(np.cumsum(np.flip(g, axis), axis), axis)
 
 
+def cumprod_grad(g, x, ans, axis=None):
+    """Adjoint of np.cumprod(x, axis) = ans: reversed cumsum of g ans over x, exact where x has zeros."""
+    x = np.asarray(x)
+    shape = x.shape
+    if axis is None:
+        x, axis = x.ravel(), 0
+    g = np.asarray(g)
+    if np.all(x != 0):
+        out = np.flip(np.cumsum(np.flip(g * ans, axis), axis), axis) / x
+        return out.reshape(shape)
+    xm, gm = np.moveaxis(x, axis, 0), np.moveaxis(g, axis, 0)
+    left = np.cumprod(np.concatenate([np.ones_like(xm[:1]), xm[:-1]]), axis=0)
+    tail = np.empty(gm.shape, dtype=np.result_type(gm, xm, 0.0))
+    tail[-1] = gm[-1]
+    for i in range(len(xm) - 2, -1, -1):  # tail[i] = sum over j >= i of g[j] * prod(x[i+1 .. j])
+        tail[i] = gm[i] + xm[i + 1] * tail[i + 1]
+    return np.moveaxis(left * tail, 0, axis).reshape(shape)
+
+
 # ----- shape manipulation -----
 
 

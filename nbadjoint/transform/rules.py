@@ -146,7 +146,7 @@ def _bind(name, sig, fixed, args, kwargs):
         bound = sig.bind(*args, **kwargs)
     except TypeError as exc:
         raise RuleError(
-            f"{name}: cannot differentiate this call ({exc}); call it as {name}({sig_text(sig)})"
+            f"{name}: cannot differentiate this call ({exc}); call it as {name}({_sig_text(sig)})"
         ) from None
     bound.apply_defaults()
     values = {}
@@ -165,7 +165,7 @@ def _bind(name, sig, fixed, args, kwargs):
     return values
 
 
-def sig_text(sig):
+def _sig_text(sig):
     """The parameter list of sig as text, without the parentheses."""
     return str(sig)[1:-1]
 
@@ -441,6 +441,8 @@ def _hand_rules():
                       a="_vjp.std_grad({g}, {a}, {ans}, {axis}, {ddof}, {keepdims})")
     r[np.cumsum] = _rule("np.cumsum", "a, axis=None, dtype=None, out=None", fixed=("out",),
                          a="_vjp.cumsum_grad({g}, _vjp.shape_of({a}), {axis})")
+    r[np.cumprod] = _rule("np.cumprod", "a, axis=None, dtype=None, out=None", fixed=("out",),
+                          a="_vjp.cumprod_grad({g}, {a}, {ans}, {axis})")
     r[builtins.sum] = _rule("sum", "iterable, /, start=0",
                             iterable="_vjp.sum_seq_grad({g}, _vjp.shape_of({iterable}))",
                             start="_vjp.unbroadcast({g}, _vjp.shape_of({start}))")
