@@ -5,7 +5,7 @@ import random
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from nbadjoint.profiling.calltree import (ROOT_SITE, AggregatedTree, CallNode, aggregate,
                                           tree_from_dict)
@@ -200,6 +200,61 @@ def test_different_gaps_break_a_run():
     assert agg.nodes[agg.root].segments == ((0, 5, 2), (0, 6, 1), (0, 5, 1))
 
 
+def periodic_loop(n_periods, tail=3):
+    """Nine plain steps, then one that also writes output, n_periods times, then a few more."""
+    plain = lambda: CallNode("model:5:step", [8, 16], [leaf("step:2:rhs", 800, 0, 1e-5)], 800,
+                             t_primal=2e-5)
+    output = lambda: CallNode("model:7:write", [0], [], 4000, t_primal=1e-4)
+    kids = []
+    for _ in range(n_periods):
+        kids += [plain() for _ in range(9)] + [output()]
+    kids += [plain() for _ in range(tail)]
+    return CallNode(ROOT_SITE, [0] + [24] * len(kids), kids)
+
+
+def test_periodic_children_are_stored_as_one_repeated_group():
+    agg = aggregate(periodic_loop(1000))
+    assert len(agg.nodes) == 5      # rhs, step, write, the group (9 steps + write), root
+    assert agg.nodes[agg.root].segments == ((3, 0, 1000), (1, 24, 3))
+    assert agg.nodes[3].site == "<group>"
+    assert agg.sites == ["step:2:rhs", "model:5:step", "model:7:write"]
+    assert agg.instances == 1 + 1000 * 19 + 3 * 2
+
+
+def test_periodic_loop_predicts_like_the_formula():
+    root = periodic_loop(40)
+    for placement in ({}, {"model:5:step": False}, {"model:7:write": False},
+                      {"model:5:step": False, "step:2:rhs": False}):
+        _, pk = ref_total_and_peak(root, placement)
+        assert predict(root, placement).peak_bytes == pk
+        assert predict(root, placement).time == pytest.approx(ref_time(root, placement))
+
+
+def test_expanding_a_periodic_loop_restores_the_children():
+    root = periodic_loop(7)
+    again = aggregate(root).expand()
+    assert [c.site for c in again.children] == [c.site for c in root.children]
+    assert again.gaps == root.gaps
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_random_periodic_sequences_predict_like_the_formula(seed):
+    rng = random.Random(seed)
+    kinds = [leaf(f"r:{i}:f{i}", rng.randint(0, 99), rng.choice([0, 50, 300]), 1.0)
+             for i in range(3)]
+    pattern = [(rng.randrange(3), rng.choice([0, 8])) for _ in range(rng.randint(1, 6))]
+    seq = [(rng.randrange(3), rng.choice([0, 8])) for _ in range(rng.randint(0, 4))]
+    seq += pattern * rng.randint(1, 6) + [(rng.randrange(3), 8) for _ in range(rng.randint(0, 4))]
+    kids = [CallNode.from_dict(kinds[k].to_dict()) for k, _ in seq]
+    root = CallNode(ROOT_SITE, [rng.randint(0, 9)] + [g for _, g in seq], kids)
+    agg = aggregate(root)
+    assert aggregate(agg.expand()).to_dict() == agg.to_dict()
+    for _ in range(3):
+        placement = {k.site: rng.random() < 0.5 for k in kinds}
+        assert predict(agg, placement).peak_bytes == ref_total_and_peak(root, placement)[1]
+
+
 def random_tree(rng: random.Random, n_sites=4, max_depth=4, max_children=3):
     """A random tree with repeated identical subtrees and snapshots both smaller and larger
     than the tape they replace (so splitting can lower the peak)."""
@@ -274,6 +329,23 @@ def test_peak_with_undecided_sites_is_a_lower_bound_of_every_completion(seed):
         for j, i in enumerate(undecided):
             full[i] = (mask >> j) & 1
         assert bound <= model.peak_of_state(full)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_incremental_peak_after_flips_equals_a_full_evaluation(seed):
+    rng = random.Random(seed)
+    root, sites = random_tree(rng, n_sites=5)
+    model = CostModel(root)
+    state = model.state_of(random_placement(rng, sites))
+    model.set_reference(state)
+    n = len(model.site_ids)
+    assume(n > 0)
+    for changed in ([rng.randrange(n)], rng.sample(range(n), min(2, n))):
+        flipped = list(state)
+        for i in changed:
+            flipped[i] = 1 - flipped[i]
+        assert model.peak_changed(flipped, changed) == model.peak_of_state(flipped)
 
 
 @settings(max_examples=40, deadline=None)

@@ -112,8 +112,7 @@ class _Problem:
         self.run_state = model.state_of(self.run)
         # sites not asked about keep their run value; free sites are overwritten by the search
         self.fixed_state = list(self.run_state)
-        all_ck = [CHECKPOINTED] * len(self.run_state)
-        self.default_budget = model.peak_of_state(all_ck)
+        self.default_budget = model.peak_of_state(model.uniform_state(CHECKPOINTED))
         parsed = parse_budget(budget)
         self.budget = self.default_budget if parsed is None else parsed
 
@@ -269,14 +268,14 @@ def _optimal(pb: _Problem, node_limit: int | None = None) -> list[int]:
 
 def _greedy_split_phase(pb: _Problem, budget: int, state: list[int], visited=None) -> list[int]:
     m = pb.model
-    peak = m.peak_of_state(state)
     while True:
+        peak = m.set_reference(state)
         best_key, best_i, best_peak = None, None, None
         for i in pb.free:
             if state[i] != CHECKPOINTED:
                 continue
             state[i] = SPLIT
-            new = m.peak_of_state(state)
+            new = m.peak_changed(state, (i,))
             state[i] = CHECKPOINTED
             gain = m.cost[i]
             inc = new - peak
@@ -294,9 +293,8 @@ def _greedy_split_phase(pb: _Problem, budget: int, state: list[int], visited=Non
         if best_i is None:
             return state
         state[best_i] = SPLIT
-        peak = best_peak
         if visited is not None:
-            visited.append((m.time_of_state(state), peak, list(state)))
+            visited.append((m.time_of_state(state), best_peak, list(state)))
 
 
 def _local_search(pb: _Problem, budget: int, state: list[int], visited=None,
@@ -304,6 +302,7 @@ def _local_search(pb: _Problem, budget: int, state: list[int], visited=None,
     m = pb.model
     t, p = pb.evaluate(state)
     for _ in range(max_rounds):
+        m.set_reference(state)
         best = None     # (time, peak, flips)
         moves = [(i,) for i in pb.free]
         ck = [i for i in pb.free if state[i] == CHECKPOINTED]
@@ -322,7 +321,7 @@ def _local_search(pb: _Problem, budget: int, state: list[int], visited=None,
             slack = 1e-12 * (abs(t) + 1e-300)      # the incremental sum only filters
             if nt <= t + slack and (best is None or nt <= best[0] + slack):
                 nt = m.time_of_state(state)
-                np_ = m.peak_of_state(state)
+                np_ = m.peak_changed(state, move)
                 if np_ <= budget and _better(nt, np_, t, p) and (
                         best is None or _better(nt, np_, best[0], best[1])):
                     best = (nt, np_, move)
@@ -343,14 +342,14 @@ def _greedy_checkpoint_phase(pb: _Problem, budget: int, state: list[int], visite
     """From a placement over budget, re-checkpoint the site that lowers the peak most per
     second of recomputation, one at a time, until the budget is met or nothing lowers it."""
     m = pb.model
-    peak = m.peak_of_state(state)
+    peak = m.set_reference(state)
     while peak > budget:
         best_key, best_i, best_peak = None, None, None
         for i in pb.free:
             if state[i] != SPLIT:
                 continue
             state[i] = CHECKPOINTED
-            new = m.peak_of_state(state)
+            new = m.peak_changed(state, (i,))
             state[i] = SPLIT
             if new >= peak:
                 continue
@@ -362,7 +361,7 @@ def _greedy_checkpoint_phase(pb: _Problem, budget: int, state: list[int], visite
         if best_i is None:
             break
         state[best_i] = CHECKPOINTED
-        peak = best_peak
+        peak = m.set_reference(state)
         if visited is not None:
             visited.append((m.time_of_state(state), peak, list(state)))
     return state

@@ -49,7 +49,11 @@ Aggregation
 `aggregate` turns a `CallNode` tree into an `AggregatedTree`: structurally identical subtrees
 (same site, gaps, snapshot bytes and children) are stored once (hash-consing), and runs of
 consecutive identical ``(child, gap after it)`` pairs are stored once with a repeat count, so a
-time loop of 10^4 identical steps costs a handful of nodes.  Times of merged instances are summed
+time loop of 10^4 identical steps costs a handful of nodes.  A periodic sequence of children (say
+nine plain steps, then one step that also writes output, a thousand times) is stored as a *group*
+node (site ``"<group>"``) holding one period, repeated: a group is not a call, it is always
+transparent (contributes its Total, peaks at its Pk), which is exactly the inlined sequence.
+Times of merged instances are summed
 per unique node, so every per-site time total, and therefore ``T``, is exactly the sum over the
 recorded instances.  All traversals are iterative: trees may be 10^5 nodes deep.
 """
@@ -59,6 +63,8 @@ import math
 from dataclasses import dataclass, field
 
 ROOT_SITE = "<root>"
+GROUP_SITE = "<group>"      # a repeated block of children, not a call: see `aggregate`
+MAX_BLOCK = 16              # longest block of segments searched for periodic repetition
 
 _TIME_FIELDS = ("t_primal", "t_snapshot", "t_fwd", "t_bwd")
 
@@ -216,7 +222,7 @@ class AggregatedTree:
         if not self.sites:
             seen = {}
             for u in self.nodes:
-                if u.site != ROOT_SITE:
+                if u.site not in (ROOT_SITE, GROUP_SITE):
                     seen.setdefault(u.site, None)
             self.sites = list(seen)
 
@@ -229,7 +235,7 @@ class AggregatedTree:
         """Per-site calls, summed times and snapshot bytes (placement independent)."""
         out = {s: SiteTotals(id=s) for s in self.sites}
         for u in self.nodes:
-            if u.site == ROOT_SITE:
+            if u.site in (ROOT_SITE, GROUP_SITE):
                 continue
             st = out[u.site]
             st.calls += u.count
@@ -253,13 +259,26 @@ class AggregatedTree:
         stack = [(root, self.nodes[self.root])]
         while stack:
             node, u = stack.pop()
-            for c, gap, k in u.segments:
-                for _ in range(k):
-                    child = make(self.nodes[c])
-                    node.children.append(child)
-                    node.gaps.append(gap)
-                    stack.append((child, self.nodes[c]))
+            uids: list[int] = []
+            self._inline(u, uids, node.gaps)
+            for c in uids:
+                child = make(self.nodes[c])
+                node.children.append(child)
+                stack.append((child, self.nodes[c]))
         return root
+
+    def _inline(self, u: UniqueNode, uids: list, gaps: list) -> None:
+        """Append u's children (groups inlined) to ``uids`` and the gaps after them to ``gaps``."""
+        for c, gap, k in u.segments:
+            cu = self.nodes[c]
+            for _ in range(k):
+                if cu.site == GROUP_SITE:
+                    gaps[-1] += cu.gap0
+                    self._inline(cu, uids, gaps)
+                    gaps[-1] += gap
+                else:
+                    uids.append(c)
+                    gaps.append(gap)
 
     def to_dict(self) -> dict:
         return {"format": "nbadjoint.aggregated-call-tree", "version": 1, "root": self.root,
@@ -315,8 +334,8 @@ def aggregate(tree: "CallNode | AggregatedTree") -> AggregatedTree:
                 segments[-1][2] += 1
             else:
                 segments.append([uid, gap, 1])
-        key = (node.site, int(node.snapshot_bytes), int(node.gaps[0]),
-               tuple(tuple(s) for s in segments))
+        segs = _compress_blocks([tuple(s) for s in segments], interned, nodes)
+        key = (node.site, int(node.snapshot_bytes), int(node.gaps[0]), segs)
         uid = interned.get(key)
         if uid is None:
             uid = len(nodes)
@@ -339,6 +358,40 @@ def aggregate(tree: "CallNode | AggregatedTree") -> AggregatedTree:
         if not math.isfinite(u.t_primal + u.t_snapshot + u.t_fwd + u.t_bwd):
             raise ValueError(f"call-tree node {u.site!r} has a non-finite time")
     return AggregatedTree(nodes=nodes, root=root_uid)
+
+
+def _compress_blocks(segments: list, interned: dict, nodes: list) -> tuple:
+    """Replace runs of a repeated block of segments by one group node repeated (left to right)."""
+    n = len(segments)
+    if n < 4:
+        return tuple(segments)
+    out = []
+    i = 0
+    while i < n:
+        best_len, best_reps = 0, 0
+        for length in range(2, MAX_BLOCK + 1):
+            if i + 2 * length > n:
+                break
+            block = segments[i:i + length]
+            reps = 1
+            while segments[i + reps * length:i + (reps + 1) * length] == block:
+                reps += 1
+            if reps >= 2 and reps * length > best_len * best_reps:
+                best_len, best_reps = length, reps
+        if not best_reps:
+            out.append(segments[i])
+            i += 1
+            continue
+        block = tuple(segments[i:i + best_len])
+        key = (GROUP_SITE, 0, 0, block)
+        gid = interned.get(key)
+        if gid is None:
+            gid = len(nodes)
+            interned[key] = gid
+            nodes.append(UniqueNode(GROUP_SITE, 0, 0, block))
+        out.append((gid, 0, best_reps))
+        i += best_len * best_reps
+    return tuple(out)
 
 
 def tree_from_dict(data: dict) -> AggregatedTree:

@@ -89,7 +89,8 @@ class CostModel:
         self.site_ids: list[str] = list(tree.sites)
         self.site_index = {s: i for i, s in enumerate(self.site_ids)}
         n_sites = len(self.site_ids)
-        # the root's site gets an extra slot that is never consulted
+        # one extra slot, always SPLIT: the root's site (never consulted) and groups of
+        # repeated children, which are transparent
         self._root_slot = n_sites
         nodes = tree.nodes
         self._n = len(nodes)
@@ -110,6 +111,10 @@ class CostModel:
         self._pk = [0] * self._n
 
     # -- placements and states -------------------------------------------------------------
+    def uniform_state(self, value: int) -> list[int]:
+        """Every site checkpointed (or split, or undecided)."""
+        return [value] * len(self.site_ids) + [SPLIT]
+
     def state_of(self, placement: Mapping[str, bool] | None) -> list[int]:
         """Site-index state for a placement dict (missing ids are checkpointed)."""
         placement = placement or {}
@@ -119,10 +124,15 @@ class CostModel:
         return {s: state[i] == CHECKPOINTED for i, s in enumerate(self.site_ids)}
 
     # -- evaluation ----------------------------------------------------------------------------
-    def _pass(self, state: list[int]) -> None:
-        """Fill Total and Pk of every unique node (lower bounds if some sites are UNDECIDED)."""
-        tot, pk, gap0, segs = self._tot, self._pk, self._gap0, self._segs
-        for u in range(self._n):
+    def _pass(self, state: list[int], order=None, tot=None, pk=None) -> None:
+        """Fill Total and Pk of the unique nodes in ``order`` (default: all, children first).
+
+        With UNDECIDED sites the values are lower bounds over all completions.
+        """
+        if tot is None:
+            tot, pk = self._tot, self._pk
+        gap0, segs = self._gap0, self._segs
+        for u in (range(self._n) if order is None else order):
             t = gap0[u]
             best = 0
             for c, s, snap, g, k in segs[u]:
@@ -151,6 +161,50 @@ class CostModel:
         """
         self._pass(state)
         return self._pk[self._root]
+
+    # -- incremental evaluation: a few sites changed from a reference state ----------------------
+    def set_reference(self, state: list[int]) -> int:
+        """Evaluate ``state`` fully and keep it as the reference of `peak_changed`; its peak."""
+        peak = self.peak_of_state(state)
+        self._ref_tot = list(self._tot)
+        self._ref_pk = list(self._pk)
+        return peak
+
+    def peak_changed(self, state: list[int], changed) -> int:
+        """Peak of ``state``, which differs from the reference state only at sites ``changed``.
+
+        Only the unique nodes that have a child of a changed site, and their ancestors, are
+        recomputed.
+        """
+        if len(changed) == 1:
+            order = self._affected(changed[0])
+        else:
+            order = sorted(set().union(*(self._affected(s) for s in changed)))
+        tot = list(self._ref_tot)
+        pk = list(self._ref_pk)
+        self._pass(state, order, tot, pk)
+        return pk[self._root]
+
+    def _affected(self, site: int) -> list[int]:
+        cache = self.__dict__.setdefault("_affected_cache", {})
+        found = cache.get(site)
+        if found is None:
+            parents = self.__dict__.get("_parents")
+            if parents is None:
+                parents = [[] for _ in range(self._n)]
+                for u in range(self._n):
+                    for c, _s, _snap, _g, _k in self._segs[u]:
+                        parents[c].append(u)
+                self._parents = parents
+            seen = {u for u in range(self._n) if any(s == site for _c, s, _a, _b, _d in self._segs[u])}
+            todo = list(seen)
+            while todo:
+                for p in parents[todo.pop()]:
+                    if p not in seen:
+                        seen.add(p)
+                        todo.append(p)
+            found = cache[site] = sorted(seen)
+        return found
 
     def time_of_state(self, state: list[int]) -> float:
         t = self.base_time
@@ -194,10 +248,10 @@ class CostModel:
                 snapshot_bytes_max=st.snapshot_bytes_max, tape_bytes=0, tape_bytes_max=0,
                 snp=0, pk=0, tn=0, delta_t=self.cost[s], delta_pk=0)
         for u in range(self._n):
-            if u == self._root:
-                continue
             node = nodes[u]
-            fg = figs[node.site]
+            fg = figs.get(node.site) if u != self._root else None
+            if fg is None:          # the root, or a group of repeated children
+                continue
             fg.t_fwd_incl += node.count * fwd_in[u]
             fg.t_bwd_incl += node.count * bwd_in[u]
             fg.tape_bytes += node.count * tot[u]
@@ -205,11 +259,12 @@ class CostModel:
             fg.snp = max(fg.snp, base[u] + (node.snapshot_bytes if fg.checkpointed else 0))
             fg.tn = max(fg.tn, base[u] + tot[u])
             fg.pk = max(fg.pk, base[u] + pkv[u])
+        self.set_reference(state)
         for s_id, fg in figs.items():
             s = self.site_index[s_id]
             flipped = list(state)
             flipped[s] = SPLIT if fg.checkpointed else CHECKPOINTED
-            other = self.peak_of_state(flipped)
+            other = self.peak_changed(flipped, (s,))
             fg.delta_pk = (other - peak) if fg.checkpointed else (peak - other)
         return figs
 
