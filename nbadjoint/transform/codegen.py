@@ -88,7 +88,10 @@ class FunctionCode:
         self.used_names = norm.used_names
         self.key = info.key
         self.tmp_counter = 0
-        self._analyze()
+
+    def analyze(self, varied_params):
+        """Run the analyses, given which parameters may carry a derivative in from the callers."""
+        self._analyze(set(varied_params))
 
     # ---------------------------------------------------------------------------------------------
     # analysis
@@ -112,12 +115,12 @@ class FunctionCode:
             self._adj_names[name] = cached
         return cached
 
-    def _analyze(self):
+    def _analyze(self, varied_params):
         self._adj_names: dict = {}
         stmts = list(ir.walk(self.body))
         self.ret = self.body[-1].value
         # varied: depends on a parameter through differentiable operations
-        varied = set(self.params)
+        varied = set(varied_params)
         changed = True
         while changed:
             changed = False
@@ -139,6 +142,7 @@ class FunctionCode:
                             useful.add(r)
                             changed = True
         self.active = varied & useful
+        self.varied = varied
         self.primal_names = set(self.params) | _assigned(self.body)
         for s in stmts:
             if isinstance(s, ir.Assign) and isinstance(s.expr, ir.Opaque) and s.expr.kind == "boolop":
@@ -158,7 +162,7 @@ class FunctionCode:
         self.needed = reads
         # which assignments push the old value of their target
         self.assigned = _assigned(self.body)
-        self.first_defs = _first_top_level_defs(self.body)
+        self.first_defs = _first_top_level_defs(self.body, set(self.params))
         self.first_def_names = {s.target for s in self.body if id(s) in self.first_defs}
         self.needed_locals = sorted(n for n in self.needed if n in self.assigned)
 
@@ -435,10 +439,10 @@ class FunctionCode:
         expr = s.expr
         f, b = Lines(), Lines()
         pushes = s.target in self.needed and id(s) not in self.first_defs
-        if pushes:
-            f.add(0, f"_push({s.target})")
         if isinstance(expr, ir.UserCall):
             return self._emit_call(s, state, f, b, pushes)
+        if pushes:
+            f.add(0, f"_push({s.target})")
         f.add(0, f"{s.target} = {self._render_expr(expr)}")
         plan = self.plans[id(s)]
         bmarkers, smarkers = {}, {}
@@ -510,12 +514,12 @@ class FunctionCode:
                 ab = self.adj(base)
                 if base == s.target:
                     like = getitem_meta or old
-                    body.add(0, f"{ab} = _rt.getitem_b(None, {like}, {expr.index.src}, {g})")
+                    body.add(0, f"{ab} = _rt.getitem_b(None, {like}, {expr.index.value}, {g})")
                     inner_state[base] = UNKNOWN
                     handled = True
                 else:
                     like = getitem_meta or base
-                    body.add(0, f"{ab} = _rt.getitem_b({ab}, {like}, {expr.index.src}, {g})")
+                    body.add(0, f"{ab} = _rt.getitem_b({ab}, {like}, {expr.index.value}, {g})")
                     inner_state[base] = LIVE if inner_state.get(base) == LIVE else UNKNOWN
             if self_parts:
                 total = " + ".join(f"({t})" if mode != "add" else t for _, t, mode in self_parts)
@@ -574,7 +578,7 @@ class FunctionCode:
     def _emit_setitem(self, s, state):
         f, b = Lines(), Lines()
         plan = self.plans[id(s)]
-        f.add(0, f"_push(_rt.old_item({s.target}, {s.index.src}))")
+        f.add(0, f"_push(_rt.old_item({s.target}, {s.index.value}))")
         contributes = bool(plan.contribs)
         marker = None
         if contributes:
@@ -587,11 +591,11 @@ class FunctionCode:
         if s.target in self.active and state.get(s.target, DEAD) != DEAD:
             ab = self.adj(s.target)
             part = self.tmp("_p")
-            b.add(0, f"{part}, {ab} = _rt.setitem_b({ab}, {s.index.src})")
+            b.add(0, f"{part}, {ab} = _rt.setitem_b({ab}, {s.index.value})")
             if contributes:
                 name = s.value.id
                 self._accumulate(b, new_state, name, f"_rt.fit({part}, {marker})", "add")
-        b.add(0, f"_rt.restore_item({s.target}, {s.index.src}, _pop())")
+        b.add(0, f"_rt.restore_item({s.target}, {s.index.value}, _pop())")
         return f, b, new_state
 
     def _emit_append(self, s, state):
@@ -613,16 +617,24 @@ class FunctionCode:
         callee = self.program.functions[expr.callee]
         args = [a.text() for a in expr.args]
         arglist = ", ".join(["_c"] + args)
+        self_arg = pushes and s.target in ir.names_in(expr.args)
+        if pushes and not self_arg:
+            f.add(0, f"_push({s.target})")
+        out = self.tmp("_r") if self_arg else s.target
         if self.probes:
             f.add(0, f"if _ck[{site!r}]:")
-            f.add(1, f"{s.target} = _rt.probe_call(_rec, {site!r}, 'P', {callee.key}_primal, {arglist})")
+            f.add(1, f"{out} = _rt.probe_call(_rec, {site!r}, 'P', {callee.key}_primal, {arglist})")
             f.add(0, "else:")
-            f.add(1, f"{s.target} = _rt.probe_call(_rec, {site!r}, 'F', {callee.key}_fwd, {arglist})")
+            f.add(1, f"{out} = _rt.probe_call(_rec, {site!r}, 'F', {callee.key}_fwd, {arglist})")
         else:
             f.add(0, f"if _ck[{site!r}]:")
-            f.add(1, f"{s.target} = {callee.key}_primal({arglist})    # checkpointed: primal only")
+            f.add(1, f"{out} = {callee.key}_primal({arglist})    # checkpointed: primal only")
             f.add(0, "else:")
-            f.add(1, f"{s.target} = {callee.key}_fwd({arglist})    # split: its tape stays until this call is reversed")
+            f.add(1, f"{out} = {callee.key}_fwd({arglist})    # split: its tape stays until this call is reversed")
+        if self_arg:
+            # the argument's old value goes on top of the callee's tape: it is read first when reversing
+            f.add(0, f"_push({s.target})")
+            f.add(0, f"{s.target} = {out}")
         # backward
         old = None
         if pushes and s.target in ir.names_in(expr.args):
@@ -889,9 +901,9 @@ def _assigned(body) -> set:
     return out
 
 
-def _first_top_level_defs(body) -> set:
+def _first_top_level_defs(body, params) -> set:
     """ids of top-level assignments that are the first binding of their target anywhere."""
-    seen = set()
+    seen = set(params)
     firsts = set()
     for s in body:
         if isinstance(s, ir.Assign):

@@ -104,6 +104,11 @@ class Opaque:
 class Index:
     src: str                  # index text with atoms substituted, e.g. "_t1:-1, None"
     reads: list               # variable names it reads
+    value: str = ""           # the same index as a value, e.g. "(slice(_t1, -1), None)"
+
+    def __post_init__(self):
+        if not self.value:
+            self.value = self.src
 
 
 # --- statements ---------------------------------------------------------------------------------

@@ -136,6 +136,11 @@ class Normalizer:
             return self.expr_stmt(s, out)
         if isinstance(s, ast.Assign):
             value = self.expr(s.value, out)
+            if len(s.targets) == 1 and isinstance(s.targets[0], ast.Name) and isinstance(value, ir.Name) \
+                    and out and isinstance(out[-1], ir.Assign) and out[-1].target == value.id \
+                    and value.id not in self.locals and not isinstance(out[-1].expr, ir.Build | ir.Copy):
+                out[-1].target = s.targets[0].id        # assign the result directly, no temporary
+                return False
             for target in s.targets:
                 self.assign_to(target, value, out, line)
             return False
@@ -213,7 +218,7 @@ class Normalizer:
                 value = ir.Name(holder)
             for k, elt in enumerate(target.elts):
                 part = self.tmp()
-                out.append(ir.Assign(part, ir.GetItem(value, ir.Index(str(k), [])), line=line))
+                out.append(ir.Assign(part, ir.GetItem(value, ir.Index(str(k), [], str(k))), line=line))
                 self.assign_to(elt, ir.Name(part), out, line)
         elif isinstance(target, ast.Subscript):
             base = target.value
@@ -334,7 +339,7 @@ class Normalizer:
                     self.assign_to(tgt, ir.Name(loop_var), body_prefix, line)
                 else:
                     item = self.tmp()
-                    body_prefix.append(ir.Assign(item, ir.GetItem(seq, ir.Index(loop_var, [loop_var])), line=line))
+                    body_prefix.append(ir.Assign(item, ir.GetItem(seq, ir.Index(loop_var, [loop_var], loop_var)), line=line))
                     self.assign_to(tgt, ir.Name(item), body_prefix, line)
         body, brk, exits = self._loop_body(s.body, line, flags)
         body = body_prefix + body
@@ -556,7 +561,7 @@ class Normalizer:
                         self.assign_to(tgt, ir.Name(loop_var), prefix, node.lineno)
                     else:
                         item = self.tmp()
-                        prefix.append(ir.Assign(item, ir.GetItem(seq, ir.Index(loop_var, [loop_var])), line=node.lineno))
+                        prefix.append(ir.Assign(item, ir.GetItem(seq, ir.Index(loop_var, [loop_var], loop_var)), line=node.lineno))
                         self.assign_to(tgt, ir.Name(item), prefix, node.lineno)
             del fake
             body = list(prefix)
@@ -577,28 +582,31 @@ class Normalizer:
         reads: list = []
 
         def part(n):
+            """(subscript text, value text) of one index entry."""
             if isinstance(n, ast.Slice):
-                lo = "" if n.lower is None else piece(n.lower)
-                hi = "" if n.upper is None else piece(n.upper)
-                st = "" if n.step is None else ":" + piece(n.step)
-                return f"{lo}:{hi}{st}"
-            return piece(n)
+                lo = None if n.lower is None else piece(n.lower)
+                hi = None if n.upper is None else piece(n.upper)
+                st = None if n.step is None else piece(n.step)
+                text = f"{lo or ''}:{hi or ''}" + ("" if st is None else ":" + st)
+                return text, f"slice({lo or 'None'}, {hi or 'None'}, {st or 'None'})"
+            if isinstance(n, ast.Constant) and n.value is Ellipsis:
+                return "...", "Ellipsis"
+            t = piece(n)
+            return t, t
 
         def piece(n):
-            if isinstance(n, ast.Constant) and n.value is Ellipsis:
-                return "..."
             atom = self.expr(n, out)
             if isinstance(atom, ir.Name):
                 reads.append(atom.id)
             return atom.text()
 
         if isinstance(node, ast.Tuple):
-            text = ", ".join(part(e) for e in node.elts)
-            if len(node.elts) == 1:
-                text += ","
+            parts = [part(e) for e in node.elts]
+            text = ", ".join(p[0] for p in parts) + ("," if len(parts) == 1 else "")
+            value = "(" + ", ".join(p[1] for p in parts) + ("," if len(parts) == 1 else "") + ")"
         else:
-            text = part(node)
-        return ir.Index(text, reads)
+            text, value = part(node)
+        return ir.Index(text, reads, value)
 
     def attribute(self, node, out):
         obj = resolve_static(node, self.info, self.locals)

@@ -60,6 +60,7 @@ class Program:
         self._modules: dict = {}
         self.root_key = self._add(root, None, None)
         self.root_name = root.__name__
+        self._analyze_all()
         self.sites = self._collect_sites()
         self.site_ids = [s.id for s in self.sites]
 
@@ -101,6 +102,21 @@ class Program:
         self.functions[key] = code
         self._order.append(key)
         return key
+
+    def _analyze_all(self):
+        """Analyse callers before callees: a parameter is varied if some call passes a varied value."""
+        from . import ir
+        varied_in = {key: set() for key in self._order}
+        varied_in[self.root_key] = set(self.functions[self.root_key].params)
+        for key in reversed(self._order):
+            code = self.functions[key]
+            code.analyze(varied_in[key])
+            for s in ir.walk(code.body):
+                if isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall):
+                    callee = self.functions[s.expr.callee]
+                    for param, atom in zip(callee.params, s.expr.args):
+                        if isinstance(atom, ir.Name) and atom.id in code.varied:
+                            varied_in[s.expr.callee].add(param)
 
     def _collect_sites(self) -> list:
         seen = {}
