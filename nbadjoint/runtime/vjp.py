@@ -73,6 +73,13 @@ def zeros_like_adjoint(x):
     return None
 
 
+def cast_grad(x_b, dtype):
+    """Adjoint through a cast to dtype: x_b itself for floating/complex dtypes (or None), else zero."""
+    if dtype is None or np.dtype(dtype).kind in "fc":
+        return x_b
+    return zeros_like_adjoint(x_b)
+
+
 # ----- elementwise helpers -----
 
 

@@ -261,7 +261,8 @@ _INT_DTYPES = {
 
 
 def _dtype_passes(name, dtype_param, template):
-    """Template callable: `template` for float dtypes, no derivative for integer/bool dtypes."""
+    """Template callable: `template` for float dtypes, no derivative for integer/bool dtypes, and a
+    run-time decision (_vjp.cast_grad) for a dtype the text does not tell."""
 
     def grad(g, ans, v):
         dtype = v[dtype_param].replace('"', "'")
@@ -269,10 +270,7 @@ def _dtype_passes(name, dtype_param, template):
             return template.format(g=g, ans=ans, **v)
         if dtype in _INT_DTYPES:
             return None
-        raise RuleError(
-            f"{name}: cannot tell whether dtype={v[dtype_param]} is a floating-point type; "
-            "write it as a literal such as np.float64 or int"
-        )
+        return f"_vjp.cast_grad({template.format(g=g, ans=ans, **v)}, {v[dtype_param]})"
 
     return grad
 
