@@ -106,6 +106,13 @@ def test_tapenade_keeps_only_the_flips_that_fit_the_budget():
     assert (s.peak_bytes, s.method) == (2020, "tapenade")
 
 
+def test_tapenade_recheckpoints_a_run_split_site_when_the_run_is_over_budget():
+    # run with y split: peak 3110 > default budget 3010; y goes back to checkpointed
+    s = suggest(siblings(), run_placement={Y: False}, method="tapenade")
+    assert s.placement == {W: False, X: False, Y: True, Z: False}
+    assert s.peak_bytes == 2020
+
+
 def test_ranking_entries_say_what_each_site_should_do():
     s = suggest(siblings(), budget=2100, method="optimal")
     rows = {r["id"]: r for r in s.ranking}
@@ -131,7 +138,8 @@ def test_an_impossible_budget_raises_with_the_lowest_peak_found():
         suggest(siblings(), budget=1000, method="optimal")
 
 
-def random_tree(rng: random.Random, n_sites: int, max_depth=3, max_children=3):
+def random_tree(rng: random.Random, n_sites: int, max_depth=3, max_children=3,
+                big_snapshots=False):
     sites = [f"f{i}:{i + 1}:g{i}" for i in range(n_sites)]
 
     def node(site, depth):
@@ -141,6 +149,8 @@ def random_tree(rng: random.Random, n_sites: int, max_depth=3, max_children=3):
             children.append(CallNode.from_dict(children[-1].to_dict()))
         gaps = [rng.choice([0, rng.randint(0, 64)]) for _ in range(len(children) + 1)]
         snap = rng.choice([0, rng.randint(0, 40), rng.randint(100, 600)])   # some > tape
+        if big_snapshots:
+            snap = rng.randint(200, 2000)
         return CallNode(site, gaps, children, snap, t_primal=rng.randint(0, 8) / 4,
                         t_snapshot=rng.randint(0, 2) / 4, t_fwd=0.25, t_bwd=0.25)
 
@@ -163,7 +173,7 @@ def all_peaks(model):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 6), st.floats(0.0, 1.0))
+@given(st.integers(0, 2**32 - 1), st.integers(1, 8), st.floats(0.0, 1.0))
 def test_optimal_equals_brute_force(seed, n_sites, where):
     rng = random.Random(seed)
     model = CostModel(random_tree(rng, n_sites))
@@ -173,6 +183,18 @@ def test_optimal_equals_brute_force(seed, n_sites, where):
     s = suggest(model, budget=budget, method="optimal")
     assert (s.time, s.peak_bytes) == expect
     assert predict(model, s.placement) == Prediction(s.time, s.peak_bytes)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 6), st.floats(0.0, 1.0))
+def test_optimal_equals_brute_force_when_splits_lower_the_peak(seed, n_sites, where):
+    rng = random.Random(seed)
+    model = CostModel(random_tree(rng, n_sites, big_snapshots=True))
+    assume(any(f.delta_pk < 0 for f in model.site_figures({}).values()))
+    peaks = all_peaks(model)
+    budget = peaks[min(int(where * len(peaks)), len(peaks) - 1)]
+    s = suggest(model, budget=budget, method="optimal")
+    assert (s.time, s.peak_bytes) == brute_force(model, budget)
 
 
 @settings(max_examples=50, deadline=None)

@@ -134,9 +134,11 @@ class _Problem:
     def infeasible(self, method: str) -> ValueError:
         low_state = _lowest_peak_descent(self)
         low = self.model.peak_of_state(low_state)
+        what = ("no checkpoint placement keeps" if method == "optimal" else
+                f"the {method} search found no checkpoint placement that keeps")
         return ValueError(
-            f"no checkpoint placement keeps the predicted peak within the budget of "
-            f"{format_bytes(self.budget)} ({self.budget} B; method {method!r}); the lowest "
+            f"{what} the predicted peak within the budget of "
+            f"{format_bytes(self.budget)} ({self.budget} B); the lowest "
             f"peak found is {format_bytes(low)} ({low} B). Raise the budget to at least that, "
             f"or pass budget=None for the all-checkpointed peak "
             f"({format_bytes(self.default_budget)}).")
@@ -229,7 +231,9 @@ def _branch_and_bound(pb: _Problem, budget: int, node_limit: int | None = None):
         if k == n:
             best[:] = [t, lb, list(state)]
             return
-        if all_positive[k] and not all_split_failed:
+        # (the last remaining site is the cheapest: if adding it changes t, every other
+        # completion is strictly slower, even in floating point)
+        if all_positive[k] and not all_split_failed and t + cost[order[-1]] > t:
             for j in order[k:]:
                 state[j] = SPLIT
             pk = m.peak_of_state(state)
@@ -475,9 +479,9 @@ def _front(points) -> list[tuple[float, int, list[int]]]:
     pts = sorted(points, key=lambda x: (x[1], x[0]))
     out = []
     for t, p, st in pts:
+        # sorted by peak then time: a point is kept only if it is faster than every point
+        # with a smaller or equal peak
         if not out or t < out[-1][0]:
-            if out and out[-1][1] == p:
-                continue
             out.append((t, p, st))
     return out
 
@@ -491,7 +495,6 @@ def pareto(tree: "CallNode | AggregatedTree | CostModel", sites=None, run_placem
     exceeds its node limit, the non-dominated points met by greedy searches over a sweep of budgets.
     """
     pb = _Problem(tree, sites, run_placement, None)
-    m = pb.model
     points = None
     if len(pb.free) <= PARETO_ENUMERATE_SITES:
         points = []
