@@ -12,6 +12,8 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nbadjoint.runtime import vjp
 from nbadjoint.transform import rules
@@ -790,3 +792,17 @@ def test_rule_params_locate_an_argument_passed_by_keyword():
 
 def test_unbroadcast_broadcasts_a_scalar_contribution_up_to_the_shape():
     np.testing.assert_array_equal(vjp.unbroadcast(2.0, (2, 1)), [[2.0], [2.0]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 3), min_size=0, max_size=3), st.lists(st.booleans(), min_size=3, max_size=3),
+       st.integers(0, 2))
+def test_unbroadcast_inverts_numpy_broadcasting(shape, squeeze, extra):
+    """unbroadcast is the adjoint of np.broadcast_to: <unbroadcast(g), u> == <g, broadcast_to(u)>."""
+    shape = tuple(1 if s else n for n, s in zip(shape, squeeze))
+    big = (2,) * extra + tuple(n if n > 1 else 3 for n in shape)
+    rng = np.random.default_rng(len(big))
+    g, u = rng.normal(size=big), rng.normal(size=shape)
+    got = vjp.unbroadcast(g, shape)
+    assert np.shape(got) == shape
+    np.testing.assert_allclose(np.sum(got * u), np.sum(g * np.broadcast_to(u, big)))
