@@ -547,6 +547,11 @@ def test_unknown_keyword_is_rejected_with_the_supported_signature():
         find_rule(np.sin).grads[0]("g", "ans", "x", where="mask")
 
 
+def test_norm_with_an_order_that_has_no_derivative_is_rejected():
+    with pytest.raises(RuleError, match="ord=1"):
+        find_rule(np.linalg.norm).grads[0]("g", "ans", "x", ord="1")
+
+
 def test_astype_to_an_integer_dtype_has_no_derivative():
     assert find_rule(np.ndarray.astype).grads[0]("g", "ans", "x", "int") is None
 

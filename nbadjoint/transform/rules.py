@@ -286,6 +286,10 @@ def _norm_x(g, ans, v):
     """np.linalg.norm: hand-written 2-norm / Frobenius rule; other `ord`s go to autograd."""
     if _same_text(v["ord"], "None"):
         return f"_vjp.norm_grad({g}, {v['x']}, {ans}, {v['axis']}, {v['keepdims']})"
+    order = _number(v["ord"])
+    if order is not None and order <= 1:
+        raise RuleError(f"np.linalg.norm: no derivative for ord={v['ord']}; use ord=None (2-norm) or ord > 1, "
+                        "or write the norm with np.sum and np.abs")
     kwargs = {"ord": v["ord"], "axis": v["axis"], "keepdims": v["keepdims"]}
     return _fallback_text("np.linalg.norm", 0, g, ans, (v["x"],), kwargs)
 
