@@ -36,13 +36,14 @@ starts on top of ``pre_i`` with c_i's own tape, reaching at most ``pre_i + Pk(c_
 covers both its forward sweep and its backward sweep); for a checkpointed child the stack holds
 ``pre_i + snapshot``, the snapshot is popped, and the recomputed forward sweep plus backward sweep
 of c_i reach ``pre_i + Pk(c_i)``.  Between children only pops happen.  Note that the snapshot term
-in ``X_i`` never decides the maximum: ``pre_i + snapshot_bytes(c_i) <= Total(v)``.  Backward sweeps
-of split descendants do not need their own term because ``Pk`` already includes ``Total``.
+in ``X_i`` never decides the maximum: ``pre_i + snapshot_bytes(c_i) <= Total(v)``.
 
 Time: ``T(P) = sum_v (t_fwd(v) + t_bwd(v)) + sum_{v != root, P[site(v)]} (t_primal(v) + t_snapshot(v))``.
 Each checkpointed instance adds one primal run of its whole subtree; ``t_primal`` is inclusive, so
 nested checkpointed levels multiply naturally.  T is separable: splitting a site saves the summed
-``t_primal + t_snapshot`` of its instances whatever else is chosen.
+``t_primal + t_snapshot`` of its instances whatever else is chosen.  (A run that split a site
+never ran those instances' primal; whoever builds the tree must fill ``t_primal`` from a primal
+run, or that site's saving reads as zero.)
 
 Aggregation
 -----------
@@ -53,9 +54,9 @@ time loop of 10^4 identical steps costs a handful of nodes.  A periodic sequence
 nine plain steps, then one step that also writes output, a thousand times) is stored as a *group*
 node (site ``"<group>"``) holding one period, repeated: a group is not a call, it is always
 transparent (contributes its Total, peaks at its Pk), which is exactly the inlined sequence.
-Times of merged instances are summed
-per unique node, so every per-site time total, and therefore ``T``, is exactly the sum over the
-recorded instances.  All traversals are iterative: trees may be 10^5 nodes deep.
+Times of merged instances are summed per unique node, so every per-site time total, and therefore
+``T``, is exactly the sum over the recorded instances.  All traversals are iterative: trees may be
+10^5 nodes deep.
 """
 from __future__ import annotations
 
@@ -155,8 +156,9 @@ class UniqueNode:
 
     ``segments`` is a tuple of ``(child index, gap after it, repeat count)``: the children sequence
     ``gap0, c_0, g_1, c_1, g_2, ...`` with runs of identical consecutive ``(c_i, g_{i+1})`` pairs
-    stored once.  ``count`` is the number of recorded instances merged into this node and the four
-    times are summed over them.
+    stored once.  A child may be a group (site ``"<group>"``): one period of a repeated block of
+    segments, transparent to the cost model.  ``count`` is the number of recorded instances merged
+    into this node (0 for a group) and the four times are summed over them.
     """
 
     __slots__ = ("site", "snapshot_bytes", "gap0", "segments", "count",
@@ -173,9 +175,6 @@ class UniqueNode:
         self.t_snapshot = t_snapshot
         self.t_fwd = t_fwd
         self.t_bwd = t_bwd
-
-    def key(self):
-        return (self.site, self.snapshot_bytes, self.gap0, self.segments)
 
     def to_dict(self) -> dict:
         return {"site": self.site, "snapshot_bytes": self.snapshot_bytes, "gap0": self.gap0,

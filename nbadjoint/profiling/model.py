@@ -2,7 +2,9 @@
 
 The formulas, derived in `nbadjoint.profiling.calltree`, are evaluated on an `AggregatedTree`,
 once per unique subtree, children before parents, so one prediction costs O(unique nodes +
-run-length segments), however many instances the recorded run had.
+run-length segments), however many instances the recorded run had.  Searches that change one or
+two sites at a time use `CostModel.set_reference` / `CostModel.peak_changed`, which recompute only
+the unique nodes with a child at a changed site and their ancestors.
 
 Per-site figures (`site_figures`), for a placement ``P`` (normally the one the run used).  For an
 instance ``v`` let ``B(v)`` be the absolute stack size (bytes) underneath ``v`` when ``v`` is
