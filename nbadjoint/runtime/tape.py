@@ -105,17 +105,17 @@ def getitem_b(x_b, like, index, y_b):
     if x_b is None:
         x_b = _zero_container(like)
         if isinstance(x_b, (list, dict)):
-            x_b[index] = y_b
+            if isinstance(index, slice):
+                x_b[index] = list(y_b)
+            else:
+                x_b[index] = y_b
             return x_b
-        x_b[index] += y_b
+        _scatter_add(x_b, index, y_b)
         return x_b
     if isinstance(x_b, _ndarray):
         # refs: caller's variable, this frame, _own's frame, getrefcount's argument
         x_b = _own(x_b, 4)
-        if isinstance(index, _ndarray) and index.dtype != bool:
-            np.add.at(x_b, index, y_b)
-        else:
-            x_b[index] += y_b
+        _scatter_add(x_b, index, y_b)
         return x_b
     if isinstance(x_b, tuple):
         x_b = list(x_b)
@@ -126,6 +126,23 @@ def getitem_b(x_b, like, index, y_b):
     else:
         x_b[index] = add(x_b[index], y_b)
     return x_b
+
+
+_BASIC = (int, slice, type(None), type(Ellipsis), np.integer)
+
+
+def _is_basic(index) -> bool:
+    if isinstance(index, tuple):
+        return all(isinstance(i, _BASIC) for i in index)
+    return isinstance(index, _BASIC)
+
+
+def _scatter_add(x_b, index, y_b):
+    """x_b[index] += y_b, adding repeated entries of a fancy index once each."""
+    if _is_basic(index):
+        x_b[index] += y_b
+    else:
+        np.add.at(x_b, index, y_b)
 
 
 def setitem_b(x_b, index):

@@ -1003,3 +1003,184 @@ class _PrimalRewriter(ast.NodeTransformer):
                 return ast.copy_location(ast.parse(name, mode="eval").body, node)
         ref = self.code.program.constant_ref(self.info, node.id, value)
         return ast.copy_location(ast.parse(ref, mode="eval").body, node)
+
+
+# -------------------------------------------------------------------------------------------------
+# aliasing: writes into an array another live name (or a parameter) may share
+# -------------------------------------------------------------------------------------------------
+
+def _view_funcs():
+    names = ["transpose", "reshape", "ravel", "squeeze", "expand_dims", "asarray", "asanyarray", "real", "imag",
+             "swapaxes", "diagonal", "broadcast_to", "atleast_1d", "atleast_2d", "atleast_3d", "flip", "fliplr",
+             "flipud", "moveaxis", "rollaxis"]
+    out = {getattr(np, n) for n in names if hasattr(np, n)}
+    out |= {np.ndarray.reshape, np.ndarray.transpose, np.ndarray.view, np.ndarray.squeeze, np.ndarray.ravel}
+    return out
+
+
+_VIEW_FUNCS = _view_funcs()
+
+
+class AliasChecker:
+    """Reject in-place writes whose effect another live name would see (its adjoint would be lost)."""
+
+    def __init__(self, code: "FunctionCode", returns_fresh: dict):
+        self.code = code
+        self.returns_fresh = returns_fresh
+        self.user_names = code.norm.user_names
+        self.live_after: dict = {}
+        self.contents: dict = {}        # container object -> objects it may hold
+
+    def run(self) -> bool:
+        """Check the function; returns True when its result never shares memory with a parameter."""
+        body = self.code.body
+        self._live(body, set())
+        env = {p: frozenset({("param", p)}) for p in self.code.params}
+        self.checking = False
+        env = self._pts_block(body, env)
+        self.checking = True
+        self._pts_block(body, {p: frozenset({("param", p)}) for p in self.code.params})
+        ret = self.code.body[-1].value
+        if isinstance(ret, ir.Name):
+            return not any(site[0] == "param" for site in self._final_env.get(ret.id, ()))
+        return True
+
+    # -- liveness ---------------------------------------------------------------------------------
+    def _live(self, stmts, live_out: set) -> set:
+        live = set(live_out)
+        for s in reversed(stmts):
+            if isinstance(s, ir.Assign):
+                live = (live - {s.target}) | _stmt_reads(s)
+            elif isinstance(s, (ir.SetItem, ir.Append)):
+                self.live_after[id(s)] = set(live)
+                live |= _stmt_reads(s)
+            elif isinstance(s, ir.If):
+                live = self._live(s.body, live) | self._live(s.orelse, live) | set(ir.names_in([s.test]))
+            elif isinstance(s, (ir.ForRange, ir.Loop)):
+                extra = set(ir.names_in(s.range_args)) if isinstance(s, ir.ForRange) else set()
+                entry = set(live)
+                for _ in range(50):
+                    new = self._live(s.body, live | entry) | live
+                    if new == entry:
+                        break
+                    entry = new
+                live = entry | extra
+            else:
+                live |= _stmt_reads(s)
+        return live
+
+    # -- points-to ---------------------------------------------------------------------------------
+    def _pts_block(self, stmts, env: dict) -> dict:
+        env = dict(env)
+        for s in stmts:
+            if isinstance(s, ir.Assign):
+                env[s.target] = self._transfer(s, env)
+            elif isinstance(s, (ir.SetItem, ir.Append)):
+                self._check_write(s, s.target, env)
+                for obj in env.get(s.target, frozenset()):
+                    self.contents[obj] = self.contents.get(obj, frozenset()) | self._pts(s.value, env)
+            elif isinstance(s, ir.If):
+                env = _union_env(self._pts_block(s.body, env), self._pts_block(s.orelse, env))
+            elif isinstance(s, (ir.ForRange, ir.Loop)):
+                checking = self.checking
+                self.checking = False
+                entry = dict(env)
+                if isinstance(s, ir.ForRange):
+                    entry[s.target] = frozenset()
+                for _ in range(50):
+                    new = _union_env(env, self._pts_block(s.body, entry))
+                    if isinstance(s, ir.ForRange):
+                        new[s.target] = frozenset()
+                    if new == entry:
+                        break
+                    entry = new
+                self.checking = checking
+                if checking:
+                    self._pts_block(s.body, entry)
+                env = entry
+        self._final_env = env
+        return env
+
+    def _pts(self, atom, env):
+        if isinstance(atom, ir.Name):
+            return env.get(atom.id, frozenset())
+        return frozenset()
+
+    def _transfer(self, s, env):
+        e = s.expr
+        site = frozenset({("site", id(s))})
+        if isinstance(e, ir.Copy):
+            return self._pts(e.a, env)
+        if isinstance(e, ir.GetItem):
+            base = self._pts(e.a, env)
+            inner = frozenset()
+            for obj in base:
+                inner |= self.contents.get(obj, frozenset())
+            return base | inner | site
+        if isinstance(e, ir.Prim):
+            if e.func in _VIEW_FUNCS and e.args:
+                return self._pts(e.args[0], env) | site
+            return site
+        if isinstance(e, ir.UserCall):
+            if self.returns_fresh.get(e.callee, False):
+                return site
+            out = site
+            for a in e.args:
+                out |= self._pts(a, env)
+            return out
+        if isinstance(e, (ir.Build, ir.BuildDict)):
+            inner = frozenset()
+            for a in (e.elts if isinstance(e, ir.Build) else e.values):
+                inner |= self._pts(a, env)
+            key = ("site", id(s))
+            self.contents[key] = self.contents.get(key, frozenset()) | inner
+            return site
+        return site
+
+    def _check_write(self, s, target, env):
+        if not self.checking:
+            return
+        objs = env.get(target, frozenset())
+        info = self.code.info
+        for kind, what in objs:
+            if kind == "param":
+                raise info.error(f"writing into `{target}`, which may be (a view of) the parameter `{what}`: "
+                                 "nbadjoint does not change its caller's arrays", lineno=s.line,
+                                 hint=f"work on a copy first, e.g. {target} = {what}.copy()")
+        for name in sorted(self.live_after.get(id(s), ())):
+            if name == target or name not in self.user_names:
+                continue
+            if env.get(name, frozenset()) & objs:
+                raise info.error(f"writing into `{target}` also changes `{name}`, which shares its memory and is "
+                                 "used afterwards; the adjoint would miss that dependence", lineno=s.line,
+                                 hint=f"make one of them a copy, e.g. {name} = {target}.copy()")
+
+
+def _union_env(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, frozenset()) | v
+    return out
+
+
+def _stmt_reads(s) -> set:
+    if isinstance(s, ir.Assign):
+        e = s.expr
+        if isinstance(e, ir.Opaque):
+            return set(e.reads)
+        if isinstance(e, ir.GetItem):
+            return set(ir.names_in([e.a])) | set(e.index.reads)
+        if isinstance(e, ir.UserCall):
+            return set(ir.names_in(e.args))
+        return _operand_names(e)
+    if isinstance(s, ir.SetItem):
+        return {s.target} | set(s.index.reads) | set(ir.names_in([s.value]))
+    if isinstance(s, ir.Append):
+        return {s.target} | set(ir.names_in([s.value]))
+    if isinstance(s, ir.Effect):
+        return set(s.reads)
+    if isinstance(s, ir.LoopExit):
+        return set(ir.names_in([s.test]))
+    if isinstance(s, ir.Return):
+        return set(ir.names_in([s.value]))
+    return set()

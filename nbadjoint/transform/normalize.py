@@ -41,6 +41,13 @@ _UNSUPPORTED_EXPR = {
 }
 
 
+class _Counter:
+    """enumerate's counter in a normalised loop: the loop index plus ``start``."""
+
+    def __init__(self, start):
+        self.start = start
+
+
 class _Flags:
     """Names of the control-flow flags live at a point of the lowering."""
 
@@ -57,6 +64,7 @@ class Normalizer:
         node = info.node
         self.params = self._params(node.args)
         self.locals = set(self.params) | _assigned_names(node)
+        self.user_names = set(self.locals)
         self.used_names = self.locals | {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
         self.flag_counter = 0
         self.has_early_return = False
@@ -335,8 +343,8 @@ class Normalizer:
                 length_args = [ir.Name(n)]
             range_args = length_args
             for tgt, seq in targets:
-                if seq is None:      # enumerate's counter
-                    self.assign_to(tgt, ir.Name(loop_var), body_prefix, line)
+                if isinstance(seq, _Counter):
+                    self._assign_counter(tgt, loop_var, seq, body_prefix, line)
                 else:
                     item = self.tmp()
                     body_prefix.append(ir.Assign(item, ir.GetItem(seq, ir.Index(loop_var, [loop_var], loop_var)), line=line))
@@ -356,12 +364,17 @@ class Normalizer:
         """Sequences a non-range ``for`` walks, and (target, sequence) pairs for its body."""
         obj = resolve_static(it.func, self.info, self.locals) if isinstance(it, ast.Call) else _NOT_FOUND
         if obj is enumerate:
-            if len(it.args) != 1 or it.keywords:
-                raise self.err("only enumerate(sequence) is supported", it)
+            start = None
+            if len(it.args) == 2 and not it.keywords:
+                start = self.expr(it.args[1], out)
+            elif len(it.keywords) == 1 and it.keywords[0].arg == "start" and len(it.args) == 1:
+                start = self.expr(it.keywords[0].value, out)
+            elif len(it.args) != 1 or it.keywords:
+                raise self.err("only enumerate(sequence) and enumerate(sequence, start) are supported", it)
             if not (isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2):
                 raise self.err("use `for i, x in enumerate(seq)`", target)
             seq = self._as_name(self.expr(it.args[0], out), out, it.lineno)
-            return [seq], [(target.elts[0], None), (target.elts[1], seq)]
+            return [seq], [(target.elts[0], _Counter(start)), (target.elts[1], seq)]
         if obj is zip:
             if it.keywords:
                 raise self.err("zip() keywords are not supported", it)
@@ -374,6 +387,16 @@ class Normalizer:
                            hint="iterate over range(...) or a sequence and index it")
         seq = self._as_name(self.expr(it, out), out, it.lineno)
         return [seq], [(target, seq)]
+
+    def _assign_counter(self, tgt, loop_var, counter, out, line):
+        start = counter.start
+        if start is None:
+            self.assign_to(tgt, ir.Name(loop_var), out, line)
+            return
+        count = self.tmp()
+        out.append(ir.Assign(count, ir.Opaque(f"{loop_var} + {start.text()}", ir.names_in([ir.Name(loop_var), start])),
+                             line=line))
+        self.assign_to(tgt, ir.Name(count), out, line)
 
     def while_stmt(self, s, out, flags):
         if s.orelse:
@@ -557,8 +580,8 @@ class Normalizer:
                     lens = [ir.Name(n)]
                 range_args = lens
                 for tgt, seq in targets:
-                    if seq is None:
-                        self.assign_to(tgt, ir.Name(loop_var), prefix, node.lineno)
+                    if isinstance(seq, _Counter):
+                        self._assign_counter(tgt, loop_var, seq, prefix, node.lineno)
                     else:
                         item = self.tmp()
                         prefix.append(ir.Assign(item, ir.GetItem(seq, ir.Index(loop_var, [loop_var], loop_var)), line=node.lineno))

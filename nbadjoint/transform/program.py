@@ -61,6 +61,7 @@ class Program:
         self.root_key = self._add(root, None, None)
         self.root_name = root.__name__
         self._analyze_all()
+        self._check_aliasing()
         self.sites = self._collect_sites()
         self.site_ids = [s.id for s in self.sites]
 
@@ -117,6 +118,12 @@ class Program:
                     for param, atom in zip(callee.params, s.expr.args):
                         if isinstance(atom, ir.Name) and atom.id in code.varied:
                             varied_in[s.expr.callee].add(param)
+
+    def _check_aliasing(self):
+        from .codegen import AliasChecker
+        returns_fresh = {}
+        for key in self._order:            # callees before callers
+            returns_fresh[key] = AliasChecker(self.functions[key], returns_fresh).run()
 
     def _collect_sites(self) -> list:
         seen = {}
