@@ -225,6 +225,19 @@ def test_auto_falls_back_to_greedy_beyond_twenty_sites():
     assert s.peak_bytes <= s.budget_bytes
 
 
+def test_auto_falls_back_to_greedy_when_the_exact_search_hits_its_node_limit(monkeypatch):
+    monkeypatch.setattr(advisor, "AUTO_NODE_LIMIT", 1)
+    assert suggest(many_sites(8)).method == "greedy"
+
+
+def test_suggest_takes_a_call_tree_in_any_form():
+    from nbadjoint.profiling.calltree import aggregate
+    a = suggest(siblings(), budget=2100)
+    b = suggest(aggregate(siblings()), budget=2100)
+    c = suggest(CostModel(siblings()), budget=2100)
+    assert a.placement == b.placement == c.placement
+
+
 def test_optimal_refuses_more_than_twenty_five_sites():
     with pytest.raises(ValueError, match="method='greedy'"):
         suggest(many_sites(26), method="optimal")

@@ -354,10 +354,15 @@ def test_site_stack_positions_match_a_walk_over_instances(seed):
     rng = random.Random(seed)
     root, sites = random_tree(rng)
     placement = random_placement(rng, sites)
+    figs = site_figures(root, placement)
+    assert {s: (f.snp, f.pk, f.tn) for s, f in figs.items()} == ref_site_positions(root, placement)
+
+
+def ref_site_positions(root, placement):
+    """{site: (snp, pk, tn)} by walking every instance with its absolute reversal base."""
     expect = {}
 
     def walk(v, base):
-        total, _ = ref_total_and_peak(v, placement)
         pre = 0
         for i, c in enumerate(v.children):
             pre += v.gaps[i]
@@ -371,8 +376,17 @@ def test_site_stack_positions_match_a_walk_over_instances(seed):
             pre += c.snapshot_bytes if ck else tc
 
     walk(root, 0)
-    figs = site_figures(root, placement)
-    assert {s: (f.snp, f.pk, f.tn) for s, f in figs.items()} == expect
+    return expect
+
+
+def test_site_figures_of_a_periodic_loop():
+    root = periodic_loop(6, tail=2)
+    for placement in ({}, {"model:5:step": False}, {"model:7:write": False}):
+        figs = site_figures(root, placement)
+        assert {s: (f.snp, f.pk, f.tn) for s, f in figs.items()} == \
+            ref_site_positions(root, placement)
+        assert (figs["model:5:step"].calls, figs["model:7:write"].calls) == (9 * 6 + 2, 6)
+        assert figs["model:7:write"].delta_t == pytest.approx(6 * 1e-4)
 
 
 # -- serialisation and robustness --------------------------------------------------------------
