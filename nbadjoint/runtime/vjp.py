@@ -106,6 +106,12 @@ def maximum_grad(g, a, b):
     return g * ((a > b) + 0.5 * (a == b))
 
 
+def extremum_grad(g, ans, k, args):
+    """Derivative of builtin max/min(*args) w.r.t. args[k]: shared equally among the tied arguments."""
+    ties = sum(1 for a in args if a == ans)
+    return g / ties if args[k] == ans else 0.0 * g
+
+
 def minimum_grad(g, a, b):
     """Contribution of min(a, b) to a: g where a < b, g / 2 at ties, 0 elsewhere."""
     if type(a) is _float and type(b) is _float:

@@ -387,6 +387,16 @@ _ATAN2 = ("{g} * {x} / ({y} ** 2 + {x} ** 2)", "-{g} * {y} / ({y} ** 2 + {x} ** 
 _SUM_LIKE = "a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True"
 
 
+def _extremum_of_scalars(g, ans, values):
+    """Builtin max/min of two or more scalars: the derivative goes to the arguments equal to the result."""
+    args, k = values["args"], values["_index"]
+    if k >= len(args):
+        return None
+    if len(args) < 2:
+        raise RuleError("max/min of a single sequence: use np.max / np.min on an array instead")
+    return f"_vjp.extremum_grad({g}, {ans}, {k}, ({', '.join(args)},))"
+
+
 def _hand_rules():
     """All hand-written rules, keyed by the primal function object."""
     r = {}
@@ -414,10 +424,8 @@ def _hand_rules():
         r[getattr(np, fname)] = _rule(f"np.{fname}", "a, b, /", broadcast=True,
                                       a=f"_vjp.{helper}({{g}}, {{a}}, {{b}})",
                                       b=f"_vjp.{helper}({{g}}, {{b}}, {{a}})")
-    r[builtins.max] = _rule("max", "a, b, /", a="_vjp.maximum_grad({g}, {a}, {b})",
-                            b="_vjp.maximum_grad({g}, {b}, {a})")
-    r[builtins.min] = _rule("min", "a, b, /", a="_vjp.minimum_grad({g}, {a}, {b})",
-                            b="_vjp.minimum_grad({g}, {b}, {a})")
+    r[builtins.max] = _rule("max", "*args", args=_extremum_of_scalars)
+    r[builtins.min] = _rule("min", "*args", args=_extremum_of_scalars)
     r[np.where] = _rule("np.where", "condition, x=None, y=None, /", broadcast=True,
                         x="np.where({condition}, {g}, 0.0)", y="np.where({condition}, 0.0, {g})")
     r[np.clip] = _rule("np.clip", "a, a_min=None, a_max=None, out=None", broadcast=True, fixed=("out",),
