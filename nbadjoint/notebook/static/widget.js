@@ -289,7 +289,9 @@ function countSplit(placement) {
 function historyTable(history) {
   const table = h("table", "nba-history");
   const head = h("tr");
-  for (const label of ["Run", "Split", "Predicted", "Measured", "Pred. peak", "Meas. peak"]) head.appendChild(h("th", null, label));
+  for (const label of ["Run", "Split", "Time: predicted → measured", "Peak: predicted → measured"]) {
+    head.appendChild(h("th", null, label));
+  }
   table.appendChild(h("thead")).appendChild(head);
   const body = h("tbody");
   for (let i = history.length - 1; i >= 0; i--) {
@@ -297,8 +299,8 @@ function historyTable(history) {
     const tr = h("tr", i === history.length - 1 ? "nba-run nba-run-last" : "nba-run");
     const p = run.predicted || {};
     const m = run.measured || {};
-    for (const text of [`#${run.run}`, countSplit(run.placement), fmtTime(p.time), fmtTime(m.time),
-      fmtBytes(p.peak_bytes), fmtBytes(m.peak_bytes)]) {
+    for (const text of [`#${run.run}`, countSplit(run.placement), `${fmtTime(p.time)} → ${fmtTime(m.time)}`,
+      `${fmtBytes(p.peak_bytes)} → ${fmtBytes(m.peak_bytes)}`]) {
       tr.appendChild(h("td", "nba-num", text));
     }
     body.appendChild(tr);
@@ -366,8 +368,7 @@ function render({ model, el }) {
   }));
   root.appendChild(errorBox);
 
-  // body: tree on the left, chart and run history on the right
-  const body = h("div", "nba-body");
+  // the call tree, full width; below it the chart and run history beside the code panel
   const treePane = h("div", "nba-tree");
   const table = h("table", "nba-tree-table");
   const thead = h("thead");
@@ -382,15 +383,16 @@ function render({ model, el }) {
   const tbody = h("tbody");
   table.appendChild(tbody);
   treePane.appendChild(table);
-  body.appendChild(treePane);
+  root.appendChild(treePane);
+  const lower = h("div", "nba-lower");
   const side = h("div", "nba-side");
   const chartBox = h("div", "nba-chart-box");
   side.appendChild(chartBox);
   side.appendChild(legend());
   const historyBox = h("div", "nba-history-box");
   side.appendChild(historyBox);
-  body.appendChild(side);
-  root.appendChild(body);
+  lower.appendChild(side);
+  root.appendChild(lower);
 
   // code panel
   const codePanel = h("div", "nba-code");
@@ -406,7 +408,7 @@ function render({ model, el }) {
   codePanel.appendChild(fwdCode);
   codePanel.appendChild(bwdCode);
   codePanel.appendChild(lineCode);
-  root.appendChild(codePanel);
+  lower.appendChild(codePanel);
 
   view.state = () => {
     const data = model.get("profile_data") || {};
