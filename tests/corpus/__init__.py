@@ -11,7 +11,8 @@ import inspect
 import textwrap
 import types
 
-MODULE_NAMES = ("scalars", "arrays", "indexing", "control", "calls", "containers", "inplace", "pde")
+MODULE_NAMES = ("scalars", "arrays", "indexing", "control", "calls", "containers", "inplace", "pde",
+                "pitfalls")
 
 
 def modules():

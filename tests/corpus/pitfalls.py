@@ -1,0 +1,325 @@
+import numpy as np
+
+from ._inputs import case, mat, vec
+
+
+# branch condition computed first, its operand overwritten after the branch
+def branch_then_overwrite(x):
+    c = x > 0.5
+    if c:
+        y = x * x
+    else:
+        y = x
+    x = y * 3.0
+    return x + y
+
+
+# trip count derived from an active value through int() (locally constant)
+def trip_count_from_value(x):
+    n = int(x * 3.0)
+    s = x
+    for _ in range(n):
+        s = s * np.cos(s) + x
+    return s
+
+
+# the range bound rebound inside the loop (range is evaluated once)
+def range_bound_rebound(a, n):
+    s = 0.0
+    for i in range(n):
+        n = n - 1
+        s = s + a[i] * n
+    return s
+
+
+# in-place recurrence: each entry overwritten using the entry before it
+def inplace_recurrence(a):
+    u = a.copy()
+    for i in range(1, len(u)):
+        u[i] = u[i] * np.sin(u[i - 1]) + u[i - 1]
+    return np.sum(u ** 2)
+
+
+# element augmented assignment reading its own old value
+def element_self_update(a):
+    u = a * 1.0
+    for i in range(len(u)):
+        u[i] *= u[i]
+        u[i] += np.sin(u[i])
+    return np.sum(u)
+
+
+# Gauss-Seidel sweeps: in-place updates reading freshly written neighbours
+def gauss_seidel(b):
+    x = np.zeros(len(b))
+    for _ in range(3):
+        for i in range(len(b)):
+            left = x[i - 1] if i > 0 else 0.0
+            right = x[i + 1] if i < len(b) - 1 else 0.0
+            x[i] = (b[i] - 0.3 * left - 0.2 * right) / 2.0
+    return np.sum(x ** 2) + np.sum(x * b)
+
+
+# the whole array read between two writes of the same entry
+def read_between_writes(a):
+    u = np.zeros(len(a))
+    u[0] = a[0] * a[1]
+    s = np.sum(u * a)
+    u[0] = np.sin(a[2])
+    return s * np.sum(u ** 2)
+
+
+# A[i, j] += ... in nested loops
+def nested_element_iadd(A):
+    B = np.zeros((2, 2))
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            B[i % 2, j % 2] += A[i, j] * A[j % A.shape[0], i % A.shape[1]]
+    return np.sum(B ** 2)
+
+
+# tuple unpacking into subscript targets
+def unpack_into_subscripts(x, y):
+    a = np.zeros(3)
+    a[0], a[2] = x * y, np.sin(x)
+    return np.sum(a * a) + a[2]
+
+
+# writing through a slice view of a fresh array changes the array
+def view_slice_write(x, a):
+    b = a * 1.0
+    v = b[1:3]
+    v[0] = x
+    return np.sum(b * b)
+
+
+# writing through the transpose view of a fresh matrix changes the matrix
+def view_transpose_write(x, A):
+    B = A.copy()
+    C = B.T
+    C[0, 1] = x * x
+    return np.sum(B ** 3)
+
+
+# chained assignment of one fresh array to two names, then a write through one
+def chained_alias_write(x, a):
+    u = w = np.zeros(3)
+    u[1] = x
+    return np.sum(w * a) + np.sum(u * u)
+
+
+# entries of a list of floats reassigned by index
+def list_item_assign(x, y):
+    xs = [x, y, 0.0]
+    xs[2] = xs[0] * xs[1]
+    xs[0] = np.sin(xs[2])
+    return xs[0] + xs[1] * xs[2]
+
+
+# dict value updated in a loop
+def dict_update_loop(x):
+    d = {"s": x, "p": 1.0}
+    for k in range(3):
+        d["s"] = d["s"] + np.sin(d["p"] * x)
+        d["p"] = d["p"] * x + k
+    return d["s"] * d["p"]
+
+
+# a callee writing into the fresh array its caller passes (call as a statement)
+def fill_first(v, x):
+    v[0] = x * x
+    v[2] = v[1] * x
+
+
+# caller of an in-place callee; the array is used afterwards
+def call_inplace_callee(x, a):
+    w = a * 1.0
+    fill_first(w, x)
+    return np.sum(w * w)
+
+
+# an in-place callee inside a time loop; its argument is read before and after every call
+def call_inplace_in_loop(x, a):
+    w = a * 1.0
+    s = 0.0
+    for k in range(3):
+        s = s + np.sum(np.sin(w))
+        fill_first(w, x + k)
+    return s + np.sum(w ** 2)
+
+
+# callee returning its argument unchanged (aliasing through a return)
+def identity_callee(a):
+    return a
+
+
+# caller writing into the result of a callee that returned the caller's own fresh array
+def write_into_returned_alias(x, a):
+    c = a * 2.0
+    b = identity_callee(c)
+    b[0] = x
+    return np.sum(c * c)
+
+
+# callee with two array parameters, reduced to a float
+def two_params(u, v):
+    return np.sum(u * v) + np.sum(np.sin(u) * v ** 2)
+
+
+# the same array passed as two arguments of a callee
+def same_array_twice(a):
+    return two_params(a, a)
+
+
+# an argument that does not influence the result gets a zero gradient, not None
+def unused_argument(x, y, a):
+    return x * x
+
+
+# an argument used only through non-differentiable operations gets a zero gradient
+def only_nondifferentiable_use(x, a):
+    k = np.floor(np.sum(a) * 10.0)
+    return x * k + np.sum(a > 0.0)
+
+
+# a constant result: every gradient is zero
+def constant_result(a):
+    return 3.0
+
+
+# 0-d array argument: the gradient is a 0-d array
+def zero_d_argument(z):
+    return np.sin(z) * z
+
+
+# negative axis and chained methods
+def chained_methods(A):
+    return A.reshape(2, 3).sum(axis=-1).max() + A.T.copy().mean()
+
+
+# batched matmul 3-D @ 2-D
+def batched_matmul(T, B):
+    return np.sum((T @ B) ** 2)
+
+
+# norm along an axis
+def norm_axis(A):
+    return np.sum(np.linalg.norm(A, axis=1) ** 3)
+
+
+# index array computed with integer arithmetic
+def computed_index(a):
+    idx = np.arange(2 * len(a)) % len(a)
+    return np.sum(a[idx] * np.arange(2.0 * len(a)))
+
+
+# slice bounds given by integer arguments
+def slice_int_bounds(a, i, j):
+    return np.sum(a[i:j] ** 2) * a[j]
+
+
+# keyword-only parameter with a default
+def kwonly(x, *, scale=2.0):
+    return scale * x * x
+
+
+# calls passing a keyword-only argument or leaving its default
+def call_kwonly(x):
+    return kwonly(x) + kwonly(x, scale=x)
+
+
+# elementwise mix of two arrays, bounded
+def mix(u, v):
+    return np.tanh(u + 0.5 * v) + 0.1 * u
+
+
+# many call sites (more than six): placement sampling path
+def call_eight_sites(x):
+    a = mix(x, x)
+    b = mix(a, x)
+    c = mix(b, a)
+    d = mix(c, b)
+    e = mix(d, c)
+    f = mix(e, d)
+    g = mix(f, e)
+    h = mix(g, f)
+    return np.sum(h * x)
+
+
+# callee returning a dict literal
+def stats(a):
+    return {"mean": np.mean(a), "sq": np.sum(a * a)}
+
+
+# dict returned by a callee, read by key
+def call_dict_return(a):
+    d = stats(a)
+    return d["mean"] * d["sq"]
+
+
+# callee returning a list literal of floats and an array
+def pieces(a):
+    return [a[0] * a[1], np.sin(a[2]), a[1:] * 2.0]
+
+
+# list returned by a callee, indexed
+def call_list_return(a):
+    p = pieces(a)
+    return p[0] + p[1] * np.sum(p[2])
+
+
+# while loop whose condition reads an array written in place in the body
+def while_on_written_array(a):
+    u = a.copy()
+    k = 0
+    while u[0] < 5.0:
+        u[0] = u[0] * 1.5 + 0.5
+        u[1:] = u[1:] * 1.1
+        k += 1
+    return np.sum(u ** 2) + k
+
+
+# variable that is an int, then rebound to an active float
+def int_then_float(x):
+    y = 3
+    s = x * y
+    y = x * x
+    return s * y
+
+
+CASES = [
+    case(branch_then_overwrite, lambda: (0.9,)),
+    case(branch_then_overwrite, lambda: (0.2,)),
+    case(trip_count_from_value, lambda: (1.2,), 0, False),
+    case(range_bound_rebound, lambda: (vec(5, 801), 4)),
+    case(inplace_recurrence, lambda: (vec(5, 802),), 0, False),
+    case(element_self_update, lambda: (vec(4, 803),), 0, False),
+    case(gauss_seidel, lambda: (vec(5, 804),), 0, False),
+    case(read_between_writes, lambda: (vec(4, 805),), 0, False),
+    case(nested_element_iadd, lambda: (mat(3, 3, 806),), 0, False),
+    case(unpack_into_subscripts, lambda: (0.6, 1.3), (0, 1), False),
+    case(view_slice_write, lambda: (0.7, vec(4, 807)), (0, 1), False),
+    case(view_transpose_write, lambda: (0.7, mat(3, 3, 808)), (0, 1), False),
+    case(chained_alias_write, lambda: (0.7, vec(3, 809)), (0, 1), False),
+    case(list_item_assign, lambda: (0.6, 1.3), (0, 1)),
+    case(dict_update_loop, lambda: (0.6,)),
+    case(call_inplace_callee, lambda: (0.7, vec(4, 810)), (0, 1), False),
+    case(call_inplace_in_loop, lambda: (0.3, vec(4, 811)), (0, 1), False),
+    case(write_into_returned_alias, lambda: (0.7, vec(3, 812)), (0, 1), False),
+    case(same_array_twice, lambda: (vec(4, 813),)),
+    case(unused_argument, lambda: (0.8, 1.1, vec(3, 814)), (0, 1, 2)),
+    case(only_nondifferentiable_use, lambda: (0.8, np.array([0.31, -0.12, 0.43])), (0, 1)),
+    case(constant_result, lambda: (vec(3, 815),)),
+    case(zero_d_argument, lambda: (np.array(0.8),)),
+    case(chained_methods, lambda: (vec(6, 816),), 0, False),
+    case(batched_matmul, lambda: (vec(12, 817).reshape(2, 2, 3), mat(3, 2, 818)), (0, 1)),
+    case(norm_axis, lambda: (mat(3, 4, 819),)),
+    case(computed_index, lambda: (vec(4, 820),)),
+    case(slice_int_bounds, lambda: (vec(6, 821), 1, 4)),
+    case(call_kwonly, lambda: (0.9,)),
+    case(call_eight_sites, lambda: (vec(3, 822),)),
+    case(call_dict_return, lambda: (vec(4, 823),)),
+    case(call_list_return, lambda: (vec(4, 824),)),
+    case(while_on_written_array, lambda: (np.array([1.3, 0.4, -0.2]),), 0, False),
+    case(int_then_float, lambda: (0.9,)),
+]
