@@ -102,6 +102,14 @@ def getitem_b(x_b, like, index, y_b):
     """
     if y_b is None:
         return x_b
+    if index.__class__ is int and (x_b.__class__ is list or (x_b is None and like.__class__ is list)):
+        if x_b is None:
+            x_b = [None] * len(like)
+        elif _getrefcount(x_b) > 3:
+            x_b = list(x_b)
+        old = x_b[index]
+        x_b[index] = y_b if old is None else old + y_b
+        return x_b
     if x_b is None:
         x_b = _zero_container(like)
         if isinstance(x_b, (list, dict)):
@@ -197,7 +205,8 @@ def append_b(x_b):
     """Adjoint of ``x.append(v)``: return (adjoint flowing to ``v``, ``x_b`` without its last entry)."""
     if x_b is None:
         return None, None
-    x_b = list(x_b)
+    if x_b.__class__ is not list or _getrefcount(x_b) > 3:
+        x_b = list(x_b)
     v_b = x_b.pop()
     return v_b, x_b
 

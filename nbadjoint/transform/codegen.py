@@ -448,16 +448,16 @@ class FunctionCode:
         bmarkers, smarkers = {}, {}
         # markers: shapes of operands the backward sweep does not keep
         for (name, text, mode) in plan.contribs:
-            if mode == "bplus" and name not in self.needed and name not in bmarkers:
+            if mode == "bplus" and name not in self.needed and not self._free(name) and name not in bmarkers:
                 bmarkers[name] = self.tmp("_m")
         for n in sorted(plan.shape_only):
-            if n not in self.needed:
+            if n not in self.needed and not self._free(n):
                 smarkers[n] = self.tmp("_m")
         getitem_meta = None
-        if plan.getitem is not None and plan.getitem not in self.needed:
+        if plan.getitem is not None and plan.getitem not in self.needed and not self._free(plan.getitem):
             getitem_meta = self.tmp("_m")
         for name, m in bmarkers.items():
-            f.add(0, f"_push(_rt.bshape({name}, {s.target}))")
+            f.add(0, f"_push(None if {s.target}.__class__ is float else _rt.bshape({name}, {s.target}))")
         for name, m in smarkers.items():
             f.add(0, f"_push(_vjp.shape_of({name}))")
         if getitem_meta:
@@ -497,7 +497,9 @@ class FunctionCode:
                 text = _subst_markers(text, smarkers)
                 if mode == "bplus":
                     if name in bmarkers:
-                        text = f"_rt.ub({text}, {bmarkers[name]})"
+                        m = bmarkers[name]
+                        text = f"({text} if {m} is None else _rt.ub({text}, {m}))" if _is_short(text) \
+                            else f"_rt.ub({text}, {m})"
                     else:
                         src = old if (name == s.target and old) else name
                         text = f"_rt.ubl({text}, {src})"
@@ -546,6 +548,10 @@ class FunctionCode:
             else:
                 b.add(0, f"{s.target} = _pop()")
         return f, b, new_state
+
+    def _free(self, name) -> bool:
+        """A parameter never rebound: the caller passes its value to the backward sweep."""
+        return name in self.params and name not in self.assigned
 
     def _getitem_index(self, s):
         return s.expr.index.src
@@ -802,6 +808,10 @@ class Plan:
         self.shape_only = set()
         self.getitem = None
         self.call = False
+
+
+def _is_short(text: str) -> bool:
+    return len(text) < 40 and "(" not in text
 
 
 def _is_simple(text: str) -> bool:
