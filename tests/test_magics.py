@@ -163,6 +163,13 @@ def test_error_in_the_definitions_is_shown_and_nothing_is_profiled(ip, recorder,
     assert recorder.calls == []
 
 
+def test_syntax_error_is_shown_with_the_cells_line_and_nothing_is_profiled(ip, recorder, capsys):
+    result = ip.run_cell("%%adjoint_profile\n" + F_CELL.replace("x0 = np.ones(3)", "x0 = np.ones(3"))
+    out = capsys.readouterr().out
+    assert "SyntaxError" in out and "line 5" in out  # the magic is line 1
+    assert recorder.calls == [] and result.success
+
+
 # --- output ------------------------------------------------------------------------------------
 
 def test_no_widget_prints_the_text_report(ip, recorder, capsys):
@@ -305,3 +312,24 @@ def test_adjoint_source_magic_shows_the_generated_adjoint(ip, monkeypatch):
     ip.run_line_magic("adjoint_source", "model")
     (code,) = shown
     assert "def model_bwd" in code.data and "def step_bwd" in code.data
+
+
+def test_in_a_jupyter_kernel_the_magics_show_the_widget_errors_and_code():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    cells = [
+        "import numpy as np\n%load_ext nbadjoint",
+        "%%adjoint_profile -o prof\n" + MODEL_CELL,
+        "%%adjoint_profile\ndef bad(u):\n    try:\n        pass\n    finally:\n        pass\n    return u\n\nbad(np.ones(3))",
+        "%adjoint_source model",
+        "prof.sites[0].id",
+    ]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    widget, transform_error, source, site_id = (cell.outputs for cell in notebook.cells[1:])
+    assert "application/vnd.jupyter.widget-view+json" in widget[0]["data"]
+    assert widget[0]["data"]["text/plain"].startswith("nbadjoint profile of model")
+    assert transform_error[0]["name"] == "stderr"
+    assert transform_error[0]["text"].startswith("TransformError: `try` blocks are not supported (notebook cell, line 3")
+    assert "def model_bwd" in source[0]["data"]["text/plain"] and "text/html" in source[0]["data"]
+    assert site_id[0]["data"]["text/plain"] == "'model:8:step'"

@@ -304,10 +304,15 @@ def test_selecting_another_node_clears_the_line_profile(widget):
     assert widget.line_profile == ""
 
 
-def test_mimebundle_offers_the_html_table_for_front_ends_without_widgets(widget):
+def test_mimebundle_offers_the_html_table_and_the_report_for_front_ends_without_widgets(widget):
     data, _ = widget._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data
     assert data["text/html"].startswith("<table>")
+    assert data["text/plain"] == f"Adjoint profile of model (budget {BASE_PEAK}, method auto)"
+
+
+def test_repr_names_the_root_and_counts_the_sites(widget):
+    assert repr(widget) == "<CallTreeWidget of model: 3 call sites>"
 
 
 def test_non_finite_numbers_are_sent_as_null():

@@ -146,7 +146,13 @@ def profile_cell(cell, *, shell=None, wrt=None, placement=None, repeat=1, first_
 
     shell = shell or _get_shell()
     source = "#\n" * (first_lineno - 1) + shell.transform_cell(cell)
-    definitions, call = split_cell(source)
+    try:
+        definitions, call = split_cell(source)
+    except SyntaxError:
+        definitions = call = None
+    if call is None:
+        shell.run_cell(source, store_history=False)  # IPython shows the error with the cell's lines
+        return None
     if definitions.strip():
         result = shell.run_cell(definitions, store_history=False)
         if not result.success:

@@ -296,13 +296,21 @@ class CallTreeWidget(anywidget.AnyWidget):
             if not self.error:
                 self.error = _describe(exc)
 
+    def __repr__(self):
+        root = self.profile_data.get("root", "?")
+        return f"<CallTreeWidget of {root}: {len(self.profile_data.get('sites', []))} call sites>"
+
     def _repr_mimebundle_(self, **kwargs):
-        """The widget view, with the Profile's HTML table for front ends without widgets."""
+        """The widget view, with the Profile's HTML table and text report for front ends without widgets."""
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is None:
             return None
         data, metadata = bundle
+        data = dict(data)
         html = getattr(self.profile, "_repr_html_", None)
         if html is not None:
-            data = {**data, "text/html": html()}
+            data["text/html"] = html()
+        report = getattr(self.profile, "report", None)
+        if report is not None:
+            data["text/plain"] = report(budget=self.budget, method=self.method)
         return data, metadata
