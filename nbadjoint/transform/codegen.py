@@ -456,8 +456,14 @@ class FunctionCode:
         getitem_meta = None
         if plan.getitem is not None and plan.getitem not in self.needed and not self._free(plan.getitem):
             getitem_meta = self.tmp("_m")
-        for name, m in bmarkers.items():
+        bm = None
+        if len(bmarkers) == 1:
+            (name, bm), = bmarkers.items()
             f.add(0, f"_push(None if {s.target}.__class__ is float else _rt.bshape({name}, {s.target}))")
+        elif bmarkers:
+            bm = self.tmp("_m")
+            shapes = ", ".join(f"_rt.bshape({name}, {s.target})" for name in bmarkers)
+            f.add(0, f"_push(None if {s.target}.__class__ is float else ({shapes}))")
         for name, m in smarkers.items():
             f.add(0, f"_push(_vjp.shape_of({name}))")
         if getitem_meta:
@@ -467,8 +473,8 @@ class FunctionCode:
             b.add(0, f"{getitem_meta} = _pop()")
         for name, m in reversed(list(smarkers.items())):
             b.add(0, f"{m} = _pop()")
-        for name, m in reversed(list(bmarkers.items())):
-            b.add(0, f"{m} = _pop()")
+        if bm is not None:
+            b.add(0, f"{bm} = _pop()")
         g = self.adj(s.target)
         tstate = state.get(s.target, DEAD) if s.target in self.active else DEAD
         new_state = dict(state)
@@ -497,12 +503,14 @@ class FunctionCode:
                 text = _subst_markers(text, smarkers)
                 if mode == "bplus":
                     if name in bmarkers:
-                        m = bmarkers[name]
-                        text = f"({text} if {m} is None else _rt.ub({text}, {m}))" if _is_short(text) \
-                            else f"_rt.ub({text}, {m})"
+                        m = bmarkers[name] if len(bmarkers) == 1 else \
+                            f"{bm}[{list(bmarkers).index(name)}]"
+                        text = f"({text} if {bm} is None else _rt.ub({text}, {m}))" if _is_short(text) \
+                            else f"_rt.ub({text}, {bm} and {m})"
                     else:
                         src = old if (name == s.target and old) else name
-                        text = f"_rt.ubl({text}, {src})"
+                        text = f"({text} if {g}.__class__ is float else _rt.ubl({text}, {src}))" \
+                            if _is_short(text) else f"_rt.ubl({text}, {src})"
                     mode = "plus"
                 contribs.append((name, text, mode))
             # contributions to other names first, then to the target itself (which they replace)
