@@ -446,6 +446,7 @@ function render({ model, el }) {
     peak.textContent = fmtBytes(data.peak_bytes);
     if (document.activeElement !== budgetInput) budgetInput.value = fmtBytes(budget);
     predicted.textContent = `${fmtTime(prediction.time)} · ${fmtBytes(prediction.peak_bytes)} · ${countSplit(model.get("placement"))} split`;
+    predicted.title = finite(prediction.time) ? `${prediction.time} s, ${prediction.peak_bytes} bytes` : "";
     predBox.classList.toggle("nba-over-budget", finite(prediction.peak_bytes) && finite(budget) && prediction.peak_bytes > budget);
     suggested.textContent = suggestion.placement
       ? `${fmtTime(suggestion.time)} · ${fmtBytes(suggestion.peak_bytes)} · ${countSplit(suggestion.placement)} split (${suggestion.method})`
