@@ -402,3 +402,10 @@ def test_real_code_and_line_profile_of_a_selected_site(real):
     assert real.code["function"] == "inner"
     assert "def inner_bwd" in real.code["bwd"]
     assert "Timer unit" in real.show_line_profile()
+
+
+def test_real_rerun_measures_the_peak_the_toggle_predicted(real):
+    real.toggle(STEP_SITE)
+    predicted_peak = real.prediction["peak_bytes"]
+    real.rerun()
+    assert real.history[-1]["measured"]["peak_bytes"] == predicted_peak
