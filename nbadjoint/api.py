@@ -25,12 +25,12 @@ def _check_argnums(argnums):
 def value_and_grad(f, argnums=0, placement=None):
     """Return ``vg(*args, **kwargs) -> (value, gradient(s))`` of the scalar function ``f``."""
     _check_argnums(argnums)
-    prog = compile_tree(f)
+    prog = compile_tree(f, argnums)
     prog.placement(placement)          # validate the ids now
 
     @functools.wraps(f)
     def vg(*args, **kwargs):
-        return compile_tree(f).run_adjoint(args, argnums, placement, kwargs=kwargs)
+        return compile_tree(f, argnums).run_adjoint(args, argnums, placement, kwargs=kwargs)
 
     return vg
 

@@ -47,8 +47,9 @@ def cache_dir() -> Path:
 
 
 class Program:
-    def __init__(self, root):
+    def __init__(self, root, wrt=None):
         self.root = root
+        self.wrt = wrt                     # indices of the root parameters differentiated (None: all)
         self.functions: dict = {}          # key -> FunctionCode
         self._keys: dict = {}              # id(func) -> key
         self._objects: dict = {}           # key -> function object
@@ -108,7 +109,9 @@ class Program:
         """Analyse callers before callees: a parameter is varied if some call passes a varied value."""
         from . import ir
         varied_in = {key: set() for key in self._order}
-        varied_in[self.root_key] = set(self.functions[self.root_key].params)
+        root_params = self.functions[self.root_key].params
+        varied_in[self.root_key] = set(root_params) if self.wrt is None else \
+            {p for k, p in enumerate(root_params) if k in self.wrt}
         for key in reversed(self._order):
             code = self.functions[key]
             code.analyze(varied_in[key])
@@ -341,6 +344,9 @@ class Program:
         if ctx.tape:
             raise RuntimeError(f"internal error: {len(ctx.tape)} tape entries left after the backward sweep of "
                                f"{self.root_name}(); please report this with the function's source")
+        if self.wrt is not None and any(n % len(values) not in self.wrt for n in nums):
+            raise ValueError(f"this program differentiates arguments {sorted(self.wrt)} of {self.root_name}(), "
+                             f"not {argnums!r}")
         result = tuple(_finish_grad(grads[n], values[n]) for n in nums)
         return out_value, (result[0] if isinstance(argnums, int) else result)
 
@@ -414,16 +420,28 @@ def _finish_grad(g, x):
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def compile_tree(f) -> Program:
-    """The compiled call tree of ``f`` (cached while the source of every function is unchanged)."""
+def compile_tree(f, argnums=None) -> Program:
+    """The compiled call tree of ``f`` (cached while the source of every function is unchanged).
+
+    With ``argnums``, only those root arguments are differentiated (less work in the sweeps);
+    a program compiled without it serves every ``argnums``.
+    """
     func = getattr(f, "__wrapped__", f)
-    entry = _CACHE.get(func)
+    wrt = None
+    if argnums is not None:
+        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        n = len(inspect.signature(func).parameters)
+        wrt = frozenset(a % n if n else a for a in nums)
+    per_func = _CACHE.get(func)
+    if per_func is None:
+        per_func = _CACHE[func] = {}
+    entry = per_func.get(wrt)
     if entry is not None:
         prog, fingerprint = entry
         if fingerprint == _fingerprint(prog):
             return prog
-    prog = Program(func)
-    _CACHE[func] = (prog, _fingerprint(prog))
+    prog = Program(func, wrt)
+    per_func[wrt] = (prog, _fingerprint(prog))
     return prog
 
 
