@@ -439,3 +439,16 @@ def test_recorder_tree_is_a_valid_call_tree():
     rec, _, _ = run_adjoint(placement([False, True, False, True, False]))
     assert isinstance(rec.tree, CallNode)
     rec.tree.validate()
+
+
+@pytest.mark.parametrize("value", [
+    None, 1.0, 3, True, np.float64(2.0), np.zeros(3), np.zeros((2, 3), dtype=np.float32),
+    ((3, 4), np.dtype("f8")), [None, None], (None,), (np.zeros(2), [1.0, {"a": np.zeros(4)}]),
+    {"x": 1.0}, range(3), "text"])
+def test_recorder_sizes_entries_like_the_tape_byte_rule(value):
+    tape = []
+    rec = Recorder(tape)
+    rec.enter("<root>", "F")
+    tape.append(value)
+    rec.leave("<root>", "F")
+    assert rec.tape_traffic_bytes == nbytes_of(value)

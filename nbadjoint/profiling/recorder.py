@@ -43,6 +43,29 @@ _float = float
 _int = int
 
 
+def _size(value):
+    """`nbytes_of` with fast paths for the entries generated code pushes most."""
+    cls = type(value)
+    if cls is tuple or cls is list:
+        total = 0
+        for item in value:
+            if item is None:
+                continue
+            kind = type(item)
+            if kind is _ndarray:
+                total += item.nbytes
+            elif kind is tuple or kind is list or kind is dict:
+                total += _size(item)
+            else:
+                total += 8
+        return total
+    if cls is _ndarray:
+        return value.nbytes
+    if value is None:
+        return 0
+    return nbytes_of(value)
+
+
 class ProbeError(RuntimeError):
     """The probe events of a run do not follow the bracketing protocol."""
 
@@ -50,21 +73,19 @@ class ProbeError(RuntimeError):
 class Recorder:
     """Records one probed run (adjoint or primal) on ``tape``; builds its call tree afterwards.
 
-    During the run ``enter`` / ``leave`` only log ``(phase, site, stack bytes, time)``
-    and keep the byte count of the tape up to date (each entry is sized once, when it first
-    appears).  After the run: ``tree`` is the root `CallNode` (built on first access), ``mode``
-    is ``"adjoint"`` or ``"primal"``, ``peak_bytes`` the exact peak of the stack,
+    During the run ``enter`` / ``leave`` only log ``(phase, site, stack bytes, time)`` and keep
+    the byte count of the tape up to date (each entry is sized once, when it first appears).
+    After the run: ``tree`` is the root `CallNode` (built on first access), ``mode`` is
+    ``"adjoint"`` or ``"primal"``, ``peak_bytes`` the exact peak of the stack,
     ``tape_traffic_bytes`` the total bytes pushed, ``events`` the number of probe events.
     """
 
-    __slots__ = ("tape", "peak_bytes", "tape_traffic_bytes", "_cum", "_n", "_bytes", "_log",
-                 "_tree", "_mode")
+    __slots__ = ("tape", "_cum", "_n", "_log", "_tree", "_mode", "_start_bytes")
 
     def __init__(self, tape=None):
         self._log = []
         self._tree = None
         self._mode = None
-        self.tape_traffic_bytes = 0
         self.attach([] if tape is None else tape)
 
     def attach(self, tape):
@@ -80,57 +101,81 @@ class Recorder:
             cum.append(total)
         self._cum = cum             # _cum[i] = bytes of tape[:i]
         self._n = len(tape)
-        self._bytes = total
-        self.peak_bytes = total
+        self._start_bytes = total
 
     # -- events (hot path) -----------------------------------------------------------------
 
     # The log is one flat list, four items per event: (phase, site, stack bytes, time), phase
     # None for a leave.  Extending a flat list allocates nothing the garbage collector tracks,
-    # which keeps the probes cheap on runs with many calls.
+    # which keeps the probes cheap on runs with many calls.  Both methods are written out in
+    # full (no helper call): they run at every call site, twice.
 
     def enter(self, site, phase, _clock=perf_counter):
-        if len(self.tape) != self._n:
-            self._sync()
-        self._log.extend((phase, site, self._bytes, _clock()))
-
-    def leave(self, site, phase, _clock=perf_counter):
-        t = _clock()
-        if len(self.tape) != self._n:
-            self._sync()
-        self._log.extend((None, site, self._bytes, t))
-
-    def _sync(self):
-        """Bring the byte count up to the tape: size new entries, forget popped ones."""
         tape = self.tape
         n = len(tape)
         m = self._n
         cum = self._cum
         if n > m:
-            start = total = cum[m]
+            total = cum[m]
             append = cum.append
             for value in tape[m:n]:
-                cls = type(value)
-                if cls is _ndarray:
-                    total += value.nbytes
-                elif cls is _float or cls is _int:
-                    total += 8
-                else:
-                    total += nbytes_of(value)
+                if value is not None:
+                    cls = type(value)
+                    if cls is _ndarray:
+                        total += value.nbytes
+                    elif cls is _float or cls is _int:
+                        total += 8
+                    else:
+                        total += _size(value)
                 append(total)
-            self.tape_traffic_bytes += total - start
-            if total > self.peak_bytes:
-                self.peak_bytes = total
-        else:
+            self._n = n
+        elif n < m:
             del cum[n + 1:]
-        self._n = n
-        self._bytes = cum[n]
+            self._n = n
+        self._log.extend((phase, site, cum[n], _clock()))
+
+    def leave(self, site, phase, _clock=perf_counter):
+        t = _clock()
+        tape = self.tape
+        n = len(tape)
+        m = self._n
+        cum = self._cum
+        if n > m:
+            total = cum[m]
+            append = cum.append
+            for value in tape[m:n]:
+                if value is not None:
+                    cls = type(value)
+                    if cls is _ndarray:
+                        total += value.nbytes
+                    elif cls is _float or cls is _int:
+                        total += 8
+                    else:
+                        total += _size(value)
+                append(total)
+            self._n = n
+        elif n < m:
+            del cum[n + 1:]
+            self._n = n
+        self._log.extend((None, site, cum[n], t))
 
     # -- results ---------------------------------------------------------------------------
 
     @property
     def events(self):
         return len(self._log) // 4
+
+    @property
+    def peak_bytes(self):
+        """Exact peak of the stack: the stack is monotone between events, so the largest
+        size seen at an event."""
+        return max([self._start_bytes] + self._log[2::4])
+
+    @property
+    def tape_traffic_bytes(self):
+        """Total bytes pushed: the increases of the stack between consecutive events."""
+        sizes = self._log[2::4]
+        return sum(b - a for a, b in zip([self._start_bytes] + sizes, sizes) if b > a)
 
     @property
     def tree(self):
