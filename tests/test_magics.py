@@ -294,8 +294,11 @@ def test_real_profile_report_is_printed_with_no_widget(ip, capsys):
     assert "model:8:step" in out and "profile of model" in out
 
 
+TRY_BLOCK = "    try:\n        pass\n    finally:\n        pass\n"
+
+
 def test_transform_error_names_the_cells_own_line(ip, capsys):
-    body = MODEL_CELL.replace("def step(u, dt):\n", "def step(u, dt):\n    try:\n        pass\n    finally:\n        pass\n")
+    body = MODEL_CELL.replace("def step(u, dt):\n", "def step(u, dt):\n" + TRY_BLOCK)
     result = ip.run_cell("%%adjoint_profile\n" + body)
     captured = capsys.readouterr()
     assert result.success
@@ -320,7 +323,7 @@ def test_in_a_jupyter_kernel_the_magics_show_the_widget_errors_and_code():
     cells = [
         "import numpy as np\n%load_ext nbadjoint",
         "%%adjoint_profile -o prof\n" + MODEL_CELL,
-        "%%adjoint_profile\ndef bad(u):\n    try:\n        pass\n    finally:\n        pass\n    return u\n\nbad(np.ones(3))",
+        "%%adjoint_profile\ndef bad(u):\n" + TRY_BLOCK + "    return u\n\nbad(np.ones(3))",
         "%adjoint_source model",
         "prof.sites[0].id",
     ]
@@ -330,6 +333,7 @@ def test_in_a_jupyter_kernel_the_magics_show_the_widget_errors_and_code():
     assert "application/vnd.jupyter.widget-view+json" in widget[0]["data"]
     assert widget[0]["data"]["text/plain"].startswith("nbadjoint profile of model")
     assert transform_error[0]["name"] == "stderr"
-    assert transform_error[0]["text"].startswith("TransformError: `try` blocks are not supported (notebook cell, line 3")
+    assert transform_error[0]["text"].startswith(
+        "TransformError: `try` blocks are not supported (notebook cell, line 3")
     assert "def model_bwd" in source[0]["data"]["text/plain"] and "text/html" in source[0]["data"]
     assert site_id[0]["data"]["text/plain"] == "'model:8:step'"

@@ -108,10 +108,9 @@ class FakeProfile:
                            "peak_bytes": suggestion.peak_bytes, "method": suggestion.method,
                            "ranking": suggestion.ranking},
             "pareto": [{"time": 0.141, "peak_bytes": 10_000, "placement": dict(self.placement)}],
-            "sources": {"model": {"fwd": "def model_fwd(_c, x):\n    ...", "bwd": "def model_bwd(_c, _rv_b, x):\n    ..."},
-                        "step": {"fwd": "def step_fwd(_c, u):\n    ...", "bwd": "def step_bwd(_c, _rv_b, u):\n    ..."},
-                        "inner": {"fwd": "def inner_fwd(_c, u):\n    ...", "bwd": "def inner_bwd(_c, _rv_b, u):\n    ..."},
-                        "<lambda>": {"fwd": "def _lambda_fwd(_c, v):\n    ...", "bwd": "def _lambda_bwd(_c, _rv_b, v):\n    ..."}},
+            "sources": {name: {"fwd": f"def {stem}_fwd(_c, x):\n    ...", "bwd": f"def {stem}_bwd(_c, _rv_b, x):\n    ..."}
+                        for name, stem in (("model", "model"), ("step", "step"), ("inner", "inner"),
+                                           ("<lambda>", "_lambda"))},
         }
 
 

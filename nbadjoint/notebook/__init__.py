@@ -4,6 +4,8 @@
 ``CallTreeWidget(profile)`` (or ``profile.widget()``) shows a Profile interactively.
 """
 
+from .magics import load_ipython_extension, profile_cell, show_profile, source_code, unload_ipython_extension
 from .widget import CallTreeWidget, parse_budget
 
-__all__ = ["CallTreeWidget", "parse_budget"]
+__all__ = ["CallTreeWidget", "parse_budget", "load_ipython_extension", "unload_ipython_extension",
+           "profile_cell", "show_profile", "source_code"]

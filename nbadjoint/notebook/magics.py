@@ -251,7 +251,8 @@ class AdjointMagics(Magics):
         try:
             function = self.shell.ev(options.function)
         except Exception as exc:
-            raise UsageError(f"%adjoint_source: cannot evaluate {options.function!r}: {type(exc).__name__}: {exc}") from None
+            raise UsageError(f"%adjoint_source: cannot evaluate {options.function!r}: "
+                             f"{type(exc).__name__}: {exc}") from None
         try:
             code = source_code(function)
         except TransformError as exc:

@@ -195,7 +195,8 @@ def test_widget_in_jupyterlab_toggles_applies_and_reruns(jupyterlab):
 
             widget.locator(".nba-line-profile").click()
             expect(widget.locator(".nba-line-profile-text")).to_contain_text("Timer unit")
-            page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+            page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
+                          " {theme: 'JupyterLab Dark'})")
             page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
             page.wait_for_timeout(500)
             widget.screenshot(path=str(SCREENSHOTS / "widget-dark.png"))
