@@ -315,7 +315,8 @@ class Normalizer:
 
     def for_stmt(self, s, out, flags):
         if s.orelse:
-            raise self.err("`for ... else` is not supported", s)
+            raise self.err("`for ... else` is not supported", s.orelse[0],
+                           hint="set a flag before `break` and test it after the loop")
         line = s.lineno
         it = s.iter
         range_args = None
@@ -400,7 +401,8 @@ class Normalizer:
 
     def while_stmt(self, s, out, flags):
         if s.orelse:
-            raise self.err("`while ... else` is not supported", s)
+            raise self.err("`while ... else` is not supported", s.orelse[0],
+                           hint="set a flag before `break` and test it after the loop")
         line = s.lineno
         body, brk, exits = self._loop_body(s.body, line, flags)
         # while test: body  ->  loop: t = test; if t: body; exit when not t or a flag says so

@@ -1,0 +1,113 @@
+"""Functions outside the supported subset; each marks the offending line with `# ERR: <text>`."""
+import random
+
+import numpy as np
+
+STATE = np.zeros(3)
+
+
+def uses_with(x):
+    with open("f") as fh:  # ERR: `with` blocks are not supported
+        pass
+    return x
+
+
+def uses_try(x):
+    try:  # ERR: `try` blocks are not supported
+        y = x * 2.0
+    except ValueError:
+        y = x
+    return y
+
+
+def uses_global(x):
+    global STATE  # ERR: `global` statements are not supported
+    return x
+
+
+def nested_def(x):
+    def inner(y):  # ERR: nested function definitions are not supported
+        return y
+    return inner(x)
+
+
+def uses_lambda(x):
+    f = lambda y: y * 2.0  # ERR: lambda expressions are not supported
+    return f(x)
+
+
+def uses_generator(x):
+    return sum(v for v in [x, x])  # ERR: generator expressions are not supported
+
+
+def uses_star_args(*xs):  # ERR: functions with *args or **kwargs are not supported
+    return xs[0]
+
+
+def writes_parameter(a):
+    a[0] = 1.0  # ERR: writing into `a`, which may be (a view of) the parameter `a`
+    return np.sum(a)
+
+
+def writes_global(x):
+    STATE[0] = x  # ERR: writing into `STATE`, which is not a local variable
+    return x
+
+
+def writes_shared_view(x):
+    a = np.ones(4)
+    v = a[1:3]
+    a[1] = x  # ERR: writing into `a` also changes `v`
+    return np.sum(v)
+
+
+def draws_random(x):
+    return x * np.random.rand()  # ERR: random numbers
+
+
+def draws_stdlib_random(x):
+    return x * random.random()  # ERR: random numbers
+
+
+def unknown_method(x):
+    return x.tolist()  # ERR: the method `.tolist()` is not supported
+
+
+def calls_local(x):
+    f = np.sin  # ERR: `np.sin` is used as a value
+    return f(x)
+
+
+def recursive(x, n):
+    if n == 0:
+        return x
+    return recursive(x * 2.0, n - 1)  # ERR: recursive call of recursive() is not supported
+
+
+def uses_set(x):
+    s = {1, 2}  # ERR: set literals are not supported
+    return x
+
+
+def uses_walrus(x):
+    if (y := x * 2.0) > 1.0:  # ERR: assignment expressions
+        return y
+    return x
+
+
+def boolop_on_active(x):
+    return x or 1.0  # ERR: `and` / `or` on a differentiated value
+
+
+def attribute_write(x):
+    a = np.zeros(3)
+    a.shape = (3, 1)  # ERR: assigning to attributes is not supported
+    return x
+
+
+def for_else(x):
+    for i in range(3):
+        x = x * 2.0
+    else:
+        x = x + 1.0  # ERR: `for ... else` is not supported
+    return x
