@@ -120,6 +120,7 @@ def test_placement_option_takes_a_dict_from_the_namespace(ip, recorder):
     ("--repeat two", "invalid int value: 'two'"),
     ("--budget lots", "--budget: cannot read the budget 'lots'"),
     ("--frobnicate", "unrecognized arguments: --frobnicate"),
+    ("--method best", "argument --method: invalid choice: 'best'"),
 ])
 def test_bad_options_raise_usage_error_with_the_usage_text(ip, recorder, line, message):
     ip.user_ns["not_a_dict"] = [1, 2]
@@ -173,18 +174,18 @@ def test_syntax_error_is_shown_with_the_cells_line_and_nothing_is_profiled(ip, r
 # --- output ------------------------------------------------------------------------------------
 
 def test_no_widget_prints_the_text_report(ip, recorder, capsys):
-    run_magic(ip, "--no-widget --budget 2kB --method exact", F_CELL)
-    assert capsys.readouterr().out == "Adjoint profile of model (budget 2000, method exact)\n"
+    run_magic(ip, "--no-widget --budget 2kB --method optimal", F_CELL)
+    assert capsys.readouterr().out == "Adjoint profile of model (budget 2000, method optimal)\n"
 
 
 def test_in_a_kernel_the_widget_is_displayed_with_the_budget(ip, recorder, monkeypatch):
     shown = []
     monkeypatch.setattr(magics, "display", shown.append)
     ip.kernel = object()
-    run_magic(ip, "--budget 20kB --method exact", F_CELL)
+    run_magic(ip, "--budget 20kB --method optimal", F_CELL)
     (widget,) = shown
     assert isinstance(widget, CallTreeWidget)
-    assert widget.budget == 20_000 and widget.method == "exact"
+    assert widget.budget == 20_000 and widget.method == "optimal"
 
 
 def test_show_profile_returns_the_widget_only_in_a_kernel(ip, monkeypatch, capsys):

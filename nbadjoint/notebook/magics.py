@@ -29,6 +29,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import Code, display
 
 from nbadjoint.errors import TransformError
+from nbadjoint.profiling.advisor import METHODS
 from nbadjoint.notebook.widget import CallTreeWidget, parse_budget
 
 __all__ = [
@@ -211,7 +212,8 @@ class AdjointMagics(Magics):
     @argument("--repeat", metavar="N", type=int, default=1, help="runs to take medians over (default 1)")
     @argument("-o", "--output", metavar="NAME", default=None, help="store the Profile in this variable")
     @argument("--no-widget", action="store_true", help="print the text report instead of the widget")
-    @argument("--method", metavar="M", default="auto", help="advisor method: auto (default), exact or greedy")
+    @argument("--method", metavar="M", default="auto", choices=METHODS,
+              help=f"advisor method: {', '.join(METHODS)} (default auto)")
     @cell_magic
     def adjoint_profile(self, line, cell):
         """Profile the adjoint of the cell's final call, per call site, and show the call tree.

@@ -235,3 +235,10 @@ test("numbers are formatted with units", () => {
   assert.equal(fmtBytes(200e6), "200.0 MB");
   assert.equal(fmtBytes(-1200), "-1.20 kB");
 });
+
+test("time and tape cells carry their share as a bar width", () => {
+  const { el } = mount(smallState());
+  const step = rowFor(el, "model:4:step");
+  assert.equal(byClass(step, "nba-time")[0].style.getPropertyValue("--nba-frac"), "0.250");
+  assert.equal(byClass(step, "nba-bytes")[0].style.getPropertyValue("--nba-frac"), "1.000");
+});

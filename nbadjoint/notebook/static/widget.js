@@ -162,7 +162,10 @@ function treeRow(view, info) {
   cell(tr, fmtTime(excl), "nba-num");
   cell(tr, isRoot ? "–" : fmtTime(sum(site.t_primal, site.t_snapshot)), "nba-num");
   cell(tr, isRoot ? "–" : fmtBytes(site.snapshot_bytes), "nba-num");
-  cell(tr, isRoot ? "–" : fmtBytes(site.tape_bytes), "nba-num");
+  const tapeCell = cell(tr, isRoot ? "–" : fmtBytes(site.tape_bytes), "nba-num nba-bytes");
+  if (!isRoot && finite(site.tape_bytes) && view.maxTape > 0) {
+    tapeCell.style.setProperty("--nba-frac", Math.min(site.tape_bytes / view.maxTape, 1).toFixed(3));
+  }
   cell(tr, isRoot ? "–" : fmtTime(site.delta_t), "nba-num");
   const dpk = cell(tr, isRoot ? "–" : signed(fmtBytes(site.delta_pk), site.delta_pk), "nba-num");
   if (!isRoot && finite(site.delta_pk)) {
@@ -427,6 +430,7 @@ function render({ model, el }) {
   };
   view.renderTree = () => {
     const { data } = view.state();
+    view.maxTape = (data.sites || []).reduce((m, s) => (finite(s.tape_bytes) ? Math.max(m, s.tape_bytes) : m), 0);
     const fragment = document.createDocumentFragment();
     for (const info of visibleRows(data.tree, view.expanded)) fragment.appendChild(treeRow(view, info));
     tbody.replaceChildren(fragment);
