@@ -82,6 +82,9 @@ def main(argv=None):
     parser.add_argument("--ny", type=int, default=64)
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="cpu",
+                        help="clock of the advisor table's times (default cpu: steadier when "
+                             "the machine is shared)")
     parser.add_argument("--json", metavar="OUT")
     options = parser.parse_args(argv)
 
@@ -101,8 +104,8 @@ def main(argv=None):
               f"{format_seconds(probed)} ({probed / plain - 1.0:+.1%}, "
               f"{format_seconds((probed - plain) / max(events, 1), signed=True)} per event)")
 
-    p = nba.profile(f, *args, repeat=options.repeat)
-    print(f"\nprofile: primal {format_seconds(p.primal_time)}, adjoint "
+    p = nba.profile(f, *args, repeat=options.repeat, clock=options.clock)
+    print(f"\nprofile ({options.clock} time): primal {format_seconds(p.primal_time)}, adjoint "
           f"{format_seconds(p.adjoint_time)}, ratio {p.ratio:.2f}, peak "
           f"{format_bytes(p.peak_bytes)}, {len(p.sites)} call sites, "
           f"default budget {format_bytes(p.budget_bytes)}")

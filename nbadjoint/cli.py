@@ -48,6 +48,9 @@ def _parser():
     p.add_argument("--repeat", type=int, default=3, metavar="N",
                    help="measured runs (medians; default 3)")
     p.add_argument("--warmup", type=int, default=1, metavar="N", help="warm-up runs (default 1)")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="time whole runs in wall time (default) or process CPU time (steadier on "
+                        "a busy machine)")
     p.add_argument("--heap", action="store_true", help="also measure the Python-heap peak "
                                                        "(tracemalloc; slow)")
     p.add_argument("--rss", action="store_true", help="also report the process peak RSS")
@@ -159,7 +162,7 @@ def run_profile(options):
     try:
         result = profile(function, *args, argnums=argnums, placement=placement,
                          repeat=options.repeat, warmup=options.warmup, heap=options.heap,
-                         rss=options.rss, progress=_progress)
+                         rss=options.rss, progress=_progress, clock=options.clock)
     except TransformError as exc:
         raise UsageError(str(exc)) from None
     except ValueError as exc:

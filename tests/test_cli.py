@@ -163,3 +163,12 @@ def test_ocean_box_example_profiles_from_the_command_line():
                     "--args", "default_args(nx=12, ny=12, n_steps=3)", "--repeat", "1", cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "forward_step" in out.stdout and "advisor (" in out.stdout
+
+
+def test_cpu_clock_option_reaches_the_profile(model_file, tmp_path):
+    out_json = tmp_path / "p.json"
+    out = nbadjoint("profile", f"{model_file}:model", "--clock", "cpu", "--repeat", "1",
+                    "--json", str(out_json))
+    assert out.returncode == 0, out.stderr
+    assert "process CPU time" in out.stdout.splitlines()[0]
+    assert json.loads(out_json.read_text())["clock"] == "cpu"

@@ -10,11 +10,15 @@ import json
 import random
 import time
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
-import test_recorder as fake
-from nbadjoint.profiling.advisor import Suggestion
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_recorder as fake  # noqa: E402  (the hand-written program)
+from nbadjoint.profiling.advisor import Suggestion  # noqa: E402
 from nbadjoint.profiling.profile import Profile, ProfileError, SiteRecord, measure
 from nbadjoint.profiling.recorder import Recorder
 
@@ -352,9 +356,6 @@ def test_a_recorder_records_one_run_only():
 
 # == through the compiler ===========================================================================
 
-import os  # noqa: E402
-import sys  # noqa: E402
-
 import nbadjoint as nba  # noqa: E402
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples")
@@ -427,20 +428,33 @@ def test_real_predicted_peak_equals_measured_peak_of_random_placements(name):
 
 
 def test_real_predicted_time_is_within_15_percent_of_the_measured_median():
-    args = (np.linspace(-2.0, 2.0, 20_000), 4)
+    # process CPU time: other work on a shared machine stretches wall time at random
+    args = (np.linspace(-2.0, 2.0, 20_000), 8)
     sites = nba.call_sites(heavy)
     placements = [{s: False for s in sites},
                   {s: not s.startswith("heavy_step") for s in sites}]
     errors = None
-    for attempt in range(3):        # a shared machine is noisy: allow retries
-        base = nba.profile(heavy, *args, repeat=5)
+    for attempt in range(3):        # still noisy: allow retries
+        base = nba.profile(heavy, *args, repeat=5, clock="cpu")
         errors = []
         for placement in placements:
-            measured = base.rerun(placement, repeat=5)
+            measured = base.rerun(placement)
+            assert measured.clock == "cpu" and measured.repeat == 5
             errors.append(base.predict(placement).time / measured.adjoint_time - 1.0)
         if all(abs(e) < 0.15 for e in errors):
             break
     assert all(abs(e) < 0.15 for e in errors), errors
+
+
+def test_clock_must_be_wall_or_cpu():
+    with pytest.raises(ValueError, match="clock must be one of wall, cpu"):
+        fake_profile(clock="gpu")
+
+
+def test_cpu_clock_is_recorded_in_the_profile():
+    p = fake_profile(clock="cpu")
+    assert p.clock == "cpu" and p.to_dict()["clock"] == "cpu"
+    assert Profile.from_json(p.to_json()).clock == "cpu"
 
 
 def test_real_profile_gradient_is_the_gradient():

@@ -84,7 +84,7 @@ class Profile:
 
     def __init__(self, *, root, argnums, placement, sites, tree, call_tree, primal_time,
                  adjoint_time, peak_bytes, tape_traffic_bytes, heap_peak_bytes=None,
-                 rss_peak_bytes=None, sources=None, repeat=1, unattributed_time=None,
+                 rss_peak_bytes=None, sources=None, repeat=1, clock="wall", unattributed_time=None,
                  value=None, grad=None,
                  program=None, function=None, args=None, options=None):
         self.root = root
@@ -100,6 +100,7 @@ class Profile:
         self.rss_peak_bytes = rss_peak_bytes
         self.sources = sources or {}
         self.repeat = repeat
+        self.clock = clock
         self.value = value
         self.grad = grad
         self._program = program
@@ -271,6 +272,7 @@ class Profile:
             "ratio": _finite(self.ratio),
             "unattributed_time": self.unattributed_time,
             "repeat": self.repeat,
+            "clock": self.clock,
             "peak_bytes": self.peak_bytes,
             "tape_traffic_bytes": self.tape_traffic_bytes,
             "heap_peak_bytes": self.heap_peak_bytes,
@@ -307,7 +309,7 @@ class Profile:
                       peak_bytes=data["peak_bytes"], tape_traffic_bytes=data["tape_traffic_bytes"],
                       heap_peak_bytes=data.get("heap_peak_bytes"),
                       rss_peak_bytes=data.get("rss_peak_bytes"), sources=data.get("sources"),
-                      repeat=data.get("repeat", 1),
+                      repeat=data.get("repeat", 1), clock=data.get("clock", "wall"),
                       unattributed_time=data.get("unattributed_time"))
         return profile
 
@@ -339,29 +341,36 @@ def _plain_entry(entry):
 # -- measuring ------------------------------------------------------------------------------------
 
 
+CLOCKS = ("wall", "cpu")
+
+
 def profile(f, *args, argnums=0, placement=None, repeat=1, warmup=1, heap=False, rss=False,
-            progress=None):
+            progress=None, clock="wall"):
     """Profile the adjoint of ``f(*args)`` per call site; returns a `Profile`.
 
     ``repeat`` probed runs of the primal and of the adjoint (medians), after ``warmup``
     unrecorded ones.  ``heap=True`` adds the Python-heap peak of one extra adjoint run
     (tracemalloc, slow); ``rss=True`` the process's peak resident set size.  ``progress`` is
-    called with a short line of text before each stage.
+    called with a short line of text before each stage.  ``clock="cpu"`` times whole runs in
+    process CPU time instead of wall time (steadier on a machine shared with other work; the
+    per-call times are then scaled to it).
     """
     from nbadjoint.transform.program import compile_tree
 
     say = progress or (lambda message: None)
     say("compiling...")
-    program = compile_tree(f)
+    program = compile_tree(f, argnums)
     return measure(program, f, args, argnums=argnums, placement=placement, repeat=repeat,
-                   warmup=warmup, heap=heap, rss=rss, progress=progress)
+                   warmup=warmup, heap=heap, rss=rss, progress=progress, clock=clock)
 
 
 def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,
-            rss=False, progress=None):
+            rss=False, progress=None, clock="wall"):
     """`profile` on an already compiled program (see `profile` for the options)."""
     if repeat < 1:
         raise ValueError(f"repeat must be at least 1, got {repeat}")
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
     say = progress or (lambda message: None)
     full = program.placement(placement)
 
@@ -374,17 +383,17 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     for i in range(repeat):
         say("primal run..." if repeat == 1 else f"primal run {i + 1}/{repeat}...")
         rec = Recorder()
-        t0 = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         program.run_primal(args, recorder=rec)
-        primal_runs.append((time.perf_counter() - t0, i, rec))
+        primal_runs.append((time.perf_counter() - wall, time.process_time() - cpu, rec))
 
     adjoint_runs = []
     for i in range(repeat):
         say(f"adjoint run {i + 1}/{repeat}...")
         rec = Recorder()
-        t0 = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         value, grad = program.run_adjoint(args, argnums, full, recorder=rec)
-        adjoint_runs.append((time.perf_counter() - t0, i, rec))
+        adjoint_runs.append((time.perf_counter() - wall, time.process_time() - cpu, rec))
 
     for _, _, rec in adjoint_runs + primal_runs:
         if not rec.finished:
@@ -396,12 +405,14 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
                            "the function's control flow must depend only on its arguments")
     trees = [merge_primal(a.tree, p.tree, full)
              for (_, _, a), (_, _, p) in zip(adjoint_runs, primal_runs)]
-    # the engine's time outside every probe bracket, per run
-    outside = [total - _bracketed_time(tree, full) for (total, _, _), tree in zip(adjoint_runs, trees)]
+    pick = 1 if clock == "cpu" else 0
+    # the engine's time outside every probe bracket, per run (in the chosen clock)
+    outside = [(wall - _bracketed_time(tree, full)) * (run[pick] / wall if wall > 0 else 1.0)
+               for run, tree in zip(adjoint_runs, trees) for wall in (run[0],)]
     tree = _median_tree(trees)
     adjoint_rec = adjoint_runs[0][2]
-    primal_time = _median([run[0] for run in primal_runs])
-    adjoint_time = _median([run[0] for run in adjoint_runs])
+    primal_time = _median([run[pick] for run in primal_runs])
+    adjoint_time = _median([run[pick] for run in adjoint_runs])
     unattributed = _median(outside)
     _scale_times(tree, (adjoint_time - unattributed) / (_bracketed_time(tree, full) or 1.0))
 
@@ -419,7 +430,8 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
         heap_peak_bytes=heap_peak, rss_peak_bytes=rss_peak, sources=_sources(program),
         repeat=repeat, unattributed_time=unattributed, value=value, grad=grad,
         program=program, function=f, args=args,
-        options={"repeat": repeat, "warmup": warmup, "heap": heap, "rss": rss,
+        clock=clock,
+        options={"repeat": repeat, "warmup": warmup, "heap": heap, "rss": rss, "clock": clock,
                  "progress": progress})
 
 

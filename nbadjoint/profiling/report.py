@@ -100,6 +100,8 @@ def text_report(profile, budget=None, method="auto"):
     """The profile as a fixed-width table, indented by call depth."""
     suggestion, error = _suggestion(profile, budget, method)
     runs = f"median of {profile.repeat} runs" if profile.repeat > 1 else "1 run"
+    if getattr(profile, "clock", "wall") == "cpu":
+        runs += ", process CPU time"
     argnums = profile.argnums
     lines = [f"nbadjoint profile of {profile.root} (argnums {argnums}, {runs})"]
     lines += _summary_lines(profile, suggestion, error, budget)
