@@ -183,7 +183,7 @@ ARG_NAMES = ("T0", "S0", "u0", "v0", "eta0", "taux", "t_star", "s_flux", "t_obs"
              "wet_v", "n_steps")
 
 
-def default_args(nx=64, ny=64, n_steps=60, seed=0):
+def default_args(nx=64, ny=64, n_steps=100, seed=0):
     """Inputs of the_main_loop, in order (see ARG_NAMES): a warm-south channel under a zonal wind."""
     rng = np.random.default_rng(seed)
     y = (np.arange(ny) + 0.5) / ny
@@ -203,6 +203,6 @@ def default_args(nx=64, ny=64, n_steps=60, seed=0):
     return (T0, S0, u0, v0, eta0, taux, t_star, s_flux, t_obs, s_obs, wet_v, n_steps)
 
 
-def run(nx=64, ny=64, n_steps=60):
+def run(nx=64, ny=64, n_steps=100):
     """Primal run on the default inputs; returns the cost (see the module docstring's example)."""
     return the_main_loop(*default_args(nx=nx, ny=ny, n_steps=n_steps))
