@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 from gradcheck import assert_bitwise_equal, check_grad
@@ -27,7 +27,9 @@ import nbadjoint as nba
 N = 5                                   # length of every array in the generated programs
 COEFFS = ("0.1", "0.2", "0.3", "0.5", "-0.2", "-0.4")
 BOUNDED = ("np.sin({})", "np.cos({})", "np.tanh({})", "np.exp(-0.5 * ({0}) * ({0}))")
+# No shrinking: it can take minutes; the failing program is printed in full instead.
 SETTINGS = dict(max_examples=40, deadline=None, derandomize=True, database=None,
+                phases=(Phase.explicit, Phase.generate),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 MODULE_DIR = Path(tempfile.mkdtemp(prefix="nbadjoint_random_programs_"))
 atexit.register(shutil.rmtree, MODULE_DIR, ignore_errors=True)
@@ -46,7 +48,8 @@ class FunctionWriter:
         self.counter = 0
         self.arrays = [params[0]]
         self.scalars = [params[1]]
-        # arrays created in this function: only these may be written in place (never parameters)
+        # arrays created in this function by NumPy: only these are written in place (never
+        # parameters, never values returned by a callee)
         self.owned = set()
         self.header = f"def {name}({', '.join(params)}):"
 
@@ -71,9 +74,14 @@ class FunctionWriter:
     def array_expr(self, depth, index=None):
         """An array expression of magnitude linear in the variables it reads."""
         kinds = ["var", "var"] + (["bounded", "scale", "add", "mul", "scalar"] if depth > 0 else [])
+        if depth > 0 and self.callees:
+            kinds.append("call")
         kind = self.choice(kinds)
         if kind == "var":
             return self.choice(self.arrays)
+        if kind == "call":
+            callee, returns_tuple = self.choice(self.callees)
+            return f"{callee}({self.call_args(index)})" + ("[0]" if returns_tuple else "")
         if kind == "bounded":
             return self.bounded(depth, index)
         if kind == "scale":
@@ -89,9 +97,14 @@ class FunctionWriter:
     def scalar_expr(self, depth, index=None):
         """A float expression; ``index`` is a loop variable that may index arrays."""
         kinds = ["var", "element", "mean"] + (["sin", "add", "mulcos"] if depth > 0 else [])
+        if depth > 0 and index is not None:
+            kinds.append("ifexp")
         kind = self.choice(kinds)
         if kind == "var":
             return self.choice(self.scalars)
+        if kind == "ifexp":
+            left, right = self.scalar_expr(depth - 1, index), self.scalar_expr(depth - 1, index)
+            return f"({left} if {index} % 2 == 0 else {right})"
         if kind == "element":
             positions = [str(i) for i in range(-N, N)] + ([f"{index} % {N}"] if index else [])
             where = self.choice(positions)
@@ -105,6 +118,13 @@ class FunctionWriter:
         left, right = self.scalar_expr(depth - 1, index), self.scalar_expr(depth - 1, index)
         return f"{left} * np.cos({right})"
 
+    def call_args(self, index):
+        array, scalar, count = (self.array_expr(1, index), self.scalar_expr(1, index),
+                                self.draw(st.integers(1, 3)))
+        if self.flip(1, 3):
+            return f"{array}, m={count}, s={scalar}"
+        return f"{array}, {scalar}, {count}"
+
     # ---------------------------------------------------------------- statements
     def block(self, indent, budget, index=None, in_loop=False):
         """At least one statement; names bound inside the block go out of scope after it."""
@@ -114,11 +134,16 @@ class FunctionWriter:
         self.arrays, self.scalars, self.owned = saved
 
     def statement(self, indent, budget, index, in_loop):
-        kinds = ["assign_array", "update_array", "assign_scalar", "update_scalar", "fresh_array"]
+        kinds = ["assign_array", "update_array", "assign_scalar", "update_scalar", "fresh_array",
+                 "list_build"]
+        if len(self.scalars) > 1:
+            kinds.append("swap_scalars")
         if budget > 0:
             kinds += ["for", "while", "if_const"]
         if self.callees:
             kinds += ["call", "call"]
+        if self.owned & set(self.arrays):
+            kinds += ["write_owned", "write_owned"]
         if index is not None:
             kinds += ["if_parity", "break_continue"]
         if in_loop and not self.is_main and index is not None:
@@ -187,6 +212,38 @@ class FunctionWriter:
         self.arrays.append(w)
         self.owned.add(w)
 
+    def stmt_write_owned(self, indent, budget, index):
+        target = self.choice(sorted(self.owned & set(self.arrays)))
+        other = self.choice(self.arrays)
+        where = self.choice([str(i) for i in range(-N, N)] + ([f"{index} % {N}"] if index else []))
+        form = self.choice(("set", "add", "shift", "overlap", "step"))
+        if form == "set":
+            self.emit(indent, f"{target}[{where}] = np.tanh({self.scalar_expr(1, index)})")
+        elif form == "add":
+            term = f"{self.choice(COEFFS)} * np.sin({self.scalar_expr(1, index)})"
+            self.emit(indent, f"{target}[{where}] += {term}")
+        elif form == "shift":
+            self.emit(indent, f"{target}[1:] += {self.choice(COEFFS)} * np.tanh({other}[:-1])")
+        elif form == "overlap":
+            self.emit(indent, f"{target}[:-1] = 0.5 * ({target}[1:] + {other}[:-1])")
+        else:
+            self.emit(indent, f"{target}[::2] *= np.cos({other}[::2])")
+
+    def stmt_list_build(self, indent, budget, index):
+        items, j = self.fresh("lst"), self.fresh("j")
+        self.emit(indent, f"{items} = []")
+        self.emit(indent, f"for {j} in range({self.draw(st.integers(1, 3))}):")
+        self.emit(indent + 1, f"{items}.append({self.bounded(1, j)})")
+        target = self.choice(self.arrays)
+        reduce = self.choice(("np.sum(np.stack({}), axis=0)", "np.stack({})[-1]"))
+        self.emit(indent, f"{target} = {target} + {self.choice(COEFFS)} * {reduce.format(items)}")
+        self.owned.add(target)
+
+    def stmt_swap_scalars(self, indent, budget, index):
+        first = self.choice(self.scalars)
+        second = self.choice([t for t in self.scalars if t != first])
+        self.emit(indent, f"{first}, {second} = {second}, {first}")
+
     def stmt_for(self, indent, budget, index):
         i = self.fresh("i")
         bounds = self.choice(("1", "2", "3", "m", "1, 4", "0, 5, 2", "4, 0, -1"))
@@ -226,15 +283,16 @@ class FunctionWriter:
 
     def stmt_call(self, indent, budget, index):
         callee, returns_tuple = self.choice(self.callees)
-        args = (f"{self.array_expr(1, index)}, {self.scalar_expr(1, index)}, "
-                f"{self.draw(st.integers(1, 3))}")
-        target = self.choice(self.arrays)
+        args = self.call_args(index)
+        targets = [v for v in self.arrays if v not in self.owned]
+        target = self.choice(targets) if targets and self.flip(2, 3) else self.fresh("r")
         if returns_tuple:
             scalar = self.choice(self.scalars)
             self.emit(indent, f"{target}, {scalar} = {callee}({args})")
         else:
             self.emit(indent, f"{target} = {callee}({args})")
-        self.owned.add(target)              # callees always return new arrays
+        if target not in self.arrays:
+            self.arrays.append(target)
 
     # ---------------------------------------------------------------- function
     def return_expr(self):
@@ -246,7 +304,7 @@ class FunctionWriter:
         return f"return {self.choice(COEFFS)} * {self.array_expr(2)}"
 
     def write(self):
-        self.block(1, 3)
+        self.block(1, 4)
         self.emit(1, self.return_expr())
         return "\n".join([self.header] + self.lines)
 
