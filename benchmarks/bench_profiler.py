@@ -39,7 +39,7 @@ def probe_overhead(f, args, repeat):
     program.run_adjoint(args, 0, placement, recorder=Recorder())
     runs = {"wall": ([], []), "cpu": ([], [])}
     events = 0
-    for _ in range(repeat):
+    for _ in range(max(repeat, 15)):
         for probed in (False, True):
             rec = Recorder() if probed else None
             w0, c0 = time.perf_counter(), time.process_time()
@@ -51,6 +51,28 @@ def probe_overhead(f, args, repeat):
     out = {clock: (statistics.median(a), statistics.median(b)) for clock, (a, b) in runs.items()}
     out["events"] = events
     return out
+
+
+def recorder_event_cost(n=100_000):
+    """CPU seconds per probe event of the recorder alone (enter/leave pairs around a push)."""
+    import numpy as np
+
+    tape = []
+    rec = Recorder(tape)
+    enter, leave, push = rec.enter, rec.leave, tape.append
+    entry = np.zeros(8)
+    rec.enter("<root>", "F")
+    t0 = time.process_time()
+    for _ in range(n):
+        enter("f:1:g", "F")
+        push(entry)
+        leave("f:1:g", "F")
+    probed = time.process_time() - t0
+    t0 = time.process_time()
+    for _ in range(n):
+        push(entry)
+    bare = time.process_time() - t0
+    return (probed - bare) / (2 * n)
 
 
 def advisor_table(p, repeat):
@@ -104,6 +126,11 @@ def main(argv=None):
               f"{format_seconds(probed)} ({probed / plain - 1.0:+.1%}, "
               f"{format_seconds((probed - plain) / max(events, 1), signed=True)} per event)")
 
+    per_event = recorder_event_cost()
+    plain_cpu = measured["cpu"][0]
+    print(f"  recorder alone: {format_seconds(per_event)} per event, i.e. "
+          f"{per_event * events / plain_cpu:.1%} of the adjoint for {events} events")
+
     p = nba.profile(f, *args, repeat=options.repeat, clock=options.clock)
     print(f"\nprofile ({options.clock} time): primal {format_seconds(p.primal_time)}, adjoint "
           f"{format_seconds(p.adjoint_time)}, ratio {p.ratio:.2f}, peak "
@@ -128,9 +155,30 @@ def main(argv=None):
             if "error" not in row and row["placement"] in ("tapenade", "greedy"):
                 gap = row["predicted_time"] / optimal["predicted_time"] - 1.0
                 print(f"  {row['placement']:<10} {gap:+.1%}")
+    print("\nadvisor under other budgets (predicted time; distance from the optimum):")
+    print(f"  {'budget':>10} {'optimal':>10} {'greedy':>16} {'tapenade':>16}")
+    budgets = {}
+    for factor in (1, 2, 4, 8):
+        budget = p.budget_bytes * factor
+        found = {}
+        for method in ("optimal", "greedy", "tapenade"):
+            try:
+                found[method] = p.suggest(budget=budget, method=method).time
+            except ValueError:
+                found[method] = None
+        budgets[budget] = found
+        best = found["optimal"]
+        cells = []
+        for method in ("greedy", "tapenade"):
+            t = found[method]
+            cells.append("-" if t is None or best is None
+                         else f"{format_seconds(t)} {t / best - 1.0:+.1%}")
+        print(f"  {format_bytes(budget):>10} {format_seconds(best) if best else '-':>10} "
+              f"{cells[0]:>16} {cells[1]:>16}")
     if options.json:
         with open(options.json, "w", encoding="utf-8") as out:
-            json.dump({"probe_overhead": measured, "advisor": table},
+            json.dump({"probe_overhead": measured, "recorder_event_cost": per_event,
+                       "advisor": table, "budgets": {str(b): v for b, v in budgets.items()}},
                       out, indent=1)
     return 0
 
