@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import corpus
-from corpus import vectors
+from corpus import scalars, vectors
 from corpus.arrays import dot_fn, sum_method
 from corpus.containers import dict_arg, nested_arg
 from corpus.scalars import int_arg_scale
@@ -66,6 +66,22 @@ def test_gradient_is_bitwise_identical_under_every_placement(row):
     for placement in placements(sites):
         got = nba.grad(f, argnums, placement=placement)(*args())
         assert_bitwise_equal(got, reference, f"gradient of {name} under placement {placement}")
+
+
+def test_placement_changes_the_schedule_but_not_the_gradient():
+    f = scalars.lorenz_trajectory
+    args = (1.0, 1.0, 20.0, 25)
+    sites = nba.call_sites(f)
+    joint = nba.profile(f, *args, argnums=(0, 1, 2), placement=dict.fromkeys(sites, True))
+    split = nba.profile(f, *args, argnums=(0, 1, 2), placement=dict.fromkeys(sites, False))
+    assert split.peak_bytes > joint.peak_bytes
+    assert_bitwise_equal(split.grad, joint.grad, "gradient, all split vs all checkpointed")
+
+
+def test_placement_naming_an_unknown_call_site_is_rejected():
+    f = scalars.lorenz_trajectory
+    with pytest.raises(ValueError, match="unknown call site"):
+        nba.grad(f, placement={"lorenz_trajectory:1:nowhere": False})(1.0, 1.0, 20.0, 3)
 
 
 @pytest.mark.parametrize("row", ALL)

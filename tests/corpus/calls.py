@@ -1,6 +1,8 @@
 import numpy as np
 
+from . import pde
 from ._inputs import case, mat, vec
+from .pde import rk4_step
 
 DT = 0.05
 GAIN = np.array([0.5, -1.0, 2.0, 0.25, 1.5])
@@ -216,6 +218,21 @@ def call_loop_chain(a, n):
     return np.sum(a)
 
 
+# a local function sharing its name with a function of another corpus module
+def ode_rhs(u):
+    return np.cos(u) * u
+
+
+# callees of the same name from two modules in one call tree, one reached as module.attribute
+def call_same_name_two_modules(u):
+    return np.sum(ode_rhs(u) * pde.ode_rhs(u))
+
+
+# a callee imported from another module, which itself calls into its own module
+def call_imported_function(u):
+    return np.sum(rk4_step(u, 0.1) ** 2)
+
+
 CASES = [
     case(call_once, lambda: (1.3,)),
     case(call_twice, lambda: (0.7, 1.2), (0, 1)),
@@ -241,4 +258,6 @@ CASES = [
     case(call_returns_array, lambda: (mat(3, 3, 310), vec(3, 311)), (0, 1)),
     case(call_four_sites, lambda: (0.6,)),
     case(call_loop_chain, lambda: (vec(3, 312), 3)),
+    case(call_same_name_two_modules, lambda: (vec(4, 313),), 0, False),
+    case(call_imported_function, lambda: (vec(4, 314),), 0, False),
 ]

@@ -166,6 +166,31 @@ def two_params(u, v):
     return np.sum(u * v) + np.sum(np.sin(u) * v ** 2)
 
 
+# callee returning a new array computed from its argument
+def fresh_sine(a):
+    return np.sin(a)
+
+
+# caller writing into the new array a callee returned (no alias of anything else)
+def write_into_callee_result(x, a):
+    b = fresh_sine(a)
+    b[0] = x * b[1]
+    b[1:] += 0.5 * a[:-1]
+    return np.sum(b * b)
+
+
+# callee returning a tuple of a new array and a float
+def sine_and_sum(a, s):
+    return np.sin(a), s * np.sum(a)
+
+
+# caller writing into an array unpacked from a callee's returned tuple
+def write_into_unpacked_result(x, a):
+    b, t = sine_and_sum(a, x)
+    b[0] = t
+    return np.sum(b * b) + t
+
+
 # the same array passed as two arguments of a callee
 def same_array_twice(a):
     return two_params(a, a)
@@ -306,6 +331,8 @@ CASES = [
     case(call_inplace_callee, lambda: (0.7, vec(4, 810)), (0, 1), False),
     case(call_inplace_in_loop, lambda: (0.3, vec(4, 811)), (0, 1), False),
     case(write_into_returned_alias, lambda: (0.7, vec(3, 812)), (0, 1), False),
+    case(write_into_callee_result, lambda: (0.7, vec(4, 825)), (0, 1), False),
+    case(write_into_unpacked_result, lambda: (0.7, vec(4, 826)), (0, 1), False),
     case(same_array_twice, lambda: (vec(4, 813),)),
     case(unused_argument, lambda: (0.8, 1.1, vec(3, 814)), (0, 1, 2)),
     case(only_nondifferentiable_use, lambda: (0.8, np.array([0.31, -0.12, 0.43])), (0, 1)),
