@@ -77,7 +77,10 @@ def _load_target(target):
         raise UsageError(f"cannot import {path!r} as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise UsageError(f"{path} does not parse: {exc.msg} (line {exc.lineno})") from None
     function = getattr(module, name, None)
     if not callable(function):
         functions = sorted(k for k, v in vars(module).items()
@@ -156,7 +159,6 @@ def run_profile(options):
     argnums = _argnums(options.argnums)
     if options.repeat < 1:
         raise UsageError(f"--repeat must be at least 1, got {options.repeat}")
-    _progress(f"importing {options.target}...")
     module, function = _load_target(options.target)
     args = _arguments(module, function, options.args_expr)
     try:

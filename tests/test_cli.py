@@ -172,3 +172,11 @@ def test_cpu_clock_option_reaches_the_profile(model_file, tmp_path):
     assert out.returncode == 0, out.stderr
     assert "process CPU time" in out.stdout.splitlines()[0]
     assert json.loads(out_json.read_text())["clock"] == "cpu"
+
+
+def test_file_that_does_not_parse_is_a_usage_error(tmp_path):
+    path = tmp_path / "broken.py"
+    path.write_text("def model(x):\n    return x +\n")
+    out = nbadjoint("profile", f"{path}:model", "--args", "1.0")
+    assert out.returncode == 2
+    assert "does not parse" in out.stderr and "line 2" in out.stderr

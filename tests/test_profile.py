@@ -501,3 +501,17 @@ def test_real_sources_hold_the_generated_sweeps():
     p = nba.profile(chain, np.linspace(0.0, 1.0, 64), 5)
     assert set(p.sources) == {"chain", "step", "stage"}
     assert "def " in p.sources["stage"]["fwd"] and "def " in p.sources["stage"]["bwd"]
+
+
+def branchy(u, flag):
+    if flag > 0:
+        u = step(u)
+    return np.sum(stage(u, 0.5))
+
+
+def test_real_site_that_never_ran_has_a_record_with_no_calls():
+    p = nba.profile(branchy, np.linspace(0.0, 1.0, 16), 0)
+    never = next(s for s in p.sites if s.callee == "step")
+    assert never.calls == 0 and never.tape_bytes == 0
+    assert p.predict({never.id: False}) == p.predict({never.id: True})
+    assert "branchy" in p.report() and never.id in p.report()

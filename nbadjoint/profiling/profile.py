@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from nbadjoint.profiling.calltree import ROOT_SITE, AggregatedTree, aggregate, tree_from_dict
+from nbadjoint.profiling.calltree import ROOT_SITE, aggregate, tree_from_dict
 from nbadjoint.profiling.model import CostModel, Prediction
 from nbadjoint.profiling.recorder import Recorder, merge_primal
 from nbadjoint.profiling.units import parse_bytes
