@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import corpus
-from corpus import scalars, vectors
+from corpus import calls, scalars, vectors
 from corpus.arrays import dot_fn, sum_method
 from corpus.containers import dict_arg, nested_arg
 from corpus.scalars import int_arg_scale
@@ -82,6 +82,14 @@ def test_placement_naming_an_unknown_call_site_is_rejected():
     f = scalars.lorenz_trajectory
     with pytest.raises(ValueError, match="unknown call site"):
         nba.grad(f, placement={"lorenz_trajectory:1:nowhere": False})(1.0, 1.0, 20.0, 3)
+
+
+def test_gradient_follows_module_globals_rebound_after_the_first_call(monkeypatch):
+    a = np.linspace(-1.0, 1.0, 5)
+    check_grad(calls.call_uses_globals, (a,))
+    monkeypatch.setattr(calls, "DT", 0.5)
+    monkeypatch.setattr(calls, "GAIN", np.arange(5.0))
+    check_grad(calls.call_uses_globals, (a,))
 
 
 @pytest.mark.parametrize("row", ALL)

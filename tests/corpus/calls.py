@@ -122,6 +122,7 @@ def make_poly(c):
 
 
 cubic = make_poly(0.5)
+steep = make_poly(2.0)
 
 
 # a closure called directly
@@ -135,6 +136,11 @@ def closure_in_loop(a):
     for v in a:
         s = s + cubic(v)
     return s
+
+
+# two closures of the same code with different cell values in one call tree
+def two_closures(x):
+    return cubic(x) * steep(x) + steep(x * x)
 
 
 # callee with an early return
@@ -249,6 +255,7 @@ CASES = [
     case(call_uses_globals, lambda: (vec(5, 304),)),
     case(closure_direct, lambda: (0.9,)),
     case(closure_in_loop, lambda: (vec(4, 305),)),
+    case(two_closures, lambda: (0.7,)),
     case(call_early_return, lambda: (0.9,)),
     case(call_diamond, lambda: (vec(4, 306),)),
     case(call_build_vector, lambda: (0.7, -0.4), (0, 1), False),
