@@ -13,7 +13,8 @@ The probed variant of the generated module brackets every call site with
 The engine brackets the root with ``'<root>'``: ``F`` then ``B`` for an adjoint
 run, ``P`` for a primal run.
 
-One :class:`CallNode` is built per dynamic call.  Forward-sweep executions
+During the run the probes only log events; afterwards one :class:`CallNode` is
+built per dynamic call.  Forward-sweep executions
 define the nodes and the tape pushed between child calls (``gaps``); a
 checkpointed call is created by its ``P`` bracket (primal time, snapshot bytes)
 and filled in by its recomputation, which the backward sweep of its caller
