@@ -515,3 +515,11 @@ def test_real_site_that_never_ran_has_a_record_with_no_calls():
     assert never.calls == 0 and never.tape_bytes == 0
     assert p.predict({never.id: False}) == p.predict({never.id: True})
     assert "branchy" in p.report() and never.id in p.report()
+
+
+def test_widget_shows_this_profile(prof):
+    from nbadjoint.notebook.widget import CallTreeWidget
+
+    w = prof.widget()
+    assert isinstance(w, CallTreeWidget) and w.profile is prof
+    assert [s["id"] for s in w.profile_data["sites"]] == [s.id for s in prof.sites]

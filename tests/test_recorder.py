@@ -452,3 +452,117 @@ def test_recorder_sizes_entries_like_the_tape_byte_rule(value):
     tape.append(value)
     rec.leave("<root>", "F")
     assert rec.tape_traffic_bytes == nbytes_of(value)
+
+
+# -- random call trees -------------------------------------------------------------------------------
+# A random program is a few functions, each a list of operations: ("push", n) pushes an array of
+# n float64 entries, ("call", site, callee) calls another function (callees come later in the
+# list, so there is no recursion).  It runs with the call-site semantics of the generated code.
+
+def random_program(rng):
+    names = [f"f{i}" for i in range(rng.randint(2, 6))]
+    program = {}
+    for i, name in enumerate(names):
+        ops = []
+        for line in range(rng.randint(1, 6)):
+            if i + 1 < len(names) and rng.random() < 0.45:
+                callee = rng.choice(names[i + 1:])
+                ops.append(("call", f"{name}:{line}:{callee}", callee))
+            else:
+                ops.append(("push", rng.choice([0, 1, 3, 8, 20])))
+        program[name] = ops
+    return program
+
+
+def sim_primal(program, c, name):
+    for op in program[name]:
+        if op[0] == "call":
+            c.rec.enter(op[1], "P")
+            sim_primal(program, c, op[2])
+            c.rec.leave(op[1], "P")
+
+
+def sim_fwd(program, c, name):
+    for op in program[name]:
+        if op[0] == "push":
+            c.tape.append(np.zeros(op[1]))
+        elif c.ck[op[1]]:
+            c.rec.enter(op[1], "P")
+            sim_primal(program, c, op[2])
+            c.rec.leave(op[1], "P")
+        else:
+            c.rec.enter(op[1], "F")
+            sim_fwd(program, c, op[2])
+            c.rec.leave(op[1], "F")
+
+
+def sim_bwd(program, c, name):
+    for op in reversed(program[name]):
+        if op[0] == "push":
+            assert c.tape.pop().size == op[1]
+            continue
+        if c.ck[op[1]]:
+            c.rec.enter(op[1], "S")
+            c.rec.leave(op[1], "S")
+            c.rec.enter(op[1], "F")
+            sim_fwd(program, c, op[2])
+            c.rec.leave(op[1], "F")
+        c.rec.enter(op[1], "B")
+        sim_bwd(program, c, op[2])
+        c.rec.leave(op[1], "B")
+
+
+def sim_adjoint(program, placement):
+    tape = TrackingTape()
+    c = Ctx(placement, Recorder(tape), tape)
+    c.rec.enter("<root>", "F")
+    sim_fwd(program, c, "f0")
+    c.rec.leave("<root>", "F")
+    c.rec.enter("<root>", "B")
+    sim_bwd(program, c, "f0")
+    c.rec.leave("<root>", "B")
+    assert not tape
+    return c.rec, tape.peak
+
+
+def program_sites(program):
+    return sorted({op[1] for ops in program.values() for op in ops if op[0] == "call"})
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_call_trees_measured_peak_is_exact_and_predicted_from_any_run(seed):
+    from nbadjoint.profiling.model import predict
+    rng = random.Random(seed)
+    program = random_program(rng)
+    sites = program_sites(program)
+    placements = [{s: rng.random() < 0.5 for s in sites} for _ in range(4)]
+    runs = [sim_adjoint(program, p) for p in placements]
+    for (rec, brute_peak), placement in zip(runs, placements):
+        assert rec.peak_bytes == brute_peak
+        for other, (other_rec, _) in zip(placements, runs):
+            assert predict(rec.tree, other).peak_bytes == other_rec.peak_bytes
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_random_call_trees_gaps_follow_the_program(seed):
+    rng = random.Random(seed)
+    program = random_program(rng)
+    sites = program_sites(program)
+    rec, _ = sim_adjoint(program, {s: rng.random() < 0.5 for s in sites})
+
+    def expected_gaps(name):
+        gaps = [0]
+        for op in program[name]:
+            if op[0] == "push":
+                gaps[-1] += 8 * op[1]
+            else:
+                gaps.append(0)
+        return gaps
+
+    stack = [(rec.tree, "f0")]
+    while stack:
+        node, name = stack.pop()
+        assert node.gaps == expected_gaps(name)
+        callees = [op[2] for op in program[name] if op[0] == "call"]
+        assert [child.site.split(":")[2] for child in node.children] == callees
+        stack.extend(zip(node.children, callees))
