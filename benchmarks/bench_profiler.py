@@ -1,6 +1,6 @@
 """Profiler benchmark on the example ocean model: probe overhead and the advisor's placements.
 
-    python benchmarks/bench_profiler.py [--nx 64 --ny 64 --steps 60 --repeat 5] [--json OUT]
+    python benchmarks/bench_profiler.py [--nx 64 --ny 64 --steps 100 --repeat 5] [--json OUT]
 
 1. Probe overhead: the adjoint with probes (what ``nba.profile`` runs) against the same adjoint
    without probes (what ``nba.grad`` runs), interleaved, medians.
@@ -100,9 +100,9 @@ def advisor_table(p, repeat):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nx", type=int, default=64)
-    parser.add_argument("--ny", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--nx", type=int, help="grid size in x (default: the example's)")
+    parser.add_argument("--ny", type=int, help="grid size in y (default: the example's)")
+    parser.add_argument("--steps", type=int, help="time steps (default: the example's)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--clock", choices=("wall", "cpu"), default="cpu",
                         help="clock of the advisor table's times (default cpu: steadier when "
@@ -112,10 +112,12 @@ def main(argv=None):
 
     import ocean_box
 
-    args = ocean_box.default_args(nx=options.nx, ny=options.ny, n_steps=options.steps)
+    size = {k: v for k, v in (("nx", options.nx), ("ny", options.ny), ("n_steps", options.steps))
+            if v is not None}
+    args = ocean_box.default_args(**size)
     f = ocean_box.the_main_loop
-    print(f"ocean_box.the_main_loop  nx={options.nx} ny={options.ny} steps={options.steps} "
-          f"repeat={options.repeat}")
+    described = ", ".join(f"{k}={v}" for k, v in size.items()) or "the example's default size"
+    print(f"ocean_box.the_main_loop ({described}), repeat={options.repeat}")
 
     measured = probe_overhead(f, args, options.repeat)
     events = measured["events"]
