@@ -220,6 +220,29 @@ def container_b(x_b, n):
     return tuple(x_b)
 
 
+def array_meta(value):
+    """Shape and dtype of an array being unpacked (None for tuples and lists)."""
+    if value.__class__ is _ndarray:
+        return (value.shape, value.dtype)
+    return None
+
+
+def unpack_b(parts, like):
+    """Adjoint of ``a, b, ... = value`` from the adjoints of the parts (None: no adjoint)."""
+    if like.__class__ is _ndarray:
+        shape, dtype = like.shape, like.dtype
+    elif like.__class__ is tuple and len(like) == 2 and like[0].__class__ is tuple \
+            and isinstance(like[1], np.dtype):
+        shape, dtype = like            # array_meta of an array
+    else:
+        return parts
+    out = np.zeros(shape, dtype=np.result_type(dtype, np.float64))
+    for k, p in enumerate(parts):
+        if p is not None:
+            out[k] = p
+    return out
+
+
 def dict_b(x_b, keys):
     if x_b is None:
         return (None,) * len(keys)

@@ -125,22 +125,22 @@ class FunctionCode:
         while changed:
             changed = False
             for s in stmts:
-                tgt, reads = _flow(s)
-                if tgt is not None and tgt not in varied and any(r in varied for r in reads):
-                    varied.add(tgt)
-                    changed = True
+                for tgt, reads in _flows(s):
+                    if tgt not in varied and any(r in varied for r in reads):
+                        varied.add(tgt)
+                        changed = True
         # useful: influences the returned value
         useful = set(ir.names_in([self.ret]))
         changed = True
         while changed:
             changed = False
             for s in stmts:
-                tgt, reads = _flow(s)
-                if tgt is not None and tgt in useful:
-                    for r in reads:
-                        if r not in useful:
-                            useful.add(r)
-                            changed = True
+                for tgt, reads in _flows(s):
+                    if tgt in useful:
+                        for r in reads:
+                            if r not in useful:
+                                useful.add(r)
+                                changed = True
         self.active = varied & useful
         self.varied = varied
         self.primal_names = set(self.params) | _assigned(self.body)
@@ -163,8 +163,20 @@ class FunctionCode:
         # which assignments push the old value of their target
         self.assigned = _assigned(self.body)
         self.first_defs = _first_top_level_defs(self.body, set(self.params))
-        self.first_def_names = {s.target for s in self.body if id(s) in self.first_defs}
+        self.first_def_names = {s.target for s in self.body if id(s) in self.first_defs} | \
+            {k[1] for k in self.first_defs if isinstance(k, tuple)}
         self.needed_locals = sorted(n for n in self.needed if n in self.assigned)
+        self.def_counts = {}
+        for st in stmts:
+            for t in _defined(st):
+                self.def_counts[t] = self.def_counts.get(t, 0) + 1
+        for p in self.params:
+            self.def_counts[p] = self.def_counts.get(p, 0) + 1
+        self.loop_defined = set()
+        for st in stmts:
+            if isinstance(st, (ir.ForRange, ir.Loop)):
+                for inner in ir.walk(st.body):
+                    self.loop_defined.update(_defined(inner))
 
     def _plan(self, s) -> "Plan":
         plan = Plan()
@@ -186,6 +198,10 @@ class FunctionCode:
             plan.reads.add(s.target)
             if s.target in self.active and isinstance(s.value, ir.Name) and s.value.id in self.active:
                 plan.contribs.append((s.value.id, "part", "add"))
+        elif isinstance(s, ir.Unpack):
+            if isinstance(s.value, ir.Name) and s.value.id in self.active and \
+                    any(t in self.active for t in s.targets):
+                plan.contribs.append((s.value.id, "unpack", "add"))
         elif isinstance(s, ir.Effect):
             pass
         return plan
@@ -393,6 +409,8 @@ class FunctionCode:
             return self._emit_assign(s, state)
         if isinstance(s, ir.SetItem):
             return self._emit_setitem(s, state)
+        if isinstance(s, ir.Unpack):
+            return self._emit_unpack(s, state)
         if isinstance(s, ir.Append):
             return self._emit_append(s, state)
         if isinstance(s, ir.Effect):
@@ -421,6 +439,8 @@ class FunctionCode:
             return f"{_UNARY_TEXT[expr.op]}{expr.a.text()}"
         if isinstance(expr, ir.Prim):
             args = [a.text() for a in expr.args] + [f"{k}={a.text()}" for k, a in expr.kwargs.items()]
+            if expr.method:
+                return f"{args[0]}.{expr.method}({', '.join(args[1:])})"
             return f"{expr.name}({', '.join(args)})"
         if isinstance(expr, ir.GetItem):
             return f"{expr.a.text()}[{expr.index.src}]"
@@ -536,7 +556,8 @@ class FunctionCode:
                 body.add(0, f"{g} = {total}")
                 inner_state[s.target] = LIVE if all(m != "add" for _, _, m in self_parts) else UNKNOWN
             elif not handled:
-                body.add(0, f"{g} = None")
+                if self._reread(s.target):
+                    body.add(0, f"{g} = None")
                 inner_state[s.target] = DEAD
             if tstate == UNKNOWN:
                 b.add(0, f"if {g} is not None:")
@@ -548,7 +569,8 @@ class FunctionCode:
                 b.extend(body)
                 new_state = inner_state
         elif s.target in self.active and tstate != DEAD:
-            b.add(0, f"{g} = None")
+            if self._reread(s.target):
+                b.add(0, f"{g} = None")
             new_state[s.target] = DEAD
         if pushes:
             if old is not None:
@@ -556,6 +578,10 @@ class FunctionCode:
             else:
                 b.add(0, f"{s.target} = _pop()")
         return f, b, new_state
+
+    def _reread(self, name) -> bool:
+        """Can the adjoint of ``name`` be read again after its definition is reversed?"""
+        return self.def_counts.get(name, 0) != 1 or name in self.loop_defined
 
     def _free(self, name) -> bool:
         """A parameter never rebound: the caller passes its value to the backward sweep."""
@@ -610,6 +636,36 @@ class FunctionCode:
                 name = s.value.id
                 self._accumulate(b, new_state, name, f"_rt.fit({part}, {marker})", "add")
         b.add(0, f"_rt.restore_item({s.target}, {s.index.value}, _pop())")
+        return f, b, new_state
+
+    def _emit_unpack(self, s, state):
+        f, b = Lines(), Lines()
+        pushed = [t for t in s.targets if t in self.needed and (id(s), t) not in self.first_defs]
+        for t in pushed:
+            f.add(0, f"_push({t})")
+        lhs = ", ".join(s.targets) + ("," if len(s.targets) == 1 else "")
+        f.add(0, f"{lhs} = {s.value.text()}")
+        new_state = dict(state)
+        plan = self.plans[id(s)]
+        like = None
+        if plan.contribs:
+            v = s.value.id
+            if v in self.needed or self._free(v):
+                like = v
+            else:
+                like = self.tmp("_m")
+                f.add(0, f"_push(_rt.array_meta({v}))")
+                b.add(0, f"{like} = _pop()")
+        live = [t for t in s.targets if t in self.active and state.get(t, DEAD) != DEAD]
+        if plan.contribs and live:
+            parts = ", ".join(self.adj(t) if t in live else "None" for t in s.targets)
+            parts += "," if len(s.targets) == 1 else ""
+            self._accumulate(b, new_state, s.value.id, f"_rt.unpack_b(({parts}), {like})", "add")
+            for t in live:
+                b.add(0, f"{self.adj(t)} = None")
+                new_state[t] = DEAD
+        for t in reversed(pushed):
+            b.add(0, f"{t} = _pop()")
         return f, b, new_state
 
     def _emit_append(self, s, state):
@@ -876,6 +932,14 @@ def _operand_names(expr) -> set:
     return set()
 
 
+def _flows(s):
+    """(target, names whose derivative flows into it) pairs of one IR statement."""
+    if isinstance(s, ir.Unpack):
+        return [(t, ir.names_in([s.value])) for t in s.targets]
+    tgt, reads = _flow(s)
+    return [] if tgt is None else [(tgt, reads)]
+
+
 def _flow(s):
     """(target, names whose derivative flows into it) of one IR statement."""
     if isinstance(s, ir.Assign):
@@ -909,11 +973,23 @@ def _flow(s):
     return None, []
 
 
+def _defined(s) -> list:
+    if isinstance(s, ir.Assign):
+        return [s.target]
+    if isinstance(s, ir.Unpack):
+        return list(s.targets)
+    if isinstance(s, ir.ForRange):
+        return [s.target]
+    return []
+
+
 def _assigned(body) -> set:
     out = set()
     for s in ir.walk(body):
         if isinstance(s, ir.Assign):
             out.add(s.target)
+        elif isinstance(s, ir.Unpack):
+            out.update(s.targets)
         elif isinstance(s, ir.ForRange):
             out.add(s.target)
     return out
@@ -928,10 +1004,17 @@ def _first_top_level_defs(body, params) -> set:
             if s.target not in seen:
                 firsts.add(id(s))
             seen.add(s.target)
+        elif isinstance(s, ir.Unpack):
+            for t in s.targets:
+                if t not in seen:
+                    firsts.add((id(s), t))
+                seen.add(t)
         else:
             for inner in ir.walk([s]):
                 if isinstance(inner, ir.Assign):
                     seen.add(inner.target)
+                elif isinstance(inner, ir.Unpack):
+                    seen.update(inner.targets)
                 elif isinstance(inner, ir.ForRange):
                     seen.add(inner.target)
     return firsts
@@ -1069,6 +1152,8 @@ class AliasChecker:
         for s in reversed(stmts):
             if isinstance(s, ir.Assign):
                 live = (live - {s.target}) | _stmt_reads(s)
+            elif isinstance(s, ir.Unpack):
+                live = (live - set(s.targets)) | set(ir.names_in([s.value]))
             elif isinstance(s, (ir.SetItem, ir.Append)):
                 self.live_after[id(s)] = set(live)
                 live |= _stmt_reads(s)
@@ -1093,6 +1178,13 @@ class AliasChecker:
         for s in stmts:
             if isinstance(s, ir.Assign):
                 env[s.target] = self._transfer(s, env)
+            elif isinstance(s, ir.Unpack):
+                base = self._pts(s.value, env)
+                inner = frozenset()
+                for obj in base:
+                    inner |= self.contents.get(obj, frozenset())
+                for t in s.targets:
+                    env[t] = base | inner | frozenset({("site", (id(s), t))})
             elif isinstance(s, (ir.SetItem, ir.Append)):
                 self._check_write(s, s.target, env)
                 for obj in env.get(s.target, frozenset()):

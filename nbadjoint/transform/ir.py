@@ -64,6 +64,7 @@ class Prim:
     kwargs: dict
     rule: Any = None          # rules.Rule, or None when not differentiable
     nondiff: bool = False
+    method: str = ""          # called as args[0].method(...) (array methods keep their own semantics)
 
 
 @dataclass
@@ -122,6 +123,13 @@ class Stmt:
 class Assign(Stmt):
     target: str
     expr: Any
+
+
+@dataclass
+class Unpack(Stmt):
+    """``a, b, c = value``: a tuple, list or array of known length taken apart."""
+    targets: list
+    value: Atom
 
 
 @dataclass

@@ -224,9 +224,18 @@ class Normalizer:
                 holder = self.tmp()
                 out.append(ir.Assign(holder, ir.Copy(src), line=line))
                 value = ir.Name(holder)
-            for k, elt in enumerate(target.elts):
-                part = self.tmp()
-                out.append(ir.Assign(part, ir.GetItem(value, ir.Index(str(k), [], str(k))), line=line))
+            names, later = [], []
+            for elt in target.elts:
+                if isinstance(elt, ast.Name) and elt.id != value.id:
+                    names.append(elt.id)
+                else:
+                    part = self.tmp()
+                    names.append(part)
+                    later.append((elt, part))
+            if len(set(names)) != len(names):
+                raise self.err("the same name appears twice in an unpacking target", target)
+            out.append(ir.Unpack(names, value, line=line))
+            for elt, part in later:
                 self.assign_to(elt, ir.Name(part), out, line)
         elif isinstance(target, ast.Subscript):
             base = target.value
@@ -374,7 +383,14 @@ class Normalizer:
                 raise self.err("only enumerate(sequence) and enumerate(sequence, start) are supported", it)
             if not (isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == 2):
                 raise self.err("use `for i, x in enumerate(seq)`", target)
-            seq = self._as_name(self.expr(it.args[0], out), out, it.lineno)
+            inner = it.args[0]
+            if isinstance(inner, ast.Call) and resolve_static(inner.func, self.info, self.locals) is zip:
+                if inner.keywords or not (isinstance(target.elts[1], (ast.Tuple, ast.List))
+                                          and len(target.elts[1].elts) == len(inner.args)):
+                    raise self.err("unpack enumerate(zip(...)) as `i, (x, y)`", target)
+                seqs = [self._as_name(self.expr(a, out), out, it.lineno) for a in inner.args]
+                return seqs, [(target.elts[0], _Counter(start))] + list(zip(target.elts[1].elts, seqs))
+            seq = self._as_name(self.expr(inner, out), out, it.lineno)
             return [seq], [(target.elts[0], _Counter(start)), (target.elts[1], seq)]
         if obj is zip:
             if it.keywords:
@@ -683,9 +699,9 @@ class Normalizer:
             if method == "transpose" and len(args) > 2:
                 axes = self.emit(ir.Build("tuple", args[1:]), out, line)
                 args = [target, axes]
-            if method == "astype":
-                return self.emit(self._prim(mfunc, args, kwargs, node), out, line)
-            return self.emit(self._prim(mfunc, args, kwargs, node), out, line)
+            prim = self._prim(mfunc, args, kwargs, node)
+            prim.method = method
+            return self.emit(prim, out, line)
         obj = resolve_static(func, self.info, self.locals)
         if obj is _NOT_FOUND:
             if isinstance(func, ast.Name) and func.id in self.locals:

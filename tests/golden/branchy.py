@@ -88,7 +88,6 @@ def branchy_bwd(_c, _rv_b, x, a):
     if _t12_b is not None:
         s_b = (_t12_b * s if _t12_b.__class__ is float else _rt.ubl(_t12_b * s, s))
         s_b = s_b + (_t12_b * s if _t12_b.__class__ is float else _rt.ubl(_t12_b * s, s))
-        _t12_b = None
     for k in reversed(_pop()):
         if _pop():
             # adjoint of line 21: s = s + x * a[k]

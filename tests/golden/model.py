@@ -53,7 +53,6 @@ def model_bwd(_c, _rv_b, u0, n):
     # adjoint of line 14: return np.sum(u)
     if _t2_b is not None:
         u_b = _vjp.sum_grad(_t2_b, _vjp.shape_of(u), None, False)
-        _t2_b = None
     for i in reversed(_pop()):
         # adjoint of line 13: u = step(u, 0.1)
         _o3 = _pop()
@@ -103,17 +102,13 @@ def step_bwd(_c, _rv_b, u, dt):
     if _t4_b is not None:
         u_b = (_t4_b if _t4_b.__class__ is float else _rt.ubl(_t4_b, u))
         _t3_b = (-_t4_b if _m1 is None else _rt.ub(-_t4_b, _m1))
-        _t4_b = None
     _m2 = _pop()
     if _t3_b is not None:
         _t2_b = (_t3_b * dt if _m2 is None else _rt.ub(_t3_b * dt, _m2))
-        _t3_b = None
     if _t2_b is not None:
         v_b = _t2_b * np.cos(v)
-        _t2_b = None
     # adjoint of line 6: v = u * u
     if v_b is not None:
         u_b = _rt.add(u_b, (v_b * u if v_b.__class__ is float else _rt.ubl(v_b * u, u)))
         u_b = u_b + (v_b * u if v_b.__class__ is float else _rt.ubl(v_b * u, u))
-        v_b = None
     return (u_b, dt_b)

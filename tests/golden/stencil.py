@@ -69,10 +69,8 @@ def stencil_bwd(_c, _rv_b, u):
     _m1 = _pop()
     if _t13_b is not None:
         _t12_b = _vjp.sum_grad(_t13_b, _m1, None, False)
-        _t13_b = None
     if _t12_b is not None:
         un_b = (2 * un * _t12_b if _t12_b.__class__ is float else _rt.ubl(2 * un * _t12_b, un))
-        _t12_b = None
     # adjoint of line 32: un[0] = un[1]
     _m2 = _pop()
     _p3, un_b = _rt.setitem_b(un_b, 0)
@@ -80,7 +78,6 @@ def stencil_bwd(_c, _rv_b, u):
     _rt.restore_item(un, 0, _pop())
     if _t11_b is not None:
         un_b = _rt.getitem_b(un_b, un, 1, _t11_b)
-        _t11_b = None
     # adjoint of line 31: un[1:-1] = u[1:-1] + 0.1 * (u[2:] - 2.0 * u[1:-1] + u[:-2])
     _m4 = _pop()
     _p5, un_b = _rt.setitem_b(un_b, slice(1, (-1), None))
@@ -90,37 +87,26 @@ def stencil_bwd(_c, _rv_b, u):
     if _t10_b is not None:
         _t2_b = (_t10_b if _m8 is None else _rt.ub(_t10_b, _m8[0]))
         _t9_b = (_t10_b if _m8 is None else _rt.ub(_t10_b, _m8[1]))
-        _t10_b = None
     _m9 = _pop()
     if _t9_b is not None:
         _t8_b = (_t9_b * 0.1 if _m9 is None else _rt.ub(_t9_b * 0.1, _m9))
-        _t9_b = None
     _m12 = _pop()
     if _t8_b is not None:
         _t6_b = (_t8_b if _m12 is None else _rt.ub(_t8_b, _m12[0]))
         _t7_b = (_t8_b if _m12 is None else _rt.ub(_t8_b, _m12[1]))
-        _t8_b = None
     if _t7_b is not None:
         u_b = _rt.getitem_b(u_b, u, slice(None, (-2), None), _t7_b)
-        _t7_b = None
     _m15 = _pop()
     if _t6_b is not None:
         _t3_b = (_t6_b if _m15 is None else _rt.ub(_t6_b, _m15[0]))
         _t5_b = (-_t6_b if _m15 is None else _rt.ub(-_t6_b, _m15[1]))
-        _t6_b = None
     _m16 = _pop()
     if _t5_b is not None:
         _t4_b = (_t5_b * 2.0 if _m16 is None else _rt.ub(_t5_b * 2.0, _m16))
-        _t5_b = None
     if _t4_b is not None:
         u_b = _rt.getitem_b(u_b, u, slice(1, (-1), None), _t4_b)
-        _t4_b = None
     if _t3_b is not None:
         u_b = _rt.getitem_b(u_b, u, slice(2, None, None), _t3_b)
-        _t3_b = None
     if _t2_b is not None:
         u_b = _rt.getitem_b(u_b, u, slice(1, (-1), None), _t2_b)
-        _t2_b = None
-    # adjoint of line 30: un = np.zeros_like(u)
-    un_b = None
     return (u_b,)
