@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -180,3 +181,11 @@ def test_file_that_does_not_parse_is_a_usage_error(tmp_path):
     out = nbadjoint("profile", f"{path}:model", "--args", "1.0")
     assert out.returncode == 2
     assert "does not parse" in out.stderr and "line 2" in out.stderr
+
+
+@pytest.mark.skipif(shutil.which("nbadjoint") is None, reason="the console script is not installed")
+def test_console_script_runs_the_same_command(model_file):
+    out = subprocess.run(["nbadjoint", "profile", f"{model_file}:model", "--repeat", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("nbadjoint profile of model")

@@ -523,3 +523,14 @@ def test_widget_shows_this_profile(prof):
     w = prof.widget()
     assert isinstance(w, CallTreeWidget) and w.profile is prof
     assert [s["id"] for s in w.profile_data["sites"]] == [s.id for s in prof.sites]
+
+
+def test_report_says_when_no_placement_fits_the_budget(prof):
+    text = prof.report(budget=10)
+    assert "advisor: no checkpoint placement keeps the predicted peak within the budget" in text
+    assert "budget 10 B" in text
+
+
+def test_to_dict_records_an_infeasible_budget_instead_of_failing(prof):
+    d = prof.to_dict(budget=10)
+    assert d["suggestion"]["time"] is None and "Raise the budget" in d["suggestion"]["error"]
