@@ -49,7 +49,9 @@ def add(a, b):
         return b
     if b is None:
         return a
-    if isinstance(a, (list, tuple)) and not isinstance(a, _ndarray):
+    if a.__class__ is _ndarray or a.__class__ is _float:
+        return a + b
+    if isinstance(a, (list, tuple)):
         return type(a)(add(x, y) for x, y in zip(a, b)) if isinstance(a, tuple) else [add(x, y) for x, y in zip(a, b)]
     if isinstance(a, dict):
         out = dict(a)
@@ -271,8 +273,9 @@ def bshape(x, result):
     """Shape marker of operand ``x`` of a broadcasting operation: None when no sum-back is needed."""
     if result.__class__ is _float:
         return None
-    sx = np.shape(x)
-    if sx == np.shape(result):
+    sx = x.shape if x.__class__ is _ndarray else np.shape(x)
+    sr = result.shape if result.__class__ is _ndarray else np.shape(result)
+    if sx == sr:
         return None
     return sx
 
@@ -288,8 +291,9 @@ def ubl(contribution, x):
     """Sum a broadcast contribution back to the shape of ``x`` (a value the sweep kept)."""
     if contribution.__class__ is _float:
         return contribution
-    sx = np.shape(x)
-    if np.shape(contribution) == sx:
+    sx = x.shape if x.__class__ is _ndarray else np.shape(x)
+    sc = contribution.shape if contribution.__class__ is _ndarray else np.shape(contribution)
+    if sc == sx:
         return contribution
     return _sum_to(contribution, sx)
 
