@@ -534,3 +534,16 @@ def test_report_says_when_no_placement_fits_the_budget(prof):
 def test_to_dict_records_an_infeasible_budget_instead_of_failing(prof):
     d = prof.to_dict(budget=10)
     assert d["suggestion"]["time"] is None and "Raise the budget" in d["suggestion"]["error"]
+
+
+def weigh(a, b):
+    return np.sum(stage(a, 0.1) * b)
+
+
+def test_real_profile_of_several_arguments_keeps_argnums_through_json():
+    a, b = np.linspace(0.0, 1.0, 8), np.linspace(1.0, 2.0, 8)
+    p = nba.profile(weigh, a, b, argnums=(0, 1))
+    ga, gb = nba.grad(weigh, argnums=(0, 1))(a, b)
+    assert np.array_equal(p.grad[0], ga) and np.array_equal(p.grad[1], gb)
+    loaded = Profile.from_json(p.to_json())
+    assert loaded.argnums == (0, 1) and loaded.to_dict()["argnums"] == [0, 1]
