@@ -12,7 +12,7 @@ import textwrap
 import types
 
 MODULE_NAMES = ("scalars", "arrays", "indexing", "control", "calls", "containers", "inplace", "pde",
-                "pitfalls", "idioms")
+                "pitfalls", "idioms", "models")
 
 
 def modules():
