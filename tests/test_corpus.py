@@ -16,7 +16,7 @@ from corpus.arrays import dot_fn, sum_method
 from corpus.containers import dict_arg, nested_arg
 from corpus.scalars import int_arg_scale
 from gradcheck import (assert_bitwise_equal, assert_not_mutated, autograd_namespace,
-                       check_against_autograd, check_grad, check_vjp)
+                       check_against_autograd, check_grad, check_vjp, compare_gradients)
 
 import nbadjoint as nba
 
@@ -109,6 +109,32 @@ def test_value_and_grad_value_equals_primal(row):
     value, grads = nba.value_and_grad(f, argnums)(*args())
     assert_bitwise_equal(value, f(*args()), f"value_and_grad({name}) value")
     assert_bitwise_equal(grads, nba.grad(f, argnums)(*args()), f"value_and_grad({name}) gradient")
+
+
+MULTI_ARGNUMS = [pytest.param(row, id=row[0]) for row in ROWS if isinstance(row[5], tuple)]
+
+
+@pytest.mark.parametrize("row", MULTI_ARGNUMS)
+def test_gradient_for_each_argnum_alone_matches_the_tuple_gradient(row):
+    _, _, name, f, args, argnums, _ = row
+    together = nba.grad(f, argnums)(*args())
+    for k, num in enumerate(argnums):
+        alone = nba.grad(f, num)(*args())
+        compare_gradients(alone, together[k], f"d {name} / d args[{num}] alone", rtol=1e-12,
+                          atol=1e-15, actual_name="argnums alone", expected_name="in a tuple")
+
+
+@pytest.mark.parametrize("row", ALL)
+def test_vjp_of_the_scalar_function_matches_grad(row):
+    _, _, name, f, args, argnums, _ = row
+    nums = (argnums,) if isinstance(argnums, int) else argnums
+    grads = nba.grad(f, nums)(*args())
+    out, pullback = nba.vjp(f, *args())
+    assert_bitwise_equal(out, f(*args()), f"vjp({name}) output")
+    cotangents = pullback(1.0)
+    for k, num in enumerate(nums):
+        compare_gradients(cotangents[num], grads[k], f"pullback of {name}, args[{num}]",
+                          rtol=1e-12, atol=1e-15, actual_name="vjp", expected_name="grad")
 
 
 @pytest.mark.parametrize("row", VJP)
