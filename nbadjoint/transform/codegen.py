@@ -693,9 +693,13 @@ class FunctionCode:
         out = self.tmp("_r") if self_arg else s.target
         if self.probes:
             f.add(0, f"if _ck[{site!r}]:")
-            f.add(1, f"{out} = _rt.probe_call(_rec, {site!r}, 'P', {callee.key}_primal, {arglist})")
+            f.add(1, f"_rec.enter({site!r}, 'P')")
+            f.add(1, f"{out} = {callee.key}_primal({arglist})")
+            f.add(1, f"_rec.leave({site!r}, 'P')")
             f.add(0, "else:")
-            f.add(1, f"{out} = _rt.probe_call(_rec, {site!r}, 'F', {callee.key}_fwd, {arglist})")
+            f.add(1, f"_rec.enter({site!r}, 'F')")
+            f.add(1, f"{out} = {callee.key}_fwd({arglist})")
+            f.add(1, f"_rec.leave({site!r}, 'F')")
         else:
             f.add(0, f"if _ck[{site!r}]:")
             f.add(1, f"{out} = {callee.key}_primal({arglist})    # checkpointed: primal only")
@@ -719,8 +723,12 @@ class FunctionCode:
         res = self.tmp("_r")
         if self.probes:
             b.add(0, f"if _ck[{site!r}]:")
-            b.add(1, f"_rt.probe_call(_rec, {site!r}, 'F', {callee.key}_fwd, {arglist})")
-            b.add(0, f"{res} = _rt.probe_call(_rec, {site!r}, 'B', {callee.key}_bwd, _c, {g}, {', '.join(args)})")
+            b.add(1, f"_rec.enter({site!r}, 'F')")
+            b.add(1, f"{callee.key}_fwd({arglist})")
+            b.add(1, f"_rec.leave({site!r}, 'F')")
+            b.add(0, f"_rec.enter({site!r}, 'B')")
+            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)})")
+            b.add(0, f"_rec.leave({site!r}, 'B')")
         else:
             b.add(0, f"if _ck[{site!r}]:")
             b.add(1, f"{callee.key}_fwd({arglist})    # recompute, taping")
