@@ -22,6 +22,7 @@ import nbadjoint as nba
 
 ROWS = corpus.all_cases()
 ALL = [pytest.param(row, id=row[0]) for row in ROWS]
+BEYOND = [pytest.param(row, id=row[0]) for row in corpus.all_cases("BEYOND_SUBSET")]
 AUTOGRAD = [pytest.param(row, id=row[0]) for row in ROWS if row[6]]
 WITH_CALLS = [pytest.param(row, id=row[0]) for row in ROWS if corpus.calls_user_function(row[3])]
 VJP = [pytest.param(row, id=f"vectors.{row[0].__name__}") for row in vectors.VJP_CASES]
@@ -141,6 +142,19 @@ def test_vjp_of_the_scalar_function_matches_grad(row):
 def test_vjp_matches_finite_differences(row):
     f, args, cotangent = row
     check_vjp(f, args(), cotangent())
+
+
+@pytest.mark.parametrize("row", BEYOND)
+def test_beyond_the_subset_gradient_is_correct_or_rejected_before_running(row):
+    _, module, name, f, args, argnums, _ = row
+    try:
+        nba.grad(f, argnums)
+    except nba.TransformError as err:
+        message = str(err)
+        assert module.__file__ in message and "line" in message, (
+            f"the TransformError for {name} must name the file and line: {message}")
+        return
+    check_grad(f, args(), argnums)
 
 
 def test_corpus_has_at_least_150_functions_and_cases():

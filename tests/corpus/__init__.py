@@ -1,7 +1,8 @@
 """Gradient test corpus: small plain-NumPy functions, one construct each.
 
 Each module holds the functions and a CASES table of rows
-``(function, args factory, argnums, autograd_ok)``; ``vectors`` holds vector-valued functions in
+``(function, args factory, argnums, autograd_ok)`` (optionally also a BEYOND_SUBSET table of rows
+for constructs outside the documented subset); ``vectors`` holds vector-valued functions in
 VJP_CASES rows ``(function, args factory, cotangent factory)``.
 """
 
@@ -12,7 +13,7 @@ import textwrap
 import types
 
 MODULE_NAMES = ("scalars", "arrays", "indexing", "control", "calls", "containers", "inplace", "pde",
-                "pitfalls", "idioms", "models")
+                "pitfalls", "idioms", "models", "numpy_api")
 
 
 def modules():
@@ -27,12 +28,15 @@ def public_name(module, function):
     raise LookupError(f"{function.__qualname__} is not a global of {module.__name__}")
 
 
-def all_cases():
-    """[(id, module, name, function, args factory, argnums, autograd_ok)] over every module."""
+def all_cases(table="CASES"):
+    """[(id, module, name, function, args factory, argnums, autograd_ok)] over every module.
+
+    ``table="BEYOND_SUBSET"`` gives the rows of constructs beyond the documented subset instead.
+    """
     rows, seen = [], {}
     for module in modules():
         short = module.__name__.rsplit(".", 1)[-1]
-        for function, args, argnums, autograd_ok in module.CASES:
+        for function, args, argnums, autograd_ok in getattr(module, table, ()):
             name = public_name(module, function)
             base = f"{short}.{name}"
             seen[base] = seen.get(base, 0) + 1
