@@ -79,6 +79,13 @@ def test_placement_changes_the_schedule_but_not_the_gradient():
     assert_bitwise_equal(split.grad, joint.grad, "gradient, all split vs all checkpointed")
 
 
+def test_keyword_arguments_of_the_root_give_the_same_gradient():
+    f = calls.call_int_arg
+    positional = nba.value_and_grad(f)(1.1, 3)
+    keyword = nba.value_and_grad(f)(1.1, k=3)
+    assert_bitwise_equal(keyword, positional, "value_and_grad with k=3 by keyword")
+
+
 def test_placement_naming_an_unknown_call_site_is_rejected():
     f = scalars.lorenz_trajectory
     with pytest.raises(ValueError, match="unknown call site"):

@@ -304,6 +304,11 @@ def while_on_written_array(a):
     return np.sum(u ** 2) + k
 
 
+# integer index array and boolean mask passed as arguments (no gradient for them)
+def int_and_bool_array_args(a, idx, mask):
+    return np.sum(a[idx] ** 2) + np.sum(np.where(mask, a, 2.0 * a) ** 3)
+
+
 # variable that is an int, then rebound to an active float
 def int_then_float(x):
     y = 3
@@ -349,4 +354,7 @@ CASES = [
     case(call_list_return, lambda: (vec(4, 824),)),
     case(while_on_written_array, lambda: (np.array([1.3, 0.4, -0.2]),), 0, False),
     case(int_then_float, lambda: (0.9,)),
+    case(int_and_bool_array_args,
+         lambda: (vec(4, 827), np.array([0, 2, 2]), np.array([True, False, True, False])),
+         (0, 1, 2), False),
 ]
