@@ -4,7 +4,11 @@ under every checkpoint placement, without touching the inputs."""
 import copy
 import inspect
 import itertools
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import autograd
 import numpy as np
@@ -162,6 +166,34 @@ def test_beyond_the_subset_gradient_is_correct_or_rejected_before_running(row):
             f"the TransformError for {name} must name the file and line: {message}")
         return
     check_grad(f, args(), argnums)
+
+
+SOURCE_DIGESTS = '''
+import hashlib
+import corpus
+import nbadjoint as nba
+for case_id, module, name, f, *_ in corpus.all_cases():
+    try:
+        text = nba.adjoint_source(f)
+    except nba.TransformError as err:
+        text = "TransformError: " + str(err)
+    print(case_id, hashlib.sha256(text.encode()).hexdigest())
+'''
+
+
+def source_digests(hash_seed, cache):
+    env = {**os.environ, "PYTHONHASHSEED": str(hash_seed), "NBADJOINT_CACHE": str(cache)}
+    out = subprocess.run([sys.executable, "-c", SOURCE_DIGESTS], cwd=Path(__file__).parent, env=env,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    return dict(line.split() for line in out.splitlines())
+
+
+def test_generated_code_is_identical_across_processes_and_hash_seeds(tmp_path):
+    first = source_digests(1, tmp_path / "cache1")
+    second = source_digests(2, tmp_path / "cache2")
+    assert len(first) == len(ROWS)
+    differ = [case_id for case_id in first if first[case_id] != second.get(case_id)]
+    assert not differ, f"adjoint_source() differs between two processes for: {differ}"
 
 
 def test_corpus_has_at_least_150_functions_and_cases():
