@@ -62,7 +62,7 @@ def vjp(f, *args, placement=None):
         if used[0]:
             raise RuntimeError("this pullback was already used: its tape is consumed; call nba.vjp again")
         used[0] = True
-        grads = bwd(ctx, cotangent, *values)
+        grads = bwd(ctx, cotangent, *values, *prog.root_mutated_none)
         return tuple(_finish_grad(gi, xi) for gi, xi in zip(grads, values))
 
     return out, pullback

@@ -44,7 +44,15 @@ def uses_star_args(*xs):  # ERR: functions with *args or **kwargs are not suppor
     return xs[0]
 
 
-def writes_parameter(a):
+def writes_view_of_parameter(a):
+    v = a[1:]
+    v[0] = 1.0  # ERR: writing into `v`, which may be (a view of) the parameter `a`
+    return np.sum(a)
+
+
+def writes_rebound_parameter(a, flag):
+    if flag:
+        a = a * 2.0
     a[0] = 1.0  # ERR: writing into `a`, which may be (a view of) the parameter `a`
     return np.sum(a)
 

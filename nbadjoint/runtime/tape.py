@@ -327,6 +327,28 @@ def shape(x):
     return np.shape(x)
 
 
+def snapshot(value):
+    """A copy of an argument a checkpointed callee writes into (its state before the call)."""
+    if isinstance(value, _ndarray):
+        return value.copy()
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    raise TypeError(f"cannot snapshot a {type(value).__name__} written in place")
+
+
+def restore_snapshot(value, snap):
+    """Put an argument back in the state the snapshot recorded, in place."""
+    if isinstance(value, _ndarray):
+        np.copyto(value, snap)
+    elif isinstance(value, list):
+        value[:] = snap
+    else:
+        value.clear()
+        value.update(snap)
+
+
 def probe_call(rec, site, phase, fn, *args):
     """Call ``fn`` inside a recorder bracket (used by the probed variant of generated code)."""
     rec.enter(site, phase)

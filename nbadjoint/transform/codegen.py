@@ -88,6 +88,8 @@ class FunctionCode:
         self.used_names = norm.used_names
         self.key = info.key
         self.tmp_counter = 0
+        self.assigned = _assigned(self.body)
+        self.mutated: list = []       # parameters this function writes into (set by the alias check)
 
     def analyze(self, varied_params):
         """Run the analyses, given which parameters may carry a derivative in from the callers."""
@@ -125,17 +127,17 @@ class FunctionCode:
         while changed:
             changed = False
             for s in stmts:
-                for tgt, reads in _flows(s):
+                for tgt, reads in self._flows(s):
                     if tgt not in varied and any(r in varied for r in reads):
                         varied.add(tgt)
                         changed = True
         # useful: influences the returned value
-        useful = set(ir.names_in([self.ret]))
+        useful = set(ir.names_in([self.ret])) | set(self.mutated)
         changed = True
         while changed:
             changed = False
             for s in stmts:
-                for tgt, reads in _flows(s):
+                for tgt, reads in self._flows(s):
                     if tgt in useful:
                         for r in reads:
                             if r not in useful:
@@ -177,6 +179,16 @@ class FunctionCode:
             if isinstance(st, (ir.ForRange, ir.Loop)):
                 for inner in ir.walk(st.body):
                     self.loop_defined.update(_defined(inner))
+
+    def _flows(self, s):
+        pairs = _flows(s)
+        if isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall):
+            callee = self.program.functions[s.expr.callee]
+            reads = ir.names_in(s.expr.args)
+            for param, atom in zip(callee.params, s.expr.args):
+                if param in callee.mutated and isinstance(atom, ir.Name):
+                    pairs.append((atom.id, reads))       # the callee writes into this argument
+        return pairs
 
     def _plan(self, s) -> "Plan":
         plan = Plan()
@@ -324,10 +336,13 @@ class FunctionCode:
 
     def _bwd_text(self, body: Lines, state) -> list:
         name = f"{self.key}_bwd"
-        params = ", ".join(["_c", "_rv_b"] + self.params)
-        out = [f"def {name}({params}):",
-               f'    """Backward sweep of {self.info.name}: pops the tape of {self.key}_fwd and returns the '
-               'adjoints of its parameters."""',
+        params = ", ".join(["_c", "_rv_b"] + self.params + [self.adj(p) for p in self.mutated])
+        doc = (f'    """Backward sweep of {self.info.name}: pops the tape of {self.key}_fwd and returns the '
+               'adjoints of its parameters.')
+        if self.mutated:
+            doc += ("\n\n    It writes into " + ", ".join(self.mutated) + f": {', '.join(self.adj(p) for p in self.mutated)} "
+                    "come in as the adjoints after the call\n    and go out as the adjoints before it.")
+        out = [f"def {name}({params}):", doc + '"""',
                "    _pop = _c.tape.pop"]
         if self.sites:
             out.append("    _ck = _c.ck")
@@ -335,11 +350,12 @@ class FunctionCode:
                 out.append("    _rec = _c.rec")
         for n in reversed(self.needed_locals):
             out.append(f"    {n} = _pop()")
-        adjs = sorted({self.adj(n) for n in self.active | set(self.params)})
+        adjs = sorted({self.adj(n) for n in self.active | set(self.params)} - {self.adj(p) for p in self.mutated})
         for k in range(0, len(adjs), 6):
             out.append("    " + " = ".join(adjs[k:k + 6]) + " = None")
         if isinstance(self.ret, ir.Name) and self.ret.id in self.active:
-            out.append(f"    {self.adj(self.ret.id)} = _rv_b")
+            r = self.adj(self.ret.id)
+            out.append(f"    {r} = _rt.add({r}, _rv_b)" if self.ret.id in self.mutated else f"    {r} = _rv_b")
         out += body.render(1)
         rets = ", ".join(self.adj(p) for p in self.params)
         out.append(f"    return ({rets},)" if len(self.params) == 1 else f"    return ({rets})")
@@ -356,6 +372,9 @@ class FunctionCode:
         """
         if top:
             state_after = {n: DEAD for n in self.active}
+            for p in self.mutated:
+                if p in self.active:
+                    state_after[p] = UNKNOWN
             if isinstance(self.ret, ir.Name) and self.ret.id in self.active:
                 state_after[self.ret.id] = UNKNOWN
         fwd = Lines()
@@ -691,9 +710,14 @@ class FunctionCode:
         if pushes and not self_arg:
             f.add(0, f"_push({s.target})")
         out = self.tmp("_r") if self_arg else s.target
+        mutated = [(k, a.id) for k, (p, a) in enumerate(zip(callee.params, expr.args))
+                   if p in callee.mutated and isinstance(a, ir.Name)]
+        snaps = [f"_push(_rt.snapshot({name}))    # {callee.info.name}() writes into it" for _, name in mutated]
         if self.probes:
             f.add(0, f"if _ck[{site!r}]:")
             f.add(1, f"_rec.enter({site!r}, 'P')")
+            for line in snaps:
+                f.add(1, line)
             f.add(1, f"{out} = {callee.key}_primal({arglist})")
             f.add(1, f"_rec.leave({site!r}, 'P')")
             f.add(0, "else:")
@@ -702,6 +726,8 @@ class FunctionCode:
             f.add(1, f"_rec.leave({site!r}, 'F')")
         else:
             f.add(0, f"if _ck[{site!r}]:")
+            for line in snaps:
+                f.add(1, line)
             f.add(1, f"{out} = {callee.key}_primal({arglist})    # checkpointed: primal only")
             f.add(0, "else:")
             f.add(1, f"{out} = {callee.key}_fwd({arglist})    # split: its tape stays until this call is reversed")
@@ -721,18 +747,28 @@ class FunctionCode:
         if tstate == DEAD:
             g = "None"
         res = self.tmp("_r")
+        restores = [f"_rt.restore_snapshot({name}, _pop())" for _, name in reversed(mutated)]
+        mut_adj = "".join(", " + (self.adj(name) if name in self.active and state.get(name, DEAD) != DEAD
+                                  else "None") for _, name in mutated)
         if self.probes:
             b.add(0, f"if _ck[{site!r}]:")
+            if restores:
+                b.add(1, f"_rec.enter({site!r}, 'S')")
+                for line in restores:
+                    b.add(1, line)
+                b.add(1, f"_rec.leave({site!r}, 'S')")
             b.add(1, f"_rec.enter({site!r}, 'F')")
             b.add(1, f"{callee.key}_fwd({arglist})")
             b.add(1, f"_rec.leave({site!r}, 'F')")
             b.add(0, f"_rec.enter({site!r}, 'B')")
-            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)})")
+            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})")
             b.add(0, f"_rec.leave({site!r}, 'B')")
         else:
             b.add(0, f"if _ck[{site!r}]:")
+            for line in restores:
+                b.add(1, line + "    # the snapshot: its state before the call")
             b.add(1, f"{callee.key}_fwd({arglist})    # recompute, taping")
-            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)})")
+            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})")
         new_state = dict(state)
         if s.target in self.active and tstate != DEAD:
             if s.target in ir.names_in(expr.args):
@@ -741,7 +777,16 @@ class FunctionCode:
                 b.add(0, f"{self.adj(s.target)} = None")
             new_state[s.target] = DEAD
         target_gets = False
+        replaced = set()
+        for k, name in mutated:
+            if name in self.active and name not in replaced:
+                # the callee took this adjoint (after the call) and returns it before the call
+                b.add(0, f"{self.adj(name)} = {res}[{k}]")
+                new_state[name] = UNKNOWN
+                replaced.add(name)
         for k, atom in enumerate(expr.args):
+            if (k, getattr(atom, "id", None)) in mutated:
+                continue
             if isinstance(atom, ir.Name) and atom.id in self.active:
                 if atom.id == s.target and not target_gets:
                     b.add(0, f"{self.adj(s.target)} = {res}[{k}]")
@@ -1139,6 +1184,7 @@ class AliasChecker:
         self.user_names = code.norm.user_names
         self.live_after: dict = {}
         self.contents: dict = {}        # container object -> objects it may hold
+        self.mutated: set = set()       # parameters written in place (the caller's arrays)
 
     def run(self) -> bool:
         """Check the function; returns True when its result never shares memory with a parameter."""
@@ -1151,7 +1197,7 @@ class AliasChecker:
         self._pts_block(body, {p: frozenset({("param", p)}) for p in self.code.params})
         ret = self.code.body[-1].value
         if isinstance(ret, ir.Name):
-            return not any(site[0] == "param" for site in self._final_env.get(ret.id, ()))
+            return not any(obj[0] == "param" for obj in self._final_env.get(ret.id, ()))
         return True
 
     # -- liveness ---------------------------------------------------------------------------------
@@ -1159,6 +1205,8 @@ class AliasChecker:
         live = set(live_out)
         for s in reversed(stmts):
             if isinstance(s, ir.Assign):
+                if isinstance(s.expr, ir.UserCall):
+                    self.live_after[id(s)] = set(live)
                 live = (live - {s.target}) | _stmt_reads(s)
             elif isinstance(s, ir.Unpack):
                 live = (live - set(s.targets)) | set(ir.names_in([s.value]))
@@ -1191,8 +1239,9 @@ class AliasChecker:
                 inner = frozenset()
                 for obj in base:
                     inner |= self.contents.get(obj, frozenset())
-                for t in s.targets:
-                    env[t] = base | inner | frozenset({("site", (id(s), t))})
+                params = frozenset(o for o in base if o[0] == "param")
+                for k, t in enumerate(s.targets):
+                    env[t] = inner | params | frozenset(("elem", o, k) for o in base)
             elif isinstance(s, (ir.SetItem, ir.Append)):
                 self._check_write(s, s.target, env)
                 for obj in env.get(s.target, frozenset()):
@@ -1240,6 +1289,13 @@ class AliasChecker:
                 return self._pts(e.args[0], env) | site
             return site
         if isinstance(e, ir.UserCall):
+            callee = self.code.program.functions[e.callee]
+            for param, atom in zip(callee.params, e.args):
+                if param in getattr(callee, "mutated", ()):
+                    if not isinstance(atom, ir.Name):
+                        raise self.code.info.error(f"{callee.info.name}() writes into its parameter `{param}`: "
+                                                   "pass it a variable, not an expression", lineno=s.line)
+                    self._check_write(s, atom.id, env)
             if self.returns_fresh.get(e.callee, False):
                 return site
             out = site
@@ -1260,18 +1316,40 @@ class AliasChecker:
             return
         objs = env.get(target, frozenset())
         info = self.code.info
-        for kind, what in objs:
-            if kind == "param":
-                raise info.error(f"writing into `{target}`, which may be (a view of) the parameter `{what}`: "
-                                 "nbadjoint does not change its caller's arrays", lineno=s.line,
-                                 hint=f"work on a copy first, e.g. {target} = {what}.copy()")
+        own_param = target in self.code.params and target not in self.code.assigned \
+            and objs == frozenset({("param", target)})
+        if own_param:
+            self.mutated.add(target)      # the caller's array is written: callers snapshot it
+        else:
+            for obj in objs:
+                kind, what = obj[0], obj[1]
+                if kind == "param":
+                    raise info.error(f"writing into `{target}`, which may be (a view of) the parameter `{what}`",
+                                     lineno=s.line,
+                                     hint=f"write into the parameter `{what}` itself (never rebound), or work on a "
+                                          f"copy: {target} = {what}.copy()")
         for name in sorted(self.live_after.get(id(s), ())):
             if name == target or name not in self.user_names:
                 continue
-            if env.get(name, frozenset()) & objs:
+            if _conflict(env.get(name, frozenset()), objs):
                 raise info.error(f"writing into `{target}` also changes `{name}`, which shares its memory and is "
                                  "used afterwards; the adjoint would miss that dependence", lineno=s.line,
                                  hint=f"make one of them a copy, e.g. {name} = {target}.copy()")
+
+
+def _conflict(a, b) -> bool:
+    """May objects ``a`` and ``b`` share memory? ("elem", o, k) is entry k of container o."""
+    if a & b:
+        return True
+    for x, y in ((a, b), (b, a)):
+        for obj in x:
+            if obj[0] == "elem":
+                if obj[1] in y:
+                    return True
+                if any(o[0] == "elem" and o[1] == obj[1] and (o[2] == obj[2] or "*" in (o[2], obj[2]))
+                       for o in y):
+                    return True
+    return False
 
 
 def _union_env(a: dict, b: dict) -> dict:

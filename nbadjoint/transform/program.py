@@ -7,6 +7,7 @@ line_profiler show it), and runs it.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 import linecache
@@ -61,8 +62,8 @@ class Program:
         self._modules: dict = {}
         self.root_key = self._add(root, None, None)
         self.root_name = root.__name__
-        self._analyze_all()
         self._check_aliasing()
+        self._analyze_all()
         self.sites = self._collect_sites()
         self.site_ids = [s.id for s in self.sites]
 
@@ -126,7 +127,11 @@ class Program:
         from .codegen import AliasChecker
         returns_fresh = {}
         for key in self._order:            # callees before callers
-            returns_fresh[key] = AliasChecker(self.functions[key], returns_fresh).run()
+            code = self.functions[key]
+            checker = AliasChecker(code, returns_fresh)
+            returns_fresh[key] = checker.run()
+            code.mutated = [p for p in code.params if p in checker.mutated]
+
 
     def _collect_sites(self) -> list:
         seen = {}
@@ -291,13 +296,20 @@ class Program:
 
     # -- running -----------------------------------------------------------------------------------
     def bind(self, args, kwargs=None) -> list:
+        """Positional argument values; arguments the tree writes into are copied (yours stay as they are)."""
         sig = inspect.signature(self.root)
         try:
             bound = sig.bind(*args, **(kwargs or {}))
         except TypeError as exc:
             raise TypeError(f"{self.root_name}(): {exc}") from None
         bound.apply_defaults()
-        return [bound.arguments[p] for p in sig.parameters]
+        mutated = set(self.functions[self.root_key].mutated)
+        return [copy.deepcopy(bound.arguments[p]) if p in mutated else bound.arguments[p] for p in sig.parameters]
+
+    @property
+    def root_mutated_none(self) -> tuple:
+        """Adjoints after the run of the root arguments it writes into: none."""
+        return (None,) * len(self.functions[self.root_key].mutated)
 
     def run_primal(self, args, kwargs=None, recorder=None):
         values = self.bind(args, kwargs)
@@ -338,7 +350,7 @@ class Program:
             seed = _ones_like(value)
         if probes:
             recorder.enter("<root>", "B")
-        grads = bwd(ctx, seed, *values)
+        grads = bwd(ctx, seed, *values, *self.root_mutated_none)
         if probes:
             recorder.leave("<root>", "B")
         if ctx.tape:
