@@ -167,8 +167,17 @@ def _count(shape, axis):
     return count
 
 
+def _array_shape(shape):
+    """The shape of np.asarray(x) from x's shape marker (a list of markers for a list of arrays)."""
+    if type(shape) is list:
+        inner = shape[0] if shape and shape[0] is not None else ()
+        return (len(shape),) + tuple(inner)
+    return shape
+
+
 def sum_grad(g, shape, axis=None, keepdims=False):
     """Adjoint of np.sum(x, axis, keepdims) for x of the given shape marker: g spread over x."""
+    shape = _array_shape(shape)
     if shape is None:
         return g
     out = np.empty(shape, dtype=_adjoint_dtype(g))
@@ -185,6 +194,7 @@ def _adjoint_dtype(g):
 
 def mean_grad(g, shape, axis=None, keepdims=False):
     """Adjoint of np.mean(x, axis, keepdims): g spread over x, divided by the count averaged."""
+    shape = _array_shape(shape)
     if shape is None:
         return g
     out = np.empty(shape, dtype=_adjoint_dtype(g))
@@ -508,4 +518,13 @@ def autograd_vjp(func, argnum, g, ans, args, kwargs):
             f"no derivative is known for {getattr(func, '__name__', func)}; "
             "rewrite the call with NumPy functions that have one"
         )
+    if func is np.einsum and args and isinstance(args[0], str) and "->" not in args[0]:
+        args = (_explicit_einsum(args[0]),) + tuple(args[1:])
     return next(iter(maker((argnum,), ans, args, kwargs)(g)))
+
+
+def _explicit_einsum(subscripts):
+    """'ii' -> 'ii->': NumPy's implicit output (letters used once, sorted) written out."""
+    letters = [c for c in subscripts if c.isalpha()]
+    once = sorted(c for c in set(letters) if letters.count(c) == 1)
+    return subscripts + "->" + "".join(once)
