@@ -175,17 +175,18 @@ import nbadjoint as nba
 for case_id, module, name, f, *_ in corpus.all_cases():
     try:
         text = nba.adjoint_source(f)
-    except nba.TransformError as err:
-        text = "TransformError: " + str(err)
+    except Exception as err:
+        text = type(err).__name__ + ": " + str(err)
     print(case_id, hashlib.sha256(text.encode()).hexdigest())
 '''
 
 
 def source_digests(hash_seed, cache):
     env = {**os.environ, "PYTHONHASHSEED": str(hash_seed), "NBADJOINT_CACHE": str(cache)}
-    out = subprocess.run([sys.executable, "-c", SOURCE_DIGESTS], cwd=Path(__file__).parent, env=env,
-                         capture_output=True, text=True, timeout=120, check=True).stdout
-    return dict(line.split() for line in out.splitlines())
+    run = subprocess.run([sys.executable, "-c", SOURCE_DIGESTS], cwd=Path(__file__).parent, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"listing adjoint_source() digests failed:\n{run.stderr}"
+    return dict(line.split() for line in run.stdout.splitlines())
 
 
 def test_generated_code_is_identical_across_processes_and_hash_seeds(tmp_path):
