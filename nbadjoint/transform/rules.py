@@ -682,8 +682,25 @@ def _autograd_argnums(maker):
     return frozenset(cell.cell_contents)
 
 
+def _check_einsum(args):
+    """Reject einsum subscripts with a repeated index inside one operand (autograd has no rule)."""
+    try:
+        subscripts = ast.literal_eval(args[0]) if args else None
+    except (ValueError, SyntaxError):
+        return
+    if not isinstance(subscripts, str):
+        return
+    for term in subscripts.split("->")[0].split(","):
+        letters = [c for c in term if c.isalpha()]
+        if len(set(letters)) != len(letters):
+            raise RuleError(f"np.einsum({subscripts!r}, ...) takes a diagonal or trace inside one operand, "
+                            "which has no derivative rule; use np.trace or np.diagonal for that part")
+
+
 def _fallback_grad(name, sig, argnum, g, ans, *args, **kwargs):
     """Text calling autograd's vjp for argument `argnum` of name(*args, **kwargs)."""
+    if name == "np.einsum":
+        _check_einsum(args)
     args = [_atom(a) for a in args]
     kwargs = {k: _atom(v) for k, v in kwargs.items()}
     if argnum >= len(args):
