@@ -317,6 +317,49 @@ def aug_assign_through_alias(x):
     return np.sum(c * c) + np.sum(b)
 
 
+# augmented assignment through a view of a fresh array (NumPy changes the array)
+def aug_assign_on_view(x, a):
+    b = a * 1.0
+    v = b[1:3]
+    v += x
+    return np.sum(b * b)
+
+
+# augmented assignment on an array already appended to a list (NumPy changes the list entry)
+def aug_assign_after_append(x, a):
+    acc = a * 1.0
+    rows = []
+    for k in range(3):
+        rows.append(acc)
+        acc += x * k
+    return np.sum(np.stack(rows) ** 2)
+
+
+# a callee's augmented assignment on its array parameter changes the caller's array
+def bump(v, x):
+    v += x
+    return np.sum(v * v)
+
+
+# caller reading its array after a callee augmented it in place
+def callee_aug_assign_param(x, a):
+    w = a * 1.0
+    s = bump(w, x)
+    return s + np.sum(w * a)
+
+
+# writing into the root function's own array parameter
+def write_root_param(a, x):
+    a[0] = x * a[1]
+    return np.sum(a * a)
+
+
+# augmented assignment on the root function's own array parameter
+def aug_assign_root_param(a, x):
+    a += x
+    return np.sum(a * a)
+
+
 # variable that is an int, then rebound to an active float
 def int_then_float(x):
     y = 3
@@ -358,17 +401,23 @@ CASES = [
     case(call_list_return, lambda: (vec(4, 824),)),
     case(while_on_written_array, lambda: (np.array([1.3, 0.4, -0.2]),), 0, False),
     case(int_then_float, lambda: (0.9,)),
-    case(aug_assign_through_alias, lambda: (0.5,), 0, False),
     case(int_and_bool_array_args,
          lambda: (vec(4, 827), np.array([0, 2, 2]), np.array([True, False, True, False])),
          (0, 1, 2), False),
 ]
 
-# Writes into an array that another live name shares (a second name or a view): outside
-# the documented subset, so a correct gradient or a TransformError before anything runs.
+# Writes (also augmented assignments) into an array that another live name shares (a second
+# name, a view, a list entry, a caller's array): outside the documented subset, so a correct
+# gradient or a TransformError before anything runs -- never a result that differs from NumPy's.
 BEYOND_SUBSET = [
     case(view_slice_write, lambda: (0.7, vec(4, 807)), (0, 1), False),
     case(view_transpose_write, lambda: (0.7, mat(3, 3, 808)), (0, 1), False),
     case(chained_alias_write, lambda: (0.7, vec(3, 809)), (0, 1), False),
     case(write_into_returned_alias, lambda: (0.7, vec(3, 812)), (0, 1), False),
+    case(aug_assign_through_alias, lambda: (0.5,), 0, False),
+    case(aug_assign_on_view, lambda: (0.3, vec(4, 829)), (0, 1), False),
+    case(aug_assign_after_append, lambda: (0.3, vec(4, 830)), (0, 1), False),
+    case(callee_aug_assign_param, lambda: (0.3, vec(4, 828)), (0, 1), False),
+    case(write_root_param, lambda: (vec(4, 831), 0.4), (0, 1), False),
+    case(aug_assign_root_param, lambda: (vec(4, 832), 0.4), (0, 1), False),
 ]
