@@ -38,19 +38,24 @@ atexit.register(shutil.rmtree, MODULE_DIR, ignore_errors=True)
 class FunctionWriter:
     """Writes one function body, drawing every choice from hypothesis."""
 
-    def __init__(self, draw, name, params, callees, returns_tuple, is_main):
+    def __init__(self, draw, name, params, callees, kind):
         self.draw = draw
         self.name = name
-        self.callees = callees              # [(name, returns_tuple)] of deeper functions
-        self.returns_tuple = returns_tuple
-        self.is_main = is_main
+        # [(name, kind)] of deeper functions; kind is "array" (returns an array), "tuple" (an
+        # array and a float) or "mutator" (writes into its array argument, returns a float)
+        self.callees = callees
+        self.kind = kind
+        self.returns_tuple = kind == "tuple"
+        self.is_main = kind == "main"
         self.lines = []
         self.counter = 0
         self.arrays = [params[0]]
         self.scalars = [params[1]]
-        # arrays created in this function by NumPy: only these are written in place (never
-        # parameters, never values returned by a callee)
+        # arrays created in this function by NumPy: only these are written in place as a whole
+        # (never parameters, never values returned by a callee)
         self.owned = set()
+        # names whose entries may be written: owned arrays, and a mutator's array parameter
+        self.entry_writable = {params[0]} if kind == "mutator" else set()
         self.header = f"def {name}({', '.join(params)}):"
 
     # ---------------------------------------------------------------- helpers
@@ -74,14 +79,14 @@ class FunctionWriter:
     def array_expr(self, depth, index=None):
         """An array expression of magnitude linear in the variables it reads."""
         kinds = ["var", "var"] + (["bounded", "scale", "add", "mul", "scalar"] if depth > 0 else [])
-        if depth > 0 and self.callees:
+        if depth > 0 and any(kind != "mutator" for _, kind in self.callees):
             kinds.append("call")
         kind = self.choice(kinds)
         if kind == "var":
             return self.choice(self.arrays)
         if kind == "call":
-            callee, returns_tuple = self.choice(self.callees)
-            return f"{callee}({self.call_args(index)})" + ("[0]" if returns_tuple else "")
+            callee, kind = self.choice([c for c in self.callees if c[1] != "mutator"])
+            return f"{callee}({self.call_args(index)})" + ("[0]" if kind == "tuple" else "")
         if kind == "bounded":
             return self.bounded(depth, index)
         if kind == "scale":
@@ -118,8 +123,16 @@ class FunctionWriter:
         left, right = self.scalar_expr(depth - 1, index), self.scalar_expr(depth - 1, index)
         return f"{left} * np.cos({right})"
 
-    def call_args(self, index):
-        array, scalar, count = (self.array_expr(1, index), self.scalar_expr(1, index),
+    def rebindable(self):
+        """Array names that may be rebound: all but a mutator's parameter, whose writes must
+        reach the caller."""
+        return [v for v in self.arrays if v not in self.entry_writable]
+
+    def writable(self):
+        return sorted((self.owned | self.entry_writable) & set(self.arrays))
+
+    def call_args(self, index, array=None):
+        array, scalar, count = (array or self.array_expr(1, index), self.scalar_expr(1, index),
                                 self.draw(st.integers(1, 3)))
         if self.flip(1, 3):
             return f"{array}, m={count}, s={scalar}"
@@ -142,7 +155,7 @@ class FunctionWriter:
             kinds += ["for", "while", "if_const"]
         if self.callees:
             kinds += ["call", "call"]
-        if self.owned & set(self.arrays):
+        if self.writable():
             kinds += ["write_owned", "write_owned"]
         if index is not None:
             kinds += ["if_parity", "break_continue"]
@@ -151,15 +164,17 @@ class FunctionWriter:
         getattr(self, "stmt_" + self.choice(kinds))(indent, budget, index)
 
     def stmt_assign_array(self, indent, budget, index):
-        new = self.flip(1, 3)
-        target = self.fresh("a") if new else self.choice(self.arrays)
+        new = self.flip(1, 3) or not self.rebindable()
+        target = self.fresh("a") if new else self.choice(self.rebindable())
         self.emit(indent, f"{target} = {self.bounded(2, index)}")
         self.owned.add(target)
         if new:
             self.arrays.append(target)
 
     def stmt_update_array(self, indent, budget, index):
-        target = self.choice(self.arrays)
+        if not self.rebindable():
+            return self.stmt_assign_array(indent, budget, index)
+        target = self.choice(self.rebindable())
         in_place = ("+=", "-=", "*=") if target in self.owned else ()
         form = self.choice(in_place + ("plus", "avg"))
         if form in ("+=", "-="):
@@ -206,14 +221,15 @@ class FunctionWriter:
                                   f"np.tanh({self.scalar_expr(1, index)})")
             else:
                 self.emit(indent, f"{w}[::2] *= np.cos({self.choice(self.arrays)}[::2])")
-        target = self.choice(self.arrays)
-        self.emit(indent, f"{target} = {target} + {self.choice(COEFFS)} * np.tanh({w})")
-        self.owned.add(target)
+        if self.rebindable():
+            target = self.choice(self.rebindable())
+            self.emit(indent, f"{target} = {target} + {self.choice(COEFFS)} * np.tanh({w})")
+            self.owned.add(target)
         self.arrays.append(w)
         self.owned.add(w)
 
     def stmt_write_owned(self, indent, budget, index):
-        target = self.choice(sorted(self.owned & set(self.arrays)))
+        target = self.choice(self.writable())
         other = self.choice(self.arrays)
         where = self.choice([str(i) for i in range(-N, N)] + ([f"{index} % {N}"] if index else []))
         form = self.choice(("set", "add", "shift", "overlap", "step"))
@@ -234,9 +250,15 @@ class FunctionWriter:
         self.emit(indent, f"{items} = []")
         self.emit(indent, f"for {j} in range({self.draw(st.integers(1, 3))}):")
         self.emit(indent + 1, f"{items}.append({self.bounded(1, j)})")
-        target = self.choice(self.arrays)
         reduce = self.choice(("np.sum(np.stack({}), axis=0)", "np.stack({})[-1]"))
-        self.emit(indent, f"{target} = {target} + {self.choice(COEFFS)} * {reduce.format(items)}")
+        term = f"{self.choice(COEFFS)} * {reduce.format(items)}"
+        if self.rebindable():
+            target = self.choice(self.rebindable())
+            self.emit(indent, f"{target} = {target} + {term}")
+        else:
+            target = self.fresh("a")
+            self.emit(indent, f"{target} = {term}")
+            self.arrays.append(target)
         self.owned.add(target)
 
     def stmt_swap_scalars(self, indent, budget, index):
@@ -282,9 +304,23 @@ class FunctionWriter:
         self.emit(indent + 1, self.return_expr())
 
     def stmt_call(self, indent, budget, index):
-        callee, returns_tuple = self.choice(self.callees)
+        callees = self.callees if self.writable() else [
+            c for c in self.callees if c[1] != "mutator"]
+        if not callees:
+            return self.stmt_assign_scalar(indent, budget, index)
+        callee, kind = self.choice(callees)
+        if kind == "mutator":
+            # the callee writes into this array: pass it by name, keep using it afterwards
+            args = self.call_args(index, array=self.choice(self.writable()))
+            new = self.flip(1, 2)
+            scalar = self.fresh("t") if new else self.choice(self.scalars)
+            self.emit(indent, f"{scalar} = {callee}({args})")
+            if new:
+                self.scalars.append(scalar)
+            return
+        returns_tuple = kind == "tuple"
         args = self.call_args(index)
-        targets = [v for v in self.arrays if v not in self.owned]
+        targets = [v for v in self.rebindable() if v not in self.owned]
         target = self.choice(targets) if targets and self.flip(2, 3) else self.fresh("r")
         if returns_tuple:
             scalar = self.choice(self.scalars)
@@ -299,6 +335,8 @@ class FunctionWriter:
         if self.is_main:
             return (f"return 0.1 * np.sum({self.array_expr(1)} * {self.array_expr(1)}) "
                     f"+ np.sum(np.sin({self.array_expr(2)})) + {self.scalar_expr(1)}")
+        if self.kind == "mutator":
+            return f"return {self.scalar_expr(1)}"
         if self.returns_tuple:
             return f"return {self.bounded(2)}, {self.scalar_expr(1)}"
         return f"return {self.choice(COEFFS)} * {self.array_expr(2)}"
@@ -316,14 +354,20 @@ def programs(draw):
     functions, callees = [], []
     for level in range(depth, 0, -1):
         name = f"f{level}"
-        returns_tuple = draw(st.booleans())
-        writer = FunctionWriter(draw, name, ("a", "s", "m"), list(callees), returns_tuple, False)
+        # hypothesis favours the first options of sampled_from; a wide integer spreads the kinds
+        kind = ("array", "tuple", "mutator")[draw(st.integers(0, 2 ** 16)) % 3]
+        writer = FunctionWriter(draw, name, ("a", "s", "m"), list(callees), kind)
         functions.append(writer.write())
-        callees.append((name, returns_tuple))
-    main = FunctionWriter(draw, "main", ("x", "s"), callees, False, True)
+        callees.append((name, kind))
+    main = FunctionWriter(draw, "main", ("x", "s"), callees, "main")
     # main always calls into the tree at least once
-    callee, returns_tuple = callees[-1]
-    main.lines.append(f"    {'x, s' if returns_tuple else 'x'} = {callee}(x, s, 2)")
+    callee, kind = callees[-1]
+    if kind == "mutator":
+        main.lines.append("    x = x * 1.0")
+        main.lines.append(f"    s = s + 0.1 * {callee}(x, s, 2)")
+        main.owned.add("x")
+    else:
+        main.lines.append(f"    {'x, s' if kind == 'tuple' else 'x'} = {callee}(x, s, 2)")
     functions.append(main.write())
     return "import numpy as np\n\n\n" + "\n\n\n".join(functions) + "\n"
 
