@@ -164,6 +164,8 @@ def test_beyond_the_subset_gradient_is_correct_or_rejected_before_running(row):
         message = str(err)
         assert module.__file__ in message and "line" in message, (
             f"the TransformError for {name} must name the file and line: {message}")
+        assert "`_t" not in message, (
+            f"the TransformError for {name} names an internal temporary, not user code: {message}")
         return
     check_grad(f, args(), argnums)
 

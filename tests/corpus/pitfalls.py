@@ -138,6 +138,47 @@ def call_inplace_callee(x, a):
     return np.sum(w * w)
 
 
+# the same in-place callee called twice on one array
+def call_inplace_twice(x, a):
+    w = a * 1.0
+    fill_first(w, x)
+    fill_first(w, x * 2.0)
+    return np.sum(w * w)
+
+
+# callee overwriting all of its first argument from its second
+def scale_into(v, u, x):
+    v[:] = u * x
+
+
+# in-place callee filling a fresh array from another array
+def call_scale_into(x, a):
+    w = np.zeros(len(a))
+    scale_into(w, a, x)
+    return np.sum(w * a)
+
+
+# in-place callee given the same array as destination and source
+def call_scale_into_itself(x, a):
+    w = a * 1.0
+    scale_into(w, w, x)
+    return np.sum(w * a)
+
+
+# a view of a fresh array (a slice) passed to an in-place callee
+def pass_slice_view(x, a):
+    w = a * 1.0
+    fill_first(w[1:], x)
+    return np.sum(w * w)
+
+
+# a row of a fresh matrix passed to an in-place callee
+def pass_row_view(x, A):
+    W = A * 1.0
+    fill_first(W[1], x)
+    return np.sum(W * W)
+
+
 # an in-place callee inside a time loop; its argument is read before and after every call
 def call_inplace_in_loop(x, a):
     w = a * 1.0
@@ -383,6 +424,9 @@ CASES = [
     case(dict_update_loop, lambda: (0.6,)),
     case(call_inplace_callee, lambda: (0.7, vec(4, 810)), (0, 1), False),
     case(call_inplace_in_loop, lambda: (0.3, vec(4, 811)), (0, 1), False),
+    case(call_inplace_twice, lambda: (0.7, vec(3, 833)), (0, 1), False),
+    case(call_scale_into, lambda: (0.7, vec(3, 834)), (0, 1), False),
+    case(call_scale_into_itself, lambda: (0.7, vec(3, 835)), (0, 1), False),
     case(write_into_callee_result, lambda: (0.7, vec(4, 825)), (0, 1), False),
     case(write_into_unpacked_result, lambda: (0.7, vec(4, 826)), (0, 1), False),
     case(same_array_twice, lambda: (vec(4, 813),)),
@@ -419,5 +463,7 @@ BEYOND_SUBSET = [
     case(aug_assign_after_append, lambda: (0.3, vec(4, 830)), (0, 1), False),
     case(callee_aug_assign_param, lambda: (0.3, vec(4, 828)), (0, 1), False),
     case(write_root_param, lambda: (vec(4, 831), 0.4), (0, 1), False),
+    case(pass_slice_view, lambda: (0.7, vec(4, 836)), (0, 1), False),
+    case(pass_row_view, lambda: (0.7, mat(2, 3, 837)), (0, 1), False),
     case(aug_assign_root_param, lambda: (vec(4, 832), 0.4), (0, 1), False),
 ]
