@@ -73,6 +73,22 @@ def test_gradient_is_bitwise_identical_under_every_placement(row):
         assert_bitwise_equal(got, reference, f"gradient of {name} under placement {placement}")
 
 
+@pytest.mark.parametrize("row", WITH_CALLS)
+def test_profiled_peak_is_predicted_exactly_and_gradient_unchanged_under_placements(row):
+    _, _, name, f, args, argnums, _ = row
+    sites = nba.call_sites(f)
+    profiled = nba.profile(f, *args(), argnums=argnums)
+    assert_bitwise_equal(profiled.grad, nba.grad(f, argnums)(*args()), f"profile({name}).grad")
+    rng = random.Random(len(sites))
+    for placement in [dict.fromkeys(sites, False)] + [
+            {site: rng.random() < 0.5 for site in sites} for _ in range(3)]:
+        rerun = profiled.rerun(placement)
+        assert profiled.predict(placement).peak_bytes == rerun.peak_bytes, (
+            f"{name}: predicted peak {profiled.predict(placement).peak_bytes} bytes, measured "
+            f"{rerun.peak_bytes} bytes under placement {placement}")
+        assert_bitwise_equal(rerun.grad, profiled.grad, f"gradient under placement {placement}")
+
+
 def test_placement_changes_the_schedule_but_not_the_gradient():
     f = scalars.lorenz_trajectory
     args = (1.0, 1.0, 20.0, 25)
