@@ -20,6 +20,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
+import gradcheck
 from gradcheck import assert_bitwise_equal, check_grad
 
 import nbadjoint as nba
@@ -438,3 +439,20 @@ def test_random_program_value_and_grad_value_equals_primal(source, xs):
     x, s, _ = xs
     value, _ = nba.value_and_grad(module.main, (0, 1))(x.copy(), s)
     assert_bitwise_equal(value, run_checked(module, x, s), "value_and_grad value")
+
+
+@settings(**{**SETTINGS, "max_examples": 20})
+@given(programs(), inputs())
+def test_generated_programs_are_smooth_enough_for_finite_differences(source, xs):
+    note_program(source)
+    module = load(source)
+    x, s, _ = xs
+    run_checked(module, x, s)
+    fine, _ = gradcheck.finite_difference_gradient(module.main, (x, s), 0)
+    original = gradcheck.STEP_REL
+    try:
+        gradcheck.STEP_REL = 4 * original
+        coarse, _ = gradcheck.finite_difference_gradient(module.main, (x, s), 0)
+    finally:
+        gradcheck.STEP_REL = original
+    np.testing.assert_allclose(fine, coarse, rtol=1e-4, atol=1e-7)
