@@ -2,9 +2,15 @@
 text, written to a real file and imported; nbadjoint's gradient is checked against finite
 differences and must not change, bit for bit, with the checkpoint placement.
 
+Programs use for-range and while loops, break / continue / early return, if/else on integers,
+fresh arrays written entry by entry and by slices, lists built by append, calls in statements and
+expressions (positional and keyword arguments), callees returning arrays or tuples, and callees
+that write into the array their caller passes.
+
 The generated code is smooth (no abs / max / active comparisons) and bounded: updates add bounded
 terms (sin, cos, tanh, exp(-x*x)), products only multiply by bounded factors, so values grow at
-most linearly and finite differences stay accurate. Branches depend only on integers.
+most linearly and finite differences stay accurate. Branches depend only on integers. Arrays are
+written in place only where no other name shares them (the documented subset).
 """
 
 import atexit
