@@ -1,6 +1,7 @@
 """The gradient corpus: every supported construct, checked against finite differences and autograd,
 under every checkpoint placement, without touching the inputs."""
 
+import ast
 import copy
 import inspect
 import itertools
@@ -163,6 +164,15 @@ def test_vjp_of_the_scalar_function_matches_grad(row):
     for k, num in enumerate(nums):
         compare_gradients(cotangents[num], grads[k], f"pullback of {name}, args[{num}]",
                           rtol=1e-12, atol=1e-15, actual_name="vjp", expected_name="grad")
+
+
+@pytest.mark.parametrize("row", ALL)
+def test_adjoint_source_is_python_defining_the_sweeps_of_the_function(row):
+    _, _, name, f, _, _, _ = row
+    tree = ast.parse(nba.adjoint_source(f))
+    defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    assert any(d.startswith(f.__name__) for d in defined), (
+        f"adjoint_source({name}) defines no function for {f.__name__}: {sorted(defined)}")
 
 
 @pytest.mark.parametrize("row", VJP)
