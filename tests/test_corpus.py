@@ -7,6 +7,7 @@ import inspect
 import itertools
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -181,6 +182,20 @@ def test_vjp_matches_finite_differences(row):
     check_vjp(f, args(), cotangent())
 
 
+def assert_blamed_parameter_can_share_memory(f, args, message):
+    """A message blaming a parameter of ``f`` for shared memory must name an array parameter."""
+    blamed = re.search(r"parameter `(\w+)`", message)
+    where = re.search(r"in (\w+)\(\)", message)
+    if not (blamed and where and where.group(1) == f.__name__):
+        return
+    names = list(inspect.signature(f).parameters)
+    assert blamed.group(1) in names, f"the message blames an unknown parameter: {message}"
+    value = args[names.index(blamed.group(1))]
+    assert isinstance(value, (np.ndarray, list, dict)), (
+        f"the message blames the parameter `{blamed.group(1)}`, a {type(value).__name__} that "
+        f"shares no memory with anything: {message}")
+
+
 @pytest.mark.parametrize("row", BEYOND)
 def test_beyond_the_subset_gradient_is_correct_or_rejected_before_running(row):
     _, module, name, f, args, argnums, _ = row
@@ -192,6 +207,7 @@ def test_beyond_the_subset_gradient_is_correct_or_rejected_before_running(row):
             f"the TransformError for {name} must name the file and line: {message}")
         assert "`_t" not in message, (
             f"the TransformError for {name} names an internal temporary, not user code: {message}")
+        assert_blamed_parameter_can_share_memory(f, args(), message)
         return
     check_grad(f, args(), argnums)
 

@@ -401,6 +401,46 @@ def aug_assign_root_param(a, x):
     return np.sum(a * a)
 
 
+# augmented assignment on a dict entry holding an array another name shares
+def dict_entry_aug(x, a):
+    u = a * 1.0
+    d = {"u": u}
+    d["u"] += x
+    return np.sum(u * u)
+
+
+# augmented assignment on a list entry holding an array another name shares
+def list_entry_aug(x, a):
+    u = a * 1.0
+    xs = [u, a]
+    xs[0] += x
+    return np.sum(u * u)
+
+
+# augmented assignment on one of two names bound by tuple unpacking to the same array
+def tuple_alias_aug(x, a):
+    w = a * 1.0
+    p, q = w, w
+    p += x
+    return np.sum(q * q)
+
+
+# augmented assignment on the loop variable of a loop over matrix rows (views)
+def loop_row_aug(x, A):
+    B = A * 1.0
+    for row in B:
+        row += x
+    return np.sum(B * B)
+
+
+# entry write into the loop variable of a loop over matrix rows (views)
+def loop_row_setitem(x, A):
+    B = A * 1.0
+    for row in B:
+        row[0] = x
+    return np.sum(B * B)
+
+
 # variable that is an int, then rebound to an active float
 def int_then_float(x):
     y = 3
@@ -465,5 +505,10 @@ BEYOND_SUBSET = [
     case(write_root_param, lambda: (vec(4, 831), 0.4), (0, 1), False),
     case(pass_slice_view, lambda: (0.7, vec(4, 836)), (0, 1), False),
     case(pass_row_view, lambda: (0.7, mat(2, 3, 837)), (0, 1), False),
+    case(dict_entry_aug, lambda: (0.7, vec(3, 838)), (0, 1), False),
+    case(list_entry_aug, lambda: (0.7, vec(3, 839)), (0, 1), False),
+    case(tuple_alias_aug, lambda: (0.7, vec(3, 840)), (0, 1), False),
+    case(loop_row_aug, lambda: (0.7, mat(2, 3, 841)), (0, 1), False),
+    case(loop_row_setitem, lambda: (0.7, mat(2, 3, 842)), (0, 1), False),
     case(aug_assign_root_param, lambda: (vec(4, 832), 0.4), (0, 1), False),
 ]
