@@ -2,6 +2,9 @@ import numpy as np
 
 from ._inputs import case, mat, vec
 
+STATE = np.zeros(1)
+LOG = []
+
 
 # branch condition computed first, its operand overwritten after the branch
 def branch_then_overwrite(x):
@@ -441,6 +444,32 @@ def loop_row_setitem(x, A):
     return np.sum(B * B)
 
 
+# a callee writing into a module-level array (global state)
+def bump_state(u):
+    STATE[0] = STATE[0] + 1.0
+    return u * (1.0 + STATE[0])
+
+
+# time loop calling a callee that mutates global state
+def run_global_state(u):
+    for _ in range(2):
+        u = bump_state(u)
+    return np.sum(u)
+
+
+# a callee appending to a module-level list (global state)
+def log_value(u):
+    LOG.append(1.0)
+    return u * len(LOG)
+
+
+# time loop calling a callee that appends to a global list
+def run_global_log(u):
+    for _ in range(2):
+        u = log_value(u)
+    return np.sum(u)
+
+
 # variable that is an int, then rebound to an active float
 def int_then_float(x):
     y = 3
@@ -491,8 +520,9 @@ CASES = [
 ]
 
 # Writes (also augmented assignments) into an array that another live name shares (a second
-# name, a view, a list entry, a caller's array): outside the documented subset, so a correct
-# gradient or a TransformError before anything runs -- never a result that differs from NumPy's.
+# name, a view, a list entry, a caller's array) or into global state: outside the documented
+# subset, so a correct gradient or a TransformError before anything runs -- never a result that
+# differs from NumPy's.
 BEYOND_SUBSET = [
     case(view_slice_write, lambda: (0.7, vec(4, 807)), (0, 1), False),
     case(view_transpose_write, lambda: (0.7, mat(3, 3, 808)), (0, 1), False),
@@ -510,5 +540,7 @@ BEYOND_SUBSET = [
     case(tuple_alias_aug, lambda: (0.7, vec(3, 840)), (0, 1), False),
     case(loop_row_aug, lambda: (0.7, mat(2, 3, 841)), (0, 1), False),
     case(loop_row_setitem, lambda: (0.7, mat(2, 3, 842)), (0, 1), False),
+    case(run_global_state, lambda: (vec(2, 843),), 0, False),
+    case(run_global_log, lambda: (vec(2, 844),), 0, False),
     case(aug_assign_root_param, lambda: (vec(4, 832), 0.4), (0, 1), False),
 ]
