@@ -82,6 +82,20 @@ def euler_step(u, dt):
     return u + dt * np.sin(u) * u
 
 
+# callee applying augmented assignments to its float parameter
+def relax(s, rate):
+    s -= rate * np.sin(s)
+    s *= 0.9
+    return s
+
+
+# float parameter of a callee updated by augmented assignment, called in a loop
+def call_aug_float_param(x):
+    for _ in range(3):
+        x = relax(x, 0.2)
+    return x * x
+
+
 # callee inside a time loop
 def integrate(u0, n):
     u = u0
@@ -249,6 +263,7 @@ CASES = [
     case(call_kwargs, lambda: (0.9,)),
     case(call_active_kwarg, lambda: (0.9, 1.7), (0, 1)),
     case(integrate, lambda: (vec(4, 302), 5)),
+    case(call_aug_float_param, lambda: (0.8,)),
     case(call_int_arg, lambda: (1.1, 3)),
     case(call_int_arg, lambda: (1.1, 3), (0, 1), False),
     case(uses_globals, lambda: (vec(5, 303),)),

@@ -120,6 +120,14 @@ def aug_div(x, y):
     return s
 
 
+# augmented assignment on float parameters (rebinding, nothing shared)
+def aug_on_float_params(x, y):
+    x += y * y
+    y -= 0.5 * x
+    x *= y
+    return x * y
+
+
 # augmented assignment **= on a float
 def aug_pow(x):
     s = x + 1.0
@@ -285,6 +293,7 @@ CASES = [
     case(aug_mul, lambda: (0.4, 1.2), (0, 1)),
     case(aug_div, lambda: (0.4, 1.2), (0, 1)),
     case(aug_pow, lambda: (0.4,)),
+    case(aug_on_float_params, lambda: (0.4, 1.2), (0, 1)),
     case(math_funcs, lambda: (0.6,), 0, False),
     case(math_funcs_more, lambda: (0.6,), 0, False),
     case(constants, lambda: (0.6,)),
