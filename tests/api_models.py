@@ -44,3 +44,29 @@ def make_closure(k):
 
 def vector_out(x):
     return np.sin(x)
+
+
+def writes_shared_view(x):
+    a = np.ones(4)
+    v = a[1:3]
+    a[1] = x
+    return np.sum(v)
+
+
+def augmented_float_and_array(x, a):
+    s = x
+    s += 1.0
+    b = a * 2.0
+    b += a
+    return s * np.sum(b)
+
+
+def writes_own_parameter(u, g):
+    u[0] = u[1] * g
+    return None
+
+
+def boundary_model(u0, g):
+    u = u0 * 1.0
+    writes_own_parameter(u, g)
+    return np.sum(u * u)

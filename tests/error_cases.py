@@ -62,13 +62,6 @@ def writes_global(x):
     return x
 
 
-def writes_shared_view(x):
-    a = np.ones(4)
-    v = a[1:3]
-    a[1] = x  # ERR: writing into `a` also changes `v`
-    return np.sum(v)
-
-
 def draws_random(x):
     return x * np.random.rand()  # ERR: random numbers
 

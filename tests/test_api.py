@@ -179,3 +179,28 @@ def test_function_defined_in_an_ipython_cell():
     with pytest.raises(nba.TransformError) as info:
         nba.grad(ip.user_ns["cell_bad"])(1.0)
     assert info.value.lineno == 3 and "notebook cell" in str(info.value)
+
+
+def test_write_seen_through_a_live_view_is_an_error_naming_the_line():
+    from nbadjoint.runtime.tape import AliasError
+    with pytest.raises(AliasError, match=r"writing into `a` also changes `v`.*api_models.py, line \d+"):
+        nba.grad(m.writes_shared_view)(0.5)
+
+
+def test_augmented_assignment_has_numpy_semantics():
+    x, a = 0.3, np.array([1.0, 2.0])
+    value, (gx, ga) = nba.value_and_grad(m.augmented_float_and_array, argnums=(0, 1))(x, a)
+    assert value == m.augmented_float_and_array(x, a)
+    assert gx == pytest.approx(np.sum(3.0 * a))
+    np.testing.assert_allclose(ga, 3.0 * (x + 1.0) * np.ones(2))
+
+
+def test_callee_writing_into_its_parameter_under_every_placement():
+    u0 = np.array([0.5, 1.5, 2.5])
+    ids = nba.call_sites(m.boundary_model)
+    grads = [nba.grad(m.boundary_model, argnums=(0, 1), placement={ids[0]: ck})(u0, 0.7) for ck in (True, False)]
+    assert np.array_equal(grads[0][0], grads[1][0]) and grads[0][1] == grads[1][1]
+    # u = [u1 g, u1, u2]: d/du0 = [0, 2 u1 g^2 + 2 u1, 2 u2], d/dg = 2 u1^2 g
+    np.testing.assert_allclose(grads[0][0], [0.0, 2 * 1.5 * 0.49 + 3.0, 5.0])
+    assert grads[0][1] == pytest.approx(2 * 1.5 ** 2 * 0.7)
+    assert np.array_equal(u0, [0.5, 1.5, 2.5])

@@ -335,7 +335,7 @@ def snapshot(value):
         return list(value)
     if isinstance(value, dict):
         return dict(value)
-    raise TypeError(f"cannot snapshot a {type(value).__name__} written in place")
+    return None                      # immutable: nothing can change it
 
 
 def restore_snapshot(value, snap):
@@ -344,9 +344,28 @@ def restore_snapshot(value, snap):
         np.copyto(value, snap)
     elif isinstance(value, list):
         value[:] = snap
-    else:
+    elif isinstance(value, dict):
         value.clear()
         value.update(snap)
+
+
+class AliasError(RuntimeError):
+    """An in-place update (``x += v`` on an array) that another live name would see."""
+
+
+def check_alias(written, other, message, _depth=0):
+    """Raise AliasError if writing into ``written`` would also change ``other``."""
+    if other is written:
+        raise AliasError(message)
+    if other.__class__ is _ndarray and written.__class__ is _ndarray:
+        if np.may_share_memory(other, written):
+            raise AliasError(message)
+    elif _depth < 3 and isinstance(other, (list, tuple)):
+        for item in other:
+            check_alias(written, item, message, _depth + 1)
+    elif _depth < 3 and isinstance(other, dict):
+        for item in other.values():
+            check_alias(written, item, message, _depth + 1)
 
 
 def probe_call(rec, site, phase, fn, *args):

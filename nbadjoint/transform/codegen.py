@@ -89,7 +89,14 @@ class FunctionCode:
         self.key = info.key
         self.tmp_counter = 0
         self.assigned = _assigned(self.body)
+        self.assigned_strict = {st.target for st in ir.walk(self.body)
+                                if isinstance(st, ir.Assign) and not st.aug_rebind} | \
+            {t for st in ir.walk(self.body) if isinstance(st, ir.Unpack) for t in st.targets} | \
+            {st.target for st in ir.walk(self.body) if isinstance(st, ir.ForRange)}
         self.mutated: list = []       # parameters this function writes into (set by the alias check)
+        self.maybe_mutated: set = set()  # ... only by `x op= v`, so only when they are arrays
+        self.runtime_errors: dict = {}  # (id(stmt), name) -> message: writes rejected when they happen
+        self.alias_checks: dict = {}    # (id(stmt), name) -> [(other live name, message)] checked at run time
 
     def analyze(self, varied_params):
         """Run the analyses, given which parameters may carry a derivative in from the callers."""
@@ -336,7 +343,8 @@ class FunctionCode:
 
     def _bwd_text(self, body: Lines, state) -> list:
         name = f"{self.key}_bwd"
-        params = ", ".join(["_c", "_rv_b"] + self.params + [self.adj(p) for p in self.mutated])
+        incoming = [self.adj(p) + ("_in" if p in self.maybe_mutated else "") for p in self.mutated]
+        params = ", ".join(["_c", "_rv_b"] + self.params + incoming)
         doc = (f'    """Backward sweep of {self.info.name}: pops the tape of {self.key}_fwd and returns the '
                'adjoints of its parameters.')
         if self.mutated:
@@ -350,14 +358,21 @@ class FunctionCode:
                 out.append("    _rec = _c.rec")
         for n in reversed(self.needed_locals):
             out.append(f"    {n} = _pop()")
-        adjs = sorted({self.adj(n) for n in self.active | set(self.params)} - {self.adj(p) for p in self.mutated})
+        adjs = sorted({self.adj(n) for n in self.active | set(self.params)} -
+                      {self.adj(p) for p in self.mutated if p not in self.maybe_mutated})
         for k in range(0, len(adjs), 6):
             out.append("    " + " = ".join(adjs[k:k + 6]) + " = None")
+        for p in self.mutated:
+            if p in self.maybe_mutated:
+                # `p op= v` wrote into p only if it is an array; otherwise the caller's adjoint passes through
+                out.append(f"    if {p}.__class__ is np.ndarray:")
+                out.append(f"        {self.adj(p)}, {self.adj(p)}_in = {self.adj(p)}_in, None")
         if isinstance(self.ret, ir.Name) and self.ret.id in self.active:
             r = self.adj(self.ret.id)
             out.append(f"    {r} = _rt.add({r}, _rv_b)" if self.ret.id in self.mutated else f"    {r} = _rv_b")
         out += body.render(1)
-        rets = ", ".join(self.adj(p) for p in self.params)
+        rets = ", ".join(f"_rt.add({self.adj(p)}, {self.adj(p)}_in)" if p in self.maybe_mutated else self.adj(p)
+                         for p in self.params)
         out.append(f"    return ({rets},)" if len(self.params) == 1 else f"    return ({rets})")
         return out
 
@@ -636,6 +651,10 @@ class FunctionCode:
 
     def _emit_setitem(self, s, state):
         f, b = Lines(), Lines()
+        if (id(s), s.target) in self.runtime_errors:
+            f.add(0, f"raise _rt.AliasError({self.runtime_errors[(id(s), s.target)]!r})")
+            return f, b, state
+        self._emit_alias_checks(f, s, s.target)
         plan = self.plans[id(s)]
         f.add(0, f"_push(_rt.old_item({s.target}, {s.index.value}))")
         contributes = bool(plan.contribs)
@@ -687,8 +706,13 @@ class FunctionCode:
             b.add(0, f"{t} = _pop()")
         return f, b, new_state
 
+    def _emit_alias_checks(self, f, s, target):
+        for other, message in self.alias_checks.get((id(s), target), ()):
+            f.add(0, f"_rt.check_alias({target}, {other}, {message!r})")
+
     def _emit_append(self, s, state):
         f, b = Lines(), Lines()
+        self._emit_alias_checks(f, s, s.target)
         plan = self.plans[id(s)]
         f.add(0, f"{s.target}.append({s.value.text()})")
         new_state = dict(state)
@@ -713,6 +737,12 @@ class FunctionCode:
         mutated = [(k, a.id) for k, (p, a) in enumerate(zip(callee.params, expr.args))
                    if p in callee.mutated and isinstance(a, ir.Name)]
         snaps = [f"_push(_rt.snapshot({name}))    # {callee.info.name}() writes into it" for _, name in mutated]
+        for _, name in mutated:
+            self._emit_alias_checks(f, s, name)
+            message = self.runtime_errors.get((id(s), name))
+            if message:
+                f.add(0, f"if {name}.__class__ is np.ndarray:")
+                f.add(1, f"raise _rt.AliasError({message!r})")
         if self.probes:
             f.add(0, f"if _ck[{site!r}]:")
             f.add(1, f"_rec.enter({site!r}, 'P')")
@@ -747,9 +777,10 @@ class FunctionCode:
         if tstate == DEAD:
             g = "None"
         res = self.tmp("_r")
-        restores = [f"_rt.restore_snapshot({name}, _pop())" for _, name in reversed(mutated)]
+        restores = [f"_rt.restore_snapshot({args[k]}, _pop())" for k, _ in reversed(mutated)]
+        # the adjoint after the call of each array the callee writes into (None when the call rebinds the name)
         mut_adj = "".join(", " + (self.adj(name) if name in self.active and state.get(name, DEAD) != DEAD
-                                  else "None") for _, name in mutated)
+                                  and name != s.target else "None") for _, name in mutated)
         if self.probes:
             b.add(0, f"if _ck[{site!r}]:")
             if restores:
@@ -779,13 +810,13 @@ class FunctionCode:
         target_gets = False
         replaced = set()
         for k, name in mutated:
-            if name in self.active and name not in replaced:
+            if name in self.active and name not in replaced and name != s.target:
                 # the callee took this adjoint (after the call) and returns it before the call
                 b.add(0, f"{self.adj(name)} = {res}[{k}]")
                 new_state[name] = UNKNOWN
                 replaced.add(name)
         for k, atom in enumerate(expr.args):
-            if (k, getattr(atom, "id", None)) in mutated:
+            if (k, getattr(atom, "id", None)) in mutated and atom.id != s.target:
                 continue
             if isinstance(atom, ir.Name) and atom.id in self.active:
                 if atom.id == s.target and not target_gets:
@@ -1087,13 +1118,6 @@ class _PrimalRewriter(ast.NodeTransformer):
         self.probes = probes
         self.locals = code.norm.locals
 
-    def visit_AugAssign(self, node):
-        self.generic_visit(node)
-        if isinstance(node.target, ast.Name):
-            load = ast.Name(node.target.id, ast.Load())
-            return ast.copy_location(ast.Assign([node.target], ast.BinOp(load, node.op, node.value)), node)
-        return node
-
     def visit_Call(self, node):
         func = node.func
         obj = resolve_static(func, self.info, self.locals)
@@ -1185,6 +1209,7 @@ class AliasChecker:
         self.live_after: dict = {}
         self.contents: dict = {}        # container object -> objects it may hold
         self.mutated: set = set()       # parameters written in place (the caller's arrays)
+        self.strict_mutated: set = set()  # ... by writes that happen whatever their type
 
     def run(self) -> bool:
         """Check the function; returns True when its result never shares memory with a parameter."""
@@ -1233,7 +1258,8 @@ class AliasChecker:
         env = dict(env)
         for s in stmts:
             if isinstance(s, ir.Assign):
-                env[s.target] = self._transfer(s, env)
+                if not s.aug_rebind:       # rebinding only happens to values that are not arrays
+                    env[s.target] = self._transfer(s, env)
             elif isinstance(s, ir.Unpack):
                 base = self._pts(s.value, env)
                 inner = frozenset()
@@ -1295,7 +1321,7 @@ class AliasChecker:
                     if not isinstance(atom, ir.Name):
                         raise self.code.info.error(f"{callee.info.name}() writes into its parameter `{param}`: "
                                                    "pass it a variable, not an expression", lineno=s.line)
-                    self._check_write(s, atom.id, env)
+                    self._check_write(s, atom.id, env, deferred=param in callee.maybe_mutated)
             if self.returns_fresh.get(e.callee, False):
                 return site
             out = site
@@ -1311,15 +1337,28 @@ class AliasChecker:
             return site
         return site
 
-    def _check_write(self, s, target, env):
+    def _check_write(self, s, target, env, deferred=None):
         if not self.checking:
             return
+        if deferred is None:
+            deferred = getattr(s, "aug", False)
+        try:
+            self._check_write_now(s, target, env, deferred)
+        except TransformError as err:
+            if not deferred:
+                raise
+            # `x op= v` writes in place only when x is an array: the error is raised if that happens
+            self.code.runtime_errors[(id(s), target)] = str(err)
+
+    def _check_write_now(self, s, target, env, deferred=False):
         objs = env.get(target, frozenset())
         info = self.code.info
-        own_param = target in self.code.params and target not in self.code.assigned \
+        own_param = target in self.code.params and target not in self.code.assigned_strict \
             and objs == frozenset({("param", target)})
         if own_param:
             self.mutated.add(target)      # the caller's array is written: callers snapshot it
+            if not deferred:
+                self.strict_mutated.add(target)
         else:
             for obj in objs:
                 kind, what = obj[0], obj[1]
@@ -1332,9 +1371,13 @@ class AliasChecker:
             if name == target or name not in self.user_names:
                 continue
             if _conflict(env.get(name, frozenset()), objs):
-                raise info.error(f"writing into `{target}` also changes `{name}`, which shares its memory and is "
+                # may share: checked when the write happens (a float taken from an array shares nothing)
+                err = info.error(f"writing into `{target}` also changes `{name}`, which shares its memory and is "
                                  "used afterwards; the adjoint would miss that dependence", lineno=s.line,
                                  hint=f"make one of them a copy, e.g. {name} = {target}.copy()")
+                checks = self.code.alias_checks.setdefault((id(s), target), [])
+                if all(n != name for n, _ in checks):
+                    checks.append((name, str(err)))
 
 
 def _conflict(a, b) -> bool:

@@ -123,6 +123,7 @@ class Stmt:
 class Assign(Stmt):
     target: str
     expr: Any
+    aug_rebind: bool = False      # the rebinding half of `x op= v` (x is not an array)
 
 
 @dataclass
@@ -137,6 +138,7 @@ class SetItem(Stmt):
     target: str
     index: Index
     value: Atom
+    aug: bool = False             # the in-place half of `x op= v` (x is an array)
 
 
 @dataclass

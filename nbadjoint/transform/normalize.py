@@ -257,9 +257,17 @@ class Normalizer:
             raise self.err(f"augmented assignment with `{type(s.op).__name__}` is not supported", s)
         line = s.lineno
         if isinstance(s.target, ast.Name):
-            cur = ir.Name(s.target.id)
+            # NumPy semantics: an array is updated in place, anything else is rebound
+            name = s.target.id
+            cur = ir.Name(name)
             rhs = self.expr(s.value, out)
-            out.append(ir.Assign(s.target.id, ir.BinOp(type(s.op), cur, rhs), line=line))
+            is_array = self.tmp()
+            out.append(ir.Assign(is_array, ir.Opaque(f"{name}.__class__ is np.ndarray", [name]), line=line))
+            new = self.tmp()
+            in_place = [ir.Assign(new, ir.BinOp(type(s.op), cur, rhs), line=line),
+                        ir.SetItem(name, ir.Index("...", [], "Ellipsis"), ir.Name(new), line=line, aug=True)]
+            rebind = [ir.Assign(name, ir.BinOp(type(s.op), cur, rhs), line=line, aug_rebind=True)]
+            out.append(ir.If(ir.Name(is_array), in_place, rebind, line=line))
             return False
         if isinstance(s.target, ast.Subscript):
             base = s.target.value

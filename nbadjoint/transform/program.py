@@ -131,6 +131,7 @@ class Program:
             checker = AliasChecker(code, returns_fresh)
             returns_fresh[key] = checker.run()
             code.mutated = [p for p in code.params if p in checker.mutated]
+            code.maybe_mutated = set(checker.mutated) - set(checker.strict_mutated)
 
 
     def _collect_sites(self) -> list:
