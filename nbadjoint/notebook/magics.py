@@ -161,7 +161,31 @@ def profile_cell(cell, *, shell=None, wrt=None, placement=None, repeat=1, first_
     filename = shell.compile.cache(source, shell.execution_count)
     root = evaluate_call(call, source, shell.user_ns, filename)
     argnums = argnums_for(root.function, wrt, len(root.args))
-    return nbadjoint.profile(root.function, *root.args, argnums=argnums, placement=placement, repeat=repeat)
+    progress = _Progress()
+    extra = {"progress": progress} if "progress" in inspect.signature(nbadjoint.profile).parameters else {}
+    try:
+        return nbadjoint.profile(root.function, *root.args, argnums=argnums, placement=placement, repeat=repeat,
+                                 **extra)
+    finally:
+        progress.clear()
+
+
+class _Progress:
+    """One status line on stderr ("nbadjoint: adjoint run 2/3..."), rewritten in place, cleared at the end."""
+
+    def __init__(self):
+        self.width = 0
+
+    def __call__(self, message):
+        if message.startswith("compiling"):
+            return                      # quick; errors found there are shown on their own
+        text = f"nbadjoint: {message}"
+        self.width = max(self.width, len(text))
+        print("\r" + text.ljust(self.width), end="", file=sys.stderr, flush=True)
+
+    def clear(self):
+        if self.width:
+            print("\r" + " " * self.width + "\r", end="", file=sys.stderr, flush=True)
 
 
 def show_profile(profile, *, widget=True, budget=None, method="auto", shell=None):
