@@ -332,7 +332,7 @@ def test_in_a_jupyter_kernel_the_magics_show_the_widget_errors_and_code():
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True).execute()
     widget, transform_error, source, site_id = (cell.outputs for cell in notebook.cells[1:])
     progress = [o for o in widget if o["output_type"] == "stream"]
-    assert all(o["name"] == "stderr" and "nbadjoint: " in o["text"] for o in progress)
+    assert all(o["name"] == "stderr" for o in progress)      # the progress line, cleared at the end
     widget = [o for o in widget if o["output_type"] != "stream"]
     assert "application/vnd.jupyter.widget-view+json" in widget[0]["data"]
     assert widget[0]["data"]["text/plain"].startswith("nbadjoint profile of model")
