@@ -183,6 +183,38 @@ def zeros_like_write(a):
     return np.sum(np.exp(b))
 
 
+# in-place augmented assignments on an array already read by an earlier operation
+def aug_after_use(x):
+    c = np.sin(x)
+    y = c * c
+    c += 1.0
+    c *= x
+    return np.sum(y) + np.sum(c * c)
+
+
+# callee reading two arrays, reduced to a float
+def weigh(u, w):
+    return np.sum(np.sin(u) * w)
+
+
+# in-place augmented assignments on an array passed to a callee before and after
+def aug_after_call(x):
+    c = np.cos(x)
+    s = weigh(c, x)
+    c += x * x
+    t = weigh(c, x)
+    c -= 0.5
+    return s * t + np.sum(c ** 3)
+
+
+# slice write into an array passed to a callee before
+def setitem_after_call(x):
+    c = np.cos(x)
+    s = weigh(c, x)
+    c[1:] = c[:-1] * 2.0
+    return s * np.sum(c ** 2)
+
+
 # writing into a 3-D array with an Ellipsis index
 def ellipsis_write(T):
     U = T.copy()
@@ -213,6 +245,9 @@ CASES = [
     case(inplace_time_loop, lambda: (vec(6, 521),), 0, False),
     case(zeros_like_write, lambda: (vec(5, 522),), 0, False),
     case(ellipsis_write, lambda: (vec(12, 523).reshape(2, 3, 2),), 0, False),
+    case(aug_after_use, lambda: (vec(3, 524),), 0, False),
+    case(aug_after_call, lambda: (vec(3, 525),), 0, False),
+    case(setitem_after_call, lambda: (vec(3, 526),), 0, False),
 ]
 
 # Writes into an array that another live name shares (a second name or a view): outside
