@@ -35,10 +35,6 @@ def is_float_leaf(x):
     return isinstance(x, np.ndarray) and x.dtype.kind == "f"
 
 
-def is_container(x):
-    return isinstance(x, (tuple, list, dict))
-
-
 def iter_leaves(tree, path=()):
     """Yield (path, leaf) pairs in a deterministic order; a path is a tuple of keys/indices."""
     if isinstance(tree, dict):
