@@ -1,0 +1,484 @@
+"""Side-by-side benchmark of nbadjoint against autograd (and JAX where installed).
+
+    python benchmarks/run.py            # full run (a few minutes), writes benchmarks/results/latest.json
+    python benchmarks/run.py --quick    # smoke run (well under a minute), writes results/quick.json
+
+Workloads (the models of examples/):
+  burgers  vectorised explicit time stepping: 1-D viscous Burgers, 10^4 cells, 300 steps
+  lorenz   scalar code: Lorenz-96 (10 variables) with RK4 in Python floats, 3000 steps
+  ocean    a deep call tree: the MITgcm-flavoured box ocean, 64 x 64, 100 steps, 21 call sites
+
+For each, in one process: the primal, nba.grad (default placement: every call checkpointed, and all
+split), autograd's grad on the same source (re-executed with np bound to autograd.numpy), and JAX's
+grad eager and under jit (float64; compile time reported separately). Times are medians of
+time.perf_counter() over repeats after a warm-up. A run whose projected time (from a run on a fiftieth
+of the steps) is too long is skipped and the reason recorded, never silently dropped.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(HERE))
+
+import nbadjoint as nba  # noqa: E402
+import burgers  # noqa: E402
+import lorenz  # noqa: E402
+import ocean_box  # noqa: E402
+from twins import autograd_twin, jax_twin  # noqa: E402
+
+# A single measured run projected to take longer than this is skipped (seconds).
+SKIP_RUN_S = {"full": 120.0, "quick": 20.0}
+# Stop jit when its compile takes longer than this (seconds).
+SKIP_COMPILE_S = {"full": 60.0, "quick": 15.0}
+# Time spent on the repeats of one measurement, at most (seconds): fewer repeats for slow runs.
+REPEAT_BUDGET_S = {"full": 20.0, "quick": 2.0}
+REPEATS = {"full": 5, "quick": 3}
+
+# Issue 2's targets: adjoint/primal at most, autograd/nbadjoint at least.
+TARGETS = {"burgers": {"adjoint_over_primal": 3.0, "autograd_over_nba": 3.0},
+           "lorenz": {"adjoint_over_primal": 10.0, "autograd_over_nba": 100.0},
+           "ocean": {"adjoint_over_primal": 3.0, "autograd_over_nba": 1.0}}
+
+
+class Workload:
+    """A root function, its module and its inputs at full size and at a fraction of the steps."""
+
+    def __init__(self, name, title, module, root_name, make_args, steps_index, sizes):
+        self.name, self.title, self.module, self.root_name = name, title, module, root_name
+        self.make_args, self.steps_index, self.sizes = make_args, steps_index, sizes
+
+    @property
+    def root(self):
+        return getattr(self.module, self.root_name)
+
+    def args(self, fraction=1.0):
+        args = list(self.make_args(**self.sizes))
+        args[self.steps_index] = max(1, int(round(args[self.steps_index] * fraction)))
+        return tuple(args)
+
+    @property
+    def n_steps(self):
+        return self.args()[self.steps_index]
+
+
+def workloads(mode):
+    quick = mode == "quick"
+    return [
+        Workload("burgers", "Burgers 1-D, 10^4 cells (vectorised)", burgers, "burgers",
+                 burgers.default_args, 2, {"n_cells": 10_000, "n_steps": 30 if quick else 300}),
+        Workload("lorenz", "Lorenz-96 RK4, Python floats (scalar)", lorenz, "lorenz96",
+                 lorenz.default_args, 1, {"n_vars": 10, "n_steps": 100 if quick else 3000}),
+        Workload("ocean", "box ocean, 21 call sites (call tree)", ocean_box, "the_main_loop",
+                 ocean_box.default_args, 11,
+                 {"nx": 32, "ny": 32, "n_steps": 10} if quick else {"nx": 64, "ny": 64, "n_steps": 100}),
+    ]
+
+
+# --- timing ----------------------------------------------------------------------------------
+
+
+def block(value):
+    """Wait for asynchronous (JAX) results; a no-op for NumPy and floats."""
+    try:
+        import jax
+    except ImportError:
+        return value
+    return jax.block_until_ready(value)
+
+
+def measure(run, mode, small_run=None, fraction=None):
+    """(entry, last value): median wall time of run() after a warm-up, or {"skipped": reason}.
+
+    small_run (the same computation on a `fraction` of the steps) first projects the cost of a
+    full run; a projected slow run is warmed up at the small size only, and repeated less.
+    """
+    projected = None
+    if small_run is not None:
+        block(small_run())                # first call: tracing and dispatch caches
+        start = time.perf_counter()
+        block(small_run())
+        small = time.perf_counter() - start
+        projected = small / fraction
+        if projected > SKIP_RUN_S[mode]:
+            return {"skipped": f"projected {projected:.0f} s per run (measured {small:.2f} s at "
+                               f"{fraction:.2g} of the steps); limit {SKIP_RUN_S[mode]:.0f} s"}, None
+    if projected is None or projected < 10.0:
+        start = time.perf_counter()
+        block(run())                      # warm-up at full size
+        projected = time.perf_counter() - start
+    repeats = max(1, min(REPEATS[mode], int(REPEAT_BUDGET_S[mode] / max(projected, 1e-9))))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        value = block(run())
+        times.append(time.perf_counter() - start)
+    return {"median": statistics.median(times), "runs": repeats, "times": times}, value
+
+
+def median_of(entry):
+    return entry.get("median") if isinstance(entry, dict) else None
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def max_difference(reference, other):
+    """Largest |a - b| / (|a| + tiny) between two gradients (arrays or lists of floats)."""
+    a = np.asarray([float(v) for v in reference]) if isinstance(reference, list) else np.asarray(reference)
+    b = np.asarray([float(v) for v in other]) if isinstance(other, list) else np.asarray(other)
+    return float(np.max(np.abs(a - b) / (np.abs(a) + 1e-300)))
+
+
+# --- the contenders -------------------------------------------------------------------------
+
+
+def probe(w):
+    """Inputs with a fiftieth of the steps (at least one), and that fraction, for projections."""
+    steps = max(1, w.n_steps // 50)
+    return w.args(steps / w.n_steps), steps / w.n_steps
+
+
+def bench_nbadjoint(w, mode, result):
+    root, args = w.root, w.args()
+    small, fraction = probe(w)
+    sites = nba.call_sites(root)
+    result["call_sites"] = len(sites)
+    result["primal"], _ = measure(lambda: root(*args), mode)
+    grad = nba.grad(root)
+    result["nbadjoint"], g = measure(lambda: grad(*args), mode, lambda: grad(*small), fraction)
+    split = nba.grad(root, placement={site: False for site in sites})
+    result["nbadjoint_split"], g_split = measure(lambda: split(*args), mode, lambda: split(*small), fraction)
+    result["split_bitwise_identical"] = bool(np.array_equal(np.asarray(g, dtype=float),
+                                                            np.asarray(g_split, dtype=float)))
+    return g
+
+
+def bench_autograd(w, mode, result, reference):
+    try:
+        import autograd
+    except ImportError:
+        result["autograd"] = {"skipped": "autograd is not installed"}
+        return
+    twin = getattr(autograd_twin(w.module), w.root_name)
+    grad = autograd.grad(twin)
+    args = w.args()
+    small, fraction = probe(w)
+    try:
+        result["autograd"], g = measure(lambda: grad(*args), mode, lambda: grad(*small), fraction)
+    except Exception as exc:  # autograd cannot run every program: say which and why
+        result["autograd"] = {"skipped": f"autograd failed: {type(exc).__name__}: {exc}"}
+        return
+    if g is not None:
+        result["autograd_max_rel_difference"] = max_difference(reference, g)
+
+
+def bench_jax(w, mode, result, reference):
+    try:
+        import jax
+    except ImportError:
+        reason = "JAX is not installed (pip install 'nbadjoint[bench]')"
+        result["jax_eager"] = result["jax_jit"] = {"skipped": reason}
+        return
+    jax.config.update("jax_enable_x64", True)
+    block(jax.grad(lambda x: x * x)(1.0))          # start JAX up outside the measurements
+    twin = getattr(jax_twin(w.module), w.root_name)
+    args = w.args()
+    small, fraction = probe(w)
+    eager = jax.grad(twin)
+    try:
+        result["jax_eager"], g = measure(lambda: eager(*args), mode, lambda: eager(*small), fraction)
+    except Exception as exc:
+        result["jax_eager"] = {"skipped": f"JAX failed: {type(exc).__name__}: {exc}"}
+        return
+    if g is not None:
+        result["jax_max_rel_difference"] = max_difference(reference, g)
+
+    result["jax_jit"] = jit_in_child(w, mode)
+
+
+def jit_in_child(w, mode):
+    """jax.jit(jax.grad) measured in a child process, stopped when it runs past the limit.
+
+    jit unrolls the Python time loop, and XLA's compile time grows steeply (sometimes by minutes
+    from one step to two), so it cannot be projected from small runs and cannot be interrupted
+    in-process: the child is killed at the limit and the row says so.
+    """
+    limit = SKIP_COMPILE_S[mode] + 2 * REPEAT_BUDGET_S[mode]
+    command = [sys.executable, str(Path(__file__).resolve()), "--jit-child", w.name]
+    if mode == "quick":
+        command.append("--quick")
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return {"skipped": f"jit unrolls the {w.n_steps}-step Python loop: compile and run did not "
+                           f"finish within {limit:.0f} s (stopped)"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"skipped": f"JAX jit failed: {done.stderr.strip().splitlines()[-1:] or done.returncode}"}
+    return json.loads(lines[-1])
+
+
+def jit_child(name, mode):
+    """The child side of jit_in_child: print one JSON line with compile and run times."""
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    w = [w for w in workloads(mode) if w.name == name][0]
+    args = w.args()
+    jitted = jax.jit(jax.grad(getattr(jax_twin(w.module), w.root_name)), static_argnums=(w.steps_index,))
+    start = time.perf_counter()
+    block(jitted(*args))
+    first = time.perf_counter() - start
+    run, _ = measure(lambda: jitted(*args), mode)
+    run["compile"] = max(0.0, first - run["median"])
+    print(json.dumps(run), flush=True)
+    return 0
+
+
+# --- peak tape and the profiler -------------------------------------------------------------
+
+
+def tape_figures(w, result):
+    """Peak tape bytes of nbadjoint (default placement and all split) against the minimum."""
+    args = w.args()
+    sites = nba.call_sites(w.root)
+    default = nba.profile(w.root, *args)
+    split = default.rerun({site: False for site in sites})
+    entry = {"peak_bytes": default.peak_bytes, "split_peak_bytes": split.peak_bytes}
+    if w.name == "burgers":
+        n_cells = len(args[0])
+        entry["minimum_bytes"] = w.n_steps * n_cells * 8
+        entry["minimum_explained"] = (
+            "the adjoint of step k reads the state u_k (u*u is nonlinear), so a schedule that "
+            "stores rather than recomputes must hold every step's state: n_steps x n_cells x 8 bytes")
+    result["tape"] = entry
+
+
+def bench_profiler(w, mode, repeat):
+    """Probe overhead and the advisor's placements, predicted and measured, on one workload."""
+    args = w.args()
+    grad = nba.grad(w.root)
+    plain, _ = measure(lambda: grad(*args), mode)
+    p = nba.profile(w.root, *args, repeat=repeat)
+    out = {"workload": w.name, "grad_median": plain["median"], "profiled_adjoint": p.adjoint_time,
+           "probe_overhead": p.adjoint_time / plain["median"], "placements": []}
+    sites = nba.call_sites(w.root)
+    candidates = [("all checkpointed", "", {s: True for s in sites}),
+                  ("all split", "", {s: False for s in sites})]
+    budgets = [("default budget", None), ("budget x1.25", int(1.25 * p.peak_bytes))]
+    for label, budget in budgets:
+        for method in ("tapenade", "greedy", "optimal"):
+            try:
+                s = p.suggest(budget=budget, method=method)
+            except ValueError as exc:
+                out["placements"].append({"name": f"{method}, {label}", "skipped": str(exc)})
+                continue
+            candidates.append((f"{method}, {label}", s.method, s.placement))
+    for name, method, placement in candidates:
+        predicted = p.predict(placement)
+        measured = p if placement == p.placement else p.rerun(placement)
+        out["placements"].append({
+            "name": name, "method": method, "split_sites": sum(not v for v in placement.values()),
+            "predicted_time": predicted.time, "predicted_peak_bytes": predicted.peak_bytes,
+            "measured_time": measured.adjoint_time, "measured_peak_bytes": measured.peak_bytes,
+            "grad_bitwise_identical": bool(np.array_equal(p.grad, measured.grad))})
+    return out
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def fmt_time(entry):
+    if not isinstance(entry, dict):
+        return "-"
+    if "skipped" in entry:
+        return "skipped"
+    t = entry["median"]
+    return f"{t * 1e3:.1f} ms" if t < 1.0 else f"{t:.2f} s"
+
+
+def fmt_ratio(x, digits=1):
+    return "-" if x is None else f"{x:.{digits}f}x"
+
+
+def fmt_bytes(n):
+    return f"{n / 1e6:.1f} MB"
+
+
+def summarise(result):
+    primal = median_of(result["primal"])
+    nba_t = median_of(result["nbadjoint"])
+    ag = median_of(result.get("autograd"))
+    result["ratios"] = {
+        "adjoint_over_primal": ratio(nba_t, primal),
+        "split_over_primal": ratio(median_of(result["nbadjoint_split"]), primal),
+        "autograd_over_primal": ratio(ag, primal),
+        "autograd_over_nba": ratio(ag, nba_t),
+        "jax_eager_over_nba": ratio(median_of(result.get("jax_eager")), nba_t),
+        "jax_jit_over_nba": ratio(median_of(result.get("jax_jit")), nba_t),
+    }
+    targets = TARGETS[result["name"]]
+    r = result["ratios"]
+    result["targets"] = {
+        "adjoint_over_primal": {"target": f"<= {targets['adjoint_over_primal']:g}",
+                                "measured": r["adjoint_over_primal"],
+                                "met": r["adjoint_over_primal"] is not None
+                                and r["adjoint_over_primal"] <= targets["adjoint_over_primal"]},
+        "autograd_over_nba": {"target": f">= {targets['autograd_over_nba']:g}",
+                              "measured": r["autograd_over_nba"],
+                              "met": r["autograd_over_nba"] is not None
+                              and r["autograd_over_nba"] >= targets["autograd_over_nba"]},
+    }
+
+
+def table(results):
+    head = ["workload", "primal", "nbadjoint", "adj/primal", "all split", "autograd", "ag/primal",
+            "ag/nba", "jax eager", "jax jit (compile)"]
+    rows = []
+    for r in results:
+        jit = r.get("jax_jit", {})
+        jit_text = fmt_time(jit) + (f" ({jit['compile']:.1f} s)" if "compile" in jit else "")
+        rows.append([r["name"], fmt_time(r["primal"]), fmt_time(r["nbadjoint"]),
+                     fmt_ratio(r["ratios"]["adjoint_over_primal"]), fmt_time(r["nbadjoint_split"]),
+                     fmt_time(r.get("autograd")), fmt_ratio(r["ratios"]["autograd_over_primal"], 0),
+                     fmt_ratio(r["ratios"]["autograd_over_nba"]), fmt_time(r.get("jax_eager")), jit_text])
+    return markdown(head, rows)
+
+
+def markdown(head, rows):
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"
+    return "\n".join([line(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+                     + [line(row) for row in rows])
+
+
+def notes(results):
+    out = []
+    for r in results:
+        for key in ("autograd", "jax_eager", "jax_jit"):
+            entry = r.get(key)
+            if isinstance(entry, dict) and "skipped" in entry:
+                out.append(f"- {r['name']}, {key.replace('_', ' ')}: skipped: {entry['skipped']}")
+        t = r["targets"]
+        out.append(f"- {r['name']}: adjoint/primal {fmt_ratio(t['adjoint_over_primal']['measured'])} "
+                   f"(target {t['adjoint_over_primal']['target']}: "
+                   f"{'met' if t['adjoint_over_primal']['met'] else 'NOT met'}); autograd/nbadjoint "
+                   f"{fmt_ratio(t['autograd_over_nba']['measured'])} (target "
+                   f"{t['autograd_over_nba']['target']}: {'met' if t['autograd_over_nba']['met'] else 'NOT met'})")
+        if "tape" in r:
+            tape = r["tape"]
+            text = f"- {r['name']}: peak tape {fmt_bytes(tape['peak_bytes'])} (all split {fmt_bytes(tape['split_peak_bytes'])})"
+            if "minimum_bytes" in tape:
+                text += (f", minimum {fmt_bytes(tape['minimum_bytes'])} = n_steps x n_cells x 8 "
+                         f"({tape['peak_bytes'] / tape['minimum_bytes']:.2f}x the minimum)")
+            out.append(text)
+    return "\n".join(out)
+
+
+def profiler_table(prof):
+    head = ["placement", "advisor", "split", "predicted", "measured", "pred. peak", "meas. peak", "same grad"]
+    rows = []
+    for e in prof["placements"]:
+        if "skipped" in e:
+            rows.append([e["name"], "-", "-", "skipped", "-", "-", "-", "-"])
+            continue
+        rows.append([e["name"], e["method"] or "-", e["split_sites"], f"{e['predicted_time']:.3f} s",
+                     f"{e['measured_time']:.3f} s", fmt_bytes(e["predicted_peak_bytes"]),
+                     fmt_bytes(e["measured_peak_bytes"]), "yes" if e["grad_bitwise_identical"] else "NO"])
+    return markdown(head, rows)
+
+
+def progress(what, since):
+    now = time.perf_counter()
+    print(f"    {what}: {now - since:.1f} s", flush=True)
+    return now
+
+
+def machine():
+    info = {"cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+            "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "nbadjoint": nba.__version__,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    for name in ("autograd", "jax"):
+        try:
+            module = __import__(name)
+            info[name] = getattr(module, "__version__", "installed")
+        except ImportError:
+            info[name] = None
+    return info
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, few repeats: a smoke run")
+    parser.add_argument("--no-jax", action="store_true", help="leave JAX out even where installed")
+    parser.add_argument("--no-profiler", action="store_true", help="leave the profiler section out")
+    parser.add_argument("--jit-child", metavar="WORKLOAD", help=argparse.SUPPRESS)
+    parser.add_argument("--out", default=None, help="JSON output (default results/latest.json, "
+                                                    "results/quick.json with --quick)")
+    options = parser.parse_args(argv)
+    mode = "quick" if options.quick else "full"
+    if options.jit_child:
+        return jit_child(options.jit_child, mode)
+    out_path = Path(options.out) if options.out else HERE / "results" / (
+        "quick.json" if options.quick else "latest.json")
+    start = time.perf_counter()
+    info = machine()
+    print(f"nbadjoint benchmark ({mode}) on {info['cpus']} cores, Python {info['python']}, "
+          f"NumPy {info['numpy']}, autograd {info['autograd']}, JAX {info['jax']}", flush=True)
+
+    results = []
+    for w in workloads(mode):
+        print(f"  {w.name}: {w.title}, {w.sizes}", flush=True)
+        result = {"name": w.name, "title": w.title, "sizes": w.sizes}
+        stage = time.perf_counter()
+        reference = bench_nbadjoint(w, mode, result)
+        stage = progress("nbadjoint", stage)
+        bench_autograd(w, mode, result, reference)
+        stage = progress("autograd", stage)
+        if options.no_jax:
+            result["jax_eager"] = result["jax_jit"] = {"skipped": "--no-jax"}
+        else:
+            bench_jax(w, mode, result, reference)
+            stage = progress("jax", stage)
+        if w.name == "burgers":
+            tape_figures(w, result)
+            stage = progress("tape", stage)
+        summarise(result)
+        results.append(result)
+
+    report = {"version": 1, "mode": mode, "machine": info, "workloads": results}
+    print()
+    print(table(results))
+    print()
+    print(notes(results))
+    if not options.no_profiler:
+        ocean = [w for w in workloads(mode) if w.name == "ocean"][0]
+        print(f"\n  profiler on {ocean.name} ...", flush=True)
+        prof = bench_profiler(ocean, mode, repeat=1 if options.quick else 3)
+        report["profiler"] = prof
+        print(f"\nprofiler: probed adjoint {prof['profiled_adjoint']:.3f} s vs nba.grad "
+              f"{prof['grad_median']:.3f} s: probe overhead {prof['probe_overhead']:.2f}x")
+        print(profiler_table(prof))
+    report["elapsed_s"] = time.perf_counter() - start
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+    print(f"\nwrote {out_path.relative_to(ROOT) if out_path.is_relative_to(ROOT) else out_path} "
+          f"({report['elapsed_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
