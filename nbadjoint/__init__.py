@@ -9,11 +9,12 @@
 
 from .api import adjoint, adjoint_source, call_sites, grad, value_and_grad, vjp
 from .errors import TransformError
+from .runtime.tape import AliasError
 
 __version__ = "0.1.0"
 
 __all__ = ["adjoint", "grad", "value_and_grad", "vjp", "adjoint_source", "call_sites", "profile", "Profile",
-           "TransformError", "load_ipython_extension", "unload_ipython_extension"]
+           "TransformError", "AliasError", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def __getattr__(name):

@@ -70,3 +70,16 @@ def boundary_model(u0, g):
     u = u0 * 1.0
     writes_own_parameter(u, g)
     return np.sum(u * u)
+
+
+def writes_view_of_parameter(a):
+    v = a[1:]
+    v[0] = 1.0
+    return np.sum(a)
+
+
+def entry_update_in_a_dict(u, x):
+    d = {"u": u * 1.0}
+    w = d["u"]
+    d["u"] += x
+    return np.sum(w * w)

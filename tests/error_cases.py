@@ -4,6 +4,7 @@ import random
 import numpy as np
 
 STATE = np.zeros(3)
+LOG = []
 
 
 def uses_with(x):
@@ -44,19 +45,6 @@ def uses_star_args(*xs):  # ERR: functions with *args or **kwargs are not suppor
     return xs[0]
 
 
-def writes_view_of_parameter(a):
-    v = a[1:]
-    v[0] = 1.0  # ERR: writing into `v`, which may be (a view of) the parameter `a`
-    return np.sum(a)
-
-
-def writes_rebound_parameter(a, flag):
-    if flag:
-        a = a * 2.0
-    a[0] = 1.0  # ERR: writing into `a`, which may be (a view of) the parameter `a`
-    return np.sum(a)
-
-
 def writes_global(x):
     STATE[0] = x  # ERR: writing into `STATE`, which is not a local variable
     return x
@@ -93,6 +81,11 @@ def uses_set(x):
 def uses_walrus(x):
     if (y := x * 2.0) > 1.0:  # ERR: assignment expressions
         return y
+    return x
+
+
+def mutates_global_list(x):
+    LOG.append(x)  # ERR: `LOG.append(...)` changes the global `LOG`
     return x
 
 

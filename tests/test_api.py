@@ -204,3 +204,13 @@ def test_callee_writing_into_its_parameter_under_every_placement():
     np.testing.assert_allclose(grads[0][0], [0.0, 2 * 1.5 * 0.49 + 3.0, 5.0])
     assert grads[0][1] == pytest.approx(2 * 1.5 ** 2 * 0.7)
     assert np.array_equal(u0, [0.5, 1.5, 2.5])
+
+
+def test_write_through_a_view_of_a_parameter_is_an_error_naming_the_line():
+    with pytest.raises(nba.AliasError, match=r"writing into `v` also changes `a`.*api_models.py, line \d+"):
+        nba.grad(m.writes_view_of_parameter)(np.ones(3))
+
+
+def test_in_place_update_of_an_array_held_in_a_dict_is_caught():
+    with pytest.raises(nba.AliasError, match="also changes `w`"):
+        nba.grad(m.entry_update_in_a_dict, argnums=1)(np.ones(2), 0.5)

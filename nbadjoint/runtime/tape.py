@@ -350,11 +350,17 @@ def restore_snapshot(value, snap):
 
 
 class AliasError(RuntimeError):
-    """An in-place update (``x += v`` on an array) that another live name would see."""
+    """A write into an array that another name still in use (or the caller) would see.
+
+    Raised by the forward sweep when the write is about to happen, with the file and line: the
+    adjoint of that other name would miss the write's effect, so no gradient is returned.
+    """
 
 
 def check_alias(written, other, message, _depth=0):
     """Raise AliasError if writing into ``written`` would also change ``other``."""
+    if not isinstance(written, (_ndarray, list, dict)):
+        return                              # numbers are never written in place
     if other is written:
         raise AliasError(message)
     if other.__class__ is _ndarray and written.__class__ is _ndarray:

@@ -97,6 +97,16 @@ class FunctionCode:
         self.maybe_mutated: set = set()  # ... only by `x op= v`, so only when they are arrays
         self.runtime_errors: dict = {}  # (id(stmt), name) -> message: writes rejected when they happen
         self.alias_checks: dict = {}    # (id(stmt), name) -> [(other live name, message)] checked at run time
+        self.entry_refs: dict = {}      # parameter -> name holding its value on entry
+
+    def entry_ref(self, param) -> str:
+        if param not in self.entry_refs:
+            name = f"_{param}_on_entry"
+            while name in self.used_names:
+                name += "_"
+            self.used_names.add(name)
+            self.entry_refs[param] = name
+        return self.entry_refs[param]
 
     def analyze(self, varied_params):
         """Run the analyses, given which parameters may carry a derivative in from the callers."""
@@ -331,6 +341,8 @@ class FunctionCode:
             out.append("    _ck = _c.ck")
             if self.probes:
                 out.append("    _rec = _c.rec")
+        for p, ref in self.entry_refs.items():
+            out.append(f"    {ref} = {p}    # checked against writes that may reach the caller's {p}")
         inits = [n for n in self.needed_locals if n not in self.params and n not in self.first_def_names]
         for k in range(0, len(inits), 6):
             out.append("    " + " = ".join(inits[k:k + 6]) + " = None")
@@ -1342,42 +1354,60 @@ class AliasChecker:
             return
         if deferred is None:
             deferred = getattr(s, "aug", False)
-        try:
-            self._check_write_now(s, target, env, deferred)
-        except TransformError as err:
-            if not deferred:
-                raise
-            # `x op= v` writes in place only when x is an array: the error is raised if that happens
-            self.code.runtime_errors[(id(s), target)] = str(err)
+        self._check_write_now(s, target, env, deferred, exclude=getattr(s, "exclude", ()))
 
-    def _check_write_now(self, s, target, env, deferred=False):
+    def _check_write_now(self, s, target, env, deferred=False, exclude=()):
         objs = env.get(target, frozenset())
         info = self.code.info
         own_param = target in self.code.params and target not in self.code.assigned_strict \
             and objs == frozenset({("param", target)})
+        what = self._describe(target)
+        checks = self.code.alias_checks.setdefault((id(s), target), [])
+
+        def check(other_ref, other_name, hint):
+            err = info.error(f"writing into {what} also changes `{other_name}`, which shares its memory and is "
+                             "used afterwards; the adjoint would miss that dependence", lineno=s.line, hint=hint)
+            if all(ref != other_ref for ref, _ in checks):
+                checks.append((other_ref, str(err)))
+
         if own_param:
             self.mutated.add(target)      # the caller's array is written: callers snapshot it
             if not deferred:
                 self.strict_mutated.add(target)
         else:
-            for obj in objs:
-                kind, what = obj[0], obj[1]
-                if kind == "param":
-                    raise info.error(f"writing into `{target}`, which may be (a view of) the parameter `{what}`",
-                                     lineno=s.line,
-                                     hint=f"write into the parameter `{what}` itself (never rebound), or work on a "
-                                          f"copy: {target} = {what}.copy()")
+            for obj in sorted(objs, key=repr):
+                if obj[0] == "param" and obj[1] not in exclude:
+                    p = obj[1]
+                    ref = p if p not in self.code.assigned_strict else self.code.entry_ref(p)
+                    check(ref, p, f"nbadjoint does not write into its caller's arrays through another name: "
+                                  f"work on a copy, e.g. {target if target in self.user_names else 'x'} = "
+                                  f"{p}.copy(), or write into `{p}` itself")
         for name in sorted(self.live_after.get(id(s), ())):
-            if name == target or name not in self.user_names:
+            if name == target or name not in self.user_names or name in exclude:
                 continue
-            if _conflict(env.get(name, frozenset()), objs):
+            if self._conflict(env.get(name, frozenset()), objs):
                 # may share: checked when the write happens (a float taken from an array shares nothing)
-                err = info.error(f"writing into `{target}` also changes `{name}`, which shares its memory and is "
-                                 "used afterwards; the adjoint would miss that dependence", lineno=s.line,
-                                 hint=f"make one of them a copy, e.g. {name} = {target}.copy()")
-                checks = self.code.alias_checks.setdefault((id(s), target), [])
-                if all(n != name for n, _ in checks):
-                    checks.append((name, str(err)))
+                check(name, name, f"make one of them a copy, e.g. {name} = {name}.copy()")
+        if not checks:
+            del self.code.alias_checks[(id(s), target)]
+
+    def _describe(self, name) -> str:
+        """How a message names what is written: the user's variable, or the expression of a temporary."""
+        if name in self.user_names:
+            return f"`{name}`"
+        for st in ir.walk(self.code.body):
+            if isinstance(st, ir.Assign) and st.target == name and isinstance(st.expr, ir.GetItem):
+                return f"`{self._describe(st.expr.a.text()).strip('`')}[{st.expr.index.src}]`"
+        return "an argument"
+
+    def _conflict(self, a, b) -> bool:
+        if _conflict(a, b):
+            return True
+        for obj in a:                      # a container that holds one of b's objects
+            held = self.contents.get(obj)
+            if held and _conflict(held, b):
+                return True
+        return False
 
 
 def _conflict(a, b) -> bool:

@@ -139,6 +139,7 @@ class SetItem(Stmt):
     index: Index
     value: Atom
     aug: bool = False             # the in-place half of `x op= v` (x is an array)
+    exclude: tuple = ()           # names this write cannot surprise (rewritten right after)
 
 
 @dataclass

@@ -201,6 +201,11 @@ class Normalizer:
                 item = self.expr(value.args[0], out)
                 out.append(ir.Append(func.value.id, item, line=s.lineno))
                 return False
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+                    and func.value.id not in self.locals and func.attr in _MUTATING_METHODS:
+                raise self.err(f"`{func.value.id}.{func.attr}(...)` changes the global `{func.value.id}`: "
+                               "differentiated code cannot change global state", s,
+                               hint="pass it in as an argument and return the new value")
             obj = resolve_static(func, self.info, self.locals)
             if obj is print:
                 out.append(ir.Effect(self._passive_text(s), self._passive_reads(s), line=s.lineno))
@@ -277,9 +282,26 @@ class Normalizer:
             rhs = self.expr(s.value, out)
             old = self.tmp()
             out.append(ir.Assign(old, ir.GetItem(ir.Name(base.id), index), line=line))
+            # an array: x[i] = x[i] op v.  A list or dict entry: NumPy's `entry op= v` (in place for an
+            # array entry, which other names holding it see), then stored back.
+            is_array = self.tmp()
+            out.append(ir.Assign(is_array, ir.Opaque(f"{base.id}.__class__ is np.ndarray", [base.id]), line=line))
             new = self.tmp()
-            out.append(ir.Assign(new, ir.BinOp(type(s.op), ir.Name(old), rhs), line=line))
-            out.append(ir.SetItem(base.id, index, ir.Name(new), line=line))
+            array_case = [ir.Assign(new, ir.BinOp(type(s.op), ir.Name(old), rhs), line=line),
+                          ir.SetItem(base.id, index, ir.Name(new), line=line)]
+            entry_is_array = self.tmp()
+            new2 = self.tmp()
+            entry_case = [
+                ir.Assign(entry_is_array, ir.Opaque(f"{old}.__class__ is np.ndarray", [old]), line=line),
+                ir.If(ir.Name(entry_is_array),
+                      [ir.Assign(new2, ir.BinOp(type(s.op), ir.Name(old), rhs), line=line),
+                       ir.SetItem(old, ir.Index("...", [], "Ellipsis"), ir.Name(new2), line=line, aug=True,
+                                  exclude=(base.id,))],
+                      [ir.Assign(old, ir.BinOp(type(s.op), ir.Name(old), rhs), line=line, aug_rebind=True)],
+                      line=line),
+                ir.SetItem(base.id, index, ir.Name(old), line=line),
+            ]
+            out.append(ir.If(ir.Name(is_array), array_case, entry_case, line=line))
             return False
         raise self.err("unsupported target of an augmented assignment", s.target)
 
@@ -765,6 +787,8 @@ class Normalizer:
         return ast.unparse(_GlobalRewriter(self).visit(_copy(node)))
 
 
+_MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem",
+                     "sort", "reverse", "fill", "resize", "put", "itemset", "add", "discard"}
 _BIT_TEXT = {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
 _HINTS = {
     ast.Global: "pass the value in as an argument and return the new value",

@@ -701,6 +701,9 @@ def _fallback_grad(name, sig, argnum, g, ans, *args, **kwargs):
     """Text calling autograd's vjp for argument `argnum` of name(*args, **kwargs)."""
     if name == "np.einsum":
         _check_einsum(args)
+    if name == "np.gradient" and (len(args) > 1 or set(kwargs) - {"axis"}):
+        raise RuleError("np.gradient with spacing arguments has no derivative rule; call np.gradient(f) and "
+                        "divide by the spacing")
     args = [_atom(a) for a in args]
     kwargs = {k: _atom(v) for k, v in kwargs.items()}
     if argnum >= len(args):
