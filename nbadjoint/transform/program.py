@@ -37,13 +37,21 @@ class Site:
 
 
 def cache_dir() -> Path:
+    """Folder of the generated modules: $NBADJOINT_CACHE, else ~/.cache/nbadjoint (a temp folder if unwritable)."""
     root = os.environ.get("NBADJOINT_CACHE")
     if root:
         path = Path(root)
     else:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         path = Path(base) / "nbadjoint"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            raise PermissionError(str(path))
+    except OSError:
+        import tempfile
+        path = Path(tempfile.gettempdir()) / f"nbadjoint-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
