@@ -216,7 +216,7 @@ def jit_in_child(w, mode):
     from one step to two), so it cannot be projected from small runs and cannot be interrupted
     in-process: the child is killed at the limit and the row says so.
     """
-    limit = SKIP_COMPILE_S[mode] + 2 * REPEAT_BUDGET_S[mode]
+    limit = SKIP_COMPILE_S[mode] + REPEAT_BUDGET_S[mode]
     command = [sys.executable, str(Path(__file__).resolve()), "--jit-child", w.name]
     if mode == "quick":
         command.append("--quick")
