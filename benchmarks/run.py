@@ -16,6 +16,7 @@ of the steps) is too long is skipped and the reason recorded, never silently dro
 """
 import argparse
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -400,6 +401,23 @@ def profiler_table(prof):
     return markdown(head, rows)
 
 
+def render(report):
+    """The tables and notes of a report (as written to JSON), as Markdown text."""
+    m = report["machine"]
+    lines = [f"Measured {m['date']} on {m['cpus']} cores ({m['processor']}), Python {m['python']}, "
+             f"NumPy {m['numpy']}, autograd {m['autograd']}, JAX {m['jax']} ({report['mode']} run); "
+             "medians of wall time. `nbadjoint`: nba.grad with the default placement (every call "
+             "checkpointed); `all split`: no call checkpointed; `ag`: autograd.", "",
+             table(report["workloads"]), "", notes(report["workloads"])]
+    prof = report.get("profiler")
+    if prof:
+        lines += ["", f"Profiler on {prof['workload']}: probed adjoint {prof['profiled_adjoint']:.3f} s "
+                      f"against nba.grad {prof['grad_median']:.3f} s (probe overhead "
+                      f"{prof['probe_overhead']:.2f}x). Placements, predicted from one profiled run "
+                      "and measured:", "", profiler_table(prof)]
+    return "\n".join(lines)
+
+
 def progress(what, since):
     now = time.perf_counter()
     print(f"    {what}: {now - since:.1f} s", flush=True)
@@ -413,9 +431,8 @@ def machine():
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     for name in ("autograd", "jax"):
         try:
-            module = __import__(name)
-            info[name] = getattr(module, "__version__", "installed")
-        except ImportError:
+            info[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
             info[name] = None
     return info
 
@@ -425,11 +442,15 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small sizes, few repeats: a smoke run")
     parser.add_argument("--no-jax", action="store_true", help="leave JAX out even where installed")
     parser.add_argument("--no-profiler", action="store_true", help="leave the profiler section out")
+    parser.add_argument("--show", metavar="JSON", help="print the tables of a results file and exit")
     parser.add_argument("--jit-child", metavar="WORKLOAD", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=None, help="JSON output (default results/latest.json, "
                                                     "results/quick.json with --quick)")
     options = parser.parse_args(argv)
     mode = "quick" if options.quick else "full"
+    if options.show:
+        print(render(json.loads(Path(options.show).read_text())))
+        return 0
     if options.jit_child:
         return jit_child(options.jit_child, mode)
     out_path = Path(options.out) if options.out else HERE / "results" / (
@@ -460,18 +481,12 @@ def main(argv=None):
         results.append(result)
 
     report = {"version": 1, "mode": mode, "machine": info, "workloads": results}
-    print()
-    print(table(results))
-    print()
-    print(notes(results))
     if not options.no_profiler:
         ocean = [w for w in workloads(mode) if w.name == "ocean"][0]
-        print(f"\n  profiler on {ocean.name} ...", flush=True)
-        prof = bench_profiler(ocean, mode, repeat=1 if options.quick else 3)
-        report["profiler"] = prof
-        print(f"\nprofiler: probed adjoint {prof['profiled_adjoint']:.3f} s vs nba.grad "
-              f"{prof['grad_median']:.3f} s: probe overhead {prof['probe_overhead']:.2f}x")
-        print(profiler_table(prof))
+        print(f"  profiler on {ocean.name} ...", flush=True)
+        report["profiler"] = bench_profiler(ocean, mode, repeat=1 if options.quick else 3)
+    print()
+    print(render(report))
     report["elapsed_s"] = time.perf_counter() - start
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
