@@ -1,4 +1,5 @@
 """Every notebook in examples/ executes headless, top to bottom, without an error."""
+import time
 from pathlib import Path
 
 import nbformat
@@ -6,6 +7,9 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
+# Each example runs in under a minute on an idle 2-core machine; twice that leaves room for a
+# machine shared with other work.
+TIME_LIMIT_S = 120.0
 
 
 def execute(path):
@@ -34,8 +38,11 @@ def test_notebook_is_committed_with_outputs_cleared(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.name for path in NOTEBOOKS])
-def test_notebook_executes_without_error(path):
+def test_notebook_executes_without_error_within_the_time_limit(path):
+    start = time.perf_counter()
     book = execute(path)  # nbclient raises CellExecutionError on the first failing cell
+    elapsed = time.perf_counter() - start
     errors = [output for cell in book.cells if cell.cell_type == "code"
               for output in cell.outputs if output.output_type == "error"]
     assert errors == []
+    assert elapsed < TIME_LIMIT_S, f"{path.name} took {elapsed:.0f} s (limit {TIME_LIMIT_S:.0f} s)"
