@@ -6,7 +6,7 @@
 Workloads (the models of examples/):
   burgers  vectorised explicit time stepping: 1-D viscous Burgers, 10^4 cells, 300 steps
   lorenz   scalar code: Lorenz-96 (10 variables) with RK4 in Python floats, 3000 steps
-  ocean    a deep call tree: the MITgcm-flavoured box ocean, 64 x 64, 100 steps, 21 call sites
+  ocean    a deep call tree: the MITgcm-flavoured box ocean, 64 x 64, 100 steps, 20 call sites
 
 For each, in one process: the primal, nba.grad (default placement: every call checkpointed, and all
 split), autograd's grad on the same source (re-executed with np bound to autograd.numpy), and JAX's
@@ -81,7 +81,7 @@ def workloads(mode):
                  burgers.default_args, 2, {"n_cells": 10_000, "n_steps": 30 if quick else 300}),
         Workload("lorenz", "Lorenz-96 RK4, Python floats (scalar)", lorenz, "lorenz96",
                  lorenz.default_args, 1, {"n_vars": 10, "n_steps": 100 if quick else 3000}),
-        Workload("ocean", "box ocean, 21 call sites (call tree)", ocean_box, "the_main_loop",
+        Workload("ocean", "box ocean, 20 call sites (call tree)", ocean_box, "the_main_loop",
                  ocean_box.default_args, 11,
                  {"nx": 32, "ny": 32, "n_steps": 10} if quick else {"nx": 64, "ny": 64, "n_steps": 100}),
     ]

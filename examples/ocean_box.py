@@ -10,7 +10,7 @@ The call tree mirrors MITgcm's::
           pressure_gradient             free surface + baroclinic pressure
           momentum -> laplacian (x2)    Coriolis, wind, drag, viscosity
           continuity                    free-surface tendency
-          solve_for_eta -> laplacian    implicit free-surface correction (Jacobi sweeps)
+          solve_for_eta                 implicit free-surface correction (Jacobi sweeps)
         thermodynamics
           calc_gt -> advection, diffusion -> laplacian
           calc_gs -> advection, diffusion -> laplacian
@@ -19,9 +19,10 @@ The call tree mirrors MITgcm's::
 The grid is Arakawa C: u sits on the west face of a cell, v on its south face. The channel is
 periodic in x and closed by walls in y (``wet_v`` is 0 on the southern wall's v faces).
 
-Some calls are cheap but tape-heavy (``advection``: upwind products of the state), others are
-expensive but tape-light (``solve_for_eta``: many linear sweeps, whose adjoint needs no stored
-values), so the checkpoint trade-off of each call site differs, as in the paper.
+Calls differ in what their checkpoint costs (a rerun) and saves (tape): linear calls
+(``laplacian``, ``diffusion``, ``find_rho``) leave almost no tape, so splitting them is free in
+memory; ``advection`` is cheap but tapes products of the state; ``solve_for_eta`` (a dozen Jacobi
+sweeps) is the most expensive call of a step. The trade-off differs per call site, as in the paper.
 
 Example::
 
@@ -101,8 +102,10 @@ def solve_for_eta(eta_star, wet_v):
     eta = eta_star
     diagonal = 1.0 + 4.0 * C_IMPLICIT
     for sweep in range(N_JACOBI):
-        residual = eta_star - eta + C_IMPLICIT * DX * DX * laplacian(eta, wet_v)
-        eta = eta + residual / diagonal
+        flux_x = eta - np.roll(eta, 1, 1)
+        flux_y = (eta - np.roll(eta, 1, 0)) * wet_v
+        lap = np.roll(flux_x, -1, 1) - flux_x + np.roll(flux_y, -1, 0) - flux_y
+        eta = eta + (eta_star - eta + C_IMPLICIT * lap) / diagonal
     return eta
 
 
