@@ -4,7 +4,7 @@ Example::
 
     >>> import quickstart
     >>> value = quickstart.run()
-    >>> value > 0.0
+    >>> bool(value > 0.0)
     True
 """
 import numpy as np
