@@ -94,6 +94,13 @@ def test_quickstart_runs():
     assert qs.run(n=64, n_steps=5) > 0.0
 
 
+@pytest.mark.parametrize("name", ["ocean_box", "burgers", "lorenz", "quickstart"])
+def test_module_docstring_example_runs(name):
+    import doctest
+    result = doctest.testmod(load(name))
+    assert result.attempted > 0 and result.failed == 0
+
+
 # --- gradients against central finite differences ---------------------------------------------
 
 
