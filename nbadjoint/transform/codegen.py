@@ -179,8 +179,9 @@ class FunctionCode:
             for n in plan.shape_only:
                 shape_needs.setdefault(n, []).append(s)
         self.needed = reads
-        # which assignments push the old value of their target
         self.assigned = _assigned(self.body)
+        self._plan_recomputation(stmts, varied)
+        # which assignments push the old value of their target
         self.first_defs = _first_top_level_defs(self.body, set(self.params))
         self.first_def_names = {s.target for s in self.body if id(s) in self.first_defs} | \
             {k[1] for k in self.first_defs if isinstance(k, tuple)}
@@ -196,6 +197,48 @@ class FunctionCode:
             if isinstance(st, (ir.ForRange, ir.Loop)):
                 for inner in ir.walk(st.body):
                     self.loop_defined.update(_defined(inner))
+
+    def _plan_recomputation(self, stmts, varied):
+        """Cheap inactive values computed at the top of a loop body (indices like ``i + 1``) are
+        recomputed at the top of each reversed iteration instead of being taped."""
+        counts = {}
+        for st in stmts:
+            for t in _defined(st):
+                counts[t] = counts.get(t, 0) + 1
+        self.recompute = {}
+        for loop in stmts:
+            if not isinstance(loop, ir.ForRange):
+                continue
+            inside = {id(x) for x in ir.walk(loop.body)}
+            in_loop = {t for x in ir.walk(loop.body) for t in _defined(x)} | {loop.target}
+            read_outside = set()
+            for x in stmts:
+                if id(x) not in inside and x is not loop:
+                    read_outside |= _stmt_reads(x)
+            chosen, avail = [], set()
+            for st in loop.body:
+                if not (isinstance(st, ir.Assign) and isinstance(st.expr, (ir.BinOp, ir.UnOp, ir.Opaque))
+                        and st.target not in varied and counts.get(st.target) == 1
+                        and st.target not in read_outside
+                        and st.target not in self.params):
+                    continue
+                operands = _operand_names(st.expr) if not isinstance(st.expr, ir.Opaque) else set(st.expr.reads)
+                if all(op == loop.target or op in avail or op not in in_loop for op in operands):
+                    chosen.append(st)
+                    avail.add(st.target)
+            keep, wanted = [], set(self.needed)
+            for st in reversed(chosen):         # only what the backward sweep reads, directly or not
+                if st.target in wanted:
+                    keep.append(st)
+                    wanted |= _operand_names(st.expr) if not isinstance(st.expr, ir.Opaque) else set(st.expr.reads)
+            chosen = keep[::-1]
+            avail = {st.target for st in chosen}
+            if chosen:
+                self.recompute[id(loop)] = chosen
+                invariants = {op for st in chosen for op in
+                              (_operand_names(st.expr) if not isinstance(st.expr, ir.Opaque) else st.expr.reads)}
+                self.needed -= avail
+                self.needed |= (invariants - avail)
 
     def _flows(self, s):
         pairs = _flows(s)
@@ -908,6 +951,8 @@ class FunctionCode:
             f.extend(fb, 1)
             f.add(0, f"_push({rng})")
         b.add(0, f"for {s.target} in reversed(_pop()):")
+        for st in self.recompute.get(id(s), ()):
+            b.add(1, f"{st.target} = {self._render_expr(st.expr)}    # recomputed, not taped")
         b.extend(bb, 1)
         if loop_var_needed and s.target not in self.first_defs_loopvars:
             b.add(0, f"{s.target} = _pop()")
