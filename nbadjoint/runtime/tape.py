@@ -49,7 +49,14 @@ def add(a, b):
         return b
     if b is None:
         return a
-    if a.__class__ is _ndarray or a.__class__ is _float:
+    if a.__class__ is _ndarray:
+        # a is this sum's only reference and owns its data: accumulate in place (no new array)
+        if a.base is None and _getrefcount(a) <= 3 and b.__class__ is _ndarray and b.shape == a.shape \
+                and b.dtype == a.dtype:
+            a += b
+            return a
+        return a + b
+    if a.__class__ is _float:
         return a + b
     if isinstance(a, (list, tuple)):
         return type(a)(add(x, y) for x, y in zip(a, b)) if isinstance(a, tuple) else [add(x, y) for x, y in zip(a, b)]
