@@ -357,7 +357,7 @@ class FunctionCode:
     def _add_contrib(self, plan, name, text, broadcast, s, mode):
         plain, shape_only = _reads_of_text(text)
         plan.reads |= {n for n in plain if n in self.primal_names}
-        if _OLD in plain or (broadcast and name == s.target):
+        if _OLD in plain:
             plan.reads.add(s.target)
         plan.shape_only |= shape_only
         plan.contribs.append((name, text, "bplus" if broadcast else mode))
@@ -552,7 +552,6 @@ class FunctionCode:
             return self._emit_call(s, state, f, b, pushes)
         if pushes:
             f.add(0, f"_push({s.target})")
-        f.add(0, f"{s.target} = {self._render_expr(expr)}")
         plan = self.plans[id(s)]
         bmarkers, smarkers = {}, {}
         # markers: shapes of operands the backward sweep does not keep
@@ -562,19 +561,26 @@ class FunctionCode:
         for n in sorted(plan.shape_only):
             if n not in self.needed and not self._free(n):
                 smarkers[n] = self.tmp("_m")
+        result = s.target
+        if s.target in bmarkers or s.target in smarkers:
+            # the old value's shape is taken before the name is rebound
+            result = self.tmp("_n")
+        f.add(0, f"{result} = {self._render_expr(expr)}")
         getitem_meta = None
         if plan.getitem is not None and plan.getitem not in self.needed and not self._free(plan.getitem):
             getitem_meta = self.tmp("_m")
         bm = None
         if len(bmarkers) == 1:
             (name, bm), = bmarkers.items()
-            f.add(0, f"_push(None if {s.target}.__class__ is float else _rt.bshape({name}, {s.target}))")
+            f.add(0, f"_push(None if {result}.__class__ is float else _rt.bshape({name}, {result}))")
         elif bmarkers:
             bm = self.tmp("_m")
-            shapes = ", ".join(f"_rt.bshape({name}, {s.target})" for name in bmarkers)
-            f.add(0, f"_push(None if {s.target}.__class__ is float else ({shapes}))")
+            shapes = ", ".join(f"_rt.bshape({name}, {result})" for name in bmarkers)
+            f.add(0, f"_push(None if {result}.__class__ is float else ({shapes}))")
         for name, m in smarkers.items():
             f.add(0, f"_push(_vjp.shape_of({name}))")
+        if result != s.target:
+            f.add(0, f"{s.target} = {result}")
         if getitem_meta:
             f.add(0, f"_push(_rt.meta({plan.getitem}))")
         # backward
