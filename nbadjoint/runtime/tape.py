@@ -7,11 +7,11 @@ Generated forward sweeps push onto ``Context.tape`` (a plain Python list, so a p
 from __future__ import annotations
 
 import sys
-from numbers import Number
 
 import numpy as np
 
 _ndarray = np.ndarray
+_float = float
 _getrefcount = sys.getrefcount
 
 
@@ -258,22 +258,10 @@ def dict_b(x_b, keys):
     return tuple(x_b.get(k) for k in keys)
 
 
-def iter_index(iterable):
-    """Length of an iterable a normalised ``for`` loop walks by index."""
-    return len(iterable)
-
-
-def check_number(value, what: str):
-    if not isinstance(value, (Number, _ndarray)):
-        raise TypeError(f"{what} must be a float or a NumPy array, got {type(value).__name__}")
-    return value
-
-
 # ---------------------------------------------------------------------------------------------
 # broadcasting
 # ---------------------------------------------------------------------------------------------
 
-_float = float
 
 
 def bshape(x, result):

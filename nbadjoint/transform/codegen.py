@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import ast
 import inspect
-import math
 import types
 
 import numpy as np
 
-from ..errors import TransformError
 from . import ir, rules
 from .normalize import Normalizer
 from .parse import FunctionInfo, is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
@@ -95,7 +93,6 @@ class FunctionCode:
             {st.target for st in ir.walk(self.body) if isinstance(st, ir.ForRange)}
         self.mutated: list = []       # parameters this function writes into (set by the alias check)
         self.maybe_mutated: set = set()  # ... only by `x op= v`, so only when they are arrays
-        self.runtime_errors: dict = {}  # (id(stmt), name) -> message: writes rejected when they happen
         self.alias_checks: dict = {}    # (id(stmt), name) -> [(other live name, message)] checked at run time
         self.entry_refs: dict = {}      # parameter -> name holding its value on entry
 
@@ -368,12 +365,9 @@ class FunctionCode:
     def emit(self, probes: bool) -> str:
         self.probes = probes
         self.tmp_counter = 0
-        fwd_body, bwd_body, state = self._emit_block(self.body, self._initial_state(), top=True)
+        fwd_body, bwd_body, state = self._emit_block(self.body, {}, top=True)
         return "\n".join(self._primal_text(probes) + [""] + self._fwd_text(fwd_body) + [""] +
                          self._bwd_text(bwd_body, state))
-
-    def _initial_state(self):
-        return {}
 
     def _fwd_text(self, body: Lines) -> list:
         name = f"{self.key}_fwd"
@@ -430,9 +424,6 @@ class FunctionCode:
                          for p in self.params)
         out.append(f"    return ({rets},)" if len(self.params) == 1 else f"    return ({rets})")
         return out
-
-    def _ret_state(self):
-        return {}
 
     def _emit_block(self, stmts, state_after, top=False):
         """Emit forward lines and backward lines for a block.
@@ -682,9 +673,6 @@ class FunctionCode:
         """A parameter never rebound: the caller passes its value to the backward sweep."""
         return name in self.params and name not in self.assigned
 
-    def _getitem_index(self, s):
-        return s.expr.index.src
-
     def _accumulate(self, body: Lines, state, name, text, mode):
         ab = self.adj(name)
         st = state.get(name, DEAD)
@@ -707,14 +695,8 @@ class FunctionCode:
                      if _is_simple(text) else f"{ab} = _rt.add({ab}, {text})")
         state[name] = LIVE
 
-    def _emit_build_contribs(self, s, body, state, g):
-        pass
-
     def _emit_setitem(self, s, state):
         f, b = Lines(), Lines()
-        if (id(s), s.target) in self.runtime_errors:
-            f.add(0, f"raise _rt.AliasError({self.runtime_errors[(id(s), s.target)]!r})")
-            return f, b, state
         self._emit_alias_checks(f, s, s.target)
         plan = self.plans[id(s)]
         f.add(0, f"_push(_rt.old_item({s.target}, {s.index.value}))")
@@ -800,10 +782,6 @@ class FunctionCode:
         snaps = [f"_push(_rt.snapshot({name}))    # {callee.info.name}() writes into it" for _, name in mutated]
         for _, name in mutated:
             self._emit_alias_checks(f, s, name)
-            message = self.runtime_errors.get((id(s), name))
-            if message:
-                f.add(0, f"if {name}.__class__ is np.ndarray:")
-                f.add(1, f"raise _rt.AliasError({message!r})")
         if self.probes:
             f.add(0, f"if _ck[{site!r}]:")
             f.add(1, f"_rec.enter({site!r}, 'P')")
@@ -943,7 +921,7 @@ class FunctionCode:
             f.add(0, f"for {s.target} in {rng}:")
             f.extend(fb or _pass(), 1)
             return f, b, state
-        if loop_var_needed and s.target not in self.first_defs_loopvars:
+        if loop_var_needed:
             f.add(0, f"_push({s.target})")
         if s.counted:
             trips = self.tmp("_trips")
@@ -960,7 +938,7 @@ class FunctionCode:
         for st in self.recompute.get(id(s), ()):
             b.add(1, f"{st.target} = {self._render_expr(st.expr)}    # recomputed, not taped")
         b.extend(bb, 1)
-        if loop_var_needed and s.target not in self.first_defs_loopvars:
+        if loop_var_needed:
             b.add(0, f"{s.target} = _pop()")
         return f, b, _merge(state, out_state)
 
@@ -981,10 +959,6 @@ class FunctionCode:
         b.add(0, "for _ in range(_pop()):")
         b.extend(bb, 1)
         return f, b, _merge(state, out_state)
-
-    @property
-    def first_defs_loopvars(self):
-        return set()
 
     # ---------------------------------------------------------------------------------------------
     # primal
@@ -1041,18 +1015,6 @@ def _merge(a: dict, b: dict) -> dict:
         x, y = a.get(k, DEAD), b.get(k, DEAD)
         out[k] = x if x == y else UNKNOWN
     return out
-
-
-def _subst(text: str, name: str, new: str) -> str:
-    tree = ast.parse(text, mode="eval")
-
-    class R(ast.NodeTransformer):
-        def visit_Name(self, node):
-            if node.id == name:
-                return ast.copy_location(ast.Name(new, node.ctx), node)
-            return node
-
-    return ast.unparse(R().visit(tree))
 
 
 def _subst_markers(text: str, markers: dict) -> str:

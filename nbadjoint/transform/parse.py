@@ -8,7 +8,6 @@ import inspect
 import linecache
 import math
 import os
-import sys
 import sysconfig
 import textwrap
 import types
