@@ -635,7 +635,21 @@ class FunctionCode:
                     handled = True
                 else:
                     like = getitem_meta or base
-                    body.add(0, f"{ab} = _rt.getitem_b({ab}, {like}, {expr.index.value}, {g})")
+                    idx = expr.index.src
+                    if _single_index(expr.index):
+                        # a list of floats read entry by entry: add into the list in place when nothing
+                        # else refers to it (the common case), else through the general helper
+                        test = f"{ab}.__class__ is list and _rc({ab}) == 2"
+                        if not _int_literal(idx):
+                            test += f" and {idx}.__class__ is int"
+                        old_entry = self.tmp("_e")
+                        body.add(0, f"if {test}:")
+                        body.add(1, f"{old_entry} = {ab}[{idx}]")
+                        body.add(1, f"{ab}[{idx}] = {g} if {old_entry} is None else {old_entry} + {g}")
+                        body.add(0, "else:")
+                        body.add(1, f"{ab} = _rt.getitem_b({ab}, {like}, {expr.index.value}, {g})")
+                    else:
+                        body.add(0, f"{ab} = _rt.getitem_b({ab}, {like}, {expr.index.value}, {g})")
                     inner_state[base] = LIVE if inner_state.get(base) == LIVE else UNKNOWN
             if self_parts:
                 total = " + ".join(f"({t})" if mode != "add" else t for _, t, mode in self_parts)
@@ -763,7 +777,10 @@ class FunctionCode:
         if plan.contribs and state.get(s.target, DEAD) != DEAD:
             ab = self.adj(s.target)
             part = self.tmp("_p")
-            b.add(0, f"{part}, {ab} = _rt.append_b({ab})")
+            b.add(0, f"if {ab}.__class__ is list and _rc({ab}) == 2:")
+            b.add(1, f"{part} = {ab}.pop()")
+            b.add(0, "else:")
+            b.add(1, f"{part}, {ab} = _rt.append_b({ab})")
             self._accumulate(b, new_state, s.value.id, part, "add")
         return f, b, new_state
 
@@ -993,6 +1010,16 @@ class Plan:
         self.shape_only = set()
         self.getitem = None
         self.call = False
+
+
+def _single_index(index) -> bool:
+    """One plain index (a name or an integer), no slice, tuple or ellipsis."""
+    src = index.src
+    return ":" not in src and "," not in src and "..." not in src and src.isidentifier() or _int_literal(src)
+
+
+def _int_literal(text: str) -> bool:
+    return text.lstrip("-(").rstrip(")").isdigit()
 
 
 def _is_short(text: str) -> bool:

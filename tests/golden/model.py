@@ -4,6 +4,7 @@ For each function F: F_primal runs it, F_fwd runs it and tapes what the backward
 reads, F_bwd pops that tape and returns the adjoints of F's parameters.
 """
 import math
+from sys import getrefcount as _rc
 
 import numpy as np
 

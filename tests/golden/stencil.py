@@ -4,6 +4,7 @@ For each function F: F_primal runs it, F_fwd runs it and tapes what the backward
 reads, F_bwd pops that tape and returns the adjoints of F's parameters.
 """
 import math
+from sys import getrefcount as _rc
 
 import numpy as np
 
@@ -77,32 +78,36 @@ def stencil_bwd(_c, _rv_b, u):
     _t11_b = _rt.fit(_p3, _m2)
     _rt.restore_item(un, 0, _pop())
     if _t11_b is not None:
-        un_b = _rt.getitem_b(un_b, un, 1, _t11_b)
+        if un_b.__class__ is list and _rc(un_b) == 2:
+            _e4 = un_b[1]
+            un_b[1] = _t11_b if _e4 is None else _e4 + _t11_b
+        else:
+            un_b = _rt.getitem_b(un_b, un, 1, _t11_b)
     # adjoint of line 31: un[1:-1] = u[1:-1] + 0.1 * (u[2:] - 2.0 * u[1:-1] + u[:-2])
-    _m4 = _pop()
-    _p5, un_b = _rt.setitem_b(un_b, slice(1, (-1), None))
-    _t10_b = _rt.fit(_p5, _m4)
+    _m5 = _pop()
+    _p6, un_b = _rt.setitem_b(un_b, slice(1, (-1), None))
+    _t10_b = _rt.fit(_p6, _m5)
     _rt.restore_item(un, slice(1, (-1), None), _pop())
-    _m8 = _pop()
-    if _t10_b is not None:
-        _t2_b = (_t10_b if _m8 is None else _rt.ub(_t10_b, _m8[0]))
-        _t9_b = (_t10_b if _m8 is None else _rt.ub(_t10_b, _m8[1]))
     _m9 = _pop()
+    if _t10_b is not None:
+        _t2_b = (_t10_b if _m9 is None else _rt.ub(_t10_b, _m9[0]))
+        _t9_b = (_t10_b if _m9 is None else _rt.ub(_t10_b, _m9[1]))
+    _m10 = _pop()
     if _t9_b is not None:
-        _t8_b = (_t9_b * 0.1 if _m9 is None else _rt.ub(_t9_b * 0.1, _m9))
-    _m12 = _pop()
+        _t8_b = (_t9_b * 0.1 if _m10 is None else _rt.ub(_t9_b * 0.1, _m10))
+    _m13 = _pop()
     if _t8_b is not None:
-        _t6_b = (_t8_b if _m12 is None else _rt.ub(_t8_b, _m12[0]))
-        _t7_b = (_t8_b if _m12 is None else _rt.ub(_t8_b, _m12[1]))
+        _t6_b = (_t8_b if _m13 is None else _rt.ub(_t8_b, _m13[0]))
+        _t7_b = (_t8_b if _m13 is None else _rt.ub(_t8_b, _m13[1]))
     if _t7_b is not None:
         u_b = _rt.getitem_b(u_b, u, slice(None, (-2), None), _t7_b)
-    _m15 = _pop()
-    if _t6_b is not None:
-        _t3_b = (_t6_b if _m15 is None else _rt.ub(_t6_b, _m15[0]))
-        _t5_b = (-_t6_b if _m15 is None else _rt.ub(-_t6_b, _m15[1]))
     _m16 = _pop()
+    if _t6_b is not None:
+        _t3_b = (_t6_b if _m16 is None else _rt.ub(_t6_b, _m16[0]))
+        _t5_b = (-_t6_b if _m16 is None else _rt.ub(-_t6_b, _m16[1]))
+    _m17 = _pop()
     if _t5_b is not None:
-        _t4_b = (_t5_b * 2.0 if _m16 is None else _rt.ub(_t5_b * 2.0, _m16))
+        _t4_b = (_t5_b * 2.0 if _m17 is None else _rt.ub(_t5_b * 2.0, _m17))
     if _t4_b is not None:
         u_b = _rt.getitem_b(u_b, u, slice(1, (-1), None), _t4_b)
     if _t3_b is not None:
