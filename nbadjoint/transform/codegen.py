@@ -453,25 +453,22 @@ class FunctionCode:
             f, b, state = self._emit_stmt(s, state)
             fwd_chunks.append(f)
             bwd_chunks.append(b)
-        last_line = None
-        for f, s in zip(reversed(fwd_chunks), fwd_parts):
-            if f:
-                if s.line != last_line and not isinstance(s, (ir.If, ir.ForRange, ir.Loop)):
-                    fwd.add(0, f"# {self._line_comment(s.line)}")
-                    last_line = s.line
-                elif isinstance(s, (ir.If, ir.ForRange, ir.Loop)):
-                    last_line = None
-                fwd.extend(f)
-        last_line = None
-        for b, s in zip(bwd_chunks, reversed(fwd_parts)):
-            if b:
-                if s.line != last_line and not isinstance(s, (ir.If, ir.ForRange, ir.Loop)):
-                    bwd.add(0, f"# adjoint of {self._line_comment(s.line)}")
-                    last_line = s.line
-                elif isinstance(s, (ir.If, ir.ForRange, ir.Loop)):
-                    last_line = None
-                bwd.extend(b)
+        self._join(fwd, zip(reversed(fwd_chunks), fwd_parts), "# ")
+        self._join(bwd, zip(bwd_chunks, reversed(fwd_parts)), "# adjoint of ")
         return fwd, bwd, state
+
+    def _join(self, out: Lines, chunks, prefix: str):
+        """Append code chunks, each run of statements from one source line under a comment quoting it."""
+        last_line = None
+        for lines, s in chunks:
+            if not lines:
+                continue
+            if isinstance(s, (ir.If, ir.ForRange, ir.Loop)):
+                last_line = None
+            elif s.line != last_line:
+                out.add(0, prefix + self._line_comment(s.line))
+                last_line = s.line
+            out.extend(lines)
 
     def _line_comment(self, line):
         text = self.info.line_text(line).strip()
@@ -690,12 +687,10 @@ class FunctionCode:
     def _accumulate(self, body: Lines, state, name, text, mode):
         ab = self.adj(name)
         st = state.get(name, DEAD)
-        if mode == "split":
-            raise AssertionError
         if mode == "add":
             if st == DEAD:
                 body.add(0, f"{ab} = {text}")
-                state[name] = UNKNOWN if text != "part" else UNKNOWN
+                state[name] = UNKNOWN
             else:
                 body.add(0, f"{ab} = _rt.add({ab}, {text})")
             return

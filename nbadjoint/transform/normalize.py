@@ -357,38 +357,8 @@ class Normalizer:
             raise self.err("`for ... else` is not supported", s.orelse[0],
                            hint="set a flag before `break` and test it after the loop")
         line = s.lineno
-        it = s.iter
-        range_args = None
         body_prefix: list = []
-        target = s.target
-        if isinstance(it, ast.Call) and resolve_static(it.func, self.info, self.locals) is range:
-            if it.keywords:
-                raise self.err("range() takes no keyword arguments", it)
-            range_args = [self.expr(a, out) for a in it.args]
-            if not isinstance(target, ast.Name):
-                raise self.err("the target of a `for` over range() must be a name", target)
-            loop_var = target.id
-        else:
-            loop_var = self.tmp("_k")
-            seqs, targets = self._iteration(it, target, out)
-            # for x in seq  ->  for _k in range(len(seq)): x = seq[_k]
-            length_args = []
-            for seq in seqs:
-                n = self.tmp()
-                out.append(ir.Assign(n, ir.Prim(len, "len", [seq], {}, nondiff=True), line=line))
-                length_args.append(ir.Name(n))
-            if len(length_args) > 1:
-                n = self.tmp()
-                out.append(ir.Assign(n, ir.Prim(min, "min", length_args, {}, nondiff=True), line=line))
-                length_args = [ir.Name(n)]
-            range_args = length_args
-            for tgt, seq in targets:
-                if isinstance(seq, _Counter):
-                    self._assign_counter(tgt, loop_var, seq, body_prefix, line)
-                else:
-                    item = self.tmp()
-                    body_prefix.append(ir.Assign(item, ir.GetItem(seq, ir.Index(loop_var, [loop_var], loop_var)), line=line))
-                    self.assign_to(tgt, ir.Name(item), body_prefix, line)
+        loop_var, range_args = self._loop_header(s.iter, s.target, out, body_prefix, line)
         body, brk, exits = self._loop_body(s.body, line, flags)
         body = body_prefix + body
         if brk:
@@ -399,6 +369,38 @@ class Normalizer:
             body.append(ir.LoopExit(ir.Name(test), line=line))
         out.append(ir.ForRange(loop_var, range_args, body, counted=bool(exits), line=line))
         return bool(self.ret_flag and _contains(s.body, ast.Return))
+
+    def _loop_header(self, it, target, out, body_prefix, line):
+        """(loop variable, range arguments) of ``for target in it``; a loop over a sequence walks its
+        indices, and ``body_prefix`` receives the statements that bind ``target`` in each iteration."""
+        if isinstance(it, ast.Call) and resolve_static(it.func, self.info, self.locals) is range:
+            if it.keywords:
+                raise self.err("range() takes no keyword arguments", it)
+            range_args = [self.expr(a, out) for a in it.args]
+            if not isinstance(target, ast.Name):
+                raise self.err("the target of a `for` over range() must be a name", target)
+            return target.id, range_args
+        loop_var = self.tmp("_k")
+        seqs, targets = self._iteration(it, target, out)
+        # for x in seq  ->  for _k in range(len(seq)): x = seq[_k]
+        lengths = []
+        for seq in seqs:
+            n = self.tmp()
+            out.append(ir.Assign(n, ir.Prim(len, "len", [seq], {}, nondiff=True), line=line))
+            lengths.append(ir.Name(n))
+        if len(lengths) > 1:
+            n = self.tmp()
+            out.append(ir.Assign(n, ir.Prim(min, "min", lengths, {}, nondiff=True), line=line))
+            lengths = [ir.Name(n)]
+        for tgt, seq in targets:
+            if isinstance(seq, _Counter):
+                self._assign_counter(tgt, loop_var, seq, body_prefix, line)
+            else:
+                item = self.tmp()
+                body_prefix.append(ir.Assign(item, ir.GetItem(seq, ir.Index(loop_var, [loop_var], loop_var)),
+                                             line=line))
+                self.assign_to(tgt, ir.Name(item), body_prefix, line)
+        return loop_var, lengths
 
     def _iteration(self, it, target, out):
         """Sequences a non-range ``for`` walks, and (target, sequence) pairs for its body."""
@@ -604,37 +606,8 @@ class Normalizer:
             gen = node.generators[k]
             if gen.is_async:
                 raise self.err("async comprehensions are not supported", node)
-            fake = ast.For(target=gen.target, iter=gen.iter, body=[], orelse=[], lineno=node.lineno,
-                           col_offset=0, end_lineno=node.lineno, end_col_offset=0)
-            loop_var = None
-            range_args = None
             prefix: list = []
-            if isinstance(gen.iter, ast.Call) and resolve_static(gen.iter.func, self.info, self.locals) is range:
-                range_args = [self.expr(a, block) for a in gen.iter.args]
-                if not isinstance(gen.target, ast.Name):
-                    raise self.err("the target of a `for` over range() must be a name", gen.target)
-                loop_var = gen.target.id
-            else:
-                loop_var = self.tmp("_k")
-                seqs, targets = self._iteration(gen.iter, gen.target, block)
-                lens = []
-                for seq in seqs:
-                    n = self.tmp()
-                    block.append(ir.Assign(n, ir.Prim(len, "len", [seq], {}, nondiff=True), line=node.lineno))
-                    lens.append(ir.Name(n))
-                if len(lens) > 1:
-                    n = self.tmp()
-                    block.append(ir.Assign(n, ir.Prim(min, "min", lens, {}, nondiff=True), line=node.lineno))
-                    lens = [ir.Name(n)]
-                range_args = lens
-                for tgt, seq in targets:
-                    if isinstance(seq, _Counter):
-                        self._assign_counter(tgt, loop_var, seq, prefix, node.lineno)
-                    else:
-                        item = self.tmp()
-                        prefix.append(ir.Assign(item, ir.GetItem(seq, ir.Index(loop_var, [loop_var], loop_var)), line=node.lineno))
-                        self.assign_to(tgt, ir.Name(item), prefix, node.lineno)
-            del fake
+            loop_var, range_args = self._loop_header(gen.iter, gen.target, block, prefix, node.lineno)
             body = list(prefix)
             inner = body
             for cond in gen.ifs:
