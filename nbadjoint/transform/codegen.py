@@ -178,6 +178,7 @@ class FunctionCode:
         self.needed = reads
         self.assigned = _assigned(self.body)
         self._plan_recomputation(stmts, varied)
+        self._plan_prologue_recomputation(stmts)
         # which assignments push the old value of their target
         self.first_defs = _first_top_level_defs(self.body, set(self.params))
         self.first_def_names = {s.target for s in self.body if id(s) in self.first_defs} | \
@@ -236,6 +237,41 @@ class FunctionCode:
                               (_operand_names(st.expr) if not isinstance(st.expr, ir.Opaque) else st.expr.reads)}
                 self.needed -= avail
                 self.needed |= (invariants - avail)
+
+    def _plan_prologue_recomputation(self, stmts):
+        """Values computed once, at the top level, from unmodified parameters and constants by one
+        arithmetic operation (``0.5 * u``, ``dx * dx``) are recomputed at the start of the backward
+        sweep instead of being taped."""
+        counts = {}
+        for st in stmts:
+            for t in _defined(st):
+                counts[t] = counts.get(t, 0) + 1
+        fixed = {p for p in self.params if p not in self.assigned and p not in self.mutated}
+        # only values used as plain operands: never written in place, never aliased by another name
+        other_uses = set()
+        for st in stmts:
+            e = getattr(st, "expr", None)
+            if isinstance(st, ir.Assign) and (isinstance(e, (ir.BinOp, ir.UnOp)) or
+                                              (isinstance(e, ir.Prim) and e.func not in _VIEW_FUNCS)):
+                continue
+            other_uses |= _stmt_reads(st)
+            if isinstance(st, (ir.SetItem, ir.Append)):
+                other_uses.add(st.target)
+        self.prologue = []
+        for st in self.body:
+            if (isinstance(st, ir.Assign) and isinstance(st.expr, (ir.BinOp, ir.UnOp))
+                    and counts.get(st.target) == 1 and st.target not in self.params
+                    and st.target not in other_uses and _operand_names(st.expr) <= fixed):
+                self.prologue.append(st)
+                fixed.add(st.target)
+        wanted = set(self.needed)
+        keep = []
+        for st in reversed(self.prologue):
+            if st.target in wanted:
+                keep.append(st)
+                wanted |= _operand_names(st.expr)
+        self.prologue = keep[::-1]
+        self.needed -= {st.target for st in self.prologue}
 
     def _flows(self, s):
         pairs = _flows(s)
@@ -407,6 +443,8 @@ class FunctionCode:
                 out.append("    _rec = _c.rec")
         for n in reversed(self.needed_locals):
             out.append(f"    {n} = _pop()")
+        for st in self.prologue:
+            out.append(f"    {st.target} = {self._render_expr(st.expr)}    # recomputed, not taped")
         adjs = sorted({self.adj(n) for n in self.active | set(self.params)} -
                       {self.adj(p) for p in self.mutated if p not in self.maybe_mutated})
         for k in range(0, len(adjs), 6):
