@@ -168,13 +168,10 @@ class FunctionCode:
         # adjoint plans: contributions per statement, and what they read
         self.plans = {}
         reads: set = set()
-        shape_needs: dict = {}
         for s in stmts:
             plan = self._plan(s)
             self.plans[id(s)] = plan
             reads |= plan.reads
-            for n in plan.shape_only:
-                shape_needs.setdefault(n, []).append(s)
         self.needed = reads
         self.assigned = _assigned(self.body)
         self._plan_recomputation(stmts, varied)
