@@ -51,21 +51,7 @@ def grad(f, argnums=0, placement=None):
 
 def vjp(f, *args, placement=None):
     """Run ``f(*args)`` and return ``(out, pullback)``; ``pullback(cotangent)`` gives one entry per argument."""
-    from .transform.program import _copy_out, _finish_grad
-    prog = compile_tree(f)
-    value, ctx, values = prog.run_vjp(args, None, placement)
-    out = _copy_out(value)
-    bwd = prog.module(False)[f"{prog.root_key}_bwd"]
-    used = [False]
-
-    def pullback(cotangent):
-        if used[0]:
-            raise RuntimeError("this pullback was already used: its tape is consumed; call nba.vjp again")
-        used[0] = True
-        grads = bwd(ctx, cotangent, *values, *prog.root_mutated_none)
-        return tuple(_finish_grad(gi, xi) for gi, xi in zip(grads, values))
-
-    return out, pullback
+    return compile_tree(f).run_vjp(args, placement)
 
 
 def adjoint_source(f) -> str:

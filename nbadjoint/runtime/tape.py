@@ -10,6 +10,8 @@ import sys
 
 import numpy as np
 
+from .vjp import unbroadcast as _unbroadcast
+
 _ndarray = np.ndarray
 _float = float
 _getrefcount = sys.getrefcount
@@ -294,18 +296,8 @@ def ubl(contribution, x):
 
 
 def _sum_to(c, shape):
-    cs = np.shape(c)
-    if cs == shape:
-        return c
-    extra = len(cs) - len(shape)
-    if extra > 0:
-        c = np.sum(c, axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and np.shape(c)[i] != 1)
-    if axes:
-        c = np.sum(c, axis=axes, keepdims=True)
-    if shape == ():
-        return c[()] if isinstance(c, _ndarray) else c
-    return c
+    """Sum ``c`` back to ``shape`` (``()`` for a scalar)."""
+    return _unbroadcast(c, None if shape == () else shape)
 
 
 def fit(part, marker):

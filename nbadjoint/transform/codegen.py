@@ -22,7 +22,7 @@ import types
 import numpy as np
 
 from . import ir, rules
-from .normalize import Normalizer
+from .normalize import Normalizer, bind_call
 from .parse import FunctionInfo, is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
 
 DEAD, LIVE, UNKNOWN = "dead", "live", "unknown"
@@ -174,6 +174,12 @@ class FunctionCode:
             reads |= plan.reads
         self.needed = reads
         self.assigned = _assigned(self.body)
+        self.def_counts = {}
+        for st in stmts:
+            for t in _defined(st):
+                self.def_counts[t] = self.def_counts.get(t, 0) + 1
+        for p in self.params:
+            self.def_counts[p] = self.def_counts.get(p, 0) + 1
         self._plan_recomputation(stmts, varied)
         self._plan_prologue_recomputation(stmts)
         # which assignments push the old value of their target
@@ -181,12 +187,6 @@ class FunctionCode:
         self.first_def_names = {s.target for s in self.body if id(s) in self.first_defs} | \
             {k[1] for k in self.first_defs if isinstance(k, tuple)}
         self.needed_locals = sorted(n for n in self.needed if n in self.assigned)
-        self.def_counts = {}
-        for st in stmts:
-            for t in _defined(st):
-                self.def_counts[t] = self.def_counts.get(t, 0) + 1
-        for p in self.params:
-            self.def_counts[p] = self.def_counts.get(p, 0) + 1
         self.loop_defined = set()
         for st in stmts:
             if isinstance(st, (ir.ForRange, ir.Loop)):
@@ -196,10 +196,7 @@ class FunctionCode:
     def _plan_recomputation(self, stmts, varied):
         """Cheap inactive values computed at the top of a loop body (indices like ``i + 1``) are
         recomputed at the top of each reversed iteration instead of being taped."""
-        counts = {}
-        for st in stmts:
-            for t in _defined(st):
-                counts[t] = counts.get(t, 0) + 1
+        counts = self.def_counts
         self.recompute = {}
         for loop in stmts:
             if not isinstance(loop, ir.ForRange):
@@ -239,10 +236,7 @@ class FunctionCode:
         """Values computed once, at the top level, from unmodified parameters and constants by one
         arithmetic operation (``0.5 * u``, ``dx * dx``) are recomputed at the start of the backward
         sweep instead of being taped."""
-        counts = {}
-        for st in stmts:
-            for t in _defined(st):
-                counts[t] = counts.get(t, 0) + 1
+        counts = self.def_counts
         fixed = {p for p in self.params if p not in self.assigned and p not in self.mutated}
         # only values used as plain operands: never written in place, never aliased by another name
         other_uses = set()
@@ -1110,30 +1104,17 @@ def _flow(s):
     """(target, names whose derivative flows into it) of one IR statement."""
     if isinstance(s, ir.Assign):
         e = s.expr
-        if isinstance(e, ir.Copy):
-            return s.target, ir.names_in([e.a])
         if isinstance(e, ir.BinOp):
             rule = rules.BINOP_RULES.get(e.op)
             if rule is None or all(g is rules._no_grad for g in rule.grads):
                 return s.target, []
-            return s.target, ir.names_in([e.a, e.b])
-        if isinstance(e, ir.UnOp):
-            return s.target, ir.names_in([e.a])
-        if isinstance(e, ir.Prim):
-            if e.rule is None:
-                return s.target, []
-            return s.target, ir.names_in(list(e.args) + list(e.kwargs.values()))
-        if isinstance(e, ir.UserCall):
+        elif isinstance(e, ir.Prim) and e.rule is None:
+            return s.target, []
+        elif isinstance(e, ir.UserCall):
             return s.target, ir.names_in(e.args)
-        if isinstance(e, ir.GetItem):
-            return s.target, ir.names_in([e.a])
-        if isinstance(e, ir.Build):
-            return s.target, ir.names_in(e.elts)
-        if isinstance(e, ir.BuildDict):
-            return s.target, ir.names_in(e.values)
-        if isinstance(e, ir.Opaque):
+        elif isinstance(e, ir.Opaque):
             return s.target, list(e.reads) if e.kind == "boolop" else []
-        return s.target, []
+        return s.target, sorted(_operand_names(e))
     if isinstance(s, (ir.SetItem, ir.Append)):
         return s.target, ir.names_in([s.value])
     return None, []
@@ -1205,18 +1186,11 @@ class _PrimalRewriter(ast.NodeTransformer):
         obj = resolve_static(func, self.info, self.locals)
         if obj is not _NOT_FOUND and is_user_function(obj):
             key = self.code.program.key_of(obj)
-            sig = inspect.signature(obj)
             args = [self.visit(a) for a in node.args]
             kws = {k.arg: self.visit(k.value) for k in node.keywords}
-            bound = sig.bind(*range(len(args)), **{k: None for k in kws})
-            call_args = []
-            for p in sig.parameters.values():
-                if p.name in bound.arguments:
-                    v = bound.arguments[p.name]
-                    call_args.append(args[v] if isinstance(v, int) else kws[p.name])
-                else:
-                    ref = self.code.program.constant_ref_default(obj, p.name, p.default)
-                    call_args.append(ast.parse(ref, mode="eval").body)
+            call_args = [args[v] if kind == "pos" else kws[v] if kind == "kw" else
+                         ast.parse(self.code.program.constant_ref_default(obj, name, v), mode="eval").body
+                         for name, kind, v in bind_call(obj, len(args), list(kws))]
             site = f"{self.info.name}:{node.lineno}:{obj.__name__}"
             if self.probes:
                 new = ast.Call(ast.Attribute(ast.Name("_rt", ast.Load()), "probe_call", ast.Load()),
@@ -1297,9 +1271,8 @@ class AliasChecker:
         """Check the function; returns True when its result never shares memory with a parameter."""
         body = self.code.body
         self._live(body, set())
-        env = {p: frozenset({("param", p)}) for p in self.code.params}
-        self.checking = False
-        env = self._pts_block(body, env)
+        self.checking = False          # a first pass collects what containers may hold
+        self._pts_block(body, {p: frozenset({("param", p)}) for p in self.code.params})
         self.checking = True
         self._pts_block(body, {p: frozenset({("param", p)}) for p in self.code.params})
         ret = self.code.body[-1].value
@@ -1344,9 +1317,7 @@ class AliasChecker:
                     env[s.target] = self._transfer(s, env)
             elif isinstance(s, ir.Unpack):
                 base = self._pts(s.value, env)
-                inner = frozenset()
-                for obj in base:
-                    inner |= self.contents.get(obj, frozenset())
+                inner = self._held(base)
                 params = frozenset(o for o in base if o[0] == "param")
                 for k, t in enumerate(s.targets):
                     env[t] = inner | params | frozenset(("elem", o, k) for o in base)
@@ -1376,6 +1347,13 @@ class AliasChecker:
         self._final_env = env
         return env
 
+    def _held(self, objs) -> frozenset:
+        """The objects the containers among ``objs`` may hold."""
+        out = frozenset()
+        for obj in objs:
+            out |= self.contents.get(obj, frozenset())
+        return out
+
     def _pts(self, atom, env):
         if isinstance(atom, ir.Name):
             return env.get(atom.id, frozenset())
@@ -1388,10 +1366,7 @@ class AliasChecker:
             return self._pts(e.a, env)
         if isinstance(e, ir.GetItem):
             base = self._pts(e.a, env)
-            inner = frozenset()
-            for obj in base:
-                inner |= self.contents.get(obj, frozenset())
-            return base | inner | site
+            return base | self._held(base) | site
         if isinstance(e, ir.Prim):
             if e.func in _VIEW_FUNCS and e.args:
                 return self._pts(e.args[0], env) | site

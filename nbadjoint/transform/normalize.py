@@ -117,20 +117,7 @@ class Normalizer:
     # -- statements -----------------------------------------------------------------------------
     def block(self, stmts, out, flags: _Flags):
         """Lower ``stmts`` into ``out``; statements after one that may jump are guarded by flags."""
-        for i, stmt in enumerate(stmts):
-            jumps = self.stmt(stmt, out, flags)
-            if jumps and i + 1 < len(stmts):
-                rest = stmts[i + 1:]
-                if jumps == "always":
-                    return
-                live = [f for f in (flags.brk, flags.cnt, flags.ret) if f]
-                guard = self.tmp()
-                out.append(ir.Assign(guard, ir.Opaque("not (" + " or ".join(live) + ")", live),
-                                     line=stmt.lineno))
-                inner: list = []
-                self.block(rest, inner, flags)
-                out.append(ir.If(ir.Name(guard), inner, [], line=rest[0].lineno))
-                return
+        self._sub_block(stmts, out, flags)
 
     def stmt(self, s, out, flags):
         """Lower one statement; returns "always" / True when it may jump out of the block."""
@@ -735,18 +722,13 @@ class Normalizer:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 raise self.err(f"{callee.__name__}() takes *args/**kwargs, which is not supported", node)
         try:
-            bound = sig.bind(*range(len(node.args)), **{k.arg: k for k in node.keywords})
+            slots = bind_call(callee, len(node.args), [k.arg for k in node.keywords])
         except TypeError as exc:
             raise self.err(f"bad call of {callee.__name__}(): {exc}", node) from None
         pos = [self.expr(a, out) for a in node.args]
         kw = {k.arg: self.expr(k.value, out) for k in node.keywords}
-        args = []
-        for p in params:
-            if p.name in bound.arguments:
-                v = bound.arguments[p.name]
-                args.append(pos[v] if isinstance(v, int) else kw[p.name])
-            else:
-                args.append(ir.Const(self.program.constant_ref_default(callee, p.name, p.default)))
+        args = [pos[v] if kind == "pos" else kw[v] if kind == "kw" else
+                ir.Const(self.program.constant_ref_default(callee, name, v)) for name, kind, v in slots]
         site = f"{self.info.name}:{line}:{callee.__name__}"
         default = _directive(self.info, node)
         self.sites.append((site, key, line, default))
@@ -769,6 +751,15 @@ _HINTS = {
     ast.FunctionDef: "define the helper at module level; it then becomes a call site of the call tree",
     ast.Try: "validate inputs before calling the differentiated function",
 }
+
+
+def bind_call(callee, n_positional, keywords) -> list:
+    """For each parameter of ``callee``, what fills it in a call with ``n_positional`` positional
+    arguments and the named ``keywords``: (name, "pos", index), (name, "kw", keyword) or
+    (name, "default", default value).  Raises TypeError when the call does not fit."""
+    sig = inspect.signature(callee)
+    bound = sig.bind(*(("pos", i) for i in range(n_positional)), **{k: ("kw", k) for k in keywords})
+    return [(p.name,) + bound.arguments.get(p.name, ("default", p.default)) for p in sig.parameters.values()]
 
 
 def _directive(info: FunctionInfo, node) -> bool:

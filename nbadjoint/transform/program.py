@@ -372,12 +372,23 @@ class Program:
         result = tuple(_finish_grad(grads[n], values[n]) for n in nums)
         return out_value, (result[0] if isinstance(argnums, int) else result)
 
-    def run_vjp(self, args, cotangent, placement=None, kwargs=None):
+    def run_vjp(self, args, placement=None, kwargs=None):
+        """Run the forward sweep; return (value, pullback), the pullback usable once."""
         values = self.bind(args, kwargs)
         ns = self.module(False)
         ctx = _rt.Context(self.placement(placement), None)
         value = ns[f"{self.root_key}_fwd"](ctx, *values)
-        return value, ctx, values
+        bwd = ns[f"{self.root_key}_bwd"]
+        used = []
+
+        def pullback(cotangent):
+            if used:
+                raise RuntimeError("this pullback was already used: its tape is consumed; call nba.vjp again")
+            used.append(True)
+            grads = bwd(ctx, cotangent, *values, *self.root_mutated_none)
+            return tuple(_finish_grad(gi, xi) for gi, xi in zip(grads, values))
+
+        return _copy_out(value), pullback
 
 
 def _short(filename: str) -> str:
