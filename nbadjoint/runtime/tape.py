@@ -6,15 +6,18 @@ Generated forward sweeps push onto ``Context.tape`` (a plain Python list, so a p
 
 from __future__ import annotations
 
+import operator
 import sys
 
 import numpy as np
 
+from .memory import keep_freed_memory as _keep_freed_memory
 from .vjp import unbroadcast as _unbroadcast
 
 _ndarray = np.ndarray
 _float = float
 _getrefcount = sys.getrefcount
+_operator_add = operator.add
 
 
 class Context:
@@ -23,9 +26,23 @@ class Context:
     __slots__ = ("tape", "ck", "rec")
 
     def __init__(self, ck: dict[str, bool], rec=None):
+        _keep_freed_memory()
         self.tape: list = []
         self.ck = ck
         self.rec = rec
+
+
+# Classes of the scalars a guarded parameter may hold (arithmetic among them gives shape ()).
+SCALARS = frozenset({float, int, bool, np.float64, np.float32, np.int64, np.int32, np.bool_})
+
+
+_SCALARS_SUPERSET = SCALARS.issuperset
+
+
+def scalar_items(x) -> bool:
+    """True when ``x`` is a list or tuple of scalars (see ``SCALARS``)."""
+    cls = x.__class__
+    return (cls is list or cls is tuple) and SCALARS.issuperset(map(type, x))
 
 
 def nbytes_of(value) -> int:
@@ -60,6 +77,9 @@ def add(a, b):
         return a + b
     if a.__class__ is _float:
         return a + b
+    if a.__class__ is list and b.__class__ is list and len(a) == len(b) and _SCALARS_SUPERSET(map(type, a)) \
+            and _SCALARS_SUPERSET(map(type, b)):
+        return list(map(_operator_add, a, b))      # lists of scalars (no None entries)
     if isinstance(a, (list, tuple)):
         return type(a)(add(x, y) for x, y in zip(a, b)) if isinstance(a, tuple) else [add(x, y) for x, y in zip(a, b)]
     if isinstance(a, dict):

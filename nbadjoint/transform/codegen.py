@@ -21,7 +21,7 @@ import types
 
 import numpy as np
 
-from . import ir, rules
+from . import ir, rules, scalars
 from .normalize import Normalizer, bind_call
 from .parse import FunctionInfo, is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
 
@@ -392,6 +392,7 @@ class FunctionCode:
     def emit(self, probes: bool) -> str:
         self.probes = probes
         self.tmp_counter = 0
+        self.scalar_markers_skipped = False
         fwd_body, bwd_body, state = self._emit_block(self.body, {}, top=True)
         return "\n".join(self._primal_text(probes) + [""] + self._fwd_text(fwd_body) + [""] +
                          self._bwd_text(bwd_body, state))
@@ -407,6 +408,9 @@ class FunctionCode:
                 out.append("    _rec = _c.rec")
         for p, ref in self.entry_refs.items():
             out.append(f"    {ref} = {p}    # checked against writes that may reach the caller's {p}")
+        if self.scalar_markers_skipped:
+            flag = self.scalar_flag()
+            out.append(f"    {flag} = {self._scalar_guard()}    # then scalar operations tape no shape markers")
         inits = [n for n in self.needed_locals if n not in self.params and n not in self.first_def_names]
         for k in range(0, len(inits), 6):
             out.append("    " + " = ".join(inits[k:k + 6]) + " = None")
@@ -414,6 +418,8 @@ class FunctionCode:
         finals = self.needed_locals
         for n in finals:
             out.append(f"    _push({n})")
+        if self.scalar_markers_skipped:
+            out.append(f"    _push({self.scalar_flag()})")
         out.append(f"    return {self.ret.text()}")
         return out
 
@@ -432,6 +438,8 @@ class FunctionCode:
             out.append("    _ck = _c.ck")
             if self.probes:
                 out.append("    _rec = _c.rec")
+        if self.scalar_markers_skipped:
+            out.append(f"    {self.scalar_flag()} = _pop()")
         for n in reversed(self.needed_locals):
             out.append(f"    {n} = _pop()")
         for st in self.prologue:
@@ -587,13 +595,21 @@ class FunctionCode:
         if plan.getitem is not None and plan.getitem not in self.needed and not self._free(plan.getitem):
             getitem_meta = self.tmp("_m")
         bm = None
+        push = None
         if len(bmarkers) == 1:
             (name, bm), = bmarkers.items()
-            f.add(0, f"_push(None if {result}.__class__ is float else _rt.bshape({name}, {result}))")
+            push = f"_push(None if {result}.__class__ is float else _rt.bshape({name}, {result}))"
         elif bmarkers:
             bm = self.tmp("_m")
             shapes = ", ".join(f"_rt.bshape({name}, {result})" for name in bmarkers)
-            f.add(0, f"_push(None if {result}.__class__ is float else ({shapes}))")
+            push = f"_push(None if {result}.__class__ is float else ({shapes}))"
+        skip_marker = push is not None and self._scalar_operation(expr)
+        if skip_marker:
+            self.scalar_markers_skipped = True
+            f.add(0, f"if not {self.scalar_flag()}:")
+            f.add(1, push)
+        elif push is not None:
+            f.add(0, push)
         for name, m in smarkers.items():
             f.add(0, f"_push(_vjp.shape_of({name}))")
         if result != s.target:
@@ -606,7 +622,7 @@ class FunctionCode:
         for name, m in reversed(list(smarkers.items())):
             b.add(0, f"{m} = _pop()")
         if bm is not None:
-            b.add(0, f"{bm} = _pop()")
+            b.add(0, f"{bm} = None if {self.scalar_flag()} else _pop()" if skip_marker else f"{bm} = _pop()")
         g = self.adj(s.target)
         tstate = state.get(s.target, DEAD) if s.target in self.active else DEAD
         new_state = dict(state)
@@ -666,7 +682,7 @@ class FunctionCode:
                         # a list of floats read entry by entry: add into the list in place when nothing
                         # else refers to it (the common case), else through the general helper
                         test = f"{ab}.__class__ is list and _rc({ab}) == 2"
-                        if not _int_literal(idx):
+                        if not _int_literal(idx) and not self._certainly_int(idx):
                             test += f" and {idx}.__class__ is int"
                         old_entry = self.tmp("_e")
                         body.add(0, f"if {test}:")
@@ -708,6 +724,42 @@ class FunctionCode:
     def _reread(self, name) -> bool:
         """Can the adjoint of ``name`` be read again after its definition is reversed?"""
         return self.def_counts.get(name, 0) != 1 or name in self.loop_defined
+
+    def scalar_flag(self) -> str:
+        """Name of the flag: every guarded parameter is a scalar or a list of scalars."""
+        if getattr(self, "_scalar_flag", None) is None:
+            name = "_all_scalars"
+            while name in self.used_names:
+                name += "_"
+            self.used_names.add(name)
+            self._scalar_flag = name
+        return self._scalar_flag
+
+    def _scalar_guard(self) -> str:
+        parts = []
+        for p, kind in self.scalars.guards.items():
+            parts.append(f"_rt.scalar_items({p})" if kind == scalars.LIST else f"{p}.__class__ in _rt.SCALARS")
+        return " and ".join(parts)
+
+    def _certainly_int(self, name) -> bool:
+        """``name`` always holds an int (a range index, a length, int arithmetic on those)."""
+        st = getattr(self, "scalars", None)
+        return st is not None and st.types.get(name) == scalars.INT
+
+    def _scalar_operation(self, expr) -> bool:
+        """All operands are scalars wherever the guards hold (so no shape marker is needed)."""
+        st = getattr(self, "scalars", None)
+        if st is None or not st.guards:
+            return False
+        if isinstance(expr, ir.BinOp):
+            atoms = [expr.a, expr.b]
+        elif isinstance(expr, ir.UnOp):
+            atoms = [expr.a]
+        elif isinstance(expr, ir.Prim) and not expr.method:
+            atoms = list(expr.args) + list(expr.kwargs.values())
+        else:
+            return False
+        return bool(atoms) and all(st.rank0(a) for a in atoms)
 
     def _free(self, name) -> bool:
         """A parameter never rebound: the caller passes its value to the backward sweep."""
