@@ -49,3 +49,12 @@ def appends_an_array(x, c):
 def unpacks_a_pair(p, c):
     a, b = p
     return np.sum(c * a * b - a / b)
+
+
+def poly(a, b):
+    return a * b + a
+
+
+def uses_poly(x):
+    """Calls with literal arguments: the guards of literals are decided when generating."""
+    return poly(x, 2) + poly(1.5, 2) * x + poly(x * x, 0.5)

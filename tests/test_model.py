@@ -36,7 +36,7 @@ def ref_time(root, placement):
     for v in root.iter_nodes():
         t += v.t_fwd + v.t_bwd
         if v is not root and placement.get(v.site, True):
-            t += v.t_primal + v.t_snapshot
+            t += v.t_primal + v.t_snapshot - v.t_saved
     return t
 
 
@@ -152,6 +152,34 @@ def test_inclusive_times_of_the_root_add_up_to_the_predicted_time():
     for placement in ({}, {A: False}, {B: False, C: False}):
         fwd, bwd = model.root_inclusive_times(placement)
         assert fwd + bwd == pytest.approx(model.predict(placement).time)
+
+
+def skipped_leaf_tree():
+    """root -> b, where b's recomputation was skipped (its tape would have been empty): its
+    forward sweep is estimated by its primal run, which a checkpointed b does not spend again."""
+    b = CallNode(B, [0], [], 0, t_primal=3.0, t_snapshot=0.0, t_fwd=3.0, t_bwd=2.0, t_saved=3.0)
+    return CallNode(ROOT_SITE, [8, 0], [b], t_fwd=1.0, t_bwd=1.0)
+
+
+def test_a_skipped_recomputation_is_not_spent_by_a_checkpointed_call():
+    model = CostModel(skipped_leaf_tree())
+    assert model.predict({}).time == pytest.approx(1.0 + 1.0 + 3.0 + 2.0)         # primal + backward
+    assert model.predict({B: False}).time == pytest.approx(1.0 + 1.0 + 3.0 + 2.0)  # forward + backward
+    for placement in ({}, {B: False}):
+        fwd, bwd = model.root_inclusive_times(placement)
+        assert fwd + bwd == pytest.approx(model.predict(placement).time)
+        assert model.predict(placement).time == pytest.approx(ref_time(skipped_leaf_tree(), placement))
+    totals = aggregate(skipped_leaf_tree()).site_totals()
+    assert totals[B].t_saved == 3.0 and totals[B].delta_t == 0.0
+
+
+def test_skipped_time_survives_aggregation_and_json():
+    tree = skipped_leaf_tree()
+    again = CallNode.from_dict(json.loads(json.dumps(tree.to_dict())))
+    assert again.children[0].t_saved == 3.0
+    agg = aggregate(tree)
+    assert AggregatedTree.from_dict(json.loads(json.dumps(agg.to_dict()))).nodes[0].t_saved == 3.0
+    assert agg.expand().children[0].t_saved == 3.0
 
 
 # -- aggregation -------------------------------------------------------------------------------

@@ -378,6 +378,24 @@ def test_checkpointed_call_gets_primal_snapshot_and_recomputation_times():
     assert scale.t_fwd > 0 and scale.t_bwd > 0
 
 
+def test_a_skipped_recomputation_takes_the_primal_time_as_its_forward_sweep():
+    rec = Recorder([])
+    rec.enter("<root>", "F")
+    rec.enter("f:1:a", "P")
+    time.sleep(0.002)
+    rec.leave("f:1:a", "P")
+    rec.leave("<root>", "F")
+    rec.enter("<root>", "B")
+    rec.enter("f:1:a", "K")
+    rec.leave("f:1:a", "K")
+    rec.enter("f:1:a", "B")
+    rec.leave("f:1:a", "B")
+    rec.leave("<root>", "B")
+    a = rec.tree.children[0]
+    assert a.t_primal >= 0.002
+    assert a.t_fwd == a.t_primal == a.t_saved
+
+
 # -- protocol errors ----------------------------------------------------------------------------------
 
 def test_push_inside_a_backward_sweep_is_a_protocol_error():

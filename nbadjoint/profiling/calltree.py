@@ -38,7 +38,10 @@ covers both its forward sweep and its backward sweep); for a checkpointed child 
 of c_i reach ``pre_i + Pk(c_i)``.  Between children only pops happen.  Note that the snapshot term
 in ``X_i`` never decides the maximum: ``pre_i + snapshot_bytes(c_i) <= Total(v)``.
 
-Time: ``T(P) = sum_v (t_fwd(v) + t_bwd(v)) + sum_{v != root, P[site(v)]} (t_primal(v) + t_snapshot(v))``.
+Time: ``T(P) = sum_v (t_fwd(v) + t_bwd(v)) + sum_{v != root, P[site(v)]} (t_primal(v) + t_snapshot(v) - t_saved(v))``.
+``t_saved`` is nonzero only for a call whose recomputation was skipped because its tape would
+have been empty (see `nbadjoint.transform.shapes`): its forward sweep is then estimated by its
+primal run, and a checkpointed instance does not spend it.
 Each checkpointed instance adds one primal run of its whole subtree; ``t_primal`` is inclusive, so
 nested checkpointed levels multiply naturally.  T is separable: splitting a site saves the summed
 ``t_primal + t_snapshot`` of its instances whatever else is chosen.  (A run that split a site
@@ -67,7 +70,7 @@ ROOT_SITE = "<root>"
 GROUP_SITE = "<group>"      # a repeated block of children, not a call: see `aggregate`
 MAX_BLOCK = 16              # longest block of segments searched for periodic repetition
 
-_TIME_FIELDS = ("t_primal", "t_snapshot", "t_fwd", "t_bwd")
+_TIME_FIELDS = ("t_primal", "t_snapshot", "t_fwd", "t_bwd", "t_saved")
 
 
 @dataclass(eq=False)
@@ -80,6 +83,7 @@ class CallNode:
     t_snapshot: float = 0.0   # snapshot write + read time (s), paid only when checkpointed
     t_fwd: float = 0.0        # exclusive forward-sweep time (children excluded)
     t_bwd: float = 0.0        # exclusive backward-sweep time (children excluded)
+    t_saved: float = 0.0      # forward-sweep time a checkpointed instance does not spend (its recomputation was skipped: nothing to tape)
 
     def iter_nodes(self):
         """Yield every node of the tree in pre-order (iteratively)."""
@@ -162,10 +166,10 @@ class UniqueNode:
     """
 
     __slots__ = ("site", "snapshot_bytes", "gap0", "segments", "count",
-                 "t_primal", "t_snapshot", "t_fwd", "t_bwd")
+                 "t_primal", "t_snapshot", "t_fwd", "t_bwd", "t_saved")
 
     def __init__(self, site, snapshot_bytes, gap0, segments, count=0,
-                 t_primal=0.0, t_snapshot=0.0, t_fwd=0.0, t_bwd=0.0):
+                 t_primal=0.0, t_snapshot=0.0, t_fwd=0.0, t_bwd=0.0, t_saved=0.0):
         self.site = site
         self.snapshot_bytes = snapshot_bytes
         self.gap0 = gap0
@@ -175,12 +179,13 @@ class UniqueNode:
         self.t_snapshot = t_snapshot
         self.t_fwd = t_fwd
         self.t_bwd = t_bwd
+        self.t_saved = t_saved
 
     def to_dict(self) -> dict:
         return {"site": self.site, "snapshot_bytes": self.snapshot_bytes, "gap0": self.gap0,
                 "segments": [list(s) for s in self.segments], "count": self.count,
                 "t_primal": self.t_primal, "t_snapshot": self.t_snapshot,
-                "t_fwd": self.t_fwd, "t_bwd": self.t_bwd}
+                "t_fwd": self.t_fwd, "t_bwd": self.t_bwd, "t_saved": self.t_saved}
 
     def __repr__(self):
         return (f"UniqueNode(site={self.site!r}, count={self.count}, gap0={self.gap0}, "
@@ -196,13 +201,15 @@ class SiteTotals:
     t_snapshot: float = 0.0
     t_fwd_excl: float = 0.0
     t_bwd_excl: float = 0.0
+    t_saved: float = 0.0           # recomputation time checkpointed instances do not spend
     snapshot_bytes: int = 0        # summed over instances (snapshot traffic when checkpointed)
     snapshot_bytes_max: int = 0    # largest single snapshot
 
     @property
     def delta_t(self) -> float:
-        """Run time saved by splitting this site: its summed primal and snapshot time."""
-        return self.t_primal + self.t_snapshot
+        """Run time saved by splitting this site: its summed primal and snapshot time, less the
+        recomputations a checkpointed call skips."""
+        return self.t_primal + self.t_snapshot - self.t_saved
 
 
 @dataclass(eq=False)
@@ -242,6 +249,7 @@ class AggregatedTree:
             st.t_snapshot += u.t_snapshot
             st.t_fwd_excl += u.t_fwd
             st.t_bwd_excl += u.t_bwd
+            st.t_saved += u.t_saved
             st.snapshot_bytes += u.count * u.snapshot_bytes
             st.snapshot_bytes_max = max(st.snapshot_bytes_max, u.snapshot_bytes)
         return out
@@ -252,7 +260,8 @@ class AggregatedTree:
             n = max(u.count, 1)
             return CallNode(site=u.site, gaps=[u.gap0], children=[],
                             snapshot_bytes=u.snapshot_bytes, t_primal=u.t_primal / n,
-                            t_snapshot=u.t_snapshot / n, t_fwd=u.t_fwd / n, t_bwd=u.t_bwd / n)
+                            t_snapshot=u.t_snapshot / n, t_fwd=u.t_fwd / n, t_bwd=u.t_bwd / n,
+                            t_saved=u.t_saved / n)
 
         root = make(self.nodes[self.root])
         stack = [(root, self.nodes[self.root])]
@@ -296,7 +305,8 @@ class AggregatedTree:
                                          f"their parents and counts must be >= 1")
                 nodes.append(UniqueNode(str(d["site"]), int(d["snapshot_bytes"]), int(d["gap0"]),
                                         segs, int(d["count"]),
-                                        *(float(d[name]) for name in _TIME_FIELDS)))
+                                        *(float(d[name] if name != "t_saved" else d.get(name, 0.0))
+                                          for name in _TIME_FIELDS)))
             root = int(data["root"])
         except KeyError as exc:
             raise ValueError(f"aggregated call-tree dict is missing the key {exc.args[0]!r}") from None
@@ -346,6 +356,7 @@ def aggregate(tree: "CallNode | AggregatedTree") -> AggregatedTree:
         u.t_snapshot += node.t_snapshot
         u.t_fwd += node.t_fwd
         u.t_bwd += node.t_bwd
+        u.t_saved += node.t_saved
         if stack:
             stack[-1][1].append(uid)
         else:
@@ -354,7 +365,7 @@ def aggregate(tree: "CallNode | AggregatedTree") -> AggregatedTree:
     # was interned before (impossible: a tree cannot contain a copy of itself).
     assert root_uid == len(nodes) - 1
     for u in nodes:
-        if not math.isfinite(u.t_primal + u.t_snapshot + u.t_fwd + u.t_bwd):
+        if not math.isfinite(u.t_primal + u.t_snapshot + u.t_fwd + u.t_bwd + u.t_saved):
             raise ValueError(f"call-tree node {u.site!r} has a non-finite time")
     return AggregatedTree(nodes=nodes, root=root_uid)
 

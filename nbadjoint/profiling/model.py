@@ -107,7 +107,7 @@ class CostModel:
         cost = [0.0] * (n_sites + 1)
         for i, u in enumerate(nodes):
             if i != tree.root:
-                cost[self._site[i]] += u.t_primal + u.t_snapshot
+                cost[self._site[i]] += u.t_primal + u.t_snapshot - u.t_saved
         self.cost = cost[:n_sites]
         self._tot = [0] * self._n
         self._pk = [0] * self._n
@@ -282,7 +282,7 @@ class CostModel:
                 m = nodes[c].count or 1
                 if state[s] == CHECKPOINTED:
                     f += k * nodes[c].t_primal / m
-                    b += k * (nodes[c].t_snapshot / m + fwd[c] + bwd[c])
+                    b += k * ((nodes[c].t_snapshot - nodes[c].t_saved) / m + fwd[c] + bwd[c])
                 else:
                     f += k * fwd[c]
                     b += k * bwd[c]

@@ -441,7 +441,7 @@ def _median(values):
     return ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
 
 
-_TIMES = ("t_primal", "t_snapshot", "t_fwd", "t_bwd")
+_TIMES = ("t_primal", "t_snapshot", "t_fwd", "t_bwd", "t_saved")
 
 
 def _median_tree(trees):
@@ -479,6 +479,7 @@ def _scale_times(tree, factor):
         node.t_snapshot *= factor
         node.t_fwd *= factor
         node.t_bwd *= factor
+        node.t_saved *= factor
 
 
 def _bracketed_time(tree, placement):
@@ -487,7 +488,7 @@ def _bracketed_time(tree, placement):
     for node in tree.iter_nodes():
         total += node.t_fwd + node.t_bwd
         if node.site != ROOT_SITE and placement.get(node.site, True):
-            total += node.t_primal + node.t_snapshot
+            total += node.t_primal + node.t_snapshot - node.t_saved
     return total
 
 

@@ -8,7 +8,10 @@ The probed variant of the generated module brackets every call site with
 - ``'F'`` forward sweep of the callee (a split call in a forward sweep, or the
   recomputation of a checkpointed call inside the caller's backward sweep),
 - ``'S'`` snapshot read of a checkpointed call, just before its recomputation,
-- ``'B'`` backward sweep of the callee.
+- ``'B'`` backward sweep of the callee;
+- ``'K'`` (an empty bracket) the recomputation of a checkpointed call skipped because the
+  callee would tape nothing: its forward sweep is taken to cost its primal run, which the
+  checkpointed call does not spend again (``t_saved``).
 
 The engine brackets the root with ``'<root>'``: ``F`` then ``B`` for an adjoint
 run, ``P`` for a primal run.
@@ -38,6 +41,7 @@ _FWD = 0      # forward sweep of node (pushes go to node.gaps[-1])
 _PRIMAL = 1   # primal run of node at a call site (pushes are its snapshot)
 _SNAP = 2     # snapshot read of node (pops)
 _BWD = 3      # backward sweep of node (pops); frame[4] = index of the next child to reverse
+_SKIP = 4     # a skipped recomputation of node (nothing happens inside)
 
 _ndarray = np.ndarray
 _float = float
@@ -241,6 +245,10 @@ def _build(log):
                     frames[-1][4] -= 1
             elif kind == _PRIMAL:
                 node.t_primal += elapsed
+            elif kind == _SKIP:
+                # nothing to tape: its forward sweep would cost what its primal run did
+                node.t_fwd += node.t_primal
+                node.t_saved += node.t_primal
             else:
                 node.t_snapshot += elapsed
             if frames:
@@ -295,9 +303,11 @@ def _build(log):
                 frames.append([_FWD, node, t, 0.0, 0])
             elif phase == "S":
                 frames.append([_SNAP, node, t, 0.0, 0])
+            elif phase == "K":
+                frames.append([_SKIP, node, t, 0.0, 0])
             else:
                 raise ProbeError(f"phase {phase!r} of {site!r} inside the backward sweep of "
-                                 f"{parent.site!r}; expected 'S', 'F' or 'B'")
+                                 f"{parent.site!r}; expected 'S', 'F', 'K' or 'B'")
         elif kind == _PRIMAL:
             # a plain primal run: every call is a node
             node = CallNode(site, [0], [])

@@ -45,6 +45,18 @@ def scalar_items(x) -> bool:
     return (cls is list or cls is tuple) and SCALARS.issuperset(map(type, x))
 
 
+def same_shape(*arrays) -> bool:
+    """True when every argument is exactly an ``np.ndarray`` and all have one shape."""
+    first = arrays[0]
+    if first.__class__ is not _ndarray:
+        return False
+    shape = first.shape
+    for a in arrays[1:]:
+        if a.__class__ is not _ndarray or a.shape != shape:
+            return False
+    return True
+
+
 def nbytes_of(value) -> int:
     """Bytes a tape entry accounts for: array nbytes, 8 per scalar, 0 for None."""
     if value is None:

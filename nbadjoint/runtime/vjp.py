@@ -308,7 +308,28 @@ def transpose_method_grad(g, *axes):
 
 def roll_grad(g, shift, axis=None):
     """Adjoint of np.roll(x, shift, axis): g rolled back by -shift."""
+    if shift.__class__ is int and g.__class__ is np.ndarray and (axis.__class__ is int or (axis is None and g.ndim == 1)):
+        return _roll_int(g, -shift, 0 if axis is None else axis)
     return np.roll(g, np.negative(shift), axis)
+
+
+def _roll_int(a, shift, axis):
+    """np.roll(a, shift, axis) for an int shift along one int axis, with two slice copies
+    (the same values as np.roll, without its general-case overhead)."""
+    ndim = a.ndim
+    if not -ndim <= axis < ndim:
+        return np.roll(a, shift, axis)          # np.roll raises its own error
+    axis %= ndim
+    n = a.shape[axis]
+    out = np.empty_like(a)
+    s = shift % n if n else 0
+    if s == 0:
+        out[...] = a
+        return out
+    lead = (slice(None),) * axis
+    out[lead + (slice(s, None),)] = a[lead + (slice(None, n - s),)]
+    out[lead + (slice(None, s),)] = a[lead + (slice(n - s, None),)]
+    return out
 
 
 def diff_grad(g, n=1, axis=-1):

@@ -21,7 +21,7 @@ import types
 
 import numpy as np
 
-from . import ir, rules, scalars
+from . import ir, rules, shapes
 from .normalize import Normalizer, bind_call
 from .parse import FunctionInfo, is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
 
@@ -392,7 +392,7 @@ class FunctionCode:
     def emit(self, probes: bool) -> str:
         self.probes = probes
         self.tmp_counter = 0
-        self.scalar_markers_skipped = False
+        self.markers_skipped = False
         fwd_body, bwd_body, state = self._emit_block(self.body, {}, top=True)
         return "\n".join(self._primal_text(probes) + [""] + self._fwd_text(fwd_body) + [""] +
                          self._bwd_text(bwd_body, state))
@@ -408,9 +408,8 @@ class FunctionCode:
                 out.append("    _rec = _c.rec")
         for p, ref in self.entry_refs.items():
             out.append(f"    {ref} = {p}    # checked against writes that may reach the caller's {p}")
-        if self.scalar_markers_skipped:
-            flag = self.scalar_flag()
-            out.append(f"    {flag} = {self._scalar_guard()}    # then scalar operations tape no shape markers")
+        if self.markers_skipped:
+            out.append(f"    {self.shape_flag()} = {self.shape_guard()}    # then operands of the result's shape tape no marker")
         inits = [n for n in self.needed_locals if n not in self.params and n not in self.first_def_names]
         for k in range(0, len(inits), 6):
             out.append("    " + " = ".join(inits[k:k + 6]) + " = None")
@@ -418,8 +417,8 @@ class FunctionCode:
         finals = self.needed_locals
         for n in finals:
             out.append(f"    _push({n})")
-        if self.scalar_markers_skipped:
-            out.append(f"    _push({self.scalar_flag()})")
+        if self.markers_skipped and not self._flag_is_recomputed():
+            out.append(f"    _push({self.shape_flag()})")
         out.append(f"    return {self.ret.text()}")
         return out
 
@@ -438,8 +437,9 @@ class FunctionCode:
             out.append("    _ck = _c.ck")
             if self.probes:
                 out.append("    _rec = _c.rec")
-        if self.scalar_markers_skipped:
-            out.append(f"    {self.scalar_flag()} = _pop()")
+        if self.markers_skipped:
+            out.append(f"    {self.shape_flag()} = {self.shape_guard()}" if self._flag_is_recomputed()
+                       else f"    {self.shape_flag()} = _pop()")
         for n in reversed(self.needed_locals):
             out.append(f"    {n} = _pop()")
         for st in self.prologue:
@@ -603,10 +603,10 @@ class FunctionCode:
             bm = self.tmp("_m")
             shapes = ", ".join(f"_rt.bshape({name}, {result})" for name in bmarkers)
             push = f"_push(None if {result}.__class__ is float else ({shapes}))"
-        skip_marker = push is not None and self._scalar_operation(expr)
+        skip_marker = push is not None and self._marker_free(list(bmarkers), s.target)
         if skip_marker:
-            self.scalar_markers_skipped = True
-            f.add(0, f"if not {self.scalar_flag()}:")
+            self.markers_skipped = True
+            f.add(0, f"if not {self.shape_flag()}:")
             f.add(1, push)
         elif push is not None:
             f.add(0, push)
@@ -622,7 +622,7 @@ class FunctionCode:
         for name, m in reversed(list(smarkers.items())):
             b.add(0, f"{m} = _pop()")
         if bm is not None:
-            b.add(0, f"{bm} = None if {self.scalar_flag()} else _pop()" if skip_marker else f"{bm} = _pop()")
+            b.add(0, f"{bm} = None if {self.shape_flag()} else _pop()" if skip_marker else f"{bm} = _pop()")
         g = self.adj(s.target)
         tstate = state.get(s.target, DEAD) if s.target in self.active else DEAD
         new_state = dict(state)
@@ -725,41 +725,77 @@ class FunctionCode:
         """Can the adjoint of ``name`` be read again after its definition is reversed?"""
         return self.def_counts.get(name, 0) != 1 or name in self.loop_defined
 
-    def scalar_flag(self) -> str:
-        """Name of the flag: every guarded parameter is a scalar or a list of scalars."""
-        if getattr(self, "_scalar_flag", None) is None:
-            name = "_all_scalars"
+    def shape_flag(self) -> str:
+        """Name of the flag: the guards of ``self.shapes`` hold for this call."""
+        if getattr(self, "_shape_flag", None) is None:
+            name = "_guards_hold"
             while name in self.used_names:
                 name += "_"
             self.used_names.add(name)
-            self._scalar_flag = name
-        return self._scalar_flag
+            self._shape_flag = name
+        return self._shape_flag
 
-    def _scalar_guard(self) -> str:
+    def shape_guard(self, args=None):
+        """The guards as an expression (on ``args``, a parameter -> atom text map, if given);
+        None when an argument is a literal that fails its guard."""
+        facts = self.shapes
+        text = (lambda p: p) if args is None else args.__getitem__
         parts = []
-        for p, kind in self.scalars.guards.items():
-            parts.append(f"_rt.scalar_items({p})" if kind == scalars.LIST else f"{p}.__class__ in _rt.SCALARS")
-        return " and ".join(parts)
+        for p, kind in facts.guards.items():
+            literal = shapes.literal_type(text(p)) is not None
+            if kind == shapes.SCALAR and literal:
+                continue                        # a number literal is a scalar
+            if literal:
+                return None
+            if kind == shapes.LIST:
+                parts.append(f"_rt.scalar_items({text(p)})")
+            elif kind == shapes.SCALAR:
+                parts.append(f"{text(p)}.__class__ in _rt.SCALARS")
+        for members in facts.array_classes():
+            if any(shapes.literal_type(text(m)) is not None for m in members):
+                return None
+            if len(members) == 1:
+                parts.append(f"{text(members[0])}.__class__ is np.ndarray")
+            else:
+                parts.append(f"_rt.same_shape({', '.join(text(m) for m in members)})")
+        return " and ".join(parts) or "True"
+
+    def tape_free_when_guarded(self) -> bool:
+        """Its forward sweep tapes nothing at all when its guards hold: a checkpointed call of it
+        then needs no recomputation (its backward sweep reads only its arguments)."""
+        cached = getattr(self, "_tape_free", None)
+        if cached is None:
+            cached = False
+            if not self.sites and not self.mutated and self.shapes.guards and self._flag_is_recomputed():
+                flag = self.shape_flag()
+                names = set(self.used_names)
+                text = self.emit(False)
+                self.used_names.clear()      # the real emission gets the same temporary names
+                self.used_names.update(names)
+                lines = text[text.index(f"def {self.key}_fwd("):text.index(f"def {self.key}_bwd(")].splitlines()
+                cached = self.markers_skipped and all(
+                    k > 0 and lines[k - 1].strip() == f"if not {flag}:"
+                    for k, line in enumerate(lines) if "_push(" in line and "_push = " not in line)
+            self._tape_free = cached
+        return cached
+
+    def _flag_is_recomputed(self) -> bool:
+        """The backward sweep evaluates the guards again (cheap, and on parameters never
+        rebound) instead of popping the flag."""
+        return shapes.LIST not in self.shapes.guards.values()
 
     def _certainly_int(self, name) -> bool:
         """``name`` always holds an int (a range index, a length, int arithmetic on those)."""
-        st = getattr(self, "scalars", None)
-        return st is not None and st.types.get(name) == scalars.INT
+        facts = getattr(self, "shapes", None)
+        return facts is not None and facts.types.get(name) == shapes.INT
 
-    def _scalar_operation(self, expr) -> bool:
-        """All operands are scalars wherever the guards hold (so no shape marker is needed)."""
-        st = getattr(self, "scalars", None)
-        if st is None or not st.guards:
+    def _marker_free(self, operands, target) -> bool:
+        """Every operand has the shape of the result wherever the guards hold (no marker needed)."""
+        facts = getattr(self, "shapes", None)
+        if facts is None or not facts.guards:
             return False
-        if isinstance(expr, ir.BinOp):
-            atoms = [expr.a, expr.b]
-        elif isinstance(expr, ir.UnOp):
-            atoms = [expr.a]
-        elif isinstance(expr, ir.Prim) and not expr.method:
-            atoms = list(expr.args) + list(expr.kwargs.values())
-        else:
-            return False
-        return bool(atoms) and all(st.rank0(a) for a in atoms)
+        cls = facts.shape_class(ir.Name(target))
+        return cls is not None and all(facts.shape_class(ir.Name(n)) == cls for n in operands)
 
     def _free(self, name) -> bool:
         """A parameter never rebound: the caller passes its value to the backward sweep."""
@@ -913,7 +949,25 @@ class FunctionCode:
         # the adjoint after the call of each array the callee writes into (None when the call rebinds the name)
         mut_adj = "".join(", " + (self.adj(name) if name in self.active and state.get(name, DEAD) != DEAD
                                   and name != s.target else "None") for _, name in mutated)
-        if self.probes:
+        # a callee that tapes nothing when its guards hold needs no recomputation then
+        skip = callee.shape_guard(dict(zip(callee.params, args))) if callee.tape_free_when_guarded() else None
+        if self.probes and skip is not None:
+            b.add(0, f"if _ck[{site!r}]:")
+            inner = 1
+            if skip != "True":
+                b.add(1, f"if {skip}:")
+                inner = 2
+            b.add(inner, f"_rec.enter({site!r}, 'K')    # recomputation skipped: nothing to tape")
+            b.add(inner, f"_rec.leave({site!r}, 'K')")
+            if skip != "True":
+                b.add(1, "else:")
+                b.add(2, f"_rec.enter({site!r}, 'F')")
+                b.add(2, f"{callee.key}_fwd({arglist})")
+                b.add(2, f"_rec.leave({site!r}, 'F')")
+            b.add(0, f"_rec.enter({site!r}, 'B')")
+            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})")
+            b.add(0, f"_rec.leave({site!r}, 'B')")
+        elif self.probes:
             b.add(0, f"if _ck[{site!r}]:")
             if restores:
                 b.add(1, f"_rec.enter({site!r}, 'S')")
@@ -926,6 +980,13 @@ class FunctionCode:
             b.add(0, f"_rec.enter({site!r}, 'B')")
             b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})")
             b.add(0, f"_rec.leave({site!r}, 'B')")
+        elif skip == "True":
+            b.add(0, f"# {callee.info.name}() tapes nothing here: no recomputation, checkpointed or not")
+            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})")
+        elif skip is not None:
+            b.add(0, f"if _ck[{site!r}] and not ({skip}):")
+            b.add(1, f"{callee.key}_fwd({arglist})    # recompute, taping (its tape is empty when its guards hold)")
+            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})")
         else:
             b.add(0, f"if _ck[{site!r}]:")
             for line in restores:

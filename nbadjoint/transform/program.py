@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import TransformError
 from ..runtime import tape as _rt
 from .parse import FunctionInfo, load_function
-from .scalars import analyze_program as analyze_scalars
+from .shapes import analyze_program as analyze_shapes
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class Program:
         self.root_name = root.__name__
         self._check_aliasing()
         self._analyze_all()
-        analyze_scalars(self)
+        analyze_shapes(self)
         self.sites = self._collect_sites()
         self.site_ids = [s.id for s in self.sites]
 

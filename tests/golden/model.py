@@ -57,8 +57,8 @@ def model_bwd(_c, _rv_b, u0, n):
     for i in reversed(_pop()):
         # adjoint of line 13: u = step(u, 0.1)
         _o3 = _pop()
-        if _ck['model:13:step']:
-            step_fwd(_c, _o3, 0.1)    # recompute, taping
+        if _ck['model:13:step'] and not (_o3.__class__ is np.ndarray):
+            step_fwd(_c, _o3, 0.1)    # recompute, taping (its tape is empty when its guards hold)
         _r4 = step_bwd(_c, u_b, _o3, 0.1)
         u_b = _r4[0]
         u = _o3
@@ -81,28 +81,32 @@ def step_primal(_c, u, dt):
 def step_fwd(_c, u, dt):
     """Forward sweep of step: runs it and tapes what step_bwd reads."""
     _push = _c.tape.append
+    _guards_hold = dt.__class__ in _rt.SCALARS and u.__class__ is np.ndarray    # then operands of the result's shape tape no marker
     # line 6: v = u * u
     v = u * u
     # line 7: return u - dt * np.sin(v)
     _t2 = np.sin(v)
     _t3 = dt * _t2
-    _push(None if _t3.__class__ is float else _rt.bshape(_t2, _t3))
+    if not _guards_hold:
+        _push(None if _t3.__class__ is float else _rt.bshape(_t2, _t3))
     _t4 = u - _t3
-    _push(None if _t4.__class__ is float else _rt.bshape(_t3, _t4))
+    if not _guards_hold:
+        _push(None if _t4.__class__ is float else _rt.bshape(_t3, _t4))
     return _t4
 
 def step_bwd(_c, _rv_b, u, dt):
     """Backward sweep of step: pops the tape of step_fwd and returns the adjoints of its parameters."""
     _pop = _c.tape.pop
+    _guards_hold = dt.__class__ in _rt.SCALARS and u.__class__ is np.ndarray
     v = u * u    # recomputed, not taped
     _t2_b = _t3_b = _t4_b = dt_b = u_b = v_b = None
     _t4_b = _rv_b
     # adjoint of line 7: return u - dt * np.sin(v)
-    _m1 = _pop()
+    _m1 = None if _guards_hold else _pop()
     if _t4_b is not None:
         u_b = (_t4_b if _t4_b.__class__ is float else _rt.ubl(_t4_b, u))
         _t3_b = (-_t4_b if _m1 is None else _rt.ub(-_t4_b, _m1))
-    _m2 = _pop()
+    _m2 = None if _guards_hold else _pop()
     if _t3_b is not None:
         _t2_b = (_t3_b * dt if _m2 is None else _rt.ub(_t3_b * dt, _m2))
     if _t2_b is not None:

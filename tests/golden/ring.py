@@ -89,7 +89,7 @@ def ring_energy_primal(_c, x):
 def ring_energy_fwd(_c, x):
     """Forward sweep of ring_energy: runs it and tapes what ring_energy_bwd reads."""
     _push = _c.tape.append
-    _all_scalars = _rt.scalar_items(x)    # then scalar operations tape no shape markers
+    _guards_hold = _rt.scalar_items(x)    # then operands of the result's shape tape no marker
     _k1 = xi = None
     # line 17: total = 0.0
     total = 0.0
@@ -105,37 +105,37 @@ def ring_energy_fwd(_c, x):
         # line 19: total = total + xi * xi
         _t4 = xi * xi
         _n10 = total + _t4
-        if not _all_scalars:
+        if not _guards_hold:
             _push(None if _n10.__class__ is float else (_rt.bshape(total, _n10), _rt.bshape(_t4, _n10)))
         total = _n10
     _push(_range13)
     # line 20: return total / len(x)
     _t6 = len(x)
     _t7 = total / _t6
-    if not _all_scalars:
+    if not _guards_hold:
         _push(None if _t7.__class__ is float else _rt.bshape(total, _t7))
     _push(_k1)
     _push(_t6)
     _push(xi)
-    _push(_all_scalars)
+    _push(_guards_hold)
     return _t7
 
 def ring_energy_bwd(_c, _rv_b, x):
     """Backward sweep of ring_energy: pops the tape of ring_energy_fwd and returns the adjoints of its parameters."""
     _pop = _c.tape.pop
-    _all_scalars = _pop()
+    _guards_hold = _pop()
     xi = _pop()
     _t6 = _pop()
     _k1 = _pop()
     _t3_b = _t4_b = _t7_b = total_b = x_b = xi_b = None
     _t7_b = _rv_b
     # adjoint of line 20: return total / len(x)
-    _m1 = None if _all_scalars else _pop()
+    _m1 = None if _guards_hold else _pop()
     if _t7_b is not None:
         total_b = (_t7_b / _t6 if _m1 is None else _rt.ub(_t7_b / _t6, _m1))
     for _k1 in reversed(_pop()):
         # adjoint of line 19: total = total + xi * xi
-        _m11 = None if _all_scalars else _pop()
+        _m11 = None if _guards_hold else _pop()
         if total_b is not None:
             _t4_b = (total_b if _m11 is None else _rt.ub(total_b, _m11[1]))
             total_b = ((total_b if _m11 is None else _rt.ub(total_b, _m11[0])))
@@ -174,7 +174,7 @@ def ring_step_fwd(_c, x, dt, c):
     """Forward sweep of ring_step: runs it and tapes what ring_step_bwd reads."""
     _push = _c.tape.append
     _ck = _c.ck
-    _all_scalars = _rt.scalar_items(x) and dt.__class__ in _rt.SCALARS and c.__class__ in _rt.SCALARS    # then scalar operations tape no shape markers
+    _guards_hold = _rt.scalar_items(x) and dt.__class__ in _rt.SCALARS and c.__class__ in _rt.SCALARS    # then operands of the result's shape tape no marker
     _i_3 = None
     # line 12: k = ring_rhs(x, c)
     if _ck['ring_step:12:ring_rhs']:
@@ -192,23 +192,23 @@ def ring_step_fwd(_c, x, dt, c):
         _t6 = k[_i_3]
         _push(_rt.meta(k))
         _t7 = dt * _t6
-        if not _all_scalars:
+        if not _guards_hold:
             _push(None if _t7.__class__ is float else _rt.bshape(_t6, _t7))
         _t8 = _t5 + _t7
-        if not _all_scalars:
+        if not _guards_hold:
             _push(None if _t8.__class__ is float else (_rt.bshape(_t5, _t8), _rt.bshape(_t7, _t8)))
         _lc2.append(_t8)
     _push(_range19)
     _push(_i_3)
     _push(_lc2)
-    _push(_all_scalars)
+    _push(_guards_hold)
     return _lc2
 
 def ring_step_bwd(_c, _rv_b, x, dt, c):
     """Backward sweep of ring_step: pops the tape of ring_step_fwd and returns the adjoints of its parameters."""
     _pop = _c.tape.pop
     _ck = _c.ck
-    _all_scalars = _pop()
+    _guards_hold = _pop()
     _lc2 = _pop()
     _i_3 = _pop()
     _lc2_b = _t5_b = _t6_b = _t7_b = _t8_b = c_b = None
@@ -222,12 +222,12 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
         else:
             _p3, _lc2_b = _rt.append_b(_lc2_b)
         _t8_b = _p3
-        _m14 = None if _all_scalars else _pop()
+        _m14 = None if _guards_hold else _pop()
         if _t8_b is not None:
             _t5_b = (_t8_b if _m14 is None else _rt.ub(_t8_b, _m14[0]))
             _t7_b = (_t8_b if _m14 is None else _rt.ub(_t8_b, _m14[1]))
             _t8_b = None
-        _m15 = None if _all_scalars else _pop()
+        _m15 = None if _guards_hold else _pop()
         if _t7_b is not None:
             _t6_b = (_t7_b * dt if _m15 is None else _rt.ub(_t7_b * dt, _m15))
             _t7_b = None
@@ -268,7 +268,7 @@ def ring_rhs_primal(_c, x, c):
 def ring_rhs_fwd(_c, x, c):
     """Forward sweep of ring_rhs: runs it and tapes what ring_rhs_bwd reads."""
     _push = _c.tape.append
-    _all_scalars = _rt.scalar_items(x) and c.__class__ in _rt.SCALARS    # then scalar operations tape no shape markers
+    _guards_hold = _rt.scalar_items(x) and c.__class__ in _rt.SCALARS    # then operands of the result's shape tape no marker
     _i_3 = _t12 = _t13 = None
     # line 7: n = len(x)
     n = len(x)
@@ -284,21 +284,21 @@ def ring_rhs_fwd(_c, x, c):
         _t7 = _i_3 - 1
         _t8 = x[_t7]
         _t9 = _t6 - _t8
-        if not _all_scalars:
+        if not _guards_hold:
             _push(None if _t9.__class__ is float else (_rt.bshape(_t6, _t9), _rt.bshape(_t8, _t9)))
         _t10 = c * _t9
-        if not _all_scalars:
+        if not _guards_hold:
             _push(None if _t10.__class__ is float else _rt.bshape(_t9, _t10))
         _t11 = x[_i_3]
         _push(_t12)
         _t12 = 0.5 * _t11
-        if not _all_scalars:
+        if not _guards_hold:
             _push(None if _t12.__class__ is float else _rt.bshape(_t11, _t12))
         _push(_t13)
         _t13 = x[_i_3]
         _t14 = _t12 * _t13
         _t15 = _t10 - _t14
-        if not _all_scalars:
+        if not _guards_hold:
             _push(None if _t15.__class__ is float else (_rt.bshape(_t10, _t15), _rt.bshape(_t14, _t15)))
         _lc2.append(_t15)
     _push(_range30)
@@ -307,13 +307,13 @@ def ring_rhs_fwd(_c, x, c):
     _push(_t12)
     _push(_t13)
     _push(n)
-    _push(_all_scalars)
+    _push(_guards_hold)
     return _lc2
 
 def ring_rhs_bwd(_c, _rv_b, x, c):
     """Backward sweep of ring_rhs: pops the tape of ring_rhs_fwd and returns the adjoints of its parameters."""
     _pop = _c.tape.pop
-    _all_scalars = _pop()
+    _guards_hold = _pop()
     n = _pop()
     _t13 = _pop()
     _t12 = _pop()
@@ -333,7 +333,7 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
         else:
             _p3, _lc2_b = _rt.append_b(_lc2_b)
         _t15_b = _p3
-        _m16 = None if _all_scalars else _pop()
+        _m16 = None if _guards_hold else _pop()
         if _t15_b is not None:
             _t10_b = (_t15_b if _m16 is None else _rt.ub(_t15_b, _m16[0]))
             _t14_b = (-_t15_b if _m16 is None else _rt.ub(-_t15_b, _m16[1]))
@@ -350,7 +350,7 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
                 x_b = _rt.getitem_b(x_b, x, _i_3, _t13_b)
             _t13_b = None
         _t13 = _pop()
-        _m21 = None if _all_scalars else _pop()
+        _m21 = None if _guards_hold else _pop()
         if _t12_b is not None:
             _t11_b = (_t12_b * 0.5 if _m21 is None else _rt.ub(_t12_b * 0.5, _m21))
             _t12_b = None
@@ -362,11 +362,11 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
             else:
                 x_b = _rt.getitem_b(x_b, x, _i_3, _t11_b)
             _t11_b = None
-        _m24 = None if _all_scalars else _pop()
+        _m24 = None if _guards_hold else _pop()
         if _t10_b is not None:
             _t9_b = (_t10_b * c if _m24 is None else _rt.ub(_t10_b * c, _m24))
             _t10_b = None
-        _m27 = None if _all_scalars else _pop()
+        _m27 = None if _guards_hold else _pop()
         if _t9_b is not None:
             _t6_b = (_t9_b if _m27 is None else _rt.ub(_t9_b, _m27[0]))
             _t8_b = (-_t9_b if _m27 is None else _rt.ub(-_t9_b, _m27[1]))

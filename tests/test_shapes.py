@@ -5,6 +5,8 @@ tapes no shape markers for its scalar operations; the same function called with 
 tapes them as before. Gradients must be right either way, and identical between the two
 code paths where the values are the same.
 """
+import re
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ import nbadjoint as nba
 import scalar_models as sm
 from gradcheck import assert_bitwise_equal, check_against_autograd, check_grad
 from nbadjoint.runtime import tape as _rt
-from nbadjoint.transform import scalars
+from nbadjoint.transform import shapes
 from nbadjoint.transform.program import compile_tree
 
 X0 = [0.3, -1.2, 0.8, 2.0, -0.4]
@@ -28,28 +30,29 @@ def tape_length_of_forward_sweep(f, *args):
 
 def test_list_and_scalar_parameters_get_guards_and_ints_are_known():
     prog = compile_tree(sm.ring, 0)
-    rhs = prog.functions["ring_rhs"].scalars
-    assert rhs.guards == {"x": scalars.LIST, "c": scalars.SCALAR}
-    assert rhs.summary.returns == scalars.LIST
-    assert prog.functions["ring_step"].scalars.guards == {"x": scalars.LIST, "dt": scalars.SCALAR,
-                                                          "c": scalars.SCALAR}
-    assert prog.functions["ring_energy"].scalars.summary.returns == scalars.SCALAR
+    rhs = prog.functions["ring_rhs"].shapes
+    assert rhs.guards == {"x": shapes.LIST, "c": shapes.SCALAR}
+    assert rhs.summary.returns == shapes.LIST
+    assert prog.functions["ring_step"].shapes.guards == {"x": shapes.LIST, "dt": shapes.SCALAR,
+                                                          "c": shapes.SCALAR}
+    assert prog.functions["ring_energy"].shapes.summary.returns == shapes.SCALAR
     types = rhs.types
-    assert types["n"] == scalars.INT
-    assert [t for n, t in types.items() if n.startswith("_i")] == [scalars.INT]
+    assert types["n"] == shapes.INT
+    assert [t for n, t in types.items() if n.startswith("_i")] == [shapes.INT]
 
 
 @pytest.mark.parametrize("fn", [sm.writes_into_its_list, sm.appends_an_array])
-def test_functions_that_write_into_lists_get_no_guard(fn):
+def test_functions_that_write_into_lists_get_no_list_guard(fn):
     code = compile_tree(fn, 0).functions[fn.__name__]
-    assert code.scalars.guards == {}
-    assert "_all_scalars" not in compile_tree(fn, 0).source()
+    assert "x" not in code.shapes.guards
+    assert shapes.LIST not in code.shapes.guards.values()
+    assert "scalar_items" not in compile_tree(fn, 0).source()
 
 
 def test_scalar_code_is_guarded_in_the_generated_source():
     src = compile_tree(sm.ring, 0).source()
-    assert "_all_scalars = _rt.scalar_items(x) and c.__class__ in _rt.SCALARS" in src
-    assert "if not _all_scalars:" in src
+    assert "_guards_hold = _rt.scalar_items(x) and c.__class__ in _rt.SCALARS" in src
+    assert "if not _guards_hold:" in src
 
 
 @pytest.mark.parametrize("n_steps", [1, 4])
@@ -113,3 +116,50 @@ def test_scalar_items_and_scalars():
     assert not _rt.scalar_items([1.0, None])
     assert not _rt.scalar_items(np.array([1.0, 2.0]))
     assert not _rt.scalar_items([[1.0]])
+
+
+# -- calls whose tape is empty need no recomputation --------------------------------------------
+
+def test_a_checkpointed_call_that_tapes_nothing_is_not_recomputed():
+    import golden_models as gm
+    prog = compile_tree(gm.model, 0)
+    assert prog.functions["step"].tape_free_when_guarded()
+    assert "its tape is empty when its guards hold" in prog.source()
+    calls = []
+    ns = prog.module(False)
+    real = ns["step_fwd"]
+    ns["step_fwd"] = lambda *a: calls.append(1) or real(*a)
+    try:
+        u0 = np.linspace(0.0, 1.0, 7)
+        g_ck = nba.grad(gm.model)(u0, 3)
+        assert calls == []                              # checkpointed, guards hold: no recomputation
+        g_float = nba.grad(gm.model)(0.3, 3)            # a float is no array: recomputed
+        assert len(calls) == 3
+        g_one = nba.grad(gm.model)(np.array([0.3]), 3)
+        assert len(calls) == 3
+    finally:
+        ns["step_fwd"] = real
+    assert g_float == g_one[0]
+    assert_bitwise_equal(nba.grad(gm.model, placement={"model:13:step": False})(u0, 3), g_ck)
+
+
+def test_the_profile_predicts_a_run_with_skipped_recomputations():
+    import golden_models as gm
+    u0 = np.linspace(0.0, 1.0, 20_000)
+    prof = nba.profile(gm.model, u0, 40, repeat=3)
+    site = prof.site("model:13:step")
+    node_saved = sum(u.t_saved for u in prof.call_tree.nodes if u.site == "model:13:step")
+    assert node_saved > 0
+    # checkpointing this call costs (about) nothing: no recomputation, same peak
+    assert abs(prof.predict({"model:13:step": True}).time - prof.predict({"model:13:step": False}).time) \
+        < 0.5 * site.t_primal
+    assert prof.predict({"model:13:step": True}).peak_bytes == prof.predict({"model:13:step": False}).peak_bytes
+
+
+@pytest.mark.parametrize("x", [0.7, 1.3])
+def test_literal_arguments_in_guards(x):
+    src = compile_tree(sm.uses_poly, 0).source()
+    assert not re.search(r"(?<![\w.])\d+(\.\d*)?\.__class__", src)     # literals are decided here
+    check_grad(sm.uses_poly, (x,))
+    for placement in ({}, {s: False for s in nba.call_sites(sm.uses_poly)}):
+        assert nba.grad(sm.uses_poly, placement=placement)(x) == nba.grad(sm.uses_poly)(x)

@@ -1,0 +1,503 @@
+"""Shape facts: which values of a function are scalars, or share the shape of its arrays,
+whenever the guards on its parameters hold.
+
+A broadcasting operation tapes a shape marker so that the backward sweep can sum an adjoint
+back to its operand's shape.  Where an operand is known to have the result's shape there is
+nothing to sum back: between two scalars (the whole of scalar code: lists of floats, an ODE in
+Python floats), or between arrays of one shape and scalars (explicit time stepping).  This
+analysis proves such facts for one function, under guards on its parameters:
+
+- a *list* parameter: a list or tuple whose items are all int, float, bool or NumPy scalars;
+- a *scalar* parameter: one such value;
+- *array* parameters: exactly ``np.ndarray``, and, for those combined elementwise with each
+  other, of one shape.
+
+The forward sweep checks the guards once per call; where they hold, the operations whose
+operands provably have the result's shape skip their markers, in both sweeps.  Where they fail
+(an array passed for a scalar, two arrays that broadcast) every marker is taped as usual, so a
+guard can only save work, never change a gradient.
+
+Types (solved by an optimistic fixpoint over every definition of a name): ``INT`` (an int
+whether or not the guards hold: range indices, lengths, int arithmetic on those; list accesses
+by such an index need no type check), ``SCALAR``, ``LIST`` (list of scalars), ``("like", p)``
+(the shape of array parameter ``p``), ``None`` (anything).  List facts are only drawn in
+functions that write into no list and call no method and no such function.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+
+from . import ir
+
+TOP = "top"          # not known yet (only during the fixpoint)
+INT = "int"
+SCALAR = "scalar"
+LIST = "list"
+ARRAY = "array"      # a parameter kind: its class is ("like", name)
+
+_RANK0 = (INT, SCALAR)
+_INT_OPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
+_ARITH_OPS = _INT_OPS + (ast.Div, ast.Pow)
+_BIT_OPS = (ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift)
+_MATH_INT = {"floor", "ceil", "trunc", "factorial", "gcd", "lcm", "comb", "perm", "isqrt"}
+_SHAPE_KEEPING_METHODS = {"copy"}
+
+
+def _like(t) -> bool:
+    return t.__class__ is tuple
+
+
+def literal_type(src: str):
+    """INT or SCALAR for a numeric literal's source text, None for anything else."""
+    try:
+        value = ast.literal_eval(src)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    if isinstance(value, (bool, int)):
+        return INT
+    if isinstance(value, float):
+        return SCALAR
+    return None
+
+
+class Summary:
+    """What callers need to know of a function: its guards, its return type, and whether it writes."""
+
+    def __init__(self, guards: dict, returns, pure: bool):
+        self.guards = guards        # parameter -> LIST, SCALAR or ARRAY
+        self.returns = returns      # LIST or a scalar type when the guards hold, else None
+        self.pure = pure
+
+
+class ShapeFacts:
+    """The types of one function's names, under the guards on its parameters."""
+
+    def __init__(self, code, summaries: dict, arrays_passed=frozenset()):
+        self.code = code
+        self.summaries = summaries
+        self.arrays_passed = arrays_passed     # parameters some caller passes an array to
+        self.stmts = list(ir.walk(code.body))
+        self.pure = self._pure()
+        self.parent: dict = {}          # union-find over array parameters combined elementwise
+        self.guards = self._choose_guards()
+        self.types = self._solve() if self.guards else {}
+        ret = code.body[-1].value if code.body and isinstance(code.body[-1], ir.Return) else None
+        returns = self.atom_type(ret, self.types) if ret is not None and self.guards else None
+        if returns == TOP or _like(returns):
+            returns = None
+        self.summary = Summary(self.guards, returns, self.pure)
+
+    # -- array classes ---------------------------------------------------------------------------
+    def find(self, p):
+        while self.parent.get(p, p) != p:
+            p = self.parent[p]
+        return p
+
+    def _union(self, a, b):
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+        return min(ra, rb)
+
+    def array_classes(self) -> list:
+        """Lists of array parameters that must share one shape (in parameter order)."""
+        classes = {}
+        for p, kind in self.guards.items():
+            if kind == ARRAY:
+                classes.setdefault(self.find(p), []).append(p)
+        return list(classes.values())
+
+    def shape_class(self, atom):
+        """A token equal for two atoms exactly when the guards prove their shapes equal."""
+        t = self.atom_type(atom, self.types)
+        if t in _RANK0:
+            return "()"
+        if _like(t):
+            return self.find(t[1])
+        return None
+
+    # -- which functions qualify ---------------------------------------------------------------
+    def _pure(self) -> bool:
+        built = {s.target for s in self.stmts if isinstance(s, ir.Assign) and isinstance(s.expr, ir.Build)}
+        other_defs = {t for s in self.stmts if not (isinstance(s, ir.Assign) and isinstance(s.expr, ir.Build))
+                      for t in _defined(s)}
+        for s in self.stmts:
+            if isinstance(s, ir.SetItem):
+                return False
+            if isinstance(s, ir.Append) and (s.target not in built or s.target in other_defs):
+                return False
+            if isinstance(s, ir.Assign):
+                e = s.expr
+                if isinstance(e, ir.Prim) and e.method:
+                    return False
+                if isinstance(e, ir.UserCall):
+                    callee = self.summaries.get(e.callee)
+                    if callee is None or not callee.pure:
+                        return False
+        return True
+
+    def _choose_guards(self) -> dict:
+        """LIST for parameters only ever indexed by an int-like index (or taken apart, or passed
+        on as lists); ARRAY for parameters passed to NumPy (or sliced, or written into); SCALAR
+        for parameters only used in arithmetic; nothing for the others."""
+        reassigned = {t for s in self.stmts for t in _defined(s)}
+        as_list, as_scalar, as_array, other = set(), set(), set(), set()
+        for s in self.stmts:
+            if isinstance(s, ir.Assign):
+                e = s.expr
+                if isinstance(e, ir.GetItem) and isinstance(e.a, ir.Name):
+                    (as_list if _int_like_index(e.index) else as_array).add(e.a.id)
+                    other.update(e.index.reads)
+                elif isinstance(e, (ir.BinOp, ir.UnOp)):
+                    names = ir.names_in([e.a] + ([e.b] if isinstance(e, ir.BinOp) else []))
+                    if isinstance(e, ir.BinOp) and issubclass(e.op, ast.MatMult):
+                        as_array.update(names)
+                    else:
+                        as_scalar.update(names)
+                elif isinstance(e, ir.Prim):
+                    names = ir.names_in(list(e.args) + list(e.kwargs.values()))
+                    if e.func is len:
+                        continue
+                    if getattr(e.func, "__module__", None) == "math" or e.func in (abs, float, int, min, max):
+                        as_scalar.update(names)
+                    elif e.method:
+                        as_array.update(names[:1])
+                        other.update(names[1:])
+                    elif _numpy_function(e.func):
+                        as_array.update(names)
+                    else:
+                        other.update(names)
+                elif isinstance(e, ir.UserCall):
+                    callee = self.summaries[e.callee]
+                    for param, atom in zip(self.code.program.functions[e.callee].params, e.args):
+                        if isinstance(atom, ir.Name):
+                            kind = callee.guards.get(param)
+                            {LIST: as_list, SCALAR: as_scalar, ARRAY: as_array}.get(kind, other).add(atom.id)
+                elif isinstance(e, ir.Copy) and isinstance(e.a, ir.Name):
+                    pass
+                else:
+                    other.update(_reads(e))
+            elif isinstance(s, ir.Unpack) and isinstance(s.value, ir.Name):
+                as_list.add(s.value.id)
+            elif isinstance(s, ir.SetItem):
+                as_array.add(s.target)
+                other.update(s.index.reads)
+                other.update(ir.names_in([s.value]))
+            elif isinstance(s, (ir.Return, ir.Append)):
+                pass
+            else:
+                other.update(_stmt_names(s))
+        guards = {}
+        for p in self.code.params:
+            if p in other or p in reassigned:
+                continue
+            uses = (p in as_list) + (p in as_array) + (p in as_scalar and p not in as_array)
+            if p in as_list and uses == 1 and self.pure:
+                guards[p] = LIST
+            elif p in as_array and p not in as_list:
+                guards[p] = ARRAY
+            elif p in as_scalar and uses == 1:
+                guards[p] = ARRAY if p in self.arrays_passed else SCALAR
+        return guards
+
+    # -- the fixpoint ----------------------------------------------------------------------------
+    def _solve(self) -> dict:
+        env = {}
+        for p in self.code.params:
+            kind = self.guards.get(p)
+            env[p] = ("like", p) if kind == ARRAY else kind
+        defs = {}
+        for s in self.stmts:
+            for t in _defined(s) + ([s.target] if isinstance(s, ir.Append) else []):
+                if t not in self.code.params:
+                    env[t] = TOP
+                defs.setdefault(t, []).append(s)
+        for _ in range(2 * len(env) + 4):
+            new = dict(env)
+            for name, stmts in defs.items():
+                if name in self.code.params:
+                    new[name] = None        # rebound parameters are never guarded
+                    continue
+                t = TOP
+                for s in stmts:
+                    t = self._meet(t, self._def_type(s, env))
+                new[name] = self._canon(t)
+            if new == env:
+                break
+            env = new
+        return {n: (self._canon(t) if t != TOP else None) for n, t in env.items()}
+
+    def _canon(self, t):
+        return ("like", self.find(t[1])) if _like(t) else t
+
+    def _meet(self, a, b):
+        if a == TOP:
+            return b
+        if b == TOP:
+            return a
+        a, b = self._canon(a), self._canon(b)
+        if a == b:
+            return a
+        if a in _RANK0 and b in _RANK0:
+            return SCALAR
+        return None
+
+    def _def_type(self, s, env):
+        if isinstance(s, ir.Append):
+            # appending a scalar keeps a list of scalars one
+            t = self.atom_type(s.value, env)
+            return TOP if t == TOP else LIST if t in _RANK0 else None
+        if isinstance(s, ir.ForRange):
+            return INT
+        if isinstance(s, ir.Unpack):
+            t = self.atom_type(s.value, env)
+            return TOP if t == TOP else SCALAR if t == LIST else None
+        if isinstance(s, ir.Assign) and not s.aug_rebind:
+            return self.expr_type(s.expr, env)
+        return None
+
+    def atom_type(self, atom, env):
+        if isinstance(atom, ir.Name):
+            return self._canon(env.get(atom.id)) if env.get(atom.id) is not None else None
+        if isinstance(atom, ir.Const):
+            return literal_type(atom.src)
+        return None
+
+    def _elementwise(self, types):
+        """Type of an elementwise result of operands of these types (scalars and one shape)."""
+        if None in types or LIST in types:
+            return None
+        if TOP in types:
+            return TOP
+        likes = [t[1] for t in types if _like(t)]
+        if not likes:
+            return SCALAR
+        root = likes[0]
+        for other in likes[1:]:
+            root = self._union(root, other)    # a guard checks these arrays share one shape
+        return ("like", self.find(root))
+
+    def expr_type(self, e, env):
+        if isinstance(e, ir.Copy):
+            return self.atom_type(e.a, env)
+        if isinstance(e, ir.BinOp):
+            a, b = self.atom_type(e.a, env), self.atom_type(e.b, env)
+            if a is None or b is None:
+                return None
+            if TOP in (a, b):
+                return TOP
+            if a in _RANK0 and b in _RANK0:
+                if a == INT and b == INT and issubclass(e.op, _INT_OPS + _BIT_OPS):
+                    return INT
+                return SCALAR if issubclass(e.op, _ARITH_OPS) else None
+            if issubclass(e.op, ast.Add) and a == LIST and b == LIST:
+                return LIST
+            if issubclass(e.op, ast.Mult) and {a, b} == {LIST, INT}:
+                return LIST
+            if issubclass(e.op, _ARITH_OPS) and (_like(a) or _like(b)):
+                return self._elementwise([a, b])
+            return None
+        if isinstance(e, ir.UnOp):
+            a = self.atom_type(e.a, env)
+            if a == TOP:
+                return TOP
+            if (a in _RANK0 or _like(a)) and issubclass(e.op, (ast.USub, ast.UAdd)):
+                return a
+            if issubclass(e.op, ast.Not) or (a == INT and issubclass(e.op, ast.Invert)):
+                return INT if a is not None else None
+            return None
+        if isinstance(e, ir.Prim):
+            return self._prim_type(e, env)
+        if isinstance(e, ir.GetItem):
+            base = self.atom_type(e.a, env)
+            if base == TOP:
+                return TOP
+            if base != LIST:
+                return None
+            index = _index_type(e.index, env)
+            if index == TOP:
+                return TOP
+            return SCALAR if index == INT else None
+        if isinstance(e, ir.Build):
+            elts = [self.atom_type(a, env) for a in e.elts]
+            if all(t in _RANK0 or t == TOP for t in elts):
+                return LIST
+            return None
+        if isinstance(e, ir.UserCall):
+            callee = self.summaries.get(e.callee)
+            if callee is None or not callee.guards or callee.returns is None:
+                return None
+            params = self.code.program.functions[e.callee].params
+            bound = dict(zip(params, e.args))
+            for param, kind in callee.guards.items():
+                t = self.atom_type(bound.get(param), env)
+                if t == TOP:
+                    return TOP
+                if not (t == kind or (kind == SCALAR and t in _RANK0)):
+                    return None
+            return callee.returns
+        return None
+
+    def _prim_type(self, e, env):
+        if e.method:
+            if e.method in _SHAPE_KEEPING_METHODS and not e.kwargs and len(e.args) == 1:
+                t = self.atom_type(e.args[0], env)
+                return t if (t == TOP or _like(t)) else None
+            return None
+        if e.func is len:
+            return INT
+        if e.func is np.roll and 2 <= len(e.args) <= 3 and set(e.kwargs) <= {"axis"}:
+            t = self.atom_type(e.args[0], env)
+            return t if (t == TOP or _like(t)) else None
+        if e.kwargs:
+            return None
+        args = [self.atom_type(a, env) for a in e.args]
+        if isinstance(e.func, np.ufunc):
+            if len(args) != e.func.nin or e.func.nout != 1:
+                return None
+            return self._elementwise(args)
+        if not args or None in args or LIST in args or any(_like(a) for a in args):
+            return None
+        if TOP in args:
+            return TOP
+        if e.func is int or (e.func is round and len(args) == 1):
+            return INT
+        if e.func is float:
+            return SCALAR
+        if e.func is abs and len(args) == 1:
+            return args[0]
+        if e.func in (min, max) and len(args) >= 2:
+            return INT if all(a == INT for a in args) else SCALAR
+        if getattr(e.func, "__module__", None) == "math" and callable(e.func):
+            return INT if getattr(e.func, "__name__", "") in _MATH_INT else SCALAR
+        return None
+
+    def rank0(self, atom) -> bool:
+        """True when ``atom`` is a scalar wherever the guards hold."""
+        return self.atom_type(atom, self.types) in _RANK0
+
+
+def _numpy_function(func) -> bool:
+    module = getattr(func, "__module__", None) or ""
+    return isinstance(func, np.ufunc) or module == "numpy" or module.startswith("numpy.")
+
+
+def _int_like_index(index) -> bool:
+    src = index.src.strip()
+    return (len(index.reads) == 1 and src == index.reads[0]) or literal_type(src) == INT
+
+
+def _index_type(index, env):
+    src = index.src.strip()
+    if len(index.reads) == 1 and src == index.reads[0]:
+        return env.get(src)
+    return INT if literal_type(src) == INT else None
+
+
+def _defined(s) -> list:
+    if isinstance(s, ir.Assign):
+        return [s.target]
+    if isinstance(s, ir.Unpack):
+        return list(s.targets)
+    if isinstance(s, ir.ForRange):
+        return [s.target]
+    return []
+
+
+def _reads(e) -> list:
+    if isinstance(e, ir.Opaque):
+        return list(e.reads)
+    if isinstance(e, ir.BuildDict):
+        return ir.names_in(e.values)
+    if isinstance(e, ir.Build):
+        return ir.names_in(e.elts)
+    return []
+
+
+def _stmt_names(s) -> list:
+    if isinstance(s, ir.Effect):
+        return list(s.reads)
+    if isinstance(s, (ir.If, ir.LoopExit)):
+        return ir.names_in([s.test])
+    if isinstance(s, ir.ForRange):
+        return ir.names_in(s.range_args)
+    return []
+
+
+_SHAPE_KEEPING = {np.roll}
+
+
+def _array_uses(stmts) -> set:
+    """Names used the way only arrays are: passed to NumPy (not as a ufunc operand), sliced,
+    written into, or called a method of."""
+    out = set()
+    for s in stmts:
+        if isinstance(s, ir.Assign):
+            e = s.expr
+            if isinstance(e, ir.GetItem) and isinstance(e.a, ir.Name) and not _int_like_index(e.index):
+                out.add(e.a.id)
+            elif isinstance(e, ir.Prim) and e.func is not len:
+                names = ir.names_in(list(e.args) + list(e.kwargs.values()))
+                if e.method:
+                    out.update(names[:1])
+                elif _numpy_function(e.func) and not isinstance(e.func, np.ufunc):
+                    out.update(names)
+        elif isinstance(s, ir.SetItem):
+            out.add(s.target)
+    return out
+
+
+def call_evidence(program) -> dict:
+    """For each function, the parameters some call passes an array to (callers first).
+
+    A parameter used only in arithmetic could be a scalar or an array; what its callers pass
+    decides its guard.  A value is taken for an array when it is used as only arrays are, or
+    computed elementwise from such a value, within its function.
+    """
+    evidence = {key: set() for key in program._order}
+    for key in reversed(program._order):            # callers before callees
+        code = program.functions[key]
+        stmts = list(ir.walk(code.body))
+        arrays = _array_uses(stmts) | evidence[key]
+        changed = True
+        while changed:
+            changed = False
+            for s in stmts:
+                if not isinstance(s, ir.Assign) or s.target in arrays:
+                    continue
+                e = s.expr
+                src = []
+                if isinstance(e, (ir.Copy, ir.UnOp)):
+                    src = [e.a]
+                elif isinstance(e, ir.BinOp) and not issubclass(e.op, ast.MatMult):
+                    src = [e.a, e.b]
+                elif isinstance(e, ir.Prim) and not e.method and (isinstance(e.func, np.ufunc) or e.func in _SHAPE_KEEPING):
+                    src = list(e.args[:1]) if e.func in _SHAPE_KEEPING else list(e.args)
+                elif isinstance(e, ir.Prim) and e.method in _SHAPE_KEEPING_METHODS:
+                    src = list(e.args[:1])
+                if any(isinstance(a, ir.Name) and a.id in arrays for a in src):
+                    arrays.add(s.target)
+                    changed = True
+        for s in stmts:
+            if isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall):
+                params = program.functions[s.expr.callee].params
+                for param, atom in zip(params, s.expr.args):
+                    if isinstance(atom, ir.Name) and atom.id in arrays:
+                        evidence[s.expr.callee].add(param)
+    return evidence
+
+
+def analyze_program(program) -> None:
+    """Set ``code.shapes`` (a ShapeFacts) on every function, callees first."""
+    evidence = call_evidence(program)
+    summaries = {}
+    for key in program._order:
+        code = program.functions[key]
+        code.shapes = ShapeFacts(code, summaries, evidence[key])
+        summaries[key] = code.shapes.summary
+
+
+__all__ = ["ShapeFacts", "analyze_program", "literal_type"]
