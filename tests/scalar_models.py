@@ -58,3 +58,16 @@ def poly(a, b):
 def uses_poly(x):
     """Calls with literal arguments: the guards of literals are decided when generating."""
     return poly(x, 2) + poly(1.5, 2) * x + poly(x * x, 0.5)
+
+
+def comp_then_call(x, c):
+    """A comprehension reading x, then x passed on: x's adjoint reaches the loop held elsewhere."""
+    y = [c * x[i] * x[i] for i in range(len(x))]
+    z = ring_rhs(x, c)
+    return ring_energy(y) + ring_energy(z)
+
+
+def partial_use(x, c):
+    """Only two entries of the comprehension reach the result: its adjoint has None entries."""
+    y = [c * x[i] * x[i] for i in range(len(x))]
+    return y[0] * y[-1]

@@ -163,3 +163,23 @@ def test_literal_arguments_in_guards(x):
     check_grad(sm.uses_poly, (x,))
     for placement in ({}, {s: False for s in nba.call_sites(sm.uses_poly)}):
         assert nba.grad(sm.uses_poly, placement=placement)(x) == nba.grad(sm.uses_poly)(x)
+
+
+# -- loops over lists of numbers: the path without None checks ------------------------------------
+
+@pytest.mark.parametrize("fn", [sm.comp_then_call, sm.partial_use])
+def test_list_loops_with_and_without_none_entries_in_the_incoming_adjoint(fn):
+    # comp_then_call: every entry has an adjoint (the path without None checks), and x's adjoint
+    # reaches the loop from a call; partial_use: most entries have none (the general path)
+    src = compile_tree(fn, 0).source()
+    assert "no None checks" in src and "_rt.own_list" in src
+    check_grad(fn, (list(X0), 0.7), argnums=(0, 1))
+    check_against_autograd(sm, fn.__name__, (list(X0), 0.7), argnums=(0, 1))
+
+
+def test_own_list_copies_a_shared_list_and_keeps_an_owned_one():
+    shared = [1.0, None]
+    keep = shared
+    assert _rt.own_list(shared, [0, 0]) is not keep
+    assert _rt.own_list(None, [0, 0, 0]) == [None, None, None]
+    assert _rt.own_list([2.0], [0]) == [2.0]

@@ -137,6 +137,16 @@ def _own(x_b, shared_refs: int):
     return x_b
 
 
+def own_list(x_b, like):
+    """``x_b`` as a list that only the caller refers to: a new list of None for None, a copy
+    when anything else may refer to it (so that it can be added into in place)."""
+    if x_b is None:
+        return [None] * len(like)
+    if x_b.__class__ is list and _getrefcount(x_b) <= 3:    # the caller's name, this argument, getrefcount's
+        return x_b
+    return list(x_b)
+
+
 def getitem_b(x_b, like, index, y_b):
     """Adjoint of ``y = x[index]``: add ``y_b`` into ``x_b`` at ``index``.
 

@@ -392,7 +392,10 @@ class FunctionCode:
     def emit(self, probes: bool) -> str:
         self.probes = probes
         self.tmp_counter = 0
-        self.markers_skipped = False
+        self.flag_used = False
+        self._dense: set = set()       # lists whose adjoint entries are known to be numbers (see _dense_lists)
+        self._fresh_each_iteration: set = set()   # adjoints that need no reset after use (see _emit_for)
+        self._owned: set = set()       # names whose adjoint is a list only this loop touches (see _emit_for)
         fwd_body, bwd_body, state = self._emit_block(self.body, {}, top=True)
         return "\n".join(self._primal_text(probes) + [""] + self._fwd_text(fwd_body) + [""] +
                          self._bwd_text(bwd_body, state))
@@ -408,7 +411,7 @@ class FunctionCode:
                 out.append("    _rec = _c.rec")
         for p, ref in self.entry_refs.items():
             out.append(f"    {ref} = {p}    # checked against writes that may reach the caller's {p}")
-        if self.markers_skipped:
+        if self.flag_used:
             out.append(f"    {self.shape_flag()} = {self.shape_guard()}    # then operands of the result's shape tape no marker")
         inits = [n for n in self.needed_locals if n not in self.params and n not in self.first_def_names]
         for k in range(0, len(inits), 6):
@@ -417,7 +420,7 @@ class FunctionCode:
         finals = self.needed_locals
         for n in finals:
             out.append(f"    _push({n})")
-        if self.markers_skipped and not self._flag_is_recomputed():
+        if self.flag_used and not self._flag_is_recomputed():
             out.append(f"    _push({self.shape_flag()})")
         out.append(f"    return {self.ret.text()}")
         return out
@@ -437,7 +440,7 @@ class FunctionCode:
             out.append("    _ck = _c.ck")
             if self.probes:
                 out.append("    _rec = _c.rec")
-        if self.markers_skipped:
+        if self.flag_used:
             out.append(f"    {self.shape_flag()} = {self.shape_guard()}" if self._flag_is_recomputed()
                        else f"    {self.shape_flag()} = _pop()")
         for n in reversed(self.needed_locals):
@@ -605,7 +608,7 @@ class FunctionCode:
             push = f"_push(None if {result}.__class__ is float else ({shapes}))"
         skip_marker = push is not None and self._marker_free(list(bmarkers), s.target)
         if skip_marker:
-            self.markers_skipped = True
+            self.flag_used = True
             f.add(0, f"if not {self.shape_flag()}:")
             f.add(1, push)
         elif push is not None:
@@ -621,7 +624,9 @@ class FunctionCode:
             b.add(0, f"{getitem_meta} = _pop()")
         for name, m in reversed(list(smarkers.items())):
             b.add(0, f"{m} = _pop()")
-        if bm is not None:
+        # in a loop variant that runs only when the guards hold, skipped markers are simply absent
+        known_shapes = skip_marker and bool(self._dense)
+        if bm is not None and not known_shapes:
             b.add(0, f"{bm} = None if {self.shape_flag()} else _pop()" if skip_marker else f"{bm} = _pop()")
         g = self.adj(s.target)
         tstate = state.get(s.target, DEAD) if s.target in self.active else DEAD
@@ -649,7 +654,12 @@ class FunctionCode:
                 if old is not None:
                     text = text.replace(_OLD, old)
                 text = _subst_markers(text, smarkers)
-                if mode == "bplus":
+                if mode == "bplus" and known_shapes and name in bmarkers:
+                    mode = "plus"
+                elif mode == "bplus" and self._dense and name not in bmarkers \
+                        and self._marker_free([name], s.target):
+                    mode = "plus"
+                elif mode == "bplus":
                     if name in bmarkers:
                         m = bmarkers[name] if len(bmarkers) == 1 else \
                             f"{bm}[{list(bmarkers).index(name)}]"
@@ -678,7 +688,11 @@ class FunctionCode:
                 else:
                     like = getitem_meta or base
                     idx = expr.index.src
-                    if _single_index(expr.index):
+                    if base in self._owned:
+                        # a list of this loop's own (see _emit_for), at an int index
+                        old_entry = self.tmp("_e")
+                        body.add(0, f"{ab}[{idx}] = {g} if ({old_entry} := {ab}[{idx}]) is None else {old_entry} + {g}")
+                    elif _single_index(expr.index):
                         # a list of floats read entry by entry: add into the list in place when nothing
                         # else refers to it (the common case), else through the general helper
                         test = f"{ab}.__class__ is list and _rc({ab}) == 2"
@@ -723,6 +737,8 @@ class FunctionCode:
 
     def _reread(self, name) -> bool:
         """Can the adjoint of ``name`` be read again after its definition is reversed?"""
+        if name in self._fresh_each_iteration:
+            return False
         return self.def_counts.get(name, 0) != 1 or name in self.loop_defined
 
     def shape_flag(self) -> str:
@@ -773,7 +789,7 @@ class FunctionCode:
                 self.used_names.clear()      # the real emission gets the same temporary names
                 self.used_names.update(names)
                 lines = text[text.index(f"def {self.key}_fwd("):text.index(f"def {self.key}_bwd(")].splitlines()
-                cached = self.markers_skipped and all(
+                cached = self.flag_used and all(
                     k > 0 and lines[k - 1].strip() == f"if not {flag}:"
                     for k, line in enumerate(lines) if "_push(" in line and "_push = " not in line)
             self._tape_free = cached
@@ -889,11 +905,14 @@ class FunctionCode:
         if plan.contribs and state.get(s.target, DEAD) != DEAD:
             ab = self.adj(s.target)
             part = self.tmp("_p")
-            b.add(0, f"if {ab}.__class__ is list and _rc({ab}) == 2:")
-            b.add(1, f"{part} = {ab}.pop()")
-            b.add(0, "else:")
-            b.add(1, f"{part}, {ab} = _rt.append_b({ab})")
-            self._accumulate(b, new_state, s.value.id, part, "add")
+            if s.target in self._owned:
+                b.add(0, f"{part} = {ab}.pop()")
+            else:
+                b.add(0, f"if {ab}.__class__ is list and _rc({ab}) == 2:")
+                b.add(1, f"{part} = {ab}.pop()")
+                b.add(0, "else:")
+                b.add(1, f"{part}, {ab} = _rt.append_b({ab})")
+            self._accumulate(b, new_state, s.value.id, part, "plus" if s.target in self._dense else "add")
         return f, b, new_state
 
     def _emit_call(self, s, state, f, b, pushes):
@@ -1064,7 +1083,58 @@ class FunctionCode:
             entry = {k: (UNKNOWN if v != DEAD or state.get(k) != DEAD else DEAD) for k, v in entry.items()}
         return entry
 
+    def _dense_lists(self, s, state) -> list:
+        """Lists of scalars appended to in loop ``s`` whose adjoints come in with the loop's
+        backward sweep: where every entry of those adjoints is a scalar (checked once), the
+        adjoints popped from them are never None, and the body needs no None checks."""
+        facts = getattr(self, "shapes", None)
+        if facts is None or shapes.LIST not in facts.guards.values():
+            return []
+        inside = {t for st in ir.walk(s.body) for t in _defined(st)}
+        out = []
+        for st in ir.walk(s.body):
+            if isinstance(st, ir.Append) and st.target not in inside and state.get(st.target, DEAD) != DEAD \
+                    and facts.types.get(st.target) == shapes.LIST and facts.rank0(st.value) \
+                    and st.target not in out:
+                out.append(st.target)
+        return out
+
+    def _indexed_lists(self, s) -> list:
+        """Lists of scalars that loop ``s`` only reads entry by entry, at int indices: their
+        adjoints are touched in the loop by those reads alone."""
+        facts = self.shapes
+        inside = {t for st in ir.walk(s.body) for t in _defined(st)}
+        read, other = [], set()
+        for st in ir.walk(s.body):
+            e = st.expr if isinstance(st, ir.Assign) else None
+            if isinstance(e, ir.GetItem) and isinstance(e.a, ir.Name) and _single_index(e.index) \
+                    and (_int_literal(e.index.src) or self._certainly_int(e.index.src)):
+                if e.a.id not in read:
+                    read.append(e.a.id)
+                other.update(e.index.reads)
+            else:
+                other.update(_stmt_reads(st))
+        return [n for n in read if n not in other and n not in inside and facts.types.get(n) == shapes.LIST
+                and n in self.active and (n in self.needed or self._free(n))]
+
     def _emit_for(self, s, state):
+        dense = self._dense_lists(s, state) if not self._dense else []
+        owned_bases = []
+        if dense:
+            self._dense = set(dense)
+            owned_bases = self._indexed_lists(s)
+            self._owned = set(dense) | set(owned_bases)
+            if all(isinstance(st, (ir.Assign, ir.Append, ir.SetItem, ir.Unpack)) for st in s.body):
+                # straight-line body: the adjoint of a name defined once in it, with no adjoint
+                # coming in from after the loop, is assigned before it is read in every iteration
+                self._fresh_each_iteration = {
+                    n for st in s.body for n in _defined(st)
+                    if self.def_counts.get(n, 0) == 1 and state.get(n, DEAD) == DEAD}
+            entry = self._loop_state(s.body, state)
+            _, dense_bb, dense_out = self._emit_block(s.body, entry)
+            self._dense = set()
+            self._fresh_each_iteration = set()
+            self._owned = set()
         entry = self._loop_state(s.body, state)
         fb, bb, out_state = self._emit_block(s.body, entry)
         f, b = Lines(), Lines()
@@ -1088,10 +1158,26 @@ class FunctionCode:
             f.add(0, f"for {s.target} in {rng}:")
             f.extend(fb, 1)
             f.add(0, f"_push({rng})")
-        b.add(0, f"for {s.target} in reversed(_pop()):")
-        for st in self.recompute.get(id(s), ()):
-            b.add(1, f"{st.target} = {self._render_expr(st.expr)}    # recomputed, not taped")
-        b.extend(bb, 1)
+        def reversed_loop(body, indent):
+            b.add(indent, f"for {s.target} in reversed(_pop()):")
+            for st in self.recompute.get(id(s), ()):
+                b.add(indent + 1, f"{st.target} = {self._render_expr(st.expr)}    # recomputed, not taped")
+            b.extend(body, indent + 1)
+
+        if dense:
+            self.flag_used = True
+            test = " and ".join([self.shape_flag()] + [f"_rt.scalar_items({self.adj(t)})" for t in dense])
+            b.add(0, f"if {test}:    # every adjoint in the loop is a number: no None checks")
+            for t in dense:
+                b.add(1, f"{self.adj(t)} = list({self.adj(t)})    # a copy of its own, popped in place")
+            for base in owned_bases:
+                b.add(1, f"{self.adj(base)} = _rt.own_list({self.adj(base)}, {base})    # added into in place")
+            reversed_loop(dense_bb, 1)
+            b.add(0, "else:")
+            reversed_loop(bb, 1)
+            out_state = _merge(out_state, dense_out)
+        else:
+            reversed_loop(bb, 0)
         if loop_var_needed:
             b.add(0, f"{s.target} = _pop()")
         return f, b, _merge(state, out_state)

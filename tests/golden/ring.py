@@ -184,9 +184,9 @@ def ring_step_fwd(_c, x, dt, c):
     # line 13: return [x[i] + dt * k[i] for i in range(len(x))]
     _lc2 = []
     _t4 = len(x)
-    _range19 = range(_t4)
+    _range37 = range(_t4)
     _push(_i_3)
-    for _i_3 in _range19:
+    for _i_3 in _range37:
         # line 13: return [x[i] + dt * k[i] for i in range(len(x))]
         _t5 = x[_i_3]
         _t6 = k[_i_3]
@@ -198,7 +198,7 @@ def ring_step_fwd(_c, x, dt, c):
         if not _guards_hold:
             _push(None if _t8.__class__ is float else (_rt.bshape(_t5, _t8), _rt.bshape(_t7, _t8)))
         _lc2.append(_t8)
-    _push(_range19)
+    _push(_range37)
     _push(_i_3)
     _push(_lc2)
     _push(_guards_hold)
@@ -214,45 +214,64 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
     _lc2_b = _t5_b = _t6_b = _t7_b = _t8_b = c_b = None
     dt_b = k_b = x_b = None
     _lc2_b = _rv_b
-    for _i_3 in reversed(_pop()):
-        # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
-        _lc2.pop()
-        if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
+    if _guards_hold and _rt.scalar_items(_lc2_b):    # every adjoint in the loop is a number: no None checks
+        _lc2_b = list(_lc2_b)    # a copy of its own, popped in place
+        x_b = _rt.own_list(x_b, x)    # added into in place
+        for _i_3 in reversed(_pop()):
+            # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
+            _lc2.pop()
             _p3 = _lc2_b.pop()
-        else:
-            _p3, _lc2_b = _rt.append_b(_lc2_b)
-        _t8_b = _p3
-        _m14 = None if _guards_hold else _pop()
-        if _t8_b is not None:
-            _t5_b = (_t8_b if _m14 is None else _rt.ub(_t8_b, _m14[0]))
-            _t7_b = (_t8_b if _m14 is None else _rt.ub(_t8_b, _m14[1]))
-            _t8_b = None
-        _m15 = None if _guards_hold else _pop()
-        if _t7_b is not None:
-            _t6_b = (_t7_b * dt if _m15 is None else _rt.ub(_t7_b * dt, _m15))
-            _t7_b = None
-        _m16 = _pop()
-        if _t6_b is not None:
+            _t8_b = _p3
+            _t5_b = _t8_b
+            _t7_b = _t8_b
+            _t6_b = _t7_b * dt
+            _m16 = _pop()
             if k_b.__class__ is list and _rc(k_b) == 2:
                 _e17 = k_b[_i_3]
                 k_b[_i_3] = _t6_b if _e17 is None else _e17 + _t6_b
             else:
                 k_b = _rt.getitem_b(k_b, _m16, _i_3, _t6_b)
-            _t6_b = None
-        if _t5_b is not None:
-            if x_b.__class__ is list and _rc(x_b) == 2:
-                _e18 = x_b[_i_3]
-                x_b[_i_3] = _t5_b if _e18 is None else _e18 + _t5_b
+            x_b[_i_3] = _t5_b if (_e18 := x_b[_i_3]) is None else _e18 + _t5_b
+    else:
+        for _i_3 in reversed(_pop()):
+            # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
+            _lc2.pop()
+            if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
+                _p21 = _lc2_b.pop()
             else:
-                x_b = _rt.getitem_b(x_b, x, _i_3, _t5_b)
-            _t5_b = None
+                _p21, _lc2_b = _rt.append_b(_lc2_b)
+            _t8_b = _p21
+            _m32 = None if _guards_hold else _pop()
+            if _t8_b is not None:
+                _t5_b = (_t8_b if _m32 is None else _rt.ub(_t8_b, _m32[0]))
+                _t7_b = (_t8_b if _m32 is None else _rt.ub(_t8_b, _m32[1]))
+                _t8_b = None
+            _m33 = None if _guards_hold else _pop()
+            if _t7_b is not None:
+                _t6_b = (_t7_b * dt if _m33 is None else _rt.ub(_t7_b * dt, _m33))
+                _t7_b = None
+            _m34 = _pop()
+            if _t6_b is not None:
+                if k_b.__class__ is list and _rc(k_b) == 2:
+                    _e35 = k_b[_i_3]
+                    k_b[_i_3] = _t6_b if _e35 is None else _e35 + _t6_b
+                else:
+                    k_b = _rt.getitem_b(k_b, _m34, _i_3, _t6_b)
+                _t6_b = None
+            if _t5_b is not None:
+                if x_b.__class__ is list and _rc(x_b) == 2:
+                    _e36 = x_b[_i_3]
+                    x_b[_i_3] = _t5_b if _e36 is None else _e36 + _t5_b
+                else:
+                    x_b = _rt.getitem_b(x_b, x, _i_3, _t5_b)
+                _t5_b = None
     _i_3 = _pop()
     # adjoint of line 12: k = ring_rhs(x, c)
     if _ck['ring_step:12:ring_rhs']:
         ring_rhs_fwd(_c, x, c)    # recompute, taping
-    _r20 = ring_rhs_bwd(_c, k_b, x, c)
+    _r38 = ring_rhs_bwd(_c, k_b, x, c)
     k_b = None
-    x_b = _rt.add(x_b, _r20[0])
+    x_b = _rt.add(x_b, _r38[0])
     return (x_b, dt_b, c_b)
 
 
@@ -274,9 +293,9 @@ def ring_rhs_fwd(_c, x, c):
     n = len(x)
     # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
     _lc2 = []
-    _range30 = range(n)
+    _range59 = range(n)
     _push(_i_3)
-    for _i_3 in _range30:
+    for _i_3 in _range59:
         # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
         _t4 = _i_3 + 1
         _t5 = _t4 % n
@@ -301,7 +320,7 @@ def ring_rhs_fwd(_c, x, c):
         if not _guards_hold:
             _push(None if _t15.__class__ is float else (_rt.bshape(_t10, _t15), _rt.bshape(_t14, _t15)))
         _lc2.append(_t15)
-    _push(_range30)
+    _push(_range59)
     _push(_i_3)
     _push(_lc2)
     _push(_t12)
@@ -322,68 +341,94 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
     _lc2_b = _t10_b = _t11_b = _t12_b = _t13_b = _t14_b = None
     _t15_b = _t6_b = _t8_b = _t9_b = c_b = x_b = None
     _lc2_b = _rv_b
-    for _i_3 in reversed(_pop()):
-        _t4 = _i_3 + 1    # recomputed, not taped
-        _t5 = _t4 % n    # recomputed, not taped
-        _t7 = _i_3 - 1    # recomputed, not taped
-        # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
-        _lc2.pop()
-        if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
+    if _guards_hold and _rt.scalar_items(_lc2_b):    # every adjoint in the loop is a number: no None checks
+        _lc2_b = list(_lc2_b)    # a copy of its own, popped in place
+        x_b = _rt.own_list(x_b, x)    # added into in place
+        for _i_3 in reversed(_pop()):
+            _t4 = _i_3 + 1    # recomputed, not taped
+            _t5 = _t4 % n    # recomputed, not taped
+            _t7 = _i_3 - 1    # recomputed, not taped
+            # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+            _lc2.pop()
             _p3 = _lc2_b.pop()
-        else:
-            _p3, _lc2_b = _rt.append_b(_lc2_b)
-        _t15_b = _p3
-        _m16 = None if _guards_hold else _pop()
-        if _t15_b is not None:
-            _t10_b = (_t15_b if _m16 is None else _rt.ub(_t15_b, _m16[0]))
-            _t14_b = (-_t15_b if _m16 is None else _rt.ub(-_t15_b, _m16[1]))
-            _t15_b = None
-        if _t14_b is not None:
-            _t12_b = (_t14_b * _t13 if _t14_b.__class__ is float else _rt.ubl(_t14_b * _t13, _t12))
-            _t13_b = (_t14_b * _t12 if _t14_b.__class__ is float else _rt.ubl(_t14_b * _t12, _t13))
-            _t14_b = None
-        if _t13_b is not None:
-            if x_b.__class__ is list and _rc(x_b) == 2:
-                _e17 = x_b[_i_3]
-                x_b[_i_3] = _t13_b if _e17 is None else _e17 + _t13_b
+            _t15_b = _p3
+            _t10_b = _t15_b
+            _t14_b = -_t15_b
+            _t12_b = _t14_b * _t13
+            _t13_b = _t14_b * _t12
+            x_b[_i_3] = _t13_b if (_e17 := x_b[_i_3]) is None else _e17 + _t13_b
+            _t13 = _pop()
+            _t11_b = _t12_b * 0.5
+            _t12 = _pop()
+            x_b[_i_3] = _t11_b if (_e23 := x_b[_i_3]) is None else _e23 + _t11_b
+            _t9_b = _t10_b * c
+            _t6_b = _t9_b
+            _t8_b = -_t9_b
+            x_b[_t7] = _t8_b if (_e28 := x_b[_t7]) is None else _e28 + _t8_b
+            x_b[_t5] = _t6_b if (_e29 := x_b[_t5]) is None else _e29 + _t6_b
+    else:
+        for _i_3 in reversed(_pop()):
+            _t4 = _i_3 + 1    # recomputed, not taped
+            _t5 = _t4 % n    # recomputed, not taped
+            _t7 = _i_3 - 1    # recomputed, not taped
+            # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+            _lc2.pop()
+            if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
+                _p32 = _lc2_b.pop()
             else:
-                x_b = _rt.getitem_b(x_b, x, _i_3, _t13_b)
-            _t13_b = None
-        _t13 = _pop()
-        _m21 = None if _guards_hold else _pop()
-        if _t12_b is not None:
-            _t11_b = (_t12_b * 0.5 if _m21 is None else _rt.ub(_t12_b * 0.5, _m21))
-            _t12_b = None
-        _t12 = _pop()
-        if _t11_b is not None:
-            if x_b.__class__ is list and _rc(x_b) == 2:
-                _e23 = x_b[_i_3]
-                x_b[_i_3] = _t11_b if _e23 is None else _e23 + _t11_b
-            else:
-                x_b = _rt.getitem_b(x_b, x, _i_3, _t11_b)
-            _t11_b = None
-        _m24 = None if _guards_hold else _pop()
-        if _t10_b is not None:
-            _t9_b = (_t10_b * c if _m24 is None else _rt.ub(_t10_b * c, _m24))
-            _t10_b = None
-        _m27 = None if _guards_hold else _pop()
-        if _t9_b is not None:
-            _t6_b = (_t9_b if _m27 is None else _rt.ub(_t9_b, _m27[0]))
-            _t8_b = (-_t9_b if _m27 is None else _rt.ub(-_t9_b, _m27[1]))
-            _t9_b = None
-        if _t8_b is not None:
-            if x_b.__class__ is list and _rc(x_b) == 2:
-                _e28 = x_b[_t7]
-                x_b[_t7] = _t8_b if _e28 is None else _e28 + _t8_b
-            else:
-                x_b = _rt.getitem_b(x_b, x, _t7, _t8_b)
-            _t8_b = None
-        if _t6_b is not None:
-            if x_b.__class__ is list and _rc(x_b) == 2:
-                _e29 = x_b[_t5]
-                x_b[_t5] = _t6_b if _e29 is None else _e29 + _t6_b
-            else:
-                x_b = _rt.getitem_b(x_b, x, _t5, _t6_b)
-            _t6_b = None
+                _p32, _lc2_b = _rt.append_b(_lc2_b)
+            _t15_b = _p32
+            _m45 = None if _guards_hold else _pop()
+            if _t15_b is not None:
+                _t10_b = (_t15_b if _m45 is None else _rt.ub(_t15_b, _m45[0]))
+                _t14_b = (-_t15_b if _m45 is None else _rt.ub(-_t15_b, _m45[1]))
+                _t15_b = None
+            if _t14_b is not None:
+                _t12_b = (_t14_b * _t13 if _t14_b.__class__ is float else _rt.ubl(_t14_b * _t13, _t12))
+                _t13_b = (_t14_b * _t12 if _t14_b.__class__ is float else _rt.ubl(_t14_b * _t12, _t13))
+                _t14_b = None
+            if _t13_b is not None:
+                if x_b.__class__ is list and _rc(x_b) == 2:
+                    _e46 = x_b[_i_3]
+                    x_b[_i_3] = _t13_b if _e46 is None else _e46 + _t13_b
+                else:
+                    x_b = _rt.getitem_b(x_b, x, _i_3, _t13_b)
+                _t13_b = None
+            _t13 = _pop()
+            _m50 = None if _guards_hold else _pop()
+            if _t12_b is not None:
+                _t11_b = (_t12_b * 0.5 if _m50 is None else _rt.ub(_t12_b * 0.5, _m50))
+                _t12_b = None
+            _t12 = _pop()
+            if _t11_b is not None:
+                if x_b.__class__ is list and _rc(x_b) == 2:
+                    _e52 = x_b[_i_3]
+                    x_b[_i_3] = _t11_b if _e52 is None else _e52 + _t11_b
+                else:
+                    x_b = _rt.getitem_b(x_b, x, _i_3, _t11_b)
+                _t11_b = None
+            _m53 = None if _guards_hold else _pop()
+            if _t10_b is not None:
+                _t9_b = (_t10_b * c if _m53 is None else _rt.ub(_t10_b * c, _m53))
+                _t10_b = None
+            _m56 = None if _guards_hold else _pop()
+            if _t9_b is not None:
+                _t6_b = (_t9_b if _m56 is None else _rt.ub(_t9_b, _m56[0]))
+                _t8_b = (-_t9_b if _m56 is None else _rt.ub(-_t9_b, _m56[1]))
+                _t9_b = None
+            if _t8_b is not None:
+                if x_b.__class__ is list and _rc(x_b) == 2:
+                    _e57 = x_b[_t7]
+                    x_b[_t7] = _t8_b if _e57 is None else _e57 + _t8_b
+                else:
+                    x_b = _rt.getitem_b(x_b, x, _t7, _t8_b)
+                _t8_b = None
+            if _t6_b is not None:
+                if x_b.__class__ is list and _rc(x_b) == 2:
+                    _e58 = x_b[_t5]
+                    x_b[_t5] = _t6_b if _e58 is None else _e58 + _t6_b
+                else:
+                    x_b = _rt.getitem_b(x_b, x, _t5, _t6_b)
+                _t6_b = None
     _i_3 = _pop()
     return (x_b, c_b)
