@@ -176,7 +176,7 @@ class FunctionCode:
         self.assigned = _assigned(self.body)
         self.def_counts = {}
         for st in stmts:
-            for t in _defined(st):
+            for t in ir.defined(st):
                 self.def_counts[t] = self.def_counts.get(t, 0) + 1
         for p in self.params:
             self.def_counts[p] = self.def_counts.get(p, 0) + 1
@@ -191,7 +191,7 @@ class FunctionCode:
         for st in stmts:
             if isinstance(st, (ir.ForRange, ir.Loop)):
                 for inner in ir.walk(st.body):
-                    self.loop_defined.update(_defined(inner))
+                    self.loop_defined.update(ir.defined(inner))
 
     def _plan_recomputation(self, stmts, varied):
         """Cheap inactive values computed at the top of a loop body (indices like ``i + 1``) are
@@ -202,7 +202,7 @@ class FunctionCode:
             if not isinstance(loop, ir.ForRange):
                 continue
             inside = {id(x) for x in ir.walk(loop.body)}
-            in_loop = {t for x in ir.walk(loop.body) for t in _defined(x)} | {loop.target}
+            in_loop = {t for x in ir.walk(loop.body) for t in ir.defined(x)} | {loop.target}
             read_outside = set()
             for x in stmts:
                 if id(x) not in inside and x is not loop:
@@ -970,48 +970,42 @@ class FunctionCode:
                                   and name != s.target else "None") for _, name in mutated)
         # a callee that tapes nothing when its guards hold needs no recomputation then
         skip = callee.shape_guard(dict(zip(callee.params, args))) if callee.tape_free_when_guarded() else None
-        if self.probes and skip is not None:
+        bwd_call = f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})"
+        if self.probes:
             b.add(0, f"if _ck[{site!r}]:")
-            inner = 1
+            if skip is not None:
+                inner = 1 if skip == "True" else 2
+                if skip != "True":
+                    b.add(1, f"if {skip}:")
+                b.add(inner, f"_rec.enter({site!r}, 'K')    # recomputation skipped: nothing to tape")
+                b.add(inner, f"_rec.leave({site!r}, 'K')")
             if skip != "True":
-                b.add(1, f"if {skip}:")
-                inner = 2
-            b.add(inner, f"_rec.enter({site!r}, 'K')    # recomputation skipped: nothing to tape")
-            b.add(inner, f"_rec.leave({site!r}, 'K')")
-            if skip != "True":
-                b.add(1, "else:")
-                b.add(2, f"_rec.enter({site!r}, 'F')")
-                b.add(2, f"{callee.key}_fwd({arglist})")
-                b.add(2, f"_rec.leave({site!r}, 'F')")
+                if skip is not None:
+                    b.add(1, "else:")
+                elif restores:
+                    b.add(1, f"_rec.enter({site!r}, 'S')")
+                    for line in restores:
+                        b.add(1, line)
+                    b.add(1, f"_rec.leave({site!r}, 'S')")
+                inner = 1 if skip is None else 2
+                b.add(inner, f"_rec.enter({site!r}, 'F')")
+                b.add(inner, f"{callee.key}_fwd({arglist})")
+                b.add(inner, f"_rec.leave({site!r}, 'F')")
             b.add(0, f"_rec.enter({site!r}, 'B')")
-            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})")
+            b.add(0, bwd_call)
             b.add(0, f"_rec.leave({site!r}, 'B')")
-        elif self.probes:
-            b.add(0, f"if _ck[{site!r}]:")
-            if restores:
-                b.add(1, f"_rec.enter({site!r}, 'S')")
-                for line in restores:
-                    b.add(1, line)
-                b.add(1, f"_rec.leave({site!r}, 'S')")
-            b.add(1, f"_rec.enter({site!r}, 'F')")
-            b.add(1, f"{callee.key}_fwd({arglist})")
-            b.add(1, f"_rec.leave({site!r}, 'F')")
-            b.add(0, f"_rec.enter({site!r}, 'B')")
-            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})")
-            b.add(0, f"_rec.leave({site!r}, 'B')")
-        elif skip == "True":
-            b.add(0, f"# {callee.info.name}() tapes nothing here: no recomputation, checkpointed or not")
-            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})")
-        elif skip is not None:
-            b.add(0, f"if _ck[{site!r}] and not ({skip}):")
-            b.add(1, f"{callee.key}_fwd({arglist})    # recompute, taping (its tape is empty when its guards hold)")
-            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})")
         else:
-            b.add(0, f"if _ck[{site!r}]:")
-            for line in restores:
-                b.add(1, line + "    # the snapshot: its state before the call")
-            b.add(1, f"{callee.key}_fwd({arglist})    # recompute, taping")
-            b.add(0, f"{res} = {callee.key}_bwd(_c, {g}{''.join(', ' + a for a in args)}{mut_adj})")
+            if skip == "True":
+                b.add(0, f"# {callee.info.name}() tapes nothing here: no recomputation, checkpointed or not")
+            elif skip is not None:
+                b.add(0, f"if _ck[{site!r}] and not ({skip}):")
+                b.add(1, f"{callee.key}_fwd({arglist})    # recompute, taping (its tape is empty when its guards hold)")
+            else:
+                b.add(0, f"if _ck[{site!r}]:")
+                for line in restores:
+                    b.add(1, line + "    # the snapshot: its state before the call")
+                b.add(1, f"{callee.key}_fwd({arglist})    # recompute, taping")
+            b.add(0, bwd_call)
         new_state = dict(state)
         if s.target in self.active and tstate != DEAD:
             if s.target in ir.names_in(expr.args):
@@ -1090,7 +1084,7 @@ class FunctionCode:
         facts = getattr(self, "shapes", None)
         if facts is None or shapes.LIST not in facts.guards.values():
             return []
-        inside = {t for st in ir.walk(s.body) for t in _defined(st)}
+        inside = {t for st in ir.walk(s.body) for t in ir.defined(st)}
         out = []
         for st in ir.walk(s.body):
             if isinstance(st, ir.Append) and st.target not in inside and state.get(st.target, DEAD) != DEAD \
@@ -1103,7 +1097,7 @@ class FunctionCode:
         """Lists of scalars that loop ``s`` only reads entry by entry, at int indices: their
         adjoints are touched in the loop by those reads alone."""
         facts = self.shapes
-        inside = {t for st in ir.walk(s.body) for t in _defined(st)}
+        inside = {t for st in ir.walk(s.body) for t in ir.defined(st)}
         read, other = [], set()
         for st in ir.walk(s.body):
             e = st.expr if isinstance(st, ir.Assign) else None
@@ -1128,7 +1122,7 @@ class FunctionCode:
                 # straight-line body: the adjoint of a name defined once in it, with no adjoint
                 # coming in from after the loop, is assigned before it is read in every iteration
                 self._fresh_each_iteration = {
-                    n for st in s.body for n in _defined(st)
+                    n for st in s.body for n in ir.defined(st)
                     if self.def_counts.get(n, 0) == 1 and state.get(n, DEAD) == DEAD}
             entry = self._loop_state(s.body, state)
             _, dense_bb, dense_out = self._emit_block(s.body, entry)
@@ -1317,16 +1311,6 @@ def _flow(s):
     if isinstance(s, (ir.SetItem, ir.Append)):
         return s.target, ir.names_in([s.value])
     return None, []
-
-
-def _defined(s) -> list:
-    if isinstance(s, ir.Assign):
-        return [s.target]
-    if isinstance(s, ir.Unpack):
-        return list(s.targets)
-    if isinstance(s, ir.ForRange):
-        return [s.target]
-    return []
 
 
 def _assigned(body) -> set:

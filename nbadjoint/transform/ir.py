@@ -186,6 +186,17 @@ class Return(Stmt):
     value: Atom
 
 
+def defined(s) -> list:
+    """Names statement ``s`` binds (not counting writes into containers)."""
+    if isinstance(s, Assign):
+        return [s.target]
+    if isinstance(s, Unpack):
+        return list(s.targets)
+    if isinstance(s, ForRange):
+        return [s.target]
+    return []
+
+
 def walk(stmts):
     """Every statement, nested ones included, in order."""
     for s in stmts:

@@ -123,7 +123,7 @@ class ShapeFacts:
     def _pure(self) -> bool:
         built = {s.target for s in self.stmts if isinstance(s, ir.Assign) and isinstance(s.expr, ir.Build)}
         other_defs = {t for s in self.stmts if not (isinstance(s, ir.Assign) and isinstance(s.expr, ir.Build))
-                      for t in _defined(s)}
+                      for t in ir.defined(s)}
         for s in self.stmts:
             if isinstance(s, ir.SetItem):
                 return False
@@ -143,7 +143,7 @@ class ShapeFacts:
         """LIST for parameters only ever indexed by an int-like index (or taken apart, or passed
         on as lists); ARRAY for parameters passed to NumPy (or sliced, or written into); SCALAR
         for parameters only used in arithmetic; nothing for the others."""
-        reassigned = {t for s in self.stmts for t in _defined(s)}
+        reassigned = {t for s in self.stmts for t in ir.defined(s)}
         as_list, as_scalar, as_array, other = set(), set(), set(), set()
         for s in self.stmts:
             if isinstance(s, ir.Assign):
@@ -211,7 +211,7 @@ class ShapeFacts:
             env[p] = ("like", p) if kind == ARRAY else kind
         defs = {}
         for s in self.stmts:
-            for t in _defined(s) + ([s.target] if isinstance(s, ir.Append) else []):
+            for t in ir.defined(s) + ([s.target] if isinstance(s, ir.Append) else []):
                 if t not in self.code.params:
                     env[t] = TOP
                 defs.setdefault(t, []).append(s)
@@ -395,16 +395,6 @@ def _index_type(index, env):
     if len(index.reads) == 1 and src == index.reads[0]:
         return env.get(src)
     return INT if literal_type(src) == INT else None
-
-
-def _defined(s) -> list:
-    if isinstance(s, ir.Assign):
-        return [s.target]
-    if isinstance(s, ir.Unpack):
-        return list(s.targets)
-    if isinstance(s, ir.ForRange):
-        return [s.target]
-    return []
 
 
 def _reads(e) -> list:
