@@ -359,3 +359,14 @@ def test_pareto_beyond_the_exact_limit_is_non_dominated():
     front = pareto(many_sites(24))
     assert_front(front)
     assert len(front) > 2
+
+
+@pytest.mark.parametrize("method", ["optimal", "greedy", "auto"])
+def test_a_change_that_gains_nothing_is_not_advised(method):
+    # x's recomputation is skipped (its tape would be empty): checkpointing it costs no time, and
+    # splitting it changes no peak, so the advice keeps it as run
+    x = CallNode(X, [0], [], 0, t_primal=2.0, t_fwd=2.0, t_bwd=0.5, t_saved=2.0)
+    root = CallNode(ROOT_SITE, [0, 0, 0], [x, leaf(Y, 10, 10, 3.0)])
+    s = suggest(root, run_placement={X: True, Y: True}, budget=10_000, method=method)
+    assert s.placement[X] is True
+    assert s.placement[Y] is False          # a real gain is still advised

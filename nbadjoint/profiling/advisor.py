@@ -468,10 +468,29 @@ def suggest(tree: "CallNode | AggregatedTree | CostModel", sites=None, run_place
                 state = None
         if state is None:
             state, used = _greedy(pb), "greedy"
+    if used != "tapenade":
+        state = _keep_run_where_free(pb, state)
     t, p = pb.evaluate(state)
     placement = pb.placement(state)
     return Suggestion(placement=placement, time=t, peak_bytes=p, method=used,
                       ranking=_ranking(pb, figs, placement), budget_bytes=pb.budget)
+
+
+def _keep_run_where_free(pb: _Problem, state: list[int]) -> list[int]:
+    """Undo the changes to the run's placement that gain nothing (neither time nor peak), so the
+    advice names only changes that matter (a checkpointed call that is not recomputed costs nothing)."""
+    state = list(state)
+    t, p = pb.evaluate(state)
+    for i in pb.free:
+        if state[i] != pb.run_state[i]:
+            old = state[i]
+            state[i] = pb.run_state[i]
+            t2, p2 = pb.evaluate(state)
+            if t2 <= t and p2 <= p:
+                t, p = t2, p2
+            else:
+                state[i] = old
+    return state
 
 
 def _front(points) -> list[tuple[float, int, list[int]]]:

@@ -69,6 +69,7 @@ class SiteFigures:
     tn: int
     delta_t: float
     delta_pk: int
+    t_saved: float = 0.0      # recomputations skipped when checkpointed (the callee tapes nothing)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -248,7 +249,7 @@ class CostModel:
                 t_snapshot=st.t_snapshot, t_fwd_excl=st.t_fwd_excl, t_fwd_incl=0.0,
                 t_bwd_excl=st.t_bwd_excl, t_bwd_incl=0.0, snapshot_bytes=st.snapshot_bytes,
                 snapshot_bytes_max=st.snapshot_bytes_max, tape_bytes=0, tape_bytes_max=0,
-                snp=0, pk=0, tn=0, delta_t=self.cost[s], delta_pk=0)
+                snp=0, pk=0, tn=0, delta_t=self.cost[s], delta_pk=0, t_saved=st.t_saved)
         for u in range(self._n):
             node = nodes[u]
             fg = figs.get(node.site) if u != self._root else None

@@ -47,6 +47,7 @@ class SiteRecord:
     tn: int = 0                     # stack bytes at its turn (max over calls)
     delta_t: float = 0.0            # time saved by splitting it
     delta_pk: int = 0               # change of the run's peak if split
+    t_saved: float = 0.0            # forward sweeps not rerun when checkpointed: its tape would be empty
 
     @classmethod
     def from_dict(cls, data):

@@ -44,7 +44,7 @@ def _rows(profile, suggestion):
         rows.append((depth, {
             "call site": record.id,
             "calls": str(record.calls),
-            "state": "ckpt" if record.checkpointed else "split",
+            "state": ("ckpt (free)" if record.t_saved > 0 else "ckpt") if record.checkpointed else "split",
             "primal": format_seconds(record.t_primal),
             "fwd incl": format_seconds(record.t_fwd_incl),
             "bwd incl": format_seconds(record.t_bwd_incl),
@@ -75,6 +75,9 @@ def _summary_lines(profile, suggestion, error, budget):
         extra.append(f"process peak RSS {format_bytes(profile.rss_peak_bytes)}")
     if extra:
         lines.append("   ".join(extra))
+    if any(r.checkpointed and r.t_saved > 0 for r in profile.sites):
+        lines.append("ckpt (free): checkpointed without recomputation, the call tapes nothing "
+                     "(its shape guards held)")
     if suggestion is None:
         lines.append(f"advisor: {error}")
         return lines
