@@ -1,9 +1,11 @@
-"""Scalar code: shape markers skipped where the guarded parameters hold scalars, never otherwise.
+"""Shape guards: markers skipped where the guards on a function's parameters hold, never otherwise.
 
-A function whose list parameters hold only scalars (and whose scalar parameters are scalars)
-tapes no shape markers for its scalar operations; the same function called with arrays
-tapes them as before. Gradients must be right either way, and identical between the two
-code paths where the values are the same.
+- Scalar code (lists of numbers, numbers) tapes no shape markers for its scalar operations; the
+  same function called with arrays tapes them as before. Gradients must be right either way, and
+  identical between the two paths where the values are the same.
+- A checkpointed call that would tape nothing is not recomputed, and the profile knows it.
+- Loops over lists of numbers take a path without None checks when every incoming adjoint entry
+  is a number, and the general path otherwise.
 """
 import re
 
