@@ -112,35 +112,17 @@ class Recorder:
 
     # The log is one flat list, four items per event: (phase, site, stack bytes, time), phase
     # None for a leave.  Extending a flat list allocates nothing the garbage collector tracks,
-    # which keeps the probes cheap on runs with many calls.  Both methods are written out in
-    # full (no helper call): they run at every call site, twice.
+    # which keeps the probes cheap on runs with many calls.
 
     def enter(self, site, phase, _clock=perf_counter):
-        tape = self.tape
-        n = len(tape)
-        m = self._n
-        cum = self._cum
-        if n > m:
-            total = cum[m]
-            append = cum.append
-            for value in tape[m:n]:
-                if value is not None:
-                    cls = type(value)
-                    if cls is _ndarray:
-                        total += value.nbytes
-                    elif cls is _float or cls is _int:
-                        total += 8
-                    else:
-                        total += _size(value)
-                append(total)
-            self._n = n
-        elif n < m:
-            del cum[n + 1:]
-            self._n = n
-        self._log.extend((phase, site, cum[n], _clock()))
+        self._log.extend((phase, site, self._stack_bytes(), _clock()))
 
     def leave(self, site, phase, _clock=perf_counter):
-        t = _clock()
+        t = _clock()           # before the byte count: the bracket closes when the call returns
+        self._log.extend((None, site, self._stack_bytes(), t))
+
+    def _stack_bytes(self):
+        """Bytes on the tape now: the running sums are extended over new entries, or cut back."""
         tape = self.tape
         n = len(tape)
         m = self._n
@@ -162,7 +144,7 @@ class Recorder:
         elif n < m:
             del cum[n + 1:]
             self._n = n
-        self._log.extend((None, site, cum[n], t))
+        return cum[n]
 
     # -- results ---------------------------------------------------------------------------
 

@@ -197,8 +197,7 @@ def mean_grad(g, shape, axis=None, keepdims=False):
     shape = _array_shape(shape)
     if shape is None:
         return g
-    out = np.empty(shape, dtype=_adjoint_dtype(g))
-    out[...] = _expand(g, shape, axis, keepdims)
+    out = sum_grad(g, shape, axis, keepdims)
     out /= _count(shape, axis)
     return out
 
