@@ -70,7 +70,7 @@ ROOT_SITE = "<root>"
 GROUP_SITE = "<group>"      # a repeated block of children, not a call: see `aggregate`
 MAX_BLOCK = 16              # longest block of segments searched for periodic repetition
 
-_TIME_FIELDS = ("t_primal", "t_snapshot", "t_fwd", "t_bwd", "t_saved")
+TIME_FIELDS = ("t_primal", "t_snapshot", "t_fwd", "t_bwd", "t_saved")   # the times of a call-tree node
 
 
 @dataclass(eq=False)
@@ -128,7 +128,7 @@ class CallNode:
 def _node_dict(node: CallNode) -> dict:
     d = {"site": node.site, "gaps": [int(g) for g in node.gaps],
          "snapshot_bytes": int(node.snapshot_bytes)}
-    for name in _TIME_FIELDS:
+    for name in TIME_FIELDS:
         d[name] = float(getattr(node, name))
     d["children"] = []
     return d
@@ -138,7 +138,7 @@ def _node_from_dict(d: dict) -> CallNode:
     try:
         return CallNode(site=str(d["site"]), gaps=[int(g) for g in d["gaps"]], children=[],
                         snapshot_bytes=int(d.get("snapshot_bytes", 0)),
-                        **{name: float(d.get(name, 0.0)) for name in _TIME_FIELDS})
+                        **{name: float(d.get(name, 0.0)) for name in TIME_FIELDS})
     except KeyError as exc:
         raise ValueError(f"call-tree node dict is missing the key {exc.args[0]!r}; "
                          f"expected keys site, gaps, children (and optional bytes/times)") from None
@@ -165,8 +165,7 @@ class UniqueNode:
     into this node (0 for a group) and the four times are summed over them.
     """
 
-    __slots__ = ("site", "snapshot_bytes", "gap0", "segments", "count",
-                 "t_primal", "t_snapshot", "t_fwd", "t_bwd", "t_saved")
+    __slots__ = ("site", "snapshot_bytes", "gap0", "segments", "count") + TIME_FIELDS
 
     def __init__(self, site, snapshot_bytes, gap0, segments, count=0,
                  t_primal=0.0, t_snapshot=0.0, t_fwd=0.0, t_bwd=0.0, t_saved=0.0):
@@ -184,8 +183,7 @@ class UniqueNode:
     def to_dict(self) -> dict:
         return {"site": self.site, "snapshot_bytes": self.snapshot_bytes, "gap0": self.gap0,
                 "segments": [list(s) for s in self.segments], "count": self.count,
-                "t_primal": self.t_primal, "t_snapshot": self.t_snapshot,
-                "t_fwd": self.t_fwd, "t_bwd": self.t_bwd, "t_saved": self.t_saved}
+                **{name: getattr(self, name) for name in TIME_FIELDS}}
 
     def __repr__(self):
         return (f"UniqueNode(site={self.site!r}, count={self.count}, gap0={self.gap0}, "
@@ -258,10 +256,8 @@ class AggregatedTree:
         """Rebuild a plain `CallNode` tree; merged instances get the mean of their times."""
         def make(u: UniqueNode) -> CallNode:
             n = max(u.count, 1)
-            return CallNode(site=u.site, gaps=[u.gap0], children=[],
-                            snapshot_bytes=u.snapshot_bytes, t_primal=u.t_primal / n,
-                            t_snapshot=u.t_snapshot / n, t_fwd=u.t_fwd / n, t_bwd=u.t_bwd / n,
-                            t_saved=u.t_saved / n)
+            return CallNode(site=u.site, gaps=[u.gap0], children=[], snapshot_bytes=u.snapshot_bytes,
+                            **{name: getattr(u, name) / n for name in TIME_FIELDS})
 
         root = make(self.nodes[self.root])
         stack = [(root, self.nodes[self.root])]
@@ -306,7 +302,7 @@ class AggregatedTree:
                 nodes.append(UniqueNode(str(d["site"]), int(d["snapshot_bytes"]), int(d["gap0"]),
                                         segs, int(d["count"]),
                                         *(float(d[name] if name != "t_saved" else d.get(name, 0.0))
-                                          for name in _TIME_FIELDS)))
+                                          for name in TIME_FIELDS)))
             root = int(data["root"])
         except KeyError as exc:
             raise ValueError(f"aggregated call-tree dict is missing the key {exc.args[0]!r}") from None
@@ -352,6 +348,7 @@ def aggregate(tree: "CallNode | AggregatedTree") -> AggregatedTree:
             nodes.append(UniqueNode(key[0], key[1], key[2], key[3]))
         u = nodes[uid]
         u.count += 1
+        # the TIME_FIELDS, written out: this runs once per recorded call
         u.t_primal += node.t_primal
         u.t_snapshot += node.t_snapshot
         u.t_fwd += node.t_fwd
@@ -365,7 +362,7 @@ def aggregate(tree: "CallNode | AggregatedTree") -> AggregatedTree:
     # was interned before (impossible: a tree cannot contain a copy of itself).
     assert root_uid == len(nodes) - 1
     for u in nodes:
-        if not math.isfinite(u.t_primal + u.t_snapshot + u.t_fwd + u.t_bwd + u.t_saved):
+        if not math.isfinite(sum(getattr(u, name) for name in TIME_FIELDS)):
             raise ValueError(f"call-tree node {u.site!r} has a non-finite time")
     return AggregatedTree(nodes=nodes, root=root_uid)
 

@@ -16,7 +16,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from nbadjoint.profiling.calltree import ROOT_SITE, aggregate, tree_from_dict
+from nbadjoint.profiling.calltree import ROOT_SITE, TIME_FIELDS, aggregate, tree_from_dict
 from nbadjoint.profiling.model import CostModel, Prediction
 from nbadjoint.profiling.recorder import Recorder, merge_primal
 from nbadjoint.profiling.units import parse_bytes
@@ -442,7 +442,6 @@ def _median(values):
     return ordered[n // 2] if n % 2 else 0.5 * (ordered[n // 2 - 1] + ordered[n // 2])
 
 
-_TIMES = ("t_primal", "t_snapshot", "t_fwd", "t_bwd", "t_saved")
 
 
 def _median_tree(trees):
@@ -460,7 +459,7 @@ def _median_tree(trees):
                            "control flow must depend only on its arguments")
     for nodes in zip(*columns):
         node = nodes[0]
-        for name in _TIMES:
+        for name in TIME_FIELDS:
             setattr(node, name, _median([getattr(n, name) for n in nodes]))
     return first
 
@@ -476,11 +475,8 @@ def _scale_times(tree, factor):
     if factor == 1.0:
         return
     for node in tree.iter_nodes():
-        node.t_primal *= factor
-        node.t_snapshot *= factor
-        node.t_fwd *= factor
-        node.t_bwd *= factor
-        node.t_saved *= factor
+        for name in TIME_FIELDS:
+            setattr(node, name, getattr(node, name) * factor)
 
 
 def _bracketed_time(tree, placement):
