@@ -84,6 +84,8 @@ def _summary_lines(profile, suggestion, error, budget):
     changes = [(s, v) for s, v in sorted(suggestion.placement.items())
                if v != profile.placement.get(s, True)]
     gain = profile.adjoint_time - suggestion.time
+    if abs(gain) < 1e-9:
+        gain = 0.0          # rounding in the sums of per-call times, not a change (shown as +0 s)
     percent = 100.0 * gain / profile.adjoint_time if profile.adjoint_time > 0 else 0.0
     if changes:
         split = [s for s, v in changes if not v]
@@ -94,7 +96,7 @@ def _summary_lines(profile, suggestion, error, budget):
     else:
         lines.append(f"advisor ({suggestion.method}): keep the placement as run")
     lines.append(f"  predicted adjoint {format_seconds(suggestion.time)} "
-                 f"({format_seconds(-gain, signed=True)}, {-percent:+.1f}%), "
+                 f"({format_seconds(-gain, signed=True)}, {0.0 - percent:+.1f}%), "
                  f"peak {format_bytes(suggestion.peak_bytes)}")
     return lines
 
