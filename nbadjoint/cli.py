@@ -22,6 +22,19 @@ class UsageError(Exception):
     """A command-line mistake: printed without a traceback, exit status 2."""
 
 
+def attach_negative_values(argv, options):
+    """``["--budget", "-5MB"]`` -> ``["--budget=-5MB"]``: argparse would read ``-5MB`` as an
+    option; attached, the value reaches the option's own check and its clear message."""
+    out = list(argv)
+    i = 0
+    while i < len(out) - 1:
+        value = out[i + 1]
+        if out[i] in options and value[:1] == "-" and value[1:2] in tuple("0123456789."):
+            out[i:i + 2] = [f"{out[i]}={value}"]
+        i += 1
+    return out
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="nbadjoint",

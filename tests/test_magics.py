@@ -115,7 +115,7 @@ def test_placement_option_takes_a_dict_from_the_namespace(ip, recorder):
 
 @pytest.mark.parametrize("line, message", [
     ("--placement nowhere", "no variable named 'nowhere'"),
-    ("--placement not_a_dict", "must be a dict of call-site id -> bool, not list"),
+    ("--placement not_a_dict", "must be a dict mapping call-site ids to True (checkpointed) or False (split), not list"),
     ("--repeat 0", "--repeat must be at least 1"),
     ("--repeat two", "invalid int value: 'two'"),
     ("--budget lots", "--budget: cannot read the budget 'lots'"),

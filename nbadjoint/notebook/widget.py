@@ -23,7 +23,7 @@ import pathlib
 import anywidget
 import traitlets
 
-from nbadjoint.profiling.units import parse_bytes
+from nbadjoint.profiling.units import parse_budget as _parse_budget
 
 __all__ = ["CallTreeWidget", "parse_budget", "HISTORY_LENGTH", "ROOT_ID"]
 
@@ -39,15 +39,13 @@ ROOT_ID = "<root>"
 def parse_budget(budget):
     """Return a memory budget in bytes from an int or a string like ``"200MB"`` or ``"1.5 GiB"``.
 
-    kB/MB/GB are powers of 1000, KiB/MiB/GiB powers of 1024 (as everywhere in nbadjoint).
+    kB/MB/GB are powers of 1000, KiB/MiB/GiB powers of 1024 (as everywhere in nbadjoint); the
+    reader is `nbadjoint.profiling.units.parse_budget`, with a ValueError for every bad input.
     """
     try:
-        value = parse_bytes(budget)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"cannot read the budget {budget!r}: {exc}") from None
-    if value <= 0:
-        raise ValueError(f"the budget must be a positive number of bytes, got {budget!r}")
-    return value
+        return _parse_budget(budget)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _plain(value):
