@@ -24,8 +24,9 @@ import anywidget
 import traitlets
 
 from nbadjoint.profiling.units import parse_budget as _parse_budget
+from nbadjoint.profiling.units import parse_placement
 
-__all__ = ["CallTreeWidget", "parse_budget", "HISTORY_LENGTH", "ROOT_ID"]
+__all__ = ["CallTreeWidget", "parse_budget", "HISTORY_LENGTH", "ROOT_ID", "BUDGET_ERROR"]
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 
@@ -34,6 +35,9 @@ HISTORY_LENGTH = 10
 
 ROOT_ID = "<root>"
 """The id of the root node in ``profile_data["tree"]`` (the root is not a call site)."""
+
+BUDGET_ERROR = "Budget: "
+"""How ``error`` starts when a budget could not be read (the front end marks the budget box)."""
 
 
 def parse_budget(budget):
@@ -141,10 +145,29 @@ class CallTreeWidget(anywidget.AnyWidget):
 
     def toggle(self, site_id):
         """Flip one site between checkpointed and split; returns the new value."""
+        if site_id not in self.placement:
+            raise ValueError(f"unknown call site {site_id!r}; the profile's sites are: "
+                             f"{', '.join(self.site_ids) or '(none)'}")
         placement = dict(self.placement)
         placement[site_id] = not placement[site_id]
         self.placement = placement
         return placement[site_id]
+
+    def set_budget(self, budget):
+        """Set the advisor's memory budget from bytes or a string like "200MB" or "1.5 GiB".
+
+        A budget that cannot be read is shown in the widget (``error``, starting "Budget:") and
+        raised; a valid one clears that error.
+        """
+        try:
+            value = parse_budget(budget)
+        except ValueError as exc:
+            self.error = f"{BUDGET_ERROR}{exc}"
+            raise
+        if self.error.startswith((BUDGET_ERROR, "No suggestion")):
+            self.error = ""
+        self.budget = value
+        return value
 
     def apply_suggestions(self):
         """Set the placement to the advisor's suggestion for the current budget."""
@@ -187,7 +210,10 @@ class CallTreeWidget(anywidget.AnyWidget):
                 f"unknown call site(s) {', '.join(map(repr, unknown))}; "
                 f"the profile's sites are: {', '.join(defaults) or '(none)'}"
             )
-        defaults.update({key: bool(value) for key, value in proposal["value"].items()})
+        try:
+            defaults.update(parse_placement(proposal["value"]))
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(str(exc)) from None
         return defaults
 
     @traitlets.observe("placement")
@@ -287,7 +313,7 @@ class CallTreeWidget(anywidget.AnyWidget):
             elif kind == "line_profile":
                 self.show_line_profile(content.get("node"))
             elif kind == "budget":
-                self.budget = parse_budget(content.get("text", ""))
+                self.set_budget(content.get("text", ""))
             else:
                 self.error = f"The widget received an unknown request {content!r}."
         except Exception as exc:
