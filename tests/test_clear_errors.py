@@ -415,3 +415,9 @@ def test_rerun_after_a_callee_is_redefined_measures_the_new_code(tmp_path):
     np.testing.assert_allclose(again.grad, 18.0 * u)
     measured = view.rerun()
     np.testing.assert_allclose(measured.grad, 18.0 * u)
+
+
+def test_a_failing_profile_cell_keeps_an_unrelated_variable_of_the_output_name(ip):
+    ip.user_ns["prof"] = "notes"
+    result = magic(ip, "-o prof --no-widget", BROKEN_CELLS["exception in the definitions"][0])
+    assert not result.success and ip.user_ns["prof"] == "notes"

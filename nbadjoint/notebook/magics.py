@@ -24,6 +24,7 @@ import inspect
 import keyword
 import shlex
 import sys
+import weakref
 from dataclasses import dataclass
 
 from IPython.core.error import UsageError
@@ -34,7 +35,7 @@ from IPython.display import Code, display
 from nbadjoint.cli import attach_negative_values
 from nbadjoint.errors import TransformError
 from nbadjoint.profiling.advisor import METHODS
-from nbadjoint.profiling.profile import ProfileError
+from nbadjoint.profiling.profile import Profile, ProfileError
 from nbadjoint.profiling.units import parse_placement
 from nbadjoint.runtime.tape import AliasError
 from nbadjoint.notebook.widget import CallTreeWidget, parse_budget
@@ -314,8 +315,7 @@ class AdjointMagics(Magics):
         """
         options = self._parse(self.adjoint_profile, line)
         output = self._output_name(options.output)
-        if output is not None:
-            self.shell.user_ns.pop(output, None)        # an error must not leave an old result
+        self._drop_old_result(output)
         if options.repeat < 1:
             self._usage_error(self.adjoint_profile, f"--repeat must be at least 1, got {options.repeat}")
         budget = None
@@ -332,6 +332,10 @@ class AdjointMagics(Magics):
             raise _briefly(exc)
         if output is not None:
             self.shell.user_ns[output] = profile
+            try:
+                self._results[output] = profile
+            except TypeError:                           # not weak-referenceable
+                pass
         show_profile(profile, widget=not options.no_widget, budget=budget, method=options.method, shell=self.shell)
         return None
 
@@ -367,6 +371,22 @@ class AdjointMagics(Magics):
             return magic.parser.parse_args(tokens)
         except UsageError as exc:
             self._usage_error(magic, str(exc))
+
+    @property
+    def _results(self):
+        """Profiles this magic stored under ``-o`` names (weakly: the user may delete them)."""
+        if "_stored_results" not in vars(self):
+            self._stored_results = weakref.WeakValueDictionary()
+        return self._stored_results
+
+    def _drop_old_result(self, name):
+        """Remove the result of an earlier profile from ``name`` before a new one runs, so that
+        an error leaves no stale result behind; any other value under that name stays."""
+        if name is None or name not in self.shell.user_ns:
+            return
+        value = self.shell.user_ns[name]
+        if isinstance(value, Profile) or self._results.get(name) is value:
+            del self.shell.user_ns[name]
 
     def _output_name(self, name):
         if name is None:
