@@ -8,7 +8,6 @@ user's code with status 1; the profiler refuses bad arguments with errors that n
 import importlib.util
 import json
 import os
-import pathlib
 import subprocess
 import sys
 import textwrap

@@ -147,7 +147,9 @@ def _kind(value):
     if inspect.isbuiltin(value):
         return f"the builtin {getattr(value, '__qualname__', value)}"
     cls = type(value)
-    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    name = cls.__qualname__
+    if cls.__module__ != "builtins":
+        name = f"{cls.__module__}.{name}"
     article = "an" if name[:1].lower() in "aeiou" else "a"
     return f"{article} {name}"
 
@@ -158,6 +160,11 @@ def _signature(function, text):
     except (TypeError, ValueError):
         raise UsageError(f"%%adjoint_profile: `{text}` does not call a Python function with a "
                          "signature; the root must be a function defined in Python") from None
+
+
+_NOT_POSITIONAL = {inspect.Parameter.KEYWORD_ONLY: "keyword-only parameter",
+                   inspect.Parameter.VAR_KEYWORD: "**keyword parameter",
+                   inspect.Parameter.VAR_POSITIONAL: "*args parameter"}
 
 
 def argnums_for(function, wrt, nargs):
@@ -172,13 +179,12 @@ def argnums_for(function, wrt, nargs):
     positions = []
     for name in names:
         kind = getattr(signature.parameters.get(name), "kind", None)
-        if kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD,
-                    inspect.Parameter.VAR_POSITIONAL):
-            what = {inspect.Parameter.KEYWORD_ONLY: "keyword-only parameter",
-                    inspect.Parameter.VAR_KEYWORD: "**keyword parameter"}.get(kind, "*args parameter")
-            raise UsageError(f"--wrt: {name!r} is a {what} of {fname}; nbadjoint differentiates "
-                             f"with respect to positional parameters only ({', '.join(parameters) or 'none'}): "
-                             f"make {name!r} an ordinary parameter (before any `*`) to differentiate it")
+        if kind in _NOT_POSITIONAL:
+            raise UsageError(
+                f"--wrt: {name!r} is a {_NOT_POSITIONAL[kind]} of {fname}; nbadjoint "
+                f"differentiates with respect to positional parameters only "
+                f"({', '.join(parameters) or 'none'}): make {name!r} an ordinary parameter "
+                f"(before any `*`) to differentiate it")
         if name not in parameters:
             raise UsageError(f"--wrt: {name!r} is not a parameter of {fname}; "
                              f"its parameters are: {', '.join(parameters) or '(none)'}")

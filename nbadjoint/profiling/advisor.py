@@ -40,7 +40,7 @@ from typing import Iterable, Mapping
 from .calltree import AggregatedTree, CallNode
 from .model import CHECKPOINTED, SPLIT, UNDECIDED, CostModel, SiteFigures
 from . import units
-from .units import format_bytes, format_seconds, parse_bytes
+from .units import format_bytes, format_seconds
 
 MAX_EXACT_SITES = 25
 AUTO_EXACT_SITES = 20
