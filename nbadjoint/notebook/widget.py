@@ -10,7 +10,8 @@ few synced traitlets that the front end (``static/widget.js``) renders:
 - ``history``: the last runs, each with its placement and predicted and measured figures
 
 Toggling a checkpoint only re-predicts; ``rerun()`` measures; ``apply_suggestions()`` takes the
-advisor's placement. Every action the UI offers is a plain method, so it works from code too.
+advisor's placement; ``set_budget("200MB")`` asks the advisor again (a budget it cannot read is
+shown in ``error`` until a valid one replaces it). Every action the UI offers is a plain method, so it works from code too.
 """
 
 from __future__ import annotations

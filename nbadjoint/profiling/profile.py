@@ -466,7 +466,10 @@ def profile(f, *args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,
     (tracemalloc, slow); ``rss=True`` the process's peak resident set size.  ``progress`` is
     called with a short line of text before each stage.  ``clock="cpu"`` times whole runs in
     process CPU time instead of wall time (steadier on a machine shared with other work; the
-    per-call times are then scaled to it).
+    per-call times are then scaled to it).  Every run works on its own copy of the array
+    arguments: profiling never writes into the caller's arrays.  Bad arguments (``argnums``,
+    ``placement``, ``repeat``...) raise TypeError / ValueError naming what is expected before
+    anything runs.
     """
     from nbadjoint.transform.program import compile_tree
 
