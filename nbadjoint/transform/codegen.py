@@ -587,10 +587,15 @@ class FunctionCode:
             if mode == "bplus" and name not in self.needed and not self._free(name) and name not in bmarkers:
                 bmarkers[name] = self.tmp("_m")
         for n in sorted(plan.shape_only):
-            if n not in self.needed and not self._free(n):
+            if n == _OLD:
+                # the shape of the target's old value: read from the old value itself when it is
+                # kept, else from a marker taken before the name is rebound
+                if not pushes:
+                    smarkers[n] = self.tmp("_m")
+            elif n not in self.needed and not self._free(n):
                 smarkers[n] = self.tmp("_m")
         result = s.target
-        if s.target in bmarkers or s.target in smarkers:
+        if s.target in bmarkers or s.target in smarkers or _OLD in smarkers:
             # the old value's shape is taken before the name is rebound
             result = self.tmp("_n")
         f.add(0, f"{result} = {self._render_expr(expr)}")
@@ -614,7 +619,7 @@ class FunctionCode:
         elif push is not None:
             f.add(0, push)
         for name, m in smarkers.items():
-            f.add(0, f"_push(_vjp.shape_of({name}))")
+            f.add(0, f"_push(_vjp.shape_of({s.target if name == _OLD else name}))")
         if result != s.target:
             f.add(0, f"{s.target} = {result}")
         if getitem_meta:
