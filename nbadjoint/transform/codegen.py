@@ -21,6 +21,7 @@ import types
 
 import numpy as np
 
+from ..runtime import tape as _rt
 from . import ir, rules, shapes
 from .normalize import Normalizer, bind_call
 from .parse import FunctionInfo, is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
@@ -93,8 +94,17 @@ class FunctionCode:
             {st.target for st in ir.walk(self.body) if isinstance(st, ir.ForRange)}
         self.mutated: list = []       # parameters this function writes into (set by the alias check)
         self.maybe_mutated: set = set()  # ... only by `x op= v`, so only when they are arrays
+        self.touched: frozenset = frozenset()  # parameters a write through another name may reach
+        self.unsafe_pairs: frozenset = frozenset()  # (p, q): the arguments for p and q must not overlap
+        self.maybe_unbound: set = set()  # names an alias check reads where they may not be bound yet
         self.alias_checks: dict = {}    # (id(stmt), name) -> [(other live name, message)] checked at run time
         self.entry_refs: dict = {}      # parameter -> name holding its value on entry
+
+    @property
+    def copied_params(self) -> set:
+        """Parameters whose arguments a run of the call tree may write into: the root works on
+        copies of those, so that the caller's arrays stay as they are whatever happens."""
+        return set(self.mutated) | self.touched
 
     def entry_ref(self, param) -> str:
         if param not in self.entry_refs:
@@ -414,6 +424,7 @@ class FunctionCode:
         if self.flag_used:
             out.append(f"    {self.shape_flag()} = {self.shape_guard()}    # then operands of the result's shape tape no marker")
         inits = [n for n in self.needed_locals if n not in self.params and n not in self.first_def_names]
+        inits += sorted(n for n in self.maybe_unbound if n not in inits and n not in self.params)
         for k in range(0, len(inits), 6):
             out.append("    " + " = ".join(inits[k:k + 6]) + " = None")
         out += body.render(1)
@@ -935,6 +946,7 @@ class FunctionCode:
         snaps = [f"_push(_rt.snapshot({name}))    # {callee.info.name}() writes into it" for _, name in mutated]
         for _, name in mutated:
             self._emit_alias_checks(f, s, name)
+        self._emit_overlap_checks(f, s, callee, mutated)
         if self.probes:
             f.add(0, f"if _ck[{site!r}]:")
             f.add(1, f"_rec.enter({site!r}, 'P')")
@@ -1039,6 +1051,41 @@ class FunctionCode:
         if pushes:
             b.add(0, f"{s.target} = {old}" if old else f"{s.target} = _pop()")
         return f, b, new_state
+
+    def _emit_overlap_checks(self, f, s, callee, mutated):
+        """A callee that writes into one argument must get no other argument sharing its memory:
+        its adjoint treats its parameters as distinct arrays."""
+        args = s.expr.args
+        for k, name in mutated:
+            for j, atom in enumerate(args):
+                if (callee.params[k], callee.params[j]) not in callee.unsafe_pairs or \
+                        (isinstance(atom, ir.Const) and shapes.literal_type(atom.src) is not None):
+                    continue
+                message = callee.overlap_message(callee.params[k], callee.params[j], self.info, s.line,
+                                                 [a.text() for a in args], self.norm.user_names)
+                f.add(0, f"_rt.check_alias({name}, {atom.text()}, {message!r})")
+
+    def overlap_message(self, written, other, where=None, line=None, args=None, user_names=()):
+        """Why arguments sharing memory are refused, at the call in ``where`` (a caller's
+        FunctionInfo) or, for the root, at its definition."""
+        name = self.info.name
+        reason = (f"{name}() writes into its parameter `{written}`, and the arguments passed for `{written}` and "
+                  f"`{other}` share memory: the adjoint would miss that the write also changes `{other}`")
+        pick = None
+        if args is not None:
+            texts = dict(zip(self.params, args))
+            pick = next((texts[p] for p in (other, written) if texts[p] in user_names), None)
+        hint = f"pass a copy of one of them, e.g. {pick}.copy()" if pick else "pass a copy of one of them"
+        if where is None:
+            return str(self.info.error(reason, lineno=self.info.node.lineno, hint=hint))
+        return str(where.error(reason, lineno=line, hint=hint))
+
+    def check_arguments(self, named: dict):
+        """Run-time check of a root's arguments (``named``: parameter -> value): none may share
+        memory with one it writes into."""
+        for p, q in sorted(self.unsafe_pairs):
+            if _rt.overlaps(named[p], named[q]):
+                raise _rt.AliasError(self.overlap_message(p, q))
 
     def _emit_if(self, s, state):
         fb, bb, sb = self._emit_block(s.body, state)
@@ -1453,16 +1500,24 @@ class AliasChecker:
         self.live_after: dict = {}
         self.contents: dict = {}        # container object -> objects it may hold
         self.mutated: set = set()       # parameters written in place (the caller's arrays)
+        self.touched: set = set()       # parameters a write through another name may reach
+        self.unsafe: set = set()        # (p, q): q (or a name that may share its memory) is read after
+                                        # a write into parameter p, so their arguments must not overlap
         self.strict_mutated: set = set()  # ... by writes that happen whatever their type
 
     def run(self) -> bool:
         """Check the function; returns True when its result never shares memory with a parameter."""
         body = self.code.body
         self._live(body, set())
+        self.bound_before: dict = {}
+        _bound_before(body, frozenset(self.code.params), self.bound_before)
         self.checking = False          # a first pass collects what containers may hold
         self._pts_block(body, {p: frozenset({("param", p)}) for p in self.code.params})
         self.checking = True
         self._pts_block(body, {p: frozenset({("param", p)}) for p in self.code.params})
+        self.code.touched = frozenset(self.touched)
+        self.code.unsafe_pairs = frozenset(self.unsafe) | frozenset(
+            (p, q) for p in self.mutated for q in self.mutated if p != q)
         ret = self.code.body[-1].value
         if isinstance(ret, ir.Name):
             return not any(obj[0] == "param" for obj in self._final_env.get(ret.id, ()))
@@ -1562,6 +1617,8 @@ class AliasChecker:
         if isinstance(e, ir.UserCall):
             callee = self.code.program.functions[e.callee]
             for param, atom in zip(callee.params, e.args):
+                if param in callee.touched and isinstance(atom, ir.Name):
+                    self.touched.update(obj[1] for obj in env.get(atom.id, ()) if obj[0] == "param")
                 if param in getattr(callee, "mutated", ()):
                     if not isinstance(atom, ir.Name):
                         raise self.code.info.error(f"{callee.info.name}() writes into its parameter `{param}`: "
@@ -1598,6 +1655,8 @@ class AliasChecker:
         checks = self.code.alias_checks.setdefault((id(s), target), [])
 
         def check(other_ref, other_name, hint):
+            if other_ref == other_name and other_name not in self.bound_before.get(id(s), ()):
+                self.code.maybe_unbound.add(other_name)   # None until bound: a check of None passes
             err = info.error(f"writing into {what} also changes `{other_name}`, which shares its memory and is "
                              "used afterwards; the adjoint would miss that dependence", lineno=s.line, hint=hint)
             if all(ref != other_ref for ref, _ in checks):
@@ -1605,9 +1664,12 @@ class AliasChecker:
 
         if own_param:
             self.mutated.add(target)      # the caller's array is written: callers snapshot it
+            for name in self.live_after.get(id(s), ()):
+                self.unsafe.update((target, q) for q in self._params_in(env.get(name, frozenset())) if q != target)
             if not deferred:
                 self.strict_mutated.add(target)
         else:
+            self.touched.update(obj[1] for obj in objs if obj[0] == "param")
             for obj in sorted(objs, key=repr):
                 if obj[0] == "param" and obj[1] not in exclude:
                     p = obj[1]
@@ -1615,14 +1677,25 @@ class AliasChecker:
                     check(ref, p, f"nbadjoint does not write into its caller's arrays through another name: "
                                   f"work on a copy, e.g. {target if target in self.user_names else 'x'} = "
                                   f"{p}.copy(), or write into `{p}` itself")
+        rebound = s.target if isinstance(s, ir.Assign) else None    # its old value is not used again
         for name in sorted(self.live_after.get(id(s), ())):
-            if name == target or name not in self.user_names or name in exclude:
+            if name in (target, rebound) or name not in self.user_names or name in exclude:
                 continue
             if self._conflict(env.get(name, frozenset()), objs):
                 # may share: checked when the write happens (a float taken from an array shares nothing)
                 check(name, name, f"make one of them a copy, e.g. {name} = {name}.copy()")
         if not checks:
             del self.code.alias_checks[(id(s), target)]
+
+    def _params_in(self, objs) -> set:
+        """The parameters whose arguments objects ``objs`` may be (or be entries of)."""
+        out = set()
+        for obj in list(objs) + list(self._held(objs)):
+            while obj[0] == "elem":
+                obj = obj[1]
+            if obj[0] == "param":
+                out.add(obj[1])
+        return out
 
     def _describe(self, name) -> str:
         """How a message names what is written: the user's variable, or the expression of a temporary."""
@@ -1656,6 +1729,22 @@ def _conflict(a, b) -> bool:
                        for o in y):
                     return True
     return False
+
+
+def _bound_before(stmts, bound: frozenset, out: dict) -> frozenset:
+    """Record in ``out`` (statement id -> names) the names certainly bound before each statement
+    runs; returns those certainly bound after the block."""
+    for s in stmts:
+        out[id(s)] = bound
+        if isinstance(s, ir.If):
+            bound = _bound_before(s.body, bound, out) & _bound_before(s.orelse, bound, out)
+        elif isinstance(s, ir.ForRange):
+            _bound_before(s.body, bound | {s.target}, out)      # the body may not run at all
+        elif isinstance(s, ir.Loop):
+            _bound_before(s.body, bound, out)                   # it may exit before any name is bound
+        else:
+            bound = bound | frozenset(ir.defined(s))
+    return bound
 
 
 def _union_env(a: dict, b: dict) -> dict:
