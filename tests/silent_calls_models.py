@@ -289,3 +289,70 @@ def calls_view_writer(u):
 def calls_view_writer_on_part(u):
     head = u[:2]
     return write_through_view(head) + np.sum(u * u)
+
+
+# --------------------------------------------------------------------------- siblings
+
+def half_then_fill(a, b):
+    t = b * 0.5
+    a[:] = t * 3.0
+    return np.sum(a * t)
+
+
+def fill_with_half_of_itself(u):
+    y = u * 1.0
+    return half_then_fill(y, y)
+
+
+def accumulate(a, b):
+    a += b
+    return np.sum(a * b)
+
+
+def accumulate_into_itself(u):
+    y = u * 1.0
+    return accumulate(y, y)
+
+
+def accumulate_squared(a, b):
+    a += b
+    return np.sum(a * a)
+
+
+def accumulate_squared_into_itself(u):
+    y = u * 1.0
+    return accumulate_squared(y, y)
+
+
+def keywords_reversed(u):
+    y = u * 1.0
+    return accumulate(b=y[::-1], a=y)
+
+
+def negative_duplicate_index(u):
+    a = u * 1.0
+    a[[0, -4, 1]] = u[1:] * 2.0
+    return np.sum(a * a)
+
+
+def index_array_updated_in_the_loop(u):
+    k = np.zeros(2, dtype=int)
+    a = u * 1.0
+    for i in range(3):
+        j = k + 1
+        a[j] = a[j] * a[0] + 1.0
+        k[0] = i + 1
+        k[1] = i + 2
+    return np.sum(a * a)
+
+
+W = np.array([1.0, 2.0, 3.0, 4.0])
+
+
+def set_first(a, s):
+    a[0] = s
+    return np.sum(a) * s
+
+
+def writes_into_a_global(u):
+    return set_first(W, u[0]) + np.sum(u)

@@ -204,3 +204,32 @@ def test_adjoint_profile_magic_leaves_the_argument_as_it_was():
     assert np.array_equal(shell.user_ns["u_alias"], X4)
     for name in ("u_alias", "tail_writer"):
         shell.user_ns.pop(name, None)
+
+
+# --------------------------------------------------------------------------- siblings
+
+def test_argument_read_again_when_the_backward_sweep_starts_must_not_overlap_the_written_one():
+    # t = b * 0.5 is recomputed at the start of the backward sweep, after the write into a
+    refused_everywhere(m.fill_with_half_of_itself, (X4.copy(),), "half_then_fill() writes into its parameter `a`")
+
+
+def test_augmented_write_with_the_same_array_as_operand():
+    refused_everywhere(m.accumulate_into_itself, (X4.copy(),), "accumulate() writes into its parameter `a`")
+    refused_everywhere(m.keywords_reversed, (X4.copy(),), "accumulate() writes into its parameter `a`")
+    g = check_everywhere(m.accumulate_squared_into_itself, (X4.copy(),))
+    np.testing.assert_allclose(g, 8.0 * X4, rtol=1e-12)
+
+
+def test_negative_index_naming_the_same_place_twice():
+    check_everywhere(m.negative_duplicate_index, (X4.copy(),))
+
+
+def test_index_recomputed_in_the_reversed_loop_is_not_read_after_the_loop_writes_it():
+    check_everywhere(m.index_array_updated_in_the_loop, (np.arange(1.0, 6.0),))
+
+
+def test_callee_writing_into_a_global_is_refused_before_running():
+    before = m.W.copy()
+    with pytest.raises(nba.TransformError, match=r"argument `W` is a global"):
+        nba.grad(m.writes_into_a_global)(X4.copy())
+    assert np.array_equal(m.W, before)

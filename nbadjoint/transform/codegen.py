@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import types
 
 import numpy as np
@@ -217,6 +218,7 @@ class FunctionCode:
             for x in stmts:
                 if id(x) not in inside and x is not loop:
                     read_outside |= _stmt_reads(x)
+            written = self._maybe_written_in(loop)
             chosen, avail = [], set()
             for st in loop.body:
                 if not (isinstance(st, ir.Assign) and isinstance(st.expr, (ir.BinOp, ir.UnOp, ir.Opaque))
@@ -225,7 +227,8 @@ class FunctionCode:
                         and st.target not in self.params):
                     continue
                 operands = _operand_names(st.expr) if not isinstance(st.expr, ir.Opaque) else set(st.expr.reads)
-                if all(op == loop.target or op in avail or op not in in_loop for op in operands):
+                if all(op == loop.target or op in avail or (op not in in_loop and op not in written)
+                       for op in operands):
                     chosen.append(st)
                     avail.add(st.target)
             keep, wanted = [], set(self.needed)
@@ -241,6 +244,32 @@ class FunctionCode:
                               (_operand_names(st.expr) if not isinstance(st.expr, ir.Opaque) else st.expr.reads)}
                 self.needed -= avail
                 self.needed |= (invariants - avail)
+
+    def _maybe_written_in(self, loop) -> set:
+        """Names whose value loop ``loop`` may change in place: the targets of its writes (its own
+        and its callees'), and every name that may share memory with one of those."""
+        written = set()
+        for st in ir.walk(loop.body):
+            if isinstance(st, (ir.SetItem, ir.Append)):
+                written.add(st.target)
+            elif isinstance(st, ir.Assign) and isinstance(st.expr, ir.UserCall):
+                callee = self.program.functions[st.expr.callee]
+                written.update(a.id for p, a in zip(callee.params, st.expr.args)
+                               if p in callee.mutated and isinstance(a, ir.Name))
+        if not written:
+            return written
+        links = {}
+        for st in ir.walk(self.body):
+            for a, b in _sharing_links(st):
+                links.setdefault(a, set()).add(b)
+                links.setdefault(b, set()).add(a)
+        todo = list(written)
+        while todo:
+            for other in links.get(todo.pop(), ()):
+                if other not in written:
+                    written.add(other)
+                    todo.append(other)
+        return written
 
     def _plan_prologue_recomputation(self, stmts):
         """Values computed once, at the top level, from unmodified parameters and constants by one
@@ -273,6 +302,10 @@ class FunctionCode:
                 wanted |= _operand_names(st.expr)
         self.prologue = keep[::-1]
         self.needed -= {st.target for st in self.prologue}
+        # recomputed when the backward sweep starts, after every write into the parameters: an
+        # argument read there must not share memory with one this function writes into
+        read = {n for st in self.prologue for n in _operand_names(st.expr)} & set(self.params)
+        self.unsafe_pairs = self.unsafe_pairs | {(p, q) for p in self.mutated for q in read if q != p}
 
     def _flows(self, s):
         pairs = _flows(s)
@@ -1621,8 +1654,7 @@ class AliasChecker:
                     self.touched.update(obj[1] for obj in env.get(atom.id, ()) if obj[0] == "param")
                 if param in getattr(callee, "mutated", ()):
                     if not isinstance(atom, ir.Name):
-                        raise self.code.info.error(f"{callee.info.name}() writes into its parameter `{param}`: "
-                                                   "pass it a variable, not an expression", lineno=s.line)
+                        raise self._nonlocal_write(s, callee, param, atom)
                     self._check_write(s, atom.id, env, deferred=param in callee.maybe_mutated)
             if self.returns_fresh.get(e.callee, False):
                 return site
@@ -1638,6 +1670,18 @@ class AliasChecker:
             self.contents[key] = self.contents.get(key, frozenset()) | inner
             return site
         return site
+
+    def _nonlocal_write(self, s, callee, param, atom):
+        """The error for a callee writing into an argument that is no local variable."""
+        found = re.fullmatch(r"_(?:G\d+|C_\w+)\['(\w+)'\]", atom.text())
+        if found:
+            name = found.group(1)
+            return self.code.info.error(
+                f"{callee.info.name}() writes into its parameter `{param}`, and the argument `{name}` is a global "
+                "or closure variable: differentiated code never writes into those", lineno=s.line,
+                hint=f"pass a local copy, e.g. {name.lower()}_local = {name}.copy()")
+        return self.code.info.error(f"{callee.info.name}() writes into its parameter `{param}`: "
+                                    "pass it a variable, not an expression", lineno=s.line)
 
     def _check_write(self, s, target, env, deferred=None):
         if not self.checking:
@@ -1745,6 +1789,30 @@ def _bound_before(stmts, bound: frozenset, out: dict) -> frozenset:
         else:
             bound = bound | frozenset(ir.defined(s))
     return bound
+
+
+def _sharing_links(st) -> list:
+    """(name, name) pairs statement ``st`` may leave sharing memory (or one holding the other)."""
+    if isinstance(st, ir.Unpack):
+        return [(t, n) for t in st.targets for n in ir.names_in([st.value])]
+    if isinstance(st, (ir.SetItem, ir.Append)):
+        return [(st.target, n) for n in ir.names_in([st.value])]
+    if not isinstance(st, ir.Assign):
+        return []
+    e = st.expr
+    if isinstance(e, (ir.Copy, ir.GetItem)):
+        names = ir.names_in([e.a])
+    elif isinstance(e, ir.Prim):
+        names = ir.names_in(e.args[:1]) if e.func in _VIEW_FUNCS or e.method else []
+    elif isinstance(e, ir.UserCall):
+        names = ir.names_in(e.args)
+    elif isinstance(e, ir.Build):
+        names = ir.names_in(e.elts)
+    elif isinstance(e, ir.BuildDict):
+        names = ir.names_in(e.values)
+    else:
+        names = []
+    return [(st.target, n) for n in names]
 
 
 def _union_env(a: dict, b: dict) -> dict:
