@@ -233,3 +233,105 @@ def test_callee_writing_into_a_global_is_refused_before_running():
     with pytest.raises(nba.TransformError, match=r"argument `W` is a global"):
         nba.grad(m.writes_into_a_global)(X4.copy())
     assert np.array_equal(m.W, before)
+
+
+# --------------------------------------------------------------------------- random programs
+
+import hashlib
+import importlib.util
+import sys
+import tempfile
+from pathlib import Path
+
+from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import strategies as st
+
+N = 6
+SETTINGS = dict(max_examples=40, deadline=None, derandomize=True, database=None,
+                phases=(Phase.explicit, Phase.generate), suppress_health_check=[HealthCheck.too_slow])
+MODULE_DIR = Path(tempfile.mkdtemp(prefix="nbadjoint_silent_calls_"))
+
+
+def load(source):
+    name = "silent_" + hashlib.sha1(source.encode()).hexdigest()[:16]
+    if name not in sys.modules:
+        path = MODULE_DIR / f"{name}.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@st.composite
+def index_write_programs(draw):
+    """A write at a fancy index with repeated places (=, += or *=), maybe in a loop or a callee."""
+    idx = draw(st.lists(st.integers(-N, N - 1), min_size=1, max_size=N))
+    op = draw(st.sampled_from(["=", "+=", "*="]))
+    k = len(idx)
+    start = draw(st.integers(0, N - k))
+    rhs = draw(st.sampled_from([f"s * u[{start}]", f"u[{start}:{start + k}] * s", "np.sin(s)"]))
+    index = draw(st.sampled_from([repr(idx), f"np.array({idx!r})"]))
+    write = f"a[{index}] {op} {rhs}"
+    place = draw(st.sampled_from(["main", "loop", "callee"]))
+    lines = ["import numpy as np", ""]
+    if place == "callee":
+        lines += ["def write(a, u, s):", f"    {write}", "    return np.sum(a)", ""]
+        write = "t = write(a, u, s)"
+    lines += ["def main(u, s):", "    a = u * 0.5"]
+    if place == "loop":
+        lines += ["    for i in range(2):", f"        {write}", "        a = a * 0.9"]
+    else:
+        lines += [f"    {write}"]
+    lines += ["    return np.sum(a * a * u)", ""]
+    return "\n".join(lines)
+
+
+ARGUMENTS = {"y, y": True, "y, y[::-1]": True, "y[1:], y[:-1]": True, "y[:-1], y": True,
+             "y[::2], y[1::2]": False, "y, y * 1.0": False}
+READS = ["t = t + np.sum(b * b)", "t = t + b[0] * b[-1]"]
+WRITES = ["a[0] = a[-1] * 0.5 + t", "a *= 0.9", "a[:] = np.sin(a)", "a[1:] = a[:-1] * 0.7"]
+
+
+@st.composite
+def overlap_programs(draw):
+    """A callee writing into `a` and reading `b`, in a random order, called with arguments that may
+    share memory; returns (source, whether `b` is read after a write into `a`)."""
+    body = draw(st.lists(st.sampled_from(READS + WRITES), min_size=1, max_size=4))
+    ret = draw(st.sampled_from(["t + np.sum(a * a)", "t + np.sum(a) * b[0]"]))
+    args = draw(st.sampled_from(sorted(ARGUMENTS)))
+    first_write = next((k for k, line in enumerate(body) if line in WRITES), None)
+    read_after = first_write is not None and (
+        "b" in ret or any(line in READS for line in body[first_write:]))
+    source = "\n".join(["import numpy as np", "", "def callee(a, b):", "    t = 0.0"]
+                       + [f"    {line}" for line in body]
+                       + [f"    return {ret}", "", "def main(u, s):", "    y = u * s",
+                          "    base = np.sum(y * y)", f"    return callee({args}) + base", ""])
+    return source, ARGUMENTS[args] and read_after
+
+
+def inputs():
+    return np.linspace(0.3, 1.1, N), 0.7
+
+
+@settings(**SETTINGS)
+@given(index_write_programs())
+def test_random_writes_at_repeated_indices(source):
+    note(source)
+    module = load(source)
+    u, s = inputs()
+    check_everywhere(module.main, (u, s), (0, 1))
+
+
+@settings(**SETTINGS)
+@given(overlap_programs())
+def test_random_calls_with_overlapping_arguments(program):
+    source, refused = program
+    note(source)
+    module = load(source)
+    u, s = inputs()
+    if refused:
+        refused_everywhere(module.main, (u, s), "callee() writes into its parameter `a`", "share memory")
+    else:
+        check_everywhere(module.main, (u, s), (0, 1))
