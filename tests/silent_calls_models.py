@@ -356,3 +356,16 @@ def set_first(a, s):
 
 def writes_into_a_global(u):
     return set_first(W, u[0]) + np.sum(u)
+
+
+def passes_both_on(a, b):
+    return scale_first(a, b)
+
+
+def passes_both_on_twice(a, b):
+    return passes_both_on(a, b) * 2.0
+
+
+def root_passing_one_array_down(u):
+    y = u * 1.0
+    return passes_both_on_twice(y, y)

@@ -235,6 +235,18 @@ def test_callee_writing_into_a_global_is_refused_before_running():
     assert np.array_equal(m.W, before)
 
 
+def test_overlap_refused_when_the_write_happens_calls_below():
+    x = X.copy()
+    for f in (m.passes_both_on, m.passes_both_on_twice):
+        with pytest.raises(nba.AliasError, match=rf"{f.__name__}\(\) writes into its parameter `a`.*share memory"):
+            nba.grad(f)(x, x)
+        assert np.array_equal(x, X)
+        check_grad(f, (X.copy(), X.copy()), (0, 1))
+    err = refused_everywhere(m.root_passing_one_array_down, (X.copy(),),
+                             "passes_both_on_twice() writes into its parameter `a`")
+    assert "return passes_both_on_twice(y, y)" in str(err)
+
+
 # --------------------------------------------------------------------------- random programs
 
 import hashlib

@@ -98,6 +98,8 @@ class FunctionCode:
         self.touched: frozenset = frozenset()  # parameters a write through another name may reach
         self.unsafe_pairs: frozenset = frozenset()  # (p, q): the arguments for p and q must not overlap
         self.maybe_unbound: set = set()  # names an alias check reads where they may not be bound yet
+        self.call_params: dict = {}     # id(call) -> (callee key, [parameters each argument may be])
+        self._overlap_pairs = None
         self.alias_checks: dict = {}    # (id(stmt), name) -> [(other live name, message)] checked at run time
         self.entry_refs: dict = {}      # parameter -> name holding its value on entry
 
@@ -106,6 +108,20 @@ class FunctionCode:
         """Parameters whose arguments a run of the call tree may write into: the root works on
         copies of those, so that the caller's arrays stay as they are whatever happens."""
         return set(self.mutated) | self.touched
+
+    @property
+    def overlap_pairs(self) -> frozenset:
+        """(p, q): the arguments for p and q must not share memory, because of this function's own
+        writes or of those of the calls it makes with them."""
+        if self._overlap_pairs is None:
+            pairs = set(self.unsafe_pairs)
+            for callee_key, arg_params in self.call_params.values():
+                callee = self.program.functions[callee_key]
+                index = {p: k for k, p in enumerate(callee.params)}
+                for p, q in callee.overlap_pairs:
+                    pairs.update((a, b) for a in arg_params[index[p]] for b in arg_params[index[q]] if a != b)
+            self._overlap_pairs = frozenset(pairs)
+        return self._overlap_pairs
 
     def entry_ref(self, param) -> str:
         if param not in self.entry_refs:
@@ -1091,7 +1107,7 @@ class FunctionCode:
         args = s.expr.args
         for k, name in mutated:
             for j, atom in enumerate(args):
-                if (callee.params[k], callee.params[j]) not in callee.unsafe_pairs or \
+                if (callee.params[k], callee.params[j]) not in callee.overlap_pairs or \
                         (isinstance(atom, ir.Const) and shapes.literal_type(atom.src) is not None):
                     continue
                 message = callee.overlap_message(callee.params[k], callee.params[j], self.info, s.line,
@@ -1116,7 +1132,7 @@ class FunctionCode:
     def check_arguments(self, named: dict):
         """Run-time check of a root's arguments (``named``: parameter -> value): none may share
         memory with one it writes into."""
-        for p, q in sorted(self.unsafe_pairs):
+        for p, q in sorted(self.overlap_pairs):
             if _rt.overlaps(named[p], named[q]):
                 raise _rt.AliasError(self.overlap_message(p, q))
 
@@ -1649,6 +1665,11 @@ class AliasChecker:
             return site
         if isinstance(e, ir.UserCall):
             callee = self.code.program.functions[e.callee]
+            if self.checking:
+                _, known = self.code.call_params.get(id(s), (e.callee, [set() for _ in e.args]))
+                for k, atom in enumerate(e.args):
+                    known[k] |= self._params_in(self._pts(atom, env))
+                self.code.call_params[id(s)] = (e.callee, known)
             for param, atom in zip(callee.params, e.args):
                 if param in callee.touched and isinstance(atom, ir.Name):
                     self.touched.update(obj[1] for obj in env.get(atom.id, ()) if obj[0] == "param")
