@@ -1126,6 +1126,7 @@ class FunctionCode:
             pick = next((texts[p] for p in (other, written) if texts[p] in user_names), None)
         hint = f"pass a copy of one of them, e.g. {pick}.copy()" if pick else "pass a copy of one of them"
         if where is None:
+            hint = f"call {name}() with separate arrays: pass a copy (x.copy()) for `{other}` or `{written}`"
             return str(self.info.error(reason, lineno=self.info.node.lineno, hint=hint))
         return str(where.error(reason, lineno=line, hint=hint))
 
