@@ -369,3 +369,31 @@ def passes_both_on_twice(a, b):
 def root_passing_one_array_down(u):
     y = u * 1.0
     return passes_both_on_twice(y, y)
+
+
+def drop_first(x):
+    x = x[1:]
+    return np.sum(x) * 2.0
+
+
+def every_other_then_sum(x):
+    x = x[::2]
+    x = np.sum(x)
+    return x * 3.0
+
+
+def reshape_then_row(x):
+    x = np.reshape(x, (2, 2))
+    x = x[0]
+    return np.sum(x) * 1.5
+
+
+def drop_first_in_a_loop(x, n):
+    for i in range(n):
+        x = x[1:]
+    return np.sum(x) * 2.0
+
+
+def pick_repeated(x):
+    x = x[[0, 0, 1]]
+    return np.sum(x) * 2.0

@@ -142,6 +142,17 @@ def test_name_rebound_to_a_reduction_of_itself(f, args):
     check_everywhere(f, copy.deepcopy(args), autograd=True)
 
 
+@pytest.mark.parametrize("f, args", [
+    (m.drop_first, (X4,)),
+    (m.every_other_then_sum, (X4,)),
+    (m.reshape_then_row, (X4,)),
+    (m.drop_first_in_a_loop, (X4, 2)),
+    (m.pick_repeated, (X4,)),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_name_rebound_to_an_entry_or_slice_of_itself(f, args):
+    check_everywhere(f, copy.deepcopy(args), autograd=True)
+
+
 def test_generated_code_names_no_placeholder():
     assert "_OLD" not in nba.adjoint_source(m.sum_then_scale)
     assert nba.grad(m.sum_then_square)(X).tolist() == [6.0, 6.0]

@@ -655,7 +655,8 @@ class FunctionCode:
             elif n not in self.needed and not self._free(n):
                 smarkers[n] = self.tmp("_m")
         result = s.target
-        if s.target in bmarkers or s.target in smarkers or _OLD in smarkers:
+        meta_of_old = plan.getitem == s.target and s.target not in self.needed and not self._free(s.target)
+        if s.target in bmarkers or s.target in smarkers or _OLD in smarkers or meta_of_old:
             # the old value's shape is taken before the name is rebound
             result = self.tmp("_n")
         f.add(0, f"{result} = {self._render_expr(expr)}")
@@ -680,9 +681,11 @@ class FunctionCode:
             f.add(0, push)
         for name, m in smarkers.items():
             f.add(0, f"_push(_vjp.shape_of({s.target if name == _OLD else name}))")
+        if getitem_meta and meta_of_old:
+            f.add(0, f"_push(_rt.meta({plan.getitem}))")
         if result != s.target:
             f.add(0, f"{s.target} = {result}")
-        if getitem_meta:
+        if getitem_meta and not meta_of_old:
             f.add(0, f"_push(_rt.meta({plan.getitem}))")
         # backward
         if getitem_meta:
