@@ -397,3 +397,32 @@ def drop_first_in_a_loop(x, n):
 def pick_repeated(x):
     x = x[[0, 0, 1]]
     return np.sum(x) * 2.0
+
+
+GRID = np.array([1.0, 2.0, 3.0])
+
+
+def write_through_view_of_global(x):
+    v = GRID[1:]
+    v[0] = x[1]
+    return np.sum(GRID * x)
+
+
+def calls_global_view_writer(x):
+    return write_through_view_of_global(x) * 2.0
+
+
+def grid():
+    return GRID
+
+
+def write_into_returned_global(x):
+    g = grid()
+    g[0] = x[0]
+    return np.sum(g * x)
+
+
+def write_into_fresh_array_from_global(x):
+    v = GRID * 2.0
+    v[0] = x[1]
+    return np.sum(v * x)

@@ -258,6 +258,22 @@ def test_overlap_refused_when_the_write_happens_calls_below():
     assert "return passes_both_on_twice(y, y)" in str(err)
 
 
+@pytest.mark.parametrize("f", [m.write_through_view_of_global, m.calls_global_view_writer,
+                               m.write_into_returned_global], ids=lambda f: f.__name__)
+def test_write_reaching_a_module_array_is_refused_before_it_happens(f):
+    before = m.GRID.copy()
+    for placement in placements(f):
+        for run in (lambda: nba.grad(f, placement=placement)(np.ones(3)),
+                    lambda: nba.profile(f, np.ones(3), placement=placement)):
+            with pytest.raises(nba.AliasError, match="also changes the module or closure array `GRID`"):
+                run()
+            assert np.array_equal(m.GRID, before)
+
+
+def test_write_into_a_fresh_array_computed_from_a_module_array_is_differentiated():
+    check_everywhere(m.write_into_fresh_array_from_global, (np.array([0.5, 1.5, 2.5]),))
+
+
 # --------------------------------------------------------------------------- random programs
 
 import hashlib

@@ -99,6 +99,7 @@ class FunctionCode:
         self.unsafe_pairs: frozenset = frozenset()  # (p, q): the arguments for p and q must not overlap
         self.maybe_unbound: set = set()  # names an alias check reads where they may not be bound yet
         self.call_params: dict = {}     # id(call) -> (callee key, [parameters each argument may be])
+        self.returned_globals: frozenset = frozenset()  # module or closure arrays its result may be
         self._overlap_pairs = None
         self.alias_checks: dict = {}    # (id(stmt), name) -> [(other live name, message)] checked at run time
         self.entry_refs: dict = {}      # parameter -> name holding its value on entry
@@ -1468,6 +1469,18 @@ class _PrimalRewriter(ast.NodeTransformer):
         self.info = code.info
         self.probes = probes
         self.locals = code.norm.locals
+        self.global_checks = _global_checks(code)
+
+    # writes that may reach a module or closure array are checked here too: a checkpointed call
+    # runs the primal, and the user's arrays must not be written before the AliasError
+    def _checked(self, node):
+        node = self.generic_visit(node)
+        read = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        checks = [ast.parse(f"_rt.check_alias({target}, {ref}, {message!r})").body[0]
+                  for target, ref, message in self.global_checks.get(node.lineno, ()) if target in read]
+        return [ast.copy_location(c, node) for c in checks] + [node] if checks else node
+
+    visit_Assign = visit_AugAssign = visit_AnnAssign = visit_Expr = _checked
 
     def visit_Call(self, node):
         func = node.func
@@ -1572,9 +1585,9 @@ class AliasChecker:
         self.code.unsafe_pairs = frozenset(self.unsafe) | frozenset(
             (p, q) for p in self.mutated for q in self.mutated if p != q)
         ret = self.code.body[-1].value
-        if isinstance(ret, ir.Name):
-            return not any(obj[0] == "param" for obj in self._final_env.get(ret.id, ()))
-        return True
+        returned = self._pts(ret, self._final_env)
+        self.code.returned_globals = frozenset(obj for obj in returned if obj[0] == "global")
+        return not any(obj[0] in ("param", "global") for obj in returned)
 
     # -- liveness ---------------------------------------------------------------------------------
     def _live(self, stmts, live_out: set) -> set:
@@ -1653,6 +1666,8 @@ class AliasChecker:
     def _pts(self, atom, env):
         if isinstance(atom, ir.Name):
             return env.get(atom.id, frozenset())
+        if isinstance(atom, ir.Const) and _GLOBAL_REF.fullmatch(atom.src):
+            return frozenset({("global", atom.src)})     # an array of the module or a closure
         return frozenset()
 
     def _transfer(self, s, env):
@@ -1683,10 +1698,13 @@ class AliasChecker:
                     self._check_write(s, atom.id, env, deferred=param in callee.maybe_mutated)
             if self.returns_fresh.get(e.callee, False):
                 return site
-            out = site
+            out = site | callee.returned_globals
             for a in e.args:
                 out |= self._pts(a, env)
             return out
+        if isinstance(e, ir.Opaque):
+            # an inactive expression may be a view of a module or closure array (W[1:], W.T)
+            return site | frozenset(("global", m.group(0)) for m in _GLOBAL_REF.finditer(e.src))
         if isinstance(e, (ir.Build, ir.BuildDict)):
             inner = frozenset()
             for a in (e.elts if isinstance(e, ir.Build) else e.values):
@@ -1698,9 +1716,8 @@ class AliasChecker:
 
     def _nonlocal_write(self, s, callee, param, atom):
         """The error for a callee writing into an argument that is no local variable."""
-        found = re.fullmatch(r"_(?:G\d+|C_\w+)\['(\w+)'\]", atom.text())
-        if found:
-            name = found.group(1)
+        name = _global_name(atom.text())
+        if name:
             return self.code.info.error(
                 f"{callee.info.name}() writes into its parameter `{param}`, and the argument `{name}` is a global "
                 "or closure variable: differentiated code never writes into those", lineno=s.line,
@@ -1723,11 +1740,12 @@ class AliasChecker:
         what = self._describe(target)
         checks = self.code.alias_checks.setdefault((id(s), target), [])
 
-        def check(other_ref, other_name, hint):
+        def check(other_ref, other_name, hint, reason=None):
             if other_ref == other_name and other_name not in self.bound_before.get(id(s), ()):
                 self.code.maybe_unbound.add(other_name)   # None until bound: a check of None passes
-            err = info.error(f"writing into {what} also changes `{other_name}`, which shares its memory and is "
-                             "used afterwards; the adjoint would miss that dependence", lineno=s.line, hint=hint)
+            reason = reason or (f"writing into {what} also changes `{other_name}`, which shares its memory and is "
+                                "used afterwards; the adjoint would miss that dependence")
+            err = info.error(reason, lineno=s.line, hint=hint)
             if all(ref != other_ref for ref, _ in checks):
                 checks.append((other_ref, str(err)))
 
@@ -1746,6 +1764,14 @@ class AliasChecker:
                     check(ref, p, f"nbadjoint does not write into its caller's arrays through another name: "
                                   f"work on a copy, e.g. {target if target in self.user_names else 'x'} = "
                                   f"{p}.copy(), or write into `{p}` itself")
+        for obj in sorted(objs, key=repr):
+            if obj[0] == "global":
+                name = _global_name(obj[1])
+                label = f"`{name}`" if name else "it was taken from"
+                check(obj[1], name, "work on a copy, e.g. " + (f"{name.lower()}_local = {name}.copy()" if name
+                                                              else f"{target} = {target}.copy()"),
+                      reason=f"writing into {what} also changes the module or closure array {label}: "
+                             "differentiated code never writes into those (its adjoint would miss the write)")
         rebound = s.target if isinstance(s, ir.Assign) else None    # its old value is not used again
         for name in sorted(self.live_after.get(id(s), ())):
             if name in (target, rebound) or name not in self.user_names or name in exclude:
@@ -1798,6 +1824,29 @@ def _conflict(a, b) -> bool:
                        for o in y):
                     return True
     return False
+
+
+def _global_checks(code) -> dict:
+    """line -> [(user's name written, module or closure array, message)] of the run-time alias
+    checks of ``code`` against arrays that are not the function's own."""
+    out: dict = {}
+    lines = {id(st): st.line for st in ir.walk(code.body)}
+    for (sid, target), checks in code.alias_checks.items():
+        if target not in code.norm.user_names:
+            continue
+        for ref, message in checks:
+            if _GLOBAL_REF.fullmatch(ref):
+                out.setdefault(lines.get(sid), []).append((target, ref, message))
+    return out
+
+
+_GLOBAL_REF = re.compile(r"_(?:G\d+|C_\w+)\['(\w+)'\]|_K\[\d+\]")
+
+
+def _global_name(ref: str) -> str:
+    """The user's name of a module or closure variable from its reference in generated code."""
+    found = _GLOBAL_REF.fullmatch(ref)
+    return found.group(1) if found and found.group(1) else ""
 
 
 def _bound_before(stmts, bound: frozenset, out: dict) -> frozenset:
