@@ -124,6 +124,35 @@ def test_repeated_index_writes(f, args, argnums):
     check_everywhere(f, copy.deepcopy(args), argnums)
 
 
+def last_writers(shape, index):
+    """Reference: True where an entry of x[index] is the last to write its place."""
+    places = np.arange(int(np.prod(shape))).reshape(shape)[index]
+    flat, seen = places.ravel(), set()
+    keep = np.zeros(flat.size, dtype=bool)
+    for k in range(flat.size - 1, -1, -1):
+        keep[k] = flat[k] not in seen
+        seen.add(flat[k])
+    return keep.reshape(places.shape)
+
+
+def test_setitem_adjoint_keeps_only_the_last_writer_of_each_place():
+    from nbadjoint.runtime import tape
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        shape = tuple(int(n) for n in rng.integers(1, 4, size=rng.integers(1, 4)))
+        n0, k = shape[0], int(rng.integers(0, 6))
+        indices = [list(rng.integers(-n0, n0, size=k)), rng.integers(-n0, n0, size=(2, 2)),
+                   rng.random(shape) > 0.5, [int(i) for i in rng.integers(0, n0, size=k)]]
+        if len(shape) > 1:
+            indices += [(slice(None), list(rng.integers(0, shape[1], size=k))),
+                        (rng.integers(0, n0, size=k), rng.integers(0, shape[1], size=k))]
+        for index in indices:
+            x_b = rng.random(shape) + 1.0
+            part, rest = tape.setitem_b(x_b.copy(), index)
+            assert np.array_equal(part, np.where(last_writers(shape, index), x_b[index], 0.0)), (shape, index)
+            assert not rest[index].any()
+
+
 # --------------------------------------------------------------------------- 3. rebinding
 
 @pytest.mark.parametrize("f, args", [

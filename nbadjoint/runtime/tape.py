@@ -231,18 +231,29 @@ def setitem_b(x_b, index):
 def _drop_overwritten(part, shape, index):
     """Zero the entries of ``part`` (the adjoint flowing to ``v`` in ``x[index] = v``) whose place
     a later entry of the same fancy index writes again: NumPy keeps the last write only."""
-    if index.__class__ is _ndarray and index.dtype == bool:
-        return                              # a mask names each place once
+    if index.__class__ is list or index.__class__ is _ndarray:
+        rows = np.asarray(index)
+        if rows.dtype == bool or rows.size < 2:
+            return                          # a mask names each place once
+        if rows.dtype.kind in "iu" and shape:
+            # one integer index on the first axis: a repeated entry repeats a whole row
+            _zero_all_but_last(part.reshape(rows.size, -1), rows.ravel() % shape[0])
+            return
     size = 1
     for n in shape:
         size *= n
     places = np.arange(size, dtype=np.intp).reshape(shape)[index].ravel()
+    _zero_all_but_last(part.reshape(-1), places)
+
+
+def _zero_all_but_last(rows, places):
+    """rows[k] = 0 wherever places[k] occurs again later in ``places``."""
     _, last_from_end = np.unique(places[::-1], return_index=True)
     if last_from_end.size == places.size:
         return                              # no place written twice
     keep = np.zeros(places.size, dtype=bool)
     keep[places.size - 1 - last_from_end] = True
-    part.reshape(-1)[~keep] = 0             # part is a fresh copy: reshape gives a view of it
+    rows[~keep] = 0                         # rows is a view of part, a fresh copy
 
 
 def old_item(x, index):
