@@ -4,10 +4,17 @@ functions of their own old value, alias checks in loops, and user arrays left as
 an AliasError is raised (grad, value_and_grad, vjp, profile)."""
 
 import copy
+import hashlib
+import importlib.util
 import itertools
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, Phase, given, note, settings
+from hypothesis import strategies as st
 
 import nbadjoint as nba
 import silent_calls_models as m
@@ -304,15 +311,6 @@ def test_write_into_a_fresh_array_computed_from_a_module_array_is_differentiated
 
 
 # --------------------------------------------------------------------------- random programs
-
-import hashlib
-import importlib.util
-import sys
-import tempfile
-from pathlib import Path
-
-from hypothesis import HealthCheck, Phase, given, note, settings
-from hypothesis import strategies as st
 
 N = 6
 SETTINGS = dict(max_examples=40, deadline=None, derandomize=True, database=None,
