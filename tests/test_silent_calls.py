@@ -3,10 +3,12 @@ memory with one a function writes into, repeated fancy indices in writes, names 
 functions of their own old value, alias checks in loops, and user arrays left as they were when
 an AliasError is raised (grad, value_and_grad, vjp, profile)."""
 
+import atexit
 import copy
 import hashlib
 import importlib.util
 import itertools
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -316,6 +318,7 @@ N = 6
 SETTINGS = dict(max_examples=40, deadline=None, derandomize=True, database=None,
                 phases=(Phase.explicit, Phase.generate), suppress_health_check=[HealthCheck.too_slow])
 MODULE_DIR = Path(tempfile.mkdtemp(prefix="nbadjoint_silent_calls_"))
+atexit.register(shutil.rmtree, MODULE_DIR, ignore_errors=True)
 
 
 def load(source):
