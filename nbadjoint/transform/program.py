@@ -315,8 +315,10 @@ class Program:
         except TypeError as exc:
             raise TypeError(f"{self.root_name}(): {exc}") from None
         bound.apply_defaults()
-        mutated = set(self.functions[self.root_key].mutated)
-        return [copy.deepcopy(bound.arguments[p]) if p in mutated else bound.arguments[p] for p in sig.parameters]
+        root = self.functions[self.root_key]
+        root.check_arguments(bound.arguments)
+        copied, memo = root.copied_params, {}
+        return [copy.deepcopy(bound.arguments[p], memo) if p in copied else bound.arguments[p] for p in sig.parameters]
 
     @property
     def root_mutated_none(self) -> tuple:
