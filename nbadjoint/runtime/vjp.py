@@ -281,6 +281,28 @@ def cumprod_grad(g, x, ans, axis=None):
     return np.moveaxis(left * tail, 0, axis).reshape(shape)
 
 
+# ----- in-place scatters (np.add.at, np.subtract.at), as functions returning a new array -----
+
+
+def add_at(a, indices, values):
+    """A copy of a with values added at indices (repeated indices add up): np.add.at on a copy."""
+    out = np.array(a, dtype=np.result_type(a, values))
+    np.add.at(out, indices, values)
+    return out
+
+
+def subtract_at(a, indices, values):
+    """A copy of a with values subtracted at indices (repeated indices add up): np.subtract.at on a copy."""
+    out = np.array(a, dtype=np.result_type(a, values))
+    np.subtract.at(out, indices, values)
+    return out
+
+
+def at_values_grad(g, indices, shape):
+    """Contribution of add_at(a, indices, values) to values: g read at indices, summed to values' shape."""
+    return unbroadcast(np.asarray(g)[indices], shape)
+
+
 # ----- shape manipulation -----
 
 

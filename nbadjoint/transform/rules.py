@@ -515,6 +515,10 @@ def _hand_rules():
                             fill_value=_dtype_passes("np.full_like", "dtype", fill))
     r[np.copy] = _rule("np.copy", "a, order='K', subok=False", a="{g}")
     r[np.ndarray.copy] = _rule("np.ndarray.copy", "a, /, order='C'", a="{g}")
+    r[_vjp.add_at] = _rule("_vjp.add_at", "a, indices, values, /", a="{g}",
+                           values="_vjp.at_values_grad({g}, {indices}, _vjp.shape_of({values}))")
+    r[_vjp.subtract_at] = _rule("_vjp.subtract_at", "a, indices, values, /", a="{g}",
+                                values="-_vjp.at_values_grad({g}, {indices}, _vjp.shape_of({values}))")
     r[builtins.float] = _rule("float", "x=0.0, /", x="{g}")
     r[np.float64] = _rule("np.float64", "x=0.0, /", x="{g}")
     return r
@@ -661,7 +665,7 @@ def _fresh_result():
                                             "svd", "qr", "lstsq", "matrix_power", "slogdet")}
     out |= {np.ndarray.flatten, np.ndarray.copy, np.ndarray.astype}
     out |= {getattr(math, n) for n in dir(math) if callable(getattr(math, n))}
-    out |= {builtins.abs, builtins.float, builtins.sum, builtins.pow}
+    out |= {builtins.abs, builtins.float, builtins.sum, builtins.pow, _vjp.add_at, _vjp.subtract_at}
     return frozenset(out)
 
 
