@@ -663,9 +663,8 @@ class Normalizer:
             return ir.Prim(func, name, args, kwargs, nondiff=True)
         rule = rules.find_rule(func)
         if rule is None:
-            raise self.err(f"no derivative rule for `{name}`", node,
-                           hint="nbadjoint knows NumPy, math and autograd's primitives; "
-                                "write it with supported operations or keep it outside the differentiated code")
+            what, hint = _describe_callee(func, _written_name(node))
+            raise self.err(f"no derivative rule for {what}", node, hint=hint)
         return ir.Prim(func, rule.name or name, args, kwargs, rule=rule)
 
     def call(self, node, out):
@@ -845,6 +844,53 @@ _HINTS = {
     ast.FunctionDef: "define the helper at module level; it then becomes a call site of the call tree",
     ast.Try: "validate inputs before calling the differentiated function",
 }
+
+
+def _written_name(node) -> str:
+    """The callee as the user wrote it: ``scipy.special.erfcx``, ``obj.method``, ``x.T``."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    return ast.unparse(node)
+
+
+_NO_RULE_HINT = ("nbadjoint knows NumPy, math and autograd's primitives; "
+                 "write it with supported operations or keep it outside the differentiated code")
+_UFUNC_METHOD_HINTS = {"reduce": "np.sum / np.prod / np.max", "accumulate": "np.cumsum / np.cumprod",
+                       "outer": "np.multiply.outer -> a[:, None] * b", "reduceat": "np.add.reduceat -> sums of slices"}
+
+
+def _describe_callee(func, written):
+    """(what the callee is, a hint) for the message of a call with no derivative rule."""
+    import functools
+
+    if isinstance(func, functools.partial):
+        inner = getattr(func.func, "__qualname__", None) or type(func.func).__name__
+        return (f"`{written}`, a functools.partial of `{inner}`",
+                f"call `{inner}` directly with the fixed arguments written out")
+    method = _ufunc_method(func)
+    if method is not None:
+        ufunc, mname = method
+        alt = _UFUNC_METHOD_HINTS.get(mname)
+        return (f"`{written}`, the `.{mname}` method of the ufunc np.{ufunc.__name__}",
+                f"use {alt} instead" if alt else _NO_RULE_HINT)
+    owner = getattr(func, "__self__", None)
+    if owner is not None and not inspect.ismodule(owner) and not isinstance(owner, type):
+        return (f"`{written}`, a method of a `{type(owner).__name__}` object",
+                "differentiated code can call plain functions only: write the method as a module-level "
+                "function that takes the object's data as arguments")
+    if isinstance(func, np.ufunc):
+        shown = f"`{written}`" if written.endswith(func.__name__) else f"`{written}` (the ufunc {func.__name__})"
+        return shown, _NO_RULE_HINT
+    if not callable(func):
+        return f"`{written}`", _NO_RULE_HINT
+    if not inspect.isroutine(func) and not isinstance(func, type):
+        return (f"`{written}`, a callable `{type(func).__name__}` object",
+                "call a plain function instead (a callable object's state is not differentiated)")
+    module = getattr(func, "__module__", None) or ""
+    qual = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    full = f"{module}.{qual}" if module and qual and module != "builtins" else written
+    shown = f"`{written}`" if full in (written, None) else f"`{written}` ({full})"
+    return shown, _NO_RULE_HINT
 
 
 def _ufunc_at(obj):
