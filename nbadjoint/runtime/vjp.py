@@ -83,6 +83,31 @@ def cast_grad(x_b, dtype):
 # ----- elementwise helpers -----
 
 
+def div(a, b):
+    """a / b with NumPy's float semantics: where b is a Python number equal to 0, inf or nan (and
+    NumPy's warning), as the primal computed in NumPy gave, never ZeroDivisionError."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return np.true_divide(a, b)
+
+
+def pow(a, b):
+    """a ** b with NumPy's float semantics: inf where a Python 0 is raised to a negative power."""
+    try:
+        return a ** b
+    except ZeroDivisionError:
+        return np.float_power(a, b)
+
+
+def floordiv(a, b):
+    """a // b with NumPy's float semantics: nan where b is a Python-number 0."""
+    try:
+        return a // b
+    except ZeroDivisionError:
+        return np.floor_divide(np.float64(a), b)
+
+
 def sign(x):
     """Sign of x (0 at 0): Python arithmetic for floats, np.sign for arrays."""
     if type(x) is _float:
