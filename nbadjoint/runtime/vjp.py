@@ -115,10 +115,42 @@ def sign(x):
     return np.sign(x)
 
 
+def abs_grad(g, x):
+    """Contribution of |x| to x: g sign(x) (0 at 0); for complex x, Re(g) conj(x) / |x| (0 at 0),
+    autograd's convention (the cotangent of the real |x| is real: its imaginary part is dropped)."""
+    if type(x) is _float:
+        return g * ((x > 0.0) - (x < 0.0))
+    if not _is_complex(x):
+        return g * np.sign(x)
+    size = np.abs(x)
+    zero = size == 0
+    return np.real(g) * np.where(zero, 0.0, np.conj(x) / np.where(zero, 1.0, size))
+
+
+def _is_complex(x):
+    """Whether x is a complex number or array."""
+    if type(x) is _ndarray:
+        return x.dtype.kind == "c"
+    return isinstance(x, (complex, np.complexfloating)) or np.iscomplexobj(x)
+
+
+def real_adjoint(g):
+    """The adjoint of a real value: g without the imaginary part complex contributions left in it."""
+    if type(g) is _float or g is None:
+        return g
+    if _is_complex(g):
+        return np.real(g) if type(g) is _ndarray else float(np.real(g))
+    return g
+
+
 def log_positive(x):
-    """log(x) where x > 0 and 0 elsewhere: the exponent derivative of x ** y, finite for x <= 0."""
+    """log(x) where x > 0 and 0 elsewhere: the exponent derivative of x ** y, finite for x <= 0;
+    for complex x, log(x) (0 at 0)."""
     if type(x) is _float or type(x) is int:
         return np.log(x) if x > 0 else 0.0
+    if _is_complex(x):
+        nonzero = np.asarray(x) != 0
+        return np.where(nonzero, np.log(np.where(nonzero, x, 1.0)), 0.0)
     x = np.asarray(x)
     positive = x > 0
     return np.where(positive, np.log(np.where(positive, x, 1.0)), 0.0)
@@ -233,6 +265,8 @@ def var_grad(g, x, axis=None, ddof=0, keepdims=False):
         return 0.0 * g
     x = np.asarray(x)
     centred = x - np.mean(x, axis=axis, keepdims=True)
+    if x.dtype.kind == "c":
+        centred, g = np.conj(centred), np.real(g)
     return (2.0 / (_count(x.shape, axis) - ddof)) * _expand(g, x.shape, axis, keepdims) * centred
 
 
@@ -547,8 +581,10 @@ def solve_grad_a(g, a, ans):
 def norm_grad(g, x, ans, axis=None, keepdims=False):
     """Adjoint of the 2-norm / Frobenius norm np.linalg.norm(x, None, axis, keepdims): g x / ans (0 at 0)."""
     if np.ndim(x) == 0:
-        return g * sign(x)
+        return abs_grad(g, x)
     x = np.asarray(x)
+    if x.dtype.kind == "c":
+        x, g = np.conj(x), np.real(g)
     scale = _expand(g, x.shape, axis, keepdims) / _expand(np.where(ans == 0, 1.0, ans), x.shape, axis, keepdims)
     return x * scale
 
@@ -587,6 +623,8 @@ def autograd_vjp(func, argnum, g, ans, args, kwargs):
         )
     if func is np.einsum and args and isinstance(args[0], str) and "->" not in args[0]:
         args = (_explicit_einsum(args[0]),) + tuple(args[1:])
+    if not _is_complex(ans) and _is_complex(g):
+        g = np.real(g)      # the cotangent of a real result is real (autograd projects it the same way)
     return next(iter(maker((argnum,), ans, args, kwargs)(g)))
 
 

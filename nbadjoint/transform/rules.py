@@ -350,8 +350,8 @@ _UNARY_NP = {  # elementwise NumPy functions of one argument: contribution to x
     "cbrt": "{g} / (3 * {ans} ** 2)",
     "square": "2 * {x} * {g}",
     "reciprocal": "-{g} * {ans} ** 2",
-    "abs": "{g} * _vjp.sign({x})",
-    "absolute": "{g} * _vjp.sign({x})",
+    "abs": "_vjp.abs_grad({g}, {x})",
+    "absolute": "_vjp.abs_grad({g}, {x})",
     "fabs": "{g} * _vjp.sign({x})",
     "negative": "-{g}",
     "positive": "{g}",
@@ -422,7 +422,7 @@ def _hand_rules():
     for fname, template in _UNARY_MATH.items():
         if hasattr(math, fname):
             r[getattr(math, fname)] = _rule(f"math.{fname}", P, x=template)
-    r[builtins.abs] = _rule("abs", P, x="{g} * _vjp.sign({x})")
+    r[builtins.abs] = _rule("abs", P, x="_vjp.abs_grad({g}, {x})")
     for fname, (ta, tb) in _BINARY_ARITH.items():
         r[getattr(np, fname)] = _rule(f"np.{fname}", "a, b, /", broadcast=True, a=ta, b=tb)
     r[np.true_divide] = r[np.divide]
