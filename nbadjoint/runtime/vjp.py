@@ -13,6 +13,8 @@ Conventions shared with the derivative rules in ``nbadjoint.transform.rules``:
 - at ties, ``max``/``min`` style derivatives are split equally between the tied entries.
 """
 
+import math
+
 import numpy as np
 
 _ndarray = np.ndarray
@@ -34,11 +36,18 @@ def shape_of(x):
 
 
 def unbroadcast(x_b, shape):
-    """Sum a broadcast contribution x_b back to an argument's shape marker (None: a scalar)."""
+    """Sum a broadcast contribution x_b back to an argument's shape marker (None: a scalar).
+
+    A ``SeqSpan`` marker (an operand of list/tuple ``+`` or ``*``) takes the operand's part of the
+    result's adjoint list instead."""
     if shape is None:
         if type(x_b) is _ndarray:
             return x_b.sum()
         return x_b
+    if type(shape) is SeqSpan:
+        return shape.take(x_b)
+    if isinstance(x_b, (list, tuple)):
+        raise TypeError(_SEQ_OP_MESSAGE)
     x_shape = x_b.shape if type(x_b) is _ndarray else np.shape(x_b)
     if x_shape == shape:
         return x_b
@@ -53,6 +62,130 @@ def unbroadcast(x_b, shape):
     if np.shape(x_b) != shape:
         x_b = np.broadcast_to(x_b, shape).copy()
     return x_b
+
+
+# ----- list and tuple concatenation (`+`) and repetition (`*`) -----
+
+_SEQ_OP_MESSAGE = (
+    "the adjoint cannot tell which part of a list or tuple built with `+` (concatenation) or `*` "
+    "(repetition) came from which operand here; build the sequence with a comprehension or "
+    "`.append`, or use NumPy arrays and np.concatenate / np.tile")
+
+
+class AdjointList(list):
+    """The adjoint of a list or tuple operand of ``+`` / ``*``: a list whose ``+`` adds entry by
+    entry, as adjoints add (a plain list's ``+`` would concatenate), whichever side it is on."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        return AdjointList(map(_add_adjoints, self, other))
+
+    __radd__ = __add__
+
+    def __iadd__(self, other):
+        return self.__add__(other)
+
+
+def _add_adjoints(a, b):
+    """a + b for adjoints: None is zero; lists and tuples add entry by entry."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, (list, tuple)):
+        return AdjointList(map(_add_adjoints, a, b))
+    return a + b
+
+
+class SeqSpan:
+    """Where a list/tuple operand ``x`` sits in the result of ``+`` or ``*``: the marker ``bshape``
+    keeps for it.  Found by identity: the result holds x's very items at ``offsets``."""
+
+    __slots__ = ("n", "total", "offsets")
+
+    def __init__(self, n, total, offsets):
+        self.n, self.total, self.offsets = n, total, offsets
+
+    def take(self, c, side=None):
+        """The operand's adjoint from c: the result's adjoint (``a + b``; ``side`` "l" / "r" when
+        known), or that adjoint repeated k times (the rule of ``x * k`` gives ``g * k``)."""
+        n, total = self.n, self.total
+        if not isinstance(c, (list, tuple)):
+            raise TypeError(_SEQ_OP_MESSAGE)
+        if len(c) == total:                      # concatenation: a + b
+            ends = [p for p in self.offsets if p in (0, total - n)]
+            if side is not None:
+                ends = [0 if side == "l" else total - n]
+            if len(ends) != 1:
+                raise TypeError(_SEQ_OP_MESSAGE)
+            return AdjointList(c[ends[0]:ends[0] + n])
+        k = total // n if n > 0 else 0
+        if n > 0 and total == k * n and len(c) == total * k and \
+                all(p in self.offsets for p in range(0, total, n)):
+            parts = c[:total]                    # repetition: x * k, the contribution is g * k
+            return AdjointList(_sum_adjoints(parts[i::n]) for i in range(n))
+        raise TypeError(_SEQ_OP_MESSAGE)
+
+
+def ub_seq(c, marker, side):
+    """ub for an operand of ``+`` (``side`` "l" / "r"): a list or tuple operand's part of the
+    result's adjoint, else c summed back to the operand's shape marker (from bshape)."""
+    if marker is None:
+        return c
+    if type(marker) is SeqSpan:
+        return marker.take(c, side)
+    return unbroadcast(c, None if marker == () else marker)
+
+
+def ubl_seq(c, x, side):
+    """Contribution c of an operand x of ``+`` or ``*`` (``side``: "l" / "r" of +, or "*"), the
+    operand kept: for lists and tuples, x's part of the result's adjoint (concatenation) or the sum
+    of its copies (repetition, where the rule's ``g * k`` repeats the adjoint k times); otherwise c
+    summed back to x's shape."""
+    tc, tx = type(c), type(x)
+    if isinstance(c, (list, tuple)) and (tx is list or tx is tuple):
+        n = len(x)
+        if side == "l":
+            return AdjointList(c[:n])
+        if side == "r":
+            return AdjointList(c[len(c) - n:])
+        k = math.isqrt(len(c) // n) if n else 0
+        if n and n * k * k == len(c):
+            total = n * k
+            return AdjointList(_sum_adjoints(c[i:total:n]) for i in range(n))
+        raise TypeError(_SEQ_OP_MESSAGE)
+    if tc is _float:
+        return c
+    sx = x.shape if tx is _ndarray else np.shape(x)
+    sc = c.shape if tc is _ndarray else np.shape(c)
+    if sc == sx:
+        return c
+    return unbroadcast(c, None if sx == () else sx)
+
+
+def _sum_adjoints(items):
+    """Sum of the adjoints in items that are not None (None when all are)."""
+    total = None
+    for item in items:
+        if item is not None:
+            total = item if total is None else total + item
+    return total
+
+
+def seq_marker(x, result):
+    """Marker of operand x of a list/tuple ``+`` or ``*`` with this result (see SeqSpan); None when
+    x is the whole result; an int repetition count gets a marker it cannot use (it has no adjoint)."""
+    if type(x) is not list and type(x) is not tuple:
+        return SeqSpan(-1, len(result), ())
+    n, total = len(x), len(result)
+    if n == total:
+        return None
+    if not n:
+        return SeqSpan(0, total, ())
+    candidates = sorted({0, total - n} | (set(range(0, total, n)) if total % n == 0 else set()))
+    offsets = tuple(p for p in candidates if all(result[p + i] is x[i] for i in range(n)))
+    return SeqSpan(n, total, offsets)
 
 
 def zeros_like_adjoint(x):
@@ -131,7 +264,7 @@ def _is_complex(x):
     """Whether x is a complex number or array."""
     if type(x) is _ndarray:
         return x.dtype.kind == "c"
-    return isinstance(x, (complex, np.complexfloating)) or np.iscomplexobj(x)
+    return isinstance(x, (complex, np.complexfloating))
 
 
 def real_adjoint(g):
