@@ -128,6 +128,20 @@ class SeqSpan:
         raise TypeError(_SEQ_OP_MESSAGE)
 
 
+def seq_cast_grad(g, shape):
+    """Adjoint of list(x) / tuple(x) for x with this shape marker: g's entries, as a list for a
+    list or tuple x, as an array (zeros where an entry got no adjoint) for an array x."""
+    if g is None or type(shape) is list or shape is None:
+        return None if g is None else list(g)
+    rows = shape[1:]
+    return np.array([np.zeros(rows) if e is None else e for e in g], dtype=_adjoint_dtype_of(g)).reshape(shape)
+
+
+def _adjoint_dtype_of(items):
+    """float64, or complex128 when an entry is complex."""
+    return np.complex128 if any(_is_complex(e) for e in items) else np.float64
+
+
 def ub_seq(c, marker, side):
     """ub for an operand of ``+`` (``side`` "l" / "r"): a list or tuple operand's part of the
     result's adjoint, else c summed back to the operand's shape marker (from bshape)."""

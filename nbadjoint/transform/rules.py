@@ -536,6 +536,9 @@ def _hand_rules():
                            values="_vjp.at_values_grad({g}, {indices}, _vjp.shape_of({values}))")
     r[_vjp.subtract_at] = _rule("_vjp.subtract_at", "a, indices, values, /", a="{g}",
                                 values="-_vjp.at_values_grad({g}, {indices}, _vjp.shape_of({values}))")
+    for kind in (builtins.list, builtins.tuple):
+        r[kind] = _rule(kind.__name__, "iterable=(), /",
+                        iterable="_vjp.seq_cast_grad({g}, _vjp.shape_of({iterable}))")
     r[builtins.float] = _rule("float", "x=0.0, /", x="{g}")
     r[np.float64] = _rule("np.float64", "x=0.0, /", x="{g}")
     return r
