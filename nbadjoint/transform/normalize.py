@@ -190,7 +190,8 @@ class Normalizer:
                 out.append(ir.Append(func.value.id, item, line=s.lineno))
                 return False
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-                    and func.value.id not in self.locals and func.attr in _MUTATING_METHODS:
+                    and func.value.id not in self.locals and func.attr in _MUTATING_METHODS \
+                    and not isinstance(resolve_static(func.value, self.info, self.locals), types.ModuleType):
                 raise self.err(f"`{func.value.id}.{func.attr}(...)` changes the global `{func.value.id}`: "
                                "differentiated code cannot change global state", s,
                                hint="pass it in as an argument and return the new value")
