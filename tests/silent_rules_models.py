@@ -375,3 +375,34 @@ def hypot_at_origin(u):
 
 def arcsin_at_one(u):
     return math.asin(float(u[0] / u[0])) + u[1]
+
+
+# ----------------------------------------------------------------------------- more out= forms
+
+def accumulate(total, u):
+    np.add(total, u * u, out=total)
+    return total
+
+
+def out_accumulate(u):
+    total = np.zeros_like(u)
+    for _ in range(3):
+        total = accumulate(total, u)
+    return np.sum(total * u)
+
+
+def out_into_argument(u):
+    np.sin(u, out=u)
+    return np.sum(u * u)
+
+
+def out_into_int(u):
+    counts = np.zeros(u.shape, dtype=int)
+    np.sin(u, out=counts)
+    return np.sum(counts * u)
+
+
+def clip_method(u):
+    v = u * 2.0
+    v.clip(-1.0, 1.0, out=v)
+    return np.sum(v * u)

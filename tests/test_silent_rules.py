@@ -54,7 +54,7 @@ def check_everywhere(f, args, autograd_too=True, **tol):
 # ----------------------------------------------------------------------------- 1. out=
 
 OUT_CASES = ["out_sin", "out_multiply", "out_cumsum", "out_maximum", "out_self", "tuple_out", "positional_out",
-             "slice_out", "result_bound", "method_out", "add_at", "subtract_at"]
+             "slice_out", "result_bound", "method_out", "add_at", "subtract_at", "out_accumulate", "clip_method"]
 
 # the same computations written without out=, differentiated by autograd
 OUT_EQUIVALENTS = {
@@ -94,6 +94,21 @@ def test_add_at_adds_once_per_repeated_index():
     expected = np.array([2 * a0, 2 * u[1] + 2 * a0 * 2 * u[2] + 2 * a3 * u[2],
                          2 * u[2] + 2 * a0 * 2 * u[1] + 2 * a3 * u[1], 2 * a3])
     np.testing.assert_allclose(nba.grad(models.add_at)(u), expected, rtol=1e-13)
+
+
+def test_out_into_an_argument():
+    u = np.array([0.3, 1.1, -0.4])
+    x = u.copy()
+    g = nba.grad(models.out_into_argument)(x)
+    np.testing.assert_allclose(g, 2 * np.sin(u) * np.cos(u), rtol=1e-14)
+    check_grad(models.out_into_argument, (u,))
+
+
+def test_out_into_an_integer_array_is_refused():
+    """NumPy refuses the float -> int cast of a ufunc's out=; a truncated result has no derivative."""
+    with pytest.raises(TypeError, match=r"np.sin\(\.\.\., out=\.\.\.\) writes a float64 result into an array "
+                                        r"of dtype int64"):
+        nba.grad(models.out_into_int)(np.array([0.3, 1.1, -0.4]))
 
 
 def test_out_result_is_the_array_written_into():

@@ -504,6 +504,20 @@ def subtract_at(a, indices, values):
     return out
 
 
+def check_out(value, out, what):
+    """``what(..., out=out)`` computed ``value``: raise where NumPy refuses the cast (a ufunc's
+    'same_kind' rule), and where it would cut the derivative by casting a float or complex result
+    into an integer array, or a complex one into a real array."""
+    dtype = getattr(out, "dtype", None)
+    if dtype is None:
+        raise TypeError(f"{what}(..., out=...): out must be a NumPy array, not {type(out).__name__}")
+    kind = np.result_type(value).kind
+    if (kind in "fc" and dtype.kind not in "fc") or (kind == "c" and dtype.kind != "c"):
+        raise TypeError(f"{what}(..., out=...) writes a {np.result_type(value)} result into an array of "
+                        f"dtype {dtype}: the cast drops the derivative; give out a {np.result_type(value)} "
+                        "array, or assign the result to a new name")
+
+
 def at_values_grad(g, indices, shape):
     """Contribution of add_at(a, indices, values) to values: g read at indices, summed to values' shape."""
     return unbroadcast(np.asarray(g)[indices], shape)

@@ -683,11 +683,11 @@ class Normalizer:
             if mfunc is None:
                 raise self.err(f"the method `.{method}()` is not supported", node,
                                hint="call the NumPy function instead, e.g. np.sum(x) for x.sum()")
-            written, node = self._split_out(mfunc, node, 1)
+            written, stripped = self._split_out(mfunc, node, 1)
             if written is not None:
-                value = self.method_call(target, mfunc, method, node, out)
-                return self.write_out(written, value, out, line)
-            return self.method_call(target, mfunc, method, node, out)
+                value = self.method_call(target, mfunc, method, stripped, out)
+                return self.write_out(written, value, out, line, f".{method}")
+            return self.method_call(target, mfunc, method, stripped, out)
         obj = resolve_static(func, self.info, self.locals)
         if obj is _NOT_FOUND:
             if isinstance(func, ast.Name) and func.id in self.locals:
@@ -703,9 +703,10 @@ class Normalizer:
         at = _ufunc_at(obj)
         if at is not None:
             return self.ufunc_at(at, node, out)
-        target, node = self._split_out(obj, node, 0)
+        target, stripped = self._split_out(obj, node, 0)
         if target is not None:
-            return self.write_out(target, self.call(node, out), out, line)
+            return self.write_out(target, self.call(stripped, out), out, line, ast.unparse(node.func))
+        node = stripped
         args = [self.expr(a, out) for a in node.args]
         kwargs = {k.arg: self.expr(k.value, out) for k in node.keywords}
         if obj is range:
@@ -776,9 +777,14 @@ class Normalizer:
                            hint="pass it in as an argument and return the new value")
         return found, stripped
 
-    def write_out(self, target, value, out, line):
+    def write_out(self, target, value, out, line, what=None):
         """``target[...] = value`` (or ``name[index] = value`` for ``out=name[index]``); the call's
-        value is the array written into, read back."""
+        value is the array written into, read back.  With ``what`` (the function's text), the
+        write is checked first as NumPy checks ``out=``: no float result cast into an integer array."""
+        base = target.id if isinstance(target, ast.Name) else target.value.id
+        if what is not None:
+            value = self._as_name(value, out, line)
+            out.append(ir.Effect(f"_vjp.check_out({value.id}, {base}, {what!r})", [value.id, base], line=line))
         if isinstance(target, ast.Name):
             place = ast.Subscript(ast.Name(target.id, ast.Load()), ast.Constant(Ellipsis), ast.Store())
             ast.copy_location(place, target)
