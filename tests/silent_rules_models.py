@@ -249,6 +249,16 @@ def complex_through_calls(u):
     return np.sum(np.abs(z) ** 2) + np.real(np.sum(z))
 
 
+def complex_scalar(u):
+    z = complex(u[0], u[1])
+    return abs(z * z) + (z * z).imag
+
+
+def complex_scalar_literal(u):
+    z = u[0] + 1j * u[1]
+    return abs(z) ** 2 + np.real(z * z) + abs(z * z * (1 - 2j))
+
+
 # ----------------------------------------------------------------------------- lists
 
 def cost(v):
@@ -327,6 +337,36 @@ def smooth(u):
 
 def list_stencil(u):
     return cost(smooth(u))
+
+
+def grow(u):
+    acc = []
+    for i in range(len(u)):
+        acc = acc + [u[i] * 2.0]
+    return cost(acc)
+
+
+def grow_tuple(u):
+    acc = ()
+    for x in u:
+        acc = acc + (x * x,)
+    return acc[0] * acc[2] + acc[1]
+
+
+def rotate(u):
+    v = u[1:] + u[:1]
+    return v[0] * 3.0 + v[2] * v[1]
+
+
+def mixed_repeat(u):
+    v = 3 * u[:2]
+    w = [u[2]] * 2 + v
+    return sum([t ** 3 for t in w])
+
+
+def stacked(a):
+    parts = [a, a * 2.0] + [a * 3.0]
+    return np.sum(np.stack(parts) ** 2)
 
 
 # ----------------------------------------------------------------------------- float semantics

@@ -140,7 +140,7 @@ COMPLEX_CASES = ["spectrum_energy", "complex_abs", "complex_absolute", "complex_
                  "complex_conj", "complex_ifft", "complex_rfft", "complex_fft2", "complex_divide", "complex_power",
                  "complex_power_exponent", "complex_multiply", "complex_exp_log", "complex_sqrt", "complex_sum_mean",
                  "complex_dot", "complex_matmul", "complex_square", "complex_reciprocal", "complex_var_std",
-                 "complex_norm", "complex_through_calls"]
+                 "complex_norm", "complex_through_calls", "complex_scalar_literal"]
 
 
 @pytest.mark.parametrize("name", COMPLEX_CASES)
@@ -148,6 +148,10 @@ def test_complex_intermediates_follow_autograd(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", np.exceptions.ComplexWarning)    # autograd's own reference run
         check_everywhere(getattr(models, name), (U4,))
+
+
+def test_complex_constructor():
+    check_everywhere(models.complex_scalar, ([0.3, 0.7],), autograd_too=False)
 
 
 def test_power_spectrum_gradient_of_the_issue():
@@ -159,15 +163,20 @@ def test_power_spectrum_gradient_of_the_issue():
 # ----------------------------------------------------------------------------- 3. lists and tuples
 
 LIST_CASES = ["drop_middle", "rebuild", "overlap", "append_one", "twice", "twice_left", "doubled", "close_loop",
-              "with_tuple", "repeated_slice", "head_and_tail", "list_stencil"]
+              "with_tuple", "repeated_slice", "head_and_tail", "list_stencil", "grow", "grow_tuple", "rotate",
+              "mixed_repeat"]
 
 
-NO_AUTOGRAD = {"twice", "twice_left", "repeated_slice"}      # autograd cannot repeat a list with *
+NO_AUTOGRAD = {"twice", "twice_left", "repeated_slice", "mixed_repeat"}   # autograd cannot repeat a list with *
 
 
 @pytest.mark.parametrize("name", LIST_CASES)
 def test_list_concatenation_and_repetition(name):
     check_everywhere(getattr(models, name), ([1.0, 2.0, 3.0],), autograd_too=name not in NO_AUTOGRAD)
+
+
+def test_list_of_arrays_concatenated():
+    check_everywhere(models.stacked, (np.array([1.0, -2.0, 0.5]),))
 
 
 def test_list_gradients_of_the_issue():

@@ -539,6 +539,8 @@ def _hand_rules():
     for kind in (builtins.list, builtins.tuple):
         r[kind] = _rule(kind.__name__, "iterable=(), /",
                         iterable="_vjp.seq_cast_grad({g}, _vjp.shape_of({iterable}))")
+    r[builtins.complex] = _rule("complex", "real=0, imag=0", real="_vjp.real_adjoint({g})",
+                                imag="_vjp.real_adjoint(1j * {g})")
     r[builtins.float] = _rule("float", "x=0.0, /", x="{g}")
     r[np.float64] = _rule("np.float64", "x=0.0, /", x="{g}")
     return r
