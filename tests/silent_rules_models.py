@@ -259,6 +259,17 @@ def complex_scalar_literal(u):
     return abs(z) ** 2 + np.real(z * z) + abs(z * z * (1 - 2j))
 
 
+def complex_take(u):
+    z = np.fft.fft(u)
+    return np.abs(z[1]) ** 2 + np.abs(np.take(z, [0, 2, 2])).sum()
+
+
+def complex_written(u):
+    z = np.fft.fft(u)
+    z[0] = 0.0
+    return np.sum(np.abs(z) ** 2)
+
+
 # ----------------------------------------------------------------------------- lists
 
 def cost(v):

@@ -150,8 +150,11 @@ def test_complex_intermediates_follow_autograd(name):
         check_everywhere(getattr(models, name), (U4,))
 
 
-def test_complex_constructor():
-    check_everywhere(models.complex_scalar, ([0.3, 0.7],), autograd_too=False)
+@pytest.mark.parametrize("name", ["complex_scalar", "complex_take", "complex_written"])
+def test_complex_beyond_autograd(name):
+    """complex(), np.take and item writes on complex arrays: autograd cannot run these."""
+    args = ([0.3, 0.7],) if name == "complex_scalar" else (U4,)
+    check_everywhere(getattr(models, name), args, autograd_too=False)
 
 
 def test_power_spectrum_gradient_of_the_issue():

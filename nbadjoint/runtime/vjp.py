@@ -582,11 +582,12 @@ def diff_grad(g, n=1, axis=-1):
 
 def take_grad(g, shape, indices, axis=None):
     """Adjoint of np.take(x, indices, axis): g scattered (and summed at repeated indices) into zeros."""
+    dtype = _adjoint_dtype(g)
     if axis is None:
-        out = np.zeros(int(np.prod(shape, dtype=np.int64)) if shape is not None else 1)
+        out = np.zeros(int(np.prod(shape, dtype=np.int64)) if shape is not None else 1, dtype=dtype)
         np.add.at(out, np.ravel(indices), np.ravel(g))
         return out[0] if shape is None else out.reshape(shape)
-    out = np.zeros(shape)
+    out = np.zeros(shape, dtype=dtype)
     axis = axis % len(shape)
     np.add.at(out, (slice(None),) * axis + (np.asarray(indices),), g)
     return out
