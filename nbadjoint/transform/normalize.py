@@ -746,7 +746,7 @@ class Normalizer:
                 break
         if found is None:
             pos = _out_position(func)
-            if pos is not None and pos - shift < len(args):
+            if pos is not None and pos - shift < len(args) and not _is_none(args[pos - shift]):
                 found = args[pos - shift]
                 del args[pos - shift]
                 if len(args) > pos - shift:
@@ -898,6 +898,10 @@ def _describe_callee(func, written):
     full = f"{module}.{qual}" if module and qual and module != "builtins" else written
     shown = f"`{written}`" if full in (written, None) else f"`{written}` ({full})"
     return shown, _NO_RULE_HINT
+
+
+def _is_none(node) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _ufunc_at(obj):
