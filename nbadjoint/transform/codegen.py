@@ -666,7 +666,7 @@ class FunctionCode:
                         seq = _seq_side(expr, name, contribs)
                         ub = f"_vjp.ub_seq({{}}, {{}}, {seq!r})" if seq in ("l", "r") else "_rt.ub({}, {})"
                         text = f"({text} if {bm} is None else {ub.format(text, m)})" if _is_short(text) \
-                            else ub.format(text, f"{bm} and {m}")
+                            else ub.format(text, bm if m == bm else f"{bm} and {m}")
                     else:
                         src = old if (name == s.target and old) else name
                         seq = _seq_side(expr, name, contribs)

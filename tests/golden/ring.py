@@ -132,7 +132,7 @@ def ring_energy_bwd(_c, _rv_b, x):
     # adjoint of line 20: return total / len(x)
     _m1 = None if _guards_hold else _pop()
     if _t7_b is not None:
-        total_b = _rt.ub(_vjp.div(_t7_b, _t6), _m1 and _m1)
+        total_b = _rt.ub(_vjp.div(_t7_b, _t6), _m1)
     for _k1 in reversed(_pop()):
         # adjoint of line 19: total = total + xi * xi
         _m11 = None if _guards_hold else _pop()
