@@ -270,6 +270,52 @@ def complex_written(u):
     return np.sum(np.abs(z) ** 2)
 
 
+def rfft_padded(u):
+    return np.sum(np.abs(np.fft.rfft(u, n=8)) ** 1.5)
+
+
+def rfft_cut(u):
+    return np.sum(np.abs(np.fft.rfft(u, n=3)) ** 1.5)
+
+
+def rfft_odd(u):
+    return np.sum(np.abs(np.fft.rfft(np.concatenate([u, u[:1]]))) ** 1.5)
+
+
+def rfft2_odd(u):
+    return np.sum(np.abs(np.fft.rfft2(np.reshape(u, (2, 3)))) ** 1.5)
+
+
+def rfftn_shaped(u):
+    return np.sum(np.abs(np.fft.rfftn(np.reshape(u, (3, 2)), s=(2, 3), axes=(0, 1), norm="ortho")) ** 1.5)
+
+
+def irfft_odd(u):
+    return np.sum(np.fft.irfft(np.fft.fft(u)[:4] * (1 + 1j), n=7) ** 2)
+
+
+def irfft_forward(u):
+    return np.sum(np.fft.irfft(np.fft.fft(u)[:4] * (1 + 1j), n=5, norm="forward") ** 2)
+
+
+def irfftn_shaped(u):
+    return np.sum(np.fft.irfftn(np.reshape(np.fft.fft(u), (3, 2)) * 1j, s=(4, 5), axes=(0, 1)) ** 2)
+
+
+def irfft_of_real(u):
+    return np.sum(np.fft.irfft(u[:4], n=6) * u)
+
+
+def slice_times_complex(u):
+    return np.real(np.sum(u[:2] * (0.5 + 1j)))
+
+
+def written_then_complex(u):
+    y = u * 1.0
+    y[1:3] = y[1:3] * 2.0
+    return np.real(np.sum(y[:2] * (0.5 + 1j) * np.exp(1j * y[2])))
+
+
 # ----------------------------------------------------------------------------- lists
 
 def cost(v):

@@ -24,6 +24,7 @@ from gradcheck import (assert_bitwise_equal, assert_not_mutated, autograd_namesp
 
 U4 = np.array([0.3, -1.2, 2.0, 0.7])
 U5 = np.array([0.4, 1.3, -0.8, 2.2, 0.9])
+U6 = np.array([0.3, -1.2, 2.0, 0.7, 1.1, -0.4])
 
 
 def placements(f):
@@ -150,10 +151,13 @@ def test_complex_intermediates_follow_autograd(name):
         check_everywhere(getattr(models, name), (U4,))
 
 
-@pytest.mark.parametrize("name", ["complex_scalar", "complex_take", "complex_written"])
+@pytest.mark.parametrize("name", ["complex_scalar", "complex_take", "complex_written", "rfft_padded", "rfft_cut",
+                                  "rfft_odd", "rfft2_odd", "rfftn_shaped", "irfft_odd", "irfft_forward",
+                                  "irfftn_shaped", "irfft_of_real", "slice_times_complex", "written_then_complex"])
 def test_complex_beyond_autograd(name):
-    """complex(), np.take and item writes on complex arrays: autograd cannot run these."""
-    args = ([0.3, 0.7],) if name == "complex_scalar" else (U4,)
+    """Where autograd cannot run the code (complex(), np.take, item writes), has no rule (real
+    transforms of odd length) or a wrong one (rfft cutting or padding to n): finite differences."""
+    args = ([0.3, 0.7],) if name == "complex_scalar" else (U6,)
     check_everywhere(getattr(models, name), args, autograd_too=False)
 
 

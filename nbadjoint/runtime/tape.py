@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from .memory import keep_freed_memory as _keep_freed_memory
+from .vjp import real_for as _real_for
 from .vjp import seq_marker as _seq_marker
 from .vjp import unbroadcast as _unbroadcast
 
@@ -201,6 +202,7 @@ def _is_basic(index) -> bool:
 
 def _scatter_add(x_b, index, y_b):
     """x_b[index] += y_b, adding repeated entries of a fancy index once each."""
+    y_b = _real_for(x_b, y_b)
     if _is_basic(index):
         x_b[index] += y_b
     else:

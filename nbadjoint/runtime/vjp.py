@@ -290,6 +290,14 @@ def real_adjoint(g):
     return g
 
 
+def real_for(x_b, c):
+    """Contribution c to the adjoint array x_b, real when x_b is: the adjoint of a real value is real,
+    and what complex contributions leave in its imaginary part would not fit a real array."""
+    if x_b.dtype.kind != "c" and _is_complex(c):
+        return np.real(c)
+    return c
+
+
 def log_positive(x):
     """log(x) where x > 0 and 0 elsewhere: the exponent derivative of x ** y, finite for x <= 0;
     for complex x, log(x) (0 at 0)."""
@@ -521,6 +529,75 @@ def check_out(value, out, what):
 def at_values_grad(g, indices, shape):
     """Contribution of add_at(a, indices, values) to values: g read at indices, summed to values' shape."""
     return unbroadcast(np.asarray(g)[indices], shape)
+
+
+# ----- Fourier transforms -----
+
+
+def rfft_grad(g, shape, n=None, axis=-1, norm=None):
+    """Adjoint of np.fft.rfft(x, n, axis, norm) for real x (see rfftn_grad)."""
+    return rfftn_grad(g, shape, None if n is None else (n,), (axis,), norm)
+
+
+def irfft_grad(g, shape, n=None, axis=-1, norm=None):
+    """Adjoint of np.fft.irfft(c, n, axis, norm) (see irfftn_grad)."""
+    return irfftn_grad(g, shape, None if n is None else (n,), (axis,), norm)
+
+
+def rfftn_grad(g, shape, s=None, axes=None, norm=None):
+    """Adjoint of np.fft.rfftn(x, s, axes, norm) (rfft2 too) for real x, autograd's convention, any
+    lengths: the fftn of g zero-extended to the full last length, cut or zero-padded back to x's
+    shape, real part."""
+    g = np.asarray(g)
+    axes = _fft_axes(len(shape), s, axes)
+    last = axes[-1]
+    n_last = shape[last] if s is None else s[-1]
+    spread = np.fft.fftn(_fit_axis(g, n_last, last), axes=axes, norm=norm)
+    return np.real(_fit_shape(spread, shape, axes))
+
+
+def irfftn_grad(g, shape, s=None, axes=None, norm=None):
+    """Adjoint of np.fft.irfftn(c, s, axes, norm) (irfft2 too): the ifftn of g, twice over on the
+    entries of the last axis that stand for a conjugate pair, none on the entries irfftn ignores,
+    cut or zero-padded back to c's shape."""
+    g = np.asarray(g)
+    axes = _fft_axes(len(shape), s, axes)
+    last = axes[-1]
+    n_last = 2 * (shape[last] - 1) if s is None else s[-1]
+    used = min(shape[last], n_last // 2 + 1)
+    weight = np.full(used, 2.0)
+    weight[0] = 1.0
+    if n_last % 2 == 0 and n_last // 2 < used:
+        weight[n_last // 2] = 1.0
+    spectrum = _fit_axis(np.fft.ifftn(g, axes=axes, norm=norm), used, last)
+    spectrum = spectrum * weight.reshape((used,) + (1,) * (g.ndim - 1 - last))
+    return _fit_shape(spectrum, shape, axes)
+
+
+def _fft_axes(ndim, s, axes):
+    """The transformed axes, as NumPy chooses them: the last len(s) axes, or all of them."""
+    if axes is None:
+        axes = range(ndim - len(s), ndim) if s is not None else range(ndim)
+    return tuple(a % ndim for a in axes)
+
+
+def _fit_axis(a, length, axis):
+    """a cut to, or zero-padded at the end to, the given length along axis."""
+    have = a.shape[axis]
+    if have > length:
+        return a[(slice(None),) * axis + (slice(0, length),)]
+    if have < length:
+        pad = [(0, 0)] * a.ndim
+        pad[axis] = (0, length - have)
+        return np.pad(a, pad)
+    return a
+
+
+def _fit_shape(a, shape, axes):
+    """a cut or zero-padded along each of axes to shape's length there."""
+    for axis in axes:
+        a = _fit_axis(a, shape[axis], axis)
+    return a
 
 
 # ----- shape manipulation -----

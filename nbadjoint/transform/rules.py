@@ -487,6 +487,14 @@ def _hand_rules():
     r[np.trace] = _rule("np.trace", "a, offset=0, axis1=0, axis2=1, dtype=None, out=None", fixed=("out",),
                         a="_vjp.trace_grad({g}, _vjp.shape_of({a}), {offset}, {axis1}, {axis2})")
     r[np.linalg.norm] = _rule("np.linalg.norm", "x, ord=None, axis=None, keepdims=False", x=_norm_x)
+    # real transforms: autograd has no rule for odd lengths, and a wrong one when n cuts or pads
+    for kind in ("rfft", "irfft"):
+        r[getattr(np.fft, kind)] = _rule(f"np.fft.{kind}", "a, n=None, axis=-1, norm=None, out=None", fixed=("out",),
+                                         a=f"_vjp.{kind}_grad({{g}}, _vjp.shape_of({{a}}), {{n}}, {{axis}}, {{norm}})")
+        for suffix, axes in (("2", "(-2, -1)"), ("n", "None")):
+            r[getattr(np.fft, kind + suffix)] = _rule(
+                f"np.fft.{kind}{suffix}", f"a, s=None, axes={axes}, norm=None, out=None", fixed=("out",),
+                a=f"_vjp.{kind}n_grad({{g}}, _vjp.shape_of({{a}}), {{s}}, {{axes}}, {{norm}})")
     r[np.linalg.solve] = _rule("np.linalg.solve", "a, b",
                                a="_vjp.solve_grad_a({g}, {a}, {ans})", b="_vjp.solve_grad_b({g}, {a})")
 
