@@ -863,7 +863,8 @@ def _written_name(node) -> str:
 _NO_RULE_HINT = ("nbadjoint knows NumPy, math and autograd's primitives; "
                  "write it with supported operations or keep it outside the differentiated code")
 _UFUNC_METHOD_HINTS = {"reduce": "np.sum / np.prod / np.max", "accumulate": "np.cumsum / np.cumprod",
-                       "outer": "np.multiply.outer -> a[:, None] * b", "reduceat": "np.add.reduceat -> sums of slices"}
+                       "outer": "broadcasting (a[:, None] + b for np.add.outer)",
+                       "reduceat": "np.sum over slices"}
 
 
 def _describe_callee(func, written):
