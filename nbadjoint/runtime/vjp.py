@@ -130,9 +130,12 @@ class SeqSpan:
 
 def seq_cast_grad(g, shape):
     """Adjoint of list(x) / tuple(x) for x with this shape marker: g's entries, as a list for a
-    list or tuple x, as an array (zeros where an entry got no adjoint) for an array x."""
-    if g is None or type(shape) is list or shape is None:
-        return None if g is None else list(g)
+    list or tuple x, as an array (zeros where an entry got no adjoint) for an array x; none for
+    anything else (the keys of a dict)."""
+    if g is None or shape is None:
+        return None
+    if type(shape) is list:
+        return list(g)
     rows = shape[1:]
     return np.array([np.zeros(rows) if e is None else e for e in g], dtype=_adjoint_dtype_of(g)).reshape(shape)
 
