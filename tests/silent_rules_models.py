@@ -503,3 +503,15 @@ def clip_method(u):
     v = u * 2.0
     v.clip(-1.0, 1.0, out=v)
     return np.sum(v * u)
+
+
+def cast_to_real(u):
+    z = u * (1 + 2j)
+    w = z.astype(float) * (0.5 - 1j) + 1j
+    return np.sum(np.abs(w) ** 2)
+
+
+def asarray_to_real(u):
+    z = np.exp(1j * u)
+    w = np.asarray(z, dtype=np.float64) * (0.5 - 1j) + 1j
+    return np.sum(np.abs(w) ** 2)

@@ -224,9 +224,15 @@ def zeros_like_adjoint(x):
 
 
 def cast_grad(x_b, dtype):
-    """Adjoint through a cast to dtype: x_b itself for floating/complex dtypes (or None), else zero."""
-    if dtype is None or np.dtype(dtype).kind in "fc":
+    """Adjoint through a cast to dtype: x_b itself for complex dtypes (or None), its real part for
+    real floating dtypes (a complex argument loses its imaginary part), else zero."""
+    if dtype is None:
         return x_b
+    kind = np.dtype(dtype).kind
+    if kind == "c":
+        return x_b
+    if kind == "f":
+        return real_adjoint(x_b)
     return zeros_like_adjoint(x_b)
 
 

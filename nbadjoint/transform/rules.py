@@ -276,6 +276,9 @@ _INT_DTYPES = {
 }
 
 
+_KEEPING_DTYPES = {"None", "complex", "np.complex128", "np.complex64", "'complex128'"}
+
+
 def _dtype_passes(name, dtype_param, template):
     """Template callable: `template` for float dtypes, no derivative for integer/bool dtypes, and a
     run-time decision (_vjp.cast_grad) for a dtype the text does not tell."""
@@ -283,6 +286,8 @@ def _dtype_passes(name, dtype_param, template):
     def grad(g, ans, v):
         dtype = v[dtype_param].replace('"', "'")
         if dtype in _FLOAT_DTYPES:
+            if dtype not in _KEEPING_DTYPES:    # a real dtype: a complex argument loses its imaginary part
+                g = f"_vjp.real_adjoint({g})"
             return template.format(g=g, ans=ans, **v)
         if dtype in _INT_DTYPES:
             return None
@@ -550,7 +555,7 @@ def _hand_rules():
     r[builtins.complex] = _rule("complex", "real=0, imag=0", real="_vjp.real_adjoint({g})",
                                 imag="_vjp.real_adjoint(1j * {g})")
     r[builtins.float] = _rule("float", "x=0.0, /", x="{g}")
-    r[np.float64] = _rule("np.float64", "x=0.0, /", x="{g}")
+    r[np.float64] = _rule("np.float64", "x=0.0, /", x="_vjp.real_adjoint({g})")
     return r
 
 
