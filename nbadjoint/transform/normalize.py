@@ -645,8 +645,10 @@ class Normalizer:
     def attribute(self, node, out):
         obj = resolve_static(node, self.info, self.locals)
         if obj is not _NOT_FOUND:
-            if isinstance(obj, (numbers.Number, np.ndarray, str, tuple, type(None))) or obj is np.newaxis:
-                return ir.Const(self.program.constant_ref(self.info, ast.unparse(node), obj))
+            if isinstance(obj, (numbers.Number, np.ndarray, str, tuple, type(None), np.dtype)) or obj is np.newaxis \
+                    or (isinstance(obj, type) and issubclass(obj, np.generic)):     # dtypes: np.float64
+                known = rules.canonical_name(obj) if isinstance(obj, type) else None
+                return ir.Const(known or self.program.constant_ref(self.info, ast.unparse(node), obj))
             raise self.err(f"`{ast.unparse(node)}` is used as a value; only calls of it are supported", node)
         base = self.expr(node.value, out)
         attr = node.attr
