@@ -287,3 +287,100 @@ def test_no_rule_message_names_the_callee_as_written(f, words):
     for word in words:
         assert word in message, message
     assert "test_silent_rules.py" in message and re.search(r"line \d+", message), message
+
+
+# ----------------------------------------------------------------------------- random programs
+
+LIST_FORMS = ["{a} + {b}", "{a}[:2] + {b}[1:]", "{a} * 2", "2 * {a}[::-1]", "[{a}[0] * {b}[-1]] + {a}",
+              "tuple({a}) + ({b}[1],)", "list({a}[1:]) + [{a}[0] + 1.0]", "{a} + [{b}[0]]", "{a}[1:] + {a}[:1]",
+              "join({a}, {b})", "wrap({a})"]
+LIST_HELPERS = '''
+def join(a, b):
+    c = a[:1] + b
+    return c + a[1:]
+
+
+def wrap(a):
+    return [a[-1]] * 2 + a
+'''
+
+COMPLEX_UNARY = ["np.exp({})", "np.sin({})", "np.conj({})", "np.fft.fft({})", "np.fft.ifft({})", "np.sqrt({} + 3.0)",
+                 "np.log({} + 4.0)", "{} * (0.5 - 1j)", "{} ** 2", "np.real({}) + 0j", "1j * np.imag({})",
+                 "np.abs({}) + 0j", "np.cumsum({})", "np.roll({}, 1)", "{}[::-1]", "np.square({})", "1.0 / ({} + 3.0)",
+                 "np.tanh({})", "{} / (1.5 + 1j)", "np.angle({}) + 0j", "mix({})"]
+COMPLEX_BINARY = ["{} * {}", "{} + {}", "{} - {}", "np.dot({}, {}) * np.ones(4)", "{} / (np.abs({}) + 1.0)"]
+COMPLEX_COSTS = ["np.sum(np.abs({}) ** 2)", "np.real(np.sum({}))", "np.sum(np.imag({}) ** 2)", "np.linalg.norm({})",
+                 "np.var({})", "np.sum(np.angle({} + 0.1))"]
+COMPLEX_HELPERS = '''
+def mix(z):
+    w = z * 0.5
+    return w + np.conj(w) * 0.25j
+'''
+
+
+def list_program(rng, k):
+    names, lines = ["u"], []
+    for i in range(rng.randint(2, 5)):
+        lines.append(f"    v{i} = " + rng.choice(LIST_FORMS).format(a=rng.choice(names), b=rng.choice(names)))
+        names.append(f"v{i}")
+    lines += ["    s = 0.0", f"    for i, t in enumerate({names[-1]}):", "        s = s + (i + 1.0) * t * t",
+              f"    return s + {rng.choice(names)}[0] * {rng.choice(names)}[-1]"]
+    return f"def f{k}(u):\n" + "\n".join(lines) + "\n"
+
+
+def complex_program(rng, k):
+    exprs = ["u", "(u * 1j)", "np.exp(1j * u)"]
+    for _ in range(rng.randint(2, 5)):
+        if rng.random() < 0.6:
+            exprs.append(rng.choice(COMPLEX_UNARY).format(rng.choice(exprs)))
+        else:
+            exprs.append(rng.choice(COMPLEX_BINARY).format(rng.choice(exprs), rng.choice(exprs)))
+    return f"def f{k}(u):\n    z = {exprs[-1]}\n    return {rng.choice(COMPLEX_COSTS).format('z')}\n"
+
+
+def load_programs(tmp_path, name, source):
+    import importlib.util
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_random_list_programs(tmp_path):
+    import random
+    rng = random.Random(9)
+    count = 40
+    source = LIST_HELPERS + "\n\n" + "\n\n".join(list_program(rng, k) for k in range(count))
+    module = load_programs(tmp_path, "random_list_programs", source)
+    checked = 0
+    for k in range(count):
+        f = getattr(module, f"f{k}")
+        try:
+            f([0.7, -1.3, 2.1, 0.4])
+        except (IndexError, TypeError):
+            continue                  # the program itself fails (a too short list): nothing to differentiate
+        checked += 1
+        check_grad(f, ([0.7, -1.3, 2.1, 0.4],), rtol=1e-6, atol=1e-7)
+        grads_under_every_placement(f, [0.7, -1.3, 2.1, 0.4])
+    assert checked >= 30
+
+
+def test_random_complex_programs(tmp_path):
+    import random
+    rng = random.Random(9)
+    count = 40
+    source = "import numpy as np\n" + COMPLEX_HELPERS + "\n\n" + "\n\n".join(complex_program(rng, k) for k in range(count))
+    module = load_programs(tmp_path, "random_complex_programs", source)
+    checked = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for k in range(count):
+            f = getattr(module, f"f{k}")
+            if not np.isfinite(f(U4)):
+                continue
+            checked += 1
+            check_against_autograd(module, f"f{k}", (U4,), rtol=1e-7, atol=1e-9)
+            grads_under_every_placement(f, U4)
+    assert checked >= 30
