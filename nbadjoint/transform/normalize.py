@@ -10,6 +10,7 @@ conditional expressions become loops and ``if`` statements.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import numbers
 import types
@@ -871,8 +872,6 @@ _UFUNC_METHOD_HINTS = {"reduce": "np.sum / np.prod / np.max", "accumulate": "np.
 
 def _describe_callee(func, written):
     """(what the callee is, a hint) for the message of a call with no derivative rule."""
-    import functools
-
     if isinstance(func, functools.partial):
         inner = getattr(func.func, "__qualname__", None) or type(func.func).__name__
         return (f"`{written}`, a functools.partial of `{inner}`",
