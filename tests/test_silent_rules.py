@@ -371,7 +371,8 @@ def test_random_complex_programs(tmp_path):
     import random
     rng = random.Random(9)
     count = 40
-    source = "import numpy as np\n" + COMPLEX_HELPERS + "\n\n" + "\n\n".join(complex_program(rng, k) for k in range(count))
+    programs = "\n\n".join(complex_program(rng, k) for k in range(count))
+    source = "import numpy as np\n" + COMPLEX_HELPERS + "\n\n" + programs
     module = load_programs(tmp_path, "random_complex_programs", source)
     checked = 0
     with warnings.catch_warnings():

@@ -770,7 +770,8 @@ class Normalizer:
                 raise self.err(f"`{ast.unparse(node.func)}(...)` with several `out` arrays is not supported",
                                node, hint="assign the results to new names instead")
             found = found.elts[0]
-        if not (isinstance(found, ast.Name) or (isinstance(found, ast.Subscript) and isinstance(found.value, ast.Name))):
+        slice_of_name = isinstance(found, ast.Subscript) and isinstance(found.value, ast.Name)
+        if not (isinstance(found, ast.Name) or slice_of_name):
             raise self.err(f"`out={ast.unparse(found)}`: only a local array or a slice of one can "
                            "receive the result", node, hint="assign the result to a new name instead")
         base = found if isinstance(found, ast.Name) else found.value
