@@ -515,3 +515,11 @@ def asarray_to_real(u):
     z = np.exp(1j * u)
     w = np.asarray(z, dtype=np.float64) * (0.5 - 1j) + 1j
     return np.sum(np.abs(w) ** 2)
+
+
+def add_at_int(u):
+    counts = np.zeros(3, dtype=int)
+    np.add.at(counts, [0, 0, 2], 1)
+    hits = np.zeros(3, dtype=int)
+    np.add.at(hits, [1], u[0])
+    return np.sum(counts * u) + np.sum(hits * u)

@@ -112,6 +112,13 @@ def test_out_into_an_integer_array_is_refused():
         nba.grad(models.out_into_int)(np.array([0.3, 1.1, -0.4]))
 
 
+def test_add_at_into_an_integer_array():
+    """Integer counts are fine; a float value truncated into an integer array is refused."""
+    with pytest.raises(TypeError, match=r"np.add.at\(hits, \.\.\.\) writes a float64 result into an array "
+                                        r"of dtype int64"):
+        nba.grad(models.add_at_int)(np.array([0.3, 1.1, -0.4]))
+
+
 def test_out_result_is_the_array_written_into():
     """b = f(u, out=a) makes b the array a: writing into b changes a, as in NumPy (here refused
     because the adjoint of the later read of a would miss it)."""

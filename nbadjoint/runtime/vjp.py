@@ -522,17 +522,17 @@ def subtract_at(a, indices, values):
 
 
 def check_out(value, out, what):
-    """``what(..., out=out)`` computed ``value``: raise where NumPy refuses the cast (a ufunc's
-    'same_kind' rule), and where it would cut the derivative by casting a float or complex result
-    into an integer array, or a complex one into a real array."""
+    """The call ``what`` (its text, e.g. "np.sin(..., out=...)") writes ``value`` into the array
+    ``out``: raise where NumPy refuses the cast (a ufunc's 'same_kind' rule), and where the cast would
+    cut the derivative: a float or complex result into an integer array, a complex one into a real array."""
     dtype = getattr(out, "dtype", None)
     if dtype is None:
-        raise TypeError(f"{what}(..., out=...): out must be a NumPy array, not {type(out).__name__}")
+        raise TypeError(f"{what}: the array written into must be a NumPy array, not {type(out).__name__}")
     kind = np.result_type(value).kind
     if (kind in "fc" and dtype.kind not in "fc") or (kind == "c" and dtype.kind != "c"):
-        raise TypeError(f"{what}(..., out=...) writes a {np.result_type(value)} result into an array of "
-                        f"dtype {dtype}: the cast drops the derivative; give out a {np.result_type(value)} "
-                        "array, or assign the result to a new name")
+        raise TypeError(f"{what} writes a {np.result_type(value)} result into an array of dtype {dtype}: "
+                        f"the cast drops the derivative; write into a {np.result_type(value)} array, or "
+                        "assign the result to a new name")
 
 
 def at_values_grad(g, indices, shape):

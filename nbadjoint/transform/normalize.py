@@ -689,7 +689,7 @@ class Normalizer:
             written, stripped = self._split_out(mfunc, node, 1)
             if written is not None:
                 value = self.method_call(target, mfunc, method, stripped, out)
-                return self.write_out(written, value, out, line, f".{method}")
+                return self.write_out(written, value, out, line, f".{method}(..., out=...)")
             return self.method_call(target, mfunc, method, stripped, out)
         obj = resolve_static(func, self.info, self.locals)
         if obj is _NOT_FOUND:
@@ -708,7 +708,8 @@ class Normalizer:
             return self.ufunc_at(at, node, out)
         target, stripped = self._split_out(obj, node, 0)
         if target is not None:
-            return self.write_out(target, self.call(stripped, out), out, line, ast.unparse(node.func))
+            value = self.call(stripped, out)
+            return self.write_out(target, value, out, line, f"{ast.unparse(node.func)}(..., out=...)")
         node = stripped
         args = [self.expr(a, out) for a in node.args]
         kwargs = {k.arg: self.expr(k.value, out) for k in node.keywords}
@@ -783,8 +784,8 @@ class Normalizer:
 
     def write_out(self, target, value, out, line, what=None):
         """``target[...] = value`` (or ``name[index] = value`` for ``out=name[index]``); the call's
-        value is the array written into, read back.  With ``what`` (the function's text), the
-        write is checked first as NumPy checks ``out=``: no float result cast into an integer array."""
+        value is the array written into, read back.  With ``what`` (the call's text for messages),
+        the write is checked first as NumPy checks ``out=``: no float result cast into an integer array."""
         base = target.id if isinstance(target, ast.Name) else target.value.id
         if what is not None:
             value = self._as_name(value, out, line)
@@ -814,7 +815,7 @@ class Normalizer:
                            hint="assign the array to a local name first")
         args = [self.expr(a, out) for a in node.args]
         value = self.emit(self._prim(helper, args, {}, node), out, node.lineno)
-        self.write_out(target, value, out, node.lineno)
+        self.write_out(target, value, out, node.lineno, f"{name}({target.id}, ...)")
         return ir.Const("None")
 
     def user_call(self, callee, node, out):
