@@ -12,6 +12,8 @@ import sys
 import numpy as np
 
 from .memory import keep_freed_memory as _keep_freed_memory
+from .vjp import real_for as _real_for
+from .vjp import seq_marker as _seq_marker
 from .vjp import unbroadcast as _unbroadcast
 
 _ndarray = np.ndarray
@@ -201,6 +203,7 @@ def _is_basic(index) -> bool:
 
 def _scatter_add(x_b, index, y_b):
     """x_b[index] += y_b, adding repeated entries of a fancy index once each."""
+    y_b = _real_for(x_b, y_b)
     if _is_basic(index):
         x_b[index] += y_b
     else:
@@ -343,6 +346,8 @@ def bshape(x, result):
     """Shape marker of operand ``x`` of a broadcasting operation: None when no sum-back is needed."""
     if result.__class__ is _float:
         return None
+    if result.__class__ is list or result.__class__ is tuple:
+        return _seq_marker(x, result)       # list/tuple + and *: where x sits in the result
     sx = x.shape if x.__class__ is _ndarray else np.shape(x)
     sr = result.shape if result.__class__ is _ndarray else np.shape(result)
     if sx == sr:

@@ -732,12 +732,15 @@ class FunctionCode:
                     if name in bmarkers:
                         m = bmarkers[name] if len(bmarkers) == 1 else \
                             f"{bm}[{list(bmarkers).index(name)}]"
-                        text = f"({text} if {bm} is None else _rt.ub({text}, {m}))" if _is_short(text) \
-                            else f"_rt.ub({text}, {bm} and {m})"
+                        seq = _seq_side(expr, name, contribs)
+                        ub = f"_vjp.ub_seq({{}}, {{}}, {seq!r})" if seq in ("l", "r") else "_rt.ub({}, {})"
+                        text = f"({text} if {bm} is None else {ub.format(text, m)})" if _is_short(text) \
+                            else ub.format(text, bm if m == bm else f"{bm} and {m}")
                     else:
                         src = old if (name == s.target and old) else name
-                        text = f"({text} if {g}.__class__ is float else _rt.ubl({text}, {src}))" \
-                            if _is_short(text) else f"_rt.ubl({text}, {src})"
+                        seq = _seq_side(expr, name, contribs)
+                        ubl = f"_vjp.ubl_seq({text}, {src}, {seq!r})" if seq else f"_rt.ubl({text}, {src})"
+                        text = f"({text} if {g}.__class__ is float else {ubl})" if _is_short(text) else ubl
                     mode = "plus"
                 contribs.append((name, text, mode))
             # contributions to other names first, then to the target itself (which they replace)
@@ -1343,6 +1346,21 @@ def _single_index(index) -> bool:
 
 def _int_literal(text: str) -> bool:
     return text.lstrip("-(").rstrip(")").isdigit()
+
+
+def _seq_side(expr, name, done):
+    """Where operand ``name`` sits in ``+`` or ``*``, which concatenate or repeat lists and tuples:
+    "l" / "r" (left / right of +; for ``u + u`` its first contribution is the left one) or "*";
+    None for other expressions.  ``done``: the contributions of the statement already emitted."""
+    if not isinstance(expr, ir.BinOp) or expr.op not in (ast.Add, ast.Mult):
+        return None
+    if expr.op is ast.Mult:
+        return "*"
+    left = isinstance(expr.a, ir.Name) and expr.a.id == name
+    right = isinstance(expr.b, ir.Name) and expr.b.id == name
+    if left and right:
+        return "r" if any(c[0] == name for c in done) else "l"
+    return "l" if left else "r"
 
 
 def _is_short(text: str) -> bool:

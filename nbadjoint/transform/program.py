@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import TransformError
 from ..runtime import tape as _rt
+from ..runtime import vjp as _vjp
 from .parse import FunctionInfo, load_function
 from .shapes import analyze_program as analyze_shapes
 
@@ -434,6 +435,8 @@ def _finish_grad(g, x):
     if isinstance(x, np.ndarray):
         if g is None:
             return np.zeros_like(x, dtype=np.result_type(x.dtype, np.float64))
+        if x.dtype.kind != "c":
+            g = _vjp.real_adjoint(g)
         g = np.asarray(g, dtype=np.result_type(x.dtype, np.float64))
         if g.shape != x.shape:
             g = np.broadcast_to(g, x.shape).copy()
@@ -441,6 +444,7 @@ def _finish_grad(g, x):
     if isinstance(x, (float, np.floating)):
         if g is None:
             return 0.0
+        g = _vjp.real_adjoint(g)
         return float(g) if not isinstance(g, np.ndarray) or g.size == 1 else g
     if isinstance(x, (tuple, list)):
         parts = g if g is not None else [None] * len(x)
