@@ -225,6 +225,31 @@ def test_an_unreadable_budget_is_reported_in_the_widget(widget):
     assert widget.budget == BASE_PEAK
 
 
+def test_each_bad_budget_replaces_the_last_complaint_and_names_the_budget_in_force(widget):
+    seen = []
+    widget.observe(lambda change: seen.append(change["new"]), names="error")
+    send(widget, {"type": "budget", "text": "abc"})
+    send(widget, {"type": "budget", "text": "-5MB"})
+    assert "'-5MB'" in widget.error and "'abc'" not in widget.error
+    assert widget.error.endswith("the budget stays 10.0 kB.")
+    # every answer reaches the front end, even one equal to the error already shown
+    send(widget, {"type": "budget", "text": "-5MB"})
+    assert seen[-2:] == ["", widget.error]
+    send(widget, {"type": "budget", "text": "50MB"})
+    assert widget.error == ""
+    assert widget.budget == 50_000_000
+
+
+def test_no_suggestion_is_explained_in_plain_words(widget, monkeypatch):
+    def refuse(budget=None, method="auto"):
+        raise ValueError("no checkpoint placement keeps the predicted peak within the budget of 1.0 kB")
+    monkeypatch.setattr(widget.profile, "suggest", refuse)
+    widget.budget = 1000
+    assert widget.error == ("No suggestion for a budget of 1.0 kB: no checkpoint placement keeps the "
+                            "predicted peak within the budget of 1.0 kB")
+    assert "ValueError" not in widget.error and "bytes" not in widget.error
+
+
 # --- rerun -------------------------------------------------------------------------------------
 
 def test_rerun_appends_measured_and_predicted_figures_to_the_history(widget):

@@ -25,7 +25,7 @@ import anywidget
 import traitlets
 
 from nbadjoint.profiling.units import parse_budget as _parse_budget
-from nbadjoint.profiling.units import parse_placement
+from nbadjoint.profiling.units import format_bytes, parse_placement
 
 __all__ = ["CallTreeWidget", "parse_budget", "HISTORY_LENGTH", "ROOT_ID", "BUDGET_ERROR"]
 
@@ -85,6 +85,13 @@ def _plain(value):
 def _describe(exc):
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _plain_error(exc):
+    """The message of an error the user can act on (a ValueError names the problem itself), else
+    the message with the kind of error."""
+    text = str(exc).strip()
+    return text if isinstance(exc, ValueError) and text else _describe(exc)
 
 
 def _figures(obj):
@@ -163,7 +170,9 @@ class CallTreeWidget(anywidget.AnyWidget):
         try:
             value = parse_budget(budget)
         except ValueError as exc:
-            self.error = f"{BUDGET_ERROR}{exc}"
+            # cleared first, so that the front end hears the answer even when the text is the same
+            self.error = ""
+            self.error = f"{BUDGET_ERROR}{exc}; the budget stays {format_bytes(self.budget)}."
             raise
         if self.error.startswith((BUDGET_ERROR, "No suggestion")):
             self.error = ""
@@ -244,7 +253,7 @@ class CallTreeWidget(anywidget.AnyWidget):
             found = self.profile.suggest(budget=self.budget, method=self.method)
         except Exception as exc:
             self.suggestion = {}
-            self.error = f"No suggestion for a budget of {self.budget} bytes: {_describe(exc)}"
+            self.error = f"No suggestion for a budget of {format_bytes(self.budget)}: {_plain_error(exc)}"
             return
         suggestion = _figures(found)
         suggestion.update(

@@ -151,8 +151,19 @@ export class Document {
 
 // -- test helpers ----------------------------------------------------------------------------
 
-export function event(type) {
-  return { type, stopped: false, stopPropagation() { this.stopped = true; } };
+export function event(type, props = {}) {
+  return {
+    type, stopped: false, defaultPrevented: false, ...props,
+    stopPropagation() { this.stopped = true; },
+    preventDefault() { this.defaultPrevented = true; },
+  };
+}
+
+// A key press as the browser delivers it (keydown, bubbling); returns the event to inspect.
+export function press(el, key) {
+  const ev = event("keydown", { key });
+  el.dispatchEvent(ev);
+  return ev;
 }
 
 export function fire(el, type) {

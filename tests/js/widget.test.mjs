@@ -2,11 +2,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { FakeModel, byClass, findAll, fire, installDocument } from "./dom_shim.mjs";
+import { FakeModel, byClass, findAll, fire, installDocument, press } from "./dom_shim.mjs";
 
 installDocument();
 const widget = (await import("../../nbadjoint/notebook/static/widget.js")).default;
-const { BUDGET_ERROR, OPEN_DEPTH, fmtBytes, fmtTime } = await import("../../nbadjoint/notebook/static/widget.js");
+const { BUDGET_ERROR, COLUMNS, OPEN_DEPTH, fmtBytes, fmtTime } = await import("../../nbadjoint/notebook/static/widget.js");
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -161,21 +161,154 @@ test("editing the budget sends the text to Python", () => {
   assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
 });
 
-test("a new budget clears the complaint about the last one, and the box is marked while it stands", async () => {
+test("Enter in the budget field sends the budget once and no notebook shortcut sees the key", () => {
   const { el, model } = mount(smallState());
   const input = byClass(el, "nba-budget-input")[0];
+  assert.equal(input.getAttribute("data-lm-suppress-shortcuts"), "true");
+  input.value = "200MB";
+  const enter = press(input, "Enter");
+  assert.ok(enter.stopped, "the Enter key must not bubble to JupyterLab's notebook shortcuts");
+  assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
+  fire(input, "change"); // the browser's own change event after Enter
+  assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
+  assert.ok(press(input, "a").stopped, "typing in the field must not trigger notebook shortcuts");
+});
+
+const bannerText = (el) => (byClass(el, "nba-error")[0].hidden ? "" : byClass(el, "nba-error-text")[0].textContent);
+
+test("a second bad budget replaces the first complaint, never shows it again", async () => {
+  const { el, model } = mount(smallState());
+  const input = byClass(el, "nba-budget-input")[0];
+  model.set("error", `${BUDGET_ERROR}cannot read the budget 'abc'`);
+  await tick();
+  assert.equal(bannerText(el), `${BUDGET_ERROR}cannot read the budget 'abc'`);
+  assert.ok(input.classList.contains("nba-invalid"));
+  input.value = "-5MB";
+  press(input, "Enter");
+  await tick();
+  assert.equal(bannerText(el), "", "the complaint about 'abc' is hidden as soon as '-5MB' is sent");
+  assert.equal(model.get("error"), `${BUDGET_ERROR}cannot read the budget 'abc'`, "the view leaves the synced error to Python");
+  model.set("error", "");
+  model.set("error", `${BUDGET_ERROR}cannot read the budget '-5MB'`);
+  await tick();
+  assert.equal(bannerText(el), `${BUDGET_ERROR}cannot read the budget '-5MB'`);
+});
+
+test("a valid budget after a bad one: the banner goes and the field shows the budget in force", async () => {
+  const { el, model } = mount(smallState());
+  const input = byClass(el, "nba-budget-input")[0];
+  model.set("error", `${BUDGET_ERROR}cannot read the budget 'abc'`);
+  await tick();
+  input.value = "50MB";
+  press(input, "Enter");
+  await tick();
+  assert.equal(bannerText(el), "");
+  model.set("budget", 50_000_000);
+  model.set("error", "");
+  await tick();
+  assert.equal(bannerText(el), "");
+  assert.ok(!input.classList.contains("nba-invalid"));
+  assert.equal(input.value, "50.0 MB");
+});
+
+test("leaving the field after a rejected budget shows the budget still in force", async () => {
+  const { el, model } = mount(smallState());
+  const input = byClass(el, "nba-budget-input")[0];
+  document.activeElement = input;
+  input.value = "lots";
+  press(input, "Enter");
   model.set("error", `${BUDGET_ERROR}cannot read the budget 'lots'`);
   await tick();
-  assert.equal(byClass(el, "nba-error")[0].hidden, false);
-  assert.ok(input.classList.contains("nba-invalid"));
-  input.value = "200MB";
-  fire(input, "change");
+  assert.equal(input.value, "lots", "the rejected text stays while it is being edited");
+  document.activeElement = null;
+  fire(input, "blur");
+  assert.equal(input.value, "10.0 kB");
+  assert.equal(bannerText(el), `${BUDGET_ERROR}cannot read the budget 'lots'`);
+});
+
+test("the checkbox and the advice come right after the call site", () => {
+  const { el } = mount(smallState());
+  assert.deepEqual(COLUMNS.slice(0, 3).map(([label]) => label), ["Call site", "Ckpt", "Advice"]);
+  const cells = rowFor(el, "model:6:<lambda>").children;
+  assert.equal(byClass(cells[1], "nba-checkpoint").length, 1);
+  assert.equal(cells[2].textContent, "split");
+});
+
+function deepState() {
+  // model -> step -> inner -> leaf, with the advice on leaf (below the open depth)
+  const state = smallState();
+  state.profile_data.tree.children[0].children[0].children = [{ id: "inner:3:leaf", callee: "leaf", children: [] }];
+  state.profile_data.sites.push(site("inner:3:leaf", "leaf"));
+  state.placement["inner:3:leaf"] = true;
+  state.suggestion = { ...state.suggestion, placement: { ...state.placement, "inner:3:leaf": false }, ranking: [] };
+  return state;
+}
+
+test("a collapsed node above suggested changes is opened, and marked when the user closes it", () => {
+  const { el } = mount(deepState());
+  assert.ok(rowFor(el, "inner:3:leaf"), "the advised site is visible from the start");
+  fire(byClass(rowFor(el, "model:4:step"), "nba-twisty")[0], "click");
+  assert.equal(rowFor(el, "inner:3:leaf"), undefined);
+  const marker = byClass(rowFor(el, "model:4:step"), "nba-badge-inside");
+  assert.equal(marker.length, 1);
+  assert.equal(marker[0].textContent, "1 inside");
+  assert.equal(byClass(rowFor(el, "model:6:<lambda>"), "nba-badge-inside").length, 0);
+});
+
+test("toggling a checkbox never opens or closes rows (no jump under the pointer)", async () => {
+  const { el, model } = mount(deepState());
+  const before = rows(el).map((r) => r.getAttribute("data-node"));
+  const box = byClass(rowFor(el, "inner:3:leaf"), "nba-checkpoint")[0];
+  box.checked = false;
+  fire(box, "change");
   await tick();
-  assert.equal(model.get("error"), "");
-  assert.ok(model.saved > 0);
-  assert.equal(byClass(el, "nba-error")[0].hidden, true);
-  assert.ok(!input.classList.contains("nba-invalid"));
-  assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
+  assert.deepEqual(rows(el).map((r) => r.getAttribute("data-node")), before);
+  assert.equal(model.get("placement")["inner:3:leaf"], false);
+});
+
+test("a free checkpoint is marked and costs no recomputation", () => {
+  const state = smallState();
+  state.profile_data.sites[2] = { ...state.profile_data.sites[2], t_saved: 0.011, delta_t: 0 };
+  const { el } = mount(state);
+  const row = rowFor(el, "model:6:<lambda>");
+  assert.equal(byClass(row, "nba-free")[0].textContent, "free");
+  assert.equal(row.children[6].textContent, "free");
+  assert.equal(byClass(rowFor(el, "model:4:step"), "nba-free").length, 0);
+  assert.equal(rowFor(el, "model:4:step").children[6].textContent, "11.0 ms");
+});
+
+test("checkboxes are disabled while a run is busy", async () => {
+  const { el, model } = mount(smallState());
+  model.set("busy", true);
+  await tick();
+  assert.ok(byClass(el, "nba-checkpoint").every((b) => b.disabled));
+  model.set("busy", false);
+  await tick();
+  assert.ok(byClass(el, "nba-checkpoint").every((b) => !b.disabled));
+});
+
+test("Apply is disabled when the placement already is the suggestion", async () => {
+  const { el, model } = mount(smallState());
+  assert.equal(byClass(el, "nba-apply")[0].disabled, false);
+  model.set("placement", { ...model.get("suggestion").placement });
+  await tick();
+  assert.equal(byClass(el, "nba-apply")[0].disabled, true);
+});
+
+test("rows are reached with the keyboard: arrows select, Space toggles", async () => {
+  const { el, model } = mount(smallState());
+  const root = rowFor(el, "<root>");
+  assert.equal(root.tabIndex, 0);
+  const down = press(root, "ArrowDown");
+  assert.ok(down.stopped && down.defaultPrevented);
+  assert.equal(model.get("selected"), "model:4:step");
+  await tick();
+  press(rowFor(el, "model:4:step"), " ");
+  assert.equal(model.get("placement")["model:4:step"], false);
+  press(rowFor(el, "model:4:step"), "ArrowLeft");
+  assert.equal(rowFor(el, "step:2:inner"), undefined);
+  press(rowFor(el, "model:4:step"), "ArrowUp");
+  assert.equal(model.get("selected"), "<root>");
 });
 
 test("a new budget leaves other errors alone", async () => {

@@ -78,16 +78,35 @@ function stat(label, cls) {
 
 // -- the call tree ---------------------------------------------------------------------------
 
+// Number of suggested changes in each node's subtree (the node itself excluded), by path.
+export function adviceBelow(tree, isAdvised) {
+  const below = new Map();
+  if (!tree) return below;
+  const count = (node, path) => {
+    let n = 0;
+    (node.children || []).forEach((kid, i) => {
+      n += count(kid, `${path}/${i}`) + (isAdvised(kid.id) ? 1 : 0);
+    });
+    below.set(path, n);
+    return n;
+  };
+  count(tree, "0");
+  return below;
+}
+
 // Rows currently shown: depth-first, children of collapsed nodes skipped (never built).
-export function visibleRows(tree, expanded) {
+// A node starts expanded above OPEN_DEPTH; `expanded` holds the user's clicks and the nodes opened
+// to reveal advice. A collapsed node carries the number of suggested changes below it (`below`).
+export function visibleRows(tree, expanded, below) {
   const rows = [];
   if (!tree) return rows;
   const stack = [[tree, 0, "0"]];
   while (stack.length) {
     const [node, depth, path] = stack.pop();
     const kids = node.children || [];
+    const hidden = below ? below.get(path) || 0 : 0;
     const open = expanded.has(path) ? expanded.get(path) : depth < OPEN_DEPTH;
-    rows.push({ node, depth, path, open, hasChildren: kids.length > 0 });
+    rows.push({ node, depth, path, open, hasChildren: kids.length > 0, hiddenAdvice: open ? 0 : hidden });
     if (open) {
       for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], depth + 1, `${path}/${i}`]);
     }
@@ -95,18 +114,19 @@ export function visibleRows(tree, expanded) {
   return rows;
 }
 
-const COLUMNS = [
+// The checkbox and the advice come right after the name: in a narrow notebook they stay in view.
+export const COLUMNS = [
   ["Call site", "callee and line; click to see its adjoint code"],
+  ["Ckpt", "checkpointed (joint) when ticked, split when not"],
+  ["Advice", "where the advisor's placement for the budget differs (on a collapsed node: how many changes are inside)"],
   ["Calls", "dynamic instances of this call site"],
   ["Incl.", "forward + backward sweep time, callees included"],
   ["Excl.", "forward + backward sweep time, callees excluded"],
-  ["Recompute", "primal rerun + snapshot time paid because the site is checkpointed"],
+  ["Recompute", "primal rerun + snapshot time paid because the site is checkpointed ('free': the callee tapes nothing, so nothing is rerun)"],
   ["Snapshot", "bytes of the snapshot written at the call"],
   ["Tape", "bytes pushed by the callee's forward sweep"],
   ["ΔT", "run time saved by not checkpointing this site"],
   ["ΔPk", "change of the run's peak stack memory if this site is not checkpointed"],
-  ["Ckpt", "checkpointed (joint) when ticked, split when not"],
-  ["Advice", "where the advisor's placement for the budget differs"],
 ];
 
 function cell(row, text, cls) {
@@ -115,15 +135,18 @@ function cell(row, text, cls) {
   return td;
 }
 
-function treeRow(view, info) {
-  const { node, depth, path, open, hasChildren } = info;
-  const { sites, data, placement, suggestion, selected } = view.state();
-  const isRoot = node.id === ROOT_ID;
-  const site = sites.get(node.id) || {};
-  const tr = h("tr", "nba-row");
-  if (node.id === selected) tr.classList.add("nba-selected");
-  tr.setAttribute("data-node", node.id);
+// A checkpoint that costs nothing: the callee tapes nothing, so its recomputation is skipped.
+export function isFree(site, checkpointed) {
+  return checkpointed && finite(site.t_saved) && site.t_saved > 0;
+}
 
+function recomputeTime(site) {
+  const paid = sum(site.t_primal, site.t_snapshot);
+  return finite(paid) && finite(site.t_saved) ? Math.max(paid - site.t_saved, 0) : paid;
+}
+
+function nameCell(view, tr, info, site, isRoot) {
+  const { node, depth, path, open, hasChildren } = info;
   const name = cell(tr, null, "nba-name");
   name.style.paddingLeft = `${depth * INDENT_PX + 4}px`;
   if (hasChildren) {
@@ -133,6 +156,7 @@ function treeRow(view, info) {
       view.renderTree();
     });
     twisty.title = open ? "collapse" : "expand";
+    twisty.tabIndex = -1;
     name.appendChild(twisty);
   } else {
     name.appendChild(h("span", "nba-twisty-space"));
@@ -140,6 +164,59 @@ function treeRow(view, info) {
   name.appendChild(h("span", "nba-callee", node.callee));
   if (!isRoot && site.lineno !== undefined) name.appendChild(h("span", "nba-lineno", `:${site.lineno}`));
   name.title = isRoot ? `root: ${node.callee}` : node.id;
+}
+
+function adviceCells(view, tr, info, site, isRoot) {
+  const { node, hiddenAdvice } = info;
+  const { placement, suggestion, busy } = view.state();
+  const toggleCell = cell(tr, null, "nba-toggle");
+  const badgeCell = cell(tr, null, "nba-advice");
+  if (!isRoot) {
+    const checked = placement[node.id] !== false;
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.className = "nba-checkpoint";
+    box.checked = checked;
+    box.disabled = busy;
+    box.tabIndex = -1; // the row takes the keyboard focus; Space on it toggles
+    box.title = checked ? "checkpointed: click to split" : "split: click to checkpoint";
+    box.addEventListener("click", (event) => event.stopPropagation());
+    box.addEventListener("change", () => view.setCheckpoint(node.id, box.checked));
+    toggleCell.appendChild(box);
+    if (isFree(site, checked)) {
+      const free = h("span", "nba-free", "free");
+      free.title = "checkpointed at no cost: the callee tapes nothing, so nothing is recomputed";
+      toggleCell.appendChild(free);
+    }
+    const advised = suggestion && suggestion.placement ? suggestion.placement[node.id] : undefined;
+    if (advised !== undefined && advised !== checked) {
+      const badge = h("span", `nba-badge ${advised ? "nba-badge-checkpoint" : "nba-badge-split"}`,
+        advised ? "checkpoint" : "split");
+      const reason = (suggestion.ranking || []).find((r) => r.id === node.id);
+      badge.title = reason && reason.reason ? reason.reason : "the advisor's placement differs here";
+      badgeCell.appendChild(badge);
+    }
+  }
+  if (hiddenAdvice > 0) {
+    const marker = h("span", "nba-badge nba-badge-inside", `${hiddenAdvice} inside`);
+    marker.title = `${hiddenAdvice} suggested change${hiddenAdvice === 1 ? "" : "s"} in this collapsed subtree: expand to see`;
+    badgeCell.appendChild(marker);
+  }
+}
+
+function treeRow(view, info) {
+  const { node } = info;
+  const { sites, data, placement, selected } = view.state();
+  const isRoot = node.id === ROOT_ID;
+  const site = sites.get(node.id) || {};
+  const tr = h("tr", "nba-row");
+  if (node.id === selected) tr.classList.add("nba-selected");
+  tr.setAttribute("data-node", node.id);
+  tr.setAttribute("data-path", info.path);
+  tr.tabIndex = node.id === selected ? 0 : -1;
+
+  nameCell(view, tr, info, site, isRoot);
+  adviceCells(view, tr, info, site, isRoot);
 
   const total = data.adjoint_time;
   let incl;
@@ -161,7 +238,8 @@ function treeRow(view, info) {
     if (frac >= 0.5 && !isRoot) tr.classList.add("nba-hot");
   }
   cell(tr, fmtTime(excl), "nba-num");
-  cell(tr, isRoot ? "–" : fmtTime(sum(site.t_primal, site.t_snapshot)), "nba-num");
+  const checked = placement[node.id] !== false;
+  cell(tr, isRoot ? "–" : isFree(site, checked) ? "free" : fmtTime(recomputeTime(site)), "nba-num");
   cell(tr, isRoot ? "–" : fmtBytes(site.snapshot_bytes), "nba-num");
   const tapeCell = cell(tr, isRoot ? "–" : fmtBytes(site.tape_bytes), "nba-num nba-bytes");
   if (!isRoot && finite(site.tape_bytes) && view.maxTape > 0) {
@@ -172,28 +250,8 @@ function treeRow(view, info) {
   if (!isRoot && finite(site.delta_pk)) {
     dpk.classList.add(site.delta_pk > 0 ? "nba-mem-up" : site.delta_pk < 0 ? "nba-mem-down" : "nba-mem-flat");
   }
-
-  const toggleCell = cell(tr, null, "nba-toggle");
-  const badgeCell = cell(tr, null, "nba-advice");
-  if (!isRoot) {
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.className = "nba-checkpoint";
-    box.checked = placement[node.id] !== false;
-    box.title = box.checked ? "checkpointed: click to split" : "split: click to checkpoint";
-    box.addEventListener("click", (event) => event.stopPropagation());
-    box.addEventListener("change", () => view.setCheckpoint(node.id, box.checked));
-    toggleCell.appendChild(box);
-    const advised = suggestion && suggestion.placement ? suggestion.placement[node.id] : undefined;
-    if (advised !== undefined && advised !== (placement[node.id] !== false)) {
-      const badge = h("span", `nba-badge ${advised ? "nba-badge-checkpoint" : "nba-badge-split"}`,
-        advised ? "checkpoint" : "split");
-      const reason = (suggestion.ranking || []).find((r) => r.id === node.id);
-      badge.title = reason && reason.reason ? reason.reason : "the advisor's placement differs here";
-      badgeCell.appendChild(badge);
-    }
-  }
   tr.addEventListener("click", () => view.select(node.id));
+  tr.addEventListener("keydown", (event) => view.rowKey(event, info));
   return tr;
 }
 
@@ -286,6 +344,10 @@ function legend() {
 
 // -- the view --------------------------------------------------------------------------------
 
+function samePlacement(a, b) {
+  return Object.keys(a).every((id) => (a[id] !== false) === (b[id] !== false));
+}
+
 function countSplit(placement) {
   return Object.values(placement || {}).filter((v) => v === false).length;
 }
@@ -340,13 +402,34 @@ function render({ model, el }) {
   budgetInput.type = "text";
   budgetInput.className = "nba-budget-input";
   budgetInput.title = "memory budget for the advisor, e.g. 200MB; press Enter";
-  budgetInput.addEventListener("change", () => {
-    // a new budget replaces the complaint about the last one (Python sets it again if this one is bad too)
-    if ((model.get("error") || "").startsWith(BUDGET_ERROR)) {
-      model.set("error", "");
-      model.save_changes();
+  // Keys typed here are the field's: JupyterLab's notebook shortcuts (Enter, arrows, "a", "d d", ...)
+  // must not see them, else Enter would be taken by the notebook and never reach the field.
+  budgetInput.setAttribute("data-lm-suppress-shortcuts", "true");
+  view.sentBudget = null; // the text last sent to Python, so that Enter and the change after it send once
+  const commitBudget = () => {
+    const text = budgetInput.value.trim();
+    if (text === view.sentBudget) return;
+    view.sentBudget = text;
+    // the answer to this budget replaces the complaint about the last one: hide it until Python answers
+    view.budgetPending = true;
+    renderError();
+    model.send({ type: "budget", text });
+  };
+  budgetInput.addEventListener("keydown", (event) => {
+    event.stopPropagation();
+    if (event.key === "Enter") {
+      event.preventDefault();
+      commitBudget();
+    } else if (event.key === "Escape") {
+      budgetInput.value = fmtBytes(model.get("budget"));
+      budgetInput.blur();
     }
-    model.send({ type: "budget", text: budgetInput.value });
+  });
+  budgetInput.addEventListener("change", commitBudget);
+  // leaving the field shows the budget in force again (a rejected text stays only while it is edited)
+  budgetInput.addEventListener("blur", () => {
+    budgetInput.value = fmtBytes(model.get("budget"));
+    view.sentBudget = budgetInput.value;
   });
   budgetBox.appendChild(budgetInput);
   stats.appendChild(budgetBox);
@@ -363,11 +446,12 @@ function render({ model, el }) {
   const applyButton = button("Apply suggestions", "nba-apply", () => model.send({ type: "apply" }));
   const rerunButton = button("Rerun", "nba-rerun", () => model.send({ type: "rerun" }));
   const status = h("span", "nba-status");
+  status.setAttribute("aria-live", "polite");
   actions.appendChild(applyButton);
   actions.appendChild(rerunButton);
   actions.appendChild(status);
-  plan.appendChild(actions);
   header.appendChild(plan);
+  header.appendChild(actions);
   root.appendChild(header);
 
   const errorBox = h("div", "nba-error");
@@ -425,23 +509,74 @@ function render({ model, el }) {
     const data = model.get("profile_data") || {};
     const sites = new Map((data.sites || []).map((s) => [s.id, s]));
     return { data, sites, placement: model.get("placement") || {}, suggestion: model.get("suggestion") || {},
-      selected: model.get("selected") };
+      selected: model.get("selected"), busy: !!model.get("busy") };
   };
   view.setCheckpoint = (id, checkpointed) => {
     model.set("placement", { ...(model.get("placement") || {}), [id]: checkpointed });
     model.save_changes();
   };
-  view.select = (id) => {
-    if (model.get("selected") === id) return;
-    model.set("selected", id);
-    model.save_changes();
+  view.select = (id, focus) => {
+    if (model.get("selected") !== id) {
+      model.set("selected", id);
+      model.save_changes();
+    }
+    if (focus) view.renderTree();
   };
+  const adviceCounts = () => {
+    const { data, placement, suggestion } = view.state();
+    const advised = suggestion.placement || {};
+    return adviceBelow(data.tree, (id) => id in advised && advised[id] !== (placement[id] !== false));
+  };
+  // A new suggestion opens the collapsed nodes above its changes (once; the user may close them again).
+  view.revealAdvice = () => {
+    for (const [path, n] of adviceCounts()) {
+      if (n > 0 && !view.expanded.has(path)) view.expanded.set(path, true);
+    }
+  };
+  view.reveal = true;
   view.renderTree = () => {
     const { data } = view.state();
+    if (view.reveal) {
+      view.reveal = false;
+      view.revealAdvice();
+    }
     view.maxTape = (data.sites || []).reduce((m, s) => (finite(s.tape_bytes) ? Math.max(m, s.tape_bytes) : m), 0);
     const fragment = document.createDocumentFragment();
-    for (const info of visibleRows(data.tree, view.expanded)) fragment.appendChild(treeRow(view, info));
+    view.rows = visibleRows(data.tree, view.expanded, adviceCounts());
+    for (const info of view.rows) fragment.appendChild(treeRow(view, info));
+    const focused = tbody.contains && tbody.contains(document.activeElement);
     tbody.replaceChildren(fragment);
+    if (focused) view.focusSelected();
+  };
+  view.focusSelected = () => {
+    const row = (tbody.children || []).find((r) => r.getAttribute("data-node") === model.get("selected"));
+    if (row && row.focus) row.focus();
+  };
+  // Keyboard: arrows move the selection (left / right collapse and expand), Space toggles the checkpoint.
+  view.rowKey = (event, info) => {
+    const index = view.rows.findIndex((r) => r.path === info.path);
+    let handled = true;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      const next = view.rows[index + (event.key === "ArrowDown" ? 1 : -1)];
+      if (next) view.select(next.node.id, true);
+    } else if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      if (info.hasChildren && info.open !== (event.key === "ArrowRight")) {
+        view.expanded.set(info.path, event.key === "ArrowRight");
+        view.renderTree();
+      }
+    } else if (event.key === " " || event.key === "Spacebar") {
+      if (info.node.id !== ROOT_ID && !model.get("busy")) {
+        view.setCheckpoint(info.node.id, (model.get("placement") || {})[info.node.id] === false);
+      }
+    } else if (event.key === "Enter") {
+      view.select(info.node.id, true);
+    } else {
+      handled = false;
+    }
+    if (handled) {
+      event.preventDefault();
+      event.stopPropagation(); // JupyterLab would move between cells on the arrows
+    }
   };
 
   const renderHeader = () => {
@@ -456,8 +591,13 @@ function render({ model, el }) {
     adjoint.textContent = fmtTime(data.adjoint_time);
     ratio.textContent = finite(data.ratio) ? `${data.ratio.toFixed(2)}×` : "–";
     peak.textContent = fmtBytes(data.peak_bytes);
-    if (document.activeElement !== budgetInput) budgetInput.value = fmtBytes(budget);
+    if (document.activeElement !== budgetInput) {
+      budgetInput.value = fmtBytes(budget);
+      view.sentBudget = budgetInput.value;
+    }
     predicted.textContent = `${fmtTime(prediction.time)} · ${fmtBytes(prediction.peak_bytes)} · ${countSplit(model.get("placement"))} split`;
+    // the full texts are also tooltips: a narrow box cuts them short rather than reflowing the view
+    for (const value of [primal, adjoint, peak]) value.title = value.textContent;
     predicted.title = finite(prediction.time) ? `${prediction.time} s, ${prediction.peak_bytes} bytes` : "";
     predBox.classList.toggle("nba-over-budget", finite(prediction.peak_bytes) && finite(budget) && prediction.peak_bytes > budget);
     suggested.textContent = suggestion.placement
@@ -467,7 +607,11 @@ function render({ model, el }) {
     measured.textContent = last
       ? `${fmtTime(last.measured.time)} · ${fmtBytes(last.measured.peak_bytes)} (run #${last.run})`
       : "–";
-    applyButton.disabled = busy || !suggestion.placement;
+    const same = suggestion.placement && samePlacement(suggestion.placement, model.get("placement") || {});
+    suggested.title = suggested.textContent;
+    measured.title = measured.textContent;
+    applyButton.disabled = busy || !suggestion.placement || same;
+    applyButton.title = same ? "the placement is already the suggestion" : "set the placement to the suggestion (nothing runs)";
     rerunButton.disabled = busy;
     lineButton.disabled = busy;
     status.textContent = busy ? "running…" : "";
@@ -491,7 +635,9 @@ function render({ model, el }) {
     lineCode.hidden = !lines;
   };
   const renderError = () => {
-    const message = model.get("error") || "";
+    let message = model.get("error") || "";
+    // a complaint about the last budget is hidden while the next one is on its way to Python
+    if (view.budgetPending && message.startsWith(BUDGET_ERROR)) message = "";
     errorText.textContent = message;
     errorBox.hidden = !message;
     budgetInput.classList.toggle("nba-invalid", message.startsWith(BUDGET_ERROR));
@@ -500,9 +646,11 @@ function render({ model, el }) {
   const renderers = { tree: view.renderTree, header: renderHeader, side: renderSide, code: renderCode, error: renderError };
   const dependencies = {
     profile_data: ["tree", "header", "side"], placement: ["tree", "header"], suggestion: ["tree", "header", "side"],
-    selected: ["tree"], prediction: ["header", "side"], budget: ["header", "side"], history: ["header", "side"],
-    busy: ["header"], code: ["code"], line_profile: ["code"], error: ["error"],
+    selected: ["tree"], prediction: ["header", "side"], budget: ["header", "side", "error"],
+    history: ["header", "side"], busy: ["header", "tree"], code: ["code"], line_profile: ["code"], error: ["error"],
   };
+  // Python's answer to a budget: a new budget, a new error, or the old error cleared
+  const answers = new Set(["budget", "error", "suggestion"]);
   // Several traits change together (a rerun updates five): redraw each part once per burst.
   const dirty = new Set();
   let scheduled = false;
@@ -513,6 +661,8 @@ function render({ model, el }) {
   };
   const handlers = Object.entries(dependencies).map(([name, parts]) => {
     const handler = () => {
+      if (answers.has(name)) view.budgetPending = false;
+      if (name === "suggestion") view.reveal = true;
       parts.forEach((p) => dirty.add(p));
       if (!scheduled) {
         scheduled = true;
