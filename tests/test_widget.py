@@ -92,8 +92,8 @@ class FakeProfile:
     def _repr_html_(self):
         return "<table><tr><td>model</td></tr></table>"
 
-    def to_dict(self):
-        suggestion = self.suggest()
+    def to_dict(self, advice=True):
+        suggestion = self.suggest() if advice else FakeSuggestion({}, None, None, None, [])
         return {
             "version": 1, "root": "model", "argnums": [0], "placement": dict(self.placement),
             "budget_bytes": BASE_PEAK, "primal_time": self.primal_time, "adjoint_time": self.adjoint_time,
@@ -107,7 +107,7 @@ class FakeProfile:
             "suggestion": {"placement": suggestion.placement, "time": suggestion.time,
                            "peak_bytes": suggestion.peak_bytes, "method": suggestion.method,
                            "ranking": suggestion.ranking},
-            "pareto": [{"time": 0.141, "peak_bytes": 10_000, "placement": dict(self.placement)}],
+            "pareto": [{"time": 0.141, "peak_bytes": 10_000, "placement": dict(self.placement)}] if advice else None,
             "sources": {name: {"fwd": f"def {stem}_fwd(_c, x):\n    ...", "bwd": f"def {stem}_bwd(_c, _rv_b, x):\n    ..."}
                         for name, stem in (("model", "model"), ("step", "step"), ("inner", "inner"),
                                            ("<lambda>", "_lambda"))},
@@ -348,6 +348,60 @@ def test_non_finite_numbers_are_sent_as_null():
     assert widget.history[0]["measured"] == {"time": None, "peak_bytes": 12}
 
 
+# --- large trees: the advice follows the first view --------------------------------------------
+
+class LargeFakeProfile(FakeProfile):
+    """FakeProfile that counts as a large tree (its sites beyond ADVICE_LATER_SITES, patched below)."""
+
+    sites = list(SITES)
+    suggest_calls = 0
+
+    def suggest(self, budget=None, method="auto"):
+        type(self).suggest_calls += 1
+        return super().suggest(budget, method)
+
+    def pareto(self):
+        return [FakePrediction(0.141, 10_000), FakePrediction(0.131, 17_200)]
+
+
+@pytest.fixture
+def large(monkeypatch):
+    from nbadjoint.notebook import widget as widget_module
+
+    monkeypatch.setattr(widget_module, "ADVICE_LATER_SITES", 2)
+    LargeFakeProfile.suggest_calls = 0
+    return CallTreeWidget(LargeFakeProfile())
+
+
+def test_a_large_tree_is_shown_before_the_advice_is_computed(large):
+    assert large.advising is True
+    assert large.suggestion == {} and large.pareto == []
+    assert large.prediction["peak_bytes"] == BASE_PEAK
+    assert "sources" not in large.profile_data and large.code["fwd"].startswith("def model_fwd")
+    large._repr_mimebundle_()
+    assert LargeFakeProfile.suggest_calls == 0
+
+
+def test_the_front_ends_advise_request_fills_the_suggestion_and_the_front(large):
+    send(large, {"type": "advise"})
+    assert large.advising is False
+    assert large.suggestion["placement"] == {"model:4:step": True, "step:2:inner": True, "model:6:<lambda>": False}
+    assert large.pareto == [{"time": 0.141, "peak_bytes": 10_000}, {"time": 0.131, "peak_bytes": 17_200}]
+    send(large, {"type": "advise"})  # a second view asks again: nothing is recomputed
+    assert LargeFakeProfile.suggest_calls == 1
+
+
+def test_apply_suggestions_on_a_large_tree_computes_the_advice_first(large):
+    assert large.apply_suggestions()["model:6:<lambda>"] is False
+    assert large.advising is False
+
+
+def test_small_trees_get_the_advice_at_once(widget):
+    assert widget.advising is False
+    assert widget.suggestion["placement"]
+    assert widget.pareto == [{"time": 0.141, "peak_bytes": 10_000, "placement": dict(widget.placement)}]
+
+
 # --- with a real profile -----------------------------------------------------------------------
 
 def inner(v):
@@ -433,3 +487,43 @@ def test_real_rerun_measures_the_peak_the_toggle_predicted(real):
     predicted_peak = real.prediction["peak_bytes"]
     real.rerun()
     assert real.history[-1]["measured"]["peak_bytes"] == predicted_peak
+
+
+# --- 500 call sites -----------------------------------------------------------------------------
+
+def _write_500_site_module(path):
+    """model calls g0..g49, each g calls nine of h0..h29: 500 call sites, three levels."""
+    lines = ["import numpy as np", ""]
+    for j in range(30):
+        lines += [f"def h{j}(u):", f"    return u * {1 + j / 100} + np.sin(u) * 0.01", ""]
+    for i in range(50):
+        lines.append(f"def g{i}(u):")
+        lines += [f"    u = h{(i * 9 + k) % 30}(u)" for k in range(9)]
+        lines += ["    return u", ""]
+    lines.append("def model(u):")
+    lines += [f"    u = g{i}(u)" for i in range(50)]
+    lines += ["    return np.sum(u * u)", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def test_the_widget_of_500_call_sites_is_ready_in_well_under_a_second(tmp_path, monkeypatch):
+    import importlib
+    import time
+
+    import nbadjoint as nba
+
+    _write_500_site_module(tmp_path / "big500.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    big = importlib.import_module("big500")
+    prof = nba.profile(big.model, np.linspace(0.0, 1.0, 50))
+    assert len(prof.sites) == 500
+    start = time.perf_counter()
+    w = prof.widget()
+    w._repr_mimebundle_()
+    elapsed = time.perf_counter() - start
+    assert elapsed < 2.0, f"prof.widget() took {elapsed:.2f} s"  # about 0.3 s on an idle core
+    assert w.advising and not w.suggestion
+    assert len(json.dumps(w.get_state()["profile_data"])) < 400_000
+    w.advise()
+    assert w.suggestion["peak_bytes"] <= w.budget
+    assert len(w.pareto) > 2

@@ -40,6 +40,11 @@ ROOT_ID = "<root>"
 BUDGET_ERROR = "Budget: "
 """How ``error`` starts when a budget could not be read (the front end marks the budget box)."""
 
+ADVICE_LATER_SITES = 60
+"""Beyond this many call sites the advisor's suggestion and the Pareto front (seconds of search
+on large trees) are computed once the widget is on screen: the front end asks for them
+(``advising`` is True until then), and so does every Python method that needs them."""
+
 
 def parse_budget(budget):
     """Return a memory budget in bytes from an int or a string like ``"200MB"`` or ``"1.5 GiB"``.
@@ -124,6 +129,8 @@ class CallTreeWidget(anywidget.AnyWidget):
     line_profile = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
+    pareto = traitlets.List().tag(sync=True)
+    advising = traitlets.Bool(False).tag(sync=True)
 
     _ready = False
 
@@ -132,12 +139,17 @@ class CallTreeWidget(anywidget.AnyWidget):
         self.profile = profile
         self._runs = 0
         self._ready = False
-        data = _plain(profile.to_dict())
+        later = self._advice_later(profile)
+        data = self._synced_data(profile.to_dict(advice=False) if later else profile.to_dict())
         self.profile_data = data
         self.method = method
         self.budget = parse_budget(budget) if budget is not None else int(data["budget_bytes"])
         self.placement = dict(data["placement"])
-        self._update_suggestion()
+        if later:
+            self.advising = True
+        else:
+            self._update_suggestion()
+            self.pareto = list(data.get("pareto") or [])
         self._update_prediction()
         self._show_code(self.selected)
         self.history = [self._history_entry(profile, self.prediction)]
@@ -179,8 +191,22 @@ class CallTreeWidget(anywidget.AnyWidget):
         self.budget = value
         return value
 
+    def advise(self):
+        """Compute the suggestion and the Pareto front if they were left for later (large trees)."""
+        if not self.advising:
+            return self.suggestion
+        self.busy = True
+        try:
+            self._update_suggestion()
+            self._update_pareto()
+        finally:
+            self.advising = False
+            self.busy = False
+        return self.suggestion
+
     def apply_suggestions(self):
         """Set the placement to the advisor's suggestion for the current budget."""
+        self.advise()
         if not self.suggestion:
             raise RuntimeError(f"there is no suggestion to apply: {self.error or 'the advisor has not answered'}")
         self.placement = dict(self.suggestion["placement"])
@@ -248,6 +274,31 @@ class CallTreeWidget(anywidget.AnyWidget):
             self.prediction = {}
             self.error = f"Prediction failed: {_describe(exc)}"
 
+    def _synced_data(self, data):
+        """``profile.to_dict()`` for the front end: the generated sources (sent one function at a
+        time in ``code``) and the dynamic call tree (not drawn) stay in Python, which halves
+        what a 500-site profile sends."""
+        data = dict(data)
+        self._sources = data.pop("sources", None) or {}
+        data.pop("call_tree", None)
+        return _plain(data)
+
+    @staticmethod
+    def _advice_later(profile):
+        sites = getattr(profile, "sites", None)
+        return sites is not None and len(sites) > ADVICE_LATER_SITES
+
+    def _update_pareto(self):
+        pareto = getattr(self.profile, "pareto", None)
+        if pareto is None:
+            self.pareto = list(self.profile_data.get("pareto") or [])
+            return
+        try:
+            self.pareto = _plain([{"time": p.time, "peak_bytes": p.peak_bytes} for p in pareto()])
+        except Exception as exc:
+            self.pareto = []
+            self.error = f"Pareto front failed: {_describe(exc)}"
+
     def _update_suggestion(self):
         try:
             found = self.profile.suggest(budget=self.budget, method=self.method)
@@ -282,7 +333,7 @@ class CallTreeWidget(anywidget.AnyWidget):
             self.code = {}
             self.error = str(exc)
             return
-        sources = self.profile_data.get("sources", {}).get(function, {})
+        sources = self._sources.get(function, {})
         self.code = {"node": node_id, "function": function,
                      "fwd": sources.get("fwd", ""), "bwd": sources.get("bwd", "")}
 
@@ -306,7 +357,9 @@ class CallTreeWidget(anywidget.AnyWidget):
         finally:
             self.busy = False
         self.profile = measured
-        self.profile_data = _plain(measured.to_dict())
+        self.profile_data = self._synced_data(measured.to_dict())
+        self.pareto = list(self.profile_data.get("pareto") or [])
+        self.advising = False
         self._update_prediction()
         self._update_suggestion()
         self._show_code(self.selected)
@@ -324,6 +377,8 @@ class CallTreeWidget(anywidget.AnyWidget):
                 self.show_line_profile(content.get("node"))
             elif kind == "budget":
                 self.set_budget(content.get("text", ""))
+            elif kind == "advise":
+                self.advise()
             else:
                 self.error = f"The widget received an unknown request {content!r}."
         except Exception as exc:
@@ -341,10 +396,26 @@ class CallTreeWidget(anywidget.AnyWidget):
             return None
         data, metadata = bundle
         data = dict(data)
+        data.update(self._static_view())
+        return data, metadata
+
+    def _static_view(self):
+        """text/html and text/plain of the profile: what a saved notebook shows without a kernel.
+
+        While the advice is left for later, the static views are made without it (the search is
+        what takes seconds); otherwise with the widget's budget and method."""
+        views = {}
+        if hasattr(self.profile, "_model"):
+            from nbadjoint.profiling.report import html_report, text_report
+
+            options = {"budget": self.budget, "method": self.method, "advice": not self.advising}
+            views["text/html"] = html_report(self.profile, **options)
+            views["text/plain"] = text_report(self.profile, **options)
+            return views
         html = getattr(self.profile, "_repr_html_", None)
         if html is not None:
-            data["text/html"] = html()
+            views["text/html"] = html()
         report = getattr(self.profile, "report", None)
         if report is not None:
-            data["text/plain"] = report(budget=self.budget, method=self.method)
-        return data, metadata
+            views["text/plain"] = report(budget=self.budget, method=self.method)
+        return views

@@ -12,8 +12,13 @@ COLUMNS = ("call site", "calls", "state", "primal", "fwd incl", "bwd incl", "sna
 _RIGHT = {"calls", "primal", "fwd incl", "bwd incl", "snapshot", "tape", "ΔT", "ΔPk"}
 
 
-def _suggestion(profile, budget, method):
+NO_ADVICE = "not computed for this view (the widget computes it once it is shown)"
+
+
+def _suggestion(profile, budget, method, advice=True):
     """(Suggestion or None, error text or None)."""
+    if not advice:
+        return None, NO_ADVICE
     try:
         return profile.suggest(budget=budget, method=method), None
     except ValueError as exc:
@@ -101,9 +106,10 @@ def _summary_lines(profile, suggestion, error, budget):
     return lines
 
 
-def text_report(profile, budget=None, method="auto"):
-    """The profile as a fixed-width table, indented by call depth."""
-    suggestion, error = _suggestion(profile, budget, method)
+def text_report(profile, budget=None, method="auto", advice=True):
+    """The profile as a fixed-width table, indented by call depth (``advice=False``: without the
+    advisor's suggestion, which takes seconds on trees with hundreds of call sites)."""
+    suggestion, error = _suggestion(profile, budget, method, advice)
     runs = f"median of {profile.repeat} runs" if profile.repeat > 1 else "1 run"
     if getattr(profile, "clock", "wall") == "cpu":
         runs += ", process CPU time"
@@ -130,9 +136,9 @@ def text_report(profile, budget=None, method="auto"):
     return "\n".join(lines)
 
 
-def html_report(profile, budget=None, method="auto"):
-    """The profile as a static HTML table (every text escaped)."""
-    suggestion, error = _suggestion(profile, budget, method)
+def html_report(profile, budget=None, method="auto", advice=True):
+    """The profile as a static HTML table (every text escaped); ``advice`` as in `text_report`."""
+    suggestion, error = _suggestion(profile, budget, method, advice)
     esc = html.escape
     parts = ['<div class="nbadjoint-profile">',
              f"<p><b>nbadjoint profile of {esc(profile.root)}</b></p>"]

@@ -6,7 +6,7 @@ import { FakeModel, byClass, findAll, fire, installDocument, press } from "./dom
 
 installDocument();
 const widget = (await import("../../nbadjoint/notebook/static/widget.js")).default;
-const { BUDGET_ERROR, COLUMNS, OPEN_DEPTH, fmtBytes, fmtTime } = await import("../../nbadjoint/notebook/static/widget.js");
+const { BUDGET_ERROR, COLUMNS, OPEN_DEPTH, chartPoints, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -403,4 +403,37 @@ test("time and tape cells carry their share as a bar width", () => {
   const step = rowFor(el, "model:4:step");
   assert.equal(byClass(step, "nba-time")[0].style.getPropertyValue("--nba-frac"), "0.250");
   assert.equal(byClass(step, "nba-bytes")[0].style.getPropertyValue("--nba-frac"), "1.000");
+});
+
+test("a large tree is drawn first and asks Python for the advice", () => {
+  const state = bigState(100);
+  state.suggestion = {};
+  state.advising = true;
+  state.profile_data = { ...state.profile_data, pareto: null };
+  const { el, model } = mount(state);
+  assert.equal(rows(el).length, 101);
+  assert.deepEqual(model.sent, [{ type: "advise" }]);
+  assert.equal(byClass(byClass(el, "nba-suggested")[0], "nba-stat-value")[0].textContent, "computing…");
+  assert.ok(el.textContent.includes("computing the Pareto front…"));
+  assert.equal(byClass(el, "nba-apply")[0].disabled, true);
+});
+
+test("a small tree does not ask for advice it already has", () => {
+  const { model } = mount(smallState());
+  assert.deepEqual(model.sent, []);
+});
+
+test("the chart: axes from zero at round ticks, one mark per front point, the runs drawn last", () => {
+  assert.deepEqual(extent([0, 0], 0), [0, 1.16]);
+  assert.ok(extent([100, 5000], 0)[0] >= 0);
+  assert.deepEqual(niceTicks(0, 1000, 4), [0, 500, 1000]);
+  assert.deepEqual(niceTicks(0.013, 0.041, 3), [0.02, 0.03, 0.04]);
+  const points = chartPoints([{ time: 1, peak_bytes: 5 }, { time: 1, peak_bytes: 5 }, { time: 2, peak_bytes: 3 }],
+    { time: 1.5, peak_bytes: 4 }, { time: 1.5, peak_bytes: 4, placement: {} },
+    [{ run: 1, measured: { time: 1.5, peak_bytes: 4 } }]);
+  assert.deepEqual(points.map((p) => p.kind), ["pareto", "pareto", "current", "suggested", "run"]);
+  const { el } = mount(smallState());
+  const labels = findAll(el, (n) => n.tagName === "TEXT").map((n) => n.textContent);
+  assert.ok(!labels.some((t) => t.startsWith("-") && !t.startsWith("- -")), `negative axis label in ${labels}`);
+  assert.ok(labels.includes("- - budget 10.0 kB"));
 });

@@ -257,25 +257,45 @@ function treeRow(view, info) {
 
 // -- the time / memory chart ---------------------------------------------------------------
 
-const CHART = { width: 340, height: 210, left: 62, right: 12, top: 12, bottom: 34 };
+const CHART = { width: 340, height: 214, left: 62, right: 12, top: 16, bottom: 34 };
 
-export function chartPoints(data, prediction, suggestion, history) {
+export function chartPoints(front, prediction, suggestion, history) {
   const points = [];
-  for (const p of (data && data.pareto) || []) points.push({ kind: "pareto", time: p.time, peak: p.peak_bytes });
+  const seen = new Set();
+  for (const p of front || []) {
+    const key = `${p.time}|${p.peak_bytes}`; // one mark per distinct point of the front
+    if (seen.has(key)) continue;
+    seen.add(key);
+    points.push({ kind: "pareto", time: p.time, peak: p.peak_bytes });
+  }
+  // drawn in this order: the big current-placement ring first, so the suggestion and the
+  // measured runs stay visible on top of it
+  if (prediction && finite(prediction.time)) {
+    points.push({ kind: "current", time: prediction.time, peak: prediction.peak_bytes, label: "current placement (predicted)" });
+  }
+  if (suggestion && finite(suggestion.time)) {
+    points.push({ kind: "suggested", time: suggestion.time, peak: suggestion.peak_bytes, label: "suggestion" });
+  }
   history.forEach((run) => {
     const m = run.measured || {};
     points.push({ kind: "run", time: m.time, peak: m.peak_bytes, label: `run ${run.run}` });
   });
-  if (suggestion && finite(suggestion.time)) {
-    points.push({ kind: "suggested", time: suggestion.time, peak: suggestion.peak_bytes, label: "suggestion" });
-  }
-  if (prediction && finite(prediction.time)) {
-    points.push({ kind: "current", time: prediction.time, peak: prediction.peak_bytes, label: "current placement (predicted)" });
-  }
   return points.filter((p) => finite(p.time) && finite(p.peak));
 }
 
-function extent(values) {
+// Round tick values covering [lo, hi]: 1, 2 or 5 times a power of ten apart.
+export function niceTicks(lo, hi, count = 4) {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * power).find((m) => m >= raw);
+  const ticks = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return ticks;
+}
+
+// Axis range with some room around the points; never below zero for quantities that cannot be.
+export function extent(values, floor = -Infinity) {
   let lo = Math.min(...values);
   let hi = Math.max(...values);
   if (!(hi > lo)) {
@@ -284,33 +304,41 @@ function extent(values) {
     hi += pad;
   }
   const pad = (hi - lo) * 0.08;
-  return [lo - pad, hi + pad];
+  return [Math.max(lo - pad, floor), hi + pad];
 }
 
-function drawChart(root, points, budget) {
+function drawChart(root, points, budget, pending) {
   const { width, height, left, right, top, bottom } = CHART;
   const chart = svg("svg", { class: "nba-chart", viewBox: `0 0 ${width} ${height}`, width, height, role: "img" });
   chart.appendChild(svg("title", {}, "Adjoint time against peak tape memory"));
-  if (!points.length) {
-    chart.appendChild(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "nba-axis" }, "no data"));
+  if (!points.length || pending) {
+    chart.appendChild(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "nba-axis" },
+      pending ? "computing the Pareto front…" : "no data"));
     root.replaceChildren(chart);
     return;
   }
-  const [x0, x1] = extent(points.map((p) => p.time));
-  const [y0, y1] = extent(points.map((p) => p.peak).concat(finite(budget) && budget > 0 ? [budget] : []));
+  const [x0, x1] = extent(points.map((p) => p.time), 0);
+  const [y0, y1] = extent(points.map((p) => p.peak).concat(finite(budget) && budget > 0 ? [budget] : []), 0);
   const sx = (t) => left + ((t - x0) / (x1 - x0)) * (width - left - right);
   const sy = (b) => height - bottom - ((b - y0) / (y1 - y0)) * (height - top - bottom);
   chart.appendChild(svg("rect", { x: left, y: top, width: width - left - right, height: height - top - bottom, class: "nba-plot" }));
-  chart.appendChild(svg("text", { x: left, y: height - bottom + 14, class: "nba-axis" }, fmtTime(x0)));
-  chart.appendChild(svg("text", { x: width - right, y: height - bottom + 14, class: "nba-axis", "text-anchor": "end" }, fmtTime(x1)));
+  for (const t of niceTicks(x0, x1, 3)) {
+    chart.appendChild(svg("line", { x1: sx(t), x2: sx(t), y1: height - bottom, y2: height - bottom + 3, class: "nba-tick" }));
+    chart.appendChild(svg("text", { x: sx(t), y: height - bottom + 13, class: "nba-axis", "text-anchor": "middle" }, fmtTime(t)));
+  }
+  for (const b of niceTicks(y0, y1, 4)) {
+    chart.appendChild(svg("line", { x1: left - 3, x2: left, y1: sy(b), y2: sy(b), class: "nba-tick" }));
+    chart.appendChild(svg("text", { x: left - 5, y: sy(b) + 3, class: "nba-axis", "text-anchor": "end" }, fmtBytes(b)));
+  }
   chart.appendChild(svg("text", { x: (left + width - right) / 2, y: height - 4, class: "nba-axis", "text-anchor": "middle" }, "adjoint time"));
-  chart.appendChild(svg("text", { x: left - 4, y: height - bottom, class: "nba-axis", "text-anchor": "end" }, fmtBytes(y0)));
-  chart.appendChild(svg("text", { x: left - 4, y: top + 8, class: "nba-axis", "text-anchor": "end" }, fmtBytes(y1)));
   chart.appendChild(svg("text", { x: 10, y: (top + height - bottom) / 2, class: "nba-axis", "text-anchor": "middle",
     transform: `rotate(-90 10 ${(top + height - bottom) / 2})` }, "peak memory"));
   if (finite(budget) && budget > 0) {
     chart.appendChild(svg("line", { x1: left, x2: width - right, y1: sy(budget), y2: sy(budget), class: "nba-budget-line" }));
-    chart.appendChild(svg("text", { x: width - right - 2, y: sy(budget) - 3, class: "nba-axis", "text-anchor": "end" }, "budget"));
+    // the label sits outside the plot, right of its top edge, where no point is drawn
+    const label = svg("text", { x: width - right, y: top - 2, class: "nba-axis nba-budget-label", "text-anchor": "end" },
+      `- - budget ${fmtBytes(budget)}`);
+    chart.appendChild(label);
   }
   const front = points.filter((p) => p.kind === "pareto").sort((a, b) => a.time - b.time);
   if (front.length > 1) {
@@ -322,7 +350,7 @@ function drawChart(root, points, budget) {
     let mark;
     if (p.kind === "run") mark = svg("rect", { x: x - 3.5, y: y - 3.5, width: 7, height: 7, class: "nba-point nba-point-run" });
     else if (p.kind === "suggested") mark = svg("path", { d: `M${x} ${y - 6}L${x + 6} ${y}L${x} ${y + 6}L${x - 6} ${y}Z`, class: "nba-point nba-point-suggested" });
-    else if (p.kind === "current") mark = svg("circle", { cx: x, cy: y, r: 6, class: "nba-point nba-point-current" });
+    else if (p.kind === "current") mark = svg("circle", { cx: x, cy: y, r: 7, class: "nba-point nba-point-current" });
     else mark = svg("circle", { cx: x, cy: y, r: 3, class: "nba-point nba-point-pareto" });
     mark.appendChild(svg("title", {}, `${p.label || "Pareto front"}: ${fmtTime(p.time)}, ${fmtBytes(p.peak)}`));
     chart.appendChild(mark);
@@ -600,9 +628,10 @@ function render({ model, el }) {
     for (const value of [primal, adjoint, peak]) value.title = value.textContent;
     predicted.title = finite(prediction.time) ? `${prediction.time} s, ${prediction.peak_bytes} bytes` : "";
     predBox.classList.toggle("nba-over-budget", finite(prediction.peak_bytes) && finite(budget) && prediction.peak_bytes > budget);
+    const advising = !!model.get("advising");
     suggested.textContent = suggestion.placement
       ? `${fmtTime(suggestion.time)} · ${fmtBytes(suggestion.peak_bytes)} · ${countSplit(suggestion.placement)} split (${suggestion.method})`
-      : "–";
+      : advising ? "computing…" : "–";
     const last = history.length ? history[history.length - 1] : null;
     measured.textContent = last
       ? `${fmtTime(last.measured.time)} · ${fmtBytes(last.measured.peak_bytes)} (run #${last.run})`
@@ -619,8 +648,9 @@ function render({ model, el }) {
   };
   const renderSide = () => {
     const history = model.get("history") || [];
-    drawChart(chartBox, chartPoints(model.get("profile_data"), model.get("prediction"), model.get("suggestion"), history),
-      model.get("budget"));
+    const front = (model.get("pareto") || []).length ? model.get("pareto") : (model.get("profile_data") || {}).pareto;
+    drawChart(chartBox, chartPoints(front, model.get("prediction"), model.get("suggestion"), history),
+      model.get("budget"), !!model.get("advising"));
     historyBox.replaceChildren(historyTable(history));
   };
   const renderCode = () => {
@@ -648,6 +678,7 @@ function render({ model, el }) {
     profile_data: ["tree", "header", "side"], placement: ["tree", "header"], suggestion: ["tree", "header", "side"],
     selected: ["tree"], prediction: ["header", "side"], budget: ["header", "side", "error"],
     history: ["header", "side"], busy: ["header", "tree"], code: ["code"], line_profile: ["code"], error: ["error"],
+    pareto: ["side"], advising: ["header", "side"],
   };
   // Python's answer to a budget: a new budget, a new error, or the old error cleared
   const answers = new Set(["budget", "error", "suggestion"]);
@@ -675,6 +706,8 @@ function render({ model, el }) {
 
   for (const draw of Object.values(renderers)) draw();
   el.appendChild(root);
+  // large trees: the tree is on screen first; the suggestion and the Pareto front follow
+  if (model.get("advising")) model.send({ type: "advise" });
   return () => {
     for (const [name, handler] of handlers) model.off(`change:${name}`, handler);
   };
