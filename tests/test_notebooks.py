@@ -46,3 +46,43 @@ def test_notebook_executes_without_error_within_the_time_limit(path):
               for output in cell.outputs if output.output_type == "error"]
     assert errors == []
     assert elapsed < TIME_LIMIT_S, f"{path.name} took {elapsed:.0f} s (limit {TIME_LIMIT_S:.0f} s)"
+    assert _left_progress(book) == [], f"{path.name}: progress output left in its cells"
+
+
+def _left_progress(book):
+    """Stream outputs on stderr and display outputs that still say "nbadjoint: ..." (progress)."""
+    left = []
+    for cell in book.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream" and output.name == "stderr" and "nbadjoint:" in output.text:
+                left.append(output.text)
+            elif output.output_type == "display_data":
+                text = output.get("data", {}).get("text/plain", "")
+                if text.startswith("nbadjoint: ") and "profile of" not in text:
+                    left.append(text)
+    return left
+
+
+PROGRESS_CELLS = [
+    "import numpy as np\n%load_ext nbadjoint",
+    "%%adjoint_profile -o prof --repeat 2\n"
+    "def step(u):\n    return u + 0.1 * np.sin(u)\n\n"
+    "def model(u):\n    for _ in range(3):\n        u = step(u)\n    return np.sum(u * u)\n\n"
+    "model(np.linspace(0.0, 1.0, 50))",
+    "again = prof.rerun()\nagain.adjoint_time > 0",
+]
+
+
+def test_progress_disappears_and_nothing_is_left_on_stderr():
+    from nbclient import NotebookClient
+
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in PROGRESS_CELLS])
+    NotebookClient(book, timeout=120, kernel_name="python3").execute()
+    profiled, rerun = book.cells[1], book.cells[2]
+    for cell in (profiled, rerun):
+        assert [o for o in cell.outputs if o.output_type == "stream"] == []
+    assert _left_progress(book) == []
+    # the magic's cell: the emptied progress display, then the widget (with its static views)
+    kinds = [o.get("data", {}) for o in profiled.outputs]
+    assert any("application/vnd.jupyter.widget-view+json" in d for d in kinds)
+    assert rerun.outputs[-1]["data"]["text/plain"] == "True"

@@ -348,7 +348,9 @@ class CallTreeWidget(anywidget.AnyWidget):
         self.busy = True
         self.error = ""
         try:
-            measured = self.profile.rerun(placement)
+            # the widget shows "running…" itself: no progress output from a comm message
+            quiet = {"progress": None} if "progress" in getattr(self.profile, "_options", {}) else {}
+            measured = self.profile.rerun(placement, **quiet)
         except Exception as exc:
             self.error = f"Rerun failed: {_describe(exc)}"
             if raise_errors:
