@@ -322,6 +322,17 @@ def test_line_profile_request_fills_the_line_profile_of_the_selected_callee(widg
     assert widget.line_profile.startswith("Line profile of step_bwd")
 
 
+def test_the_line_profile_of_a_free_checkpoint_says_why_it_shows_no_time():
+    profile = FakeProfile()
+    data = profile.to_dict()
+    for record in data["sites"]:
+        record["t_saved"] = 0.01 if record["callee"] == "inner" else 0.0
+    profile.to_dict = lambda advice=True: data
+    w = CallTreeWidget(profile)
+    assert w.show_line_profile("step:2:inner").startswith("Every call of inner was a free checkpoint")
+    assert not w.show_line_profile("model:4:step").startswith("Every call")
+
+
 def test_selecting_another_node_clears_the_line_profile(widget):
     widget.show_line_profile("model:4:step")
     widget.selected = "step:2:inner"

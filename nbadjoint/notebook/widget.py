@@ -226,13 +226,24 @@ class CallTreeWidget(anywidget.AnyWidget):
         function = self._callee(self.selected)
         self.busy = True
         try:
-            self.line_profile = str(self.profile.line_profile(function))
+            self.line_profile = self._free_note(function) + str(self.profile.line_profile(function))
         except Exception as exc:
             self.error = f"Line profile of {function} failed: {_describe(exc)}"
             raise
         finally:
             self.busy = False
         return self.line_profile
+
+    def _free_note(self, function):
+        """A first line for the line profile of a function whose every call is a free checkpoint
+        (its sweeps do not run, so every line shows 0 s)."""
+        sites = [s for s in self.profile_data.get("sites", []) if s.get("callee") == function]
+        measured = self.profile_data.get("placement", {})
+        if sites and all(measured.get(s["id"], True) and (s.get("t_saved") or 0) > 0 for s in sites):
+            return (f"Every call of {function} was a free checkpoint in the measured run: it tapes "
+                    f"nothing, so it is not recomputed and its lines show no time. Split a call of it "
+                    f"and rerun to profile its lines.\n\n")
+        return ""
 
     # -- synced state -------------------------------------------------------------------------
 

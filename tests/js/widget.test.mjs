@@ -437,3 +437,22 @@ test("the chart: axes from zero at round ticks, one mark per front point, the ru
   assert.ok(!labels.some((t) => t.startsWith("-") && !t.startsWith("- -")), `negative axis label in ${labels}`);
   assert.ok(labels.includes("- - budget 10.0 kB"));
 });
+
+test("the line profile replaces the code boxes, and the same button goes back to the code", async () => {
+  const { el, model } = mount(smallState());
+  const button = byClass(el, "nba-line-profile")[0];
+  fire(button, "click");
+  assert.deepEqual(model.sent, [{ type: "line_profile" }]);
+  model.set("line_profile", "Timer unit: 1e-09 s\nTotal time: 0.01 s");
+  await tick();
+  const panel = byClass(el, "nba-code")[0];
+  const shown = panel.children.filter((c) => c.tagName === "PRE" && !c.hidden);
+  assert.equal(shown.length, 1);
+  assert.ok(shown[0].classList.contains("nba-line-profile-text"));
+  assert.equal(button.textContent, "Show code");
+  fire(button, "click");
+  await tick();
+  assert.equal(model.get("line_profile"), "");
+  assert.equal(byClass(el, "nba-source-fwd")[0].hidden, false);
+  assert.equal(button.textContent, "Line profile");
+});

@@ -521,16 +521,26 @@ function render({ model, el }) {
   const codePanel = h("div", "nba-code");
   const codeHead = h("div", "nba-code-head");
   const codeTitle = h("span", "nba-code-title");
-  const lineButton = button("Line profile", "nba-line-profile", () => model.send({ type: "line_profile" }));
+  // "Line profile" asks Python for it; while it is shown the same button goes back to the code
+  const lineButton = button("Line profile", "nba-line-profile", () => {
+    if (model.get("line_profile")) {
+      model.set("line_profile", "");
+      model.save_changes();
+    } else {
+      view.scrollToLines = true;
+      model.send({ type: "line_profile" });
+    }
+  });
   codeHead.appendChild(codeTitle);
   codeHead.appendChild(lineButton);
   codePanel.appendChild(codeHead);
   const fwdCode = h("pre", "nba-source nba-source-fwd");
   const bwdCode = h("pre", "nba-source nba-source-bwd");
   const lineCode = h("pre", "nba-source nba-line-profile-text");
+  // the line profile takes the place of the code boxes, at the top of the panel
+  codePanel.appendChild(lineCode);
   codePanel.appendChild(fwdCode);
   codePanel.appendChild(bwdCode);
-  codePanel.appendChild(lineCode);
   lower.appendChild(codePanel);
 
   view.state = () => {
@@ -658,11 +668,16 @@ function render({ model, el }) {
     codeTitle.textContent = code.function ? `Generated adjoint of ${code.function}` : "Select a node to see its adjoint code";
     fwdCode.textContent = code.fwd || "";
     bwdCode.textContent = code.bwd || "";
-    fwdCode.hidden = !code.fwd;
-    bwdCode.hidden = !code.bwd;
     const lines = model.get("line_profile") || "";
+    fwdCode.hidden = !code.fwd || !!lines;
+    bwdCode.hidden = !code.bwd || !!lines;
     lineCode.textContent = lines;
     lineCode.hidden = !lines;
+    lineButton.textContent = lines ? "Show code" : "Line profile";
+    if (lines && view.scrollToLines) {
+      view.scrollToLines = false;
+      if (codePanel.scrollIntoView) codePanel.scrollIntoView({ block: "nearest" });
+    }
   };
   const renderError = () => {
     let message = model.get("error") || "";
