@@ -6,7 +6,7 @@ import { FakeModel, byClass, findAll, fire, installDocument, press } from "./dom
 
 installDocument();
 const widget = (await import("../../nbadjoint/notebook/static/widget.js")).default;
-const { BUDGET_ERROR, COLUMNS, OPEN_DEPTH, chartPoints, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
+const { BUDGET_ERROR, COLUMNS, OPEN_DEPTH, accuracyText, chartPoints, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -455,4 +455,19 @@ test("the line profile replaces the code boxes, and the same button goes back to
   assert.equal(model.get("line_profile"), "");
   assert.equal(byClass(el, "nba-source-fwd")[0].hidden, false);
   assert.equal(button.textContent, "Line profile");
+});
+
+test("the prediction carries the model's measured accuracy from the reruns", async () => {
+  const { el, model } = mount(smallState());
+  const accuracy = () => byClass(el, "nba-accuracy")[0].textContent;
+  assert.equal(accuracy(), "accuracy: rerun to compare with a measurement");
+  const history = model.get("history");
+  model.set("history", [...history,
+    { run: 2, placement: {}, predicted: { time: 0.0767, peak_bytes: 1 }, measured: { time: 0.1017, peak_bytes: 1 } },
+    { run: 3, placement: {}, predicted: { time: 0.1, peak_bytes: 1 }, measured: { time: 0.099, peak_bytes: 1 } }]);
+  await tick();
+  assert.equal(accuracy(), "measured −1.0%…+33% of predicted on 2 reruns");
+  const errors = byClass(el, "nba-run").map((r) => r.children[3].textContent);
+  assert.deepEqual(errors, ["−1.0%", "+33%", "–"]);
+  assert.equal(accuracyText([history[0]]), "accuracy: rerun to compare with a measurement");
 });

@@ -380,10 +380,34 @@ function countSplit(placement) {
   return Object.values(placement || {}).filter((v) => v === false).length;
 }
 
+// Relative error of the time model on the reruns: (measured - predicted) / predicted per run.
+// The first run is left out: its prediction comes from its own measurement.
+export function timeErrors(history) {
+  return history.slice(1).map((run) => {
+    const p = (run.predicted || {}).time;
+    const m = (run.measured || {}).time;
+    return finite(p) && finite(m) && p > 0 ? (m - p) / p : null;
+  }).filter((e) => e !== null);
+}
+
+function pct(x) {
+  return `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(Math.abs(x) < 0.1 ? 1 : 0)}%`;
+}
+
+// "measured −3%…+14% of predicted on 2 reruns", or what to do to learn the model's accuracy.
+export function accuracyText(history) {
+  const errors = timeErrors(history);
+  if (!errors.length) return "accuracy: rerun to compare with a measurement";
+  const lo = Math.min(...errors);
+  const hi = Math.max(...errors);
+  const range = errors.length === 1 ? pct(lo) : `${pct(lo)}…${pct(hi)}`;
+  return `measured ${range} of predicted on ${errors.length} rerun${errors.length === 1 ? "" : "s"}`;
+}
+
 function historyTable(history) {
   const table = h("table", "nba-history");
   const head = h("tr");
-  for (const label of ["Run", "Split", "Time: predicted → measured", "Peak: predicted → measured"]) {
+  for (const label of ["Run", "Split", "Time: predicted → measured", "Error", "Peak: predicted → measured"]) {
     head.appendChild(h("th", null, label));
   }
   table.appendChild(h("thead")).appendChild(head);
@@ -393,7 +417,8 @@ function historyTable(history) {
     const tr = h("tr", i === history.length - 1 ? "nba-run nba-run-last" : "nba-run");
     const p = run.predicted || {};
     const m = run.measured || {};
-    for (const text of [`#${run.run}`, countSplit(run.placement), `${fmtTime(p.time)} → ${fmtTime(m.time)}`,
+    const error = i > 0 && finite(p.time) && finite(m.time) && p.time > 0 ? pct((m.time - p.time) / p.time) : "–";
+    for (const text of [`#${run.run}`, countSplit(run.placement), `${fmtTime(p.time)} → ${fmtTime(m.time)}`, error,
       `${fmtBytes(p.peak_bytes)} → ${fmtBytes(m.peak_bytes)}`]) {
       tr.appendChild(h("td", "nba-num", text));
     }
@@ -465,6 +490,8 @@ function render({ model, el }) {
 
   const plan = h("div", "nba-plan");
   const [predBox, predicted] = stat("Current placement (predicted)", "nba-predicted");
+  const accuracy = h("span", "nba-accuracy");
+  predBox.appendChild(accuracy);
   const [sugBox, suggested] = stat("Suggestion", "nba-suggested");
   const [runBox, measured] = stat("Last run (measured)", "nba-measured");
   plan.appendChild(predBox);
@@ -637,6 +664,8 @@ function render({ model, el }) {
     // the full texts are also tooltips: a narrow box cuts them short rather than reflowing the view
     for (const value of [primal, adjoint, peak]) value.title = value.textContent;
     predicted.title = finite(prediction.time) ? `${prediction.time} s, ${prediction.peak_bytes} bytes` : "";
+    accuracy.textContent = accuracyText(history);
+    accuracy.title = "how far the measured adjoint time of each rerun was from its prediction (the cost model's own accuracy)";
     predBox.classList.toggle("nba-over-budget", finite(prediction.peak_bytes) && finite(budget) && prediction.peak_bytes > budget);
     const advising = !!model.get("advising");
     suggested.textContent = suggestion.placement
