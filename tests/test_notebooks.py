@@ -47,6 +47,41 @@ def test_notebook_executes_without_error_within_the_time_limit(path):
     assert errors == []
     assert elapsed < TIME_LIMIT_S, f"{path.name} took {elapsed:.0f} s (limit {TIME_LIMIT_S:.0f} s)"
     assert _left_progress(book) == [], f"{path.name}: progress output left in its cells"
+    for cell in book.cells:
+        assert len(_text(cell).splitlines()) <= 60, f"{path.name}: a cell prints a wall of text:\n{_text(cell)[:500]}"
+    check = EXAMPLE_CHECKS.get(path.name)
+    if check is not None:
+        check([cell for cell in book.cells if cell.cell_type == "code"])
+
+
+def _text(cell):
+    """What a code cell shows as text: its streams and its results' text/plain."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif "data" in output and "application/vnd.jupyter.widget-view+json" not in output.data:
+            parts.append(output.data.get("text/plain", ""))
+    return "".join(parts)
+
+
+def _ocean_widget_keeps_the_applied_budget(cells):
+    """The last widget advises for the budget the notebook applied (not the new run's default)."""
+    import re
+
+    applied = re.search(r"^budget +([0-9.]+) MB +: predicted", "\n".join(_text(c) for c in cells), re.M)
+    assert applied, "the ocean notebook no longer prints the budget it applies"
+    widget = cells[-1].outputs[-1].data
+    assert "application/vnd.jupyter.widget-view+json" in widget
+    assert f"budget {applied.group(1)} MB" in widget["text/plain"], widget["text/plain"][:400]
+
+
+def _burgers_times_after_a_warm_up(cells):
+    assert any("(after a warm-up call)" in _text(c) for c in cells)
+
+
+EXAMPLE_CHECKS = {"ocean_box.ipynb": _ocean_widget_keeps_the_applied_budget,
+                  "burgers.ipynb": _burgers_times_after_a_warm_up}
 
 
 def _left_progress(book):
