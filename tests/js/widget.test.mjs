@@ -6,7 +6,7 @@ import { FakeModel, byClass, findAll, fire, installDocument, press } from "./dom
 
 installDocument();
 const widget = (await import("../../nbadjoint/notebook/static/widget.js")).default;
-const { BUDGET_ERROR, COLUMNS, OPEN_DEPTH, accuracyText, chartPoints, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
+const { BUDGET_ERROR, COLUMNS, OPEN_DEPTH, accuracyText, chartPoints, legendLabels, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -426,7 +426,8 @@ test("a small tree does not ask for advice it already has", () => {
 test("the chart: axes from zero at round ticks, one mark per front point, the runs drawn last", () => {
   assert.deepEqual(extent([0, 0], 0), [0, 1.16]);
   assert.ok(extent([100, 5000], 0)[0] >= 0);
-  assert.deepEqual(niceTicks(0, 1000, 4), [0, 500, 1000]);
+  assert.deepEqual(niceTicks(0, 1000, 4), [0, 250, 500, 750, 1000]);
+  assert.deepEqual(niceTicks(0.1207, 0.1846, 4), [0.14, 0.16, 0.18]);
   assert.deepEqual(niceTicks(0.013, 0.041, 3), [0.02, 0.03, 0.04]);
   const points = chartPoints([{ time: 1, peak_bytes: 5 }, { time: 1, peak_bytes: 5 }, { time: 2, peak_bytes: 3 }],
     { time: 1.5, peak_bytes: 4 }, { time: 1.5, peak_bytes: 4, placement: {} },
@@ -470,4 +471,14 @@ test("the prediction carries the model's measured accuracy from the reruns", asy
   const errors = byClass(el, "nba-run").map((r) => r.children[3].textContent);
   assert.deepEqual(errors, ["−1.0%", "+33%", "–"]);
   assert.equal(accuracyText([history[0]]), "accuracy: rerun to compare with a measurement");
+});
+
+test("each measured run is joined to its prediction, and the legend says which run the front is from", async () => {
+  const { el, model } = mount(smallState());
+  model.set("history", [...model.get("history"),
+    { run: 2, placement: {}, predicted: { time: 0.15, peak_bytes: 17200 }, measured: { time: 0.18, peak_bytes: 17200 } }]);
+  await tick();
+  assert.equal(byClass(el, "nba-run-error").length, 2);
+  assert.equal(legendLabels(model.get("history"))[0][1], "Pareto front (predicted from run #2)");
+  assert.ok(byClass(el, "nba-legend")[0].textContent.includes("predicted from run #2"));
 });

@@ -278,7 +278,9 @@ export function chartPoints(front, prediction, suggestion, history) {
   }
   history.forEach((run) => {
     const m = run.measured || {};
-    points.push({ kind: "run", time: m.time, peak: m.peak_bytes, label: `run ${run.run}` });
+    const p = run.predicted || {};
+    const from = finite(p.time) && finite(p.peak_bytes) ? { time: p.time, peak: p.peak_bytes } : null;
+    points.push({ kind: "run", time: m.time, peak: m.peak_bytes, from, label: `run ${run.run} (measured)` });
   });
   return points.filter((p) => finite(p.time) && finite(p.peak));
 }
@@ -288,9 +290,9 @@ export function niceTicks(lo, hi, count = 4) {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / count;
   const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * power).find((m) => m >= raw);
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((m) => m >= raw);
   const ticks = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) ticks.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) ticks.push(k * step + 0); // + 0: never "-0"
   return ticks;
 }
 
@@ -317,12 +319,14 @@ function drawChart(root, points, budget, pending) {
     root.replaceChildren(chart);
     return;
   }
-  const [x0, x1] = extent(points.map((p) => p.time), 0);
-  const [y0, y1] = extent(points.map((p) => p.peak).concat(finite(budget) && budget > 0 ? [budget] : []), 0);
+  const predictedRuns = points.filter((p) => p.from).map((p) => p.from);
+  const [x0, x1] = extent(points.map((p) => p.time).concat(predictedRuns.map((p) => p.time)), 0);
+  const [y0, y1] = extent(points.map((p) => p.peak).concat(predictedRuns.map((p) => p.peak),
+    finite(budget) && budget > 0 ? [budget] : []), 0);
   const sx = (t) => left + ((t - x0) / (x1 - x0)) * (width - left - right);
   const sy = (b) => height - bottom - ((b - y0) / (y1 - y0)) * (height - top - bottom);
   chart.appendChild(svg("rect", { x: left, y: top, width: width - left - right, height: height - top - bottom, class: "nba-plot" }));
-  for (const t of niceTicks(x0, x1, 3)) {
+  for (const t of niceTicks(x0, x1, 4)) {
     chart.appendChild(svg("line", { x1: sx(t), x2: sx(t), y1: height - bottom, y2: height - bottom + 3, class: "nba-tick" }));
     chart.appendChild(svg("text", { x: sx(t), y: height - bottom + 13, class: "nba-axis", "text-anchor": "middle" }, fmtTime(t)));
   }
@@ -339,6 +343,11 @@ function drawChart(root, points, budget, pending) {
     const label = svg("text", { x: width - right, y: top - 2, class: "nba-axis nba-budget-label", "text-anchor": "end" },
       `- - budget ${fmtBytes(budget)}`);
     chart.appendChild(label);
+  }
+  for (const p of points) {
+    if (p.kind === "run" && p.from) {
+      chart.appendChild(svg("line", { x1: sx(p.from.time), y1: sy(p.from.peak), x2: sx(p.time), y2: sy(p.peak), class: "nba-run-error" }));
+    }
   }
   const front = points.filter((p) => p.kind === "pareto").sort((a, b) => a.time - b.time);
   if (front.length > 1) {
@@ -358,10 +367,17 @@ function drawChart(root, points, budget, pending) {
   root.replaceChildren(chart);
 }
 
-function legend() {
+// The front and the current point are predictions of the cost model of the last run; each
+// measured run is joined to what was predicted for it, so the model's error is in plain sight.
+export function legendLabels(history) {
+  const last = history.length ? history[history.length - 1].run : null;
+  return [["pareto", last === null ? "Pareto front (predicted)" : `Pareto front (predicted from run #${last})`],
+    ["current", "current (predicted)"], ["suggested", "suggestion"], ["run", "measured runs ┄ their predictions"]];
+}
+
+function legend(history) {
   const box = h("div", "nba-legend");
-  for (const [cls, label] of [["pareto", "Pareto front"], ["current", "current (predicted)"],
-    ["suggested", "suggestion"], ["run", "measured runs"]]) {
+  for (const [cls, label] of legendLabels(history)) {
     const item = h("span", "nba-legend-item");
     item.appendChild(h("span", `nba-swatch nba-swatch-${cls}`));
     item.appendChild(h("span", null, label));
@@ -538,7 +554,8 @@ function render({ model, el }) {
   const side = h("div", "nba-side");
   const chartBox = h("div", "nba-chart-box");
   side.appendChild(chartBox);
-  side.appendChild(legend());
+  const legendBox = h("div", "nba-legend-box");
+  side.appendChild(legendBox);
   const historyBox = h("div", "nba-history-box");
   side.appendChild(historyBox);
   lower.appendChild(side);
@@ -691,6 +708,7 @@ function render({ model, el }) {
     drawChart(chartBox, chartPoints(front, model.get("prediction"), model.get("suggestion"), history),
       model.get("budget"), !!model.get("advising"));
     historyBox.replaceChildren(historyTable(history));
+    legendBox.replaceChildren(legend(history));
   };
   const renderCode = () => {
     const code = model.get("code") || {};
