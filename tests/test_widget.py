@@ -240,6 +240,16 @@ def test_each_bad_budget_replaces_the_last_complaint_and_names_the_budget_in_for
     assert widget.budget == 50_000_000
 
 
+def test_a_rerun_refused_by_nbadjoint_shows_its_message_without_the_class_name(widget, monkeypatch):
+    from nbadjoint.errors import TransformError
+
+    def refuse(placement):
+        raise TransformError("`try` blocks are not supported (notebook cell, line 3, in step())")
+    monkeypatch.setattr(widget.profile, "rerun", refuse)
+    send(widget, {"type": "rerun"})
+    assert widget.error == "Rerun failed: `try` blocks are not supported (notebook cell, line 3, in step())"
+
+
 def test_no_suggestion_is_explained_in_plain_words(widget, monkeypatch):
     def refuse(budget=None, method="auto"):
         raise ValueError("no checkpoint placement keeps the predicted peak within the budget of 1.0 kB")

@@ -93,10 +93,14 @@ def _describe(exc):
 
 
 def _plain_error(exc):
-    """The message of an error the user can act on (a ValueError names the problem itself), else
-    the message with the kind of error."""
+    """The message of an error written for the user (nbadjoint's own errors and ValueErrors name
+    the problem and what to do), else the message with the kind of error (an error raised in the
+    user's code, e.g. FloatingPointError)."""
+    from nbadjoint.errors import TransformError
+    from nbadjoint.runtime.tape import AliasError
+
     text = str(exc).strip()
-    return text if isinstance(exc, ValueError) and text else _describe(exc)
+    return text if isinstance(exc, (ValueError, TransformError, AliasError)) and text else _describe(exc)
 
 
 def _figures(obj):
@@ -228,7 +232,7 @@ class CallTreeWidget(anywidget.AnyWidget):
         try:
             self.line_profile = self._free_note(function) + str(self.profile.line_profile(function))
         except Exception as exc:
-            self.error = f"Line profile of {function} failed: {_describe(exc)}"
+            self.error = f"Line profile of {function} failed: {_plain_error(exc)}"
             raise
         finally:
             self.busy = False
@@ -283,7 +287,7 @@ class CallTreeWidget(anywidget.AnyWidget):
             self.prediction = _figures(self.profile.predict(dict(self.placement)))
         except Exception as exc:
             self.prediction = {}
-            self.error = f"Prediction failed: {_describe(exc)}"
+            self.error = f"Prediction failed: {_plain_error(exc)}"
 
     def _synced_data(self, data):
         """``profile.to_dict()`` for the front end: the generated sources (sent one function at a
@@ -308,7 +312,7 @@ class CallTreeWidget(anywidget.AnyWidget):
             self.pareto = _plain([{"time": p.time, "peak_bytes": p.peak_bytes} for p in pareto()])
         except Exception as exc:
             self.pareto = []
-            self.error = f"Pareto front failed: {_describe(exc)}"
+            self.error = f"Pareto front failed: {_plain_error(exc)}"
 
     def _update_suggestion(self):
         try:
@@ -363,7 +367,7 @@ class CallTreeWidget(anywidget.AnyWidget):
             quiet = {"progress": None} if "progress" in getattr(self.profile, "_options", {}) else {}
             measured = self.profile.rerun(placement, **quiet)
         except Exception as exc:
-            self.error = f"Rerun failed: {_describe(exc)}"
+            self.error = f"Rerun failed: {_plain_error(exc)}"
             if raise_errors:
                 raise
             return None
