@@ -482,3 +482,13 @@ test("each measured run is joined to its prediction, and the legend says which r
   assert.equal(legendLabels(model.get("history"))[0][1], "Pareto front (predicted from run #2)");
   assert.ok(byClass(el, "nba-legend")[0].textContent.includes("predicted from run #2"));
 });
+
+test("a budget far above every point is named above the chart, not drawn", async () => {
+  const { el, model } = mount(smallState());
+  model.set("budget", 1e9);
+  await tick();
+  assert.equal(byClass(el, "nba-budget-line").length, 0);
+  const labels = findAll(el, (n) => n.tagName === "TEXT").map((n) => n.textContent);
+  assert.ok(labels.includes("budget 1.00 GB ↑ above the chart"), labels.join(" | "));
+  assert.ok(!labels.some((t) => t.includes("GB") && !t.startsWith("budget")), "the axis must not stretch to the budget");
+});

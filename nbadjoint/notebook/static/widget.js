@@ -320,9 +320,11 @@ function drawChart(root, points, budget, pending) {
     return;
   }
   const predictedRuns = points.filter((p) => p.from).map((p) => p.from);
+  const peaks = points.map((p) => p.peak).concat(predictedRuns.map((p) => p.peak));
+  // a budget far from every point would squash them into a line: it is then named, not drawn
+  const budgetShown = finite(budget) && budget > 0 && budget <= 2 * Math.max(...peaks) && budget >= Math.min(...peaks) / 2;
   const [x0, x1] = extent(points.map((p) => p.time).concat(predictedRuns.map((p) => p.time)), 0);
-  const [y0, y1] = extent(points.map((p) => p.peak).concat(predictedRuns.map((p) => p.peak),
-    finite(budget) && budget > 0 ? [budget] : []), 0);
+  const [y0, y1] = extent(peaks.concat(budgetShown ? [budget] : []), 0);
   const sx = (t) => left + ((t - x0) / (x1 - x0)) * (width - left - right);
   const sy = (b) => height - bottom - ((b - y0) / (y1 - y0)) * (height - top - bottom);
   chart.appendChild(svg("rect", { x: left, y: top, width: width - left - right, height: height - top - bottom, class: "nba-plot" }));
@@ -337,7 +339,10 @@ function drawChart(root, points, budget, pending) {
   chart.appendChild(svg("text", { x: (left + width - right) / 2, y: height - 4, class: "nba-axis", "text-anchor": "middle" }, "adjoint time"));
   chart.appendChild(svg("text", { x: 10, y: (top + height - bottom) / 2, class: "nba-axis", "text-anchor": "middle",
     transform: `rotate(-90 10 ${(top + height - bottom) / 2})` }, "peak memory"));
-  if (finite(budget) && budget > 0) {
+  if (finite(budget) && budget > 0 && !budgetShown) {
+    chart.appendChild(svg("text", { x: width - right, y: top - 2, class: "nba-axis nba-budget-label", "text-anchor": "end" },
+      `budget ${fmtBytes(budget)} ${budget > y1 ? "↑ above" : "↓ below"} the chart`));
+  } else if (budgetShown) {
     chart.appendChild(svg("line", { x1: left, x2: width - right, y1: sy(budget), y2: sy(budget), class: "nba-budget-line" }));
     // the label sits outside the plot, right of its top edge, where no point is drawn
     const label = svg("text", { x: width - right, y: top - 2, class: "nba-axis nba-budget-label", "text-anchor": "end" },
