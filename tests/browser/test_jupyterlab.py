@@ -9,6 +9,7 @@ Needs Debian's Chromium at /usr/bin/chromium (``apt-get install -y chromium``).
 
 import json
 import os
+import re
 import pathlib
 import shutil
 import socket
@@ -367,6 +368,18 @@ def test_widget_behaviour_in_jupyterlab_and_notebook7(jupyter_both, frontend):
                 box.click()
                 expect(predicted).not_to_have_attribute("title", before)
                 assert _row_tops(widget) == tops
+
+            # the rows answer the keyboard (the notebook's own arrow and space keys do not fire)
+            rows = widget.locator(".nba-row")
+            rows.first.click()
+            rows.first.press("ArrowDown")
+            expect(rows.nth(1)).to_have_class(re.compile(r"\bnba-selected\b"))
+            expect(rows.nth(1)).to_be_focused()
+            was = box.is_checked()
+            rows.nth(1).press(" ")
+            expect(box).to_be_checked(checked=not was)
+            rows.nth(1).press(" ")
+            expect(box).to_be_checked(checked=was)
 
             # advice inside a node the user collapses is marked on it
             step = widget.locator(".nba-row").nth(1)

@@ -43,8 +43,12 @@ export class Node {
     this.childNodes = [];
     this.parentNode = null;
   }
+  // like the browser's HTMLCollection: indexable and iterable, but no array methods (find, map...)
   get children() {
-    return this.childNodes.filter((n) => n instanceof Element);
+    const list = this.childNodes.filter((n) => n instanceof Element);
+    const collection = { length: list.length, item: (i) => list[i] ?? null, [Symbol.iterator]: () => list[Symbol.iterator]() };
+    list.forEach((el, i) => { collection[i] = el; });
+    return collection;
   }
   appendChild(child) {
     if (child instanceof Fragment) {

@@ -447,7 +447,7 @@ test("the line profile replaces the code boxes, and the same button goes back to
   model.set("line_profile", "Timer unit: 1e-09 s\nTotal time: 0.01 s");
   await tick();
   const panel = byClass(el, "nba-code")[0];
-  const shown = panel.children.filter((c) => c.tagName === "PRE" && !c.hidden);
+  const shown = Array.from(panel.children).filter((c) => c.tagName === "PRE" && !c.hidden);
   assert.equal(shown.length, 1);
   assert.ok(shown[0].classList.contains("nba-line-profile-text"));
   assert.equal(button.textContent, "Show code");
@@ -491,4 +491,10 @@ test("a budget far above every point is named above the chart, not drawn", async
   const labels = findAll(el, (n) => n.tagName === "TEXT").map((n) => n.textContent);
   assert.ok(labels.includes("budget 1.00 GB ↑ above the chart"), labels.join(" | "));
   assert.ok(!labels.some((t) => t.includes("GB") && !t.startsWith("budget")), "the axis must not stretch to the budget");
+});
+
+test("the tree and the budget field keep their keys from the notebook's shortcuts", () => {
+  const { el } = mount(smallState());
+  assert.ok(rows(el).every((r) => r.getAttribute("data-lm-suppress-shortcuts") === "true"));
+  assert.ok(!press(rowFor(el, "model:4:step"), "x").stopped, "other keys are left alone");
 });

@@ -61,8 +61,15 @@ function svg(tag, attrs, text) {
   return el;
 }
 
+// Keys pressed on the widget's own controls are theirs: JupyterLab and Notebook 7 skip their
+// shortcuts for an element with this attribute (else Space or Enter could act on the notebook).
+function ownKeys(el) {
+  el.setAttribute("data-lm-suppress-shortcuts", "true");
+  return el;
+}
+
 function button(label, cls, onClick) {
-  const el = h("button", `nba-button ${cls}`, label);
+  const el = ownKeys(h("button", `nba-button ${cls}`, label));
   el.type = "button";
   el.addEventListener("click", onClick);
   return el;
@@ -173,7 +180,7 @@ function adviceCells(view, tr, info, site, isRoot) {
   const badgeCell = cell(tr, null, "nba-advice");
   if (!isRoot) {
     const checked = placement[node.id] !== false;
-    const box = document.createElement("input");
+    const box = ownKeys(document.createElement("input"));
     box.type = "checkbox";
     box.className = "nba-checkpoint";
     box.checked = checked;
@@ -214,6 +221,9 @@ function treeRow(view, info) {
   tr.setAttribute("data-node", node.id);
   tr.setAttribute("data-path", info.path);
   tr.tabIndex = node.id === selected ? 0 : -1;
+  // the row's keys (arrows, Space, Enter) are the tree's, not the notebook's shortcuts: Notebook 7
+  // matches its shortcuts on the focused element before the key reaches the row
+  ownKeys(tr);
 
   nameCell(view, tr, info, site, isRoot);
   adviceCells(view, tr, info, site, isRoot);
@@ -478,7 +488,7 @@ function render({ model, el }) {
   budgetInput.title = "memory budget for the advisor, e.g. 200MB; press Enter";
   // Keys typed here are the field's: JupyterLab's notebook shortcuts (Enter, arrows, "a", "d d", ...)
   // must not see them, else Enter would be taken by the notebook and never reach the field.
-  budgetInput.setAttribute("data-lm-suppress-shortcuts", "true");
+  ownKeys(budgetInput);
   view.sentBudget = null; // the text last sent to Python, so that Enter and the change after it send once
   const commitBudget = () => {
     const text = budgetInput.value.trim();
@@ -607,7 +617,20 @@ function render({ model, el }) {
       model.set("selected", id);
       model.save_changes();
     }
-    if (focus) view.renderTree();
+    view.updateSelection();
+    if (focus) {
+      view.scrollToSelected = true;
+      view.focusSelected();
+    }
+  };
+  // A new selection restyles the rows in place: the focused row is never replaced under the keyboard.
+  view.updateSelection = () => {
+    const selected = model.get("selected");
+    for (const row of Array.from(tbody.children || [])) {
+      const on = row.getAttribute("data-node") === selected;
+      row.classList.toggle("nba-selected", on);
+      row.tabIndex = on ? 0 : -1;
+    }
   };
   const adviceCounts = () => {
     const { data, placement, suggestion } = view.state();
@@ -635,14 +658,22 @@ function render({ model, el }) {
     tbody.replaceChildren(fragment);
     if (focused) view.focusSelected();
   };
+  // Re-rendering replaces the rows: the focus goes back to the selected one, without scrolling the
+  // notebook (a keyboard move brings the row into view itself).
   view.focusSelected = () => {
-    const row = (tbody.children || []).find((r) => r.getAttribute("data-node") === model.get("selected"));
-    if (row && row.focus) row.focus();
+    const row = Array.from(tbody.children || []).find((r) => r.getAttribute("data-node") === model.get("selected"));
+    if (row && row.focus) row.focus({ preventScroll: true });
+    if (row && view.scrollToSelected && row.scrollIntoView) row.scrollIntoView({ block: "nearest" });
+    view.scrollToSelected = false;
   };
   // Keyboard: arrows move the selection (left / right collapse and expand), Space toggles the checkpoint.
+  const ROW_KEYS = new Set(["ArrowDown", "ArrowUp", "ArrowRight", "ArrowLeft", " ", "Spacebar", "Enter"]);
   view.rowKey = (event, info) => {
+    if (!ROW_KEYS.has(event.key)) return;
+    // first, so that JupyterLab never sees the key (it would move between cells on the arrows)
+    event.preventDefault();
+    event.stopPropagation();
     const index = view.rows.findIndex((r) => r.path === info.path);
-    let handled = true;
     if (event.key === "ArrowDown" || event.key === "ArrowUp") {
       const next = view.rows[index + (event.key === "ArrowDown" ? 1 : -1)];
       if (next) view.select(next.node.id, true);
@@ -651,20 +682,13 @@ function render({ model, el }) {
         view.expanded.set(info.path, event.key === "ArrowRight");
         view.renderTree();
       }
-    } else if (event.key === " " || event.key === "Spacebar") {
-      if (info.node.id !== ROOT_ID && !model.get("busy")) {
-        view.setCheckpoint(info.node.id, (model.get("placement") || {})[info.node.id] === false);
-      }
     } else if (event.key === "Enter") {
       view.select(info.node.id, true);
-    } else {
-      handled = false;
-    }
-    if (handled) {
-      event.preventDefault();
-      event.stopPropagation(); // JupyterLab would move between cells on the arrows
+    } else if (info.node.id !== ROOT_ID && !model.get("busy")) {
+      view.setCheckpoint(info.node.id, (model.get("placement") || {})[info.node.id] === false);
     }
   };
+
 
   const renderHeader = () => {
     const data = model.get("profile_data") || {};
@@ -740,10 +764,10 @@ function render({ model, el }) {
     budgetInput.classList.toggle("nba-invalid", message.startsWith(BUDGET_ERROR));
   };
 
-  const renderers = { tree: view.renderTree, header: renderHeader, side: renderSide, code: renderCode, error: renderError };
+  const renderers = { tree: view.renderTree, selection: view.updateSelection, header: renderHeader, side: renderSide, code: renderCode, error: renderError };
   const dependencies = {
     profile_data: ["tree", "header", "side"], placement: ["tree", "header"], suggestion: ["tree", "header", "side"],
-    selected: ["tree"], prediction: ["header", "side"], budget: ["header", "side", "error"],
+    selected: ["selection"], prediction: ["header", "side"], budget: ["header", "side", "error"],
     history: ["header", "side"], busy: ["header", "tree"], code: ["code"], line_profile: ["code"], error: ["error"],
     pareto: ["side"], advising: ["header", "side"],
   };
