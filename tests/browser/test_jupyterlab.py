@@ -169,6 +169,8 @@ def jupyterlab(tmp_path):
 def test_widget_in_jupyterlab_toggles_applies_and_reruns(jupyterlab):
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=TIMEOUT_MS)  # runs and reruns take seconds on a busy machine
+
     url, notebook = jupyterlab
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
@@ -315,6 +317,8 @@ def _open(page, url, frontend, name):
 def test_widget_behaviour_in_jupyterlab_and_notebook7(jupyter_both, frontend):
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=TIMEOUT_MS)  # runs and reruns take seconds on a busy machine
+
     if frontend == "notebook" and not _has_notebook7():
         pytest.skip("Notebook 7 is not installed (pip install notebook)")
     url, workdir = jupyter_both
@@ -395,7 +399,7 @@ def test_widget_behaviour_in_jupyterlab_and_notebook7(jupyter_both, frontend):
                 page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
                 page.wait_for_function("() => { const p = document.querySelector('#jp-left-stack');"
                                        " return p && p.getBoundingClientRect().width > 100; }")
-            page.wait_for_timeout(300)  # one layout pass after the resize
+            page.evaluate("() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))")
             widget.scroll_into_view_if_needed()
             tree = widget.locator(".nba-tree").bounding_box()
             first_box = widget.locator(".nba-checkpoint").first.bounding_box()
@@ -404,13 +408,14 @@ def test_widget_behaviour_in_jupyterlab_and_notebook7(jupyter_both, frontend):
             name_cell = widget.locator(".nba-row").nth(1).locator(".nba-name")
             left = name_cell.bounding_box()["x"]
             widget.locator(".nba-tree").evaluate("t => { t.scrollLeft = t.scrollWidth; }")
-            page.wait_for_function("() => true")  # let the scroll apply
+            page.evaluate("() => new Promise((resolve) => requestAnimationFrame(() => resolve()))")  # a frame
             assert abs(name_cell.bounding_box()["x"] - left) < 1, "the name column scrolled out of view"
             widget.locator(".nba-tree").evaluate("t => { t.scrollLeft = 0; }")
 
-            # prof.widget() for 500 call sites is on screen in under a second (best of two)
+            # prof.widget() for 500 call sites is on screen in under a second (best of three: a
+            # busy machine may stall one)
             page.set_viewport_size({"width": 1500, "height": 1000})
-            times = [page.evaluate(TIME_WIDGET, [BIG_CELL, 501]) for _ in range(2)]
+            times = [page.evaluate(TIME_WIDGET, [BIG_CELL, 501]) for _ in range(3)]
             print(f"\n{frontend}: 500-site widget on screen after {', '.join(f'{t:.0f}' for t in times)} ms")
             assert min(times) < 1000, f"500-site widget took {times} ms"
             big = cells.nth(BIG_CELL).locator(".nba-widget")
