@@ -3,10 +3,14 @@
 The widget holds a Profile (``w.profile``, always the latest measured one) and mirrors it into a
 few synced traitlets that the front end (``static/widget.js``) renders:
 
-- ``profile_data``: ``profile.to_dict()`` (call tree, per-site records, Pareto front, sources)
+- ``profile_data``: ``profile.to_dict()`` without the generated sources (sent one function at a
+  time in ``code``) and the dynamic call tree
 - ``placement``: the placement being edited (site id -> checkpointed); set it from Python or the UI
 - ``prediction``: the cost model's ``{"time", "peak_bytes"}`` for ``placement`` (no run)
-- ``suggestion``: the advisor's answer for ``budget``
+- ``suggestion``: the advisor's answer for ``budget``; ``pareto``: the time / peak Pareto front
+- ``advising``: True while the suggestion and the front of a large tree (more than
+  `ADVICE_LATER_SITES` call sites) wait for the first view, which asks for them; ``advise()``
+  computes them from Python
 - ``history``: the last runs, each with its placement and predicted and measured figures
 
 Toggling a checkpoint only re-predicts; ``rerun()`` measures; ``apply_suggestions()`` takes the
