@@ -46,3 +46,78 @@ def test_notebook_executes_without_error_within_the_time_limit(path):
               for output in cell.outputs if output.output_type == "error"]
     assert errors == []
     assert elapsed < TIME_LIMIT_S, f"{path.name} took {elapsed:.0f} s (limit {TIME_LIMIT_S:.0f} s)"
+    assert _left_progress(book) == [], f"{path.name}: progress output left in its cells"
+    for cell in book.cells:
+        assert len(_text(cell).splitlines()) <= 60, f"{path.name}: a cell prints a wall of text:\n{_text(cell)[:500]}"
+    check = EXAMPLE_CHECKS.get(path.name)
+    if check is not None:
+        check([cell for cell in book.cells if cell.cell_type == "code"])
+
+
+def _text(cell):
+    """What a code cell shows as text: its streams and its results' text/plain."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif "data" in output and "application/vnd.jupyter.widget-view+json" not in output.data:
+            parts.append(output.data.get("text/plain", ""))
+    return "".join(parts)
+
+
+def _ocean_widget_keeps_the_applied_budget(cells):
+    """The last widget advises for the budget the notebook applied (not the new run's default)."""
+    import re
+
+    applied = re.search(r"^budget +([0-9.]+) MB +: predicted", "\n".join(_text(c) for c in cells), re.M)
+    assert applied, "the ocean notebook no longer prints the budget it applies"
+    widget = cells[-1].outputs[-1].data
+    assert "application/vnd.jupyter.widget-view+json" in widget
+    assert f"budget {applied.group(1)} MB" in widget["text/plain"], widget["text/plain"][:400]
+
+
+def _burgers_times_after_a_warm_up(cells):
+    assert any("(after a warm-up call)" in _text(c) for c in cells)
+
+
+EXAMPLE_CHECKS = {"ocean_box.ipynb": _ocean_widget_keeps_the_applied_budget,
+                  "burgers.ipynb": _burgers_times_after_a_warm_up}
+
+
+def _left_progress(book):
+    """Stream outputs on stderr and display outputs that still say "nbadjoint: ..." (progress)."""
+    left = []
+    for cell in book.cells:
+        for output in cell.get("outputs", []):
+            if output.output_type == "stream" and output.name == "stderr" and "nbadjoint:" in output.text:
+                left.append(output.text)
+            elif output.output_type == "display_data":
+                text = output.get("data", {}).get("text/plain", "")
+                if text.startswith("nbadjoint: ") and "profile of" not in text:
+                    left.append(text)
+    return left
+
+
+PROGRESS_CELLS = [
+    "import numpy as np\n%load_ext nbadjoint",
+    "%%adjoint_profile -o prof --repeat 2\n"
+    "def step(u):\n    return u + 0.1 * np.sin(u)\n\n"
+    "def model(u):\n    for _ in range(3):\n        u = step(u)\n    return np.sum(u * u)\n\n"
+    "model(np.linspace(0.0, 1.0, 50))",
+    "again = prof.rerun()\nagain.adjoint_time > 0",
+]
+
+
+def test_progress_disappears_and_nothing_is_left_on_stderr():
+    from nbclient import NotebookClient
+
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in PROGRESS_CELLS])
+    NotebookClient(book, timeout=120, kernel_name="python3").execute()
+    profiled, rerun = book.cells[1], book.cells[2]
+    for cell in (profiled, rerun):
+        assert [o for o in cell.outputs if o.output_type == "stream"] == []
+    assert _left_progress(book) == []
+    # the magic's cell: the emptied progress display, then the widget (with its static views)
+    kinds = [o.get("data", {}) for o in profiled.outputs]
+    assert any("application/vnd.jupyter.widget-view+json" in d for d in kinds)
+    assert rerun.outputs[-1]["data"]["text/plain"] == "True"

@@ -92,8 +92,8 @@ class FakeProfile:
     def _repr_html_(self):
         return "<table><tr><td>model</td></tr></table>"
 
-    def to_dict(self):
-        suggestion = self.suggest()
+    def to_dict(self, advice=True):
+        suggestion = self.suggest() if advice else FakeSuggestion({}, None, None, None, [])
         return {
             "version": 1, "root": "model", "argnums": [0], "placement": dict(self.placement),
             "budget_bytes": BASE_PEAK, "primal_time": self.primal_time, "adjoint_time": self.adjoint_time,
@@ -107,7 +107,7 @@ class FakeProfile:
             "suggestion": {"placement": suggestion.placement, "time": suggestion.time,
                            "peak_bytes": suggestion.peak_bytes, "method": suggestion.method,
                            "ranking": suggestion.ranking},
-            "pareto": [{"time": 0.141, "peak_bytes": 10_000, "placement": dict(self.placement)}],
+            "pareto": [{"time": 0.141, "peak_bytes": 10_000, "placement": dict(self.placement)}] if advice else None,
             "sources": {name: {"fwd": f"def {stem}_fwd(_c, x):\n    ...", "bwd": f"def {stem}_bwd(_c, _rv_b, x):\n    ..."}
                         for name, stem in (("model", "model"), ("step", "step"), ("inner", "inner"),
                                            ("<lambda>", "_lambda"))},
@@ -225,6 +225,41 @@ def test_an_unreadable_budget_is_reported_in_the_widget(widget):
     assert widget.budget == BASE_PEAK
 
 
+def test_each_bad_budget_replaces_the_last_complaint_and_names_the_budget_in_force(widget):
+    seen = []
+    widget.observe(lambda change: seen.append(change["new"]), names="error")
+    send(widget, {"type": "budget", "text": "abc"})
+    send(widget, {"type": "budget", "text": "-5MB"})
+    assert "'-5MB'" in widget.error and "'abc'" not in widget.error
+    assert widget.error.endswith("the budget stays 10.0 kB.")
+    # every answer reaches the front end, even one equal to the error already shown
+    send(widget, {"type": "budget", "text": "-5MB"})
+    assert seen[-2:] == ["", widget.error]
+    send(widget, {"type": "budget", "text": "50MB"})
+    assert widget.error == ""
+    assert widget.budget == 50_000_000
+
+
+def test_a_rerun_refused_by_nbadjoint_shows_its_message_without_the_class_name(widget, monkeypatch):
+    from nbadjoint.errors import TransformError
+
+    def refuse(placement):
+        raise TransformError("`try` blocks are not supported (notebook cell, line 3, in step())")
+    monkeypatch.setattr(widget.profile, "rerun", refuse)
+    send(widget, {"type": "rerun"})
+    assert widget.error == "Rerun failed: `try` blocks are not supported (notebook cell, line 3, in step())"
+
+
+def test_no_suggestion_is_explained_in_plain_words(widget, monkeypatch):
+    def refuse(budget=None, method="auto"):
+        raise ValueError("no checkpoint placement keeps the predicted peak within the budget of 1.0 kB")
+    monkeypatch.setattr(widget.profile, "suggest", refuse)
+    widget.budget = 1000
+    assert widget.error == ("No suggestion for a budget of 1.0 kB: no checkpoint placement keeps the "
+                            "predicted peak within the budget of 1.0 kB")
+    assert "ValueError" not in widget.error and "bytes" not in widget.error
+
+
 # --- rerun -------------------------------------------------------------------------------------
 
 def test_rerun_appends_measured_and_predicted_figures_to_the_history(widget):
@@ -297,6 +332,17 @@ def test_line_profile_request_fills_the_line_profile_of_the_selected_callee(widg
     assert widget.line_profile.startswith("Line profile of step_bwd")
 
 
+def test_the_line_profile_of_a_free_checkpoint_says_why_it_shows_no_time():
+    profile = FakeProfile()
+    data = profile.to_dict()
+    for record in data["sites"]:
+        record["t_saved"] = 0.01 if record["callee"] == "inner" else 0.0
+    profile.to_dict = lambda advice=True: data
+    w = CallTreeWidget(profile)
+    assert w.show_line_profile("step:2:inner").startswith("Every call of inner was a free checkpoint")
+    assert not w.show_line_profile("model:4:step").startswith("Every call")
+
+
 def test_selecting_another_node_clears_the_line_profile(widget):
     widget.show_line_profile("model:4:step")
     widget.selected = "step:2:inner"
@@ -321,6 +367,60 @@ def test_non_finite_numbers_are_sent_as_null():
     widget = CallTreeWidget(profile)
     assert widget.profile_data["adjoint_time"] is None
     assert widget.history[0]["measured"] == {"time": None, "peak_bytes": 12}
+
+
+# --- large trees: the advice follows the first view --------------------------------------------
+
+class LargeFakeProfile(FakeProfile):
+    """FakeProfile that counts as a large tree (its sites beyond ADVICE_LATER_SITES, patched below)."""
+
+    sites = list(SITES)
+    suggest_calls = 0
+
+    def suggest(self, budget=None, method="auto"):
+        type(self).suggest_calls += 1
+        return super().suggest(budget, method)
+
+    def pareto(self):
+        return [FakePrediction(0.141, 10_000), FakePrediction(0.131, 17_200)]
+
+
+@pytest.fixture
+def large(monkeypatch):
+    from nbadjoint.notebook import widget as widget_module
+
+    monkeypatch.setattr(widget_module, "ADVICE_LATER_SITES", 2)
+    LargeFakeProfile.suggest_calls = 0
+    return CallTreeWidget(LargeFakeProfile())
+
+
+def test_a_large_tree_is_shown_before_the_advice_is_computed(large):
+    assert large.advising is True
+    assert large.suggestion == {} and large.pareto == []
+    assert large.prediction["peak_bytes"] == BASE_PEAK
+    assert "sources" not in large.profile_data and large.code["fwd"].startswith("def model_fwd")
+    large._repr_mimebundle_()
+    assert LargeFakeProfile.suggest_calls == 0
+
+
+def test_the_front_ends_advise_request_fills_the_suggestion_and_the_front(large):
+    send(large, {"type": "advise"})
+    assert large.advising is False
+    assert large.suggestion["placement"] == {"model:4:step": True, "step:2:inner": True, "model:6:<lambda>": False}
+    assert large.pareto == [{"time": 0.141, "peak_bytes": 10_000}, {"time": 0.131, "peak_bytes": 17_200}]
+    send(large, {"type": "advise"})  # a second view asks again: nothing is recomputed
+    assert LargeFakeProfile.suggest_calls == 1
+
+
+def test_apply_suggestions_on_a_large_tree_computes_the_advice_first(large):
+    assert large.apply_suggestions()["model:6:<lambda>"] is False
+    assert large.advising is False
+
+
+def test_small_trees_get_the_advice_at_once(widget):
+    assert widget.advising is False
+    assert widget.suggestion["placement"]
+    assert widget.pareto == [{"time": 0.141, "peak_bytes": 10_000, "placement": dict(widget.placement)}]
 
 
 # --- with a real profile -----------------------------------------------------------------------
@@ -408,3 +508,43 @@ def test_real_rerun_measures_the_peak_the_toggle_predicted(real):
     predicted_peak = real.prediction["peak_bytes"]
     real.rerun()
     assert real.history[-1]["measured"]["peak_bytes"] == predicted_peak
+
+
+# --- 500 call sites -----------------------------------------------------------------------------
+
+def _write_500_site_module(path):
+    """model calls g0..g49, each g calls nine of h0..h29: 500 call sites, three levels."""
+    lines = ["import numpy as np", ""]
+    for j in range(30):
+        lines += [f"def h{j}(u):", f"    return u * {1 + j / 100} + np.sin(u) * 0.01", ""]
+    for i in range(50):
+        lines.append(f"def g{i}(u):")
+        lines += [f"    u = h{(i * 9 + k) % 30}(u)" for k in range(9)]
+        lines += ["    return u", ""]
+    lines.append("def model(u):")
+    lines += [f"    u = g{i}(u)" for i in range(50)]
+    lines += ["    return np.sum(u * u)", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def test_the_widget_of_500_call_sites_is_ready_in_well_under_a_second(tmp_path, monkeypatch):
+    import importlib
+    import time
+
+    import nbadjoint as nba
+
+    _write_500_site_module(tmp_path / "big500.py")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    big = importlib.import_module("big500")
+    prof = nba.profile(big.model, np.linspace(0.0, 1.0, 50))
+    assert len(prof.sites) == 500
+    start = time.perf_counter()
+    w = prof.widget()
+    w._repr_mimebundle_()
+    elapsed = time.perf_counter() - start
+    assert elapsed < 2.0, f"prof.widget() took {elapsed:.2f} s"  # about 0.3 s on an idle core
+    assert w.advising and not w.suggestion
+    assert len(json.dumps(w.get_state()["profile_data"])) < 400_000
+    w.advise()
+    assert w.suggestion["peak_bytes"] <= w.budget
+    assert len(w.pareto) > 2

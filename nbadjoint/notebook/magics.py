@@ -223,7 +223,7 @@ def profile_cell(cell, *, shell=None, wrt=None, placement=None, repeat=1, first_
             raise _definitions_failed(result.error_before_exec or result.error_in_exec)
     root = evaluate_call(call, source, shell.user_ns, filename)
     argnums = argnums_for(root.function, wrt, len(root.args))
-    progress = _Progress()
+    progress = _Progress(shell)
     extra = {"progress": progress} if "progress" in inspect.signature(nbadjoint.profile).parameters else {}
     try:
         return nbadjoint.profile(root.function, *root.args, argnums=argnums, placement=placement, repeat=repeat,
@@ -249,21 +249,59 @@ def _briefly(exc, text=None):
 
 
 class _Progress:
-    """One status line on stderr ("nbadjoint: adjoint run 2/3..."), rewritten in place, cleared at the end."""
+    """The profiler's status ("nbadjoint: adjoint run 2/3...") while it runs, gone when it is done.
 
-    def __init__(self):
+    In a notebook: one display output, updated in place and emptied at the end (nothing on
+    stderr, so no stream output is left in the cell).  In a terminal: one line on stderr,
+    rewritten in place and cleared.  It is also cleared when the cell ends, for the runs made
+    later through the Profile (``prof.rerun()`` in another cell) that reuse it.
+    """
+
+    def __init__(self, shell=None):
+        self.shell = shell
         self.width = 0
+        self.handle = None
+        self._hooked = False
+
+    def _in_kernel(self):
+        return getattr(self.shell, "kernel", None) is not None
 
     def __call__(self, message):
         if message.startswith("compiling"):
             return                      # quick; errors found there are shown on their own
         text = f"nbadjoint: {message}"
-        self.width = max(self.width, len(text))
-        print("\r" + text.ljust(self.width), end="", file=sys.stderr, flush=True)
+        if self._in_kernel():
+            bundle = {"text/plain": text}
+            if self.handle is None:
+                self.handle = display(bundle, raw=True, display_id=True)
+            else:
+                self.handle.update(bundle, raw=True)
+        else:
+            self.width = max(self.width, len(text))
+            print("\r" + text.ljust(self.width), end="", file=sys.stderr, flush=True)
+        self._clear_when_the_cell_ends()
+
+    def _clear_when_the_cell_ends(self):
+        events = getattr(self.shell, "events", None)
+        if events is not None and not self._hooked:
+            events.register("post_run_cell", self._cell_ended)
+            self._hooked = True
+
+    def _cell_ended(self, *_result):
+        self.clear()
+        try:
+            self.shell.events.unregister("post_run_cell", self._cell_ended)
+        except ValueError:
+            pass
+        self._hooked = False
 
     def clear(self):
+        if self.handle is not None:
+            self.handle.update({"text/plain": ""}, raw=True)
+            self.handle = None
         if self.width:
             print("\r" + " " * self.width + "\r", end="", file=sys.stderr, flush=True)
+            self.width = 0
 
 
 def show_profile(profile, *, widget=True, budget=None, method="auto", shell=None):

@@ -3,10 +3,14 @@
 The widget holds a Profile (``w.profile``, always the latest measured one) and mirrors it into a
 few synced traitlets that the front end (``static/widget.js``) renders:
 
-- ``profile_data``: ``profile.to_dict()`` (call tree, per-site records, Pareto front, sources)
+- ``profile_data``: ``profile.to_dict()`` without the generated sources (sent one function at a
+  time in ``code``) and the dynamic call tree
 - ``placement``: the placement being edited (site id -> checkpointed); set it from Python or the UI
 - ``prediction``: the cost model's ``{"time", "peak_bytes"}`` for ``placement`` (no run)
-- ``suggestion``: the advisor's answer for ``budget``
+- ``suggestion``: the advisor's answer for ``budget``; ``pareto``: the time / peak Pareto front
+- ``advising``: True while the suggestion and the front of a large tree (more than
+  `ADVICE_LATER_SITES` call sites) wait for the first view, which asks for them; ``advise()``
+  computes them from Python
 - ``history``: the last runs, each with its placement and predicted and measured figures
 
 Toggling a checkpoint only re-predicts; ``rerun()`` measures; ``apply_suggestions()`` takes the
@@ -25,7 +29,7 @@ import anywidget
 import traitlets
 
 from nbadjoint.profiling.units import parse_budget as _parse_budget
-from nbadjoint.profiling.units import parse_placement
+from nbadjoint.profiling.units import format_bytes, parse_placement
 
 __all__ = ["CallTreeWidget", "parse_budget", "HISTORY_LENGTH", "ROOT_ID", "BUDGET_ERROR"]
 
@@ -39,6 +43,11 @@ ROOT_ID = "<root>"
 
 BUDGET_ERROR = "Budget: "
 """How ``error`` starts when a budget could not be read (the front end marks the budget box)."""
+
+ADVICE_LATER_SITES = 60
+"""Beyond this many call sites the advisor's suggestion and the Pareto front (seconds of search
+on large trees) are computed once the widget is on screen: the front end asks for them
+(``advising`` is True until then), and so does every Python method that needs them."""
 
 
 def parse_budget(budget):
@@ -87,6 +96,17 @@ def _describe(exc):
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def _plain_error(exc):
+    """The message of an error written for the user (nbadjoint's own errors and ValueErrors name
+    the problem and what to do), else the message with the kind of error (an error raised in the
+    user's code, e.g. FloatingPointError)."""
+    from nbadjoint.errors import TransformError
+    from nbadjoint.runtime.tape import AliasError
+
+    text = str(exc).strip()
+    return text if isinstance(exc, (ValueError, TransformError, AliasError)) and text else _describe(exc)
+
+
 def _figures(obj):
     """``{"time", "peak_bytes"}`` of a prediction, a suggestion or a measured Profile."""
     time = getattr(obj, "time", None)
@@ -117,6 +137,8 @@ class CallTreeWidget(anywidget.AnyWidget):
     line_profile = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
+    pareto = traitlets.List().tag(sync=True)
+    advising = traitlets.Bool(False).tag(sync=True)
 
     _ready = False
 
@@ -125,12 +147,17 @@ class CallTreeWidget(anywidget.AnyWidget):
         self.profile = profile
         self._runs = 0
         self._ready = False
-        data = _plain(profile.to_dict())
+        later = self._advice_later(profile)
+        data = self._synced_data(profile.to_dict(advice=False) if later else profile.to_dict())
         self.profile_data = data
         self.method = method
         self.budget = parse_budget(budget) if budget is not None else int(data["budget_bytes"])
         self.placement = dict(data["placement"])
-        self._update_suggestion()
+        if later:
+            self.advising = True
+        else:
+            self._update_suggestion()
+            self.pareto = list(data.get("pareto") or [])
         self._update_prediction()
         self._show_code(self.selected)
         self.history = [self._history_entry(profile, self.prediction)]
@@ -163,15 +190,31 @@ class CallTreeWidget(anywidget.AnyWidget):
         try:
             value = parse_budget(budget)
         except ValueError as exc:
-            self.error = f"{BUDGET_ERROR}{exc}"
+            # cleared first, so that the front end hears the answer even when the text is the same
+            self.error = ""
+            self.error = f"{BUDGET_ERROR}{exc}; the budget stays {format_bytes(self.budget)}."
             raise
         if self.error.startswith((BUDGET_ERROR, "No suggestion")):
             self.error = ""
         self.budget = value
         return value
 
+    def advise(self):
+        """Compute the suggestion and the Pareto front if they were left for later (large trees)."""
+        if not self.advising:
+            return self.suggestion
+        self.busy = True
+        try:
+            self._update_suggestion()
+            self._update_pareto()
+        finally:
+            self.advising = False
+            self.busy = False
+        return self.suggestion
+
     def apply_suggestions(self):
         """Set the placement to the advisor's suggestion for the current budget."""
+        self.advise()
         if not self.suggestion:
             raise RuntimeError(f"there is no suggestion to apply: {self.error or 'the advisor has not answered'}")
         self.placement = dict(self.suggestion["placement"])
@@ -191,13 +234,24 @@ class CallTreeWidget(anywidget.AnyWidget):
         function = self._callee(self.selected)
         self.busy = True
         try:
-            self.line_profile = str(self.profile.line_profile(function))
+            self.line_profile = self._free_note(function) + str(self.profile.line_profile(function))
         except Exception as exc:
-            self.error = f"Line profile of {function} failed: {_describe(exc)}"
+            self.error = f"Line profile of {function} failed: {_plain_error(exc)}"
             raise
         finally:
             self.busy = False
         return self.line_profile
+
+    def _free_note(self, function):
+        """A first line for the line profile of a function whose every call is a free checkpoint
+        (its sweeps do not run, so every line shows 0 s)."""
+        sites = [s for s in self.profile_data.get("sites", []) if s.get("callee") == function]
+        measured = self.profile_data.get("placement", {})
+        if sites and all(measured.get(s["id"], True) and (s.get("t_saved") or 0) > 0 for s in sites):
+            return (f"Every call of {function} was a free checkpoint in the measured run: it tapes "
+                    f"nothing, so it is not recomputed and its lines show no time. Split a call of it "
+                    f"and rerun to profile its lines.\n\n")
+        return ""
 
     # -- synced state -------------------------------------------------------------------------
 
@@ -237,14 +291,39 @@ class CallTreeWidget(anywidget.AnyWidget):
             self.prediction = _figures(self.profile.predict(dict(self.placement)))
         except Exception as exc:
             self.prediction = {}
-            self.error = f"Prediction failed: {_describe(exc)}"
+            self.error = f"Prediction failed: {_plain_error(exc)}"
+
+    def _synced_data(self, data):
+        """``profile.to_dict()`` for the front end: the generated sources (sent one function at a
+        time in ``code``) and the dynamic call tree (not drawn) stay in Python, which halves
+        what a 500-site profile sends."""
+        data = dict(data)
+        self._sources = data.pop("sources", None) or {}
+        data.pop("call_tree", None)
+        return _plain(data)
+
+    @staticmethod
+    def _advice_later(profile):
+        sites = getattr(profile, "sites", None)
+        return sites is not None and len(sites) > ADVICE_LATER_SITES
+
+    def _update_pareto(self):
+        pareto = getattr(self.profile, "pareto", None)
+        if pareto is None:
+            self.pareto = list(self.profile_data.get("pareto") or [])
+            return
+        try:
+            self.pareto = _plain([{"time": p.time, "peak_bytes": p.peak_bytes} for p in pareto()])
+        except Exception as exc:
+            self.pareto = []
+            self.error = f"Pareto front failed: {_plain_error(exc)}"
 
     def _update_suggestion(self):
         try:
             found = self.profile.suggest(budget=self.budget, method=self.method)
         except Exception as exc:
             self.suggestion = {}
-            self.error = f"No suggestion for a budget of {self.budget} bytes: {_describe(exc)}"
+            self.error = f"No suggestion for a budget of {format_bytes(self.budget)}: {_plain_error(exc)}"
             return
         suggestion = _figures(found)
         suggestion.update(
@@ -273,7 +352,7 @@ class CallTreeWidget(anywidget.AnyWidget):
             self.code = {}
             self.error = str(exc)
             return
-        sources = self.profile_data.get("sources", {}).get(function, {})
+        sources = self._sources.get(function, {})
         self.code = {"node": node_id, "function": function,
                      "fwd": sources.get("fwd", ""), "bwd": sources.get("bwd", "")}
 
@@ -288,16 +367,20 @@ class CallTreeWidget(anywidget.AnyWidget):
         self.busy = True
         self.error = ""
         try:
-            measured = self.profile.rerun(placement)
+            # the widget shows "running…" itself: no progress output from a comm message
+            quiet = {"progress": None} if "progress" in getattr(self.profile, "_options", {}) else {}
+            measured = self.profile.rerun(placement, **quiet)
         except Exception as exc:
-            self.error = f"Rerun failed: {_describe(exc)}"
+            self.error = f"Rerun failed: {_plain_error(exc)}"
             if raise_errors:
                 raise
             return None
         finally:
             self.busy = False
         self.profile = measured
-        self.profile_data = _plain(measured.to_dict())
+        self.profile_data = self._synced_data(measured.to_dict())
+        self.pareto = list(self.profile_data.get("pareto") or [])
+        self.advising = False
         self._update_prediction()
         self._update_suggestion()
         self._show_code(self.selected)
@@ -315,6 +398,8 @@ class CallTreeWidget(anywidget.AnyWidget):
                 self.show_line_profile(content.get("node"))
             elif kind == "budget":
                 self.set_budget(content.get("text", ""))
+            elif kind == "advise":
+                self.advise()
             else:
                 self.error = f"The widget received an unknown request {content!r}."
         except Exception as exc:
@@ -332,10 +417,26 @@ class CallTreeWidget(anywidget.AnyWidget):
             return None
         data, metadata = bundle
         data = dict(data)
+        data.update(self._static_view())
+        return data, metadata
+
+    def _static_view(self):
+        """text/html and text/plain of the profile: what a saved notebook shows without a kernel.
+
+        While the advice is left for later, the static views are made without it (the search is
+        what takes seconds); otherwise with the widget's budget and method."""
+        views = {}
+        if hasattr(self.profile, "_model"):
+            from nbadjoint.profiling.report import html_report, text_report
+
+            options = {"budget": self.budget, "method": self.method, "advice": not self.advising}
+            views["text/html"] = html_report(self.profile, **options)
+            views["text/plain"] = text_report(self.profile, **options)
+            return views
         html = getattr(self.profile, "_repr_html_", None)
         if html is not None:
-            data["text/html"] = html()
+            views["text/html"] = html()
         report = getattr(self.profile, "report", None)
         if report is not None:
-            data["text/plain"] = report(budget=self.budget, method=self.method)
-        return data, metadata
+            views["text/plain"] = report(budget=self.budget, method=self.method)
+        return views

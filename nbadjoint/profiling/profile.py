@@ -268,14 +268,18 @@ class Profile:
 
         return CallTreeWidget(self, **kwargs)
 
-    def to_dict(self, budget=None, method="auto"):
+    def to_dict(self, budget=None, method="auto", advice=True):
         """The profile as plain data (see the schema in the docs); the suggestion is the
-        advisor's for ``budget`` and ``method``."""
-        try:
-            suggestion = _suggestion_dict(self.suggest(budget=budget, method=method))
-        except ValueError as exc:       # nothing fits the budget
-            suggestion = {"placement": dict(self.placement), "time": None, "peak_bytes": None,
-                          "method": method, "ranking": [], "error": str(exc)}
+        advisor's for ``budget`` and ``method``.  ``advice=False`` leaves out the suggestion and
+        the Pareto front (None), the slow parts on trees with hundreds of call sites."""
+        if not advice:
+            suggestion = None
+        else:
+            try:
+                suggestion = _suggestion_dict(self.suggest(budget=budget, method=method))
+            except ValueError as exc:       # nothing fits the budget
+                suggestion = {"placement": dict(self.placement), "time": None, "peak_bytes": None,
+                              "method": method, "ranking": [], "error": str(exc)}
         return {
             "version": SCHEMA_VERSION,
             "root": self.root,
@@ -298,7 +302,7 @@ class Profile:
             "call_tree": self.call_tree.to_dict(),
             "suggestion": suggestion,
             "pareto": [{"time": p.time, "peak_bytes": int(p.peak_bytes),
-                        "placement": dict(p.placement)} for p in self.pareto()],
+                        "placement": dict(p.placement)} for p in self.pareto()] if advice else None,
             "sources": self.sources,
         }
 

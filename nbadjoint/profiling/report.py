@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import html
+import textwrap
 
 from nbadjoint.profiling.calltree import ROOT_SITE
 from nbadjoint.profiling.units import format_bytes, format_seconds, parse_budget
+
+WIDTH = 88
+"""Prose lines of the reports are wrapped at this width (a notebook's output wraps mid-word)."""
+
+LEGEND = [
+    "primal: inclusive primal time (the cost of checkpointing, with snapshot write)",
+    "ΔT: time saved by splitting;  ΔPk: change of the peak if split;  * the advisor's change",
+]
 
 COLUMNS = ("call site", "calls", "state", "primal", "fwd incl", "bwd incl", "snapshot", "tape",
            "ΔT", "ΔPk", "advice")
 _RIGHT = {"calls", "primal", "fwd incl", "bwd incl", "snapshot", "tape", "ΔT", "ΔPk"}
 
 
-def _suggestion(profile, budget, method):
+NO_ADVICE = "not computed for this view (the widget computes it once it is shown)"
+
+
+def _suggestion(profile, budget, method, advice=True):
     """(Suggestion or None, error text or None)."""
+    if not advice:
+        return None, NO_ADVICE
     try:
         return profile.suggest(budget=budget, method=method), None
     except ValueError as exc:
@@ -64,9 +78,8 @@ def _summary_lines(profile, suggestion, error, budget):
         budget_bytes = profile.budget_bytes if budget is None else parse_budget(budget)
     lines = [
         f"primal {format_seconds(profile.primal_time)}   adjoint {format_seconds(profile.adjoint_time)}"
-        f"   ratio {profile.ratio:.2f}   peak {format_bytes(profile.peak_bytes)}"
-        f"   tape traffic {format_bytes(profile.tape_traffic_bytes)}"
-        f"   budget {format_bytes(budget_bytes)}",
+        f"   ratio {profile.ratio:.2f}   peak {format_bytes(profile.peak_bytes)}",
+        f"tape traffic {format_bytes(profile.tape_traffic_bytes)}   budget {format_bytes(budget_bytes)}",
     ]
     extra = []
     if profile.heap_peak_bytes is not None:
@@ -76,8 +89,8 @@ def _summary_lines(profile, suggestion, error, budget):
     if extra:
         lines.append("   ".join(extra))
     if any(r.checkpointed and r.t_saved > 0 for r in profile.sites):
-        lines.append("ckpt (free): checkpointed without recomputation, the call tapes nothing "
-                     "(its shape guards held)")
+        lines += ["ckpt (free): checkpointed without recomputation, the call tapes nothing",
+                  "             (its shape guards held)"]
     if suggestion is None:
         lines.append(f"advisor: {error}")
         return lines
@@ -90,9 +103,14 @@ def _summary_lines(profile, suggestion, error, budget):
     if changes:
         split = [s for s, v in changes if not v]
         checkpoint = [s for s, v in changes if v]
-        what = "; ".join(([f"split {', '.join(split)}"] if split else []) +
-                         ([f"checkpoint {', '.join(checkpoint)}"] if checkpoint else []))
-        lines.append(f"advisor ({suggestion.method}): {what}")
+        lines.append(f"advisor ({suggestion.method}): " + "; ".join(
+            ([f"split {len(split)} site{'s' if len(split) > 1 else ''}"] if split else []) +
+            ([f"checkpoint {len(checkpoint)} site{'s' if len(checkpoint) > 1 else ''}"] if checkpoint else [])))
+        for verb, ids in (("split", split), ("checkpoint", checkpoint)):
+            if ids:
+                lines += textwrap.wrap(", ".join(ids), WIDTH, initial_indent=f"  {verb}: ",
+                                       subsequent_indent=" " * (len(verb) + 4), break_on_hyphens=False,
+                                       break_long_words=False)
     else:
         lines.append(f"advisor ({suggestion.method}): keep the placement as run")
     lines.append(f"  predicted adjoint {format_seconds(suggestion.time)} "
@@ -101,9 +119,10 @@ def _summary_lines(profile, suggestion, error, budget):
     return lines
 
 
-def text_report(profile, budget=None, method="auto"):
-    """The profile as a fixed-width table, indented by call depth."""
-    suggestion, error = _suggestion(profile, budget, method)
+def text_report(profile, budget=None, method="auto", advice=True):
+    """The profile as a fixed-width table, indented by call depth (``advice=False``: without the
+    advisor's suggestion, which takes seconds on trees with hundreds of call sites)."""
+    suggestion, error = _suggestion(profile, budget, method, advice)
     runs = f"median of {profile.repeat} runs" if profile.repeat > 1 else "1 run"
     if getattr(profile, "clock", "wall") == "cpu":
         runs += ", process CPU time"
@@ -124,15 +143,13 @@ def text_report(profile, budget=None, method="auto"):
     lines.append("  ".join("-" * widths[c] for c in COLUMNS))
     lines += [line(row) for row in cells]
     lines.append("")
-    lines.append("primal: inclusive primal time (the cost of checkpointing, with snapshot write); "
-                 "ΔT: time saved by splitting; ΔPk: change of the peak if split; "
-                 "* the advisor's change")
+    lines += LEGEND
     return "\n".join(lines)
 
 
-def html_report(profile, budget=None, method="auto"):
-    """The profile as a static HTML table (every text escaped)."""
-    suggestion, error = _suggestion(profile, budget, method)
+def html_report(profile, budget=None, method="auto", advice=True):
+    """The profile as a static HTML table (every text escaped); ``advice`` as in `text_report`."""
+    suggestion, error = _suggestion(profile, budget, method, advice)
     esc = html.escape
     parts = ['<div class="nbadjoint-profile">',
              f"<p><b>nbadjoint profile of {esc(profile.root)}</b></p>"]

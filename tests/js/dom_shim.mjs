@@ -43,8 +43,12 @@ export class Node {
     this.childNodes = [];
     this.parentNode = null;
   }
+  // like the browser's HTMLCollection: indexable and iterable, but no array methods (find, map...)
   get children() {
-    return this.childNodes.filter((n) => n instanceof Element);
+    const list = this.childNodes.filter((n) => n instanceof Element);
+    const collection = { length: list.length, item: (i) => list[i] ?? null, [Symbol.iterator]: () => list[Symbol.iterator]() };
+    list.forEach((el, i) => { collection[i] = el; });
+    return collection;
   }
   appendChild(child) {
     if (child instanceof Fragment) {
@@ -151,8 +155,19 @@ export class Document {
 
 // -- test helpers ----------------------------------------------------------------------------
 
-export function event(type) {
-  return { type, stopped: false, stopPropagation() { this.stopped = true; } };
+export function event(type, props = {}) {
+  return {
+    type, stopped: false, defaultPrevented: false, ...props,
+    stopPropagation() { this.stopped = true; },
+    preventDefault() { this.defaultPrevented = true; },
+  };
+}
+
+// A key press as the browser delivers it (keydown, bubbling); returns the event to inspect.
+export function press(el, key) {
+  const ev = event("keydown", { key });
+  el.dispatchEvent(ev);
+  return ev;
 }
 
 export function fire(el, type) {

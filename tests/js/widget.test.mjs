@@ -2,11 +2,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { FakeModel, byClass, findAll, fire, installDocument } from "./dom_shim.mjs";
+import { FakeModel, byClass, findAll, fire, installDocument, press } from "./dom_shim.mjs";
 
 installDocument();
 const widget = (await import("../../nbadjoint/notebook/static/widget.js")).default;
-const { BUDGET_ERROR, OPEN_DEPTH, fmtBytes, fmtTime } = await import("../../nbadjoint/notebook/static/widget.js");
+const { BUDGET_ERROR, COLUMNS, OPEN_DEPTH, accuracyText, chartPoints, legendLabels, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -161,21 +161,154 @@ test("editing the budget sends the text to Python", () => {
   assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
 });
 
-test("a new budget clears the complaint about the last one, and the box is marked while it stands", async () => {
+test("Enter in the budget field sends the budget once and no notebook shortcut sees the key", () => {
   const { el, model } = mount(smallState());
   const input = byClass(el, "nba-budget-input")[0];
+  assert.equal(input.getAttribute("data-lm-suppress-shortcuts"), "true");
+  input.value = "200MB";
+  const enter = press(input, "Enter");
+  assert.ok(enter.stopped, "the Enter key must not bubble to JupyterLab's notebook shortcuts");
+  assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
+  fire(input, "change"); // the browser's own change event after Enter
+  assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
+  assert.ok(press(input, "a").stopped, "typing in the field must not trigger notebook shortcuts");
+});
+
+const bannerText = (el) => (byClass(el, "nba-error")[0].hidden ? "" : byClass(el, "nba-error-text")[0].textContent);
+
+test("a second bad budget replaces the first complaint, never shows it again", async () => {
+  const { el, model } = mount(smallState());
+  const input = byClass(el, "nba-budget-input")[0];
+  model.set("error", `${BUDGET_ERROR}cannot read the budget 'abc'`);
+  await tick();
+  assert.equal(bannerText(el), `${BUDGET_ERROR}cannot read the budget 'abc'`);
+  assert.ok(input.classList.contains("nba-invalid"));
+  input.value = "-5MB";
+  press(input, "Enter");
+  await tick();
+  assert.equal(bannerText(el), "", "the complaint about 'abc' is hidden as soon as '-5MB' is sent");
+  assert.equal(model.get("error"), `${BUDGET_ERROR}cannot read the budget 'abc'`, "the view leaves the synced error to Python");
+  model.set("error", "");
+  model.set("error", `${BUDGET_ERROR}cannot read the budget '-5MB'`);
+  await tick();
+  assert.equal(bannerText(el), `${BUDGET_ERROR}cannot read the budget '-5MB'`);
+});
+
+test("a valid budget after a bad one: the banner goes and the field shows the budget in force", async () => {
+  const { el, model } = mount(smallState());
+  const input = byClass(el, "nba-budget-input")[0];
+  model.set("error", `${BUDGET_ERROR}cannot read the budget 'abc'`);
+  await tick();
+  input.value = "50MB";
+  press(input, "Enter");
+  await tick();
+  assert.equal(bannerText(el), "");
+  model.set("budget", 50_000_000);
+  model.set("error", "");
+  await tick();
+  assert.equal(bannerText(el), "");
+  assert.ok(!input.classList.contains("nba-invalid"));
+  assert.equal(input.value, "50.0 MB");
+});
+
+test("leaving the field after a rejected budget shows the budget still in force", async () => {
+  const { el, model } = mount(smallState());
+  const input = byClass(el, "nba-budget-input")[0];
+  document.activeElement = input;
+  input.value = "lots";
+  press(input, "Enter");
   model.set("error", `${BUDGET_ERROR}cannot read the budget 'lots'`);
   await tick();
-  assert.equal(byClass(el, "nba-error")[0].hidden, false);
-  assert.ok(input.classList.contains("nba-invalid"));
-  input.value = "200MB";
-  fire(input, "change");
+  assert.equal(input.value, "lots", "the rejected text stays while it is being edited");
+  document.activeElement = null;
+  fire(input, "blur");
+  assert.equal(input.value, "10.0 kB");
+  assert.equal(bannerText(el), `${BUDGET_ERROR}cannot read the budget 'lots'`);
+});
+
+test("the checkbox and the advice come right after the call site", () => {
+  const { el } = mount(smallState());
+  assert.deepEqual(COLUMNS.slice(0, 3).map(([label]) => label), ["Call site", "Ckpt", "Advice"]);
+  const cells = rowFor(el, "model:6:<lambda>").children;
+  assert.equal(byClass(cells[1], "nba-checkpoint").length, 1);
+  assert.equal(cells[2].textContent, "split");
+});
+
+function deepState() {
+  // model -> step -> inner -> leaf, with the advice on leaf (below the open depth)
+  const state = smallState();
+  state.profile_data.tree.children[0].children[0].children = [{ id: "inner:3:leaf", callee: "leaf", children: [] }];
+  state.profile_data.sites.push(site("inner:3:leaf", "leaf"));
+  state.placement["inner:3:leaf"] = true;
+  state.suggestion = { ...state.suggestion, placement: { ...state.placement, "inner:3:leaf": false }, ranking: [] };
+  return state;
+}
+
+test("a collapsed node above suggested changes is opened, and marked when the user closes it", () => {
+  const { el } = mount(deepState());
+  assert.ok(rowFor(el, "inner:3:leaf"), "the advised site is visible from the start");
+  fire(byClass(rowFor(el, "model:4:step"), "nba-twisty")[0], "click");
+  assert.equal(rowFor(el, "inner:3:leaf"), undefined);
+  const marker = byClass(rowFor(el, "model:4:step"), "nba-badge-inside");
+  assert.equal(marker.length, 1);
+  assert.equal(marker[0].textContent, "1 inside");
+  assert.equal(byClass(rowFor(el, "model:6:<lambda>"), "nba-badge-inside").length, 0);
+});
+
+test("toggling a checkbox never opens or closes rows (no jump under the pointer)", async () => {
+  const { el, model } = mount(deepState());
+  const before = rows(el).map((r) => r.getAttribute("data-node"));
+  const box = byClass(rowFor(el, "inner:3:leaf"), "nba-checkpoint")[0];
+  box.checked = false;
+  fire(box, "change");
   await tick();
-  assert.equal(model.get("error"), "");
-  assert.ok(model.saved > 0);
-  assert.equal(byClass(el, "nba-error")[0].hidden, true);
-  assert.ok(!input.classList.contains("nba-invalid"));
-  assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
+  assert.deepEqual(rows(el).map((r) => r.getAttribute("data-node")), before);
+  assert.equal(model.get("placement")["inner:3:leaf"], false);
+});
+
+test("a free checkpoint is marked and costs no recomputation", () => {
+  const state = smallState();
+  state.profile_data.sites[2] = { ...state.profile_data.sites[2], t_saved: 0.011, delta_t: 0 };
+  const { el } = mount(state);
+  const row = rowFor(el, "model:6:<lambda>");
+  assert.equal(byClass(row, "nba-free")[0].textContent, "free");
+  assert.equal(row.children[6].textContent, "free");
+  assert.equal(byClass(rowFor(el, "model:4:step"), "nba-free").length, 0);
+  assert.equal(rowFor(el, "model:4:step").children[6].textContent, "11.0 ms");
+});
+
+test("checkboxes are disabled while a run is busy", async () => {
+  const { el, model } = mount(smallState());
+  model.set("busy", true);
+  await tick();
+  assert.ok(byClass(el, "nba-checkpoint").every((b) => b.disabled));
+  model.set("busy", false);
+  await tick();
+  assert.ok(byClass(el, "nba-checkpoint").every((b) => !b.disabled));
+});
+
+test("Apply is disabled when the placement already is the suggestion", async () => {
+  const { el, model } = mount(smallState());
+  assert.equal(byClass(el, "nba-apply")[0].disabled, false);
+  model.set("placement", { ...model.get("suggestion").placement });
+  await tick();
+  assert.equal(byClass(el, "nba-apply")[0].disabled, true);
+});
+
+test("rows are reached with the keyboard: arrows select, Space toggles", async () => {
+  const { el, model } = mount(smallState());
+  const root = rowFor(el, "<root>");
+  assert.equal(root.tabIndex, 0);
+  const down = press(root, "ArrowDown");
+  assert.ok(down.stopped && down.defaultPrevented);
+  assert.equal(model.get("selected"), "model:4:step");
+  await tick();
+  press(rowFor(el, "model:4:step"), " ");
+  assert.equal(model.get("placement")["model:4:step"], false);
+  press(rowFor(el, "model:4:step"), "ArrowLeft");
+  assert.equal(rowFor(el, "step:2:inner"), undefined);
+  press(rowFor(el, "model:4:step"), "ArrowUp");
+  assert.equal(model.get("selected"), "<root>");
 });
 
 test("a new budget leaves other errors alone", async () => {
@@ -270,4 +403,98 @@ test("time and tape cells carry their share as a bar width", () => {
   const step = rowFor(el, "model:4:step");
   assert.equal(byClass(step, "nba-time")[0].style.getPropertyValue("--nba-frac"), "0.250");
   assert.equal(byClass(step, "nba-bytes")[0].style.getPropertyValue("--nba-frac"), "1.000");
+});
+
+test("a large tree is drawn first and asks Python for the advice", () => {
+  const state = bigState(100);
+  state.suggestion = {};
+  state.advising = true;
+  state.profile_data = { ...state.profile_data, pareto: null };
+  const { el, model } = mount(state);
+  assert.equal(rows(el).length, 101);
+  assert.deepEqual(model.sent, [{ type: "advise" }]);
+  assert.equal(byClass(byClass(el, "nba-suggested")[0], "nba-stat-value")[0].textContent, "computing…");
+  assert.ok(el.textContent.includes("computing the Pareto front…"));
+  assert.equal(byClass(el, "nba-apply")[0].disabled, true);
+});
+
+test("a small tree does not ask for advice it already has", () => {
+  const { model } = mount(smallState());
+  assert.deepEqual(model.sent, []);
+});
+
+test("the chart: axes from zero at round ticks, one mark per front point, the runs drawn last", () => {
+  assert.deepEqual(extent([0, 0], 0), [0, 1.16]);
+  assert.ok(extent([100, 5000], 0)[0] >= 0);
+  assert.deepEqual(niceTicks(0, 1000, 4), [0, 250, 500, 750, 1000]);
+  assert.deepEqual(niceTicks(0.1207, 0.1846, 4), [0.14, 0.16, 0.18]);
+  assert.deepEqual(niceTicks(0.013, 0.041, 3), [0.02, 0.03, 0.04]);
+  const points = chartPoints([{ time: 1, peak_bytes: 5 }, { time: 1, peak_bytes: 5 }, { time: 2, peak_bytes: 3 }],
+    { time: 1.5, peak_bytes: 4 }, { time: 1.5, peak_bytes: 4, placement: {} },
+    [{ run: 1, measured: { time: 1.5, peak_bytes: 4 } }]);
+  assert.deepEqual(points.map((p) => p.kind), ["pareto", "pareto", "current", "suggested", "run"]);
+  const { el } = mount(smallState());
+  const labels = findAll(el, (n) => n.tagName === "TEXT").map((n) => n.textContent);
+  assert.ok(!labels.some((t) => t.startsWith("-") && !t.startsWith("- -")), `negative axis label in ${labels}`);
+  assert.ok(labels.includes("- - budget 10.0 kB"));
+});
+
+test("the line profile replaces the code boxes, and the same button goes back to the code", async () => {
+  const { el, model } = mount(smallState());
+  const button = byClass(el, "nba-line-profile")[0];
+  fire(button, "click");
+  assert.deepEqual(model.sent, [{ type: "line_profile" }]);
+  model.set("line_profile", "Timer unit: 1e-09 s\nTotal time: 0.01 s");
+  await tick();
+  const panel = byClass(el, "nba-code")[0];
+  const shown = Array.from(panel.children).filter((c) => c.tagName === "PRE" && !c.hidden);
+  assert.equal(shown.length, 1);
+  assert.ok(shown[0].classList.contains("nba-line-profile-text"));
+  assert.equal(button.textContent, "Show code");
+  fire(button, "click");
+  await tick();
+  assert.equal(model.get("line_profile"), "");
+  assert.equal(byClass(el, "nba-source-fwd")[0].hidden, false);
+  assert.equal(button.textContent, "Line profile");
+});
+
+test("the prediction carries the model's measured accuracy from the reruns", async () => {
+  const { el, model } = mount(smallState());
+  const accuracy = () => byClass(el, "nba-accuracy")[0].textContent;
+  assert.equal(accuracy(), "accuracy: rerun to compare with a measurement");
+  const history = model.get("history");
+  model.set("history", [...history,
+    { run: 2, placement: {}, predicted: { time: 0.0767, peak_bytes: 1 }, measured: { time: 0.1017, peak_bytes: 1 } },
+    { run: 3, placement: {}, predicted: { time: 0.1, peak_bytes: 1 }, measured: { time: 0.099, peak_bytes: 1 } }]);
+  await tick();
+  assert.equal(accuracy(), "measured −1.0%…+33% of predicted on 2 reruns");
+  const errors = byClass(el, "nba-run").map((r) => r.children[3].textContent);
+  assert.deepEqual(errors, ["−1.0%", "+33%", "–"]);
+  assert.equal(accuracyText([history[0]]), "accuracy: rerun to compare with a measurement");
+});
+
+test("each measured run is joined to its prediction, and the legend says which run the front is from", async () => {
+  const { el, model } = mount(smallState());
+  model.set("history", [...model.get("history"),
+    { run: 2, placement: {}, predicted: { time: 0.15, peak_bytes: 17200 }, measured: { time: 0.18, peak_bytes: 17200 } }]);
+  await tick();
+  assert.equal(byClass(el, "nba-run-error").length, 2);
+  assert.equal(legendLabels(model.get("history"))[0][1], "Pareto front (predicted from run #2)");
+  assert.ok(byClass(el, "nba-legend")[0].textContent.includes("predicted from run #2"));
+});
+
+test("a budget far above every point is named above the chart, not drawn", async () => {
+  const { el, model } = mount(smallState());
+  model.set("budget", 1e9);
+  await tick();
+  assert.equal(byClass(el, "nba-budget-line").length, 0);
+  const labels = findAll(el, (n) => n.tagName === "TEXT").map((n) => n.textContent);
+  assert.ok(labels.includes("budget 1.00 GB ↑ above the chart"), labels.join(" | "));
+  assert.ok(!labels.some((t) => t.includes("GB") && !t.startsWith("budget")), "the axis must not stretch to the budget");
+});
+
+test("the tree and the budget field keep their keys from the notebook's shortcuts", () => {
+  const { el } = mount(smallState());
+  assert.ok(rows(el).every((r) => r.getAttribute("data-lm-suppress-shortcuts") === "true"));
+  assert.ok(!press(rowFor(el, "model:4:step"), "x").stopped, "other keys are left alone");
 });

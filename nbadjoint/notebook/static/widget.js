@@ -61,8 +61,15 @@ function svg(tag, attrs, text) {
   return el;
 }
 
+// Keys pressed on the widget's own controls are theirs: JupyterLab and Notebook 7 skip their
+// shortcuts for an element with this attribute (else Space or Enter could act on the notebook).
+function ownKeys(el) {
+  el.setAttribute("data-lm-suppress-shortcuts", "true");
+  return el;
+}
+
 function button(label, cls, onClick) {
-  const el = h("button", `nba-button ${cls}`, label);
+  const el = ownKeys(h("button", `nba-button ${cls}`, label));
   el.type = "button";
   el.addEventListener("click", onClick);
   return el;
@@ -78,16 +85,35 @@ function stat(label, cls) {
 
 // -- the call tree ---------------------------------------------------------------------------
 
+// Number of suggested changes in each node's subtree (the node itself excluded), by path.
+export function adviceBelow(tree, isAdvised) {
+  const below = new Map();
+  if (!tree) return below;
+  const count = (node, path) => {
+    let n = 0;
+    (node.children || []).forEach((kid, i) => {
+      n += count(kid, `${path}/${i}`) + (isAdvised(kid.id) ? 1 : 0);
+    });
+    below.set(path, n);
+    return n;
+  };
+  count(tree, "0");
+  return below;
+}
+
 // Rows currently shown: depth-first, children of collapsed nodes skipped (never built).
-export function visibleRows(tree, expanded) {
+// A node starts expanded above OPEN_DEPTH; `expanded` holds the user's clicks and the nodes opened
+// to reveal advice. A collapsed node carries the number of suggested changes below it (`below`).
+export function visibleRows(tree, expanded, below) {
   const rows = [];
   if (!tree) return rows;
   const stack = [[tree, 0, "0"]];
   while (stack.length) {
     const [node, depth, path] = stack.pop();
     const kids = node.children || [];
+    const hidden = below ? below.get(path) || 0 : 0;
     const open = expanded.has(path) ? expanded.get(path) : depth < OPEN_DEPTH;
-    rows.push({ node, depth, path, open, hasChildren: kids.length > 0 });
+    rows.push({ node, depth, path, open, hasChildren: kids.length > 0, hiddenAdvice: open ? 0 : hidden });
     if (open) {
       for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], depth + 1, `${path}/${i}`]);
     }
@@ -95,18 +121,19 @@ export function visibleRows(tree, expanded) {
   return rows;
 }
 
-const COLUMNS = [
+// The checkbox and the advice come right after the name: in a narrow notebook they stay in view.
+export const COLUMNS = [
   ["Call site", "callee and line; click to see its adjoint code"],
+  ["Ckpt", "checkpointed (joint) when ticked, split when not"],
+  ["Advice", "where the advisor's placement for the budget differs (on a collapsed node: how many changes are inside)"],
   ["Calls", "dynamic instances of this call site"],
   ["Incl.", "forward + backward sweep time, callees included"],
   ["Excl.", "forward + backward sweep time, callees excluded"],
-  ["Recompute", "primal rerun + snapshot time paid because the site is checkpointed"],
+  ["Recompute", "primal rerun + snapshot time paid because the site is checkpointed ('free': the callee tapes nothing, so nothing is rerun)"],
   ["Snapshot", "bytes of the snapshot written at the call"],
   ["Tape", "bytes pushed by the callee's forward sweep"],
   ["ΔT", "run time saved by not checkpointing this site"],
   ["ΔPk", "change of the run's peak stack memory if this site is not checkpointed"],
-  ["Ckpt", "checkpointed (joint) when ticked, split when not"],
-  ["Advice", "where the advisor's placement for the budget differs"],
 ];
 
 function cell(row, text, cls) {
@@ -115,15 +142,18 @@ function cell(row, text, cls) {
   return td;
 }
 
-function treeRow(view, info) {
-  const { node, depth, path, open, hasChildren } = info;
-  const { sites, data, placement, suggestion, selected } = view.state();
-  const isRoot = node.id === ROOT_ID;
-  const site = sites.get(node.id) || {};
-  const tr = h("tr", "nba-row");
-  if (node.id === selected) tr.classList.add("nba-selected");
-  tr.setAttribute("data-node", node.id);
+// A checkpoint that costs nothing: the callee tapes nothing, so its recomputation is skipped.
+export function isFree(site, checkpointed) {
+  return checkpointed && finite(site.t_saved) && site.t_saved > 0;
+}
 
+function recomputeTime(site) {
+  const paid = sum(site.t_primal, site.t_snapshot);
+  return finite(paid) && finite(site.t_saved) ? Math.max(paid - site.t_saved, 0) : paid;
+}
+
+function nameCell(view, tr, info, site, isRoot) {
+  const { node, depth, path, open, hasChildren } = info;
   const name = cell(tr, null, "nba-name");
   name.style.paddingLeft = `${depth * INDENT_PX + 4}px`;
   if (hasChildren) {
@@ -133,6 +163,7 @@ function treeRow(view, info) {
       view.renderTree();
     });
     twisty.title = open ? "collapse" : "expand";
+    twisty.tabIndex = -1;
     name.appendChild(twisty);
   } else {
     name.appendChild(h("span", "nba-twisty-space"));
@@ -140,6 +171,62 @@ function treeRow(view, info) {
   name.appendChild(h("span", "nba-callee", node.callee));
   if (!isRoot && site.lineno !== undefined) name.appendChild(h("span", "nba-lineno", `:${site.lineno}`));
   name.title = isRoot ? `root: ${node.callee}` : node.id;
+}
+
+function adviceCells(view, tr, info, site, isRoot) {
+  const { node, hiddenAdvice } = info;
+  const { placement, suggestion, busy } = view.state();
+  const toggleCell = cell(tr, null, "nba-toggle");
+  const badgeCell = cell(tr, null, "nba-advice");
+  if (!isRoot) {
+    const checked = placement[node.id] !== false;
+    const box = ownKeys(document.createElement("input"));
+    box.type = "checkbox";
+    box.className = "nba-checkpoint";
+    box.checked = checked;
+    box.disabled = busy;
+    box.tabIndex = -1; // the row takes the keyboard focus; Space on it toggles
+    box.title = checked ? "checkpointed: click to split" : "split: click to checkpoint";
+    box.addEventListener("click", (event) => event.stopPropagation());
+    box.addEventListener("change", () => view.setCheckpoint(node.id, box.checked));
+    toggleCell.appendChild(box);
+    if (isFree(site, checked)) {
+      const free = h("span", "nba-free", "free");
+      free.title = "checkpointed at no cost: the callee tapes nothing, so nothing is recomputed";
+      toggleCell.appendChild(free);
+    }
+    const advised = suggestion && suggestion.placement ? suggestion.placement[node.id] : undefined;
+    if (advised !== undefined && advised !== checked) {
+      const badge = h("span", `nba-badge ${advised ? "nba-badge-checkpoint" : "nba-badge-split"}`,
+        advised ? "checkpoint" : "split");
+      const reason = (suggestion.ranking || []).find((r) => r.id === node.id);
+      badge.title = reason && reason.reason ? reason.reason : "the advisor's placement differs here";
+      badgeCell.appendChild(badge);
+    }
+  }
+  if (hiddenAdvice > 0) {
+    const marker = h("span", "nba-badge nba-badge-inside", `${hiddenAdvice} inside`);
+    marker.title = `${hiddenAdvice} suggested change${hiddenAdvice === 1 ? "" : "s"} in this collapsed subtree: expand to see`;
+    badgeCell.appendChild(marker);
+  }
+}
+
+function treeRow(view, info) {
+  const { node } = info;
+  const { sites, data, placement, selected } = view.state();
+  const isRoot = node.id === ROOT_ID;
+  const site = sites.get(node.id) || {};
+  const tr = h("tr", "nba-row");
+  if (node.id === selected) tr.classList.add("nba-selected");
+  tr.setAttribute("data-node", node.id);
+  tr.setAttribute("data-path", info.path);
+  tr.tabIndex = node.id === selected ? 0 : -1;
+  // the row's keys (arrows, Space, Enter) are the tree's, not the notebook's shortcuts: Notebook 7
+  // matches its shortcuts on the focused element before the key reaches the row
+  ownKeys(tr);
+
+  nameCell(view, tr, info, site, isRoot);
+  adviceCells(view, tr, info, site, isRoot);
 
   const total = data.adjoint_time;
   let incl;
@@ -161,7 +248,8 @@ function treeRow(view, info) {
     if (frac >= 0.5 && !isRoot) tr.classList.add("nba-hot");
   }
   cell(tr, fmtTime(excl), "nba-num");
-  cell(tr, isRoot ? "–" : fmtTime(sum(site.t_primal, site.t_snapshot)), "nba-num");
+  const checked = placement[node.id] !== false;
+  cell(tr, isRoot ? "–" : isFree(site, checked) ? "free" : fmtTime(recomputeTime(site)), "nba-num");
   cell(tr, isRoot ? "–" : fmtBytes(site.snapshot_bytes), "nba-num");
   const tapeCell = cell(tr, isRoot ? "–" : fmtBytes(site.tape_bytes), "nba-num nba-bytes");
   if (!isRoot && finite(site.tape_bytes) && view.maxTape > 0) {
@@ -172,52 +260,54 @@ function treeRow(view, info) {
   if (!isRoot && finite(site.delta_pk)) {
     dpk.classList.add(site.delta_pk > 0 ? "nba-mem-up" : site.delta_pk < 0 ? "nba-mem-down" : "nba-mem-flat");
   }
-
-  const toggleCell = cell(tr, null, "nba-toggle");
-  const badgeCell = cell(tr, null, "nba-advice");
-  if (!isRoot) {
-    const box = document.createElement("input");
-    box.type = "checkbox";
-    box.className = "nba-checkpoint";
-    box.checked = placement[node.id] !== false;
-    box.title = box.checked ? "checkpointed: click to split" : "split: click to checkpoint";
-    box.addEventListener("click", (event) => event.stopPropagation());
-    box.addEventListener("change", () => view.setCheckpoint(node.id, box.checked));
-    toggleCell.appendChild(box);
-    const advised = suggestion && suggestion.placement ? suggestion.placement[node.id] : undefined;
-    if (advised !== undefined && advised !== (placement[node.id] !== false)) {
-      const badge = h("span", `nba-badge ${advised ? "nba-badge-checkpoint" : "nba-badge-split"}`,
-        advised ? "checkpoint" : "split");
-      const reason = (suggestion.ranking || []).find((r) => r.id === node.id);
-      badge.title = reason && reason.reason ? reason.reason : "the advisor's placement differs here";
-      badgeCell.appendChild(badge);
-    }
-  }
   tr.addEventListener("click", () => view.select(node.id));
+  tr.addEventListener("keydown", (event) => view.rowKey(event, info));
   return tr;
 }
 
 // -- the time / memory chart ---------------------------------------------------------------
 
-const CHART = { width: 340, height: 210, left: 62, right: 12, top: 12, bottom: 34 };
+const CHART = { width: 340, height: 214, left: 62, right: 12, top: 16, bottom: 34 };
 
-export function chartPoints(data, prediction, suggestion, history) {
+export function chartPoints(front, prediction, suggestion, history) {
   const points = [];
-  for (const p of (data && data.pareto) || []) points.push({ kind: "pareto", time: p.time, peak: p.peak_bytes });
-  history.forEach((run) => {
-    const m = run.measured || {};
-    points.push({ kind: "run", time: m.time, peak: m.peak_bytes, label: `run ${run.run}` });
-  });
-  if (suggestion && finite(suggestion.time)) {
-    points.push({ kind: "suggested", time: suggestion.time, peak: suggestion.peak_bytes, label: "suggestion" });
+  const seen = new Set();
+  for (const p of front || []) {
+    const key = `${p.time}|${p.peak_bytes}`; // one mark per distinct point of the front
+    if (seen.has(key)) continue;
+    seen.add(key);
+    points.push({ kind: "pareto", time: p.time, peak: p.peak_bytes });
   }
+  // drawn in this order: the big current-placement ring first, so the suggestion and the
+  // measured runs stay visible on top of it
   if (prediction && finite(prediction.time)) {
     points.push({ kind: "current", time: prediction.time, peak: prediction.peak_bytes, label: "current placement (predicted)" });
   }
+  if (suggestion && finite(suggestion.time)) {
+    points.push({ kind: "suggested", time: suggestion.time, peak: suggestion.peak_bytes, label: "suggestion" });
+  }
+  history.forEach((run) => {
+    const m = run.measured || {};
+    const p = run.predicted || {};
+    const from = finite(p.time) && finite(p.peak_bytes) ? { time: p.time, peak: p.peak_bytes } : null;
+    points.push({ kind: "run", time: m.time, peak: m.peak_bytes, from, label: `run ${run.run} (measured)` });
+  });
   return points.filter((p) => finite(p.time) && finite(p.peak));
 }
 
-function extent(values) {
+// Round tick values covering [lo, hi]: 1, 2 or 5 times a power of ten apart.
+export function niceTicks(lo, hi, count = 4) {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((m) => m >= raw);
+  const ticks = [];
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) ticks.push(k * step + 0); // + 0: never "-0"
+  return ticks;
+}
+
+// Axis range with some room around the points; never below zero for quantities that cannot be.
+export function extent(values, floor = -Infinity) {
   let lo = Math.min(...values);
   let hi = Math.max(...values);
   if (!(hi > lo)) {
@@ -226,33 +316,53 @@ function extent(values) {
     hi += pad;
   }
   const pad = (hi - lo) * 0.08;
-  return [lo - pad, hi + pad];
+  return [Math.max(lo - pad, floor), hi + pad];
 }
 
-function drawChart(root, points, budget) {
+function drawChart(root, points, budget, pending) {
   const { width, height, left, right, top, bottom } = CHART;
   const chart = svg("svg", { class: "nba-chart", viewBox: `0 0 ${width} ${height}`, width, height, role: "img" });
   chart.appendChild(svg("title", {}, "Adjoint time against peak tape memory"));
-  if (!points.length) {
-    chart.appendChild(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "nba-axis" }, "no data"));
+  if (!points.length || pending) {
+    chart.appendChild(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "nba-axis" },
+      pending ? "computing the Pareto front…" : "no data"));
     root.replaceChildren(chart);
     return;
   }
-  const [x0, x1] = extent(points.map((p) => p.time));
-  const [y0, y1] = extent(points.map((p) => p.peak).concat(finite(budget) && budget > 0 ? [budget] : []));
+  const predictedRuns = points.filter((p) => p.from).map((p) => p.from);
+  const peaks = points.map((p) => p.peak).concat(predictedRuns.map((p) => p.peak));
+  // a budget far from every point would squash them into a line: it is then named, not drawn
+  const budgetShown = finite(budget) && budget > 0 && budget <= 2 * Math.max(...peaks) && budget >= Math.min(...peaks) / 2;
+  const [x0, x1] = extent(points.map((p) => p.time).concat(predictedRuns.map((p) => p.time)), 0);
+  const [y0, y1] = extent(peaks.concat(budgetShown ? [budget] : []), 0);
   const sx = (t) => left + ((t - x0) / (x1 - x0)) * (width - left - right);
   const sy = (b) => height - bottom - ((b - y0) / (y1 - y0)) * (height - top - bottom);
   chart.appendChild(svg("rect", { x: left, y: top, width: width - left - right, height: height - top - bottom, class: "nba-plot" }));
-  chart.appendChild(svg("text", { x: left, y: height - bottom + 14, class: "nba-axis" }, fmtTime(x0)));
-  chart.appendChild(svg("text", { x: width - right, y: height - bottom + 14, class: "nba-axis", "text-anchor": "end" }, fmtTime(x1)));
+  for (const t of niceTicks(x0, x1, 4)) {
+    chart.appendChild(svg("line", { x1: sx(t), x2: sx(t), y1: height - bottom, y2: height - bottom + 3, class: "nba-tick" }));
+    chart.appendChild(svg("text", { x: sx(t), y: height - bottom + 13, class: "nba-axis", "text-anchor": "middle" }, fmtTime(t)));
+  }
+  for (const b of niceTicks(y0, y1, 4)) {
+    chart.appendChild(svg("line", { x1: left - 3, x2: left, y1: sy(b), y2: sy(b), class: "nba-tick" }));
+    chart.appendChild(svg("text", { x: left - 5, y: sy(b) + 3, class: "nba-axis", "text-anchor": "end" }, fmtBytes(b)));
+  }
   chart.appendChild(svg("text", { x: (left + width - right) / 2, y: height - 4, class: "nba-axis", "text-anchor": "middle" }, "adjoint time"));
-  chart.appendChild(svg("text", { x: left - 4, y: height - bottom, class: "nba-axis", "text-anchor": "end" }, fmtBytes(y0)));
-  chart.appendChild(svg("text", { x: left - 4, y: top + 8, class: "nba-axis", "text-anchor": "end" }, fmtBytes(y1)));
   chart.appendChild(svg("text", { x: 10, y: (top + height - bottom) / 2, class: "nba-axis", "text-anchor": "middle",
     transform: `rotate(-90 10 ${(top + height - bottom) / 2})` }, "peak memory"));
-  if (finite(budget) && budget > 0) {
+  if (finite(budget) && budget > 0 && !budgetShown) {
+    chart.appendChild(svg("text", { x: width - right, y: top - 2, class: "nba-axis nba-budget-label", "text-anchor": "end" },
+      `budget ${fmtBytes(budget)} ${budget > y1 ? "↑ above" : "↓ below"} the chart`));
+  } else if (budgetShown) {
     chart.appendChild(svg("line", { x1: left, x2: width - right, y1: sy(budget), y2: sy(budget), class: "nba-budget-line" }));
-    chart.appendChild(svg("text", { x: width - right - 2, y: sy(budget) - 3, class: "nba-axis", "text-anchor": "end" }, "budget"));
+    // the label sits outside the plot, right of its top edge, where no point is drawn
+    const label = svg("text", { x: width - right, y: top - 2, class: "nba-axis nba-budget-label", "text-anchor": "end" },
+      `- - budget ${fmtBytes(budget)}`);
+    chart.appendChild(label);
+  }
+  for (const p of points) {
+    if (p.kind === "run" && p.from) {
+      chart.appendChild(svg("line", { x1: sx(p.from.time), y1: sy(p.from.peak), x2: sx(p.time), y2: sy(p.peak), class: "nba-run-error" }));
+    }
   }
   const front = points.filter((p) => p.kind === "pareto").sort((a, b) => a.time - b.time);
   if (front.length > 1) {
@@ -264,7 +374,7 @@ function drawChart(root, points, budget) {
     let mark;
     if (p.kind === "run") mark = svg("rect", { x: x - 3.5, y: y - 3.5, width: 7, height: 7, class: "nba-point nba-point-run" });
     else if (p.kind === "suggested") mark = svg("path", { d: `M${x} ${y - 6}L${x + 6} ${y}L${x} ${y + 6}L${x - 6} ${y}Z`, class: "nba-point nba-point-suggested" });
-    else if (p.kind === "current") mark = svg("circle", { cx: x, cy: y, r: 6, class: "nba-point nba-point-current" });
+    else if (p.kind === "current") mark = svg("circle", { cx: x, cy: y, r: 7, class: "nba-point nba-point-current" });
     else mark = svg("circle", { cx: x, cy: y, r: 3, class: "nba-point nba-point-pareto" });
     mark.appendChild(svg("title", {}, `${p.label || "Pareto front"}: ${fmtTime(p.time)}, ${fmtBytes(p.peak)}`));
     chart.appendChild(mark);
@@ -272,10 +382,17 @@ function drawChart(root, points, budget) {
   root.replaceChildren(chart);
 }
 
-function legend() {
+// The front and the current point are predictions of the cost model of the last run; each
+// measured run is joined to what was predicted for it, so the model's error is in plain sight.
+export function legendLabels(history) {
+  const last = history.length ? history[history.length - 1].run : null;
+  return [["pareto", last === null ? "Pareto front (predicted)" : `Pareto front (predicted from run #${last})`],
+    ["current", "current (predicted)"], ["suggested", "suggestion"], ["run", "measured runs ┄ their predictions"]];
+}
+
+function legend(history) {
   const box = h("div", "nba-legend");
-  for (const [cls, label] of [["pareto", "Pareto front"], ["current", "current (predicted)"],
-    ["suggested", "suggestion"], ["run", "measured runs"]]) {
+  for (const [cls, label] of legendLabels(history)) {
     const item = h("span", "nba-legend-item");
     item.appendChild(h("span", `nba-swatch nba-swatch-${cls}`));
     item.appendChild(h("span", null, label));
@@ -286,14 +403,42 @@ function legend() {
 
 // -- the view --------------------------------------------------------------------------------
 
+function samePlacement(a, b) {
+  return Object.keys(a).every((id) => (a[id] !== false) === (b[id] !== false));
+}
+
 function countSplit(placement) {
   return Object.values(placement || {}).filter((v) => v === false).length;
+}
+
+// Relative error of the time model on the reruns: (measured - predicted) / predicted per run.
+// The first run is left out: its prediction comes from its own measurement.
+export function timeErrors(history) {
+  return history.slice(1).map((run) => {
+    const p = (run.predicted || {}).time;
+    const m = (run.measured || {}).time;
+    return finite(p) && finite(m) && p > 0 ? (m - p) / p : null;
+  }).filter((e) => e !== null);
+}
+
+function pct(x) {
+  return `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(Math.abs(x) < 0.1 ? 1 : 0)}%`;
+}
+
+// "measured −3%…+14% of predicted on 2 reruns", or what to do to learn the model's accuracy.
+export function accuracyText(history) {
+  const errors = timeErrors(history);
+  if (!errors.length) return "accuracy: rerun to compare with a measurement";
+  const lo = Math.min(...errors);
+  const hi = Math.max(...errors);
+  const range = errors.length === 1 ? pct(lo) : `${pct(lo)}…${pct(hi)}`;
+  return `measured ${range} of predicted on ${errors.length} rerun${errors.length === 1 ? "" : "s"}`;
 }
 
 function historyTable(history) {
   const table = h("table", "nba-history");
   const head = h("tr");
-  for (const label of ["Run", "Split", "Time: predicted → measured", "Peak: predicted → measured"]) {
+  for (const label of ["Run", "Split", "Time: predicted → measured", "Error", "Peak: predicted → measured"]) {
     head.appendChild(h("th", null, label));
   }
   table.appendChild(h("thead")).appendChild(head);
@@ -303,7 +448,8 @@ function historyTable(history) {
     const tr = h("tr", i === history.length - 1 ? "nba-run nba-run-last" : "nba-run");
     const p = run.predicted || {};
     const m = run.measured || {};
-    for (const text of [`#${run.run}`, countSplit(run.placement), `${fmtTime(p.time)} → ${fmtTime(m.time)}`,
+    const error = i > 0 && finite(p.time) && finite(m.time) && p.time > 0 ? pct((m.time - p.time) / p.time) : "–";
+    for (const text of [`#${run.run}`, countSplit(run.placement), `${fmtTime(p.time)} → ${fmtTime(m.time)}`, error,
       `${fmtBytes(p.peak_bytes)} → ${fmtBytes(m.peak_bytes)}`]) {
       tr.appendChild(h("td", "nba-num", text));
     }
@@ -340,13 +486,34 @@ function render({ model, el }) {
   budgetInput.type = "text";
   budgetInput.className = "nba-budget-input";
   budgetInput.title = "memory budget for the advisor, e.g. 200MB; press Enter";
-  budgetInput.addEventListener("change", () => {
-    // a new budget replaces the complaint about the last one (Python sets it again if this one is bad too)
-    if ((model.get("error") || "").startsWith(BUDGET_ERROR)) {
-      model.set("error", "");
-      model.save_changes();
+  // Keys typed here are the field's: JupyterLab's notebook shortcuts (Enter, arrows, "a", "d d", ...)
+  // must not see them, else Enter would be taken by the notebook and never reach the field.
+  ownKeys(budgetInput);
+  view.sentBudget = null; // the text last sent to Python, so that Enter and the change after it send once
+  const commitBudget = () => {
+    const text = budgetInput.value.trim();
+    if (text === view.sentBudget) return;
+    view.sentBudget = text;
+    // the answer to this budget replaces the complaint about the last one: hide it until Python answers
+    view.budgetPending = true;
+    renderError();
+    model.send({ type: "budget", text });
+  };
+  budgetInput.addEventListener("keydown", (event) => {
+    event.stopPropagation();
+    if (event.key === "Enter") {
+      event.preventDefault();
+      commitBudget();
+    } else if (event.key === "Escape") {
+      budgetInput.value = fmtBytes(model.get("budget"));
+      budgetInput.blur();
     }
-    model.send({ type: "budget", text: budgetInput.value });
+  });
+  budgetInput.addEventListener("change", commitBudget);
+  // leaving the field shows the budget in force again (a rejected text stays only while it is edited)
+  budgetInput.addEventListener("blur", () => {
+    budgetInput.value = fmtBytes(model.get("budget"));
+    view.sentBudget = budgetInput.value;
   });
   budgetBox.appendChild(budgetInput);
   stats.appendChild(budgetBox);
@@ -354,6 +521,8 @@ function render({ model, el }) {
 
   const plan = h("div", "nba-plan");
   const [predBox, predicted] = stat("Current placement (predicted)", "nba-predicted");
+  const accuracy = h("span", "nba-accuracy");
+  predBox.appendChild(accuracy);
   const [sugBox, suggested] = stat("Suggestion", "nba-suggested");
   const [runBox, measured] = stat("Last run (measured)", "nba-measured");
   plan.appendChild(predBox);
@@ -363,11 +532,12 @@ function render({ model, el }) {
   const applyButton = button("Apply suggestions", "nba-apply", () => model.send({ type: "apply" }));
   const rerunButton = button("Rerun", "nba-rerun", () => model.send({ type: "rerun" }));
   const status = h("span", "nba-status");
+  status.setAttribute("aria-live", "polite");
   actions.appendChild(applyButton);
   actions.appendChild(rerunButton);
   actions.appendChild(status);
-  plan.appendChild(actions);
   header.appendChild(plan);
+  header.appendChild(actions);
   root.appendChild(header);
 
   const errorBox = h("div", "nba-error");
@@ -399,7 +569,8 @@ function render({ model, el }) {
   const side = h("div", "nba-side");
   const chartBox = h("div", "nba-chart-box");
   side.appendChild(chartBox);
-  side.appendChild(legend());
+  const legendBox = h("div", "nba-legend-box");
+  side.appendChild(legendBox);
   const historyBox = h("div", "nba-history-box");
   side.appendChild(historyBox);
   lower.appendChild(side);
@@ -409,40 +580,115 @@ function render({ model, el }) {
   const codePanel = h("div", "nba-code");
   const codeHead = h("div", "nba-code-head");
   const codeTitle = h("span", "nba-code-title");
-  const lineButton = button("Line profile", "nba-line-profile", () => model.send({ type: "line_profile" }));
+  // "Line profile" asks Python for it; while it is shown the same button goes back to the code
+  const lineButton = button("Line profile", "nba-line-profile", () => {
+    if (model.get("line_profile")) {
+      model.set("line_profile", "");
+      model.save_changes();
+    } else {
+      view.scrollToLines = true;
+      model.send({ type: "line_profile" });
+    }
+  });
   codeHead.appendChild(codeTitle);
   codeHead.appendChild(lineButton);
   codePanel.appendChild(codeHead);
   const fwdCode = h("pre", "nba-source nba-source-fwd");
   const bwdCode = h("pre", "nba-source nba-source-bwd");
   const lineCode = h("pre", "nba-source nba-line-profile-text");
+  // the line profile takes the place of the code boxes, at the top of the panel
+  codePanel.appendChild(lineCode);
   codePanel.appendChild(fwdCode);
   codePanel.appendChild(bwdCode);
-  codePanel.appendChild(lineCode);
   lower.appendChild(codePanel);
 
   view.state = () => {
     const data = model.get("profile_data") || {};
     const sites = new Map((data.sites || []).map((s) => [s.id, s]));
     return { data, sites, placement: model.get("placement") || {}, suggestion: model.get("suggestion") || {},
-      selected: model.get("selected") };
+      selected: model.get("selected"), busy: !!model.get("busy") };
   };
   view.setCheckpoint = (id, checkpointed) => {
     model.set("placement", { ...(model.get("placement") || {}), [id]: checkpointed });
     model.save_changes();
   };
-  view.select = (id) => {
-    if (model.get("selected") === id) return;
-    model.set("selected", id);
-    model.save_changes();
+  view.select = (id, focus) => {
+    if (model.get("selected") !== id) {
+      model.set("selected", id);
+      model.save_changes();
+    }
+    view.updateSelection();
+    if (focus) {
+      view.scrollToSelected = true;
+      view.focusSelected();
+    }
   };
+  // A new selection restyles the rows in place: the focused row is never replaced under the keyboard.
+  view.updateSelection = () => {
+    const selected = model.get("selected");
+    for (const row of Array.from(tbody.children || [])) {
+      const on = row.getAttribute("data-node") === selected;
+      row.classList.toggle("nba-selected", on);
+      row.tabIndex = on ? 0 : -1;
+    }
+  };
+  const adviceCounts = () => {
+    const { data, placement, suggestion } = view.state();
+    const advised = suggestion.placement || {};
+    return adviceBelow(data.tree, (id) => id in advised && advised[id] !== (placement[id] !== false));
+  };
+  // A new suggestion opens the collapsed nodes above its changes (once; the user may close them again).
+  view.revealAdvice = () => {
+    for (const [path, n] of adviceCounts()) {
+      if (n > 0 && !view.expanded.has(path)) view.expanded.set(path, true);
+    }
+  };
+  view.reveal = true;
   view.renderTree = () => {
     const { data } = view.state();
+    if (view.reveal) {
+      view.reveal = false;
+      view.revealAdvice();
+    }
     view.maxTape = (data.sites || []).reduce((m, s) => (finite(s.tape_bytes) ? Math.max(m, s.tape_bytes) : m), 0);
     const fragment = document.createDocumentFragment();
-    for (const info of visibleRows(data.tree, view.expanded)) fragment.appendChild(treeRow(view, info));
+    view.rows = visibleRows(data.tree, view.expanded, adviceCounts());
+    for (const info of view.rows) fragment.appendChild(treeRow(view, info));
+    const focused = tbody.contains && tbody.contains(document.activeElement);
     tbody.replaceChildren(fragment);
+    if (focused) view.focusSelected();
   };
+  // Re-rendering replaces the rows: the focus goes back to the selected one, without scrolling the
+  // notebook (a keyboard move brings the row into view itself).
+  view.focusSelected = () => {
+    const row = Array.from(tbody.children || []).find((r) => r.getAttribute("data-node") === model.get("selected"));
+    if (row && row.focus) row.focus({ preventScroll: true });
+    if (row && view.scrollToSelected && row.scrollIntoView) row.scrollIntoView({ block: "nearest" });
+    view.scrollToSelected = false;
+  };
+  // Keyboard: arrows move the selection (left / right collapse and expand), Space toggles the checkpoint.
+  const ROW_KEYS = new Set(["ArrowDown", "ArrowUp", "ArrowRight", "ArrowLeft", " ", "Spacebar", "Enter"]);
+  view.rowKey = (event, info) => {
+    if (!ROW_KEYS.has(event.key)) return;
+    // first, so that JupyterLab never sees the key (it would move between cells on the arrows)
+    event.preventDefault();
+    event.stopPropagation();
+    const index = view.rows.findIndex((r) => r.path === info.path);
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      const next = view.rows[index + (event.key === "ArrowDown" ? 1 : -1)];
+      if (next) view.select(next.node.id, true);
+    } else if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      if (info.hasChildren && info.open !== (event.key === "ArrowRight")) {
+        view.expanded.set(info.path, event.key === "ArrowRight");
+        view.renderTree();
+      }
+    } else if (event.key === "Enter") {
+      view.select(info.node.id, true);
+    } else if (info.node.id !== ROOT_ID && !model.get("busy")) {
+      view.setCheckpoint(info.node.id, (model.get("placement") || {})[info.node.id] === false);
+    }
+  };
+
 
   const renderHeader = () => {
     const data = model.get("profile_data") || {};
@@ -456,18 +702,30 @@ function render({ model, el }) {
     adjoint.textContent = fmtTime(data.adjoint_time);
     ratio.textContent = finite(data.ratio) ? `${data.ratio.toFixed(2)}×` : "–";
     peak.textContent = fmtBytes(data.peak_bytes);
-    if (document.activeElement !== budgetInput) budgetInput.value = fmtBytes(budget);
+    if (document.activeElement !== budgetInput) {
+      budgetInput.value = fmtBytes(budget);
+      view.sentBudget = budgetInput.value;
+    }
     predicted.textContent = `${fmtTime(prediction.time)} · ${fmtBytes(prediction.peak_bytes)} · ${countSplit(model.get("placement"))} split`;
+    // the full texts are also tooltips: a narrow box cuts them short rather than reflowing the view
+    for (const value of [primal, adjoint, peak]) value.title = value.textContent;
     predicted.title = finite(prediction.time) ? `${prediction.time} s, ${prediction.peak_bytes} bytes` : "";
+    accuracy.textContent = accuracyText(history);
+    accuracy.title = "how far the measured adjoint time of each rerun was from its prediction (the cost model's own accuracy)";
     predBox.classList.toggle("nba-over-budget", finite(prediction.peak_bytes) && finite(budget) && prediction.peak_bytes > budget);
+    const advising = !!model.get("advising");
     suggested.textContent = suggestion.placement
       ? `${fmtTime(suggestion.time)} · ${fmtBytes(suggestion.peak_bytes)} · ${countSplit(suggestion.placement)} split (${suggestion.method})`
-      : "–";
+      : advising ? "computing…" : "–";
     const last = history.length ? history[history.length - 1] : null;
     measured.textContent = last
       ? `${fmtTime(last.measured.time)} · ${fmtBytes(last.measured.peak_bytes)} (run #${last.run})`
       : "–";
-    applyButton.disabled = busy || !suggestion.placement;
+    const same = suggestion.placement && samePlacement(suggestion.placement, model.get("placement") || {});
+    suggested.title = suggested.textContent;
+    measured.title = measured.textContent;
+    applyButton.disabled = busy || !suggestion.placement || same;
+    applyButton.title = same ? "the placement is already the suggestion" : "set the placement to the suggestion (nothing runs)";
     rerunButton.disabled = busy;
     lineButton.disabled = busy;
     status.textContent = busy ? "running…" : "";
@@ -475,34 +733,46 @@ function render({ model, el }) {
   };
   const renderSide = () => {
     const history = model.get("history") || [];
-    drawChart(chartBox, chartPoints(model.get("profile_data"), model.get("prediction"), model.get("suggestion"), history),
-      model.get("budget"));
+    const front = (model.get("pareto") || []).length ? model.get("pareto") : (model.get("profile_data") || {}).pareto;
+    drawChart(chartBox, chartPoints(front, model.get("prediction"), model.get("suggestion"), history),
+      model.get("budget"), !!model.get("advising"));
     historyBox.replaceChildren(historyTable(history));
+    legendBox.replaceChildren(legend(history));
   };
   const renderCode = () => {
     const code = model.get("code") || {};
     codeTitle.textContent = code.function ? `Generated adjoint of ${code.function}` : "Select a node to see its adjoint code";
     fwdCode.textContent = code.fwd || "";
     bwdCode.textContent = code.bwd || "";
-    fwdCode.hidden = !code.fwd;
-    bwdCode.hidden = !code.bwd;
     const lines = model.get("line_profile") || "";
+    fwdCode.hidden = !code.fwd || !!lines;
+    bwdCode.hidden = !code.bwd || !!lines;
     lineCode.textContent = lines;
     lineCode.hidden = !lines;
+    lineButton.textContent = lines ? "Show code" : "Line profile";
+    if (lines && view.scrollToLines) {
+      view.scrollToLines = false;
+      if (codePanel.scrollIntoView) codePanel.scrollIntoView({ block: "nearest" });
+    }
   };
   const renderError = () => {
-    const message = model.get("error") || "";
+    let message = model.get("error") || "";
+    // a complaint about the last budget is hidden while the next one is on its way to Python
+    if (view.budgetPending && message.startsWith(BUDGET_ERROR)) message = "";
     errorText.textContent = message;
     errorBox.hidden = !message;
     budgetInput.classList.toggle("nba-invalid", message.startsWith(BUDGET_ERROR));
   };
 
-  const renderers = { tree: view.renderTree, header: renderHeader, side: renderSide, code: renderCode, error: renderError };
+  const renderers = { tree: view.renderTree, selection: view.updateSelection, header: renderHeader, side: renderSide, code: renderCode, error: renderError };
   const dependencies = {
     profile_data: ["tree", "header", "side"], placement: ["tree", "header"], suggestion: ["tree", "header", "side"],
-    selected: ["tree"], prediction: ["header", "side"], budget: ["header", "side"], history: ["header", "side"],
-    busy: ["header"], code: ["code"], line_profile: ["code"], error: ["error"],
+    selected: ["selection"], prediction: ["header", "side"], budget: ["header", "side", "error"],
+    history: ["header", "side"], busy: ["header", "tree"], code: ["code"], line_profile: ["code"], error: ["error"],
+    pareto: ["side"], advising: ["header", "side"],
   };
+  // Python's answer to a budget: a new budget, a new error, or the old error cleared
+  const answers = new Set(["budget", "error", "suggestion"]);
   // Several traits change together (a rerun updates five): redraw each part once per burst.
   const dirty = new Set();
   let scheduled = false;
@@ -513,6 +783,8 @@ function render({ model, el }) {
   };
   const handlers = Object.entries(dependencies).map(([name, parts]) => {
     const handler = () => {
+      if (answers.has(name)) view.budgetPending = false;
+      if (name === "suggestion") view.reveal = true;
       parts.forEach((p) => dirty.add(p));
       if (!scheduled) {
         scheduled = true;
@@ -525,6 +797,8 @@ function render({ model, el }) {
 
   for (const draw of Object.values(renderers)) draw();
   el.appendChild(root);
+  // large trees: the tree is on screen first; the suggestion and the Pareto front follow
+  if (model.get("advising")) model.send({ type: "advise" });
   return () => {
     for (const [name, handler] of handlers) model.off(`change:${name}`, handler);
   };
