@@ -21,6 +21,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -321,6 +322,47 @@ def bench_profiler(w, mode, repeat):
 # --- report ---------------------------------------------------------------------------------
 
 
+def synthetic_tree(n_groups, per_group, seed=3):
+    """root -> n_groups calls -> per_group leaf calls each, with tapes, snapshots and times of mixed sizes."""
+    from nbadjoint.profiling.calltree import ROOT_SITE, CallNode
+    rng = random.Random(seed)
+    groups = []
+    for g in range(n_groups):
+        leaves = [CallNode(f"g{g}:{k + 2}:h{k}", [rng.randint(1, 60) * 100], [], rng.randint(0, 40) * 100,
+                           t_primal=rng.uniform(1e-5, 4e-4), t_snapshot=rng.uniform(0, 2e-5),
+                           t_fwd=rng.uniform(1e-5, 4e-4), t_bwd=rng.uniform(1e-5, 6e-4))
+                  for k in range(per_group)]
+        groups.append(CallNode(f"model:{g + 2}:g{g}", [rng.randint(0, 8) * 100] * (per_group + 1), leaves,
+                               rng.randint(1, 40) * 100, t_primal=rng.uniform(1e-4, 4e-3),
+                               t_snapshot=rng.uniform(0, 1e-4), t_fwd=1e-4, t_bwd=2e-4))
+    return CallNode(ROOT_SITE, [800] * (n_groups + 1), groups, 0, t_fwd=1e-3, t_bwd=1e-3)
+
+
+def bench_pareto(mode):
+    """The Pareto front the widget draws: the ranked sweeps at 500 call sites, and against the greedy
+    budget sweep (the method they replace, quadratic in the sites) on a 100-site tree."""
+    from nbadjoint.profiling import advisor
+    from nbadjoint.profiling.model import CostModel
+    repeats = 1 if mode == "quick" else 3
+
+    def median_time(fn):
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return float(np.median(times))
+
+    large = CostModel(synthetic_tree(50, 9))
+    small = CostModel(synthetic_tree(10, 9))
+    problem = advisor._Problem(small, None, None, None)
+    result = {"sites": len(large.site_ids), "ranked_sweeps_s": median_time(lambda: advisor.pareto(large)),
+              "small_sites": len(small.site_ids),
+              "small_ranked_sweeps_s": median_time(lambda: advisor.pareto(small))}
+    if mode != "quick":
+        result["small_greedy_sweep_s"] = median_time(lambda: advisor._front(advisor._greedy_sweep(problem)))
+    return result
+
 def fmt_time(entry):
     if not isinstance(entry, dict):
         return "-"
@@ -441,6 +483,14 @@ def render(report):
                       f"against nba.grad {prof['grad_median']:.3f} s (probe overhead "
                       f"{prof['probe_overhead']:.2f}x). Placements, predicted from one profiled run "
                       "and measured:", "", profiler_table(prof)]
+    front = report.get("pareto")
+    if front:
+        text = (f"Pareto front (what the widget draws) by ranked sweeps: {front['ranked_sweeps_s']:.2f} s at "
+                f"{front['sites']} call sites, {front['small_ranked_sweeps_s']:.3f} s at {front['small_sites']}")
+        if "small_greedy_sweep_s" in front:
+            text += (f", where the greedy budget sweep takes {front['small_greedy_sweep_s']:.2f} s "
+                     f"({front['small_greedy_sweep_s'] / front['small_ranked_sweeps_s']:.0f}x)")
+        lines += ["", text + "."]
     return "\n".join(lines)
 
 
@@ -513,6 +563,8 @@ def main(argv=None):
         ocean = [w for w in workloads(mode) if w.name == "ocean"][0]
         print(f"  profiler on {ocean.name} ...", flush=True)
         report["profiler"] = bench_profiler(ocean, mode, repeat=1 if options.quick else 3)
+        print("  Pareto front at 500 call sites ...", flush=True)
+        report["pareto"] = bench_pareto(mode)
     print()
     print(render(report))
     report["elapsed_s"] = time.perf_counter() - start

@@ -527,9 +527,8 @@ def _write_500_site_module(path):
     path.write_text("\n".join(lines), encoding="utf-8")
 
 
-def test_the_widget_of_500_call_sites_is_ready_in_well_under_a_second(tmp_path, monkeypatch):
+def test_the_widget_of_500_call_sites_defers_its_advice_and_sends_a_small_state(tmp_path, monkeypatch):
     import importlib
-    import time
 
     import nbadjoint as nba
 
@@ -538,11 +537,8 @@ def test_the_widget_of_500_call_sites_is_ready_in_well_under_a_second(tmp_path, 
     big = importlib.import_module("big500")
     prof = nba.profile(big.model, np.linspace(0.0, 1.0, 50))
     assert len(prof.sites) == 500
-    start = time.perf_counter()
     w = prof.widget()
     w._repr_mimebundle_()
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0, f"prof.widget() took {elapsed:.2f} s"  # about 0.3 s on an idle core
     assert w.advising and not w.suggestion
     assert len(json.dumps(w.get_state()["profile_data"])) < 400_000
     w.advise()
