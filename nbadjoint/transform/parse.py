@@ -165,6 +165,8 @@ def _check_source_matches(func, name: str, lines: list):
     entry = linecache.cache.get(filename)
     if entry is None or len(entry) != 4 or entry[1] is None:
         return
+    if "@pytest_ar" in func.__globals__:    # pytest rewrote the module's asserts: its code is not the file's
+        return
     text = "".join(lines)
     cached = _COMPILED.get(filename)
     if cached is not None and cached[0] == text:
@@ -273,9 +275,11 @@ def same_value(a, b) -> bool:
     """``a is b``, or equal numbers or strings of one type (``-0.0`` and ``0.0`` differ)."""
     if a is b:
         return True
-    if type(a) is not type(b) or type(a) not in (int, float, complex, bool, str):
+    if type(a) is not type(b):
         return False
-    return repr(a) == repr(b)
+    if isinstance(a, (types.MethodType, types.BuiltinMethodType)):
+        return a == b                     # each attribute access makes a new bound method
+    return type(a) in (int, float, complex, bool, str) and repr(a) == repr(b)
 
 
 MODULE_TEXT = {id(np): "np", id(math): "math", id(np.linalg): "np.linalg"}

@@ -602,7 +602,7 @@ def _unknown_callee(info: FunctionInfo, func) -> TransformError:
     for node in ast.walk(info.node):
         if isinstance(node, ast.Call):
             from .parse import resolve_static
-            if resolve_static(node.func, info, set()) is func:
+            if _same_callable(resolve_static(node.func, info, set()), func):
                 lineno, text = node.lineno, ast.unparse(node.func)
                 break
     name = f"`{text}`" if text else _qualified(func)
@@ -617,13 +617,23 @@ def _unknown_callee(info: FunctionInfo, func) -> TransformError:
         what, hint = "a lambda", "define it with `def`"
     elif isinstance(func, (types.FunctionType, types.BuiltinFunctionType, np.ufunc)) or \
             type(func).__name__ == "_ArrayFunctionDispatcher":
-        what, hint = (f"{_qualified(func)}, a library function with no derivative rule",
+        what, hint = ("a library function with no derivative rule" if text else
+                      f"{_qualified(func)}, a library function with no derivative rule",
                       "nbadjoint knows NumPy, math and autograd's primitives; write it with supported operations "
                       "or keep it outside the differentiated code")
     else:
         what, hint = (f"a callable {type(func).__name__} object",
                       "write the computation as a function that takes the arrays it needs")
     return info.error(f"cannot differentiate a call of {name}: it is {what}", lineno=lineno, hint=hint)
+
+
+def _same_callable(a, b) -> bool:
+    """``a is b``, or equal bound methods (each attribute access makes a new one)."""
+    if a is b:
+        return True
+    if isinstance(a, (types.MethodType, types.BuiltinMethodType)) and type(a) is type(b):
+        return a == b
+    return False
 
 
 def _check_wrapper_signature(info: FunctionInfo):
@@ -761,7 +771,10 @@ def _note_text(info: FunctionInfo, sweep: str, lineno: int, gen_function: str, g
 
 
 def _add_note(exc, note: str):
-    exc._nbadjoint_noted = True
+    try:
+        exc._nbadjoint_noted = True
+    except AttributeError:
+        pass
     if hasattr(exc, "add_note"):
         exc.add_note(note)
     elif exc.args and isinstance(exc.args[0], str):
@@ -953,8 +966,9 @@ def _what_is(obj) -> str:
     if isinstance(obj, types.FunctionType):
         if obj.__code__.co_name == "<lambda>":
             return "a lambda has no source nbadjoint can read. Define the function with `def`"
-        return (f"{name} is a function of the library {obj.__module__.split('.')[0]!r}, which nbadjoint treats as "
-                "a primitive. Differentiate a function of yours that calls it")
+        return (f"{name} is a function of the library {str(obj.__module__).split('.')[0]!r}, which nbadjoint "
+                "treats as a primitive. Differentiate a function of yours that calls it (or, if it is your own "
+                "code installed as a package, decorate it with @nbadjoint.adjoint)")
     if callable(obj):
         return (f"a callable {type(obj).__name__} object is not supported. Write the computation as a function "
                 "of the arrays it needs, passed as arguments")
