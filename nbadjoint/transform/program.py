@@ -959,8 +959,10 @@ def _what_is(obj) -> str:
             type(obj).__name__ in ("method_descriptor", "builtin_function_or_method"):
         return f"{name} is a built-in function (written in C). Differentiate a function that calls it"
     if isinstance(obj, types.MethodType):
-        return (f"{name} is a bound method of a {type(obj.__self__).__name__} object. Write the computation "
-                "as a function of the arrays it needs, passed as arguments")
+        owner = obj.__self__
+        owner = f"the class {owner.__name__}" if isinstance(owner, type) else f"a {type(owner).__name__} object"
+        return (f"{name} is a bound method of {owner}. Write the computation as a function of the arrays it "
+                "needs, passed as arguments")
     if isinstance(obj, type):
         return f"{name} is a class. Pass a function"
     if isinstance(obj, types.FunctionType):
