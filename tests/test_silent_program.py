@@ -18,6 +18,7 @@ import pytest
 
 import nbadjoint as nba
 from gradcheck import check_grad
+from nbadjoint.transform import files
 from nbadjoint.transform import program as program_module
 
 _counter = itertools.count()
@@ -404,7 +405,7 @@ def test_a_file_where_the_cache_folders_should_be_is_worked_around(write_module,
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
     user = os.getuid() if hasattr(os, "getuid") else "user"
     (temp / f"nbadjoint-{user}").write_text("")
-    monkeypatch.setattr(program_module, "_PRIVATE_DIR", None)
+    monkeypatch.setattr(files, "_PRIVATE_DIR", None)
     program_module._CACHE.clear()
     mod = write_module(SIMPLE)
     path = program_module.compile_tree(mod.loss).generated_path()
