@@ -229,6 +229,24 @@ def test_a_changed_closure_value_is_compiled_again(write_module):
     np.testing.assert_allclose(g(X), 3 * X ** 2, rtol=1e-12)
 
 
+def test_an_attribute_of_a_rebound_global_array_is_read_again(write_module):
+    mod = write_module("""
+        import numpy as np
+        W = np.array([[1.0, 2.0], [3.0, 4.0]])
+        def loss(x):
+            return np.sum(W.T @ x) * W.shape[0]
+    """)
+    x = np.array([1.0, 1.0])
+    g = nba.grad(mod.loss)
+    np.testing.assert_allclose(g(x), 2 * mod.W.sum(axis=1))
+    mod.W[0, 0] = 10.0                                  # in place: the same view
+    np.testing.assert_allclose(g(x), 2 * mod.W.sum(axis=1))
+    mod.W = np.ones((3, 2))                             # rebound: another array, another shape
+    np.testing.assert_allclose(g(x), 3 * mod.W.sum(axis=1))
+    mod.W[0, 0] = 7.0
+    np.testing.assert_allclose(g(x), 3 * mod.W.sum(axis=1))
+
+
 def test_a_program_compiled_before_a_redefinition_refuses_to_run(helper_and_user, monkeypatch):
     helper, user = helper_and_user
     prog = program_module.compile_tree(user.loss)

@@ -272,13 +272,20 @@ def resolved_now(info: FunctionInfo) -> bool:
 
 
 def same_value(a, b) -> bool:
-    """``a is b``, or equal numbers or strings of one type (``-0.0`` and ``0.0`` differ)."""
+    """``a is b``, or values the generated code cannot tell apart: equal numbers or strings of one
+    type (``-0.0`` and ``0.0`` differ), tuples of such, equal bound methods, and arrays that are the
+    same view of the same memory (``x.T`` makes a new view object at each access)."""
     if a is b:
         return True
     if type(a) is not type(b):
         return False
     if isinstance(a, (types.MethodType, types.BuiltinMethodType)):
         return a == b                     # each attribute access makes a new bound method
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and a.strides == b.strides and \
+            a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
     return type(a) in (int, float, complex, bool, str) and repr(a) == repr(b)
 
 

@@ -147,21 +147,23 @@ class Program:
         ordered = []
         done = set()
         finished = set()                   # functions whose sites are all listed
-
-        stack = [(root_code.key, iter(root_code.sites), {root_code.key})]
-        while stack:                       # depth first, iteratively (call chains may be deep)
-            key, sites, on_path = stack[-1]
+        active = {root_code.key}
+        todo = [(root_code.key, iter(root_code.sites))]
+        while todo:                        # depth first, iteratively (call chains may be deep)
+            key, sites = todo[-1]
             item = next(sites, None)
             if item is None:
                 finished.add(key)
-                stack.pop()
+                active.discard(key)
+                todo.pop()
                 continue
             site_id, callee_key = item[0], item[1]
             if site_id not in done:
                 done.add(site_id)
                 ordered.append(seen[site_id])
-            if callee_key not in on_path and callee_key not in finished:
-                stack.append((callee_key, iter(self.functions[callee_key].sites), on_path | {callee_key}))
+            if callee_key not in finished and callee_key not in active:
+                active.add(callee_key)
+                todo.append((callee_key, iter(self.functions[callee_key].sites)))
         return ordered
 
     def _call_depth(self) -> int:
@@ -235,7 +237,7 @@ class Program:
 
     def constant_ref_default(self, func, pname: str, value) -> str:
         if value is inspect.Parameter.empty:
-            raise TransformError(f"missing argument {pname!r} in a call of {func.__name__}()")
+            raise TransformError(f"missing argument {pname!r} in a call of {display_name(func.__name__)}()")
         if isinstance(value, str):
             return repr(value)
         return self._const(value)
@@ -369,8 +371,8 @@ class Program:
         """Raise unless the code this program was compiled from is still the code that runs."""
         if not self.is_current():
             raise RuntimeError(f"the code of {self.root_name}() or of a function it calls changed since it was "
-                               "compiled (redefined, reloaded or monkeypatched); compile it again: call nba.grad "
-                               "or nba.profile again (Profile.rerun does)")
+                               "compiled (redefined, reloaded or monkeypatched); compile it again: nba.grad, "
+                               "nba.profile and compile_tree compile the code that runs now")
 
     def run_primal(self, args, kwargs=None, recorder=None):
         self.check_current()
