@@ -234,14 +234,14 @@ def test_an_attribute_of_a_rebound_global_array_is_read_again(write_module):
         import numpy as np
         W = np.array([[1.0, 2.0], [3.0, 4.0]])
         def loss(x):
-            return np.sum(W.T @ x) * W.shape[0]
+            return np.sum(W.T @ x) * W.shape[1]
     """)
     x = np.array([1.0, 1.0])
     g = nba.grad(mod.loss)
     np.testing.assert_allclose(g(x), 2 * mod.W.sum(axis=1))
     mod.W[0, 0] = 10.0                                  # in place: the same view
     np.testing.assert_allclose(g(x), 2 * mod.W.sum(axis=1))
-    mod.W = np.ones((3, 2))                             # rebound: another array, another shape
+    mod.W = np.ones((2, 3))                             # rebound: another array, another shape
     np.testing.assert_allclose(g(x), 3 * mod.W.sum(axis=1))
     mod.W[0, 0] = 7.0
     np.testing.assert_allclose(g(x), 3 * mod.W.sum(axis=1))
