@@ -19,6 +19,8 @@ def root_function(f, what: str = "nbadjoint"):
     args, kwargs = (), {}
     if isinstance(f, functools.partial):
         f, args, kwargs = f.func, f.args, dict(f.keywords)
+    if isinstance(f, staticmethod):
+        f = f.__func__
     if getattr(f, "__nbadjoint_transform__", None):
         raise TypeError(f"{what} cannot differentiate the result of nba.{f.__nbadjoint_transform__}(): "
                         "higher-order derivatives are not supported. Use autograd or JAX for them")
