@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import os
 import types
 
 import numpy as np
@@ -52,7 +53,13 @@ def what_is(obj) -> str:
     if isinstance(obj, types.FunctionType):
         if obj.__code__.co_name == "<lambda>":
             return "a lambda has no source nbadjoint can read. Define the function with `def`"
-        return (f"{name} is a function of the library {str(obj.__module__).split('.')[0]!r}, which nbadjoint "
+        library = str(obj.__module__).split('.')[0]
+        if hasattr(obj, "__wrapped__"):
+            made_in = os.path.basename(obj.__code__.co_filename)
+            return (f"{name} is a wrapper (made in the library file {made_in}) around the function it is named "
+                    "after; nbadjoint differentiates the code that runs, and the wrapper's code is a library's. "
+                    "Differentiate the wrapped function itself, or a function of yours that calls it")
+        return (f"{name} is a function of the library {library!r}, which nbadjoint "
                 "treats as a primitive. Differentiate a function of yours that calls it (or, if it is your own "
                 "code installed as a package, decorate it with @nbadjoint.adjoint)")
     if callable(obj):
