@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import __future__
 import ast
 import builtins
+import functools
 import inspect
 import linecache
 import math
 import numbers
+import operator
 import os
 import sysconfig
 import textwrap
@@ -152,7 +155,9 @@ def _current_lines(func) -> list:
     return linecache.getlines(filename, func.__globals__)
 
 
-_COMPILED: dict = {}         # filename -> (text, module code object) of the last file compiled
+_COMPILED: dict = {}         # (filename, future flags) -> (text, module code object) of the last compile
+_FUTURE_FLAGS = functools.reduce(operator.or_, (getattr(__future__, name).compiler_flag
+                                                for name in __future__.all_feature_names), 0)
 
 
 def _check_source_matches(func, name: str, lines: list):
@@ -168,15 +173,16 @@ def _check_source_matches(func, name: str, lines: list):
     if "@pytest_ar" in func.__globals__:    # pytest rewrote the module's asserts: its code is not the file's
         return
     text = "".join(lines)
-    cached = _COMPILED.get(filename)
+    flags = code.co_flags & _FUTURE_FLAGS          # e.g. a file run by IPython's %run after a future import
+    cached = _COMPILED.get((filename, flags))
     if cached is not None and cached[0] == text:
         module_code = cached[1]
     else:
         try:
-            module_code = compile(text, filename, "exec", dont_inherit=True)
+            module_code = compile(text, filename, "exec", flags=flags, dont_inherit=True)
         except (SyntaxError, ValueError):
             module_code = None
-        _COMPILED[filename] = (text, module_code)
+        _COMPILED[(filename, flags)] = (text, module_code)
     if module_code is None or not any(c == code for c in _code_objects(module_code, code.co_name,
                                                                           code.co_firstlineno)):
         raise TransformError(f"{name} changed on disk since it was imported: the file no longer holds the code "
