@@ -210,7 +210,7 @@ def resolve_name(name: str, info: FunctionInfo):
     """Value of a free name: closure, then globals, then builtins; _NOT_FOUND if none."""
     value, where = _lookup_name(name, info.closure, info.globals)
     # a global data value is read live by the generated code (``_G0[name]``): only its type is fixed
-    info.deps[(name,)] = (value, not (where == "globals" and _is_data(value)))
+    info.deps.setdefault((name,), (value, not (where == "globals" and _is_data(value))))
     return value
 
 
@@ -240,8 +240,8 @@ def resolve_static(node, info: FunctionInfo, local_names: set):
             return _NOT_FOUND
         value = getattr(base, node.attr, _NOT_FOUND)
         path = _dotted_path(node)
-        if path is not None:
-            info.deps[path] = (value, True)
+        if path is not None:              # the first value seen: any later one differs only if it changed
+            info.deps.setdefault(path, (value, True))
         return value
     return _NOT_FOUND
 
