@@ -16,22 +16,14 @@ def adjoint(func):
     return func
 
 
-def value_and_grad(f, argnums=0, placement=None, *, _what="nba.value_and_grad"):
+def value_and_grad(f, argnums=0, placement=None):
     """Return ``vg(*args, **kwargs) -> (value, gradient(s))`` of the scalar function ``f``.
 
     ``f`` is a Python function (or a functools.partial of one: ``argnums`` then count the arguments
     it leaves free). Each call differentiates the code that runs now: a function redefined, reloaded
     or monkeypatched since the last call is compiled again.
     """
-    prog = compile_tree(f, argnums, _what)
-    prog.placement(placement)          # validate the ids now
-
-    @functools.wraps(f)
-    def vg(*args, **kwargs):
-        return compile_tree(f, argnums, _what).run_adjoint(args, argnums, placement, kwargs=kwargs)
-
-    vg.__nbadjoint_transform__ = "value_and_grad"
-    return vg
+    return _value_and_grad(f, argnums, placement, "nba.value_and_grad")
 
 
 def grad(f, argnums=0, placement=None):
@@ -39,7 +31,7 @@ def grad(f, argnums=0, placement=None):
 
     Gradients have the structure and dtype of the arguments; integer arguments get None.
     """
-    vg = value_and_grad(f, argnums, placement, _what="nba.grad")
+    vg = _value_and_grad(f, argnums, placement, "nba.grad")
 
     @functools.wraps(f)
     def g(*args, **kwargs):
@@ -47,6 +39,17 @@ def grad(f, argnums=0, placement=None):
 
     g.__nbadjoint_transform__ = "grad"
     return g
+
+
+def _value_and_grad(f, argnums, placement, what: str):
+    compile_tree(f, argnums, what).placement(placement)        # refuse what cannot be done now
+
+    @functools.wraps(f)
+    def vg(*args, **kwargs):
+        return compile_tree(f, argnums, what).run_adjoint(args, argnums, placement, kwargs=kwargs)
+
+    vg.__nbadjoint_transform__ = "value_and_grad"
+    return vg
 
 
 def vjp(f, *args, placement=None):
