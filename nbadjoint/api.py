@@ -16,49 +16,55 @@ def adjoint(func):
     return func
 
 
-def _check_argnums(argnums):
-    if isinstance(argnums, bool) or not (isinstance(argnums, int) or
-                                         (isinstance(argnums, tuple) and all(isinstance(a, int) for a in argnums))):
-        raise TypeError(f"argnums must be an int or a tuple of ints, got {argnums!r}")
-
-
 def value_and_grad(f, argnums=0, placement=None):
-    """Return ``vg(*args, **kwargs) -> (value, gradient(s))`` of the scalar function ``f``."""
-    _check_argnums(argnums)
-    prog = compile_tree(f, argnums)
-    prog.placement(placement)          # validate the ids now
+    """Return ``vg(*args, **kwargs) -> (value, gradient(s))`` of the scalar function ``f``.
 
-    @functools.wraps(f)
-    def vg(*args, **kwargs):
-        return compile_tree(f, argnums).run_adjoint(args, argnums, placement, kwargs=kwargs)
-
-    return vg
+    ``f`` is a Python function (or a functools.partial of one: ``argnums`` then count the arguments
+    it leaves free). Each call differentiates the code that runs now: a function redefined, reloaded
+    or monkeypatched since the last call is compiled again.
+    """
+    return _value_and_grad(f, argnums, placement, "nba.value_and_grad")
 
 
 def grad(f, argnums=0, placement=None):
     """Return ``g(*args, **kwargs)``: the gradient of scalar ``f`` w.r.t. argument(s) ``argnums``.
 
-    Gradients have the structure of the arguments; integer arguments get None.
+    Gradients have the structure and dtype of the arguments; integer arguments get None.
     """
-    vg = value_and_grad(f, argnums, placement)
+    vg = _value_and_grad(f, argnums, placement, "nba.grad")
 
     @functools.wraps(f)
     def g(*args, **kwargs):
         return vg(*args, **kwargs)[1]
 
+    g.__nbadjoint_transform__ = "grad"
     return g
 
 
+def _value_and_grad(f, argnums, placement, what: str):
+    compile_tree(f, argnums, what).placement(placement)        # refuse what cannot be done now
+
+    @functools.wraps(f)
+    def vg(*args, **kwargs):
+        return compile_tree(f, argnums, what).run_adjoint(args, argnums, placement, kwargs=kwargs)
+
+    vg.__nbadjoint_transform__ = "value_and_grad"
+    return vg
+
+
 def vjp(f, *args, placement=None):
-    """Run ``f(*args)`` and return ``(out, pullback)``; ``pullback(cotangent)`` gives one entry per argument."""
-    return compile_tree(f).run_vjp(args, placement)
+    """Run ``f(*args)`` and return ``(out, pullback)``; ``pullback(cotangent)`` gives one entry per argument.
+
+    The cotangent has the structure and shapes of ``out``.
+    """
+    return compile_tree(f, None, "nba.vjp").run_vjp(args, placement)
 
 
 def adjoint_source(f) -> str:
     """The generated code (primal, forward and backward sweeps) of ``f`` and its callees."""
-    return compile_tree(f).source()
+    return compile_tree(f, None, "nba.adjoint_source").source()
 
 
 def call_sites(f) -> list:
     """Call-site ids (``caller:lineno:callee``) of ``f``'s call tree, in depth-first order."""
-    return [s.id for s in compile_tree(f).sites]
+    return [s.id for s in compile_tree(f, None, "nba.call_sites").sites]

@@ -8,22 +8,21 @@ line_profiler show it), and runs it.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import inspect
 import linecache
 import os
-import re
-import types
+import unicodedata
 import weakref
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import TransformError
 from ..runtime import tape as _rt
-from ..runtime import vjp as _vjp
-from .parse import FunctionInfo, load_function
+from . import files, results, roots, stack, user_errors
+from .parse import FunctionInfo, closure_values, display_name, load_function, resolved_now, same_value
 from .shapes import analyze_program as analyze_shapes
 
 
@@ -36,25 +35,6 @@ class Site:
     lineno: int
     default_checkpointed: bool
     filename: str
-
-
-def cache_dir() -> Path:
-    """Folder of the generated modules: $NBADJOINT_CACHE, else ~/.cache/nbadjoint (a temp folder if unwritable)."""
-    root = os.environ.get("NBADJOINT_CACHE")
-    if root:
-        path = Path(root)
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        path = Path(base) / "nbadjoint"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        if not os.access(path, os.W_OK):
-            raise PermissionError(str(path))
-    except OSError:
-        import tempfile
-        path = Path(tempfile.gettempdir()) / f"nbadjoint-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-        path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 class Program:
@@ -70,20 +50,26 @@ class Program:
         self._order: list = []
         self._visiting: list = []
         self._modules: dict = {}
+        self._linemaps: dict = {}          # probes -> {generated line: (key, sweep, user line)}, made on demand
+        self.bound_args: tuple = ()        # a functools.partial root: its bound arguments
+        self.bound_kwargs: dict = {}
+        self._signature = None
         self.root_key = self._add(root, None, None)
-        self.root_name = root.__name__
+        self.root_name = self.functions[self.root_key].info.name
         self._check_aliasing()
         self._analyze_all()
         analyze_shapes(self)
         self.sites = self._collect_sites()
         self.site_ids = [s.id for s in self.sites]
+        self.depth = self._call_depth()
+        self._state = self._function_state()
 
     # -- discovery --------------------------------------------------------------------------------
     def key_of(self, func) -> str:
         return self._keys[id(func)]
 
     def _new_key(self, func) -> str:
-        base = re.sub(r"\W", "_", func.__name__) or "f"
+        base = _identifier(func.__name__)
         key = base
         n = 2
         while key in self._objects:
@@ -95,7 +81,7 @@ class Program:
         if id(func) in self._keys:
             key = self._keys[id(func)]
             if key in self._visiting:
-                raise caller_info.error(f"recursive call of {func.__name__}() is not supported", node,
+                raise caller_info.error(f"recursive call of {display_name(func.__name__)}() is not supported", node,
                                         hint="write the recursion as a loop")
             return key
         return self._add(func, caller_info, node)
@@ -106,6 +92,7 @@ class Program:
         self._keys[id(func)] = key
         self._objects[key] = func
         info = load_function(func, key)
+        roots.check_wrapper_signature(info)
         if info.closure:
             self._closures[key] = info.closure
         self._visiting.append(key)
@@ -159,18 +146,50 @@ class Program:
         root_code = self.functions[self.root_key]
         ordered = []
         done = set()
-
-        def visit(key, stack):
-            code = self.functions[key]
-            for site_id, callee_key, _, _ in code.sites:
-                if site_id not in done:
-                    done.add(site_id)
-                    ordered.append(seen[site_id])
-                if callee_key not in stack:
-                    visit(callee_key, stack | {callee_key})
-
-        visit(root_code.key, {root_code.key})
+        finished = set()                   # functions whose sites are all listed
+        active = {root_code.key}
+        todo = [(root_code.key, iter(root_code.sites))]
+        while todo:                        # depth first, iteratively (call chains may be deep)
+            key, sites = todo[-1]
+            item = next(sites, None)
+            if item is None:
+                finished.add(key)
+                active.discard(key)
+                todo.pop()
+                continue
+            site_id, callee_key = item[0], item[1]
+            if site_id not in done:
+                done.add(site_id)
+                ordered.append(seen[site_id])
+            if callee_key not in finished and callee_key not in active:
+                active.add(callee_key)
+                todo.append((callee_key, iter(self.functions[callee_key].sites)))
         return ordered
+
+    def _call_depth(self) -> int:
+        """Length of the longest chain of calls in the tree (callees come before callers in _order)."""
+        depth = {}
+        for key in self._order:
+            depth[key] = 1 + max((depth.get(site[1], 0) for site in self.functions[key].sites), default=0)
+        return depth[self.root_key]
+
+    def _function_state(self) -> list:
+        """What each function of the tree is made of beyond its globals: code, defaults, closure."""
+        return [(code.info.func, code.info.func.__code__, code.info.func.__defaults__,
+                 code.info.func.__kwdefaults__, dict(code.info.closure)) for code in self.functions.values()]
+
+    def is_current(self) -> bool:
+        """True while every function of the tree, and every global, closure value and attribute the
+        compilation resolved, is what it was: the generated code is still that of the code that runs."""
+        for func, code, defaults, kwdefaults, closure in self._state:
+            if func.__code__ is not code or func.__defaults__ is not defaults \
+                    or func.__kwdefaults__ is not kwdefaults:
+                return False
+            if closure or func.__closure__:
+                now = closure_values(func)
+                if now.keys() != closure.keys() or not all(same_value(now[k], v) for k, v in closure.items()):
+                    return False
+        return all(resolved_now(code.info) for code in self.functions.values())
 
     @property
     def function_names(self) -> list:
@@ -218,12 +237,15 @@ class Program:
 
     def constant_ref_default(self, func, pname: str, value) -> str:
         if value is inspect.Parameter.empty:
-            raise TransformError(f"missing argument {pname!r} in a call of {func.__name__}()")
+            raise TransformError(f"missing argument {pname!r} in a call of {display_name(func.__name__)}()")
         if isinstance(value, str):
             return repr(value)
         return self._const(value)
 
     def callable_ref(self, info: FunctionInfo, func) -> str:
+        from . import rules
+        if not rules.is_nondifferentiable(func) and rules.find_rule(func) is None:
+            raise roots.unknown_callee(info, func)
         return self._const(func)
 
     # -- placement ----------------------------------------------------------------------------------
@@ -244,16 +266,23 @@ class Program:
         return self._module(probes)[0]
 
     def generated_path(self, probes: bool = False) -> str:
-        return self._module(probes)[2]
+        """The generated module's file (written again if it was removed or changed)."""
+        text, _, filename = self._module(probes)
+        files.ensure_file(filename, text)
+        return filename
 
     def module(self, probes: bool = False) -> dict:
         return self._module(probes)[1]
 
     def _module(self, probes: bool):
         if probes in self._modules:
+            text, ns, filename = self._modules[probes]
+            if filename not in linecache.cache:          # (linecache.clearcache() drops it)
+                files.ensure_file(filename, text)
             return self._modules[probes]
+        root = self.root_name              # names are escaped for generated text by load_function
         parts = [
-            f'"""Adjoint of {self.root_name}() generated by nbadjoint{" (with profiling probes)" if probes else ""}.',
+            f'"""Adjoint of {root}() generated by nbadjoint{" (with profiling probes)" if probes else ""}.',
             "",
             "For each function F: F_primal runs it, F_fwd runs it and tapes what the backward sweep",
             "reads, F_bwd pops that tape and returns the adjoints of F's parameters.",
@@ -269,22 +298,18 @@ class Program:
         ]
         for key in reversed(self._order):
             code = self.functions[key]
+            where = display_name(_short(code.info.filename))
             parts.append("")
             parts.append(f"# {'-' * 94}")
-            parts.append(f"# {code.info.name}  ({_short(code.info.filename)}, line {code.info.node.lineno})")
+            parts.append(f"# {code.info.name}  ({where}, line {code.info.node.lineno})")
             parts.append(f"# {'-' * 94}")
             parts.append("")
             parts.append(code.emit(probes))
             parts.append("")
         text = "\n".join(parts).rstrip() + "\n"
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-        path = cache_dir() / f"{_safe(self.root_name)}_{digest}.py"
-        if not path.exists():
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(text)
-            os.replace(tmp, path)
-        filename = str(path)
-        linecache.checkcache(filename)
+        filename = str(files.cache_dir() / f"{files.file_stem(self.root_name)}_{digest}.py")
+        files.ensure_file(filename, text)
         ns = {"__name__": f"nbadjoint_generated_{digest}", "__file__": filename, "_K": self._constants}
         for k, g in enumerate(self._globals):
             ns[f"_G{k}"] = g
@@ -308,11 +333,29 @@ class Program:
                        f"(functions: {', '.join(self.function_names)})")
 
     # -- running -----------------------------------------------------------------------------------
+    def bound(self, args: tuple, kwargs: dict) -> "Program":
+        """This program with leading arguments and keywords fixed, as a functools.partial fixes them."""
+        view = copy.copy(self)
+        view.bound_args = tuple(args)
+        view.bound_kwargs = dict(kwargs)
+        return view
+
+    @property
+    def n_params(self) -> int:
+        """Number of arguments a caller passes (a partial root: those it leaves free)."""
+        return len(self.functions[self.root_key].params) - len(self.bound_args)
+
+    def argument_index(self, n: int) -> int:
+        """Index among the root's parameters of the caller's argument ``n`` (in range, see `roots.check_argnums`)."""
+        return len(self.bound_args) + n % self.n_params
+
     def bind(self, args, kwargs=None) -> list:
         """Positional argument values; arguments the tree writes into are copied (yours stay as they are)."""
-        sig = inspect.signature(self.root)
+        sig = self._signature
+        if sig is None:
+            sig = self._signature = inspect.signature(self.root, follow_wrapped=False)
         try:
-            bound = sig.bind(*args, **(kwargs or {}))
+            bound = sig.bind(*self.bound_args, *args, **{**self.bound_kwargs, **(kwargs or {})})
         except TypeError as exc:
             raise TypeError(f"{self.root_name}(): {exc}") from None
         bound.apply_defaults()
@@ -326,7 +369,15 @@ class Program:
         """Adjoints after the run of the root arguments it writes into: none."""
         return (None,) * len(self.functions[self.root_key].mutated)
 
+    def check_current(self):
+        """Raise unless the code this program was compiled from is still the code that runs."""
+        if not self.is_current():
+            raise RuntimeError(f"the code of {self.root_name}() or of a function it calls changed since it was "
+                               "compiled (redefined, reloaded or monkeypatched); compile it again: nba.grad, "
+                               "nba.profile and compile_tree compile the code that runs now")
+
     def run_primal(self, args, kwargs=None, recorder=None):
+        self.check_current()
         values = self.bind(args, kwargs)
         probes = recorder is not None
         ns = self.module(probes)
@@ -334,19 +385,20 @@ class Program:
         fn = ns[f"{self.root_key}_primal"]
         if probes:
             recorder.enter("<root>", "P")
-            out = fn(ctx, *values)
+            out = self._call(probes, fn, ctx, *values)
             recorder.leave("<root>", "P")
             return out
-        return fn(ctx, *values)
+        return self._call(probes, fn, ctx, *values)
 
     def run_adjoint(self, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None):
         """Value and gradient(s) of the root with respect to the arguments ``argnums``."""
+        nums = roots.check_argnums(argnums, self.n_params, self.root_name)
+        self.check_current()
         values = self.bind(args, kwargs)
-        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-        for n in nums:
-            if not -len(values) <= n < len(values):
-                raise ValueError(f"argnums {argnums!r} out of range: {self.root_name}() takes {len(values)} "
-                                 "argument(s)")
+        index = [self.argument_index(n) for n in nums]
+        if self.wrt is not None and any(i not in self.wrt for i in index):
+            raise ValueError(f"this program differentiates arguments {sorted(self.wrt)} of {self.root_name}(), "
+                             f"not {argnums!r}")
         probes = recorder is not None
         ns = self.module(probes)
         ctx = _rt.Context(self.placement(placement), recorder)
@@ -356,44 +408,68 @@ class Program:
         bwd = ns[f"{self.root_key}_bwd"]
         if probes:
             recorder.enter("<root>", "F")
-        value = fwd(ctx, *values)
+        value = self._call(probes, fwd, ctx, *values)
         if probes:
             recorder.leave("<root>", "F")
-        _check_output(value, self.root_name)
-        out_value = _copy_out(value)
+        results.check_output(value, self.root_name)
+        out_value = results.copy_out(value)
         if seed is None:
-            seed = _ones_like(value)
+            seed = results.ones_like(value)
         if probes:
             recorder.enter("<root>", "B")
-        grads = bwd(ctx, seed, *values, *self.root_mutated_none)
+        grads = self._call(probes, bwd, ctx, seed, *values, *self.root_mutated_none)
         if probes:
             recorder.leave("<root>", "B")
         if ctx.tape:
             raise RuntimeError(f"internal error: {len(ctx.tape)} tape entries left after the backward sweep of "
                                f"{self.root_name}(); please report this with the function's source")
-        if self.wrt is not None and any(n % len(values) not in self.wrt for n in nums):
-            raise ValueError(f"this program differentiates arguments {sorted(self.wrt)} of {self.root_name}(), "
-                             f"not {argnums!r}")
-        result = tuple(_finish_grad(grads[n], values[n]) for n in nums)
+        result = tuple(results.finish_grad(grads[i], values[i]) for i in index)
         return out_value, (result[0] if isinstance(argnums, int) else result)
 
     def run_vjp(self, args, placement=None, kwargs=None):
         """Run the forward sweep; return (value, pullback), the pullback usable once."""
+        self.check_current()
         values = self.bind(args, kwargs)
         ns = self.module(False)
         ctx = _rt.Context(self.placement(placement), None)
-        value = ns[f"{self.root_key}_fwd"](ctx, *values)
+        value = self._call(False, ns[f"{self.root_key}_fwd"], ctx, *values)
         bwd = ns[f"{self.root_key}_bwd"]
+        out_value = results.copy_out(value)
+        skip = len(self.bound_args)
         used = []
 
         def pullback(cotangent):
             if used:
                 raise RuntimeError("this pullback was already used: its tape is consumed; call nba.vjp again")
+            results.check_cotangent(cotangent, out_value, self.root_name)
             used.append(True)
-            grads = bwd(ctx, cotangent, *values, *self.root_mutated_none)
-            return tuple(_finish_grad(gi, xi) for gi, xi in zip(grads, values))
+            grads = self._call(False, bwd, ctx, cotangent, *values, *self.root_mutated_none)
+            if ctx.tape:
+                raise RuntimeError(f"internal error: {len(ctx.tape)} tape entries left after the backward sweep "
+                                   f"of {self.root_name}(); please report this with the function's source")
+            return tuple(results.finish_grad(gi, xi) for gi, xi in list(zip(grads, values))[skip:])
 
-        return _copy_out(value), pullback
+        return out_value, pullback
+
+    # -- errors raised while the generated code runs -------------------------------------------------
+    def _call(self, probes: bool, fn, *args):
+        """``fn(*args)`` with room on the stack for the call tree; an exception raised inside the
+        generated code names the user's line it comes from and loses nbadjoint's frames."""
+        try:
+            if self.depth <= stack.SHALLOW:
+                return fn(*args)
+            with stack.recursion_room(3 * self.depth + 200):
+                return fn(*args)
+        except Exception as exc:
+            raise self._user_error(exc, probes)
+
+    def _user_error(self, exc, probes: bool):
+        if probes not in self._modules:
+            return exc
+        text, _, filename = self._modules[probes]
+        if probes not in self._linemaps:
+            self._linemaps[probes] = user_errors.line_map(text, self.functions)
+        return user_errors.annotate(exc, filename, self._linemaps[probes], self.functions)
 
 
 def _short(filename: str) -> str:
@@ -402,98 +478,44 @@ def _short(filename: str) -> str:
     return os.path.basename(filename)
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"\W", "_", name)
-
-
-def _check_output(value, name):
-    if isinstance(value, (float, int, np.floating, np.integer)) or (isinstance(value, np.ndarray) and value.size == 1):
-        return
-    if isinstance(value, np.ndarray):
-        raise TypeError(f"{name}() returned an array of shape {value.shape}; grad needs a scalar output "
-                        "(use nba.vjp for vector outputs)")
-    raise TypeError(f"{name}() returned {type(value).__name__}; grad needs a float output (use nba.vjp for "
-                    "other outputs)")
-
-
-def _ones_like(value):
-    if isinstance(value, np.ndarray):
-        return np.ones_like(value, dtype=np.result_type(value.dtype, np.float64))
-    return 1.0
-
-
-def _copy_out(value):
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    return value
-
-
-def _finish_grad(g, x):
-    """Gradient shaped like the argument: zeros where no adjoint reached it, None for integers."""
-    if isinstance(x, (bool, int, np.integer)) or (isinstance(x, np.ndarray) and x.dtype.kind in "biu"):
-        return None
-    if isinstance(x, np.ndarray):
-        if g is None:
-            return np.zeros_like(x, dtype=np.result_type(x.dtype, np.float64))
-        if x.dtype.kind != "c":
-            g = _vjp.real_adjoint(g)
-        g = np.asarray(g, dtype=np.result_type(x.dtype, np.float64))
-        if g.shape != x.shape:
-            g = np.broadcast_to(g, x.shape).copy()
-        return g
-    if isinstance(x, (float, np.floating)):
-        if g is None:
-            return 0.0
-        g = _vjp.real_adjoint(g)
-        return float(g) if not isinstance(g, np.ndarray) or g.size == 1 else g
-    if isinstance(x, (tuple, list)):
-        parts = g if g is not None else [None] * len(x)
-        out = [_finish_grad(gi, xi) for gi, xi in zip(parts, x)]
-        return tuple(out) if isinstance(x, tuple) else out
-    if isinstance(x, dict):
-        parts = g if g is not None else {}
-        return {k: _finish_grad(parts.get(k) if isinstance(parts, dict) else None, v) for k, v in x.items()}
-    if isinstance(x, complex):
-        return g
-    return g
+def _identifier(name: str) -> str:
+    """An identifier made of ``name``'s letters, digits and underscores (NFKC, as Python reads it)."""
+    name = unicodedata.normalize("NFKC", name)
+    text = "".join(c if ("_" + c).isidentifier() else "_" for c in name)[:60] or "f"
+    return text if text.isidentifier() else "_" + text
 
 
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def compile_tree(f, argnums=None) -> Program:
-    """The compiled call tree of ``f`` (cached while the source of every function is unchanged).
+def compile_tree(f, argnums=None, what: str = "nbadjoint") -> Program:
+    """The compiled call tree of ``f`` (cached while the code of every function, and every global and
+    attribute the compilation resolved, is unchanged).
 
-    With ``argnums``, only those root arguments are differentiated (less work in the sweeps);
-    a program compiled without it serves every ``argnums``.
+    ``f`` is a Python function, or a functools.partial of one (its bound arguments are fixed; argnums
+    count the arguments it leaves free).  With ``argnums``, only those root arguments are
+    differentiated (less work in the sweeps); a program compiled without it serves every ``argnums``.
     """
-    func = getattr(f, "__wrapped__", f)
+    if f in _CACHE:                        # a function compiled before: no need to check what it is
+        func, args, kwargs = f, (), {}
+    else:
+        func, args, kwargs = roots.root_function(f, what)
     wrt = None
     if argnums is not None:
-        nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-        n = len(inspect.signature(func).parameters)
-        wrt = frozenset(a % n if n else a for a in nums)
+        n = roots.parameter_count(func) - len(args)
+        nums = roots.check_argnums(argnums, n, display_name(func.__name__))
+        wrt = frozenset(len(args) + a % n for a in nums)
     per_func = _CACHE.get(func)
     if per_func is None:
         per_func = _CACHE[func] = {}
-    entry = per_func.get(wrt)
-    if entry is not None:
-        prog, fingerprint = entry
-        if fingerprint == _fingerprint(prog):
-            return prog
-    prog = Program(func, wrt)
-    per_func[wrt] = (prog, _fingerprint(prog))
-    return prog
+    prog = per_func.get(wrt)
+    if prog is None or not prog.is_current():
+        prog = per_func[wrt] = _build(func, wrt)
+    return prog.bound(args, kwargs) if args or kwargs or isinstance(f, functools.partial) else prog
 
 
-def _fingerprint(prog: Program):
-    parts = []
-    for key in prog._order:
-        fn = prog._objects[key]
-        code = fn.__code__
-        parts.append((id(fn), id(code), code.co_filename, code.co_firstlineno))
-        for name in code.co_names:
-            val = fn.__globals__.get(name)
-            if isinstance(val, types.FunctionType):
-                parts.append((name, id(val), id(val.__code__)))
-    return tuple(parts)
+def _build(func, wrt) -> Program:
+    try:
+        return Program(func, wrt)
+    except RecursionError:
+        return stack.in_deep_stack(lambda: Program(func, wrt))
