@@ -14,6 +14,7 @@ import argparse
 import multiprocessing
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -65,19 +66,35 @@ def save_failure(out, family, seed, source, result):
     return path
 
 
-def save_reduced(path, family, source, result):
-    """Next to a failing program, the smallest variant (lines deleted) that fails the same way."""
+def reduced_form(source):
+    """A reduced program without its inputs and literals: programs that reduce to the same form
+    are taken as the same bug."""
+    lines = [line for line in source.splitlines()
+             if line.strip() and not line.startswith(("#", "ARGS", "ARGNUMS"))]
+    return re.sub(r"\d+\.\d+|\d+", "N", "\n".join(lines))
+
+
+def save_reduced(out, family, source, result, forms):
+    """The smallest variant (lines deleted) that fails the same way, saved once per distinct
+    reduced form as <outcome>/reduced/<family>-<hash>.py; returns its path when new."""
     from .reduce import reduce_program
     if _FOLDER is None:
         _worker_init()
     try:
-        small = reduce_program(source, _FOLDER, result.outcome, result.signature,
-                               autograd=False)
+        small = reduce_program(source, _FOLDER, result.outcome, result.signature, autograd=False)
     except Exception:               # reduction is a convenience; the full program is saved
-        return
-    reduced = path.with_name(path.stem + ".min.py")
-    reduced.write_text(f"# {result.outcome}: {result.signature}\n# family {family}; reduced from {path.name}\n"
-                       f"# reproduce: python -m tests.fuzz --check {reduced}\n\n{small}")
+        return None
+    form = reduced_form(small)
+    if form in forms:
+        forms[form][1] += 1
+        return None
+    folder = Path(out) / result.outcome / "reduced"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{family}-{program_hash(form)}.py"
+    path.write_text(f"# {result.outcome}: {result.signature}\n# family {family}\n"
+                    f"# reproduce: python -m tests.fuzz --check {path}\n\n{small}")
+    forms[form] = [path, 1]
+    return path
 
 
 def print_table(counts, times, stream=sys.stdout):
@@ -105,6 +122,7 @@ def campaign(args):
     print(f"nbadjoint fuzz campaign: {args.n} programs, seed {seed}, families {', '.join(families)}, "
           f"jobs {args.jobs}; failures go to {args.out}", flush=True)
     counts, times, signatures = Counter(), defaultdict(list), {}
+    reduced_count, forms = Counter(), {}
     start = time.perf_counter()
     pool = multiprocessing.Pool(args.jobs, initializer=_worker_init) if args.jobs > 1 else None
     results = pool.imap_unordered(run_one, tasks, chunksize=4) if pool else map(run_one, tasks)
@@ -115,9 +133,12 @@ def campaign(args):
             key = (result.outcome, result.signature + (f" [{family}]" if result.outcome == "WRONG" else ""))
             if result.outcome != "OK" and key not in signatures:
                 path = save_failure(args.out, family, pseed, source, result)
-                if result.outcome in BAD and args.reduce:
-                    save_reduced(path, family, source, result)
                 signatures[key] = (family, path)
+            if result.outcome in BAD and args.reduce and reduced_count[key] < args.reduce:
+                reduced_count[key] += 1
+                form = save_reduced(args.out, family, source, result, forms)
+                if form:
+                    print(f"  new reduced {result.outcome} [{family}] -> {form}", flush=True)
                 if result.outcome in BAD:
                     print(f"  new {result.outcome} [{family}]: {result.signature}\n      -> {path}", flush=True)
             if done % args.progress == 0 or done == args.n:
@@ -129,6 +150,10 @@ def campaign(args):
             pool.terminate()
     print()
     print_table(counts, times)
+    if forms:
+        print(f"\ndistinct reduced WRONG / CRASH programs ({len(forms)}; times seen among the reduced):")
+        for path, seen in sorted(forms.values(), key=lambda v: str(v[0])):
+            print(f"  {seen:>4}  {path}")
     print(f"\nseed {seed}; {time.perf_counter() - start:.0f} s; distinct signatures:")
     for (outcome, signature), (family, path) in sorted(signatures.items()):
         print(f"  {outcome:<8} [{family}] {signature}\n           {path}")
@@ -162,8 +187,9 @@ def main(argv=None):
     parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "nbadjoint-fuzz"),
                         help="folder for failing programs (default /tmp/nbadjoint-fuzz)")
     parser.add_argument("--progress", type=int, default=100, help="print progress every N programs")
-    parser.add_argument("--no-reduce", dest="reduce", action="store_false",
-                        help="do not save a reduced copy of each new WRONG / CRASH program")
+    parser.add_argument("--reduce", type=int, default=20, metavar="K",
+                        help="reduce up to K WRONG / CRASH programs per signature and save each "
+                             "distinct reduced program (default 20; 0: none)")
     parser.add_argument("--replay", metavar="FAMILY:SEED", help="run one program and print its report")
     parser.add_argument("--check", metavar="FILE", help="check one saved program")
     args = parser.parse_args(argv)

@@ -554,3 +554,201 @@ def hypothesis_programs(family):
     def strategy(draw):
         return generate(family, HypothesisChooser(draw))
     return strategy()
+
+
+# ------------------------------------------------------------------------------------ more families
+
+class Typed:
+    """Random NumPy expressions of a given kind: 'v' (5 entries), 'w' (3 entries), 'm' (3 x 5),
+    's' (a float). Arguments stay in the domain where each function is smooth."""
+
+    def __init__(self, r):
+        self.r = r
+
+    def gen(self, kind, depth):
+        r = self.r
+        if depth <= 0:
+            text = {"v": r.choice(["x", "np.sin(x)", "x * s"]), "w": "x[:3]", "s": r.choice(["s", "x[1]"]),
+                    "m": "np.stack([x, np.cos(x), x * s])"}[kind]
+        else:
+            text = getattr(self, kind)(depth - 1)
+        return f"({text})" if " " in text else text
+
+    def v(self, d):
+        g, r = self.gen, self.r
+        return r.choice([
+            lambda: f"np.{r.choice(['sin', 'cos', 'tanh', 'arctan', 'sinh', 'expm1', 'cbrt', 'square', 'negative'])}({g('v', d)})",
+            lambda: f"np.{r.choice(['sqrt', 'log', 'reciprocal', 'log2', 'log10'])}(1.5 + np.cos({g('v', d)}))",
+            lambda: f"np.{r.choice(['arcsin', 'arccos', 'arctanh'])}(0.5 * np.tanh({g('v', d)}))",
+            lambda: f"np.arccosh(2.0 + {g('v', d)} ** 2)",
+            lambda: f"({g('v', d)} {r.choice(['+', '-', '*'])} {g('v', d)})",
+            lambda: f"{g('v', d)} / (2.0 + np.cos({g('v', d)}))",
+            lambda: f"np.divide({g('v', d)}, 1.5 + np.sin({g('v', d)}) ** 2)",
+            lambda: f"(1.2 + np.sin({g('v', d)})) ** {r.choice(['2', '1.5', '0.5', '-1', '3'])}",
+            lambda: f"np.power(1.2 + np.tanh({g('v', d)}), {g('s', d)})",
+            lambda: f"np.maximum({g('v', d)}, {g('v', d)} + 0.25)",
+            lambda: f"np.minimum({g('v', d)}, 0.1 * {g('v', d)} + 0.3)",
+            lambda: f"np.where(np.array([True, False, True, True, False]), {g('v', d)}, {g('v', d)})",
+            lambda: f"np.clip({g('v', d)}, -2.5, 2.5)",
+            lambda: f"np.cumsum({g('v', d)})", lambda: f"np.cumprod(1.0 + 0.1 * np.sin({g('v', d)}))",
+            lambda: f"np.roll({g('v', d)}, {r.int(-2, 2)})", lambda: f"np.flip({g('v', d)})",
+            lambda: f"{g('v', d)}[::-1]",
+            lambda: f"np.{r.choice(['sum', 'mean', 'max', 'min', 'prod'])}({g('m', d)}, axis=0)",
+            lambda: f"{g('m', d)}.{r.choice(['sum', 'mean'])}(axis=0)",
+            lambda: f"{g('m', d)}[{r.int(0, 2)}]", lambda: f"{g('w', d)} @ {g('m', d)}",
+            lambda: f"np.dot({g('w', d)}, {g('m', d)})",
+            lambda: f"{g('v', d)} * {g('s', d)}", lambda: f"{g('s', d)} - {g('v', d)}",
+            lambda: f"np.diff(np.concatenate([[0.0], {g('v', d)}]))",
+            lambda: f"np.concatenate([{g('w', d)}, {g('v', d)}[:2]])",
+            lambda: f"np.hstack([{g('v', d)}[:1], {g('v', d)}[1:]])",
+            lambda: f"np.take({g('v', d)}, [4, 0, 1, 2, 3])",
+            lambda: f"np.arctan2({g('v', d)}, 1.5 + np.cos({g('v', d)}))",
+            lambda: f"np.hypot({g('v', d)}, 0.5 + {g('v', d)} ** 2)",
+            lambda: f"np.abs({g('v', d)}) + 0.1",
+            lambda: f"np.reshape({g('m', d)}.ravel()[:5], (5,))",
+            lambda: f"np.squeeze(np.expand_dims({g('v', d)}, 0))",
+            lambda: f"np.full(5, {g('s', d)}) + {g('v', d)}",
+            lambda: f"np.array({g('v', d)}) * 1.0", lambda: f"np.copy({g('v', d)})",
+            lambda: f"{g('v', d)}.astype(float)", lambda: f"np.asarray({g('v', d)})",
+            lambda: f"np.diag(np.outer({g('v', d)}, {g('v', d)}))",
+        ])()
+
+    def w(self, d):
+        g, r = self.gen, self.r
+        return r.choice([
+            lambda: f"{g('m', d)} @ {g('v', d)}", lambda: f"np.{r.choice(['sum', 'mean', 'std', 'var'])}({g('m', d)}, axis=1)",
+            lambda: f"{g('m', d)}[:, {r.int(0, 4)}]", lambda: f"{g('v', d)}[1:4]",
+            lambda: f"np.linalg.solve(3.0 * np.eye(3) + 0.1 * np.outer({g('w', d)}, {g('w', d)}), {g('w', d)})",
+            lambda: f"np.tanh({g('w', d)})", lambda: f"({g('w', d)} * {g('w', d)})",
+            lambda: f"np.max({g('m', d)}, axis=1)", lambda: f"{g('m', d)}.dot({g('v', d)})",
+            lambda: f"np.diag(np.outer({g('w', d)}, {g('w', d)}) + np.eye(3))",
+            lambda: f"np.trace(np.outer({g('w', d)}, {g('w', d)})) * {g('w', d)}",
+        ])()
+
+    def m(self, d):
+        g, r = self.gen, self.r
+        return r.choice([
+            lambda: f"np.stack([{g('v', d)}, {g('v', d)}, {g('v', d)}])",
+            lambda: f"np.vstack([{g('v', d)}, {g('m', d)}[1:]])",
+            lambda: f"np.outer({g('w', d)}, {g('v', d)})", lambda: f"{g('m', d)} * {g('v', d)}",
+            lambda: f"{g('m', d)} * {g('w', d)}[:, None]", lambda: f"{g('m', d)}.T.T",
+            lambda: f"np.transpose(np.transpose({g('m', d)}))", lambda: f"np.sin({g('m', d)})",
+            lambda: f"np.reshape(np.ravel({g('m', d)}), (3, 5))", lambda: f"{g('m', d)}.reshape(3, 5)",
+            lambda: f"np.concatenate([{g('m', d)}[:1], {g('m', d)}[1:]], axis=0)",
+            lambda: f"({g('m', d)} - np.mean({g('m', d)}, axis=1, keepdims=True))",
+            lambda: f"{g('m', d)} / (1.0 + np.sum({g('m', d)} ** 2, axis=0))",
+            lambda: f"np.flip({g('m', d)}, axis=1)", lambda: f"np.roll({g('m', d)}, 1, axis=1)",
+            lambda: f"np.where({g('m', d)} > 10.0, 0.0, {g('m', d)})",
+        ])()
+
+    def s(self, d):
+        g, r = self.gen, self.r
+        return r.choice([
+            lambda: f"np.{r.choice(['sum', 'mean', 'var', 'std', 'max', 'min'])}({g('v', d)})",
+            lambda: f"np.linalg.norm({g('v', d)})", lambda: f"np.linalg.norm({g('m', d)})",
+            lambda: f"np.prod(1.0 + 0.1 * np.sin({g('v', d)}))", lambda: f"({g('v', d)} @ {g('v', d)})",
+            lambda: f"np.dot({g('v', d)}, {g('v', d)})", lambda: f"np.inner({g('w', d)}, {g('w', d)})",
+            lambda: f"np.trace(np.outer({g('w', d)}, {g('w', d)}))", lambda: f"float({g('v', d)}[{r.int(0, 4)}])",
+            lambda: f"{g('v', d)}[{r.int(-5, 4)}]", lambda: f"{g('m', d)}[{r.int(0, 2)}, {r.int(0, 4)}]",
+            lambda: f"np.sum({g('m', d)})", lambda: f"{g('m', d)}.sum()", lambda: f"{g('v', d)}.mean()",
+            lambda: f"max({g('s', d)}, {g('s', d)} + 0.3)", lambda: f"abs({g('s', d)}) + 0.1",
+            lambda: f"np.{r.choice(['sin', 'exp', 'tanh'])}({g('s', d)})",
+            lambda: f"({g('s', d)} * {g('s', d)})", lambda: f"{g('v', d)}.item({r.int(0, 4)})",
+        ])()
+
+
+def numpy_rules(r):
+    """Compositions of many NumPy functions on vectors, matrices and floats (the rules)."""
+    t = Typed(r)
+    lines = ["def main(x, s):"]
+    names = []
+    for k in range(r.int(1, 4)):
+        kind = r.choice("vvwms")
+        name = f"{kind}{k}"
+        lines.append(f"    {name} = {t.gen(kind, r.int(1, 3))}")
+        names.append((name, kind))
+    parts = []
+    for name, kind in names:
+        parts.append({"v": f"np.sum(np.sin({name}))", "w": f"np.sum({name} * {name})",
+                      "m": f"0.1 * np.sum(np.tanh({name}))", "s": f"np.sin({name})"}[kind])
+    lines.append(f"    return {' + '.join(parts)} + 0.1 * {t.gen('s', 1)}")
+    if r.flip(1, 3):
+        lines = ["def model(x, s):"] + lines[1:] + ["", "", "def main(x, s):", "    return model(x, s) * 0.5 + s"]
+    return Program("numpy_rules", module(r, lines, array_args(r)), autograd=True)
+
+
+def param_writes(r):
+    """The primal writes into the caller's own arrays (a parameter of main, or a callee writing
+    into what main was given): gradients must still be right and the inputs end up as the primal
+    leaves them."""
+    write = r.choice(["x[0] = s * x[1]", "x[1:] += 0.1 * np.sin(x[:-1])", "x *= np.cos(s)",
+                      "x[-1] = np.tanh(x[0])", "x[:] = np.sin(x)", "x += s", "x[[0, 2]] = 0.5 * x[[1, 3]]"])
+    where = r.choice(["main", "callee", "callee_twice"])
+    if where == "main":
+        lines = ["def main(x, s):", f"    t = {cost(r, ['x'])}", f"    {write}",
+                 f"    return t + {cost(r, ['x'], ['s'])}"]
+    else:
+        lines = ["def touch(x, s):", f"    {write}", f"    return {r.choice(['np.sum(x)', 's * x[0]', '0.0'])}", "", "",
+                 "def main(x, s):", f"    t = touch(x, s)"]
+        if where == "callee_twice":
+            lines.append("    t = t + touch(x, s * 0.5)")
+        lines.append(f"    return t + {cost(r, ['x'], ['s'])}")
+    return Program("param_writes", module(r, lines, array_args(r)), autograd=False)
+
+
+def containers(r):
+    """Parameters in a dict, lists of arrays, tuples: unpacking, zip, enumerate, items."""
+    rng = np.random.default_rng(r.int(0, 2 ** 31))
+
+    def vec(k=N):
+        return "np.array([" + ", ".join(repr(float(v)) for v in rng.uniform(-1, 1, k)) + "])"
+    kind = r.choice(["dict", "list", "tuple"])
+    if kind == "dict":
+        args = f"ARGS = ({{'w': {vec()}, 'b': {float(rng.uniform(-1, 1))!r}, 'layers': [{vec()}, {vec()}]}}, {vec()})"
+        body = ["def main(p, x):", "    h = x",
+                r.choice(["    for layer in p['layers']:", "    for k, layer in enumerate(p['layers']):"]),
+                f"        h = np.tanh(layer * h + p['b'])",
+                f"    h = h * p['w']" if r.flip() else "    w, b = p['w'], p['b']\n    h = h * w + b"]
+        body.append(f"    return {cost(r, ['h'])}")
+    elif kind == "list":
+        args = f"ARGS = ([{vec()}, {vec()}, {vec()}], {vec()})"
+        body = ["def main(ws, x):", "    h = x"]
+        body += [r.choice(["    for w in ws:", "    for w in ws[::-1]:", "    for w, v in zip(ws, ws[1:] + ws[:1]):"]),
+                 f"        h = {r.choice(['np.sin(w * h)', 'h + 0.5 * np.tanh(w)', 'np.cos(h) * w'])}"]
+        if r.flip():
+            body += ["    total = 0.0", "    for i, w in enumerate(ws):", "        total = total + i * np.sum(w * h)",
+                     f"    return total + {cost(r, ['h'])}"]
+        else:
+            body.append(f"    return {cost(r, ['h'])} + np.sum(np.stack(ws) ** 2)")
+    else:
+        args = f"ARGS = (({vec()}, {float(rng.uniform(-1, 1))!r}), {vec()})"
+        body = ["def layer(params, x):", "    w, b = params", "    return np.tanh(w * x + b), b * b", "", "",
+                "def main(params, x):", "    h, c = layer(params, x)", "    h2, c2 = layer((h, c), x)",
+                f"    return {cost(r, ['h', 'h2'], ['c', 'c2'])}"]
+    return Program("containers", module(r, body, ["", "", args, "ARGNUMS = (0, 1)", ""]), autograd=True)
+
+
+def python_scalars(r):
+    """Plain Python floats: math functions, min/max, abs, pow, conditionals on values."""
+    def e(d):
+        if d <= 0:
+            return r.choice(["u[0]", "u[1]", "u[2]", "s", "u[-1]", "t"])
+        return r.choice([
+            lambda: f"math.{r.choice(['sin', 'cos', 'tanh', 'atan', 'exp', 'erf', 'sinh'])}({e(d - 1)})",
+            lambda: f"math.sqrt(1.0 + {e(d - 1)} ** 2)", lambda: f"math.log(2.0 + math.sin({e(d - 1)}))",
+            lambda: f"({e(d - 1)} {r.choice(['+', '-', '*'])} {e(d - 1)})", lambda: f"{e(d - 1)} / (2.0 + math.cos({e(d - 1)}))",
+            lambda: f"max({e(d - 1)}, {e(d - 1)} + 0.2)", lambda: f"min({e(d - 1)}, 0.3)", lambda: f"abs({e(d - 1)}) + 0.1",
+            lambda: f"pow(1.5 + math.sin({e(d - 1)}), 2.5)", lambda: f"math.pow(1.5 + math.cos({e(d - 1)}), {e(0)})",
+            lambda: f"math.hypot({e(d - 1)}, 0.5)", lambda: f"math.atan2({e(d - 1)}, 2.0)",
+            lambda: f"({e(d - 1)} if {e(0)} > 0.0 else {e(d - 1)})", lambda: f"float({e(d - 1)})",
+            lambda: f"sum([{e(d - 1)}, {e(d - 1)}])", lambda: f"{e(d - 1)} ** 2",
+        ])()
+    lines = ["def main(u, s):", "    t = 0.5"]
+    for _ in range(r.int(1, 4)):
+        form = r.choice(["    t = {}", "    t += {}", "    t = t * math.cos({})", "    if {} > 0.0:\n        t = t + {}\n    else:\n        t = t - {}"])
+        lines.append(form.format(*(e(2) for _ in range(form.count("{}")))))
+    lines.append(f"    return t + {e(1)}")
+    return Program("python_scalars", "import math\n" + module(r, lines, list_args(r)), autograd=False)
+
+
+FAMILIES.update({f.__name__: f for f in (numpy_rules, param_writes, containers, python_scalars)})
