@@ -390,11 +390,13 @@ def rebind_params(r):
     """Parameters rebound: x = np.sum(x); x = x * x; swaps; augmented assignments."""
     forms = [["x = np.sum(x)", "x = x * x"], ["x = x * 2.0", "x = np.sin(x)", "x = np.sum(x)"],
              ["s = s * np.sum(x)", "x = x + s"], ["x, s = s, np.sum(x)"], ["x = x[1:]", "x = x * x"],
-             ["x = np.sum(x * x)", "s = s + x", "x = s * x"], ["x = x + 1.0", "x = x ** 2"],
+             ["x = np.tanh(np.sum(x * x))", "s = s + x", "x = s * x"], ["x = x + 1.0", "x = x ** 2"],
              ["y = x", "x = x * 2.0", "x = x + y"], ["x = np.tanh(x)", "x = np.sum(x) + x"]]
     lines = ["def g(x, s):"]
-    for _ in range(r.int(1, 2)):
-        lines += [f"    {step}" for step in r.choice(forms)]
+    first = r.choice(forms)
+    lines += [f"    {step}" for step in first]
+    if r.flip() and "x = x[1:]" not in first:
+        lines += [f"    {step}" for step in r.choice([f for f in forms if "x = x[1:]" not in f])]
     lines += debug_lines(r, 1, "x")
     lines.append(f"    return {r.choice(['np.sum(x)', 'np.sum(x) * s', 'np.sum(np.sin(x)) + s'])}")
     main = ["def main(x, s):"]
@@ -414,8 +416,9 @@ def loop_callee_write(r):
     the same line (the name first bound there)."""
     write = r.choice(["a[m % 5] += 0.3 * np.sin(s)", "a[m % 5] = np.tanh(s + a[m % 5])",
                       "a += 0.1 * np.sin(s)", "a[1:] += 0.2 * np.tanh(a[:-1])", "a *= np.cos(s)"])
-    ret = r.choice(["0.1 * np.sum(a)", "np.sin(a[0])", "s * a[-1]", "a * 0.5", "np.sum(a * a) * 0.1"])
-    returns_array = ret == "a * 0.5"
+    ret = r.choice(["0.1 * np.sum(a)", "np.sin(a[0])", "s * a[-1]", "a * 0.5", "np.sum(a * a) * 0.1",
+                    "a[1]", "a[m % 5]", "a", "a[1:]", "a[::-1]"])
+    returns_array = ret in ("a * 0.5", "a", "a[1:]", "a[::-1]")
     lines = ["def f2(a, s, m):", f"    {write}", f"    return {ret}", "", "",
              "def main(x, s):", f"    y = {fresh_copy(r, 'x')}"]
     loop = r.choice([f"for i in range({r.int(1, 4)}):", "i = 0\n    while i < 3:"])
@@ -423,7 +426,8 @@ def loop_callee_write(r):
     if loop.startswith("i = 0"):
         lines.append("        i += 1")
     if returns_array:
-        form = r.choice(["z = f2(y, s, i)", "y2 = f2(y, s, i)", "s = s + np.sum(f2(y, s, i))"])
+        form = r.choice(["z = f2(y, s, i)", "y2 = f2(y, s, i)", "s = s + np.sum(f2(y, s, i))",
+                         "s = s + 0.1 * np.sum(f2(y, s, i) ** 2)"])
         lines.append(f"        {form}")
         used = ["z"] if form.startswith("z") else (["y2"] if form.startswith("y2") else [])
     else:

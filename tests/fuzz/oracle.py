@@ -13,11 +13,14 @@
   generator defect, not an nbadjoint bug; counted apart).
 """
 
+import contextlib
 import hashlib
 import importlib.util
 import random
 import re
+import signal
 import sys
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,11 +124,42 @@ def run_primal(module):
     return value, args
 
 
-def check_program(source, folder, autograd=False):
-    """Classify ``source`` (a module with main, ARGS, ARGNUMS)."""
+class Timeout(Exception):
+    """A program ran longer than the oracle's limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Raise Timeout in the main thread after ``seconds`` (no limit off the main thread)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise Timeout(f"no result after {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def check_program(source, folder, autograd=False, seconds=20):
+    """Classify ``source`` (a module with main, ARGS, ARGNUMS), within ``seconds``."""
+    try:
+        with time_limit(seconds):
+            return _check_program(source, folder, autograd)
+    except Timeout as err:
+        return Result("CRASH", f"timeout: {err}", "")
+
+
+def _check_program(source, folder, autograd):
     try:
         module = load(source, folder)
-        value, after = run_primal(module)
+        with time_limit(2):         # the generated programs are small: a slow primal loops forever
+            value, after = run_primal(module)
         if not np.isfinite(gradcheck._as_scalar(value, "main")):
             return Result("INVALID", "primal not finite", repr(value))
     except Exception as err:          # the generated program itself is broken
