@@ -228,7 +228,7 @@ def _diff_text(actual, expected, label):
 def _compare_references(module, argnums, grads, autograd):
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     grads = (grads,) if isinstance(argnums, int) else grads
-    fd_problems, notes = [], []
+    fd_problems, notes, failing = [], [], []
     for num, got in zip(nums, grads):
         expected, noise = gradcheck.finite_difference_gradient(module.main, module.ARGS, num)
         try:
@@ -236,6 +236,7 @@ def _compare_references(module, argnums, grads, autograd):
                                         expected_name="finite differences")
         except AssertionError as err:
             fd_problems.append(str(err))
+            failing.append((num, got))
     ag_agrees = None
     if autograd:
         ag_agrees, ag_text = _autograd_agrees(module, nums, grads)
@@ -247,8 +248,35 @@ def _compare_references(module, argnums, grads, autograd):
         # nbadjoint matches autograd, not finite differences: the program is not smooth enough
         return Result("INVALID", "finite differences unreliable (autograd agrees with nbadjoint)",
                       "\n".join(fd_problems))
+    if ag_agrees is None and not _fd_stable(module, failing):
+        return Result("INVALID", "finite differences unreliable (they change with the step)",
+                      "\n".join(fd_problems))
     text = "\n".join(fd_problems) + (f"\nautograd: {ag_text}" if autograd and ag_agrees is False else "")
     return Result("WRONG", "gradient differs from finite differences", text, notes)
+
+
+def _fd_stable(module, failing):
+    """False when finite differences with a 4x smaller step agree with nbadjoint, or disagree
+    with the first estimate: then they are no reliable reference for this program."""
+    original = gradcheck.STEP_REL
+
+    def agree(a, b, rtol, noise):
+        try:
+            gradcheck.compare_gradients(a, b, "gradient", rtol, ATOL, noise)
+            return True
+        except AssertionError:
+            return False
+    try:
+        for num, got in failing:
+            coarse, noise = gradcheck.finite_difference_gradient(module.main, module.ARGS, num)
+            gradcheck.STEP_REL = original / 4
+            fine, fine_noise = gradcheck.finite_difference_gradient(module.main, module.ARGS, num)
+            gradcheck.STEP_REL = original
+            if agree(got, fine, RTOL, fine_noise) or not agree(fine, coarse, RTOL, fine_noise):
+                return False
+        return True
+    finally:
+        gradcheck.STEP_REL = original
 
 
 def _autograd_agrees(module, nums, grads):
