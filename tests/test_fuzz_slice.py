@@ -36,6 +36,7 @@ OPEN = {
     "fancy_dup": "issue 9: duplicate fancy indices in writes",
     "list_concat": "issue 9: list concatenation and repetition",
     "rebind_params": "issue 9: a rebinding the generator loses",
+    "loop_callee_write": "issue 9: an alias check that reads a name before it is assigned",
 }
 
 
