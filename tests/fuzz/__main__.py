@@ -134,13 +134,13 @@ def campaign(args):
             if result.outcome != "OK" and key not in signatures:
                 path = save_failure(args.out, family, pseed, source, result)
                 signatures[key] = (family, path)
+                if result.outcome in BAD:
+                    print(f"  new {result.outcome} [{family}]: {result.signature}\n      -> {path}", flush=True)
             if result.outcome in BAD and args.reduce and reduced_count[key] < args.reduce:
                 reduced_count[key] += 1
                 form = save_reduced(args.out, family, source, result, forms)
                 if form:
                     print(f"  new reduced {result.outcome} [{family}] -> {form}", flush=True)
-                if result.outcome in BAD:
-                    print(f"  new {result.outcome} [{family}]: {result.signature}\n      -> {path}", flush=True)
             if done % args.progress == 0 or done == args.n:
                 bad = sum(n for (f, o), n in counts.items() if o in BAD)
                 print(f"[{done}/{args.n}] {time.perf_counter() - start:.0f} s, {bad} WRONG/CRASH, "

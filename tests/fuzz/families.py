@@ -756,3 +756,84 @@ def python_scalars(r):
 
 
 FAMILIES.update({f.__name__: f for f in (numpy_rules, param_writes, containers, python_scalars)})
+
+
+LIST_WRITES = (
+    "acc.append({v})", "acc[0] = acc[0] * {c}", "acc[-1] = {v}", "acc.extend([{v}, {v}])",
+    "acc.insert(0, {v})", "acc2 = acc\n    acc2.append({v})", "last = acc[-1]\n    last += {c} * np.sin(s)",
+    "acc[0] += {c} * {v}", "acc.reverse()", "del acc[0]", "acc = acc + [{v}]", "acc.pop()",
+)
+
+
+def list_writes(r):
+    """Lists of arrays written in place: append / insert / extend / pop in callees and loops, an
+    alias of the list, an element taken out and written in place."""
+    def stmt():
+        form = r.choice(LIST_WRITES)
+        return form.format(v=r.choice(["np.sin(x * s)", "x * s", "np.tanh(acc[0])", "acc[-1] * 0.5", "x + 0.0"]),
+                           c=coef(r))
+    callee = ["def push(acc, x, s):"] + [f"    {stmt()}" for _ in range(r.int(1, 2))] + \
+             [f"    return {r.choice(['len(acc)', 'np.sum(acc[0])', 's', 'acc[-1][0]'])}", "", ""]
+    main = ["def main(x, s):", f"    acc = [{r.choice(['x * 1.0', 'np.sin(x)', 'x', 'x.copy()'])}, np.cos(x) * s]"]
+    for _ in range(r.int(1, 3)):
+        where = r.choice(["here", "call", "loop"])
+        if where == "here":
+            main.append(f"    {stmt()}")
+        elif where == "call":
+            main.append(f"    t = push(acc, x, s)")
+        else:
+            main += [f"    for i in range({r.int(1, 3)}):", f"        {r.choice(['t = push(acc, x, s)', 'acc.append(np.sin(acc[-1]) * s)'])}"]
+    main += ["    total = 0.0", "    for a in acc:", f"        total = total + {r.choice(['np.sum(a * a)', 'np.sum(np.sin(a))', 'a[0] * a[-1]'])}",
+             f"    return total + {cost(r, ['x'], ['s'])}"]
+    lines = (callee if any("push(" in m for m in main) else []) + main
+    return Program("list_writes", module(r, lines, array_args(r)), autograd=False)
+
+
+def active_branches(r):
+    """Control flow on differentiated values: if / while on array values, max / min / abs,
+    np.where with a value mask, early exits taken by value."""
+    lines = ["def main(x, s):", "    y = x * 1.0"]
+    for _ in range(r.int(1, 3)):
+        form = r.choice([
+            f"    if np.sum(y) > {r.choice(['0.0', '0.5', '-0.5'])}:\n        y = y * np.cos(s)\n    else:\n        y = np.sin(y) + s",
+            f"    if y[{r.int(0, 4)}] > s:\n        s = s * y[0]",
+            "    y = np.where(y > 0.1, y * s, np.sin(y))",
+            "    y = np.maximum(y, 0.2 * s) + np.minimum(y, -0.3)",
+            "    s = max(s, float(np.max(y))) + min(s, y[1])",
+            "    y = np.abs(y - 0.05) + y",
+            "    k = 0\n    while np.sum(y * y) < 4.0 and k < 3:\n        y = y * 1.3 + 0.1\n        k += 1",
+            "    y = np.clip(y, -0.4, 0.6) * s",
+            "    s = s if s > 0.0 else -s",
+            "    t = np.max(y)\n    y = y - t",
+            "    y = np.sort(y)[::-1] * np.linspace(0.5, 1.5, 5)",
+            "    i = int(np.argmax(y))\n    y = y * y[i]",
+        ])
+        lines.append(form)
+    lines.append(f"    return {cost(r, ['y'], ['s'])}")
+    if r.flip(1, 3):
+        lines = ["def branchy(x, s):"] + lines[1:] + ["", "", "def main(x, s):", "    return branchy(x, s) + branchy(x * 0.5, s)"]
+    return Program("active_branches", module(r, lines, array_args(r)), autograd=True)
+
+
+def matrix_inputs(r):
+    """A 3 x 4 input: row and column writes, axis reductions, transposes, broadcasting."""
+    rng = np.random.default_rng(r.int(0, 2 ** 31))
+    rows = ", ".join("[" + ", ".join(repr(float(v)) for v in row) + "]" for row in rng.uniform(-1, 1, (3, 4)))
+    args = ["", "", f"ARGS = (np.array([{rows}]), {float(rng.uniform(-1, 1))!r})", "ARGNUMS = (0, 1)", ""]
+    lines = ["def main(X, s):", f"    A = {r.choice(['X * 1.0', 'np.sin(X)', 'X.copy()', 'X + s'])}"]
+    writes = 0
+    for _ in range(r.int(1, 4)):
+        form = r.choice([
+            "A[0] = A[1] * s", "A[:, 1] += np.tanh(A[:, 0])", "A[1:, :2] *= np.cos(s)", "A = A - np.mean(A, axis=0)",
+            "A = A / (1.0 + np.sum(A * A, axis=1, keepdims=True))", "A = A.T @ A", "A = A @ A.T",
+            "A[-1, -1] = np.sum(A[0])", "A = A * np.arange(1, A.shape[1] + 1)", "A = np.tanh(A) + A[0]",
+            "A[:, ::2] = 0.5 * A[:, 1::2]", "A = A.reshape(-1)[:12].reshape(A.shape)", "A = np.flip(A, axis=0)",
+            "row = A[1]\n    row += s", "A[[0, 2]] = A[[2, 0]]", "A = np.vstack([A, A[:1]])[1:]",
+        ])
+        writes += ("=" in form.split("(")[0] and not form.startswith("A = ")) or "row" in form
+        lines.append(f"    {form}")
+    lines.append(f"    return np.sum(np.sin(A)) + 0.1 * np.sum(A * A) + {cost(r, [], ['s'])}")
+    return Program("matrix_inputs", module(r, lines, args), autograd=not writes)
+
+
+FAMILIES.update({f.__name__: f for f in (list_writes, active_branches, matrix_inputs)})
