@@ -101,9 +101,11 @@ def array_args(r, argnums="(0, 1)"):
     return ["", "", f"ARGS = (np.array([{x}]), {s})", f"ARGNUMS = {argnums}", ""]
 
 
-def list_args(r):
+def list_args(r, shortest=4):
+    """A list of ``shortest`` to 6 floats and a float (the length varies: list adjoints of the
+    wrong length broadcast silently when the lengths happen to fit)."""
     rng = np.random.default_rng(r.int(0, 2 ** 31))
-    u = ", ".join(repr(float(v)) for v in rng.uniform(-1.0, 1.0, N))
+    u = ", ".join(repr(float(v)) for v in rng.uniform(-1.0, 1.0, r.int(shortest, 6)))
     s = repr(float(rng.uniform(-1.0, 1.0)))
     return ["", "", f"ARGS = ([{u}], {s})", "ARGNUMS = (0, 1)", ""]
 
@@ -255,9 +257,12 @@ FANCY_WRITES = (
     "a[[0, 0]] += x[1]", "a[[1, 1, 2]] = {v3}", "a[[0, 2, 0]] = {v3}", "a[[3, 3]] -= 0.5 * {v2}",
     "a[[4, 0, 4, 1]] += {v4}", "a[np.array([2, 2])] += s * {v2}", "a[[1, 1]] *= np.cos({v2})",
     "a[[0, 1]] = {v2}", "a[[-1, 4]] = {v2}", "a[[2, 2, 2]] += {v3}",
+    "a[a > 0.2] = s", "a[a < 0.0] *= np.cos(s)", "a[np.array([True, False, True, False, True])] += {v3}",
+    "np.add.at(a, [0, 0], {v2})", "a[x > 0.0] = 0.5 * a[x > 0.0]",
 )
 FANCY_READS = ("x[[0, 0, 1]]", "x[[3, 1, 3, 3]]", "a[[2, 2]]", "x[[4, 0]] * s", "np.sin(x[[1, 1, 1]])",
-               "x[np.array([0, 0])]", "a[[-1, -1, 0]]")
+               "x[np.array([0, 0])]", "a[[-1, -1, 0]]", "x[x > 0.0]", "a[np.array([True, False, True, True, False])]",
+               "np.take(x, [1, 1, 3])")
 
 
 def fancy_dup(r):
@@ -313,7 +318,7 @@ def list_concat(r):
                  "    def total(self, v):", "        return self.scale * sum([t * t for t in v])", "", ""] + \
                 [l.replace("    return ", "    return Pack(1.5).total(v) + ", 1) if l == lines[-1] else l
                  for l in lines]
-    return Program("list_concat", module(r, lines, list_args(r)), autograd=True)
+    return Program("list_concat", module(r, lines, list_args(r, shortest=3)), autograd=True)
 
 
 def sorting(r):
