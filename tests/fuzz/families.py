@@ -697,7 +697,11 @@ def param_writes(r):
         lines = ["def main(x, s):", f"    t = {cost(r, ['x'])}", f"    {write}",
                  f"    return t + {cost(r, ['x'], ['s'])}"]
     else:
-        lines = ["def touch(x, s):", f"    {write}", f"    return {r.choice(['np.sum(x)', 's * x[0]', '0.0'])}", "", "",
+        after = []
+        if r.flip(1, 3):                # the callee then rebinds its parameter and writes the new array
+            after = ["    x = x + 0.1", f"    x[{r.int(0, 4)}] = s"]
+        lines = ["def touch(x, s):", f"    {write}"] + after + [
+                 f"    return {r.choice(['np.sum(x)', 's * x[0]', '0.0'])}", "", "",
                  "def main(x, s):", f"    t = touch(x, s)"]
         if where == "callee_twice":
             lines.append("    t = t + touch(x, s * 0.5)")
