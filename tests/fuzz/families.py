@@ -394,7 +394,7 @@ def nested_writes(r):
 def rebind_params(r):
     """Parameters rebound: x = np.sum(x); x = x * x; swaps; augmented assignments."""
     forms = [["x = np.sum(x)", "x = x * x"], ["x = x * 2.0", "x = np.sin(x)", "x = np.sum(x)"],
-             ["s = s * np.sum(x)", "x = x + s"], ["x, s = s, np.sum(x)"], ["x = x[1:]", "x = x * x"],
+             ["s = s * np.tanh(np.sum(x))", "x = x + s"], ["x, s = s, np.sum(x)"], ["x = x[1:]", "x = x * x"],
              ["x = np.tanh(np.sum(x * x))", "s = s + x", "x = s * x"], ["x = x + 1.0", "x = x ** 2"],
              ["y = x", "x = x * 2.0", "x = x + y"], ["x = np.tanh(x)", "x = np.sum(x) + x"]]
     lines = ["def g(x, s):"]
