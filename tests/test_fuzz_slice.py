@@ -78,3 +78,79 @@ def test_fuzz_campaign_sample(family, request):
         if result.outcome in BAD:
             failures.append(f"{result.outcome}: {result.signature}\n{program.source}")
     assert not failures, f"seed {seed} (NBADJOINT_FUZZ_SEED): {len(failures)} failures, first:\n{failures[0]}"
+
+
+# ---------------------------------------------------------------- the oracle itself catches bugs
+
+PROGRAM = '''import numpy as np
+
+
+def helper(a, s):
+    return np.sin(a) * s
+
+
+def main(x, s):
+    y = helper(x, s)
+    return np.sum(y * y) + s
+
+
+ARGS = (np.array([0.3, -0.7, 0.5, 0.9, -0.2]), 0.4)
+ARGNUMS = (0, 1)
+'''
+
+
+def broken_value_and_grad(monkeypatch, spoil):
+    """nba.value_and_grad with ``spoil(value, grads, args, placement)`` applied to its result."""
+    import nbadjoint as nba
+    real = nba.value_and_grad
+
+    def fake(f, argnums=0, placement=None):
+        vg = real(f, argnums, placement)
+
+        def run(*args):
+            value, grads = vg(*args)
+            return spoil(value, grads, args, placement)
+        return run
+    monkeypatch.setattr(nba, "value_and_grad", fake)
+
+
+def test_oracle_passes_a_correct_program():
+    assert check_program(PROGRAM, FOLDER, autograd=True).outcome == "OK"
+
+
+def test_oracle_flags_a_gradient_off_by_one_percent(monkeypatch):
+    broken_value_and_grad(monkeypatch, lambda v, g, a, p: (v, (g[0] * 1.01, g[1])))
+    result = check_program(PROGRAM, FOLDER, autograd=True)
+    assert (result.outcome, result.signature) == ("WRONG", "gradient differs from finite differences")
+
+
+def test_oracle_flags_a_gradient_that_depends_on_the_placement(monkeypatch):
+    def spoil(v, g, a, placement):
+        split = placement is not None and not any(placement.values())
+        return v, (g[0] + (1e-15 if split else 0.0), g[1])
+    broken_value_and_grad(monkeypatch, spoil)
+    result = check_program(PROGRAM, FOLDER)
+    assert (result.outcome, result.signature) == ("WRONG", "placement changes the gradient")
+
+
+def test_oracle_flags_an_input_written_by_the_gradient(monkeypatch):
+    def spoil(v, g, args, p):
+        args[0][1] += 1.0
+        return v, g
+    broken_value_and_grad(monkeypatch, spoil)
+    result = check_program(PROGRAM, FOLDER)
+    assert (result.outcome, result.signature) == ("WRONG", "input mutated although the primal does not")
+
+
+def test_oracle_counts_an_internal_exception_as_a_crash(monkeypatch):
+    def spoil(v, g, a, p):
+        raise KeyError("tape")
+    broken_value_and_grad(monkeypatch, spoil)
+    result = check_program(PROGRAM, FOLDER)
+    assert result.outcome == "CRASH" and result.signature.startswith("KeyError in grad")
+
+
+def test_oracle_accepts_a_refusal_that_names_the_line():
+    source = PROGRAM.replace("    return np.sum(y * y) + s", "    del y\n    return s")
+    result = check_program(source, FOLDER)
+    assert result.outcome == "REFUSAL" and "del" in result.detail and "line 10" in result.detail
