@@ -214,7 +214,61 @@ def _check_program(source, folder, autograd):
         return Result("WRONG", "value differs from the primal's",
                       f"value_and_grad value {ref_value!r}, primal {value!r}")
     result = _compare_references(module, argnums, ref_grad, autograd)
+    if result.outcome == "OK":
+        return _check_input_types(module, argnums, ref_value, ref_grad) or result
     return result
+
+
+def scalar_variants(args):
+    """The same inputs with the float given as a 0-d array and as np.float64, and a list of
+    floats given as np.float64 entries: the gradient must not change."""
+    first, second = args[0], args[1] if len(args) > 1 else None
+    if not isinstance(second, float):
+        return []
+    out = [("the float as a 0-d array", (first, np.array(second)) + tuple(args[2:])),
+           ("the float as np.float64", (first, np.float64(second)) + tuple(args[2:]))]
+    if isinstance(first, list) and all(isinstance(t, float) for t in first):
+        out.append(("list entries as np.float64", ([np.float64(t) for t in first],) + tuple(args[1:])))
+    return out
+
+
+def _plain(tree):
+    """Gradients as float arrays, for comparing a 0-d array's gradient with a float's."""
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_plain(t) for t in tree)
+    if isinstance(tree, dict):
+        return {k: _plain(v) for k, v in tree.items()}
+    return None if tree is None else np.asarray(tree, dtype=float)
+
+
+def _check_input_types(module, argnums, ref_value, ref_grad):
+    """None when every variant of the inputs' types gives the same value and gradient (or a
+    clear refusal); else the WRONG / CRASH result."""
+    for label, variant in scalar_variants(module.ARGS):
+        primal_args = copy_args(variant)
+        try:
+            value = module.main(*primal_args)
+        except Exception:
+            continue                       # the program itself does not take this type
+        args = copy_args(variant)
+        try:
+            got_value, got = nba.value_and_grad(module.main, argnums)(*args)
+        except Exception as err:
+            result = classify_exception(err, f"grad with {label}")
+            if result.outcome == "REFUSAL":
+                continue
+            return result
+        if not np.isclose(float(got_value), float(value), rtol=1e-12, atol=0.0):
+            return Result("WRONG", f"value differs from the primal's with {label}",
+                          f"value_and_grad value {got_value!r}, primal {value!r}")
+        try:
+            gradcheck.compare_gradients(_plain(got), _plain(ref_grad), f"gradient with {label}", 1e-9, 1e-12,
+                                        expected_name="with plain floats")
+        except AssertionError as err:
+            return Result("WRONG", f"gradient changes with {label}", str(err))
+        except Exception as err:
+            return Result("CRASH", f"gradient of another structure with {label}: {type(err).__name__}", str(err))
+    return None
 
 
 def _diff_text(actual, expected, label):
