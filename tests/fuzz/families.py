@@ -846,3 +846,36 @@ def matrix_inputs(r):
 
 
 FAMILIES.update({f.__name__: f for f in (list_writes, active_branches, matrix_inputs)})
+
+
+def scoping(r):
+    """Module-level arrays and constants, default arguments, nested functions and closures,
+    functions passed and returned, keyword-only parameters."""
+    rng = np.random.default_rng(r.int(0, 2 ** 31))
+    weights = ", ".join(repr(float(v)) for v in rng.uniform(-1, 1, N))
+    lines = [f"WEIGHTS = np.array([{weights}])", f"RATE = {coef(r)}", "", ""]
+    form = r.choice(["global", "default", "closure", "kwonly", "passed"])
+    if form == "global":
+        lines += ["def layer(x, s):", f"    return np.tanh(WEIGHTS * x + RATE * s)", "", "",
+                  "def main(x, s):", f"    h = layer(x, s)", f"    return {cost(r, ['h'], ['s'])}"]
+    elif form == "default":
+        lines += [f"def layer(x, s, w=WEIGHTS, rate={coef(r)}):", "    return np.sin(w * x) * rate + s", "", "",
+                  "def main(x, s):", f"    h = {r.choice(['layer(x, s)', 'layer(x, s, rate=s)', 'layer(x, s, x * 0.5)'])}",
+                  f"    return {cost(r, ['h'], ['s'])}"]
+    elif form == "closure":
+        lines += ["def main(x, s):", f"    scale = {r.choice(['s', 'RATE', 'np.sum(x)'])}", "",
+                  "    def inner(v):", "        return np.sin(v * scale)", "",
+                  f"    h = inner(x) + inner({r.choice(['x * s', 'WEIGHTS'])})",
+                  f"    return {cost(r, ['h'], ['s'])}"]
+    elif form == "kwonly":
+        lines += ["def layer(x, *, s, bias=0.1):", "    return np.tanh(x * s + bias)", "", "",
+                  "def main(x, s):", f"    h = {r.choice(['layer(x, s=s)', 'layer(x, s=s, bias=s)', 'layer(x, bias=0.2, s=s * 2.0)'])}",
+                  f"    return {cost(r, ['h'], ['s'])}"]
+    else:
+        lines += ["def apply(f, x):", "    return f(x)", "", "",
+                  "def main(x, s):", f"    h = apply({r.choice(['np.sin', 'np.tanh', 'lambda v: v * s'])}, x) * s",
+                  f"    return {cost(r, ['h'], ['s'])}"]
+    return Program("scoping", module(r, lines, array_args(r)), autograd=True)
+
+
+FAMILIES["scoping"] = scoping
