@@ -6,8 +6,9 @@
 
 Programs are drawn from seeded random choosers: the campaign prints its seed, and the same seed
 gives the same programs. Each failing program is saved once per error signature under
-DIR/<outcome>/<hash>.py with its error and a one-line reproduction command. Exit code 1 if any
-program was WRONG or crashed.
+DIR/<outcome>/<hash>.py with its error and a one-line reproduction command; up to --reduce
+failures per signature are also reduced by deleting lines, and each distinct reduced program is
+saved under DIR/<outcome>/reduced/. Exit code 1 if any program was WRONG or crashed.
 """
 
 import argparse
@@ -160,7 +161,7 @@ def campaign(args):
     return 1 if any(o in BAD for o, _ in signatures) else 0
 
 
-def replay(spec, verbose=True):
+def replay(spec):
     family, seed = spec.rsplit(":", 1)
     _worker_init()
     family, seed, source, result, seconds = run_one((family, int(seed)))
