@@ -14,11 +14,11 @@ from .runtime.tape import AliasError
 __version__ = "0.1.0"
 
 __all__ = ["adjoint", "grad", "value_and_grad", "vjp", "adjoint_source", "call_sites", "profile", "Profile",
-           "TransformError", "AliasError", "load_ipython_extension", "unload_ipython_extension"]
+           "ProfileError", "TransformError", "AliasError", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def __getattr__(name):
-    if name in ("profile", "Profile"):
+    if name in ("profile", "Profile", "ProfileError"):
         from . import profiling
         return getattr(profiling, name)
     raise AttributeError(f"module 'nbadjoint' has no attribute {name!r}")

@@ -3,7 +3,10 @@
 Imports FILE as a module (its directory first on ``sys.path``), builds the arguments (``--args``,
 a Python expression evaluated in the module's namespace, or the module's ``default_args()``),
 profiles the adjoint of FUNCTION, prints the call-tree report and optionally writes the JSON.
-Progress lines go to stderr, the report to stdout.  Usage errors exit with status 2.
+Progress lines go to stderr, the report to stdout.  Usage errors (a bad option, a missing file
+or function, arguments the function cannot take, code nbadjoint cannot differentiate) exit with
+status 2, an exception in the user's code with status 1; both print one message and no
+traceback unless ``--traceback`` (``-v``) is given.
 """
 
 from __future__ import annotations
@@ -14,12 +17,30 @@ import inspect
 import json
 import os
 import sys
+import traceback
 
 METHODS = ("auto", "optimal", "greedy", "tapenade")
 
 
 class UsageError(Exception):
     """A command-line mistake: printed without a traceback, exit status 2."""
+
+
+class UserCodeError(Exception):
+    """The user's code raised: printed as one line (the traceback with --traceback), exit 1."""
+
+
+def attach_negative_values(argv, options):
+    """``["--budget", "-5MB"]`` -> ``["--budget=-5MB"]``: argparse would read ``-5MB`` as an
+    option; attached, the value reaches the option's own check and its clear message."""
+    out = list(argv)
+    i = 0
+    while i < len(out) - 1:
+        value = out[i + 1]
+        if out[i] in options and value[:1] == "-" and value[1:2] in tuple("0123456789."):
+            out[i:i + 2] = [f"{out[i]}={value}"]
+        i += 1
+    return out
 
 
 def _parser():
@@ -55,6 +76,8 @@ def _parser():
                                                        "(tracemalloc; slow)")
     p.add_argument("--rss", action="store_true", help="also report the process peak RSS")
     p.add_argument("--json", metavar="OUT", help="write the profile as JSON to OUT")
+    p.add_argument("-v", "--traceback", action="store_true",
+                   help="print the full Python traceback of an error")
     return parser
 
 
@@ -81,6 +104,8 @@ def _load_target(target):
         spec.loader.exec_module(module)
     except SyntaxError as exc:
         raise UsageError(f"{path} does not parse: {exc.msg} (line {exc.lineno})") from None
+    except Exception as exc:
+        raise UserCodeError(f"importing {path} raised {_where(exc, path)}") from exc
     function = getattr(module, name, None)
     if not callable(function):
         functions = sorted(k for k, v in vars(module).items()
@@ -99,7 +124,10 @@ def _arguments(module, function, expr):
         return value if isinstance(value, tuple) else (value,)
     default_args = getattr(module, "default_args", None)
     if callable(default_args):
-        value = default_args()
+        try:
+            value = default_args()
+        except Exception as exc:
+            raise UserCodeError(f"default_args() raised {_where(exc, module.__file__)}") from exc
         return value if isinstance(value, tuple) else (value,)
     required = [p for p in inspect.signature(function).parameters.values()
                 if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -107,6 +135,48 @@ def _arguments(module, function, expr):
         raise UsageError(f"{function.__name__} needs arguments ({', '.join(p.name for p in required)}): "
                          f"pass --args EXPR or define default_args() in the module")
     return ()
+
+
+def _check_call(function, args, argnums, given):
+    """Refuse, before running, arguments the function cannot take and argnums out of range."""
+    name = function.__name__
+    try:
+        inspect.signature(function).bind(*args)
+    except TypeError as exc:
+        raise UsageError(f"{name}() cannot be called with the {len(args)} argument(s) of "
+                         f"{given}: {exc}") from None
+    except ValueError:
+        pass                                    # no signature to check; the run will tell
+    for n in (argnums,) if isinstance(argnums, int) else argnums:
+        if not -len(args) <= n < len(args):
+            raise UsageError(f"--argnums {n} is out of range: {given} gives {name}() "
+                             f"{len(args)} argument(s), positions 0 to {len(args) - 1}")
+
+
+def _check_output(path):
+    """Refuse an --json path that cannot be written, before the (long) profile runs."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"--json: {path!r} is a folder; give a file name, e.g. {path}/profile.json")
+    if not os.path.isdir(folder):
+        raise UsageError(f"--json: the folder {folder!r} does not exist; create it first")
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise UsageError(f"--json: cannot write {path!r} (no permission)")
+
+
+def _where(exc, path):
+    """``"ZeroDivisionError: division by zero (model.py, line 12, in step)"``: the exception and
+    the innermost frame of the user's file (or folder)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if os.path.abspath(f.filename).startswith(folder + os.sep)]
+    text = f"{type(exc).__name__}: {exc}"
+    if frames:
+        frame = frames[-1]
+        text += f" ({os.path.basename(frame.filename)}, line {frame.lineno}, in {frame.name})"
+    return text
 
 
 def _argnums(text):
@@ -130,18 +200,22 @@ def _placement(text):
         value = json.loads(source)
     except json.JSONDecodeError as exc:
         raise UsageError(f"--placement is not valid JSON: {exc}") from None
-    if not isinstance(value, dict) or not all(isinstance(v, bool) for v in value.values()):
-        raise UsageError("--placement must map call-site ids to true (checkpointed) or false (split)")
-    return value
+    from nbadjoint.profiling.units import parse_placement
+
+    try:
+        return parse_placement(value, what="--placement")
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc) if str(exc).startswith("--placement") else
+                         f"--placement: {exc}") from None
 
 
 def _budget(text):
     if text is None:
         return None
-    from nbadjoint.profiling.units import parse_bytes
+    from nbadjoint.profiling.units import parse_budget
 
     try:
-        return parse_bytes(text)
+        return parse_budget(text)
     except (TypeError, ValueError) as exc:
         raise UsageError(f"--budget: {exc}") from None
 
@@ -152,25 +226,34 @@ def _progress(message):
 
 def run_profile(options):
     from nbadjoint.errors import TransformError
-    from nbadjoint.profiling.profile import profile
+    from nbadjoint.profiling.profile import ProfileError, profile
+    from nbadjoint.runtime.tape import AliasError
 
     budget = _budget(options.budget)
     placement = _placement(options.placement)
     argnums = _argnums(options.argnums)
     if options.repeat < 1:
         raise UsageError(f"--repeat must be at least 1, got {options.repeat}")
+    if options.warmup < 0:
+        raise UsageError(f"--warmup must be at least 0, got {options.warmup}")
+    _check_output(options.json)
     module, function = _load_target(options.target)
     args = _arguments(module, function, options.args_expr)
+    _check_call(function, args, argnums,
+                "--args" if options.args_expr is not None else "default_args()")
     try:
         result = profile(function, *args, argnums=argnums, placement=placement,
                          repeat=options.repeat, warmup=options.warmup, heap=options.heap,
                          rss=options.rss, progress=_progress, clock=options.clock)
-    except TransformError as exc:
-        raise UsageError(str(exc)) from None
-    except ValueError as exc:
-        if "call site" in str(exc):
-            raise UsageError(str(exc)) from None
-        raise
+    except (TransformError, ProfileError) as exc:
+        raise UsageError(str(exc)) from exc
+    except AliasError as exc:                   # its message names the file and line
+        error = UserCodeError(f"AliasError: {exc}")
+        error.__suppress_hint__ = True
+        raise error from exc
+    except Exception as exc:
+        raise UserCodeError(f"profiling {function.__name__}() failed: "
+                            f"{_where(exc, module.__file__)}") from exc
     _progress("advising...")
     print(result.report(budget=budget, method=options.method))
     if options.json:
@@ -181,13 +264,21 @@ def run_profile(options):
 
 def main(argv=None):
     """Run the command line; returns the exit status."""
-    options = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    options = _parser().parse_args(attach_negative_values(argv, ("--budget", "--repeat",
+                                                                 "--warmup", "--argnums")))
     try:
         if options.command == "profile":
             return run_profile(options)
-    except UsageError as exc:
+    except (UsageError, UserCodeError) as exc:
+        if getattr(options, "traceback", False) and exc.__cause__ is not None:
+            cause = exc.__cause__
+            traceback.print_exception(type(cause), cause, cause.__traceback__, file=sys.stderr)
         print(f"nbadjoint: error: {exc}", file=sys.stderr)
-        return 2
+        if (isinstance(exc, UserCodeError) and not getattr(options, "traceback", False)
+                and not getattr(exc, "__suppress_hint__", False)):
+            print("nbadjoint: (run again with --traceback for the full traceback)", file=sys.stderr)
+        return 2 if isinstance(exc, UsageError) else 1
     return 2
 
 

@@ -115,7 +115,7 @@ def test_placement_option_takes_a_dict_from_the_namespace(ip, recorder):
 
 @pytest.mark.parametrize("line, message", [
     ("--placement nowhere", "no variable named 'nowhere'"),
-    ("--placement not_a_dict", "must be a dict of call-site id -> bool, not list"),
+    ("--placement not_a_dict", "must be a dict mapping call-site ids to True (checkpointed) or False (split), not list"),
     ("--repeat 0", "--repeat must be at least 1"),
     ("--repeat two", "invalid int value: 'two'"),
     ("--budget lots", "--budget: cannot read the budget 'lots'"),
@@ -158,17 +158,20 @@ def test_final_call_of_something_not_callable_raises_usage_error(ip, recorder):
         run_magic(ip, "", F_CELL.replace("f(x0, 4)", "x0(4)"))
 
 
-def test_error_in_the_definitions_is_shown_and_nothing_is_profiled(ip, recorder, capsys):
-    ip.run_cell("%%adjoint_profile\n" + F_CELL.replace("x0 = np.ones(3)", "x0 = 1 / 0"))
-    assert "ZeroDivisionError" in capsys.readouterr().out
+def test_error_in_the_definitions_is_shown_fails_the_cell_and_nothing_is_profiled(ip, recorder, capsys):
+    result = ip.run_cell("%%adjoint_profile\n" + F_CELL.replace("x0 = np.ones(3)", "x0 = 1 / 0"))
+    out = capsys.readouterr().out
+    assert "ZeroDivisionError" in out and "nothing was profiled" in out
+    assert not result.success and isinstance(result.error_in_exec, ZeroDivisionError)
     assert recorder.calls == []
 
 
-def test_syntax_error_is_shown_with_the_cells_line_and_nothing_is_profiled(ip, recorder, capsys):
+def test_syntax_error_is_shown_with_the_cells_line_fails_the_cell_and_nothing_is_profiled(ip, recorder, capsys):
     result = ip.run_cell("%%adjoint_profile\n" + F_CELL.replace("x0 = np.ones(3)", "x0 = np.ones(3"))
-    out = capsys.readouterr().out
-    assert "SyntaxError" in out and "line 5" in out  # the magic is line 1
-    assert recorder.calls == [] and result.success
+    captured = capsys.readouterr()
+    assert "SyntaxError" in captured.out and "line 5" in captured.out  # the magic is line 1
+    assert "the cell does not parse" in captured.err
+    assert recorder.calls == [] and not result.success
 
 
 # --- output ------------------------------------------------------------------------------------
@@ -198,18 +201,19 @@ def test_show_profile_returns_the_widget_only_in_a_kernel(ip, monkeypatch, capsy
 
 # --- errors ------------------------------------------------------------------------------------
 
-def test_transform_error_prints_its_message_without_a_traceback(ip, monkeypatch, capsys):
+def test_transform_error_fails_the_cell_with_its_message_and_no_traceback(ip, monkeypatch, capsys):
     error = TransformError("`yield` is not supported", function="f", filename="<ipython-input-1-abc>", lineno=3)
     monkeypatch.setattr(nbadjoint, "profile", Recorder(raises=error), raising=False)
-    ip.run_cell("%%adjoint_profile\n" + F_CELL)
+    result = ip.run_cell("%%adjoint_profile\n" + F_CELL)
     captured = capsys.readouterr()
-    assert captured.err.startswith("TransformError: `yield` is not supported (notebook cell, line 3, in f())")
+    assert not result.success and result.error_in_exec is error
+    assert captured.out.startswith("TransformError: `yield` is not supported (notebook cell, line 3, in f())")
     assert "Traceback" not in captured.out + captured.err
 
 
 def test_the_shell_stays_usable_after_errors(ip, monkeypatch):
     monkeypatch.setattr(nbadjoint, "profile", Recorder(raises=TransformError("bad")), raising=False)
-    assert ip.run_cell("%%adjoint_profile\n" + F_CELL).success
+    assert not ip.run_cell("%%adjoint_profile\n" + F_CELL).success
     assert not ip.run_cell("%%adjoint_profile --frobnicate\n" + F_CELL).success
     assert ip.run_cell("21 * 2").result == 42
 
@@ -302,9 +306,9 @@ def test_transform_error_names_the_cells_own_line(ip, capsys):
     body = MODEL_CELL.replace("def step(u, dt):\n", "def step(u, dt):\n" + TRY_BLOCK)
     result = ip.run_cell("%%adjoint_profile\n" + body)
     captured = capsys.readouterr()
-    assert result.success
-    assert captured.err.startswith("TransformError: ")
-    assert "line 3" in captured.err  # the `try:` is on line 3 of the cell (line 1 is the magic)
+    assert not result.success and isinstance(result.error_in_exec, TransformError)
+    assert captured.out.startswith("TransformError: ")
+    assert "line 3" in captured.out  # the `try:` is on line 3 of the cell (line 1 is the magic)
     assert "Traceback" not in captured.out + captured.err
     assert ip.run_cell("1 + 1").result == 2
 
@@ -336,8 +340,8 @@ def test_in_a_jupyter_kernel_the_magics_show_the_widget_errors_and_code():
     widget = [o for o in widget if o["output_type"] != "stream"]
     assert "application/vnd.jupyter.widget-view+json" in widget[0]["data"]
     assert widget[0]["data"]["text/plain"].startswith("nbadjoint profile of model")
-    assert transform_error[0]["name"] == "stderr"
-    assert transform_error[0]["text"].startswith(
-        "TransformError: `try` blocks are not supported (notebook cell, line 3")
+    (error,) = [o for o in transform_error if o["output_type"] == "error"]
+    assert error["ename"] == "TransformError"
+    assert error["traceback"][0].startswith("TransformError: `try` blocks are not supported (notebook cell, line 3")
     assert "def model_bwd" in source[0]["data"]["text/plain"] and "text/html" in source[0]["data"]
     assert site_id[0]["data"]["text/plain"] == "'model:8:step'"

@@ -177,8 +177,8 @@ def test_ratio_is_adjoint_over_primal_time(prof):
 def test_progress_reports_each_run():
     lines = []
     fake_profile(repeat=2, warmup=1, progress=lines.append)
-    assert lines == ["warm-up run 1/1...", "primal run 1/2...", "primal run 2/2...",
-                     "adjoint run 1/2...", "adjoint run 2/2..."]
+    assert lines == ["warm-up run 1/1...", "adjoint run 1/2...", "adjoint run 2/2...",
+                     "primal run 1/2...", "primal run 2/2..."]
 
 
 def test_heap_and_rss_peaks_are_measured_when_asked():

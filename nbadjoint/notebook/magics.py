@@ -19,17 +19,25 @@ function here (`profile_cell`, `show_profile`, `source_code`), usable without a 
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
+import keyword
+import shlex
 import sys
+import weakref
 from dataclasses import dataclass
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import Code, display
 
+from nbadjoint.cli import attach_negative_values
 from nbadjoint.errors import TransformError
 from nbadjoint.profiling.advisor import METHODS
+from nbadjoint.profiling.profile import Profile, ProfileError
+from nbadjoint.profiling.units import parse_placement
+from nbadjoint.runtime.tape import AliasError
 from nbadjoint.notebook.widget import CallTreeWidget, parse_budget
 
 __all__ = [
@@ -51,12 +59,13 @@ class RootCall:
     text: str
 
 
-def split_cell(source):
+def split_cell(source, filename="<adjoint_profile>"):
     """Split cell text into (definitions, final call node); the definitions keep their line numbers.
 
-    Raises UsageError when the last statement is not a call expression.
+    Raises UsageError when the last statement is not a call expression, SyntaxError (naming
+    ``filename``) when the cell does not parse.
     """
-    tree = ast.parse(source)
+    tree = ast.parse(source, filename)
     if not tree.body:
         raise UsageError(f"%%adjoint_profile: the cell is empty; {FINAL_CALL_HINT}")
     last = tree.body[-1]
@@ -93,6 +102,11 @@ def evaluate_call(call, source, namespace, filename="<adjoint_profile>"):
     if not callable(function):
         raise UsageError(f"%%adjoint_profile: `{ast.unparse(call.func)}` is not a function, it is "
                          f"{type(function).__name__}; {FINAL_CALL_HINT}")
+    if not _is_python_function(function):
+        raise UsageError(
+            f"%%adjoint_profile: the last line must call a Python function (defined with `def` "
+            f"in a cell or a module), but `{ast.unparse(call.func)}` is {_kind(function)}; "
+            f"{FINAL_CALL_HINT}")
     if kwargs:
         signature = _signature(function, text)
         try:
@@ -108,6 +122,38 @@ def evaluate_call(call, source, namespace, filename="<adjoint_profile>"):
     return RootCall(function, tuple(args), text)
 
 
+def _is_python_function(function):
+    """A function whose Python source nbadjoint can read (possibly behind a decorator or a
+    ``functools.partial``), not a builtin, a class, a ufunc or another callable object."""
+    seen = 0
+    while seen < 100:
+        seen += 1
+        if isinstance(function, functools.partial):
+            function = function.func
+        elif inspect.ismethod(function):
+            function = function.__func__
+        elif hasattr(function, "__wrapped__") and not inspect.isfunction(function):
+            function = function.__wrapped__
+        else:
+            break
+    return inspect.isfunction(function)
+
+
+def _kind(value):
+    """``"a numpy.ndarray"``, ``"the builtin int"``: what a value is, for error messages."""
+    if inspect.isclass(value):
+        return f"the class {value.__module__}.{value.__qualname__}" \
+            if value.__module__ != "builtins" else f"the builtin type {value.__qualname__}"
+    if inspect.isbuiltin(value):
+        return f"the builtin {getattr(value, '__qualname__', value)}"
+    cls = type(value)
+    name = cls.__qualname__
+    if cls.__module__ != "builtins":
+        name = f"{cls.__module__}.{name}"
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return f"{article} {name}"
+
+
 def _signature(function, text):
     try:
         return inspect.signature(function)
@@ -116,16 +162,29 @@ def _signature(function, text):
                          "signature; the root must be a function defined in Python") from None
 
 
+_NOT_POSITIONAL = {inspect.Parameter.KEYWORD_ONLY: "keyword-only parameter",
+                   inspect.Parameter.VAR_KEYWORD: "**keyword parameter",
+                   inspect.Parameter.VAR_POSITIONAL: "*args parameter"}
+
+
 def argnums_for(function, wrt, nargs):
     """Positions of the parameters named in ``wrt`` ("u0,dt" or a list); default 0 (the first)."""
     if not wrt:
         return 0
     names = [name.strip() for name in (wrt.split(",") if isinstance(wrt, str) else wrt) if name.strip()]
-    parameters = [p.name for p in _signature(function, getattr(function, "__name__", "the root")).parameters.values()
+    signature = _signature(function, getattr(function, "__name__", "the root"))
+    parameters = [p.name for p in signature.parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     fname = getattr(function, "__name__", "the root function")
     positions = []
     for name in names:
+        kind = getattr(signature.parameters.get(name), "kind", None)
+        if kind in _NOT_POSITIONAL:
+            raise UsageError(
+                f"--wrt: {name!r} is a {_NOT_POSITIONAL[kind]} of {fname}; nbadjoint "
+                f"differentiates with respect to positional parameters only "
+                f"({', '.join(parameters) or 'none'}): make {name!r} an ordinary parameter "
+                f"(before any `*`) to differentiate it")
         if name not in parameters:
             raise UsageError(f"--wrt: {name!r} is not a parameter of {fname}; "
                              f"its parameters are: {', '.join(parameters) or '(none)'}")
@@ -141,24 +200,27 @@ def profile_cell(cell, *, shell=None, wrt=None, placement=None, repeat=1, first_
 
     ``first_lineno`` is the line number of the cell's first line as the user sees it (2 under a
     cell magic line), so that errors and call-site ids name the cell's own lines. Returns the
-    Profile, or None when the definitions raised (IPython has shown that error).
+    Profile.  A SyntaxError in the cell is shown by IPython with the cell's line, then a
+    UsageError is raised; an exception in the definitions is shown by IPython with its traceback
+    and raised again.  Either way nothing is profiled.
     """
     import nbadjoint
 
     shell = shell or _get_shell()
     source = "#\n" * (first_lineno - 1) + shell.transform_cell(cell)
+    filename = shell.compile.cache(source, shell.execution_count)
     try:
-        definitions, call = split_cell(source)
+        definitions, call = split_cell(source, filename)
     except SyntaxError:
         definitions = call = None
     if call is None:
         shell.run_cell(source, store_history=False)  # IPython shows the error with the cell's lines
-        return None
+        raise UsageError("%%adjoint_profile: the cell does not parse (the SyntaxError is shown "
+                         "above); nothing was profiled") from None
     if definitions.strip():
         result = shell.run_cell(definitions, store_history=False)
         if not result.success:
-            return None
-    filename = shell.compile.cache(source, shell.execution_count)
+            raise _definitions_failed(result.error_before_exec or result.error_in_exec)
     root = evaluate_call(call, source, shell.user_ns, filename)
     argnums = argnums_for(root.function, wrt, len(root.args))
     progress = _Progress()
@@ -168,6 +230,22 @@ def profile_cell(cell, *, shell=None, wrt=None, placement=None, repeat=1, first_
                                  **extra)
     finally:
         progress.clear()
+
+
+def _definitions_failed(error):
+    """The exception to raise after the cell's definitions failed (IPython has shown it in full)."""
+    note = "nothing was profiled: the cell's definitions raised the error shown above"
+    if error is None or isinstance(error, SyntaxError):
+        return RuntimeError(f"%%adjoint_profile: {note}")
+    return _briefly(error, f"{type(error).__name__}: {error}\n({note})")
+
+
+def _briefly(exc, text=None):
+    """Mark ``exc`` so that IPython shows only its type and message, not a traceback through
+    nbadjoint's own code (the message names the user's function, file and line)."""
+    lines = [text or f"{type(exc).__name__}: {exc}"]
+    exc._render_traceback_ = lambda: lines
+    return exc
 
 
 class _Progress:
@@ -218,10 +296,6 @@ def _get_shell(required=True):
     return shell
 
 
-def _report_transform_error(exc):
-    print(f"TransformError: {exc}", file=sys.stderr)
-
-
 @magics_class
 class AdjointMagics(Magics):
     """``%%adjoint_profile`` and ``%adjoint_source``."""
@@ -246,6 +320,8 @@ class AdjointMagics(Magics):
         of the root function, e.g. ``model(x0, 200)``.
         """
         options = self._parse(self.adjoint_profile, line)
+        output = self._output_name(options.output)
+        self._drop_old_result(output)
         if options.repeat < 1:
             self._usage_error(self.adjoint_profile, f"--repeat must be at least 1, got {options.repeat}")
         budget = None
@@ -258,13 +334,14 @@ class AdjointMagics(Magics):
         try:
             profile = profile_cell(cell, shell=self.shell, wrt=options.wrt, placement=placement,
                                    repeat=options.repeat, first_lineno=2)
-        except TransformError as exc:
-            _report_transform_error(exc)
-            return None
-        if profile is None:
-            return None
-        if options.output:
-            self.shell.user_ns[options.output] = profile
+        except (TransformError, AliasError, ProfileError) as exc:
+            raise _briefly(exc)
+        if output is not None:
+            self.shell.user_ns[output] = profile
+            try:
+                self._results[output] = profile
+            except TypeError:                           # not weak-referenceable
+                pass
         show_profile(profile, widget=not options.no_widget, budget=budget, method=options.method, shell=self.shell)
         return None
 
@@ -279,19 +356,51 @@ class AdjointMagics(Magics):
         except Exception as exc:
             raise UsageError(f"%adjoint_source: cannot evaluate {options.function!r}: "
                              f"{type(exc).__name__}: {exc}") from None
+        if not _is_python_function(function):
+            raise UsageError(f"%adjoint_source needs a function; {options.function} is {_kind(function)}. "
+                             "Pass the name of a function defined with `def`, e.g. %adjoint_source model")
         try:
             code = source_code(function)
         except TransformError as exc:
-            _report_transform_error(exc)
-            return None
+            raise _briefly(exc)
         display(code)
         return None
 
     def _parse(self, magic, line):
+        """The magic's options; quotes group words as in a shell (``--budget "200 MiB"``)."""
         try:
-            return parse_argstring(magic, line)
+            tokens = shlex.split(line)
+        except ValueError as exc:                           # an unclosed quote
+            self._usage_error(magic, f"cannot read the options {line.strip()!r}: {exc}")
+        tokens = attach_negative_values(tokens, ("--budget", "--repeat"))
+        try:
+            return magic.parser.parse_args(tokens)
         except UsageError as exc:
             self._usage_error(magic, str(exc))
+
+    @property
+    def _results(self):
+        """Profiles this magic stored under ``-o`` names (weakly: the user may delete them)."""
+        if "_stored_results" not in vars(self):
+            self._stored_results = weakref.WeakValueDictionary()
+        return self._stored_results
+
+    def _drop_old_result(self, name):
+        """Remove the result of an earlier profile from ``name`` before a new one runs, so that
+        an error leaves no stale result behind; any other value under that name stays."""
+        if name is None or name not in self.shell.user_ns:
+            return
+        value = self.shell.user_ns[name]
+        if isinstance(value, Profile) or self._results.get(name) is value:
+            del self.shell.user_ns[name]
+
+    def _output_name(self, name):
+        if name is None:
+            return None
+        if not name.isidentifier() or keyword.iskeyword(name):
+            self._usage_error(self.adjoint_profile,
+                              f"-o: {name!r} is not a valid Python variable name; write e.g. -o prof")
+        return name
 
     def _usage_error(self, magic, message):
         prefix = "%%" if magic.__name__ == "adjoint_profile" else "%"
@@ -305,11 +414,11 @@ class AdjointMagics(Magics):
         if name not in self.shell.user_ns:
             self._usage_error(self.adjoint_profile, f"--placement: no variable named {name!r} in the namespace")
         placement = self.shell.user_ns[name]
-        if not isinstance(placement, dict):
-            self._usage_error(self.adjoint_profile,
-                              f"--placement: {name!r} must be a dict of call-site id -> bool, "
-                              f"not {type(placement).__name__}")
-        return placement
+        try:
+            return parse_placement(placement, what=f"--placement {name}")
+        except (TypeError, ValueError) as exc:
+            self._usage_error(self.adjoint_profile, f"--placement {name}: {exc}"
+                              if not str(exc).startswith("--placement") else str(exc))
 
 
 def load_ipython_extension(ipython):

@@ -10,7 +10,8 @@ few synced traitlets that the front end (``static/widget.js``) renders:
 - ``history``: the last runs, each with its placement and predicted and measured figures
 
 Toggling a checkpoint only re-predicts; ``rerun()`` measures; ``apply_suggestions()`` takes the
-advisor's placement. Every action the UI offers is a plain method, so it works from code too.
+advisor's placement; ``set_budget("200MB")`` asks the advisor again (a budget it cannot read is
+shown in ``error`` until a valid one replaces it). Every action the UI offers is a plain method, so it works from code too.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ import pathlib
 import anywidget
 import traitlets
 
-from nbadjoint.profiling.units import parse_bytes
+from nbadjoint.profiling.units import parse_budget as _parse_budget
+from nbadjoint.profiling.units import parse_placement
 
-__all__ = ["CallTreeWidget", "parse_budget", "HISTORY_LENGTH", "ROOT_ID"]
+__all__ = ["CallTreeWidget", "parse_budget", "HISTORY_LENGTH", "ROOT_ID", "BUDGET_ERROR"]
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 
@@ -35,19 +37,20 @@ HISTORY_LENGTH = 10
 ROOT_ID = "<root>"
 """The id of the root node in ``profile_data["tree"]`` (the root is not a call site)."""
 
+BUDGET_ERROR = "Budget: "
+"""How ``error`` starts when a budget could not be read (the front end marks the budget box)."""
+
 
 def parse_budget(budget):
     """Return a memory budget in bytes from an int or a string like ``"200MB"`` or ``"1.5 GiB"``.
 
-    kB/MB/GB are powers of 1000, KiB/MiB/GiB powers of 1024 (as everywhere in nbadjoint).
+    kB/MB/GB are powers of 1000, KiB/MiB/GiB powers of 1024 (as everywhere in nbadjoint); the
+    reader is `nbadjoint.profiling.units.parse_budget`, with a ValueError for every bad input.
     """
     try:
-        value = parse_bytes(budget)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"cannot read the budget {budget!r}: {exc}") from None
-    if value <= 0:
-        raise ValueError(f"the budget must be a positive number of bytes, got {budget!r}")
-    return value
+        return _parse_budget(budget)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _plain(value):
@@ -143,10 +146,29 @@ class CallTreeWidget(anywidget.AnyWidget):
 
     def toggle(self, site_id):
         """Flip one site between checkpointed and split; returns the new value."""
+        if site_id not in self.placement:
+            raise ValueError(f"unknown call site {site_id!r}; the profile's sites are: "
+                             f"{', '.join(self.site_ids) or '(none)'}")
         placement = dict(self.placement)
         placement[site_id] = not placement[site_id]
         self.placement = placement
         return placement[site_id]
+
+    def set_budget(self, budget):
+        """Set the advisor's memory budget from bytes or a string like "200MB" or "1.5 GiB".
+
+        A budget that cannot be read is shown in the widget (``error``, starting "Budget:") and
+        raised; a valid one clears that error.
+        """
+        try:
+            value = parse_budget(budget)
+        except ValueError as exc:
+            self.error = f"{BUDGET_ERROR}{exc}"
+            raise
+        if self.error.startswith((BUDGET_ERROR, "No suggestion")):
+            self.error = ""
+        self.budget = value
+        return value
 
     def apply_suggestions(self):
         """Set the placement to the advisor's suggestion for the current budget."""
@@ -189,7 +211,10 @@ class CallTreeWidget(anywidget.AnyWidget):
                 f"unknown call site(s) {', '.join(map(repr, unknown))}; "
                 f"the profile's sites are: {', '.join(defaults) or '(none)'}"
             )
-        defaults.update({key: bool(value) for key, value in proposal["value"].items()})
+        try:
+            defaults.update(parse_placement(proposal["value"]))
+        except (TypeError, ValueError) as exc:
+            raise traitlets.TraitError(str(exc)) from None
         return defaults
 
     @traitlets.observe("placement")
@@ -289,7 +314,7 @@ class CallTreeWidget(anywidget.AnyWidget):
             elif kind == "line_profile":
                 self.show_line_profile(content.get("node"))
             elif kind == "budget":
-                self.budget = parse_budget(content.get("text", ""))
+                self.set_budget(content.get("text", ""))
             else:
                 self.error = f"The widget received an unknown request {content!r}."
         except Exception as exc:

@@ -39,7 +39,8 @@ from typing import Iterable, Mapping
 
 from .calltree import AggregatedTree, CallNode
 from .model import CHECKPOINTED, SPLIT, UNDECIDED, CostModel, SiteFigures
-from .units import format_bytes, format_seconds, parse_bytes
+from . import units
+from .units import format_bytes, format_seconds
 
 MAX_EXACT_SITES = 25
 AUTO_EXACT_SITES = 20
@@ -72,7 +73,7 @@ def parse_budget(budget: "int | float | str | None") -> int | None:
     """Bytes of a memory budget: ``None`` (use the default), an int, or ``"200MB"``, ``"1.5 GiB"``."""
     if budget is None:
         return None
-    return parse_bytes(budget)
+    return units.parse_budget(budget, allow_zero=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------------

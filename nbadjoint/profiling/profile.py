@@ -12,14 +12,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
+import pathlib
 import sys
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from nbadjoint.profiling.calltree import ROOT_SITE, TIME_FIELDS, aggregate, tree_from_dict
 from nbadjoint.profiling.model import CostModel, Prediction
 from nbadjoint.profiling.recorder import Recorder, merge_primal
-from nbadjoint.profiling.units import parse_bytes
+from nbadjoint.profiling.units import parse_budget, parse_placement
 
 SCHEMA_VERSION = 1
 
@@ -68,8 +72,9 @@ class ParetoPoint:
     placement: dict
 
 
-class ProfileError(RuntimeError):
-    """A Profile cannot do what was asked (for example rerun a profile loaded from JSON)."""
+class ProfileError(ValueError, RuntimeError):
+    """A Profile cannot do what was asked: rerun a profile loaded from JSON, read a damaged or
+    foreign JSON file (the message names the file and the field)."""
 
 
 class Profile:
@@ -154,7 +159,7 @@ class Profile:
 
     def full_placement(self, placement=None):
         """``placement`` completed with each site's default; unknown ids raise ValueError."""
-        placement = dict(placement or {})
+        placement = parse_placement(placement) or {}
         unknown = sorted(set(placement) - set(self._defaults))
         if unknown:
             raise ValueError(f"unknown call site(s) {', '.join(map(repr, unknown))}; "
@@ -172,7 +177,7 @@ class Profile:
         """The advisor's placement under ``budget`` (bytes or "200MB"; default `budget_bytes`)."""
         from nbadjoint.profiling import advisor
 
-        budget = self.budget_bytes if budget is None else parse_bytes(budget)
+        budget = self.budget_bytes if budget is None else parse_budget(budget)
         key = (budget, method)
         if key not in self._suggestions:
             found = advisor.suggest(self._model, sites=list(self._defaults),
@@ -199,7 +204,12 @@ class Profile:
     # -- measuring again -------------------------------------------------------------------------
 
     def rerun(self, placement=None, **options):
-        """Profile again under ``placement`` (missing sites take their default); a new Profile."""
+        """Profile again under ``placement`` (missing sites take their default); a new Profile.
+
+        A profile made by `profile` compiles its function again (``compile_tree``: the cached
+        program while no code changed, a new one when the function or a callee was redefined
+        or edited), so a rerun measures the code as it is now.
+        """
         if self._function is None:
             raise ProfileError(
                 "this Profile has no function to run (it was loaded from JSON); call "
@@ -207,7 +217,12 @@ class Profile:
         full = self.full_placement(placement)
         kwargs = dict(self._options)
         kwargs.update(options)
-        return measure(self._program, self._function, self._args, argnums=self.argnums,
+        _check_options(kwargs)
+        recompile = self._options.get("recompile")
+        program = recompile() if recompile is not None else self._program
+        if set(program.placement()) != set(full):
+            full = program.placement({k: v for k, v in full.items() if k in program.placement()})
+        return measure(program, self._function, self._args, argnums=self.argnums,
                        placement=full, **kwargs)
 
     def line_profile(self, site_or_function):
@@ -296,31 +311,128 @@ class Profile:
         return text
 
     @classmethod
-    def from_dict(cls, data):
-        version = data.get("version")
+    def from_dict(cls, data, source=None):
+        """Read `to_dict`'s output.  A missing or malformed field raises ProfileError naming it
+        (and ``source``, the file or text it came from, when given)."""
+        read = _Reader(data, source)
+        version = read.field("version", int)
         if version != SCHEMA_VERSION:
-            raise ValueError(f"profile format version {version!r} is not supported "
-                             f"(this nbadjoint reads version {SCHEMA_VERSION})")
-        sites = [SiteRecord.from_dict(s) for s in data["sites"]]
-        argnums = data["argnums"]
-        profile = cls(root=data["root"], argnums=argnums[0] if len(argnums) == 1 else tuple(argnums),
-                      placement=data["placement"], sites=sites, tree=data["tree"],
-                      call_tree=tree_from_dict(data["call_tree"]),
-                      primal_time=data["primal_time"], adjoint_time=data["adjoint_time"],
-                      peak_bytes=data["peak_bytes"], tape_traffic_bytes=data["tape_traffic_bytes"],
-                      heap_peak_bytes=data.get("heap_peak_bytes"),
-                      rss_peak_bytes=data.get("rss_peak_bytes"), sources=data.get("sources"),
-                      repeat=data.get("repeat", 1), clock=data.get("clock", "wall"),
-                      unattributed_time=data.get("unattributed_time"))
-        return profile
+            raise read.error("version", f"format version {version!r} is not supported (this "
+                                        f"nbadjoint reads version {SCHEMA_VERSION})")
+        argnums = read.field("argnums", list)
+        if not argnums or not all(isinstance(a, int) and not isinstance(a, bool) for a in argnums):
+            raise read.error("argnums", f"expected a list of ints, got {argnums!r}")
+        placement = read.field("placement", dict)
+        try:
+            placement = parse_placement(placement)
+        except (TypeError, ValueError) as exc:
+            raise read.error("placement", str(exc)) from None
+        sites = [read.site(i, entry) for i, entry in enumerate(read.field("sites", list))]
+        call_tree = read.parsed("call_tree", dict, tree_from_dict)
+        numbers_ = {name: read.field(name, numbers.Real)
+                    for name in ("primal_time", "adjoint_time", "peak_bytes", "tape_traffic_bytes")}
+        optional = {name: read.field(name, kind, optional=True) for name, kind in (
+            ("heap_peak_bytes", numbers.Real), ("rss_peak_bytes", numbers.Real),
+            ("unattributed_time", numbers.Real), ("sources", dict), ("repeat", int),
+            ("clock", str))}
+        return read.parsed("call_tree", dict, lambda _: cls(
+            root=read.field("root", str), argnums=argnums[0] if len(argnums) == 1 else tuple(argnums),
+            placement=placement, sites=sites, tree=read.field("tree", dict), call_tree=call_tree,
+            heap_peak_bytes=optional["heap_peak_bytes"], rss_peak_bytes=optional["rss_peak_bytes"],
+            sources=optional["sources"], repeat=optional["repeat"] or 1,
+            clock=optional["clock"] or "wall", unattributed_time=optional["unattributed_time"],
+            **numbers_))
 
     @classmethod
-    def from_json(cls, text):
-        """Read a profile written by `to_json` (JSON text, or a path to a .json file)."""
-        if not text.lstrip().startswith("{"):
-            with open(text, encoding="utf-8") as f:
-                text = f.read()
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, source):
+        """Read a profile written by `to_json`: JSON text, or the path (str or `pathlib.Path`) of
+        a .json file.  Text that starts with ``{`` or ``[`` is JSON; any other string is a path."""
+        if isinstance(source, bytes):
+            source = source.decode("utf-8")
+        if isinstance(source, pathlib.PurePath) or (
+                isinstance(source, str) and not source.lstrip().startswith(("{", "["))):
+            name = str(source)
+            if not name.strip():
+                raise ProfileError("Profile.from_json needs JSON text or the path of a .json "
+                                   "file, got an empty string")
+            try:
+                with open(source, encoding="utf-8") as f:
+                    text = f.read()
+            except OSError as exc:
+                if isinstance(source, str) and _is_json(source):     # 'null', '3', '"x"'
+                    return cls.from_dict(json.loads(source), source="profile JSON text")
+                raise ProfileError(f"cannot read the profile file {name!r}: "
+                                   f"{exc.strerror or exc}") from None
+        elif isinstance(source, str):
+            text, name = source, None
+        else:
+            raise TypeError(f"Profile.from_json takes JSON text or a path (str or pathlib.Path), "
+                            f"not {type(source).__name__}")
+        where = f"profile file {name!r}" if name else "profile JSON text"
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ProfileError(f"the {where} is not valid JSON: {exc}") from None
+        return cls.from_dict(data, source=where)
+
+
+def _is_json(text):
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+class _Reader:
+    """Field access for `Profile.from_dict` that turns every defect into one ProfileError."""
+
+    def __init__(self, data, source):
+        self.data = data
+        self.source = source or "profile data"
+        if not isinstance(data, dict):
+            raise ProfileError(f"the {self.source} is not an nbadjoint profile: expected a JSON "
+                               f"object, got {type(data).__name__}")
+
+    def error(self, field, problem):
+        return ProfileError(f"the {self.source} is damaged or not an nbadjoint profile: "
+                            f"field {field!r}: {problem}")
+
+    def field(self, name, kind, optional=False):
+        if name not in self.data or (optional and self.data[name] is None):
+            if optional:
+                return None
+            raise self.error(name, "missing")
+        value = self.data[name]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            expected = {int: "an int", str: "a string", dict: "an object", list: "a list"}.get(
+                kind, "a number")
+            raise self.error(name, f"expected {expected}, got {value!r:.60}")
+        return value
+
+    def parsed(self, name, kind, parse):
+        value = self.field(name, kind)
+        try:
+            return parse(value)
+        except ProfileError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise self.error(name, f"{type(exc).__name__}: {exc}") from None
+
+    def site(self, index, entry):
+        name = f"sites[{index}]"
+        if not isinstance(entry, dict):
+            raise self.error(name, f"expected an object, got {entry!r:.60}")
+        for key, kind in (("id", str), ("caller", str), ("callee", str), ("lineno", int)):
+            if not isinstance(entry.get(key), kind) or isinstance(entry.get(key), bool):
+                raise self.error(f"{name}.{key}", f"expected {'an int' if kind is int else 'a string'}"
+                                                  f", got {entry.get(key)!r:.60}")
+        for field in dataclasses.fields(SiteRecord):
+            value = entry.get(field.name)
+            if field.name in entry and field.type in ("int", "float") and (
+                    isinstance(value, bool) or not isinstance(value, numbers.Real)):
+                raise self.error(f"{name}.{field.name}", f"expected a number, got {value!r:.60}")
+        return SiteRecord.from_dict(entry)
 
 
 def _finite(x):
@@ -354,47 +466,64 @@ def profile(f, *args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,
     (tracemalloc, slow); ``rss=True`` the process's peak resident set size.  ``progress`` is
     called with a short line of text before each stage.  ``clock="cpu"`` times whole runs in
     process CPU time instead of wall time (steadier on a machine shared with other work; the
-    per-call times are then scaled to it).
+    per-call times are then scaled to it).  Every run works on its own copy of the array
+    arguments: profiling never writes into the caller's arrays.  Bad arguments (``argnums``,
+    ``placement``, ``repeat``...) raise TypeError / ValueError naming what is expected before
+    anything runs.
     """
     from nbadjoint.transform.program import compile_tree
 
+    argnums = _check_argnums(argnums, f, args)
+    placement = parse_placement(placement)
+    _check_options({"repeat": repeat, "warmup": warmup, "clock": clock, "progress": progress})
     say = progress or (lambda message: None)
     say("compiling...")
     program = compile_tree(f, argnums)
+    try:
+        program.placement(placement)
+    except ValueError as exc:                   # a call site the program does not have
+        raise ProfileError(str(exc)) from None
     return measure(program, f, args, argnums=argnums, placement=placement, repeat=repeat,
-                   warmup=warmup, heap=heap, rss=rss, progress=progress, clock=clock)
+                   warmup=warmup, heap=heap, rss=rss, progress=progress, clock=clock,
+                   recompile=lambda: compile_tree(f, argnums))
 
 
 def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,
-            rss=False, progress=None, clock="wall"):
-    """`profile` on an already compiled program (see `profile` for the options)."""
-    if repeat < 1:
-        raise ValueError(f"repeat must be at least 1, got {repeat}")
-    if clock not in CLOCKS:
-        raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
+            rss=False, progress=None, clock="wall", recompile=None):
+    """`profile` on an already compiled program (see `profile` for the options).
+
+    ``recompile`` (no arguments, returns a program) is what `Profile.rerun` compiles with; by
+    default a rerun runs ``program`` again.
+
+    Every run gets its own copy of the array (and list, dict) arguments: the user's arrays are
+    never written into, even when the function writes into its arguments or is refused (an
+    AliasError) half-way, and every run starts from the same inputs.  The adjoint runs first, so
+    its checks pass before any primal run.
+    """
+    _check_options({"repeat": repeat, "warmup": warmup, "clock": clock, "progress": progress})
     say = progress or (lambda message: None)
-    full = program.placement(placement)
+    full = program.placement(parse_placement(placement))
 
     for i in range(warmup):
         say(f"warm-up run {i + 1}/{warmup}...")
-        program.run_primal(args, recorder=Recorder())
-        program.run_adjoint(args, argnums, full, recorder=Recorder())
-
-    primal_runs = []
-    for i in range(repeat):
-        say("primal run..." if repeat == 1 else f"primal run {i + 1}/{repeat}...")
-        rec = Recorder()
-        wall, cpu = time.perf_counter(), time.process_time()
-        program.run_primal(args, recorder=rec)
-        primal_runs.append((time.perf_counter() - wall, time.process_time() - cpu, rec))
+        program.run_adjoint(_fresh(args), argnums, full, recorder=Recorder())
+        program.run_primal(_fresh(args), recorder=Recorder())
 
     adjoint_runs = []
     for i in range(repeat):
         say(f"adjoint run {i + 1}/{repeat}...")
-        rec = Recorder()
+        rec, inputs = Recorder(), _fresh(args)
         wall, cpu = time.perf_counter(), time.process_time()
-        value, grad = program.run_adjoint(args, argnums, full, recorder=rec)
+        value, grad = program.run_adjoint(inputs, argnums, full, recorder=rec)
         adjoint_runs.append((time.perf_counter() - wall, time.process_time() - cpu, rec))
+
+    primal_runs = []
+    for i in range(repeat):
+        say("primal run..." if repeat == 1 else f"primal run {i + 1}/{repeat}...")
+        rec, inputs = Recorder(), _fresh(args)
+        wall, cpu = time.perf_counter(), time.process_time()
+        program.run_primal(inputs, recorder=rec)
+        primal_runs.append((time.perf_counter() - wall, time.process_time() - cpu, rec))
 
     for _, _, rec in adjoint_runs + primal_runs:
         if not rec.finished:
@@ -420,7 +549,7 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     heap_peak = None
     if heap:
         say("heap run (tracemalloc)...")
-        heap_peak = _heap_peak(program, args, argnums, full)
+        heap_peak = _heap_peak(program, _fresh(args), argnums, full)
     rss_peak = _rss_peak() if rss else None
 
     return Profile(
@@ -433,7 +562,54 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
         program=program, function=f, args=args,
         clock=clock,
         options={"repeat": repeat, "warmup": warmup, "heap": heap, "rss": rss, "clock": clock,
-                 "progress": progress})
+                 "progress": progress, "recompile": recompile})
+
+
+def _fresh(args):
+    """A copy of ``args`` with every NumPy array (inside tuples, lists and dicts too) copied."""
+    if isinstance(args, np.ndarray):
+        return args.copy()
+    if isinstance(args, tuple) and not hasattr(args, "_fields"):
+        return tuple(_fresh(a) for a in args)
+    if isinstance(args, list):
+        return [_fresh(a) for a in args]
+    if isinstance(args, dict):
+        return {k: _fresh(v) for k, v in args.items()}
+    return args
+
+
+def _check_argnums(argnums, f, args):
+    """``argnums`` as given, once it is an int or a tuple of ints naming arguments of the call."""
+    name = getattr(f, "__name__", "the function")
+    ok = isinstance(argnums, int) and not isinstance(argnums, bool)
+    if isinstance(argnums, (tuple, list)) and argnums:
+        ok = all(isinstance(a, int) and not isinstance(a, bool) for a in argnums)
+        argnums = tuple(argnums)
+    if not ok:
+        raise TypeError(f"argnums must be an int or a tuple of ints, the positions of the "
+                        f"arguments of {name}() to differentiate (0 for the first), "
+                        f"got {argnums!r}")
+    for n in (argnums,) if isinstance(argnums, int) else argnums:
+        if not -len(args) <= n < len(args):
+            raise ValueError(f"argnums {n} is out of range: {name}() is given {len(args)} "
+                             f"argument(s), positions 0 to {len(args) - 1}")
+    return argnums
+
+
+def _check_options(options):
+    """Refuse ``repeat``, ``warmup``, ``clock`` and ``progress`` values profiling cannot use."""
+    for key, least in (("repeat", 1), ("warmup", 0)):
+        value = options.get(key, least)
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{key} must be an int (a number of runs), got {value!r}")
+        if value < least:
+            raise ValueError(f"{key} must be at least {least}, got {value}")
+    clock = options.get("clock", "wall")
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {clock!r}")
+    progress = options.get("progress")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a function taking a line of text, got {progress!r}")
 
 
 def _median(values):

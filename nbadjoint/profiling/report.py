@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from nbadjoint.profiling.calltree import ROOT_SITE
-from nbadjoint.profiling.units import format_bytes, format_seconds, parse_bytes
+from nbadjoint.profiling.units import format_bytes, format_seconds, parse_budget
 
 COLUMNS = ("call site", "calls", "state", "primal", "fwd incl", "bwd incl", "snapshot", "tape",
            "ΔT", "ΔPk", "advice")
@@ -61,7 +61,7 @@ def _summary_lines(profile, suggestion, error, budget):
     if suggestion is not None:
         budget_bytes = suggestion.budget_bytes
     else:
-        budget_bytes = profile.budget_bytes if budget is None else parse_bytes(budget)
+        budget_bytes = profile.budget_bytes if budget is None else parse_budget(budget)
     lines = [
         f"primal {format_seconds(profile.primal_time)}   adjoint {format_seconds(profile.adjoint_time)}"
         f"   ratio {profile.ratio:.2f}   peak {format_bytes(profile.peak_bytes)}"

@@ -7,7 +7,9 @@ the trailing ``B`` is optional (``"200M"`` is 200 MB).
 from __future__ import annotations
 
 import math
+import numbers
 import re
+from collections.abc import Mapping
 
 _BYTE_UNITS = {
     "": 1, "b": 1, "byte": 1, "bytes": 1,
@@ -16,7 +18,7 @@ _BYTE_UNITS = {
     "ki": 2**10, "kib": 2**10, "mi": 2**20, "mib": 2**20,
     "gi": 2**30, "gib": 2**30, "ti": 2**40, "tib": 2**40,
 }
-_SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+_SIZE_RE = re.compile(r"^\s*([+-]?[0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
 
 def parse_bytes(value: "int | float | str") -> int:
@@ -41,12 +43,15 @@ def parse_bytes(value: "int | float | str") -> int:
         if unit not in _BYTE_UNITS:
             raise ValueError(f"unknown byte unit {m.group(2)!r} in {value!r}; use B, kB, MB, GB, "
                              f"TB or KiB, MiB, GiB, TiB")
-        number = round(float(m.group(1)) * _BYTE_UNITS[unit])
+        number = float(m.group(1)) * _BYTE_UNITS[unit]
+        if not math.isfinite(number):
+            raise ValueError(f"{value!r} is too large to be a byte count")
+        number = round(number)
     else:
         raise TypeError(f"a byte count must be an int or a string like '200MB', "
                         f"got {type(value).__name__}")
     if number < 0:
-        raise ValueError(f"byte count must not be negative, got {value!r}")
+        raise ValueError(f"a byte count must not be negative, got {value!r}")
     return int(number)
 
 
@@ -75,4 +80,62 @@ def format_seconds(t: float, signed: bool = False) -> str:
     return f"{sign}{a / 1e-9:.1f} ns"
 
 
-__all__ = ["parse_bytes", "format_bytes", "format_seconds"]
+def parse_budget(budget: "int | float | str", allow_zero: bool = False) -> int:
+    """A memory budget in bytes: a positive int, float or string like ``"200MB"``, ``"1.5 GiB"``.
+
+    The one reader of budgets for ``Profile.suggest``, the report, the magic, the CLI and the
+    widget (the advisor itself also takes 0, ``allow_zero``).  Raises ValueError (TypeError for
+    a value of the wrong type) naming the budget and the forms it accepts.
+    """
+    try:
+        value = parse_bytes(budget)
+    except ValueError as exc:
+        raise ValueError(f"cannot read the budget {budget!r}: {exc}") from None
+    except TypeError:
+        raise TypeError(f"a budget must be a number of bytes or a string like '200MB' or "
+                        f"'1.5 GiB', not {type(budget).__name__}") from None
+    if value == 0 and not allow_zero:
+        raise ValueError(f"the budget must be a positive number of bytes, got {budget!r}; "
+                         f"write e.g. 200MB, '200 MiB', 1.5GiB or 4096")
+    return value
+
+
+_TRUE = ("true", "yes", "1", "joint", "checkpointed", "checkpoint")
+_FALSE = ("false", "no", "0", "split")
+
+
+def parse_checkpointed(value, site=None):
+    """Whether ``value`` says "checkpointed": True/False, 1/0, or one of the words
+    true/false, yes/no, 1/0, joint/split (any case).  Anything else raises ValueError."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    if isinstance(value, numbers.Integral) and int(value) in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    where = f" for call site {site!r}" if site is not None else ""
+    raise ValueError(f"cannot read {value!r}{where} as checkpointed or not: use True / False "
+                     f"(or 'joint' / 'split', 'yes' / 'no', 1 / 0)")
+
+
+def parse_placement(placement, what="placement"):
+    """A placement as a dict of call-site id -> bool, read strictly (see `parse_checkpointed`).
+
+    ``None`` stays None.  Raises TypeError for anything but a dict (or mapping) with str keys.
+    """
+    if placement is None:
+        return None
+    if not isinstance(placement, Mapping):
+        raise TypeError(f"{what} must be a dict mapping call-site ids to True (checkpointed) or "
+                        f"False (split), not {type(placement).__name__}")
+    out = {}
+    for site, value in placement.items():
+        if not isinstance(site, str):
+            raise TypeError(f"{what}: call-site ids are strings like 'model:12:step', "
+                            f"got {site!r}")
+        out[site] = parse_checkpointed(value, site)
+    return out
+
+
+__all__ = ["parse_bytes", "parse_budget", "parse_checkpointed", "parse_placement",
+           "format_bytes", "format_seconds"]

@@ -12,12 +12,15 @@ import sys
 import numpy as np
 
 from .memory import keep_freed_memory as _keep_freed_memory
+from .vjp import real_for as _real_for
+from .vjp import seq_marker as _seq_marker
 from .vjp import unbroadcast as _unbroadcast
 
 _ndarray = np.ndarray
 _float = float
 _getrefcount = sys.getrefcount
 _operator_add = operator.add
+_TooHardError = getattr(np, "exceptions", np).TooHardError
 
 
 class Context:
@@ -200,6 +203,7 @@ def _is_basic(index) -> bool:
 
 def _scatter_add(x_b, index, y_b):
     """x_b[index] += y_b, adding repeated entries of a fancy index once each."""
+    y_b = _real_for(x_b, y_b)
     if _is_basic(index):
         x_b[index] += y_b
     else:
@@ -213,6 +217,8 @@ def setitem_b(x_b, index):
     if isinstance(x_b, _ndarray):
         part = x_b[index]
         part = part.copy() if isinstance(part, _ndarray) else part
+        if not _is_basic(index):
+            _drop_overwritten(part, x_b.shape, index)
         x_b = _own(x_b, 4)
         x_b[index] = 0
         return part, x_b
@@ -223,6 +229,34 @@ def setitem_b(x_b, index):
     part = x_b[index]
     x_b[index] = [None] * len(part) if isinstance(index, slice) else None
     return part, x_b
+
+
+def _drop_overwritten(part, shape, index):
+    """Zero the entries of ``part`` (the adjoint flowing to ``v`` in ``x[index] = v``) whose place
+    a later entry of the same fancy index writes again: NumPy keeps the last write only."""
+    if index.__class__ is list or index.__class__ is _ndarray:
+        rows = np.asarray(index)
+        if rows.dtype == bool or rows.size < 2:
+            return                          # a mask names each place once
+        if rows.dtype.kind in "iu" and shape:
+            # one integer index on the first axis: a repeated entry repeats a whole row
+            _zero_all_but_last(part.reshape(rows.size, -1), rows.ravel() % shape[0])
+            return
+    size = 1
+    for n in shape:
+        size *= n
+    places = np.arange(size, dtype=np.intp).reshape(shape)[index].ravel()
+    _zero_all_but_last(part.reshape(-1), places)
+
+
+def _zero_all_but_last(rows, places):
+    """rows[k] = 0 wherever places[k] occurs again later in ``places``."""
+    _, last_from_end = np.unique(places[::-1], return_index=True)
+    if last_from_end.size == places.size:
+        return                              # no place written twice
+    keep = np.zeros(places.size, dtype=bool)
+    keep[places.size - 1 - last_from_end] = True
+    rows[~keep] = 0                         # rows is a view of part, a fresh copy
 
 
 def old_item(x, index):
@@ -312,6 +346,8 @@ def bshape(x, result):
     """Shape marker of operand ``x`` of a broadcasting operation: None when no sum-back is needed."""
     if result.__class__ is _float:
         return None
+    if result.__class__ is list or result.__class__ is tuple:
+        return _seq_marker(x, result)       # list/tuple + and *: where x sits in the result
     sx = x.shape if x.__class__ is _ndarray else np.shape(x)
     sr = result.shape if result.__class__ is _ndarray else np.shape(result)
     if sx == sr:
@@ -386,21 +422,35 @@ class AliasError(RuntimeError):
     """
 
 
-def check_alias(written, other, message, _depth=0):
+def check_alias(written, other, message):
     """Raise AliasError if writing into ``written`` would also change ``other``."""
-    if not isinstance(written, (_ndarray, list, dict)):
-        return                              # numbers are never written in place
-    if other is written:
+    if overlaps(written, other):
         raise AliasError(message)
+
+
+def overlaps(written, other, _depth=0) -> bool:
+    """Would writing into ``written`` also change ``other`` (the same object, memory they share,
+    or an entry of ``other`` if it is a container)?"""
+    if not isinstance(written, (_ndarray, list, dict)):
+        return False                        # numbers are never written in place
+    if other is written:
+        return True
     if other.__class__ is _ndarray and written.__class__ is _ndarray:
-        if np.may_share_memory(other, written):
-            raise AliasError(message)
-    elif _depth < 3 and isinstance(other, (list, tuple)):
-        for item in other:
-            check_alias(written, item, message, _depth + 1)
-    elif _depth < 3 and isinstance(other, dict):
-        for item in other.values():
-            check_alias(written, item, message, _depth + 1)
+        return np.may_share_memory(other, written) and _shares_memory(other, written)
+    if _depth < 3 and isinstance(other, (list, tuple)):
+        return any(overlaps(written, item, _depth + 1) for item in other)
+    if _depth < 3 and isinstance(other, dict):
+        return any(overlaps(written, item, _depth + 1) for item in other.values())
+    return False
+
+
+def _shares_memory(a, b) -> bool:
+    """Exact test for arrays whose bounds overlap (interleaved slices share nothing); when the
+    exact answer is too costly to find, assume they share."""
+    try:
+        return bool(np.shares_memory(a, b, max_work=10_000))
+    except _TooHardError:
+        return True
 
 
 def probe_call(rec, site, phase, fn, *args):

@@ -13,6 +13,8 @@ Conventions shared with the derivative rules in ``nbadjoint.transform.rules``:
 - at ties, ``max``/``min`` style derivatives are split equally between the tied entries.
 """
 
+import math
+
 import numpy as np
 
 _ndarray = np.ndarray
@@ -34,11 +36,18 @@ def shape_of(x):
 
 
 def unbroadcast(x_b, shape):
-    """Sum a broadcast contribution x_b back to an argument's shape marker (None: a scalar)."""
+    """Sum a broadcast contribution x_b back to an argument's shape marker (None: a scalar).
+
+    A ``SeqSpan`` marker (an operand of list/tuple ``+`` or ``*``) takes the operand's part of the
+    result's adjoint list instead."""
     if shape is None:
         if type(x_b) is _ndarray:
             return x_b.sum()
         return x_b
+    if type(shape) is SeqSpan:
+        return shape.take(x_b)
+    if isinstance(x_b, (list, tuple)):
+        raise TypeError(_SEQ_OP_MESSAGE)
     x_shape = x_b.shape if type(x_b) is _ndarray else np.shape(x_b)
     if x_shape == shape:
         return x_b
@@ -53,6 +62,147 @@ def unbroadcast(x_b, shape):
     if np.shape(x_b) != shape:
         x_b = np.broadcast_to(x_b, shape).copy()
     return x_b
+
+
+# ----- list and tuple concatenation (`+`) and repetition (`*`) -----
+
+_SEQ_OP_MESSAGE = (
+    "the adjoint cannot tell which part of a list or tuple built with `+` (concatenation) or `*` "
+    "(repetition) came from which operand here; build the sequence with a comprehension or "
+    "`.append`, or use NumPy arrays and np.concatenate / np.tile")
+
+
+class AdjointList(list):
+    """The adjoint of a list or tuple operand of ``+`` / ``*``: a list whose ``+`` adds entry by
+    entry, as adjoints add (a plain list's ``+`` would concatenate), whichever side it is on."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        return AdjointList(map(_add_adjoints, self, other))
+
+    __radd__ = __add__
+
+    def __iadd__(self, other):
+        return self.__add__(other)
+
+
+def _add_adjoints(a, b):
+    """a + b for adjoints: None is zero; lists and tuples add entry by entry."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(a, (list, tuple)):
+        return AdjointList(map(_add_adjoints, a, b))
+    return a + b
+
+
+class SeqSpan:
+    """Where a list/tuple operand ``x`` sits in the result of ``+`` or ``*``: the marker ``bshape``
+    keeps for it.  Found by identity: the result holds x's very items at ``offsets``."""
+
+    __slots__ = ("n", "total", "offsets")
+
+    def __init__(self, n, total, offsets):
+        self.n, self.total, self.offsets = n, total, offsets
+
+    def take(self, c, side=None):
+        """The operand's adjoint from c: the result's adjoint (``a + b``; ``side`` "l" / "r" when
+        known), or that adjoint repeated k times (the rule of ``x * k`` gives ``g * k``)."""
+        n, total = self.n, self.total
+        if not isinstance(c, (list, tuple)):
+            raise TypeError(_SEQ_OP_MESSAGE)
+        if len(c) == total:                      # concatenation: a + b
+            ends = [p for p in self.offsets if p in (0, total - n)]
+            if side is not None:
+                ends = [0 if side == "l" else total - n]
+            if len(ends) != 1:
+                raise TypeError(_SEQ_OP_MESSAGE)
+            return AdjointList(c[ends[0]:ends[0] + n])
+        k = total // n if n > 0 else 0
+        if n > 0 and total == k * n and len(c) == total * k and \
+                all(p in self.offsets for p in range(0, total, n)):
+            parts = c[:total]                    # repetition: x * k, the contribution is g * k
+            return AdjointList(_sum_adjoints(parts[i::n]) for i in range(n))
+        raise TypeError(_SEQ_OP_MESSAGE)
+
+
+def seq_cast_grad(g, shape):
+    """Adjoint of list(x) / tuple(x) for x with this shape marker: g's entries, as a list for a
+    list or tuple x, as an array (zeros where an entry got no adjoint) for an array x; none for
+    anything else (the keys of a dict)."""
+    if g is None or shape is None:
+        return None
+    if type(shape) is list:
+        return list(g)
+    rows = shape[1:]
+    return np.array([np.zeros(rows) if e is None else e for e in g], dtype=_adjoint_dtype_of(g)).reshape(shape)
+
+
+def _adjoint_dtype_of(items):
+    """float64, or complex128 when an entry is complex."""
+    return np.complex128 if any(_is_complex(e) for e in items) else np.float64
+
+
+def ub_seq(c, marker, side):
+    """ub for an operand of ``+`` (``side`` "l" / "r"): a list or tuple operand's part of the
+    result's adjoint, else c summed back to the operand's shape marker (from bshape)."""
+    if marker is None:
+        return c
+    if type(marker) is SeqSpan:
+        return marker.take(c, side)
+    return unbroadcast(c, None if marker == () else marker)
+
+
+def ubl_seq(c, x, side):
+    """Contribution c of an operand x of ``+`` or ``*`` (``side``: "l" / "r" of +, or "*"), the
+    operand kept: for lists and tuples, x's part of the result's adjoint (concatenation) or the sum
+    of its copies (repetition, where the rule's ``g * k`` repeats the adjoint k times); otherwise c
+    summed back to x's shape."""
+    tc, tx = type(c), type(x)
+    if isinstance(c, (list, tuple)) and (tx is list or tx is tuple):
+        n = len(x)
+        if side == "l":
+            return AdjointList(c[:n])
+        if side == "r":
+            return AdjointList(c[len(c) - n:])
+        k = math.isqrt(len(c) // n) if n else 0
+        if n and n * k * k == len(c):
+            total = n * k
+            return AdjointList(_sum_adjoints(c[i:total:n]) for i in range(n))
+        raise TypeError(_SEQ_OP_MESSAGE)
+    if tc is _float:
+        return c
+    sx = x.shape if tx is _ndarray else np.shape(x)
+    sc = c.shape if tc is _ndarray else np.shape(c)
+    if sc == sx:
+        return c
+    return unbroadcast(c, None if sx == () else sx)
+
+
+def _sum_adjoints(items):
+    """Sum of the adjoints in items that are not None (None when all are)."""
+    total = None
+    for item in items:
+        if item is not None:
+            total = item if total is None else total + item
+    return total
+
+
+def seq_marker(x, result):
+    """Marker of operand x of a list/tuple ``+`` or ``*`` with this result (see SeqSpan); None when
+    x is the whole result; an int repetition count gets a marker it cannot use (it has no adjoint)."""
+    if type(x) is not list and type(x) is not tuple:
+        return SeqSpan(-1, len(result), ())
+    n, total = len(x), len(result)
+    if n == total:
+        return None
+    if not n:
+        return SeqSpan(0, total, ())
+    candidates = sorted({0, total - n} | (set(range(0, total, n)) if total % n == 0 else set()))
+    offsets = tuple(p for p in candidates if all(result[p + i] is x[i] for i in range(n)))
+    return SeqSpan(n, total, offsets)
 
 
 def zeros_like_adjoint(x):
@@ -74,13 +224,44 @@ def zeros_like_adjoint(x):
 
 
 def cast_grad(x_b, dtype):
-    """Adjoint through a cast to dtype: x_b itself for floating/complex dtypes (or None), else zero."""
-    if dtype is None or np.dtype(dtype).kind in "fc":
+    """Adjoint through a cast to dtype: x_b itself for complex dtypes (or None), its real part for
+    real floating dtypes (a complex argument loses its imaginary part), else zero."""
+    if dtype is None:
         return x_b
+    kind = np.dtype(dtype).kind
+    if kind == "c":
+        return x_b
+    if kind == "f":
+        return real_adjoint(x_b)
     return zeros_like_adjoint(x_b)
 
 
 # ----- elementwise helpers -----
+
+
+def div(a, b):
+    """a / b with NumPy's float semantics: where b is a Python number equal to 0, inf or nan (and
+    NumPy's warning), as the primal computed in NumPy gave, never ZeroDivisionError."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        return np.true_divide(a, b)
+
+
+def pow(a, b):
+    """a ** b with NumPy's float semantics: inf where a Python 0 is raised to a negative power."""
+    try:
+        return a ** b
+    except ZeroDivisionError:
+        return np.float_power(a, b)
+
+
+def floordiv(a, b):
+    """a // b with NumPy's float semantics: nan where b is a Python-number 0."""
+    try:
+        return a // b
+    except ZeroDivisionError:
+        return np.floor_divide(np.float64(a), b)
 
 
 def sign(x):
@@ -90,10 +271,50 @@ def sign(x):
     return np.sign(x)
 
 
+def abs_grad(g, x):
+    """Contribution of |x| to x: g sign(x) (0 at 0); for complex x, Re(g) conj(x) / |x| (0 at 0),
+    autograd's convention (the cotangent of the real |x| is real: its imaginary part is dropped)."""
+    if type(x) is _float:
+        return g * ((x > 0.0) - (x < 0.0))
+    if not _is_complex(x):
+        return g * np.sign(x)
+    size = np.abs(x)
+    zero = size == 0
+    return np.real(g) * np.where(zero, 0.0, np.conj(x) / np.where(zero, 1.0, size))
+
+
+def _is_complex(x):
+    """Whether x is a complex number or array."""
+    if type(x) is _ndarray:
+        return x.dtype.kind == "c"
+    return isinstance(x, (complex, np.complexfloating))
+
+
+def real_adjoint(g):
+    """The adjoint of a real value: g without the imaginary part complex contributions left in it."""
+    if type(g) is _float or g is None:
+        return g
+    if _is_complex(g):
+        return np.real(g) if type(g) is _ndarray else float(np.real(g))
+    return g
+
+
+def real_for(x_b, c):
+    """Contribution c to the adjoint array x_b, real when x_b is: the adjoint of a real value is real,
+    and what complex contributions leave in its imaginary part would not fit a real array."""
+    if x_b.dtype.kind != "c" and _is_complex(c):
+        return np.real(c)
+    return c
+
+
 def log_positive(x):
-    """log(x) where x > 0 and 0 elsewhere: the exponent derivative of x ** y, finite for x <= 0."""
+    """log(x) where x > 0 and 0 elsewhere: the exponent derivative of x ** y, finite for x <= 0;
+    for complex x, log(x) (0 at 0)."""
     if type(x) is _float or type(x) is int:
         return np.log(x) if x > 0 else 0.0
+    if _is_complex(x):
+        nonzero = np.asarray(x) != 0
+        return np.where(nonzero, np.log(np.where(nonzero, x, 1.0)), 0.0)
     x = np.asarray(x)
     positive = x > 0
     return np.where(positive, np.log(np.where(positive, x, 1.0)), 0.0)
@@ -208,6 +429,8 @@ def var_grad(g, x, axis=None, ddof=0, keepdims=False):
         return 0.0 * g
     x = np.asarray(x)
     centred = x - np.mean(x, axis=axis, keepdims=True)
+    if x.dtype.kind == "c":
+        centred, g = np.conj(centred), np.real(g)
     return (2.0 / (_count(x.shape, axis) - ddof)) * _expand(g, x.shape, axis, keepdims) * centred
 
 
@@ -281,6 +504,111 @@ def cumprod_grad(g, x, ans, axis=None):
     return np.moveaxis(left * tail, 0, axis).reshape(shape)
 
 
+# ----- in-place scatters (np.add.at, np.subtract.at), as functions returning a new array -----
+
+
+def add_at(a, indices, values):
+    """A copy of a with values added at indices (repeated indices add up): np.add.at on a copy."""
+    out = np.array(a, dtype=np.result_type(a, values))
+    np.add.at(out, indices, values)
+    return out
+
+
+def subtract_at(a, indices, values):
+    """A copy of a with values subtracted at indices (repeated indices add up): np.subtract.at on a copy."""
+    out = np.array(a, dtype=np.result_type(a, values))
+    np.subtract.at(out, indices, values)
+    return out
+
+
+def check_out(value, out, what):
+    """The call ``what`` (its text, e.g. "np.sin(..., out=...)") writes ``value`` into the array
+    ``out``: raise where NumPy refuses the cast (a ufunc's 'same_kind' rule), and where the cast would
+    cut the derivative: a float or complex result into an integer array, a complex one into a real array."""
+    dtype = getattr(out, "dtype", None)
+    if dtype is None:
+        raise TypeError(f"{what}: the array written into must be a NumPy array, not {type(out).__name__}")
+    kind = np.result_type(value).kind
+    if (kind in "fc" and dtype.kind not in "fc") or (kind == "c" and dtype.kind != "c"):
+        raise TypeError(f"{what} writes a {np.result_type(value)} result into an array of dtype {dtype}: "
+                        f"the cast drops the derivative; write into a {np.result_type(value)} array, or "
+                        "assign the result to a new name")
+
+
+def at_values_grad(g, indices, shape):
+    """Contribution of add_at(a, indices, values) to values: g read at indices, summed to values' shape."""
+    return unbroadcast(np.asarray(g)[indices], shape)
+
+
+# ----- Fourier transforms -----
+
+
+def rfft_grad(g, shape, n=None, axis=-1, norm=None):
+    """Adjoint of np.fft.rfft(x, n, axis, norm) for real x (see rfftn_grad)."""
+    return rfftn_grad(g, shape, None if n is None else (n,), (axis,), norm)
+
+
+def irfft_grad(g, shape, n=None, axis=-1, norm=None):
+    """Adjoint of np.fft.irfft(c, n, axis, norm) (see irfftn_grad)."""
+    return irfftn_grad(g, shape, None if n is None else (n,), (axis,), norm)
+
+
+def rfftn_grad(g, shape, s=None, axes=None, norm=None):
+    """Adjoint of np.fft.rfftn(x, s, axes, norm) (rfft2 too) for real x, autograd's convention, any
+    lengths: the fftn of g zero-extended to the full last length, cut or zero-padded back to x's
+    shape, real part."""
+    g = np.asarray(g)
+    axes = _fft_axes(len(shape), s, axes)
+    last = axes[-1]
+    n_last = shape[last] if s is None else s[-1]
+    spread = np.fft.fftn(_fit_axis(g, n_last, last), axes=axes, norm=norm)
+    return np.real(_fit_shape(spread, shape, axes))
+
+
+def irfftn_grad(g, shape, s=None, axes=None, norm=None):
+    """Adjoint of np.fft.irfftn(c, s, axes, norm) (irfft2 too): the ifftn of g, twice over on the
+    entries of the last axis that stand for a conjugate pair, none on the entries irfftn ignores,
+    cut or zero-padded back to c's shape."""
+    g = np.asarray(g)
+    axes = _fft_axes(len(shape), s, axes)
+    last = axes[-1]
+    n_last = 2 * (shape[last] - 1) if s is None else s[-1]
+    used = min(shape[last], n_last // 2 + 1)
+    weight = np.full(used, 2.0)
+    weight[0] = 1.0
+    if n_last % 2 == 0 and n_last // 2 < used:
+        weight[n_last // 2] = 1.0
+    spectrum = _fit_axis(np.fft.ifftn(g, axes=axes, norm=norm), used, last)
+    spectrum = spectrum * weight.reshape((used,) + (1,) * (g.ndim - 1 - last))
+    return _fit_shape(spectrum, shape, axes)
+
+
+def _fft_axes(ndim, s, axes):
+    """The transformed axes, as NumPy chooses them: the last len(s) axes, or all of them."""
+    if axes is None:
+        axes = range(ndim - len(s), ndim) if s is not None else range(ndim)
+    return tuple(a % ndim for a in axes)
+
+
+def _fit_axis(a, length, axis):
+    """a cut to, or zero-padded at the end to, the given length along axis."""
+    have = a.shape[axis]
+    if have > length:
+        return a[(slice(None),) * axis + (slice(0, length),)]
+    if have < length:
+        pad = [(0, 0)] * a.ndim
+        pad[axis] = (0, length - have)
+        return np.pad(a, pad)
+    return a
+
+
+def _fit_shape(a, shape, axes):
+    """a cut or zero-padded along each of axes to shape's length there."""
+    for axis in axes:
+        a = _fit_axis(a, shape[axis], axis)
+    return a
+
+
 # ----- shape manipulation -----
 
 
@@ -340,11 +668,12 @@ def diff_grad(g, n=1, axis=-1):
 
 def take_grad(g, shape, indices, axis=None):
     """Adjoint of np.take(x, indices, axis): g scattered (and summed at repeated indices) into zeros."""
+    dtype = _adjoint_dtype(g)
     if axis is None:
-        out = np.zeros(int(np.prod(shape, dtype=np.int64)) if shape is not None else 1)
+        out = np.zeros(int(np.prod(shape, dtype=np.int64)) if shape is not None else 1, dtype=dtype)
         np.add.at(out, np.ravel(indices), np.ravel(g))
         return out[0] if shape is None else out.reshape(shape)
-    out = np.zeros(shape)
+    out = np.zeros(shape, dtype=dtype)
     axis = axis % len(shape)
     np.add.at(out, (slice(None),) * axis + (np.asarray(indices),), g)
     return out
@@ -500,8 +829,10 @@ def solve_grad_a(g, a, ans):
 def norm_grad(g, x, ans, axis=None, keepdims=False):
     """Adjoint of the 2-norm / Frobenius norm np.linalg.norm(x, None, axis, keepdims): g x / ans (0 at 0)."""
     if np.ndim(x) == 0:
-        return g * sign(x)
+        return abs_grad(g, x)
     x = np.asarray(x)
+    if x.dtype.kind == "c":
+        x, g = np.conj(x), np.real(g)
     scale = _expand(g, x.shape, axis, keepdims) / _expand(np.where(ans == 0, 1.0, ans), x.shape, axis, keepdims)
     return x * scale
 
@@ -540,6 +871,8 @@ def autograd_vjp(func, argnum, g, ans, args, kwargs):
         )
     if func is np.einsum and args and isinstance(args[0], str) and "->" not in args[0]:
         args = (_explicit_einsum(args[0]),) + tuple(args[1:])
+    if not _is_complex(ans) and _is_complex(g):
+        g = np.real(g)      # the cotangent of a real result is real (autograd projects it the same way)
     return next(iter(maker((argnum,), ans, args, kwargs)(g)))
 
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import ast
 import inspect
+import re
 import types
 
 import numpy as np
 
+from ..runtime import tape as _rt
 from . import ir, rules, shapes
 from .normalize import Normalizer, bind_call
 from .parse import FunctionInfo, is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
@@ -93,8 +95,34 @@ class FunctionCode:
             {st.target for st in ir.walk(self.body) if isinstance(st, ir.ForRange)}
         self.mutated: list = []       # parameters this function writes into (set by the alias check)
         self.maybe_mutated: set = set()  # ... only by `x op= v`, so only when they are arrays
+        self.touched: frozenset = frozenset()  # parameters a write through another name may reach
+        self.unsafe_pairs: frozenset = frozenset()  # (p, q): the arguments for p and q must not overlap
+        self.maybe_unbound: set = set()  # names an alias check reads where they may not be bound yet
+        self.call_params: dict = {}     # id(call) -> (callee key, [parameters each argument may be])
+        self.returned_globals: frozenset = frozenset()  # module or closure arrays its result may be
+        self._overlap_pairs = None
         self.alias_checks: dict = {}    # (id(stmt), name) -> [(other live name, message)] checked at run time
         self.entry_refs: dict = {}      # parameter -> name holding its value on entry
+
+    @property
+    def copied_params(self) -> set:
+        """Parameters whose arguments a run of the call tree may write into: the root works on
+        copies of those, so that the caller's arrays stay as they are whatever happens."""
+        return set(self.mutated) | self.touched
+
+    @property
+    def overlap_pairs(self) -> frozenset:
+        """(p, q): the arguments for p and q must not share memory, because of this function's own
+        writes or of those of the calls it makes with them."""
+        if self._overlap_pairs is None:
+            pairs = set(self.unsafe_pairs)
+            for callee_key, arg_params in self.call_params.values():
+                callee = self.program.functions[callee_key]
+                index = {p: k for k, p in enumerate(callee.params)}
+                for p, q in callee.overlap_pairs:
+                    pairs.update((a, b) for a in arg_params[index[p]] for b in arg_params[index[q]] if a != b)
+            self._overlap_pairs = frozenset(pairs)
+        return self._overlap_pairs
 
     def entry_ref(self, param) -> str:
         if param not in self.entry_refs:
@@ -207,6 +235,7 @@ class FunctionCode:
             for x in stmts:
                 if id(x) not in inside and x is not loop:
                     read_outside |= _stmt_reads(x)
+            written = self._maybe_written_in(loop)
             chosen, avail = [], set()
             for st in loop.body:
                 if not (isinstance(st, ir.Assign) and isinstance(st.expr, (ir.BinOp, ir.UnOp, ir.Opaque))
@@ -215,7 +244,8 @@ class FunctionCode:
                         and st.target not in self.params):
                     continue
                 operands = _operand_names(st.expr) if not isinstance(st.expr, ir.Opaque) else set(st.expr.reads)
-                if all(op == loop.target or op in avail or op not in in_loop for op in operands):
+                if all(op == loop.target or op in avail or (op not in in_loop and op not in written)
+                       for op in operands):
                     chosen.append(st)
                     avail.add(st.target)
             keep, wanted = [], set(self.needed)
@@ -231,6 +261,32 @@ class FunctionCode:
                               (_operand_names(st.expr) if not isinstance(st.expr, ir.Opaque) else st.expr.reads)}
                 self.needed -= avail
                 self.needed |= (invariants - avail)
+
+    def _maybe_written_in(self, loop) -> set:
+        """Names whose value loop ``loop`` may change in place: the targets of its writes (its own
+        and its callees'), and every name that may share memory with one of those."""
+        written = set()
+        for st in ir.walk(loop.body):
+            if isinstance(st, (ir.SetItem, ir.Append)):
+                written.add(st.target)
+            elif isinstance(st, ir.Assign) and isinstance(st.expr, ir.UserCall):
+                callee = self.program.functions[st.expr.callee]
+                written.update(a.id for p, a in zip(callee.params, st.expr.args)
+                               if p in callee.mutated and isinstance(a, ir.Name))
+        if not written:
+            return written
+        links = {}
+        for st in ir.walk(self.body):
+            for a, b in _sharing_links(st):
+                links.setdefault(a, set()).add(b)
+                links.setdefault(b, set()).add(a)
+        todo = list(written)
+        while todo:
+            for other in links.get(todo.pop(), ()):
+                if other not in written:
+                    written.add(other)
+                    todo.append(other)
+        return written
 
     def _plan_prologue_recomputation(self, stmts):
         """Values computed once, at the top level, from unmodified parameters and constants by one
@@ -263,6 +319,10 @@ class FunctionCode:
                 wanted |= _operand_names(st.expr)
         self.prologue = keep[::-1]
         self.needed -= {st.target for st in self.prologue}
+        # recomputed when the backward sweep starts, after every write into the parameters: an
+        # argument read there must not share memory with one this function writes into
+        read = {n for st in self.prologue for n in _operand_names(st.expr)} & set(self.params)
+        self.unsafe_pairs = self.unsafe_pairs | {(p, q) for p in self.mutated for q in read if q != p}
 
     def _flows(self, s):
         pairs = _flows(s)
@@ -414,6 +474,7 @@ class FunctionCode:
         if self.flag_used:
             out.append(f"    {self.shape_flag()} = {self.shape_guard()}    # then operands of the result's shape tape no marker")
         inits = [n for n in self.needed_locals if n not in self.params and n not in self.first_def_names]
+        inits += sorted(n for n in self.maybe_unbound if n not in inits and n not in self.params)
         for k in range(0, len(inits), 6):
             out.append("    " + " = ".join(inits[k:k + 6]) + " = None")
         out += body.render(1)
@@ -587,10 +648,16 @@ class FunctionCode:
             if mode == "bplus" and name not in self.needed and not self._free(name) and name not in bmarkers:
                 bmarkers[name] = self.tmp("_m")
         for n in sorted(plan.shape_only):
-            if n not in self.needed and not self._free(n):
+            if n == _OLD:
+                # the shape of the target's old value: read from the old value itself when it is
+                # kept, else from a marker taken before the name is rebound
+                if not pushes:
+                    smarkers[n] = self.tmp("_m")
+            elif n not in self.needed and not self._free(n):
                 smarkers[n] = self.tmp("_m")
         result = s.target
-        if s.target in bmarkers or s.target in smarkers:
+        meta_of_old = plan.getitem == s.target and s.target not in self.needed and not self._free(s.target)
+        if s.target in bmarkers or s.target in smarkers or _OLD in smarkers or meta_of_old:
             # the old value's shape is taken before the name is rebound
             result = self.tmp("_n")
         f.add(0, f"{result} = {self._render_expr(expr)}")
@@ -614,10 +681,12 @@ class FunctionCode:
         elif push is not None:
             f.add(0, push)
         for name, m in smarkers.items():
-            f.add(0, f"_push(_vjp.shape_of({name}))")
+            f.add(0, f"_push(_vjp.shape_of({s.target if name == _OLD else name}))")
+        if getitem_meta and meta_of_old:
+            f.add(0, f"_push(_rt.meta({plan.getitem}))")
         if result != s.target:
             f.add(0, f"{s.target} = {result}")
-        if getitem_meta:
+        if getitem_meta and not meta_of_old:
             f.add(0, f"_push(_rt.meta({plan.getitem}))")
         # backward
         if getitem_meta:
@@ -663,12 +732,15 @@ class FunctionCode:
                     if name in bmarkers:
                         m = bmarkers[name] if len(bmarkers) == 1 else \
                             f"{bm}[{list(bmarkers).index(name)}]"
-                        text = f"({text} if {bm} is None else _rt.ub({text}, {m}))" if _is_short(text) \
-                            else f"_rt.ub({text}, {bm} and {m})"
+                        seq = _seq_side(expr, name, contribs)
+                        ub = f"_vjp.ub_seq({{}}, {{}}, {seq!r})" if seq in ("l", "r") else "_rt.ub({}, {})"
+                        text = f"({text} if {bm} is None else {ub.format(text, m)})" if _is_short(text) \
+                            else ub.format(text, bm if m == bm else f"{bm} and {m}")
                     else:
                         src = old if (name == s.target and old) else name
-                        text = f"({text} if {g}.__class__ is float else _rt.ubl({text}, {src}))" \
-                            if _is_short(text) else f"_rt.ubl({text}, {src})"
+                        seq = _seq_side(expr, name, contribs)
+                        ubl = f"_vjp.ubl_seq({text}, {src}, {seq!r})" if seq else f"_rt.ubl({text}, {src})"
+                        text = f"({text} if {g}.__class__ is float else {ubl})" if _is_short(text) else ubl
                     mode = "plus"
                 contribs.append((name, text, mode))
             # contributions to other names first, then to the target itself (which they replace)
@@ -930,6 +1002,7 @@ class FunctionCode:
         snaps = [f"_push(_rt.snapshot({name}))    # {callee.info.name}() writes into it" for _, name in mutated]
         for _, name in mutated:
             self._emit_alias_checks(f, s, name)
+        self._emit_overlap_checks(f, s, callee, mutated)
         if self.probes:
             f.add(0, f"if _ck[{site!r}]:")
             f.add(1, f"_rec.enter({site!r}, 'P')")
@@ -1034,6 +1107,42 @@ class FunctionCode:
         if pushes:
             b.add(0, f"{s.target} = {old}" if old else f"{s.target} = _pop()")
         return f, b, new_state
+
+    def _emit_overlap_checks(self, f, s, callee, mutated):
+        """A callee that writes into one argument must get no other argument sharing its memory:
+        its adjoint treats its parameters as distinct arrays."""
+        args = s.expr.args
+        for k, name in mutated:
+            for j, atom in enumerate(args):
+                if (callee.params[k], callee.params[j]) not in callee.overlap_pairs or \
+                        (isinstance(atom, ir.Const) and shapes.literal_type(atom.src) is not None):
+                    continue
+                message = callee.overlap_message(callee.params[k], callee.params[j], self.info, s.line,
+                                                 [a.text() for a in args], self.norm.user_names)
+                f.add(0, f"_rt.check_alias({name}, {atom.text()}, {message!r})")
+
+    def overlap_message(self, written, other, where=None, line=None, args=None, user_names=()):
+        """Why arguments sharing memory are refused, at the call in ``where`` (a caller's
+        FunctionInfo) or, for the root, at its definition."""
+        name = self.info.name
+        reason = (f"{name}() writes into its parameter `{written}`, and the arguments passed for `{written}` and "
+                  f"`{other}` share memory: the adjoint would miss that the write also changes `{other}`")
+        pick = None
+        if args is not None:
+            texts = dict(zip(self.params, args))
+            pick = next((texts[p] for p in (other, written) if texts[p] in user_names), None)
+        hint = f"pass a copy of one of them, e.g. {pick}.copy()" if pick else "pass a copy of one of them"
+        if where is None:
+            hint = f"call {name}() with separate arrays: pass a copy (x.copy()) for `{other}` or `{written}`"
+            return str(self.info.error(reason, lineno=self.info.node.lineno, hint=hint))
+        return str(where.error(reason, lineno=line, hint=hint))
+
+    def check_arguments(self, named: dict):
+        """Run-time check of a root's arguments (``named``: parameter -> value): none may share
+        memory with one it writes into."""
+        for p, q in sorted(self.overlap_pairs):
+            if _rt.overlaps(named[p], named[q]):
+                raise _rt.AliasError(self.overlap_message(p, q))
 
     def _emit_if(self, s, state):
         fb, bb, sb = self._emit_block(s.body, state)
@@ -1239,6 +1348,21 @@ def _int_literal(text: str) -> bool:
     return text.lstrip("-(").rstrip(")").isdigit()
 
 
+def _seq_side(expr, name, done):
+    """Where operand ``name`` sits in ``+`` or ``*``, which concatenate or repeat lists and tuples:
+    "l" / "r" (left / right of +; for ``u + u`` its first contribution is the left one) or "*";
+    None for other expressions.  ``done``: the contributions of the statement already emitted."""
+    if not isinstance(expr, ir.BinOp) or expr.op not in (ast.Add, ast.Mult):
+        return None
+    if expr.op is ast.Mult:
+        return "*"
+    left = isinstance(expr.a, ir.Name) and expr.a.id == name
+    right = isinstance(expr.b, ir.Name) and expr.b.id == name
+    if left and right:
+        return "r" if any(c[0] == name for c in done) else "l"
+    return "l" if left else "r"
+
+
 def _is_short(text: str) -> bool:
     return len(text) < 40 and "(" not in text
 
@@ -1363,6 +1487,18 @@ class _PrimalRewriter(ast.NodeTransformer):
         self.info = code.info
         self.probes = probes
         self.locals = code.norm.locals
+        self.global_checks = _global_checks(code)
+
+    # writes that may reach a module or closure array are checked here too: a checkpointed call
+    # runs the primal, and the user's arrays must not be written before the AliasError
+    def _checked(self, node):
+        node = self.generic_visit(node)
+        read = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        checks = [ast.parse(f"_rt.check_alias({target}, {ref}, {message!r})").body[0]
+                  for target, ref, message in self.global_checks.get(node.lineno, ()) if target in read]
+        return [ast.copy_location(c, node) for c in checks] + [node] if checks else node
+
+    visit_Assign = visit_AugAssign = visit_AnnAssign = visit_Expr = _checked
 
     def visit_Call(self, node):
         func = node.func
@@ -1448,20 +1584,28 @@ class AliasChecker:
         self.live_after: dict = {}
         self.contents: dict = {}        # container object -> objects it may hold
         self.mutated: set = set()       # parameters written in place (the caller's arrays)
+        self.touched: set = set()       # parameters a write through another name may reach
+        self.unsafe: set = set()        # (p, q): q (or a name that may share its memory) is read after
+                                        # a write into parameter p, so their arguments must not overlap
         self.strict_mutated: set = set()  # ... by writes that happen whatever their type
 
     def run(self) -> bool:
         """Check the function; returns True when its result never shares memory with a parameter."""
         body = self.code.body
         self._live(body, set())
+        self.bound_before: dict = {}
+        _bound_before(body, frozenset(self.code.params), self.bound_before)
         self.checking = False          # a first pass collects what containers may hold
         self._pts_block(body, {p: frozenset({("param", p)}) for p in self.code.params})
         self.checking = True
         self._pts_block(body, {p: frozenset({("param", p)}) for p in self.code.params})
+        self.code.touched = frozenset(self.touched)
+        self.code.unsafe_pairs = frozenset(self.unsafe) | frozenset(
+            (p, q) for p in self.mutated for q in self.mutated if p != q)
         ret = self.code.body[-1].value
-        if isinstance(ret, ir.Name):
-            return not any(obj[0] == "param" for obj in self._final_env.get(ret.id, ()))
-        return True
+        returned = self._pts(ret, self._final_env)
+        self.code.returned_globals = frozenset(obj for obj in returned if obj[0] == "global")
+        return not any(obj[0] in ("param", "global") for obj in returned)
 
     # -- liveness ---------------------------------------------------------------------------------
     def _live(self, stmts, live_out: set) -> set:
@@ -1540,6 +1684,8 @@ class AliasChecker:
     def _pts(self, atom, env):
         if isinstance(atom, ir.Name):
             return env.get(atom.id, frozenset())
+        if isinstance(atom, ir.Const) and _GLOBAL_REF.fullmatch(atom.src):
+            return frozenset({("global", atom.src)})     # an array of the module or a closure
         return frozenset()
 
     def _transfer(self, s, env):
@@ -1556,18 +1702,27 @@ class AliasChecker:
             return site
         if isinstance(e, ir.UserCall):
             callee = self.code.program.functions[e.callee]
+            if self.checking:
+                _, known = self.code.call_params.get(id(s), (e.callee, [set() for _ in e.args]))
+                for k, atom in enumerate(e.args):
+                    known[k] |= self._params_in(self._pts(atom, env))
+                self.code.call_params[id(s)] = (e.callee, known)
             for param, atom in zip(callee.params, e.args):
+                if param in callee.touched and isinstance(atom, ir.Name):
+                    self.touched.update(obj[1] for obj in env.get(atom.id, ()) if obj[0] == "param")
                 if param in getattr(callee, "mutated", ()):
                     if not isinstance(atom, ir.Name):
-                        raise self.code.info.error(f"{callee.info.name}() writes into its parameter `{param}`: "
-                                                   "pass it a variable, not an expression", lineno=s.line)
+                        raise self._nonlocal_write(s, callee, param, atom)
                     self._check_write(s, atom.id, env, deferred=param in callee.maybe_mutated)
             if self.returns_fresh.get(e.callee, False):
                 return site
-            out = site
+            out = site | callee.returned_globals
             for a in e.args:
                 out |= self._pts(a, env)
             return out
+        if isinstance(e, ir.Opaque):
+            # an inactive expression may be a view of a module or closure array (W[1:], W.T)
+            return site | frozenset(("global", m.group(0)) for m in _GLOBAL_REF.finditer(e.src))
         if isinstance(e, (ir.Build, ir.BuildDict)):
             inner = frozenset()
             for a in (e.elts if isinstance(e, ir.Build) else e.values):
@@ -1576,6 +1731,17 @@ class AliasChecker:
             self.contents[key] = self.contents.get(key, frozenset()) | inner
             return site
         return site
+
+    def _nonlocal_write(self, s, callee, param, atom):
+        """The error for a callee writing into an argument that is no local variable."""
+        name = _global_name(atom.text())
+        if name:
+            return self.code.info.error(
+                f"{callee.info.name}() writes into its parameter `{param}`, and the argument `{name}` is a global "
+                "or closure variable: differentiated code never writes into those", lineno=s.line,
+                hint=f"pass a local copy, e.g. {name.lower()}_local = {name}.copy()")
+        return self.code.info.error(f"{callee.info.name}() writes into its parameter `{param}`: "
+                                    "pass it a variable, not an expression", lineno=s.line)
 
     def _check_write(self, s, target, env, deferred=None):
         if not self.checking:
@@ -1592,17 +1758,23 @@ class AliasChecker:
         what = self._describe(target)
         checks = self.code.alias_checks.setdefault((id(s), target), [])
 
-        def check(other_ref, other_name, hint):
-            err = info.error(f"writing into {what} also changes `{other_name}`, which shares its memory and is "
-                             "used afterwards; the adjoint would miss that dependence", lineno=s.line, hint=hint)
+        def check(other_ref, other_name, hint, reason=None):
+            if other_ref == other_name and other_name not in self.bound_before.get(id(s), ()):
+                self.code.maybe_unbound.add(other_name)   # None until bound: a check of None passes
+            reason = reason or (f"writing into {what} also changes `{other_name}`, which shares its memory and is "
+                                "used afterwards; the adjoint would miss that dependence")
+            err = info.error(reason, lineno=s.line, hint=hint)
             if all(ref != other_ref for ref, _ in checks):
                 checks.append((other_ref, str(err)))
 
         if own_param:
             self.mutated.add(target)      # the caller's array is written: callers snapshot it
+            for name in self.live_after.get(id(s), ()):
+                self.unsafe.update((target, q) for q in self._params_in(env.get(name, frozenset())) if q != target)
             if not deferred:
                 self.strict_mutated.add(target)
         else:
+            self.touched.update(obj[1] for obj in objs if obj[0] == "param")
             for obj in sorted(objs, key=repr):
                 if obj[0] == "param" and obj[1] not in exclude:
                     p = obj[1]
@@ -1610,14 +1782,33 @@ class AliasChecker:
                     check(ref, p, f"nbadjoint does not write into its caller's arrays through another name: "
                                   f"work on a copy, e.g. {target if target in self.user_names else 'x'} = "
                                   f"{p}.copy(), or write into `{p}` itself")
+        for obj in sorted(objs, key=repr):
+            if obj[0] == "global":
+                name = _global_name(obj[1])
+                label = f"`{name}`" if name else "it was taken from"
+                check(obj[1], name, "work on a copy, e.g. " + (f"{name.lower()}_local = {name}.copy()" if name
+                                                              else f"{target} = {target}.copy()"),
+                      reason=f"writing into {what} also changes the module or closure array {label}: "
+                             "differentiated code never writes into those (its adjoint would miss the write)")
+        rebound = s.target if isinstance(s, ir.Assign) else None    # its old value is not used again
         for name in sorted(self.live_after.get(id(s), ())):
-            if name == target or name not in self.user_names or name in exclude:
+            if name in (target, rebound) or name not in self.user_names or name in exclude:
                 continue
             if self._conflict(env.get(name, frozenset()), objs):
                 # may share: checked when the write happens (a float taken from an array shares nothing)
                 check(name, name, f"make one of them a copy, e.g. {name} = {name}.copy()")
         if not checks:
             del self.code.alias_checks[(id(s), target)]
+
+    def _params_in(self, objs) -> set:
+        """The parameters whose arguments objects ``objs`` may be (or be entries of)."""
+        out = set()
+        for obj in list(objs) + list(self._held(objs)):
+            while obj[0] == "elem":
+                obj = obj[1]
+            if obj[0] == "param":
+                out.add(obj[1])
+        return out
 
     def _describe(self, name) -> str:
         """How a message names what is written: the user's variable, or the expression of a temporary."""
@@ -1651,6 +1842,69 @@ def _conflict(a, b) -> bool:
                        for o in y):
                     return True
     return False
+
+
+def _global_checks(code) -> dict:
+    """line -> [(user's name written, module or closure array, message)] of the run-time alias
+    checks of ``code`` against arrays that are not the function's own."""
+    out: dict = {}
+    lines = {id(st): st.line for st in ir.walk(code.body)}
+    for (sid, target), checks in code.alias_checks.items():
+        if target not in code.norm.user_names:
+            continue
+        for ref, message in checks:
+            if _GLOBAL_REF.fullmatch(ref):
+                out.setdefault(lines.get(sid), []).append((target, ref, message))
+    return out
+
+
+_GLOBAL_REF = re.compile(r"_(?:G\d+|C_\w+)\['(\w+)'\]|_K\[\d+\]")
+
+
+def _global_name(ref: str) -> str:
+    """The user's name of a module or closure variable from its reference in generated code."""
+    found = _GLOBAL_REF.fullmatch(ref)
+    return found.group(1) if found and found.group(1) else ""
+
+
+def _bound_before(stmts, bound: frozenset, out: dict) -> frozenset:
+    """Record in ``out`` (statement id -> names) the names certainly bound before each statement
+    runs; returns those certainly bound after the block."""
+    for s in stmts:
+        out[id(s)] = bound
+        if isinstance(s, ir.If):
+            bound = _bound_before(s.body, bound, out) & _bound_before(s.orelse, bound, out)
+        elif isinstance(s, ir.ForRange):
+            _bound_before(s.body, bound | {s.target}, out)      # the body may not run at all
+        elif isinstance(s, ir.Loop):
+            _bound_before(s.body, bound, out)                   # it may exit before any name is bound
+        else:
+            bound = bound | frozenset(ir.defined(s))
+    return bound
+
+
+def _sharing_links(st) -> list:
+    """(name, name) pairs statement ``st`` may leave sharing memory (or one holding the other)."""
+    if isinstance(st, ir.Unpack):
+        return [(t, n) for t in st.targets for n in ir.names_in([st.value])]
+    if isinstance(st, (ir.SetItem, ir.Append)):
+        return [(st.target, n) for n in ir.names_in([st.value])]
+    if not isinstance(st, ir.Assign):
+        return []
+    e = st.expr
+    if isinstance(e, (ir.Copy, ir.GetItem)):
+        names = ir.names_in([e.a])
+    elif isinstance(e, ir.Prim):
+        names = ir.names_in(e.args[:1]) if e.func in _VIEW_FUNCS or e.method else []
+    elif isinstance(e, ir.UserCall):
+        names = ir.names_in(e.args)
+    elif isinstance(e, ir.Build):
+        names = ir.names_in(e.elts)
+    elif isinstance(e, ir.BuildDict):
+        names = ir.names_in(e.values)
+    else:
+        names = []
+    return [(st.target, n) for n in names]
 
 
 def _union_env(a: dict, b: dict) -> dict:

@@ -10,12 +10,14 @@ conditional expressions become loops and ``if`` statements.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import numbers
 import types
 
 import numpy as np
 
+from ..runtime import vjp as _vjp
 from . import ir
 from . import rules
 from .parse import _NOT_FOUND, MODULE_TEXT, FunctionInfo, is_user_function, resolve_name, resolve_static
@@ -189,7 +191,8 @@ class Normalizer:
                 out.append(ir.Append(func.value.id, item, line=s.lineno))
                 return False
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-                    and func.value.id not in self.locals and func.attr in _MUTATING_METHODS:
+                    and func.value.id not in self.locals and func.attr in _MUTATING_METHODS \
+                    and not isinstance(resolve_static(func.value, self.info, self.locals), types.ModuleType):
                 raise self.err(f"`{func.value.id}.{func.attr}(...)` changes the global `{func.value.id}`: "
                                "differentiated code cannot change global state", s,
                                hint="pass it in as an argument and return the new value")
@@ -197,7 +200,8 @@ class Normalizer:
             if obj is print:
                 out.append(ir.Effect(self._passive_text(s), self._passive_reads(s), line=s.lineno))
                 return False
-            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.locals:
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.locals \
+                    and not any(k.arg == "out" for k in value.keywords):
                 raise self.err(f"the method call `.{func.attr}(...)` used as a statement is not supported "
                                "(it would change an object in place)", s,
                                hint="write the result to a new variable instead")
@@ -642,8 +646,10 @@ class Normalizer:
     def attribute(self, node, out):
         obj = resolve_static(node, self.info, self.locals)
         if obj is not _NOT_FOUND:
-            if isinstance(obj, (numbers.Number, np.ndarray, str, tuple, type(None))) or obj is np.newaxis:
-                return ir.Const(self.program.constant_ref(self.info, ast.unparse(node), obj))
+            if isinstance(obj, (numbers.Number, np.ndarray, str, tuple, type(None), np.dtype)) or obj is np.newaxis \
+                    or (isinstance(obj, type) and issubclass(obj, np.generic)):     # dtypes: np.float64
+                known = rules.canonical_name(obj) if isinstance(obj, type) else None
+                return ir.Const(known or self.program.constant_ref(self.info, ast.unparse(node), obj))
             raise self.err(f"`{ast.unparse(node)}` is used as a value; only calls of it are supported", node)
         base = self.expr(node.value, out)
         attr = node.attr
@@ -661,9 +667,8 @@ class Normalizer:
             return ir.Prim(func, name, args, kwargs, nondiff=True)
         rule = rules.find_rule(func)
         if rule is None:
-            raise self.err(f"no derivative rule for `{name}`", node,
-                           hint="nbadjoint knows NumPy, math and autograd's primitives; "
-                                "write it with supported operations or keep it outside the differentiated code")
+            what, hint = _describe_callee(func, _written_name(node))
+            raise self.err(f"no derivative rule for {what}", node, hint=hint)
         return ir.Prim(func, rule.name or name, args, kwargs, rule=rule)
 
     def call(self, node, out):
@@ -681,17 +686,11 @@ class Normalizer:
             if mfunc is None:
                 raise self.err(f"the method `.{method}()` is not supported", node,
                                hint="call the NumPy function instead, e.g. np.sum(x) for x.sum()")
-            args = [target] + [self.expr(a, out) for a in node.args]
-            kwargs = {k.arg: self.expr(k.value, out) for k in node.keywords}
-            if method == "reshape" and len(args) > 2:
-                shape = self.emit(ir.Build("tuple", args[1:]), out, line)
-                args = [target, shape]
-            if method == "transpose" and len(args) > 2:
-                axes = self.emit(ir.Build("tuple", args[1:]), out, line)
-                args = [target, axes]
-            prim = self._prim(mfunc, args, kwargs, node)
-            prim.method = method
-            return self.emit(prim, out, line)
+            written, stripped = self._split_out(mfunc, node, 1)
+            if written is not None:
+                value = self.method_call(target, mfunc, method, stripped, out)
+                return self.write_out(written, value, out, line, f".{method}(..., out=...)")
+            return self.method_call(target, mfunc, method, stripped, out)
         obj = resolve_static(func, self.info, self.locals)
         if obj is _NOT_FOUND:
             if isinstance(func, ast.Name) and func.id in self.locals:
@@ -704,6 +703,14 @@ class Normalizer:
             raise self.err(f"random numbers (`{ast.unparse(func)}`) drawn inside the differentiated code would differ "
                            "when a checkpointed call is recomputed", node,
                            hint="draw them outside and pass them in as an argument")
+        at = _ufunc_at(obj)
+        if at is not None:
+            return self.ufunc_at(at, node, out)
+        target, stripped = self._split_out(obj, node, 0)
+        if target is not None:
+            value = self.call(stripped, out)
+            return self.write_out(target, value, out, line, f"{ast.unparse(node.func)}(..., out=...)")
+        node = stripped
         args = [self.expr(a, out) for a in node.args]
         kwargs = {k.arg: self.expr(k.value, out) for k in node.keywords}
         if obj is range:
@@ -712,6 +719,104 @@ class Normalizer:
                 and obj not in (list, tuple, dict):
             raise self.err(f"constructing `{ast.unparse(func)}` objects is not supported", node)
         return self.emit(self._prim(obj, args, kwargs, node), out, line)
+
+    def method_call(self, target, mfunc, method, node, out):
+        """``target.method(...)`` as the primitive ``mfunc(target, ...)``."""
+        line = node.lineno
+        args = [target] + [self.expr(a, out) for a in node.args]
+        kwargs = {k.arg: self.expr(k.value, out) for k in node.keywords}
+        if method == "reshape" and len(args) > 2:
+            shape = self.emit(ir.Build("tuple", args[1:]), out, line)
+            args = [target, shape]
+        if method == "transpose" and len(args) > 2:
+            axes = self.emit(ir.Build("tuple", args[1:]), out, line)
+            args = [target, axes]
+        prim = self._prim(mfunc, args, kwargs, node)
+        prim.method = method
+        return self.emit(prim, out, line)
+
+    # -- out= arguments: f(..., out=a) is the write a[...] = f(...) ------------------------------
+    def _split_out(self, func, node, shift):
+        """(the array ``node`` writes its result into, or None; the call without its ``out``).
+
+        ``out`` may be given by keyword or by position (a ufunc's outputs follow its inputs);
+        ``shift`` is 1 for a method call, whose object is the function's first argument."""
+        args, keywords = list(node.args), list(node.keywords)
+        found = None
+        for k in keywords:
+            if k.arg == "out":
+                found = k.value
+                keywords.remove(k)
+                break
+        if found is None:
+            pos = _out_position(func)
+            if pos is not None and pos - shift < len(args) and not _is_none(args[pos - shift]):
+                found = args[pos - shift]
+                del args[pos - shift]
+                if len(args) > pos - shift:
+                    raise self.err(f"`{ast.unparse(node.func)}(...)`: pass `out` by keyword", node)
+        if isinstance(func, np.ufunc) and any(k.arg == "where" for k in keywords):
+            raise self.err(f"`{ast.unparse(node.func)}(..., where=...)` computes only the entries where the mask "
+                           "is true and leaves the others as they were, which has no derivative rule", node,
+                           hint="compute the whole result and select: `a[...] = np.where(mask, f(x), a)`")
+        if found is None:
+            return None, node
+        stripped = ast.Call(node.func, args, keywords)
+        ast.copy_location(stripped, node)
+        stripped.end_lineno, stripped.end_col_offset = node.end_lineno, node.end_col_offset
+        if isinstance(found, ast.Constant) and found.value is None:
+            return None, stripped
+        if isinstance(found, (ast.Tuple, ast.List)):
+            if len(found.elts) != 1:
+                raise self.err(f"`{ast.unparse(node.func)}(...)` with several `out` arrays is not supported",
+                               node, hint="assign the results to new names instead")
+            found = found.elts[0]
+        slice_of_name = isinstance(found, ast.Subscript) and isinstance(found.value, ast.Name)
+        if not (isinstance(found, ast.Name) or slice_of_name):
+            raise self.err(f"`out={ast.unparse(found)}`: only a local array or a slice of one can "
+                           "receive the result", node, hint="assign the result to a new name instead")
+        base = found if isinstance(found, ast.Name) else found.value
+        if base.id not in self.locals:
+            raise self.err(f"`out={ast.unparse(found)}` writes into `{base.id}`, which is not a local "
+                           "variable (global state)", node,
+                           hint="pass it in as an argument and return the new value")
+        return found, stripped
+
+    def write_out(self, target, value, out, line, what=None):
+        """``target[...] = value`` (or ``name[index] = value`` for ``out=name[index]``); the call's
+        value is the array written into, read back.  With ``what`` (the call's text for messages),
+        the write is checked first as NumPy checks ``out=``: no float result cast into an integer array."""
+        base = target.id if isinstance(target, ast.Name) else target.value.id
+        if what is not None:
+            value = self._as_name(value, out, line)
+            out.append(ir.Effect(f"_vjp.check_out({value.id}, {base}, {what!r})", [value.id, base], line=line))
+        if isinstance(target, ast.Name):
+            place = ast.Subscript(ast.Name(target.id, ast.Load()), ast.Constant(Ellipsis), ast.Store())
+            ast.copy_location(place, target)
+            self.assign_to(place, value, out, line)
+            return ir.Name(target.id)
+        self.assign_to(target, value, out, line)
+        return self.expr(target, out)
+
+    def ufunc_at(self, ufunc, node, out):
+        """``np.add.at(a, idx, v)`` / ``np.subtract.at``: ``a[...] = a + v scattered at idx``
+        (repeated indices add up, as in NumPy)."""
+        name = ast.unparse(node.func)
+        helper = _UFUNC_AT.get(ufunc)
+        if helper is None:
+            raise self.err(f"`{name}(...)` changes its first argument in place, which has no derivative rule", node,
+                           hint="np.add.at and np.subtract.at are supported; write the update with "
+                                "indexing otherwise, e.g. a[idx] = a[idx] * v for unique indices")
+        if node.keywords or len(node.args) != 3:
+            raise self.err(f"call `{name}(a, indices, values)` with three positional arguments", node)
+        target = node.args[0]
+        if not isinstance(target, ast.Name) or target.id not in self.locals:
+            raise self.err(f"`{name}(...)` must write into a local array", node,
+                           hint="assign the array to a local name first")
+        args = [self.expr(a, out) for a in node.args]
+        value = self.emit(self._prim(helper, args, {}, node), out, node.lineno)
+        self.write_out(target, value, out, node.lineno, f"{name}({target.id}, ...)")
+        return ir.Const("None")
 
     def user_call(self, callee, node, out):
         line = node.lineno
@@ -751,6 +856,91 @@ _HINTS = {
     ast.FunctionDef: "define the helper at module level; it then becomes a call site of the call tree",
     ast.Try: "validate inputs before calling the differentiated function",
 }
+
+
+def _written_name(node) -> str:
+    """The callee as the user wrote it: ``scipy.special.erfcx``, ``obj.method``, ``x.T``."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    return ast.unparse(node)
+
+
+_NO_RULE_HINT = ("nbadjoint knows NumPy, math and autograd's primitives; "
+                 "write it with supported operations or keep it outside the differentiated code")
+_UFUNC_METHOD_HINTS = {"reduce": "np.sum / np.prod / np.max", "accumulate": "np.cumsum / np.cumprod",
+                       "outer": "broadcasting (a[:, None] + b for np.add.outer)",
+                       "reduceat": "np.sum over slices"}
+
+
+def _describe_callee(func, written):
+    """(what the callee is, a hint) for the message of a call with no derivative rule."""
+    if isinstance(func, functools.partial):
+        inner = getattr(func.func, "__qualname__", None) or type(func.func).__name__
+        return (f"`{written}`, a functools.partial of `{inner}`",
+                f"call `{inner}` directly with the fixed arguments written out")
+    method = _ufunc_method(func)
+    if method is not None:
+        ufunc, mname = method
+        alt = _UFUNC_METHOD_HINTS.get(mname)
+        return (f"`{written}`, the `.{mname}` method of the ufunc np.{ufunc.__name__}",
+                f"use {alt} instead" if alt else _NO_RULE_HINT)
+    owner = getattr(func, "__self__", None)
+    if owner is not None and not inspect.ismodule(owner) and not isinstance(owner, type):
+        return (f"`{written}`, a method of a `{type(owner).__name__}` object",
+                "differentiated code can call plain functions only: write the method as a module-level "
+                "function that takes the object's data as arguments")
+    if isinstance(func, np.ufunc):
+        shown = f"`{written}`" if written.endswith(func.__name__) else f"`{written}` (the ufunc {func.__name__})"
+        return shown, _NO_RULE_HINT
+    if not callable(func):
+        return f"`{written}`", _NO_RULE_HINT
+    if not inspect.isroutine(func) and not isinstance(func, type):
+        return (f"`{written}`, a callable `{type(func).__name__}` object",
+                "call a plain function instead (a callable object's state is not differentiated)")
+    module = getattr(func, "__module__", None) or ""
+    qual = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    full = f"{module}.{qual}" if module and qual and module != "builtins" else written
+    shown = f"`{written}`" if full in (written, None) else f"`{written}` ({full})"
+    return shown, _NO_RULE_HINT
+
+
+def _is_none(node) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
+
+
+def _ufunc_at(obj):
+    """The ufunc of ``np.<ufunc>.at`` (a bound method of the ufunc), else None."""
+    owner = getattr(obj, "__self__", None)
+    if isinstance(owner, np.ufunc) and getattr(obj, "__name__", None) == "at":
+        return owner
+    return None
+
+
+def _ufunc_method(obj):
+    """(ufunc, method name) of a bound ufunc method such as ``np.add.reduce``, else None."""
+    owner = getattr(obj, "__self__", None)
+    if isinstance(owner, np.ufunc):
+        return owner, getattr(obj, "__name__", "?")
+    return None
+
+
+_UFUNC_AT = {np.add: _vjp.add_at, np.subtract: _vjp.subtract_at}
+
+
+def _out_position(func):
+    """Index of the positional parameter ``out`` of func (for a ufunc, its first output), or None."""
+    if isinstance(func, np.ufunc):
+        return func.nin
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    for i, p in enumerate(params):
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            return None
+        if p.name == "out":
+            return i
+    return None
 
 
 def bind_call(callee, n_positional, keywords) -> list:

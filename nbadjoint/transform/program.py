@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import TransformError
 from ..runtime import tape as _rt
+from ..runtime import vjp as _vjp
 from .parse import FunctionInfo, load_function
 from .shapes import analyze_program as analyze_shapes
 
@@ -315,8 +316,10 @@ class Program:
         except TypeError as exc:
             raise TypeError(f"{self.root_name}(): {exc}") from None
         bound.apply_defaults()
-        mutated = set(self.functions[self.root_key].mutated)
-        return [copy.deepcopy(bound.arguments[p]) if p in mutated else bound.arguments[p] for p in sig.parameters]
+        root = self.functions[self.root_key]
+        root.check_arguments(bound.arguments)
+        copied, memo = root.copied_params, {}
+        return [copy.deepcopy(bound.arguments[p], memo) if p in copied else bound.arguments[p] for p in sig.parameters]
 
     @property
     def root_mutated_none(self) -> tuple:
@@ -432,6 +435,8 @@ def _finish_grad(g, x):
     if isinstance(x, np.ndarray):
         if g is None:
             return np.zeros_like(x, dtype=np.result_type(x.dtype, np.float64))
+        if x.dtype.kind != "c":
+            g = _vjp.real_adjoint(g)
         g = np.asarray(g, dtype=np.result_type(x.dtype, np.float64))
         if g.shape != x.shape:
             g = np.broadcast_to(g, x.shape).copy()
@@ -439,6 +444,7 @@ def _finish_grad(g, x):
     if isinstance(x, (float, np.floating)):
         if g is None:
             return 0.0
+        g = _vjp.real_adjoint(g)
         return float(g) if not isinstance(g, np.ndarray) or g.size == 1 else g
     if isinstance(x, (tuple, list)):
         parts = g if g is not None else [None] * len(x)

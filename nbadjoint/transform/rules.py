@@ -222,14 +222,28 @@ def _number(text):
     return value
 
 
-def _pow_base(base, exponent):
-    """Template callable: contribution of base ** exponent to the base (literal exponents inlined)."""
+def _div(num, den):
+    """Text of num / den with NumPy's float semantics: plain `/` for a nonzero literal divisor,
+    else _vjp.div (inf or nan where a Python-number divisor is 0, never ZeroDivisionError)."""
+    k = _number(den)
+    if k is not None and k != 0:
+        return f"{_atom(num)} / {_atom(den)}"
+    return f"_vjp.div({num}, {den})"
+
+
+def _pow_base(base, exponent, numpy=False):
+    """Template callable: contribution of base ** exponent to the base (literal exponents inlined).
+
+    A Python 0 raised to a negative literal power fails in the primal already, except in np.power
+    (``numpy``); between 0 and 1 the derivative's power is negative: _vjp.pow keeps NumPy's inf."""
 
     def grad(g, ans, v):
         a, b = v[base], v[exponent]
         k = _number(b)
         if k is None:
-            return f"{g} * {b} * {a} ** ({b} - 1)"
+            if _number(a):  # a nonzero literal base
+                return f"{g} * {b} * {a} ** ({b} - 1)"
+            return f"{g} * {b} * _vjp.pow({a}, {b} - 1)"
         if k == 0:
             return f"0.0 * {g}"
         if k == 1:
@@ -237,7 +251,9 @@ def _pow_base(base, exponent):
         if k == 2:
             return f"2 * {a} * {g}"
         if k == 0.5:
-            return f"0.5 * {g} / {ans}"
+            return f"_vjp.div(0.5 * {g}, {ans})"
+        if k < 1 and (numpy or k > 0):
+            return f"{k!r} * {g} * _vjp.pow({a}, {k - 1!r})"
         return f"{k!r} * {g} * {a} ** {k - 1!r}"
 
     return grad
@@ -260,6 +276,9 @@ _INT_DTYPES = {
 }
 
 
+_KEEPING_DTYPES = {"None", "complex", "np.complex128", "np.complex64", "'complex128'"}
+
+
 def _dtype_passes(name, dtype_param, template):
     """Template callable: `template` for float dtypes, no derivative for integer/bool dtypes, and a
     run-time decision (_vjp.cast_grad) for a dtype the text does not tell."""
@@ -267,6 +286,8 @@ def _dtype_passes(name, dtype_param, template):
     def grad(g, ans, v):
         dtype = v[dtype_param].replace('"', "'")
         if dtype in _FLOAT_DTYPES:
+            if dtype not in _KEEPING_DTYPES:    # a real dtype: a complex argument loses its imaginary part
+                g = f"_vjp.real_adjoint({g})"
             return template.format(g=g, ans=ans, **v)
         if dtype in _INT_DTYPES:
             return None
@@ -298,7 +319,7 @@ def _math_log_x(g, ans, v):
     """math.log(x[, base]) with respect to x."""
     if _same_text(v["base"], "None"):
         return f"{g} / {v['x']}"
-    return f"{g} / ({v['x']} * math.log({v['base']}))"
+    return f"_vjp.div({g}, {v['x']} * math.log({v['base']}))"
 
 
 def _math_log_base(g, ans, v):
@@ -322,20 +343,20 @@ _UNARY_NP = {  # elementwise NumPy functions of one argument: contribution to x
     "tanh": "{g} * (1 - {ans} ** 2)",
     "arcsinh": "{g} / np.sqrt({x} ** 2 + 1)",
     "arccosh": "{g} / np.sqrt({x} ** 2 - 1)",
-    "arctanh": "{g} / (1 - {x} ** 2)",
+    "arctanh": "_vjp.div({g}, 1 - {x} ** 2)",
     "exp": "{g} * {ans}",
     "exp2": "{g} * {ans} * math.log(2)",
     "expm1": "{g} * ({ans} + 1)",
-    "log": "{g} / {x}",
-    "log1p": "{g} / (1 + {x})",
-    "log2": "{g} / ({x} * math.log(2))",
-    "log10": "{g} / ({x} * math.log(10))",
+    "log": "_vjp.div({g}, {x})",
+    "log1p": "_vjp.div({g}, 1 + {x})",
+    "log2": "_vjp.div({g}, {x} * math.log(2))",
+    "log10": "_vjp.div({g}, {x} * math.log(10))",
     "sqrt": "0.5 * {g} / {ans}",
     "cbrt": "{g} / (3 * {ans} ** 2)",
     "square": "2 * {x} * {g}",
     "reciprocal": "-{g} * {ans} ** 2",
-    "abs": "{g} * _vjp.sign({x})",
-    "absolute": "{g} * _vjp.sign({x})",
+    "abs": "_vjp.abs_grad({g}, {x})",
+    "absolute": "_vjp.abs_grad({g}, {x})",
     "fabs": "{g} * _vjp.sign({x})",
     "negative": "-{g}",
     "positive": "{g}",
@@ -349,14 +370,14 @@ _UNARY_MATH = {  # math functions of one float: contribution to x
     "sin": "{g} * math.cos({x})",
     "cos": "-{g} * math.sin({x})",
     "tan": "{g} / math.cos({x}) ** 2",
-    "asin": "{g} / math.sqrt(1 - {x} ** 2)",
-    "acos": "-{g} / math.sqrt(1 - {x} ** 2)",
+    "asin": "_vjp.div({g}, math.sqrt(1 - {x} ** 2))",
+    "acos": "-_vjp.div({g}, math.sqrt(1 - {x} ** 2))",
     "atan": "{g} / (1 + {x} ** 2)",
     "sinh": "{g} * math.cosh({x})",
     "cosh": "{g} * math.sinh({x})",
     "tanh": "{g} * (1 - {ans} ** 2)",
     "asinh": "{g} / math.sqrt({x} ** 2 + 1)",
-    "acosh": "{g} / math.sqrt({x} ** 2 - 1)",
+    "acosh": "_vjp.div({g}, math.sqrt({x} ** 2 - 1))",
     "atanh": "{g} / (1 - {x} ** 2)",
     "exp": "{g} * {ans}",
     "exp2": "{g} * {ans} * math.log(2)",
@@ -364,8 +385,8 @@ _UNARY_MATH = {  # math functions of one float: contribution to x
     "log1p": "{g} / (1 + {x})",
     "log2": "{g} / ({x} * math.log(2))",
     "log10": "{g} / ({x} * math.log(10))",
-    "sqrt": "0.5 * {g} / {ans}",
-    "cbrt": "{g} / (3 * {ans} ** 2)",
+    "sqrt": "(0.5 * {g} / {ans} if {ans} else _vjp.div(0.5 * {g}, {ans}))",
+    "cbrt": "_vjp.div({g}, 3 * {ans} ** 2)",
     "fabs": "{g} * _vjp.sign({x})",
     "erf": "{g} * (2 / math.sqrt(math.pi)) * math.exp(-{x} ** 2)",
     "erfc": "-{g} * (2 / math.sqrt(math.pi)) * math.exp(-{x} ** 2)",
@@ -377,12 +398,12 @@ _BINARY_ARITH = {  # (a, b) templates shared by the operators and their NumPy fu
     "add": ("{g}", "{g}"),
     "subtract": ("{g}", "-{g}"),
     "multiply": ("{g} * {b}", "{g} * {a}"),
-    "divide": ("{g} / {b}", "-{g} * {ans} / {b}"),
-    "mod": ("{g}", "-{g} * ({a} // {b})"),
+    "divide": (lambda g, ans, v: _div(g, v["b"]), lambda g, ans, v: "-" + _atom(_div(f"{g} * {ans}", v["b"]))),
+    "mod": ("{g}", "-{g} * _vjp.floordiv({a}, {b})"),
     "matmul": ("_vjp.matmul_grad_a({g}, {b})", "_vjp.matmul_grad_b({g}, {a})"),
 }
 
-_ATAN2 = ("{g} * {x} / ({y} ** 2 + {x} ** 2)", "-{g} * {y} / ({y} ** 2 + {x} ** 2)")
+_ATAN2 = ("_vjp.div({g} * {x}, {y} ** 2 + {x} ** 2)", "-_vjp.div({g} * {y}, {y} ** 2 + {x} ** 2)")
 
 _SUM_LIKE = "a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=True"
 
@@ -406,19 +427,20 @@ def _hand_rules():
     for fname, template in _UNARY_MATH.items():
         if hasattr(math, fname):
             r[getattr(math, fname)] = _rule(f"math.{fname}", P, x=template)
-    r[builtins.abs] = _rule("abs", P, x="{g} * _vjp.sign({x})")
+    r[builtins.abs] = _rule("abs", P, x="_vjp.abs_grad({g}, {x})")
     for fname, (ta, tb) in _BINARY_ARITH.items():
         r[getattr(np, fname)] = _rule(f"np.{fname}", "a, b, /", broadcast=True, a=ta, b=tb)
     r[np.true_divide] = r[np.divide]
     r[np.remainder] = r[np.mod]
-    r[np.power] = _rule("np.power", "a, b, /", broadcast=True, a=_pow_base("a", "b"), b=_pow_exponent("a"))
+    r[np.power] = _rule("np.power", "a, b, /", broadcast=True, a=_pow_base("a", "b", numpy=True),
+                        b=_pow_exponent("a"))
     r[builtins.pow] = _rule("pow", "base, exp, mod=None", broadcast=True, fixed=("mod",),
                             base=_pow_base("base", "exp"), exp=_pow_exponent("base"))
     r[math.pow] = _rule("math.pow", "a, b, /", a=_pow_base("a", "b"), b=_pow_exponent("a"))
     r[np.arctan2] = _rule("np.arctan2", "y, x, /", broadcast=True, y=_ATAN2[0], x=_ATAN2[1])
     r[math.atan2] = _rule("math.atan2", "y, x, /", y=_ATAN2[0], x=_ATAN2[1])
     r[np.hypot] = _rule("np.hypot", "a, b, /", broadcast=True, a="{g} * {a} / {ans}", b="{g} * {b} / {ans}")
-    r[math.hypot] = _rule("math.hypot", "a, b, /", a="{g} * {a} / {ans}", b="{g} * {b} / {ans}")
+    r[math.hypot] = _rule("math.hypot", "a, b, /", a="_vjp.div({g} * {a}, {ans})", b="_vjp.div({g} * {b}, {ans})")
     r[math.log] = _rule("math.log", "x, base=None, /", x=_math_log_x, base=_math_log_base)
     for fname, helper in (("maximum", "maximum_grad"), ("minimum", "minimum_grad")):
         r[getattr(np, fname)] = _rule(f"np.{fname}", "a, b, /", broadcast=True,
@@ -470,6 +492,14 @@ def _hand_rules():
     r[np.trace] = _rule("np.trace", "a, offset=0, axis1=0, axis2=1, dtype=None, out=None", fixed=("out",),
                         a="_vjp.trace_grad({g}, _vjp.shape_of({a}), {offset}, {axis1}, {axis2})")
     r[np.linalg.norm] = _rule("np.linalg.norm", "x, ord=None, axis=None, keepdims=False", x=_norm_x)
+    # real transforms: autograd has no rule for odd lengths, and a wrong one when n cuts or pads
+    for kind in ("rfft", "irfft"):
+        r[getattr(np.fft, kind)] = _rule(f"np.fft.{kind}", "a, n=None, axis=-1, norm=None, out=None", fixed=("out",),
+                                         a=f"_vjp.{kind}_grad({{g}}, _vjp.shape_of({{a}}), {{n}}, {{axis}}, {{norm}})")
+        for suffix, axes in (("2", "(-2, -1)"), ("n", "None")):
+            r[getattr(np.fft, kind + suffix)] = _rule(
+                f"np.fft.{kind}{suffix}", f"a, s=None, axes={axes}, norm=None, out=None", fixed=("out",),
+                a=f"_vjp.{kind}n_grad({{g}}, _vjp.shape_of({{a}}), {{s}}, {{axes}}, {{norm}})")
     r[np.linalg.solve] = _rule("np.linalg.solve", "a, b",
                                a="_vjp.solve_grad_a({g}, {a}, {ans})", b="_vjp.solve_grad_b({g}, {a})")
 
@@ -515,8 +545,17 @@ def _hand_rules():
                             fill_value=_dtype_passes("np.full_like", "dtype", fill))
     r[np.copy] = _rule("np.copy", "a, order='K', subok=False", a="{g}")
     r[np.ndarray.copy] = _rule("np.ndarray.copy", "a, /, order='C'", a="{g}")
+    r[_vjp.add_at] = _rule("_vjp.add_at", "a, indices, values, /", a="{g}",
+                           values="_vjp.at_values_grad({g}, {indices}, _vjp.shape_of({values}))")
+    r[_vjp.subtract_at] = _rule("_vjp.subtract_at", "a, indices, values, /", a="{g}",
+                                values="-_vjp.at_values_grad({g}, {indices}, _vjp.shape_of({values}))")
+    for kind in (builtins.list, builtins.tuple):
+        r[kind] = _rule(kind.__name__, "iterable=(), /",
+                        iterable="_vjp.seq_cast_grad({g}, _vjp.shape_of({iterable}))")
+    r[builtins.complex] = _rule("complex", "real=0, imag=0", real="_vjp.real_adjoint({g})",
+                                imag="_vjp.real_adjoint(1j * {g})")
     r[builtins.float] = _rule("float", "x=0.0, /", x="{g}")
-    r[np.float64] = _rule("np.float64", "x=0.0, /", x="{g}")
+    r[np.float64] = _rule("np.float64", "x=0.0, /", x="_vjp.real_adjoint({g})")
     return r
 
 
@@ -661,7 +700,7 @@ def _fresh_result():
                                             "svd", "qr", "lstsq", "matrix_power", "slogdet")}
     out |= {np.ndarray.flatten, np.ndarray.copy, np.ndarray.astype}
     out |= {getattr(math, n) for n in dir(math) if callable(getattr(math, n))}
-    out |= {builtins.abs, builtins.float, builtins.sum, builtins.pow}
+    out |= {builtins.abs, builtins.float, builtins.sum, builtins.pow, _vjp.add_at, _vjp.subtract_at}
     return frozenset(out)
 
 

@@ -113,6 +113,6 @@ def step_bwd(_c, _rv_b, u, dt):
         v_b = _t2_b * np.cos(v)
     # adjoint of line 6: v = u * u
     if v_b is not None:
-        u_b = _rt.add(u_b, (v_b * u if v_b.__class__ is float else _rt.ubl(v_b * u, u)))
-        u_b = u_b + (v_b * u if v_b.__class__ is float else _rt.ubl(v_b * u, u))
+        u_b = _rt.add(u_b, (v_b * u if v_b.__class__ is float else _vjp.ubl_seq(v_b * u, u, '*')))
+        u_b = u_b + (v_b * u if v_b.__class__ is float else _vjp.ubl_seq(v_b * u, u, '*'))
     return (u_b, dt_b)

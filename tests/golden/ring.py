@@ -132,16 +132,16 @@ def ring_energy_bwd(_c, _rv_b, x):
     # adjoint of line 20: return total / len(x)
     _m1 = None if _guards_hold else _pop()
     if _t7_b is not None:
-        total_b = (_t7_b / _t6 if _m1 is None else _rt.ub(_t7_b / _t6, _m1))
+        total_b = _rt.ub(_vjp.div(_t7_b, _t6), _m1)
     for _k1 in reversed(_pop()):
         # adjoint of line 19: total = total + xi * xi
         _m11 = None if _guards_hold else _pop()
         if total_b is not None:
-            _t4_b = (total_b if _m11 is None else _rt.ub(total_b, _m11[1]))
-            total_b = ((total_b if _m11 is None else _rt.ub(total_b, _m11[0])))
+            _t4_b = (total_b if _m11 is None else _vjp.ub_seq(total_b, _m11[1], 'r'))
+            total_b = ((total_b if _m11 is None else _vjp.ub_seq(total_b, _m11[0], 'l')))
         if _t4_b is not None:
-            xi_b = (_t4_b * xi if _t4_b.__class__ is float else _rt.ubl(_t4_b * xi, xi))
-            xi_b = xi_b + (_t4_b * xi if _t4_b.__class__ is float else _rt.ubl(_t4_b * xi, xi))
+            xi_b = (_t4_b * xi if _t4_b.__class__ is float else _vjp.ubl_seq(_t4_b * xi, xi, '*'))
+            xi_b = xi_b + (_t4_b * xi if _t4_b.__class__ is float else _vjp.ubl_seq(_t4_b * xi, xi, '*'))
             _t4_b = None
         # adjoint of line 18: for xi in x:
         if xi_b is not None:
@@ -243,8 +243,8 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
             _t8_b = _p21
             _m32 = None if _guards_hold else _pop()
             if _t8_b is not None:
-                _t5_b = (_t8_b if _m32 is None else _rt.ub(_t8_b, _m32[0]))
-                _t7_b = (_t8_b if _m32 is None else _rt.ub(_t8_b, _m32[1]))
+                _t5_b = (_t8_b if _m32 is None else _vjp.ub_seq(_t8_b, _m32[0], 'l'))
+                _t7_b = (_t8_b if _m32 is None else _vjp.ub_seq(_t8_b, _m32[1], 'r'))
                 _t8_b = None
             _m33 = None if _guards_hold else _pop()
             if _t7_b is not None:
@@ -384,8 +384,8 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
                 _t14_b = (-_t15_b if _m45 is None else _rt.ub(-_t15_b, _m45[1]))
                 _t15_b = None
             if _t14_b is not None:
-                _t12_b = (_t14_b * _t13 if _t14_b.__class__ is float else _rt.ubl(_t14_b * _t13, _t12))
-                _t13_b = (_t14_b * _t12 if _t14_b.__class__ is float else _rt.ubl(_t14_b * _t12, _t13))
+                _t12_b = (_t14_b * _t13 if _t14_b.__class__ is float else _vjp.ubl_seq(_t14_b * _t13, _t12, '*'))
+                _t13_b = (_t14_b * _t12 if _t14_b.__class__ is float else _vjp.ubl_seq(_t14_b * _t12, _t13, '*'))
                 _t14_b = None
             if _t13_b is not None:
                 if x_b.__class__ is list and _rc(x_b) == 2:

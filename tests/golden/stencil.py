@@ -90,15 +90,15 @@ def stencil_bwd(_c, _rv_b, u):
     _rt.restore_item(un, slice(1, (-1), None), _pop())
     _m9 = _pop()
     if _t10_b is not None:
-        _t2_b = (_t10_b if _m9 is None else _rt.ub(_t10_b, _m9[0]))
-        _t9_b = (_t10_b if _m9 is None else _rt.ub(_t10_b, _m9[1]))
+        _t2_b = (_t10_b if _m9 is None else _vjp.ub_seq(_t10_b, _m9[0], 'l'))
+        _t9_b = (_t10_b if _m9 is None else _vjp.ub_seq(_t10_b, _m9[1], 'r'))
     _m10 = _pop()
     if _t9_b is not None:
         _t8_b = (_t9_b * 0.1 if _m10 is None else _rt.ub(_t9_b * 0.1, _m10))
     _m13 = _pop()
     if _t8_b is not None:
-        _t6_b = (_t8_b if _m13 is None else _rt.ub(_t8_b, _m13[0]))
-        _t7_b = (_t8_b if _m13 is None else _rt.ub(_t8_b, _m13[1]))
+        _t6_b = (_t8_b if _m13 is None else _vjp.ub_seq(_t8_b, _m13[0], 'l'))
+        _t7_b = (_t8_b if _m13 is None else _vjp.ub_seq(_t8_b, _m13[1], 'r'))
     if _t7_b is not None:
         u_b = _rt.getitem_b(u_b, u, slice(None, (-2), None), _t7_b)
     _m16 = _pop()

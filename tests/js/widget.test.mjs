@@ -6,7 +6,7 @@ import { FakeModel, byClass, findAll, fire, installDocument } from "./dom_shim.m
 
 installDocument();
 const widget = (await import("../../nbadjoint/notebook/static/widget.js")).default;
-const { OPEN_DEPTH, fmtBytes, fmtTime } = await import("../../nbadjoint/notebook/static/widget.js");
+const { BUDGET_ERROR, OPEN_DEPTH, fmtBytes, fmtTime } = await import("../../nbadjoint/notebook/static/widget.js");
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -159,6 +159,35 @@ test("editing the budget sends the text to Python", () => {
   input.value = "200MB";
   fire(input, "change");
   assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
+});
+
+test("a new budget clears the complaint about the last one, and the box is marked while it stands", async () => {
+  const { el, model } = mount(smallState());
+  const input = byClass(el, "nba-budget-input")[0];
+  model.set("error", `${BUDGET_ERROR}cannot read the budget 'lots'`);
+  await tick();
+  assert.equal(byClass(el, "nba-error")[0].hidden, false);
+  assert.ok(input.classList.contains("nba-invalid"));
+  input.value = "200MB";
+  fire(input, "change");
+  await tick();
+  assert.equal(model.get("error"), "");
+  assert.ok(model.saved > 0);
+  assert.equal(byClass(el, "nba-error")[0].hidden, true);
+  assert.ok(!input.classList.contains("nba-invalid"));
+  assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
+});
+
+test("a new budget leaves other errors alone", async () => {
+  const { el, model } = mount(smallState());
+  model.set("error", "Rerun failed: ValueError: bad");
+  await tick();
+  const input = byClass(el, "nba-budget-input")[0];
+  input.value = "200MB";
+  fire(input, "change");
+  await tick();
+  assert.equal(model.get("error"), "Rerun failed: ValueError: bad");
+  assert.ok(!input.classList.contains("nba-invalid"));
 });
 
 test("buttons are disabled while a run is busy", async () => {

@@ -9,6 +9,7 @@
 const SVG_NS = "http://www.w3.org/2000/svg";
 export const ROOT_ID = "<root>";
 export const OPEN_DEPTH = 2; // tree levels below the root that start expanded
+export const BUDGET_ERROR = "Budget: "; // how Python's `error` starts when a budget cannot be read
 const INDENT_PX = 14;
 
 // -- formatting ------------------------------------------------------------------------------
@@ -339,7 +340,14 @@ function render({ model, el }) {
   budgetInput.type = "text";
   budgetInput.className = "nba-budget-input";
   budgetInput.title = "memory budget for the advisor, e.g. 200MB; press Enter";
-  budgetInput.addEventListener("change", () => model.send({ type: "budget", text: budgetInput.value }));
+  budgetInput.addEventListener("change", () => {
+    // a new budget replaces the complaint about the last one (Python sets it again if this one is bad too)
+    if ((model.get("error") || "").startsWith(BUDGET_ERROR)) {
+      model.set("error", "");
+      model.save_changes();
+    }
+    model.send({ type: "budget", text: budgetInput.value });
+  });
   budgetBox.appendChild(budgetInput);
   stats.appendChild(budgetBox);
   header.appendChild(stats);
@@ -486,6 +494,7 @@ function render({ model, el }) {
     const message = model.get("error") || "";
     errorText.textContent = message;
     errorBox.hidden = !message;
+    budgetInput.classList.toggle("nba-invalid", message.startsWith(BUDGET_ERROR));
   };
 
   const renderers = { tree: view.renderTree, header: renderHeader, side: renderSide, code: renderCode, error: renderError };
