@@ -30,13 +30,6 @@ SLICE = dict(max_examples=40, deadline=None, derandomize=True, database=None,
 # Families whose programs find bugs that are open on main today (issue 9, section 1, and the fuzz
 # campaign's report); the marks go when the fixes land.
 OPEN = {
-    "alias_args": "issue 9: one array passed twice (or overlapping views) to a callee that writes one",
-    "out_kw": "issue 9: out= used as a statement",
-    "complex_values": "issue 9: complex values (abs, fft family rules)",
-    "fancy_dup": "issue 9: duplicate fancy indices in writes",
-    "list_concat": "issue 9: list concatenation and repetition",
-    "rebind_params": "issue 9: a rebinding the generator loses",
-    "loop_callee_write": "issue 9: an alias check that reads a name before it is assigned",
     "sorting": "np.concatenate([x, [s]]) (a list operand): TypeError in the backward sweep (fuzz report)",
 }
 
