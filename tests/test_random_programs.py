@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
 import gradcheck
+from fuzz.chooser import HypothesisChooser
 from gradcheck import assert_bitwise_equal, check_grad
 
 import nbadjoint as nba
@@ -43,10 +44,10 @@ atexit.register(shutil.rmtree, MODULE_DIR, ignore_errors=True)
 
 
 class FunctionWriter:
-    """Writes one function body, drawing every choice from hypothesis."""
+    """Writes one function body, drawing every choice from a chooser (hypothesis or a seeded RNG)."""
 
-    def __init__(self, draw, name, params, callees, kind):
-        self.draw = draw
+    def __init__(self, r, name, params, callees, kind):
+        self.r = r                      # a chooser: int(lo, hi), choice(options)
         self.name = name
         # [(name, kind)] of deeper functions; kind is "array" (returns an array), "tuple" (an
         # array and a float) or "mutator" (writes into its array argument, returns a float)
@@ -71,10 +72,10 @@ class FunctionWriter:
         return f"{prefix}{self.counter}"
 
     def choice(self, options):
-        return self.draw(st.sampled_from(options))
+        return self.r.choice(options)
 
     def flip(self, p_num=1, p_den=2):
-        return self.draw(st.integers(0, p_den - 1)) < p_num
+        return self.r.int(0, p_den - 1) < p_num
 
     def emit(self, indent, text):
         self.lines.append("    " * indent + text)
@@ -140,7 +141,7 @@ class FunctionWriter:
 
     def call_args(self, index, array=None):
         array, scalar, count = (array or self.array_expr(1, index), self.scalar_expr(1, index),
-                                self.draw(st.integers(1, 3)))
+                                self.r.int(1, 3))
         if self.flip(1, 3):
             return f"{array}, m={count}, s={scalar}"
         return f"{array}, {scalar}, {count}"
@@ -149,7 +150,7 @@ class FunctionWriter:
     def block(self, indent, budget, index=None, in_loop=False):
         """At least one statement; names bound inside the block go out of scope after it."""
         saved = (list(self.arrays), list(self.scalars), set(self.owned))
-        for _ in range(self.draw(st.integers(1, max(1, budget)))):
+        for _ in range(self.r.int(1, max(1, budget))):
             self.statement(indent, budget - 1, index, in_loop)
         self.arrays, self.scalars, self.owned = saved
 
@@ -216,7 +217,7 @@ class FunctionWriter:
         src = self.choice(self.arrays)
         self.emit(indent, f"for {j} in range({N}):")
         self.emit(indent + 1, f"{w}[{j}] = np.sin({src}[{j}]) * {self.scalar_expr(1, j)}")
-        for _ in range(self.draw(st.integers(0, 2))):
+        for _ in range(self.r.int(0, 2)):
             form = self.choice(("shift", "interior", "entry", "step"))
             term = f"{self.choice(COEFFS)} * np.tanh({self.choice(self.arrays)}"
             if form == "shift":
@@ -224,7 +225,7 @@ class FunctionWriter:
             elif form == "interior":
                 self.emit(indent, f"{w}[1:-1] -= {term}[2:] - {self.choice(self.arrays)}[:-2])")
             elif form == "entry":
-                self.emit(indent, f"{w}[{self.draw(st.integers(-N, N - 1))}] = "
+                self.emit(indent, f"{w}[{self.r.int(-N, N - 1)}] = "
                                   f"np.tanh({self.scalar_expr(1, index)})")
             else:
                 self.emit(indent, f"{w}[::2] *= np.cos({self.choice(self.arrays)}[::2])")
@@ -255,7 +256,7 @@ class FunctionWriter:
     def stmt_list_build(self, indent, budget, index):
         items, j = self.fresh("lst"), self.fresh("j")
         self.emit(indent, f"{items} = []")
-        self.emit(indent, f"for {j} in range({self.draw(st.integers(1, 3))}):")
+        self.emit(indent, f"for {j} in range({self.r.int(1, 3)}):")
         self.emit(indent + 1, f"{items}.append({self.bounded(1, j)})")
         reduce = self.choice(("np.sum(np.stack({}), axis=0)", "np.stack({})[-1]"))
         term = f"{self.choice(COEFFS)} * {reduce.format(items)}"
@@ -284,12 +285,12 @@ class FunctionWriter:
     def stmt_while(self, indent, budget, index):
         k = self.fresh("k")
         self.emit(indent, f"{k} = 0")
-        self.emit(indent, f"while {k} < {self.draw(st.integers(1, 3))}:")
+        self.emit(indent, f"while {k} < {self.r.int(1, 3)}:")
         self.emit(indent + 1, f"{k} += 1")
         self.block(indent + 1, budget, k, in_loop=True)
 
     def stmt_if_const(self, indent, budget, index):
-        a, b = self.draw(st.integers(0, 3)), self.draw(st.integers(0, 3))
+        a, b = self.r.int(0, 3), self.r.int(0, 3)
         self.emit(indent, f"if {a} {self.choice(('<', '>', '==', '!='))} {b}:")
         self.block(indent + 1, budget - 1, index, in_loop=False)
         if self.flip():
@@ -297,17 +298,17 @@ class FunctionWriter:
             self.block(indent + 1, budget - 1, index, in_loop=False)
 
     def stmt_if_parity(self, indent, budget, index):
-        self.emit(indent, f"if {index} % 2 == {self.draw(st.integers(0, 1))}:")
+        self.emit(indent, f"if {index} % 2 == {self.r.int(0, 1)}:")
         self.block(indent + 1, budget - 1, index, in_loop=False)
         self.emit(indent, "else:")
         self.block(indent + 1, budget - 1, index, in_loop=False)
 
     def stmt_break_continue(self, indent, budget, index):
-        self.emit(indent, f"if {index} == {self.draw(st.integers(0, 3))}:")
+        self.emit(indent, f"if {index} == {self.r.int(0, 3)}:")
         self.emit(indent + 1, self.choice(("break", "continue")))
 
     def stmt_early_return(self, indent, budget, index):
-        self.emit(indent, f"if {index} == {self.draw(st.integers(1, 3))}:")
+        self.emit(indent, f"if {index} == {self.r.int(1, 3)}:")
         self.emit(indent + 1, self.return_expr())
 
     def stmt_call(self, indent, budget, index):
@@ -354,19 +355,19 @@ class FunctionWriter:
         return "\n".join([self.header] + self.lines)
 
 
-@st.composite
-def programs(draw):
-    """Source text of a module whose function ``main(x, s)`` returns a float."""
-    depth = draw(st.integers(1, 2))             # number of functions below main
+def program_source(r):
+    """Source text of a module whose function ``main(x, s)`` returns a float; ``r`` is a chooser
+    (tests/fuzz/chooser.py)."""
+    depth = r.int(1, 2)                         # number of functions below main
     functions, callees = [], []
     for level in range(depth, 0, -1):
         name = f"f{level}"
         # hypothesis favours the first options of sampled_from; a wide integer spreads the kinds
-        kind = ("array", "tuple", "mutator")[draw(st.integers(0, 2 ** 16)) % 3]
-        writer = FunctionWriter(draw, name, ("a", "s", "m"), list(callees), kind)
+        kind = ("array", "tuple", "mutator")[r.int(0, 2 ** 16) % 3]
+        writer = FunctionWriter(r, name, ("a", "s", "m"), list(callees), kind)
         functions.append(writer.write())
         callees.append((name, kind))
-    main = FunctionWriter(draw, "main", ("x", "s"), callees, "main")
+    main = FunctionWriter(r, "main", ("x", "s"), callees, "main")
     # main always calls into the tree at least once
     callee, kind = callees[-1]
     if kind == "mutator":
@@ -377,6 +378,12 @@ def programs(draw):
         main.lines.append(f"    {'x, s' if kind == 'tuple' else 'x'} = {callee}(x, s, 2)")
     functions.append(main.write())
     return "import numpy as np\n\n\n" + "\n\n\n".join(functions) + "\n"
+
+
+@st.composite
+def programs(draw):
+    """Source text of a module whose function ``main(x, s)`` returns a float."""
+    return program_source(HypothesisChooser(draw))
 
 
 @st.composite
