@@ -523,3 +523,120 @@ def add_at_int(u):
     hits = np.zeros(3, dtype=int)
     np.add.at(hits, [1], u[0])
     return np.sum(counts * u) + np.sum(hits * u)
+
+
+# ----------------------------------------------------------------------------- joins with list operands
+
+WEIGHTS = np.linspace(0.5, 2.0, 24)
+
+
+def weighted(y):
+    y = np.ravel(y)
+    return np.sum(np.sin(y) * WEIGHTS[:y.size])
+
+
+def with_tail(x, s):
+    return np.concatenate([x, [s]])
+
+
+def concat_scalar_tail(x, s):
+    y = with_tail(x, s)
+    return np.sum(y * y)
+
+
+def concat_zero_head(x, s):
+    d = np.diff(np.concatenate([[0.0], x]))
+    return weighted(d * s)
+
+
+def concat_tuples(x, s):
+    return weighted(np.concatenate(((s, 2.0 * s), x, (s * s,))))
+
+
+def concat_flat(x, s):
+    grid = np.stack([x, x * s])
+    return weighted(np.concatenate([grid, [s, 1.0]], axis=None))
+
+
+def concat_rows(x, s):
+    grid = np.stack([x, np.cos(x) * s])
+    return weighted(np.concatenate(grid))
+
+
+def concat_nested_list(x, s):
+    return weighted(np.concatenate([[x, x * s], [np.cos(x)]], axis=-2))
+
+
+def pad_ends(x, s):
+    return np.concatenate(([s], x, [s * 0.5]))
+
+
+def concat_list_reused(x, s):
+    ends = [s, 3.0 * s]
+    y = np.concatenate([ends, x]) + np.concatenate([x, ends])
+    return weighted(y) + weighted(pad_ends(x, s))
+
+
+def concat_list_argument(u, s):
+    y = np.concatenate([u, [s], u[:1]])
+    return weighted(y * y)
+
+
+def stack_with_list(x, s):
+    return weighted(np.stack([x, [s, s, 1.0, 2.0, s * s]], axis=1))
+
+
+def stack_scalars(x, s):
+    return weighted(np.stack((s, 2.0, s * x[0]), axis=-1))
+
+
+def hstack_mixed(x, s):
+    return weighted(np.hstack([[s], x, s * s, (1.0, s)]))
+
+
+def vstack_with_list(x, s):
+    grid = np.stack([x, x * s])
+    return weighted(np.vstack([grid, [s, s, 1.0, 2.0, s * s], x]))
+
+
+def append_scalar(x, s):
+    return weighted(np.append(x, s))
+
+
+def append_in_front(x, s):
+    return weighted(np.append([s, 1.0], x))
+
+
+def append_rows(x, s):
+    grid = np.stack([x, x * s])
+    return weighted(np.append(grid, [np.sin(x)], axis=0))
+
+
+def column_stack_list(x, s):
+    return weighted(np.column_stack([x, [s, s, 1.0, 2.0, s * s], np.stack([x, x]).T]))
+
+
+def dstack_list(x, s):
+    return weighted(np.dstack([x, [s] * 5]))
+
+
+# ----------------------------------------------------------------------------- ndarray.item
+
+def item_flat(x, s):
+    return x.item(3) * s + x.item(-1) ** 2
+
+
+def item_of_matrix(x, s):
+    m = np.outer(x, x)
+    return m.item(1, 2) * s + m.item((4, 0)) + m.item(7)
+
+
+def item_only(x, s):
+    return np.sum(x[2:3]).item() * s + (x[1:2] * s).item() + x[4:5].item(0)
+
+
+def dot_items(x, s):
+    total = 0.0
+    for k in range(3):
+        total = total + x.item(k) * x.item(k + 1)
+    return total * s

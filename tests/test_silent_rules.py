@@ -203,6 +203,96 @@ def test_list_gradients_of_the_issue():
     assert nba.grad(models.twice)(u) == [4.0, 8.0, 12.0]
 
 
+# ----------------------------------------------------------------------------- 3b. joins with list operands
+
+X5 = np.array([0.3, -0.7, 0.5, 0.9, -0.2])
+
+
+def check_in_both_arguments(f, args):
+    """Gradient in both arguments against finite differences, bit for bit under every placement."""
+    before = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+    reference = nba.grad(f, argnums=(0, 1))(*args)
+    for placement in placements(f):
+        check_grad(f, args, argnums=(0, 1), placement=placement)
+        assert_bitwise_equal(nba.grad(f, argnums=(0, 1), placement=placement)(*args), reference,
+                             f"gradient of {f.__name__} under {placement}")
+    assert_not_mutated(before, list(args))
+    return reference
+
+
+def _weighted(y):
+    y = anp.ravel(y)
+    return anp.sum(anp.sin(y) * models.WEIGHTS[:y.size])
+
+
+# the same joins for autograd, which cannot join a list holding a traced number: anp.array([...]) instead
+JOIN_EQUIVALENTS = {
+    "concat_scalar_tail": lambda x, s: anp.sum(anp.concatenate([x, anp.array([s])]) ** 2),
+    "concat_zero_head": lambda x, s: _weighted(anp.diff(anp.concatenate([anp.zeros(1), x])) * s),
+    "concat_tuples": lambda x, s: _weighted(anp.concatenate([anp.array([s, 2.0 * s]), x, anp.array([s * s])])),
+    "concat_flat": lambda x, s: _weighted(anp.concatenate([x, x * s, anp.array([s, 1.0])])),
+    "concat_rows": lambda x, s: _weighted(anp.concatenate([x, anp.cos(x) * s])),
+    "concat_nested_list": lambda x, s: _weighted(anp.stack([x, x * s, anp.cos(x)])),
+    "concat_list_reused": lambda x, s: (
+        _weighted(anp.concatenate([anp.array([s, 3.0 * s]), x]) + anp.concatenate([x, anp.array([s, 3.0 * s])]))
+        + _weighted(anp.concatenate([anp.array([s]), x, anp.array([s * 0.5])]))),
+    "stack_with_list": lambda x, s: _weighted(anp.stack([x, anp.array([s, s, 1.0, 2.0, s * s])], axis=1)),
+    "stack_scalars": lambda x, s: _weighted(anp.array([s, 2.0, s * x[0]])),
+    "hstack_mixed": lambda x, s: _weighted(anp.concatenate([anp.array([s]), x, anp.array([s * s, 1.0, s])])),
+    "vstack_with_list": lambda x, s: _weighted(anp.stack([x, x * s, anp.array([s, s, 1.0, 2.0, s * s]), x])),
+    "append_scalar": lambda x, s: _weighted(anp.concatenate([x, anp.array([s])])),
+    "append_in_front": lambda x, s: _weighted(anp.concatenate([anp.array([s, 1.0]), x])),
+    "append_rows": lambda x, s: _weighted(anp.stack([x, x * s, anp.sin(x)])),
+    "column_stack_list": lambda x, s: _weighted(anp.stack([x, anp.array([s, s, 1.0, 2.0, s * s]), x, x], axis=1)),
+    "dstack_list": lambda x, s: _weighted(anp.stack([x, s * anp.ones(5)], axis=1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JOIN_EQUIVALENTS))
+def test_join_with_list_and_scalar_operands(name):
+    f = getattr(models, name)
+    got = check_in_both_arguments(f, (X5, 0.4))
+    expected = autograd.grad(JOIN_EQUIVALENTS[name], (0, 1))(X5, 0.4)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12, atol=1e-12)
+    assert got[1] == pytest.approx(expected[1], rel=1e-12, abs=1e-12)
+
+
+def test_concatenate_with_a_list_argument():
+    u = [0.3, -0.7, 0.5]
+    got = check_in_both_arguments(models.concat_list_argument, (u, 0.4))
+    assert type(got[0]) is list and all(type(t) is float for t in got[0]), got
+    expected = autograd.grad(lambda u, s: _weighted(anp.concatenate([anp.array(u), anp.array([s, u[0]])]) ** 2),
+                             (0, 1))(np.array(u), 0.4)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
+    assert got[1] == pytest.approx(expected[1], rel=1e-12)
+
+
+def test_gradient_of_the_fuzz_report_b9():
+    x, s = X5, 0.4
+    gx, gs = nba.grad(models.concat_scalar_tail, argnums=(0, 1))(x, s)
+    np.testing.assert_allclose(gx, 2 * x, rtol=1e-15)
+    assert gs == pytest.approx(2 * s, rel=1e-15)
+
+
+# ----------------------------------------------------------------------------- 3c. ndarray.item
+
+ITEM_EQUIVALENTS = {
+    "item_flat": lambda x, s: x[3] * s + x[-1] ** 2,
+    "item_of_matrix": lambda x, s: x[1] * x[2] * s + x[4] * x[0] + x[1] * x[2],
+    "item_only": lambda x, s: x[2] * s + x[1] * s + x[4],
+    "dot_items": lambda x, s: (x[0] * x[1] + x[1] * x[2] + x[2] * x[3]) * s,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ITEM_EQUIVALENTS))
+def test_item_reads_one_entry(name):
+    f = getattr(models, name)
+    got = check_in_both_arguments(f, (X5, 0.4))
+    expected = autograd.grad(ITEM_EQUIVALENTS[name], (0, 1))(X5, 0.4)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12, atol=1e-15)
+    assert got[1] == pytest.approx(expected[1], rel=1e-12)
+
+
 # ----------------------------------------------------------------------------- 4. float semantics
 
 FLOAT_CASES = ["divide_by_zero", "divide_by_python_zero", "log_of_zero", "sqrt_at_zero", "power_at_zero",

@@ -510,7 +510,7 @@ def _hand_rules():
                                   fixed=("order",), a=reshape)
     r[np.ravel] = _rule("np.ravel", "a, order='C'", fixed=("order",), a=reshape)
     r[np.ndarray.flatten] = _rule("np.ndarray.flatten", "a, /, order='C'", fixed=("order",), a=reshape)
-    r[np.ndarray.item] = _rule("np.ndarray.item", "a, /", a=reshape)
+    r[np.ndarray.item] = _rule("np.ndarray.item", "a, /, *args", a="_vjp.item_grad({g}, _vjp.shape_of({a}){args})")
     r[np.squeeze] = _rule("np.squeeze", "a, axis=None", a=reshape)
     r[np.expand_dims] = _rule("np.expand_dims", "a, axis", a=reshape)
     r[np.transpose] = _rule("np.transpose", "a, axes=None", a="_vjp.transpose_grad({g}, {axes})")
@@ -523,14 +523,22 @@ def _hand_rules():
     r[np.take] = _rule("np.take", "a, indices, axis=None, out=None, mode='raise'", fixed=("out", "mode"),
                        a="_vjp.take_grad({g}, _vjp.shape_of({a}), {indices}, {axis})")
     r[np.diag] = _rule("np.diag", "v, k=0", v="_vjp.diag_grad({g}, _vjp.shape_of({v}), {k})")
-    r[np.concatenate] = _rule("np.concatenate", "arrays, /, axis=0, out=None, *, dtype=None, casting='same_kind'",
-                              fixed=("out",), arrays="_vjp.concatenate_grad({g}, _vjp.shape_of({arrays}), {axis})")
-    r[np.stack] = _rule("np.stack", "arrays, axis=0, out=None, *, dtype=None, casting='same_kind'",
-                        fixed=("out",), arrays="_vjp.stack_grad({g}, {axis})")
-    r[np.vstack] = _rule("np.vstack", "tup, *, dtype=None, casting='same_kind'",
-                         tup="_vjp.vstack_grad({g}, _vjp.shape_of({tup}))")
-    r[np.hstack] = _rule("np.hstack", "tup, *, dtype=None, casting='same_kind'",
-                         tup="_vjp.hstack_grad({g}, _vjp.shape_of({tup}))")
+    joins = (("concatenate", "arrays, /, axis=0, out=None, *, dtype=None, casting='same_kind'",
+              "_vjp.concatenate_grad({g}, _vjp.shape_of({arrays}), {axis})"),
+             ("stack", "arrays, axis=0, out=None, *, dtype=None, casting='same_kind'",
+              "_vjp.stack_grad({g}, _vjp.shape_of({arrays}), {axis})"),
+             ("vstack", "tup, *, dtype=None, casting='same_kind'", "_vjp.vstack_grad({g}, _vjp.shape_of({tup}))"),
+             ("hstack", "tup, *, dtype=None, casting='same_kind'", "_vjp.hstack_grad({g}, _vjp.shape_of({tup}))"),
+             ("dstack", "tup", "_vjp.dstack_grad({g}, _vjp.shape_of({tup}))"),
+             ("column_stack", "tup", "_vjp.column_stack_grad({g}, _vjp.shape_of({tup}))"))
+    for fname, params, template in joins:
+        operands = params.split(",")[0]
+        if "dtype" in params:
+            template = _dtype_passes(f"np.{fname}", "dtype", template)
+        r[getattr(np, fname)] = _rule(f"np.{fname}", params, fixed=("out",) if "out=" in params else (),
+                                      **{operands: template})
+    append = "_vjp.append_grad({g}, _vjp.shape_of({arr}), _vjp.shape_of({values}), {axis}, %d)"
+    r[np.append] = _rule("np.append", "arr, values, axis=None", arr=append % 0, values=append % 1)
     array = "_vjp.array_grad({g}, _vjp.shape_of({a}))"
     r[np.array] = _rule("np.array", "object, dtype=None, *, copy=True, order='K', subok=False, ndmin=0",
                         fixed=("ndmin",), object=_dtype_passes("np.array", "dtype", array.replace("{a}", "{object}")))
