@@ -640,3 +640,88 @@ def dot_items(x, s):
     for k in range(3):
         total = total + x.item(k) * x.item(k + 1)
     return total * s
+
+
+# ----------------------------------------------------------------------------- sorted, reversed, generators, extend
+
+SETTINGS = {"rate": 0.5, "smooth": True}
+TAPS = np.array([0.5, -1.0, 2.0, 1.5, 0.1])
+
+
+def sum_of_generator(u, s):
+    v = u[:2] + [s]
+    return sum(t * t for t in v) + sum((np.sin(t) for t in u), s)
+
+
+def list_of_generator(u, s):
+    v = list(t * s for t in u)
+    w = tuple(np.sin(t) for t in v)
+    return v[0] * w[2] + sum(sorted(t * t for t in u))
+
+
+def sorted_lists(u, s):
+    v = sorted(u)
+    w = sorted([t * s for t in u], reverse=True)
+    return v[0] * 2.0 + v[-1] * s + sum([k * t for k, t in enumerate(w)])
+
+
+def reversed_and_sorted(u, s):
+    v = list(reversed(sorted(u + [s])))
+    total = 0.0
+    for t in reversed(v):
+        total = total * 0.5 + t
+    for k, t in enumerate(sorted(u)):
+        total = total + k * t * t
+    return total + v[0] * v[1]
+
+
+def rank(values):
+    ordered = sorted(values)
+    return sum([(i + 1) * t for i, t in enumerate(ordered)])
+
+
+def sorted_in_callee(u, s):
+    return rank(u) + rank([t * s for t in u]) * s
+
+
+def sorted_array(x, s):
+    v = sorted(x * s)
+    r = list(reversed(x))
+    return v[0] * v[-1] + r[0] * 3.0 + sum(r)
+
+
+def extend_list(u, s):
+    acc = [s]
+    acc.extend([u[0] * 2.0, u[1]])
+    acc.extend(u)
+    acc.extend(t * s for t in u)
+    acc.extend(acc[:2])
+    acc += [s * s]
+    acc += (t for t in u)
+    return sum([k * t * t for k, t in enumerate(acc)])
+
+
+def grow_by_two(acc, t):
+    acc.extend([t, t * t])
+    return len(acc)
+
+
+def extend_in_callee(u, s):
+    acc = []
+    for t in u:
+        grow_by_two(acc, t * s)
+    return sum([t * t for t in acc])
+
+
+def iadd_aliased_list(u, s):
+    acc = [u[0]]
+    b = acc
+    acc += [u[1] * s]
+    return sum([t * t for t in b])
+
+
+def methods_of_module_data(x, s):
+    cfg = SETTINGS.copy()
+    cfg["rate"] = s
+    c2 = dict(cfg)
+    return np.sum(x) * TAPS.sum() + TAPS.dot(x) * cfg["rate"] + c2["rate"] * s

@@ -293,6 +293,50 @@ def test_item_reads_one_entry(name):
     assert got[1] == pytest.approx(expected[1], rel=1e-12)
 
 
+# ----------------------------------------------------------------------------- 3d. sorted, reversed, generators, extend
+
+U4L = [0.3, -0.7, 0.5, 0.1]
+
+SEQUENCE_CASES = ["sum_of_generator", "list_of_generator", "sorted_lists", "reversed_and_sorted", "sorted_in_callee",
+                  "extend_list", "extend_in_callee"]
+
+
+@pytest.mark.parametrize("name", SEQUENCE_CASES)
+def test_sequence_builtins_follow_autograd(name):
+    got = check_in_both_arguments(getattr(models, name), (list(U4L), 0.4))
+    check_against_autograd(models, name, (list(U4L), 0.4), argnums=(0, 1))
+    assert type(got[0]) is list and all(type(t) is float for t in got[0]), got
+
+
+@pytest.mark.parametrize("name", ["sorted_array", "methods_of_module_data"])
+def test_sequence_builtins_on_arrays_follow_autograd(name):
+    check_in_both_arguments(getattr(models, name), (X5, 0.4))
+    check_against_autograd(models, name, (X5, 0.4), argnums=(0, 1))
+
+
+def test_sorted_sends_each_adjoint_back_to_where_the_entry_came_from():
+    u = [0.3, -0.7, 0.5, 0.1]
+    g_u, g_s = nba.grad(models.sorted_lists, argnums=(0, 1))(u, 2.0)
+    # v = sorted(u) = [u1, u3, u0, u2]: 2 v[0] + s v[-1];  w = sorted(s u, reverse) = s [u2, u0, u3, u1]: sum(k w[k])
+    assert g_u == pytest.approx([2.0, 2.0 + 6.0, 2.0, 4.0], abs=1e-15)
+    assert g_s == pytest.approx(0.5 + (0.3 + 2 * 0.1 + 3 * -0.7), abs=1e-15)
+
+
+def test_list_grown_in_place_with_iadd_is_checked_for_aliases():
+    u = [0.3, -0.7]
+    with pytest.raises(nba.AliasError) as info:
+        nba.grad(models.iadd_aliased_list, argnums=(0, 1))(u, 0.4)
+    assert "`b`" in str(info.value) and "acc += [u[1] * s]" in str(info.value)
+
+
+def test_pad_modes_without_a_rule_are_refused_before_running():
+    def padded_edges(a):
+        return np.sum(np.pad(a, (1, 2), mode="edge") ** 3)
+    with pytest.raises(nba.TransformError) as info:
+        nba.grad(padded_edges)(X5)
+    assert "mode='constant'" in str(info.value) and "np.concatenate" in str(info.value)
+
+
 # ----------------------------------------------------------------------------- 4. float semantics
 
 FLOAT_CASES = ["divide_by_zero", "divide_by_python_zero", "log_of_zero", "sqrt_at_zero", "power_at_zero",

@@ -140,6 +140,43 @@ def seq_cast_grad(g, shape):
     return np.array([np.zeros(rows) if e is None else e for e in g], dtype=_adjoint_dtype_of(g)).reshape(shape)
 
 
+def sorted_grad(g, x, reverse=False):
+    """Adjoint of sorted(x, reverse=reverse): g's entries sent back to the positions they were taken
+    from (sorted is stable, so the order is found again from x), in x's form (see seq_cast_grad)."""
+    if g is None or type(x) not in (list, tuple, _ndarray):
+        return None
+    items = list(x)
+    out = [None] * len(items)
+    for k, i in enumerate(sorted(range(len(items)), key=items.__getitem__, reverse=reverse)):
+        out[i] = g[k]
+    return seq_cast_grad(out, shape_of(x))
+
+
+def dict_grad(g, mapping):
+    """Adjoint of dict(mapping), a copy of a dict: g itself (keys that got no adjoint are missing)."""
+    if g is None:
+        return None
+    if type(mapping) is not dict:
+        raise TypeError("dict(...) of anything but a dict has no derivative rule; build the dict with a literal "
+                        "{key: value, ...}")
+    return g
+
+
+def reversed_items(seq):
+    """reversed(seq) as a list (a sequence the differentiated code can index): seq[::-1] for a list,
+    the items of a tuple or array in reverse order, list(reversed(seq)) for anything else."""
+    if type(seq) is list:
+        return seq[::-1]
+    return list(reversed(seq))
+
+
+def reversed_grad(g, shape):
+    """Adjoint of reversed_items(seq) for seq with this shape marker: g reversed, in seq's form."""
+    if g is None or shape is None or (type(shape) is not list and not shape):
+        return None
+    return seq_cast_grad(list(g)[::-1], shape)
+
+
 def _adjoint_dtype_of(items):
     """float64, or complex128 when an entry is complex."""
     return np.complex128 if any(_is_complex(e) for e in items) else np.float64

@@ -560,6 +560,10 @@ def _hand_rules():
     for kind in (builtins.list, builtins.tuple):
         r[kind] = _rule(kind.__name__, "iterable=(), /",
                         iterable="_vjp.seq_cast_grad({g}, _vjp.shape_of({iterable}))")
+    r[builtins.sorted] = _rule("sorted", "iterable, /, *, key=None, reverse=False", fixed=("key",),
+                               iterable="_vjp.sorted_grad({g}, {iterable}, {reverse})")
+    r[_vjp.reversed_items] = _rule("_vjp.reversed_items", "seq, /", seq="_vjp.reversed_grad({g}, _vjp.shape_of({seq}))")
+    r[builtins.dict] = _rule("dict", "mapping=(), /", mapping="_vjp.dict_grad({g}, {mapping})")
     r[builtins.complex] = _rule("complex", "real=0, imag=0", real="_vjp.real_adjoint({g})",
                                 imag="_vjp.real_adjoint(1j * {g})")
     r[builtins.float] = _rule("float", "x=0.0, /", x="{g}")
@@ -744,10 +748,20 @@ def _check_einsum(args):
                             "which has no derivative rule; use np.trace or np.diagonal for that part")
 
 
+def _check_pad(args, kwargs):
+    """Reject np.pad modes other than 'constant' (autograd's rule has no other)."""
+    mode = kwargs.get("mode", args[2] if len(args) > 2 else "'constant'")
+    if not _same_text(mode, "'constant'"):
+        raise RuleError(f"np.pad(..., mode={mode}) has no derivative rule (only mode='constant' has one); "
+                        "build the padding with np.concatenate, e.g. np.concatenate([a[:1], a, a[-1:]]) for 'edge'")
+
+
 def _fallback_grad(name, sig, argnum, g, ans, *args, **kwargs):
     """Text calling autograd's vjp for argument `argnum` of name(*args, **kwargs)."""
     if name == "np.einsum":
         _check_einsum(args)
+    if name == "np.pad":
+        _check_pad(args, kwargs)
     if name == "np.gradient" and (len(args) > 1 or set(kwargs) - {"axis"}):
         raise RuleError("np.gradient with spacing arguments has no derivative rule; call np.gradient(f) and "
                         "divide by the spacing")
