@@ -725,3 +725,17 @@ def methods_of_module_data(x, s):
     cfg["rate"] = s
     c2 = dict(cfg)
     return np.sum(x) * TAPS.sum() + TAPS.dot(x) * cfg["rate"] + c2["rate"] * s
+
+
+def extremes_of_lists(u, s):
+    v = [t * s for t in u]
+    return max(v) * 2.0 + min(t * t for t in u) + max(u[0], s)
+
+
+def extremes_of_arrays(x, s):
+    return max(x * s) + min(np.sin(x))
+
+
+def sorted_by_key(u):
+    v = sorted(u, key=abs)
+    return v[0] * 2.0 + v[1]

@@ -298,7 +298,7 @@ def test_item_reads_one_entry(name):
 U4L = [0.3, -0.7, 0.5, 0.1]
 
 SEQUENCE_CASES = ["sum_of_generator", "list_of_generator", "sorted_lists", "reversed_and_sorted", "sorted_in_callee",
-                  "extend_list", "extend_in_callee"]
+                  "extend_list", "extend_in_callee", "extremes_of_lists"]
 
 
 @pytest.mark.parametrize("name", SEQUENCE_CASES)
@@ -308,7 +308,7 @@ def test_sequence_builtins_follow_autograd(name):
     assert type(got[0]) is list and all(type(t) is float for t in got[0]), got
 
 
-@pytest.mark.parametrize("name", ["sorted_array", "methods_of_module_data"])
+@pytest.mark.parametrize("name", ["sorted_array", "methods_of_module_data", "extremes_of_arrays"])
 def test_sequence_builtins_on_arrays_follow_autograd(name):
     check_in_both_arguments(getattr(models, name), (X5, 0.4))
     check_against_autograd(models, name, (X5, 0.4), argnums=(0, 1))
@@ -320,6 +320,14 @@ def test_sorted_sends_each_adjoint_back_to_where_the_entry_came_from():
     # v = sorted(u) = [u1, u3, u0, u2]: 2 v[0] + s v[-1];  w = sorted(s u, reverse) = s [u2, u0, u3, u1]: sum(k w[k])
     assert g_u == pytest.approx([2.0, 2.0 + 6.0, 2.0, 4.0], abs=1e-15)
     assert g_s == pytest.approx(0.5 + (0.3 + 2 * 0.1 + 3 * -0.7), abs=1e-15)
+
+
+def test_sorted_with_a_key_is_refused_with_the_way_to_write_it():
+    with pytest.raises(nba.TransformError) as info:
+        nba.grad(models.sorted_by_key)([0.3, -0.7])
+    message = str(info.value)
+    assert "sorted(..., key=...)" in message and "np.argsort(keys)" in message and "_K[" not in message
+    assert "v = sorted(u, key=abs)" in message
 
 
 def test_list_grown_in_place_with_iadd_is_checked_for_aliases():

@@ -370,6 +370,16 @@ def extremum_grad(g, ans, k, args):
     return g / ties if args[k] == ans else 0.0 * g
 
 
+def extremum_seq_grad(g, ans, seq):
+    """Derivative of builtin max/min(seq): g shared equally among the entries equal to the result,
+    in seq's form (see seq_cast_grad)."""
+    if type(seq) not in (list, tuple, _ndarray):
+        return None
+    items = list(seq)
+    ties = sum(1 for t in items if t == ans)
+    return seq_cast_grad([g / ties if t == ans else 0.0 * g for t in items], shape_of(seq))
+
+
 def minimum_grad(g, a, b):
     """Contribution of min(a, b) to a: g where a < b, g / 2 at ties, 0 elsewhere."""
     if type(a) is _float and type(b) is _float:

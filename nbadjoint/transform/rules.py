@@ -159,10 +159,15 @@ def _bind(name, sig, fixed, args, kwargs):
         default = sig.parameters[key].default
         if not _same_text(values[key], default):
             raise RuleError(
-                f"{name}: the argument {key}={values[key]} is not supported by its derivative rule; "
-                f"leave {key} at its default ({default})"
+                f"{name}(..., {key}=...) is not supported by its derivative rule; leave {key} at its default "
+                f"({default})" + _FIXED_ADVICE.get((name, key), "")
             )
     return values
+
+
+_FIXED_ADVICE = {
+    ("sorted", "key"): "; to sort by keys, index with their order: [u[i] for i in np.argsort(keys)]",
+}
 
 
 def _sig_text(sig):
@@ -409,12 +414,13 @@ _SUM_LIKE = "a, axis=None, dtype=None, out=None, keepdims=False, initial=None, w
 
 
 def _extremum_of_scalars(g, ans, values):
-    """Builtin max/min of two or more scalars: the derivative goes to the arguments equal to the result."""
+    """Builtin max/min of two or more scalars, or of one sequence: the derivative goes to the arguments
+    (entries) equal to the result."""
     args, k = values["args"], values["_index"]
     if k >= len(args):
         return None
     if len(args) < 2:
-        raise RuleError("max/min of a single sequence: use np.max / np.min on an array instead")
+        return f"_vjp.extremum_seq_grad({g}, {ans}, {args[0]})"
     return f"_vjp.extremum_grad({g}, {ans}, {k}, ({', '.join(args)},))"
 
 
