@@ -739,3 +739,42 @@ def extremes_of_arrays(x, s):
 def sorted_by_key(u):
     v = sorted(u, key=abs)
     return v[0] * 2.0 + v[1]
+
+
+def imul_aliased_list(u):
+    acc = [u[0], u[1]]
+    b = acc
+    acc *= 2
+    return sum([t * t for t in b])
+
+
+def iadd_other_list_aliased(u):
+    acc = [u[0]]
+    b = acc
+    more = [u[1]]
+    acc += more
+    return sum([t * t for t in b])
+
+
+def add_into(acc, more):
+    acc += more
+    return 0.0
+
+
+def grows_callers_list(u):
+    acc = [u[0]]
+    add_into(acc, [u[1] * 2.0])
+    return sum([t * t for t in acc])
+
+
+def repeat_in_place(u, s):
+    acc = [u[0], u[1] * s]
+    acc *= 3
+    more = [u[1]]
+    acc += more
+    return sum([k * t * t for k, t in enumerate(acc)])
+
+
+def builtin_sum_of_array(x, s):
+    m = np.stack([x, x * s])
+    return sum(x * x) + np.sum(sum(m) ** 2) + max(x) * 2.0

@@ -298,7 +298,7 @@ def test_item_reads_one_entry(name):
 U4L = [0.3, -0.7, 0.5, 0.1]
 
 SEQUENCE_CASES = ["sum_of_generator", "list_of_generator", "sorted_lists", "reversed_and_sorted", "sorted_in_callee",
-                  "extend_list", "extend_in_callee", "extremes_of_lists"]
+                  "extend_list", "extend_in_callee", "extremes_of_lists", "repeat_in_place"]
 
 
 @pytest.mark.parametrize("name", SEQUENCE_CASES)
@@ -308,7 +308,8 @@ def test_sequence_builtins_follow_autograd(name):
     assert type(got[0]) is list and all(type(t) is float for t in got[0]), got
 
 
-@pytest.mark.parametrize("name", ["sorted_array", "methods_of_module_data", "extremes_of_arrays"])
+@pytest.mark.parametrize("name", ["sorted_array", "methods_of_module_data", "extremes_of_arrays",
+                                  "builtin_sum_of_array"])
 def test_sequence_builtins_on_arrays_follow_autograd(name):
     check_in_both_arguments(getattr(models, name), (X5, 0.4))
     check_against_autograd(models, name, (X5, 0.4), argnums=(0, 1))
@@ -335,6 +336,21 @@ def test_list_grown_in_place_with_iadd_is_checked_for_aliases():
     with pytest.raises(nba.AliasError) as info:
         nba.grad(models.iadd_aliased_list, argnums=(0, 1))(u, 0.4)
     assert "`b`" in str(info.value) and "acc += [u[1] * s]" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["imul_aliased_list", "iadd_other_list_aliased"])
+def test_list_changed_in_place_by_an_augmented_assignment_is_checked_for_aliases(name):
+    # Python changes the list in place, so `b` sees the change: refused, never the gradient of a rebinding
+    with pytest.raises(nba.AliasError) as info:
+        nba.grad(getattr(models, name))([0.3, -0.7])
+    assert "`b`" in str(info.value)
+
+
+def test_augmented_assignment_on_a_list_passed_in_is_refused_when_it_runs():
+    with pytest.raises(TypeError) as info:
+        nba.grad(models.grows_callers_list)([0.3, -0.7])
+    message = str(info.value)
+    assert "`acc += more` changes the list passed in as `acc` in place" in message and "acc.extend" in message
 
 
 def test_pad_modes_without_a_rule_are_refused_before_running():

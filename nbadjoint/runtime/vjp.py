@@ -162,6 +162,23 @@ def dict_grad(g, mapping):
     return g
 
 
+def check_list_repeat(count, name):
+    """``name *= count`` on a list: a count below 1 would empty it in place, which is not supported."""
+    if not isinstance(count, (int, np.integer)) or count < 1:
+        raise TypeError(f"`{name} *= {count!r}` on a list: only a repetition count of 1 or more is supported in "
+                        f"place; write `{name} = {name} * {count!r}` for a new list")
+
+
+def check_not_list(value, text):
+    """``text`` (``a += b`` or ``a *= k``) on a parameter ``a``: a list passed in would be changed in
+    place, which the caller sees; the differentiated code grows only its own lists in place."""
+    if value.__class__ is list:
+        name = text.split()[0]
+        raise TypeError(f"`{text}` changes the list passed in as `{name}` in place, which is not supported; "
+                        f"write `{name}.extend(...)` for a list grown in place, or `{name} = {text.replace('=', '', 1)}` "
+                        "for a new list")
+
+
 def reversed_items(seq):
     """reversed(seq) as a list (a sequence the differentiated code can index): seq[::-1] for a list,
     the items of a tuple or array in reverse order, list(reversed(seq)) for anything else."""
@@ -868,7 +885,10 @@ def array_grad(g, shape):
 
 
 def sum_seq_grad(g, shapes):
-    """Adjoint of builtin sum(items): g (summed back to each item's shape marker) for every item."""
+    """Adjoint of builtin sum(items): g (summed back to each item's shape marker) for every item;
+    for an array, whose items are its rows, g spread over them."""
+    if type(shapes) is not list:
+        return sum_grad(g, shapes, 0)
     return tuple(unbroadcast(g, s) for s in shapes)
 
 

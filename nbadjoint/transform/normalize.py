@@ -70,6 +70,7 @@ class Normalizer:
         self.used_names = self.locals | {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
         self.flag_counter = 0
         self.has_early_return = False
+        self.maybe_lists = _list_names(node)   # names `+=` / `*=` may find holding a list
 
     # -- names ----------------------------------------------------------------------------------
     def tmp(self, prefix: str = "_t") -> str:
@@ -216,6 +217,31 @@ class Normalizer:
         del atom
         return False
 
+    def _list_or_rebind(self, name, op, rhs, rebind, line):
+        """``name += rhs`` / ``name *= rhs`` where name may hold a list: a list is changed in place
+        (other names holding it see the change), anything else is rebound."""
+        is_list = self.tmp()
+        in_place: list = []
+        if isinstance(op, ast.Add):
+            self.extend(name, rhs, in_place, line)
+        else:
+            self.repeat(name, rhs, in_place, line)
+        return [ir.Assign(is_list, ir.Opaque(f"{name}.__class__ is list", [name]), line=line),
+                ir.If(ir.Name(is_list), in_place, rebind, line=line)]
+
+    def repeat(self, name, count: ir.Atom, out, line):
+        """``name *= count`` for a list: its items appended count - 1 more times, in place."""
+        reads = ir.names_in([count])
+        out.append(ir.Effect(f"_vjp.check_list_repeat({count.text()}, {name!r})", reads, line=line))
+        n = self.tmp()
+        out.append(ir.Assign(n, ir.Prim(len, "len", [ir.Name(name)], {}, nondiff=True), line=line))
+        times = self.tmp()
+        out.append(ir.Assign(times, ir.Opaque(f"{count.text()} - 1", reads), line=line))
+        j, k, item = self.tmp("_k"), self.tmp("_k"), self.tmp()
+        inner = [ir.Assign(item, ir.GetItem(ir.Name(name), ir.Index(k, [k], k)), line=line),
+                 ir.Append(name, ir.Name(item), line=line)]
+        out.append(ir.ForRange(j, [ir.Name(times)], [ir.ForRange(k, [ir.Name(n)], inner, line=line)], line=line))
+
     def extend(self, name, items: ir.Atom, out, line):
         """``name.extend(items)``, the list grown in place: one append per item."""
         items = self._as_name(items, out, line)
@@ -286,6 +312,12 @@ class Normalizer:
             if isinstance(s.op, ast.Add) and isinstance(s.value, (ast.List, ast.ListComp, ast.GeneratorExp)):
                 rebind = []                     # a list grows in place (other names holding it see it)
                 self.extend(name, rhs, rebind, line)
+            elif isinstance(s.op, (ast.Add, ast.Mult)) and name in self.maybe_lists:
+                rebind = self._list_or_rebind(name, s.op, rhs, rebind, line)
+            elif isinstance(s.op, (ast.Add, ast.Mult)) and name in self.params:
+                # a list passed in would be changed in place, which the caller sees: refused at run time
+                text = f"{name} {'+' if isinstance(s.op, ast.Add) else '*'}= {ast.unparse(s.value)}"
+                rebind.insert(0, ir.Effect(f"_vjp.check_not_list({name}, {text!r})", [name], line=line))
             out.append(ir.If(ir.Name(is_array), in_place, rebind, line=line))
             return False
         if isinstance(s.target, ast.Subscript):
@@ -955,7 +987,7 @@ def _describe_callee(func, written):
     """(what the callee is, a hint) for the message of a call with no derivative rule."""
     if isinstance(func, functools.partial):
         inner = getattr(func.func, "__qualname__", None) or type(func.func).__name__
-        return (f"`{written}`, a functools.partial of `{inner}`",
+        return (f"`{written}`: it is a functools.partial of `{inner}`",
                 f"call `{inner}` directly with the fixed arguments written out")
     method = _ufunc_method(func)
     if method is not None:
@@ -1072,6 +1104,26 @@ def _assigned_names(fn: ast.FunctionDef) -> set:
                 if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store):
                     other.add(t.id)
     return (names - comp_targets) | (names & other)
+
+
+def _list_names(fn: ast.FunctionDef) -> set:
+    """Names the function binds to a list (a display, a comprehension, list(...), a `+` or `*` of
+    one) or grows with .append / .extend."""
+    def list_like(value):
+        if isinstance(value, (ast.List, ast.ListComp)):
+            return True
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("list", "sorted"):
+            return True
+        return isinstance(value, ast.BinOp) and (list_like(value.left) or list_like(value.right))
+
+    names = set()
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Assign) and list_like(n.value):
+            names |= {t.id for t in n.targets if isinstance(t, ast.Name)}
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("append", "extend") \
+                and isinstance(n.func.value, ast.Name):
+            names.add(n.func.value.id)
+    return names
 
 
 def _has_early_return(body) -> bool:
