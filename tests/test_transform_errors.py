@@ -98,6 +98,15 @@ def list_method(x):
     return np.sum(acc.count(x))
 
 
+def uses_a_closure(x):
+    scale = np.sum(x)
+
+    def inner(v):
+        return np.sin(v * scale)
+
+    return np.sum(inner(x))
+
+
 def iterates_map(x):
     total = 0.0
     for t in map(np.sin, x):
@@ -118,6 +127,8 @@ def iterates_map(x):
     (list_method, "the method `.count()` is not supported", "acc.count(x)", "supported methods are those of NumPy"),
     (iterates_map, "iterating over map(...) is not supported", "for t in map(np.sin, x)",
      "use a list comprehension"),
+    (uses_a_closure, "nested function definitions are not supported", "def inner(v):",
+     "pass it what it reads from this function as arguments"),
 ])
 def test_refusal_names_the_construct_the_line_and_what_to_do(fn, construct, line_text, advice):
     with pytest.raises(nba.TransformError) as info:

@@ -925,7 +925,8 @@ _BIT_TEXT = {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<",
 _HINTS = {
     ast.Global: "pass the value in as an argument and return the new value",
     ast.Nonlocal: "pass the value in as an argument and return the new value",
-    ast.FunctionDef: "define the helper at module level; it then becomes a call site of the call tree",
+    ast.FunctionDef: "define the helper at module level and pass it what it reads from this function as "
+                     "arguments; it then becomes a call site of the call tree",
     ast.Try: "validate inputs before calling the differentiated function",
 }
 
