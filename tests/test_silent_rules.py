@@ -532,6 +532,53 @@ def test_random_list_programs(tmp_path):
     assert checked >= 30
 
 
+SEQUENCE_FORMS = ["{v} = sorted({a})", "{v} = sorted({a}, reverse=True)", "{v} = list(reversed({a}))",
+                  "{v} = [t * 1.5 for t in sorted({a})]", "{v} = list(t * t for t in {a})",
+                  "{v} = list(np.concatenate([{a}, [{b}[0]]]))", "{v} = list(np.hstack([[{a}[0]], {b}]))",
+                  "{v} = [max({a}), min(t * 2.0 for t in {b})] + {a}", "{v} = list(np.append({a}, {b}[-1]))",
+                  "{v} = [t for t in {a}]\n    {v}.extend({b})", "{v} = {a}[:]\n    {v} += [{b}[0] * 2.0]",
+                  "{v} = list({a})\n    {v} *= 2", "{v} = [{a}[0]]\n    {v} += (t * 0.5 for t in {b})",
+                  "{v} = []\n    for t in reversed({a}):\n        {v}.append(t * {b}[0])"]
+
+
+def sequence_program(rng, k):
+    names, lines = ["u"], []
+    for i in range(rng.randint(2, 4)):
+        lines.append("    " + rng.choice(SEQUENCE_FORMS).format(v=f"v{i}", a=rng.choice(names), b=rng.choice(names)))
+        names.append(f"v{i}")
+    lines += ["    s = 0.0", f"    for i, t in enumerate({names[-1]}):", "        s = s + (i + 1.0) * t * t",
+              f"    return s + {rng.choice(names)}[0] * {rng.choice(names)}[-1]"]
+    return f"def f{k}(u):\n" + "\n".join(lines) + "\n"
+
+
+def autograd_runs(module, name, args):
+    """Whether autograd differentiates the program to a list of floats (it cannot join lists of traced numbers)."""
+    try:
+        g = autograd.grad(autograd_namespace(module)[name])(*args)
+    except (TypeError, AttributeError, ValueError):
+        return False
+    return isinstance(g, list) and all(type(t) in (float, np.float64, np.ndarray) and np.ndim(t) == 0
+                                       and np.asarray(t).dtype.kind == "f" for t in g)
+
+
+def test_random_sequence_programs(tmp_path):
+    import random
+    rng = random.Random(11)
+    count = 40
+    source = "import numpy as np\n\n\n" + "\n\n".join(sequence_program(rng, k) for k in range(count))
+    module = load_programs(tmp_path, "random_sequence_programs", source)
+    u = [0.7, -1.3, 2.1, 0.4]
+    with_autograd = 0
+    for k in range(count):
+        f = getattr(module, f"f{k}")
+        check_grad(f, (list(u),), rtol=1e-6, atol=1e-7)
+        grads_under_every_placement(f, list(u))
+        if autograd_runs(module, f"f{k}", (list(u),)):
+            check_against_autograd(module, f"f{k}", (list(u),))
+            with_autograd += 1
+    assert with_autograd >= 10
+
+
 def test_random_complex_programs(tmp_path):
     import random
     rng = random.Random(9)
