@@ -778,3 +778,19 @@ def repeat_in_place(u, s):
 def builtin_sum_of_array(x, s):
     m = np.stack([x, x * s])
     return sum(x * x) + np.sum(sum(m) ** 2) + max(x) * 2.0
+
+
+def iadd_unpacked_list_aliased(u):
+    acc, other = [u[0]], [u[1]]
+    b = acc
+    acc += other
+    return sum([t * t for t in b])
+
+
+def iadd_scalars_with_a_copy(u, s):
+    t = s
+    r = t
+    for x in u:
+        t += x * x
+        r *= 1.5
+    return t * r

@@ -298,7 +298,8 @@ def test_item_reads_one_entry(name):
 U4L = [0.3, -0.7, 0.5, 0.1]
 
 SEQUENCE_CASES = ["sum_of_generator", "list_of_generator", "sorted_lists", "reversed_and_sorted", "sorted_in_callee",
-                  "extend_list", "extend_in_callee", "extremes_of_lists", "repeat_in_place"]
+                  "extend_list", "extend_in_callee", "extremes_of_lists", "repeat_in_place",
+                  "iadd_scalars_with_a_copy"]
 
 
 @pytest.mark.parametrize("name", SEQUENCE_CASES)
@@ -338,7 +339,7 @@ def test_list_grown_in_place_with_iadd_is_checked_for_aliases():
     assert "`b`" in str(info.value) and "acc += [u[1] * s]" in str(info.value)
 
 
-@pytest.mark.parametrize("name", ["imul_aliased_list", "iadd_other_list_aliased"])
+@pytest.mark.parametrize("name", ["imul_aliased_list", "iadd_other_list_aliased", "iadd_unpacked_list_aliased"])
 def test_list_changed_in_place_by_an_augmented_assignment_is_checked_for_aliases(name):
     # Python changes the list in place, so `b` sees the change: refused, never the gradient of a rebinding
     with pytest.raises(nba.AliasError) as info:

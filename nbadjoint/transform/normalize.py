@@ -1109,7 +1109,8 @@ def _assigned_names(fn: ast.FunctionDef) -> set:
 
 def _list_names(fn: ast.FunctionDef) -> set:
     """Names the function binds to a list (a display, a comprehension, list(...), a `+` or `*` of
-    one) or grows with .append / .extend."""
+    one, one entry of an unpacked tuple of them) or grows with .append / .extend, and both names of
+    every `b = a` (two names for one object, whatever it is)."""
     def list_like(value):
         if isinstance(value, (ast.List, ast.ListComp)):
             return True
@@ -1119,8 +1120,15 @@ def _list_names(fn: ast.FunctionDef) -> set:
 
     names = set()
     for n in ast.walk(fn):
-        if isinstance(n, ast.Assign) and list_like(n.value):
+        if isinstance(n, ast.Assign) and (list_like(n.value) or isinstance(n.value, ast.Name)):
             names |= {t.id for t in n.targets if isinstance(t, ast.Name)}
+            if isinstance(n.value, ast.Name):
+                names.add(n.value.id)
+        if isinstance(n, ast.Assign) and isinstance(n.value, (ast.Tuple, ast.List)):
+            for target in n.targets:
+                if isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == len(n.value.elts):
+                    names |= {t.id for t, v in zip(target.elts, n.value.elts)
+                              if isinstance(t, ast.Name) and list_like(v)}
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("append", "extend") \
                 and isinstance(n.func.value, ast.Name):
             names.add(n.func.value.id)
