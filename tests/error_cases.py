@@ -38,7 +38,7 @@ def uses_lambda(x):
 
 
 def uses_generator(x):
-    return sum(v for v in [x, x])  # ERR: generator expressions are not supported
+    return np.prod(v for v in [x, x])  # ERR: generator expressions are not supported
 
 
 def uses_star_args(*xs):  # ERR: functions with *args or **kwargs are not supported

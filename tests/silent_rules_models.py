@@ -523,3 +523,274 @@ def add_at_int(u):
     hits = np.zeros(3, dtype=int)
     np.add.at(hits, [1], u[0])
     return np.sum(counts * u) + np.sum(hits * u)
+
+
+# ----------------------------------------------------------------------------- joins with list operands
+
+WEIGHTS = np.linspace(0.5, 2.0, 24)
+
+
+def weighted(y):
+    y = np.ravel(y)
+    return np.sum(np.sin(y) * WEIGHTS[:y.size])
+
+
+def with_tail(x, s):
+    return np.concatenate([x, [s]])
+
+
+def concat_scalar_tail(x, s):
+    y = with_tail(x, s)
+    return np.sum(y * y)
+
+
+def concat_zero_head(x, s):
+    d = np.diff(np.concatenate([[0.0], x]))
+    return weighted(d * s)
+
+
+def concat_tuples(x, s):
+    return weighted(np.concatenate(((s, 2.0 * s), x, (s * s,))))
+
+
+def concat_flat(x, s):
+    grid = np.stack([x, x * s])
+    return weighted(np.concatenate([grid, [s, 1.0]], axis=None))
+
+
+def concat_rows(x, s):
+    grid = np.stack([x, np.cos(x) * s])
+    return weighted(np.concatenate(grid))
+
+
+def concat_nested_list(x, s):
+    return weighted(np.concatenate([[x, x * s], [np.cos(x)]], axis=-2))
+
+
+def pad_ends(x, s):
+    return np.concatenate(([s], x, [s * 0.5]))
+
+
+def concat_list_reused(x, s):
+    ends = [s, 3.0 * s]
+    y = np.concatenate([ends, x]) + np.concatenate([x, ends])
+    return weighted(y) + weighted(pad_ends(x, s))
+
+
+def concat_list_argument(u, s):
+    y = np.concatenate([u, [s], u[:1]])
+    return weighted(y * y)
+
+
+def stack_with_list(x, s):
+    return weighted(np.stack([x, [s, s, 1.0, 2.0, s * s]], axis=1))
+
+
+def stack_scalars(x, s):
+    return weighted(np.stack((s, 2.0, s * x[0]), axis=-1))
+
+
+def hstack_mixed(x, s):
+    return weighted(np.hstack([[s], x, s * s, (1.0, s)]))
+
+
+def vstack_with_list(x, s):
+    grid = np.stack([x, x * s])
+    return weighted(np.vstack([grid, [s, s, 1.0, 2.0, s * s], x]))
+
+
+def append_scalar(x, s):
+    return weighted(np.append(x, s))
+
+
+def append_in_front(x, s):
+    return weighted(np.append([s, 1.0], x))
+
+
+def append_rows(x, s):
+    grid = np.stack([x, x * s])
+    return weighted(np.append(grid, [np.sin(x)], axis=0))
+
+
+def column_stack_list(x, s):
+    return weighted(np.column_stack([x, [s, s, 1.0, 2.0, s * s], np.stack([x, x]).T]))
+
+
+def dstack_list(x, s):
+    return weighted(np.dstack([x, [s] * 5]))
+
+
+# ----------------------------------------------------------------------------- ndarray.item
+
+def item_flat(x, s):
+    return x.item(3) * s + x.item(-1) ** 2
+
+
+def item_of_matrix(x, s):
+    m = np.outer(x, x)
+    return m.item(1, 2) * s + m.item((4, 0)) + m.item(7)
+
+
+def item_only(x, s):
+    return np.sum(x[2:3]).item() * s + (x[1:2] * s).item() + x[4:5].item(0)
+
+
+def dot_items(x, s):
+    total = 0.0
+    for k in range(3):
+        total = total + x.item(k) * x.item(k + 1)
+    return total * s
+
+
+# ----------------------------------------------------------------------------- sorted, reversed, generators, extend
+
+SETTINGS = {"rate": 0.5, "smooth": True}
+TAPS = np.array([0.5, -1.0, 2.0, 1.5, 0.1])
+
+
+def sum_of_generator(u, s):
+    v = u[:2] + [s]
+    return sum(t * t for t in v) + sum((np.sin(t) for t in u), s)
+
+
+def list_of_generator(u, s):
+    v = list(t * s for t in u)
+    w = tuple(np.sin(t) for t in v)
+    return v[0] * w[2] + sum(sorted(t * t for t in u))
+
+
+def sorted_lists(u, s):
+    v = sorted(u)
+    w = sorted([t * s for t in u], reverse=True)
+    return v[0] * 2.0 + v[-1] * s + sum([k * t for k, t in enumerate(w)])
+
+
+def reversed_and_sorted(u, s):
+    v = list(reversed(sorted(u + [s])))
+    total = 0.0
+    for t in reversed(v):
+        total = total * 0.5 + t
+    for k, t in enumerate(sorted(u)):
+        total = total + k * t * t
+    return total + v[0] * v[1]
+
+
+def rank(values):
+    ordered = sorted(values)
+    return sum([(i + 1) * t for i, t in enumerate(ordered)])
+
+
+def sorted_in_callee(u, s):
+    return rank(u) + rank([t * s for t in u]) * s
+
+
+def sorted_array(x, s):
+    v = sorted(x * s)
+    r = list(reversed(x))
+    return v[0] * v[-1] + r[0] * 3.0 + sum(r)
+
+
+def extend_list(u, s):
+    acc = [s]
+    acc.extend([u[0] * 2.0, u[1]])
+    acc.extend(u)
+    acc.extend(t * s for t in u)
+    acc.extend(acc[:2])
+    acc += [s * s]
+    acc += (t for t in u)
+    return sum([k * t * t for k, t in enumerate(acc)])
+
+
+def grow_by_two(acc, t):
+    acc.extend([t, t * t])
+    return len(acc)
+
+
+def extend_in_callee(u, s):
+    acc = []
+    for t in u:
+        grow_by_two(acc, t * s)
+    return sum([t * t for t in acc])
+
+
+def iadd_aliased_list(u, s):
+    acc = [u[0]]
+    b = acc
+    acc += [u[1] * s]
+    return sum([t * t for t in b])
+
+
+def methods_of_module_data(x, s):
+    cfg = SETTINGS.copy()
+    cfg["rate"] = s
+    c2 = dict(cfg)
+    return np.sum(x) * TAPS.sum() + TAPS.dot(x) * cfg["rate"] + c2["rate"] * s
+
+
+def extremes_of_lists(u, s):
+    v = [t * s for t in u]
+    return max(v) * 2.0 + min(t * t for t in u) + max(u[0], s)
+
+
+def extremes_of_arrays(x, s):
+    return max(x * s) + min(np.sin(x))
+
+
+def sorted_by_key(u):
+    v = sorted(u, key=abs)
+    return v[0] * 2.0 + v[1]
+
+
+def imul_aliased_list(u):
+    acc = [u[0], u[1]]
+    b = acc
+    acc *= 2
+    return sum([t * t for t in b])
+
+
+def iadd_other_list_aliased(u):
+    acc = [u[0]]
+    b = acc
+    more = [u[1]]
+    acc += more
+    return sum([t * t for t in b])
+
+
+def add_into(acc, more):
+    acc += more
+    return 0.0
+
+
+def grows_callers_list(u):
+    acc = [u[0]]
+    add_into(acc, [u[1] * 2.0])
+    return sum([t * t for t in acc])
+
+
+def repeat_in_place(u, s):
+    acc = [u[0], u[1] * s]
+    acc *= 3
+    more = [u[1]]
+    acc += more
+    return sum([k * t * t for k, t in enumerate(acc)])
+
+
+def builtin_sum_of_array(x, s):
+    m = np.stack([x, x * s])
+    return sum(x * x) + np.sum(sum(m) ** 2) + max(x) * 2.0
+
+
+def iadd_unpacked_list_aliased(u):
+    acc, other = [u[0]], [u[1]]
+    b = acc
+    acc += other
+    return sum([t * t for t in b])
+
+
+def iadd_scalars_with_a_copy(u, s):
+    t = s
+    r = t
+    for x in u:
+        t += x * x
+        r *= 1.5
+    return t * r

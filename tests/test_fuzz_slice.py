@@ -30,7 +30,6 @@ SLICE = dict(max_examples=40, deadline=None, derandomize=True, database=None,
 # Families whose programs find bugs that are open on main today (issue 9, section 1, and the fuzz
 # campaign's report); the marks go when the fixes land.
 OPEN = {
-    "sorting": "np.concatenate([x, [s]]) (a list operand): TypeError in the backward sweep (fuzz report)",
 }
 
 

@@ -313,6 +313,31 @@ ARRAY_CASES = [
     ("sum([x, y, z])", {"x": (3,), "y": (3,), "z": (3,)}),
     ("sum([x, y], z)", {"x": (3,), "y": (3,), "z": "float"}),
     ("x.item()", {"x": (1,)}),
+    ("x.item(2)", {"x": (5,)}),
+    ("x.item(-1)", {"x": A34}),
+    ("x.item(1, 2)", {"x": A34}),
+    ("x.item((2, 0))", {"x": A34}),
+    ("np.concatenate([x, [y]])", {"x": (3,), "y": "float"}),
+    ("np.concatenate([[y, z], x, (z,)])", {"x": (3,), "y": "float", "z": "float"}),
+    ("np.concatenate([x, [[y, z, y]]])", {"x": (2, 3), "y": "float", "z": "float"}),
+    ("np.concatenate([x, [y, z]], axis=None)", {"x": (2, 3), "y": "float", "z": "float"}),
+    ("np.concatenate(x)", {"x": A34}),
+    ("np.stack([x, [y, z, y]], axis=1)", {"x": (3,), "y": "float", "z": "float"}),
+    ("np.stack([y, z])", {"y": "float", "z": "float"}),
+    ("np.stack(x, axis=1)", {"x": A34}),
+    ("np.hstack([x, y, [z]])", {"x": (3,), "y": "float", "z": "float"}),
+    ("np.hstack(x)", {"x": A34}),
+    ("np.vstack([x, [y, z, y]])", {"x": (3,), "y": "float", "z": "float"}),
+    ("np.vstack([y, z])", {"y": "float", "z": "float"}),
+    ("np.vstack(x)", {"x": A34}),
+    ("np.column_stack([x, y])", {"x": (3,), "y": (3, 2)}),
+    ("np.column_stack([x, [y, z, y]])", {"x": (3,), "y": "float", "z": "float"}),
+    ("np.dstack([x, y])", {"x": (2, 3), "y": (2, 3)}),
+    ("np.dstack([x, [y, z]])", {"x": (2,), "y": "float", "z": "float"}),
+    ("np.append(x, y)", {"x": A34, "y": "float"}),
+    ("np.append([y, z], x)", {"x": (3,), "y": "float", "z": "float"}),
+    ("np.append(x, y, axis=0)", {"x": (2, 3), "y": (1, 3)}),
+    ("np.append(x, [[y, z, y]], axis=0)", {"x": (2, 3), "y": "float", "z": "float"}),
 ]
 
 
@@ -777,6 +802,20 @@ def test_view_returning_functions_are_not_fresh(func):
 def test_sequence_argument_is_read_for_the_shapes_of_its_elements_only():
     text = find_rule(np.concatenate).grads[0]("g", "ans", "[x, y]", axis="1")
     assert text == "_vjp.concatenate_grad(g, [_vjp.shape_of(x), _vjp.shape_of(y)], 1)"
+
+
+def test_list_operand_of_a_join_gets_a_list_of_floats():
+    """The adjoint of a list operand has the operand's form: a list of Python floats (or arrays)."""
+    g = np.arange(6.0)
+    x_b, s_b = vjp.concatenate_grad(g, [(4,), [None, None]], 0)
+    np.testing.assert_array_equal(x_b, [0.0, 1.0, 2.0, 3.0])
+    assert type(s_b) is list and s_b == [4.0, 5.0] and all(type(t) is float for t in s_b)
+    rows = vjp.vstack_grad(np.arange(6.0).reshape(2, 3), [[None, None, None], (3,)])
+    assert rows[0] == [0.0, 1.0, 2.0] and all(type(t) is float for t in rows[0])
+    np.testing.assert_array_equal(rows[1], [3.0, 4.0, 5.0])
+    s_b, y_b, z_b = vjp.hstack_grad(np.arange(3.0), [None, (1,), [None]])
+    assert type(s_b) is float and s_b == 0.0 and z_b == [2.0]
+    np.testing.assert_array_equal(y_b, [1.0])
 
 
 def test_hand_rule_parameter_names_follow_numpy():

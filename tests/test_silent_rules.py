@@ -203,6 +203,165 @@ def test_list_gradients_of_the_issue():
     assert nba.grad(models.twice)(u) == [4.0, 8.0, 12.0]
 
 
+# ----------------------------------------------------------------------------- 3b. joins with list operands
+
+X5 = np.array([0.3, -0.7, 0.5, 0.9, -0.2])
+
+
+def check_in_both_arguments(f, args):
+    """Gradient in both arguments against finite differences, bit for bit under every placement."""
+    before = [np.copy(a) if isinstance(a, np.ndarray) else a for a in args]
+    reference = nba.grad(f, argnums=(0, 1))(*args)
+    for placement in placements(f):
+        check_grad(f, args, argnums=(0, 1), placement=placement)
+        assert_bitwise_equal(nba.grad(f, argnums=(0, 1), placement=placement)(*args), reference,
+                             f"gradient of {f.__name__} under {placement}")
+    assert_not_mutated(before, list(args))
+    return reference
+
+
+def _weighted(y):
+    y = anp.ravel(y)
+    return anp.sum(anp.sin(y) * models.WEIGHTS[:y.size])
+
+
+# the same joins for autograd, which cannot join a list holding a traced number: anp.array([...]) instead
+JOIN_EQUIVALENTS = {
+    "concat_scalar_tail": lambda x, s: anp.sum(anp.concatenate([x, anp.array([s])]) ** 2),
+    "concat_zero_head": lambda x, s: _weighted(anp.diff(anp.concatenate([anp.zeros(1), x])) * s),
+    "concat_tuples": lambda x, s: _weighted(anp.concatenate([anp.array([s, 2.0 * s]), x, anp.array([s * s])])),
+    "concat_flat": lambda x, s: _weighted(anp.concatenate([x, x * s, anp.array([s, 1.0])])),
+    "concat_rows": lambda x, s: _weighted(anp.concatenate([x, anp.cos(x) * s])),
+    "concat_nested_list": lambda x, s: _weighted(anp.stack([x, x * s, anp.cos(x)])),
+    "concat_list_reused": lambda x, s: (
+        _weighted(anp.concatenate([anp.array([s, 3.0 * s]), x]) + anp.concatenate([x, anp.array([s, 3.0 * s])]))
+        + _weighted(anp.concatenate([anp.array([s]), x, anp.array([s * 0.5])]))),
+    "stack_with_list": lambda x, s: _weighted(anp.stack([x, anp.array([s, s, 1.0, 2.0, s * s])], axis=1)),
+    "stack_scalars": lambda x, s: _weighted(anp.array([s, 2.0, s * x[0]])),
+    "hstack_mixed": lambda x, s: _weighted(anp.concatenate([anp.array([s]), x, anp.array([s * s, 1.0, s])])),
+    "vstack_with_list": lambda x, s: _weighted(anp.stack([x, x * s, anp.array([s, s, 1.0, 2.0, s * s]), x])),
+    "append_scalar": lambda x, s: _weighted(anp.concatenate([x, anp.array([s])])),
+    "append_in_front": lambda x, s: _weighted(anp.concatenate([anp.array([s, 1.0]), x])),
+    "append_rows": lambda x, s: _weighted(anp.stack([x, x * s, anp.sin(x)])),
+    "column_stack_list": lambda x, s: _weighted(anp.stack([x, anp.array([s, s, 1.0, 2.0, s * s]), x, x], axis=1)),
+    "dstack_list": lambda x, s: _weighted(anp.stack([x, s * anp.ones(5)], axis=1)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(JOIN_EQUIVALENTS))
+def test_join_with_list_and_scalar_operands(name):
+    f = getattr(models, name)
+    got = check_in_both_arguments(f, (X5, 0.4))
+    expected = autograd.grad(JOIN_EQUIVALENTS[name], (0, 1))(X5, 0.4)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12, atol=1e-12)
+    assert got[1] == pytest.approx(expected[1], rel=1e-12, abs=1e-12)
+
+
+def test_concatenate_with_a_list_argument():
+    u = [0.3, -0.7, 0.5]
+    got = check_in_both_arguments(models.concat_list_argument, (u, 0.4))
+    assert type(got[0]) is list and all(type(t) is float for t in got[0]), got
+    expected = autograd.grad(lambda u, s: _weighted(anp.concatenate([anp.array(u), anp.array([s, u[0]])]) ** 2),
+                             (0, 1))(np.array(u), 0.4)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12)
+    assert got[1] == pytest.approx(expected[1], rel=1e-12)
+
+
+def test_gradient_of_the_fuzz_report_b9():
+    x, s = X5, 0.4
+    gx, gs = nba.grad(models.concat_scalar_tail, argnums=(0, 1))(x, s)
+    np.testing.assert_allclose(gx, 2 * x, rtol=1e-15)
+    assert gs == pytest.approx(2 * s, rel=1e-15)
+
+
+# ----------------------------------------------------------------------------- 3c. ndarray.item
+
+ITEM_EQUIVALENTS = {
+    "item_flat": lambda x, s: x[3] * s + x[-1] ** 2,
+    "item_of_matrix": lambda x, s: x[1] * x[2] * s + x[4] * x[0] + x[1] * x[2],
+    "item_only": lambda x, s: x[2] * s + x[1] * s + x[4],
+    "dot_items": lambda x, s: (x[0] * x[1] + x[1] * x[2] + x[2] * x[3]) * s,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ITEM_EQUIVALENTS))
+def test_item_reads_one_entry(name):
+    f = getattr(models, name)
+    got = check_in_both_arguments(f, (X5, 0.4))
+    expected = autograd.grad(ITEM_EQUIVALENTS[name], (0, 1))(X5, 0.4)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-12, atol=1e-15)
+    assert got[1] == pytest.approx(expected[1], rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- 3d. sorted, reversed, generators, extend
+
+U4L = [0.3, -0.7, 0.5, 0.1]
+
+SEQUENCE_CASES = ["sum_of_generator", "list_of_generator", "sorted_lists", "reversed_and_sorted", "sorted_in_callee",
+                  "extend_list", "extend_in_callee", "extremes_of_lists", "repeat_in_place",
+                  "iadd_scalars_with_a_copy"]
+
+
+@pytest.mark.parametrize("name", SEQUENCE_CASES)
+def test_sequence_builtins_follow_autograd(name):
+    got = check_in_both_arguments(getattr(models, name), (list(U4L), 0.4))
+    check_against_autograd(models, name, (list(U4L), 0.4), argnums=(0, 1))
+    assert type(got[0]) is list and all(type(t) is float for t in got[0]), got
+
+
+@pytest.mark.parametrize("name", ["sorted_array", "methods_of_module_data", "extremes_of_arrays",
+                                  "builtin_sum_of_array"])
+def test_sequence_builtins_on_arrays_follow_autograd(name):
+    check_in_both_arguments(getattr(models, name), (X5, 0.4))
+    check_against_autograd(models, name, (X5, 0.4), argnums=(0, 1))
+
+
+def test_sorted_sends_each_adjoint_back_to_where_the_entry_came_from():
+    u = [0.3, -0.7, 0.5, 0.1]
+    g_u, g_s = nba.grad(models.sorted_lists, argnums=(0, 1))(u, 2.0)
+    # v = sorted(u) = [u1, u3, u0, u2]: 2 v[0] + s v[-1];  w = sorted(s u, reverse) = s [u2, u0, u3, u1]: sum(k w[k])
+    assert g_u == pytest.approx([2.0, 2.0 + 6.0, 2.0, 4.0], abs=1e-15)
+    assert g_s == pytest.approx(0.5 + (0.3 + 2 * 0.1 + 3 * -0.7), abs=1e-15)
+
+
+def test_sorted_with_a_key_is_refused_with_the_way_to_write_it():
+    with pytest.raises(nba.TransformError) as info:
+        nba.grad(models.sorted_by_key)([0.3, -0.7])
+    message = str(info.value)
+    assert "sorted(..., key=...)" in message and "np.argsort(keys)" in message and "_K[" not in message
+    assert "v = sorted(u, key=abs)" in message
+
+
+def test_list_grown_in_place_with_iadd_is_checked_for_aliases():
+    u = [0.3, -0.7]
+    with pytest.raises(nba.AliasError) as info:
+        nba.grad(models.iadd_aliased_list, argnums=(0, 1))(u, 0.4)
+    assert "`b`" in str(info.value) and "acc += [u[1] * s]" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["imul_aliased_list", "iadd_other_list_aliased", "iadd_unpacked_list_aliased"])
+def test_list_changed_in_place_by_an_augmented_assignment_is_checked_for_aliases(name):
+    # Python changes the list in place, so `b` sees the change: refused, never the gradient of a rebinding
+    with pytest.raises(nba.AliasError) as info:
+        nba.grad(getattr(models, name))([0.3, -0.7])
+    assert "`b`" in str(info.value)
+
+
+def test_augmented_assignment_on_a_list_passed_in_is_refused_when_it_runs():
+    with pytest.raises(TypeError) as info:
+        nba.grad(models.grows_callers_list)([0.3, -0.7])
+    message = str(info.value)
+    assert "`acc += more` changes the list passed in as `acc` in place" in message and "acc.extend" in message
+
+
+def test_pad_modes_without_a_rule_are_refused_before_running():
+    def padded_edges(a):
+        return np.sum(np.pad(a, (1, 2), mode="edge") ** 3)
+    with pytest.raises(nba.TransformError) as info:
+        nba.grad(padded_edges)(X5)
+    assert "mode='constant'" in str(info.value) and "np.concatenate" in str(info.value)
+
+
 # ----------------------------------------------------------------------------- 4. float semantics
 
 FLOAT_CASES = ["divide_by_zero", "divide_by_python_zero", "log_of_zero", "sqrt_at_zero", "power_at_zero",
@@ -372,6 +531,53 @@ def test_random_list_programs(tmp_path):
         check_grad(f, ([0.7, -1.3, 2.1, 0.4],), rtol=1e-6, atol=1e-7)
         grads_under_every_placement(f, [0.7, -1.3, 2.1, 0.4])
     assert checked >= 30
+
+
+SEQUENCE_FORMS = ["{v} = sorted({a})", "{v} = sorted({a}, reverse=True)", "{v} = list(reversed({a}))",
+                  "{v} = [t * 1.5 for t in sorted({a})]", "{v} = list(t * t for t in {a})",
+                  "{v} = list(np.concatenate([{a}, [{b}[0]]]))", "{v} = list(np.hstack([[{a}[0]], {b}]))",
+                  "{v} = [max({a}), min(t * 2.0 for t in {b})] + {a}", "{v} = list(np.append({a}, {b}[-1]))",
+                  "{v} = [t for t in {a}]\n    {v}.extend({b})", "{v} = {a}[:]\n    {v} += [{b}[0] * 2.0]",
+                  "{v} = list({a})\n    {v} *= 2", "{v} = [{a}[0]]\n    {v} += (t * 0.5 for t in {b})",
+                  "{v} = []\n    for t in reversed({a}):\n        {v}.append(t * {b}[0])"]
+
+
+def sequence_program(rng, k):
+    names, lines = ["u"], []
+    for i in range(rng.randint(2, 4)):
+        lines.append("    " + rng.choice(SEQUENCE_FORMS).format(v=f"v{i}", a=rng.choice(names), b=rng.choice(names)))
+        names.append(f"v{i}")
+    lines += ["    s = 0.0", f"    for i, t in enumerate({names[-1]}):", "        s = s + (i + 1.0) * t * t",
+              f"    return s + {rng.choice(names)}[0] * {rng.choice(names)}[-1]"]
+    return f"def f{k}(u):\n" + "\n".join(lines) + "\n"
+
+
+def autograd_runs(module, name, args):
+    """Whether autograd differentiates the program to a list of floats (it cannot join lists of traced numbers)."""
+    try:
+        g = autograd.grad(autograd_namespace(module)[name])(*args)
+    except (TypeError, AttributeError, ValueError):
+        return False
+    return isinstance(g, list) and all(type(t) in (float, np.float64, np.ndarray) and np.ndim(t) == 0
+                                       and np.asarray(t).dtype.kind == "f" for t in g)
+
+
+def test_random_sequence_programs(tmp_path):
+    import random
+    rng = random.Random(11)
+    count = 40
+    source = "import numpy as np\n\n\n" + "\n\n".join(sequence_program(rng, k) for k in range(count))
+    module = load_programs(tmp_path, "random_sequence_programs", source)
+    u = [0.7, -1.3, 2.1, 0.4]
+    with_autograd = 0
+    for k in range(count):
+        f = getattr(module, f"f{k}")
+        check_grad(f, (list(u),), rtol=1e-6, atol=1e-7)
+        grads_under_every_placement(f, list(u))
+        if autograd_runs(module, f"f{k}", (list(u),)):
+            check_against_autograd(module, f"f{k}", (list(u),))
+            with_autograd += 1
+    assert with_autograd >= 10
 
 
 def test_random_complex_programs(tmp_path):

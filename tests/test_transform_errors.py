@@ -51,3 +51,95 @@ def test_transform_error_message_quotes_the_source_line():
         nba.grad(error_cases.draws_random)(1.0)
     assert "np.random.rand()" in str(info.value)
     assert "hint:" in str(info.value)
+
+
+# ----- refusals of the fuzz families: each names the construct and the line, and says what to do instead
+
+import numpy as np  # noqa: E402
+
+
+class Layer:
+    def __init__(self, rate):
+        self.rate = rate
+
+    def apply(self, x):
+        return x * self.rate
+
+
+def builds_an_object(x):
+    layer = Layer(0.5)
+    return np.sum(layer.apply(x))
+
+
+def apply(f, x):
+    return f(x)
+
+
+def passes_a_function(x):
+    return np.sum(apply(np.sin, x))
+
+
+def prod_of_generator(x):
+    return np.prod(np.array(t * 2.0 for t in x))
+
+
+def dict_with_keywords(x):
+    cfg = dict(rate=0.5, shift=1.0)
+    return np.sum(x * cfg["rate"])
+
+
+def dict_get(x):
+    cfg = {"rate": 0.5}
+    return np.sum(x * cfg.get("rate"))
+
+
+def list_method(x):
+    acc = [x]
+    return np.sum(acc.count(x))
+
+
+def uses_a_closure(x):
+    scale = np.sum(x)
+
+    def inner(v):
+        return np.sin(v * scale)
+
+    return np.sum(inner(x))
+
+
+def iterates_map(x):
+    total = 0.0
+    for t in map(np.sin, x):
+        total = total + t
+    return total
+
+
+@pytest.mark.parametrize("fn, construct, line_text, advice", [
+    (builds_an_object, "constructing `Layer` objects is not supported", "layer = Layer(0.5)",
+     "module-level functions that take the object's data"),
+    (passes_a_function, "calling the local variable `f` is not supported", "return f(x)",
+     "call the function `f` holds by its own name"),
+    (prod_of_generator, "generator expressions are not supported", "np.array(t * 2.0 for t in x)",
+     "write a list comprehension instead"),
+    (dict_with_keywords, "dict(...) with keyword arguments is not supported", "dict(rate=0.5, shift=1.0)",
+     "write a dict literal instead"),
+    (dict_get, "the method `.get()` is not supported", 'cfg.get("rate")', "index a dict with d[key]"),
+    (list_method, "the method `.count()` is not supported", "acc.count(x)", "supported methods are those of NumPy"),
+    (iterates_map, "iterating over map(...) is not supported", "for t in map(np.sin, x)",
+     "use a list comprehension"),
+    (uses_a_closure, "nested function definitions are not supported", "def inner(v):",
+     "pass it what it reads from this function as arguments"),
+])
+def test_refusal_names_the_construct_the_line_and_what_to_do(fn, construct, line_text, advice):
+    with pytest.raises(nba.TransformError) as info:
+        nba.grad(fn)(np.array([0.3, -0.7, 0.5]))
+    message = str(info.value)
+    assert construct in message
+    assert line_text in message and re.search(r"test_transform_errors\.py, line \d+", message), message
+    assert "hint:" in message and advice in message, message
+    assert info.value.lineno == _line_of(fn if fn is not passes_a_function else apply, line_text)
+
+
+def _line_of(fn, text):
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(k for k, line in enumerate(lines) if text in line)

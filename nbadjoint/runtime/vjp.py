@@ -140,6 +140,60 @@ def seq_cast_grad(g, shape):
     return np.array([np.zeros(rows) if e is None else e for e in g], dtype=_adjoint_dtype_of(g)).reshape(shape)
 
 
+def sorted_grad(g, x, reverse=False):
+    """Adjoint of sorted(x, reverse=reverse): g's entries sent back to the positions they were taken
+    from (sorted is stable, so the order is found again from x), in x's form (see seq_cast_grad)."""
+    if g is None or type(x) not in (list, tuple, _ndarray):
+        return None
+    items = list(x)
+    out = [None] * len(items)
+    for k, i in enumerate(sorted(range(len(items)), key=items.__getitem__, reverse=reverse)):
+        out[i] = g[k]
+    return seq_cast_grad(out, shape_of(x))
+
+
+def dict_grad(g, mapping):
+    """Adjoint of dict(mapping), a copy of a dict: g itself (keys that got no adjoint are missing)."""
+    if g is None:
+        return None
+    if type(mapping) is not dict:
+        raise TypeError("dict(...) of anything but a dict has no derivative rule; build the dict with a literal "
+                        "{key: value, ...}")
+    return g
+
+
+def check_list_repeat(count, name):
+    """``name *= count`` on a list: a count below 1 would empty it in place, which is not supported."""
+    if not isinstance(count, (int, np.integer)) or count < 1:
+        raise TypeError(f"`{name} *= {count!r}` on a list: only a repetition count of 1 or more is supported in "
+                        f"place; write `{name} = {name} * {count!r}` for a new list")
+
+
+def check_not_list(value, text):
+    """``text`` (``a += b`` or ``a *= k``) on a parameter ``a``: a list passed in would be changed in
+    place, which the caller sees; the differentiated code grows only its own lists in place."""
+    if value.__class__ is list:
+        name = text.split()[0]
+        raise TypeError(f"`{text}` changes the list passed in as `{name}` in place, which is not supported; "
+                        f"write `{name}.extend(...)` for a list grown in place, or `{name} = {text.replace('=', '', 1)}` "
+                        "for a new list")
+
+
+def reversed_items(seq):
+    """reversed(seq) as a list (a sequence the differentiated code can index): seq[::-1] for a list,
+    the items of a tuple or array in reverse order, list(reversed(seq)) for anything else."""
+    if type(seq) is list:
+        return seq[::-1]
+    return list(reversed(seq))
+
+
+def reversed_grad(g, shape):
+    """Adjoint of reversed_items(seq) for seq with this shape marker: g reversed, in seq's form."""
+    if g is None or shape is None or (type(shape) is not list and not shape):
+        return None
+    return seq_cast_grad(list(g)[::-1], shape)
+
+
 def _adjoint_dtype_of(items):
     """float64, or complex128 when an entry is complex."""
     return np.complex128 if any(_is_complex(e) for e in items) else np.float64
@@ -333,6 +387,16 @@ def extremum_grad(g, ans, k, args):
     return g / ties if args[k] == ans else 0.0 * g
 
 
+def extremum_seq_grad(g, ans, seq):
+    """Derivative of builtin max/min(seq): g shared equally among the entries equal to the result,
+    in seq's form (see seq_cast_grad)."""
+    if type(seq) not in (list, tuple, _ndarray):
+        return None
+    items = list(seq)
+    ties = sum(1 for t in items if t == ans)
+    return seq_cast_grad([g / ties if t == ans else 0.0 * g for t in items], shape_of(seq))
+
+
 def minimum_grad(g, a, b):
     """Contribution of min(a, b) to a: g where a < b, g / 2 at ties, 0 elsewhere."""
     if type(a) is _float and type(b) is _float:
@@ -389,10 +453,10 @@ def _count(shape, axis):
 
 
 def _array_shape(shape):
-    """The shape of np.asarray(x) from x's shape marker (a list of markers for a list of arrays)."""
+    """The shape of np.asarray(x) from x's shape marker (a list of markers for a (nested) list of
+    numbers and arrays; None for a scalar)."""
     if type(shape) is list:
-        inner = shape[0] if shape and shape[0] is not None else ()
-        return (len(shape),) + tuple(inner)
+        return (len(shape),) + ((_array_shape(shape[0]) or ()) if shape else ())
     return shape
 
 
@@ -619,6 +683,19 @@ def reshape_grad(g, shape):
     return np.reshape(g, shape)
 
 
+def item_grad(g, shape, *index):
+    """Adjoint of x.item(*index) for x of the given shape marker: g at the entry read (a flat index,
+    one index per axis, or a tuple of them), zeros elsewhere; x.item() reads the only entry."""
+    if not index or shape is None:
+        return reshape_grad(g, shape)
+    out = np.zeros(shape, dtype=_adjoint_dtype(g))
+    if len(index) == 1 and type(index[0]) is not tuple:
+        out.flat[index[0]] = g
+    else:
+        out[index[0] if len(index) == 1 else index] = g
+    return out
+
+
 def transpose_grad(g, axes=None):
     """Adjoint of np.transpose(x, axes): g transposed by the inverse permutation."""
     if axes is None:
@@ -696,38 +773,108 @@ def diag_grad(g, shape, k=0):
     return out
 
 
+# The joining functions (concatenate, stack, vstack, hstack, column_stack, dstack, append) take
+# operands that may be arrays, Python numbers, or (nested) lists and tuples of them; ``shapes`` is
+# the shape marker of the whole sequence argument: a list of the operands' markers, or an array's
+# shape (the operands are then its rows). Each operand's contribution is g's piece for it, in the
+# operand's own form: an array for an array, a Python number for a number, a list for a list.
+
+
+def _operand_markers(shapes):
+    """The shape markers of the operands of a sequence argument with marker ``shapes``."""
+    if type(shapes) is list:
+        return shapes
+    if not shapes:
+        raise TypeError("the sequence of arrays to join must be a list, a tuple or an array of at least one dimension")
+    return [shapes[1:] or None] * shapes[0]
+
+
+def _operand_adjoint(piece, marker):
+    """g's piece for one operand, in the operand's form (see the note above)."""
+    if marker is None:
+        return np.reshape(piece, ()).item()
+    if type(marker) is list:
+        piece = np.reshape(piece, _array_shape(marker))
+        return [_operand_adjoint(piece[i], m) for i, m in enumerate(marker)]
+    return np.reshape(piece, marker)
+
+
+def _joined(pieces, markers, shapes):
+    """The contribution to the sequence argument: one entry per operand, or an array for an array."""
+    out = tuple(_operand_adjoint(p, m) for p, m in zip(pieces, markers))
+    if type(shapes) is list:
+        return out
+    return np.reshape(np.array(out, dtype=_adjoint_dtype(pieces[0]) if pieces else np.float64), shapes)
+
+
+def _split(g, sizes, axis):
+    """g cut along axis into consecutive pieces of the given sizes (views of g)."""
+    return np.split(g, np.cumsum(sizes)[:-1], axis=axis)
+
+
+def _at_least(shape, ndim):
+    """The shape np.atleast_1d / 2d / 3d gives an array of this shape."""
+    if len(shape) >= ndim:
+        return shape
+    if ndim == 1 or not shape:
+        return (1,) * (ndim - len(shape)) + shape
+    if ndim == 2:
+        return (1,) + shape
+    return ((1,) + shape + (1,)) if len(shape) == 1 else (shape + (1,))
+
+
 def concatenate_grad(g, shapes, axis=0):
-    """Adjoint of np.concatenate(arrays, axis): a tuple of g's pieces, one per input (views of g)."""
+    """Adjoint of np.concatenate(arrays, axis): g's piece for each operand."""
+    markers = _operand_markers(shapes)
+    operands = [_array_shape(m) or () for m in markers]
     if axis is None:
-        sizes = [1 if s is None else int(np.prod(s, dtype=np.int64)) for s in shapes]
-        bounds = np.cumsum(sizes)[:-1]
-        return tuple(reshape_grad(p, s) for p, s in zip(np.split(g, bounds), shapes))
-    ndim = np.ndim(g)
-    axis = axis % ndim
-    bounds = np.cumsum([s[axis] for s in shapes])[:-1]
-    return tuple(np.split(g, bounds, axis=axis))
+        pieces = _split(np.ravel(g), [math.prod(s) for s in operands], 0)
+    else:
+        axis = axis % np.ndim(g)
+        pieces = _split(g, [s[axis] for s in operands], axis)
+    return _joined(pieces, markers, shapes)
 
 
-def stack_grad(g, axis=0):
-    """Adjoint of np.stack(arrays, axis): a tuple of the slices of g along axis (views of g)."""
-    return tuple(np.moveaxis(g, axis, 0))
+def stack_grad(g, shapes, axis=0):
+    """Adjoint of np.stack(arrays, axis): the slices of g along axis, one per operand."""
+    markers = _operand_markers(shapes)
+    return _joined(tuple(np.moveaxis(g, axis, 0)), markers, shapes)
+
+
+def _join_grad(g, shapes, ndim, axis):
+    """Adjoint of a join that first lifts every operand to ndim dimensions (np.atleast_{ndim}d),
+    then concatenates along axis."""
+    markers = _operand_markers(shapes)
+    operands = [_at_least(_array_shape(m) or (), ndim) for m in markers]
+    return _joined(_split(g, [s[axis] for s in operands], axis), markers, shapes)
 
 
 def vstack_grad(g, shapes):
-    """Adjoint of np.vstack(arrays): g's row blocks, reshaped to each input's shape marker."""
-    rows = [1 if s is None or len(s) < 2 else s[0] for s in shapes]
-    pieces = np.split(g, np.cumsum(rows)[:-1], axis=0)
-    return tuple(reshape_grad(p, s) for p, s in zip(pieces, shapes))
+    """Adjoint of np.vstack(arrays): g's row blocks."""
+    return _join_grad(g, shapes, 2, 0)
 
 
 def hstack_grad(g, shapes):
     """Adjoint of np.hstack(arrays): g's column blocks (blocks of the only axis for 1-D inputs)."""
-    if np.ndim(g) == 1:
-        sizes = [1 if s is None or len(s) == 0 else s[0] for s in shapes]
-        pieces = np.split(g, np.cumsum(sizes)[:-1])
-    else:
-        pieces = np.split(g, np.cumsum([s[1] for s in shapes])[:-1], axis=1)
-    return tuple(reshape_grad(p, s) for p, s in zip(pieces, shapes))
+    return _join_grad(g, shapes, 1, 0 if np.ndim(g) == 1 else 1)
+
+
+def dstack_grad(g, shapes):
+    """Adjoint of np.dstack(arrays): g's blocks along the third axis."""
+    return _join_grad(g, shapes, 3, 2)
+
+
+def column_stack_grad(g, shapes):
+    """Adjoint of np.column_stack(arrays): g's column blocks (a 1-D or 0-d operand is one column)."""
+    markers = _operand_markers(shapes)
+    widths = [1 if len(s) < 2 else s[1] for s in (_array_shape(m) or () for m in markers)]
+    return _joined(_split(g, widths, 1), markers, shapes)
+
+
+def append_grad(g, arr_shape, values_shape, axis, k):
+    """Adjoint of np.append(arr, values, axis) for operand k (0: arr, 1: values): np.concatenate of
+    the two, flattened first when axis is None."""
+    return concatenate_grad(g, [arr_shape, values_shape], axis)[k]
 
 
 def array_grad(g, shape):
@@ -738,7 +885,10 @@ def array_grad(g, shape):
 
 
 def sum_seq_grad(g, shapes):
-    """Adjoint of builtin sum(items): g (summed back to each item's shape marker) for every item."""
+    """Adjoint of builtin sum(items): g (summed back to each item's shape marker) for every item;
+    for an array, whose items are its rows, g spread over them."""
+    if type(shapes) is not list:
+        return sum_grad(g, shapes, 0)
     return tuple(unbroadcast(g, s) for s in shapes)
 
 

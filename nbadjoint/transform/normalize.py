@@ -70,6 +70,7 @@ class Normalizer:
         self.used_names = self.locals | {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
         self.flag_counter = 0
         self.has_early_return = False
+        self.maybe_lists = _list_names(node)   # names `+=` / `*=` may find holding a list
 
     # -- names ----------------------------------------------------------------------------------
     def tmp(self, prefix: str = "_t") -> str:
@@ -190,6 +191,13 @@ class Normalizer:
                 item = self.expr(value.args[0], out)
                 out.append(ir.Append(func.value.id, item, line=s.lineno))
                 return False
+            if isinstance(func, ast.Attribute) and func.attr == "extend" and isinstance(func.value, ast.Name) \
+                    and func.value.id in self.locals:
+                if len(value.args) != 1 or value.keywords:
+                    raise self.err("list.extend takes exactly one argument", value)
+                items = _generator_as_list(value, list).args[0]
+                self.extend(func.value.id, self.expr(items, out), out, s.lineno)
+                return False
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
                     and func.value.id not in self.locals and func.attr in _MUTATING_METHODS \
                     and not isinstance(resolve_static(func.value, self.info, self.locals), types.ModuleType):
@@ -208,6 +216,41 @@ class Normalizer:
         atom = self.expr(value, out)
         del atom
         return False
+
+    def _list_or_rebind(self, name, op, rhs, rebind, line):
+        """``name += rhs`` / ``name *= rhs`` where name may hold a list: a list is changed in place
+        (other names holding it see the change), anything else is rebound."""
+        is_list = self.tmp()
+        in_place: list = []
+        if isinstance(op, ast.Add):
+            self.extend(name, rhs, in_place, line)
+        else:
+            self.repeat(name, rhs, in_place, line)
+        return [ir.Assign(is_list, ir.Opaque(f"{name}.__class__ is list", [name]), line=line),
+                ir.If(ir.Name(is_list), in_place, rebind, line=line)]
+
+    def repeat(self, name, count: ir.Atom, out, line):
+        """``name *= count`` for a list: its items appended count - 1 more times, in place."""
+        reads = ir.names_in([count])
+        out.append(ir.Effect(f"_vjp.check_list_repeat({count.text()}, {name!r})", reads, line=line))
+        n = self.tmp()
+        out.append(ir.Assign(n, ir.Prim(len, "len", [ir.Name(name)], {}, nondiff=True), line=line))
+        times = self.tmp()
+        out.append(ir.Assign(times, ir.Opaque(f"{count.text()} - 1", reads), line=line))
+        j, k, item = self.tmp("_k"), self.tmp("_k"), self.tmp()
+        inner = [ir.Assign(item, ir.GetItem(ir.Name(name), ir.Index(k, [k], k)), line=line),
+                 ir.Append(name, ir.Name(item), line=line)]
+        out.append(ir.ForRange(j, [ir.Name(times)], [ir.ForRange(k, [ir.Name(n)], inner, line=line)], line=line))
+
+    def extend(self, name, items: ir.Atom, out, line):
+        """``name.extend(items)``, the list grown in place: one append per item."""
+        items = self._as_name(items, out, line)
+        n = self.tmp()
+        out.append(ir.Assign(n, ir.Prim(len, "len", [items], {}, nondiff=True), line=line))
+        k, item = self.tmp("_k"), self.tmp()
+        body = [ir.Assign(item, ir.GetItem(items, ir.Index(k, [k], k)), line=line),
+                ir.Append(name, ir.Name(item), line=line)]
+        out.append(ir.ForRange(k, [ir.Name(n)], body, line=line))
 
     def assign_to(self, target, value: ir.Atom, out, line):
         if isinstance(target, ast.Name):
@@ -256,13 +299,25 @@ class Normalizer:
             # NumPy semantics: an array is updated in place, anything else is rebound
             name = s.target.id
             cur = ir.Name(name)
-            rhs = self.expr(s.value, out)
+            value = s.value
+            if isinstance(value, ast.GeneratorExp):
+                value = ast.copy_location(ast.ListComp(value.elt, value.generators), value)
+            rhs = self.expr(value, out)
             is_array = self.tmp()
             out.append(ir.Assign(is_array, ir.Opaque(f"{name}.__class__ is np.ndarray", [name]), line=line))
             new = self.tmp()
             in_place = [ir.Assign(new, ir.BinOp(type(s.op), cur, rhs), line=line),
                         ir.SetItem(name, ir.Index("...", [], "Ellipsis"), ir.Name(new), line=line, aug=True)]
             rebind = [ir.Assign(name, ir.BinOp(type(s.op), cur, rhs), line=line, aug_rebind=True)]
+            if isinstance(s.op, ast.Add) and isinstance(s.value, (ast.List, ast.ListComp, ast.GeneratorExp)):
+                rebind = []                     # a list grows in place (other names holding it see it)
+                self.extend(name, rhs, rebind, line)
+            elif isinstance(s.op, (ast.Add, ast.Mult)) and name in self.maybe_lists:
+                rebind = self._list_or_rebind(name, s.op, rhs, rebind, line)
+            elif isinstance(s.op, (ast.Add, ast.Mult)) and name in self.params:
+                # a list passed in would be changed in place, which the caller sees: refused at run time
+                text = f"{name} {'+' if isinstance(s.op, ast.Add) else '*'}= {ast.unparse(s.value)}"
+                rebind.insert(0, ir.Effect(f"_vjp.check_not_list({name}, {text!r})", [name], line=line))
             out.append(ir.If(ir.Name(is_array), in_place, rebind, line=line))
             return False
         if isinstance(s.target, ast.Subscript):
@@ -422,9 +477,9 @@ class Normalizer:
             if not (isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == len(seqs)):
                 raise self.err("unpack zip(...) into one name per sequence", target)
             return seqs, list(zip(target.elts, seqs))
-        if isinstance(it, ast.Call) and obj is not _NOT_FOUND and obj in (reversed, sorted, iter, map, filter):
+        if isinstance(it, ast.Call) and obj is not _NOT_FOUND and obj in (iter, map, filter):
             raise self.err(f"iterating over {getattr(obj, '__name__', obj)}(...) is not supported", it,
-                           hint="iterate over range(...) or a sequence and index it")
+                           hint=_ITERATOR_HINTS[obj])
         seq = self._as_name(self.expr(it, out), out, it.lineno)
         return [seq], [(target, seq)]
 
@@ -475,7 +530,7 @@ class Normalizer:
         line = getattr(node, "lineno", 0)
         for kind, what in _UNSUPPORTED_EXPR.items():
             if isinstance(node, kind):
-                raise self.err(f"{what} are not supported", node)
+                raise self.err(f"{what} are not supported", node, hint=_EXPR_HINTS.get(kind))
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (int, float, complex, str, bytes, bool)) or node.value is None \
                     or node.value is Ellipsis:
@@ -660,15 +715,16 @@ class Normalizer:
         return self.emit(self._prim(func, [base], {}, node), out, node.lineno)
 
     def _prim(self, func, args, kwargs, node):
+        nondiff = rules.is_nondifferentiable(func)
+        rule = None if nondiff else rules.find_rule(func)
+        if not nondiff and rule is None:        # the callee as the user wrote it, before any other check
+            what, hint = _describe_callee(func, _written_name(node))
+            raise self.err(f"no derivative rule for {what}", node, hint=hint)
         name = rules.canonical_name(func)
         if name is None:
             name = self.program.callable_ref(self.info, func)
-        if rules.is_nondifferentiable(func):
+        if nondiff:
             return ir.Prim(func, name, args, kwargs, nondiff=True)
-        rule = rules.find_rule(func)
-        if rule is None:
-            what, hint = _describe_callee(func, _written_name(node))
-            raise self.err(f"no derivative rule for {what}", node, hint=hint)
         return ir.Prim(func, rule.name or name, args, kwargs, rule=rule)
 
     def call(self, node, out):
@@ -677,15 +733,15 @@ class Normalizer:
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             raise self.err("`*args` / `**kwargs` in calls are not supported", node)
         # method call on a local value: x.sum(axis=0) -> np.sum(x, axis=0)
-        if isinstance(func, ast.Attribute) and resolve_static(func, self.info, self.locals) is _NOT_FOUND:
+        if isinstance(func, ast.Attribute) and (resolve_static(func, self.info, self.locals) is _NOT_FOUND
+                                                or self._method_of_global_data(func)):
             method = func.attr
             target = self.expr(func.value, out)
             if method == "append":
                 raise self.err("`.append()` is only supported as a statement on a local list", node)
             mfunc = rules.METHOD_FUNCS.get(method)
             if mfunc is None:
-                raise self.err(f"the method `.{method}()` is not supported", node,
-                               hint="call the NumPy function instead, e.g. np.sum(x) for x.sum()")
+                raise self.err(f"the method `.{method}()` is not supported", node, hint=_method_hint(method))
             written, stripped = self._split_out(mfunc, node, 1)
             if written is not None:
                 value = self.method_call(target, mfunc, method, stripped, out)
@@ -695,7 +751,9 @@ class Normalizer:
         if obj is _NOT_FOUND:
             if isinstance(func, ast.Name) and func.id in self.locals:
                 raise self.err(f"calling the local variable `{func.id}` is not supported", node,
-                               hint="call functions by their global name")
+                               hint=f"nbadjoint follows calls by name only: call the function `{func.id}` holds "
+                                    "by its own name (np.sin(x), or a function defined with `def` at module "
+                                    "level), e.g. with an `if` choosing between the candidates")
             raise self.err(f"cannot resolve the function `{ast.unparse(func)}`", node)
         if is_user_function(obj):
             return self.user_call(obj, node, out)
@@ -710,15 +768,29 @@ class Normalizer:
         if target is not None:
             value = self.call(stripped, out)
             return self.write_out(target, value, out, line, f"{ast.unparse(node.func)}(..., out=...)")
-        node = stripped
+        node = _generator_as_list(stripped, obj)
+        if obj is reversed and len(node.args) == 1 and not node.keywords:
+            obj = _vjp.reversed_items            # a list: the differentiated code indexes sequences
+        if obj is dict and node.keywords:
+            raise self.err("dict(...) with keyword arguments is not supported", node,
+                           hint="write a dict literal instead, e.g. {'rate': rate, 'w': w}")
         args = [self.expr(a, out) for a in node.args]
         kwargs = {k.arg: self.expr(k.value, out) for k in node.keywords}
         if obj is range:
             return self.emit(ir.Prim(range, "range", args, kwargs, nondiff=True), out, line)
         if isinstance(obj, type) and not issubclass(obj, (float, int, bool, complex, np.generic)) \
                 and obj not in (list, tuple, dict):
-            raise self.err(f"constructing `{ast.unparse(func)}` objects is not supported", node)
+            raise self.err(f"constructing `{ast.unparse(func)}` objects is not supported", node,
+                           hint="classes are not differentiated: write their methods as module-level functions "
+                                "that take the object's data (arrays, floats, or a dict of them) as arguments")
         return self.emit(self._prim(obj, args, kwargs, node), out, line)
+
+    def _method_of_global_data(self, func) -> bool:
+        """``W.sum()`` for a module-level array (or list, dict...) W: an array method, called on a constant."""
+        if func.attr not in rules.METHOD_FUNCS or not isinstance(func.value, ast.Name):
+            return False
+        owner = resolve_static(func.value, self.info, self.locals)
+        return isinstance(owner, (np.ndarray, np.generic, list, tuple, dict, numbers.Number))
 
     def method_call(self, target, mfunc, method, node, out):
         """``target.method(...)`` as the primitive ``mfunc(target, ...)``."""
@@ -853,9 +925,49 @@ _BIT_TEXT = {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<",
 _HINTS = {
     ast.Global: "pass the value in as an argument and return the new value",
     ast.Nonlocal: "pass the value in as an argument and return the new value",
-    ast.FunctionDef: "define the helper at module level; it then becomes a call site of the call tree",
+    ast.FunctionDef: "define the helper at module level and pass it what it reads from this function as "
+                     "arguments; it then becomes a call site of the call tree",
     ast.Try: "validate inputs before calling the differentiated function",
 }
+
+
+_EXPR_HINTS = {
+    ast.GeneratorExp: "write a list comprehension instead, e.g. np.sum([t * t for t in v]); a generator is "
+                      "accepted as the only argument of sum(), list(), tuple(), sorted(), min() and max()",
+    ast.Lambda: "define the function with `def` at module level and call it by name",
+    ast.Starred: "pass the arguments one by one",
+    ast.NamedExpr: "assign the value on a line of its own",
+    ast.SetComp: "use a list comprehension",
+    ast.DictComp: "build the dict with a literal {key: value, ...} or with d[key] = value in a loop",
+    ast.Set: "use a list or a tuple",
+}
+_ITERATOR_HINTS = {
+    iter: "iterate over the sequence itself",
+    map: "use a list comprehension, e.g. [f(t) for t in v]",
+    filter: "use a list comprehension with `if`, e.g. [t for t in v if t > 0]",
+}
+# builtins that consume all of an iterable: a generator argument is the same as a list comprehension
+_CONSUMERS = (sum, list, tuple, sorted, min, max)
+
+
+def _generator_as_list(node, obj):
+    """``sum(f(t) for t in v)`` -> ``sum([f(t) for t in v])`` for builtins that consume the whole
+    iterable (the values and their order are the same; only the laziness differs)."""
+    if obj not in _CONSUMERS or not node.args or not isinstance(node.args[0], ast.GeneratorExp):
+        return node
+    gen = node.args[0]
+    listcomp = ast.copy_location(ast.ListComp(gen.elt, gen.generators), gen)
+    call = ast.copy_location(ast.Call(node.func, [listcomp] + node.args[1:], node.keywords), node)
+    call.end_lineno, call.end_col_offset = node.end_lineno, node.end_col_offset
+    return call
+
+
+def _method_hint(method):
+    """The hint for an unsupported method call ``x.method(...)``."""
+    if method in ("get", "keys", "values", "items", "update", "setdefault"):
+        return "index a dict with d[key], and loop over a list of its keys"
+    return ("the supported methods are those of NumPy arrays (" + ", ".join(sorted(rules.METHOD_FUNCS)) +
+            "); otherwise call a function, e.g. np.sum(x) for x.sum()")
 
 
 def _written_name(node) -> str:
@@ -876,7 +988,7 @@ def _describe_callee(func, written):
     """(what the callee is, a hint) for the message of a call with no derivative rule."""
     if isinstance(func, functools.partial):
         inner = getattr(func.func, "__qualname__", None) or type(func.func).__name__
-        return (f"`{written}`, a functools.partial of `{inner}`",
+        return (f"`{written}`: it is a functools.partial of `{inner}`",
                 f"call `{inner}` directly with the fixed arguments written out")
     method = _ufunc_method(func)
     if method is not None:
@@ -993,6 +1105,34 @@ def _assigned_names(fn: ast.FunctionDef) -> set:
                 if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store):
                     other.add(t.id)
     return (names - comp_targets) | (names & other)
+
+
+def _list_names(fn: ast.FunctionDef) -> set:
+    """Names the function binds to a list (a display, a comprehension, list(...), a `+` or `*` of
+    one, one entry of an unpacked tuple of them) or grows with .append / .extend, and both names of
+    every `b = a` (two names for one object, whatever it is)."""
+    def list_like(value):
+        if isinstance(value, (ast.List, ast.ListComp)):
+            return True
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("list", "sorted"):
+            return True
+        return isinstance(value, ast.BinOp) and (list_like(value.left) or list_like(value.right))
+
+    names = set()
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Assign) and (list_like(n.value) or isinstance(n.value, ast.Name)):
+            names |= {t.id for t in n.targets if isinstance(t, ast.Name)}
+            if isinstance(n.value, ast.Name):
+                names.add(n.value.id)
+        if isinstance(n, ast.Assign) and isinstance(n.value, (ast.Tuple, ast.List)):
+            for target in n.targets:
+                if isinstance(target, (ast.Tuple, ast.List)) and len(target.elts) == len(n.value.elts):
+                    names |= {t.id for t, v in zip(target.elts, n.value.elts)
+                              if isinstance(t, ast.Name) and list_like(v)}
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("append", "extend") \
+                and isinstance(n.func.value, ast.Name):
+            names.add(n.func.value.id)
+    return names
 
 
 def _has_early_return(body) -> bool:

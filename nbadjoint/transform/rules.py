@@ -159,10 +159,15 @@ def _bind(name, sig, fixed, args, kwargs):
         default = sig.parameters[key].default
         if not _same_text(values[key], default):
             raise RuleError(
-                f"{name}: the argument {key}={values[key]} is not supported by its derivative rule; "
-                f"leave {key} at its default ({default})"
+                f"{name}(..., {key}=...) is not supported by its derivative rule; leave {key} at its default "
+                f"({default})" + _FIXED_ADVICE.get((name, key), "")
             )
     return values
+
+
+_FIXED_ADVICE = {
+    ("sorted", "key"): "; to sort by keys, index with their order: [u[i] for i in np.argsort(keys)]",
+}
 
 
 def _sig_text(sig):
@@ -409,12 +414,13 @@ _SUM_LIKE = "a, axis=None, dtype=None, out=None, keepdims=False, initial=None, w
 
 
 def _extremum_of_scalars(g, ans, values):
-    """Builtin max/min of two or more scalars: the derivative goes to the arguments equal to the result."""
+    """Builtin max/min of two or more scalars, or of one sequence: the derivative goes to the arguments
+    (entries) equal to the result."""
     args, k = values["args"], values["_index"]
     if k >= len(args):
         return None
     if len(args) < 2:
-        raise RuleError("max/min of a single sequence: use np.max / np.min on an array instead")
+        return f"_vjp.extremum_seq_grad({g}, {ans}, {args[0]})"
     return f"_vjp.extremum_grad({g}, {ans}, {k}, ({', '.join(args)},))"
 
 
@@ -510,7 +516,7 @@ def _hand_rules():
                                   fixed=("order",), a=reshape)
     r[np.ravel] = _rule("np.ravel", "a, order='C'", fixed=("order",), a=reshape)
     r[np.ndarray.flatten] = _rule("np.ndarray.flatten", "a, /, order='C'", fixed=("order",), a=reshape)
-    r[np.ndarray.item] = _rule("np.ndarray.item", "a, /", a=reshape)
+    r[np.ndarray.item] = _rule("np.ndarray.item", "a, /, *args", a="_vjp.item_grad({g}, _vjp.shape_of({a}){args})")
     r[np.squeeze] = _rule("np.squeeze", "a, axis=None", a=reshape)
     r[np.expand_dims] = _rule("np.expand_dims", "a, axis", a=reshape)
     r[np.transpose] = _rule("np.transpose", "a, axes=None", a="_vjp.transpose_grad({g}, {axes})")
@@ -523,14 +529,22 @@ def _hand_rules():
     r[np.take] = _rule("np.take", "a, indices, axis=None, out=None, mode='raise'", fixed=("out", "mode"),
                        a="_vjp.take_grad({g}, _vjp.shape_of({a}), {indices}, {axis})")
     r[np.diag] = _rule("np.diag", "v, k=0", v="_vjp.diag_grad({g}, _vjp.shape_of({v}), {k})")
-    r[np.concatenate] = _rule("np.concatenate", "arrays, /, axis=0, out=None, *, dtype=None, casting='same_kind'",
-                              fixed=("out",), arrays="_vjp.concatenate_grad({g}, _vjp.shape_of({arrays}), {axis})")
-    r[np.stack] = _rule("np.stack", "arrays, axis=0, out=None, *, dtype=None, casting='same_kind'",
-                        fixed=("out",), arrays="_vjp.stack_grad({g}, {axis})")
-    r[np.vstack] = _rule("np.vstack", "tup, *, dtype=None, casting='same_kind'",
-                         tup="_vjp.vstack_grad({g}, _vjp.shape_of({tup}))")
-    r[np.hstack] = _rule("np.hstack", "tup, *, dtype=None, casting='same_kind'",
-                         tup="_vjp.hstack_grad({g}, _vjp.shape_of({tup}))")
+    joins = (("concatenate", "arrays, /, axis=0, out=None, *, dtype=None, casting='same_kind'",
+              "_vjp.concatenate_grad({g}, _vjp.shape_of({arrays}), {axis})"),
+             ("stack", "arrays, axis=0, out=None, *, dtype=None, casting='same_kind'",
+              "_vjp.stack_grad({g}, _vjp.shape_of({arrays}), {axis})"),
+             ("vstack", "tup, *, dtype=None, casting='same_kind'", "_vjp.vstack_grad({g}, _vjp.shape_of({tup}))"),
+             ("hstack", "tup, *, dtype=None, casting='same_kind'", "_vjp.hstack_grad({g}, _vjp.shape_of({tup}))"),
+             ("dstack", "tup", "_vjp.dstack_grad({g}, _vjp.shape_of({tup}))"),
+             ("column_stack", "tup", "_vjp.column_stack_grad({g}, _vjp.shape_of({tup}))"))
+    for fname, params, template in joins:
+        operands = params.split(",")[0]
+        if "dtype" in params:
+            template = _dtype_passes(f"np.{fname}", "dtype", template)
+        r[getattr(np, fname)] = _rule(f"np.{fname}", params, fixed=("out",) if "out=" in params else (),
+                                      **{operands: template})
+    append = "_vjp.append_grad({g}, _vjp.shape_of({arr}), _vjp.shape_of({values}), {axis}, %d)"
+    r[np.append] = _rule("np.append", "arr, values, axis=None", arr=append % 0, values=append % 1)
     array = "_vjp.array_grad({g}, _vjp.shape_of({a}))"
     r[np.array] = _rule("np.array", "object, dtype=None, *, copy=True, order='K', subok=False, ndmin=0",
                         fixed=("ndmin",), object=_dtype_passes("np.array", "dtype", array.replace("{a}", "{object}")))
@@ -552,6 +566,10 @@ def _hand_rules():
     for kind in (builtins.list, builtins.tuple):
         r[kind] = _rule(kind.__name__, "iterable=(), /",
                         iterable="_vjp.seq_cast_grad({g}, _vjp.shape_of({iterable}))")
+    r[builtins.sorted] = _rule("sorted", "iterable, /, *, key=None, reverse=False", fixed=("key",),
+                               iterable="_vjp.sorted_grad({g}, {iterable}, {reverse})")
+    r[_vjp.reversed_items] = _rule("_vjp.reversed_items", "seq, /", seq="_vjp.reversed_grad({g}, _vjp.shape_of({seq}))")
+    r[builtins.dict] = _rule("dict", "mapping=(), /", mapping="_vjp.dict_grad({g}, {mapping})")
     r[builtins.complex] = _rule("complex", "real=0, imag=0", real="_vjp.real_adjoint({g})",
                                 imag="_vjp.real_adjoint(1j * {g})")
     r[builtins.float] = _rule("float", "x=0.0, /", x="{g}")
@@ -736,10 +754,20 @@ def _check_einsum(args):
                             "which has no derivative rule; use np.trace or np.diagonal for that part")
 
 
+def _check_pad(args, kwargs):
+    """Reject np.pad modes other than 'constant' (autograd's rule has no other)."""
+    mode = kwargs.get("mode", args[2] if len(args) > 2 else "'constant'")
+    if not _same_text(mode, "'constant'"):
+        raise RuleError(f"np.pad(..., mode={mode}) has no derivative rule (only mode='constant' has one); "
+                        "build the padding with np.concatenate, e.g. np.concatenate([a[:1], a, a[-1:]]) for 'edge'")
+
+
 def _fallback_grad(name, sig, argnum, g, ans, *args, **kwargs):
     """Text calling autograd's vjp for argument `argnum` of name(*args, **kwargs)."""
     if name == "np.einsum":
         _check_einsum(args)
+    if name == "np.pad":
+        _check_pad(args, kwargs)
     if name == "np.gradient" and (len(args) > 1 or set(kwargs) - {"axis"}):
         raise RuleError("np.gradient with spacing arguments has no derivative rule; call np.gradient(f) and "
                         "divide by the spacing")
