@@ -71,6 +71,21 @@ class Normalizer:
         self.flag_counter = 0
         self.has_early_return = False
         self.maybe_lists = _list_names(node)   # names `+=` / `*=` may find holding a list
+        self._refuse_reserved_names(node)
+
+    def _refuse_reserved_names(self, node):
+        """Names that start with an underscore belong to the generated code (`_c`, `_push`, `_rv_b`...):
+        a parameter or local of that form could be confused with one of them."""
+        reserved = sorted(n for n in self.locals if n.startswith("_") and n != "_")
+        if not reserved:
+            return
+        name = reserved[0]
+        where = next((a for a in ast.walk(node.args) if isinstance(a, ast.arg) and a.arg == name), None) or \
+            next((n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == name
+                  and isinstance(n.ctx, ast.Store)), node)
+        raise self.err(f"the name `{name}` starts with an underscore, and such names are reserved for the "
+                       "generated adjoint code", where,
+                       hint=f"rename it (e.g. `{name.lstrip('_')}_`); a lone `_` is fine")
 
     # -- names ----------------------------------------------------------------------------------
     def tmp(self, prefix: str = "_t") -> str:
@@ -174,8 +189,9 @@ class Normalizer:
             out.append(ir.Effect(self._passive_text(s), reads, line=line))
             return False
         if isinstance(s, ast.Raise):
+            # an exception leaves the whole call tree: no flag is needed for the code after it
             out.append(ir.Effect(self._passive_text(s), self._passive_reads(s), line=line))
-            return "always"
+            return False
         raise self.err(f"`{type(s).__name__}` statements are not supported", s)
 
     def expr_stmt(self, s, out):

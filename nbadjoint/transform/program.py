@@ -57,6 +57,8 @@ class Program:
         self.root_key = self._add(root, None, None)
         self.root_name = self.functions[self.root_key].info.name
         self._check_aliasing()
+        for key in self._order:            # callees first: each function's pairs read its callees' cached ones
+            self.functions[key].overlap_pairs
         self._analyze_all()
         analyze_shapes(self)
         self.sites = self._collect_sites()
