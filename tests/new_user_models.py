@@ -34,3 +34,13 @@ def positive_part(x):
 
 def max_abs(x):
     return np.max(np.abs(x)) * 3.0
+
+
+def inner(u):
+    return u - 0.1 * np.sin(u)
+
+
+def chain(u):
+    for _ in range(3):
+        u = inner(u)
+    return np.sum(u ** 2)
