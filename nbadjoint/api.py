@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import types
 
+from .transform import results, roots
 from .transform.program import compile_tree
 
 
@@ -12,6 +14,9 @@ def adjoint(func):
 
     Calling it still runs the plain function; ``grad`` transforms it (and everything it calls).
     """
+    if not isinstance(func, types.FunctionType):
+        raise TypeError("nba.adjoint marks a function defined with `def` as part of the differentiated call "
+                        f"tree (use it as a decorator: @nba.adjoint above the def); {roots.what_is(func)}")
     func.__nbadjoint__ = True
     return func
 
@@ -46,7 +51,9 @@ def _value_and_grad(f, argnums, placement, what: str):
 
     @functools.wraps(f)
     def vg(*args, **kwargs):
-        return compile_tree(f, argnums, what).run_adjoint(args, argnums, placement, kwargs=kwargs)
+        program = compile_tree(f, argnums, what)
+        _check_arguments(program, args, kwargs)
+        return program.run_adjoint(args, argnums, placement, kwargs=kwargs)
 
     vg.__nbadjoint_transform__ = "value_and_grad"
     return vg
@@ -57,7 +64,14 @@ def vjp(f, *args, placement=None):
 
     The cotangent has the structure and shapes of ``out``.
     """
-    return compile_tree(f, None, "nba.vjp").run_vjp(args, placement)
+    program = compile_tree(f, None, "nba.vjp")
+    _check_arguments(program, args, {})
+    return program.run_vjp(args, placement)
+
+
+def _check_arguments(program, args, kwargs):
+    """Refuse argument types the adjoint would get wrong (NumPy array subclasses), before running."""
+    results.check_argument_types(program.bound_args + args, {**program.bound_kwargs, **kwargs}, program.root_name)
 
 
 def adjoint_source(f) -> str:

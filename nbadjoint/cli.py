@@ -168,7 +168,8 @@ def _check_output(path):
 
 def _where(exc, path):
     """``"ZeroDivisionError: division by zero (model.py, line 12, in step)"``: the exception and
-    the innermost frame of the user's file (or folder)."""
+    the innermost frame of the user's file (or folder); then the notes naming the user's line of
+    an exception raised in the generated code."""
     folder = os.path.dirname(os.path.abspath(path))
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if os.path.abspath(f.filename).startswith(folder + os.sep)]
@@ -176,7 +177,8 @@ def _where(exc, path):
     if frames:
         frame = frames[-1]
         text += f" ({os.path.basename(frame.filename)}, line {frame.lineno}, in {frame.name})"
-    return text
+    notes = [note for note in getattr(exc, "__notes__", ()) if isinstance(note, str)]
+    return "\n".join([text, *notes])
 
 
 def _argnums(text):

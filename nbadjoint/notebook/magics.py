@@ -107,6 +107,7 @@ def evaluate_call(call, source, namespace, filename="<adjoint_profile>"):
             f"%%adjoint_profile: the last line must call a Python function (defined with `def` "
             f"in a cell or a module), but `{ast.unparse(call.func)}` is {_kind(function)}; "
             f"{FINAL_CALL_HINT}")
+    _check_root(function, call)
     if kwargs:
         signature = _signature(function, text)
         try:
@@ -120,6 +121,27 @@ def evaluate_call(call, source, namespace, filename="<adjoint_profile>"):
                 "profiling passes arguments by position; make them positional parameters")
         args = bound.args
     return RootCall(function, tuple(args), text)
+
+
+def _check_root(function, call):
+    """Refuse, with what the last line must be, a final call nbadjoint cannot profile: of a NumPy or
+    library function, of a gradient made by nba.grad..."""
+    from nbadjoint.transform.roots import root_function, what_is
+
+    called = ast.unparse(call.func)
+    transform = getattr(function, "__nbadjoint_transform__", None)
+    if transform:
+        inner = getattr(getattr(function, "__wrapped__", None), "__name__", "f")
+        wanted = ast.unparse(ast.Call(ast.Name(inner, ast.Load()), call.args, call.keywords))
+        raise UsageError(
+            f"%%adjoint_profile: the last line calls `{called}`, made by nba.{transform}(); the last line "
+            f"must call the function itself, e.g. `{wanted}`: the magic profiles its gradient")
+    try:
+        root_function(function, "%%adjoint_profile")
+    except TypeError:
+        raise UsageError(f"%%adjoint_profile: the last line must call a Python function of yours (defined "
+                         f"with `def` in a cell or a module), not `{called}`: {what_is(function)}; "
+                         f"{FINAL_CALL_HINT}") from None
 
 
 def _is_python_function(function):
@@ -238,6 +260,15 @@ def _definitions_failed(error):
     if error is None or isinstance(error, SyntaxError):
         return RuntimeError(f"%%adjoint_profile: {note}")
     return _briefly(error, f"{type(error).__name__}: {error}\n({note})")
+
+
+def user_error_text(exc):
+    """``"ValueError: message"`` and the notes naming the user's line (added where the generated
+    code raised it): what the user needs of an exception, without nbadjoint's frames."""
+    message = str(exc)
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    notes = [note for note in getattr(exc, "__notes__", ()) if isinstance(note, str)]
+    return "\n".join([text, *notes])
 
 
 def _briefly(exc, text=None):
@@ -374,6 +405,10 @@ class AdjointMagics(Magics):
                                    repeat=options.repeat, first_lineno=2)
         except (TransformError, AliasError, ProfileError) as exc:
             raise _briefly(exc)
+        except UsageError:
+            raise
+        except Exception as exc:                        # raised by the user's code, or refused
+            raise exc if hasattr(exc, "_render_traceback_") else _briefly(exc, user_error_text(exc))
         if output is not None:
             self.shell.user_ns[output] = profile
             try:

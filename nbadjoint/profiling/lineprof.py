@@ -11,9 +11,7 @@ def line_profile(program, function, args, argnums=0, placement=None, kwargs=None
     """
     from line_profiler import LineProfiler
 
-    if function not in program.function_names:
-        raise ValueError(f"{function!r} is not a function of this call tree; "
-                         f"choose one of {', '.join(program.function_names)} or a call-site id")
+    function = function_name(program, function)
     sweeps = [program.fwd_function(function), program.bwd_function(function)]
     profiler = LineProfiler()
     for sweep in sweeps:
@@ -26,3 +24,23 @@ def line_profile(program, function, args, argnums=0, placement=None, kwargs=None
     out = io.StringIO()
     profiler.print_stats(stream=out, output_unit=1e-6, stripzeros=False)
     return out.getvalue()
+
+
+def function_name(program, function) -> str:
+    """The name in ``program``'s call tree of ``function``: a function name, or a function object of
+    the tree (matched by identity, else by its name)."""
+    names = program.function_names
+    if isinstance(function, str):
+        if function in names:
+            return function
+        shown = repr(function)
+    else:
+        for code in program.functions.values():
+            if code.info.func is function:
+                return code.info.name
+        name = getattr(function, "__name__", None)
+        if isinstance(name, str) and name in names:
+            return name
+        shown = f"{name}()" if isinstance(name, str) else repr(function)
+    raise ValueError(f"{shown} is not a function of this call tree; "
+                     f"choose one of {', '.join(names)} (a name or the function itself) or a call-site id")

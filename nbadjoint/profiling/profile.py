@@ -14,6 +14,7 @@ import json
 import math
 import numbers
 import pathlib
+import pickle
 import sys
 import time
 from dataclasses import dataclass
@@ -113,6 +114,7 @@ class Profile:
         self._function = function
         self._args = args
         self._options = options or {}
+        self._loaded = None             # "JSON" for a profile read by from_json / from_dict
         self._model = CostModel(self.call_tree)
         self._defaults = {s.id: bool(s.default_checkpointed) for s in sites}
         # Time the engine spends outside every probe bracket (argument handling, the root's
@@ -210,16 +212,12 @@ class Profile:
         program while no code changed, a new one when the function or a callee was redefined
         or edited), so a rerun measures the code as it is now.
         """
-        if self._function is None:
-            raise ProfileError(
-                "this Profile has no function to run (it was loaded from JSON); call "
-                "nba.profile(f, *args, placement=...) with the function instead")
         full = self.full_placement(placement)
         kwargs = dict(self._options)
         kwargs.update(options)
         _check_options(kwargs)
         recompile = self._options.get("recompile")
-        program = recompile() if recompile is not None else self._program
+        program = recompile() if recompile is not None else self._current_program("rerun it")
         if set(program.placement()) != set(full):
             full = program.placement({k: v for k, v in full.items() if k in program.placement()})
         return measure(program, self._function, self._args, argnums=self.argnums,
@@ -228,19 +226,74 @@ class Profile:
     def line_profile(self, site_or_function):
         """line_profiler's report of the generated forward and backward sweeps of one function.
 
-        ``site_or_function`` is a function name of the call tree or a call-site id (its callee).
+        ``site_or_function`` is a function of the call tree (the function itself or its name) or a
+        call-site id (its callee).
         """
         from nbadjoint.profiling.lineprof import line_profile
 
-        if self._program is None:
-            raise ProfileError("this Profile has no program to run (it was loaded from JSON); "
-                               "profile the function again to drill down to lines")
+        program = self._current_program("drill down to lines")
         name = site_or_function
-        if name in self._defaults:
+        if isinstance(name, str) and name in self._defaults:
             name = _split_site_id(name)[2]
-        elif name == ROOT_SITE:
+        elif isinstance(name, str) and name == ROOT_SITE:
             name = self.root
-        return line_profile(self._program, name, self._args, self.argnums, self.placement)
+        return line_profile(program, name, self._args, self.argnums, self.placement)
+
+    def _current_program(self, purpose):
+        """The compiled program to run: the one profiled, or (in an unpickled Profile) its
+        function compiled again."""
+        if self._program is not None:
+            return self._program
+        self._restore_function(purpose)
+        from nbadjoint.transform.program import compile_tree
+
+        function, argnums = self._function, self.argnums
+        self._program = compile_tree(function, argnums)
+        self._options["recompile"] = lambda: compile_tree(function, argnums)
+        return self._program
+
+    def _restore_function(self, purpose):
+        """The function and arguments of an unpickled Profile, imported again; a ProfileError
+        saying what to do when there are none."""
+        if self._function is not None:
+            return
+        state = self.__dict__.get("_pickled_run")
+        if state is None:
+            raise ProfileError(
+                f"this Profile has no function to run (it was loaded from JSON, which keeps the "
+                f"measurements only); to {purpose}, call nba.profile(f, *args, placement=...) with "
+                f"the function")
+        blob, problem = state
+        if blob is not None:
+            try:
+                self._function, self._args = pickle.loads(blob)
+                return
+            except Exception as exc:                # the function cannot be imported here
+                problem = f"{self.root}() cannot be imported here: {type(exc).__name__}: {exc}"
+        raise ProfileError(
+            f"this Profile was unpickled without its function ({problem}); to {purpose}, call "
+            f"nba.profile(f, *args, placement=...) with the function (define it in a module to "
+            f"rerun unpickled profiles)")
+
+    # -- pickling ------------------------------------------------------------------------------
+
+    def __getstate__(self):
+        """The measurements, the value and the gradient; the compiled program and the progress
+        callback are left out (as `to_json` leaves them out), the function and its arguments are
+        kept pickled by reference, so that `rerun` of the unpickled Profile compiles the function
+        again where it can be imported."""
+        state = dict(self.__dict__)
+        state["_program"] = None
+        state["_options"] = {k: v for k, v in self._options.items()
+                             if k not in ("progress", "recompile")}
+        if self._function is not None:
+            try:
+                blob, problem = pickle.dumps((self._function, self._args)), None
+            except Exception as exc:                # a local function, a lambda, an open file...
+                blob, problem = None, f"{type(exc).__name__}: {exc}"
+            state["_pickled_run"] = (blob, problem)
+        state["_function"] = state["_args"] = None
+        return state
 
     # -- output --------------------------------------------------------------------------------
 
@@ -254,8 +307,11 @@ class Profile:
         return self.report()
 
     def __repr__(self):
+        stored = "" if self._loaded is None else \
+            f", value and gradient not stored (loaded from {self._loaded})"
         return (f"<Profile of {self.root}: adjoint {self.adjoint_time:.4g} s, "
-                f"ratio {self.ratio:.3g}, peak {self.peak_bytes} B, {len(self.sites)} call sites>")
+                f"ratio {self.ratio:.3g}, peak {self.peak_bytes} B, {len(self.sites)} call sites"
+                f"{stored}>")
 
     def _repr_html_(self):
         from nbadjoint.profiling.report import html_report
@@ -319,6 +375,12 @@ class Profile:
         """Read `to_dict`'s output.  A missing or malformed field raises ProfileError naming it
         (and ``source``, the file or text it came from, when given)."""
         read = _Reader(data, source)
+        profile = cls._from_reader(read)
+        profile._loaded = "JSON"
+        return profile
+
+    @classmethod
+    def _from_reader(cls, read):
         version = read.field("version", int)
         if version != SCHEMA_VERSION:
             raise read.error("version", f"format version {version!r} is not supported (this "
@@ -350,7 +412,11 @@ class Profile:
     @classmethod
     def from_json(cls, source):
         """Read a profile written by `to_json`: JSON text, or the path (str or `pathlib.Path`) of
-        a .json file.  Text that starts with ``{`` or ``[`` is JSON; any other string is a path."""
+        a .json file.  Text that starts with ``{`` or ``[`` is JSON; any other string is a path.
+
+        JSON keeps the measurements only: the profile read has ``value`` and ``grad`` None (the
+        gradient is not stored; its repr says so), and cannot `rerun` or `line_profile` (no
+        function).  ``pickle`` keeps the value and the gradient too."""
         if isinstance(source, bytes):
             source = source.decode("utf-8")
         if isinstance(source, pathlib.PurePath) or (
@@ -476,6 +542,7 @@ def profile(f, *args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,
     anything runs.
     """
     from nbadjoint.transform.program import compile_tree
+    from nbadjoint.transform.results import check_argument_types
 
     argnums = _check_argnums(argnums, f, args)
     placement = parse_placement(placement)
@@ -483,6 +550,7 @@ def profile(f, *args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,
     say = progress or (lambda message: None)
     say("compiling...")
     program = compile_tree(f, argnums)
+    check_argument_types(program.bound_args + args, program.bound_kwargs, program.root_name)
     try:
         program.placement(placement)
     except ValueError as exc:                   # a call site the program does not have

@@ -226,9 +226,10 @@ class Program:
         return self._const(value)
 
     def _const(self, value) -> str:
-        if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic) and repr(value) == repr(eval(repr(value))) \
-                and np.isfinite(value):
+        if type(value) in (bool, int) or (type(value) is float and np.isfinite(value)):
             return repr(value)
+        if type(value) is float and not np.isnan(value):
+            return "1e999" if value > 0 else "-1e999"      # inf as a literal (derivative rules read literals)
         if value is None:
             return "None"
         for k, v in enumerate(self._constants):
@@ -252,6 +253,10 @@ class Program:
 
     # -- placement ----------------------------------------------------------------------------------
     def placement(self, placement=None) -> dict:
+        """Every call site -> checkpointed, from ``placement`` (a dict of call-site ids to True / False,
+        read strictly, see `parse_placement`) and the sites' defaults."""
+        from ..profiling.units import parse_placement
+        placement = parse_placement(placement)
         full = {s.id: s.default_checkpointed for s in self.sites}
         if placement:
             unknown = [k for k in placement if k not in full]
@@ -259,8 +264,7 @@ class Program:
                 known = ", ".join(full) or "(none: the root calls no user function)"
                 raise ValueError(f"unknown call site(s) {unknown} in placement; the call sites of "
                                  f"{self.root_name}() are: {known}")
-            for k, v in placement.items():
-                full[k] = bool(v)
+            full.update(placement)
         return full
 
     # -- generated module ---------------------------------------------------------------------------

@@ -94,3 +94,46 @@ def finish_grad(g, x):
     if isinstance(x, (complex, np.complexfloating)):
         return g
     return g
+
+
+def check_argument_types(args, kwargs, name: str):
+    """Refuse NumPy array subclasses anywhere in the arguments (inside tuples, lists and dicts too):
+    a masked array's mask, an np.matrix's matrix product... are not what the adjoint computes.
+    ``args`` are the positional arguments as the root receives them, ``name`` the root's name."""
+    for k, value in enumerate(args):
+        if type(value) is not np.ndarray:              # (the common case costs one comparison)
+            _check_types(value, f"argument {k}", name, 0)
+    for key, value in kwargs.items():
+        if type(value) is not np.ndarray:
+            _check_types(value, f"argument {key!r}", name, 0)
+
+
+_PLAIN = (float, int, bool, complex, str, type(None))
+
+
+def _check_types(value, where: str, name: str, depth: int):
+    kind = type(value)
+    if kind is np.ndarray or kind in _PLAIN or depth > 64:
+        return
+    if isinstance(value, np.ndarray):
+        raise TypeError(f"{name}(): {where} is {_subclass_problem(value)}")
+    if isinstance(value, (tuple, list)):
+        for k, item in enumerate(value):
+            if type(item) is not np.ndarray and type(item) not in _PLAIN:
+                _check_types(item, f"{where}[{k}]", name, depth + 1)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if type(item) is not np.ndarray and type(item) not in _PLAIN:
+                _check_types(item, f"{where}[{key!r}]", name, depth + 1)
+
+
+def _subclass_problem(value) -> str:
+    if isinstance(value, np.ma.MaskedArray):
+        return ("a masked array (np.ma.MaskedArray); masked arrays are not supported: pass x.filled(...) or "
+                "x.data and apply the mask in the function (e.g. np.where(mask, x, 0.0))")
+    if isinstance(value, np.matrix):
+        return ("an np.matrix; np.matrix is not supported (its * is a matrix product and its results stay "
+                "2-D): pass np.asarray(x) and write matrix products with @")
+    kind = type(value)
+    return (f"a {kind.__module__}.{kind.__qualname__}, a subclass of np.ndarray; only plain NumPy arrays are "
+            "supported: pass np.asarray(x)")

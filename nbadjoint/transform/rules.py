@@ -313,6 +313,10 @@ def _norm_x(g, ans, v):
     if _same_text(v["ord"], "None"):
         return f"_vjp.norm_grad({g}, {v['x']}, {ans}, {v['axis']}, {v['keepdims']})"
     order = _number(v["ord"])
+    if order is not None and abs(order) == float("inf"):  # autograd's p-norm rule gives nan there
+        sign, which, fn = ("", "largest", "max") if order > 0 else ("-", "smallest", "min")
+        raise RuleError(f"np.linalg.norm: no derivative for ord={sign}inf (the {which} |x|); write it as "
+                        f"np.{fn}(np.abs(x)) (for a vector) or use ord=None (2-norm)")
     if order is not None and order <= 1:
         raise RuleError(f"np.linalg.norm: no derivative for ord={v['ord']}; use ord=None (2-norm) or ord > 1, "
                         "or write the norm with np.sum and np.abs")

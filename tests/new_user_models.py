@@ -1,0 +1,46 @@
+"""Models a new user writes with np.inf / np.nan literals (see test_new_user_errors.py)."""
+
+import numpy as np
+
+
+def running_min(x):
+    best = np.inf
+    for v in x:
+        if v < best:
+            best = v
+    return best * 2.0
+
+
+def running_max(x):
+    best = -np.inf
+    for v in x:
+        if v > best:
+            best = v
+    return best ** 2
+
+
+def clipped_energy(x):
+    return np.sum(np.clip(x, -np.inf, 1.0) ** 2)
+
+
+def max_norm(x):
+    return np.linalg.norm(x, ord=np.inf) * 3.0
+
+
+def positive_part(x):
+    y = np.where(x > 0, x, np.nan)
+    return np.sum(np.where(np.isnan(y), 0.0, y) ** 3)
+
+
+def max_abs(x):
+    return np.max(np.abs(x)) * 3.0
+
+
+def inner(u):
+    return u - 0.1 * np.sin(u)
+
+
+def chain(u):
+    for _ in range(3):
+        u = inner(u)
+    return np.sum(u ** 2)
