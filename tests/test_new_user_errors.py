@@ -36,6 +36,12 @@ def test_max_norm_is_refused_with_what_to_write_instead():
     check_grad(new_user_models.max_abs, (X,))
 
 
+def test_a_max_norm_order_held_in_a_variable_is_refused_when_it_runs():
+    with pytest.raises(ValueError, match=r"ord=inf.*np\.max\(np\.abs\(x\)\)"):
+        nba.grad(new_user_models.configured_norm)(X)
+    check_grad(new_user_models.cubic_norm, (X,))
+
+
 # -- 2. NumPy array subclasses as arguments -----------------------------------------------------------
 
 def total_square(x):

@@ -1031,3 +1031,17 @@ def _explicit_einsum(subscripts):
     letters = [c for c in subscripts if c.isalpha()]
     once = sorted(c for c in set(letters) if letters.count(c) == 1)
     return subscripts + "->" + "".join(once)
+
+
+def differentiable_norm_order(order):
+    """The `ord` of np.linalg.norm when only the run knows it: the orders whose derivative autograd's
+    rule gets wrong (nan at +-inf, the kinks of ord <= 1) are refused, as they are when written literally."""
+    if isinstance(order, (int, float, np.integer, np.floating)) and not isinstance(order, bool):
+        if abs(order) == float("inf"):
+            raise ValueError(f"np.linalg.norm: no derivative for ord={order} (the "
+                             f"{'largest' if order > 0 else 'smallest'} |x|); write it as "
+                             f"np.{'max' if order > 0 else 'min'}(np.abs(x)) or use ord=None (2-norm)")
+        if order <= 1:
+            raise ValueError(f"np.linalg.norm: no derivative for ord={order}; use ord=None (2-norm) or "
+                             "ord > 1, or write the norm with np.sum and np.abs")
+    return order

@@ -320,7 +320,8 @@ def _norm_x(g, ans, v):
     if order is not None and order <= 1:
         raise RuleError(f"np.linalg.norm: no derivative for ord={v['ord']}; use ord=None (2-norm) or ord > 1, "
                         "or write the norm with np.sum and np.abs")
-    kwargs = {"ord": v["ord"], "axis": v["axis"], "keepdims": v["keepdims"]}
+    ord_text = v["ord"] if order is not None else f"_vjp.differentiable_norm_order({v['ord']})"
+    kwargs = {"ord": ord_text, "axis": v["axis"], "keepdims": v["keepdims"]}
     return _fallback_text("np.linalg.norm", 0, g, ans, (v["x"],), kwargs)
 
 
