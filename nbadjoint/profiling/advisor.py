@@ -296,7 +296,7 @@ def _greedy_split_phase(pb: _Problem, budget: int, state: list[int], visited=Non
                 key = (-1, new, -gain)
             key = key + (m.site_ids[i],)
             if best_key is None or key < best_key:
-                best_key, best_i, best_peak = key, i, new
+                best_key, best_i = key, i
         if best_i is None:
             return state
         state[best_i] = SPLIT
@@ -364,7 +364,7 @@ def _greedy_checkpoint_phase(pb: _Problem, budget: int, state: list[int], visite
             key = (0, -saved) if cost <= 0 else (1, -saved / cost)
             key = key + (m.site_ids[i],)
             if best_key is None or key < best_key:
-                best_key, best_i, best_peak = key, i, new
+                best_key, best_i = key, i
         if best_i is None:
             break
         state[best_i] = CHECKPOINTED

@@ -246,9 +246,7 @@ class Program:
         return self._const(value)
 
     def callable_ref(self, info: FunctionInfo, func) -> str:
-        from . import rules
-        if not rules.is_nondifferentiable(func) and rules.find_rule(func) is None:
-            raise roots.unknown_callee(info, func)
+        """A primitive the generated code calls (the normaliser has found its rule)."""
         return self._const(func)
 
     # -- placement ----------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ and clear refusals of everything else, as a root or as a callee."""
 
 from __future__ import annotations
 
-import ast
 import functools
 import inspect
 import os
@@ -11,8 +10,7 @@ import types
 
 import numpy as np
 
-from ..errors import TransformError
-from .parse import FunctionInfo, is_user_function, resolve_static
+from .parse import FunctionInfo, is_user_function
 
 
 def root_function(f, what: str = "nbadjoint"):
@@ -104,45 +102,6 @@ def check_argnums(argnums, n_params: int, name: str) -> tuple:
                              f"({seen[a % n_params]} and {a})")
         seen[a % n_params] = a
     return nums
-
-
-def unknown_callee(info: FunctionInfo, func) -> TransformError:
-    """The error for a call of something that is neither a user function nor a known primitive."""
-    lineno, text = None, None
-    for node in ast.walk(info.node):
-        if isinstance(node, ast.Call):
-            if _same_callable(resolve_static(node.func, info, set()), func):
-                lineno, text = node.lineno, ast.unparse(node.func)
-                break
-    name = f"`{text}`" if text else qualified(func)
-    if isinstance(func, functools.partial):
-        what, hint = "a functools.partial", "call the function it wraps with the arguments written out"
-    elif isinstance(func, types.MethodType):
-        what, hint = "a bound method", "write the computation as a function that takes the arrays it needs"
-    elif isinstance(func, types.FunctionType) and func.__code__.co_filename.startswith("<"):
-        what, hint = (f"a function whose source is not available ({func.__code__.co_filename})",
-                      "define it in a module file or a notebook cell")
-    elif isinstance(func, types.FunctionType) and func.__code__.co_name == "<lambda>":
-        what, hint = "a lambda", "define it with `def`"
-    elif isinstance(func, (types.FunctionType, types.BuiltinFunctionType, np.ufunc)) or \
-            type(func).__name__ == "_ArrayFunctionDispatcher":
-        what, hint = ("a library function with no derivative rule" if text else
-                      f"{qualified(func)}, a library function with no derivative rule",
-                      "nbadjoint knows NumPy, math and autograd's primitives; write it with supported operations "
-                      "or keep it outside the differentiated code")
-    else:
-        what, hint = (f"a callable {type(func).__name__} object",
-                      "write the computation as a function that takes the arrays it needs")
-    return info.error(f"cannot differentiate a call of {name}: it is {what}", lineno=lineno, hint=hint)
-
-
-def _same_callable(a, b) -> bool:
-    """``a is b``, or equal bound methods (each attribute access makes a new one)."""
-    if a is b:
-        return True
-    if isinstance(a, (types.MethodType, types.BuiltinMethodType)) and type(a) is type(b):
-        return a == b
-    return False
 
 
 def check_wrapper_signature(info: FunctionInfo):
