@@ -296,7 +296,7 @@ def _greedy_split_phase(pb: _Problem, budget: int, state: list[int], visited=Non
                 key = (-1, new, -gain)
             key = key + (m.site_ids[i],)
             if best_key is None or key < best_key:
-                best_key, best_i = key, i
+                best_key, best_i, best_peak = key, i, new
         if best_i is None:
             return state
         state[best_i] = SPLIT
@@ -351,7 +351,7 @@ def _greedy_checkpoint_phase(pb: _Problem, budget: int, state: list[int], visite
     m = pb.model
     peak = m.set_reference(state)
     while peak > budget:
-        best_key, best_i, best_peak = None, None, None
+        best_key, best_i = None, None
         for i in pb.free:
             if state[i] != SPLIT:
                 continue
