@@ -392,26 +392,45 @@ def shape(x):
     return np.shape(x)
 
 
-def snapshot(value):
-    """A copy of an argument a checkpointed callee writes into (its state before the call)."""
+def snapshot(value, _depth=0):
+    """A copy of an argument a checkpointed callee writes into (its state before the call).
+
+    A container's snapshot also holds copies of the arrays in it (the callee may write into
+    them: ``acc[0] += ...``), so that restoring puts their contents back too."""
     if isinstance(value, _ndarray):
-        return value.copy()
+        return value.copy() if value.flags.writeable else None
+    if _depth > 3:
+        return None
     if isinstance(value, list):
-        return list(value)
+        return (list(value), [snapshot(v, _depth + 1) for v in value])
     if isinstance(value, dict):
-        return dict(value)
+        return (dict(value), {k: snapshot(v, _depth + 1) for k, v in value.items()})
+    if isinstance(value, tuple):
+        return (value, [snapshot(v, _depth + 1) for v in value])
     return None                      # immutable: nothing can change it
 
 
 def restore_snapshot(value, snap):
-    """Put an argument back in the state the snapshot recorded, in place."""
+    """Put an argument back in the state the snapshot recorded, in place (the arrays a container
+    held before the call get their contents back)."""
+    if snap is None:
+        return
     if isinstance(value, _ndarray):
         np.copyto(value, snap)
-    elif isinstance(value, list):
-        value[:] = snap
+        return
+    items, inner = snap
+    if isinstance(value, list):
+        value[:] = items
+        for item, sub in zip(items, inner):
+            restore_snapshot(item, sub)
     elif isinstance(value, dict):
         value.clear()
-        value.update(snap)
+        value.update(items)
+        for key, sub in inner.items():
+            restore_snapshot(items[key], sub)
+    elif isinstance(value, tuple):
+        for item, sub in zip(items, inner):
+            restore_snapshot(item, sub)
 
 
 class AliasError(RuntimeError):
@@ -426,6 +445,29 @@ def check_alias(written, other, message):
     """Raise AliasError if writing into ``written`` would also change ``other``."""
     if overlaps(written, other):
         raise AliasError(message)
+
+
+def check_entry_alias(container, other, message):
+    """Raise AliasError if writing into the arrays ``container`` holds would also change ``other``."""
+    if other is not None and _entry_overlaps(container, other, 0):
+        raise AliasError(message)
+
+
+def _entry_overlaps(container, other, depth) -> bool:
+    if depth > 3:
+        return False
+    if isinstance(container, (list, tuple)):
+        items = container
+    elif isinstance(container, dict):
+        items = container.values()
+    else:
+        return False
+    for item in items:
+        if isinstance(item, _ndarray) and overlaps(item, other):
+            return True
+        if _entry_overlaps(item, other, depth + 1):
+            return True
+    return False
 
 
 def overlaps(written, other, _depth=0) -> bool:

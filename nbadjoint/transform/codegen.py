@@ -102,6 +102,8 @@ class FunctionCode:
         self.returned_globals: frozenset = frozenset()  # module or closure arrays its result may be
         self._overlap_pairs = None
         self.alias_checks: dict = {}    # (id(stmt), name) -> [(other live name, message)] checked at run time
+        self.entry_checks: dict = {}    # id(call) -> [(container, other, message)]: the callee writes
+                                        # into arrays the container holds; none may be `other`
         self.entry_refs: dict = {}      # parameter -> name holding its value on entry
 
     @property
@@ -1002,6 +1004,8 @@ class FunctionCode:
         snaps = [f"_push(_rt.snapshot({name}))    # {callee.info.name}() writes into it" for _, name in mutated]
         for _, name in mutated:
             self._emit_alias_checks(f, s, name)
+        for name, other, message in self.entry_checks.get(id(s), ()):
+            f.add(0, f"_rt.check_entry_alias({name}, {other}, {message!r})")
         self._emit_overlap_checks(f, s, callee, mutated)
         if self.probes:
             f.add(0, f"if _ck[{site!r}]:")
@@ -1710,6 +1714,7 @@ class AliasChecker:
             for param, atom in zip(callee.params, e.args):
                 if param in callee.touched and isinstance(atom, ir.Name):
                     self.touched.update(obj[1] for obj in env.get(atom.id, ()) if obj[0] == "param")
+                    self._check_entries(s, callee, param, atom.id, env)
                 if param in getattr(callee, "mutated", ()):
                     if not isinstance(atom, ir.Name):
                         raise self._nonlocal_write(s, callee, param, atom)
@@ -1731,6 +1736,47 @@ class AliasChecker:
             self.contents[key] = self.contents.get(key, frozenset()) | inner
             return site
         return site
+
+    def _held_deep(self, objs) -> frozenset:
+        """The objects containers ``objs`` may hold, at any depth."""
+        out, todo = frozenset(), objs
+        for _ in range(4):
+            todo = self._held(todo) - out
+            if not todo:
+                break
+            out |= todo
+        return out
+
+    def _check_entries(self, s, callee, param, name, env):
+        """A callee writes into arrays its container argument ``name`` holds: none of them may be
+        the caller's own argument, or an array another live name still reads."""
+        if not self.checking:
+            return
+        held = self._held_deep(env.get(name, frozenset()))
+        if not held:
+            return
+        checks = self.code.entry_checks.setdefault(id(s), [])
+        info, fname = self.code.info, callee.info.name
+        what = f"{fname}() writes into the arrays held in `{name}` (its parameter `{param}`)"
+        for p in sorted(self._params_in(held)):
+            ref = p if p not in self.code.assigned_strict else self.code.entry_ref(p)
+            self.touched.add(p)
+            err = info.error(f"{what}, and one of them is the argument `{p}` of {self.code.info.name}(): "
+                             "nbadjoint does not write into its caller's arrays through another name",
+                             lineno=s.line, hint=f"put a copy in `{name}`, e.g. {p}.copy()")
+            checks.append((name, ref, str(err)))
+        for other in sorted(self.live_after.get(id(s), ())):
+            if other in (name, s.target) or other not in self.user_names:
+                continue
+            if self._conflict(env.get(other, frozenset()), held) or self._conflict(held, env.get(other, frozenset())):
+                if other not in self.bound_before.get(id(s), ()):
+                    self.code.maybe_unbound.add(other)
+                err = info.error(f"{what}, and one of them is `{other}` (or shares its memory), which is used "
+                                 "afterwards; the adjoint would miss that dependence",
+                                 lineno=s.line, hint=f"put a copy in `{name}`, e.g. {other}.copy()")
+                checks.append((name, other, str(err)))
+        if not checks:
+            del self.code.entry_checks[id(s)]
 
     def _nonlocal_write(self, s, callee, param, atom):
         """The error for a callee writing into an argument that is no local variable."""
