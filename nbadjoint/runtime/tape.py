@@ -222,6 +222,12 @@ def setitem_b(x_b, index):
         x_b = _own(x_b, 4)
         x_b[index] = 0
         return part, x_b
+    if not isinstance(x_b, (tuple, list, dict)):
+        # a number: the adjoint of a 0-d array (x[...] = v, x[()] = v) takes the scalar form
+        if index is Ellipsis or index == ():
+            return x_b, None
+        raise TypeError(f"the adjoint of a write into an array is a number ({type(x_b).__name__}), "
+                        f"but the write has the index {index!r}")
     if isinstance(x_b, tuple):
         x_b = list(x_b)
     else:
@@ -379,14 +385,35 @@ def _sum_to(c, shape):
 
 
 def fit(part, marker):
-    """Adjoint flowing to ``v`` in ``x[index] = v``: sum back when ``v`` was broadcast."""
-    if part is None:
+    """Adjoint flowing to ``v`` in ``x[index] = v``: sum back when ``v`` was broadcast; none when
+    ``x`` holds integers or booleans (the value is cut to them: piecewise constant)."""
+    if part is None or marker is _DISCRETE:
         return None
     return _sum_to(part, marker)
 
 
 def shape(x):
     """Shape marker for the value written by ``x[index] = v``."""
+    if x.__class__ is _float:
+        return ()
+    return np.shape(x)
+
+
+class _Discrete:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<written into integers>"
+
+
+_DISCRETE = _Discrete()
+
+
+def write_shape(target, x):
+    """Marker for the value ``x`` written by ``target[index] = x``: its shape, or _DISCRETE when
+    ``target`` is an integer or boolean array (nothing of ``x`` flows through the write)."""
+    if target.__class__ is _ndarray and target.dtype.kind in "biu":
+        return _DISCRETE
     if x.__class__ is _float:
         return ()
     return np.shape(x)
