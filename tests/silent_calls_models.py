@@ -440,13 +440,13 @@ def push_onto_fresh_list(x, s):
     return np.sum(acc[0] * acc[0])
 
 
-def bump(params, s):
+def bump_weights(params, s):
     params["w"] += s * np.sin(params["w"])
 
 
 def bump_fresh_dict(x, s):
     params = {"w": x * 1.0, "b": s}
-    bump(params, s)
+    bump_weights(params, s)
     return np.sum(params["w"] * params["w"]) + params["b"]
 
 

@@ -70,6 +70,8 @@ def nbytes_of(value) -> int:
         return sum(nbytes_of(v) for v in value)
     if isinstance(value, dict):
         return sum(nbytes_of(v) for v in value.values())
+    if isinstance(value, _ContainerSnapshot):
+        return 8 * len(value.items) + nbytes_of(value.inner)    # the entries themselves are not copied
     return 8
 
 
@@ -429,12 +431,21 @@ def snapshot(value, _depth=0):
     if _depth > 3:
         return None
     if isinstance(value, list):
-        return (list(value), [snapshot(v, _depth + 1) for v in value])
+        return _ContainerSnapshot(list(value), [snapshot(v, _depth + 1) for v in value])
     if isinstance(value, dict):
-        return (dict(value), {k: snapshot(v, _depth + 1) for k, v in value.items()})
+        return _ContainerSnapshot(dict(value), {k: snapshot(v, _depth + 1) for k, v in value.items()})
     if isinstance(value, tuple):
-        return (value, [snapshot(v, _depth + 1) for v in value])
+        return _ContainerSnapshot(value, [snapshot(v, _depth + 1) for v in value])
     return None                      # immutable: nothing can change it
+
+
+class _ContainerSnapshot:
+    """A list, dict or tuple argument before a call: its entries, and copies of the arrays among them."""
+    __slots__ = ("items", "inner")
+
+    def __init__(self, items, inner):
+        self.items = items
+        self.inner = inner
 
 
 def restore_snapshot(value, snap):
@@ -445,7 +456,7 @@ def restore_snapshot(value, snap):
     if isinstance(value, _ndarray):
         np.copyto(value, snap)
         return
-    items, inner = snap
+    items, inner = snap.items, snap.inner
     if isinstance(value, list):
         value[:] = items
         for item, sub in zip(items, inner):
