@@ -426,3 +426,100 @@ def write_into_fresh_array_from_global(x):
     v = GRID * 2.0
     v[0] = x[1]
     return np.sum(v * x)
+
+
+# --------------------------------------------------------------------------- callees writing into what their list or dict argument holds
+
+def push(acc, s):
+    acc[0] += s * np.sin(acc[0])
+
+
+def push_onto_fresh_list(x, s):
+    acc = [x * 1.0]
+    push(acc, s)
+    return np.sum(acc[0] * acc[0])
+
+
+def bump_weights(params, s):
+    params["w"] += s * np.sin(params["w"])
+
+
+def bump_fresh_dict(x, s):
+    params = {"w": x * 1.0, "b": s}
+    bump_weights(params, s)
+    return np.sum(params["w"] * params["w"]) + params["b"]
+
+
+def push_onto_list_holding_x(x, s):
+    acc = [x, np.cos(x)]
+    push(acc, s)
+    return np.sum(acc[0] * acc[1]) + np.sum(x * x)
+
+
+def push_onto_list_holding_live_y(x, s):
+    y = x * 1.0
+    acc = [y, np.cos(x)]
+    push(acc, s)
+    return np.sum(acc[0] * acc[1]) + np.sum(y * y)
+
+
+def extend_then_push(acc, s):
+    acc = acc + [s]
+    acc[0] += s * np.sin(acc[0])
+
+
+def calls_extend_then_push(x, s):
+    acc = [x * 1.0]
+    extend_then_push(acc, s)
+    return np.sum(acc[0] * acc[0])
+
+
+# --------------------------------------------------------------------------- a 0-d array updated in place
+
+def nudge(a, s):
+    s += 0.1 * np.sin(np.sum(a))
+    return a * s
+
+
+def nudge_in_callee(x, s):
+    return np.sum(nudge(x, s))
+
+
+def nudge_in_place(x, s):
+    s -= 0.1 * np.sin(np.sum(x))
+    return np.sum(x * s)
+
+
+# --------------------------------------------------------------------------- a parameter written, rebound, written
+
+def scatter(a, x, s):
+    a[0] = s
+    a = a + 0.1
+    a[1] = s
+    return np.sum(a * a)
+
+
+def scatter_into_copy(x, s):
+    a = x * 1.0
+    return scatter(a, x, s)
+
+
+# --------------------------------------------------------------------------- floats written into integer arrays
+
+def floats_into_ints(u):
+    a = np.zeros(2, dtype=int)
+    a[...] = u * 3.0
+    return np.sum(a * u)
+
+
+def float_added_into_int_entry(u):
+    a = np.zeros(2, dtype=int)
+    a[1] += u[0] * 3.0
+    a[0] = u[1] * 2.0
+    return np.sum(a * u)
+
+
+def float_into_bool_entry(u):
+    flags = np.zeros(2, dtype=bool)
+    flags[0] = u[1]
+    return np.sum(flags * u)

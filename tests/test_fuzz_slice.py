@@ -57,9 +57,7 @@ def test_fuzz_slice(family, data):
 
 
 # The same programs with the float argument given as a 0-d array and as np.float64.
-OPEN_TYPES = {
-    "general": "a 0-d array parameter updated with `s += ...` / `s -= ...`: crash in the sweeps (fuzz report)",
-}
+OPEN_TYPES: dict = {}
 
 
 @pytest.mark.parametrize("family", [
@@ -162,3 +160,28 @@ def test_oracle_accepts_a_refusal_that_names_the_line():
     source = PROGRAM.replace("    return np.sum(y * y) + s", "    del y\n    return s")
     result = check_program(source, FOLDER)
     assert result.outcome == "REFUSAL" and "del" in result.detail and "line 10" in result.detail
+
+
+WRITES_INTO_ITS_FLOAT = '''
+import numpy as np
+
+
+def shift(a, s):
+    s -= 0.4 * np.sin(0.2 * np.sum(a))
+    return 0.2 * a
+
+
+def main(x, s):
+    x = shift(x, s)
+    return np.sum(x * x * np.tanh(s)) + x[1]
+
+
+ARGS = (np.array([-0.47, 0.05, 0.74, -0.67, 0.44]), -0.24)
+ARGNUMS = (0, 1)
+'''
+
+
+def test_program_writing_into_its_zero_d_argument_is_checked_against_its_own_finite_differences():
+    # with a 0-d array the primal really changes the caller's `s`: another function than with a float
+    result = check_program(WRITES_INTO_ITS_FLOAT, FOLDER, types=True)
+    assert result.outcome == "OK", f"{result.outcome}: {result.signature}\n{result.detail}"

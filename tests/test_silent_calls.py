@@ -404,3 +404,51 @@ def test_random_calls_with_overlapping_arguments(program):
         refused_everywhere(module.main, (u, s), "callee() writes into its parameter `a`", "share memory")
     else:
         check_everywhere(module.main, (u, s), (0, 1))
+
+
+# --------------------------------------------------------------------------- fuzz findings B13-B17
+
+V5 = np.array([0.3, -0.7, 0.5, 0.9, -0.2])
+
+
+@pytest.mark.parametrize("f", [m.push_onto_fresh_list, m.bump_fresh_dict])
+def test_callee_writing_into_an_array_its_container_argument_holds(f):
+    # a checkpointed call must restore the contents of the arrays in the list or dict, too
+    check_everywhere(f, (V5.copy(), 0.4), argnums=(0, 1))
+
+
+def test_callee_writing_into_the_callers_argument_through_a_list_is_refused():
+    refused_everywhere(m.push_onto_list_holding_x, (V5.copy(), 0.4),
+                       "push() writes into the arrays held in `acc`", "the argument `x` of")
+
+
+def test_callee_writing_into_an_array_another_live_name_holds_is_refused():
+    refused_everywhere(m.push_onto_list_holding_live_y, (V5.copy(), 0.4),
+                       "push() writes into the arrays held in `acc`", "`y`", "used afterwards")
+
+
+def test_callee_writing_into_its_list_arguments_arrays_after_copying_the_list_is_refused():
+    refused_everywhere(m.calls_extend_then_push, (V5.copy(), 0.4),
+                       "writing into `acc[0]` also changes `acc` as the caller passed it to extend_then_push()")
+
+
+@pytest.mark.parametrize("f", [m.nudge_in_callee, m.nudge_in_place])
+def test_zero_d_array_argument_updated_in_place(f):
+    check_everywhere(f, (V5.copy(), np.array(0.4)), argnums=(0, 1))
+
+
+def test_parameter_written_then_rebound_names_the_rebinding():
+    error = refused_everywhere(m.scatter_into_copy, (V5.copy(), 0.4),
+                               "scatter() writes into its parameter `a`", "rebinds the name `a`")
+    assert "also changes `a`" not in str(error)
+
+
+@pytest.mark.parametrize("f, expected", [
+    (m.floats_into_ints, [3.0, 11.0]),
+    (m.float_added_into_int_entry, [7.0, 3.0]),
+    (m.float_into_bool_entry, [1.0, 0.0]),
+])
+def test_value_cut_to_integers_passes_no_gradient_through_the_write(f, expected):
+    u = np.array([1.2, 3.7])
+    got = check_everywhere(f, (u,))
+    np.testing.assert_array_equal(got, expected)

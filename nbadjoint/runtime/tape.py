@@ -70,6 +70,8 @@ def nbytes_of(value) -> int:
         return sum(nbytes_of(v) for v in value)
     if isinstance(value, dict):
         return sum(nbytes_of(v) for v in value.values())
+    if isinstance(value, _ContainerSnapshot):
+        return 8 * len(value.items) + nbytes_of(value.inner)    # the entries themselves are not copied
     return 8
 
 
@@ -222,6 +224,12 @@ def setitem_b(x_b, index):
         x_b = _own(x_b, 4)
         x_b[index] = 0
         return part, x_b
+    if not isinstance(x_b, (tuple, list, dict)):
+        # a number: the adjoint of a 0-d array (x[...] = v, x[()] = v) takes the scalar form
+        if index is Ellipsis or index == ():
+            return x_b, None
+        raise TypeError(f"the adjoint of a write into an array is a number ({type(x_b).__name__}), "
+                        f"but the write has the index {index!r}")
     if isinstance(x_b, tuple):
         x_b = list(x_b)
     else:
@@ -379,8 +387,9 @@ def _sum_to(c, shape):
 
 
 def fit(part, marker):
-    """Adjoint flowing to ``v`` in ``x[index] = v``: sum back when ``v`` was broadcast."""
-    if part is None:
+    """Adjoint flowing to ``v`` in ``x[index] = v``: sum back when ``v`` was broadcast; none when
+    ``x`` holds integers or booleans (the value is cut to them: piecewise constant)."""
+    if part is None or marker is _DISCRETE:
         return None
     return _sum_to(part, marker)
 
@@ -392,26 +401,74 @@ def shape(x):
     return np.shape(x)
 
 
-def snapshot(value):
-    """A copy of an argument a checkpointed callee writes into (its state before the call)."""
+class _Discrete:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "<written into integers>"
+
+
+_DISCRETE = _Discrete()
+
+
+def write_shape(target, x):
+    """Marker for the value ``x`` written by ``target[index] = x``: its shape, or _DISCRETE when
+    ``target`` is an integer or boolean array (nothing of ``x`` flows through the write)."""
+    if target.__class__ is _ndarray and target.dtype.kind in "biu":
+        return _DISCRETE
+    if x.__class__ is _float:
+        return ()
+    return np.shape(x)
+
+
+def snapshot(value, _depth=0):
+    """A copy of an argument a checkpointed callee writes into (its state before the call).
+
+    A container's snapshot also holds copies of the arrays in it (the callee may write into
+    them: ``acc[0] += ...``), so that restoring puts their contents back too."""
     if isinstance(value, _ndarray):
-        return value.copy()
+        return value.copy() if value.flags.writeable else None
+    if _depth > 3:
+        return None
     if isinstance(value, list):
-        return list(value)
+        return _ContainerSnapshot(list(value), [snapshot(v, _depth + 1) for v in value])
     if isinstance(value, dict):
-        return dict(value)
+        return _ContainerSnapshot(dict(value), {k: snapshot(v, _depth + 1) for k, v in value.items()})
+    if isinstance(value, tuple):
+        return _ContainerSnapshot(value, [snapshot(v, _depth + 1) for v in value])
     return None                      # immutable: nothing can change it
 
 
+class _ContainerSnapshot:
+    """A list, dict or tuple argument before a call: its entries, and copies of the arrays among them."""
+    __slots__ = ("items", "inner")
+
+    def __init__(self, items, inner):
+        self.items = items
+        self.inner = inner
+
+
 def restore_snapshot(value, snap):
-    """Put an argument back in the state the snapshot recorded, in place."""
+    """Put an argument back in the state the snapshot recorded, in place (the arrays a container
+    held before the call get their contents back)."""
+    if snap is None:
+        return
     if isinstance(value, _ndarray):
         np.copyto(value, snap)
-    elif isinstance(value, list):
-        value[:] = snap
+        return
+    items, inner = snap.items, snap.inner
+    if isinstance(value, list):
+        value[:] = items
+        for item, sub in zip(items, inner):
+            restore_snapshot(item, sub)
     elif isinstance(value, dict):
         value.clear()
-        value.update(snap)
+        value.update(items)
+        for key, sub in inner.items():
+            restore_snapshot(items[key], sub)
+    elif isinstance(value, tuple):
+        for item, sub in zip(items, inner):
+            restore_snapshot(item, sub)
 
 
 class AliasError(RuntimeError):
@@ -426,6 +483,29 @@ def check_alias(written, other, message):
     """Raise AliasError if writing into ``written`` would also change ``other``."""
     if overlaps(written, other):
         raise AliasError(message)
+
+
+def check_entry_alias(container, other, message):
+    """Raise AliasError if writing into the arrays ``container`` holds would also change ``other``."""
+    if other is not None and _entry_overlaps(container, other, 0):
+        raise AliasError(message)
+
+
+def _entry_overlaps(container, other, depth) -> bool:
+    if depth > 3:
+        return False
+    if isinstance(container, (list, tuple)):
+        items = container
+    elif isinstance(container, dict):
+        items = container.values()
+    else:
+        return False
+    for item in items:
+        if isinstance(item, _ndarray) and overlaps(item, other):
+            return True
+        if _entry_overlaps(item, other, depth + 1):
+            return True
+    return False
 
 
 def overlaps(written, other, _depth=0) -> bool:

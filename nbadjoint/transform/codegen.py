@@ -102,6 +102,8 @@ class FunctionCode:
         self.returned_globals: frozenset = frozenset()  # module or closure arrays its result may be
         self._overlap_pairs = None
         self.alias_checks: dict = {}    # (id(stmt), name) -> [(other live name, message)] checked at run time
+        self.entry_checks: dict = {}    # id(call) -> [(container, other, message)]: the callee writes
+                                        # into arrays the container holds; none may be `other`
         self.entry_refs: dict = {}      # parameter -> name holding its value on entry
 
     @property
@@ -918,7 +920,7 @@ class FunctionCode:
         marker = None
         if contributes:
             marker = self.tmp("_m")
-            f.add(0, f"_push(_rt.shape({s.value.text()}))")
+            f.add(0, f"_push(_rt.write_shape({s.target}, {s.value.text()}))")
         f.add(0, f"{s.target}[{s.index.src}] = {s.value.text()}")
         new_state = dict(state)
         if contributes:
@@ -1002,6 +1004,8 @@ class FunctionCode:
         snaps = [f"_push(_rt.snapshot({name}))    # {callee.info.name}() writes into it" for _, name in mutated]
         for _, name in mutated:
             self._emit_alias_checks(f, s, name)
+        for name, other, message in self.entry_checks.get(id(s), ()):
+            f.add(0, f"_rt.check_entry_alias({name}, {other}, {message!r})")
         self._emit_overlap_checks(f, s, callee, mutated)
         if self.probes:
             f.add(0, f"if _ck[{site!r}]:")
@@ -1583,6 +1587,7 @@ class AliasChecker:
         self.user_names = code.norm.user_names
         self.live_after: dict = {}
         self.contents: dict = {}        # container object -> objects it may hold
+        self.sequences: set = set()     # objects that are lists or tuples built here
         self.mutated: set = set()       # parameters written in place (the caller's arrays)
         self.touched: set = set()       # parameters a write through another name may reach
         self.unsafe: set = set()        # (p, q): q (or a name that may share its memory) is read after
@@ -1710,6 +1715,7 @@ class AliasChecker:
             for param, atom in zip(callee.params, e.args):
                 if param in callee.touched and isinstance(atom, ir.Name):
                     self.touched.update(obj[1] for obj in env.get(atom.id, ()) if obj[0] == "param")
+                    self._check_entries(s, callee, param, atom.id, env)
                 if param in getattr(callee, "mutated", ()):
                     if not isinstance(atom, ir.Name):
                         raise self._nonlocal_write(s, callee, param, atom)
@@ -1720,6 +1726,14 @@ class AliasChecker:
             for a in e.args:
                 out |= self._pts(a, env)
             return out
+        if isinstance(e, ir.BinOp) and e.op in (ast.Add, ast.Mult):
+            # `acc + [v]`, `acc * 2` on lists: a new list holding the same arrays as the operands
+            operands = self._pts(e.a, env) | self._pts(e.b, env)
+            if operands & self.sequences:
+                key = ("site", id(s))
+                self.sequences.add(key)
+                self.contents[key] = self.contents.get(key, frozenset()) | operands | self._held(operands)
+            return site
         if isinstance(e, ir.Opaque):
             # an inactive expression may be a view of a module or closure array (W[1:], W.T)
             return site | frozenset(("global", m.group(0)) for m in _GLOBAL_REF.finditer(e.src))
@@ -1729,8 +1743,51 @@ class AliasChecker:
                 inner |= self._pts(a, env)
             key = ("site", id(s))
             self.contents[key] = self.contents.get(key, frozenset()) | inner
+            if isinstance(e, ir.Build):
+                self.sequences.add(key)
             return site
         return site
+
+    def _held_deep(self, objs) -> frozenset:
+        """The objects containers ``objs`` may hold, at any depth."""
+        out, todo = frozenset(), objs
+        for _ in range(4):
+            todo = self._held(todo) - out
+            if not todo:
+                break
+            out |= todo
+        return out
+
+    def _check_entries(self, s, callee, param, name, env):
+        """A callee writes into arrays its container argument ``name`` holds: none of them may be
+        the caller's own argument, or an array another live name still reads."""
+        if not self.checking:
+            return
+        held = self._held_deep(env.get(name, frozenset()))
+        if not held:
+            return
+        checks = self.code.entry_checks.setdefault(id(s), [])
+        info, fname = self.code.info, callee.info.name
+        what = f"{fname}() writes into the arrays held in `{name}` (its parameter `{param}`)"
+        for p in sorted(self._params_in(held)):
+            ref = p if p not in self.code.assigned_strict else self.code.entry_ref(p)
+            self.touched.add(p)
+            err = info.error(f"{what}, and one of them is the argument `{p}` of {self.code.info.name}(): "
+                             "nbadjoint does not write into its caller's arrays through another name",
+                             lineno=s.line, hint=f"put a copy in `{name}`, e.g. {p}.copy()")
+            checks.append((name, ref, str(err)))
+        for other in sorted(self.live_after.get(id(s), ())):
+            if other in (name, s.target) or other not in self.user_names:
+                continue
+            if self._conflict(env.get(other, frozenset()), held) or self._conflict(held, env.get(other, frozenset())):
+                if other not in self.bound_before.get(id(s), ()):
+                    self.code.maybe_unbound.add(other)
+                err = info.error(f"{what}, and one of them is `{other}` (or shares its memory), which is used "
+                                 "afterwards; the adjoint would miss that dependence",
+                                 lineno=s.line, hint=f"put a copy in `{name}`, e.g. {other}.copy()")
+                checks.append((name, other, str(err)))
+        if not checks:
+            del self.code.entry_checks[id(s)]
 
     def _nonlocal_write(self, s, callee, param, atom):
         """The error for a callee writing into an argument that is no local variable."""
@@ -1767,6 +1824,9 @@ class AliasChecker:
             if all(ref != other_ref for ref, _ in checks):
                 checks.append((other_ref, str(err)))
 
+        def objs_of(name):       # a name excluded from the check still holds the parameter itself
+            return env.get(name, frozenset())
+
         if own_param:
             self.mutated.add(target)      # the caller's array is written: callers snapshot it
             for name in self.live_after.get(id(s), ()):
@@ -1776,12 +1836,10 @@ class AliasChecker:
         else:
             self.touched.update(obj[1] for obj in objs if obj[0] == "param")
             for obj in sorted(objs, key=repr):
-                if obj[0] == "param" and obj[1] not in exclude:
+                if obj[0] == "param" and not (obj[1] in exclude and objs_of(obj[1]) == {obj}):
                     p = obj[1]
                     ref = p if p not in self.code.assigned_strict else self.code.entry_ref(p)
-                    check(ref, p, f"nbadjoint does not write into its caller's arrays through another name: "
-                                  f"work on a copy, e.g. {target if target in self.user_names else 'x'} = "
-                                  f"{p}.copy(), or write into `{p}` itself")
+                    check(ref, p, *self._param_write_text(target, p, what, objs))
         for obj in sorted(objs, key=repr):
             if obj[0] == "global":
                 name = _global_name(obj[1])
@@ -1799,6 +1857,22 @@ class AliasChecker:
                 check(name, name, f"make one of them a copy, e.g. {name} = {name}.copy()")
         if not checks:
             del self.code.alias_checks[(id(s), target)]
+
+    def _param_write_text(self, target, p, what, objs):
+        """(hint, reason) of the run-time check of a write that may reach the caller's array
+        passed for parameter ``p``."""
+        fname = self.code.info.name
+        if target == p and objs == frozenset({("param", p)}):
+            # the parameter itself, in a function that rebinds its name elsewhere
+            return (f"give the new value another name (e.g. {p}_new = ...), or start from a copy: {p} = {p}.copy()",
+                    f"{fname}() writes into its parameter `{p}` (the caller's array) and also rebinds the name "
+                    f"`{p}`: nbadjoint follows a write into the caller's array only through a parameter name "
+                    "that is never rebound")
+        hint = (f"work on a copy, e.g. {target} = {target}.copy(), or write into `{p}` itself"
+                if target in self.user_names else
+                f"work on copies, e.g. {p} = {p}.copy() for an array, {p} = [v.copy() for v in {p}] for a list")
+        return (hint, f"writing into {what} also changes `{p}` as the caller passed it to {fname}(): nbadjoint "
+                      "does not write into its caller's arrays through another name")
 
     def _params_in(self, objs) -> set:
         """The parameters whose arguments objects ``objs`` may be (or be entries of)."""

@@ -44,12 +44,12 @@ def stencil_fwd(_c, u):
     _t10 = _t2 + _t9
     _push(None if _t10.__class__ is float else (_rt.bshape(_t2, _t10), _rt.bshape(_t9, _t10)))
     _push(_rt.old_item(un, slice(1, (-1), None)))
-    _push(_rt.shape(_t10))
+    _push(_rt.write_shape(un, _t10))
     un[1:(-1)] = _t10
     # line 32: un[0] = un[1]
     _t11 = un[1]
     _push(_rt.old_item(un, 0))
-    _push(_rt.shape(_t11))
+    _push(_rt.write_shape(un, _t11))
     un[0] = _t11
     # line 33: return np.sum(un ** 2)
     _t12 = un ** 2
