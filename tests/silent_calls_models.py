@@ -523,3 +523,28 @@ def float_into_bool_entry(u):
     flags = np.zeros(2, dtype=bool)
     flags[0] = u[1]
     return np.sum(flags * u)
+
+
+# two list parameters joined into a new list whose first entry is then written into
+def bump_joined(a, b, s):
+    l = a + b
+    l[0] += s * np.sin(l[1])
+    return np.sum(l[0] * l[2])
+
+
+def joined_lists_main(x, s):
+    a = [x * 1.0, x * 2.0]
+    b = [x * 3.0]
+    r = bump_joined(a, b, s)
+    return r + np.sum(a[0] * a[0])
+
+
+# the same join of array parameters: a new array, written freely
+def bump_sum(a, b, s):
+    c = a + b
+    c[0] += s * np.sin(c[1])
+    return np.sum(c * a)
+
+
+def joined_arrays_main(x, s):
+    return bump_sum(x * 1.0, x * 2.0, s)

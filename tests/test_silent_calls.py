@@ -452,3 +452,15 @@ def test_value_cut_to_integers_passes_no_gradient_through_the_write(f, expected)
     u = np.array([1.2, 3.7])
     got = check_everywhere(f, (u,))
     np.testing.assert_array_equal(got, expected)
+
+
+def test_writing_into_a_list_joined_from_two_list_parameters_is_refused():
+    x, s = np.array([0.3, 0.8]), 0.7
+    for placement in (None, {site: False for site in nba.call_sites(m.joined_lists_main)}):
+        with pytest.raises(nba.AliasError, match=r"`l\[0\]` also changes `a`"):
+            nba.grad(m.joined_lists_main, placement=placement)(x, s)
+
+
+def test_writing_into_the_sum_of_two_array_parameters_is_differentiated():
+    x, s = np.array([0.3, 0.8, -0.4]), 0.7
+    check_grad(m.joined_arrays_main, (x, s), argnums=(0, 1))

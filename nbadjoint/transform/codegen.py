@@ -1727,9 +1727,13 @@ class AliasChecker:
                 out |= self._pts(a, env)
             return out
         if isinstance(e, ir.BinOp) and e.op in (ast.Add, ast.Mult):
-            # `acc + [v]`, `acc * 2` on lists: a new list holding the same arrays as the operands
-            operands = self._pts(e.a, env) | self._pts(e.b, env)
-            if operands & self.sequences:
+            # `acc + [v]`, `acc * 2` on lists: a new list holding the same arrays as the operands; `a + b` of
+            # two parameters may be one too (what the caller passes decides)
+            pts_a, pts_b = self._pts(e.a, env), self._pts(e.b, env)
+            operands = pts_a | pts_b
+            two_params = e.op is ast.Add and all(isinstance(x, ir.Name) and len(pts) == 1 and next(iter(pts))[0] == "param"
+                                                 for x, pts in ((e.a, pts_a), (e.b, pts_b)))
+            if operands & self.sequences or two_params:
                 key = ("site", id(s))
                 self.sequences.add(key)
                 self.contents[key] = self.contents.get(key, frozenset()) | operands | self._held(operands)

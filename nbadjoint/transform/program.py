@@ -57,10 +57,10 @@ class Program:
         self.root_key = self._add(root, None, None)
         self.root_name = self.functions[self.root_key].info.name
         self._check_aliasing()
-        for key in self._order:            # callees first: each function's pairs read its callees' cached ones
-            self.functions[key].overlap_pairs
         self._analyze_all()
         analyze_shapes(self)
+        for key in self._order:            # callees first: each function's pairs read its callees' cached ones
+            self.functions[key].overlap_pairs
         self.sites = self._collect_sites()
         self.site_ids = [s.id for s in self.sites]
         self.depth = self._call_depth()
