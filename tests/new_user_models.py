@@ -56,3 +56,22 @@ def chain(u):
     for _ in range(3):
         u = inner(u)
     return np.sum(u ** 2)
+
+
+def add_into_int_buffer(x):
+    total = np.zeros(2, dtype=np.int64)
+    total += x[:2]                  # NumPy refuses the float into the int array
+    return np.sum(total * x[:2])
+
+
+def add_into_int_slice(x):
+    counts = np.zeros((2, 3), dtype=int)
+    counts[0] += x                  # a row is a view: updated in place, refused likewise
+    return np.sum(counts * x)
+
+
+def add_ints_into_float_buffer(x):
+    total = np.zeros(3)
+    total += np.arange(3)           # an int into a float array is fine
+    total += x * x
+    return np.sum(total * x)

@@ -256,3 +256,19 @@ def test_a_profile_of_a_local_function_pickles_but_cannot_rerun():
     assert_bitwise_equal(copy.grad, nba.grad(local_model)(X))
     with pytest.raises(ProfileError, match=r"unpickled without its function.*local object.*nba\.profile"):
         copy.rerun()
+
+
+# -- in-place updates with NumPy's casting rule ------------------------------------------------------
+
+@pytest.mark.parametrize("f", [new_user_models.add_into_int_buffer, new_user_models.add_into_int_slice])
+def test_an_in_place_update_numpy_refuses_is_refused_too(f):
+    x = np.array([1.7, -0.4, 0.9])
+    with pytest.raises(TypeError) as primal:
+        f(x)
+    with pytest.raises(TypeError, match="same_kind"):
+        nba.value_and_grad(f)(x)
+    assert "cast" in str(primal.value).lower()
+
+
+def test_an_in_place_update_numpy_allows_is_differentiated():
+    check_grad(new_user_models.add_ints_into_float_buffer, (np.array([1.7, -0.4, 0.9]),))

@@ -599,6 +599,15 @@ def check_out(value, out, what):
                         "assign the result to a new name")
 
 
+def check_in_place(target, value, what):
+    """``what`` (an augmented assignment) updates the array ``target`` in place with ``value``: raise
+    where NumPy's in-place ufunc refuses the cast ('same_kind': a float into an int array)."""
+    if target.__class__ is _ndarray and not np.can_cast(np.result_type(value), target.dtype, "same_kind"):
+        raise TypeError(f"`{what}`: NumPy cannot update an array of dtype {target.dtype} in place with a "
+                        f"{np.result_type(value)} value (casting rule 'same_kind'); make the array "
+                        f"{np.result_type(value)}, e.g. with dtype=float")
+
+
 def at_values_grad(g, indices, shape):
     """Contribution of add_at(a, indices, values) to values: g read at indices, summed to values' shape."""
     return unbroadcast(np.asarray(g)[indices], shape)

@@ -307,6 +307,13 @@ class Normalizer:
         else:
             raise self.err(f"assignment to {type(target).__name__} is not supported", target)
 
+    @staticmethod
+    def _in_place_cast_check(target, new, s, line):
+        """NumPy updates an array in place with the 'same_kind' cast (a float added into an int array
+        raises); the lowering writes the new value with an assignment, so the check is made here."""
+        text = ast.unparse(s)
+        return ir.Effect(f"_vjp.check_in_place({target}, {new}, {text!r})", [target, new], line=line)
+
     def aug_assign(self, s, out):
         if not isinstance(s.op, _AUG_OPS):
             raise self.err(f"augmented assignment with `{type(s.op).__name__}` is not supported", s)
@@ -323,6 +330,7 @@ class Normalizer:
             out.append(ir.Assign(is_array, ir.Opaque(f"{name}.__class__ is np.ndarray", [name]), line=line))
             new = self.tmp()
             in_place = [ir.Assign(new, ir.BinOp(type(s.op), cur, rhs), line=line),
+                        self._in_place_cast_check(name, new, s, line),
                         ir.SetItem(name, ir.Index("...", [], "Ellipsis"), ir.Name(new), line=line, aug=True)]
             rebind = [ir.Assign(name, ir.BinOp(type(s.op), cur, rhs), line=line, aug_rebind=True)]
             if isinstance(s.op, ast.Add) and isinstance(s.value, (ast.List, ast.ListComp, ast.GeneratorExp)):
@@ -350,6 +358,7 @@ class Normalizer:
             out.append(ir.Assign(is_array, ir.Opaque(f"{base.id}.__class__ is np.ndarray", [base.id]), line=line))
             new = self.tmp()
             array_case = [ir.Assign(new, ir.BinOp(type(s.op), ir.Name(old), rhs), line=line),
+                          self._in_place_cast_check(old, new, s, line),
                           ir.SetItem(base.id, index, ir.Name(new), line=line)]
             entry_is_array = self.tmp()
             new2 = self.tmp()
