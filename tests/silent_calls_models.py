@@ -548,3 +548,20 @@ def bump_sum(a, b, s):
 
 def joined_arrays_main(x, s):
     return bump_sum(x * 1.0, x * 2.0, s)
+
+
+# a callee returning its argument inside a tuple; the caller then updates that entry in place
+def pass_back(a, s):
+    return a * 2.0, s
+
+
+def update_returned_entry(a, s):
+    r, t = pass_back(a, s)
+    t -= 0.1 * np.sin(r)
+    return np.sum(t * t)
+
+
+def tuple_return_main(x, s):
+    y = s * 1.0
+    v = update_returned_entry(x, y)
+    return v + np.sum(y * x)

@@ -464,3 +464,10 @@ def test_writing_into_a_list_joined_from_two_list_parameters_is_refused():
 def test_writing_into_the_sum_of_two_array_parameters_is_differentiated():
     x, s = np.array([0.3, 0.8, -0.4]), 0.7
     check_grad(m.joined_arrays_main, (x, s), argnums=(0, 1))
+
+
+def test_writing_into_an_argument_a_callee_returned_in_a_tuple_is_refused():
+    x, s = np.array([0.3, 0.8]), np.array([0.5, -0.2])
+    for placement in (None, {site: False for site in nba.call_sites(m.tuple_return_main)}):
+        with pytest.raises(nba.AliasError, match=r"writing into `t` also changes `s`"):
+            nba.grad(m.tuple_return_main, (0, 1), placement=placement)(x, s)

@@ -1609,6 +1609,7 @@ class AliasChecker:
             (p, q) for p in self.mutated for q in self.mutated if p != q)
         ret = self.code.body[-1].value
         returned = self._pts(ret, self._final_env)
+        returned |= self._held_deep(returned)     # `return out, s`: a fresh tuple may hold a parameter
         self.code.returned_globals = frozenset(obj for obj in returned if obj[0] == "global")
         return not any(obj[0] in ("param", "global") for obj in returned)
 
@@ -1652,7 +1653,9 @@ class AliasChecker:
                 inner = self._held(base)
                 params = frozenset(o for o in base if o[0] == "param")
                 for k, t in enumerate(s.targets):
-                    env[t] = inner | params | frozenset(("elem", o, k) for o in base)
+                    # an entry of an entry stands for the entry itself (more sharing assumed, never less;
+                    # keeps the objects finite when a loop unpacks what it unpacked before)
+                    env[t] = inner | params | frozenset(o if o[0] == "elem" else ("elem", o, k) for o in base)
             elif isinstance(s, (ir.SetItem, ir.Append)):
                 self._check_write(s, s.target, env)
                 for obj in env.get(s.target, frozenset()):
