@@ -4,30 +4,20 @@ The widget draws the front of a 500-call-site profile from two ranked sweeps; it
 by `python benchmarks/run.py` (the `pareto` line), not here.
 """
 
-import random
 import sys
 import pathlib
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
+sys.path.insert(0, str(pathlib.Path(__file__).parents[1] / "benchmarks"))
 
 from nbadjoint.profiling import advisor  # noqa: E402
-from nbadjoint.profiling.calltree import ROOT_SITE, CallNode  # noqa: E402
 from nbadjoint.profiling.model import CostModel, Prediction  # noqa: E402
+from run import synthetic_tree  # noqa: E402  (the benchmark's tree)
 
 
 def deep_tree(n_groups=50, per_group=9, seed=3):
     """root -> 50 group calls -> 9 leaf calls each: 500 sites, tapes and snapshots of mixed sizes."""
-    rng = random.Random(seed)
-    groups = []
-    for g in range(n_groups):
-        leaves = [CallNode(f"g{g}:{k + 2}:h{k}", [rng.randint(1, 60) * 100], [], rng.randint(0, 40) * 100,
-                           t_primal=rng.uniform(1e-5, 4e-4), t_snapshot=rng.uniform(0, 2e-5),
-                           t_fwd=rng.uniform(1e-5, 4e-4), t_bwd=rng.uniform(1e-5, 6e-4))
-                  for k in range(per_group)]
-        groups.append(CallNode(f"model:{g + 2}:g{g}", [rng.randint(0, 8) * 100] * (per_group + 1), leaves,
-                               rng.randint(1, 40) * 100, t_primal=rng.uniform(1e-4, 4e-3),
-                               t_snapshot=rng.uniform(0, 1e-4), t_fwd=1e-4, t_bwd=2e-4))
-    return CallNode(ROOT_SITE, [800] * (n_groups + 1), groups, 0, t_fwd=1e-3, t_bwd=1e-3)
+    return synthetic_tree(n_groups, per_group, seed)
 
 
 def test_the_front_of_500_call_sites_is_exact_and_non_dominated():

@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from call_tree_models import write_500_site_module
 from nbadjoint.notebook.widget import HISTORY_LENGTH, ROOT_ID, CallTreeWidget, parse_budget
 
 # --- a Profile stand-in ------------------------------------------------------------------------
@@ -512,27 +513,12 @@ def test_real_rerun_measures_the_peak_the_toggle_predicted(real):
 
 # --- 500 call sites -----------------------------------------------------------------------------
 
-def _write_500_site_module(path):
-    """model calls g0..g49, each g calls nine of h0..h29: 500 call sites, three levels."""
-    lines = ["import numpy as np", ""]
-    for j in range(30):
-        lines += [f"def h{j}(u):", f"    return u * {1 + j / 100} + np.sin(u) * 0.01", ""]
-    for i in range(50):
-        lines.append(f"def g{i}(u):")
-        lines += [f"    u = h{(i * 9 + k) % 30}(u)" for k in range(9)]
-        lines += ["    return u", ""]
-    lines.append("def model(u):")
-    lines += [f"    u = g{i}(u)" for i in range(50)]
-    lines += ["    return np.sum(u * u)", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-
-
 def test_the_widget_of_500_call_sites_defers_its_advice_and_sends_a_small_state(tmp_path, monkeypatch):
     import importlib
 
     import nbadjoint as nba
 
-    _write_500_site_module(tmp_path / "big500.py")
+    write_500_site_module(tmp_path / "big500.py")
     monkeypatch.syspath_prepend(str(tmp_path))
     big = importlib.import_module("big500")
     prof = nba.profile(big.model, np.linspace(0.0, 1.0, 50))

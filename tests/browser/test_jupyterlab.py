@@ -20,6 +20,9 @@ import urllib.request
 
 import pytest
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from call_tree_models import write_500_site_module  # noqa: E402
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -249,27 +252,12 @@ BIG_CELL = 3
 STDERR = '[data-mime-type="application/vnd.jupyter.stderr"]'
 
 
-def _write_big_module(path):
-    """model calls g0..g49, each g calls nine of h0..h29: 500 call sites."""
-    lines = ["import numpy as np", ""]
-    for j in range(30):
-        lines += [f"def h{j}(u):", f"    return u * {1 + j / 100} + np.sin(u) * 0.01", ""]
-    for i in range(50):
-        lines.append(f"def g{i}(u):")
-        lines += [f"    u = h{(i * 9 + k) % 30}(u)" for k in range(9)]
-        lines += ["    return u", ""]
-    lines.append("def model(u):")
-    lines += [f"    u = g{i}(u)" for i in range(50)]
-    lines += ["    return np.sum(u * u)", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-
-
 @pytest.fixture(scope="module")
 def jupyter_both(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("jupyter")
     workdir = tmp_path / "work"
     workdir.mkdir()
-    _write_big_module(workdir / "big500.py")
+    write_500_site_module(workdir / "big500.py")
     for name in ("check_lab.ipynb", "check_notebook.ipynb"):
         (workdir / name).write_text(json.dumps(_notebook(BEHAVIOUR_CELLS)), encoding="utf-8")
     url, process, log = _start_jupyter(tmp_path, workdir, save_widget_state=True)
