@@ -7,6 +7,9 @@ flags, so every loop exits only at the end of its body (``LoopExit``).
 
 from __future__ import annotations
 
+import ast
+import copy
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -206,3 +209,98 @@ def walk(stmts):
             yield from walk(s.orelse)
         elif isinstance(s, (ForRange, Loop)):
             yield from walk(s.body)
+
+
+# -- what statements read and write: the one place these are defined ------------------------------
+
+def operands(e) -> set:
+    """Names an expression reads as operands (the base of a subscript, not its index)."""
+    if isinstance(e, Copy):
+        return set(names_in([e.a]))
+    if isinstance(e, BinOp):
+        return set(names_in([e.a, e.b]))
+    if isinstance(e, UnOp):
+        return set(names_in([e.a]))
+    if isinstance(e, Prim):
+        return set(names_in(list(e.args) + list(e.kwargs.values())))
+    if isinstance(e, GetItem):
+        return set(names_in([e.a]))
+    if isinstance(e, Build):
+        return set(names_in(e.elts))
+    if isinstance(e, BuildDict):
+        return set(names_in(e.values))
+    if isinstance(e, Opaque):
+        return set(e.reads)
+    if isinstance(e, UserCall):
+        return set(names_in(e.args))
+    return set()
+
+
+def reads(s) -> set:
+    """Names statement ``s`` reads (not those of nested statements, but a loop's range and a
+    branch's test)."""
+    if isinstance(s, Assign):
+        e = s.expr
+        if isinstance(e, GetItem):
+            return set(names_in([e.a])) | set(e.index.reads)
+        return operands(e)
+    if isinstance(s, SetItem):
+        return {s.target} | set(s.index.reads) | set(names_in([s.value]))
+    if isinstance(s, Append):
+        return {s.target} | set(names_in([s.value]))
+    if isinstance(s, Effect):
+        return set(s.reads)
+    if isinstance(s, (LoopExit, If)):
+        return set(names_in([s.test]))
+    if isinstance(s, Return):
+        return set(names_in([s.value]))
+    if isinstance(s, ForRange):
+        return set(names_in(s.range_args))
+    return set()
+
+
+def written(s) -> set:
+    """Names whose value statement ``s`` changes in place (writes into them)."""
+    if isinstance(s, (SetItem, Append)):
+        return {s.target}
+    return set()
+
+
+def assigned(body) -> set:
+    """Names bound anywhere in ``body``, nested statements included."""
+    return {t for s in walk(body) for t in defined(s)}
+
+
+# -- the IR's atoms and inactive texts as ast nodes (for the generated code) ----------------------
+
+@functools.lru_cache(maxsize=None)
+def _parsed_expr(src: str):
+    return ast.parse(src, mode="eval").body
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed_stmts(src: str):
+    return ast.parse(src).body
+
+
+def src_node(src: str) -> ast.expr:
+    """A fresh node of an inactive expression the IR keeps as source (a literal, a constant's
+    reference, a comparison, an index value)."""
+    return copy.deepcopy(_parsed_expr(src))
+
+
+def node(atom) -> ast.expr:
+    """A fresh expression node of an atom."""
+    if isinstance(atom, Name):
+        return ast.Name(atom.id, ast.Load())
+    return src_node(atom.src)
+
+
+def slice_node(index: Index) -> ast.expr:
+    """A fresh node of ``index`` as written between brackets."""
+    return copy.deepcopy(_parsed_expr(f"_[{index.src}]").slice)
+
+
+def stmt_nodes(src: str) -> list:
+    """Fresh nodes of a statement the IR keeps as source (``print(...)``, ``assert ...``)."""
+    return copy.deepcopy(_parsed_stmts(src))

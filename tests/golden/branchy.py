@@ -87,7 +87,7 @@ def branchy_bwd(_c, _rv_b, x, a):
     _t12_b = _rv_b
     # adjoint of line 26: return s * s
     if _t12_b is not None:
-        s_b = (_t12_b * s if _t12_b.__class__ is float else _vjp.ubl_seq(_t12_b * s, s, '*'))
+        s_b = _t12_b * s if _t12_b.__class__ is float else _vjp.ubl_seq(_t12_b * s, s, '*')
         s_b = s_b + (_t12_b * s if _t12_b.__class__ is float else _vjp.ubl_seq(_t12_b * s, s, '*'))
     for k in reversed(_pop()):
         if _pop():
@@ -95,19 +95,19 @@ def branchy_bwd(_c, _rv_b, x, a):
             _m3 = _pop()
             _o6 = _pop()
             if s_b is not None:
-                _t6_b = (s_b if _m3 is None else _vjp.ub_seq(s_b, _m3, 'r'))
-                s_b = ((s_b if s_b.__class__ is float else _vjp.ubl_seq(s_b, _o6, 'l')))
+                _t6_b = s_b if _m3 is None else _vjp.ub_seq(s_b, _m3, 'r')
+                s_b = s_b if s_b.__class__ is float else _vjp.ubl_seq(s_b, _o6, 'l')
             s = _o6
             if _t6_b is not None:
-                x_b = _rt.add(x_b, (_t6_b * _t5 if _t6_b.__class__ is float else _vjp.ubl_seq(_t6_b * _t5, x, '*')))
+                x_b = _rt.add(x_b, _t6_b * _t5 if _t6_b.__class__ is float else _vjp.ubl_seq(_t6_b * _t5, x, '*'))
                 _t6_b = None
             _t5 = _pop()
         else:
             # adjoint of line 23: s = s - np.exp(x)
             _o7 = _pop()
             if s_b is not None:
-                _t8_b = (-s_b if s_b.__class__ is float else _rt.ubl(-s_b, _t8))
-                s_b = ((s_b if s_b.__class__ is float else _rt.ubl(s_b, _o7)))
+                _t8_b = -s_b if s_b.__class__ is float else _rt.ubl(-s_b, _t8)
+                s_b = s_b if s_b.__class__ is float else _rt.ubl(s_b, _o7)
             s = _o7
             if _t8_b is not None:
                 x_b = _t8_b * _t8 if x_b is None else x_b + _t8_b * _t8

@@ -57,7 +57,7 @@ def model_bwd(_c, _rv_b, u0, n):
     for i in reversed(_pop()):
         # adjoint of line 13: u = step(u, 0.1)
         _o3 = _pop()
-        if _ck['model:13:step'] and not (_o3.__class__ is np.ndarray):
+        if _ck['model:13:step'] and (not _o3.__class__ is np.ndarray):
             step_fwd(_c, _o3, 0.1)    # recompute, taping (its tape is empty when its guards hold)
         _r4 = step_bwd(_c, u_b, _o3, 0.1)
         u_b = _r4[0]
@@ -104,15 +104,15 @@ def step_bwd(_c, _rv_b, u, dt):
     # adjoint of line 7: return u - dt * np.sin(v)
     _m1 = None if _guards_hold else _pop()
     if _t4_b is not None:
-        u_b = (_t4_b if _t4_b.__class__ is float else _rt.ubl(_t4_b, u))
-        _t3_b = (-_t4_b if _m1 is None else _rt.ub(-_t4_b, _m1))
+        u_b = _t4_b if _t4_b.__class__ is float else _rt.ubl(_t4_b, u)
+        _t3_b = -_t4_b if _m1 is None else _rt.ub(-_t4_b, _m1)
     _m2 = None if _guards_hold else _pop()
     if _t3_b is not None:
-        _t2_b = (_t3_b * dt if _m2 is None else _rt.ub(_t3_b * dt, _m2))
+        _t2_b = _t3_b * dt if _m2 is None else _rt.ub(_t3_b * dt, _m2)
     if _t2_b is not None:
         v_b = _t2_b * np.cos(v)
     # adjoint of line 6: v = u * u
     if v_b is not None:
-        u_b = _rt.add(u_b, (v_b * u if v_b.__class__ is float else _vjp.ubl_seq(v_b * u, u, '*')))
+        u_b = _rt.add(u_b, v_b * u if v_b.__class__ is float else _vjp.ubl_seq(v_b * u, u, '*'))
         u_b = u_b + (v_b * u if v_b.__class__ is float else _vjp.ubl_seq(v_b * u, u, '*'))
     return (u_b, dt_b)

@@ -137,10 +137,10 @@ def ring_energy_bwd(_c, _rv_b, x):
         # adjoint of line 19: total = total + xi * xi
         _m11 = None if _guards_hold else _pop()
         if total_b is not None:
-            _t4_b = (total_b if _m11 is None else _vjp.ub_seq(total_b, _m11[1], 'r'))
-            total_b = ((total_b if _m11 is None else _vjp.ub_seq(total_b, _m11[0], 'l')))
+            _t4_b = total_b if _m11 is None else _vjp.ub_seq(total_b, _m11[1], 'r')
+            total_b = total_b if _m11 is None else _vjp.ub_seq(total_b, _m11[0], 'l')
         if _t4_b is not None:
-            xi_b = (_t4_b * xi if _t4_b.__class__ is float else _vjp.ubl_seq(_t4_b * xi, xi, '*'))
+            xi_b = _t4_b * xi if _t4_b.__class__ is float else _vjp.ubl_seq(_t4_b * xi, xi, '*')
             xi_b = xi_b + (_t4_b * xi if _t4_b.__class__ is float else _vjp.ubl_seq(_t4_b * xi, xi, '*'))
             _t4_b = None
         # adjoint of line 18: for xi in x:
@@ -174,7 +174,7 @@ def ring_step_fwd(_c, x, dt, c):
     """Forward sweep of ring_step: runs it and tapes what ring_step_bwd reads."""
     _push = _c.tape.append
     _ck = _c.ck
-    _guards_hold = _rt.scalar_items(x) and dt.__class__ in _rt.SCALARS and c.__class__ in _rt.SCALARS    # then operands of the result's shape tape no marker
+    _guards_hold = _rt.scalar_items(x) and dt.__class__ in _rt.SCALARS and (c.__class__ in _rt.SCALARS)    # then operands of the result's shape tape no marker
     _i_3 = None
     # line 12: k = ring_rhs(x, c)
     if _ck['ring_step:12:ring_rhs']:
@@ -214,7 +214,8 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
     _lc2_b = _t5_b = _t6_b = _t7_b = _t8_b = c_b = None
     dt_b = k_b = x_b = None
     _lc2_b = _rv_b
-    if _guards_hold and _rt.scalar_items(_lc2_b):    # every adjoint in the loop is a number: no None checks
+    # every adjoint in the loop is a number: no None checks (else: the general case)
+    if _guards_hold and _rt.scalar_items(_lc2_b):
         _lc2_b = list(_lc2_b)    # a copy of its own, popped in place
         x_b = _rt.own_list(x_b, x)    # added into in place
         for _i_3 in reversed(_pop()):
@@ -243,12 +244,12 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
             _t8_b = _p21
             _m32 = None if _guards_hold else _pop()
             if _t8_b is not None:
-                _t5_b = (_t8_b if _m32 is None else _vjp.ub_seq(_t8_b, _m32[0], 'l'))
-                _t7_b = (_t8_b if _m32 is None else _vjp.ub_seq(_t8_b, _m32[1], 'r'))
+                _t5_b = _t8_b if _m32 is None else _vjp.ub_seq(_t8_b, _m32[0], 'l')
+                _t7_b = _t8_b if _m32 is None else _vjp.ub_seq(_t8_b, _m32[1], 'r')
                 _t8_b = None
             _m33 = None if _guards_hold else _pop()
             if _t7_b is not None:
-                _t6_b = (_t7_b * dt if _m33 is None else _rt.ub(_t7_b * dt, _m33))
+                _t6_b = _t7_b * dt if _m33 is None else _rt.ub(_t7_b * dt, _m33)
                 _t7_b = None
             _m34 = _pop()
             if _t6_b is not None:
@@ -341,7 +342,8 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
     _lc2_b = _t10_b = _t11_b = _t12_b = _t13_b = _t14_b = None
     _t15_b = _t6_b = _t8_b = _t9_b = c_b = x_b = None
     _lc2_b = _rv_b
-    if _guards_hold and _rt.scalar_items(_lc2_b):    # every adjoint in the loop is a number: no None checks
+    # every adjoint in the loop is a number: no None checks (else: the general case)
+    if _guards_hold and _rt.scalar_items(_lc2_b):
         _lc2_b = list(_lc2_b)    # a copy of its own, popped in place
         x_b = _rt.own_list(x_b, x)    # added into in place
         for _i_3 in reversed(_pop()):
@@ -380,12 +382,12 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
             _t15_b = _p32
             _m45 = None if _guards_hold else _pop()
             if _t15_b is not None:
-                _t10_b = (_t15_b if _m45 is None else _rt.ub(_t15_b, _m45[0]))
-                _t14_b = (-_t15_b if _m45 is None else _rt.ub(-_t15_b, _m45[1]))
+                _t10_b = _t15_b if _m45 is None else _rt.ub(_t15_b, _m45[0])
+                _t14_b = -_t15_b if _m45 is None else _rt.ub(-_t15_b, _m45[1])
                 _t15_b = None
             if _t14_b is not None:
-                _t12_b = (_t14_b * _t13 if _t14_b.__class__ is float else _vjp.ubl_seq(_t14_b * _t13, _t12, '*'))
-                _t13_b = (_t14_b * _t12 if _t14_b.__class__ is float else _vjp.ubl_seq(_t14_b * _t12, _t13, '*'))
+                _t12_b = _t14_b * _t13 if _t14_b.__class__ is float else _vjp.ubl_seq(_t14_b * _t13, _t12, '*')
+                _t13_b = _t14_b * _t12 if _t14_b.__class__ is float else _vjp.ubl_seq(_t14_b * _t12, _t13, '*')
                 _t14_b = None
             if _t13_b is not None:
                 if x_b.__class__ is list and _rc(x_b) == 2:
@@ -397,7 +399,7 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
             _t13 = _pop()
             _m50 = None if _guards_hold else _pop()
             if _t12_b is not None:
-                _t11_b = (_t12_b * 0.5 if _m50 is None else _rt.ub(_t12_b * 0.5, _m50))
+                _t11_b = _t12_b * 0.5 if _m50 is None else _rt.ub(_t12_b * 0.5, _m50)
                 _t12_b = None
             _t12 = _pop()
             if _t11_b is not None:
@@ -409,12 +411,12 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
                 _t11_b = None
             _m53 = None if _guards_hold else _pop()
             if _t10_b is not None:
-                _t9_b = (_t10_b * c if _m53 is None else _rt.ub(_t10_b * c, _m53))
+                _t9_b = _t10_b * c if _m53 is None else _rt.ub(_t10_b * c, _m53)
                 _t10_b = None
             _m56 = None if _guards_hold else _pop()
             if _t9_b is not None:
-                _t6_b = (_t9_b if _m56 is None else _rt.ub(_t9_b, _m56[0]))
-                _t8_b = (-_t9_b if _m56 is None else _rt.ub(-_t9_b, _m56[1]))
+                _t6_b = _t9_b if _m56 is None else _rt.ub(_t9_b, _m56[0])
+                _t8_b = -_t9_b if _m56 is None else _rt.ub(-_t9_b, _m56[1])
                 _t9_b = None
             if _t8_b is not None:
                 if x_b.__class__ is list and _rc(x_b) == 2:

@@ -29,23 +29,23 @@ def stencil_fwd(_c, u):
     # line 30: un = np.zeros_like(u)
     un = np.zeros_like(u)
     # line 31: un[1:-1] = u[1:-1] + 0.1 * (u[2:] - 2.0 * u[1:-1] + u[:-2])
-    _t2 = u[1:(-1)]
+    _t2 = u[1:-1]
     _t3 = u[2:]
-    _t4 = u[1:(-1)]
+    _t4 = u[1:-1]
     _t5 = 2.0 * _t4
     _push(None if _t5.__class__ is float else _rt.bshape(_t4, _t5))
     _t6 = _t3 - _t5
     _push(None if _t6.__class__ is float else (_rt.bshape(_t3, _t6), _rt.bshape(_t5, _t6)))
-    _t7 = u[:(-2)]
+    _t7 = u[:-2]
     _t8 = _t6 + _t7
     _push(None if _t8.__class__ is float else (_rt.bshape(_t6, _t8), _rt.bshape(_t7, _t8)))
     _t9 = 0.1 * _t8
     _push(None if _t9.__class__ is float else _rt.bshape(_t8, _t9))
     _t10 = _t2 + _t9
     _push(None if _t10.__class__ is float else (_rt.bshape(_t2, _t10), _rt.bshape(_t9, _t10)))
-    _push(_rt.old_item(un, slice(1, (-1), None)))
+    _push(_rt.old_item(un, slice(1, -1, None)))
     _push(_rt.write_shape(un, _t10))
-    un[1:(-1)] = _t10
+    un[1:-1] = _t10
     # line 32: un[0] = un[1]
     _t11 = un[1]
     _push(_rt.old_item(un, 0))
@@ -71,7 +71,7 @@ def stencil_bwd(_c, _rv_b, u):
     if _t13_b is not None:
         _t12_b = _vjp.sum_grad(_t13_b, _m1, None, False)
     if _t12_b is not None:
-        un_b = (2 * un * _t12_b if _t12_b.__class__ is float else _rt.ubl(2 * un * _t12_b, un))
+        un_b = 2 * un * _t12_b if _t12_b.__class__ is float else _rt.ubl(2 * un * _t12_b, un)
     # adjoint of line 32: un[0] = un[1]
     _m2 = _pop()
     _p3, un_b = _rt.setitem_b(un_b, 0)
@@ -85,33 +85,33 @@ def stencil_bwd(_c, _rv_b, u):
             un_b = _rt.getitem_b(un_b, un, 1, _t11_b)
     # adjoint of line 31: un[1:-1] = u[1:-1] + 0.1 * (u[2:] - 2.0 * u[1:-1] + u[:-2])
     _m5 = _pop()
-    _p6, un_b = _rt.setitem_b(un_b, slice(1, (-1), None))
+    _p6, un_b = _rt.setitem_b(un_b, slice(1, -1, None))
     _t10_b = _rt.fit(_p6, _m5)
-    _rt.restore_item(un, slice(1, (-1), None), _pop())
+    _rt.restore_item(un, slice(1, -1, None), _pop())
     _m9 = _pop()
     if _t10_b is not None:
-        _t2_b = (_t10_b if _m9 is None else _vjp.ub_seq(_t10_b, _m9[0], 'l'))
-        _t9_b = (_t10_b if _m9 is None else _vjp.ub_seq(_t10_b, _m9[1], 'r'))
+        _t2_b = _t10_b if _m9 is None else _vjp.ub_seq(_t10_b, _m9[0], 'l')
+        _t9_b = _t10_b if _m9 is None else _vjp.ub_seq(_t10_b, _m9[1], 'r')
     _m10 = _pop()
     if _t9_b is not None:
-        _t8_b = (_t9_b * 0.1 if _m10 is None else _rt.ub(_t9_b * 0.1, _m10))
+        _t8_b = _t9_b * 0.1 if _m10 is None else _rt.ub(_t9_b * 0.1, _m10)
     _m13 = _pop()
     if _t8_b is not None:
-        _t6_b = (_t8_b if _m13 is None else _vjp.ub_seq(_t8_b, _m13[0], 'l'))
-        _t7_b = (_t8_b if _m13 is None else _vjp.ub_seq(_t8_b, _m13[1], 'r'))
+        _t6_b = _t8_b if _m13 is None else _vjp.ub_seq(_t8_b, _m13[0], 'l')
+        _t7_b = _t8_b if _m13 is None else _vjp.ub_seq(_t8_b, _m13[1], 'r')
     if _t7_b is not None:
-        u_b = _rt.getitem_b(u_b, u, slice(None, (-2), None), _t7_b)
+        u_b = _rt.getitem_b(u_b, u, slice(None, -2, None), _t7_b)
     _m16 = _pop()
     if _t6_b is not None:
-        _t3_b = (_t6_b if _m16 is None else _rt.ub(_t6_b, _m16[0]))
-        _t5_b = (-_t6_b if _m16 is None else _rt.ub(-_t6_b, _m16[1]))
+        _t3_b = _t6_b if _m16 is None else _rt.ub(_t6_b, _m16[0])
+        _t5_b = -_t6_b if _m16 is None else _rt.ub(-_t6_b, _m16[1])
     _m17 = _pop()
     if _t5_b is not None:
-        _t4_b = (_t5_b * 2.0 if _m17 is None else _rt.ub(_t5_b * 2.0, _m17))
+        _t4_b = _t5_b * 2.0 if _m17 is None else _rt.ub(_t5_b * 2.0, _m17)
     if _t4_b is not None:
-        u_b = _rt.getitem_b(u_b, u, slice(1, (-1), None), _t4_b)
+        u_b = _rt.getitem_b(u_b, u, slice(1, -1, None), _t4_b)
     if _t3_b is not None:
         u_b = _rt.getitem_b(u_b, u, slice(2, None, None), _t3_b)
     if _t2_b is not None:
-        u_b = _rt.getitem_b(u_b, u, slice(1, (-1), None), _t2_b)
+        u_b = _rt.getitem_b(u_b, u, slice(1, -1, None), _t2_b)
     return (u_b,)

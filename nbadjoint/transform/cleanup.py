@@ -1,0 +1,254 @@
+"""Cleanup of generated sweeps, on their trees: what a careful hand would not write.
+
+- ``prune_inits``: ``a_b = b_b = None`` at the top of a sweep keeps only the names some read may
+  reach before they are assigned (adjoints are otherwise created where first written);
+- ``propagate_copies``: ``_t2_b = _t3_b`` followed by reads of ``_t2_b`` reads ``_t3_b`` instead;
+- ``remove_dead_stores``: an assignment of a pure expression to a generated name nothing reads
+  afterwards is dropped.
+
+Each pass takes a ``FunctionDef`` and changes it in place; only generated names (those the
+``generated`` predicate accepts) are renamed or dropped, never the user's variables.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .sweep_ast import Comment
+
+_PURE_CALLS = {"_rt.ub", "_rt.ubl", "_rt.add", "_vjp.div", "_vjp.ub_seq", "_vjp.ubl_seq"}
+
+
+def _stores(node) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+
+
+def _loads(node) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def _is_init(st) -> bool:
+    return isinstance(st, ast.Assign) and isinstance(st.value, ast.Constant) and st.value.value is None \
+        and all(isinstance(t, ast.Name) for t in st.targets)
+
+
+# -- definite assignment ---------------------------------------------------------------------------
+
+def _reads_before_assignment(stmts, assigned: frozenset, out: set) -> frozenset:
+    """Add to ``out`` the names read where they may be unassigned; returns the names certainly
+    assigned after ``stmts`` (given ``assigned`` before)."""
+    for st in stmts:
+        if isinstance(st, ast.If):
+            out |= _loads(st.test) - assigned
+            a = _reads_before_assignment(st.body, assigned, out)
+            b = _reads_before_assignment(st.orelse, assigned, out)
+            assigned = a & b
+        elif isinstance(st, (ast.For, ast.While)):
+            head = st.iter if isinstance(st, ast.For) else st.test
+            out |= _loads(head) - assigned
+            inner = assigned | (_stores(st.target) if isinstance(st, ast.For) else frozenset())
+            _reads_before_assignment(st.body, frozenset(inner), out)     # the body may not run
+            _reads_before_assignment(st.orelse, assigned, out)
+        elif isinstance(st, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            value = st.value
+            out |= (_loads(value) if value is not None else set()) - assigned
+            targets = st.targets if isinstance(st, ast.Assign) else [st.target]
+            for t in targets:
+                out |= _loads(t) - assigned                    # x[i] = ...: reads x (and i)
+                if isinstance(st, ast.AugAssign):
+                    out |= _stores(t) - assigned
+            assigned = assigned | frozenset(n for t in targets for n in _stores(t))
+        elif isinstance(st, Comment):
+            continue
+        else:
+            out |= _loads(st) - assigned
+            assigned = assigned | frozenset(_stores(st))      # walrus targets
+    return assigned
+
+
+def prune_inits(fdef: ast.FunctionDef) -> None:
+    """Drop from the ``a = b = None`` statements of a sweep the names certainly assigned before
+    every read."""
+    body = fdef.body
+    inits = [st for st in body if _is_init(st)]
+    if not inits:
+        return
+    init_names = {t.id for st in inits for t in st.targets}
+    rest = [st for st in body if not any(st is i for i in inits)]
+    params = frozenset(a.arg for a in fdef.args.args)
+    early = set()
+    _reads_before_assignment(rest, params, early)
+    keep = sorted(init_names & early)
+    new_inits = [ast.Assign([ast.Name(n, ast.Store()) for n in keep[k:k + 6]], ast.Constant(None))
+                 for k in range(0, len(keep), 6)]
+    first = next(k for k, st in enumerate(body) if _is_init(st))
+    fdef.body = body[:first] + new_inits + [st for st in body[first:] if not _is_init(st)]
+
+
+# -- copy propagation -----------------------------------------------------------------------------
+
+def _count_stores(node) -> dict:
+    counts: dict = {}
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
+
+
+class _Rename(ast.NodeTransformer):
+    def __init__(self, old, new):
+        self.old, self.new = old, new
+
+    def visit_Name(self, node):
+        if node.id == self.old and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.Name(self.new, ast.Load()), node)
+        return node
+
+
+def propagate_copies(fdef: ast.FunctionDef, generated) -> None:
+    """Replace the reads of ``a`` by ``b`` after a copy ``a = b``, and drop the copy, where ``a``
+    (a generated name) is assigned once in the function, read only after the copy in the same
+    block, and ``b`` is not assigned again before the last of those reads."""
+    counts = _count_stores(fdef)
+    changed = True
+    while changed:
+        changed = False
+        for block in _blocks(fdef):
+            for i, st in enumerate(block):
+                if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)
+                        and isinstance(st.value, ast.Name)):
+                    continue
+                a, b = st.targets[0].id, st.value.id
+                if a == b or not generated(a) or counts.get(a) != 1:
+                    continue
+                before = block[:i]
+                if any(a in _loads(x) for x in before):
+                    continue
+                later = block[i + 1:]
+                users = [k for k, x in enumerate(later) if a in _loads(x)]
+                if _read_outside(fdef, block, a):
+                    continue
+                last = users[-1] if users else -1
+                if any(b in _stores(x) for x in later[:last + 1]):
+                    continue
+                # a read of `a` in the statement that also rebinds `b` reads the old `b`: fine only
+                # when the read comes first, which holds for plain statements (value before target)
+                for k in users:
+                    later[k] = _Rename(a, b).visit(later[k])
+                del block[i]
+                counts[a] = 0
+                changed = True
+                break
+            if changed:
+                break
+
+
+def _read_outside(fdef, block, name) -> bool:
+    """Is ``name`` read anywhere but inside the statements of ``block``?"""
+    inside = {id(n) for st in block for n in ast.walk(st)}
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) and id(n) not in inside
+               for n in ast.walk(fdef))
+
+
+def _blocks(node):
+    """Every statement list of a tree, outermost first."""
+    for field in ("body", "orelse"):
+        stmts = getattr(node, field, None)
+        if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.stmt):
+            yield stmts
+            for st in list(stmts):
+                yield from _blocks(st)
+
+
+# -- dead stores ----------------------------------------------------------------------------------
+
+def _dotted(node) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return _dotted(node.value) + "." + node.attr
+    return ""
+
+
+def _pure(node) -> bool:
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and _dotted(n.func) not in _PURE_CALLS:
+            return False
+        if isinstance(n, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
+            return False
+    return True
+
+
+def remove_dead_stores(fdef: ast.FunctionDef, generated) -> None:
+    """Drop ``a = <pure expression>`` where ``a`` is a generated name no later statement reads."""
+    while _remove_dead(fdef.body, set(), generated):
+        pass
+
+
+def _remove_dead(stmts, live_out: set, generated) -> bool:
+    """One backward pass over ``stmts``; True when something was removed."""
+    removed = False
+    live = _live_in(stmts, set(live_out), generated, drop=True)
+    del live
+    for st in stmts:
+        if getattr(st, "_dead", False):
+            removed = True
+    if removed:
+        stmts[:] = [st for st in stmts if not getattr(st, "_dead", False)]
+    return removed
+
+
+def _live_in(stmts, live: set, generated, drop: bool) -> set:
+    for st in reversed(stmts):
+        if isinstance(st, ast.If):
+            a = _live_in(st.body, set(live), generated, drop)
+            b = _live_in(st.orelse, set(live), generated, drop)
+            if drop:
+                st.body[:] = [x for x in st.body if not getattr(x, "_dead", False)] or [ast.Pass()]
+                st.orelse[:] = [x for x in st.orelse if not getattr(x, "_dead", False)]
+            live = a | b | _loads(st.test)
+        elif isinstance(st, (ast.For, ast.While)):
+            head = _loads(st.iter) if isinstance(st, ast.For) else _loads(st.test)
+            entry = set(live)
+            for _ in range(20):
+                new = _live_in(st.body, entry | live, generated, False) | live
+                if new == entry:
+                    break
+                entry = new
+            else:
+                entry = entry | {n.id for n in ast.walk(st) if isinstance(n, ast.Name)}
+            if drop:
+                _live_in(st.body, entry | live, generated, True)
+                st.body[:] = [x for x in st.body if not getattr(x, "_dead", False)] or [ast.Pass()]
+            live = entry | head
+        elif isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
+            target = st.targets[0].id
+            if drop and generated(target) and target not in live and _pure(st.value):
+                st._dead = True
+                continue
+            live = (live - {target}) | _loads(st.value)
+        elif isinstance(st, Comment):
+            continue
+        else:
+            stores = {n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                      and isinstance(st, ast.Assign) and any(n is t for t in st.targets)}
+            reads = _loads(st) | (_stores(st.target) if isinstance(st, ast.AugAssign) else set())
+            live = (live - stores) | reads
+    return live
+
+
+def drop_orphan_comments(stmts) -> list:
+    """Drop line comments left with no code under them (before another comment or the block's end)."""
+    out = []
+    for k, st in enumerate(stmts):
+        if isinstance(st, Comment) and st.text.startswith(("line ", "adjoint of line ")):
+            nxt = stmts[k + 1] if k + 1 < len(stmts) else None
+            if nxt is None or (isinstance(nxt, Comment) and nxt.text.startswith(("line ", "adjoint of line "))):
+                continue
+        for field in ("body", "orelse"):
+            inner = getattr(st, field, None)
+            if isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt):
+                setattr(st, field, drop_orphan_comments(inner) or [ast.Pass()] if field == "body" else
+                        drop_orphan_comments(inner))
+        out.append(st)
+    return out

@@ -1,0 +1,325 @@
+"""Adjoint plans: what each statement contributes to which adjoint, and what the backward sweep
+reads; values the backward sweep recomputes instead of taping."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+
+import numpy as np
+
+from . import ir, rules
+from .alias import _VIEW_FUNCS, _sharing_links
+
+_OLD = "_OLD_"      # stands for the value a statement's target had before it ran
+
+
+class Plan:
+    """What reversing one statement does: contributions (adjoint name, ast node or marker, mode),
+    the primal values it reads, those it reads only for their shape, and whether it reverses a
+    subscript read or a call."""
+
+    __slots__ = ("contribs", "reads", "shape_only", "getitem", "call")
+
+    def __init__(self):
+        self.contribs = []          # (name, text, mode)
+        self.reads = set()
+        self.shape_only = set()
+        self.getitem = None
+        self.call = False
+
+
+def _reads_of(node) -> tuple[set, set]:
+    """(names read, names read only for their shape via _vjp.shape_of(name)) by an expression."""
+    shape_only = set()
+    plain = set()
+
+    class V(ast.NodeVisitor):
+        def visit_Call(self, node):
+            f = node.func
+            if (isinstance(f, ast.Attribute) and f.attr == "shape_of" and isinstance(f.value, ast.Name)
+                    and f.value.id == "_vjp" and len(node.args) == 1 and isinstance(node.args[0], ast.Name)):
+                shape_only.add(node.args[0].id)
+                return
+            self.generic_visit(node)
+
+        def visit_Name(self, node):
+            plain.add(node.id)
+
+    V().visit(node)
+    return plain, shape_only - plain
+
+
+def _grad(rule, i, g, ans, args, kwargs):
+    """The contribution (an ast node, or None) of argument ``i`` of a rule's primitive: ``g``
+    and ``ans`` are names, ``args`` and ``kwargs`` the call's atoms (or _OLD)."""
+    def node(a):
+        return ast.Name(a, ast.Load()) if isinstance(a, str) else ir.node(a)
+    ast_grads = getattr(rule, "ast_grads", None)
+    if ast_grads is not None:
+        return ast_grads[i](node(g), node(ans), *map(node, args), **{k: node(v) for k, v in kwargs.items()})
+    text = rule.grads[i](g, ans, *[a if isinstance(a, str) else a.text() for a in args],
+                         **{k: v if isinstance(v, str) else v.text() for k, v in kwargs.items()})
+    return None if text is None else ir.src_node(text)
+
+
+def plan_recomputation(code, stmts, varied):
+    """Cheap inactive values computed at the top of a loop body (indices like ``i + 1``) are
+    recomputed at the top of each reversed iteration instead of being taped."""
+    counts = code.def_counts
+    code.recompute = {}
+    for loop in stmts:
+        if not isinstance(loop, ir.ForRange):
+            continue
+        inside = {id(x) for x in ir.walk(loop.body)}
+        in_loop = {t for x in ir.walk(loop.body) for t in ir.defined(x)} | {loop.target}
+        read_outside = set()
+        for x in stmts:
+            if id(x) not in inside and x is not loop:
+                read_outside |= ir.reads(x)
+        written = _maybe_written_in(code, loop)
+        chosen, avail = [], set()
+        for st in loop.body:
+            if not (isinstance(st, ir.Assign) and isinstance(st.expr, (ir.BinOp, ir.UnOp, ir.Opaque))
+                    and st.target not in varied and counts.get(st.target) == 1
+                    and st.target not in read_outside
+                    and st.target not in code.params):
+                continue
+            operands = ir.operands(st.expr) if not isinstance(st.expr, ir.Opaque) else set(st.expr.reads)
+            if all(op == loop.target or op in avail or (op not in in_loop and op not in written)
+                   for op in operands):
+                chosen.append(st)
+                avail.add(st.target)
+        keep, wanted = [], set(code.needed)
+        for st in reversed(chosen):         # only what the backward sweep reads, directly or not
+            if st.target in wanted:
+                keep.append(st)
+                wanted |= ir.operands(st.expr) if not isinstance(st.expr, ir.Opaque) else set(st.expr.reads)
+        chosen = keep[::-1]
+        avail = {st.target for st in chosen}
+        if chosen:
+            code.recompute[id(loop)] = chosen
+            invariants = {op for st in chosen for op in
+                          (ir.operands(st.expr) if not isinstance(st.expr, ir.Opaque) else st.expr.reads)}
+            code.needed -= avail
+            code.needed |= (invariants - avail)
+
+
+def _maybe_written_in(code, loop) -> set:
+    """Names whose value loop ``loop`` may change in place: the targets of its writes (its own
+    and its callees'), and every name that may share memory with one of those."""
+    written = set()
+    for st in ir.walk(loop.body):
+        if isinstance(st, (ir.SetItem, ir.Append)):
+            written.add(st.target)
+        elif isinstance(st, ir.Assign) and isinstance(st.expr, ir.UserCall):
+            callee = code.program.functions[st.expr.callee]
+            written.update(a.id for p, a in zip(callee.params, st.expr.args)
+                           if p in callee.mutated and isinstance(a, ir.Name))
+    if not written:
+        return written
+    links = {}
+    for st in ir.walk(code.body):
+        for a, b in _sharing_links(st):
+            links.setdefault(a, set()).add(b)
+            links.setdefault(b, set()).add(a)
+    todo = list(written)
+    while todo:
+        for other in links.get(todo.pop(), ()):
+            if other not in written:
+                written.add(other)
+                todo.append(other)
+    return written
+
+
+def plan_prologue(code, stmts):
+    """Values computed once, at the top level, from unmodified parameters and constants by one
+    arithmetic operation (``0.5 * u``, ``dx * dx``) are recomputed at the start of the backward
+    sweep instead of being taped."""
+    counts = code.def_counts
+    fixed = {p for p in code.params if p not in code.assigned and p not in code.mutated}
+    # only values used as plain operands: never written in place, never aliased by another name
+    other_uses = set()
+    for st in stmts:
+        e = getattr(st, "expr", None)
+        if isinstance(st, ir.Assign) and (isinstance(e, (ir.BinOp, ir.UnOp)) or
+                                          (isinstance(e, ir.Prim) and e.func not in _VIEW_FUNCS)):
+            continue
+        other_uses |= ir.reads(st)
+        if isinstance(st, (ir.SetItem, ir.Append)):
+            other_uses.add(st.target)
+    code.prologue = []
+    for st in code.body:
+        if (isinstance(st, ir.Assign) and isinstance(st.expr, (ir.BinOp, ir.UnOp))
+                and counts.get(st.target) == 1 and st.target not in code.params
+                and st.target not in other_uses and ir.operands(st.expr) <= fixed):
+            code.prologue.append(st)
+            fixed.add(st.target)
+    wanted = set(code.needed)
+    keep = []
+    for st in reversed(code.prologue):
+        if st.target in wanted:
+            keep.append(st)
+            wanted |= ir.operands(st.expr)
+    code.prologue = keep[::-1]
+    code.needed -= {st.target for st in code.prologue}
+    # recomputed when the backward sweep starts, after every write into the parameters: an
+    # argument read there must not share memory with one this function writes into
+    read = {n for st in code.prologue for n in ir.operands(st.expr)} & set(code.params)
+    code.unsafe_pairs = code.unsafe_pairs | {(p, q) for p in code.mutated for q in read if q != p}
+
+
+def flows(code, s):
+    """(target, names whose derivative flows into it) pairs of statement ``s`` of ``code``'s function."""
+    pairs = _flows(s)
+    if isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall):
+        callee = code.program.functions[s.expr.callee]
+        reads = ir.names_in(s.expr.args)
+        for param, atom in zip(callee.params, s.expr.args):
+            if param in callee.mutated and isinstance(atom, ir.Name):
+                pairs.append((atom.id, reads))       # the callee writes into this argument
+    return pairs
+
+
+def plan_statement(code, s) -> "Plan":
+    plan = Plan()
+    if isinstance(s, ir.Assign):
+        expr = s.expr
+        if isinstance(expr, ir.UserCall):
+            plan.call = True
+            plan.reads |= set(ir.names_in(expr.args))
+            return plan
+        if s.target not in code.active:
+            return plan
+        _plan_assign(code, s, expr, plan)
+    elif isinstance(s, ir.SetItem):
+        plan.reads |= set(s.index.reads)
+        plan.reads.add(s.target)        # the undo of the write
+        if s.target in code.active and isinstance(s.value, ir.Name) and s.value.id in code.active:
+            plan.contribs.append((s.value.id, "part", "fit"))
+    elif isinstance(s, ir.Append):
+        plan.reads.add(s.target)
+        if s.target in code.active and isinstance(s.value, ir.Name) and s.value.id in code.active:
+            plan.contribs.append((s.value.id, "part", "add"))
+    elif isinstance(s, ir.Unpack):
+        if isinstance(s.value, ir.Name) and s.value.id in code.active and \
+                any(t in code.active for t in s.targets):
+            plan.contribs.append((s.value.id, "unpack", "add"))
+    elif isinstance(s, ir.Effect):
+        pass
+    return plan
+
+
+def _plan_assign(code, s, expr, plan):
+    g = code.adj(s.target)
+    ans = s.target
+    if isinstance(expr, ir.Copy):
+        if isinstance(expr.a, ir.Name) and expr.a.id in code.active:
+            plan.contribs.append((expr.a.id, ast.Name(g, ast.Load()), "add"))
+    elif isinstance(expr, (ir.BinOp, ir.UnOp)):
+        if isinstance(expr, ir.BinOp):
+            rule = rules.BINOP_RULES.get(expr.op)
+            operands = [expr.a, expr.b]
+        else:
+            rule = rules.UNARYOP_RULES.get(expr.op)
+            operands = [expr.a]
+        if rule is None:
+            return
+        atoms = [_OLD if (isinstance(a, ir.Name) and a.id == s.target) else a for a in operands]
+        for i, atom in enumerate(operands):
+            if isinstance(atom, ir.Name) and atom.id in code.active:
+                contribution = _grad(rule, i, g, ans, atoms, {})
+                if contribution is not None:
+                    _add_contrib(code, plan, atom.id, contribution, rule.broadcast, s, "plus")
+    elif isinstance(expr, ir.Prim):
+        if expr.rule is None:
+            return
+        _plan_prim(code, s, expr, g, ans, plan)
+    elif isinstance(expr, ir.GetItem):
+        if isinstance(expr.a, ir.Name) and expr.a.id in code.active:
+            plan.reads |= set(expr.index.reads)
+            plan.getitem = expr.a.id
+    elif isinstance(expr, ir.Build):
+        for k, atom in enumerate(expr.elts):
+            if isinstance(atom, ir.Name) and atom.id in code.active:
+                plan.contribs.append((atom.id, k, "split"))
+    elif isinstance(expr, ir.BuildDict):
+        for k, atom in enumerate(expr.values):
+            if isinstance(atom, ir.Name) and atom.id in code.active:
+                plan.contribs.append((atom.id, k, "split"))
+
+
+def _plan_prim(code, s, expr, g, ans, plan):
+    rule = expr.rule
+    def txt(a):
+        return _OLD if (isinstance(a, ir.Name) and a.id == s.target) else a
+    pos = [txt(a) for a in expr.args]
+    kw = {k: txt(a) for k, a in expr.kwargs.items()}
+    param_of_kw = {}
+    if any(isinstance(a, ir.Name) and a.id in code.active for a in expr.kwargs.values()):
+        try:
+            names = [p.name for p in inspect.signature(expr.func).parameters.values()
+                     if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        except (TypeError, ValueError):
+            names = []
+        for k, a in expr.kwargs.items():
+            if isinstance(a, ir.Name) and a.id in code.active:
+                if k not in names:
+                    raise code.info.error(f"pass `{a.id}` to {expr.name}() by position (as {k}=... its "
+                                          "derivative cannot be taken)", lineno=s.line)
+                param_of_kw[names.index(k)] = a
+    plus = rule.broadcast or isinstance(expr.func, np.ufunc) or \
+        getattr(expr.func, "__module__", None) == "math" or expr.name.startswith("math.")
+    for i, grad in enumerate(rule.grads):
+        if i < len(expr.args):
+            atom = expr.args[i]
+        elif i in param_of_kw:
+            atom = param_of_kw[i]
+        else:
+            continue
+        if not (isinstance(atom, ir.Name) and atom.id in code.active):
+            continue
+        try:
+            text = _grad(rule, i, g, ans, pos, kw)
+        except rules.RuleError as exc:
+            raise code.info.error(str(exc), lineno=s.line) from None
+        if text is None:
+            continue
+        _add_contrib(code, plan, atom.id, text, rule.broadcast, s, "plus" if plus else "add")
+
+
+def _add_contrib(code, plan, name, text, broadcast, s, mode):
+    plain, shape_only = _reads_of(text)
+    plan.reads |= {n for n in plain if n in code.primal_names}
+    if _OLD in plain:
+        plan.reads.add(s.target)
+    plan.shape_only |= shape_only
+    plan.contribs.append((name, text, "bplus" if broadcast else mode))
+
+
+def _flows(s):
+    """(target, names whose derivative flows into it) pairs of one IR statement."""
+    if isinstance(s, ir.Unpack):
+        return [(t, ir.names_in([s.value])) for t in s.targets]
+    tgt, reads = _flow(s)
+    return [] if tgt is None else [(tgt, reads)]
+
+
+def _flow(s):
+    """(target, names whose derivative flows into it) of one IR statement."""
+    if isinstance(s, ir.Assign):
+        e = s.expr
+        if isinstance(e, ir.BinOp):
+            rule = rules.BINOP_RULES.get(e.op)
+            if rule is None or all(g is rules._no_grad for g in rule.grads):
+                return s.target, []
+        elif isinstance(e, ir.Prim) and e.rule is None:
+            return s.target, []
+        elif isinstance(e, ir.UserCall):
+            return s.target, ir.names_in(e.args)
+        elif isinstance(e, ir.Opaque):
+            return s.target, list(e.reads) if e.kind == "boolop" else []
+        return s.target, sorted(ir.operands(e))
+    if isinstance(s, (ir.SetItem, ir.Append)):
+        return s.target, ir.names_in([s.value])
+    return None, []

@@ -1,0 +1,120 @@
+"""The primal of a user function: its own code, with calls to user functions redirected to their
+primals (through probes when profiling) and free names made explicit."""
+
+from __future__ import annotations
+
+import ast
+import types
+
+import numpy as np
+
+from . import rules
+from .alias import _global_checks
+from .normalize import bind_call
+from .parse import is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
+
+
+def primal_lines(code, probes: bool) -> list:
+    """The primal of ``code``'s function: the user's code with calls redirected to primals."""
+    node = _PrimalRewriter(code, probes).visit(_deepcopy(code.info.node))
+    node.name = f"{code.key}_primal"
+    node.decorator_list = []
+    params = [ast.arg("_c")] + [ast.arg(p) for p in code.params]
+    node.args = ast.arguments(posonlyargs=[], args=params, vararg=None, kwonlyargs=[], kw_defaults=[],
+                              kwarg=None, defaults=[])
+    body = node.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    doc = ast.Expr(ast.Constant(f"Primal of {code.info.name} (the user's code; calls go to primals)."))
+    prologue = []
+    if probes and code.sites:
+        prologue.append(ast.parse("_rec = _c.rec").body[0])
+    node.body = [doc] + prologue + body
+    ast.fix_missing_locations(node)
+    text = ast.unparse(node)
+    return text.split("\n")
+
+
+def _deepcopy(node):
+    import copy
+    return copy.deepcopy(node)
+
+
+class _PrimalRewriter(ast.NodeTransformer):
+    """The user's function body with calls redirected to primals and free names made explicit."""
+
+    def __init__(self, code, probes: bool):
+        self.code = code
+        self.info = code.info
+        self.probes = probes
+        self.locals = code.norm.locals
+        self.global_checks = _global_checks(code)
+
+    # writes that may reach a module or closure array are checked here too: a checkpointed call
+    # runs the primal, and the user's arrays must not be written before the AliasError
+    def _checked(self, node):
+        node = self.generic_visit(node)
+        read = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        checks = [ast.parse(f"_rt.check_alias({target}, {ref}, {message!r})").body[0]
+                  for target, ref, message in self.global_checks.get(node.lineno, ()) if target in read]
+        return [ast.copy_location(c, node) for c in checks] + [node] if checks else node
+
+    visit_Assign = visit_AugAssign = visit_AnnAssign = visit_Expr = _checked
+
+    def visit_Call(self, node):
+        func = node.func
+        obj = resolve_static(func, self.info, self.locals)
+        if obj is not _NOT_FOUND and is_user_function(obj):
+            key = self.code.program.key_of(obj)
+            args = [self.visit(a) for a in node.args]
+            kws = {k.arg: self.visit(k.value) for k in node.keywords}
+            call_args = [args[v] if kind == "pos" else kws[v] if kind == "kw" else
+                         ast.parse(self.code.program.constant_ref_default(obj, name, v), mode="eval").body
+                         for name, kind, v in bind_call(obj, len(args), list(kws))]
+            site = f"{self.info.name}:{node.lineno}:{obj.__name__}"
+            if self.probes:
+                new = ast.Call(ast.Attribute(ast.Name("_rt", ast.Load()), "probe_call", ast.Load()),
+                               [ast.Name("_rec", ast.Load()), ast.Constant(site), ast.Constant("P"),
+                                ast.Name(f"{key}_primal", ast.Load()), ast.Name("_c", ast.Load())] + call_args, [])
+            else:
+                new = ast.Call(ast.Name(f"{key}_primal", ast.Load()), [ast.Name("_c", ast.Load())] + call_args, [])
+            return ast.copy_location(new, node)
+        self.generic_visit(node)
+        return node
+
+    def visit_Attribute(self, node):
+        obj = resolve_static(node, self.info, self.locals)
+        if obj is not _NOT_FOUND:
+            root = node
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name):
+                base = resolve_static(root, self.info, self.locals)
+                if isinstance(base, types.ModuleType) and id(base) in MODULE_TEXT:
+                    text = ast.unparse(node)
+                    text = MODULE_TEXT[id(base)] + text[len(root.id):]
+                    return ast.copy_location(ast.parse(text, mode="eval").body, node)
+            name = rules.canonical_name(obj) if callable(obj) else None
+            if name:
+                return ast.copy_location(ast.parse(name, mode="eval").body, node)
+        self.generic_visit(node)
+        return node
+
+    def visit_Name(self, node):
+        if node.id in self.locals or not isinstance(node.ctx, ast.Load):
+            return node
+        value = resolve_static(node, self.info, self.locals)
+        if value is _NOT_FOUND:
+            return node
+        if isinstance(value, types.ModuleType) and id(value) in MODULE_TEXT:
+            return ast.copy_location(ast.Name(MODULE_TEXT[id(value)], ast.Load()), node)
+        import builtins
+        if getattr(builtins, node.id, _NOT_FOUND) is value:
+            return node
+        if callable(value) and not isinstance(value, np.ndarray):
+            name = rules.canonical_name(value)
+            if name:
+                return ast.copy_location(ast.parse(name, mode="eval").body, node)
+        ref = self.code.program.constant_ref(self.info, node.id, value)
+        return ast.copy_location(ast.parse(ref, mode="eval").body, node)

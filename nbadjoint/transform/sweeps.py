@@ -1,0 +1,867 @@
+"""The forward and backward sweeps of one user function, built as trees and printed once.
+
+The forward sweep runs the normalised statements and keeps what the backward sweep reads:
+before a statement rebinds a variable the backward sweep reads, the old value is pushed
+(references: NumPy results are new arrays), and it is popped back after the statement is reversed;
+writes into arrays push the overwritten entries.  So while the backward sweep reverses statement
+k, every variable it reads holds the value it had right after statement k ran forward.  Branches
+push which way they went, loops their trip counts.  Values needed only for their shape (to sum
+a broadcast adjoint back) are kept as small shape markers instead.
+
+Adjoints are named ``x_b`` and start as "no adjoint yet" (None); a static analysis of the
+backward sweep knows, statement by statement, which adjoints are certainly None (nothing to do),
+certainly set (plain ``+``) or unknown (a None test).
+
+Each sweep is a list of ``ast`` statements (see sweep_ast.py); nothing here reads generated code
+back as text.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from . import ir, shapes
+from .plans import _OLD
+from .primal import primal_lines
+from .sweep_ast import Comment, expr as E, for_, if_, stmt as S, to_source, while_true
+
+DEAD, LIVE, UNKNOWN = "dead", "live", "unknown"
+_AST_OP = {ast.Add: ast.Add, ast.Sub: ast.Sub, ast.Mult: ast.Mult, ast.Div: ast.Div, ast.Pow: ast.Pow,
+           ast.MatMult: ast.MatMult, ast.FloorDiv: ast.FloorDiv, ast.Mod: ast.Mod}
+_AST_UNARY = {ast.USub: ast.USub, ast.UAdd: ast.UAdd}
+
+
+def _name(x):
+    return ast.Name(x, ast.Load()) if isinstance(x, str) else x
+
+
+def _const(value):
+    return ast.Constant(value)
+
+
+class SweepBuilder:
+    """Builds the forward and backward sweeps of one analysed function (a FunctionCode)."""
+
+    def __init__(self, code, probes: bool):
+        self.code = code
+        self.probes = probes
+        self.tmp_counter = 0
+        self.flag_used = False
+        self._dense: set = set()       # lists whose adjoint entries are known to be numbers (see _dense_lists)
+        self._fresh_each_iteration: set = set()   # adjoints that need no reset after use (see _emit_for)
+        self._owned: set = set()       # names whose adjoint is a list only this loop touches (see _emit_for)
+        self.fwd_def = self.bwd_def = None
+
+    def build(self):
+        """Build the two sweeps as ``ast.FunctionDef`` nodes (``self.fwd_def``, ``self.bwd_def``)."""
+        fwd_body, bwd_body, state = self._emit_block(self.code.body, {}, top=True)
+        self.fwd_def = self._fwd_def(fwd_body)
+        self.bwd_def = self._bwd_def(bwd_body, state)
+        return self
+
+    def emit(self) -> str:
+        """The text of the primal, the forward sweep and the backward sweep."""
+        if self.fwd_def is None:
+            self.build()
+        return "\n".join(primal_lines(self.code, self.probes) + ["", to_source([self.fwd_def]), "",
+                                                                  to_source([self.bwd_def])])
+
+    def _def(self, name, params, doc, body):
+        args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], vararg=None, kwonlyargs=[],
+                             kw_defaults=[], kwarg=None, defaults=[])
+        return ast.FunctionDef(name, args, [ast.Expr(ast.Constant(doc))] + body, [], None)
+
+    def _fwd_def(self, body: list):
+        code = self.code
+        out = [S("_push = _c.tape.append")]
+        if code.sites:
+            out.append(S("_ck = _c.ck"))
+            if self.probes:
+                out.append(S("_rec = _c.rec"))
+        for p, ref in code.entry_refs.items():
+            out.append(S("{r} = {p}", r=ref, p=p, comment=f"checked against writes that may reach the caller's {p}"))
+        if self.flag_used:
+            out.append(S("{f} = {g}", f=code.shape_flag(), g=code.shape_guard(),
+                         comment="then operands of the result's shape tape no marker"))
+        inits = [n for n in code.needed_locals if n not in code.params and n not in code.first_def_names]
+        inits += sorted(n for n in code.maybe_unbound if n not in inits and n not in code.params)
+        out += _none_inits(inits)
+        out += body
+        for n in code.needed_locals:
+            out.append(S("_push({n})", n=n))
+        if self.flag_used and not code._flag_is_recomputed():
+            out.append(S("_push({f})", f=code.shape_flag()))
+        out.append(ast.Return(ir.node(code.ret)))
+        doc = f"Forward sweep of {code.info.name}: runs it and tapes what {code.key}_bwd reads."
+        return self._def(f"{code.key}_fwd", ["_c"] + list(code.params), doc, out)
+
+    def _bwd_def(self, body: list, state):
+        code = self.code
+        incoming = [code.adj(p) + ("_in" if p in code.maybe_mutated else "") for p in code.mutated]
+        doc = (f"Backward sweep of {code.info.name}: pops the tape of {code.key}_fwd and returns the "
+               "adjoints of its parameters.")
+        if code.mutated:
+            doc += ("\n\n    It writes into " + ", ".join(code.mutated) + f": {', '.join(code.adj(p) for p in code.mutated)} "
+                    "come in as the adjoints after the call\n    and go out as the adjoints before it.")
+        out = [S("_pop = _c.tape.pop")]
+        if code.sites:
+            out.append(S("_ck = _c.ck"))
+            if self.probes:
+                out.append(S("_rec = _c.rec"))
+        if self.flag_used:
+            out.append(S("{f} = {g}", f=code.shape_flag(), g=code.shape_guard()) if code._flag_is_recomputed()
+                       else S("{f} = _pop()", f=code.shape_flag()))
+        for n in reversed(code.needed_locals):
+            out.append(S("{n} = _pop()", n=n))
+        for st in code.prologue:
+            out.append(S("{t} = {v}", t=st.target, v=self._render_expr(st.expr), comment="recomputed, not taped"))
+        adjs = sorted({code.adj(n) for n in code.active | set(code.params)} -
+                      {code.adj(p) for p in code.mutated if p not in code.maybe_mutated})
+        out += _none_inits(adjs)
+        for p in code.mutated:
+            if p in code.maybe_mutated:
+                # `p op= v` wrote into p only if it is an array; otherwise the caller's adjoint passes through
+                out.append(if_(E("{p}.__class__ is np.ndarray", p=p),
+                               [S("{a}, {a_in} = {a_in}, None", a=code.adj(p), a_in=code.adj(p) + "_in")]))
+        if isinstance(code.ret, ir.Name) and code.ret.id in code.active:
+            r = code.adj(code.ret.id)
+            out.append(S("{r} = _rt.add({r}, _rv_b)", r=r) if code.ret.id in code.mutated else S("{r} = _rv_b", r=r))
+        out += body
+        rets = [E("_rt.add({a}, {a_in})", a=code.adj(p), a_in=code.adj(p) + "_in") if p in code.maybe_mutated
+                else _name(code.adj(p)) for p in code.params]
+        out.append(ast.Return(ast.Tuple(rets, ast.Load())))
+        return self._def(f"{code.key}_bwd", ["_c", "_rv_b"] + list(code.params) + incoming, doc, out)
+
+    def _emit_block(self, stmts, state_after, top=False):
+        """Emit forward and backward statements for a block.
+
+        ``state_after`` is the adjoint state at the END of the block (the start of its backward
+        sweep); returns (fwd, bwd, state at the start of the block).
+        """
+        code = self.code
+        if top:
+            state_after = {n: DEAD for n in code.active}
+            for p in code.mutated:
+                if p in code.active:
+                    state_after[p] = UNKNOWN
+            if isinstance(code.ret, ir.Name) and code.ret.id in code.active:
+                state_after[code.ret.id] = UNKNOWN
+        fwd_parts = [s for s in stmts if not isinstance(s, ir.Return)]
+        # backward: reverse order, state flows backwards
+        state = dict(state_after)
+        bwd_chunks, fwd_chunks = [], []
+        for s in reversed(fwd_parts):
+            f, b, state = self._emit_stmt(s, state)
+            fwd_chunks.append(f)
+            bwd_chunks.append(b)
+        fwd = self._join(zip(reversed(fwd_chunks), fwd_parts), "")
+        bwd = self._join(zip(bwd_chunks, reversed(fwd_parts)), "adjoint of ")
+        return fwd, bwd, state
+
+    def _join(self, chunks, prefix: str) -> list:
+        """The chunks in order, each run of statements from one source line under a comment quoting it."""
+        out = []
+        last_line = None
+        for stmts, s in chunks:
+            if not stmts:
+                continue
+            if isinstance(s, (ir.If, ir.ForRange, ir.Loop)):
+                last_line = None
+            elif s.line != last_line:
+                out.append(Comment(prefix + self._line_comment(s.line)))
+                last_line = s.line
+            out.extend(stmts)
+        return out
+
+    def _line_comment(self, line):
+        text = self.code.info.line_text(line).strip()
+        return f"line {line}: {text}" if text else f"line {line}"
+
+    def _dry(self, stmts, state):
+        saved = self.tmp_counter
+        _, _, st = self._emit_block(stmts, state)
+        self.tmp_counter = saved
+        return st
+
+    # -- one statement ------------------------------------------------------------------------------
+    def _emit_stmt(self, s, state):
+        if isinstance(s, ir.Assign):
+            return self._emit_assign(s, state)
+        if isinstance(s, ir.SetItem):
+            return self._emit_setitem(s, state)
+        if isinstance(s, ir.Unpack):
+            return self._emit_unpack(s, state)
+        if isinstance(s, ir.Append):
+            return self._emit_append(s, state)
+        if isinstance(s, ir.Effect):
+            return ir.stmt_nodes(s.src), [], state
+        if isinstance(s, ir.If):
+            return self._emit_if(s, state)
+        if isinstance(s, ir.ForRange):
+            return self._emit_for(s, state)
+        if isinstance(s, ir.Loop):
+            return self._emit_loop(s, state)
+        if isinstance(s, ir.LoopExit):
+            return [if_(ir.node(s.test), [ast.Break()])], [], state
+        raise AssertionError(f"unexpected statement {s!r}")
+
+    def _render_expr(self, expr) -> ast.expr:
+        """The primal expression of an IR right-hand side."""
+        if isinstance(expr, ir.Copy):
+            return ir.node(expr.a)
+        if isinstance(expr, ir.BinOp):
+            return ast.BinOp(ir.node(expr.a), _AST_OP[expr.op](), ir.node(expr.b))
+        if isinstance(expr, ir.UnOp):
+            return ast.UnaryOp(_AST_UNARY[expr.op](), ir.node(expr.a))
+        if isinstance(expr, ir.Prim):
+            args = [ir.node(a) for a in expr.args]
+            keywords = [ast.keyword(k, ir.node(a)) for k, a in expr.kwargs.items()]
+            if expr.method:
+                return ast.Call(ast.Attribute(args[0], expr.method, ast.Load()), args[1:], keywords)
+            return ast.Call(ir.src_node(expr.name), args, keywords)
+        if isinstance(expr, ir.GetItem):
+            return ast.Subscript(ir.node(expr.a), ir.slice_node(expr.index), ast.Load())
+        if isinstance(expr, ir.Build):
+            elts = [ir.node(a) for a in expr.elts]
+            return ast.Tuple(elts, ast.Load()) if expr.kind == "tuple" else ast.List(elts, ast.Load())
+        if isinstance(expr, ir.BuildDict):
+            return ast.Dict([ir.src_node(k) for k in expr.keys], [ir.node(v) for v in expr.values])
+        if isinstance(expr, ir.Opaque):
+            return ir.src_node(expr.src)
+        raise AssertionError(expr)
+
+    def _emit_assign(self, s, state):
+        code = self.code
+        expr = s.expr
+        f, b = [], []
+        pushes = s.target in code.needed and id(s) not in code.first_defs
+        if isinstance(expr, ir.UserCall):
+            return self._emit_call(s, state, f, b, pushes)
+        if pushes:
+            f.append(S("_push({t})", t=s.target))
+        plan = code.plans[id(s)]
+        bmarkers, smarkers = {}, {}
+        # markers: shapes of operands the backward sweep does not keep
+        for (name, _, mode) in plan.contribs:
+            if mode == "bplus" and name not in code.needed and not code._free(name) and name not in bmarkers:
+                bmarkers[name] = self.tmp("_m")
+        for n in sorted(plan.shape_only):
+            if n == _OLD:
+                # the shape of the target's old value: read from the old value itself when it is
+                # kept, else from a marker taken before the name is rebound
+                if not pushes:
+                    smarkers[n] = self.tmp("_m")
+            elif n not in code.needed and not code._free(n):
+                smarkers[n] = self.tmp("_m")
+        result = s.target
+        meta_of_old = plan.getitem == s.target and s.target not in code.needed and not code._free(s.target)
+        if s.target in bmarkers or s.target in smarkers or _OLD in smarkers or meta_of_old:
+            # the old value's shape is taken before the name is rebound
+            result = self.tmp("_n")
+        f.append(S("{r} = {v}", r=result, v=self._render_expr(expr)))
+        getitem_meta = None
+        if plan.getitem is not None and plan.getitem not in code.needed and not code._free(plan.getitem):
+            getitem_meta = self.tmp("_m")
+        bm = None
+        push = None
+        if len(bmarkers) == 1:
+            (name, bm), = bmarkers.items()
+            push = S("_push(None if {r}.__class__ is float else _rt.bshape({n}, {r}))", r=result, n=name)
+        elif bmarkers:
+            bm = self.tmp("_m")
+            marks = ast.Tuple([E("_rt.bshape({n}, {r})", n=name, r=result) for name in bmarkers], ast.Load())
+            push = S("_push(None if {r}.__class__ is float else {m})", r=result, m=marks)
+        skip_marker = push is not None and code._marker_free(list(bmarkers), s.target)
+        if skip_marker:
+            self.flag_used = True
+            f.append(if_(E("not {f}", f=code.shape_flag()), [push]))
+        elif push is not None:
+            f.append(push)
+        for name, m in smarkers.items():
+            f.append(S("_push(_vjp.shape_of({n}))", n=s.target if name == _OLD else name))
+        if getitem_meta and meta_of_old:
+            f.append(S("_push(_rt.meta({n}))", n=plan.getitem))
+        if result != s.target:
+            f.append(S("{t} = {r}", t=s.target, r=result))
+        if getitem_meta and not meta_of_old:
+            f.append(S("_push(_rt.meta({n}))", n=plan.getitem))
+        # backward
+        if getitem_meta:
+            b.append(S("{m} = _pop()", m=getitem_meta))
+        for name, m in reversed(list(smarkers.items())):
+            b.append(S("{m} = _pop()", m=m))
+        # in a loop variant that runs only when the guards hold, skipped markers are simply absent
+        known_shapes = skip_marker and bool(self._dense)
+        if bm is not None and not known_shapes:
+            b.append(S("{m} = None if {f} else _pop()", m=bm, f=code.shape_flag()) if skip_marker
+                     else S("{m} = _pop()", m=bm))
+        g = code.adj(s.target)
+        tstate = state.get(s.target, DEAD) if s.target in code.active else DEAD
+        new_state = dict(state)
+        old = None
+        operands = ir.operands(expr) if not isinstance(expr, ir.Opaque) else set()
+        if pushes and s.target in operands:
+            old = self.tmp("_o")
+            b.append(S("{o} = _pop()", o=old))
+        body = []
+        if tstate != DEAD and (plan.contribs or plan.getitem is not None):
+            inner_state = dict(state)
+            contribs = []
+            split = [c for c in plan.contribs if c[2] == "split"]
+            if split:
+                parts = self.tmp("_e")
+                if isinstance(expr, ir.BuildDict):
+                    keys = ast.Tuple([ir.src_node(k) for k in expr.keys], ast.Load())
+                    body.append(S("{p} = _rt.dict_b({g}, {k})", p=parts, g=g, k=keys))
+                else:
+                    body.append(S("{p} = _rt.container_b({g}, {n})", p=parts, g=g, n=_const(len(expr.elts))))
+            for (name, text, mode) in plan.contribs:
+                if mode == "split":
+                    contribs.append((name, E("{p}[{k}]", p=parts, k=_const(text)), "add"))
+                    continue
+                if old is not None:
+                    text = _replace_name(text, _OLD, old)
+                text = _subst_markers(text, smarkers)
+                if mode == "bplus" and known_shapes and name in bmarkers:
+                    mode = "plus"
+                elif mode == "bplus" and self._dense and name not in bmarkers \
+                        and code._marker_free([name], s.target):
+                    mode = "plus"
+                elif mode == "bplus":
+                    seq = _seq_side(expr, name, contribs)
+                    if name in bmarkers:
+                        m = _name(bmarkers[name]) if len(bmarkers) == 1 else \
+                            E("{bm}[{k}]", bm=bm, k=_const(list(bmarkers).index(name)))
+
+                        def ub(marker):
+                            if seq in ("l", "r"):
+                                return E("_vjp.ub_seq({t}, {m}, {s})", t=text, m=marker, s=_const(seq))
+                            return E("_rt.ub({t}, {m})", t=text, m=marker)
+                        text = E("{t} if {bm} is None else {u}", t=text, bm=bm, u=ub(m)) if _is_short(text) \
+                            else ub(_name(bm) if len(bmarkers) == 1 else E("{bm} and {m}", bm=bm, m=m))
+                    else:
+                        src = old if (name == s.target and old) else name
+                        ubl = E("_vjp.ubl_seq({t}, {x}, {s})", t=text, x=src, s=_const(seq)) if seq \
+                            else E("_rt.ubl({t}, {x})", t=text, x=src)
+                        text = E("{t} if {g}.__class__ is float else {u}", t=text, g=g, u=ubl) if _is_short(text) \
+                            else ubl
+                    mode = "plus"
+                contribs.append((name, text, mode))
+            # contributions to other names first, then to the target itself (which they replace)
+            self_parts = [c for c in contribs if c[0] == s.target]
+            others = [c for c in contribs if c[0] != s.target]
+            for name, text, mode in others:
+                self._accumulate(body, inner_state, name, text, mode)
+            handled = False
+            if plan.getitem is not None:
+                base = plan.getitem
+                ab = code.adj(base)
+                index_value = ir.src_node(expr.index.value)
+                if base == s.target:
+                    like = getitem_meta or old
+                    body.append(S("{ab} = _rt.getitem_b(None, {like}, {i}, {g})", ab=ab, like=like, i=index_value, g=g))
+                    inner_state[base] = UNKNOWN
+                    handled = True
+                else:
+                    like = getitem_meta or base
+                    idx = expr.index.src
+                    entry = E("{ab}[{i}]", ab=ab, i=ir.slice_node(expr.index))
+                    if base in self._owned:
+                        # a list of this loop's own (see _emit_for), at an int index
+                        old_entry = self.tmp("_e")
+                        body.append(S("{e} = {g} if ({o} := {e}) is None else {o} + {g}", e=entry, g=g, o=old_entry))
+                    elif _single_index(expr.index):
+                        # a list of floats read entry by entry: add into the list in place when nothing
+                        # else refers to it (the common case), else through the general helper
+                        test = E("{ab}.__class__ is list and _rc({ab}) == 2", ab=ab)
+                        if not _int_literal(idx) and not code._certainly_int(idx):
+                            test.values.append(E("{i}.__class__ is int", i=ir.slice_node(expr.index)))
+                        old_entry = self.tmp("_e")
+                        body.append(if_(test, [S("{o} = {e}", o=old_entry, e=entry),
+                                               S("{e} = {g} if {o} is None else {o} + {g}", e=entry, g=g, o=old_entry)],
+                                        [S("{ab} = _rt.getitem_b({ab}, {like}, {i}, {g})", ab=ab, like=like,
+                                           i=index_value, g=g)]))
+                    else:
+                        body.append(S("{ab} = _rt.getitem_b({ab}, {like}, {i}, {g})", ab=ab, like=like, i=index_value, g=g))
+                    inner_state[base] = LIVE if inner_state.get(base) == LIVE else UNKNOWN
+            if self_parts:
+                total = self_parts[0][1]
+                for _, t, _ in self_parts[1:]:
+                    total = ast.BinOp(total, ast.Add(), t)
+                body.append(S("{g} = {v}", g=g, v=total))
+                inner_state[s.target] = LIVE if all(m != "add" for _, _, m in self_parts) else UNKNOWN
+            elif not handled:
+                if self._reread(s.target):
+                    body.append(S("{g} = None", g=g))
+                inner_state[s.target] = DEAD
+            if tstate == UNKNOWN:
+                b.append(if_(E("{g} is not None", g=g), body))
+                new_state = _merge(inner_state, state)
+                if not self_parts and not handled:
+                    new_state[s.target] = DEAD
+            else:
+                b.extend(body)
+                new_state = inner_state
+        elif s.target in code.active and tstate != DEAD:
+            if self._reread(s.target):
+                b.append(S("{g} = None", g=g))
+            new_state[s.target] = DEAD
+        if pushes:
+            b.append(S("{t} = {o}", t=s.target, o=old) if old is not None else S("{t} = _pop()", t=s.target))
+        return f, b, new_state
+
+    def _reread(self, name) -> bool:
+        """Can the adjoint of ``name`` be read again after its definition is reversed?"""
+        if name in self._fresh_each_iteration:
+            return False
+        return self.code.def_counts.get(name, 0) != 1 or name in self.code.loop_defined
+
+    def _accumulate(self, body: list, state, name, text, mode):
+        ab = self.code.adj(name)
+        st = state.get(name, DEAD)
+        if mode == "add":
+            if st == DEAD:
+                body.append(S("{a} = {t}", a=ab, t=text))
+                state[name] = UNKNOWN
+            else:
+                body.append(S("{a} = _rt.add({a}, {t})", a=ab, t=text))
+            return
+        # "plus": text is certainly not None
+        if st == DEAD:
+            body.append(S("{a} = {t}", a=ab, t=text))
+        elif st == LIVE:
+            body.append(S("{a} = {a} + {t}", a=ab, t=text))
+        else:
+            body.append(S("{a} = {t} if {a} is None else {a} + {t}", a=ab, t=text) if _is_simple(text)
+                        else S("{a} = _rt.add({a}, {t})", a=ab, t=text))
+        state[name] = LIVE
+
+    def _emit_setitem(self, s, state):
+        code = self.code
+        f, b = [], []
+        self._emit_alias_checks(f, s, s.target)
+        plan = code.plans[id(s)]
+        index_value = ir.src_node(s.index.value)
+        f.append(S("_push(_rt.old_item({t}, {i}))", t=s.target, i=index_value))
+        contributes = bool(plan.contribs)
+        marker = None
+        if contributes:
+            marker = self.tmp("_m")
+            f.append(S("_push(_rt.write_shape({t}, {v}))", t=s.target, v=ir.node(s.value)))
+        f.append(S("{t}[{i}] = {v}", t=s.target, i=ir.slice_node(s.index), v=ir.node(s.value)))
+        new_state = dict(state)
+        if contributes:
+            b.append(S("{m} = _pop()", m=marker))
+        if s.target in code.active and state.get(s.target, DEAD) != DEAD:
+            ab = code.adj(s.target)
+            part = self.tmp("_p")
+            b.append(S("{p}, {ab} = _rt.setitem_b({ab}, {i})", p=part, ab=ab, i=index_value))
+            if contributes:
+                self._accumulate(b, new_state, s.value.id, E("_rt.fit({p}, {m})", p=part, m=marker), "add")
+        b.append(S("_rt.restore_item({t}, {i}, _pop())", t=s.target, i=index_value))
+        return f, b, new_state
+
+    def _emit_unpack(self, s, state):
+        code = self.code
+        f, b = [], []
+        pushed = [t for t in s.targets if t in code.needed and (id(s), t) not in code.first_defs]
+        for t in pushed:
+            f.append(S("_push({t})", t=t))
+        lhs = ast.Tuple([ast.Name(t, ast.Store()) for t in s.targets], ast.Store())
+        f.append(ast.Assign([lhs], ir.node(s.value)))
+        new_state = dict(state)
+        plan = code.plans[id(s)]
+        like = None
+        if plan.contribs:
+            v = s.value.id
+            if v in code.needed or code._free(v):
+                like = v
+            else:
+                like = self.tmp("_m")
+                f.append(S("_push(_rt.array_meta({v}))", v=v))
+                b.append(S("{m} = _pop()", m=like))
+        live = [t for t in s.targets if t in code.active and state.get(t, DEAD) != DEAD]
+        if plan.contribs and live:
+            parts = ast.Tuple([_name(code.adj(t)) if t in live else _const(None) for t in s.targets], ast.Load())
+            self._accumulate(b, new_state, s.value.id, E("_rt.unpack_b({p}, {m})", p=parts, m=like), "add")
+            for t in live:
+                b.append(S("{a} = None", a=code.adj(t)))
+                new_state[t] = DEAD
+        for t in reversed(pushed):
+            b.append(S("{t} = _pop()", t=t))
+        return f, b, new_state
+
+    def _emit_alias_checks(self, f, s, target):
+        for other, message in self.code.alias_checks.get((id(s), target), ()):
+            f.append(S("_rt.check_alias({t}, {o}, {m})", t=target, o=ir.src_node(other), m=_const(message)))
+
+    def _emit_append(self, s, state):
+        code = self.code
+        f, b = [], []
+        self._emit_alias_checks(f, s, s.target)
+        plan = code.plans[id(s)]
+        f.append(S("{t}.append({v})", t=s.target, v=ir.node(s.value)))
+        new_state = dict(state)
+        b.append(S("{t}.pop()", t=s.target))
+        if plan.contribs and state.get(s.target, DEAD) != DEAD:
+            ab = code.adj(s.target)
+            part = self.tmp("_p")
+            if s.target in self._owned:
+                b.append(S("{p} = {ab}.pop()", p=part, ab=ab))
+            else:
+                b.append(if_(E("{ab}.__class__ is list and _rc({ab}) == 2", ab=ab),
+                             [S("{p} = {ab}.pop()", p=part, ab=ab)],
+                             [S("{p}, {ab} = _rt.append_b({ab})", p=part, ab=ab)]))
+            self._accumulate(b, new_state, s.value.id, _name(part), "plus" if s.target in self._dense else "add")
+        return f, b, new_state
+
+    def _emit_call(self, s, state, f, b, pushes):
+        code = self.code
+        expr: ir.UserCall = s.expr
+        site = _const(expr.site)
+        callee = code.program.functions[expr.callee]
+        atoms = list(expr.args)
+        self_arg = pushes and s.target in ir.names_in(expr.args)
+        if pushes and not self_arg:
+            f.append(S("_push({t})", t=s.target))
+        out = self.tmp("_r") if self_arg else s.target
+        mutated = [(k, a.id) for k, (p, a) in enumerate(zip(callee.params, expr.args))
+                   if p in callee.mutated and isinstance(a, ir.Name)]
+        primal, fwd, bwd = callee.key + "_primal", callee.key + "_fwd", callee.key + "_bwd"
+
+        def call(func, atoms):
+            return E("{f}(_c, *{a})", f=func, a=[ir.node(a) for a in atoms])
+
+        def snaps():
+            return [S("_push(_rt.snapshot({n}))", n=name, comment=f"{callee.info.name}() writes into it")
+                    for _, name in mutated]
+        for _, name in mutated:
+            self._emit_alias_checks(f, s, name)
+        for name, other, message in code.entry_checks.get(id(s), ()):
+            f.append(S("_rt.check_entry_alias({n}, {o}, {m})", n=name, o=ir.src_node(other), m=_const(message)))
+        self._emit_overlap_checks(f, s, callee, mutated)
+        if self.probes:
+            f.append(if_(E("_ck[{s}]", s=site),
+                         [S("_rec.enter({s}, 'P')", s=site)] + snaps() +
+                         [S("{o} = {c}", o=out, c=call(primal, atoms)), S("_rec.leave({s}, 'P')", s=site)],
+                         [S("_rec.enter({s}, 'F')", s=site), S("{o} = {c}", o=out, c=call(fwd, atoms)),
+                          S("_rec.leave({s}, 'F')", s=site)]))
+        else:
+            f.append(if_(E("_ck[{s}]", s=site),
+                         snaps() + [S("{o} = {c}", o=out, c=call(primal, atoms), comment="checkpointed: primal only")],
+                         [S("{o} = {c}", o=out, c=call(fwd, atoms),
+                            comment="split: its tape stays until this call is reversed")]))
+        if self_arg:
+            # the argument's old value goes on top of the callee's tape: it is read first when reversing
+            f.append(S("_push({t})", t=s.target))
+            f.append(S("{t} = {o}", t=s.target, o=out))
+        # backward
+        old = None
+        if pushes and s.target in ir.names_in(expr.args):
+            old = self.tmp("_o")
+            b.append(S("{o} = _pop()", o=old))
+            atoms = [ir.Name(old) if isinstance(a, ir.Name) and a.id == s.target else a for a in atoms]
+        g = code.adj(s.target) if s.target in code.active else None
+        tstate = state.get(s.target, DEAD) if s.target in code.active else DEAD
+        if tstate == DEAD:
+            g = None
+        res = self.tmp("_r")
+
+        def restores(comment=None):
+            return [S("_rt.restore_snapshot({a}, _pop())", a=ir.node(atoms[k]), comment=comment)
+                    for k, _ in reversed(mutated)]
+        # the adjoint after the call of each array the callee writes into (None when the call rebinds the name)
+        mut_adj = [_name(code.adj(name)) if name in code.active and state.get(name, DEAD) != DEAD
+                   and name != s.target else _const(None) for _, name in mutated]
+        # a callee that tapes nothing when its guards hold needs no recomputation then
+        skip = callee.shape_guard(dict(zip(callee.params, atoms))) if callee.tape_free_when_guarded() else None
+        skip_always = isinstance(skip, ast.Constant) and skip.value is True
+        bwd_call = S("{r} = {f}(_c, {g}, *{a})", r=res, f=bwd, g=_name(g) if g else _const(None),
+                     a=[ir.node(a) for a in atoms] + mut_adj)
+        if self.probes:
+            inner = []
+            if skip is not None:
+                skipped = [S("_rec.enter({s}, 'K')", s=site, comment="recomputation skipped: nothing to tape"),
+                           S("_rec.leave({s}, 'K')", s=site)]
+            recompute = [S("_rec.enter({s}, 'F')", s=site), S("{c}", c=call(fwd, atoms)), S("_rec.leave({s}, 'F')", s=site)]
+            if skip_always:
+                inner = skipped
+            elif skip is not None:
+                inner = [if_(skip, skipped, recompute)]
+            else:
+                if mutated:
+                    inner = [S("_rec.enter({s}, 'S')", s=site)] + restores() + [S("_rec.leave({s}, 'S')", s=site)]
+                inner += recompute
+            b.append(if_(E("_ck[{s}]", s=site), inner))
+            b += [S("_rec.enter({s}, 'B')", s=site), bwd_call, S("_rec.leave({s}, 'B')", s=site)]
+        else:
+            if skip_always:
+                b.append(Comment(f"{callee.info.name}() tapes nothing here: no recomputation, checkpointed or not"))
+            elif skip is not None:
+                b.append(if_(E("_ck[{s}] and not {g}", s=site, g=skip),
+                             [S("{c}", c=call(fwd, atoms),
+                                comment="recompute, taping (its tape is empty when its guards hold)")]))
+            else:
+                b.append(if_(E("_ck[{s}]", s=site),
+                             restores("the snapshot: its state before the call") +
+                             [S("{c}", c=call(fwd, atoms), comment="recompute, taping")]))
+            b.append(bwd_call)
+        new_state = dict(state)
+        if s.target in code.active and tstate != DEAD:
+            if s.target not in ir.names_in(expr.args):
+                b.append(S("{a} = None", a=code.adj(s.target)))
+            new_state[s.target] = DEAD
+        target_gets = False
+        replaced = set()
+        for k, name in mutated:
+            if name in code.active and name not in replaced and name != s.target:
+                # the callee took this adjoint (after the call) and returns it before the call
+                b.append(S("{a} = {r}[{k}]", a=code.adj(name), r=res, k=_const(k)))
+                new_state[name] = UNKNOWN
+                replaced.add(name)
+        for k, atom in enumerate(expr.args):
+            if (k, getattr(atom, "id", None)) in mutated and atom.id != s.target:
+                continue
+            if isinstance(atom, ir.Name) and atom.id in code.active:
+                if atom.id == s.target and not target_gets:
+                    b.append(S("{a} = {r}[{k}]", a=code.adj(s.target), r=res, k=_const(k)))
+                    target_gets = True
+                    new_state[s.target] = UNKNOWN
+                else:
+                    self._accumulate(b, new_state, atom.id, E("{r}[{k}]", r=res, k=_const(k)), "add")
+        if pushes:
+            b.append(S("{t} = {o}", t=s.target, o=old) if old else S("{t} = _pop()", t=s.target))
+        return f, b, new_state
+
+    def _emit_overlap_checks(self, f, s, callee, mutated):
+        """A callee that writes into one argument must get no other argument sharing its memory:
+        its adjoint treats its parameters as distinct arrays."""
+        args = s.expr.args
+        for k, name in mutated:
+            for j, atom in enumerate(args):
+                if (callee.params[k], callee.params[j]) not in callee.overlap_pairs or \
+                        (isinstance(atom, ir.Const) and shapes.literal_type(atom.src) is not None):
+                    continue
+                message = callee.overlap_message(callee.params[k], callee.params[j], self.code.info, s.line,
+                                                 [a.text() for a in args], self.code.norm.user_names)
+                f.append(S("_rt.check_alias({n}, {a}, {m})", n=name, a=ir.node(atom), m=_const(message)))
+
+    def _emit_if(self, s, state):
+        fb, bb, sb = self._emit_block(s.body, state)
+        fo, bo, so = self._emit_block(s.orelse, state)
+        f, b = [], []
+        needs_flag = bool(bb or bo)
+        body = fb + ([S("_push(True)")] if needs_flag else [])
+        orelse = fo + ([S("_push(False)")] if needs_flag else []) if (fo or needs_flag) else []
+        f.append(if_(ir.node(s.test), body, orelse))
+        if not needs_flag:
+            return f, b, state
+        b.append(if_(E("_pop()"), bb, bo))
+        return f, b, _merge(sb, so)
+
+    def _loop_state(self, body, state):
+        """Adjoint state at the start of each backward iteration (a fixpoint over iterations)."""
+        entry = dict(state)
+        for _ in range(8):
+            out = self._dry(body, entry)
+            new = _merge(state, out)
+            if new == entry:
+                break
+            entry = new
+        else:
+            entry = {k: (UNKNOWN if v != DEAD or state.get(k) != DEAD else DEAD) for k, v in entry.items()}
+        return entry
+
+    def _dense_lists(self, s, state) -> list:
+        """Lists of scalars appended to in loop ``s`` whose adjoints come in with the loop's
+        backward sweep: where every entry of those adjoints is a scalar (checked once), the
+        adjoints popped from them are never None, and the body needs no None checks."""
+        facts = getattr(self.code, "shapes", None)
+        if facts is None or shapes.LIST not in facts.guards.values():
+            return []
+        inside = {t for st in ir.walk(s.body) for t in ir.defined(st)}
+        out = []
+        for st in ir.walk(s.body):
+            if isinstance(st, ir.Append) and st.target not in inside and state.get(st.target, DEAD) != DEAD \
+                    and facts.types.get(st.target) == shapes.LIST and facts.rank0(st.value) \
+                    and st.target not in out:
+                out.append(st.target)
+        return out
+
+    def _indexed_lists(self, s) -> list:
+        """Lists of scalars that loop ``s`` only reads entry by entry, at int indices: their
+        adjoints are touched in the loop by those reads alone."""
+        facts = self.code.shapes
+        inside = {t for st in ir.walk(s.body) for t in ir.defined(st)}
+        read, other = [], set()
+        for st in ir.walk(s.body):
+            e = st.expr if isinstance(st, ir.Assign) else None
+            if isinstance(e, ir.GetItem) and isinstance(e.a, ir.Name) and _single_index(e.index) \
+                    and (_int_literal(e.index.src) or self.code._certainly_int(e.index.src)):
+                if e.a.id not in read:
+                    read.append(e.a.id)
+                other.update(e.index.reads)
+            else:
+                other.update(ir.reads(st))
+        return [n for n in read if n not in other and n not in inside and facts.types.get(n) == shapes.LIST
+                and n in self.code.active and (n in self.code.needed or self.code._free(n))]
+
+    def _emit_for(self, s, state):
+        code = self.code
+        dense = self._dense_lists(s, state) if not self._dense else []
+        owned_bases = []
+        if dense:
+            self._dense = set(dense)
+            owned_bases = self._indexed_lists(s)
+            self._owned = set(dense) | set(owned_bases)
+            if all(isinstance(st, (ir.Assign, ir.Append, ir.SetItem, ir.Unpack)) for st in s.body):
+                # straight-line body: the adjoint of a name defined once in it, with no adjoint
+                # coming in from after the loop, is assigned before it is read in every iteration
+                self._fresh_each_iteration = {
+                    n for st in s.body for n in ir.defined(st)
+                    if code.def_counts.get(n, 0) == 1 and state.get(n, DEAD) == DEAD}
+            entry = self._loop_state(s.body, state)
+            _, dense_bb, dense_out = self._emit_block(s.body, entry)
+            self._dense = set()
+            self._fresh_each_iteration = set()
+            self._owned = set()
+        entry = self._loop_state(s.body, state)
+        fb, bb, out_state = self._emit_block(s.body, entry)
+        f, b = [], []
+        rng = self.tmp("_range")
+        f.append(S("{r} = range(*{a})", r=rng, a=[ir.node(a) for a in s.range_args]))
+        loop_var_needed = s.target in code.needed
+        if not bb:
+            f.append(for_(s.target, rng, fb))
+            return f, b, state
+        if loop_var_needed:
+            f.append(S("_push({t})", t=s.target))
+        if s.counted:
+            trips = self.tmp("_trips")
+            f.append(S("{n} = 0", n=trips))
+            f.append(for_(s.target, rng, [S("{n} += 1", n=trips)] + fb))
+            f.append(S("_push({r}[:{n}])", r=rng, n=trips))
+        else:
+            f.append(for_(s.target, rng, fb))
+            f.append(S("_push({r})", r=rng))
+
+        def reversed_loop(body):
+            recomputed = [S("{t} = {v}", t=st.target, v=self._render_expr(st.expr), comment="recomputed, not taped")
+                          for st in code.recompute.get(id(s), ())]
+            return for_(s.target, E("reversed(_pop())"), recomputed + body)
+
+        if dense:
+            self.flag_used = True
+            test = E("{f}", f=code.shape_flag())
+            test = ast.BoolOp(ast.And(), [test] + [E("_rt.scalar_items({a})", a=code.adj(t)) for t in dense])
+            setup = [S("{a} = list({a})", a=code.adj(t), comment="a copy of its own, popped in place") for t in dense]
+            setup += [S("{a} = _rt.own_list({a}, {x})", a=code.adj(base), x=base, comment="added into in place")
+                      for base in owned_bases]
+            b.append(Comment("every adjoint in the loop is a number: no None checks (else: the general case)"))
+            b.append(if_(test, setup + [reversed_loop(dense_bb)], [reversed_loop(bb)]))
+            out_state = _merge(out_state, dense_out)
+        else:
+            b.append(reversed_loop(bb))
+        if loop_var_needed:
+            b.append(S("{t} = _pop()", t=s.target))
+        return f, b, _merge(state, out_state)
+
+    def _emit_loop(self, s, state):
+        entry = self._loop_state(s.body, state)
+        fb, bb, out_state = self._emit_block(s.body, entry)
+        f, b = [], []
+        if not bb:
+            f.append(while_true(fb))
+            return f, b, state
+        trips = self.tmp("_trips")
+        f.append(S("{n} = 0", n=trips))
+        f.append(while_true([S("{n} += 1", n=trips)] + fb))
+        f.append(S("_push({n})", n=trips))
+        b.append(for_("_", E("range(_pop())"), bb))
+        return f, b, _merge(state, out_state)
+
+    def tmp(self, prefix):
+        while True:
+            self.tmp_counter += 1
+            name = f"{prefix}{self.tmp_counter}"
+            if name not in self.code.used_names:
+                self.code.used_names.add(name)
+                return name
+
+
+def _none_inits(names) -> list:
+    """``a = b = c = None`` statements, six names each."""
+    out = []
+    for k in range(0, len(names), 6):
+        chunk = names[k:k + 6]
+        out.append(ast.Assign([ast.Name(n, ast.Store()) for n in chunk], ast.Constant(None)))
+    return out
+
+
+def _replace_name(node, old: str, new: str):
+    """A copy of ``node`` with every Name ``old`` renamed ``new``."""
+    class R(ast.NodeTransformer):
+        def visit_Name(self, n):
+            return ast.Name(new, n.ctx) if n.id == old else n
+    import copy
+    return R().visit(copy.deepcopy(node))
+
+
+def _subst_markers(node, markers: dict):
+    """A copy of ``node`` with ``_vjp.shape_of(x)`` replaced by the marker taped for ``x``."""
+    if not markers:
+        return node
+
+    class R(ast.NodeTransformer):
+        def visit_Call(self, n):
+            self.generic_visit(n)
+            f = n.func
+            if (isinstance(f, ast.Attribute) and f.attr == "shape_of" and isinstance(f.value, ast.Name)
+                    and f.value.id == "_vjp" and len(n.args) == 1 and isinstance(n.args[0], ast.Name)
+                    and n.args[0].id in markers):
+                return ast.Name(markers[n.args[0].id], ast.Load())
+            return n
+    import copy
+    return R().visit(copy.deepcopy(node))
+
+
+def _single_index(index) -> bool:
+    """One plain index (a name or an integer), no slice, tuple or ellipsis."""
+    src = index.src
+    return ":" not in src and "," not in src and "..." not in src and src.isidentifier() or _int_literal(src)
+
+
+def _int_literal(text: str) -> bool:
+    return text.lstrip("-(").rstrip(")").isdigit()
+
+
+def _seq_side(expr, name, done):
+    """Where operand ``name`` sits in ``+`` or ``*``, which concatenate or repeat lists and tuples:
+    "l" / "r" (left / right of +; for ``u + u`` its first contribution is the left one) or "*";
+    None for other expressions.  ``done``: the contributions of the statement already emitted."""
+    if not isinstance(expr, ir.BinOp) or expr.op not in (ast.Add, ast.Mult):
+        return None
+    if expr.op is ast.Mult:
+        return "*"
+    left = isinstance(expr.a, ir.Name) and expr.a.id == name
+    right = isinstance(expr.b, ir.Name) and expr.b.id == name
+    if left and right:
+        return "r" if any(c[0] == name for c in done) else "l"
+    return "l" if left else "r"
+
+
+def _is_short(node) -> bool:
+    text = ast.unparse(node)
+    return len(text) < 40 and "(" not in text
+
+
+def _is_simple(node) -> bool:
+    return len(ast.unparse(node)) < 60
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = {}
+    for k in set(a) | set(b):
+        x, y = a.get(k, DEAD), b.get(k, DEAD)
+        out[k] = x if x == y else UNKNOWN
+    return out
