@@ -51,11 +51,13 @@ class FakeData:
     def to_dict(self):
         p = self.profile
         return {
-            "version": 2, "root": "model", "argnums": [0], "placement": dict(p.placement),
+            "version": 2, "root": "model", "argnums": [0],
+            "placement": {k: v for k, v in p.placement.items() if k not in p.without},
             "budget_bytes": BASE_PEAK, "primal_time": p.primal_time, "adjoint_time": p.adjoint_time,
             "unattributed_time": 0.0, "repeat": 1, "clock": "wall", "peak_bytes": p.peak_bytes,
             "tape_traffic_bytes": 20_000, "heap_peak_bytes": None, "rss_peak_bytes": None,
-            "sites": [_site_record(s, p.placement[s], p.t_saved.get(SITES[s][0], 0.0)) for s in SITES],
+            "sites": [_site_record(s, p.placement[s], p.t_saved.get(SITES[s][0], 0.0)) for s in SITES
+                      if s not in p.without],
             "tree": {"id": ROOT_ID, "callee": "model", "children": [
                 {"id": "model:4:step", "callee": "step", "children": [
                     {"id": "step:2:inner", "callee": "inner", "children": []}]},
@@ -93,6 +95,7 @@ class FakeProfile:
         self.primal_time = 0.05
         self.line_profiles = []
         self.t_saved = {}       # callee -> recomputation time a free checkpoint saves
+        self.without = set()    # call sites the data leaves out (as if the code was edited)
 
     @property
     def data(self):
@@ -389,6 +392,16 @@ def test_a_profile_that_cannot_run_is_shown_without_a_rerun(widget):
     profile = FakeProfile()
     profile.session = None
     assert CallTreeWidget(profile).live is False
+
+
+def test_a_rerun_of_edited_code_without_the_selected_call_site_selects_the_root(widget, monkeypatch):
+    widget.selected = "model:6:<lambda>"
+    edited = FakeProfile()
+    edited.without = {"model:6:<lambda>"}
+    monkeypatch.setattr(widget.profile, "rerun", lambda placement: edited)
+    widget.rerun()
+    assert widget.selected == ROOT_ID and widget.code["function"] == "model"
+    assert widget.site_ids == ["model:4:step", "step:2:inner"]
 
 
 def test_the_root_is_selected_first_and_shows_the_root_code(widget):

@@ -414,6 +414,8 @@ class CallTreeWidget(anywidget.AnyWidget):
         self.profile = measured
         self.profile_data = self._synced_data(measured)
         self.live = self._is_live(measured)
+        if self.selected != ROOT_ID and self.selected not in self.site_ids:
+            self.selected = ROOT_ID             # the edited code no longer has that call site
         self.advising = False
         self._update_prediction()
         self._update_suggestion()

@@ -29,7 +29,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-from nbadjoint.profiling.calltree import AggregatedTree, tree_from_dict
+from nbadjoint.profiling.calltree import tree_from_dict
 from nbadjoint.profiling.units import parse_placement
 
 SCHEMA_VERSION = 2

@@ -80,7 +80,8 @@ class ProfileSession:
                 self.function, self.args = pickle.loads(blob)
                 return
             except Exception as exc:                # the function cannot be imported here
-                problem = f"{self._root or 'the function'}() cannot be imported here: {type(exc).__name__}: {exc}"
+                problem = (f"{self._root or 'the function'}() cannot be imported here: "
+                           f"{type(exc).__name__}: {exc}")
         raise ProfileError(
             f"this Profile was unpickled without its function ({problem}); to {purpose}, call "
             f"nba.profile(f, *args, placement=...) with the function (define it in a module to "
