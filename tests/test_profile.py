@@ -320,6 +320,25 @@ def test_data_round_trips_exactly_through_to_dict_and_json(prof, tmp_path):
     assert loaded.data.to_dict() == json.loads(json.dumps(data.to_dict()))
 
 
+@pytest.mark.parametrize("argnums", [0, (0,), (0, 1)])
+def test_argnums_round_trip_as_given(prof, argnums):
+    data = dataclasses.replace(prof.data, argnums=argnums)
+    assert ProfileData.from_dict(json.loads(json.dumps(data.to_dict()))).argnums == argnums
+
+
+@pytest.mark.parametrize("version, argnums, expected", [(1, [0], 0), (1, [0, 1], (0, 1)), (2, 1, 1)])
+def test_argnums_of_each_version_are_read(prof, version, argnums, expected):
+    d = {**prof.data.to_dict(), "version": version, "argnums": argnums}
+    assert ProfileData.from_dict(d).argnums == expected
+
+
+@pytest.mark.parametrize("version, argnums", [(1, 0), (2, []), (2, True), (2, ["0"])])
+def test_bad_argnums_are_refused_by_name(prof, version, argnums):
+    d = {**prof.data.to_dict(), "version": version, "argnums": argnums}
+    with pytest.raises(ProfileError, match="field 'argnums': expected .*list of ints"):
+        ProfileData.from_dict(d)
+
+
 def test_data_holds_exactly_the_fields_of_its_json(prof):
     d = prof.data.to_dict()
     assert set(d) == {"version"} | {f.name for f in dataclasses.fields(ProfileData)}

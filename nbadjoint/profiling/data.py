@@ -6,13 +6,13 @@ back equal; files of every version in `READABLE_VERSIONS` load.  What is compute
 (the cost model's predictions, the advisor's suggestion, the Pareto front) lives in `Profile`,
 which holds a `ProfileData` as ``profile.data``.
 
-Schema version 2 (written): ``version``, ``root``, ``argnums`` (a list), ``placement`` (site id ->
-checkpointed, as run), ``budget_bytes`` (the peak of the all-checkpointed placement),
-``primal_time``, ``adjoint_time``, ``unattributed_time`` (s), ``repeat``, ``clock``,
-``peak_bytes``, ``tape_traffic_bytes``, ``heap_peak_bytes``, ``rss_peak_bytes`` (null when not
-measured), ``sites`` (one object per call site, the fields of `SiteRecord`), ``tree`` (the static
-call-site tree), ``call_tree`` (the aggregated dynamic call tree) and ``sources`` (generated
-forward and backward sweep per function).  `Profile.to_dict` adds two derived entries for readers
+Schema version 2 (written): ``version``, ``root``, ``argnums`` (an int, or a list for a tuple),
+``placement`` (site id -> checkpointed, as run), ``budget_bytes`` (the peak of the
+all-checkpointed placement), ``primal_time``, ``adjoint_time``, ``unattributed_time`` (s),
+``repeat``, ``clock``, ``peak_bytes``, ``tape_traffic_bytes``, ``heap_peak_bytes``,
+``rss_peak_bytes`` (null when not measured), ``sites`` (one object per call site, the fields of
+`SiteRecord`), ``tree`` (the static call-site tree), ``call_tree`` (the aggregated dynamic call
+tree) and ``sources`` (generated forward and backward sweep per function).  `Profile.to_dict` adds two derived entries for readers
 of the file, ``ratio`` and ``suggestion`` (the advisor's answer for the budget it was written
 with); they are recomputed from the data, so reading ignores them.
 
@@ -141,7 +141,7 @@ class ProfileData:
             "version": SCHEMA_VERSION,
             "root": self.root,
             "argnums": list(self.argnums) if isinstance(self.argnums, (tuple, list))
-            else [self.argnums],
+            else self.argnums,
             "placement": dict(self.placement),
             "budget_bytes": self.budget_bytes,
             "primal_time": self.primal_time,
@@ -174,9 +174,17 @@ def read_profile_data(data, source=None):
         raise read.error("version", f"format version {version!r} is not supported (this "
                                     f"nbadjoint reads versions "
                                     f"{', '.join(map(str, READABLE_VERSIONS))})")
-    argnums = read.field("argnums", list)
-    if not argnums or not all(isinstance(a, int) and not isinstance(a, bool) for a in argnums):
-        raise read.error("argnums", f"expected a list of ints, got {argnums!r}")
+    argnums = read.data.get("argnums")
+    if isinstance(argnums, int) and not isinstance(argnums, bool) and version >= 2:
+        pass                                    # one position, given as an int
+    elif not isinstance(argnums, list) or not argnums or \
+            not all(isinstance(a, int) and not isinstance(a, bool) for a in argnums):
+        raise read.error("argnums", f"expected {'an int or ' if version >= 2 else ''}a list of "
+                                    f"ints, got {argnums!r}")
+    elif version == 1 and len(argnums) == 1:
+        argnums = argnums[0]                    # version 1 wrote an int as a list of one
+    else:
+        argnums = tuple(argnums)
     placement = read.field("placement", dict)
     try:
         placement = parse_placement(placement)
@@ -214,7 +222,7 @@ def read_profile_data(data, source=None):
                                           f"{', '.join(known) or '(none)'}; it names "
                                           f"{', '.join(placement) or '(none)'}")
     profile_data = ProfileData(
-        root=root, argnums=argnums[0] if len(argnums) == 1 else tuple(argnums),
+        root=root, argnums=argnums,
         placement=placement, budget_bytes=int(budget), unattributed_time=float(unattributed),
         repeat=repeat, clock=clock, sites=sites, tree=copy.deepcopy(static_tree),
         call_tree=tree.to_dict(), sources=copy.deepcopy(sources),
