@@ -19,7 +19,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_recorder as fake  # noqa: E402  (the hand-written program)
 from nbadjoint.profiling.advisor import Suggestion  # noqa: E402
-from nbadjoint.profiling.profile import Profile, ProfileError, SiteRecord, measure
+from nbadjoint.profiling.profile import (SCHEMA_VERSION, Profile, ProfileData, ProfileError,  # noqa: E402
+                                         SiteRecord, measure)
 from nbadjoint.profiling.recorder import Recorder
 
 N = fake.N
@@ -288,7 +289,8 @@ def test_to_dict_follows_the_schema(prof):
     d = prof.to_dict()
     assert {"version", "root", "argnums", "placement", "budget_bytes", "primal_time",
             "adjoint_time", "ratio", "peak_bytes", "tape_traffic_bytes", "heap_peak_bytes",
-            "rss_peak_bytes", "sites", "tree", "suggestion", "pareto", "sources"} <= set(d)
+            "rss_peak_bytes", "sites", "tree", "suggestion", "sources"} <= set(d)
+    assert "pareto" not in d                    # computed from the data by pareto(), not written
     site_keys = {"id", "caller", "callee", "lineno", "calls", "checkpointed", "t_primal",
                  "t_snapshot", "t_fwd_incl", "t_fwd_excl", "t_bwd_incl", "t_bwd_excl",
                  "snapshot_bytes", "tape_bytes", "snp", "pk", "tn", "delta_t", "delta_pk"}
@@ -300,6 +302,185 @@ def test_to_dict_follows_the_schema(prof):
     assert set(d["sources"]) == {"model", "mid", "leaf", "scale"}
     assert "def leaf_fwd" in d["sources"]["leaf"]["fwd"]
     json.dumps(d, allow_nan=False)
+
+
+# -- the data and the live session ------------------------------------------------------------------
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+def test_data_round_trips_exactly_through_to_dict_and_json(prof, tmp_path):
+    data = prof.data
+    assert isinstance(data, ProfileData)
+    assert ProfileData.from_dict(data.to_dict()) == data
+    assert ProfileData.from_dict(json.loads(json.dumps(data.to_dict(), allow_nan=False))) == data
+    prof.to_json(tmp_path / "p.json")
+    loaded = Profile.from_json(tmp_path / "p.json")
+    assert loaded.data == data
+    assert loaded.data.to_dict() == json.loads(json.dumps(data.to_dict()))
+
+
+@pytest.mark.parametrize("argnums", [0, (0,), (0, 1)])
+def test_argnums_round_trip_as_given(prof, argnums):
+    data = dataclasses.replace(prof.data, argnums=argnums)
+    assert ProfileData.from_dict(json.loads(json.dumps(data.to_dict()))).argnums == argnums
+
+
+@pytest.mark.parametrize("version, argnums, expected", [(1, [0], 0), (1, [0, 1], (0, 1)), (2, 1, 1)])
+def test_argnums_of_each_version_are_read(prof, version, argnums, expected):
+    d = {**prof.data.to_dict(), "version": version, "argnums": argnums}
+    assert ProfileData.from_dict(d).argnums == expected
+
+
+@pytest.mark.parametrize("version, argnums", [(1, 0), (2, []), (2, True), (2, ["0"])])
+def test_bad_argnums_are_refused_by_name(prof, version, argnums):
+    d = {**prof.data.to_dict(), "version": version, "argnums": argnums}
+    with pytest.raises(ProfileError, match="field 'argnums': expected .*list of ints"):
+        ProfileData.from_dict(d)
+
+
+def test_data_holds_exactly_the_fields_of_its_json(prof):
+    d = prof.data.to_dict()
+    assert set(d) == {"version"} | {f.name for f in dataclasses.fields(ProfileData)}
+    assert d["version"] == SCHEMA_VERSION == 2
+    assert "pareto" not in d and "suggestion" not in d and "ratio" not in d
+
+
+def test_data_and_site_records_are_frozen(prof):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        prof.data.peak_bytes = 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        prof.sites[0].calls = 99
+    d = prof.data.to_dict()
+    d["tree"]["children"].clear()               # to_dict hands out copies
+    d["sources"].clear()
+    assert prof.data.tree["children"] and prof.data.sources
+
+
+def test_profile_attributes_read_the_data(prof):
+    for name in ("root", "argnums", "placement", "primal_time", "adjoint_time", "peak_bytes",
+                 "tape_traffic_bytes", "heap_peak_bytes", "rss_peak_bytes", "budget_bytes",
+                 "repeat", "clock", "unattributed_time", "tree", "sources", "ratio"):
+        assert getattr(prof, name) == getattr(prof.data, name), name
+    assert prof.sites == list(prof.data.sites)
+    assert prof.call_tree.to_dict() == prof.data.call_tree
+
+
+def test_to_dict_does_not_compute_the_pareto_front(monkeypatch):
+    from nbadjoint.profiling import advisor
+
+    p = fake_profile()
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the Pareto front was searched")
+
+    monkeypatch.setattr(advisor, "pareto", no_search)
+    p.data.to_dict()
+    assert "pareto" not in p.to_dict()
+    Profile.from_json(p.to_json())
+    with pytest.raises(AssertionError, match="was searched"):
+        p.pareto()
+
+
+def test_the_pareto_front_is_searched_once_when_first_asked_for(monkeypatch):
+    from nbadjoint.profiling import advisor
+
+    p = fake_profile()
+    searches = []
+    search = advisor.pareto
+    monkeypatch.setattr(advisor, "pareto", lambda *a, **k: searches.append(1) or search(*a, **k))
+    p.to_dict()
+    assert searches == []
+    front = p.pareto()
+    assert p.pareto() is front and searches == [1]
+
+
+def test_a_schema_version_1_file_loads():
+    path = os.path.join(DATA, "profile_v1.json")
+    with open(path, encoding="utf-8") as f:
+        written = json.load(f)
+    assert written["version"] == 1 and written["pareto"]
+    loaded = Profile.from_json(path)
+    assert loaded.root == "model" and loaded.argnums == 0
+    assert loaded.placement == written["placement"]
+    assert loaded.budget_bytes == written["budget_bytes"] == 40 * N + 16
+    assert loaded.peak_bytes == written["peak_bytes"]
+    assert [(s.id, s.calls, s.tape_bytes) for s in loaded.sites] == \
+        [(s["id"], s["calls"], s["tape_bytes"]) for s in written["sites"]]
+    assert loaded.sources == written["sources"]
+    assert loaded.suggest().placement == written["suggestion"]["placement"]
+    assert [(p.peak_bytes, p.placement) for p in loaded.pareto()] == \
+        [(p["peak_bytes"], p["placement"]) for p in written["pareto"]]
+    again = loaded.data.to_dict()               # written again as the current version
+    assert again["version"] == SCHEMA_VERSION and ProfileData.from_dict(again) == loaded.data
+
+
+def test_a_newer_schema_version_is_refused_by_name():
+    with open(os.path.join(DATA, "profile_v1.json"), encoding="utf-8") as f:
+        written = json.load(f)
+    written["version"] = 99
+    with pytest.raises(ProfileError, match=r"field 'version': format version 99 is not supported"
+                                           r" \(this nbadjoint reads versions 1, 2\)"):
+        Profile.from_dict(written)
+
+
+def test_a_version_2_placement_must_name_every_site(prof):
+    d = prof.data.to_dict()
+    del d["placement"]["model:3:mid"]
+    with pytest.raises(ProfileError, match="field 'placement': the placement must name every call site"):
+        ProfileData.from_dict(d)
+
+
+def test_a_loaded_profile_says_why_it_cannot_rerun_or_line_profile(prof):
+    loaded = Profile.from_json(prof.to_json())
+    assert loaded.session is None and prof.session is not None
+    with pytest.raises(ProfileError) as raised:
+        loaded.rerun({"model:3:mid": False})
+    message = str(raised.value)
+    assert "loaded from JSON" in message and "no live program to rerun it" in message
+    assert "nba.profile(model, *args, placement=profile.placement)" in message
+    with pytest.raises(ProfileError, match="no live program to drill down to lines"):
+        loaded.line_profile("mid:2:leaf")
+
+
+def test_a_profile_built_from_data_alone_reports_but_cannot_rerun(prof):
+    bare = Profile(prof.data)
+    assert bare.report() == prof.report()
+    assert bare.predict({"model:3:mid": False}) == prof.predict({"model:3:mid": False})
+    with pytest.raises(ProfileError, match="made from its data alone.*nba.profile"):
+        bare.rerun()
+    with pytest.raises(TypeError, match="Profile\\(data\\) takes a ProfileData, got dict"):
+        Profile(prof.data.to_dict())
+
+
+def test_pickling_keeps_the_data_and_leaves_out_the_program_and_the_model(prof):
+    import pickle
+
+    prof.pareto()
+    copy = pickle.loads(pickle.dumps(prof))
+    assert copy.data == prof.data
+    assert np.array_equal(copy.grad, prof.grad) and copy.value == prof.value
+    assert copy.session.program is None
+    assert "_model" not in copy.__dict__ and copy._pareto is None
+    assert copy.report() == prof.report()
+    assert [s["id"] for s in copy.widget().profile_data["sites"]] == [s.id for s in prof.sites]
+    copy.session._restore_function("rerun it")   # what a rerun does first: import the function
+    assert copy.session.function is model and copy.session.argnums == 0
+
+
+def test_a_profile_pickled_before_the_split_still_loads():
+    import pickle
+
+    with open(os.path.join(DATA, "profile_v1.pickle"), "rb") as f:
+        old = pickle.load(f)
+    assert isinstance(old.data, ProfileData) and old.root == "model"
+    assert old.peak_bytes == old.budget_bytes == 40 * N + 16
+    assert {s.id: s.calls for s in old.sites}["mid:2:leaf"] == 3
+    assert old.predict({}).peak_bytes == old.peak_bytes
+    assert ProfileData.from_dict(old.data.to_dict()) == old.data
+    assert old.grad is not None and old.value is not None
+    old.session._restore_function("rerun it")
+    assert old.session.function is model and old.session.options["repeat"] == 1
 
 
 # -- reports ---------------------------------------------------------------------------------------

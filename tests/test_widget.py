@@ -25,13 +25,46 @@ BASE_TIME = 0.100
 BASE_PEAK = 10_000
 
 
-def _site_record(site_id, checkpointed):
+def _site_record(site_id, checkpointed, t_saved=0.0):
     callee, calls, delta_t, tape, snapshot = SITES[site_id]
     return {"id": site_id, "caller": site_id.split(":")[0], "callee": callee, "lineno": int(site_id.split(":")[1]),
             "calls": calls, "checkpointed": checkpointed, "t_primal": delta_t, "t_snapshot": 0.0,
             "t_fwd_incl": 2 * delta_t, "t_fwd_excl": delta_t, "t_bwd_incl": 3 * delta_t, "t_bwd_excl": delta_t,
             "snapshot_bytes": snapshot, "tape_bytes": tape, "snp": 0, "pk": tape, "tn": 0,
-            "delta_t": delta_t, "delta_pk": tape - snapshot}
+            "delta_t": delta_t, "delta_pk": tape - snapshot, "t_saved": t_saved}
+
+
+SOURCES = {name: {"fwd": f"def {stem}_fwd(_c, x):\n    ...", "bwd": f"def {stem}_bwd(_c, _rv_b, x):\n    ..."}
+           for name, stem in (("model", "model"), ("step", "step"), ("inner", "inner"), ("<lambda>", "_lambda"))}
+
+
+class FakeData:
+    """The data half of a FakeProfile (what `ProfileData` holds)."""
+
+    def __init__(self, profile):
+        self.profile = profile
+
+    @property
+    def ratio(self):
+        return self.profile.adjoint_time / self.profile.primal_time
+
+    def to_dict(self):
+        p = self.profile
+        return {
+            "version": 2, "root": "model", "argnums": [0],
+            "placement": {k: v for k, v in p.placement.items() if k not in p.without},
+            "budget_bytes": BASE_PEAK, "primal_time": p.primal_time, "adjoint_time": p.adjoint_time,
+            "unattributed_time": 0.0, "repeat": 1, "clock": "wall", "peak_bytes": p.peak_bytes,
+            "tape_traffic_bytes": 20_000, "heap_peak_bytes": None, "rss_peak_bytes": None,
+            "sites": [_site_record(s, p.placement[s], p.t_saved.get(SITES[s][0], 0.0)) for s in SITES
+                      if s not in p.without],
+            "tree": {"id": ROOT_ID, "callee": "model", "children": [
+                {"id": "model:4:step", "callee": "step", "children": [
+                    {"id": "step:2:inner", "callee": "inner", "children": []}]},
+                {"id": "model:6:<lambda>", "callee": "<lambda>", "children": []}]},
+            "call_tree": {"format": "nbadjoint.aggregated-call-tree", "version": 1, "root": 0, "nodes": []},
+            "sources": p.sources,
+        }
 
 
 class FakePrediction:
@@ -50,6 +83,8 @@ class FakeProfile:
     site, its tape minus its snapshot. A rerun measures the prediction plus 1 ms and 8 bytes."""
 
     fail_rerun = False
+    sources = SOURCES
+    session = "live"            # a Profile read from JSON has None
 
     def __init__(self, placement=None, offset=(0.0, 0)):
         self.placement = {site_id: True for site_id in SITES}
@@ -59,6 +94,12 @@ class FakeProfile:
         self.peak_bytes = predicted.peak_bytes + offset[1]
         self.primal_time = 0.05
         self.line_profiles = []
+        self.t_saved = {}       # callee -> recomputation time a free checkpoint saves
+        self.without = set()    # call sites the data leaves out (as if the code was edited)
+
+    @property
+    def data(self):
+        return FakeData(self)
 
     def predict(self, placement):
         full = {**{site_id: True for site_id in SITES}, **placement}
@@ -78,6 +119,9 @@ class FakeProfile:
                     "reason": "fits the budget" if not placement[s] else "would exceed the budget"} for s in SITES]
         return FakeSuggestion(placement, predicted.time, predicted.peak_bytes, f"greedy-{method}", ranking)
 
+    def pareto(self):
+        return [FakePrediction(0.141, 10_000)]
+
     def rerun(self, placement):
         if self.fail_rerun:
             raise FloatingPointError("overflow in step at line 3")
@@ -92,27 +136,6 @@ class FakeProfile:
 
     def _repr_html_(self):
         return "<table><tr><td>model</td></tr></table>"
-
-    def to_dict(self, advice=True):
-        suggestion = self.suggest() if advice else FakeSuggestion({}, None, None, None, [])
-        return {
-            "version": 1, "root": "model", "argnums": [0], "placement": dict(self.placement),
-            "budget_bytes": BASE_PEAK, "primal_time": self.primal_time, "adjoint_time": self.adjoint_time,
-            "ratio": self.adjoint_time / self.primal_time, "peak_bytes": self.peak_bytes,
-            "tape_traffic_bytes": 20_000, "heap_peak_bytes": None, "rss_peak_bytes": None,
-            "sites": [_site_record(s, self.placement[s]) for s in SITES],
-            "tree": {"id": ROOT_ID, "callee": "model", "children": [
-                {"id": "model:4:step", "callee": "step", "children": [
-                    {"id": "step:2:inner", "callee": "inner", "children": []}]},
-                {"id": "model:6:<lambda>", "callee": "<lambda>", "children": []}]},
-            "suggestion": {"placement": suggestion.placement, "time": suggestion.time,
-                           "peak_bytes": suggestion.peak_bytes, "method": suggestion.method,
-                           "ranking": suggestion.ranking},
-            "pareto": [{"time": 0.141, "peak_bytes": 10_000, "placement": dict(self.placement)}] if advice else None,
-            "sources": {name: {"fwd": f"def {stem}_fwd(_c, x):\n    ...", "bwd": f"def {stem}_bwd(_c, _rv_b, x):\n    ..."}
-                        for name, stem in (("model", "model"), ("step", "step"), ("inner", "inner"),
-                                           ("<lambda>", "_lambda"))},
-        }
 
 
 @pytest.fixture
@@ -158,8 +181,16 @@ def test_initial_history_holds_the_profiled_run(widget):
 
 def test_synced_state_is_json_serialisable(widget):
     state = widget.get_state()
-    for name in ("profile_data", "placement", "prediction", "suggestion", "history", "code"):
+    for name in ("profile_data", "placement", "prediction", "suggestion", "history", "pareto"):
         json.dumps(state[name], allow_nan=False)
+
+
+def test_initial_state_holds_no_function_code(widget):
+    state = widget.get_state()
+    assert "code" not in state and "sources" not in state["profile_data"]
+    text = json.dumps({k: v for k, v in state.items() if k not in ("_esm", "_css")})
+    assert not any(json.dumps(code[sweep])[1:-1] in text for code in SOURCES.values() for sweep in ("fwd", "bwd"))
+    assert "def model_fwd" not in text and "def model_bwd" not in text
 
 
 def test_esm_and_css_are_the_package_files(widget):
@@ -321,6 +352,58 @@ def test_selecting_a_node_shows_its_generated_adjoint_code(widget):
     assert widget.code["bwd"].startswith("def _lambda_bwd")
 
 
+def sent_by(widget):
+    """Record the messages Python sends to the front end (anywidget: model.on("msg:custom"))."""
+    sent = []
+    widget.send = lambda content, buffers=None: sent.append(content)
+    return sent
+
+
+def test_a_code_request_is_answered_with_the_selected_functions_code_only(widget):
+    sent = sent_by(widget)
+    widget.set_state({"selected": "model:6:<lambda>"})
+    assert sent == []                       # selecting sends nothing: the front end asks
+    send(widget, {"type": "code", "node": "model:6:<lambda>"})
+    assert sent == [{"type": "code", "node": "model:6:<lambda>", "function": "<lambda>",
+                     "fwd": SOURCES["<lambda>"]["fwd"], "bwd": SOURCES["<lambda>"]["bwd"]}]
+    send(widget, {"type": "code"})          # no node: the selected one
+    assert sent[-1]["function"] == "<lambda>"
+
+
+def test_a_code_request_for_an_unknown_node_is_answered_without_code_and_shown(widget):
+    sent = sent_by(widget)
+    send(widget, {"type": "code", "node": "model:9:gone"})
+    assert sent == [{"type": "code", "node": "model:9:gone", "function": None, "fwd": "", "bwd": ""}]
+    assert widget.error.startswith("unknown node 'model:9:gone'")
+
+
+def test_selecting_an_unknown_node_is_refused_and_names_the_nodes(widget):
+    import traitlets
+
+    with pytest.raises(traitlets.TraitError, match="unknown node 'nope'.*model:4:step"):
+        widget.selected = "nope"
+    with pytest.raises(ValueError, match="unknown node 'nope'"):
+        widget.show_line_profile("nope")
+    assert widget.selected == ROOT_ID
+
+
+def test_a_profile_that_cannot_run_is_shown_without_a_rerun(widget):
+    assert widget.live is True
+    profile = FakeProfile()
+    profile.session = None
+    assert CallTreeWidget(profile).live is False
+
+
+def test_a_rerun_of_edited_code_without_the_selected_call_site_selects_the_root(widget, monkeypatch):
+    widget.selected = "model:6:<lambda>"
+    edited = FakeProfile()
+    edited.without = {"model:6:<lambda>"}
+    monkeypatch.setattr(widget.profile, "rerun", lambda placement: edited)
+    widget.rerun()
+    assert widget.selected == ROOT_ID and widget.code["function"] == "model"
+    assert widget.site_ids == ["model:4:step", "step:2:inner"]
+
+
 def test_the_root_is_selected_first_and_shows_the_root_code(widget):
     assert widget.selected == ROOT_ID
     assert widget.code["function"] == "model"
@@ -335,10 +418,7 @@ def test_line_profile_request_fills_the_line_profile_of_the_selected_callee(widg
 
 def test_the_line_profile_of_a_free_checkpoint_says_why_it_shows_no_time():
     profile = FakeProfile()
-    data = profile.to_dict()
-    for record in data["sites"]:
-        record["t_saved"] = 0.01 if record["callee"] == "inner" else 0.0
-    profile.to_dict = lambda advice=True: data
+    profile.t_saved = {"inner": 0.01}
     w = CallTreeWidget(profile)
     assert w.show_line_profile("step:2:inner").startswith("Every call of inner was a free checkpoint")
     assert not w.show_line_profile("model:4:step").startswith("Every call")
@@ -421,7 +501,7 @@ def test_apply_suggestions_on_a_large_tree_computes_the_advice_first(large):
 def test_small_trees_get_the_advice_at_once(widget):
     assert widget.advising is False
     assert widget.suggestion["placement"]
-    assert widget.pareto == [{"time": 0.141, "peak_bytes": 10_000, "placement": dict(widget.placement)}]
+    assert widget.pareto == [{"time": 0.141, "peak_bytes": 10_000}]
 
 
 # --- with a real profile -----------------------------------------------------------------------
@@ -498,10 +578,28 @@ def test_real_rerun_records_predicted_and_measured_figures(real):
 
 
 def test_real_code_and_line_profile_of_a_selected_site(real):
+    sent = sent_by(real)
     real.selected = INNER_SITE
     assert real.code["function"] == "inner"
     assert "def inner_bwd" in real.code["bwd"]
+    send(real, {"type": "code", "node": INNER_SITE})
+    (answer,) = sent
+    assert answer["function"] == "inner" and answer["bwd"] == real.code["bwd"]
+    assert answer["fwd"] == real.profile.sources["inner"]["fwd"] and "def inner_fwd" in answer["fwd"]
     assert "Timer unit" in real.show_line_profile()
+
+
+def test_real_profile_read_from_json_shows_why_it_cannot_rerun(measured):
+    from nbadjoint.profiling.profile import Profile, ProfileError
+
+    w = Profile.from_json(measured.to_json()).widget()
+    assert w.live is False
+    assert w.profile_data == measured.widget().profile_data
+    send(w, {"type": "rerun"})
+    assert w.error.startswith("Rerun failed: this Profile was loaded from JSON")
+    assert "nba.profile(model, *args, placement=profile.placement)" in w.error
+    with pytest.raises(ProfileError, match="no live program to drill down to lines"):
+        w.show_line_profile(STEP_SITE)
 
 
 def test_real_rerun_measures_the_peak_the_toggle_predicted(real):
@@ -527,6 +625,7 @@ def test_the_widget_of_500_call_sites_defers_its_advice_and_sends_a_small_state(
     w._repr_mimebundle_()
     assert w.advising and not w.suggestion
     assert len(json.dumps(w.get_state()["profile_data"])) < 400_000
+    assert "code" not in w.get_state() and "def " not in json.dumps(w.get_state()["profile_data"])
     w.advise()
     assert w.suggestion["peak_bytes"] <= w.budget
     assert len(w.pareto) > 2

@@ -3,8 +3,8 @@
 The widget holds a Profile (``w.profile``, always the latest measured one) and mirrors it into a
 few synced traitlets that the front end (``static/widget.js``) renders:
 
-- ``profile_data``: ``profile.to_dict()`` without the generated sources (sent one function at a
-  time in ``code``) and the dynamic call tree
+- ``profile_data``: the profile's data (``profile.data.to_dict()``, with its ``ratio``) without
+  the generated sources and the dynamic call tree
 - ``placement``: the placement being edited (site id -> checkpointed); set it from Python or the UI
 - ``prediction``: the cost model's ``{"time", "peak_bytes"}`` for ``placement`` (no run)
 - ``suggestion``: the advisor's answer for ``budget``; ``pareto``: the time / peak Pareto front
@@ -12,6 +12,12 @@ few synced traitlets that the front end (``static/widget.js``) renders:
   `ADVICE_LATER_SITES` call sites) wait for the first view, which asks for them; ``advise()``
   computes them from Python
 - ``history``: the last runs, each with its placement and predicted and measured figures
+- ``selected``: the node whose code the code panel shows; ``line_profile``: its line profile
+- ``live``: False for a profile that cannot run (read from JSON): the front end offers no rerun
+
+The generated code of a function is not synced: the front end asks for the selected node's code
+with a ``{"type": "code", "node": id}`` message and Python answers with one
+``{"type": "code", "node", "function", "fwd", "bwd"}`` message (``code`` in Python).
 
 Toggling a checkpoint only re-predicts; ``rerun()`` measures; ``apply_suggestions()`` takes the
 advisor's placement; ``set_budget("200MB")`` asks the advisor again (a budget it cannot read is
@@ -133,12 +139,12 @@ class CallTreeWidget(anywidget.AnyWidget):
     method = traitlets.Unicode("auto").tag(sync=True)
     history = traitlets.List().tag(sync=True)
     selected = traitlets.Unicode(ROOT_ID).tag(sync=True)
-    code = traitlets.Dict().tag(sync=True)
     line_profile = traitlets.Unicode("").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     busy = traitlets.Bool(False).tag(sync=True)
     pareto = traitlets.List().tag(sync=True)
     advising = traitlets.Bool(False).tag(sync=True)
+    live = traitlets.Bool(True).tag(sync=True)
 
     _ready = False
 
@@ -148,8 +154,9 @@ class CallTreeWidget(anywidget.AnyWidget):
         self._runs = 0
         self._ready = False
         later = self._advice_later(profile)
-        data = self._synced_data(profile.to_dict(advice=False) if later else profile.to_dict())
+        data = self._synced_data(profile)
         self.profile_data = data
+        self.live = self._is_live(profile)
         self.method = method
         self.budget = parse_budget(budget) if budget is not None else int(data["budget_bytes"])
         self.placement = dict(data["placement"])
@@ -157,14 +164,19 @@ class CallTreeWidget(anywidget.AnyWidget):
             self.advising = True
         else:
             self._update_suggestion()
-            self.pareto = list(data.get("pareto") or [])
+            self._update_pareto()
         self._update_prediction()
-        self._show_code(self.selected)
         self.history = [self._history_entry(profile, self.prediction)]
         self._ready = True
         self.on_msg(self._handle_message)
 
     # -- Python API ---------------------------------------------------------------------------
+
+    @property
+    def code(self):
+        """The generated adjoint of the selected node's function: ``{"node", "function", "fwd",
+        "bwd"}`` (what the front end receives when it asks for the selected node's code)."""
+        return self._code_of(self.selected)
 
     @property
     def site_ids(self):
@@ -230,6 +242,7 @@ class CallTreeWidget(anywidget.AnyWidget):
     def show_line_profile(self, site_id=None):
         """Fill ``line_profile`` with the line profile of the selected node's callee."""
         if site_id is not None:
+            self._callee(site_id)               # a ValueError naming the nodes for an unknown one
             self.selected = site_id
         function = self._callee(self.selected)
         self.busy = True
@@ -281,10 +294,18 @@ class CallTreeWidget(anywidget.AnyWidget):
         if self._ready:
             self._update_suggestion()
 
+    @traitlets.validate("selected")
+    def _check_selected(self, proposal):
+        if proposal["value"] != ROOT_ID:
+            try:
+                self._callee(proposal["value"])
+            except ValueError as exc:
+                raise traitlets.TraitError(str(exc)) from None
+        return proposal["value"]
+
     @traitlets.observe("selected")
     def _on_selected(self, change):
-        if self._ready:
-            self._show_code(change["new"])
+        self.line_profile = ""
 
     def _update_prediction(self):
         try:
@@ -293,14 +314,21 @@ class CallTreeWidget(anywidget.AnyWidget):
             self.prediction = {}
             self.error = f"Prediction failed: {_plain_error(exc)}"
 
-    def _synced_data(self, data):
-        """``profile.to_dict()`` for the front end: the generated sources (sent one function at a
-        time in ``code``) and the dynamic call tree (not drawn) stay in Python, which halves
-        what a 500-site profile sends."""
-        data = dict(data)
-        self._sources = data.pop("sources", None) or {}
+    @staticmethod
+    def _synced_data(profile):
+        """The profile's data for the front end, with its ratio: the generated sources (sent one
+        function at a time, when asked for) and the dynamic call tree (not drawn) stay in Python,
+        which halves what a 500-site profile sends."""
+        data = profile.data.to_dict()
+        data.pop("sources", None)
         data.pop("call_tree", None)
+        data["ratio"] = profile.data.ratio
         return _plain(data)
+
+    @staticmethod
+    def _is_live(profile):
+        """Whether the profile can rerun and line-profile (a profile read from JSON cannot)."""
+        return getattr(profile, "session", True) is not None
 
     @staticmethod
     def _advice_later(profile):
@@ -310,7 +338,7 @@ class CallTreeWidget(anywidget.AnyWidget):
     def _update_pareto(self):
         pareto = getattr(self.profile, "pareto", None)
         if pareto is None:
-            self.pareto = list(self.profile_data.get("pareto") or [])
+            self.pareto = []
             return
         try:
             self.pareto = _plain([{"time": p.time, "peak_bytes": p.peak_bytes} for p in pareto()])
@@ -344,17 +372,22 @@ class CallTreeWidget(anywidget.AnyWidget):
                 return site["callee"]
         raise ValueError(f"unknown node {node_id!r}: select '{ROOT_ID}' or one of the call sites {self.site_ids}")
 
-    def _show_code(self, node_id):
-        self.line_profile = ""
+    def _code_of(self, node_id):
+        """The generated code of a node's function (ValueError for a node the tree does not have)."""
+        function = self._callee(node_id)
+        sources = (getattr(self.profile, "sources", None) or {}).get(function) or {}
+        return {"node": node_id, "function": function,
+                "fwd": sources.get("fwd", ""), "bwd": sources.get("bwd", "")}
+
+    def _send_code(self, node_id):
+        """Answer the front end's request for a node's code (an unknown node: the error is shown
+        and the answer holds no code)."""
         try:
-            function = self._callee(node_id)
+            code = self._code_of(node_id)
         except ValueError as exc:
-            self.code = {}
             self.error = str(exc)
-            return
-        sources = self._sources.get(function, {})
-        self.code = {"node": node_id, "function": function,
-                     "fwd": sources.get("fwd", ""), "bwd": sources.get("bwd", "")}
+            code = {"node": node_id, "function": None, "fwd": "", "bwd": ""}
+        self.send({"type": "code", **_plain(code)})
 
     def _history_entry(self, profile, predicted):
         self._runs += 1
@@ -368,7 +401,8 @@ class CallTreeWidget(anywidget.AnyWidget):
         self.error = ""
         try:
             # the widget shows "running…" itself: no progress output from a comm message
-            quiet = {"progress": None} if "progress" in getattr(self.profile, "_options", {}) else {}
+            options = getattr(getattr(self.profile, "session", None), "options", {})
+            quiet = {"progress": None} if "progress" in options else {}
             measured = self.profile.rerun(placement, **quiet)
         except Exception as exc:
             self.error = f"Rerun failed: {_plain_error(exc)}"
@@ -378,12 +412,15 @@ class CallTreeWidget(anywidget.AnyWidget):
         finally:
             self.busy = False
         self.profile = measured
-        self.profile_data = self._synced_data(measured.to_dict())
-        self.pareto = list(self.profile_data.get("pareto") or [])
+        self.profile_data = self._synced_data(measured)
+        self.live = self._is_live(measured)
+        if self.selected != ROOT_ID and self.selected not in self.site_ids:
+            self.selected = ROOT_ID             # the edited code no longer has that call site
         self.advising = False
         self._update_prediction()
         self._update_suggestion()
-        self._show_code(self.selected)
+        self._update_pareto()
+        self.line_profile = ""
         self.history = (self.history + [self._history_entry(measured, predicted)])[-HISTORY_LENGTH:]
         return measured
 
@@ -400,6 +437,8 @@ class CallTreeWidget(anywidget.AnyWidget):
                 self.set_budget(content.get("text", ""))
             elif kind == "advise":
                 self.advise()
+            elif kind == "code":
+                self._send_code(content.get("node", self.selected))
             else:
                 self.error = f"The widget received an unknown request {content!r}."
         except Exception as exc:

@@ -1,12 +1,15 @@
 """Adjoint profiling: probe recorder, call-tree cost model, checkpoint advisor and reports.
 
-``profile(f, *args)`` (``nba.profile``) returns a `Profile`.  The name ``profile`` here is the
-function; the module that defines it is ``nbadjoint.profiling.profile``.
+``profile(f, *args)`` (``nba.profile``) returns a `Profile`: its measurements (``.data``, a
+frozen `ProfileData`, what its JSON holds) and the live `ProfileSession` that reruns it.  The
+name ``profile`` here is the function; the module that defines it is
+``nbadjoint.profiling.profile``.
 """
 
-from nbadjoint.profiling.profile import ParetoPoint, Profile, ProfileError, SiteRecord
+from nbadjoint.profiling.profile import (ParetoPoint, Profile, ProfileData, ProfileError,
+                                         ProfileSession, SiteRecord)
 from nbadjoint.profiling.profile import profile
 from nbadjoint.profiling.recorder import ProbeError, Recorder
 
-__all__ = ["profile", "Profile", "ProfileError", "ParetoPoint", "SiteRecord", "Recorder",
-           "ProbeError"]
+__all__ = ["profile", "Profile", "ProfileData", "ProfileSession", "ProfileError", "ParetoPoint",
+           "SiteRecord", "Recorder", "ProbeError"]

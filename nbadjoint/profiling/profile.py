@@ -5,16 +5,22 @@ ones; ``repeat`` times for medians).  The adjoint run gives the dynamic call tre
 bytes; the primal run gives the primal times of the calls that were split in the adjoint run (a
 checkpointed call has its primal time from the adjoint run itself).  From that tree the cost model
 predicts the time and peak of any placement and the advisor searches placements.
+
+A `Profile` is two halves: ``profile.data``, a frozen `ProfileData` holding exactly what the
+profile's JSON holds, and ``profile.session``, the live `ProfileSession` (compiled program,
+function, arguments) that can rerun and line-profile, None for a profile read from JSON.  What is
+computed from the data (the cost model, suggestions, the Pareto front) is computed when first
+asked for and kept.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import numbers
 import pathlib
-import pickle
 import sys
 import time
 from dataclasses import dataclass
@@ -22,42 +28,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from nbadjoint.profiling.calltree import ROOT_SITE, TIME_FIELDS, aggregate, tree_from_dict
+from nbadjoint.profiling.data import (SCHEMA_VERSION, ProfileData, ProfileError, SiteRecord,
+                                      read_profile_data, site_records)
 from nbadjoint.profiling.model import CostModel, Prediction
 from nbadjoint.profiling.recorder import Recorder, merge_primal
+from nbadjoint.profiling.session import ProfileSession
 from nbadjoint.profiling.units import parse_budget, parse_placement
 
-SCHEMA_VERSION = 1
-
-
-@dataclass
-class SiteRecord:
-    """One static call site: where it is, how it ran, and what the model says about it."""
-    id: str
-    caller: str
-    callee: str
-    lineno: int
-    default_checkpointed: bool = True
-    calls: int = 0
-    checkpointed: bool = True       # as run
-    t_primal: float = 0.0           # summed inclusive primal time of its calls (s)
-    t_snapshot: float = 0.0         # summed snapshot read time when checkpointed (s)
-    t_fwd_incl: float = 0.0         # forward sweeps, inclusive of callees, under the run's placement
-    t_fwd_excl: float = 0.0
-    t_bwd_incl: float = 0.0
-    t_bwd_excl: float = 0.0
-    snapshot_bytes: int = 0         # summed over calls
-    tape_bytes: int = 0             # bytes its calls' forward sweeps leave on the tape, summed
-    snp: int = 0                    # stack bytes just after its snapshot (max over calls)
-    pk: int = 0                     # peak stack bytes while reversing it (max over calls)
-    tn: int = 0                     # stack bytes at its turn (max over calls)
-    delta_t: float = 0.0            # time saved by splitting it
-    delta_pk: int = 0               # change of the run's peak if split
-    t_saved: float = 0.0            # forward sweeps not rerun when checkpointed: its tape would be empty
-
-    @classmethod
-    def from_dict(cls, data):
-        names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+__all__ = ["Profile", "ProfileData", "ProfileSession", "ProfileError", "SiteRecord", "ParetoPoint",
+           "SCHEMA_VERSION", "profile", "measure"]
 
 
 def _split_site_id(site_id):
@@ -73,89 +52,91 @@ class ParetoPoint:
     placement: dict
 
 
-class ProfileError(ValueError, RuntimeError):
-    """A Profile cannot do what was asked: rerun a profile loaded from JSON, read a damaged or
-    foreign JSON file (the message names the file and the field)."""
+def _data_property(name, doc):
+    return property(lambda self: getattr(self.data, name), doc=doc)
 
 
 class Profile:
     """A measured adjoint run per call site, with its cost model and checkpoint advisor.
 
-    Build one with ``nba.profile(f, *args)``.  Attributes: ``root``, ``argnums``, ``placement``
-    (as run), ``sites`` (list of `SiteRecord`), ``primal_time``, ``adjoint_time`` (medians, s),
+    Build one with ``nba.profile(f, *args)``, or read one with `from_json` / `from_dict`;
+    ``Profile(data)`` wraps a `ProfileData`.  ``data`` holds the measurements (what JSON holds);
+    ``session`` is the live `ProfileSession` that `rerun` and `line_profile` need (None for a
+    profile read from JSON); ``value`` and ``grad`` are those of the run (None when read from
+    JSON).  The measurements read as attributes too: ``root``, ``argnums``, ``placement`` (as
+    run), ``sites`` (list of `SiteRecord`), ``primal_time``, ``adjoint_time`` (medians, s),
     ``ratio``, ``peak_bytes``, ``tape_traffic_bytes``, ``heap_peak_bytes``, ``rss_peak_bytes``,
-    ``budget_bytes`` (default budget: the peak of the all-checkpointed placement), ``value`` and
-    ``grad`` of the run, ``call_tree`` (the aggregated dynamic call tree), ``tree`` (the static
-    call-site tree), ``sources`` (generated code per function).
+    ``budget_bytes`` (default budget: the peak of the all-checkpointed placement),
+    ``call_tree`` (the aggregated dynamic call tree), ``tree`` (the static call-site tree),
+    ``sources`` (generated code per function).
     """
 
-    def __init__(self, *, root, argnums, placement, sites, tree, call_tree, primal_time,
-                 adjoint_time, peak_bytes, tape_traffic_bytes, heap_peak_bytes=None,
-                 rss_peak_bytes=None, sources=None, repeat=1, clock="wall", unattributed_time=None,
-                 value=None, grad=None,
-                 program=None, function=None, args=None, options=None):
-        self.root = root
-        self.argnums = argnums
-        self.placement = dict(placement)
-        self.tree = tree
-        self.call_tree = aggregate(call_tree)
-        self.primal_time = float(primal_time)
-        self.adjoint_time = float(adjoint_time)
-        self.peak_bytes = int(peak_bytes)
-        self.tape_traffic_bytes = int(tape_traffic_bytes)
-        self.heap_peak_bytes = heap_peak_bytes
-        self.rss_peak_bytes = rss_peak_bytes
-        self.sources = sources or {}
-        self.repeat = repeat
-        self.clock = clock
+    def __init__(self, data, *, value=None, grad=None, session=None):
+        if not isinstance(data, ProfileData):
+            raise TypeError(f"Profile(data) takes a ProfileData, got {type(data).__name__}; "
+                            f"build a Profile with nba.profile(f, *args) or read one with "
+                            f"Profile.from_json / Profile.from_dict")
+        self.data = data
         self.value = value
         self.grad = grad
-        self._program = program
-        self._function = function
-        self._args = args
-        self._options = options or {}
+        self.session = session
         self._loaded = None             # "JSON" for a profile read by from_json / from_dict
-        self._model = CostModel(self.call_tree)
-        self._defaults = {s.id: bool(s.default_checkpointed) for s in sites}
-        # Time the engine spends outside every probe bracket (argument handling, the root's
-        # setup): the same for every placement, so predictions add it back.
-        if unattributed_time is None:
-            unattributed_time = self.adjoint_time - self._model.predict(self.placement).time
-        self.unattributed_time = float(unattributed_time)
-        self.sites = self._site_records(sites)
-        self.budget_bytes = self._model.predict({s: True for s in self._defaults}).peak_bytes
         self._suggestions = {}
         self._pareto = None
 
-    # -- whole run ---------------------------------------------------------------------------
+    @classmethod
+    def _of_run(cls, data, *, tree, model, value, grad, session):
+        """The Profile of a measured run (`measure`): the parsed tree and its model are kept."""
+        profile = cls(data, value=value, grad=grad, session=session)
+        profile.__dict__["call_tree"] = tree
+        profile.__dict__["_model"] = model
+        return profile
+
+    # -- the measurements ----------------------------------------------------------------------
+
+    root = _data_property("root", "Name of the profiled function.")
+    argnums = _data_property("argnums", "The differentiated argument positions (int or tuple).")
+    placement = _data_property("placement", "The full placement as run (site id -> checkpointed).")
+    tree = _data_property("tree", "The static call-site tree.")
+    sources = _data_property("sources", "Generated forward and backward sweep per function.")
+    primal_time = _data_property("primal_time", "Median primal run time (s).")
+    adjoint_time = _data_property("adjoint_time", "Median adjoint run time (s).")
+    unattributed_time = _data_property(
+        "unattributed_time", "Engine time outside every call's probes; predictions add it back.")
+    peak_bytes = _data_property("peak_bytes", "Peak tape bytes of the run.")
+    tape_traffic_bytes = _data_property("tape_traffic_bytes", "Every byte pushed on the tape.")
+    heap_peak_bytes = _data_property("heap_peak_bytes", "Python-heap peak (heap=True), else None.")
+    rss_peak_bytes = _data_property("rss_peak_bytes", "Process peak RSS (rss=True), else None.")
+    budget_bytes = _data_property(
+        "budget_bytes", "Default budget: the peak of the all-checkpointed placement.")
+    repeat = _data_property("repeat", "Number of runs the times are medians of.")
+    clock = _data_property("clock", '"wall" or "cpu": the clock the times were taken with.')
+    ratio = _data_property("ratio", "Adjoint time over primal time.")
 
     @property
-    def ratio(self):
-        return self.adjoint_time / self.primal_time if self.primal_time > 0 else math.inf
+    def sites(self):
+        """The `SiteRecord` of each call site, in the program's order."""
+        return list(self.data.sites)
+
+    @functools.cached_property
+    def call_tree(self):
+        """The aggregated dynamic call tree (parsed from ``data.call_tree`` when first read)."""
+        return tree_from_dict(self.data.call_tree)
+
+    @functools.cached_property
+    def _model(self):
+        return CostModel(self.call_tree)
+
+    @functools.cached_property
+    def _defaults(self):
+        return {s.id: bool(s.default_checkpointed) for s in self.data.sites}
 
     def site(self, site_id):
         """The `SiteRecord` of one call site."""
-        for record in self.sites:
+        for record in self.data.sites:
             if record.id == site_id:
                 return record
         raise KeyError(f"no call site {site_id!r}; the sites are: {', '.join(self._defaults)}")
-
-    def _site_records(self, sites):
-        figures = self._model.site_figures(self.placement)
-        records = []
-        for static in sites:
-            record = SiteRecord(id=static.id, caller=static.caller, callee=static.callee,
-                                lineno=static.lineno,
-                                default_checkpointed=bool(static.default_checkpointed),
-                                checkpointed=bool(self.placement.get(static.id, True)))
-            fig = figures.get(static.id)
-            if fig is not None:
-                for field in dataclasses.fields(SiteRecord):
-                    if field.name not in ("id", "caller", "callee", "lineno",
-                                          "default_checkpointed") and hasattr(fig, field.name):
-                        setattr(record, field.name, getattr(fig, field.name))
-            records.append(record)
-        return records
 
     # -- placements ----------------------------------------------------------------------------
 
@@ -188,7 +169,9 @@ class Profile:
         return self._suggestions[key]
 
     def pareto(self):
-        """The time / peak-memory Pareto front: `ParetoPoint`s by increasing peak (fastest last)."""
+        """The time / peak-memory Pareto front: `ParetoPoint`s by increasing peak (fastest last).
+
+        Searched when first asked for (seconds on trees with hundreds of call sites), then kept."""
         from nbadjoint.profiling import advisor
 
         if self._pareto is None:
@@ -208,20 +191,14 @@ class Profile:
     def rerun(self, placement=None, **options):
         """Profile again under ``placement`` (missing sites take their default); a new Profile.
 
-        A profile made by `profile` compiles its function again (``compile_tree``: the cached
-        program while no code changed, a new one when the function or a callee was redefined
-        or edited), so a rerun measures the code as it is now.
+        ``options`` replace those of the first run (``repeat``, ``warmup``, ``heap``, ``rss``,
+        ``clock``, ``progress``).  A profile made by `profile` compiles its function again (the
+        cached program while no code changed, a new one when the function or a callee was
+        redefined or edited), so a rerun measures the code as it is now.  A profile read from JSON
+        cannot rerun (ProfileError): it has no function to run.
         """
         full = self.full_placement(placement)
-        kwargs = dict(self._options)
-        kwargs.update(options)
-        _check_options(kwargs)
-        recompile = self._options.get("recompile")
-        program = recompile() if recompile is not None else self._current_program("rerun it")
-        if set(program.placement()) != set(full):
-            full = program.placement({k: v for k, v in full.items() if k in program.placement()})
-        return measure(program, self._function, self._args, argnums=self.argnums,
-                       placement=full, **kwargs)
+        return self._live("rerun it").rerun(full, **options)
 
     def line_profile(self, site_or_function):
         """line_profiler's report of the generated forward and backward sweeps of one function.
@@ -229,71 +206,39 @@ class Profile:
         ``site_or_function`` is a function of the call tree (the function itself or its name) or a
         call-site id (its callee).
         """
-        from nbadjoint.profiling.lineprof import line_profile
-
-        program = self._current_program("drill down to lines")
+        session = self._live("drill down to lines")
         name = site_or_function
         if isinstance(name, str) and name in self._defaults:
             name = _split_site_id(name)[2]
         elif isinstance(name, str) and name == ROOT_SITE:
             name = self.root
-        return line_profile(program, name, self._args, self.argnums, self.placement)
+        return session.line_profile(name, self.placement)
 
-    def _current_program(self, purpose):
-        """The compiled program to run: the one profiled, or (in an unpickled Profile) its
-        function compiled again."""
-        if self._program is not None:
-            return self._program
-        self._restore_function(purpose)
-        from nbadjoint.transform.program import compile_tree
-
-        function, argnums = self._function, self.argnums
-        self._program = compile_tree(function, argnums)
-        self._options["recompile"] = lambda: compile_tree(function, argnums)
-        return self._program
-
-    def _restore_function(self, purpose):
-        """The function and arguments of an unpickled Profile, imported again; a ProfileError
-        saying what to do when there are none."""
-        if self._function is not None:
-            return
-        state = self.__dict__.get("_pickled_run")
-        if state is None:
-            raise ProfileError(
-                f"this Profile has no function to run (it was loaded from JSON, which keeps the "
-                f"measurements only); to {purpose}, call nba.profile(f, *args, placement=...) with "
-                f"the function")
-        blob, problem = state
-        if blob is not None:
-            try:
-                self._function, self._args = pickle.loads(blob)
-                return
-            except Exception as exc:                # the function cannot be imported here
-                problem = f"{self.root}() cannot be imported here: {type(exc).__name__}: {exc}"
+    def _live(self, purpose):
+        """The session to run with; a ProfileError saying why there is none and what to do."""
+        if self.session is not None:
+            return self.session
+        where = f"loaded from {self._loaded}" if self._loaded else "made from its data alone"
         raise ProfileError(
-            f"this Profile was unpickled without its function ({problem}); to {purpose}, call "
-            f"nba.profile(f, *args, placement=...) with the function (define it in a module to "
-            f"rerun unpickled profiles)")
+            f"this Profile was {where}: it keeps the measurements only, with no live program "
+            f"to {purpose}. In the Python session where {self.root}() is defined, call "
+            f"nba.profile({self.root}, *args, placement=profile.placement) to measure it again")
 
     # -- pickling ------------------------------------------------------------------------------
 
     def __getstate__(self):
-        """The measurements, the value and the gradient; the compiled program and the progress
-        callback are left out (as `to_json` leaves them out), the function and its arguments are
-        kept pickled by reference, so that `rerun` of the unpickled Profile compiles the function
-        again where it can be imported."""
-        state = dict(self.__dict__)
-        state["_program"] = None
-        state["_options"] = {k: v for k, v in self._options.items()
-                             if k not in ("progress", "recompile")}
-        if self._function is not None:
-            try:
-                blob, problem = pickle.dumps((self._function, self._args)), None
-            except Exception as exc:                # a local function, a lambda, an open file...
-                blob, problem = None, f"{type(exc).__name__}: {exc}"
-            state["_pickled_run"] = (blob, problem)
-        state["_function"] = state["_args"] = None
-        return state
+        """The data, the value and the gradient, and the session's function and arguments pickled
+        by reference (see `ProfileSession`); the cost model and the advisor's results are
+        computed again when asked for."""
+        return {"data": self.data, "value": self.value, "grad": self.grad,
+                "session": self.session, "loaded": self._loaded}
+
+    def __setstate__(self, state):
+        if "data" not in state:                 # pickled by nbadjoint before the data/session split
+            state = _state_of_old_pickle(state)
+        self.__init__(state["data"], value=state["value"], grad=state["grad"],
+                      session=state["session"])
+        self._loaded = state.get("loaded")
 
     # -- output --------------------------------------------------------------------------------
 
@@ -310,7 +255,7 @@ class Profile:
         stored = "" if self._loaded is None else \
             f", value and gradient not stored (loaded from {self._loaded})"
         return (f"<Profile of {self.root}: adjoint {self.adjoint_time:.4g} s, "
-                f"ratio {self.ratio:.3g}, peak {self.peak_bytes} B, {len(self.sites)} call sites"
+                f"ratio {self.ratio:.3g}, peak {self.peak_bytes} B, {len(self.data.sites)} call sites"
                 f"{stored}>")
 
     def _repr_html_(self):
@@ -325,46 +270,26 @@ class Profile:
         return CallTreeWidget(self, **kwargs)
 
     def to_dict(self, budget=None, method="auto", advice=True):
-        """The profile as plain data (see the schema in the docs); the suggestion is the
-        advisor's for ``budget`` and ``method``.  ``advice=False`` leaves out the suggestion and
-        the Pareto front (None), the slow parts on trees with hundreds of call sites."""
-        if not advice:
-            suggestion = None
-        else:
-            try:
-                suggestion = _suggestion_dict(self.suggest(budget=budget, method=method))
-            except ValueError as exc:       # nothing fits the budget
-                suggestion = {"placement": dict(self.placement), "time": None, "peak_bytes": None,
-                              "method": method, "ranking": [], "error": str(exc)}
-        return {
-            "version": SCHEMA_VERSION,
-            "root": self.root,
-            "argnums": list(self.argnums) if isinstance(self.argnums, (tuple, list))
-            else [self.argnums],
-            "placement": dict(self.placement),
-            "budget_bytes": int(self.budget_bytes),
-            "primal_time": self.primal_time,
-            "adjoint_time": self.adjoint_time,
-            "ratio": _finite(self.ratio),
-            "unattributed_time": self.unattributed_time,
-            "repeat": self.repeat,
-            "clock": self.clock,
-            "peak_bytes": self.peak_bytes,
-            "tape_traffic_bytes": self.tape_traffic_bytes,
-            "heap_peak_bytes": self.heap_peak_bytes,
-            "rss_peak_bytes": self.rss_peak_bytes,
-            "sites": [dataclasses.asdict(s) for s in self.sites],
-            "tree": self.tree,
-            "call_tree": self.call_tree.to_dict(),
-            "suggestion": suggestion,
-            "pareto": [{"time": p.time, "peak_bytes": int(p.peak_bytes),
-                        "placement": dict(p.placement)} for p in self.pareto()] if advice else None,
-            "sources": self.sources,
-        }
+        """The profile as plain data: ``data.to_dict()`` (see `ProfileData` for the schema) with
+        two derived entries for readers of the file, ``ratio`` and ``suggestion`` (the advisor's
+        placement for ``budget`` and ``method``; ``advice=False`` leaves it None, the slow part on
+        trees with hundreds of call sites).  The Pareto front is not written: `pareto` computes
+        it from the data."""
+        out = self.data.to_dict()
+        out["ratio"] = _finite(self.ratio)
+        out["suggestion"] = self._suggestion_entry(budget, method) if advice else None
+        return out
 
-    def to_json(self, path=None, indent=1, budget=None, method="auto"):
-        """The profile as JSON text; written to ``path`` too when given."""
-        text = json.dumps(self.to_dict(budget=budget, method=method), indent=indent)
+    def _suggestion_entry(self, budget, method):
+        try:
+            return _suggestion_dict(self.suggest(budget=budget, method=method))
+        except ValueError as exc:       # nothing fits the budget
+            return {"placement": dict(self.placement), "time": None, "peak_bytes": None,
+                    "method": method, "ranking": [], "error": str(exc)}
+
+    def to_json(self, path=None, indent=1, budget=None, method="auto", advice=True):
+        """The profile as JSON text (`to_dict`); written to ``path`` too when given."""
+        text = json.dumps(self.to_dict(budget=budget, method=method, advice=advice), indent=indent)
         if path is not None:
             with open(path, "w", encoding="utf-8") as out:
                 out.write(text)
@@ -372,42 +297,14 @@ class Profile:
 
     @classmethod
     def from_dict(cls, data, source=None):
-        """Read `to_dict`'s output.  A missing or malformed field raises ProfileError naming it
-        (and ``source``, the file or text it came from, when given)."""
-        read = _Reader(data, source)
-        profile = cls._from_reader(read)
+        """Read `to_dict`'s output (or `ProfileData.to_dict`'s, or a schema version 1 file's).
+        A missing or malformed field raises ProfileError naming it (and ``source``, the file or
+        text it came from, when given).  The profile read cannot `rerun` (no function)."""
+        profile_data, tree = read_profile_data(data, source)
+        profile = cls(profile_data)
+        profile.__dict__["call_tree"] = tree
         profile._loaded = "JSON"
         return profile
-
-    @classmethod
-    def _from_reader(cls, read):
-        version = read.field("version", int)
-        if version != SCHEMA_VERSION:
-            raise read.error("version", f"format version {version!r} is not supported (this "
-                                        f"nbadjoint reads version {SCHEMA_VERSION})")
-        argnums = read.field("argnums", list)
-        if not argnums or not all(isinstance(a, int) and not isinstance(a, bool) for a in argnums):
-            raise read.error("argnums", f"expected a list of ints, got {argnums!r}")
-        placement = read.field("placement", dict)
-        try:
-            placement = parse_placement(placement)
-        except (TypeError, ValueError) as exc:
-            raise read.error("placement", str(exc)) from None
-        sites = [read.site(i, entry) for i, entry in enumerate(read.field("sites", list))]
-        call_tree = read.parsed("call_tree", dict, tree_from_dict)
-        numbers_ = {name: read.field(name, numbers.Real)
-                    for name in ("primal_time", "adjoint_time", "peak_bytes", "tape_traffic_bytes")}
-        optional = {name: read.field(name, kind, optional=True) for name, kind in (
-            ("heap_peak_bytes", numbers.Real), ("rss_peak_bytes", numbers.Real),
-            ("unattributed_time", numbers.Real), ("sources", dict), ("repeat", int),
-            ("clock", str))}
-        return read.parsed("call_tree", dict, lambda _: cls(
-            root=read.field("root", str), argnums=argnums[0] if len(argnums) == 1 else tuple(argnums),
-            placement=placement, sites=sites, tree=read.field("tree", dict), call_tree=call_tree,
-            heap_peak_bytes=optional["heap_peak_bytes"], rss_peak_bytes=optional["rss_peak_bytes"],
-            sources=optional["sources"], repeat=optional["repeat"] or 1,
-            clock=optional["clock"] or "wall", unattributed_time=optional["unattributed_time"],
-            **numbers_))
 
     @classmethod
     def from_json(cls, source):
@@ -454,55 +351,29 @@ def _is_json(text):
     return True
 
 
-class _Reader:
-    """Field access for `Profile.from_dict` that turns every defect into one ProfileError."""
-
-    def __init__(self, data, source):
-        self.data = data
-        self.source = source or "profile data"
-        if not isinstance(data, dict):
-            raise ProfileError(f"the {self.source} is not an nbadjoint profile: expected a JSON "
-                               f"object, got {type(data).__name__}")
-
-    def error(self, field, problem):
-        return ProfileError(f"the {self.source} is damaged or not an nbadjoint profile: "
-                            f"field {field!r}: {problem}")
-
-    def field(self, name, kind, optional=False):
-        if name not in self.data or (optional and self.data[name] is None):
-            if optional:
-                return None
-            raise self.error(name, "missing")
-        value = self.data[name]
-        if not isinstance(value, kind) or isinstance(value, bool):
-            expected = {int: "an int", str: "a string", dict: "an object", list: "a list"}.get(
-                kind, "a number")
-            raise self.error(name, f"expected {expected}, got {value!r:.60}")
-        return value
-
-    def parsed(self, name, kind, parse):
-        value = self.field(name, kind)
-        try:
-            return parse(value)
-        except ProfileError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-            raise self.error(name, f"{type(exc).__name__}: {exc}") from None
-
-    def site(self, index, entry):
-        name = f"sites[{index}]"
-        if not isinstance(entry, dict):
-            raise self.error(name, f"expected an object, got {entry!r:.60}")
-        for key, kind in (("id", str), ("caller", str), ("callee", str), ("lineno", int)):
-            if not isinstance(entry.get(key), kind) or isinstance(entry.get(key), bool):
-                raise self.error(f"{name}.{key}", f"expected {'an int' if kind is int else 'a string'}"
-                                                  f", got {entry.get(key)!r:.60}")
-        for field in dataclasses.fields(SiteRecord):
-            value = entry.get(field.name)
-            if field.name in entry and field.type in ("int", "float") and (
-                    isinstance(value, bool) or not isinstance(value, numbers.Real)):
-                raise self.error(f"{name}.{field.name}", f"expected a number, got {value!r:.60}")
-        return SiteRecord.from_dict(entry)
+def _state_of_old_pickle(state):
+    """The state of a Profile pickled before the data/session split (its attributes)."""
+    placement = dict(state["placement"])
+    data = ProfileData(
+        root=state["root"], argnums=state["argnums"], placement=placement,
+        budget_bytes=int(state["budget_bytes"]), primal_time=float(state["primal_time"]),
+        adjoint_time=float(state["adjoint_time"]),
+        unattributed_time=float(state["unattributed_time"]), repeat=state.get("repeat", 1),
+        clock=state.get("clock", "wall"), peak_bytes=int(state["peak_bytes"]),
+        tape_traffic_bytes=int(state["tape_traffic_bytes"]),
+        heap_peak_bytes=state.get("heap_peak_bytes"), rss_peak_bytes=state.get("rss_peak_bytes"),
+        sites=tuple(SiteRecord.from_dict(dataclasses.asdict(s)) for s in state["sites"]),
+        tree=state["tree"], call_tree=aggregate(state["call_tree"]).to_dict(),
+        sources=state.get("sources") or {})
+    session = None
+    if state.get("_pickled_run") is not None:
+        session = ProfileSession.__new__(ProfileSession)
+        session.__setstate__({"argnums": state["argnums"],
+                              "options": {k: v for k, v in (state.get("_options") or {}).items()
+                                          if k not in ("progress", "recompile")},
+                              "_root": state["root"], "_pickled_run": state["_pickled_run"]})
+    return {"data": data, "value": state.get("value"), "grad": state.get("grad"),
+            "session": session, "loaded": state.get("_loaded")}
 
 
 def _finite(x):
@@ -624,17 +495,25 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
         heap_peak = _heap_peak(program, _fresh(args), argnums, full)
     rss_peak = _rss_peak() if rss else None
 
-    return Profile(
-        root=program.root_name, argnums=argnums, placement=full,
-        sites=[_StaticSite.of(s) for s in program.sites], tree=_static_tree(program),
-        call_tree=tree, primal_time=primal_time, adjoint_time=adjoint_time,
-        peak_bytes=adjoint_rec.peak_bytes, tape_traffic_bytes=adjoint_rec.tape_traffic_bytes,
-        heap_peak_bytes=heap_peak, rss_peak_bytes=rss_peak, sources=_sources(program),
-        repeat=repeat, unattributed_time=unattributed, value=value, grad=grad,
-        program=program, function=f, args=args,
-        clock=clock,
-        options={"repeat": repeat, "warmup": warmup, "heap": heap, "rss": rss, "clock": clock,
-                 "progress": progress, "recompile": recompile})
+    call_tree = aggregate(tree)
+    model = CostModel(call_tree)
+    static_sites = [_StaticSite.of(s) for s in program.sites]
+    data = ProfileData(
+        root=program.root_name, argnums=argnums, placement=dict(full),
+        budget_bytes=int(model.predict({s.id: True for s in static_sites}).peak_bytes),
+        primal_time=float(primal_time), adjoint_time=float(adjoint_time),
+        unattributed_time=float(unattributed), repeat=repeat, clock=clock,
+        peak_bytes=int(adjoint_rec.peak_bytes),
+        tape_traffic_bytes=int(adjoint_rec.tape_traffic_bytes),
+        heap_peak_bytes=heap_peak, rss_peak_bytes=rss_peak,
+        sites=site_records(static_sites, model, full), tree=_static_tree(program),
+        call_tree=call_tree.to_dict(), sources=_sources(program))
+    session = ProfileSession(program, f, args, argnums,
+                             options={"repeat": repeat, "warmup": warmup, "heap": heap, "rss": rss,
+                                      "clock": clock, "progress": progress},
+                             recompile=recompile)
+    return Profile._of_run(data, tree=call_tree, model=model, value=value, grad=grad,
+                           session=session)
 
 
 def _fresh(args):

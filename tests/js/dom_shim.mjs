@@ -216,6 +216,10 @@ export class FakeModel {
   send(content) {
     this.sent.push(content);
   }
+  // a custom message from Python (anywidget delivers it to model.on("msg:custom", ...))
+  receive(content, buffers = []) {
+    for (const handler of this.handlers["msg:custom"] || []) handler(content, buffers);
+  }
 }
 
 export function installDocument() {

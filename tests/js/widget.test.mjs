@@ -32,9 +32,8 @@ function smallState() {
         { id: "model:4:step", callee: "step", children: [{ id: "step:2:inner", callee: "inner", children: [] }] },
         { id: "model:6:<lambda>", callee: "<lambda>", children: [] },
       ] },
-      pareto: [{ time: 0.2, peak_bytes: 10000, placement }, { time: 0.15, peak_bytes: 17200, placement: {} }],
-      sources: {},
     },
+    pareto: [{ time: 0.2, peak_bytes: 10000 }, { time: 0.15, peak_bytes: 17200 }],
     placement,
     prediction: { time: 0.2, peak_bytes: 10000 },
     suggestion: { placement: { ...placement, "model:6:<lambda>": false }, time: 0.19, peak_bytes: 9000, method: "exact",
@@ -42,7 +41,7 @@ function smallState() {
     budget: 10000,
     history: [{ run: 1, placement, predicted: { time: 0.2, peak_bytes: 10000 }, measured: { time: 0.21, peak_bytes: 10000 } }],
     selected: "<root>",
-    code: { node: "<root>", function: "model", fwd: "def model_fwd(_c, x):\n    return x", bwd: "def model_bwd(_c, b, x):\n    return (b,)" },
+    live: true,
     line_profile: "",
     error: "",
     busy: false,
@@ -73,6 +72,9 @@ function mount(state) {
 }
 
 const rows = (el) => byClass(el, "nba-row");
+// what the view asked Python for, besides the code of the selected row
+const requests = (model) => model.sent.filter((m) => m.type !== "code");
+const codeRequests = (model) => model.sent.filter((m) => m.type === "code");
 const rowFor = (el, id) => rows(el).find((r) => r.getAttribute("data-node") === id);
 
 test("tree renders one row per node, root first", () => {
@@ -149,7 +151,7 @@ test("Apply, Rerun and Line profile buttons send requests to Python", () => {
   fire(byClass(el, "nba-apply")[0], "click");
   fire(byClass(el, "nba-rerun")[0], "click");
   fire(byClass(el, "nba-line-profile")[0], "click");
-  assert.deepEqual(model.sent, [{ type: "apply" }, { type: "rerun" }, { type: "line_profile" }]);
+  assert.deepEqual(requests(model), [{ type: "apply" }, { type: "rerun" }, { type: "line_profile" }]);
 });
 
 test("editing the budget sends the text to Python", () => {
@@ -158,7 +160,7 @@ test("editing the budget sends the text to Python", () => {
   assert.equal(input.value, "10.0 kB");
   input.value = "200MB";
   fire(input, "change");
-  assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
+  assert.deepEqual(requests(model), [{ type: "budget", text: "200MB" }]);
 });
 
 test("Enter in the budget field sends the budget once and no notebook shortcut sees the key", () => {
@@ -168,9 +170,9 @@ test("Enter in the budget field sends the budget once and no notebook shortcut s
   input.value = "200MB";
   const enter = press(input, "Enter");
   assert.ok(enter.stopped, "the Enter key must not bubble to JupyterLab's notebook shortcuts");
-  assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
+  assert.deepEqual(requests(model), [{ type: "budget", text: "200MB" }]);
   fire(input, "change"); // the browser's own change event after Enter
-  assert.deepEqual(model.sent, [{ type: "budget", text: "200MB" }]);
+  assert.deepEqual(requests(model), [{ type: "budget", text: "200MB" }]);
   assert.ok(press(input, "a").stopped, "typing in the field must not trigger notebook shortcuts");
 });
 
@@ -352,12 +354,52 @@ test("an error from Python is shown as text", async () => {
   assert.equal(byClass(el, "nba-error-text")[0].textContent, "Rerun failed: ValueError: <bad> input");
 });
 
+test("the view asks Python for the selected row's code once, and shows the answer", async () => {
+  const { el, model } = mount(smallState());
+  assert.deepEqual(codeRequests(model), [{ type: "code", node: "<root>" }]);
+  assert.equal(byClass(el, "nba-code-title")[0].textContent, "Loading the adjoint code…");
+  model.receive({ type: "code", node: "<root>", function: "model", fwd: "def model_fwd(_c, x):\n    return x", bwd: "def model_bwd(_c, b, x):\n    return (b,)" });
+  assert.equal(byClass(el, "nba-code-title")[0].textContent, "Generated adjoint of model");
+  assert.equal(byClass(el, "nba-source-fwd")[0].textContent, "def model_fwd(_c, x):\n    return x");
+  model.set("history", [...model.get("history")]); // other state changes ask for nothing
+  await tick();
+  assert.equal(codeRequests(model).length, 1);
+});
+
+test("an answer for a row no longer selected is not shown", async () => {
+  const { el, model } = mount(smallState());
+  fire(rowFor(el, "model:4:step"), "click");
+  await tick();
+  model.receive({ type: "code", node: "<root>", function: "model", fwd: "def model_fwd(_c, x):\n    return x", bwd: "" });
+  assert.equal(byClass(el, "nba-code-title")[0].textContent, "Loading the adjoint code…");
+  assert.equal(byClass(el, "nba-source-fwd")[0].hidden, true);
+});
+
+test("a new profile (a rerun) asks for the selected row's code again", async () => {
+  const { model } = mount(smallState());
+  model.receive({ type: "code", node: "<root>", function: "model", fwd: "def model_fwd(_c, x):\n    return x", bwd: "" });
+  model.set("profile_data", { ...model.get("profile_data") });
+  await tick();
+  assert.deepEqual(codeRequests(model), [{ type: "code", node: "<root>" }, { type: "code", node: "<root>" }]);
+});
+
+test("a profile that cannot run offers no Rerun and no line profile", async () => {
+  const { el, model } = mount(smallState());
+  assert.equal(byClass(el, "nba-rerun")[0].disabled, false);
+  model.set("live", false);
+  await tick();
+  assert.equal(byClass(el, "nba-rerun")[0].disabled, true);
+  assert.equal(byClass(el, "nba-line-profile")[0].disabled, true);
+  assert.ok(byClass(el, "nba-rerun")[0].title.includes("read from a file"));
+});
+
 test("selecting a node sets `selected`, and its code is shown", async () => {
   const { el, model } = mount(smallState());
   fire(rowFor(el, "model:6:<lambda>"), "click");
   assert.equal(model.get("selected"), "model:6:<lambda>");
-  model.set("code", { node: "model:6:<lambda>", function: "<lambda>", fwd: "def _lambda_fwd(v):\n    return v < 1", bwd: "" });
   await tick();
+  assert.deepEqual(codeRequests(model).at(-1), { type: "code", node: "model:6:<lambda>" });
+  model.receive({ type: "code", node: "model:6:<lambda>", function: "<lambda>", fwd: "def _lambda_fwd(v):\n    return v < 1", bwd: "" });
   assert.equal(byClass(el, "nba-code-title")[0].textContent, "Generated adjoint of <lambda>");
   assert.equal(byClass(el, "nba-source-fwd")[0].textContent, "def _lambda_fwd(v):\n    return v < 1");
   assert.equal(byClass(el, "nba-source-bwd")[0].hidden, true);
@@ -409,10 +451,10 @@ test("a large tree is drawn first and asks Python for the advice", () => {
   const state = bigState(100);
   state.suggestion = {};
   state.advising = true;
-  state.profile_data = { ...state.profile_data, pareto: null };
+  state.pareto = [];
   const { el, model } = mount(state);
   assert.equal(rows(el).length, 101);
-  assert.deepEqual(model.sent, [{ type: "advise" }]);
+  assert.deepEqual(requests(model), [{ type: "advise" }]);
   assert.equal(byClass(byClass(el, "nba-suggested")[0], "nba-stat-value")[0].textContent, "computing…");
   assert.ok(el.textContent.includes("computing the Pareto front…"));
   assert.equal(byClass(el, "nba-apply")[0].disabled, true);
@@ -420,7 +462,7 @@ test("a large tree is drawn first and asks Python for the advice", () => {
 
 test("a small tree does not ask for advice it already has", () => {
   const { model } = mount(smallState());
-  assert.deepEqual(model.sent, []);
+  assert.deepEqual(requests(model), []);
 });
 
 test("the chart: axes from zero at round ticks, one mark per front point, the runs drawn last", () => {
@@ -441,9 +483,10 @@ test("the chart: axes from zero at round ticks, one mark per front point, the ru
 
 test("the line profile replaces the code boxes, and the same button goes back to the code", async () => {
   const { el, model } = mount(smallState());
+  model.receive({ type: "code", node: "<root>", function: "model", fwd: "def model_fwd(_c, x):\n    return x", bwd: "def model_bwd(_c, b, x):\n    return (b,)" });
   const button = byClass(el, "nba-line-profile")[0];
   fire(button, "click");
-  assert.deepEqual(model.sent, [{ type: "line_profile" }]);
+  assert.deepEqual(requests(model), [{ type: "line_profile" }]);
   model.set("line_profile", "Timer unit: 1e-09 s\nTotal time: 0.01 s");
   await tick();
   const panel = byClass(el, "nba-code")[0];

@@ -1,9 +1,12 @@
 // Call-tree widget of an nbadjoint Profile (anywidget front-end module).
 //
-// State comes from the Python side (nbadjoint/notebook/widget.py): profile_data (Profile.to_dict()),
-// placement, prediction, suggestion, budget, history, selected, code, line_profile, error, busy.
+// State comes from the Python side (nbadjoint/notebook/widget.py): profile_data (the profile's data
+// without its generated code), placement, prediction, suggestion, pareto, budget, history, selected,
+// line_profile, error, busy, advising, live.
 // The view edits `placement` and `selected` directly and asks Python for everything else with
-// model.send({type: "apply" | "rerun" | "line_profile" | "budget"}).
+// model.send({type: "apply" | "rerun" | "line_profile" | "budget" | "advise"}).
+// The generated code of a function is fetched when its row is selected: the view sends
+// {type: "code", node} and Python answers with a custom message {type: "code", node, function, fwd, bwd}.
 // All text goes through textContent: names such as "<lambda>" are data, never markup.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -531,6 +534,8 @@ function render({ model, el }) {
   const actions = h("div", "nba-actions");
   const applyButton = button("Apply suggestions", "nba-apply", () => model.send({ type: "apply" }));
   const rerunButton = button("Rerun", "nba-rerun", () => model.send({ type: "rerun" }));
+  // a profile read from JSON keeps the measurements only: nothing to rerun or line-profile
+  const NOT_LIVE = "this profile was read from a file: it has no function to run (profile it again to measure)";
   const status = h("span", "nba-status");
   status.setAttribute("aria-live", "polite");
   actions.appendChild(applyButton);
@@ -726,22 +731,44 @@ function render({ model, el }) {
     measured.title = measured.textContent;
     applyButton.disabled = busy || !suggestion.placement || same;
     applyButton.title = same ? "the placement is already the suggestion" : "set the placement to the suggestion (nothing runs)";
-    rerunButton.disabled = busy;
-    lineButton.disabled = busy;
+    const live = model.get("live") !== false;
+    rerunButton.disabled = busy || !live;
+    rerunButton.title = live ? "measure the current placement" : NOT_LIVE;
+    lineButton.disabled = busy || !live;
+    lineButton.title = live ? "line profile of the selected function's adjoint" : NOT_LIVE;
     status.textContent = busy ? "running…" : "";
     root.classList.toggle("nba-busy", busy);
   };
   const renderSide = () => {
     const history = model.get("history") || [];
-    const front = (model.get("pareto") || []).length ? model.get("pareto") : (model.get("profile_data") || {}).pareto;
+    const front = model.get("pareto") || [];
     drawChart(chartBox, chartPoints(front, model.get("prediction"), model.get("suggestion"), history),
       model.get("budget"), !!model.get("advising"));
     historyBox.replaceChildren(historyTable(history));
     legendBox.replaceChildren(legend(history));
   };
+  // The code of the selected node: asked for once per selection (and again for a new profile).
+  view.code = null;
+  view.codeAsked = null;
+  const askCode = () => {
+    const selected = model.get("selected");
+    if ((view.code && view.code.node === selected) || view.codeAsked === selected) return;
+    view.codeAsked = selected;
+    model.send({ type: "code", node: selected });
+  };
+  const onMessage = (msg) => {
+    if (!msg || msg.type !== "code" || msg.node !== model.get("selected")) return; // a stale answer
+    view.code = msg;
+    view.codeAsked = null;
+    renderCode();
+  };
+  model.on("msg:custom", onMessage);
   const renderCode = () => {
-    const code = model.get("code") || {};
-    codeTitle.textContent = code.function ? `Generated adjoint of ${code.function}` : "Select a node to see its adjoint code";
+    askCode();
+    const current = view.code && view.code.node === model.get("selected");
+    const code = current ? view.code : {};
+    codeTitle.textContent = code.function ? `Generated adjoint of ${code.function}`
+      : view.codeAsked !== null ? "Loading the adjoint code…" : "Select a node to see its adjoint code";
     fwdCode.textContent = code.fwd || "";
     bwdCode.textContent = code.bwd || "";
     const lines = model.get("line_profile") || "";
@@ -767,9 +794,9 @@ function render({ model, el }) {
   const renderers = { tree: view.renderTree, selection: view.updateSelection, header: renderHeader, side: renderSide, code: renderCode, error: renderError };
   const dependencies = {
     profile_data: ["tree", "header", "side"], placement: ["tree", "header"], suggestion: ["tree", "header", "side"],
-    selected: ["selection"], prediction: ["header", "side"], budget: ["header", "side", "error"],
-    history: ["header", "side"], busy: ["header", "tree"], code: ["code"], line_profile: ["code"], error: ["error"],
-    pareto: ["side"], advising: ["header", "side"],
+    selected: ["selection", "code"], prediction: ["header", "side"], budget: ["header", "side", "error"],
+    history: ["header", "side"], busy: ["header", "tree"], line_profile: ["code"], error: ["error"],
+    pareto: ["side"], advising: ["header", "side"], live: ["header"],
   };
   // Python's answer to a budget: a new budget, a new error, or the old error cleared
   const answers = new Set(["budget", "error", "suggestion"]);
@@ -785,6 +812,12 @@ function render({ model, el }) {
     const handler = () => {
       if (answers.has(name)) view.budgetPending = false;
       if (name === "suggestion") view.reveal = true;
+      if (name === "profile_data") {
+        // a new profile (a rerun) may have new code: ask for it again
+        view.code = null;
+        view.codeAsked = null;
+        dirty.add("code");
+      }
       parts.forEach((p) => dirty.add(p));
       if (!scheduled) {
         scheduled = true;
@@ -801,6 +834,7 @@ function render({ model, el }) {
   if (model.get("advising")) model.send({ type: "advise" });
   return () => {
     for (const [name, handler] of handlers) model.off(`change:${name}`, handler);
+    model.off("msg:custom", onMessage);
   };
 }
 
