@@ -51,10 +51,17 @@ def test_functions_that_write_into_lists_get_no_list_guard(fn):
     assert "scalar_items" not in compile_tree(fn, 0).source()
 
 
-def test_scalar_code_is_guarded_in_the_generated_source():
+def test_scalar_code_gets_a_body_without_markers_where_its_guards_hold():
     src = compile_tree(sm.ring, 0).source()
-    assert "_guards_hold = _rt.scalar_items(x) and c.__class__ in _rt.SCALARS" in src
-    assert "if not _guards_hold:" in src
+    assert "    if not (_rt.scalars(dt, c) and _rt.scalar_items(x)):\n" \
+           "        return ring_step_fwd_general(_c, x, dt, c)\n" in src
+    specialised = src[src.index("def ring_step_fwd("):src.index("def ring_step_bwd(")]
+    general = src[src.index("def ring_step_fwd_general("):src.index("def ring_step_bwd_general(")]
+    assert "bshape" not in specialised and "__class__ is float" not in specialised
+    assert "bshape" in general
+    # the list guard may not hold any more when the backward sweep runs: the forward sweep tapes which body ran
+    assert "    _push(True)\n    return _lc2\n" in specialised and "    _push(False)\n" in general
+    assert "    if not _c.tape.pop():\n        return ring_step_bwd_general(" in src
 
 
 @pytest.mark.parametrize("n_steps", [1, 4])

@@ -42,6 +42,11 @@ SCALARS = frozenset({float, int, bool, np.float64, np.float32, np.int64, np.int3
 _SCALARS_SUPERSET = SCALARS.issuperset
 
 
+def scalars(*values) -> bool:
+    """True when every argument is a scalar (see ``SCALARS``): the guard of scalar parameters."""
+    return _SCALARS_SUPERSET(map(type, values))
+
+
 def scalar_items(x) -> bool:
     """True when ``x`` is a list or tuple of scalars (see ``SCALARS``)."""
     cls = x.__class__
@@ -368,6 +373,13 @@ def ub(contribution, marker):
     if marker is None:
         return contribution
     return _sum_to(contribution, marker)
+
+
+def summed(contribution):
+    """Sum a contribution to a scalar operand (its adjoint is the total of the broadcast one)."""
+    if contribution.__class__ is _ndarray:
+        return contribution.sum()
+    return _sum_to(contribution, ())
 
 
 def ubl(contribution, x):

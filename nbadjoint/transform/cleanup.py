@@ -13,10 +13,12 @@ Each pass takes a ``FunctionDef`` and changes it in place; only generated names 
 from __future__ import annotations
 
 import ast
+import copy
 
 from .sweep_ast import Comment
 
-_PURE_CALLS = {"_rt.ub", "_rt.ubl", "_rt.add", "_vjp.div", "_vjp.ub_seq", "_vjp.ubl_seq"}
+_PURE_CALLS = {"_rt.ub", "_rt.ubl", "_rt.summed", "_rt.add", "_vjp.div", "_vjp.ub_seq", "_vjp.ubl_seq",
+               "_vjp.roll_grad"}
 
 
 def _stores(node) -> set:
@@ -28,8 +30,8 @@ def _loads(node) -> set:
 
 
 def _is_init(st) -> bool:
-    return isinstance(st, ast.Assign) and isinstance(st.value, ast.Constant) and st.value.value is None \
-        and all(isinstance(t, ast.Name) for t in st.targets)
+    """One of the ``a = b = None`` statements a sweep starts with (marked ``init`` when built)."""
+    return getattr(st, "init", False)
 
 
 # -- definite assignment ---------------------------------------------------------------------------
@@ -79,10 +81,19 @@ def prune_inits(fdef: ast.FunctionDef) -> None:
     early = set()
     _reads_before_assignment(rest, params, early)
     keep = sorted(init_names & early)
-    new_inits = [ast.Assign([ast.Name(n, ast.Store()) for n in keep[k:k + 6]], ast.Constant(None))
-                 for k in range(0, len(keep), 6)]
+    new_inits = init_statements(keep)
     first = next(k for k, st in enumerate(body) if _is_init(st))
     fdef.body = body[:first] + new_inits + [st for st in body[first:] if not _is_init(st)]
+
+
+def init_statements(names) -> list:
+    """``a = b = c = None`` statements, six names each, marked as a sweep's initialisations."""
+    out = []
+    for k in range(0, len(names), 6):
+        st = ast.Assign([ast.Name(n, ast.Store()) for n in names[k:k + 6]], ast.Constant(None))
+        st.init = True
+        out.append(st)
+    return out
 
 
 # -- copy propagation -----------------------------------------------------------------------------
@@ -252,3 +263,58 @@ def drop_orphan_comments(stmts) -> list:
                         drop_orphan_comments(inner))
         out.append(st)
     return out
+
+
+# -- single-use temporaries -----------------------------------------------------------------------
+
+class _Inline(ast.NodeTransformer):
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+    def visit_Name(self, node):
+        if node.id == self.name and isinstance(node.ctx, ast.Load):
+            return copy.deepcopy(self.value)
+        return node
+
+
+def _count_loads(node) -> dict:
+    counts: dict = {}
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+            counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
+
+
+def inline_single_uses(fdef: ast.FunctionDef, generated, fits) -> None:
+    """``t = <pure expression>`` read once, by a later plain statement of the same block, with
+    nothing it reads assigned in between: the expression takes the place of the read (the same
+    tree, so the same arithmetic) where ``fits(statement)`` still holds."""
+    changed = True
+    while changed:
+        changed = False
+        stores, loads = _count_stores(fdef), _count_loads(fdef)
+        for block in _blocks(fdef):
+            for i, st in enumerate(block):
+                if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
+                    continue
+                name = st.targets[0].id
+                if not generated(name) or stores.get(name) != 1 or loads.get(name) != 1 or not _pure(st.value):
+                    continue
+                reads = _loads(st.value)
+                for k in range(i + 1, len(block)):
+                    later = block[k]
+                    if name in _loads(later):
+                        if isinstance(later, (ast.Assign, ast.Expr, ast.Return)) and not isinstance(later, Comment):
+                            new = _Inline(name, st.value).visit(copy.deepcopy(later))
+                            if fits(new):
+                                block[k] = new
+                                del block[i]
+                                changed = True
+                        break
+                    if reads & _stores(later) or isinstance(later, (ast.If, ast.For, ast.While)) and \
+                            reads & {n.id for n in ast.walk(later) if isinstance(n, ast.Name)}:
+                        break
+                if changed:
+                    break
+            if changed:
+                break

@@ -8,6 +8,7 @@ activity and adjoint plans (here and plans.py), shape facts (shapes.py), then co
 from __future__ import annotations
 
 import ast
+import os
 
 from ..runtime import tape as _rt
 from . import ir, shapes
@@ -16,7 +17,9 @@ from . import plans
 from .alias import AliasChecker  # noqa: F401  (used by program.py)
 from .normalize import Normalizer
 from .parse import FunctionInfo
-from .sweeps import SweepBuilder
+from . import sweeps
+from .primal import primal_lines
+from .sweep_ast import same_tree, to_source
 
 
 class FunctionCode:
@@ -50,6 +53,9 @@ class FunctionCode:
         self.entry_checks: dict = {}    # id(call) -> [(container, other, message)]: the callee writes
                                         # into arrays the container holds; none may be `other`
         self.entry_refs: dict = {}      # parameter -> name holding its value on entry
+        self.split = False              # a specialised body where the shape guards hold (see sweeps.py)
+        self.rv_live = False            # every call passes an adjoint of the result that is not None
+        self.returns_live: tuple = ()   # per parameter: the adjoint returned is certainly not None
 
     @property
     def copied_params(self) -> set:
@@ -179,7 +185,7 @@ class FunctionCode:
 
         def literal(a):
             return isinstance(a, ir.Const) and shapes.literal_type(a.src) is not None
-        parts = []
+        parts, scalars = [], []
         for p, kind in facts.guards.items():
             a = atom(p)
             if kind == shapes.SCALAR and literal(a):
@@ -189,7 +195,11 @@ class FunctionCode:
             if kind == shapes.LIST:
                 parts.append(E("_rt.scalar_items({x})", x=ir.node(a)))
             elif kind == shapes.SCALAR:
-                parts.append(E("{x}.__class__ in _rt.SCALARS", x=ir.node(a)))
+                scalars.append(ir.node(a))
+        if len(scalars) == 1:
+            parts.insert(0, E("{x}.__class__ in _rt.SCALARS", x=scalars[0]))
+        elif scalars:
+            parts.insert(0, E("_rt.scalars(*{xs})", xs=scalars))
         for members in facts.array_classes():
             if any(literal(atom(m)) for m in members):
                 return None
@@ -203,20 +213,33 @@ class FunctionCode:
 
     def emit(self, probes: bool) -> str:
         """The generated code of this function: its primal, forward sweep and backward sweep."""
-        return SweepBuilder(self, probes).emit()
+        if getattr(self.program, "_adjoint_liveness", None) is not self.program.functions:
+            sweeps.solve_liveness(self.program)
+            self.program._adjoint_liveness = self.program.functions
+        defs = sweeps.build_sweeps(self, probes)
+        texts = [to_source([d]) for d in defs]
+        if os.environ.get("NBADJOINT_CHECK_PRINT"):        # the tests check the printer on every sweep
+            for d, text in zip(defs, texts):
+                if not same_tree([d], text):
+                    raise AssertionError(f"the printed {d.name} does not parse back to its tree:\n{text}")
+        return "\n\n".join(["\n".join(primal_lines(self, probes))] + texts)
+
+    def generated_adjoints(self):
+        """Predicates (temporaries' adjoints, all adjoints) the cleanup passes may rename or drop."""
+        temps = {a for n, a in self._adj_names.items() if n.startswith("_")}
+        every = set(self._adj_names.values())
+        return temps.__contains__, every.__contains__
 
     def tape_free_when_guarded(self) -> bool:
-        """Its forward sweep tapes nothing at all when its guards hold: a checkpointed call of it
-        then needs no recomputation (its backward sweep reads only its arguments)."""
+        """Its specialised forward sweep tapes nothing at all: a checkpointed call of it needs no
+        recomputation where its guards hold (its backward sweep reads only its arguments)."""
         cached = getattr(self, "_tape_free", None)
         if cached is None:
             cached = False
-            if not self.sites and not self.mutated and self.shapes.guards and self._flag_is_recomputed():
-                names = set(self.used_names)
-                builder = SweepBuilder(self, False).build()
-                self.used_names.clear()      # the real emission gets the same temporary names
-                self.used_names.update(names)
-                cached = builder.flag_used and _pushes_only_unguarded(builder.fwd_def, self.shape_flag())
+            if self.split and not self.sites and not self.mutated and self._flag_is_recomputed():
+                fwd = sweeps.SweepBuilder(self, False, spec=True).build().fwd_def
+                cached = not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_push"
+                                 for n in ast.walk(fwd))
             self._tape_free = cached
         return cached
 
@@ -290,22 +313,3 @@ def _first_top_level_defs(body, params) -> set:
                     seen.add(inner.target)
     return firsts
 
-
-def _pushes_only_unguarded(fwd_def, flag: str) -> bool:
-    """Every ``_push(...)`` of a forward sweep sits directly under ``if not <flag>:``."""
-    def ok(stmts, guarded):
-        for st in stmts:
-            if isinstance(st, ast.If):
-                test = st.test
-                under = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not) and \
-                    isinstance(test.operand, ast.Name) and test.operand.id == flag
-                if not ok(st.body, under) or not ok(st.orelse, False):
-                    return False
-            elif isinstance(st, (ast.For, ast.While)):
-                if not ok(st.body, False) or not ok(st.orelse, False):
-                    return False
-            elif not guarded and any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_push"
-                                     for n in ast.walk(st)):
-                return False
-        return True
-    return ok(fwd_def.body, False)

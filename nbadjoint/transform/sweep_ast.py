@@ -142,17 +142,159 @@ def names_read(node) -> set:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
+LIMIT = 100          # characters per generated line
+
+
 class _Printer(ast._Unparser):
-    """ast.unparse, with Comment statements and trailing comments."""
+    """ast.unparse, with Comment statements, trailing comments, ``a and b and c`` without the
+    parentheses Python 3.11 puts around later operands, and statements longer than ``LIMIT``
+    broken over several lines at their calls, boolean operators and long strings."""
 
     def visit_Comment(self, node):
         self.fill("# " + node.text)
 
+    def visit_BoolOp(self, node):
+        operator = self.boolops[node.op.__class__.__name__]
+        precedence = self.boolop_precedence[operator]
+        with self.require_parens(precedence, node):
+            def operand(value):
+                self.set_precedence(precedence.next(), value)
+                self.traverse(value)
+            self.interleave(lambda: self.write(f" {operator} "), operand, node.values)
+
     def traverse(self, node):
-        super().traverse(node)
+        if isinstance(node, (ast.Assign, ast.Expr, ast.Return)) and self._too_long(node):
+            self._wrapped_statement(node)
+        elif isinstance(node, ast.If) and self._too_long(ast.Expr(node.test), extra=len("if :")):
+            self._wrapped_if(node)
+        else:
+            super().traverse(node)
         text = getattr(node, "comment", None) if isinstance(node, ast.stmt) else None
         if text:
             self.write("    # " + text)
+
+    def _too_long(self, node, extra=0) -> bool:
+        return len("    " * self._indent) + extra + len(_flat(node)) > LIMIT
+
+    def _wrapped_statement(self, node):
+        pad = "    " * self._indent
+        if isinstance(node, ast.Assign):
+            head = " = ".join(_flat(t) for t in node.targets) + " = "
+        elif isinstance(node, ast.Return):
+            head = "return "
+        else:
+            head = ""
+        self.fill(head + _wrap(node.value, pad, len(pad) + len(head)))
+
+    def _wrapped_if(self, node, keyword="if"):
+        pad = "    " * self._indent
+        self.fill(f"{keyword} " + _wrap(node.test, pad, len(pad) + len(keyword) + 1, force=True))
+        with self.block():
+            self.traverse(node.body)
+        orelse = node.orelse
+        while orelse and len(orelse) == 1 and isinstance(orelse[0], ast.If):
+            inner = orelse[0]
+            self.fill("elif ")
+            self.traverse(inner.test)
+            with self.block():
+                self.traverse(inner.body)
+            orelse = inner.orelse
+        if orelse:
+            self.fill("else")
+            with self.block():
+                self.traverse(orelse)
+
+
+def _flat(node) -> str:
+    """One node printed on one line (a statement without its trailing comment)."""
+    printer = _Printer()
+    printer._too_long = lambda *a, **k: False
+    return ast._Unparser.visit(printer, node).strip()
+
+
+def _wrap(node, pad: str, column: int, force: bool = False) -> str:
+    """``node`` printed from ``column`` on, broken over lines indented from ``pad`` where it would
+    pass ``LIMIT``."""
+    flat = _flat(node)
+    if column + len(flat) <= LIMIT and not force:
+        return flat
+    inner = pad + "    "
+    if isinstance(node, ast.Call) and (node.args or node.keywords):
+        parts = [_grouped(a, _wrap(a, inner, len(inner) + 1), ast.NamedExpr) for a in node.args]
+        parts += [f"{k.arg}={_wrap(k.value, inner, len(inner) + len(k.arg or '') + 2)}" if k.arg
+                  else "**" + _flat(k.value) for k in node.keywords]
+        return f"{_flat(node.func)}(\n" + ",\n".join(inner + p for p in parts) + f",\n{pad})"
+    if isinstance(node, ast.BoolOp):
+        op = " and" if isinstance(node.op, ast.And) else " or"
+        parts = [_grouped(v, _wrap(v, inner, len(inner) + 4), _LOOSE + (ast.BoolOp,)) for v in node.values]
+        return "(\n" + inner + (op + "\n" + inner).join(parts) + f"\n{pad})"
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        operand = _wrap(node.operand, pad, column + 4, force=True)
+        if isinstance(node.operand, _LOOSE + (ast.BoolOp,)) and not operand.startswith("("):
+            operand = f"({operand})"
+        return "not " + operand
+    if isinstance(node, ast.Tuple) and node.elts:
+        parts = [_grouped(e, _wrap(e, inner, len(inner) + 1), (ast.NamedExpr, ast.Starred)) for e in node.elts]
+        return "(\n" + ",\n".join(inner + p for p in parts) + f",\n{pad})"
+    if isinstance(node, ast.IfExp):
+        body = _grouped(node.body, _wrap(node.body, inner, len(inner)), _LOOSE)
+        test = _grouped(node.test, _flat(node.test), _LOOSE)
+        orelse = _grouped(node.orelse, _wrap(node.orelse, inner, len(inner) + 5), (ast.Lambda, ast.NamedExpr))
+        return f"(\n{inner}{body}\n{inner}if {test}\n{inner}else {orelse}\n{pad})"
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(flat) > LIMIT - len(inner):
+        return "(\n" + "\n".join(inner + repr(c) for c in _chunks(node.value, LIMIT - len(inner) - 8)) + f"\n{pad})"
+    return flat
+
+
+_LOOSE = (ast.IfExp, ast.Lambda, ast.NamedExpr)     # bind looser than anything around them
+
+
+def _grouped(node, text: str, loose) -> str:
+    """``text`` (the printed ``node``) in parentheses when ``node`` is one of the ``loose`` kinds
+    and would otherwise bind wrongly where it is placed."""
+    if isinstance(node, loose) and not (text.startswith("(") and text.endswith(")") and _balanced(text[1:-1])):
+        return f"({text})"
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def same_tree(stmts, text: str) -> bool:
+    """Does ``text`` parse back to the statements ``stmts`` (comments aside)? (A check of the
+    printer, used by the tests.)"""
+    def strip(nodes):
+        out = []
+        for n in nodes:
+            if isinstance(n, Comment):
+                continue
+            n = copy.deepcopy(n)
+            for field in ("body", "orelse"):
+                if isinstance(getattr(n, field, None), list):
+                    setattr(n, field, strip(getattr(n, field)))
+            out.append(n)
+        return out
+    return ast.dump(ast.Module(strip(stmts), [])) == ast.dump(ast.parse(text))
+
+
+def _chunks(text: str, width: int) -> list:
+    """``text`` cut after spaces into pieces of at most about ``width`` characters (joined, exactly
+    ``text``)."""
+    out, current = [], ""
+    for token in re.findall(r"\S+\s*|\s+", text):
+        if current and len(current) + len(token) > width:
+            out.append(current)
+            current = ""
+        current += token
+    out.append(current)
+    return out
 
 
 def to_source(stmts, indent: int = 0) -> str:

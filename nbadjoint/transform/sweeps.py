@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import ast
 
-from . import ir, shapes
+from . import cleanup, ir, shapes
 from .plans import _OLD
-from .primal import primal_lines
-from .sweep_ast import Comment, expr as E, for_, if_, stmt as S, to_source, while_true
+from .sweep_ast import Comment, expr as E, for_, if_, stmt as S, while_true
 
 DEAD, LIVE, UNKNOWN = "dead", "live", "unknown"
 _AST_OP = {ast.Add: ast.Add, ast.Sub: ast.Sub, ast.Mult: ast.Mult, ast.Div: ast.Div, ast.Pow: ast.Pow,
@@ -42,29 +41,53 @@ def _const(value):
 class SweepBuilder:
     """Builds the forward and backward sweeps of one analysed function (a FunctionCode)."""
 
-    def __init__(self, code, probes: bool):
+    def __init__(self, code, probes: bool, spec: bool = False, suffix: str = ""):
         self.code = code
         self.probes = probes
+        self.spec = spec               # the guards of code.shapes hold (the specialised body)
+        self.suffix = suffix           # of the sweeps' names ("_general" for the general body)
         self.tmp_counter = 0
-        self.flag_used = False
+        self.used = set(code.used_names)
         self._dense: set = set()       # lists whose adjoint entries are known to be numbers (see _dense_lists)
         self._fresh_each_iteration: set = set()   # adjoints that need no reset after use (see _emit_for)
         self._owned: set = set()       # names whose adjoint is a list only this loop touches (see _emit_for)
         self.fwd_def = self.bwd_def = None
+        self.passes_live: dict = {}    # callee key -> every call of it gets an adjoint that is not None
+        self.returns_live: tuple = ()  # per parameter: its adjoint is certainly not None at the end
 
     def build(self):
         """Build the two sweeps as ``ast.FunctionDef`` nodes (``self.fwd_def``, ``self.bwd_def``)."""
-        fwd_body, bwd_body, state = self._emit_block(self.code.body, {}, top=True)
+        code = self.code
+        fwd_body, bwd_body, state = self._emit_block(code.body, {}, top=True)
+        self.returns_live = tuple(state.get(p) == LIVE and p not in code.maybe_mutated and p in code.active
+                                  for p in code.params)
         self.fwd_def = self._fwd_def(fwd_body)
         self.bwd_def = self._bwd_def(bwd_body, state)
+        for fdef in (self.fwd_def, self.bwd_def):
+            tidy(fdef, *code.generated_adjoints())
         return self
 
-    def emit(self) -> str:
-        """The text of the primal, the forward sweep and the backward sweep."""
-        if self.fwd_def is None:
-            self.build()
-        return "\n".join(primal_lines(self.code, self.probes) + ["", to_source([self.fwd_def]), "",
-                                                                  to_source([self.bwd_def])])
+    def _marker_free(self, operands, target) -> bool:
+        """In the specialised body: every operand has the shape of the result (no marker needed)."""
+        return self.spec and self.code._marker_free(operands, target)
+
+    def _known_shape(self, operand, target):
+        """In the specialised body: "same" when ``operand`` has the shape of ``target``, "scalar"
+        when it is a scalar (a contribution sums to one), None when the guards do not tell."""
+        if not self.spec:
+            return None
+        if self.code._marker_free([operand], target):
+            return "same"
+        if self.code.shapes.rank0(ir.Name(operand)):
+            return "scalar"
+        return None
+
+    def _array_like(self, name) -> bool:
+        """In the specialised body: ``name`` holds an array (its adjoint is never a float)."""
+        if not self.spec:
+            return False
+        cls = self.code.shapes.shape_class(ir.Name(name))
+        return cls is not None and cls != "()"
 
     def _def(self, name, params, doc, body):
         args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], vararg=None, kwonlyargs=[],
@@ -80,20 +103,20 @@ class SweepBuilder:
                 out.append(S("_rec = _c.rec"))
         for p, ref in code.entry_refs.items():
             out.append(S("{r} = {p}", r=ref, p=p, comment=f"checked against writes that may reach the caller's {p}"))
-        if self.flag_used:
-            out.append(S("{f} = {g}", f=code.shape_flag(), g=code.shape_guard(),
-                         comment="then operands of the result's shape tape no marker"))
         inits = [n for n in code.needed_locals if n not in code.params and n not in code.first_def_names]
         inits += sorted(n for n in code.maybe_unbound if n not in inits and n not in code.params)
         out += _none_inits(inits)
         out += body
         for n in code.needed_locals:
             out.append(S("_push({n})", n=n))
-        if self.flag_used and not code._flag_is_recomputed():
-            out.append(S("_push({f})", f=code.shape_flag()))
+        if code.split and not code._flag_is_recomputed():
+            out.append(S("_push({v})", v=_const(self.spec)))       # which body ran, for the backward sweep
         out.append(ast.Return(ir.node(code.ret)))
-        doc = f"Forward sweep of {code.info.name}: runs it and tapes what {code.key}_bwd reads."
-        return self._def(f"{code.key}_fwd", ["_c"] + list(code.params), doc, out)
+        if self.suffix:
+            doc = f"Forward sweep of {code.info.name} where its guards fail (see {code.key}_fwd)."
+        else:
+            doc = f"Forward sweep of {code.info.name}: runs it and tapes what {code.key}_bwd reads."
+        return self._def(f"{code.key}_fwd{self.suffix}", ["_c"] + list(code.params), doc, out)
 
     def _bwd_def(self, body: list, state):
         code = self.code
@@ -108,9 +131,6 @@ class SweepBuilder:
             out.append(S("_ck = _c.ck"))
             if self.probes:
                 out.append(S("_rec = _c.rec"))
-        if self.flag_used:
-            out.append(S("{f} = {g}", f=code.shape_flag(), g=code.shape_guard()) if code._flag_is_recomputed()
-                       else S("{f} = _pop()", f=code.shape_flag()))
         for n in reversed(code.needed_locals):
             out.append(S("{n} = _pop()", n=n))
         for st in code.prologue:
@@ -130,7 +150,9 @@ class SweepBuilder:
         rets = [E("_rt.add({a}, {a_in})", a=code.adj(p), a_in=code.adj(p) + "_in") if p in code.maybe_mutated
                 else _name(code.adj(p)) for p in code.params]
         out.append(ast.Return(ast.Tuple(rets, ast.Load())))
-        return self._def(f"{code.key}_bwd", ["_c", "_rv_b"] + list(code.params) + incoming, doc, out)
+        if self.suffix:
+            doc = f"Backward sweep of {code.info.name} where its guards fail (see {code.key}_bwd)."
+        return self._def(f"{code.key}_bwd{self.suffix}", ["_c", "_rv_b"] + list(code.params) + incoming, doc, out)
 
     def _emit_block(self, stmts, state_after, top=False):
         """Emit forward and backward statements for a block.
@@ -145,7 +167,7 @@ class SweepBuilder:
                 if p in code.active:
                     state_after[p] = UNKNOWN
             if isinstance(code.ret, ir.Name) and code.ret.id in code.active:
-                state_after[code.ret.id] = UNKNOWN
+                state_after[code.ret.id] = LIVE if code.rv_live else UNKNOWN
         fwd_parts = [s for s in stmts if not isinstance(s, ir.Return)]
         # backward: reverse order, state flows backwards
         state = dict(state_after)
@@ -243,7 +265,8 @@ class SweepBuilder:
         bmarkers, smarkers = {}, {}
         # markers: shapes of operands the backward sweep does not keep
         for (name, _, mode) in plan.contribs:
-            if mode == "bplus" and name not in code.needed and not code._free(name) and name not in bmarkers:
+            if mode == "bplus" and name not in code.needed and not code._free(name) and name not in bmarkers \
+                    and self._known_shape(name, s.target) is None:
                 bmarkers[name] = self.tmp("_m")
         for n in sorted(plan.shape_only):
             if n == _OLD:
@@ -271,11 +294,7 @@ class SweepBuilder:
             bm = self.tmp("_m")
             marks = ast.Tuple([E("_rt.bshape({n}, {r})", n=name, r=result) for name in bmarkers], ast.Load())
             push = S("_push(None if {r}.__class__ is float else {m})", r=result, m=marks)
-        skip_marker = push is not None and code._marker_free(list(bmarkers), s.target)
-        if skip_marker:
-            self.flag_used = True
-            f.append(if_(E("not {f}", f=code.shape_flag()), [push]))
-        elif push is not None:
+        if push is not None:
             f.append(push)
         for name, m in smarkers.items():
             f.append(S("_push(_vjp.shape_of({n}))", n=s.target if name == _OLD else name))
@@ -291,10 +310,8 @@ class SweepBuilder:
         for name, m in reversed(list(smarkers.items())):
             b.append(S("{m} = _pop()", m=m))
         # in a loop variant that runs only when the guards hold, skipped markers are simply absent
-        known_shapes = skip_marker and bool(self._dense)
-        if bm is not None and not known_shapes:
-            b.append(S("{m} = None if {f} else _pop()", m=bm, f=code.shape_flag()) if skip_marker
-                     else S("{m} = _pop()", m=bm))
+        if bm is not None:
+            b.append(S("{m} = _pop()", m=bm))
         g = code.adj(s.target)
         tstate = state.get(s.target, DEAD) if s.target in code.active else DEAD
         new_state = dict(state)
@@ -315,18 +332,20 @@ class SweepBuilder:
                     body.append(S("{p} = _rt.dict_b({g}, {k})", p=parts, g=g, k=keys))
                 else:
                     body.append(S("{p} = _rt.container_b({g}, {n})", p=parts, g=g, n=_const(len(expr.elts))))
-            for (name, text, mode) in plan.contribs:
+            for (name, text, mode) in _merge_repeated(expr, plan.contribs):
                 if mode == "split":
                     contribs.append((name, E("{p}[{k}]", p=parts, k=_const(text)), "add"))
                     continue
                 if old is not None:
                     text = _replace_name(text, _OLD, old)
                 text = _subst_markers(text, smarkers)
-                if mode == "bplus" and known_shapes and name in bmarkers:
+                known = self._known_shape(name, s.target) if mode == "bplus" else None
+                if known == "same":
                     mode = "plus"
-                elif mode == "bplus" and self._dense and name not in bmarkers \
-                        and code._marker_free([name], s.target):
-                    mode = "plus"
+                elif known == "scalar":
+                    text, mode = E("_rt.summed({t})", t=text), "plus"
+                elif mode == "add" and not _maybe_none(text):
+                    mode = "set"
                 elif mode == "bplus":
                     seq = _seq_side(expr, name, contribs)
                     if name in bmarkers:
@@ -343,8 +362,8 @@ class SweepBuilder:
                         src = old if (name == s.target and old) else name
                         ubl = E("_vjp.ubl_seq({t}, {x}, {s})", t=text, x=src, s=_const(seq)) if seq \
                             else E("_rt.ubl({t}, {x})", t=text, x=src)
-                        text = E("{t} if {g}.__class__ is float else {u}", t=text, g=g, u=ubl) if _is_short(text) \
-                            else ubl
+                        text = E("{t} if {g}.__class__ is float else {u}", t=text, g=g, u=ubl) \
+                            if _is_short(text) and not self._array_like(s.target) else ubl
                     mode = "plus"
                 contribs.append((name, text, mode))
             # contributions to other names first, then to the target itself (which they replace)
@@ -419,12 +438,15 @@ class SweepBuilder:
     def _accumulate(self, body: list, state, name, text, mode):
         ab = self.code.adj(name)
         st = state.get(name, DEAD)
-        if mode == "add":
+        if mode in ("add", "set"):
+            # "add": text may be None; "set": it is not, but may be a container (added entry by entry)
             if st == DEAD:
                 body.append(S("{a} = {t}", a=ab, t=text))
-                state[name] = UNKNOWN
+                state[name] = UNKNOWN if mode == "add" else LIVE
             else:
                 body.append(S("{a} = _rt.add({a}, {t})", a=ab, t=text))
+                if mode == "set":
+                    state[name] = LIVE
             return
         # "plus": text is certainly not None
         if st == DEAD:
@@ -456,6 +478,7 @@ class SweepBuilder:
             ab = code.adj(s.target)
             part = self.tmp("_p")
             b.append(S("{p}, {ab} = _rt.setitem_b({ab}, {i})", p=part, ab=ab, i=index_value))
+            new_state[s.target] = UNKNOWN         # None when the write covered all of it
             if contributes:
                 self._accumulate(b, new_state, s.value.id, E("_rt.fit({p}, {m})", p=part, m=marker), "add")
         b.append(S("_rt.restore_item({t}, {i}, _pop())", t=s.target, i=index_value))
@@ -565,6 +588,8 @@ class SweepBuilder:
         tstate = state.get(s.target, DEAD) if s.target in code.active else DEAD
         if tstate == DEAD:
             g = None
+        self.passes_live[callee.key] = self.passes_live.get(callee.key, True) and tstate == LIVE
+        returns_live = callee.returns_live or (False,) * len(callee.params)
         res = self.tmp("_r")
 
         def restores(comment=None):
@@ -626,9 +651,10 @@ class SweepBuilder:
                 if atom.id == s.target and not target_gets:
                     b.append(S("{a} = {r}[{k}]", a=code.adj(s.target), r=res, k=_const(k)))
                     target_gets = True
-                    new_state[s.target] = UNKNOWN
+                    new_state[s.target] = LIVE if returns_live[k] else UNKNOWN
                 else:
-                    self._accumulate(b, new_state, atom.id, E("{r}[{k}]", r=res, k=_const(k)), "add")
+                    self._accumulate(b, new_state, atom.id, E("{r}[{k}]", r=res, k=_const(k)),
+                                     "set" if returns_live[k] else "add")
         if pushes:
             b.append(S("{t} = {o}", t=s.target, o=old) if old else S("{t} = _pop()", t=s.target))
         return f, b, new_state
@@ -708,7 +734,7 @@ class SweepBuilder:
 
     def _emit_for(self, s, state):
         code = self.code
-        dense = self._dense_lists(s, state) if not self._dense else []
+        dense = self._dense_lists(s, state) if self.spec and not self._dense else []
         owned_bases = []
         if dense:
             self._dense = set(dense)
@@ -751,9 +777,8 @@ class SweepBuilder:
             return for_(s.target, E("reversed(_pop())"), recomputed + body)
 
         if dense:
-            self.flag_used = True
-            test = E("{f}", f=code.shape_flag())
-            test = ast.BoolOp(ast.And(), [test] + [E("_rt.scalar_items({a})", a=code.adj(t)) for t in dense])
+            tests = [E("_rt.scalar_items({a})", a=code.adj(t)) for t in dense]
+            test = tests[0] if len(tests) == 1 else ast.BoolOp(ast.And(), tests)
             setup = [S("{a} = list({a})", a=code.adj(t), comment="a copy of its own, popped in place") for t in dense]
             setup += [S("{a} = _rt.own_list({a}, {x})", a=code.adj(base), x=base, comment="added into in place")
                       for base in owned_bases]
@@ -784,18 +809,152 @@ class SweepBuilder:
         while True:
             self.tmp_counter += 1
             name = f"{prefix}{self.tmp_counter}"
-            if name not in self.code.used_names:
-                self.code.used_names.add(name)
+            if name not in self.used:
+                self.used.add(name)
                 return name
 
 
-def _none_inits(names) -> list:
-    """``a = b = c = None`` statements, six names each."""
-    out = []
-    for k in range(0, len(names), 6):
-        chunk = names[k:k + 6]
-        out.append(ast.Assign([ast.Name(n, ast.Store()) for n in chunk], ast.Constant(None)))
+_MAYBE_NONE = {"_vjp.seq_cast_grad", "_vjp.sorted_grad", "_vjp.dict_grad", "_vjp.reversed_grad",
+               "_vjp.extremum_seq_grad", "_vjp.cast_grad", "_vjp.zeros_like_adjoint", "_vjp.autograd_vjp"}
+
+
+def _maybe_none(node) -> bool:
+    """May a contribution evaluate to None (no adjoint)? Those of the runtime helpers that return
+    None for some arguments, and of every ``_rt`` helper but the unbroadcasts, may."""
+    if isinstance(node, ast.Constant) and node.value is None:
+        return True
+    for n in ast.walk(node):
+        if isinstance(n, ast.IfExp) and any(isinstance(x, ast.Constant) and x.value is None
+                                            for x in (n.body, n.orelse)):
+            return True
+        if isinstance(n, ast.Call):
+            f = cleanup._dotted(n.func)
+            if f in _MAYBE_NONE or (f.startswith("_rt.") and f not in ("_rt.ub", "_rt.ubl", "_rt.summed")) or \
+                    not (f.startswith(("_vjp.", "np.", "math.", "_rt.")) or f in ("abs", "float", "complex")):
+                return True
+    return False
+
+
+def _merge_repeated(expr, contribs) -> list:
+    """``a * a`` contributes twice the same to ``a``: once, doubled (exactly the same sum)."""
+    if isinstance(expr, ir.BinOp) and expr.op is ast.Mult and expr.a == expr.b and len(contribs) == 2:
+        (n1, t1, m1), (n2, t2, m2) = contribs
+        if n1 == n2 and m1 == m2 and isinstance(t1, ast.AST) and ast.dump(t1) == ast.dump(t2):
+            return [(n1, E("2.0 * {t}", t=t1), m1)]
+    return contribs
+
+
+def build_sweeps(code, probes: bool) -> list:
+    """The forward and backward sweeps of ``code`` as ``FunctionDef`` nodes.
+
+    Where the function has shape guards (see shapes.py), ``F_fwd`` and ``F_bwd`` are bodies
+    specialised for the case they hold: no shape markers, no tests of whether an adjoint is a
+    float. They hand over to ``F_fwd_general`` / ``F_bwd_general`` when the guards fail.
+    """
+    if not code.split:
+        b = SweepBuilder(code, probes).build()
+        return [b.fwd_def, b.bwd_def]
+    spec = SweepBuilder(code, probes, spec=True).build()
+    general = SweepBuilder(code, probes, suffix="_general").build()
+    params = list(code.params)
+    incoming = [a.arg for a in spec.bwd_def.args.args[2 + len(params):]]
+    if code._flag_is_recomputed():
+        fwd_test = bwd_test = code.shape_guard()
+    else:
+        fwd_test, bwd_test = code.shape_guard(), E("_c.tape.pop()")
+    fwd_call = E("{f}(_c, *{a})", f=f"{code.key}_fwd_general", a=params)
+    bwd_call = E("{f}(_c, _rv_b, *{a})", f=f"{code.key}_bwd_general", a=params + incoming)
+    for fdef, test, call in ((spec.fwd_def, fwd_test, fwd_call), (spec.bwd_def, bwd_test, bwd_call)):
+        fdef.body.insert(1, if_(ast.UnaryOp(ast.Not(), test), [ast.Return(call)]))
+    return [spec.fwd_def, spec.bwd_def, general.fwd_def, general.bwd_def]
+
+
+def decide_split(code) -> None:
+    """Set ``code.split``: whether its specialised body differs from its general one."""
+    code.split = False
+    if not code.shapes.guards or not code.active:
+        return
+    code.split = True
+    a = SweepBuilder(code, False, spec=True).build()
+    b = SweepBuilder(code, False).build()
+    code.split = ast.dump(a.fwd_def) != ast.dump(b.fwd_def) or ast.dump(a.bwd_def) != ast.dump(b.bwd_def)
+
+
+def solve_liveness(program) -> None:
+    """Which adjoints cross calls certainly set (not None), for every function of ``program``.
+
+    ``code.rv_live``: every call of the function passes an adjoint of its result that is not None
+    (the root always gets its seed); ``code.returns_live``: per parameter, its adjoint returned by
+    the backward sweep is certainly not None, given ``rv_live``. An optimistic fixpoint: assume
+    every call passes a set adjoint, build the sweeps callees first, and withdraw the assumption
+    from each function some call of which may pass None, until nothing changes.
+    """
+    functions = program.functions
+    for code in functions.values():
+        code.rv_live, code.returns_live, code.split = True, (), False
+    cyclic = _cyclic(program)
+    for key in cyclic:
+        functions[key].rv_live = False
+    for _ in range(len(functions) + 1):
+        passes = {}
+        for key in program._order:                      # callees first
+            code = functions[key]
+            decide_split(code)
+            lives = []
+            for spec in ((True, False) if code.split else (False,)):
+                b = SweepBuilder(code, False, spec=spec).build()
+                lives.append(b.returns_live)
+                for callee, live in b.passes_live.items():
+                    passes[callee] = passes.get(callee, True) and live
+            code.returns_live = () if key in cyclic else tuple(all(x) for x in zip(*lives))
+        changed = False
+        for key, code in functions.items():
+            live = key == program.root_key or (passes.get(key, True) and key not in cyclic)
+            if code.rv_live and not live:
+                code.rv_live = False
+                changed = True
+        if not changed:
+            return
+    raise AssertionError("adjoint liveness did not converge")
+
+
+def _cyclic(program) -> set:
+    """Keys of the functions on a cycle of calls."""
+    calls = {key: {st.expr.callee for st in ir.walk(code.body)
+                   if isinstance(st, ir.Assign) and isinstance(st.expr, ir.UserCall)}
+             for key, code in program.functions.items()}
+    out = set()
+    for start in calls:
+        seen, todo = set(), list(calls[start])
+        while todo:
+            k = todo.pop()
+            if k == start:
+                out.add(start)
+                break
+            if k not in seen:
+                seen.add(k)
+                todo.extend(calls.get(k, ()))
     return out
+
+
+def tidy(fdef, temporaries, adjoints) -> None:
+    """The cleanup passes (cleanup.py) on one sweep."""
+    cleanup.prune_inits(fdef)
+    cleanup.propagate_copies(fdef, temporaries)
+    cleanup.remove_dead_stores(fdef, adjoints)
+    cleanup.inline_single_uses(fdef, temporaries, _fits)
+    cleanup.prune_inits(fdef)
+    fdef.body = cleanup.drop_orphan_comments(fdef.body)
+
+
+def _fits(st) -> bool:
+    """A statement short enough to read on one line (after a temporary was inlined into it)."""
+    return len(ast.unparse(st)) <= 80
+
+
+def _none_inits(names) -> list:
+    """``a = b = c = None`` at the top of a sweep (see cleanup.prune_inits)."""
+    return cleanup.init_statements(list(names))
 
 
 def _replace_name(node, old: str, new: str):

@@ -30,6 +30,8 @@ def branchy_primal(_c, x, a):
 
 def branchy_fwd(_c, x, a):
     """Forward sweep of branchy: runs it and tapes what branchy_bwd reads."""
+    if not (_rt.scalar_items(a) and x.__class__ is np.ndarray):
+        return branchy_fwd_general(_c, x, a)
     _push = _c.tape.append
     _t5 = _t8 = None
     # line 18: s = 0.0
@@ -75,44 +77,120 @@ def branchy_fwd(_c, x, a):
     _push(_t5)
     _push(_t8)
     _push(s)
+    _push(True)
     return _t12
 
 def branchy_bwd(_c, _rv_b, x, a):
     """Backward sweep of branchy: pops the tape of branchy_fwd and returns the adjoints of its parameters."""
+    if not _c.tape.pop():
+        return branchy_bwd_general(_c, _rv_b, x, a)
     _pop = _c.tape.pop
     s = _pop()
     _t8 = _pop()
     _t5 = _pop()
-    _t12_b = _t6_b = _t8_b = a_b = s_b = x_b = None
-    _t12_b = _rv_b
+    a_b = x_b = None
     # adjoint of line 26: return s * s
-    if _t12_b is not None:
-        s_b = _t12_b * s if _t12_b.__class__ is float else _vjp.ubl_seq(_t12_b * s, s, '*')
-        s_b = s_b + (_t12_b * s if _t12_b.__class__ is float else _vjp.ubl_seq(_t12_b * s, s, '*'))
+    s_b = _vjp.ubl_seq(2.0 * (_rv_b * s), s, '*')
     for k in reversed(_pop()):
         if _pop():
             # adjoint of line 21: s = s + x * a[k]
             _m3 = _pop()
             _o6 = _pop()
-            if s_b is not None:
-                _t6_b = s_b if _m3 is None else _vjp.ub_seq(s_b, _m3, 'r')
-                s_b = s_b if s_b.__class__ is float else _vjp.ubl_seq(s_b, _o6, 'l')
+            _t6_b = s_b if _m3 is None else _vjp.ub_seq(s_b, _m3, 'r')
+            s_b = s_b if s_b.__class__ is float else _vjp.ubl_seq(s_b, _o6, 'l')
             s = _o6
-            if _t6_b is not None:
-                x_b = _rt.add(x_b, _t6_b * _t5 if _t6_b.__class__ is float else _vjp.ubl_seq(_t6_b * _t5, x, '*'))
-                _t6_b = None
+            x_b = _t6_b * _t5 if x_b is None else x_b + _t6_b * _t5
             _t5 = _pop()
         else:
             # adjoint of line 23: s = s - np.exp(x)
             _o7 = _pop()
-            if s_b is not None:
-                _t8_b = -s_b if s_b.__class__ is float else _rt.ubl(-s_b, _t8)
-                s_b = s_b if s_b.__class__ is float else _rt.ubl(s_b, _o7)
+            _t8_b = -s_b if s_b.__class__ is float else _rt.ubl(-s_b, _t8)
+            s_b = s_b if s_b.__class__ is float else _rt.ubl(s_b, _o7)
             s = _o7
-            if _t8_b is not None:
-                x_b = _t8_b * _t8 if x_b is None else x_b + _t8_b * _t8
-                _t8_b = None
+            x_b = _t8_b * _t8 if x_b is None else x_b + _t8_b * _t8
             _t8 = _pop()
     # adjoint of line 18: s = 0.0
-    s_b = None
+    return (x_b, a_b)
+
+def branchy_fwd_general(_c, x, a):
+    """Forward sweep of branchy where its guards fail (see branchy_fwd)."""
+    _push = _c.tape.append
+    _t5 = _t8 = None
+    # line 18: s = 0.0
+    s = 0.0
+    # line 19: for k in range(len(a)):
+    _t1 = len(a)
+    _brk2 = False
+    _range8 = range(_t1)
+    _trips9 = 0
+    for k in _range8:
+        _trips9 += 1
+        # line 20: if a[k] > 0.0:
+        _t3 = a[k]
+        _t4 = _t3 > 0.0
+        if _t4:
+            # line 21: s = s + x * a[k]
+            _push(_t5)
+            _t5 = a[k]
+            _t6 = x * _t5
+            _push(s)
+            s = s + _t6
+            _push(None if s.__class__ is float else _rt.bshape(_t6, s))
+            _push(True)
+        else:
+            # line 23: s = s - np.exp(x)
+            _push(_t8)
+            _t8 = np.exp(x)
+            _push(s)
+            s = s - _t8
+            _push(False)
+        # line 24: if s > 10.0:
+        _t10 = s > 10.0
+        if _t10:
+            # line 25: break
+            _brk2 = True
+        # line 19: for k in range(len(a)):
+        _t11 = _brk2
+        if _t11:
+            break
+    _push(_range8[:_trips9])
+    # line 26: return s * s
+    _t12 = s * s
+    _push(_t5)
+    _push(_t8)
+    _push(s)
+    _push(False)
+    return _t12
+
+def branchy_bwd_general(_c, _rv_b, x, a):
+    """Backward sweep of branchy where its guards fail (see branchy_bwd)."""
+    _pop = _c.tape.pop
+    s = _pop()
+    _t8 = _pop()
+    _t5 = _pop()
+    a_b = x_b = None
+    # adjoint of line 26: return s * s
+    s_b = _vjp.ubl_seq(2.0 * (_rv_b * s), s, '*')
+    for k in reversed(_pop()):
+        if _pop():
+            # adjoint of line 21: s = s + x * a[k]
+            _m3 = _pop()
+            _o6 = _pop()
+            _t6_b = s_b if _m3 is None else _vjp.ub_seq(s_b, _m3, 'r')
+            s_b = s_b if s_b.__class__ is float else _vjp.ubl_seq(s_b, _o6, 'l')
+            s = _o6
+            x_b = _rt.add(
+                x_b,
+                _t6_b * _t5 if _t6_b.__class__ is float else _vjp.ubl_seq(_t6_b * _t5, x, '*'),
+            )
+            _t5 = _pop()
+        else:
+            # adjoint of line 23: s = s - np.exp(x)
+            _o7 = _pop()
+            _t8_b = -s_b if s_b.__class__ is float else _rt.ubl(-s_b, _t8)
+            s_b = s_b if s_b.__class__ is float else _rt.ubl(s_b, _o7)
+            s = _o7
+            x_b = _t8_b * _t8 if x_b is None else x_b + _t8_b * _t8
+            _t8 = _pop()
+    # adjoint of line 18: s = 0.0
     return (x_b, a_b)

@@ -49,23 +49,19 @@ def model_bwd(_c, _rv_b, u0, n):
     _pop = _c.tape.pop
     _ck = _c.ck
     u = _pop()
-    _t2_b = n_b = u0_b = u_b = None
-    _t2_b = _rv_b
+    n_b = None
     # adjoint of line 14: return np.sum(u)
-    if _t2_b is not None:
-        u_b = _vjp.sum_grad(_t2_b, _vjp.shape_of(u), None, False)
+    u_b = _vjp.sum_grad(_rv_b, _vjp.shape_of(u), None, False)
     for i in reversed(_pop()):
         # adjoint of line 13: u = step(u, 0.1)
         _o3 = _pop()
-        if _ck['model:13:step'] and (not _o3.__class__ is np.ndarray):
+        if _ck['model:13:step'] and not _o3.__class__ is np.ndarray:
             step_fwd(_c, _o3, 0.1)    # recompute, taping (its tape is empty when its guards hold)
         _r4 = step_bwd(_c, u_b, _o3, 0.1)
         u_b = _r4[0]
         u = _o3
     # adjoint of line 11: u = u0
-    if u_b is not None:
-        u0_b = u_b
-        u_b = None
+    u0_b = u_b
     return (u0_b, n_b)
 
 
@@ -80,39 +76,55 @@ def step_primal(_c, u, dt):
 
 def step_fwd(_c, u, dt):
     """Forward sweep of step: runs it and tapes what step_bwd reads."""
+    if not (dt.__class__ in _rt.SCALARS and u.__class__ is np.ndarray):
+        return step_fwd_general(_c, u, dt)
     _push = _c.tape.append
-    _guards_hold = dt.__class__ in _rt.SCALARS and u.__class__ is np.ndarray    # then operands of the result's shape tape no marker
     # line 6: v = u * u
     v = u * u
     # line 7: return u - dt * np.sin(v)
     _t2 = np.sin(v)
     _t3 = dt * _t2
-    if not _guards_hold:
-        _push(None if _t3.__class__ is float else _rt.bshape(_t2, _t3))
     _t4 = u - _t3
-    if not _guards_hold:
-        _push(None if _t4.__class__ is float else _rt.bshape(_t3, _t4))
     return _t4
 
 def step_bwd(_c, _rv_b, u, dt):
     """Backward sweep of step: pops the tape of step_fwd and returns the adjoints of its parameters."""
+    if not (dt.__class__ in _rt.SCALARS and u.__class__ is np.ndarray):
+        return step_bwd_general(_c, _rv_b, u, dt)
     _pop = _c.tape.pop
-    _guards_hold = dt.__class__ in _rt.SCALARS and u.__class__ is np.ndarray
     v = u * u    # recomputed, not taped
-    _t2_b = _t3_b = _t4_b = dt_b = u_b = v_b = None
-    _t4_b = _rv_b
+    dt_b = None
     # adjoint of line 7: return u - dt * np.sin(v)
-    _m1 = None if _guards_hold else _pop()
-    if _t4_b is not None:
-        u_b = _t4_b if _t4_b.__class__ is float else _rt.ubl(_t4_b, u)
-        _t3_b = -_t4_b if _m1 is None else _rt.ub(-_t4_b, _m1)
-    _m2 = None if _guards_hold else _pop()
-    if _t3_b is not None:
-        _t2_b = _t3_b * dt if _m2 is None else _rt.ub(_t3_b * dt, _m2)
-    if _t2_b is not None:
-        v_b = _t2_b * np.cos(v)
+    u_b = _rv_b
+    v_b = -_rv_b * dt * np.cos(v)
     # adjoint of line 6: v = u * u
-    if v_b is not None:
-        u_b = _rt.add(u_b, v_b * u if v_b.__class__ is float else _vjp.ubl_seq(v_b * u, u, '*'))
-        u_b = u_b + (v_b * u if v_b.__class__ is float else _vjp.ubl_seq(v_b * u, u, '*'))
+    u_b = u_b + 2.0 * (v_b * u)
+    return (u_b, dt_b)
+
+def step_fwd_general(_c, u, dt):
+    """Forward sweep of step where its guards fail (see step_fwd)."""
+    _push = _c.tape.append
+    # line 6: v = u * u
+    v = u * u
+    # line 7: return u - dt * np.sin(v)
+    _t2 = np.sin(v)
+    _t3 = dt * _t2
+    _push(None if _t3.__class__ is float else _rt.bshape(_t2, _t3))
+    _t4 = u - _t3
+    _push(None if _t4.__class__ is float else _rt.bshape(_t3, _t4))
+    return _t4
+
+def step_bwd_general(_c, _rv_b, u, dt):
+    """Backward sweep of step where its guards fail (see step_bwd)."""
+    _pop = _c.tape.pop
+    v = u * u    # recomputed, not taped
+    dt_b = None
+    # adjoint of line 7: return u - dt * np.sin(v)
+    _m1 = _pop()
+    u_b = _rv_b if _rv_b.__class__ is float else _rt.ubl(_rv_b, u)
+    _t3_b = -_rv_b if _m1 is None else _rt.ub(-_rv_b, _m1)
+    _m2 = _pop()
+    v_b = (_t3_b * dt if _m2 is None else _rt.ub(_t3_b * dt, _m2)) * np.cos(v)
+    # adjoint of line 6: v = u * u
+    u_b = u_b + _vjp.ubl_seq(2.0 * (v_b * u), u, '*')
     return (u_b, dt_b)

@@ -52,13 +52,11 @@ def ring_bwd(_c, _rv_b, x0, c, n_steps):
     _pop = _c.tape.pop
     _ck = _c.ck
     x = _pop()
-    _t2_b = c_b = n_steps_b = x0_b = x_b = None
-    _t2_b = _rv_b
+    c_b = n_steps_b = x0_b = None
     # adjoint of line 27: return ring_energy(x)
     if _ck['ring:27:ring_energy']:
         ring_energy_fwd(_c, x)    # recompute, taping
-    _r1 = ring_energy_bwd(_c, _t2_b, x)
-    _t2_b = None
+    _r1 = ring_energy_bwd(_c, _rv_b, x)
     x_b = _r1[0]
     for step in reversed(_pop()):
         # adjoint of line 26: x = ring_step(x, 0.05, c)
@@ -71,7 +69,6 @@ def ring_bwd(_c, _rv_b, x0, c, n_steps):
     # adjoint of line 24: x = x0
     if x_b is not None:
         x0_b = x_b
-        x_b = None
     return (x0_b, c_b, n_steps_b)
 
 
@@ -88,8 +85,65 @@ def ring_energy_primal(_c, x):
 
 def ring_energy_fwd(_c, x):
     """Forward sweep of ring_energy: runs it and tapes what ring_energy_bwd reads."""
+    if not _rt.scalar_items(x):
+        return ring_energy_fwd_general(_c, x)
     _push = _c.tape.append
-    _guards_hold = _rt.scalar_items(x)    # then operands of the result's shape tape no marker
+    _k1 = xi = None
+    # line 17: total = 0.0
+    total = 0.0
+    # line 18: for xi in x:
+    _t2 = len(x)
+    _range4 = range(_t2)
+    _push(_k1)
+    for _k1 in _range4:
+        # line 18: for xi in x:
+        _t3 = x[_k1]
+        _push(xi)
+        xi = _t3
+        # line 19: total = total + xi * xi
+        _t4 = xi * xi
+        total = total + _t4
+    _push(_range4)
+    # line 20: return total / len(x)
+    _t6 = len(x)
+    _t7 = total / _t6
+    _push(_k1)
+    _push(_t6)
+    _push(xi)
+    _push(True)
+    return _t7
+
+def ring_energy_bwd(_c, _rv_b, x):
+    """Backward sweep of ring_energy: pops the tape of ring_energy_fwd and returns the adjoints of its parameters."""
+    if not _c.tape.pop():
+        return ring_energy_bwd_general(_c, _rv_b, x)
+    _pop = _c.tape.pop
+    xi = _pop()
+    _t6 = _pop()
+    _k1 = _pop()
+    x_b = None
+    # adjoint of line 20: return total / len(x)
+    total_b = _vjp.div(_rv_b, _t6)
+    for _k1 in reversed(_pop()):
+        # adjoint of line 19: total = total + xi * xi
+        _t4_b = total_b
+        total_b = total_b
+        xi_b = 2.0 * (_t4_b * xi)
+        # adjoint of line 18: for xi in x:
+        _t3_b = xi_b
+        xi = _pop()
+        if x_b.__class__ is list and _rc(x_b) == 2:
+            _e3 = x_b[_k1]
+            x_b[_k1] = _t3_b if _e3 is None else _e3 + _t3_b
+        else:
+            x_b = _rt.getitem_b(x_b, x, _k1, _t3_b)
+    _k1 = _pop()
+    # adjoint of line 17: total = 0.0
+    return (x_b,)
+
+def ring_energy_fwd_general(_c, x):
+    """Forward sweep of ring_energy where its guards fail (see ring_energy_fwd)."""
+    _push = _c.tape.append
     _k1 = xi = None
     # line 17: total = 0.0
     total = 0.0
@@ -105,59 +159,45 @@ def ring_energy_fwd(_c, x):
         # line 19: total = total + xi * xi
         _t4 = xi * xi
         _n10 = total + _t4
-        if not _guards_hold:
-            _push(None if _n10.__class__ is float else (_rt.bshape(total, _n10), _rt.bshape(_t4, _n10)))
+        _push(None if _n10.__class__ is float else (_rt.bshape(total, _n10), _rt.bshape(_t4, _n10)))
         total = _n10
     _push(_range13)
     # line 20: return total / len(x)
     _t6 = len(x)
     _t7 = total / _t6
-    if not _guards_hold:
-        _push(None if _t7.__class__ is float else _rt.bshape(total, _t7))
+    _push(None if _t7.__class__ is float else _rt.bshape(total, _t7))
     _push(_k1)
     _push(_t6)
     _push(xi)
-    _push(_guards_hold)
+    _push(False)
     return _t7
 
-def ring_energy_bwd(_c, _rv_b, x):
-    """Backward sweep of ring_energy: pops the tape of ring_energy_fwd and returns the adjoints of its parameters."""
+def ring_energy_bwd_general(_c, _rv_b, x):
+    """Backward sweep of ring_energy where its guards fail (see ring_energy_bwd)."""
     _pop = _c.tape.pop
-    _guards_hold = _pop()
     xi = _pop()
     _t6 = _pop()
     _k1 = _pop()
-    _t3_b = _t4_b = _t7_b = total_b = x_b = xi_b = None
-    _t7_b = _rv_b
+    x_b = None
     # adjoint of line 20: return total / len(x)
-    _m1 = None if _guards_hold else _pop()
-    if _t7_b is not None:
-        total_b = _rt.ub(_vjp.div(_t7_b, _t6), _m1)
+    _m1 = _pop()
+    total_b = _rt.ub(_vjp.div(_rv_b, _t6), _m1)
     for _k1 in reversed(_pop()):
         # adjoint of line 19: total = total + xi * xi
-        _m11 = None if _guards_hold else _pop()
-        if total_b is not None:
-            _t4_b = total_b if _m11 is None else _vjp.ub_seq(total_b, _m11[1], 'r')
-            total_b = total_b if _m11 is None else _vjp.ub_seq(total_b, _m11[0], 'l')
-        if _t4_b is not None:
-            xi_b = _t4_b * xi if _t4_b.__class__ is float else _vjp.ubl_seq(_t4_b * xi, xi, '*')
-            xi_b = xi_b + (_t4_b * xi if _t4_b.__class__ is float else _vjp.ubl_seq(_t4_b * xi, xi, '*'))
-            _t4_b = None
+        _m11 = _pop()
+        _t4_b = total_b if _m11 is None else _vjp.ub_seq(total_b, _m11[1], 'r')
+        total_b = total_b if _m11 is None else _vjp.ub_seq(total_b, _m11[0], 'l')
+        xi_b = _vjp.ubl_seq(2.0 * (_t4_b * xi), xi, '*')
         # adjoint of line 18: for xi in x:
-        if xi_b is not None:
-            _t3_b = xi_b
-            xi_b = None
+        _t3_b = xi_b
         xi = _pop()
-        if _t3_b is not None:
-            if x_b.__class__ is list and _rc(x_b) == 2:
-                _e12 = x_b[_k1]
-                x_b[_k1] = _t3_b if _e12 is None else _e12 + _t3_b
-            else:
-                x_b = _rt.getitem_b(x_b, x, _k1, _t3_b)
-            _t3_b = None
+        if x_b.__class__ is list and _rc(x_b) == 2:
+            _e12 = x_b[_k1]
+            x_b[_k1] = _t3_b if _e12 is None else _e12 + _t3_b
+        else:
+            x_b = _rt.getitem_b(x_b, x, _k1, _t3_b)
     _k1 = _pop()
     # adjoint of line 17: total = 0.0
-    total_b = None
     return (x_b,)
 
 
@@ -172,9 +212,10 @@ def ring_step_primal(_c, x, dt, c):
 
 def ring_step_fwd(_c, x, dt, c):
     """Forward sweep of ring_step: runs it and tapes what ring_step_bwd reads."""
+    if not (_rt.scalars(dt, c) and _rt.scalar_items(x)):
+        return ring_step_fwd_general(_c, x, dt, c)
     _push = _c.tape.append
     _ck = _c.ck
-    _guards_hold = _rt.scalar_items(x) and dt.__class__ in _rt.SCALARS and (c.__class__ in _rt.SCALARS)    # then operands of the result's shape tape no marker
     _i_3 = None
     # line 12: k = ring_rhs(x, c)
     if _ck['ring_step:12:ring_rhs']:
@@ -184,38 +225,35 @@ def ring_step_fwd(_c, x, dt, c):
     # line 13: return [x[i] + dt * k[i] for i in range(len(x))]
     _lc2 = []
     _t4 = len(x)
-    _range37 = range(_t4)
+    _range17 = range(_t4)
     _push(_i_3)
-    for _i_3 in _range37:
+    for _i_3 in _range17:
         # line 13: return [x[i] + dt * k[i] for i in range(len(x))]
         _t5 = x[_i_3]
         _t6 = k[_i_3]
         _push(_rt.meta(k))
         _t7 = dt * _t6
-        if not _guards_hold:
-            _push(None if _t7.__class__ is float else _rt.bshape(_t6, _t7))
         _t8 = _t5 + _t7
-        if not _guards_hold:
-            _push(None if _t8.__class__ is float else (_rt.bshape(_t5, _t8), _rt.bshape(_t7, _t8)))
         _lc2.append(_t8)
-    _push(_range37)
+    _push(_range17)
     _push(_i_3)
     _push(_lc2)
-    _push(_guards_hold)
+    _push(True)
     return _lc2
 
 def ring_step_bwd(_c, _rv_b, x, dt, c):
     """Backward sweep of ring_step: pops the tape of ring_step_fwd and returns the adjoints of its parameters."""
+    if not _c.tape.pop():
+        return ring_step_bwd_general(_c, _rv_b, x, dt, c)
     _pop = _c.tape.pop
     _ck = _c.ck
-    _guards_hold = _pop()
     _lc2 = _pop()
     _i_3 = _pop()
-    _lc2_b = _t5_b = _t6_b = _t7_b = _t8_b = c_b = None
-    dt_b = k_b = x_b = None
+    _t5_b = _t6_b = _t7_b = c_b = dt_b = k_b = None
+    x_b = None
     _lc2_b = _rv_b
     # every adjoint in the loop is a number: no None checks (else: the general case)
-    if _guards_hold and _rt.scalar_items(_lc2_b):
+    if _rt.scalar_items(_lc2_b):
         _lc2_b = list(_lc2_b)    # a copy of its own, popped in place
         x_b = _rt.own_list(x_b, x)    # added into in place
         for _i_3 in reversed(_pop()):
@@ -226,43 +264,40 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
             _t5_b = _t8_b
             _t7_b = _t8_b
             _t6_b = _t7_b * dt
-            _m16 = _pop()
+            _m4 = _pop()
             if k_b.__class__ is list and _rc(k_b) == 2:
-                _e17 = k_b[_i_3]
-                k_b[_i_3] = _t6_b if _e17 is None else _e17 + _t6_b
+                _e7 = k_b[_i_3]
+                k_b[_i_3] = _t6_b if _e7 is None else _e7 + _t6_b
             else:
-                k_b = _rt.getitem_b(k_b, _m16, _i_3, _t6_b)
-            x_b[_i_3] = _t5_b if (_e18 := x_b[_i_3]) is None else _e18 + _t5_b
+                k_b = _rt.getitem_b(k_b, _m4, _i_3, _t6_b)
+            x_b[_i_3] = _t5_b if (_e8 := x_b[_i_3]) is None else _e8 + _t5_b
     else:
         for _i_3 in reversed(_pop()):
             # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
             _lc2.pop()
             if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
-                _p21 = _lc2_b.pop()
+                _p11 = _lc2_b.pop()
             else:
-                _p21, _lc2_b = _rt.append_b(_lc2_b)
-            _t8_b = _p21
-            _m32 = None if _guards_hold else _pop()
+                _p11, _lc2_b = _rt.append_b(_lc2_b)
+            _t8_b = _p11
             if _t8_b is not None:
-                _t5_b = _t8_b if _m32 is None else _vjp.ub_seq(_t8_b, _m32[0], 'l')
-                _t7_b = _t8_b if _m32 is None else _vjp.ub_seq(_t8_b, _m32[1], 'r')
-                _t8_b = None
-            _m33 = None if _guards_hold else _pop()
+                _t5_b = _t8_b
+                _t7_b = _t8_b
             if _t7_b is not None:
-                _t6_b = _t7_b * dt if _m33 is None else _rt.ub(_t7_b * dt, _m33)
+                _t6_b = _t7_b * dt
                 _t7_b = None
-            _m34 = _pop()
+            _m12 = _pop()
             if _t6_b is not None:
                 if k_b.__class__ is list and _rc(k_b) == 2:
-                    _e35 = k_b[_i_3]
-                    k_b[_i_3] = _t6_b if _e35 is None else _e35 + _t6_b
+                    _e15 = k_b[_i_3]
+                    k_b[_i_3] = _t6_b if _e15 is None else _e15 + _t6_b
                 else:
-                    k_b = _rt.getitem_b(k_b, _m34, _i_3, _t6_b)
+                    k_b = _rt.getitem_b(k_b, _m12, _i_3, _t6_b)
                 _t6_b = None
             if _t5_b is not None:
                 if x_b.__class__ is list and _rc(x_b) == 2:
-                    _e36 = x_b[_i_3]
-                    x_b[_i_3] = _t5_b if _e36 is None else _e36 + _t5_b
+                    _e16 = x_b[_i_3]
+                    x_b[_i_3] = _t5_b if _e16 is None else _e16 + _t5_b
                 else:
                     x_b = _rt.getitem_b(x_b, x, _i_3, _t5_b)
                 _t5_b = None
@@ -270,9 +305,87 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
     # adjoint of line 12: k = ring_rhs(x, c)
     if _ck['ring_step:12:ring_rhs']:
         ring_rhs_fwd(_c, x, c)    # recompute, taping
-    _r38 = ring_rhs_bwd(_c, k_b, x, c)
-    k_b = None
-    x_b = _rt.add(x_b, _r38[0])
+    _r18 = ring_rhs_bwd(_c, k_b, x, c)
+    x_b = _rt.add(x_b, _r18[0])
+    return (x_b, dt_b, c_b)
+
+def ring_step_fwd_general(_c, x, dt, c):
+    """Forward sweep of ring_step where its guards fail (see ring_step_fwd)."""
+    _push = _c.tape.append
+    _ck = _c.ck
+    _i_3 = None
+    # line 12: k = ring_rhs(x, c)
+    if _ck['ring_step:12:ring_rhs']:
+        k = ring_rhs_primal(_c, x, c)    # checkpointed: primal only
+    else:
+        k = ring_rhs_fwd(_c, x, c)    # split: its tape stays until this call is reversed
+    # line 13: return [x[i] + dt * k[i] for i in range(len(x))]
+    _lc2 = []
+    _t4 = len(x)
+    _range19 = range(_t4)
+    _push(_i_3)
+    for _i_3 in _range19:
+        # line 13: return [x[i] + dt * k[i] for i in range(len(x))]
+        _t5 = x[_i_3]
+        _t6 = k[_i_3]
+        _push(_rt.meta(k))
+        _t7 = dt * _t6
+        _push(None if _t7.__class__ is float else _rt.bshape(_t6, _t7))
+        _t8 = _t5 + _t7
+        _push(None if _t8.__class__ is float else (_rt.bshape(_t5, _t8), _rt.bshape(_t7, _t8)))
+        _lc2.append(_t8)
+    _push(_range19)
+    _push(_i_3)
+    _push(_lc2)
+    _push(False)
+    return _lc2
+
+def ring_step_bwd_general(_c, _rv_b, x, dt, c):
+    """Backward sweep of ring_step where its guards fail (see ring_step_bwd)."""
+    _pop = _c.tape.pop
+    _ck = _c.ck
+    _lc2 = _pop()
+    _i_3 = _pop()
+    _t5_b = _t6_b = _t7_b = c_b = dt_b = k_b = None
+    x_b = None
+    _lc2_b = _rv_b
+    for _i_3 in reversed(_pop()):
+        # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
+        _lc2.pop()
+        if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
+            _p3 = _lc2_b.pop()
+        else:
+            _p3, _lc2_b = _rt.append_b(_lc2_b)
+        _t8_b = _p3
+        _m14 = _pop()
+        if _t8_b is not None:
+            _t5_b = _t8_b if _m14 is None else _vjp.ub_seq(_t8_b, _m14[0], 'l')
+            _t7_b = _t8_b if _m14 is None else _vjp.ub_seq(_t8_b, _m14[1], 'r')
+        _m15 = _pop()
+        if _t7_b is not None:
+            _t6_b = _t7_b * dt if _m15 is None else _rt.ub(_t7_b * dt, _m15)
+            _t7_b = None
+        _m16 = _pop()
+        if _t6_b is not None:
+            if k_b.__class__ is list and _rc(k_b) == 2:
+                _e17 = k_b[_i_3]
+                k_b[_i_3] = _t6_b if _e17 is None else _e17 + _t6_b
+            else:
+                k_b = _rt.getitem_b(k_b, _m16, _i_3, _t6_b)
+            _t6_b = None
+        if _t5_b is not None:
+            if x_b.__class__ is list and _rc(x_b) == 2:
+                _e18 = x_b[_i_3]
+                x_b[_i_3] = _t5_b if _e18 is None else _e18 + _t5_b
+            else:
+                x_b = _rt.getitem_b(x_b, x, _i_3, _t5_b)
+            _t5_b = None
+    _i_3 = _pop()
+    # adjoint of line 12: k = ring_rhs(x, c)
+    if _ck['ring_step:12:ring_rhs']:
+        ring_rhs_fwd(_c, x, c)    # recompute, taping
+    _r20 = ring_rhs_bwd(_c, k_b, x, c)
+    x_b = _rt.add(x_b, _r20[0])
     return (x_b, dt_b, c_b)
 
 
@@ -287,16 +400,17 @@ def ring_rhs_primal(_c, x, c):
 
 def ring_rhs_fwd(_c, x, c):
     """Forward sweep of ring_rhs: runs it and tapes what ring_rhs_bwd reads."""
+    if not (c.__class__ in _rt.SCALARS and _rt.scalar_items(x)):
+        return ring_rhs_fwd_general(_c, x, c)
     _push = _c.tape.append
-    _guards_hold = _rt.scalar_items(x) and c.__class__ in _rt.SCALARS    # then operands of the result's shape tape no marker
     _i_3 = _t12 = _t13 = None
     # line 7: n = len(x)
     n = len(x)
     # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
     _lc2 = []
-    _range59 = range(n)
+    _range27 = range(n)
     _push(_i_3)
-    for _i_3 in _range59:
+    for _i_3 in _range27:
         # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
         _t4 = _i_3 + 1
         _t5 = _t4 % n
@@ -304,46 +418,39 @@ def ring_rhs_fwd(_c, x, c):
         _t7 = _i_3 - 1
         _t8 = x[_t7]
         _t9 = _t6 - _t8
-        if not _guards_hold:
-            _push(None if _t9.__class__ is float else (_rt.bshape(_t6, _t9), _rt.bshape(_t8, _t9)))
         _t10 = c * _t9
-        if not _guards_hold:
-            _push(None if _t10.__class__ is float else _rt.bshape(_t9, _t10))
         _t11 = x[_i_3]
         _push(_t12)
         _t12 = 0.5 * _t11
-        if not _guards_hold:
-            _push(None if _t12.__class__ is float else _rt.bshape(_t11, _t12))
         _push(_t13)
         _t13 = x[_i_3]
         _t14 = _t12 * _t13
         _t15 = _t10 - _t14
-        if not _guards_hold:
-            _push(None if _t15.__class__ is float else (_rt.bshape(_t10, _t15), _rt.bshape(_t14, _t15)))
         _lc2.append(_t15)
-    _push(_range59)
+    _push(_range27)
     _push(_i_3)
     _push(_lc2)
     _push(_t12)
     _push(_t13)
     _push(n)
-    _push(_guards_hold)
+    _push(True)
     return _lc2
 
 def ring_rhs_bwd(_c, _rv_b, x, c):
     """Backward sweep of ring_rhs: pops the tape of ring_rhs_fwd and returns the adjoints of its parameters."""
+    if not _c.tape.pop():
+        return ring_rhs_bwd_general(_c, _rv_b, x, c)
     _pop = _c.tape.pop
-    _guards_hold = _pop()
     n = _pop()
     _t13 = _pop()
     _t12 = _pop()
     _lc2 = _pop()
     _i_3 = _pop()
-    _lc2_b = _t10_b = _t11_b = _t12_b = _t13_b = _t14_b = None
-    _t15_b = _t6_b = _t8_b = _t9_b = c_b = x_b = None
+    _t10_b = _t11_b = _t12_b = _t13_b = _t14_b = _t6_b = None
+    _t8_b = _t9_b = c_b = x_b = None
     _lc2_b = _rv_b
     # every adjoint in the loop is a number: no None checks (else: the general case)
-    if _guards_hold and _rt.scalar_items(_lc2_b):
+    if _rt.scalar_items(_lc2_b):
         _lc2_b = list(_lc2_b)    # a copy of its own, popped in place
         x_b = _rt.own_list(x_b, x)    # added into in place
         for _i_3 in reversed(_pop()):
@@ -358,16 +465,16 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
             _t14_b = -_t15_b
             _t12_b = _t14_b * _t13
             _t13_b = _t14_b * _t12
-            x_b[_i_3] = _t13_b if (_e17 := x_b[_i_3]) is None else _e17 + _t13_b
+            x_b[_i_3] = _t13_b if (_e10 := x_b[_i_3]) is None else _e10 + _t13_b
             _t13 = _pop()
             _t11_b = _t12_b * 0.5
             _t12 = _pop()
-            x_b[_i_3] = _t11_b if (_e23 := x_b[_i_3]) is None else _e23 + _t11_b
+            x_b[_i_3] = _t11_b if (_e11 := x_b[_i_3]) is None else _e11 + _t11_b
             _t9_b = _t10_b * c
             _t6_b = _t9_b
             _t8_b = -_t9_b
-            x_b[_t7] = _t8_b if (_e28 := x_b[_t7]) is None else _e28 + _t8_b
-            x_b[_t5] = _t6_b if (_e29 := x_b[_t5]) is None else _e29 + _t6_b
+            x_b[_t7] = _t8_b if (_e12 := x_b[_t7]) is None else _e12 + _t8_b
+            x_b[_t5] = _t6_b if (_e13 := x_b[_t5]) is None else _e13 + _t6_b
     else:
         for _i_3 in reversed(_pop()):
             _t4 = _i_3 + 1    # recomputed, not taped
@@ -376,61 +483,180 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
             # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
             _lc2.pop()
             if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
-                _p32 = _lc2_b.pop()
+                _p16 = _lc2_b.pop()
             else:
-                _p32, _lc2_b = _rt.append_b(_lc2_b)
-            _t15_b = _p32
-            _m45 = None if _guards_hold else _pop()
+                _p16, _lc2_b = _rt.append_b(_lc2_b)
+            _t15_b = _p16
             if _t15_b is not None:
-                _t10_b = _t15_b if _m45 is None else _rt.ub(_t15_b, _m45[0])
-                _t14_b = -_t15_b if _m45 is None else _rt.ub(-_t15_b, _m45[1])
-                _t15_b = None
+                _t10_b = _t15_b
+                _t14_b = -_t15_b
             if _t14_b is not None:
-                _t12_b = _t14_b * _t13 if _t14_b.__class__ is float else _vjp.ubl_seq(_t14_b * _t13, _t12, '*')
-                _t13_b = _t14_b * _t12 if _t14_b.__class__ is float else _vjp.ubl_seq(_t14_b * _t12, _t13, '*')
+                _t12_b = _t14_b * _t13
+                _t13_b = _t14_b * _t12
                 _t14_b = None
             if _t13_b is not None:
                 if x_b.__class__ is list and _rc(x_b) == 2:
-                    _e46 = x_b[_i_3]
-                    x_b[_i_3] = _t13_b if _e46 is None else _e46 + _t13_b
+                    _e23 = x_b[_i_3]
+                    x_b[_i_3] = _t13_b if _e23 is None else _e23 + _t13_b
                 else:
                     x_b = _rt.getitem_b(x_b, x, _i_3, _t13_b)
                 _t13_b = None
             _t13 = _pop()
-            _m50 = None if _guards_hold else _pop()
             if _t12_b is not None:
-                _t11_b = _t12_b * 0.5 if _m50 is None else _rt.ub(_t12_b * 0.5, _m50)
+                _t11_b = _t12_b * 0.5
                 _t12_b = None
             _t12 = _pop()
             if _t11_b is not None:
                 if x_b.__class__ is list and _rc(x_b) == 2:
-                    _e52 = x_b[_i_3]
-                    x_b[_i_3] = _t11_b if _e52 is None else _e52 + _t11_b
+                    _e24 = x_b[_i_3]
+                    x_b[_i_3] = _t11_b if _e24 is None else _e24 + _t11_b
                 else:
                     x_b = _rt.getitem_b(x_b, x, _i_3, _t11_b)
                 _t11_b = None
-            _m53 = None if _guards_hold else _pop()
             if _t10_b is not None:
-                _t9_b = _t10_b * c if _m53 is None else _rt.ub(_t10_b * c, _m53)
+                _t9_b = _t10_b * c
                 _t10_b = None
-            _m56 = None if _guards_hold else _pop()
             if _t9_b is not None:
-                _t6_b = _t9_b if _m56 is None else _rt.ub(_t9_b, _m56[0])
-                _t8_b = -_t9_b if _m56 is None else _rt.ub(-_t9_b, _m56[1])
+                _t6_b = _t9_b
+                _t8_b = -_t9_b
                 _t9_b = None
             if _t8_b is not None:
                 if x_b.__class__ is list and _rc(x_b) == 2:
-                    _e57 = x_b[_t7]
-                    x_b[_t7] = _t8_b if _e57 is None else _e57 + _t8_b
+                    _e25 = x_b[_t7]
+                    x_b[_t7] = _t8_b if _e25 is None else _e25 + _t8_b
                 else:
                     x_b = _rt.getitem_b(x_b, x, _t7, _t8_b)
                 _t8_b = None
             if _t6_b is not None:
                 if x_b.__class__ is list and _rc(x_b) == 2:
-                    _e58 = x_b[_t5]
-                    x_b[_t5] = _t6_b if _e58 is None else _e58 + _t6_b
+                    _e26 = x_b[_t5]
+                    x_b[_t5] = _t6_b if _e26 is None else _e26 + _t6_b
                 else:
                     x_b = _rt.getitem_b(x_b, x, _t5, _t6_b)
                 _t6_b = None
+    _i_3 = _pop()
+    return (x_b, c_b)
+
+def ring_rhs_fwd_general(_c, x, c):
+    """Forward sweep of ring_rhs where its guards fail (see ring_rhs_fwd)."""
+    _push = _c.tape.append
+    _i_3 = _t12 = _t13 = None
+    # line 7: n = len(x)
+    n = len(x)
+    # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+    _lc2 = []
+    _range30 = range(n)
+    _push(_i_3)
+    for _i_3 in _range30:
+        # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+        _t4 = _i_3 + 1
+        _t5 = _t4 % n
+        _t6 = x[_t5]
+        _t7 = _i_3 - 1
+        _t8 = x[_t7]
+        _t9 = _t6 - _t8
+        _push(None if _t9.__class__ is float else (_rt.bshape(_t6, _t9), _rt.bshape(_t8, _t9)))
+        _t10 = c * _t9
+        _push(None if _t10.__class__ is float else _rt.bshape(_t9, _t10))
+        _t11 = x[_i_3]
+        _push(_t12)
+        _t12 = 0.5 * _t11
+        _push(None if _t12.__class__ is float else _rt.bshape(_t11, _t12))
+        _push(_t13)
+        _t13 = x[_i_3]
+        _t14 = _t12 * _t13
+        _t15 = _t10 - _t14
+        _push(None if _t15.__class__ is float else (_rt.bshape(_t10, _t15), _rt.bshape(_t14, _t15)))
+        _lc2.append(_t15)
+    _push(_range30)
+    _push(_i_3)
+    _push(_lc2)
+    _push(_t12)
+    _push(_t13)
+    _push(n)
+    _push(False)
+    return _lc2
+
+def ring_rhs_bwd_general(_c, _rv_b, x, c):
+    """Backward sweep of ring_rhs where its guards fail (see ring_rhs_bwd)."""
+    _pop = _c.tape.pop
+    n = _pop()
+    _t13 = _pop()
+    _t12 = _pop()
+    _lc2 = _pop()
+    _i_3 = _pop()
+    _t10_b = _t11_b = _t12_b = _t13_b = _t14_b = _t6_b = None
+    _t8_b = _t9_b = c_b = x_b = None
+    _lc2_b = _rv_b
+    for _i_3 in reversed(_pop()):
+        _t4 = _i_3 + 1    # recomputed, not taped
+        _t5 = _t4 % n    # recomputed, not taped
+        _t7 = _i_3 - 1    # recomputed, not taped
+        # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+        _lc2.pop()
+        if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
+            _p3 = _lc2_b.pop()
+        else:
+            _p3, _lc2_b = _rt.append_b(_lc2_b)
+        _t15_b = _p3
+        _m16 = _pop()
+        if _t15_b is not None:
+            _t10_b = _t15_b if _m16 is None else _rt.ub(_t15_b, _m16[0])
+            _t14_b = -_t15_b if _m16 is None else _rt.ub(-_t15_b, _m16[1])
+        if _t14_b is not None:
+            _t12_b = (
+                _t14_b * _t13
+                if _t14_b.__class__ is float
+                else _vjp.ubl_seq(_t14_b * _t13, _t12, '*')
+            )
+            _t13_b = (
+                _t14_b * _t12
+                if _t14_b.__class__ is float
+                else _vjp.ubl_seq(_t14_b * _t12, _t13, '*')
+            )
+            _t14_b = None
+        if _t13_b is not None:
+            if x_b.__class__ is list and _rc(x_b) == 2:
+                _e17 = x_b[_i_3]
+                x_b[_i_3] = _t13_b if _e17 is None else _e17 + _t13_b
+            else:
+                x_b = _rt.getitem_b(x_b, x, _i_3, _t13_b)
+            _t13_b = None
+        _t13 = _pop()
+        _m21 = _pop()
+        if _t12_b is not None:
+            _t11_b = _t12_b * 0.5 if _m21 is None else _rt.ub(_t12_b * 0.5, _m21)
+            _t12_b = None
+        _t12 = _pop()
+        if _t11_b is not None:
+            if x_b.__class__ is list and _rc(x_b) == 2:
+                _e23 = x_b[_i_3]
+                x_b[_i_3] = _t11_b if _e23 is None else _e23 + _t11_b
+            else:
+                x_b = _rt.getitem_b(x_b, x, _i_3, _t11_b)
+            _t11_b = None
+        _m24 = _pop()
+        if _t10_b is not None:
+            _t9_b = _t10_b * c if _m24 is None else _rt.ub(_t10_b * c, _m24)
+            _t10_b = None
+        _m27 = _pop()
+        if _t9_b is not None:
+            _t6_b = _t9_b if _m27 is None else _rt.ub(_t9_b, _m27[0])
+            _t8_b = -_t9_b if _m27 is None else _rt.ub(-_t9_b, _m27[1])
+            _t9_b = None
+        if _t8_b is not None:
+            if x_b.__class__ is list and _rc(x_b) == 2:
+                _e28 = x_b[_t7]
+                x_b[_t7] = _t8_b if _e28 is None else _e28 + _t8_b
+            else:
+                x_b = _rt.getitem_b(x_b, x, _t7, _t8_b)
+            _t8_b = None
+        if _t6_b is not None:
+            if x_b.__class__ is list and _rc(x_b) == 2:
+                _e29 = x_b[_t5]
+                x_b[_t5] = _t6_b if _e29 is None else _e29 + _t6_b
+            else:
+                x_b = _rt.getitem_b(x_b, x, _t5, _t6_b)
+            _t6_b = None
     _i_3 = _pop()
     return (x_b, c_b)

@@ -62,16 +62,12 @@ def stencil_bwd(_c, _rv_b, u):
     """Backward sweep of stencil: pops the tape of stencil_fwd and returns the adjoints of its parameters."""
     _pop = _c.tape.pop
     un = _pop()
-    _t10_b = _t11_b = _t12_b = _t13_b = _t2_b = _t3_b = None
-    _t4_b = _t5_b = _t6_b = _t7_b = _t8_b = _t9_b = None
-    u_b = un_b = None
-    _t13_b = _rv_b
+    _t2_b = _t3_b = _t4_b = _t5_b = _t6_b = _t7_b = None
+    _t8_b = _t9_b = u_b = None
     # adjoint of line 33: return np.sum(un ** 2)
     _m1 = _pop()
-    if _t13_b is not None:
-        _t12_b = _vjp.sum_grad(_t13_b, _m1, None, False)
-    if _t12_b is not None:
-        un_b = 2 * un * _t12_b if _t12_b.__class__ is float else _rt.ubl(2 * un * _t12_b, un)
+    _t12_b = _vjp.sum_grad(_rv_b, _m1, None, False)
+    un_b = 2 * un * _t12_b if _t12_b.__class__ is float else _rt.ubl(2 * un * _t12_b, un)
     # adjoint of line 32: un[0] = un[1]
     _m2 = _pop()
     _p3, un_b = _rt.setitem_b(un_b, 0)
