@@ -213,9 +213,7 @@ class FunctionCode:
 
     def emit(self, probes: bool) -> str:
         """The generated code of this function: its primal, forward sweep and backward sweep."""
-        if getattr(self.program, "_adjoint_liveness", None) is not self.program.functions:
-            sweeps.solve_liveness(self.program)
-            self.program._adjoint_liveness = self.program.functions
+        self._solve_program()
         defs = sweeps.build_sweeps(self, probes)
         texts = [to_source([d]) for d in defs]
         if os.environ.get("NBADJOINT_CHECK_PRINT"):        # the tests check the printer on every sweep
@@ -223,6 +221,18 @@ class FunctionCode:
                 if not same_tree([d], text):
                     raise AssertionError(f"the printed {d.name} does not parse back to its tree:\n{text}")
         return "\n\n".join(["\n".join(primal_lines(self, probes))] + texts)
+
+    def _solve_program(self):
+        """Which adjoints cross calls set, and which functions get a specialised body: decided
+        once for the whole call tree (see sweeps.solve_liveness) before any code is emitted."""
+        program = self.program
+        if getattr(program, "_adjoint_liveness", None) is not program.functions:
+            program._adjoint_liveness = program.functions      # (builds inside the solve ask again)
+            try:
+                sweeps.solve_liveness(program)
+            except BaseException:
+                program._adjoint_liveness = None
+                raise
 
     def generated_adjoints(self):
         """Predicates (temporaries' adjoints, all adjoints) the cleanup passes may rename or drop."""
@@ -233,6 +243,7 @@ class FunctionCode:
     def tape_free_when_guarded(self) -> bool:
         """Its specialised forward sweep tapes nothing at all: a checkpointed call of it needs no
         recomputation where its guards hold (its backward sweep reads only its arguments)."""
+        self._solve_program()
         cached = getattr(self, "_tape_free", None)
         if cached is None:
             cached = False
