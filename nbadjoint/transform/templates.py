@@ -4,9 +4,10 @@ A template is Python source with placeholders written ``{name}``::
 
     expr("{g} * np.cos({x})", g=name("a_b"), x=name("a"))    # -> the tree of a_b * np.cos(a)
 
-Each template string is parsed once (the parsed tree is cached); every call returns a fresh deep copy
-in which each placeholder is replaced by a deep copy of the node given for it, so results never
-share nodes with each other or with the substituted nodes. Operator precedence lives in the tree:
+Each template string is parsed once (the parsed tree is cached); every call returns a fresh copy in
+which each placeholder is replaced by a copy of the node given for it, so results never share nodes
+with each other or with the substituted nodes (except the stateless context and operator nodes,
+ast.Load, ast.Add..., which ast.parse shares as well). Operator precedence lives in the tree:
 ``expr("{a} * {b}", a=<x + y>, b=<z>)`` prints (``ast.unparse``) as ``(x + y) * z``.
 
 Placeholders:
@@ -22,7 +23,6 @@ they are; a single-name set display cannot be written in a template.
 """
 
 import ast
-import copy
 import functools
 import math
 import re
@@ -75,8 +75,33 @@ def _with_ctx(node, ctx):
     return node
 
 
-class _Substitute(ast.NodeTransformer):
-    """Replaces placeholder Names (and starred placeholders inside sequences) by copies of their nodes."""
+# Stateless nodes ast.parse itself shares between trees; copies share them too.
+_SHARED = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+
+
+def clone(node):
+    """A deep copy of an ast tree (a list of trees: a list of copies), much faster than copy.deepcopy.
+
+    Context and operator nodes (ast.Load, ast.Add, ...) are stateless and stay shared, as in the trees
+    ast.parse builds."""
+    if isinstance(node, list):
+        return [clone(item) for item in node]
+    if not isinstance(node, ast.AST) or isinstance(node, _SHARED):
+        return node
+    cls = type(node)
+    new = cls.__new__(cls)
+    for f in node._fields:
+        if hasattr(node, f):
+            setattr(new, f, clone(getattr(node, f)))
+    for a in node._attributes:
+        if hasattr(node, a):
+            setattr(new, a, getattr(node, a))
+    return new
+
+
+class _Filler:
+    """Copies a template tree, replacing placeholder Names (and starred placeholders inside
+    sequences) by copies of their nodes."""
 
     def __init__(self, template, subs):
         self.template = template
@@ -90,9 +115,10 @@ class _Substitute(ast.NodeTransformer):
         if not isinstance(value, ast.expr):
             raise TemplateError(f"template {self.template!r}: {{{key}}} takes an ast.expr, not "
                                 f"{type(value).__name__}")
-        return copy.deepcopy(value)
+        return clone(value)
 
     def _sequence(self, key):
+        """Copies of the nodes spliced for *{key}, or None when a single node is given."""
         try:
             value = self.subs[key]
         except KeyError:
@@ -101,34 +127,41 @@ class _Substitute(ast.NodeTransformer):
             return None
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, ast.expr) for v in value):
             raise TemplateError(f"template {self.template!r}: *{{{key}}} takes a list of ast.expr nodes")
-        return [copy.deepcopy(v) for v in value]
+        return [clone(v) for v in value]
 
-    def generic_visit(self, node):
-        for field, old in ast.iter_fields(node):
+    def fill(self, node):
+        if isinstance(node, ast.Name):
+            key = _placeholder(node)
+            if key is None:
+                return clone(node)
+            value = self._node(key)
+            return value if isinstance(node.ctx, ast.Load) else _with_ctx(value, type(node.ctx))
+        if isinstance(node, _SHARED):
+            return node
+        cls = type(node)
+        new = cls.__new__(cls)
+        for f in node._fields:
+            if not hasattr(node, f):
+                continue
+            old = getattr(node, f)
             if isinstance(old, list):
-                new = []
+                items = []
                 for item in old:
                     if isinstance(item, ast.Starred) and _placeholder(item.value) is not None:
                         spliced = self._sequence(_placeholder(item.value))
                         if spliced is not None:
-                            new.extend(spliced)
+                            items.extend(spliced)
                             continue
-                    if isinstance(item, ast.AST):
-                        item = self.visit(item)
-                        if item is None:
-                            continue
-                    new.append(item)
-                old[:] = new
+                    items.append(self.fill(item) if isinstance(item, ast.AST) else item)
+                setattr(new, f, items)
             elif isinstance(old, ast.AST):
-                setattr(node, field, self.visit(old))
-        return node
-
-    def visit_Name(self, node):
-        key = _placeholder(node)
-        if key is None:
-            return node
-        return _with_ctx(self._node(key), type(node.ctx)) if not isinstance(node.ctx, ast.Load) \
-            else self._node(key)
+                setattr(new, f, self.fill(old))
+            else:
+                setattr(new, f, old)
+        for a in node._attributes:
+            if hasattr(node, a):
+                setattr(new, a, getattr(node, a))
+        return new
 
 
 def _fill(template, mode, subs):
@@ -137,7 +170,7 @@ def _fill(template, mode, subs):
     if missing:
         raise TemplateError(f"template {template!r}: no node given for " +
                             ", ".join("{" + n + "}" for n in sorted(missing)))
-    return _Substitute(template, subs).visit(copy.deepcopy(tree))
+    return _Filler(template, subs).fill(tree)
 
 
 def expr(template, **subs):
