@@ -141,8 +141,9 @@ def _same(a, b):
 
 
 @functools.lru_cache(maxsize=None)
-def _default_node(text):
-    """The node of a parameter's default text (shared: rules copy what they substitute)."""
+def _source_node(text):
+    """The node of a rule's own source text, a parameter default or a primal's name, parsed once
+    (shared: rules copy what they substitute)."""
     return T.parse_expr(text)
 
 
@@ -174,10 +175,10 @@ def _bind(name, sig, fixed, args, kwargs):
     bound.apply_defaults()
     values = {}
     for key, value in bound.arguments.items():
-        values[key] = _default_node(value) if isinstance(value, str) else value
+        values[key] = _source_node(value) if isinstance(value, str) else value
     for key in fixed:
         default = sig.parameters[key].default
-        if not _same(values[key], _default_node(default)):
+        if not _same(values[key], _source_node(default)):
             raise RuleError(
                 f"{name}(..., {key}=...) is not supported by its derivative rule; leave {key} at its default "
                 f"({default})" + _FIXED_ADVICE.get((name, key), "")
@@ -324,7 +325,7 @@ def _dtype_passes(name, dtype_param, template):
 def _fallback_node(name, argnum, g, ans, args, kwargs):
     """A call to _vjp.autograd_vjp for argument `argnum` of name(*args, **kwargs)."""
     keywords = ast.Dict(keys=[ast.Constant(k) for k in kwargs], values=[T.clone(v) for v in kwargs.values()])
-    return T.expr("_vjp.autograd_vjp({f}, {i}, {g}, {ans}, (*{args},), {kwargs})", f=T.parse_expr(name),
+    return T.expr("_vjp.autograd_vjp({f}, {i}, {g}, {ans}, (*{args},), {kwargs})", f=_source_node(name),
                   i=T.const(argnum), g=g, ans=ans, args=list(args), kwargs=keywords)
 
 
