@@ -1,19 +1,25 @@
-"""Derivative rules: for each primitive, the text of its adjoint contributions.
+"""Derivative rules: for each primitive, the expression trees of its adjoint contributions.
 
-The code generator asks a rule for expression TEXT, never for values. A rule holds one callable
-per positional parameter of the primitive::
+The code generator asks a rule for expression TREES (``ast`` nodes), never for values. A rule
+holds one callable per positional parameter of the primitive, in ``Rule.ast_grads``::
 
-    grad(g, ans, *args, **kwargs) -> str | None
+    grad(g: ast.expr, ans: ast.expr, *args: ast.expr, **kwargs: ast.expr) -> ast.expr | None
 
-``g`` is the text naming the adjoint of the result, ``ans`` the text naming the result value, and
-``args`` / ``kwargs`` the source text of the call's actual arguments, bound like a Python call.
-The returned expression is the contribution to that argument's adjoint (``None``: the argument
-gets no derivative). Generated modules import ``numpy as np``, ``math`` and
-``nbadjoint.runtime.vjp as _vjp``; rule text uses nothing else.
+``g`` is the node naming the adjoint of the result, ``ans`` the node naming the result value, and
+``args`` / ``kwargs`` the nodes of the call's actual arguments (names or literals), bound like a
+Python call. The returned expression is the contribution to that argument's adjoint (``None``: the
+argument gets no derivative); it is a fresh tree that shares no node with the arguments or with any
+other answer. Generated modules import ``numpy as np``, ``math`` and
+``nbadjoint.runtime.vjp as _vjp``; rule expressions use nothing else.
+
+Rules are built from templates (nbadjoint.transform.templates): Python expression source with
+``{name}`` placeholders for ``g``, ``ans`` and the parameters, parsed once. ``Rule.grads`` keeps the
+same callables with text in and text out (each argument text parsed, the tree printed with
+``ast.unparse``) for callers that still hold text.
 
 Conventions the generator relies on:
 
-- an argument that appears in a rule's text only inside ``_vjp.shape_of(x)`` is needed only
+- an argument that appears in a contribution only inside ``_vjp.shape_of(x)`` is needed only
   through its shape marker: keeping ``_vjp.shape_of(x)`` on the tape instead of ``x`` is enough;
 - ``broadcast=True``: the contribution has the broadcast shape of the result and must be summed
   back with ``_vjp.unbroadcast(contribution, _vjp.shape_of(x))``;
@@ -30,8 +36,8 @@ Rules are data: read the tables below top to bottom. Functions without a hand-wr
 built on autograd's registry of vector-Jacobian products: ``autograd.tracer.trace_primitives_map``
 maps a raw NumPy function to autograd's primitive wrapper (whose ``.fun`` is the raw function), and
 ``autograd.core.primitive_vjps[primitive](argnums, ans, args, kwargs)`` returns ``g -> grads``. Its
-text calls ``_vjp.autograd_vjp``, which is correct but slower: measured per call on this project's
-test machine, np.sin on a 10-vector 5.3 us (inline rule 1.5 us), on a Python float 2.2 us
+expression calls ``_vjp.autograd_vjp``, which is correct but slower: measured per call on this
+project's test machine, np.sin on a 10-vector 5.3 us (inline rule 1.5 us), on a Python float 2.2 us
 (inline 0.2 us), np.multiply 8 us (inline 0.5 us), np.std 67 us (hand-written 23 us).
 """
 
@@ -40,56 +46,66 @@ import builtins
 import functools
 import inspect
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from nbadjoint.runtime import vjp as _vjp
+from nbadjoint.transform import templates as T
 
 
 class RuleError(Exception):
     """A call that the derivative rules cannot differentiate (raised while generating code)."""
 
 
+def _no_grad(g, ans, *args, **kwargs):
+    """The argument gets no derivative (in ast_grads and in grads alike)."""
+    return None
+
+
+def text_grad(ast_grad):
+    """The text form of an AST grad: argument texts in (each parsed as one expression), the printed
+    contribution (``ast.unparse``) or None out. ``_no_grad`` stays itself."""
+    if ast_grad is _no_grad:
+        return _no_grad
+
+    def grad(g, ans, *args, **kwargs):
+        node = ast_grad(T.parse_expr(g), T.parse_expr(ans), *(T.parse_expr(a) for a in args),
+                        **{k: T.parse_expr(v) for k, v in kwargs.items()})
+        return None if node is None else ast.unparse(node)
+
+    grad.ast_grad = ast_grad
+    return grad
+
+
 @dataclass(frozen=True)
 class Rule:
-    """How to differentiate one primitive: its name in generated code and one grad per parameter."""
+    """How to differentiate one primitive: its name in generated code and one grad per parameter.
+
+    ``ast_grads[i](g, ans, *args, **kwargs)`` takes and returns ast nodes; ``grads[i]`` is the same
+    rule on source text (``text_grad``). Both have one entry per entry of ``params``."""
 
     name: str
-    grads: tuple
+    ast_grads: tuple
     broadcast: bool = False
     params: tuple = ()  # names of the positional parameters, aligned with grads ("*name" for variadic slots)
+    grads: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "grads", tuple(text_grad(f) for f in self.ast_grads))
 
     def index_of(self, param):
         """Position in grads of the parameter named `param` (for arguments passed by keyword), or None."""
         return self.params.index(param) if param in self.params else None
 
 
-def _no_grad(g, ans, *args, **kwargs):
-    """The argument gets no derivative."""
-    return None
-
-
 # ----- building rules from templates -----
 
 
-@functools.lru_cache(maxsize=4096)
-def _atom(text):
-    """text, parenthesised unless it already binds tighter than any operator."""
-    stripped = text.strip()
-    try:
-        node = ast.parse(stripped, mode="eval").body
-    except SyntaxError:
-        return f"({stripped})"
-    atomic = (ast.Name, ast.Attribute, ast.Subscript, ast.Call, ast.List, ast.Dict, ast.Set,
-              ast.ListComp, ast.DictComp, ast.SetComp, ast.GeneratorExp)
-    if isinstance(node, atomic):
-        return stripped
-    if isinstance(node, ast.Constant):
-        return stripped
-    if isinstance(node, ast.Tuple) and stripped.startswith("(") and ast.unparse(node) == stripped:
-        return stripped
-    return f"({stripped})"
+def _is_shape_of(func):
+    """Whether func is the node _vjp.shape_of."""
+    return isinstance(func, ast.Attribute) and func.attr == "shape_of" and \
+        isinstance(func.value, ast.Name) and func.value.id == "_vjp"
 
 
 class _SplitShapeOf(ast.NodeTransformer):
@@ -97,30 +113,38 @@ class _SplitShapeOf(ast.NodeTransformer):
 
     def visit_Call(self, node):
         self.generic_visit(node)
-        if ast.unparse(node.func) == "_vjp.shape_of" and len(node.args) == 1 \
+        if _is_shape_of(node.func) and len(node.args) == 1 and not node.keywords \
                 and isinstance(node.args[0], (ast.List, ast.Tuple)):
-            return ast.List([self.visit_Call(ast.Call(node.func, [e], [])) for e in node.args[0].elts], ast.Load())
+            return ast.List([self.visit_Call(ast.Call(T.clone(node.func), [e], []))
+                             for e in node.args[0].elts], ast.Load())
         return node
 
 
-def _tidy(text):
-    """text re-printed by ast.unparse: valid, canonical spacing, no redundant parentheses."""
-    if text is None:
+def _tidy(node):
+    """The contribution a rule answers: shape_of of a sequence split per element (None stays None)."""
+    if node is None:
         return None
-    return ast.unparse(_SplitShapeOf().visit(ast.parse(text, mode="eval")))
+    return _SplitShapeOf().visit(node)
 
 
-def _literal(text):
-    """The Python value of a literal argument text, or raise ValueError."""
-    return ast.literal_eval(text.strip())
+def _literal(node):
+    """The Python value of a literal argument node, or raise ValueError."""
+    return T.literal_value(node)
 
 
-def _same_text(a, b):
-    """Whether two argument texts denote the same literal (or are the same text)."""
+def _same(a, b):
+    """Whether two argument nodes denote the same literal (or print the same)."""
     try:
         return _literal(a) == _literal(b)
-    except (ValueError, SyntaxError):
-        return a.strip() == b.strip()
+    except ValueError:
+        return ast.unparse(a) == ast.unparse(b)
+
+
+@functools.lru_cache(maxsize=None)
+def _source_node(text):
+    """The node of a rule's own source text, a parameter default or a primal's name, parsed once
+    (shared: rules copy what they substitute)."""
+    return T.parse_expr(text)
 
 
 def _signature(params):
@@ -141,7 +165,7 @@ def _signature(params):
 
 
 def _bind(name, sig, fixed, args, kwargs):
-    """Bind call texts to sig: a dict param -> atomised text (varargs: tuple of texts)."""
+    """Bind call nodes to sig: a dict param -> node (varargs: tuple of nodes; defaults parsed)."""
     try:
         bound = sig.bind(*args, **kwargs)
     except TypeError as exc:
@@ -151,13 +175,10 @@ def _bind(name, sig, fixed, args, kwargs):
     bound.apply_defaults()
     values = {}
     for key, value in bound.arguments.items():
-        if isinstance(value, tuple):
-            values[key] = tuple(_atom(v) for v in value)
-        else:
-            values[key] = _atom(value)
+        values[key] = _source_node(value) if isinstance(value, str) else value
     for key in fixed:
         default = sig.parameters[key].default
-        if not _same_text(values[key], default):
+        if not _same(values[key], _source_node(default)):
             raise RuleError(
                 f"{name}(..., {key}=...) is not supported by its derivative rule; leave {key} at its default "
                 f"({default})" + _FIXED_ADVICE.get((name, key), "")
@@ -180,8 +201,9 @@ _VARIADIC_SLOTS = 32  # grads entries kept for a primitive taking *args (e.g. np
 
 def _rule(name, params, *, broadcast=False, fixed=(), **templates):
     """A Rule for the primal `name` with parameters `params` (text); templates map parameters to
-    text templates using {g}, {ans} and the parameter names, or to callables
-    f(g, ans, values) -> str | None receiving the bound argument texts."""
+    expression templates using {g}, {ans} and the parameter names (``*{p}`` splices the nodes of a
+    variadic parameter p), or to callables f(g, ans, values) -> ast.expr | None receiving the bound
+    argument nodes."""
     sig = _signature(params)
 
     def make(template, vararg_index=None):
@@ -191,9 +213,7 @@ def _rule(name, params, *, broadcast=False, fixed=(), **templates):
                 values["_index"] = vararg_index
             if callable(template):
                 return _tidy(template(g, ans, values))
-            flat = {k: ("".join(", " + v for v in val) if isinstance(val, tuple) else val)
-                    for k, val in values.items()}
-            return _tidy(template.format(g=g, ans=ans, **flat))
+            return _tidy(T.expr(template, g=g, ans=ans, **values))
 
         return grad
 
@@ -216,11 +236,11 @@ def _rule(name, params, *, broadcast=False, fixed=(), **templates):
 # ----- rules that need a little logic -----
 
 
-def _number(text):
-    """The numeric value of a literal text (int or float, not bool), or None."""
+def _number(node):
+    """The numeric value of a literal node (int or float, not bool), or None."""
     try:
-        value = _literal(text)
-    except (ValueError, SyntaxError):
+        value = _literal(node)
+    except ValueError:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
@@ -228,12 +248,12 @@ def _number(text):
 
 
 def _div(num, den):
-    """Text of num / den with NumPy's float semantics: plain `/` for a nonzero literal divisor,
-    else _vjp.div (inf or nan where a Python-number divisor is 0, never ZeroDivisionError)."""
+    """num / den with NumPy's float semantics: plain `/` for a nonzero literal divisor, else _vjp.div
+    (inf or nan where a Python-number divisor is 0, never ZeroDivisionError)."""
     k = _number(den)
     if k is not None and k != 0:
-        return f"{_atom(num)} / {_atom(den)}"
-    return f"_vjp.div({num}, {den})"
+        return T.expr("{num} / {den}", num=num, den=den)
+    return T.expr("_vjp.div({num}, {den})", num=num, den=den)
 
 
 def _pow_base(base, exponent, numpy=False):
@@ -247,19 +267,19 @@ def _pow_base(base, exponent, numpy=False):
         k = _number(b)
         if k is None:
             if _number(a):  # a nonzero literal base
-                return f"{g} * {b} * {a} ** ({b} - 1)"
-            return f"{g} * {b} * _vjp.pow({a}, {b} - 1)"
+                return T.expr("{g} * {b} * {a} ** ({b} - 1)", g=g, a=a, b=b)
+            return T.expr("{g} * {b} * _vjp.pow({a}, {b} - 1)", g=g, a=a, b=b)
         if k == 0:
-            return f"0.0 * {g}"
+            return T.expr("0.0 * {g}", g=g)
         if k == 1:
-            return g
+            return T.expr("{g}", g=g)
         if k == 2:
-            return f"2 * {a} * {g}"
+            return T.expr("2 * {a} * {g}", g=g, a=a)
         if k == 0.5:
-            return f"_vjp.div(0.5 * {g}, {ans})"
+            return T.expr("_vjp.div(0.5 * {g}, {ans})", g=g, ans=ans)
         if k < 1 and (numpy or k > 0):
-            return f"{k!r} * {g} * _vjp.pow({a}, {k - 1!r})"
-        return f"{k!r} * {g} * {a} ** {k - 1!r}"
+            return T.expr("{k} * {g} * _vjp.pow({a}, {k1})", g=g, a=a, k=T.const(k), k1=T.const(k - 1))
+        return T.expr("{k} * {g} * {a} ** {k1}", g=g, a=a, k=T.const(k), k1=T.const(k - 1))
 
     return grad
 
@@ -286,57 +306,61 @@ _KEEPING_DTYPES = {"None", "complex", "np.complex128", "np.complex64", "'complex
 
 def _dtype_passes(name, dtype_param, template):
     """Template callable: `template` for float dtypes, no derivative for integer/bool dtypes, and a
-    run-time decision (_vjp.cast_grad) for a dtype the text does not tell."""
+    run-time decision (_vjp.cast_grad) for a dtype the call does not tell. The dtype argument is
+    recognised by its printed form (ast.unparse), looked up in the dtype tables above."""
 
     def grad(g, ans, v):
-        dtype = v[dtype_param].replace('"', "'")
+        dtype = ast.unparse(v[dtype_param]).replace('"', "'")
         if dtype in _FLOAT_DTYPES:
             if dtype not in _KEEPING_DTYPES:    # a real dtype: a complex argument loses its imaginary part
-                g = f"_vjp.real_adjoint({g})"
-            return template.format(g=g, ans=ans, **v)
+                g = T.expr("_vjp.real_adjoint({g})", g=g)
+            return T.expr(template, g=g, ans=ans, **v)
         if dtype in _INT_DTYPES:
             return None
-        return f"_vjp.cast_grad({template.format(g=g, ans=ans, **v)}, {v[dtype_param]})"
+        return T.expr("_vjp.cast_grad({c}, {dtype})", c=T.expr(template, g=g, ans=ans, **v), dtype=v[dtype_param])
 
     return grad
 
 
-def _fallback_text(name, argnum, g, ans, args, kwargs):
-    """Text of a call to _vjp.autograd_vjp for argument `argnum` of name(*args, **kwargs)."""
-    args_text = f"({args[0]},)" if len(args) == 1 else "(" + ", ".join(args) + ")"
-    kwargs_text = "{" + ", ".join(f"{k!r}: {v}" for k, v in kwargs.items()) + "}"
-    return f"_vjp.autograd_vjp({name}, {argnum}, {g}, {ans}, {args_text}, {kwargs_text})"
+def _fallback_node(name, argnum, g, ans, args, kwargs):
+    """A call to _vjp.autograd_vjp for argument `argnum` of name(*args, **kwargs)."""
+    keywords = ast.Dict(keys=[ast.Constant(k) for k in kwargs], values=[T.clone(v) for v in kwargs.values()])
+    return T.expr("_vjp.autograd_vjp({f}, {i}, {g}, {ans}, (*{args},), {kwargs})", f=_source_node(name),
+                  i=T.const(argnum), g=g, ans=ans, args=list(args), kwargs=keywords)
+
+
+_NONE = T.const(None)
 
 
 def _norm_x(g, ans, v):
     """np.linalg.norm: hand-written 2-norm / Frobenius rule; other `ord`s go to autograd."""
-    if _same_text(v["ord"], "None"):
-        return f"_vjp.norm_grad({g}, {v['x']}, {ans}, {v['axis']}, {v['keepdims']})"
+    if _same(v["ord"], _NONE):
+        return T.expr("_vjp.norm_grad({g}, {x}, {ans}, {axis}, {keepdims})", g=g, ans=ans, **v)
     order = _number(v["ord"])
     if order is not None and abs(order) == float("inf"):  # autograd's p-norm rule gives nan there
         sign, which, fn = ("", "largest", "max") if order > 0 else ("-", "smallest", "min")
         raise RuleError(f"np.linalg.norm: no derivative for ord={sign}inf (the {which} |x|); write it as "
                         f"np.{fn}(np.abs(x)) (for a vector) or use ord=None (2-norm)")
     if order is not None and order <= 1:
-        raise RuleError(f"np.linalg.norm: no derivative for ord={v['ord']}; use ord=None (2-norm) or ord > 1, "
-                        "or write the norm with np.sum and np.abs")
-    ord_text = v["ord"] if order is not None else f"_vjp.differentiable_norm_order({v['ord']})"
-    kwargs = {"ord": ord_text, "axis": v["axis"], "keepdims": v["keepdims"]}
-    return _fallback_text("np.linalg.norm", 0, g, ans, (v["x"],), kwargs)
+        raise RuleError(f"np.linalg.norm: no derivative for ord={ast.unparse(v['ord'])}; use ord=None (2-norm) "
+                        "or ord > 1, or write the norm with np.sum and np.abs")
+    ord_node = v["ord"] if order is not None else T.expr("_vjp.differentiable_norm_order({o})", o=v["ord"])
+    kwargs = {"ord": ord_node, "axis": v["axis"], "keepdims": v["keepdims"]}
+    return _fallback_node("np.linalg.norm", 0, g, ans, (v["x"],), kwargs)
 
 
 def _math_log_x(g, ans, v):
     """math.log(x[, base]) with respect to x."""
-    if _same_text(v["base"], "None"):
-        return f"{g} / {v['x']}"
-    return f"_vjp.div({g}, {v['x']} * math.log({v['base']}))"
+    if _same(v["base"], _NONE):
+        return T.expr("{g} / {x}", g=g, x=v["x"])
+    return T.expr("_vjp.div({g}, {x} * math.log({base}))", g=g, **v)
 
 
 def _math_log_base(g, ans, v):
     """math.log(x, base) with respect to base."""
-    if _same_text(v["base"], "None"):
+    if _same(v["base"], _NONE):
         return None
-    return f"-{g} * {ans} / ({v['base']} * math.log({v['base']}))"
+    return T.expr("-{g} * {ans} / ({base} * math.log({base}))", g=g, ans=ans, **v)
 
 
 # ----- the tables -----
@@ -408,7 +432,8 @@ _BINARY_ARITH = {  # (a, b) templates shared by the operators and their NumPy fu
     "add": ("{g}", "{g}"),
     "subtract": ("{g}", "-{g}"),
     "multiply": ("{g} * {b}", "{g} * {a}"),
-    "divide": (lambda g, ans, v: _div(g, v["b"]), lambda g, ans, v: "-" + _atom(_div(f"{g} * {ans}", v["b"]))),
+    "divide": (lambda g, ans, v: _div(g, v["b"]),
+               lambda g, ans, v: T.expr("-{q}", q=_div(T.expr("{g} * {ans}", g=g, ans=ans), v["b"]))),
     "mod": ("{g}", "-{g} * _vjp.floordiv({a}, {b})"),
     "matmul": ("_vjp.matmul_grad_a({g}, {b})", "_vjp.matmul_grad_b({g}, {a})"),
 }
@@ -425,8 +450,8 @@ def _extremum_of_scalars(g, ans, values):
     if k >= len(args):
         return None
     if len(args) < 2:
-        return f"_vjp.extremum_seq_grad({g}, {ans}, {args[0]})"
-    return f"_vjp.extremum_grad({g}, {ans}, {k}, ({', '.join(args)},))"
+        return T.expr("_vjp.extremum_seq_grad({g}, {ans}, {seq})", g=g, ans=ans, seq=args[0])
+    return T.expr("_vjp.extremum_grad({g}, {ans}, {k}, (*{args},))", g=g, ans=ans, k=T.const(k), args=list(args))
 
 
 def _hand_rules():
@@ -521,12 +546,12 @@ def _hand_rules():
                                   fixed=("order",), a=reshape)
     r[np.ravel] = _rule("np.ravel", "a, order='C'", fixed=("order",), a=reshape)
     r[np.ndarray.flatten] = _rule("np.ndarray.flatten", "a, /, order='C'", fixed=("order",), a=reshape)
-    r[np.ndarray.item] = _rule("np.ndarray.item", "a, /, *args", a="_vjp.item_grad({g}, _vjp.shape_of({a}){args})")
+    r[np.ndarray.item] = _rule("np.ndarray.item", "a, /, *args", a="_vjp.item_grad({g}, _vjp.shape_of({a}), *{args})")
     r[np.squeeze] = _rule("np.squeeze", "a, axis=None", a=reshape)
     r[np.expand_dims] = _rule("np.expand_dims", "a, axis", a=reshape)
     r[np.transpose] = _rule("np.transpose", "a, axes=None", a="_vjp.transpose_grad({g}, {axes})")
     r[np.ndarray.transpose] = _rule("np.ndarray.transpose", "a, /, *axes",
-                                    a="_vjp.transpose_method_grad({g}{axes})")
+                                    a="_vjp.transpose_method_grad({g}, *{axes})")
     r[np.flip] = _rule("np.flip", "m, axis=None", m="np.flip({g}, {axis})")
     r[np.roll] = _rule("np.roll", "a, shift, axis=None", a="_vjp.roll_grad({g}, {shift}, {axis})")
     r[np.diff] = _rule("np.diff", "a, n=1, axis=-1, prepend=None, append=None", fixed=("prepend", "append"),
@@ -747,8 +772,8 @@ def _autograd_argnums(maker):
 def _check_einsum(args):
     """Reject einsum subscripts with a repeated index inside one operand (autograd has no rule)."""
     try:
-        subscripts = ast.literal_eval(args[0]) if args else None
-    except (ValueError, SyntaxError):
+        subscripts = _literal(args[0]) if args else None
+    except ValueError:
         return
     if not isinstance(subscripts, str):
         return
@@ -761,14 +786,14 @@ def _check_einsum(args):
 
 def _check_pad(args, kwargs):
     """Reject np.pad modes other than 'constant' (autograd's rule has no other)."""
-    mode = kwargs.get("mode", args[2] if len(args) > 2 else "'constant'")
-    if not _same_text(mode, "'constant'"):
-        raise RuleError(f"np.pad(..., mode={mode}) has no derivative rule (only mode='constant' has one); "
+    mode = kwargs.get("mode", args[2] if len(args) > 2 else T.const("constant"))
+    if not _same(mode, T.const("constant")):
+        raise RuleError(f"np.pad(..., mode={ast.unparse(mode)}) has no derivative rule (only mode='constant' has one); "
                         "build the padding with np.concatenate, e.g. np.concatenate([a[:1], a, a[-1:]]) for 'edge'")
 
 
 def _fallback_grad(name, sig, argnum, g, ans, *args, **kwargs):
-    """Text calling autograd's vjp for argument `argnum` of name(*args, **kwargs)."""
+    """A call to autograd's vjp for argument `argnum` of name(*args, **kwargs) (an AST grad)."""
     if name == "np.einsum":
         _check_einsum(args)
     if name == "np.pad":
@@ -776,8 +801,8 @@ def _fallback_grad(name, sig, argnum, g, ans, *args, **kwargs):
     if name == "np.gradient" and (len(args) > 1 or set(kwargs) - {"axis"}):
         raise RuleError("np.gradient with spacing arguments has no derivative rule; call np.gradient(f) and "
                         "divide by the spacing")
-    args = [_atom(a) for a in args]
-    kwargs = {k: _atom(v) for k, v in kwargs.items()}
+    args = list(args)
+    kwargs = dict(kwargs)
     if argnum >= len(args):
         names = [p.name for p in sig.parameters.values()
                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)] if sig is not None else []
@@ -785,7 +810,7 @@ def _fallback_grad(name, sig, argnum, g, ans, *args, **kwargs):
             args.append(kwargs.pop(names[argnum]))
         else:
             raise RuleError(f"{name}: pass the differentiated argument number {argnum} by position")
-    return _tidy(_fallback_text(name, argnum, g, ans, tuple(args), kwargs))
+    return _tidy(_fallback_node(name, argnum, g, ans, tuple(args), kwargs))
 
 
 @functools.lru_cache(maxsize=None)
