@@ -4,9 +4,10 @@
 function; the module that defines it is ``nbadjoint.profiling.profile``.
 """
 
-from nbadjoint.profiling.profile import ParetoPoint, Profile, ProfileError, SiteRecord
+from nbadjoint.errors import ProbeError, ProfileError
+from nbadjoint.profiling.profile import ParetoPoint, Profile, SiteRecord
 from nbadjoint.profiling.profile import profile
-from nbadjoint.profiling.recorder import ProbeError, Recorder
+from nbadjoint.profiling.recorder import Recorder
 
 __all__ = ["profile", "Profile", "ProfileError", "ParetoPoint", "SiteRecord", "Recorder",
            "ProbeError"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nbadjoint.errors import ProfileError
 from nbadjoint.profiling.calltree import ROOT_SITE, TIME_FIELDS, aggregate, tree_from_dict
 from nbadjoint.profiling.model import CostModel, Prediction
 from nbadjoint.profiling.recorder import Recorder, merge_primal
@@ -71,11 +72,6 @@ class ParetoPoint:
     time: float
     peak_bytes: int
     placement: dict
-
-
-class ProfileError(ValueError, RuntimeError):
-    """A Profile cannot do what was asked: rerun a profile loaded from JSON, read a damaged or
-    foreign JSON file (the message names the file and the field)."""
 
 
 class Profile:
