@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from .marker import adjoint  # noqa: F401  (re-exported: nba.adjoint)
+from .marker import adjoint
 from .transform import results, runner
 from .transform.program import compile_tree
 
@@ -74,3 +74,6 @@ def adjoint_source(f, argnums=None) -> str:
 def call_sites(f) -> list:
     """Call-site ids (``caller:lineno:callee``) of ``f``'s call tree, in depth-first order."""
     return [s.id for s in compile_tree(f, None, "nba.call_sites").sites]
+
+
+__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "adjoint_source", "call_sites"]
