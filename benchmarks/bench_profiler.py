@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "examples"))
 import nbadjoint as nba  # noqa: E402
 from nbadjoint.profiling.recorder import Recorder  # noqa: E402
 from nbadjoint.profiling.units import format_bytes, format_seconds  # noqa: E402
+from nbadjoint.transform import runner  # noqa: E402
 from nbadjoint.transform.program import compile_tree  # noqa: E402
 
 
@@ -35,15 +36,15 @@ def probe_overhead(f, args, repeat):
     """
     program = compile_tree(f)
     placement = program.placement()
-    program.run_adjoint(args, 0, placement)
-    program.run_adjoint(args, 0, placement, recorder=Recorder())
+    runner.run_adjoint(program, args, 0, placement)
+    runner.run_adjoint(program, args, 0, placement, recorder=Recorder())
     runs = {"wall": ([], []), "cpu": ([], [])}
     events = 0
     for _ in range(max(repeat, 15)):
         for probed in (False, True):
             rec = Recorder() if probed else None
             w0, c0 = time.perf_counter(), time.process_time()
-            program.run_adjoint(args, 0, placement, recorder=rec)
+            runner.run_adjoint(program, args, 0, placement, recorder=rec)
             runs["wall"][probed].append(time.perf_counter() - w0)
             runs["cpu"][probed].append(time.process_time() - c0)
             if probed:

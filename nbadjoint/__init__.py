@@ -8,17 +8,17 @@
 """
 
 from .api import adjoint, adjoint_source, call_sites, grad, value_and_grad, vjp
-from .errors import TransformError
-from .runtime.tape import AliasError
+from .errors import AliasError, PlacementError, ProfileError, TransformError
 
 __version__ = "0.1.0"
 
 __all__ = ["adjoint", "grad", "value_and_grad", "vjp", "adjoint_source", "call_sites", "profile", "Profile",
-           "ProfileError", "TransformError", "AliasError", "load_ipython_extension", "unload_ipython_extension"]
+           "ProfileError", "TransformError", "AliasError", "PlacementError", "load_ipython_extension",
+           "unload_ipython_extension"]
 
 
 def __getattr__(name):
-    if name in ("profile", "Profile", "ProfileError"):
+    if name in ("profile", "Profile"):
         from . import profiling
         return getattr(profiling, name)
     raise AttributeError(f"module 'nbadjoint' has no attribute {name!r}")

@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 import functools
-import types
 
-from .transform import results, roots
+from .marker import adjoint
+from .transform import results, runner
 from .transform.program import compile_tree
-
-
-def adjoint(func):
-    """Mark ``func`` as a node of the differentiated call tree.
-
-    Calling it still runs the plain function; ``grad`` transforms it (and everything it calls).
-    """
-    if not isinstance(func, types.FunctionType):
-        raise TypeError("nba.adjoint marks a function defined with `def` as part of the differentiated call "
-                        f"tree (use it as a decorator: @nba.adjoint above the def); {roots.what_is(func)}")
-    func.__nbadjoint__ = True
-    return func
 
 
 def value_and_grad(f, argnums=0, placement=None):
@@ -53,7 +41,7 @@ def _value_and_grad(f, argnums, placement, what: str):
     def vg(*args, **kwargs):
         program = compile_tree(f, argnums, what)
         _check_arguments(program, args, kwargs)
-        return program.run_adjoint(args, argnums, placement, kwargs=kwargs)
+        return runner.run_adjoint(program, args, argnums, placement, kwargs=kwargs)
 
     vg.__nbadjoint_transform__ = "value_and_grad"
     return vg
@@ -66,7 +54,7 @@ def vjp(f, *args, placement=None):
     """
     program = compile_tree(f, None, "nba.vjp")
     _check_arguments(program, args, {})
-    return program.run_vjp(args, placement)
+    return runner.run_vjp(program, args, placement)
 
 
 def _check_arguments(program, args, kwargs):
@@ -74,11 +62,18 @@ def _check_arguments(program, args, kwargs):
     results.check_argument_types(program.bound_args + args, {**program.bound_kwargs, **kwargs}, program.root_name)
 
 
-def adjoint_source(f) -> str:
-    """The generated code (primal, forward and backward sweeps) of ``f`` and its callees."""
-    return compile_tree(f, None, "nba.adjoint_source").source()
+def adjoint_source(f, argnums=None) -> str:
+    """The generated code (primal, forward and backward sweeps) of ``f`` and its callees.
+
+    With ``argnums`` (an int or a tuple, as for `grad`) the code differentiates only those
+    arguments: the code ``grad(f, argnums)`` runs.  None (the default): every argument.
+    """
+    return compile_tree(f, argnums, "nba.adjoint_source").source()
 
 
 def call_sites(f) -> list:
     """Call-site ids (``caller:lineno:callee``) of ``f``'s call tree, in depth-first order."""
     return [s.id for s in compile_tree(f, None, "nba.call_sites").sites]
+
+
+__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "adjoint_source", "call_sites"]

@@ -19,15 +19,9 @@ import os
 import sys
 import traceback
 
+from nbadjoint.errors import UsageError, UserCodeError
+
 METHODS = ("auto", "optimal", "greedy", "tapenade")
-
-
-class UsageError(Exception):
-    """A command-line mistake: printed without a traceback, exit status 2."""
-
-
-class UserCodeError(Exception):
-    """The user's code raised: printed as one line (the traceback with --traceback), exit 1."""
 
 
 def attach_negative_values(argv, options):

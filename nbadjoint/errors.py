@@ -1,4 +1,8 @@
-"""Errors raised by nbadjoint."""
+"""Every exception class of nbadjoint (this module imports nothing of nbadjoint).
+
+The modules that raise them import them from here; the names stay importable where they were
+raised first (``nbadjoint.runtime.tape.AliasError``, ``nbadjoint.profiling.ProfileError``...).
+"""
 
 from __future__ import annotations
 
@@ -36,6 +40,49 @@ class TransformError(Exception):
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+
+class AliasError(RuntimeError):
+    """A write into an array that another name still in use (or the caller) would see.
+
+    Raised by the forward sweep when the write is about to happen, with the file and line: the
+    adjoint of that other name would miss the write's effect, so no gradient is returned.
+    """
+
+
+class PlacementError(ValueError, TypeError):
+    """A placement that cannot be read: not a dict of call-site ids, a value that does not say
+    checkpointed or not, or a call site the call tree does not have.
+
+    It is a ValueError and a TypeError (what a bad value and a value of the wrong type raised
+    before), so code catching either keeps working.
+    """
+
+
+class RuleError(Exception):
+    """A call that the derivative rules cannot differentiate (raised while generating code)."""
+
+
+class ProfileError(ValueError, RuntimeError):
+    """A Profile cannot do what was asked: rerun a profile loaded from JSON, read a damaged or
+    foreign JSON file (the message names the file and the field)."""
+
+
+class ProbeError(RuntimeError):
+    """The probe events of a run do not follow the bracketing protocol."""
+
+
+class SearchLimitReached(RuntimeError):
+    """The advisor's exact search visited more nodes than it was allowed."""
+
+
+class UsageError(Exception):
+    """A command-line mistake: printed without a traceback, exit status 2."""
+
+
+class UserCodeError(Exception):
+    """The user's code raised while the command line ran it: printed as one line (the traceback
+    with --traceback), exit status 1."""
 
 
 def _pretty_filename(filename: str) -> str:

@@ -83,3 +83,7 @@ def entry_update_in_a_dict(u, x):
     w = d["u"]
     d["u"] += x
     return np.sum(w * w)
+
+
+def product_and_sine(x, y):
+    return np.sum(x * y) + np.sum(np.sin(y))

@@ -7,11 +7,10 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from nbadjoint.profiling import advisor
-from nbadjoint.profiling.advisor import (parse_budget, pareto, suggest, tapenade_rank_key,
-                                         tapenade_ranking)
+from nbadjoint.profiling.advisor import pareto, suggest, tapenade_rank_key, tapenade_ranking
 from nbadjoint.profiling.calltree import ROOT_SITE, CallNode
 from nbadjoint.profiling.model import CostModel, Prediction, SiteFigures, predict
-from nbadjoint.profiling.units import format_bytes, format_seconds, parse_bytes
+from nbadjoint.profiling.units import format_bytes, format_seconds, parse_budget, parse_bytes
 
 
 def leaf(site, tape, snapshot, dt=0.0):
@@ -47,8 +46,15 @@ def test_parse_budget_reads_decimal_and_binary_units():
     assert parse_budget(4096) == 4096
 
 
-def test_parse_budget_none_means_the_default():
-    assert parse_budget(None) is None
+def test_the_advisor_takes_a_zero_budget_and_none_for_the_default():
+    assert parse_budget(0, allow_zero=True) == 0
+    with pytest.raises(ValueError, match="positive"):
+        parse_budget(0)
+    root = siblings()
+    assert suggest(root, budget=None).budget_bytes == predict(root, {}).peak_bytes == 3010
+    assert suggest(root, budget="3010 B").budget_bytes == 3010
+    with pytest.raises(ValueError, match="within the budget"):
+        suggest(root, budget=0)
 
 
 def test_parse_budget_rejects_an_unknown_unit_with_the_valid_ones():

@@ -1,4 +1,5 @@
 """The public API of DESIGN.md section 2, behaviour by behaviour."""
+import ast
 import inspect
 import os
 import traceback
@@ -8,6 +9,7 @@ import pytest
 
 import api_models as m
 import nbadjoint as nba
+from gradcheck import check_grad
 
 
 def test_grad_of_float_function_is_a_float():
@@ -156,6 +158,41 @@ def test_generated_code_is_a_real_file_that_inspect_and_tracebacks_see():
     except TypeError:
         text = traceback.format_exc()
         assert path in text
+
+
+def _backward_sweep(source: str, name: str) -> str:
+    """The text of the generated function ``{name}_bwd`` in an adjoint_source() listing."""
+    tree = ast.parse(source)
+    (fdef,) = [f for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == f"{name}_bwd"]
+    return ast.get_source_segment(source, fdef)
+
+
+def test_adjoint_source_with_argnums_shows_the_code_that_differentiates_only_those():
+    f = m.product_and_sine                        # sum(x * y) + sum(sin(y))
+    every = nba.adjoint_source(f)
+    only_x = nba.adjoint_source(f, argnums=0)
+    only_y = nba.adjoint_source(f, argnums=1)
+    assert nba.adjoint_source(f, None) == every
+    assert nba.adjoint_source(f, argnums=(0, 1)) == every
+    assert only_x != only_y and only_x != every
+    assert "cos" in _backward_sweep(every, "product_and_sine")
+    assert "cos" not in _backward_sweep(only_x, "product_and_sine")     # nothing flows back to y
+    assert "cos" in _backward_sweep(only_y, "product_and_sine")
+
+
+def test_grad_with_argnums_matches_finite_differences_as_its_source_says():
+    x, y = np.linspace(0.1, 0.9, 4), np.linspace(-1.0, 2.0, 4)
+    check_grad(m.product_and_sine, (x, y), argnums=0)
+    check_grad(m.product_and_sine, (x, y), argnums=1)
+    check_grad(m.product_and_sine, (x, y), argnums=(1, 0))
+    np.testing.assert_allclose(nba.grad(m.product_and_sine, 1)(x, y), x + np.cos(y), rtol=1e-12)
+
+
+def test_adjoint_source_refuses_argnums_out_of_range():
+    with pytest.raises(ValueError, match=r"argnums 2 is out of range: product_and_sine\(\) takes 2"):
+        nba.adjoint_source(m.product_and_sine, argnums=2)
+    with pytest.raises(TypeError, match="argnums must be an int or a tuple of ints"):
+        nba.adjoint_source(m.product_and_sine, argnums=[0])
 
 
 def test_generated_code_is_deterministic_and_commented_with_source_lines():

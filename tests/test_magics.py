@@ -221,7 +221,7 @@ def test_the_shell_stays_usable_after_errors(ip, monkeypatch):
 # --- %adjoint_source ---------------------------------------------------------------------------
 
 def test_source_code_is_highlighted_python(monkeypatch):
-    monkeypatch.setattr(nbadjoint, "adjoint_source", lambda f: f"def {f.__name__}_bwd(_c, b):\n    return (b,)\n",
+    monkeypatch.setattr(nbadjoint, "adjoint_source", lambda f, argnums=None: f"def {f.__name__}_bwd(_c, b):\n    return (b,)\n",
                         raising=False)
     code = source_code(len)
     assert isinstance(code, Code)
@@ -232,7 +232,7 @@ def test_source_code_is_highlighted_python(monkeypatch):
 def test_adjoint_source_magic_displays_the_code_of_a_namespace_function(ip, monkeypatch):
     shown = []
     monkeypatch.setattr(magics, "display", shown.append)
-    monkeypatch.setattr(nbadjoint, "adjoint_source", lambda f: f"# adjoint of {f.__name__}\n", raising=False)
+    monkeypatch.setattr(nbadjoint, "adjoint_source", lambda f, argnums=None: f"# adjoint of {f.__name__}\n", raising=False)
     ip.run_cell("def f(x):\n    return x * x\n")
     ip.run_line_magic("adjoint_source", "f")
     assert [c.data for c in shown] == ["# adjoint of f\n"]
@@ -320,6 +320,31 @@ def test_adjoint_source_magic_shows_the_generated_adjoint(ip, monkeypatch):
     ip.run_line_magic("adjoint_source", "model")
     (code,) = shown
     assert "def model_bwd" in code.data and "def step_bwd" in code.data
+
+
+def test_adjoint_source_magic_with_argnums_shows_the_code_of_grad_with_those_argnums(ip, monkeypatch):
+    shown = []
+    monkeypatch.setattr(magics, "display", shown.append)
+    ip.run_cell("def f(x, y, z):\n    return np.sum(x * y) + np.sum(np.sin(y)) + np.sum(np.exp(z))\n")
+    ip.run_line_magic("adjoint_source", "--argnums 0,2 f")
+    ip.run_line_magic("adjoint_source", "--argnums=-2 f")
+    ip.run_line_magic("adjoint_source", "f")
+    f = ip.user_ns["f"]
+    assert [c.data for c in shown] == [nbadjoint.adjoint_source(f, (0, 2)), nbadjoint.adjoint_source(f, 1),
+                                       nbadjoint.adjoint_source(f)]
+    assert "cos" not in shown[0].data and "cos" in shown[1].data
+
+
+@pytest.mark.parametrize("options, message", [
+    ("--argnums x f", "--argnums takes integers like 0 or 0,2, got 'x'"),
+    ("--argnums 3 f", r"--argnums 3 is out of range: f\(\) takes 3 argument\(s\)"),
+    ("--argnums 0,-3 f", r"--argnums \(0, -3\) names argument 0 of f\(\) twice"),
+])
+def test_adjoint_source_magic_refuses_bad_argnums_with_the_usage(ip, options, message):
+    ip.run_cell("def f(x, y, z):\n    return np.sum(x * y * z)\n")
+    with pytest.raises(UsageError, match=message) as error:
+        ip.run_line_magic("adjoint_source", options)
+    assert "usage: %adjoint_source [--argnums I[,J...]] function" in str(error.value)
 
 
 def test_in_a_jupyter_kernel_the_magics_show_the_widget_errors_and_code():

@@ -5,7 +5,8 @@
 """
 
 from .magics import load_ipython_extension, profile_cell, show_profile, source_code, unload_ipython_extension
-from .widget import CallTreeWidget, parse_budget
+from nbadjoint.profiling.units import parse_budget
+from .widget import CallTreeWidget
 
 __all__ = ["CallTreeWidget", "parse_budget", "load_ipython_extension", "unload_ipython_extension",
            "profile_cell", "show_profile", "source_code"]

@@ -33,12 +33,11 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import Code, display
 
 from nbadjoint.cli import attach_negative_values
-from nbadjoint.errors import TransformError
+from nbadjoint.errors import AliasError, ProfileError, TransformError
 from nbadjoint.profiling.advisor import METHODS
-from nbadjoint.profiling.profile import Profile, ProfileError
-from nbadjoint.profiling.units import parse_placement
-from nbadjoint.runtime.tape import AliasError
-from nbadjoint.notebook.widget import CallTreeWidget, parse_budget
+from nbadjoint.profiling.profile import Profile
+from nbadjoint.profiling.units import parse_budget, parse_placement
+from nbadjoint.notebook.widget import CallTreeWidget
 
 __all__ = [
     "AdjointMagics", "RootCall", "load_ipython_extension", "unload_ipython_extension", "profile_cell",
@@ -349,11 +348,15 @@ def show_profile(profile, *, widget=True, budget=None, method="auto", shell=None
     return None
 
 
-def source_code(function):
-    """The generated adjoint code of ``function`` and its callees, as highlighted Python."""
+def source_code(function, argnums=None):
+    """The generated adjoint code of ``function`` and its callees, as highlighted Python.
+
+    ``argnums`` (an int or a tuple): only those arguments are differentiated, as by
+    ``nba.grad(function, argnums)``; None: every argument.
+    """
     import nbadjoint
 
-    return Code(nbadjoint.adjoint_source(function), language="python")
+    return Code(nbadjoint.adjoint_source(function, argnums=argnums), language="python")
 
 
 def _get_shell(required=True):
@@ -397,7 +400,7 @@ class AdjointMagics(Magics):
         if options.budget is not None:
             try:
                 budget = parse_budget(options.budget)
-            except ValueError as exc:
+            except (TypeError, ValueError) as exc:
                 self._usage_error(self.adjoint_profile, f"--budget: {exc}")
         placement = self._placement(options.placement)
         try:
@@ -419,11 +422,14 @@ class AdjointMagics(Magics):
         return None
 
     @magic_arguments()
+    @argument("--argnums", metavar="I[,J...]", default=None,
+              help="differentiate only these arguments, e.g. 0 or 0,2 (default: every argument)")
     @argument("function", help="the function (an expression) whose generated adjoint to show")
     @line_magic
     def adjoint_source(self, line):
         """Show the generated adjoint code of a function and its callees, highlighted."""
         options = self._parse(self.adjoint_source, line)
+        argnums = self._argnums(options.argnums)
         try:
             function = self.shell.ev(options.function)
         except Exception as exc:
@@ -433,9 +439,13 @@ class AdjointMagics(Magics):
             raise UsageError(f"%adjoint_source needs a function; {options.function} is {_kind(function)}. "
                              "Pass the name of a function defined with `def`, e.g. %adjoint_source model")
         try:
-            code = source_code(function)
+            code = source_code(function, argnums)
         except TransformError as exc:
             raise _briefly(exc)
+        except ValueError as exc:
+            if not str(exc).startswith("argnums"):
+                raise
+            self._usage_error(self.adjoint_source, f"--{exc}")      # out of range, or one twice
         display(code)
         return None
 
@@ -445,7 +455,7 @@ class AdjointMagics(Magics):
             tokens = shlex.split(line)
         except ValueError as exc:                           # an unclosed quote
             self._usage_error(magic, f"cannot read the options {line.strip()!r}: {exc}")
-        tokens = attach_negative_values(tokens, ("--budget", "--repeat"))
+        tokens = attach_negative_values(tokens, ("--budget", "--repeat", "--argnums"))
         try:
             return magic.parser.parse_args(tokens)
         except UsageError as exc:
@@ -480,6 +490,16 @@ class AdjointMagics(Magics):
         usage = " ".join(magic.parser.format_usage().replace("::", "").split())
         usage = usage.replace(f"%{magic.__name__}", f"{prefix}{magic.__name__}", 1)
         raise UsageError(f"{message}\nusage: {usage}\n(see {prefix}{magic.__name__}? for the options)") from None
+
+    def _argnums(self, text):
+        """``"0,2"`` -> ``(0, 2)``, ``"1"`` -> ``1``, None -> None (every argument)."""
+        if text is None:
+            return None
+        try:
+            nums = tuple(int(part) for part in text.split(","))
+        except ValueError:
+            self._usage_error(self.adjoint_source, f"--argnums takes integers like 0 or 0,2, got {text!r}")
+        return nums[0] if len(nums) == 1 else nums
 
     def _placement(self, name):
         if name is None:

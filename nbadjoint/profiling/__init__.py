@@ -6,10 +6,10 @@ name ``profile`` here is the function; the module that defines it is
 ``nbadjoint.profiling.profile``.
 """
 
-from nbadjoint.profiling.profile import (ParetoPoint, Profile, ProfileData, ProfileError,
-                                         ProfileSession, SiteRecord)
+from nbadjoint.errors import ProbeError, ProfileError
+from nbadjoint.profiling.profile import ParetoPoint, Profile, ProfileData, ProfileSession, SiteRecord
 from nbadjoint.profiling.profile import profile
-from nbadjoint.profiling.recorder import ProbeError, Recorder
+from nbadjoint.profiling.recorder import Recorder
 
 __all__ = ["profile", "Profile", "ProfileData", "ProfileSession", "ProfileError", "ParetoPoint",
            "SiteRecord", "Recorder", "ProbeError"]

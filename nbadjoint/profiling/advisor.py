@@ -37,6 +37,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
+from ..errors import SearchLimitReached
 from .calltree import AggregatedTree, CallNode
 from .model import CHECKPOINTED, SPLIT, UNDECIDED, CostModel, SiteFigures
 from . import units
@@ -65,17 +66,6 @@ class Suggestion:
         return {"placement": dict(self.placement), "time": self.time,
                 "peak_bytes": self.peak_bytes, "method": self.method,
                 "ranking": [dict(r) for r in self.ranking], "budget_bytes": self.budget_bytes}
-
-
-class SearchLimitReached(RuntimeError):
-    """The exact search visited more nodes than it was allowed."""
-
-
-def parse_budget(budget: "int | float | str | None") -> int | None:
-    """Bytes of a memory budget: ``None`` (use the default), an int, or ``"200MB"``, ``"1.5 GiB"``."""
-    if budget is None:
-        return None
-    return units.parse_budget(budget, allow_zero=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------------
@@ -116,8 +106,7 @@ class _Problem:
         # sites not asked about keep their run value; free sites are overwritten by the search
         self.fixed_state = list(self.run_state)
         self.default_budget = model.peak_of_state(model.uniform_state(CHECKPOINTED))
-        parsed = parse_budget(budget)
-        self.budget = self.default_budget if parsed is None else parsed
+        self.budget = self.default_budget if budget is None else units.parse_budget(budget, allow_zero=True)
 
     def state_with(self, values: Mapping[int, int]) -> list[int]:
         st = list(self.fixed_state)
@@ -606,6 +595,6 @@ def _ranked_sweep(pb: _Problem, start: int, rounds: int = PARETO_SWEEP_ROUNDS):
     return points
 
 
-__all__ = ["Suggestion", "parse_budget", "suggest", "pareto", "tapenade_ranking",
+__all__ = ["Suggestion", "suggest", "pareto", "tapenade_ranking",
            "tapenade_rank_key", "SearchLimitReached", "MAX_EXACT_SITES", "AUTO_EXACT_SITES",
            "AUTO_NODE_LIMIT", "METHODS"]

@@ -66,7 +66,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-ROOT_SITE = "<root>"
+from nbadjoint.ids import ROOT_ID as ROOT_SITE      # the root's id (it is not a call site)
+
 GROUP_SITE = "<group>"      # a repeated block of children, not a call: see `aggregate`
 MAX_BLOCK = 16              # longest block of segments searched for periodic repetition
 
@@ -75,7 +76,7 @@ TIME_FIELDS = ("t_primal", "t_snapshot", "t_fwd", "t_bwd", "t_saved")   # the ti
 
 @dataclass(eq=False)
 class CallNode:
-    site: str                 # call-site id "caller:lineno:callee"; "<root>" for the root
+    site: str                 # call-site id "caller:lineno:callee"; ROOT_SITE for the root
     gaps: list[int]           # bytes this instance's OWN forward sweep pushes: before child 0, between children, after the last child (len == len(children)+1)
     children: list["CallNode"]
     snapshot_bytes: int = 0   # bytes its snapshot takes when its site is checkpointed (pushed by the caller in the caller's forward sweep, popped just before the recomputation)

@@ -29,6 +29,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from nbadjoint.errors import ProfileError
 from nbadjoint.profiling.calltree import tree_from_dict
 from nbadjoint.profiling.units import parse_placement
 
@@ -40,11 +41,6 @@ READABLE_VERSIONS = (1, 2)
 
 DERIVED_FIELDS = ("ratio", "suggestion", "pareto")
 """Entries a profile file may hold that are computed from the data: reading ignores them."""
-
-
-class ProfileError(ValueError, RuntimeError):
-    """A Profile cannot do what was asked: rerun a profile loaded from JSON, read a damaged or
-    foreign JSON file (the message names the file and the field)."""
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nbadjoint.errors import ProfileError
 from nbadjoint.profiling.calltree import ROOT_SITE, TIME_FIELDS, aggregate, tree_from_dict
-from nbadjoint.profiling.data import (SCHEMA_VERSION, ProfileData, ProfileError, SiteRecord,
-                                      read_profile_data, site_records)
+from nbadjoint.profiling.data import (SCHEMA_VERSION, ProfileData, SiteRecord, read_profile_data,
+                                      site_records)
 from nbadjoint.profiling.model import CostModel, Prediction
 from nbadjoint.profiling.recorder import Recorder, merge_primal
 from nbadjoint.profiling.session import ProfileSession

@@ -13,7 +13,7 @@ The probed variant of the generated module brackets every call site with
   callee would tape nothing: its forward sweep is taken to cost its primal run, which the
   checkpointed call does not spend again (``t_saved``).
 
-The engine brackets the root with ``'<root>'``: ``F`` then ``B`` for an adjoint
+The engine brackets the root with `nbadjoint.ids.ROOT_ID`: ``F`` then ``B`` for an adjoint
 run, ``P`` for a primal run.
 
 During the run the probes only log events; afterwards one :class:`CallNode` is
@@ -32,7 +32,9 @@ from time import perf_counter
 
 import numpy as np
 
-from nbadjoint.profiling.calltree import ROOT_SITE as ROOT, CallNode
+from nbadjoint.errors import ProbeError
+from nbadjoint.ids import ROOT_ID as ROOT
+from nbadjoint.profiling.calltree import CallNode
 from nbadjoint.runtime.tape import nbytes_of
 
 
@@ -69,10 +71,6 @@ def _size(value):
     if value is None:
         return 0
     return nbytes_of(value)
-
-
-class ProbeError(RuntimeError):
-    """The probe events of a run do not follow the bracketing protocol."""
 
 
 class Recorder:

@@ -1,4 +1,5 @@
-"""Parsing and human formatting of byte counts and durations.
+"""Parsing and human formatting of byte counts and durations; the readers of budgets and
+(re-exported from `nbadjoint.transform.placement`) of placements.
 
 Byte units follow the usual conventions: decimal ``kB``/``MB``/``GB``/``TB`` (powers of 1000)
 and binary ``KiB``/``MiB``/``GiB``/``TiB`` (powers of 1024); unit letters are case-insensitive and
@@ -7,9 +8,9 @@ the trailing ``B`` is optional (``"200M"`` is 200 MB).
 from __future__ import annotations
 
 import math
-import numbers
 import re
-from collections.abc import Mapping
+
+from nbadjoint.transform.placement import parse_checkpointed, parse_placement  # noqa: F401  (re-exported)
 
 _BYTE_UNITS = {
     "": 1, "b": 1, "byte": 1, "bytes": 1,
@@ -98,43 +99,6 @@ def parse_budget(budget: "int | float | str", allow_zero: bool = False) -> int:
         raise ValueError(f"the budget must be a positive number of bytes, got {budget!r}; "
                          f"write e.g. 200MB, '200 MiB', 1.5GiB or 4096")
     return value
-
-
-_TRUE = ("true", "yes", "1", "joint", "checkpointed", "checkpoint")
-_FALSE = ("false", "no", "0", "split")
-
-
-def parse_checkpointed(value, site=None):
-    """Whether ``value`` says "checkpointed": True/False, 1/0, or one of the words
-    true/false, yes/no, 1/0, joint/split (any case).  Anything else raises ValueError."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
-        return bool(value)
-    if isinstance(value, numbers.Integral) and int(value) in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
-        return value.strip().lower() in _TRUE
-    where = f" for call site {site!r}" if site is not None else ""
-    raise ValueError(f"cannot read {value!r}{where} as checkpointed or not: use True / False "
-                     f"(or 'joint' / 'split', 'yes' / 'no', 1 / 0)")
-
-
-def parse_placement(placement, what="placement"):
-    """A placement as a dict of call-site id -> bool, read strictly (see `parse_checkpointed`).
-
-    ``None`` stays None.  Raises TypeError for anything but a dict (or mapping) with str keys.
-    """
-    if placement is None:
-        return None
-    if not isinstance(placement, Mapping):
-        raise TypeError(f"{what} must be a dict mapping call-site ids to True (checkpointed) or "
-                        f"False (split), not {type(placement).__name__}")
-    out = {}
-    for site, value in placement.items():
-        if not isinstance(site, str):
-            raise TypeError(f"{what}: call-site ids are strings like 'model:12:step', "
-                            f"got {site!r}")
-        out[site] = parse_checkpointed(value, site)
-    return out
 
 
 __all__ = ["parse_bytes", "parse_budget", "parse_checkpointed", "parse_placement",

@@ -11,6 +11,7 @@ import sys
 
 import numpy as np
 
+from ..errors import AliasError
 from .memory import keep_freed_memory as _keep_freed_memory
 from .vjp import real_for as _real_for
 from .vjp import seq_marker as _seq_marker
@@ -481,14 +482,6 @@ def restore_snapshot(value, snap):
     elif isinstance(value, tuple):
         for item, sub in zip(items, inner):
             restore_snapshot(item, sub)
-
-
-class AliasError(RuntimeError):
-    """A write into an array that another name still in use (or the caller) would see.
-
-    Raised by the forward sweep when the write is about to happen, with the file and line: the
-    adjoint of that other name would miss the write's effect, so no gradient is returned.
-    """
 
 
 def check_alias(written, other, message):

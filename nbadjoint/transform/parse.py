@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import TransformError
+from ..ids import MARKER_ATTRIBUTE
 
 _LIBRARY_DIRS = tuple(sorted({os.path.normcase(os.path.abspath(sysconfig.get_paths()[k]))
                               for k in ("stdlib", "platstdlib", "purelib", "platlib")}))
@@ -55,7 +56,7 @@ def is_user_function(obj) -> bool:
     """True for plain Python functions written by the user (module files or notebook cells)."""
     if not isinstance(obj, types.FunctionType):
         return False
-    if getattr(obj, "__nbadjoint__", False):
+    if getattr(obj, MARKER_ATTRIBUTE, False):
         return True
     module = getattr(obj, "__module__", None) or ""
     if module.startswith(_LIBRARY_PREFIXES) or module == "nbadjoint":

@@ -2,7 +2,7 @@
 
 ``compile_tree(f)`` finds the functions ``f`` calls (transitively), lowers and differentiates each,
 writes the generated module to a real file in the cache folder (so tracebacks, pdb, inspect and
-line_profiler show it), and runs it.
+line_profiler show it), and loads it.  `nbadjoint.transform.runner` runs it.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import TransformError
-from ..runtime import tape as _rt
-from . import files, results, roots, stack, user_errors
+from ..errors import PlacementError, TransformError
+from ..ids import ROOT_ID
+from . import files, roots, runner, stack
+from .placement import parse_placement
 from .parse import FunctionInfo, closure_values, display_name, load_function, resolved_now, same_value
 from .shapes import analyze_program as analyze_shapes
 
@@ -50,10 +51,8 @@ class Program:
         self._order: list = []
         self._visiting: list = []
         self._modules: dict = {}
-        self._linemaps: dict = {}          # probes -> {generated line: (key, sweep, user line)}, made on demand
         self.bound_args: tuple = ()        # a functools.partial root: its bound arguments
         self.bound_kwargs: dict = {}
-        self._signature = None
         self.root_key = self._add(root, None, None)
         self.root_name = self.functions[self.root_key].info.name
         self._check_aliasing()
@@ -210,7 +209,7 @@ class Program:
                             "children": children(callee_key, depth + 1)})
             return out
 
-        return {"id": "<root>", "callee": self.root_name, "children": children(self.root_key, 0)}
+        return {"id": ROOT_ID, "callee": self.root_name, "children": children(self.root_key, 0)}
 
     # -- references from generated code -------------------------------------------------------------
     def constant_ref(self, info: FunctionInfo, name: str, value) -> str:
@@ -252,16 +251,15 @@ class Program:
     # -- placement ----------------------------------------------------------------------------------
     def placement(self, placement=None) -> dict:
         """Every call site -> checkpointed, from ``placement`` (a dict of call-site ids to True / False,
-        read strictly, see `parse_placement`) and the sites' defaults."""
-        from ..profiling.units import parse_placement
+        read strictly, see `parse_placement`) and the sites' defaults.  Raises PlacementError."""
         placement = parse_placement(placement)
         full = {s.id: s.default_checkpointed for s in self.sites}
         if placement:
             unknown = [k for k in placement if k not in full]
             if unknown:
                 known = ", ".join(full) or "(none: the root calls no user function)"
-                raise ValueError(f"unknown call site(s) {unknown} in placement; the call sites of "
-                                 f"{self.root_name}() are: {known}")
+                raise PlacementError(f"unknown call site(s) {unknown} in placement; the call sites of "
+                                     f"{self.root_name}() are: {known}")
             full.update(placement)
         return full
 
@@ -277,6 +275,11 @@ class Program:
 
     def module(self, probes: bool = False) -> dict:
         return self._module(probes)[1]
+
+    def built_module(self, probes: bool = False):
+        """``(text, filename)`` of the generated module if it was built (`module`), else None."""
+        built = self._modules.get(probes)
+        return None if built is None else (built[0], built[2])
 
     def _module(self, probes: bool):
         if probes in self._modules:
@@ -336,7 +339,7 @@ class Program:
         raise KeyError(f"{name!r} is not a function of the call tree of {self.root_name}() "
                        f"(functions: {', '.join(self.function_names)})")
 
-    # -- running -----------------------------------------------------------------------------------
+    # -- arguments -----------------------------------------------------------------------------------
     def bound(self, args: tuple, kwargs: dict) -> "Program":
         """This program with leading arguments and keywords fixed, as a functools.partial fixes them."""
         view = copy.copy(self)
@@ -353,127 +356,14 @@ class Program:
         """Index among the root's parameters of the caller's argument ``n`` (in range, see `roots.check_argnums`)."""
         return len(self.bound_args) + n % self.n_params
 
-    def bind(self, args, kwargs=None) -> list:
-        """Positional argument values; arguments the tree writes into are copied (yours stay as they are)."""
-        sig = self._signature
-        if sig is None:
-            sig = self._signature = inspect.signature(self.root, follow_wrapped=False)
-        try:
-            bound = sig.bind(*self.bound_args, *args, **{**self.bound_kwargs, **(kwargs or {})})
-        except TypeError as exc:
-            raise TypeError(f"{self.root_name}(): {exc}") from None
-        bound.apply_defaults()
-        root = self.functions[self.root_key]
-        root.check_arguments(bound.arguments)
-        copied, memo = root.copied_params, {}
-        return [copy.deepcopy(bound.arguments[p], memo) if p in copied else bound.arguments[p] for p in sig.parameters]
-
-    @property
-    def root_mutated_none(self) -> tuple:
-        """Adjoints after the run of the root arguments it writes into: none."""
-        return (None,) * len(self.functions[self.root_key].mutated)
-
-    def check_current(self):
-        """Raise unless the code this program was compiled from is still the code that runs."""
-        if not self.is_current():
-            raise RuntimeError(f"the code of {self.root_name}() or of a function it calls changed since it was "
-                               "compiled (redefined, reloaded or monkeypatched); compile it again: nba.grad, "
-                               "nba.profile and compile_tree compile the code that runs now")
-
+    # -- running (see nbadjoint.transform.runner) -----------------------------------------------------
     def run_primal(self, args, kwargs=None, recorder=None):
-        self.check_current()
-        values = self.bind(args, kwargs)
-        probes = recorder is not None
-        ns = self.module(probes)
-        ctx = _rt.Context(self.placement(), recorder)
-        fn = ns[f"{self.root_key}_primal"]
-        if probes:
-            recorder.enter("<root>", "P")
-            out = self._call(probes, fn, ctx, *values)
-            recorder.leave("<root>", "P")
-            return out
-        return self._call(probes, fn, ctx, *values)
+        """`runner.run_primal` of this program (the profiler calls it as a method)."""
+        return runner.run_primal(self, args, kwargs=kwargs, recorder=recorder)
 
     def run_adjoint(self, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None):
-        """Value and gradient(s) of the root with respect to the arguments ``argnums``."""
-        nums = roots.check_argnums(argnums, self.n_params, self.root_name)
-        self.check_current()
-        values = self.bind(args, kwargs)
-        index = [self.argument_index(n) for n in nums]
-        if self.wrt is not None and any(i not in self.wrt for i in index):
-            raise ValueError(f"this program differentiates arguments {sorted(self.wrt)} of {self.root_name}(), "
-                             f"not {argnums!r}")
-        probes = recorder is not None
-        ns = self.module(probes)
-        ctx = _rt.Context(self.placement(placement), recorder)
-        if probes:
-            recorder.tape = ctx.tape
-        fwd = ns[f"{self.root_key}_fwd"]
-        bwd = ns[f"{self.root_key}_bwd"]
-        if probes:
-            recorder.enter("<root>", "F")
-        value = self._call(probes, fwd, ctx, *values)
-        if probes:
-            recorder.leave("<root>", "F")
-        results.check_output(value, self.root_name)
-        out_value = results.copy_out(value)
-        if seed is None:
-            seed = results.ones_like(value)
-        if probes:
-            recorder.enter("<root>", "B")
-        grads = self._call(probes, bwd, ctx, seed, *values, *self.root_mutated_none)
-        if probes:
-            recorder.leave("<root>", "B")
-        if ctx.tape:
-            raise RuntimeError(f"internal error: {len(ctx.tape)} tape entries left after the backward sweep of "
-                               f"{self.root_name}(); please report this with the function's source")
-        result = tuple(results.finish_grad(grads[i], values[i]) for i in index)
-        return out_value, (result[0] if isinstance(argnums, int) else result)
-
-    def run_vjp(self, args, placement=None, kwargs=None):
-        """Run the forward sweep; return (value, pullback), the pullback usable once."""
-        self.check_current()
-        values = self.bind(args, kwargs)
-        ns = self.module(False)
-        ctx = _rt.Context(self.placement(placement), None)
-        value = self._call(False, ns[f"{self.root_key}_fwd"], ctx, *values)
-        bwd = ns[f"{self.root_key}_bwd"]
-        out_value = results.copy_out(value)
-        skip = len(self.bound_args)
-        used = []
-
-        def pullback(cotangent):
-            if used:
-                raise RuntimeError("this pullback was already used: its tape is consumed; call nba.vjp again")
-            results.check_cotangent(cotangent, out_value, self.root_name)
-            used.append(True)
-            grads = self._call(False, bwd, ctx, cotangent, *values, *self.root_mutated_none)
-            if ctx.tape:
-                raise RuntimeError(f"internal error: {len(ctx.tape)} tape entries left after the backward sweep "
-                                   f"of {self.root_name}(); please report this with the function's source")
-            return tuple(results.finish_grad(gi, xi) for gi, xi in list(zip(grads, values))[skip:])
-
-        return out_value, pullback
-
-    # -- errors raised while the generated code runs -------------------------------------------------
-    def _call(self, probes: bool, fn, *args):
-        """``fn(*args)`` with room on the stack for the call tree; an exception raised inside the
-        generated code names the user's line it comes from and loses nbadjoint's frames."""
-        try:
-            if self.depth <= stack.SHALLOW:
-                return fn(*args)
-            with stack.recursion_room(3 * self.depth + 200):
-                return fn(*args)
-        except Exception as exc:
-            raise self._user_error(exc, probes)
-
-    def _user_error(self, exc, probes: bool):
-        if probes not in self._modules:
-            return exc
-        text, _, filename = self._modules[probes]
-        if probes not in self._linemaps:
-            self._linemaps[probes] = user_errors.line_map(text, self.functions)
-        return user_errors.annotate(exc, filename, self._linemaps[probes], self.functions)
+        """`runner.run_adjoint` of this program (the profiler calls it as a method)."""
+        return runner.run_adjoint(self, args, argnums, placement, recorder=recorder, kwargs=kwargs, seed=seed)
 
 
 def _short(filename: str) -> str:

@@ -1,0 +1,163 @@
+"""Running a compiled call tree: the primal, the adjoint (value and gradient) and a pullback.
+
+A `nbadjoint.transform.program.Program` compiles; the functions here take one and run its
+generated module: they bind the arguments (copying those the tree writes into), check that the
+code compiled is still the code that runs, bracket the root for a profiling recorder, and turn an
+exception raised inside the generated code into one that names the user's line.
+
+This module does not import `program` (a program is passed in), so imports run one way.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import weakref
+
+from ..ids import ROOT_ID
+from ..runtime import tape as _rt
+from . import results, roots, stack, user_errors
+
+_SIGNATURES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()     # program -> root signature
+_LINE_MAPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()      # program -> {probes: line map}
+
+
+def check_current(program):
+    """Raise unless the code ``program`` was compiled from is still the code that runs."""
+    if not program.is_current():
+        raise RuntimeError(f"the code of {program.root_name}() or of a function it calls changed since it was "
+                           "compiled (redefined, reloaded or monkeypatched); compile it again: nba.grad, "
+                           "nba.profile and compile_tree compile the code that runs now")
+
+
+def bind(program, args, kwargs=None) -> list:
+    """Positional argument values of the root; arguments the tree writes into are copied (the
+    caller's stay as they are)."""
+    sig = _SIGNATURES.get(program)
+    if sig is None:
+        sig = _SIGNATURES[program] = inspect.signature(program.root, follow_wrapped=False)
+    try:
+        bound = sig.bind(*program.bound_args, *args, **{**program.bound_kwargs, **(kwargs or {})})
+    except TypeError as exc:
+        raise TypeError(f"{program.root_name}(): {exc}") from None
+    bound.apply_defaults()
+    root = program.functions[program.root_key]
+    root.check_arguments(bound.arguments)
+    copied, memo = root.copied_params, {}
+    return [copy.deepcopy(bound.arguments[p], memo) if p in copied else bound.arguments[p] for p in sig.parameters]
+
+
+def run_primal(program, args, kwargs=None, recorder=None):
+    """The root's value, by the primal functions (probed when ``recorder`` is given)."""
+    check_current(program)
+    values = bind(program, args, kwargs)
+    probes = recorder is not None
+    ns = program.module(probes)
+    ctx = _rt.Context(program.placement(), recorder)
+    fn = ns[f"{program.root_key}_primal"]
+    if probes:
+        recorder.enter(ROOT_ID, "P")
+        out = call(program, probes, fn, ctx, *values)
+        recorder.leave(ROOT_ID, "P")
+        return out
+    return call(program, probes, fn, ctx, *values)
+
+
+def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None):
+    """Value and gradient(s) of the root with respect to the arguments ``argnums``."""
+    nums = roots.check_argnums(argnums, program.n_params, program.root_name)
+    check_current(program)
+    values = bind(program, args, kwargs)
+    index = [program.argument_index(n) for n in nums]
+    if program.wrt is not None and any(i not in program.wrt for i in index):
+        raise ValueError(f"this program differentiates arguments {sorted(program.wrt)} of {program.root_name}(), "
+                         f"not {argnums!r}")
+    probes = recorder is not None
+    ns = program.module(probes)
+    ctx = _rt.Context(program.placement(placement), recorder)
+    if probes:
+        recorder.tape = ctx.tape
+    fwd = ns[f"{program.root_key}_fwd"]
+    bwd = ns[f"{program.root_key}_bwd"]
+    if probes:
+        recorder.enter(ROOT_ID, "F")
+    value = call(program, probes, fwd, ctx, *values)
+    if probes:
+        recorder.leave(ROOT_ID, "F")
+    results.check_output(value, program.root_name)
+    out_value = results.copy_out(value)
+    if seed is None:
+        seed = results.ones_like(value)
+    if probes:
+        recorder.enter(ROOT_ID, "B")
+    grads = call(program, probes, bwd, ctx, seed, *values, *_mutated_none(program))
+    if probes:
+        recorder.leave(ROOT_ID, "B")
+    _check_tape_empty(ctx, program)
+    result = tuple(results.finish_grad(grads[i], values[i]) for i in index)
+    return out_value, (result[0] if isinstance(argnums, int) else result)
+
+
+def run_vjp(program, args, placement=None, kwargs=None):
+    """Run the forward sweep; return (value, pullback), the pullback usable once."""
+    check_current(program)
+    values = bind(program, args, kwargs)
+    ns = program.module(False)
+    ctx = _rt.Context(program.placement(placement), None)
+    value = call(program, False, ns[f"{program.root_key}_fwd"], ctx, *values)
+    bwd = ns[f"{program.root_key}_bwd"]
+    out_value = results.copy_out(value)
+    skip = len(program.bound_args)
+    used = []
+
+    def pullback(cotangent):
+        if used:
+            raise RuntimeError("this pullback was already used: its tape is consumed; call nba.vjp again")
+        results.check_cotangent(cotangent, out_value, program.root_name)
+        used.append(True)
+        grads = call(program, False, bwd, ctx, cotangent, *values, *_mutated_none(program))
+        _check_tape_empty(ctx, program)
+        return tuple(results.finish_grad(gi, xi) for gi, xi in list(zip(grads, values))[skip:])
+
+    return out_value, pullback
+
+
+def _mutated_none(program) -> tuple:
+    """Adjoints after the run of the root arguments it writes into: none."""
+    return (None,) * len(program.functions[program.root_key].mutated)
+
+
+def _check_tape_empty(ctx, program):
+    if ctx.tape:
+        raise RuntimeError(f"internal error: {len(ctx.tape)} tape entries left after the backward sweep of "
+                           f"{program.root_name}(); please report this with the function's source")
+
+
+# -- errors raised while the generated code runs -----------------------------------------------------
+def call(program, probes: bool, fn, *args):
+    """``fn(*args)`` with room on the stack for the call tree; an exception raised inside the
+    generated code names the user's line it comes from and loses nbadjoint's frames."""
+    try:
+        if program.depth <= stack.SHALLOW:
+            return fn(*args)
+        with stack.recursion_room(3 * program.depth + 200):
+            return fn(*args)
+    except Exception as exc:
+        raise user_error(program, exc, probes)
+
+
+def user_error(program, exc, probes: bool):
+    """``exc`` with a note naming the user's line (if the generated module raised it)."""
+    built = program.built_module(probes)
+    if built is None:
+        return exc
+    text, filename = built
+    maps = _LINE_MAPS.get(program)
+    if maps is None:
+        maps = _LINE_MAPS[program] = {}
+    if probes not in maps:
+        maps[probes] = user_errors.line_map(text, program.functions)
+    return user_errors.annotate(exc, filename, maps[probes], program.functions)
+
+
+__all__ = ["bind", "call", "check_current", "run_adjoint", "run_primal", "run_vjp", "user_error"]
