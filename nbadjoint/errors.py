@@ -89,3 +89,8 @@ def _pretty_filename(filename: str) -> str:
     if filename.startswith("<ipython-input-") or "ipykernel_" in filename:
         return "notebook cell"
     return filename
+
+
+class TemplateError(ValueError):
+    """A code template of nbadjoint's own that is not valid or not given what it needs (a bug in
+    nbadjoint, found while generating code)."""

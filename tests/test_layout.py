@@ -14,11 +14,9 @@ import nbadjoint as nba
 
 PACKAGE = pathlib.Path(nba.__file__).parent
 
-TEMPORARILY_EXEMPT = {
-    "transform/codegen.py", "transform/rules.py", "transform/normalize.py", "transform/ir.py",
-    "transform/shapes.py", "profiling/profile.py", "notebook/widget.py",
-}
-"""Modules being rebuilt: they do not follow the layout yet (remove each once it does)."""
+TEMPORARILY_EXEMPT = {"transform/normalize.py", "transform/rules.py"}
+"""Modules over the size limit still to be split: the normaliser and the table of derivative rules
+(remove each once it is split)."""
 
 MAX_LINES = 800
 

@@ -34,8 +34,8 @@ import pathlib
 import anywidget
 import traitlets
 
-from nbadjoint.profiling.units import parse_budget as _parse_budget
-from nbadjoint.profiling.units import format_bytes, parse_placement
+from nbadjoint.ids import ROOT_ID     # the root node's id in profile_data["tree"] (no call site)
+from nbadjoint.profiling.units import format_bytes, parse_budget, parse_placement
 
 __all__ = ["CallTreeWidget", "parse_budget", "HISTORY_LENGTH", "ROOT_ID", "BUDGET_ERROR"]
 
@@ -44,9 +44,6 @@ _STATIC = pathlib.Path(__file__).parent / "static"
 HISTORY_LENGTH = 10
 """How many runs the widget's history keeps (the oldest are dropped first)."""
 
-ROOT_ID = "<root>"
-"""The id of the root node in ``profile_data["tree"]`` (the root is not a call site)."""
-
 BUDGET_ERROR = "Budget: "
 """How ``error`` starts when a budget could not be read (the front end marks the budget box)."""
 
@@ -54,18 +51,6 @@ ADVICE_LATER_SITES = 60
 """Beyond this many call sites the advisor's suggestion and the Pareto front (seconds of search
 on large trees) are computed once the widget is on screen: the front end asks for them
 (``advising`` is True until then), and so does every Python method that needs them."""
-
-
-def parse_budget(budget):
-    """Return a memory budget in bytes from an int or a string like ``"200MB"`` or ``"1.5 GiB"``.
-
-    kB/MB/GB are powers of 1000, KiB/MiB/GiB powers of 1024 (as everywhere in nbadjoint); the
-    reader is `nbadjoint.profiling.units.parse_budget`, with a ValueError for every bad input.
-    """
-    try:
-        return _parse_budget(budget)
-    except TypeError as exc:
-        raise ValueError(str(exc)) from None
 
 
 def _plain(value):
@@ -201,7 +186,7 @@ class CallTreeWidget(anywidget.AnyWidget):
         """
         try:
             value = parse_budget(budget)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             # cleared first, so that the front end hears the answer even when the text is the same
             self.error = ""
             self.error = f"{BUDGET_ERROR}{exc}; the budget stays {format_bytes(self.budget)}."

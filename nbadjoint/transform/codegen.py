@@ -17,7 +17,7 @@ from . import plans
 from .alias import AliasChecker  # noqa: F401  (used by program.py)
 from .normalize import Normalizer
 from .parse import FunctionInfo
-from . import sweeps
+from . import liveness, sweeps
 from .primal import primal_lines
 from .sweep_ast import same_tree, to_source
 
@@ -214,7 +214,7 @@ class FunctionCode:
     def emit(self, probes: bool) -> str:
         """The generated code of this function: its primal, forward sweep and backward sweep."""
         self._solve_program()
-        defs = sweeps.build_sweeps(self, probes)
+        defs = liveness.build_sweeps(self, probes)
         texts = [to_source([d]) for d in defs]
         if os.environ.get("NBADJOINT_CHECK_PRINT"):        # the tests check the printer on every sweep
             for d, text in zip(defs, texts):
@@ -224,12 +224,12 @@ class FunctionCode:
 
     def _solve_program(self):
         """Which adjoints cross calls set, and which functions get a specialised body: decided
-        once for the whole call tree (see sweeps.solve_liveness) before any code is emitted."""
+        once for the whole call tree (see liveness.solve_liveness) before any code is emitted."""
         program = self.program
         if getattr(program, "_adjoint_liveness", None) is not program.functions:
             program._adjoint_liveness = program.functions      # (builds inside the solve ask again)
             try:
-                sweeps.solve_liveness(program)
+                liveness.solve_liveness(program)
             except BaseException:
                 program._adjoint_liveness = None
                 raise

@@ -55,12 +55,7 @@ def _grad(rule, i, g, ans, args, kwargs):
     and ``ans`` are names, ``args`` and ``kwargs`` the call's atoms (or _OLD)."""
     def node(a):
         return ast.Name(a, ast.Load()) if isinstance(a, str) else ir.node(a)
-    ast_grads = getattr(rule, "ast_grads", None)
-    if ast_grads is not None:
-        return ast_grads[i](node(g), node(ans), *map(node, args), **{k: node(v) for k, v in kwargs.items()})
-    text = rule.grads[i](g, ans, *[a if isinstance(a, str) else a.text() for a in args],
-                         **{k: v if isinstance(v, str) else v.text() for k, v in kwargs.items()})
-    return None if text is None else ir.src_node(text)
+    return rule.ast_grads[i](node(g), node(ans), *map(node, args), **{k: node(v) for k, v in kwargs.items()})
 
 
 def plan_recomputation(code, stmts, varied):

@@ -50,12 +50,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nbadjoint.errors import RuleError  # noqa: F401  (raised here, caught by the generator)
 from nbadjoint.runtime import vjp as _vjp
 from nbadjoint.transform import templates as T
-
-
-class RuleError(Exception):
-    """A call that the derivative rules cannot differentiate (raised while generating code)."""
 
 
 def _no_grad(g, ans, *args, **kwargs):

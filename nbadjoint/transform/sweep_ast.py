@@ -1,8 +1,8 @@
-"""Building generated code as trees: statement and expression templates, comments, and the printer.
+"""Building generated code as trees: templates, comments, and the printer.
 
-Generated code is made of ``ast`` nodes and printed once (``to_source``). Templates are Python
-source with ``{name}`` placeholders, parsed once per template string; each use returns fresh nodes
-with the placeholders replaced::
+Generated code is made of ``ast`` nodes and printed once (``to_source``). Templates (templates.py)
+are Python source with ``{name}`` placeholders, parsed once per template string; each use returns
+fresh nodes with the placeholders replaced::
 
     stmt("{a} = _rt.add({a}, {c})", a="u_b", c=contribution_node)
 
@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import ast
 import copy
-import functools
 import re
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
-_PREFIX = "__ph_"
-
+from . import templates
 
 class Comment(ast.stmt):
     """A comment line in generated code."""
@@ -28,81 +25,28 @@ class Comment(ast.stmt):
     _fields = ("text",)
 
 
-def _parsed(template: str, mode: str):
-    return _parse_cached(template, mode)
-
-
-@functools.lru_cache(maxsize=None)
-def _parse_cached(template: str, mode: str):
-    source = _PLACEHOLDER.sub(lambda m: _PREFIX + m.group(1), template)
-    tree = ast.parse(source, mode=mode)
-    return tree.body if mode == "eval" else tree.body[0]
-
-
-class _Substitute(ast.NodeTransformer):
-    def __init__(self, subs: dict):
-        self.subs = subs
-
-    def _value(self, key):
-        if key not in self.subs:
-            raise KeyError(f"template placeholder {{{key}}} has no value")
-        value = self.subs[key]
+def _subs(subs: dict) -> dict:
+    """Template values: an identifier (str) becomes a Name; nodes and lists of nodes pass."""
+    out = {}
+    for key, value in subs.items():
         if isinstance(value, str):
             if not value.isidentifier():
                 raise ValueError(f"template value for {{{key}}} is not an identifier: {value!r}")
-            return ast.Name(value, ast.Load())
-        if isinstance(value, ast.AST):
-            return copy.deepcopy(value)
-        raise TypeError(f"template value for {{{key}}}: {type(value).__name__}")
-
-    def visit_Name(self, node):
-        if node.id.startswith(_PREFIX):
-            new = self._value(node.id[len(_PREFIX):])
-            if isinstance(new, ast.Name):
-                new.ctx = node.ctx
-            elif not isinstance(node.ctx, ast.Load) and not isinstance(new, (ast.Subscript, ast.Attribute, ast.Tuple)):
-                raise ValueError(f"cannot assign to {ast.unparse(new)}")
-            elif hasattr(new, "ctx"):
-                new = copy.copy(new)
-                new.ctx = node.ctx
-            return new
-        return node
-
-    def visit_Call(self, node):
-        self.generic_visit(node)
-        args = []
-        for a in node.args:
-            if isinstance(a, ast.Starred) and isinstance(a.value, ast.List) and getattr(a, "_splice", False):
-                args.extend(a.value.elts)
-            else:
-                args.append(a)
-        node.args = args
-        return node
-
-    def visit_Starred(self, node):
-        if isinstance(node.value, ast.Name) and node.value.id.startswith(_PREFIX):
-            key = node.value.id[len(_PREFIX):]
-            items = self.subs.get(key)
-            if isinstance(items, (list, tuple)):
-                spliced = ast.Starred(ast.List([self._one(x) for x in items], ast.Load()), ast.Load())
-                spliced._splice = True
-                return spliced
-        return self.generic_visit(node)
-
-    def _one(self, x):
-        return ast.Name(x, ast.Load()) if isinstance(x, str) else copy.deepcopy(x)
+            value = ast.Name(value, ast.Load())
+        elif isinstance(value, (list, tuple)):
+            value = [ast.Name(v, ast.Load()) if isinstance(v, str) else v for v in value]
+        out[key] = value
+    return out
 
 
 def expr(template: str, **subs) -> ast.expr:
-    """A fresh expression from ``template`` with its placeholders replaced."""
-    node = copy.deepcopy(_parsed(template, "eval"))
-    return _Substitute(subs).visit(node)
+    """A fresh expression from ``template`` (see templates.py) with its placeholders replaced."""
+    return templates.expr(template, **_subs(subs))
 
 
 def stmt(template: str, comment: str | None = None, **subs) -> ast.stmt:
     """A fresh statement from ``template`` with its placeholders replaced; ``comment`` trails it."""
-    node = copy.deepcopy(_parsed(template, "exec"))
-    node = _Substitute(subs).visit(node)
+    node = templates.stmt(template, **_subs(subs))
     if comment:
         node.comment = comment
     return node

@@ -20,25 +20,19 @@ from __future__ import annotations
 
 import ast
 
-from . import cleanup, ir, shapes
+from . import cleanup, ir
 from .plans import _OLD
-from .sweep_ast import Comment, expr as E, for_, if_, stmt as S, while_true
+from .sweep_calls import CallSweeps
+from .sweep_loops import LoopSweeps
+from .sweep_state import DEAD, LIVE, UNKNOWN, _const, _int_literal, _merge, _name, _single_index
+from .sweep_ast import Comment, expr as E, if_, stmt as S
 
-DEAD, LIVE, UNKNOWN = "dead", "live", "unknown"
 _AST_OP = {ast.Add: ast.Add, ast.Sub: ast.Sub, ast.Mult: ast.Mult, ast.Div: ast.Div, ast.Pow: ast.Pow,
            ast.MatMult: ast.MatMult, ast.FloorDiv: ast.FloorDiv, ast.Mod: ast.Mod}
 _AST_UNARY = {ast.USub: ast.USub, ast.UAdd: ast.UAdd}
 
 
-def _name(x):
-    return ast.Name(x, ast.Load()) if isinstance(x, str) else x
-
-
-def _const(value):
-    return ast.Constant(value)
-
-
-class SweepBuilder:
+class SweepBuilder(LoopSweeps, CallSweeps):
     """Builds the forward and backward sweeps of one analysed function (a FunctionCode)."""
 
     def __init__(self, code, probes: bool, spec: bool = False, suffix: str = ""):
@@ -538,139 +532,6 @@ class SweepBuilder:
             self._accumulate(b, new_state, s.value.id, _name(part), "plus" if s.target in self._dense else "add")
         return f, b, new_state
 
-    def _emit_call(self, s, state, f, b, pushes):
-        code = self.code
-        expr: ir.UserCall = s.expr
-        site = _const(expr.site)
-        callee = code.program.functions[expr.callee]
-        atoms = list(expr.args)
-        self_arg = pushes and s.target in ir.names_in(expr.args)
-        if pushes and not self_arg:
-            f.append(S("_push({t})", t=s.target))
-        out = self.tmp("_r") if self_arg else s.target
-        mutated = [(k, a.id) for k, (p, a) in enumerate(zip(callee.params, expr.args))
-                   if p in callee.mutated and isinstance(a, ir.Name)]
-        primal, fwd, bwd = callee.key + "_primal", callee.key + "_fwd", callee.key + "_bwd"
-
-        def call(func, atoms):
-            return E("{f}(_c, *{a})", f=func, a=[ir.node(a) for a in atoms])
-
-        def snaps():
-            return [S("_push(_rt.snapshot({n}))", n=name, comment=f"{callee.info.name}() writes into it")
-                    for _, name in mutated]
-        for _, name in mutated:
-            self._emit_alias_checks(f, s, name)
-        for name, other, message in code.entry_checks.get(id(s), ()):
-            f.append(S("_rt.check_entry_alias({n}, {o}, {m})", n=name, o=ir.src_node(other), m=_const(message)))
-        self._emit_overlap_checks(f, s, callee, mutated)
-        if self.probes:
-            f.append(if_(E("_ck[{s}]", s=site),
-                         [S("_rec.enter({s}, 'P')", s=site)] + snaps() +
-                         [S("{o} = {c}", o=out, c=call(primal, atoms)), S("_rec.leave({s}, 'P')", s=site)],
-                         [S("_rec.enter({s}, 'F')", s=site), S("{o} = {c}", o=out, c=call(fwd, atoms)),
-                          S("_rec.leave({s}, 'F')", s=site)]))
-        else:
-            f.append(if_(E("_ck[{s}]", s=site),
-                         snaps() + [S("{o} = {c}", o=out, c=call(primal, atoms), comment="checkpointed: primal only")],
-                         [S("{o} = {c}", o=out, c=call(fwd, atoms),
-                            comment="split: its tape stays until this call is reversed")]))
-        if self_arg:
-            # the argument's old value goes on top of the callee's tape: it is read first when reversing
-            f.append(S("_push({t})", t=s.target))
-            f.append(S("{t} = {o}", t=s.target, o=out))
-        # backward
-        old = None
-        if pushes and s.target in ir.names_in(expr.args):
-            old = self.tmp("_o")
-            b.append(S("{o} = _pop()", o=old))
-            atoms = [ir.Name(old) if isinstance(a, ir.Name) and a.id == s.target else a for a in atoms]
-        g = code.adj(s.target) if s.target in code.active else None
-        tstate = state.get(s.target, DEAD) if s.target in code.active else DEAD
-        if tstate == DEAD:
-            g = None
-        self.passes_live[callee.key] = self.passes_live.get(callee.key, True) and tstate == LIVE
-        returns_live = callee.returns_live or (False,) * len(callee.params)
-        res = self.tmp("_r")
-
-        def restores(comment=None):
-            return [S("_rt.restore_snapshot({a}, _pop())", a=ir.node(atoms[k]), comment=comment)
-                    for k, _ in reversed(mutated)]
-        # the adjoint after the call of each array the callee writes into (None when the call rebinds the name)
-        mut_adj = [_name(code.adj(name)) if name in code.active and state.get(name, DEAD) != DEAD
-                   and name != s.target else _const(None) for _, name in mutated]
-        # a callee that tapes nothing when its guards hold needs no recomputation then
-        skip = callee.shape_guard(dict(zip(callee.params, atoms))) if callee.tape_free_when_guarded() else None
-        skip_always = isinstance(skip, ast.Constant) and skip.value is True
-        bwd_call = S("{r} = {f}(_c, {g}, *{a})", r=res, f=bwd, g=_name(g) if g else _const(None),
-                     a=[ir.node(a) for a in atoms] + mut_adj)
-        if self.probes:
-            inner = []
-            if skip is not None:
-                skipped = [S("_rec.enter({s}, 'K')", s=site, comment="recomputation skipped: nothing to tape"),
-                           S("_rec.leave({s}, 'K')", s=site)]
-            recompute = [S("_rec.enter({s}, 'F')", s=site), S("{c}", c=call(fwd, atoms)), S("_rec.leave({s}, 'F')", s=site)]
-            if skip_always:
-                inner = skipped
-            elif skip is not None:
-                inner = [if_(skip, skipped, recompute)]
-            else:
-                if mutated:
-                    inner = [S("_rec.enter({s}, 'S')", s=site)] + restores() + [S("_rec.leave({s}, 'S')", s=site)]
-                inner += recompute
-            b.append(if_(E("_ck[{s}]", s=site), inner))
-            b += [S("_rec.enter({s}, 'B')", s=site), bwd_call, S("_rec.leave({s}, 'B')", s=site)]
-        else:
-            if skip_always:
-                b.append(Comment(f"{callee.info.name}() tapes nothing here: no recomputation, checkpointed or not"))
-            elif skip is not None:
-                b.append(if_(E("_ck[{s}] and not {g}", s=site, g=skip),
-                             [S("{c}", c=call(fwd, atoms),
-                                comment="recompute, taping (its tape is empty when its guards hold)")]))
-            else:
-                b.append(if_(E("_ck[{s}]", s=site),
-                             restores("the snapshot: its state before the call") +
-                             [S("{c}", c=call(fwd, atoms), comment="recompute, taping")]))
-            b.append(bwd_call)
-        new_state = dict(state)
-        if s.target in code.active and tstate != DEAD:
-            if s.target not in ir.names_in(expr.args):
-                b.append(S("{a} = None", a=code.adj(s.target)))
-            new_state[s.target] = DEAD
-        target_gets = False
-        replaced = set()
-        for k, name in mutated:
-            if name in code.active and name not in replaced and name != s.target:
-                # the callee took this adjoint (after the call) and returns it before the call
-                b.append(S("{a} = {r}[{k}]", a=code.adj(name), r=res, k=_const(k)))
-                new_state[name] = UNKNOWN
-                replaced.add(name)
-        for k, atom in enumerate(expr.args):
-            if (k, getattr(atom, "id", None)) in mutated and atom.id != s.target:
-                continue
-            if isinstance(atom, ir.Name) and atom.id in code.active:
-                if atom.id == s.target and not target_gets:
-                    b.append(S("{a} = {r}[{k}]", a=code.adj(s.target), r=res, k=_const(k)))
-                    target_gets = True
-                    new_state[s.target] = LIVE if returns_live[k] else UNKNOWN
-                else:
-                    self._accumulate(b, new_state, atom.id, E("{r}[{k}]", r=res, k=_const(k)),
-                                     "set" if returns_live[k] else "add")
-        if pushes:
-            b.append(S("{t} = {o}", t=s.target, o=old) if old else S("{t} = _pop()", t=s.target))
-        return f, b, new_state
-
-    def _emit_overlap_checks(self, f, s, callee, mutated):
-        """A callee that writes into one argument must get no other argument sharing its memory:
-        its adjoint treats its parameters as distinct arrays."""
-        args = s.expr.args
-        for k, name in mutated:
-            for j, atom in enumerate(args):
-                if (callee.params[k], callee.params[j]) not in callee.overlap_pairs or \
-                        (isinstance(atom, ir.Const) and shapes.literal_type(atom.src) is not None):
-                    continue
-                message = callee.overlap_message(callee.params[k], callee.params[j], self.code.info, s.line,
-                                                 [a.text() for a in args], self.code.norm.user_names)
-                f.append(S("_rt.check_alias({n}, {a}, {m})", n=name, a=ir.node(atom), m=_const(message)))
 
     def _emit_if(self, s, state):
         fb, bb, sb = self._emit_block(s.body, state)
@@ -685,125 +546,6 @@ class SweepBuilder:
         b.append(if_(E("_pop()"), bb, bo))
         return f, b, _merge(sb, so)
 
-    def _loop_state(self, body, state):
-        """Adjoint state at the start of each backward iteration (a fixpoint over iterations)."""
-        entry = dict(state)
-        for _ in range(8):
-            out = self._dry(body, entry)
-            new = _merge(state, out)
-            if new == entry:
-                break
-            entry = new
-        else:
-            entry = {k: (UNKNOWN if v != DEAD or state.get(k) != DEAD else DEAD) for k, v in entry.items()}
-        return entry
-
-    def _dense_lists(self, s, state) -> list:
-        """Lists of scalars appended to in loop ``s`` whose adjoints come in with the loop's
-        backward sweep: where every entry of those adjoints is a scalar (checked once), the
-        adjoints popped from them are never None, and the body needs no None checks."""
-        facts = getattr(self.code, "shapes", None)
-        if facts is None or shapes.LIST not in facts.guards.values():
-            return []
-        inside = {t for st in ir.walk(s.body) for t in ir.defined(st)}
-        out = []
-        for st in ir.walk(s.body):
-            if isinstance(st, ir.Append) and st.target not in inside and state.get(st.target, DEAD) != DEAD \
-                    and facts.types.get(st.target) == shapes.LIST and facts.rank0(st.value) \
-                    and st.target not in out:
-                out.append(st.target)
-        return out
-
-    def _indexed_lists(self, s) -> list:
-        """Lists of scalars that loop ``s`` only reads entry by entry, at int indices: their
-        adjoints are touched in the loop by those reads alone."""
-        facts = self.code.shapes
-        inside = {t for st in ir.walk(s.body) for t in ir.defined(st)}
-        read, other = [], set()
-        for st in ir.walk(s.body):
-            e = st.expr if isinstance(st, ir.Assign) else None
-            if isinstance(e, ir.GetItem) and isinstance(e.a, ir.Name) and _single_index(e.index) \
-                    and (_int_literal(e.index.src) or self.code._certainly_int(e.index.src)):
-                if e.a.id not in read:
-                    read.append(e.a.id)
-                other.update(e.index.reads)
-            else:
-                other.update(ir.reads(st))
-        return [n for n in read if n not in other and n not in inside and facts.types.get(n) == shapes.LIST
-                and n in self.code.active and (n in self.code.needed or self.code._free(n))]
-
-    def _emit_for(self, s, state):
-        code = self.code
-        dense = self._dense_lists(s, state) if self.spec and not self._dense else []
-        owned_bases = []
-        if dense:
-            self._dense = set(dense)
-            owned_bases = self._indexed_lists(s)
-            self._owned = set(dense) | set(owned_bases)
-            if all(isinstance(st, (ir.Assign, ir.Append, ir.SetItem, ir.Unpack)) for st in s.body):
-                # straight-line body: the adjoint of a name defined once in it, with no adjoint
-                # coming in from after the loop, is assigned before it is read in every iteration
-                self._fresh_each_iteration = {
-                    n for st in s.body for n in ir.defined(st)
-                    if code.def_counts.get(n, 0) == 1 and state.get(n, DEAD) == DEAD}
-            entry = self._loop_state(s.body, state)
-            _, dense_bb, dense_out = self._emit_block(s.body, entry)
-            self._dense = set()
-            self._fresh_each_iteration = set()
-            self._owned = set()
-        entry = self._loop_state(s.body, state)
-        fb, bb, out_state = self._emit_block(s.body, entry)
-        f, b = [], []
-        rng = self.tmp("_range")
-        f.append(S("{r} = range(*{a})", r=rng, a=[ir.node(a) for a in s.range_args]))
-        loop_var_needed = s.target in code.needed
-        if not bb:
-            f.append(for_(s.target, rng, fb))
-            return f, b, state
-        if loop_var_needed:
-            f.append(S("_push({t})", t=s.target))
-        if s.counted:
-            trips = self.tmp("_trips")
-            f.append(S("{n} = 0", n=trips))
-            f.append(for_(s.target, rng, [S("{n} += 1", n=trips)] + fb))
-            f.append(S("_push({r}[:{n}])", r=rng, n=trips))
-        else:
-            f.append(for_(s.target, rng, fb))
-            f.append(S("_push({r})", r=rng))
-
-        def reversed_loop(body):
-            recomputed = [S("{t} = {v}", t=st.target, v=self._render_expr(st.expr), comment="recomputed, not taped")
-                          for st in code.recompute.get(id(s), ())]
-            return for_(s.target, E("reversed(_pop())"), recomputed + body)
-
-        if dense:
-            tests = [E("_rt.scalar_items({a})", a=code.adj(t)) for t in dense]
-            test = tests[0] if len(tests) == 1 else ast.BoolOp(ast.And(), tests)
-            setup = [S("{a} = list({a})", a=code.adj(t), comment="a copy of its own, popped in place") for t in dense]
-            setup += [S("{a} = _rt.own_list({a}, {x})", a=code.adj(base), x=base, comment="added into in place")
-                      for base in owned_bases]
-            b.append(Comment("every adjoint in the loop is a number: no None checks (else: the general case)"))
-            b.append(if_(test, setup + [reversed_loop(dense_bb)], [reversed_loop(bb)]))
-            out_state = _merge(out_state, dense_out)
-        else:
-            b.append(reversed_loop(bb))
-        if loop_var_needed:
-            b.append(S("{t} = _pop()", t=s.target))
-        return f, b, _merge(state, out_state)
-
-    def _emit_loop(self, s, state):
-        entry = self._loop_state(s.body, state)
-        fb, bb, out_state = self._emit_block(s.body, entry)
-        f, b = [], []
-        if not bb:
-            f.append(while_true(fb))
-            return f, b, state
-        trips = self.tmp("_trips")
-        f.append(S("{n} = 0", n=trips))
-        f.append(while_true([S("{n} += 1", n=trips)] + fb))
-        f.append(S("_push({n})", n=trips))
-        b.append(for_("_", E("range(_pop())"), bb))
-        return f, b, _merge(state, out_state)
 
     def tmp(self, prefix):
         while True:
@@ -842,99 +584,6 @@ def _merge_repeated(expr, contribs) -> list:
         if n1 == n2 and m1 == m2 and isinstance(t1, ast.AST) and ast.dump(t1) == ast.dump(t2):
             return [(n1, E("2.0 * {t}", t=t1), m1)]
     return contribs
-
-
-def build_sweeps(code, probes: bool) -> list:
-    """The forward and backward sweeps of ``code`` as ``FunctionDef`` nodes.
-
-    Where the function has shape guards (see shapes.py), ``F_fwd`` and ``F_bwd`` are bodies
-    specialised for the case they hold: no shape markers, no tests of whether an adjoint is a
-    float. They hand over to ``F_fwd_general`` / ``F_bwd_general`` when the guards fail.
-    """
-    if not code.split:
-        b = SweepBuilder(code, probes).build()
-        return [b.fwd_def, b.bwd_def]
-    spec = SweepBuilder(code, probes, spec=True).build()
-    general = SweepBuilder(code, probes, suffix="_general").build()
-    params = list(code.params)
-    incoming = [a.arg for a in spec.bwd_def.args.args[2 + len(params):]]
-    if code._flag_is_recomputed():
-        fwd_test = bwd_test = code.shape_guard()
-    else:
-        fwd_test, bwd_test = code.shape_guard(), E("_c.tape.pop()")
-    fwd_call = E("{f}(_c, *{a})", f=f"{code.key}_fwd_general", a=params)
-    bwd_call = E("{f}(_c, _rv_b, *{a})", f=f"{code.key}_bwd_general", a=params + incoming)
-    for fdef, test, call in ((spec.fwd_def, fwd_test, fwd_call), (spec.bwd_def, bwd_test, bwd_call)):
-        fdef.body.insert(1, if_(ast.UnaryOp(ast.Not(), test), [ast.Return(call)]))
-    return [spec.fwd_def, spec.bwd_def, general.fwd_def, general.bwd_def]
-
-
-def decide_split(code) -> None:
-    """Set ``code.split``: whether its specialised body differs from its general one."""
-    code.split = False
-    if not code.shapes.guards or not code.active:
-        return
-    code.split = True
-    a = SweepBuilder(code, False, spec=True).build()
-    b = SweepBuilder(code, False).build()
-    code.split = ast.dump(a.fwd_def) != ast.dump(b.fwd_def) or ast.dump(a.bwd_def) != ast.dump(b.bwd_def)
-
-
-def solve_liveness(program) -> None:
-    """Which adjoints cross calls certainly set (not None), for every function of ``program``.
-
-    ``code.rv_live``: every call of the function passes an adjoint of its result that is not None
-    (the root always gets its seed); ``code.returns_live``: per parameter, its adjoint returned by
-    the backward sweep is certainly not None, given ``rv_live``. An optimistic fixpoint: assume
-    every call passes a set adjoint, build the sweeps callees first, and withdraw the assumption
-    from each function some call of which may pass None, until nothing changes.
-    """
-    functions = program.functions
-    for code in functions.values():
-        code.rv_live, code.returns_live, code.split = True, (), False
-    cyclic = _cyclic(program)
-    for key in cyclic:
-        functions[key].rv_live = False
-    for _ in range(len(functions) + 1):
-        passes = {}
-        for key in program._order:                      # callees first
-            code = functions[key]
-            decide_split(code)
-            lives = []
-            for spec in ((True, False) if code.split else (False,)):
-                b = SweepBuilder(code, False, spec=spec).build()
-                lives.append(b.returns_live)
-                for callee, live in b.passes_live.items():
-                    passes[callee] = passes.get(callee, True) and live
-            code.returns_live = () if key in cyclic else tuple(all(x) for x in zip(*lives))
-        changed = False
-        for key, code in functions.items():
-            live = key == program.root_key or (passes.get(key, True) and key not in cyclic)
-            if code.rv_live and not live:
-                code.rv_live = False
-                changed = True
-        if not changed:
-            return
-    raise AssertionError("adjoint liveness did not converge")
-
-
-def _cyclic(program) -> set:
-    """Keys of the functions on a cycle of calls."""
-    calls = {key: {st.expr.callee for st in ir.walk(code.body)
-                   if isinstance(st, ir.Assign) and isinstance(st.expr, ir.UserCall)}
-             for key, code in program.functions.items()}
-    out = set()
-    for start in calls:
-        seen, todo = set(), list(calls[start])
-        while todo:
-            k = todo.pop()
-            if k == start:
-                out.add(start)
-                break
-            if k not in seen:
-                seen.add(k)
-                todo.extend(calls.get(k, ()))
-    return out
 
 
 def tidy(fdef, temporaries, adjoints) -> None:
@@ -984,16 +633,6 @@ def _subst_markers(node, markers: dict):
     return R().visit(copy.deepcopy(node))
 
 
-def _single_index(index) -> bool:
-    """One plain index (a name or an integer), no slice, tuple or ellipsis."""
-    src = index.src
-    return ":" not in src and "," not in src and "..." not in src and src.isidentifier() or _int_literal(src)
-
-
-def _int_literal(text: str) -> bool:
-    return text.lstrip("-(").rstrip(")").isdigit()
-
-
 def _seq_side(expr, name, done):
     """Where operand ``name`` sits in ``+`` or ``*``, which concatenate or repeat lists and tuples:
     "l" / "r" (left / right of +; for ``u + u`` its first contribution is the left one) or "*";
@@ -1018,9 +657,3 @@ def _is_simple(node) -> bool:
     return len(ast.unparse(node)) < 60
 
 
-def _merge(a: dict, b: dict) -> dict:
-    out = {}
-    for k in set(a) | set(b):
-        x, y = a.get(k, DEAD), b.get(k, DEAD)
-        out[k] = x if x == y else UNKNOWN
-    return out

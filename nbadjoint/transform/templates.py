@@ -27,12 +27,10 @@ import functools
 import math
 import re
 
+from nbadjoint.errors import TemplateError
+
 _PREFIX = "__ph_"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class TemplateError(ValueError):
-    """A template that does not parse, or a substitution that does not fit it."""
 
 
 @functools.lru_cache(maxsize=None)

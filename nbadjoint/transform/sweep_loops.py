@@ -1,0 +1,134 @@
+"""The sweeps of loops: trip counts taped, bodies reversed, and a loop variant where every adjoint
+of a list of scalars is a number (no None tests)."""
+
+from __future__ import annotations
+
+import ast
+
+from . import ir, shapes
+from .sweep_ast import Comment, expr as E, for_, if_, stmt as S, while_true
+from .sweep_state import DEAD, UNKNOWN, _int_literal, _merge, _single_index
+
+
+class LoopSweeps:
+    """The loop statements of a SweepBuilder (see sweeps.py)."""
+
+    def _loop_state(self, body, state):
+        """Adjoint state at the start of each backward iteration (a fixpoint over iterations)."""
+        entry = dict(state)
+        for _ in range(8):
+            out = self._dry(body, entry)
+            new = _merge(state, out)
+            if new == entry:
+                break
+            entry = new
+        else:
+            entry = {k: (UNKNOWN if v != DEAD or state.get(k) != DEAD else DEAD) for k, v in entry.items()}
+        return entry
+
+    def _dense_lists(self, s, state) -> list:
+        """Lists of scalars appended to in loop ``s`` whose adjoints come in with the loop's
+        backward sweep: where every entry of those adjoints is a scalar (checked once), the
+        adjoints popped from them are never None, and the body needs no None checks."""
+        facts = getattr(self.code, "shapes", None)
+        if facts is None or shapes.LIST not in facts.guards.values():
+            return []
+        inside = {t for st in ir.walk(s.body) for t in ir.defined(st)}
+        out = []
+        for st in ir.walk(s.body):
+            if isinstance(st, ir.Append) and st.target not in inside and state.get(st.target, DEAD) != DEAD \
+                    and facts.types.get(st.target) == shapes.LIST and facts.rank0(st.value) \
+                    and st.target not in out:
+                out.append(st.target)
+        return out
+
+    def _indexed_lists(self, s) -> list:
+        """Lists of scalars that loop ``s`` only reads entry by entry, at int indices: their
+        adjoints are touched in the loop by those reads alone."""
+        facts = self.code.shapes
+        inside = {t for st in ir.walk(s.body) for t in ir.defined(st)}
+        read, other = [], set()
+        for st in ir.walk(s.body):
+            e = st.expr if isinstance(st, ir.Assign) else None
+            if isinstance(e, ir.GetItem) and isinstance(e.a, ir.Name) and _single_index(e.index) \
+                    and (_int_literal(e.index.src) or self.code._certainly_int(e.index.src)):
+                if e.a.id not in read:
+                    read.append(e.a.id)
+                other.update(e.index.reads)
+            else:
+                other.update(ir.reads(st))
+        return [n for n in read if n not in other and n not in inside and facts.types.get(n) == shapes.LIST
+                and n in self.code.active and (n in self.code.needed or self.code._free(n))]
+
+    def _emit_for(self, s, state):
+        code = self.code
+        dense = self._dense_lists(s, state) if self.spec and not self._dense else []
+        owned_bases = []
+        if dense:
+            self._dense = set(dense)
+            owned_bases = self._indexed_lists(s)
+            self._owned = set(dense) | set(owned_bases)
+            if all(isinstance(st, (ir.Assign, ir.Append, ir.SetItem, ir.Unpack)) for st in s.body):
+                # straight-line body: the adjoint of a name defined once in it, with no adjoint
+                # coming in from after the loop, is assigned before it is read in every iteration
+                self._fresh_each_iteration = {
+                    n for st in s.body for n in ir.defined(st)
+                    if code.def_counts.get(n, 0) == 1 and state.get(n, DEAD) == DEAD}
+            entry = self._loop_state(s.body, state)
+            _, dense_bb, dense_out = self._emit_block(s.body, entry)
+            self._dense = set()
+            self._fresh_each_iteration = set()
+            self._owned = set()
+        entry = self._loop_state(s.body, state)
+        fb, bb, out_state = self._emit_block(s.body, entry)
+        f, b = [], []
+        rng = self.tmp("_range")
+        f.append(S("{r} = range(*{a})", r=rng, a=[ir.node(a) for a in s.range_args]))
+        loop_var_needed = s.target in code.needed
+        if not bb:
+            f.append(for_(s.target, rng, fb))
+            return f, b, state
+        if loop_var_needed:
+            f.append(S("_push({t})", t=s.target))
+        if s.counted:
+            trips = self.tmp("_trips")
+            f.append(S("{n} = 0", n=trips))
+            f.append(for_(s.target, rng, [S("{n} += 1", n=trips)] + fb))
+            f.append(S("_push({r}[:{n}])", r=rng, n=trips))
+        else:
+            f.append(for_(s.target, rng, fb))
+            f.append(S("_push({r})", r=rng))
+
+        def reversed_loop(body):
+            recomputed = [S("{t} = {v}", t=st.target, v=self._render_expr(st.expr), comment="recomputed, not taped")
+                          for st in code.recompute.get(id(s), ())]
+            return for_(s.target, E("reversed(_pop())"), recomputed + body)
+
+        if dense:
+            tests = [E("_rt.scalar_items({a})", a=code.adj(t)) for t in dense]
+            test = tests[0] if len(tests) == 1 else ast.BoolOp(ast.And(), tests)
+            setup = [S("{a} = list({a})", a=code.adj(t), comment="a copy of its own, popped in place") for t in dense]
+            setup += [S("{a} = _rt.own_list({a}, {x})", a=code.adj(base), x=base, comment="added into in place")
+                      for base in owned_bases]
+            b.append(Comment("every adjoint in the loop is a number: no None checks (else: the general case)"))
+            b.append(if_(test, setup + [reversed_loop(dense_bb)], [reversed_loop(bb)]))
+            out_state = _merge(out_state, dense_out)
+        else:
+            b.append(reversed_loop(bb))
+        if loop_var_needed:
+            b.append(S("{t} = _pop()", t=s.target))
+        return f, b, _merge(state, out_state)
+
+    def _emit_loop(self, s, state):
+        entry = self._loop_state(s.body, state)
+        fb, bb, out_state = self._emit_block(s.body, entry)
+        f, b = [], []
+        if not bb:
+            f.append(while_true(fb))
+            return f, b, state
+        trips = self.tmp("_trips")
+        f.append(S("{n} = 0", n=trips))
+        f.append(while_true([S("{n} += 1", n=trips)] + fb))
+        f.append(S("_push({n})", n=trips))
+        b.append(for_("_", E("range(_pop())"), bb))
+        return f, b, _merge(state, out_state)
