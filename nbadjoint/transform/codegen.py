@@ -14,7 +14,6 @@ from ..runtime import tape as _rt
 from . import ir, shapes
 from .sweep_ast import expr as E
 from . import plans
-from .alias import AliasChecker  # noqa: F401  (used by program.py)
 from .normalize import Normalizer
 from .parse import FunctionInfo
 from . import liveness, sweeps
@@ -166,16 +165,6 @@ class FunctionCode:
                 for inner in ir.walk(st.body):
                     self.loop_defined.update(ir.defined(inner))
 
-    def shape_flag(self) -> str:
-        """Name of the flag: the guards of ``self.shapes`` hold for this call."""
-        if getattr(self, "_shape_flag", None) is None:
-            name = "_guards_hold"
-            while name in self.used_names:
-                name += "_"
-            self.used_names.add(name)
-            self._shape_flag = name
-        return self._shape_flag
-
     def shape_guard(self, args=None):
         """The guards as an expression node (on ``args``, a parameter -> IR atom map, if given);
         None when an argument is a literal that fails its guard; the constant True when there is
@@ -237,7 +226,7 @@ class FunctionCode:
     def generated_adjoints(self):
         """Predicates (temporaries' adjoints, all adjoints) the cleanup passes may rename or drop."""
         temps = {a for n, a in self._adj_names.items() if n.startswith("_")}
-        every = set(self._adj_names.values())
+        every = set(self._adj_names.values()) | {"_push", "_pop", "_ck", "_rec"}     # (helpers unused)
         return temps.__contains__, every.__contains__
 
     def tape_free_when_guarded(self) -> bool:

@@ -123,7 +123,7 @@ class Program:
                             varied_in[s.expr.callee].add(param)
 
     def _check_aliasing(self):
-        from .codegen import AliasChecker
+        from .alias import AliasChecker
         returns_fresh = {}
         for key in self._order:            # callees before callers
             code = self.functions[key]

@@ -129,7 +129,8 @@ class CallSweeps:
                     new_state[s.target] = LIVE if returns_live[k] else UNKNOWN
                 else:
                     self._accumulate(b, new_state, atom.id, E("{r}[{k}]", r=res, k=_const(k)),
-                                     "set" if returns_live[k] else "add")
+                                     ("plus" if self._number_like(atom.id) else "set") if returns_live[k]
+                                     else "add")
         if pushes:
             b.append(S("{t} = {o}", t=s.target, o=old) if old else S("{t} = _pop()", t=s.target))
         return f, b, new_state

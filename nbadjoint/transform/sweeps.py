@@ -19,6 +19,7 @@ back as text.
 from __future__ import annotations
 
 import ast
+import textwrap
 
 from . import cleanup, ir
 from .plans import _OLD
@@ -76,6 +77,11 @@ class SweepBuilder(LoopSweeps, CallSweeps):
             return "scalar"
         return None
 
+    def _number_like(self, name) -> bool:
+        """In the specialised body: ``name`` holds a number or an array, so do its adjoint and
+        contributions to it (they add with ``+``, never as containers)."""
+        return self.spec and self.code.shapes.shape_class(ir.Name(name)) is not None
+
     def _array_like(self, name) -> bool:
         """In the specialised body: ``name`` holds an array (its adjoint is never a float)."""
         if not self.spec:
@@ -86,6 +92,7 @@ class SweepBuilder(LoopSweeps, CallSweeps):
     def _def(self, name, params, doc, body):
         args = ast.arguments(posonlyargs=[], args=[ast.arg(p) for p in params], vararg=None, kwonlyargs=[],
                              kw_defaults=[], kwarg=None, defaults=[])
+        doc = "\n    ".join(textwrap.wrap(doc, 92)) if "\n" not in doc else doc
         return ast.FunctionDef(name, args, [ast.Expr(ast.Constant(doc))] + body, [], None)
 
     def _fwd_def(self, body: list):
@@ -142,6 +149,7 @@ class SweepBuilder(LoopSweeps, CallSweeps):
             out.append(S("{r} = _rt.add({r}, _rv_b)", r=r) if code.ret.id in code.mutated else S("{r} = _rv_b", r=r))
         out += body
         rets = [E("_rt.add({a}, {a_in})", a=code.adj(p), a_in=code.adj(p) + "_in") if p in code.maybe_mutated
+                else _const(None) if state.get(p, DEAD) == DEAD and p not in code.mutated
                 else _name(code.adj(p)) for p in code.params]
         out.append(ast.Return(ast.Tuple(rets, ast.Load())))
         if self.suffix:
@@ -191,6 +199,8 @@ class SweepBuilder(LoopSweeps, CallSweeps):
 
     def _line_comment(self, line):
         text = self.code.info.line_text(line).strip()
+        if len(text) > 72:
+            text = text[:69].rstrip() + "..."
         return f"line {line}: {text}" if text else f"line {line}"
 
     def _dry(self, stmts, state):
@@ -339,7 +349,7 @@ class SweepBuilder(LoopSweeps, CallSweeps):
                 elif known == "scalar":
                     text, mode = E("_rt.summed({t})", t=text), "plus"
                 elif mode == "add" and not _maybe_none(text):
-                    mode = "set"
+                    mode = "plus" if self._number_like(name) else "set"
                 elif mode == "bplus":
                     seq = _seq_side(expr, name, contribs)
                     if name in bmarkers:
