@@ -20,6 +20,20 @@ from .vjp import unbroadcast as _unbroadcast
 _ndarray = np.ndarray
 _float = float
 _getrefcount = sys.getrefcount
+
+
+def _refs_held_once() -> int:
+    """What ``sys.getrefcount`` says, inside a helper, of an object its caller holds in one local
+    name and passes to it: 3 on CPython 3.8-3.13 (the caller's name, the helper's parameter,
+    getrefcount's argument). The one place the reference-count trick is calibrated: a helper may
+    write into an adjoint in place only when nothing else refers to it."""
+    def helper(value):
+        return _getrefcount(value)
+    held = []
+    return helper(held)
+
+
+REFS_HELD_ONCE = _refs_held_once()
 _operator_add = operator.add
 _TooHardError = getattr(np, "exceptions", np).TooHardError
 
@@ -93,7 +107,7 @@ def add(a, b):
         return a
     if a.__class__ is _ndarray:
         # a is this sum's only reference and owns its data: accumulate in place (no new array)
-        if a.base is None and _getrefcount(a) <= 3 and b.__class__ is _ndarray and b.shape == a.shape \
+        if a.base is None and _getrefcount(a) <= REFS_HELD_ONCE and b.__class__ is _ndarray and b.shape == a.shape \
                 and b.dtype == a.dtype:
             a += b
             return a
@@ -148,12 +162,17 @@ def _own(x_b, shared_refs: int):
     return x_b
 
 
+def sole_list(x_b) -> bool:
+    """``x_b`` is a list nothing but the caller's one name refers to: it may be changed in place."""
+    return x_b.__class__ is list and _getrefcount(x_b) <= REFS_HELD_ONCE
+
+
 def own_list(x_b, like):
     """``x_b`` as a list that only the caller refers to: a new list of None for None, a copy
     when anything else may refer to it (so that it can be added into in place)."""
     if x_b is None:
         return [None] * len(like)
-    if x_b.__class__ is list and _getrefcount(x_b) <= 3:    # the caller's name, this argument, getrefcount's
+    if x_b.__class__ is list and _getrefcount(x_b) <= REFS_HELD_ONCE:
         return x_b
     return list(x_b)
 
@@ -169,7 +188,7 @@ def getitem_b(x_b, like, index, y_b):
     if index.__class__ is int and (x_b.__class__ is list or (x_b is None and like.__class__ is list)):
         if x_b is None:
             x_b = [None] * len(like)
-        elif _getrefcount(x_b) > 3:
+        elif _getrefcount(x_b) > REFS_HELD_ONCE:
             x_b = list(x_b)
         old = x_b[index]
         x_b[index] = y_b if old is None else old + y_b
@@ -185,14 +204,13 @@ def getitem_b(x_b, like, index, y_b):
         _scatter_add(x_b, index, y_b)
         return x_b
     if isinstance(x_b, _ndarray):
-        # refs: caller's variable, this frame, _own's frame, getrefcount's argument
-        x_b = _own(x_b, 4)
+        x_b = _own(x_b, REFS_HELD_ONCE + 1)     # (one more: _own's own parameter)
         _scatter_add(x_b, index, y_b)
         return x_b
     if isinstance(x_b, tuple):
         x_b = list(x_b)
     else:
-        x_b = _own(x_b, 4)
+        x_b = _own(x_b, REFS_HELD_ONCE + 1)
     if isinstance(index, slice):
         x_b[index] = [add(a, b) for a, b in zip(x_b[index], y_b)]
     else:
@@ -227,7 +245,7 @@ def setitem_b(x_b, index):
         part = part.copy() if isinstance(part, _ndarray) else part
         if not _is_basic(index):
             _drop_overwritten(part, x_b.shape, index)
-        x_b = _own(x_b, 4)
+        x_b = _own(x_b, REFS_HELD_ONCE + 1)
         x_b[index] = 0
         return part, x_b
     if not isinstance(x_b, (tuple, list, dict)):
@@ -239,7 +257,7 @@ def setitem_b(x_b, index):
     if isinstance(x_b, tuple):
         x_b = list(x_b)
     else:
-        x_b = _own(x_b, 4)
+        x_b = _own(x_b, REFS_HELD_ONCE + 1)
     part = x_b[index]
     x_b[index] = [None] * len(part) if isinstance(index, slice) else None
     return part, x_b
@@ -306,7 +324,7 @@ def append_b(x_b):
     """Adjoint of ``x.append(v)``: return (adjoint flowing to ``v``, ``x_b`` without its last entry)."""
     if x_b is None:
         return None, None
-    if x_b.__class__ is not list or _getrefcount(x_b) > 3:
+    if x_b.__class__ is not list or _getrefcount(x_b) > REFS_HELD_ONCE:
         x_b = list(x_b)
     v_b = x_b.pop()
     return v_b, x_b

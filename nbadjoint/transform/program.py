@@ -295,7 +295,6 @@ class Program:
             "reads, F_bwd pops that tape and returns the adjoints of F's parameters.",
             '"""',
             "import math",
-            "from sys import getrefcount as _rc",
             "",
             "import numpy as np",
             "",

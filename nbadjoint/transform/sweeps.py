@@ -396,9 +396,9 @@ class SweepBuilder(LoopSweeps, CallSweeps):
                     elif _single_index(expr.index):
                         # a list of floats read entry by entry: add into the list in place when nothing
                         # else refers to it (the common case), else through the general helper
-                        test = E("{ab}.__class__ is list and _rc({ab}) == 2", ab=ab)
+                        test = E("_rt.sole_list({ab})", ab=ab)
                         if not _int_literal(idx) and not code._certainly_int(idx):
-                            test.values.append(E("{i}.__class__ is int", i=ir.slice_node(expr.index)))
+                            test = E("{t} and {i}.__class__ is int", t=test, i=ir.slice_node(expr.index))
                         old_entry = self.tmp("_e")
                         body.append(if_(test, [S("{o} = {e}", o=old_entry, e=entry),
                                                S("{e} = {g} if {o} is None else {o} + {g}", e=entry, g=g, o=old_entry)],
@@ -536,7 +536,7 @@ class SweepBuilder(LoopSweeps, CallSweeps):
             if s.target in self._owned:
                 b.append(S("{p} = {ab}.pop()", p=part, ab=ab))
             else:
-                b.append(if_(E("{ab}.__class__ is list and _rc({ab}) == 2", ab=ab),
+                b.append(if_(E("_rt.sole_list({ab})", ab=ab),
                              [S("{p} = {ab}.pop()", p=part, ab=ab)],
                              [S("{p}, {ab} = _rt.append_b({ab})", p=part, ab=ab)]))
             self._accumulate(b, new_state, s.value.id, _name(part), "plus" if s.target in self._dense else "add")

@@ -4,7 +4,6 @@ For each function F: F_primal runs it, F_fwd runs it and tapes what the backward
 reads, F_bwd pops that tape and returns the adjoints of F's parameters.
 """
 import math
-from sys import getrefcount as _rc
 
 import numpy as np
 
@@ -81,14 +80,15 @@ def branchy_fwd(_c, x, a):
     return _t12
 
 def branchy_bwd(_c, _rv_b, x, a):
-    """Backward sweep of branchy: pops the tape of branchy_fwd and returns the adjoints of its parameters."""
+    """Backward sweep of branchy: pops the tape of branchy_fwd and returns the adjoints of its
+    parameters."""
     if not _c.tape.pop():
         return branchy_bwd_general(_c, _rv_b, x, a)
     _pop = _c.tape.pop
     s = _pop()
     _t8 = _pop()
     _t5 = _pop()
-    a_b = x_b = None
+    x_b = None
     # adjoint of line 26: return s * s
     s_b = _vjp.ubl_seq(2.0 * (_rv_b * s), s, '*')
     for k in reversed(_pop()):
@@ -110,7 +110,7 @@ def branchy_bwd(_c, _rv_b, x, a):
             x_b = _t8_b * _t8 if x_b is None else x_b + _t8_b * _t8
             _t8 = _pop()
     # adjoint of line 18: s = 0.0
-    return (x_b, a_b)
+    return (x_b, None)
 
 def branchy_fwd_general(_c, x, a):
     """Forward sweep of branchy where its guards fail (see branchy_fwd)."""
@@ -168,7 +168,7 @@ def branchy_bwd_general(_c, _rv_b, x, a):
     s = _pop()
     _t8 = _pop()
     _t5 = _pop()
-    a_b = x_b = None
+    x_b = None
     # adjoint of line 26: return s * s
     s_b = _vjp.ubl_seq(2.0 * (_rv_b * s), s, '*')
     for k in reversed(_pop()):
@@ -193,4 +193,4 @@ def branchy_bwd_general(_c, _rv_b, x, a):
             x_b = _t8_b * _t8 if x_b is None else x_b + _t8_b * _t8
             _t8 = _pop()
     # adjoint of line 18: s = 0.0
-    return (x_b, a_b)
+    return (x_b, None)

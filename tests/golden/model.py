@@ -4,7 +4,6 @@ For each function F: F_primal runs it, F_fwd runs it and tapes what the backward
 reads, F_bwd pops that tape and returns the adjoints of F's parameters.
 """
 import math
-from sys import getrefcount as _rc
 
 import numpy as np
 
@@ -45,11 +44,11 @@ def model_fwd(_c, u0, n):
     return _t2
 
 def model_bwd(_c, _rv_b, u0, n):
-    """Backward sweep of model: pops the tape of model_fwd and returns the adjoints of its parameters."""
+    """Backward sweep of model: pops the tape of model_fwd and returns the adjoints of its
+    parameters."""
     _pop = _c.tape.pop
     _ck = _c.ck
     u = _pop()
-    n_b = None
     # adjoint of line 14: return np.sum(u)
     u_b = _vjp.sum_grad(_rv_b, _vjp.shape_of(u), None, False)
     for i in reversed(_pop()):
@@ -62,7 +61,7 @@ def model_bwd(_c, _rv_b, u0, n):
         u = _o3
     # adjoint of line 11: u = u0
     u0_b = u_b
-    return (u0_b, n_b)
+    return (u0_b, None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -78,7 +77,6 @@ def step_fwd(_c, u, dt):
     """Forward sweep of step: runs it and tapes what step_bwd reads."""
     if not (dt.__class__ in _rt.SCALARS and u.__class__ is np.ndarray):
         return step_fwd_general(_c, u, dt)
-    _push = _c.tape.append
     # line 6: v = u * u
     v = u * u
     # line 7: return u - dt * np.sin(v)
@@ -88,18 +86,17 @@ def step_fwd(_c, u, dt):
     return _t4
 
 def step_bwd(_c, _rv_b, u, dt):
-    """Backward sweep of step: pops the tape of step_fwd and returns the adjoints of its parameters."""
+    """Backward sweep of step: pops the tape of step_fwd and returns the adjoints of its
+    parameters."""
     if not (dt.__class__ in _rt.SCALARS and u.__class__ is np.ndarray):
         return step_bwd_general(_c, _rv_b, u, dt)
-    _pop = _c.tape.pop
     v = u * u    # recomputed, not taped
-    dt_b = None
     # adjoint of line 7: return u - dt * np.sin(v)
     u_b = _rv_b
     v_b = -_rv_b * dt * np.cos(v)
     # adjoint of line 6: v = u * u
     u_b = u_b + 2.0 * (v_b * u)
-    return (u_b, dt_b)
+    return (u_b, None)
 
 def step_fwd_general(_c, u, dt):
     """Forward sweep of step where its guards fail (see step_fwd)."""
@@ -118,7 +115,6 @@ def step_bwd_general(_c, _rv_b, u, dt):
     """Backward sweep of step where its guards fail (see step_bwd)."""
     _pop = _c.tape.pop
     v = u * u    # recomputed, not taped
-    dt_b = None
     # adjoint of line 7: return u - dt * np.sin(v)
     _m1 = _pop()
     u_b = _rv_b if _rv_b.__class__ is float else _rt.ubl(_rv_b, u)
@@ -127,4 +123,4 @@ def step_bwd_general(_c, _rv_b, u, dt):
     v_b = (_t3_b * dt if _m2 is None else _rt.ub(_t3_b * dt, _m2)) * np.cos(v)
     # adjoint of line 6: v = u * u
     u_b = u_b + _vjp.ubl_seq(2.0 * (v_b * u), u, '*')
-    return (u_b, dt_b)
+    return (u_b, None)

@@ -4,7 +4,6 @@ For each function F: F_primal runs it, F_fwd runs it and tapes what the backward
 reads, F_bwd pops that tape and returns the adjoints of F's parameters.
 """
 import math
-from sys import getrefcount as _rc
 
 import numpy as np
 
@@ -48,11 +47,12 @@ def ring_fwd(_c, x0, c, n_steps):
     return _t2
 
 def ring_bwd(_c, _rv_b, x0, c, n_steps):
-    """Backward sweep of ring: pops the tape of ring_fwd and returns the adjoints of its parameters."""
+    """Backward sweep of ring: pops the tape of ring_fwd and returns the adjoints of its
+    parameters."""
     _pop = _c.tape.pop
     _ck = _c.ck
     x = _pop()
-    c_b = n_steps_b = x0_b = None
+    x0_b = None
     # adjoint of line 27: return ring_energy(x)
     if _ck['ring:27:ring_energy']:
         ring_energy_fwd(_c, x)    # recompute, taping
@@ -69,7 +69,7 @@ def ring_bwd(_c, _rv_b, x0, c, n_steps):
     # adjoint of line 24: x = x0
     if x_b is not None:
         x0_b = x_b
-    return (x0_b, c_b, n_steps_b)
+    return (x0_b, None, None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -114,7 +114,8 @@ def ring_energy_fwd(_c, x):
     return _t7
 
 def ring_energy_bwd(_c, _rv_b, x):
-    """Backward sweep of ring_energy: pops the tape of ring_energy_fwd and returns the adjoints of its parameters."""
+    """Backward sweep of ring_energy: pops the tape of ring_energy_fwd and returns the adjoints of
+    its parameters."""
     if not _c.tape.pop():
         return ring_energy_bwd_general(_c, _rv_b, x)
     _pop = _c.tape.pop
@@ -132,7 +133,7 @@ def ring_energy_bwd(_c, _rv_b, x):
         # adjoint of line 18: for xi in x:
         _t3_b = xi_b
         xi = _pop()
-        if x_b.__class__ is list and _rc(x_b) == 2:
+        if _rt.sole_list(x_b):
             _e3 = x_b[_k1]
             x_b[_k1] = _t3_b if _e3 is None else _e3 + _t3_b
         else:
@@ -191,7 +192,7 @@ def ring_energy_bwd_general(_c, _rv_b, x):
         # adjoint of line 18: for xi in x:
         _t3_b = xi_b
         xi = _pop()
-        if x_b.__class__ is list and _rc(x_b) == 2:
+        if _rt.sole_list(x_b):
             _e12 = x_b[_k1]
             x_b[_k1] = _t3_b if _e12 is None else _e12 + _t3_b
         else:
@@ -242,15 +243,15 @@ def ring_step_fwd(_c, x, dt, c):
     return _lc2
 
 def ring_step_bwd(_c, _rv_b, x, dt, c):
-    """Backward sweep of ring_step: pops the tape of ring_step_fwd and returns the adjoints of its parameters."""
+    """Backward sweep of ring_step: pops the tape of ring_step_fwd and returns the adjoints of its
+    parameters."""
     if not _c.tape.pop():
         return ring_step_bwd_general(_c, _rv_b, x, dt, c)
     _pop = _c.tape.pop
     _ck = _c.ck
     _lc2 = _pop()
     _i_3 = _pop()
-    _t5_b = _t6_b = _t7_b = c_b = dt_b = k_b = None
-    x_b = None
+    _t5_b = _t6_b = _t7_b = k_b = x_b = None
     _lc2_b = _rv_b
     # every adjoint in the loop is a number: no None checks (else: the general case)
     if _rt.scalar_items(_lc2_b):
@@ -265,7 +266,7 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
             _t7_b = _t8_b
             _t6_b = _t7_b * dt
             _m4 = _pop()
-            if k_b.__class__ is list and _rc(k_b) == 2:
+            if _rt.sole_list(k_b):
                 _e7 = k_b[_i_3]
                 k_b[_i_3] = _t6_b if _e7 is None else _e7 + _t6_b
             else:
@@ -275,7 +276,7 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
         for _i_3 in reversed(_pop()):
             # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
             _lc2.pop()
-            if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
+            if _rt.sole_list(_lc2_b):
                 _p11 = _lc2_b.pop()
             else:
                 _p11, _lc2_b = _rt.append_b(_lc2_b)
@@ -288,14 +289,14 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
                 _t7_b = None
             _m12 = _pop()
             if _t6_b is not None:
-                if k_b.__class__ is list and _rc(k_b) == 2:
+                if _rt.sole_list(k_b):
                     _e15 = k_b[_i_3]
                     k_b[_i_3] = _t6_b if _e15 is None else _e15 + _t6_b
                 else:
                     k_b = _rt.getitem_b(k_b, _m12, _i_3, _t6_b)
                 _t6_b = None
             if _t5_b is not None:
-                if x_b.__class__ is list and _rc(x_b) == 2:
+                if _rt.sole_list(x_b):
                     _e16 = x_b[_i_3]
                     x_b[_i_3] = _t5_b if _e16 is None else _e16 + _t5_b
                 else:
@@ -307,7 +308,7 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
         ring_rhs_fwd(_c, x, c)    # recompute, taping
     _r18 = ring_rhs_bwd(_c, k_b, x, c)
     x_b = _rt.add(x_b, _r18[0])
-    return (x_b, dt_b, c_b)
+    return (x_b, None, None)
 
 def ring_step_fwd_general(_c, x, dt, c):
     """Forward sweep of ring_step where its guards fail (see ring_step_fwd)."""
@@ -346,13 +347,12 @@ def ring_step_bwd_general(_c, _rv_b, x, dt, c):
     _ck = _c.ck
     _lc2 = _pop()
     _i_3 = _pop()
-    _t5_b = _t6_b = _t7_b = c_b = dt_b = k_b = None
-    x_b = None
+    _t5_b = _t6_b = _t7_b = k_b = x_b = None
     _lc2_b = _rv_b
     for _i_3 in reversed(_pop()):
         # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
         _lc2.pop()
-        if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
+        if _rt.sole_list(_lc2_b):
             _p3 = _lc2_b.pop()
         else:
             _p3, _lc2_b = _rt.append_b(_lc2_b)
@@ -367,14 +367,14 @@ def ring_step_bwd_general(_c, _rv_b, x, dt, c):
             _t7_b = None
         _m16 = _pop()
         if _t6_b is not None:
-            if k_b.__class__ is list and _rc(k_b) == 2:
+            if _rt.sole_list(k_b):
                 _e17 = k_b[_i_3]
                 k_b[_i_3] = _t6_b if _e17 is None else _e17 + _t6_b
             else:
                 k_b = _rt.getitem_b(k_b, _m16, _i_3, _t6_b)
             _t6_b = None
         if _t5_b is not None:
-            if x_b.__class__ is list and _rc(x_b) == 2:
+            if _rt.sole_list(x_b):
                 _e18 = x_b[_i_3]
                 x_b[_i_3] = _t5_b if _e18 is None else _e18 + _t5_b
             else:
@@ -386,7 +386,7 @@ def ring_step_bwd_general(_c, _rv_b, x, dt, c):
         ring_rhs_fwd(_c, x, c)    # recompute, taping
     _r20 = ring_rhs_bwd(_c, k_b, x, c)
     x_b = _rt.add(x_b, _r20[0])
-    return (x_b, dt_b, c_b)
+    return (x_b, None, None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -406,12 +406,12 @@ def ring_rhs_fwd(_c, x, c):
     _i_3 = _t12 = _t13 = None
     # line 7: n = len(x)
     n = len(x)
-    # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+    # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
     _lc2 = []
     _range27 = range(n)
     _push(_i_3)
     for _i_3 in _range27:
-        # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+        # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
         _t4 = _i_3 + 1
         _t5 = _t4 % n
         _t6 = x[_t5]
@@ -437,7 +437,8 @@ def ring_rhs_fwd(_c, x, c):
     return _lc2
 
 def ring_rhs_bwd(_c, _rv_b, x, c):
-    """Backward sweep of ring_rhs: pops the tape of ring_rhs_fwd and returns the adjoints of its parameters."""
+    """Backward sweep of ring_rhs: pops the tape of ring_rhs_fwd and returns the adjoints of its
+    parameters."""
     if not _c.tape.pop():
         return ring_rhs_bwd_general(_c, _rv_b, x, c)
     _pop = _c.tape.pop
@@ -447,7 +448,7 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
     _lc2 = _pop()
     _i_3 = _pop()
     _t10_b = _t11_b = _t12_b = _t13_b = _t14_b = _t6_b = None
-    _t8_b = _t9_b = c_b = x_b = None
+    _t8_b = _t9_b = x_b = None
     _lc2_b = _rv_b
     # every adjoint in the loop is a number: no None checks (else: the general case)
     if _rt.scalar_items(_lc2_b):
@@ -457,7 +458,7 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
             _t4 = _i_3 + 1    # recomputed, not taped
             _t5 = _t4 % n    # recomputed, not taped
             _t7 = _i_3 - 1    # recomputed, not taped
-            # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+            # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
             _lc2.pop()
             _p3 = _lc2_b.pop()
             _t15_b = _p3
@@ -480,9 +481,9 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
             _t4 = _i_3 + 1    # recomputed, not taped
             _t5 = _t4 % n    # recomputed, not taped
             _t7 = _i_3 - 1    # recomputed, not taped
-            # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+            # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
             _lc2.pop()
-            if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
+            if _rt.sole_list(_lc2_b):
                 _p16 = _lc2_b.pop()
             else:
                 _p16, _lc2_b = _rt.append_b(_lc2_b)
@@ -495,7 +496,7 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
                 _t13_b = _t14_b * _t12
                 _t14_b = None
             if _t13_b is not None:
-                if x_b.__class__ is list and _rc(x_b) == 2:
+                if _rt.sole_list(x_b):
                     _e23 = x_b[_i_3]
                     x_b[_i_3] = _t13_b if _e23 is None else _e23 + _t13_b
                 else:
@@ -507,7 +508,7 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
                 _t12_b = None
             _t12 = _pop()
             if _t11_b is not None:
-                if x_b.__class__ is list and _rc(x_b) == 2:
+                if _rt.sole_list(x_b):
                     _e24 = x_b[_i_3]
                     x_b[_i_3] = _t11_b if _e24 is None else _e24 + _t11_b
                 else:
@@ -521,21 +522,21 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
                 _t8_b = -_t9_b
                 _t9_b = None
             if _t8_b is not None:
-                if x_b.__class__ is list and _rc(x_b) == 2:
+                if _rt.sole_list(x_b):
                     _e25 = x_b[_t7]
                     x_b[_t7] = _t8_b if _e25 is None else _e25 + _t8_b
                 else:
                     x_b = _rt.getitem_b(x_b, x, _t7, _t8_b)
                 _t8_b = None
             if _t6_b is not None:
-                if x_b.__class__ is list and _rc(x_b) == 2:
+                if _rt.sole_list(x_b):
                     _e26 = x_b[_t5]
                     x_b[_t5] = _t6_b if _e26 is None else _e26 + _t6_b
                 else:
                     x_b = _rt.getitem_b(x_b, x, _t5, _t6_b)
                 _t6_b = None
     _i_3 = _pop()
-    return (x_b, c_b)
+    return (x_b, None)
 
 def ring_rhs_fwd_general(_c, x, c):
     """Forward sweep of ring_rhs where its guards fail (see ring_rhs_fwd)."""
@@ -543,12 +544,12 @@ def ring_rhs_fwd_general(_c, x, c):
     _i_3 = _t12 = _t13 = None
     # line 7: n = len(x)
     n = len(x)
-    # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+    # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
     _lc2 = []
     _range30 = range(n)
     _push(_i_3)
     for _i_3 in _range30:
-        # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+        # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
         _t4 = _i_3 + 1
         _t5 = _t4 % n
         _t6 = x[_t5]
@@ -586,15 +587,15 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
     _lc2 = _pop()
     _i_3 = _pop()
     _t10_b = _t11_b = _t12_b = _t13_b = _t14_b = _t6_b = None
-    _t8_b = _t9_b = c_b = x_b = None
+    _t8_b = _t9_b = x_b = None
     _lc2_b = _rv_b
     for _i_3 in reversed(_pop()):
         _t4 = _i_3 + 1    # recomputed, not taped
         _t5 = _t4 % n    # recomputed, not taped
         _t7 = _i_3 - 1    # recomputed, not taped
-        # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in range(n)]
+        # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
         _lc2.pop()
-        if _lc2_b.__class__ is list and _rc(_lc2_b) == 2:
+        if _rt.sole_list(_lc2_b):
             _p3 = _lc2_b.pop()
         else:
             _p3, _lc2_b = _rt.append_b(_lc2_b)
@@ -616,7 +617,7 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
             )
             _t14_b = None
         if _t13_b is not None:
-            if x_b.__class__ is list and _rc(x_b) == 2:
+            if _rt.sole_list(x_b):
                 _e17 = x_b[_i_3]
                 x_b[_i_3] = _t13_b if _e17 is None else _e17 + _t13_b
             else:
@@ -629,7 +630,7 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
             _t12_b = None
         _t12 = _pop()
         if _t11_b is not None:
-            if x_b.__class__ is list and _rc(x_b) == 2:
+            if _rt.sole_list(x_b):
                 _e23 = x_b[_i_3]
                 x_b[_i_3] = _t11_b if _e23 is None else _e23 + _t11_b
             else:
@@ -645,18 +646,18 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
             _t8_b = -_t9_b if _m27 is None else _rt.ub(-_t9_b, _m27[1])
             _t9_b = None
         if _t8_b is not None:
-            if x_b.__class__ is list and _rc(x_b) == 2:
+            if _rt.sole_list(x_b):
                 _e28 = x_b[_t7]
                 x_b[_t7] = _t8_b if _e28 is None else _e28 + _t8_b
             else:
                 x_b = _rt.getitem_b(x_b, x, _t7, _t8_b)
             _t8_b = None
         if _t6_b is not None:
-            if x_b.__class__ is list and _rc(x_b) == 2:
+            if _rt.sole_list(x_b):
                 _e29 = x_b[_t5]
                 x_b[_t5] = _t6_b if _e29 is None else _e29 + _t6_b
             else:
                 x_b = _rt.getitem_b(x_b, x, _t5, _t6_b)
             _t6_b = None
     _i_3 = _pop()
-    return (x_b, c_b)
+    return (x_b, None)

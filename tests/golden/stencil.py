@@ -4,7 +4,6 @@ For each function F: F_primal runs it, F_fwd runs it and tapes what the backward
 reads, F_bwd pops that tape and returns the adjoints of F's parameters.
 """
 import math
-from sys import getrefcount as _rc
 
 import numpy as np
 
@@ -59,7 +58,8 @@ def stencil_fwd(_c, u):
     return _t13
 
 def stencil_bwd(_c, _rv_b, u):
-    """Backward sweep of stencil: pops the tape of stencil_fwd and returns the adjoints of its parameters."""
+    """Backward sweep of stencil: pops the tape of stencil_fwd and returns the adjoints of its
+    parameters."""
     _pop = _c.tape.pop
     un = _pop()
     _t2_b = _t3_b = _t4_b = _t5_b = _t6_b = _t7_b = None
@@ -74,7 +74,7 @@ def stencil_bwd(_c, _rv_b, u):
     _t11_b = _rt.fit(_p3, _m2)
     _rt.restore_item(un, 0, _pop())
     if _t11_b is not None:
-        if un_b.__class__ is list and _rc(un_b) == 2:
+        if _rt.sole_list(un_b):
             _e4 = un_b[1]
             un_b[1] = _t11_b if _e4 is None else _e4 + _t11_b
         else:
