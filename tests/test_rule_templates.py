@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nbadjoint.transform import rules
+from nbadjoint.transform import functions, rules
 from nbadjoint.transform import templates as T
 
 GOLDEN = Path(__file__).parent / "golden" / "rules_text.json"
@@ -46,7 +46,7 @@ def rule_table():
             seen.add(rule.name)
             out.append((f"hand:{rule.name}", rule, func))
     fallback = {}
-    for func, name in rules._name_table().items():
+    for func, name in functions._name_table().items():
         if func in rules._HAND_RULES or rules.is_nondifferentiable(func):
             continue
         rule = rules.find_rule(func)

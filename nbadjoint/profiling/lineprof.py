@@ -7,12 +7,16 @@ def line_profile(program, function, args, argnums=0, placement=None, kwargs=None
     """Run one adjoint of ``program`` with line_profiler on ``function``'s generated sweeps.
 
     Returns line_profiler's text report: one table for the forward sweep and one for the
-    backward sweep, with the generated source lines (the generated module is a real file).
+    backward sweep (and one for each general body of a function with a specialised one), with the
+    generated source lines (the generated module is a real file).
     """
     from line_profiler import LineProfiler
 
     function = function_name(program, function)
     sweeps = [program.fwd_function(function), program.bwd_function(function)]
+    general = getattr(program, "general_functions", None)       # (where the shape guards fail)
+    if general is not None:
+        sweeps += general(function)
     profiler = LineProfiler()
     for sweep in sweeps:
         profiler.add_function(sweep)

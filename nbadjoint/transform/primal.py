@@ -10,7 +10,7 @@ import numpy as np
 
 from . import rules
 from .alias import _global_checks
-from .normalize import bind_call
+from .normalize_expr import bind_call
 from .parse import is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
 
 

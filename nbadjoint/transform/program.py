@@ -331,6 +331,12 @@ class Program:
     def bwd_function(self, name: str, probes: bool = False):
         return self.module(probes)[f"{self._key_for_name(name)}_bwd"]
 
+    def general_functions(self, name: str, probes: bool = False) -> list:
+        """The general forward and backward sweeps of a function with a specialised body (run where
+        its shape guards fail); empty for the others."""
+        ns, key = self.module(probes), self._key_for_name(name)
+        return [ns[f"{key}{s}"] for s in ("_fwd_general", "_bwd_general") if f"{key}{s}" in ns]
+
     def _key_for_name(self, name: str) -> str:
         for key, code in self.functions.items():
             if code.info.name == name or key == name:

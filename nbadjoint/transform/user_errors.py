@@ -23,7 +23,8 @@ def line_map(text: str, functions: dict) -> dict:
     for fdef in ast.parse(text).body:
         if not isinstance(fdef, ast.FunctionDef):
             continue
-        key, _, sweep = fdef.name.rpartition("_")
+        name = fdef.name[:-len("_general")] if fdef.name.endswith(("_fwd_general", "_bwd_general")) else fdef.name
+        key, _, sweep = name.rpartition("_")      # F_primal, F_fwd, F_bwd (and the general bodies)
         code = functions.get(key)
         if code is None or sweep not in ("primal", "fwd", "bwd"):
             continue
