@@ -48,12 +48,12 @@ class Program:
         self._globals: list = []           # globals dicts, referenced as _G0, _G1...
         self._constants: list = []         # other values, referenced as _K[i]
         self._closures: dict = {}          # key -> closure dict, referenced as _C_<key>
-        self._order: list = []
-        self._visiting: list = []
+        self._order: list = []             # keys, callees before callers
+        self._calls: dict = {}             # key -> [(callee key, caller's FunctionInfo, call node)], in order
         self._modules: dict = {}
         self.bound_args: tuple = ()        # a functools.partial root: its bound arguments
         self.bound_kwargs: dict = {}
-        self.root_key = self._add(root, None, None)
+        self.root_key = self._discover_and_lower(root)
         self.root_name = self.functions[self.root_key].info.name
         self._check_aliasing()
         self._analyze_all()
@@ -79,16 +79,16 @@ class Program:
         return key
 
     def callee_key(self, func, caller_info: FunctionInfo, node) -> str:
-        if id(func) in self._keys:
-            key = self._keys[id(func)]
-            if key in self._visiting:
-                raise caller_info.error(f"recursive call of {display_name(func.__name__)}() is not supported", node,
-                                        hint="write the recursion as a loop")
-            return key
-        return self._add(func, caller_info, node)
+        """The key of a user function that the function being lowered calls. Discovery only: a
+        function seen for the first time is registered (its source read and checked) and lowered
+        later, from the work list of `_discover_and_lower`, never from inside its caller."""
+        key = self._keys.get(id(func))
+        if key is None:
+            key = self._register(func)
+        self._calls.setdefault(caller_info.key, []).append((key, caller_info, node))
+        return key
 
-    def _add(self, func, caller_info, node) -> str:
-        from .codegen import FunctionCode
+    def _register(self, func) -> str:
         key = self._new_key(func)
         self._keys[id(func)] = key
         self._objects[key] = func
@@ -96,14 +96,58 @@ class Program:
         roots.check_wrapper_signature(info)
         if info.closure:
             self._closures[key] = info.closure
-        self._visiting.append(key)
-        try:
-            code = FunctionCode(self, info)
-        finally:
-            self._visiting.pop()
-        self.functions[key] = code
-        self._order.append(key)
+        self._infos[key] = info
         return key
+
+    def _discover_and_lower(self, root) -> str:
+        """Lower the root and every function it calls, each once (lowering a function discovers
+        its callees, lowered after it, depth first), refuse recursion, and order the functions
+        callees first."""
+        from .codegen import FunctionCode
+        self._infos: dict = {}
+        root_key = self._register(root)
+
+        def lower_tree(key):
+            self._lower(key, FunctionCode)
+            for callee, _, _ in self._calls.get(key, ()):
+                if callee not in self.functions:
+                    lower_tree(callee)
+        lower_tree(root_key)
+        self._order = self._callees_first(root_key)
+        return root_key
+
+    def _lower(self, key, FunctionCode):
+        if key in self.functions:
+            return
+        try:
+            self.functions[key] = FunctionCode(self, self._infos[key])
+        except TransformError:
+            # what a depth-first reading meets first is reported first: a callee called before the
+            # refused construct may hold an earlier refusal
+            self.functions[key] = None
+            for callee, _, _ in self._calls.get(key, ()):
+                if callee not in self.functions:
+                    self._lower(callee, FunctionCode)
+            raise
+
+    def _callees_first(self, root_key) -> list:
+        """Keys in depth-first post-order from the root (the order lowering used to follow); a call
+        back into a function still being visited is recursion, refused at that call."""
+        order, done, path = [], set(), []
+
+        def visit(key):
+            path.append(key)
+            for callee, info, node in self._calls.get(key, ()):
+                if callee in path:
+                    raise info.error(f"recursive call of {display_name(self._objects[callee].__name__)}() is not "
+                                     "supported", node, hint="write the recursion as a loop")
+                if callee not in done:
+                    visit(callee)
+            path.pop()
+            done.add(key)
+            order.append(key)
+        visit(root_key)
+        return order
 
     def _analyze_all(self):
         """Analyse callers before callees: a parameter is varied if some call passes a varied value."""
