@@ -64,3 +64,17 @@ def drops_middle(x):
 def root_only_discards(x):
     square(x)
     return x * 2.0
+
+
+def planned(x, k):
+    y = x * k
+    z = np.sin(y)
+    w = y + 1.0
+    c = k * 2.0
+    s = square(w)
+    return z * s + c
+
+
+def self_update(x):
+    x = np.sin(x)
+    return x * 2.0

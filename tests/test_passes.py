@@ -5,12 +5,14 @@
   drop_orphan_comments, init_statements (where each must act, and where it must not), and a
   property test: random functions over floats compute the same result after every pass;
 - sweep_state.py: merging adjoint states;
-- liveness.py: the call-tree liveness solve on small programs (tests/passes_models.py).
+- liveness.py: the call-tree liveness solve on small programs (tests/passes_models.py);
+- plans.py: what reversing each statement of a small program contributes and reads.
 """
 
 import ast
 import math
 import random
+import re
 import textwrap
 
 import pytest
@@ -327,7 +329,7 @@ def test_prune_inits_keeps_a_subscript_target_and_an_augmented_assignment():
 def test_prune_inits_treats_parameters_as_assigned_and_ignores_comments():
     f = fdef("""
         def f(x):
-            x = a_b = None
+            a_b = None
             y = x
             a_b = y
             return a_b
@@ -335,6 +337,7 @@ def test_prune_inits_treats_parameters_as_assigned_and_ignores_comments():
     f.body.insert(1, Comment("line 2: y = x"))
     cleanup.prune_inits(f)
     assert isinstance(f.body[0], Comment) and body(f).endswith("y = x\na_b = y\nreturn a_b")
+    assert not any(getattr(st, "init", False) for st in f.body)
 
 
 def test_prune_inits_keeps_the_place_of_the_first_init_and_regroups_the_names():
@@ -1016,6 +1019,8 @@ def test_a_callee_whose_result_every_call_uses_gets_a_set_adjoint(models):
     for name in ("square_bwd", "used_everywhere_bwd"):
         assert "_rv_b is not None" not in _function_text(text, name)
         assert "_rv_b is None" not in _function_text(text, name)
+    # the caller adds the callee's certainly set adjoint with a plain +
+    assert re.search(r"\n    a_b = a_b \+ _r\d+\[0\]\n", _function_text(text, "used_everywhere_bwd"))
 
 
 def test_a_callee_whose_result_is_discarded_somewhere_may_get_none(models):
@@ -1034,6 +1039,8 @@ def test_a_parameter_whose_adjoint_is_set_in_one_branch_only_is_not_returned_liv
     assert program.functions["gate"].returns_live[0] is False
     assert "x_b = None" in _function_text(text, "gate_bwd")
     assert "_rv_b is not None" not in _function_text(text, "gate_bwd")
+    # the caller adds an adjoint that may be None with the runtime's None-aware add
+    assert re.search(r"x_b = _rt\.add\(x_b, _r\d+\[0\]\)", _function_text(text, "gated_bwd"))
 
 
 def test_the_root_is_always_rv_live_and_liveness_crosses_two_levels(models):
@@ -1095,3 +1102,41 @@ def test_liveness_keeps_the_gradients_right(models):
         h = 1e-6
         numeric = (f(x + h) - f(x - h)) / (2 * h)
         assert math.isclose(float(g), float(numeric), rel_tol=1e-5, abs_tol=1e-7), f.__name__
+
+
+# == plans.py ======================================================================================
+
+def _plans(program, key):
+    """(statement, plan) of every IR statement of function ``key`` that has a plan."""
+    code = program.functions[key]
+    return [(st, code.plans[id(st)]) for st in ir.walk(code.body) if id(st) in code.plans]
+
+
+def _contribs(plan):
+    return [(n, unparse(t) if isinstance(t, ast.AST) else t, mode) for n, t, mode in plan.contribs]
+
+
+def test_plans_of_arithmetic_a_primitive_and_a_call(models):
+    program, _ = compiled(models.planned)
+    code = program.functions["planned"]
+    assert "k" not in code.active and "c" not in code.active          # argnums=0: k is not differentiated
+    plans = {st.target: plan for st, plan in _plans(program, "planned") if isinstance(st, ir.Assign)}
+    # y = x * k: the adjoint of x needs k, not x
+    assert _contribs(plans["y"]) == [("x", "y_b * k", "bplus")] and plans["y"].reads == {"k"}
+    # z = np.sin(y): reads y for its derivative
+    assert _contribs(plans["z"]) == [("y", "z_b * np.cos(y)", "plus")] and plans["z"].reads == {"y"}
+    # w = y + 1.0: passes its adjoint on and reads nothing
+    assert _contribs(plans["w"]) == [("y", "w_b", "bplus")] and plans["w"].reads == set()
+    # c = k * 2.0: inactive, nothing to do
+    assert plans["c"].contribs == [] and plans["c"].reads == set()
+    # s = square(w): a call site, reversed by the callee's backward sweep, which reads its arguments
+    assert plans["s"].call is True and plans["s"].contribs == [] and plans["s"].reads == {"w"}
+    assert all(not plan.shape_only and plan.getitem is None for plan in plans.values())
+
+
+def test_the_plan_of_a_statement_that_rebinds_its_operand_reads_the_old_value(models):
+    program, _ = compiled(models.self_update)
+    first = next(plan for st, plan in _plans(program, "self_update")
+                 if isinstance(st, ir.Assign) and st.target == "x")
+    assert _contribs(first) == [("x", "x_b * np.cos(_OLD_)", "plus")]
+    assert first.reads == {"x"}          # the value x had before the statement: taped or recomputed
