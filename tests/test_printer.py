@@ -495,8 +495,7 @@ class _Trees:
             body = [Comment("line " + str(rng.randint(1, 99)))] + inner if rng.random() < 0.3 else inner
             return ast.If(test, body, orelse)
         if level < 3 and r < 0.4:
-            return ast.For(ast.Name("i", ast.Store()), ast.Call(ast.Name("range", ast.Load()), [ast.Name("n", ast.Load())], []),
-                           [self.statement(level + 1)], [])
+            return for_("i", expr("range(n)"), [self.statement(level + 1)])
         value = self.tree()
         if r < 0.7:
             targets = [ast.Name(self.identifier(long=rng.random() < 0.3), ast.Store())]
