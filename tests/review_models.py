@@ -451,3 +451,39 @@ def mm_where(x, y):
     d = np.matmul(x, y)
     z = np.maximum(x, d)
     return np.sum(z * z)
+
+
+def branch_loop(xs):
+    out = []
+    t = 0.0
+    for i in range(len(xs)):
+        y = lst_sq(xs[i])
+        if i % 2 == 0:
+            t = t + y
+        out.append(y * xs[i])
+    s = 0.0
+    for k in range(len(out)):
+        s = s + out[k] * t
+    return s
+
+
+def while_calls(x):
+    t = x
+    u = 0.0
+    while True:
+        v = lst_sq(t)
+        if v > 4.0:
+            break
+        u = u + v
+        t = t * 1.3
+    return u + t
+
+
+def reuse_names(xs):
+    acc = 0.0
+    for i in range(len(xs)):
+        a = xs[i] * 2.0
+        b = lst_sq(a)
+        a = b + xs[i]
+        acc = acc + a * b
+    return acc

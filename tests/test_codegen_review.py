@@ -92,6 +92,10 @@ CASES = [
     ("poly_root", ((0.3, 1, 2.0), 0.7), (0, 1), False),
     ("mm_sq", (A, B), (0, 1), True),
     ("walk_root", ([0.3, 0.5, 0.2, 0.9],), 0, False),
+    ("branch_loop", ([0.3, 1.2, -0.7, 0.5],), 0, True),
+    ("while_calls", (0.4,), 0, True),
+    ("reuse_names", ([0.3, 1.2, -0.7, 0.5],), 0, True),
+    ("reuse_names", ((0.3, 1, -0.7, 0.5),), 0, False),
 ]
 
 
