@@ -487,3 +487,44 @@ def reuse_names(xs):
         a = b + xs[i]
         acc = acc + a * b
     return acc
+
+
+def list_entry_set_to_array(x):
+    ys = [0.0, 0.0]
+    ys[0] = np.sin(x)
+    t = ys[0]
+    return np.sum(t * x)
+
+
+def put_first(ys, v):
+    ys[0] = v
+    return 0.0
+
+
+def list_entry_set_by_callee(x):
+    ys = [0.0, 1.0]
+    put_first(ys, np.sin(x))
+    t = ys[0]
+    return np.sum(t * x)
+
+
+def list_of_rows(x):
+    ys = [0.0] * 3
+    for i in range(3):
+        ys[i] = x * (i + 1.0)
+    t = ys[0] + ys[2]
+    return np.sum(t * np.cos(x))
+
+
+def list_extended_with_array(x):
+    ys = [0.0]
+    ys.extend([np.sin(x)])
+    t = ys[1]
+    return np.sum(t * x)
+
+
+def list_grown_with_array(x):
+    ys = [0.0]
+    ys += [np.sin(x)]
+    t = ys[1]
+    return np.sum(t * x)

@@ -96,6 +96,8 @@ CASES = [
     ("while_calls", (0.4,), 0, True),
     ("reuse_names", ([0.3, 1.2, -0.7, 0.5],), 0, True),
     ("reuse_names", ((0.3, 1, -0.7, 0.5),), 0, False),
+    ("list_extended_with_array", (X,), 0, False),
+    ("list_grown_with_array", (X,), 0, False),
 ]
 
 
@@ -160,3 +162,33 @@ def test_matmul_of_vectors_where_the_guards_fail_is_right():
     gx, gy = nba.grad(m.mm_plus, (0, 1))(X[None], Y[:, None])
     np.testing.assert_allclose(gx, (3 * Y + 1.0)[None])
     np.testing.assert_allclose(gy, (3 * X)[:, None])
+
+
+LIST_TYPE_BUG = ("shapes.py takes a list built from number literals for a list of scalars whatever is "
+                 "written into it later (ys[i] = array, or a callee writing into it): ys[i] is typed a "
+                 "scalar, and the specialised body sums its adjoint to a number (_rt.summed), which the "
+                 "write then spreads over the array")
+
+
+@pytest.mark.xfail(strict=True, reason=LIST_TYPE_BUG)
+def test_list_entry_set_to_an_array():
+    # sum(sin(x) x): d/dx = cos(x) x + sin(x)
+    np.testing.assert_allclose(nba.grad(m.list_entry_set_to_array)(X), np.cos(X) * X + np.sin(X))
+
+
+def test_list_entry_set_to_an_array_where_the_guards_fail_is_right():
+    """The same function on a list of floats (not an array: the general body runs)."""
+    got = nba.grad(m.list_entry_set_to_array)(list(X))
+    np.testing.assert_allclose(got, np.cos(X) * X + np.sin(X))
+
+
+@pytest.mark.xfail(strict=True, reason=LIST_TYPE_BUG)
+def test_list_entry_set_to_an_array_by_a_callee():
+    np.testing.assert_allclose(nba.grad(m.list_entry_set_by_callee)(X), np.cos(X) * X + np.sin(X))
+
+
+@pytest.mark.xfail(strict=True, reason=LIST_TYPE_BUG)
+def test_list_of_rows_filled_in_a_loop():
+    # sum(4 x cos(x)): d/dx = 4 cos(x) - 4 x sin(x)
+    check_everywhere(m.list_of_rows, (X,), autograd=False)
+    np.testing.assert_allclose(nba.grad(m.list_of_rows)(X), 4 * np.cos(X) - 4 * X * np.sin(X))
