@@ -1,6 +1,7 @@
 """Models for test_codegen_review.py: functions called with arrays and with numbers, lists of
 floats changed between calls, callees whose results are partly unused, in-place updates inside
-functions with shape guards, while loops with break, and long expressions."""
+functions with shape guards, while loops with break, long expressions, lists that come to hold
+arrays, Runge-Kutta steps and pair energies in Python floats, and a chain of seven functions."""
 
 import math
 
@@ -528,3 +529,234 @@ def list_grown_with_array(x):
     ys += [np.sin(x)]
     t = ys[1]
     return np.sum(t * x)
+
+
+def upd(p, q):
+    p += q
+    return p * 1.0
+
+
+def upd_root(x, y):
+    a = x * 1.0
+    b = upd(a, y)
+    return np.sum(b * a) + np.sum(y * y)
+
+
+def upd2(p, q, s):
+    t = q * s
+    p += t
+    return t
+
+
+def upd2_root(x, y):
+    a = x * 1.0
+    b = upd2(a, y, 2.0)
+    return np.sum(b * a * x)
+
+
+def upd3(p, q):
+    p *= 2.0
+    p += q
+    return q
+
+
+def upd3_root(x, y):
+    a = x * 1.0
+    b = upd3(a, y)
+    c = upd3(y * 1.0, a)
+    return np.sum(b * a + c * c)
+
+
+def swap_entries(x):
+    y = x * 1.0
+    y[0], y[2] = y[2], y[0]
+    return np.sum(y * np.arange(1.0, 4.0))
+
+
+def tuple_write(x):
+    y = x * 1.0
+    y[0], s = y[1] * 2.0, y[0] * 3.0
+    return np.sum(y) * s
+
+
+def list_swap(x):
+    ys = [x * 1.0, x * 2.0, x * 3.0]
+    ys[0], ys[2] = ys[2], ys[0]
+    return ys[0] * 1.0 + ys[2] * 5.0
+
+
+def scalar_swap(a, b):
+    a, b = b, a * b
+    return a * 3.0 + b
+
+
+def grow(xs, c):
+    out = []
+    for i in range(len(xs)):
+        out.append(xs[i] * xs[i] * c)
+    return out
+
+
+def grow_root(xs):
+    ys = grow(xs, 0.5)
+    zs = grow(ys, 2.0)
+    t = 0.0
+    for k in range(len(zs)):
+        t = t + zs[k] * (k + 1.0) + ys[k]
+    return t
+
+
+def grow_root_partial(xs):
+    ys = grow(xs, 0.5)
+    return ys[0] + 3.0 * ys[2]
+
+
+def grow_mixed(xs, x):
+    ys = grow(xs, x)
+    zs = grow([x, 2.0 * x], 1.5)
+    t = 0.0
+    for k in range(len(ys)):
+        t = t + ys[k] * zs[k % 2]
+    return t
+
+
+def blend(x, s):
+    y = np.exp(x) * s + s * s
+    return y * x
+
+
+def blend_root(x, s):
+    return np.sum(blend(x, s)) + np.sum(blend(x * 2.0, 0.5))
+
+
+def blend_root2(x, s, t):
+    return np.sum(blend(x, s) * blend(x, t))
+
+
+def arr_from_list(x):
+    ys = [x, x * 2.0, 3.0]
+    t = ys[1] * ys[0]
+    a = np.array(ys)
+    return np.sum(a * a) + t
+
+
+def arr_from_list_after(x):
+    ys = [x, x * 2.0, 3.0]
+    a = np.array(ys)
+    t = ys[1] * ys[0]
+    return np.sum(a * a) + t
+
+
+def sum_then_index(x):
+    ys = [x, x * 2.0, 3.0]
+    s = sum(ys)
+    zs = sorted(ys)
+    return s * ys[2] + zs[0] * ys[1] + max(ys) * min(zs)
+
+
+def stack_then_index(x):
+    ys = [x, np.sin(x), x * x]
+    a = np.stack(ys)
+    b = np.concatenate(ys)
+    return np.sum(a * a) + np.sum(b) * np.sum(ys[1])
+
+
+def rhs(u, k):
+    return -k * u + u * u * 0.1
+
+
+def rk4(u, k, dt):
+    k1 = rhs(u, k)
+    k2 = rhs(u + 0.5 * dt * k1, k)
+    k3 = rhs(u + 0.5 * dt * k2, k)
+    k4 = rhs(u + dt * k3, k)
+    return u + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+
+def integrate(u0, k, n):
+    u = u0
+    for i in range(n):
+        u = rk4(u, k, 0.1)
+    return u
+
+
+def ode_root(x, params):
+    a = integrate(params["u0"], params["k"], 5)
+    b = integrate(x, params["k"], 5)
+    c = integrate(x[0], a, 3)
+    return a * np.sum(b * b) + c
+
+
+def ode_list_root(ks, x):
+    total = 0.0
+    for j in range(len(ks)):
+        u = integrate(x, ks[j], 3)
+        total = total + np.sum(u) * ks[j]
+    return total
+
+
+def energy(ps):
+    e = 0.0
+    for i in range(len(ps)):
+        for j in range(i + 1, len(ps)):
+            d = ps[i] - ps[j]
+            e = e + 1.0 / math.sqrt(d * d + 0.1)
+    return e
+
+
+def energy_root(xs, arr):
+    e1 = energy(xs)
+    e2 = energy(arr)
+    e3 = energy([xs[0], e1, 2.0])
+    return e1 * e2 + e3
+
+
+def c0(a, b):
+    return a * b + b
+
+
+def c1(a, b):
+    r = c0(a, b)
+    return r * a
+
+
+def c2(a, b):
+    r = c1(b, a)
+    return r
+
+
+def c3(a, b):
+    r = c2(a, a * b)
+    if a > 0.0:
+        r = r + c0(b, 1.0)
+    return r
+
+
+def c4(a, b):
+    p = c3(a, b)
+    q = c3(b, a)
+    return p, q
+
+
+def c5(a, b):
+    p, q = c4(a, b)
+    return p
+
+
+def c6(a, b):
+    t = c5(a, b)
+    u = c5(b, t)
+    return u
+
+
+def chain_root(x, y):
+    s = 0.0
+    for i in range(3):
+        s = s + c6(x, y) * c2(s, x)
+    c4(x, y)
+    return s
+
+
+def chain_arr(x, y):
+    v = c6(x, y)
+    return np.sum(v * v) + c6(y[0], x[1])
