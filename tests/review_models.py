@@ -760,3 +760,11 @@ def chain_root(x, y):
 def chain_arr(x, y):
     v = c6(x, y)
     return np.sum(v * v) + c6(y[0], x[1])
+
+
+def repeated_list(x, n):
+    ys = [x, 2.0 * x] * n
+    t = 0.0
+    for i in range(len(ys)):
+        t = t + ys[i] * ys[i]
+    return t

@@ -131,6 +131,7 @@ CASES = [
     ("energy_root", ([0.3, -1.2, 2.0, 0.9], np.array([0.1, 0.5, -0.3])), (0, 1), False),
     ("chain_root", (0.3, -0.4), (0, 1), False),
     ("chain_root", (-0.3, 0.4), (0, 1), False),
+    ("repeated_list", (0.7, 2), 0, True),
 ]
 
 
@@ -225,3 +226,13 @@ def test_list_of_rows_filled_in_a_loop():
     # sum(4 x cos(x)): d/dx = 4 cos(x) - 4 x sin(x)
     check_everywhere(m.list_of_rows, (X,), autograd=False)
     np.testing.assert_allclose(nba.grad(m.list_of_rows)(X), 4 * np.cos(X) - 4 * X * np.sin(X))
+
+
+@pytest.mark.xfail(strict=True, reason="the rule of `*` gives the repetition count of a list the contribution "
+                   "g * list, which multiplies two lists (TypeError), in both bodies, when the int count is "
+                   "among argnums (an int argument should get None)")
+def test_int_repetition_count_of_a_list_among_argnums():
+    gx, gn = nba.grad(m.repeated_list, (0, 1))(0.7, 2)
+    # t = n (x^2 + 4 x^2): dt/dx = 10 n x
+    assert gx == pytest.approx(14.0)
+    assert gn is None
