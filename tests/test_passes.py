@@ -603,9 +603,6 @@ def test_remove_dead_stores_keeps_names_read_by_if_tests_and_augmented_or_subscr
     assert "c_b = x > 0.0" in out and "a_b = x" in out and "s_b = [0.0]" in out
 
 
-@pytest.mark.xfail(strict=True, reason="cleanup._live_in: a while loop's test is evaluated again after each "
-                   "iteration, but the names it reads are not live at the end of the body, so a store in the "
-                   "body feeding the test is dropped (the loop never ends)")
 def test_remove_dead_stores_keeps_a_store_read_by_the_test_of_its_while_loop():
     src = """
         def f(x):
@@ -685,9 +682,6 @@ def test_inline_single_uses_never_moves_an_expression_past_a_store_of_what_it_re
     assert inlined(src).startswith("t_b = x * 2.0")
 
 
-@pytest.mark.xfail(strict=True, reason="cleanup.inline_single_uses: a write into a container (`a[0] = 5.0`) "
-                   "stores nothing by name, so `t_b = a[0]` is moved past it and the read then sees the new "
-                   "value")
 def test_inline_single_uses_never_moves_a_read_of_a_container_past_a_write_into_it():
     src = """
         def f(a):

@@ -308,9 +308,6 @@ def test_a_word_longer_than_a_line_stays_whole():
     assert any(("x" * 150) in line for line in text.splitlines())
 
 
-@pytest.mark.xfail(strict=True, reason="sweep_ast._chunks measures a string's pieces in characters of the "
-                   "value, but each piece is printed as its repr: escapes (\\n, \\t, \\') make the printed "
-                   "line longer than LIMIT (138 characters for 'x\\n' * 60)")
 def test_a_long_string_with_escapes_fits_the_limit():
     value = "x\n" * 60
     tree = [ast.Assign([ast.Name("x", ast.Store())], ast.Constant(value))]
@@ -321,10 +318,6 @@ def test_a_long_string_with_escapes_fits_the_limit():
 
 # == known gaps of the printer =====================================================================
 
-@pytest.mark.xfail(strict=True, reason="sweep_ast._grouped decides whether a printed operand is already "
-                   "parenthesised with _balanced, which counts brackets inside string literals: "
-                   "a conditional expression in the value of a broken one loses its parentheses and "
-                   "parses back to a different tree")
 def test_parentheses_inside_strings_do_not_fool_the_grouping_of_a_conditional():
     src = ("x = (('(' if q else r) if b else f(')')) if "
            "long_condition_variable_name_long_condition_variable_name_long_condition else d")
@@ -332,9 +325,6 @@ def test_parentheses_inside_strings_do_not_fool_the_grouping_of_a_conditional():
     assert same_tree(tree, to_source(tree))
 
 
-@pytest.mark.xfail(strict=True, reason="sweep_ast._grouped counts brackets inside string literals: "
-                   "`a and ((a or '(') or f(')')) and <long>` is printed broken with the inner `or` "
-                   "unparenthesised, which parses as a different tree")
 def test_parentheses_inside_strings_do_not_fool_the_grouping_of_a_boolean_operand():
     src = ("x = long_condition_variable_name_a and ((a or '(') or f(')')) and "
            "long_condition_variable_name_long_condition_variable_name_long_condition_variable_name_")

@@ -220,6 +220,8 @@ def _live_in(stmts, live: set, generated, drop: bool) -> set:
             live = a | b | _loads(st.test)
         elif isinstance(st, (ast.For, ast.While)):
             head = _loads(st.iter) if isinstance(st, ast.For) else _loads(st.test)
+            if isinstance(st, ast.While):
+                live = live | head              # the test runs again after each pass through the body
             entry = set(live)
             for _ in range(20):
                 new = _live_in(st.body, entry | live, generated, False) | live
@@ -285,6 +287,19 @@ def _count_loads(node) -> dict:
     return counts
 
 
+def _may_change_objects(st) -> bool:
+    """May statement ``st`` change an object in place (a write at an index or into an attribute,
+    ``op=``, or a call that is not pure)? An expression is not moved past such a statement."""
+    for n in ast.walk(st):
+        if isinstance(n, (ast.Subscript, ast.Attribute)) and isinstance(n.ctx, ast.Store):
+            return True
+        if isinstance(n, ast.AugAssign):
+            return True
+        if isinstance(n, ast.Call) and _dotted(n.func) not in _PURE_CALLS:
+            return True
+    return False
+
+
 def inline_single_uses(fdef: ast.FunctionDef, generated, fits) -> None:
     """``t = <pure expression>`` read once, by a later plain statement of the same block, with
     nothing it reads assigned in between: the expression takes the place of the read (the same
@@ -311,7 +326,8 @@ def inline_single_uses(fdef: ast.FunctionDef, generated, fits) -> None:
                                 del block[i]
                                 changed = True
                         break
-                    if reads & _stores(later) or isinstance(later, (ast.If, ast.For, ast.While)) and \
+                    if reads & _stores(later) or _may_change_objects(later) or \
+                            isinstance(later, (ast.If, ast.For, ast.While)) and \
                             reads & {n.id for n in ast.walk(later) if isinstance(n, ast.Name)}:
                         break
                 if changed:

@@ -215,6 +215,11 @@ class ShapeFacts:
                 if t not in self.code.params:
                     env[t] = TOP
                 defs.setdefault(t, []).append(s)
+            # a write into a local list or array changes what it holds: `ys[0] = np.sin(x)` makes a
+            # list of numbers a list holding an array (a parameter's guard is checked on entry, and
+            # a written parameter is never guarded as a list)
+            for t in self._written_locals(s):
+                defs.setdefault(t, []).append(("written", s))
         for _ in range(2 * len(env) + 4):
             new = dict(env)
             for name, stmts in defs.items():
@@ -229,6 +234,23 @@ class ShapeFacts:
                 break
             env = new
         return {n: (self._canon(t) if t != TOP else None) for n, t in env.items()}
+
+    def _written_type(self, s, env):
+        """The type a write leaves: an array keeps its shape; a list of scalars stays one only when
+        a scalar is written at an int index; anything written through a callee is unknown."""
+        if not isinstance(s, ir.SetItem):
+            return None
+        t = env.get(s.target, TOP)
+        if t == TOP:
+            return TOP
+        if _like(t):
+            return t
+        if t == LIST:
+            v = self.atom_type(s.value, env)
+            if v == TOP:
+                return TOP
+            return LIST if v in _RANK0 and _int_like_index(s.index) else None
+        return None
 
     def _canon(self, t):
         return ("like", self.find(t[1])) if _like(t) else t
@@ -245,7 +267,20 @@ class ShapeFacts:
             return SCALAR
         return None
 
+    def _written_locals(self, s) -> list:
+        """Local names statement ``s`` writes into (at an index, or through a callee)."""
+        out = []
+        if isinstance(s, ir.SetItem):
+            out.append(s.target)
+        elif isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall):
+            callee = self.code.program.functions[s.expr.callee]
+            out += [a.id for p, a in zip(callee.params, s.expr.args) if isinstance(a, ir.Name)
+                    and (p in callee.mutated or p in callee.touched)]
+        return [t for t in out if t not in self.code.params]
+
     def _def_type(self, s, env):
+        if isinstance(s, tuple):                    # ("written", statement): a write into the name
+            return self._written_type(s[1], env)
         if isinstance(s, ir.Append):
             # appending a scalar keeps a list of scalars one
             t = self.atom_type(s.value, env)
@@ -356,8 +391,8 @@ class ShapeFacts:
             return None
         args = [self.atom_type(a, env) for a in e.args]
         if isinstance(e.func, np.ufunc):
-            if len(args) != e.func.nin or e.func.nout != 1:
-                return None
+            if len(args) != e.func.nin or e.func.nout != 1 or e.func.signature is not None:
+                return None         # (a generalised ufunc such as np.matmul is not elementwise)
             return self._elementwise(args)
         if not args or None in args or LIST in args or any(_like(a) for a in args):
             return None

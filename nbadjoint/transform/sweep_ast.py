@@ -196,19 +196,9 @@ _LOOSE = (ast.IfExp, ast.Lambda, ast.NamedExpr)     # bind looser than anything 
 def _grouped(node, text: str, loose) -> str:
     """``text`` (the printed ``node``) in parentheses when ``node`` is one of the ``loose`` kinds
     and would otherwise bind wrongly where it is placed."""
-    if isinstance(node, loose) and not (text.startswith("(") and text.endswith(")") and _balanced(text[1:-1])):
-        return f"({text})"
+    if isinstance(node, loose) and not (text.startswith("(\n") and text.endswith(")")):
+        return f"({text})"          # (a flat print never starts with "(" and a line break)
     return text
-
-
-def _balanced(text: str) -> bool:
-    depth = 0
-    for ch in text:
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if depth < 0:
-            return False
-    return depth == 0
 
 
 def same_tree(stmts, text: str) -> bool:
@@ -225,7 +215,10 @@ def same_tree(stmts, text: str) -> bool:
                     setattr(n, field, strip(getattr(n, field)))
             out.append(n)
         return out
-    return ast.dump(ast.Module(strip(stmts), [])) == ast.dump(ast.parse(text))
+    try:
+        return ast.dump(ast.Module(strip(stmts), [])) == ast.dump(ast.parse(text))
+    except SyntaxError:
+        return False
 
 
 def _chunks(text: str, width: int) -> list:
@@ -233,7 +226,7 @@ def _chunks(text: str, width: int) -> list:
     ``text``)."""
     out, current = [], ""
     for token in re.findall(r"\S+\s*|\s+", text):
-        if current and len(current) + len(token) > width:
+        if current and len(repr(current + token)) > width:       # measured as printed (escapes too)
             out.append(current)
             current = ""
         current += token
