@@ -237,7 +237,7 @@ class FunctionCode:
         if cached is None:
             cached = False
             if self.split and not self.sites and not self.mutated and self._flag_is_recomputed():
-                fwd = sweeps.SweepBuilder(self, False, spec=True).build().fwd_def
+                fwd = sweeps.SweepBuilder(self, False, spec=True).build(tidy_trees=False).fwd_def
                 cached = not any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "_push"
                                  for n in ast.walk(fwd))
             self._tape_free = cached

@@ -35,15 +35,16 @@ def build_sweeps(code, probes: bool) -> list:
     return [spec.fwd_def, spec.bwd_def, general.fwd_def, general.bwd_def]
 
 
-def decide_split(code) -> None:
-    """Set ``code.split``: whether its specialised body differs from its general one."""
+def decide_split(code) -> list:
+    """Set ``code.split``: whether its specialised body differs from its general one. Returns the
+    builders of the bodies it will have (untidied: enough for the liveness solve)."""
     code.split = False
+    general = SweepBuilder(code, False).build(tidy_trees=False)
     if not code.shapes.guards or not code.active:
-        return
-    code.split = True
-    a = SweepBuilder(code, False, spec=True).build()
-    b = SweepBuilder(code, False).build()
-    code.split = ast.dump(a.fwd_def) != ast.dump(b.fwd_def) or ast.dump(a.bwd_def) != ast.dump(b.bwd_def)
+        return [general]
+    spec = SweepBuilder(code, False, spec=True).build(tidy_trees=False)
+    code.split = spec.specialised
+    return [spec, general] if code.split else [general]
 
 
 def solve_liveness(program) -> None:
@@ -61,14 +62,17 @@ def solve_liveness(program) -> None:
     cyclic = _cyclic(program)
     for key in cyclic:
         functions[key].rv_live = False
-    for _ in range(len(functions) + 1):
+    for iteration in range(len(functions) + 1):
         passes = {}
         for key in program._order:                      # callees first
             code = functions[key]
-            decide_split(code)
+            if iteration == 0:
+                builders = decide_split(code)
+            else:
+                builders = [SweepBuilder(code, False, spec=spec).build(tidy_trees=False)
+                            for spec in ((True, False) if code.split else (False,))]
             lives = []
-            for spec in ((True, False) if code.split else (False,)):
-                b = SweepBuilder(code, False, spec=spec).build()
+            for b in builders:
                 lives.append(b.returns_live)
                 for callee, live in b.passes_live.items():
                     passes[callee] = passes.get(callee, True) and live

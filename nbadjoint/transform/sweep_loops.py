@@ -65,6 +65,7 @@ class LoopSweeps:
         dense = self._dense_lists(s, state) if self.spec and not self._dense else []
         owned_bases = []
         if dense:
+            self.specialised = True
             self._dense = set(dense)
             owned_bases = self._indexed_lists(s)
             self._owned = set(dense) | set(owned_bases)

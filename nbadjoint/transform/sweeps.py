@@ -49,17 +49,20 @@ class SweepBuilder(LoopSweeps, CallSweeps):
         self.fwd_def = self.bwd_def = None
         self.passes_live: dict = {}    # callee key -> every call of it gets an adjoint that is not None
         self.returns_live: tuple = ()  # per parameter: its adjoint is certainly not None at the end
+        self.specialised = False       # the guards removed a shape marker or a float test
 
-    def build(self):
-        """Build the two sweeps as ``ast.FunctionDef`` nodes (``self.fwd_def``, ``self.bwd_def``)."""
+    def build(self, tidy_trees: bool = True):
+        """Build the two sweeps as ``ast.FunctionDef`` nodes (``self.fwd_def``, ``self.bwd_def``);
+        ``tidy_trees=False`` skips the cleanup passes (for analyses that read only the state)."""
         code = self.code
         fwd_body, bwd_body, state = self._emit_block(code.body, {}, top=True)
         self.returns_live = tuple(state.get(p) == LIVE and p not in code.maybe_mutated and p in code.active
                                   for p in code.params)
         self.fwd_def = self._fwd_def(fwd_body)
         self.bwd_def = self._bwd_def(bwd_body, state)
-        for fdef in (self.fwd_def, self.bwd_def):
-            tidy(fdef, *code.generated_adjoints())
+        if tidy_trees:
+            for fdef in (self.fwd_def, self.bwd_def):
+                tidy(fdef, *code.generated_adjoints())
         return self
 
     def _marker_free(self, operands, target) -> bool:
@@ -344,6 +347,8 @@ class SweepBuilder(LoopSweeps, CallSweeps):
                     text = _replace_name(text, _OLD, old)
                 text = _subst_markers(text, smarkers)
                 known = self._known_shape(name, s.target) if mode == "bplus" else None
+                if known is not None:
+                    self.specialised = True          # no marker, no float test: the guards tell
                 if known == "same":
                     mode = "plus"
                 elif known == "scalar":
@@ -368,6 +373,7 @@ class SweepBuilder(LoopSweeps, CallSweeps):
                             else E("_rt.ubl({t}, {x})", t=text, x=src)
                         text = E("{t} if {g}.__class__ is float else {u}", t=text, g=g, u=ubl) \
                             if _is_short(text) and not self._array_like(s.target) else ubl
+                        self.specialised |= _is_short(text) and self._array_like(s.target)
                     mode = "plus"
                 contribs.append((name, text, mode))
             # contributions to other names first, then to the target itself (which they replace)

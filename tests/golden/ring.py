@@ -53,10 +53,11 @@ def ring_bwd(_c, _rv_b, x0, c, n_steps):
     _ck = _c.ck
     x = _pop()
     x0_b = None
+    _t2_b = _rv_b
     # adjoint of line 27: return ring_energy(x)
     if _ck['ring:27:ring_energy']:
         ring_energy_fwd(_c, x)    # recompute, taping
-    _r1 = ring_energy_bwd(_c, _rv_b, x)
+    _r1 = ring_energy_bwd(_c, _t2_b, x)
     x_b = _r1[0]
     for step in reversed(_pop()):
         # adjoint of line 26: x = ring_step(x, 0.05, c)
