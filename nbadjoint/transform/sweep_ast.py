@@ -107,13 +107,16 @@ class _Printer(ast._Unparser):
             self.interleave(lambda: self.write(f" {operator} "), operand, node.values)
 
     def traverse(self, node):
+        text = getattr(node, "comment", None) if isinstance(node, ast.stmt) else None
+        if text and self._too_long(node, extra=4 + len(text)):
+            self.fill("# " + text)              # (a comment that would make the line too long goes above)
+            text = None
         if isinstance(node, (ast.Assign, ast.Expr, ast.Return)) and self._too_long(node):
             self._wrapped_statement(node)
         elif isinstance(node, ast.If) and self._too_long(ast.Expr(node.test), extra=len("if :")):
             self._wrapped_if(node)
         else:
             super().traverse(node)
-        text = getattr(node, "comment", None) if isinstance(node, ast.stmt) else None
         if text:
             self.write("    # " + text)
 

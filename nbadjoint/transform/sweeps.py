@@ -202,8 +202,8 @@ class SweepBuilder(LoopSweeps, CallSweeps):
 
     def _line_comment(self, line):
         text = self.code.info.line_text(line).strip()
-        if len(text) > 72:
-            text = text[:69].rstrip() + "..."
+        if len(text) > 60:
+            text = text[:57].rstrip() + "..."
         return f"line {line}: {text}" if text else f"line {line}"
 
     def _dry(self, stmts, state):

@@ -32,9 +32,11 @@ def model_fwd(_c, u0, n):
     for i in _range5:
         # line 13: u = step(u, 0.1)
         if _ck['model:13:step']:
-            _r2 = step_primal(_c, u, 0.1)    # checkpointed: primal only
+            # checkpointed: primal only
+            _r2 = step_primal(_c, u, 0.1)
         else:
-            _r2 = step_fwd(_c, u, 0.1)    # split: its tape stays until this call is reversed
+            # split: its tape stays until this call is reversed
+            _r2 = step_fwd(_c, u, 0.1)
         _push(u)
         u = _r2
     _push(_range5)
@@ -55,7 +57,8 @@ def model_bwd(_c, _rv_b, u0, n):
         # adjoint of line 13: u = step(u, 0.1)
         _o3 = _pop()
         if _ck['model:13:step'] and not _o3.__class__ is np.ndarray:
-            step_fwd(_c, _o3, 0.1)    # recompute, taping (its tape is empty when its guards hold)
+            # recompute, taping (its tape is empty when its guards hold)
+            step_fwd(_c, _o3, 0.1)
         _r4 = step_bwd(_c, u_b, _o3, 0.1)
         u_b = _r4[0]
         u = _o3

@@ -32,9 +32,11 @@ def ring_fwd(_c, x0, c, n_steps):
     for step in _range6:
         # line 26: x = ring_step(x, 0.05, c)
         if _ck['ring:26:ring_step']:
-            _r3 = ring_step_primal(_c, x, 0.05, c)    # checkpointed: primal only
+            # checkpointed: primal only
+            _r3 = ring_step_primal(_c, x, 0.05, c)
         else:
-            _r3 = ring_step_fwd(_c, x, 0.05, c)    # split: its tape stays until this call is reversed
+            # split: its tape stays until this call is reversed
+            _r3 = ring_step_fwd(_c, x, 0.05, c)
         _push(x)
         x = _r3
     _push(_range6)
@@ -42,7 +44,8 @@ def ring_fwd(_c, x0, c, n_steps):
     if _ck['ring:27:ring_energy']:
         _t2 = ring_energy_primal(_c, x)    # checkpointed: primal only
     else:
-        _t2 = ring_energy_fwd(_c, x)    # split: its tape stays until this call is reversed
+        # split: its tape stays until this call is reversed
+        _t2 = ring_energy_fwd(_c, x)
     _push(x)
     return _t2
 
@@ -223,7 +226,8 @@ def ring_step_fwd(_c, x, dt, c):
     if _ck['ring_step:12:ring_rhs']:
         k = ring_rhs_primal(_c, x, c)    # checkpointed: primal only
     else:
-        k = ring_rhs_fwd(_c, x, c)    # split: its tape stays until this call is reversed
+        # split: its tape stays until this call is reversed
+        k = ring_rhs_fwd(_c, x, c)
     # line 13: return [x[i] + dt * k[i] for i in range(len(x))]
     _lc2 = []
     _t4 = len(x)
@@ -256,7 +260,8 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
     _lc2_b = _rv_b
     # every adjoint in the loop is a number: no None checks (else: the general case)
     if _rt.scalar_items(_lc2_b):
-        _lc2_b = list(_lc2_b)    # a copy of its own, popped in place
+        # a copy of its own, popped in place
+        _lc2_b = list(_lc2_b)
         x_b = _rt.own_list(x_b, x)    # added into in place
         for _i_3 in reversed(_pop()):
             # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
@@ -320,7 +325,8 @@ def ring_step_fwd_general(_c, x, dt, c):
     if _ck['ring_step:12:ring_rhs']:
         k = ring_rhs_primal(_c, x, c)    # checkpointed: primal only
     else:
-        k = ring_rhs_fwd(_c, x, c)    # split: its tape stays until this call is reversed
+        # split: its tape stays until this call is reversed
+        k = ring_rhs_fwd(_c, x, c)
     # line 13: return [x[i] + dt * k[i] for i in range(len(x))]
     _lc2 = []
     _t4 = len(x)
@@ -407,12 +413,12 @@ def ring_rhs_fwd(_c, x, c):
     _i_3 = _t12 = _t13 = None
     # line 7: n = len(x)
     n = len(x)
-    # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
+    # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
     _lc2 = []
     _range27 = range(n)
     _push(_i_3)
     for _i_3 in _range27:
-        # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
+        # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
         _t4 = _i_3 + 1
         _t5 = _t4 % n
         _t6 = x[_t5]
@@ -453,13 +459,14 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
     _lc2_b = _rv_b
     # every adjoint in the loop is a number: no None checks (else: the general case)
     if _rt.scalar_items(_lc2_b):
-        _lc2_b = list(_lc2_b)    # a copy of its own, popped in place
+        # a copy of its own, popped in place
+        _lc2_b = list(_lc2_b)
         x_b = _rt.own_list(x_b, x)    # added into in place
         for _i_3 in reversed(_pop()):
             _t4 = _i_3 + 1    # recomputed, not taped
             _t5 = _t4 % n    # recomputed, not taped
             _t7 = _i_3 - 1    # recomputed, not taped
-            # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
+            # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
             _lc2.pop()
             _p3 = _lc2_b.pop()
             _t15_b = _p3
@@ -482,7 +489,7 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
             _t4 = _i_3 + 1    # recomputed, not taped
             _t5 = _t4 % n    # recomputed, not taped
             _t7 = _i_3 - 1    # recomputed, not taped
-            # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
+            # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
             _lc2.pop()
             if _rt.sole_list(_lc2_b):
                 _p16 = _lc2_b.pop()
@@ -545,12 +552,12 @@ def ring_rhs_fwd_general(_c, x, c):
     _i_3 = _t12 = _t13 = None
     # line 7: n = len(x)
     n = len(x)
-    # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
+    # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
     _lc2 = []
     _range30 = range(n)
     _push(_i_3)
     for _i_3 in _range30:
-        # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
+        # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
         _t4 = _i_3 + 1
         _t5 = _t4 % n
         _t6 = x[_t5]
@@ -594,7 +601,7 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
         _t4 = _i_3 + 1    # recomputed, not taped
         _t5 = _t4 % n    # recomputed, not taped
         _t7 = _i_3 - 1    # recomputed, not taped
-        # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[i] for i in...
+        # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
         _lc2.pop()
         if _rt.sole_list(_lc2_b):
             _p3 = _lc2_b.pop()
