@@ -199,12 +199,14 @@ def test_long_calls_are_broken_in_returns_and_expression_statements_at_any_depth
     assert "        record_the_call_somewhere(\n            quite_long_argument_0,\n" in text
 
 
-def test_a_trailing_comment_follows_a_broken_statement():
+def test_a_comment_too_long_to_trail_goes_above_its_statement():
     s = stmt("{t} = f({a}, {b}, {c})", comment="accumulated", t="t", a="first_argument_" * 3,
              b="second_argument_" * 3, c="third_argument_" * 2)
     text = to_source([s])
-    assert text.endswith(")    # accumulated") and longest(text) <= LIMIT + len("    # accumulated")
+    assert text.startswith("# accumulated\nt = f(\n") and longest(text) <= LIMIT
     assert same_tree([s], text)
+    short = stmt("{t} = g({a})", comment="accumulated", t="t", a="x")
+    assert to_source([short]) == "t = g(x)    # accumulated"
 
 
 def test_a_long_boolean_test_is_broken_at_its_operators():
