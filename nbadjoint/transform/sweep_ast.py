@@ -120,6 +120,20 @@ class _Printer(ast._Unparser):
         if text:
             self.write("    # " + text)
 
+    def _function_helper(self, node, fill_suffix):
+        """A def whose parameters would pass ``LIMIT`` gets one parameter per line."""
+        pad = "    " * self._indent
+        params = [a.arg for a in node.args.args]
+        plain = not (node.decorator_list or node.returns or node.args.defaults or node.args.vararg
+                     or node.args.kwarg or node.args.kwonlyargs or node.args.posonlyargs)
+        if not plain or len(pad) + len(f"{fill_suffix} {node.name}({', '.join(params)}):") <= LIMIT:
+            return super()._function_helper(node, fill_suffix)
+        self.maybe_newline()
+        inner = pad + "    "
+        self.fill(f"{fill_suffix} {node.name}(\n" + "".join(f"{inner}{p},\n" for p in params) + pad + ")")
+        with self.block():
+            self._write_docstring_and_traverse_body(node)
+
     def _too_long(self, node, extra=0) -> bool:
         return len("    " * self._indent) + extra + len(_flat(node)) > LIMIT
 
