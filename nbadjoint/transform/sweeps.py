@@ -516,7 +516,8 @@ class SweepBuilder(LoopSweeps, CallSweeps):
         live = [t for t in s.targets if t in code.active and state.get(t, DEAD) != DEAD]
         if plan.contribs and live:
             parts = ast.Tuple([_name(code.adj(t)) if t in live else _const(None) for t in s.targets], ast.Load())
-            self._accumulate(b, new_state, s.value.id, E("_rt.unpack_b({p}, {m})", p=parts, m=like), "add")
+            # (unpack_b never gives None: a tuple of the parts, or an array)
+            self._accumulate(b, new_state, s.value.id, E("_rt.unpack_b({p}, {m})", p=parts, m=like), "set")
             for t in live:
                 b.append(S("{a} = None", a=code.adj(t)))
                 new_state[t] = DEAD
