@@ -76,6 +76,16 @@ def _node(x):
     return ast.Name(x, ast.Load()) if isinstance(x, str) else x
 
 
+def and_(*parts) -> ast.expr:
+    parts = [_node(p) for p in parts]
+    return parts[0] if len(parts) == 1 else ast.BoolOp(ast.And(), parts)
+
+
+def names_read(node) -> set:
+    """Names a tree reads."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
 LIMIT = 100          # characters per generated line
 
 
