@@ -31,8 +31,16 @@ def build_sweeps(code, probes: bool) -> list:
     fwd_call = E("{f}(_c, *{a})", f=f"{code.key}_fwd_general", a=params)
     bwd_call = E("{f}(_c, _rv_b, *{a})", f=f"{code.key}_bwd_general", a=params + incoming)
     for fdef, test, call in ((spec.fwd_def, fwd_test, fwd_call), (spec.bwd_def, bwd_test, bwd_call)):
-        fdef.body.insert(1, if_(ast.UnaryOp(ast.Not(), test), [ast.Return(call)]))
+        fdef.body.insert(1, if_(_negated(test), [ast.Return(call)]))
     return [spec.fwd_def, spec.bwd_def, general.fwd_def, general.bwd_def]
+
+
+def _negated(test):
+    """``not test``, as ``a is not b`` / ``a not in b`` for a single ``is`` / ``in`` comparison."""
+    negations = {ast.Is: ast.IsNot, ast.In: ast.NotIn}
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in negations:
+        return ast.Compare(test.left, [negations[type(test.ops[0])]()], test.comparators)
+    return ast.UnaryOp(ast.Not(), test)
 
 
 def decide_split(code) -> list:
