@@ -98,21 +98,24 @@ def init_statements(names) -> list:
 
 # -- copy propagation -----------------------------------------------------------------------------
 
-def _count_stores(node) -> dict:
+def _count_names(node, ctx) -> dict:
+    """How many times each name occurs in ``node`` in context ``ctx`` (ast.Load or ast.Store)."""
     counts: dict = {}
     for n in ast.walk(node):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ctx):
             counts[n.id] = counts.get(n.id, 0) + 1
     return counts
 
 
-class _Rename(ast.NodeTransformer):
-    def __init__(self, old, new):
-        self.old, self.new = old, new
+class ReplaceReads(ast.NodeTransformer):
+    """Every read of the name ``name`` replaced by a copy of the expression ``value``."""
+
+    def __init__(self, name, value):
+        self.name, self.value = name, value
 
     def visit_Name(self, node):
-        if node.id == self.old and isinstance(node.ctx, ast.Load):
-            return ast.copy_location(ast.Name(self.new, ast.Load()), node)
+        if node.id == self.name and isinstance(node.ctx, ast.Load):
+            return copy.deepcopy(self.value)
         return node
 
 
@@ -120,7 +123,7 @@ def propagate_copies(fdef: ast.FunctionDef, generated) -> None:
     """Replace the reads of ``a`` by ``b`` after a copy ``a = b``, and drop the copy, where ``a``
     (a generated name) is assigned once in the function, read only after the copy in the same
     block, and ``b`` is not assigned again before the last of those reads."""
-    counts = _count_stores(fdef)
+    counts = _count_names(fdef, ast.Store)
     changed = True
     while changed:
         changed = False
@@ -145,7 +148,7 @@ def propagate_copies(fdef: ast.FunctionDef, generated) -> None:
                 # a read of `a` in the statement that also rebinds `b` reads the old `b`: fine only
                 # when the read comes first, which holds for plain statements (value before target)
                 for k in users:
-                    later[k] = _Rename(a, b).visit(later[k])
+                    later[k] = ReplaceReads(a, ast.Name(b, ast.Load())).visit(later[k])
                 del block[i]
                 counts[a] = 0
                 changed = True
@@ -269,24 +272,6 @@ def drop_orphan_comments(stmts) -> list:
 
 # -- single-use temporaries -----------------------------------------------------------------------
 
-class _Inline(ast.NodeTransformer):
-    def __init__(self, name, value):
-        self.name, self.value = name, value
-
-    def visit_Name(self, node):
-        if node.id == self.name and isinstance(node.ctx, ast.Load):
-            return copy.deepcopy(self.value)
-        return node
-
-
-def _count_loads(node) -> dict:
-    counts: dict = {}
-    for n in ast.walk(node):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
-            counts[n.id] = counts.get(n.id, 0) + 1
-    return counts
-
-
 def _may_change_objects(st) -> bool:
     """May statement ``st`` change an object in place (a write at an index or into an attribute,
     ``op=``, or a call that is not pure)? An expression is not moved past such a statement."""
@@ -307,7 +292,7 @@ def inline_single_uses(fdef: ast.FunctionDef, generated, fits) -> None:
     changed = True
     while changed:
         changed = False
-        stores, loads = _count_stores(fdef), _count_loads(fdef)
+        stores, loads = _count_names(fdef, ast.Store), _count_names(fdef, ast.Load)
         for block in _blocks(fdef):
             for i, st in enumerate(block):
                 if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
@@ -320,7 +305,7 @@ def inline_single_uses(fdef: ast.FunctionDef, generated, fits) -> None:
                     later = block[k]
                     if name in _loads(later):
                         if isinstance(later, (ast.Assign, ast.Expr, ast.Return)) and not isinstance(later, Comment):
-                            new = _Inline(name, st.value).visit(copy.deepcopy(later))
+                            new = ReplaceReads(name, st.value).visit(copy.deepcopy(later))
                             if fits(new):
                                 block[k] = new
                                 del block[i]

@@ -19,6 +19,7 @@ back as text.
 from __future__ import annotations
 
 import ast
+import copy
 import textwrap
 
 from . import cleanup, ir
@@ -344,7 +345,7 @@ class SweepBuilder(LoopSweeps, CallSweeps):
                     contribs.append((name, E("{p}[{k}]", p=parts, k=_const(text)), "add"))
                     continue
                 if old is not None:
-                    text = _replace_name(text, _OLD, old)
+                    text = cleanup.ReplaceReads(_OLD, ast.Name(old, ast.Load())).visit(copy.deepcopy(text))
                 text = _subst_markers(text, smarkers)
                 known = self._known_shape(name, s.target) if mode == "bplus" else None
                 if known is not None:
@@ -621,15 +622,6 @@ def _fits(st) -> bool:
 def _none_inits(names) -> list:
     """``a = b = c = None`` at the top of a sweep (see cleanup.prune_inits)."""
     return cleanup.init_statements(list(names))
-
-
-def _replace_name(node, old: str, new: str):
-    """A copy of ``node`` with every Name ``old`` renamed ``new``."""
-    class R(ast.NodeTransformer):
-        def visit_Name(self, n):
-            return ast.Name(new, n.ctx) if n.id == old else n
-    import copy
-    return R().visit(copy.deepcopy(node))
 
 
 def _subst_markers(node, markers: dict):
