@@ -13,9 +13,8 @@ Each pass takes a ``FunctionDef`` and changes it in place; only generated names 
 from __future__ import annotations
 
 import ast
-import copy
-
 from .sweep_ast import Comment
+from .templates import clone
 
 _PURE_CALLS = {"_rt.ub", "_rt.ubl", "_rt.summed", "_rt.add", "_vjp.div", "_vjp.ub_seq", "_vjp.ubl_seq",
                "_vjp.roll_grad"}
@@ -115,7 +114,7 @@ class ReplaceReads(ast.NodeTransformer):
 
     def visit_Name(self, node):
         if node.id == self.name and isinstance(node.ctx, ast.Load):
-            return copy.deepcopy(self.value)
+            return clone(self.value)
         return node
 
 
@@ -305,7 +304,7 @@ def inline_single_uses(fdef: ast.FunctionDef, generated, fits) -> None:
                     later = block[k]
                     if name in _loads(later):
                         if isinstance(later, (ast.Assign, ast.Expr, ast.Return)) and not isinstance(later, Comment):
-                            new = ReplaceReads(name, st.value).visit(copy.deepcopy(later))
+                            new = ReplaceReads(name, st.value).visit(clone(later))
                             if fits(new):
                                 block[k] = new
                                 del block[i]

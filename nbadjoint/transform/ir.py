@@ -8,10 +8,11 @@ flags, so every loop exits only at the end of its body (``LoopExit``).
 from __future__ import annotations
 
 import ast
-import copy
 import functools
 from dataclasses import dataclass, field
 from typing import Any, Union
+
+from .templates import clone
 
 
 @dataclass(frozen=True)
@@ -286,7 +287,7 @@ def _parsed_stmts(src: str):
 def src_node(src: str) -> ast.expr:
     """A fresh node of an inactive expression the IR keeps as source (a literal, a constant's
     reference, a comparison, an index value)."""
-    return copy.deepcopy(_parsed_expr(src))
+    return clone(_parsed_expr(src))
 
 
 def node(atom) -> ast.expr:
@@ -298,9 +299,9 @@ def node(atom) -> ast.expr:
 
 def slice_node(index: Index) -> ast.expr:
     """A fresh node of ``index`` as written between brackets."""
-    return copy.deepcopy(_parsed_expr(f"_[{index.src}]").slice)
+    return clone(_parsed_expr(f"_[{index.src}]").slice)
 
 
 def stmt_nodes(src: str) -> list:
     """Fresh nodes of a statement the IR keeps as source (``print(...)``, ``assert ...``)."""
-    return copy.deepcopy(_parsed_stmts(src))
+    return clone(list(_parsed_stmts(src)))

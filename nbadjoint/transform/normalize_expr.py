@@ -12,6 +12,7 @@ import numpy as np
 
 from ..runtime import vjp as _vjp
 from . import ir, rules
+from .templates import clone
 from .parse import _NOT_FOUND, MODULE_TEXT, FunctionInfo, is_user_function, resolve_name, resolve_static
 
 
@@ -154,7 +155,7 @@ class ExprLowering:
             for n in ast.walk(gen.target):
                 if isinstance(n, ast.Name):
                     renames[n.id] = self.tmp(f"_{n.id}_")
-        node = _Renamer(renames).visit(_copy(node))
+        node = _Renamer(renames).visit(clone(node))
         saved = set(self.locals)
         self.locals |= set(renames.values())
 
@@ -430,7 +431,7 @@ class ExprLowering:
         return sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in self.locals})
 
     def _passive_text(self, node):
-        return ast.unparse(_GlobalRewriter(self).visit(_copy(node)))
+        return ast.unparse(_GlobalRewriter(self).visit(clone(node)))
 
 
 _MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem",
@@ -597,11 +598,6 @@ def _is_random(obj) -> bool:
     self_obj = getattr(obj, "__self__", None)
     return isinstance(self_obj, (np.random.Generator, np.random.RandomState)) or \
         type(self_obj).__module__ == "random"
-
-
-def _copy(node):
-    import copy
-    return copy.deepcopy(node)
 
 
 class _Renamer(ast.NodeTransformer):

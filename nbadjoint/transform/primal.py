@@ -11,12 +11,13 @@ import numpy as np
 from . import rules
 from .alias import _global_checks
 from .normalize_expr import bind_call
+from .templates import clone
 from .parse import is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
 
 
 def primal_lines(code, probes: bool) -> list:
     """The primal of ``code``'s function: the user's code with calls redirected to primals."""
-    node = _PrimalRewriter(code, probes).visit(_deepcopy(code.info.node))
+    node = _PrimalRewriter(code, probes).visit(clone(code.info.node))
     node.name = f"{code.key}_primal"
     node.decorator_list = []
     params = [ast.arg("_c")] + [ast.arg(p) for p in code.params]
@@ -34,11 +35,6 @@ def primal_lines(code, probes: bool) -> list:
     ast.fix_missing_locations(node)
     text = ast.unparse(node)
     return text.split("\n")
-
-
-def _deepcopy(node):
-    import copy
-    return copy.deepcopy(node)
 
 
 class _PrimalRewriter(ast.NodeTransformer):

@@ -14,7 +14,6 @@ Comments are statements of their own (``Comment``) or trail a simple statement (
 from __future__ import annotations
 
 import ast
-import copy
 import re
 
 from . import templates
@@ -221,21 +220,26 @@ def _grouped(node, text: str, loose) -> str:
 def same_tree(stmts, text: str) -> bool:
     """Does ``text`` parse back to the statements ``stmts`` (comments aside)? (A check of the
     printer, used by the tests.)"""
-    def strip(nodes):
-        out = []
-        for n in nodes:
-            if isinstance(n, Comment):
-                continue
-            n = copy.deepcopy(n)
-            for field in ("body", "orelse"):
-                if isinstance(getattr(n, field, None), list):
-                    setattr(n, field, strip(getattr(n, field)))
-            out.append(n)
-        return out
     try:
-        return ast.dump(ast.Module(strip(stmts), [])) == ast.dump(ast.parse(text))
+        parsed = ast.parse(text).body
     except SyntaxError:
         return False
+    return _shape(stmts) == _shape(parsed)
+
+
+def _shape(node):
+    """What ast.dump shows of ``node`` (fields, not positions), with Comment statements left out;
+    without copying the tree."""
+    if isinstance(node, list):
+        return [_shape(n) for n in node if not isinstance(n, Comment)]
+    if isinstance(node, ast.AST):       # a missing field, None and [] print alike
+        return (type(node).__name__,) + tuple(_shape(_field(node, f)) for f in node._fields)
+    return (type(node).__name__, repr(node))
+
+
+def _field(node, name):
+    value = getattr(node, name, None)
+    return None if isinstance(value, list) and not value else value
 
 
 def _chunks(text: str, width: int) -> list:

@@ -19,11 +19,11 @@ back as text.
 from __future__ import annotations
 
 import ast
-import copy
 import textwrap
 
 from . import cleanup, ir
 from .plans import _OLD
+from .templates import clone
 from .sweep_calls import CallSweeps
 from .sweep_loops import LoopSweeps
 from .sweep_state import DEAD, LIVE, UNKNOWN, _const, _int_literal, _merge, _name, _single_index
@@ -345,7 +345,7 @@ class SweepBuilder(LoopSweeps, CallSweeps):
                     contribs.append((name, E("{p}[{k}]", p=parts, k=_const(text)), "add"))
                     continue
                 if old is not None:
-                    text = cleanup.ReplaceReads(_OLD, ast.Name(old, ast.Load())).visit(copy.deepcopy(text))
+                    text = cleanup.ReplaceReads(_OLD, ast.Name(old, ast.Load())).visit(clone(text))
                 text = _subst_markers(text, smarkers)
                 known = self._known_shape(name, s.target) if mode == "bplus" else None
                 if known is not None:
@@ -638,8 +638,7 @@ def _subst_markers(node, markers: dict):
                     and n.args[0].id in markers):
                 return ast.Name(markers[n.args[0].id], ast.Load())
             return n
-    import copy
-    return R().visit(copy.deepcopy(node))
+    return R().visit(clone(node))
 
 
 def _seq_side(expr, name, done):

@@ -75,13 +75,18 @@ def _with_ctx(node, ctx):
 
 # Stateless nodes ast.parse itself shares between trees; copies share them too.
 _SHARED = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+# Attributes the code generator sets on statements (cleanup's initialisation mark, a trailing comment)
+_MARKS = ("init", "comment")
 
 
 def clone(node):
     """A deep copy of an ast tree (a list of trees: a list of copies), much faster than copy.deepcopy.
 
     Context and operator nodes (ast.Load, ast.Add, ...) are stateless and stay shared, as in the trees
-    ast.parse builds."""
+    ast.parse builds. Only the fields, positions and the generator's own marks are copied: never
+    copy.deepcopy an ast tree, since those shared nodes may carry attributes set by other libraries
+    (IPython's tracebacks, through `executing`, give them a ``parent`` reaching a whole module's tree,
+    and deepcopy would copy that module with every node)."""
     if isinstance(node, list):
         return [clone(item) for item in node]
     if not isinstance(node, ast.AST) or isinstance(node, _SHARED):
@@ -91,7 +96,7 @@ def clone(node):
     for f in node._fields:
         if hasattr(node, f):
             setattr(new, f, clone(getattr(node, f)))
-    for a in node._attributes:
+    for a in node._attributes + _MARKS:
         if hasattr(node, a):
             setattr(new, a, getattr(node, a))
     return new
