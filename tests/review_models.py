@@ -768,3 +768,48 @@ def repeated_list(x, n):
     for i in range(len(ys)):
         t = t + ys[i] * ys[i]
     return t
+
+
+
+# temporaries inlined into statements the generator built without source positions (a crash of the
+# cleanup passes, found by the fuzz campaign; the program as the fuzzer reduced it)
+def _fz2(a, s, m):
+    if 3 > 0:
+        lst1 = []
+        for j2 in range(3):
+            lst1.append(np.tanh(a))
+    else:
+        k3 += 1  # noqa: F821
+    return 0.3 * np.tanh(a) * np.sin((a - a))
+
+
+def _fz1(a, s, m):
+    if 0 > 0:
+        r1 = _fz2((a - a), m=3, s=np.sin(s))
+        k2 = 0
+        while k2 < 3:
+            w3 = np.zeros(5)
+            for j4 in range(5):
+                w3[j4] = np.sin(r1[j4]) * 0.2 * np.sum(r1)
+        s, t5 = t5, s  # noqa: F821
+    lst6 = []
+    for j7 in range(1):
+        lst6.append(np.cos(a))
+    return a[1]
+
+
+def fuzz_positions(x, s):
+    s = s + 0.1 * _fz1(x, s, 2)
+    lst1 = []
+    for j2 in range(2):
+        lst1.append(np.sin(x))
+    r3 = _fz2((x - x), np.sin(0.2 * np.sum(x)), 2)
+    for i4 in range(1):
+        if i4 % 2 == 1:
+            w5 = np.zeros(5)
+            for j6 in range(5):
+                w5[j6] = np.sin(r3[j6]) * s
+        lst7 = []
+        for j8 in range(3):
+            lst7.append(np.cos(r3))
+    return 0.1 * np.sum(x * np.tanh(x[-5]) * (x - x)) + np.sum(np.sin(0.2 * (x - x))) + x[-3]

@@ -225,3 +225,8 @@ def test_int_repetition_count_of_a_list_among_argnums():
     # t = n (x^2 + 4 x^2): dt/dx = 10 n x
     assert gx == pytest.approx(14.0)
     assert gn is None
+
+
+def test_temporaries_inlined_into_statements_built_without_positions():
+    x = np.array([-0.63, 0.2, -0.24, -0.98, -0.98])
+    check_everywhere(m.fuzz_positions, (x, -0.97), argnums=(0, 1), autograd=False)

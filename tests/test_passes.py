@@ -839,6 +839,7 @@ class _Generator:
         self.rng = rng
         self.generated = [f"t{k}_b" for k in range(6)]
         self.user = [f"v{k}" for k in range(3)]
+        self.results = 0
 
     def atom(self, defined):
         rng = self.rng
@@ -875,18 +876,35 @@ class _Generator:
                 a = self.block(set(defined), maybe, depth + 1, rng.randint(1, 3), lines, pad + "    ")
                 lines.append(f"{pad}else:")
                 b = self.block(set(defined), maybe, depth + 1, rng.randint(1, 3), lines, pad + "    ")
-                maybe |= {n for n in (a | b) - (a & b) if generated(n)}
+                maybe |= {n for n in (a | b) - (a & b) if n in self.generated}     # (initialised to None)
                 defined = a & b
             elif r < 0.25 and depth < 2:
                 i = f"i{depth}"
                 lines.append(f"{pad}for {i} in range({rng.choice([0, 1, 3])}):")
                 inner = self.block(set(defined) | {i}, maybe, depth + 1, rng.randint(1, 3), lines, pad + "    ")
-                maybe |= {n for n in inner - defined if generated(n)}
+                maybe |= {n for n in inner - defined if n in self.generated}
             elif r < 0.3:
                 lines.append(f"{pad}COMMENT('adjoint of line {rng.randint(1, 99)}: ...')")
             elif r < 0.4 and defined:
                 target = rng.choice(self.generated + self.user)
                 lines.append(f"{pad}{target} = {rng.choice(sorted(defined))}")
+                defined = defined | {target}
+            elif r < 0.5 and defined & set(self.generated + self.user):
+                target = rng.choice(sorted(defined & set(self.generated + self.user)))   # x = x + ...
+                lines.append(f"{pad}{target} = {target} + {self.expr(defined - {target}, maybe)}")
+            elif r < 0.6:
+                self.results += 1                                   # w_b = ...; later u = w_b (names used once)
+                temp, user = f"w{self.results}_b", f"u{self.results}"
+                lines.append(f"{pad}{temp} = {self.expr(defined, maybe)}")
+                if rng.random() < 0.5:
+                    lines.append(f"{pad}{rng.choice(self.user)} = {self.expr(defined | {temp}, maybe)}")
+                lines.append(f"{pad}{user} = {temp}")
+                defined = defined | {temp, user}
+            elif r < 0.65:
+                self.results += 1                                   # _r = pair(...); x = _r[k]
+                r_name, target = f"_r{self.results}", rng.choice(self.generated + self.user)
+                lines.append(f"{pad}{r_name} = pair({self.expr(defined, maybe)}, {self.expr(defined, maybe)})")
+                lines.append(f"{pad}{target} = {r_name}[{rng.choice([0, 1])}]")
                 defined = defined | {target}
             else:
                 target = rng.choice(self.generated + self.user)
@@ -920,12 +938,18 @@ def _parse_with_comments(src: str) -> ast.FunctionDef:
     return f
 
 
-def _tidy(f):
-    """The passes in the order of sweeps.tidy, every ``*_b`` name generated."""
+def _tidy(f, backward=False):
+    """The passes in the order of sweeps.tidy, every ``*_b`` name generated (and, as in a backward
+    sweep, every name droppable when ``backward``)."""
+    droppable = (lambda name: True) if backward else generated
     cleanup.prune_inits(f)
-    cleanup.propagate_copies(f, generated)
-    cleanup.remove_dead_stores(f, generated)
+    cleanup.remove_dead_stores(f, droppable)
+    cleanup.propagate_copies(f, generated, returned=lambda name: name.startswith("v"))
+    cleanup.name_temporaries(f, generated)
+    cleanup.remove_dead_stores(f, droppable)
+    cleanup.inline_call_results(f)
     cleanup.inline_single_uses(f, generated, lambda st: len(unparse(st)) <= 80)
+    cleanup.merge_accumulations(f, lambda st: len(unparse(st)) <= 80)
     cleanup.prune_inits(f)
     f.body = cleanup.drop_orphan_comments(f.body)
 
@@ -936,23 +960,29 @@ def _outcome(f, x, y):
     def log(v):
         calls.append(v)
         return v * 0.5
+
+    def pair(a, b):
+        calls.append(("pair", a, b))
+        return (a * 2.0, b - 1.0)
     try:
-        value = run(f, x, y, ns={"_rt": _Runtime, "log": log})
+        value = run(f, x, y, ns={"_rt": _Runtime, "log": log, "pair": pair})
     except (TypeError, UnboundLocalError, NameError) as e:      # a wrong program fails: report it
         value = f"{type(e).__name__}: {e}"
     return repr(value), [repr(c) for c in calls]
 
 
-def test_all_passes_keep_the_result_of_random_functions():
+@pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
+def test_all_passes_keep_the_result_of_random_functions(backward):
     rng = random.Random(20240611)
     changed = 0
     for case in range(400):
         src = _Generator(rng).function()
         original = _parse_with_comments(src)
         before = [_outcome(original, x, y) for x, y in ((1.25, -0.5), (-2.0, 3.0))]
-        assert all(not v.startswith(("TypeError", "UnboundLocalError", "NameError")) for v, _ in before), src
+        assert all(not v.strip("'\"").startswith(("TypeError", "UnboundLocalError", "NameError"))
+                   for v, _ in before), src
         tidied = _parse_with_comments(src)
-        _tidy(tidied)
+        _tidy(tidied, backward)
         after = [_outcome(tidied, x, y) for x, y in ((1.25, -0.5), (-2.0, 3.0))]
         assert after == before, f"{src}\n--- after the passes:\n{unparse(_without_comments(tidied))}"
         changed += ast.dump(_without_comments(tidied)) != ast.dump(_without_comments(original))
@@ -966,7 +996,8 @@ def test_the_random_functions_exercise_every_pass():
     """The generator makes inputs on which each pass acts (else the property test proves little)."""
     rng = random.Random(7)
     acted = {"prune_inits": 0, "propagate_copies": 0, "remove_dead_stores": 0, "inline_single_uses": 0,
-             "drop_orphan_comments": 0}
+             "drop_orphan_comments": 0, "name_temporaries": 0, "inline_call_results": 0,
+             "merge_accumulations": 0}
     for _ in range(200):
         f = _parse_with_comments(_Generator(rng).function())
         for name in acted:
@@ -976,12 +1007,14 @@ def test_the_random_functions_exercise_every_pass():
                 fn(f)
             elif name == "drop_orphan_comments":
                 f.body = fn(f.body)
-            elif name == "inline_single_uses":
-                fn(f, generated, lambda st: True)
+            elif name in ("inline_single_uses", "merge_accumulations"):
+                fn(f, *((generated,) if name == "inline_single_uses" else ()), lambda st: True)
+            elif name == "inline_call_results":
+                fn(f)
             else:
                 fn(f, generated)
             acted[name] += ast.dump(ast.Module(f.body, [])) != before
-    assert all(n > 5 for n in acted.values()), acted
+    assert all(n > 5 for n in acted.values()), sorted(acted.items())
 
 
 # == liveness.py on small call trees ================================================================

@@ -210,6 +210,7 @@ def test_a_comment_too_long_to_trail_goes_above_its_statement():
 
 
 def test_a_long_boolean_test_is_broken_at_its_operators():
+    """Operands fill the line; the next line starts with the operator, indented two steps."""
     src = """
         if first_condition_is_quite_long and second_condition_is_quite_long or third_condition_is_longer_still:
             pass
@@ -219,15 +220,20 @@ def test_a_long_boolean_test_is_broken_at_its_operators():
             x = 2
     """
     assert printed(src) == textwrap.dedent("""\
-        if (
-            (first_condition_is_quite_long and second_condition_is_quite_long) or
-            third_condition_is_longer_still
-        ):
+        if ((first_condition_is_quite_long and second_condition_is_quite_long)
+                or third_condition_is_longer_still):
             pass
         elif short:
             x = 1
         else:
             x = 2""")
+
+
+def test_a_boolean_whose_operand_is_too_long_for_one_line_gets_one_operand_per_line():
+    src = ("if flag and some_function_with_a_long_name(" + ", ".join(f"quite_long_argument_{k}" for k in range(5))
+           + "):\n    pass")
+    text = printed(src)
+    assert text.startswith("if (\n    flag and\n    some_function_with_a_long_name(\n") and longest(text) <= LIMIT
 
 
 def test_a_long_negated_boolean_keeps_its_parentheses():

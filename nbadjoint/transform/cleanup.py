@@ -118,10 +118,11 @@ class ReplaceReads(ast.NodeTransformer):
         return node
 
 
-def propagate_copies(fdef: ast.FunctionDef, generated) -> None:
+def propagate_copies(fdef: ast.FunctionDef, generated, returned=lambda name: False) -> None:
     """Replace the reads of ``a`` by ``b`` after a copy ``a = b``, and drop the copy, where ``a``
-    (a generated name) is assigned once in the function, read only after the copy in the same
-    block, and ``b`` is not assigned again before the last of those reads."""
+    (a generated name, or a name ``returned`` accepts that only ``return`` statements read) is
+    assigned once in the function, read only after the copy in the same block, and ``b`` is not
+    assigned again before the last of those reads."""
     counts = _count_names(fdef, ast.Store)
     changed = True
     while changed:
@@ -132,7 +133,7 @@ def propagate_copies(fdef: ast.FunctionDef, generated) -> None:
                         and isinstance(st.value, ast.Name)):
                     continue
                 a, b = st.targets[0].id, st.value.id
-                if a == b or not generated(a) or counts.get(a) != 1:
+                if a == b or counts.get(a) != 1 or not (generated(a) or returned(a) and _read_only_by_returns(fdef, a)):
                     continue
                 before = block[:i]
                 if any(a in _loads(x) for x in before):
@@ -154,6 +155,13 @@ def propagate_copies(fdef: ast.FunctionDef, generated) -> None:
                 break
             if changed:
                 break
+
+
+def _read_only_by_returns(fdef, name) -> bool:
+    """Is ``name`` read only in ``return`` statements (``u0_b = u_b; return (u0_b, ...)``)?"""
+    returned = {id(n) for st in ast.walk(fdef) if isinstance(st, ast.Return) for n in ast.walk(st)}
+    return all(id(n) in returned for n in ast.walk(fdef)
+               if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load))
 
 
 def _read_outside(fdef, block, name) -> bool:
@@ -318,3 +326,85 @@ def inline_single_uses(fdef: ast.FunctionDef, generated, fits) -> None:
                     break
             if changed:
                 break
+
+
+# -- joined statements -----------------------------------------------------------------------------
+
+def name_temporaries(fdef: ast.FunctionDef, generated) -> None:
+    """``_t5 = <expr>`` later copied into a name of the source, ``x_b = _t5``: the value is
+    assigned to ``x_b`` directly and later reads of ``_t5`` read ``x_b``, where both names are
+    assigned once and ``x_b`` is not read before the copy."""
+    stores, changed = _count_names(fdef, ast.Store), True
+    while changed:
+        changed = False
+        for block in _blocks(fdef):
+            for k, st in enumerate(block):
+                u, t = _assign_to(st), st.value if isinstance(st, ast.Assign) else None
+                if u is None or not isinstance(t, ast.Name) or generated(u) or not generated(t.id) \
+                        or stores.get(u) != 1 or stores.get(t.id) != 1:
+                    continue
+                d = next((i for i in range(k) if _assign_to(block[i]) == t.id), None)
+                params = {a.arg for a in fdef.args.args}
+                # (``x_b`` read between the two would read its old value; ``_t5`` read outside
+                # this block would keep its name)
+                if d is None or u in params or any(u in _loads(x) for x in block[:k]) or \
+                        _read_outside(fdef, block, t.id):
+                    continue
+                block[d].targets[0].id = u
+                del block[k]
+                for i in range(d + 1, len(block)):
+                    block[i] = ReplaceReads(t.id, ast.Name(u, ast.Load())).visit(block[i])
+                stores[t.id], changed = 0, True
+                break
+            if changed:
+                break
+
+
+def _assign_to(st):
+    """The name a plain ``name = value`` statement binds, else None."""
+    if isinstance(st, ast.Assign) and not isinstance(st, Comment) and len(st.targets) == 1 \
+            and isinstance(st.targets[0], ast.Name) and not _is_init(st):
+        return st.targets[0].id
+    return None
+
+
+def merge_accumulations(fdef: ast.FunctionDef, fits) -> None:
+    """``x = A`` directly followed by ``x = x + B`` (``B`` not reading ``x``) becomes ``x = A + B``:
+    the same operations in the same order, one statement, where ``fits`` holds."""
+    for block in _blocks(fdef):
+        i = 0
+        while i + 1 < len(block):
+            st, nxt = block[i], block[i + 1]
+            x = _assign_to(st)
+            if x is not None and _assign_to(nxt) == x and isinstance(nxt.value, ast.BinOp) \
+                    and isinstance(nxt.value.op, ast.Add) and isinstance(nxt.value.left, ast.Name) \
+                    and nxt.value.left.id == x and x not in _loads(nxt.value.right) \
+                    and not (isinstance(st.value, ast.Constant) and st.value.value is None) \
+                    and not getattr(nxt, "comment", None):
+                merged = ast.Assign([ast.Name(x, ast.Store())], ast.BinOp(st.value, ast.Add(), nxt.value.right),
+                                    lineno=getattr(st, "lineno", 1), type_comment=None)
+                if getattr(st, "comment", None):
+                    merged.comment = st.comment
+                if fits(merged):
+                    block[i:i + 2] = [merged]
+                    continue
+            i += 1
+
+
+def inline_call_results(fdef: ast.FunctionDef) -> None:
+    """``_r = f(...)`` directly followed by ``x = _r[k]``, its only read, becomes ``x = f(...)[k]``
+    (the call still runs at the same point: nothing else is evaluated in between)."""
+    loads, stores = _count_names(fdef, ast.Load), _count_names(fdef, ast.Store)
+    for block in _blocks(fdef):
+        i = 0
+        while i + 1 < len(block):
+            r, nxt = _assign_to(block[i]), block[i + 1]
+            if r is not None and r.startswith("_") and loads.get(r) == 1 and stores.get(r) == 1 \
+                    and _assign_to(nxt) is not None and isinstance(nxt.value, ast.Subscript) \
+                    and isinstance(nxt.value.value, ast.Name) and nxt.value.value.id == r \
+                    and isinstance(nxt.value.slice, ast.Constant):
+                nxt.value.value = block[i].value
+                del block[i]
+                continue
+            i += 1
+

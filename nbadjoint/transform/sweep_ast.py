@@ -93,6 +93,8 @@ class _Printer(ast._Unparser):
     parentheses Python 3.11 puts around later operands, and statements longer than ``LIMIT``
     broken over several lines at their calls, boolean operators and long strings."""
 
+    _bare = False        # print statements without their trailing comments (see _flat)
+
     def visit_Comment(self, node):
         self.fill("# " + node.text)
 
@@ -106,8 +108,8 @@ class _Printer(ast._Unparser):
             self.interleave(lambda: self.write(f" {operator} "), operand, node.values)
 
     def traverse(self, node):
-        text = getattr(node, "comment", None) if isinstance(node, ast.stmt) else None
-        if text and self._too_long(node, extra=4 + len(text)):
+        text = getattr(node, "comment", None) if isinstance(node, ast.stmt) and not self._bare else None
+        if text and self._too_long(node, extra=6 + len(text)):      # ("    # " + text)
             self.fill("# " + text)              # (a comment that would make the line too long goes above)
             text = None
         if isinstance(node, (ast.Assign, ast.Expr, ast.Return)) and self._too_long(node):
@@ -148,7 +150,8 @@ class _Printer(ast._Unparser):
 
     def _wrapped_if(self, node, keyword="if"):
         pad = "    " * self._indent
-        self.fill(f"{keyword} " + _wrap(node.test, pad, len(pad) + len(keyword) + 1, force=True))
+        test = _hanging(node.test, pad, len(pad) + len(keyword) + 1) if isinstance(node.test, ast.BoolOp) else None
+        self.fill(f"{keyword} " + (test or _wrap(node.test, pad, len(pad) + len(keyword) + 1, force=True)))
         with self.block():
             self.traverse(node.body)
         orelse = node.orelse
@@ -169,6 +172,7 @@ def _flat(node) -> str:
     """One node printed on one line (a statement without its trailing comment)."""
     printer = _Printer()
     printer._too_long = lambda *a, **k: False
+    printer._bare = True
     return ast._Unparser.visit(printer, node).strip()
 
 
@@ -207,6 +211,25 @@ def _wrap(node, pad: str, column: int, force: bool = False) -> str:
 
 
 _LOOSE = (ast.IfExp, ast.Lambda, ast.NamedExpr)     # bind looser than anything around them
+
+
+def _hanging(node, pad: str, column: int):
+    """The test of an ``if`` as ``(a and b\n        and c)``: operands filled onto lines from
+    ``column``, later lines indented two steps from ``pad`` and starting with the operator; None
+    when that takes more than two lines or an operand alone would pass ``LIMIT``."""
+    op = "and" if isinstance(node.op, ast.And) else "or"
+    parts = [_grouped(v, _flat(v), _LOOSE + (ast.BoolOp,)) for v in node.values]
+    lines, line, start = [], "(" + parts[0], column
+    for p in parts[1:]:
+        if start + len(line) + len(op) + len(p) + 2 <= LIMIT - 2:      # (room for "):")
+            line += f" {op} {p}"
+        else:
+            lines.append(line)
+            line, start = pad + " " * 8 + op + " " + p, 0
+    lines.append(line + ")")
+    if column + len(lines[0]) > LIMIT or any(len(x) + 1 > LIMIT for x in lines[1:]) or len(lines) > 2:
+        return None
+    return "\n".join(lines)
 
 
 def _grouped(node, text: str, loose) -> str:

@@ -100,7 +100,7 @@ class CallSweeps:
             elif skip is not None:
                 b.append(if_(E("_ck[{s}] and not {g}", s=site, g=skip),
                              [S("{c}", c=call(fwd, atoms),
-                                comment="recompute, taping (its tape is empty when its guards hold)")]))
+                                comment="recompute where its guards fail")]))
             else:
                 b.append(if_(E("_ck[{s}]", s=site),
                              restores("the snapshot: its state before the call") +

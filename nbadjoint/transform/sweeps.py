@@ -19,6 +19,7 @@ back as text.
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 
 from . import cleanup, ir
@@ -63,7 +64,7 @@ class SweepBuilder(LoopSweeps, CallSweeps):
         self.bwd_def = self._bwd_def(bwd_body, state)
         if tidy_trees:
             for fdef in (self.fwd_def, self.bwd_def):
-                tidy(fdef, *code.generated_adjoints())
+                tidy(fdef, *code.generated_adjoints(), backward=fdef is self.bwd_def)
         return self
 
     def _marker_free(self, operands, target) -> bool:
@@ -604,19 +605,31 @@ def _merge_repeated(expr, contribs) -> list:
     return contribs
 
 
-def tidy(fdef, temporaries, adjoints) -> None:
-    """The cleanup passes (cleanup.py) on one sweep."""
+def tidy(fdef, temporaries, adjoints, backward: bool = False) -> None:
+    """The cleanup passes (cleanup.py) on one sweep. ``temporaries``: the adjoints of the
+    normaliser's temporaries; its temporaries themselves (``_t3``) are generated names too."""
+    def generated(name):
+        return temporaries(name) or _PRIMAL_TEMP.fullmatch(name) is not None
+    # in a backward sweep every store is the generator's (recomputed values, restored variables)
+    droppable = (lambda name: True) if backward else adjoints
     cleanup.prune_inits(fdef)
-    cleanup.propagate_copies(fdef, temporaries)
-    cleanup.remove_dead_stores(fdef, adjoints)
-    cleanup.inline_single_uses(fdef, temporaries, _fits)
+    cleanup.remove_dead_stores(fdef, droppable)
+    cleanup.propagate_copies(fdef, generated, returned=adjoints)
+    cleanup.name_temporaries(fdef, generated)
+    cleanup.remove_dead_stores(fdef, droppable)
+    cleanup.inline_call_results(fdef)
+    cleanup.inline_single_uses(fdef, generated, _fits)
+    cleanup.merge_accumulations(fdef, _fits)
     cleanup.prune_inits(fdef)
     fdef.body = cleanup.drop_orphan_comments(fdef.body)
 
 
+_PRIMAL_TEMP = re.compile(r"_t\d+")
+
+
 def _fits(st) -> bool:
     """A statement short enough to read on one line (after a temporary was inlined into it)."""
-    return len(ast.unparse(st)) <= 80
+    return len(ast.unparse(ast.fix_missing_locations(st))) <= 80     # (ast.unparse reads the line of an Assign)
 
 
 def _none_inits(names) -> list:

@@ -43,8 +43,7 @@ def branchy_fwd(_c, x, a):
     for k in _range8:
         _trips9 += 1
         # line 20: if a[k] > 0.0:
-        _t3 = a[k]
-        _t4 = _t3 > 0.0
+        _t4 = a[k] > 0.0
         if _t4:
             # line 21: s = s + x * a[k]
             _push(_t5)
@@ -67,8 +66,7 @@ def branchy_fwd(_c, x, a):
             # line 25: break
             _brk2 = True
         # line 19: for k in range(len(a)):
-        _t11 = _brk2
-        if _t11:
+        if _brk2:
             break
     _push(_range8[:_trips9])
     # line 26: return s * s
@@ -98,7 +96,6 @@ def branchy_bwd(_c, _rv_b, x, a):
             _o6 = _pop()
             _t6_b = s_b if _m3 is None else _vjp.ub_seq(s_b, _m3, 'r')
             s_b = s_b if s_b.__class__ is float else _vjp.ubl_seq(s_b, _o6, 'l')
-            s = _o6
             x_b = _t6_b * _t5 if x_b is None else x_b + _t6_b * _t5
             _t5 = _pop()
         else:
@@ -106,7 +103,6 @@ def branchy_bwd(_c, _rv_b, x, a):
             _o7 = _pop()
             _t8_b = -s_b if s_b.__class__ is float else _rt.ubl(-s_b, _t8)
             s_b = s_b if s_b.__class__ is float else _rt.ubl(s_b, _o7)
-            s = _o7
             x_b = _t8_b * _t8 if x_b is None else x_b + _t8_b * _t8
             _t8 = _pop()
     # adjoint of line 18: s = 0.0
@@ -126,8 +122,7 @@ def branchy_fwd_general(_c, x, a):
     for k in _range8:
         _trips9 += 1
         # line 20: if a[k] > 0.0:
-        _t3 = a[k]
-        _t4 = _t3 > 0.0
+        _t4 = a[k] > 0.0
         if _t4:
             # line 21: s = s + x * a[k]
             _push(_t5)
@@ -150,8 +145,7 @@ def branchy_fwd_general(_c, x, a):
             # line 25: break
             _brk2 = True
         # line 19: for k in range(len(a)):
-        _t11 = _brk2
-        if _t11:
+        if _brk2:
             break
     _push(_range8[:_trips9])
     # line 26: return s * s
@@ -178,7 +172,6 @@ def branchy_bwd_general(_c, _rv_b, x, a):
             _o6 = _pop()
             _t6_b = s_b if _m3 is None else _vjp.ub_seq(s_b, _m3, 'r')
             s_b = s_b if s_b.__class__ is float else _vjp.ubl_seq(s_b, _o6, 'l')
-            s = _o6
             x_b = _rt.add(
                 x_b,
                 _t6_b * _t5 if _t6_b.__class__ is float else _vjp.ubl_seq(_t6_b * _t5, x, '*'),
@@ -189,7 +182,6 @@ def branchy_bwd_general(_c, _rv_b, x, a):
             _o7 = _pop()
             _t8_b = -s_b if s_b.__class__ is float else _rt.ubl(-s_b, _t8)
             s_b = s_b if s_b.__class__ is float else _rt.ubl(s_b, _o7)
-            s = _o7
             x_b = _t8_b * _t8 if x_b is None else x_b + _t8_b * _t8
             _t8 = _pop()
     # adjoint of line 18: s = 0.0

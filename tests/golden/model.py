@@ -32,11 +32,9 @@ def model_fwd(_c, u0, n):
     for i in _range5:
         # line 13: u = step(u, 0.1)
         if _ck['model:13:step']:
-            # checkpointed: primal only
-            _r2 = step_primal(_c, u, 0.1)
+            _r2 = step_primal(_c, u, 0.1)    # checkpointed: primal only
         else:
-            # split: its tape stays until this call is reversed
-            _r2 = step_fwd(_c, u, 0.1)
+            _r2 = step_fwd(_c, u, 0.1)    # split: its tape stays until this call is reversed
         _push(u)
         u = _r2
     _push(_range5)
@@ -57,14 +55,10 @@ def model_bwd(_c, _rv_b, u0, n):
         # adjoint of line 13: u = step(u, 0.1)
         _o3 = _pop()
         if _ck['model:13:step'] and not _o3.__class__ is np.ndarray:
-            # recompute, taping (its tape is empty when its guards hold)
-            step_fwd(_c, _o3, 0.1)
-        _r4 = step_bwd(_c, u_b, _o3, 0.1)
-        u_b = _r4[0]
-        u = _o3
+            step_fwd(_c, _o3, 0.1)    # recompute where its guards fail
+        u_b = step_bwd(_c, u_b, _o3, 0.1)[0]
     # adjoint of line 11: u = u0
-    u0_b = u_b
-    return (u0_b, None)
+    return (u_b, None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -84,9 +78,7 @@ def step_fwd(_c, u, dt):
     v = u * u
     # line 7: return u - dt * np.sin(v)
     _t2 = np.sin(v)
-    _t3 = dt * _t2
-    _t4 = u - _t3
-    return _t4
+    return u - dt * _t2
 
 def step_bwd(_c, _rv_b, u, dt):
     """Backward sweep of step: pops the tape of step_fwd and returns the adjoints of its

@@ -32,8 +32,7 @@ def ring_fwd(_c, x0, c, n_steps):
     for step in _range6:
         # line 26: x = ring_step(x, 0.05, c)
         if _ck['ring:26:ring_step']:
-            # checkpointed: primal only
-            _r3 = ring_step_primal(_c, x, 0.05, c)
+            _r3 = ring_step_primal(_c, x, 0.05, c)    # checkpointed: primal only
         else:
             # split: its tape stays until this call is reversed
             _r3 = ring_step_fwd(_c, x, 0.05, c)
@@ -44,8 +43,7 @@ def ring_fwd(_c, x0, c, n_steps):
     if _ck['ring:27:ring_energy']:
         _t2 = ring_energy_primal(_c, x)    # checkpointed: primal only
     else:
-        # split: its tape stays until this call is reversed
-        _t2 = ring_energy_fwd(_c, x)
+        _t2 = ring_energy_fwd(_c, x)    # split: its tape stays until this call is reversed
     _push(x)
     return _t2
 
@@ -56,20 +54,16 @@ def ring_bwd(_c, _rv_b, x0, c, n_steps):
     _ck = _c.ck
     x = _pop()
     x0_b = None
-    _t2_b = _rv_b
     # adjoint of line 27: return ring_energy(x)
     if _ck['ring:27:ring_energy']:
         ring_energy_fwd(_c, x)    # recompute, taping
-    _r1 = ring_energy_bwd(_c, _t2_b, x)
-    x_b = _r1[0]
+    x_b = ring_energy_bwd(_c, _rv_b, x)[0]
     for step in reversed(_pop()):
         # adjoint of line 26: x = ring_step(x, 0.05, c)
         _o4 = _pop()
         if _ck['ring:26:ring_step']:
             ring_step_fwd(_c, _o4, 0.05, c)    # recompute, taping
-        _r5 = ring_step_bwd(_c, x_b, _o4, 0.05, c)
-        x_b = _r5[0]
-        x = _o4
+        x_b = ring_step_bwd(_c, x_b, _o4, 0.05, c)[0]
     # adjoint of line 24: x = x0
     if x_b is not None:
         x0_b = x_b
@@ -105,8 +99,7 @@ def ring_energy_fwd(_c, x):
         _push(xi)
         xi = _t3
         # line 19: total = total + xi * xi
-        _t4 = xi * xi
-        total = total + _t4
+        total = total + xi * xi
     _push(_range4)
     # line 20: return total / len(x)
     _t6 = len(x)
@@ -135,13 +128,12 @@ def ring_energy_bwd(_c, _rv_b, x):
         total_b = total_b
         xi_b = 2.0 * (_t4_b * xi)
         # adjoint of line 18: for xi in x:
-        _t3_b = xi_b
         xi = _pop()
         if _rt.sole_list(x_b):
             _e3 = x_b[_k1]
-            x_b[_k1] = _t3_b if _e3 is None else _e3 + _t3_b
+            x_b[_k1] = xi_b if _e3 is None else _e3 + xi_b
         else:
-            x_b = _rt.getitem_b(x_b, x, _k1, _t3_b)
+            x_b = _rt.getitem_b(x_b, x, _k1, xi_b)
     _k1 = _pop()
     # adjoint of line 17: total = 0.0
     return (x_b,)
@@ -194,13 +186,12 @@ def ring_energy_bwd_general(_c, _rv_b, x):
         total_b = total_b if _m11 is None else _vjp.ub_seq(total_b, _m11[0], 'l')
         xi_b = _vjp.ubl_seq(2.0 * (_t4_b * xi), xi, '*')
         # adjoint of line 18: for xi in x:
-        _t3_b = xi_b
         xi = _pop()
         if _rt.sole_list(x_b):
             _e12 = x_b[_k1]
-            x_b[_k1] = _t3_b if _e12 is None else _e12 + _t3_b
+            x_b[_k1] = xi_b if _e12 is None else _e12 + xi_b
         else:
-            x_b = _rt.getitem_b(x_b, x, _k1, _t3_b)
+            x_b = _rt.getitem_b(x_b, x, _k1, xi_b)
     _k1 = _pop()
     # adjoint of line 17: total = 0.0
     return (x_b,)
@@ -226,8 +217,7 @@ def ring_step_fwd(_c, x, dt, c):
     if _ck['ring_step:12:ring_rhs']:
         k = ring_rhs_primal(_c, x, c)    # checkpointed: primal only
     else:
-        # split: its tape stays until this call is reversed
-        k = ring_rhs_fwd(_c, x, c)
+        k = ring_rhs_fwd(_c, x, c)    # split: its tape stays until this call is reversed
     # line 13: return [x[i] + dt * k[i] for i in range(len(x))]
     _lc2 = []
     _t4 = len(x)
@@ -238,9 +228,7 @@ def ring_step_fwd(_c, x, dt, c):
         _t5 = x[_i_3]
         _t6 = k[_i_3]
         _push(_rt.meta(k))
-        _t7 = dt * _t6
-        _t8 = _t5 + _t7
-        _lc2.append(_t8)
+        _lc2.append(_t5 + dt * _t6)
     _push(_range17)
     _push(_i_3)
     _push(_lc2)
@@ -260,8 +248,7 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
     _lc2_b = _rv_b
     # every adjoint in the loop is a number: no None checks (else: the general case)
     if _rt.scalar_items(_lc2_b):
-        # a copy of its own, popped in place
-        _lc2_b = list(_lc2_b)
+        _lc2_b = list(_lc2_b)    # a copy of its own, popped in place
         x_b = _rt.own_list(x_b, x)    # added into in place
         for _i_3 in reversed(_pop()):
             # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
@@ -325,8 +312,7 @@ def ring_step_fwd_general(_c, x, dt, c):
     if _ck['ring_step:12:ring_rhs']:
         k = ring_rhs_primal(_c, x, c)    # checkpointed: primal only
     else:
-        # split: its tape stays until this call is reversed
-        k = ring_rhs_fwd(_c, x, c)
+        k = ring_rhs_fwd(_c, x, c)    # split: its tape stays until this call is reversed
     # line 13: return [x[i] + dt * k[i] for i in range(len(x))]
     _lc2 = []
     _t4 = len(x)
@@ -363,11 +349,10 @@ def ring_step_bwd_general(_c, _rv_b, x, dt, c):
             _p3 = _lc2_b.pop()
         else:
             _p3, _lc2_b = _rt.append_b(_lc2_b)
-        _t8_b = _p3
         _m14 = _pop()
-        if _t8_b is not None:
-            _t5_b = _t8_b if _m14 is None else _vjp.ub_seq(_t8_b, _m14[0], 'l')
-            _t7_b = _t8_b if _m14 is None else _vjp.ub_seq(_t8_b, _m14[1], 'r')
+        if _p3 is not None:
+            _t5_b = _p3 if _m14 is None else _vjp.ub_seq(_p3, _m14[0], 'l')
+            _t7_b = _p3 if _m14 is None else _vjp.ub_seq(_p3, _m14[1], 'r')
         _m15 = _pop()
         if _t7_b is not None:
             _t6_b = _t7_b * dt if _m15 is None else _rt.ub(_t7_b * dt, _m15)
@@ -419,21 +404,13 @@ def ring_rhs_fwd(_c, x, c):
     _push(_i_3)
     for _i_3 in _range27:
         # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
-        _t4 = _i_3 + 1
-        _t5 = _t4 % n
-        _t6 = x[_t5]
-        _t7 = _i_3 - 1
-        _t8 = x[_t7]
-        _t9 = _t6 - _t8
-        _t10 = c * _t9
+        _t10 = c * (x[(_i_3 + 1) % n] - x[_i_3 - 1])
         _t11 = x[_i_3]
         _push(_t12)
         _t12 = 0.5 * _t11
         _push(_t13)
         _t13 = x[_i_3]
-        _t14 = _t12 * _t13
-        _t15 = _t10 - _t14
-        _lc2.append(_t15)
+        _lc2.append(_t10 - _t12 * _t13)
     _push(_range27)
     _push(_i_3)
     _push(_lc2)
@@ -459,8 +436,7 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
     _lc2_b = _rv_b
     # every adjoint in the loop is a number: no None checks (else: the general case)
     if _rt.scalar_items(_lc2_b):
-        # a copy of its own, popped in place
-        _lc2_b = list(_lc2_b)
+        _lc2_b = list(_lc2_b)    # a copy of its own, popped in place
         x_b = _rt.own_list(x_b, x)    # added into in place
         for _i_3 in reversed(_pop()):
             _t4 = _i_3 + 1    # recomputed, not taped
@@ -558,11 +534,8 @@ def ring_rhs_fwd_general(_c, x, c):
     _push(_i_3)
     for _i_3 in _range30:
         # line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
-        _t4 = _i_3 + 1
-        _t5 = _t4 % n
-        _t6 = x[_t5]
-        _t7 = _i_3 - 1
-        _t8 = x[_t7]
+        _t6 = x[(_i_3 + 1) % n]
+        _t8 = x[_i_3 - 1]
         _t9 = _t6 - _t8
         _push(None if _t9.__class__ is float else (_rt.bshape(_t6, _t9), _rt.bshape(_t8, _t9)))
         _t10 = c * _t9
@@ -598,8 +571,7 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
     _t8_b = _t9_b = x_b = None
     _lc2_b = _rv_b
     for _i_3 in reversed(_pop()):
-        _t4 = _i_3 + 1    # recomputed, not taped
-        _t5 = _t4 % n    # recomputed, not taped
+        _t5 = (_i_3 + 1) % n    # recomputed, not taped
         _t7 = _i_3 - 1    # recomputed, not taped
         # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
         _lc2.pop()
@@ -607,11 +579,10 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
             _p3 = _lc2_b.pop()
         else:
             _p3, _lc2_b = _rt.append_b(_lc2_b)
-        _t15_b = _p3
         _m16 = _pop()
-        if _t15_b is not None:
-            _t10_b = _t15_b if _m16 is None else _rt.ub(_t15_b, _m16[0])
-            _t14_b = -_t15_b if _m16 is None else _rt.ub(-_t15_b, _m16[1])
+        if _p3 is not None:
+            _t10_b = _p3 if _m16 is None else _rt.ub(_p3, _m16[0])
+            _t14_b = -_p3 if _m16 is None else _rt.ub(-_p3, _m16[1])
         if _t14_b is not None:
             _t12_b = (
                 _t14_b * _t13
