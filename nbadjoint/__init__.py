@@ -7,12 +7,12 @@
     p.suggest()                        # where to drop checkpoints, within a memory budget
 """
 
-from .api import adjoint, adjoint_source, call_sites, grad, value_and_grad, vjp
+from .api import adjoint, adjoint_source, call_sites, grad, map_grad, value_and_grad, vjp
 from .errors import AliasError, PlacementError, ProfileError, TransformError
 
 __version__ = "0.1.0"
 
-__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "adjoint_source", "call_sites", "profile", "Profile",
+__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "map_grad", "adjoint_source", "call_sites", "profile", "Profile",
            "ProfileError", "TransformError", "AliasError", "PlacementError", "load_ipython_extension",
            "unload_ipython_extension"]
 
