@@ -265,10 +265,6 @@ def _global_names(code) -> set:
     return names
 
 
-class _Unhashable(Exception):
-    pass
-
-
 def _fingerprint(h, value):
     """Feed ``value`` (a packed tag, or what it holds) to the hash ``h``; values with no stable bytes
     make the digest unique to this pickle (they are rebuilt every time they arrive)."""
