@@ -184,6 +184,21 @@ def test_a_module_missing_where_it_is_unpickled_is_named(tmp_path, monkeypatch):
     assert info.value.name == "travel_only_here"
 
 
+def test_a_module_a_cell_model_uses_missing_where_it_is_unpickled_is_named(tmp_path, monkeypatch):
+    (tmp_path / "travel_physics.py").write_text("import numpy as np\n\ndef energy(x):\n    return np.sum(x * x)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    filename = "<ipython-input-7-0123456789ab>"
+    namespace = run_cell("import travel_physics\n\ndef model(x):\n    return travel_physics.energy(2.0 * x)\n",
+                         filename)
+    blob = pickle.dumps(nba.grad(namespace["model"]))
+    monkeypatch.delitem(sys.modules, "travel_physics")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    importlib.invalidate_caches()
+    forget_cell(filename)
+    with pytest.raises(ModuleNotFoundError, match=r"model\(\).*module 'travel_physics'"):
+        pickle.loads(blob)
+
+
 def test_profiles_pickle_and_a_cell_model_profile_reruns(cell):
     u0, target = cell_args(3)
     prof = nba.profile(cell["model"], u0, target)
@@ -235,8 +250,11 @@ def test_spawned_workers_give_bitwise_the_local_gradients(pool, cell, burgers):
 def test_an_error_on_a_worker_reaches_the_caller(pool, cell):
     good = cell_args(0)
     bad = (np.ones(3), np.ones(4))               # shapes that do not broadcast
-    with pytest.raises(ValueError, match="broadcast"):
+    with pytest.raises(ValueError, match="broadcast") as info:
         nba.map_grad(cell["model"], [good, bad], executor=pool)
+    # the worker, which had no cell source but the one that travelled, names the user's line
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    assert "model() at notebook cell, line 26" in notes and "return np.sum((u - target) ** 2)" in notes, notes
 
 
 def test_a_dask_local_cluster_gives_bitwise_the_local_gradients(cell, burgers):
