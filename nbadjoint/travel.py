@@ -63,6 +63,12 @@ class GradientFunction:
         name = getattr(self._f, "__qualname__", None) or repr(self._f)
         return f"<nba.{self._transform} of {name}>"
 
+    def __copy__(self):                            # copied as a function is: itself
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
     def __reduce__(self):
         return _rebuild_gradient, (self._transform, portable(self._f), self._argnums, self._placement,
                                    self._what)
@@ -89,6 +95,12 @@ class Pullback:
     def __repr__(self):
         name = getattr(self._f, "__qualname__", None) or repr(self._f)
         return f"<nba.vjp pullback of {name}>"
+
+    def __copy__(self):                            # it holds a tape: a copy would share it
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
 
     def __reduce__(self):
         return Pullback, (portable(self._f), self._args, self._placement)

@@ -148,6 +148,15 @@ def test_module_model_pickles_by_reference(burgers, dumps):
     assert bitwise_equal(pickle.loads(dumps(pullback))(1.0), pullback(1.0))
 
 
+def test_copies_of_a_gradient_function_are_itself_as_for_a_function(cell):
+    import copy
+
+    g = nba.grad(cell["model"])
+    assert copy.copy(g) is g and copy.deepcopy(g) is g
+    out, pullback = nba.vjp(cell["model"], *cell_args(4))
+    assert copy.copy(pullback) is pullback and copy.deepcopy(pullback) is pullback
+
+
 def test_a_changed_global_is_a_different_pickle(cell):
     u0, target = cell_args(2)
     g = nba.grad(cell["model"])
@@ -205,6 +214,7 @@ def test_profiles_pickle_and_a_cell_model_profile_reruns(cell):
     for dumps in (pickle.dumps, cloudpickle.dumps):
         copy = pickle.loads(dumps(prof))
         assert copy.data == prof.data
+        assert copy.report() == prof.report()          # shown where it is gathered as where it was measured
         assert pickle.loads(pickle.dumps(prof.data)) == prof.data
     blob = pickle.dumps(prof)
     forget_cell()
