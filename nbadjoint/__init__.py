@@ -5,6 +5,7 @@
     print(nba.adjoint_source(model))   # read it
     p = nba.profile(model, x0)         # per call site: time, tape, what checkpointing costs
     p.suggest()                        # where to drop checkpoints, within a memory budget
+    nba.map_grad(model, inputs, executor=client)   # many gradients, on Dask or a process pool
 """
 
 from .api import adjoint, adjoint_source, call_sites, grad, map_grad, value_and_grad, vjp

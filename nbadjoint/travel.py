@@ -37,7 +37,8 @@ import numpy as np
 
 from .transform.parse import _FUTURE_FLAGS, is_user_function
 
-_REBUILT: dict = {}         # digest -> function rebuilt from a pickle in this process
+_REBUILT: dict = {}         # digest -> function rebuilt from a pickle in this process (the latest few)
+_REBUILT_KEPT = 64
 _SAME = "__nba_same__"      # the decorators' stand-in in a rebuilt def (the identity)
 _MAKE = "__nba_make__"      # the factory a rebuilt def is compiled in (its closure cells)
 
@@ -338,6 +339,8 @@ def _rebuild(namespaces, functions, root, digest):
         fn.__kwdefaults__ = None if spec["kwdefaults"] is None else \
             {k: value(t) for k, t in spec["kwdefaults"].items()}
         fn.__dict__.update({k: value(t) for k, t in spec["dict"].items()})
+    while len(_REBUILT) >= _REBUILT_KEPT:            # a long-lived worker: the oldest go
+        _REBUILT.pop(next(iter(_REBUILT)))
     _REBUILT[digest] = made[root]
     return made[root]
 
