@@ -5,14 +5,15 @@
     print(nba.adjoint_source(model))   # read it
     p = nba.profile(model, x0)         # per call site: time, tape, what checkpointing costs
     p.suggest()                        # where to drop checkpoints, within a memory budget
+    nba.map_grad(model, inputs, executor=client)   # many gradients, on Dask or a process pool
 """
 
-from .api import adjoint, adjoint_source, call_sites, grad, value_and_grad, vjp
+from .api import adjoint, adjoint_source, call_sites, grad, map_grad, value_and_grad, vjp
 from .errors import AliasError, PlacementError, ProfileError, TransformError
 
 __version__ = "0.1.0"
 
-__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "adjoint_source", "call_sites", "profile", "Profile",
+__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "map_grad", "adjoint_source", "call_sites", "profile", "Profile",
            "ProfileError", "TransformError", "AliasError", "PlacementError", "load_ipython_extension",
            "unload_ipython_extension"]
 

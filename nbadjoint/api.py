@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-
 from .marker import adjoint
 from .transform import results, runner
 from .transform.program import compile_tree
+from .travel import GradientFunction, Pullback, map_grad
 
 
 def value_and_grad(f, argnums=0, placement=None):
@@ -24,34 +23,42 @@ def grad(f, argnums=0, placement=None):
 
     Gradients have the structure and dtype of the arguments; integer arguments get None.
     """
-    vg = _value_and_grad(f, argnums, placement, "nba.grad")
+    compile_tree(f, argnums, "nba.grad").placement(placement)     # refuse what cannot be done now
+    return _make("grad", f, argnums, placement, "nba.grad")
 
-    @functools.wraps(f)
-    def g(*args, **kwargs):
-        return vg(*args, **kwargs)[1]
 
-    g.__nbadjoint_transform__ = "grad"
-    return g
+def _make(transform, f, argnums, placement, what: str):
+    """The callable `grad` or `value_and_grad` returns; it pickles (see `nbadjoint.travel`)."""
+    run = _run_grad if transform == "grad" else _run_value_and_grad
+    return GradientFunction(f, argnums, placement, transform, what, run)
 
 
 def _value_and_grad(f, argnums, placement, what: str):
     compile_tree(f, argnums, what).placement(placement)        # refuse what cannot be done now
+    return _make("value_and_grad", f, argnums, placement, what)
 
-    @functools.wraps(f)
-    def vg(*args, **kwargs):
-        program = compile_tree(f, argnums, what)
-        _check_arguments(program, args, kwargs)
-        return runner.run_adjoint(program, args, argnums, placement, kwargs=kwargs)
 
-    vg.__nbadjoint_transform__ = "value_and_grad"
-    return vg
+def _run_value_and_grad(f, argnums, placement, what, args, kwargs):
+    program = compile_tree(f, argnums, what)
+    _check_arguments(program, args, kwargs)
+    return runner.run_adjoint(program, args, argnums, placement, kwargs=kwargs)
+
+
+def _run_grad(f, argnums, placement, what, args, kwargs):
+    return _run_value_and_grad(f, argnums, placement, what, args, kwargs)[1]
 
 
 def vjp(f, *args, placement=None):
     """Run ``f(*args)`` and return ``(out, pullback)``; ``pullback(cotangent)`` gives one entry per argument.
 
-    The cotangent has the structure and shapes of ``out``.
+    The cotangent has the structure and shapes of ``out``.  The pullback pickles (as ``f`` and
+    the arguments: a copy runs the forward sweep again before its backward sweep).
     """
+    out, pullback = _forward(f, args, placement)
+    return out, Pullback(f, args, placement, pullback)
+
+
+def _forward(f, args, placement):
     program = compile_tree(f, None, "nba.vjp")
     _check_arguments(program, args, {})
     return runner.run_vjp(program, args, placement)
@@ -76,4 +83,4 @@ def call_sites(f) -> list:
     return [s.id for s in compile_tree(f, None, "nba.call_sites").sites]
 
 
-__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "adjoint_source", "call_sites"]
+__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "map_grad", "adjoint_source", "call_sites"]

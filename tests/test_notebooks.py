@@ -80,8 +80,15 @@ def _burgers_times_after_a_warm_up(cells):
     assert any("(after a warm-up call)" in _text(c) for c in cells)
 
 
+def _ensemble_gradients_equal_the_local_ones(cells):
+    """Both ways of running the members on the cluster give bitwise the notebook's gradients."""
+    text = "\n".join(_text(c) for c in cells)
+    assert text.count("bitwise equal to the local gradients: True") == 2, text[-1000:]
+
+
 EXAMPLE_CHECKS = {"ocean_box.ipynb": _ocean_widget_keeps_the_applied_budget,
-                  "burgers.ipynb": _burgers_times_after_a_warm_up}
+                  "burgers.ipynb": _burgers_times_after_a_warm_up,
+                  "ensemble.ipynb": _ensemble_gradients_equal_the_local_ones}
 
 
 def _left_progress(book):

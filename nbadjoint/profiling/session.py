@@ -5,9 +5,10 @@ the profiling options, and how to compile the function again.  It reruns the fun
 another placement (a new `Profile`) and line-profiles its generated sweeps.  A profile read from
 JSON has none (the file keeps the measurements only), and says so when asked to run.
 
-Pickled, a session keeps the function and its arguments pickled by reference (not the compiled
-program, not the progress callback): unpickled where the function can be imported, it compiles
-it again on the first rerun; elsewhere it says why it cannot run.
+Pickled, a session keeps the function as a gradient function pickles it (see `nbadjoint.travel`:
+a module's function by reference, a notebook cell's by its source) and the arguments, not the
+compiled program nor the progress callback: unpickled, it compiles the function again on the first
+rerun; where that cannot be done (a module not installed there) it says why it cannot run.
 """
 
 from __future__ import annotations
@@ -88,14 +89,15 @@ class ProfileSession:
             f"rerun unpickled profiles)")
 
     def __getstate__(self):
-        """The function and its arguments pickled by reference, the options without the progress
+        """The function (see `nbadjoint.travel`) and its arguments, the options without the progress
         callback; the compiled program is compiled again after unpickling."""
         state = {"argnums": self.argnums,
                  "options": {k: v for k, v in self.options.items() if k != "progress"},
                  "_root": self._root}
         if self.function is not None:
             try:
-                state["_pickled_run"] = (pickle.dumps((self.function, self.args)), None)
+                from nbadjoint.travel import portable
+                state["_pickled_run"] = (pickle.dumps((portable(self.function), self.args)), None)
             except Exception as exc:                # a local function, a lambda, an open file...
                 state["_pickled_run"] = (None, f"{type(exc).__name__}: {exc}")
         else:
