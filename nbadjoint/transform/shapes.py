@@ -476,43 +476,86 @@ def _array_uses(stmts) -> set:
 
 
 def call_evidence(program) -> dict:
-    """For each function, the parameters some call passes an array to (callers first).
+    """For each function, the parameters some call passes an array to.
 
     A parameter used only in arithmetic could be a scalar or an array; what its callers pass
     decides its guard.  A value is taken for an array when it is used as only arrays are, or
-    computed elementwise from such a value, within its function.
+    computed elementwise from such a value, within its function; when it is passed to a
+    parameter its callee takes for an array; or when it is the result of a call that returns an
+    array.  (A fixpoint over the whole call tree: the root's parameters have no caller, so what
+    its callees do with them is their only evidence.)  The guards are checked at run time: this
+    evidence chooses which case gets the specialised body, never what a gradient is.
     """
-    evidence = {key: set() for key in program._order}
-    for key in reversed(program._order):            # callers before callees
-        code = program.functions[key]
-        stmts = list(ir.walk(code.body))
-        arrays = _array_uses(stmts) | evidence[key]
-        changed = True
-        while changed:
-            changed = False
-            for s in stmts:
-                if not isinstance(s, ir.Assign) or s.target in arrays:
-                    continue
-                e = s.expr
-                src = []
-                if isinstance(e, (ir.Copy, ir.UnOp)):
-                    src = [e.a]
-                elif isinstance(e, ir.BinOp) and not issubclass(e.op, ast.MatMult):
-                    src = [e.a, e.b]
-                elif isinstance(e, ir.Prim) and not e.method and (isinstance(e.func, np.ufunc) or e.func in _SHAPE_KEEPING):
-                    src = list(e.args[:1]) if e.func in _SHAPE_KEEPING else list(e.args)
-                elif isinstance(e, ir.Prim) and e.method in _SHAPE_KEEPING_METHODS:
-                    src = list(e.args[:1])
-                if any(isinstance(a, ir.Name) and a.id in arrays for a in src):
-                    arrays.add(s.target)
-                    changed = True
-        for s in stmts:
-            if isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall):
-                params = program.functions[s.expr.callee].params
-                for param, atom in zip(params, s.expr.args):
-                    if isinstance(atom, ir.Name) and atom.id in arrays:
-                        evidence[s.expr.callee].add(param)
+    order = list(program._order)
+    stmts = {key: list(ir.walk(program.functions[key].body)) for key in order}
+    arrays = {key: _array_uses(stmts[key]) for key in order}
+    evidence = {key: set() for key in order}
+    changed = True
+    while changed:
+        changed = False
+        for key in reversed(order):                 # callers before callees
+            code, known = program.functions[key], arrays[key]
+            before = len(known) + sum(map(len, evidence.values()))
+            known |= evidence[key]
+            _elementwise_closure(stmts[key], known)
+            known |= _added_to_arrays(stmts[key], known, set(code.params))
+            evidence[key] |= known & set(code.params)
+            for s in stmts[key]:
+                if isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall):
+                    callee = s.expr.callee
+                    params = program.functions[callee].params
+                    for param, atom in zip(params, s.expr.args):
+                        if isinstance(atom, ir.Name) and atom.id in known:
+                            evidence[callee].add(param)
+                        elif isinstance(atom, ir.Name) and param in arrays[callee]:
+                            known.add(atom.id)
+                    if _returns_array(program.functions[callee], stmts[callee], arrays[callee]):
+                        known.add(s.target)
+            changed |= len(known) + sum(map(len, evidence.values())) != before
     return evidence
+
+
+def _elementwise_closure(stmts, arrays: set) -> None:
+    """Add to ``arrays`` the names computed elementwise from names in it."""
+    changed = True
+    while changed:
+        changed = False
+        for s in stmts:
+            if not isinstance(s, ir.Assign) or s.target in arrays:
+                continue
+            e = s.expr
+            src = []
+            if isinstance(e, (ir.Copy, ir.UnOp)):
+                src = [e.a]
+            elif isinstance(e, ir.BinOp) and not issubclass(e.op, ast.MatMult):
+                src = [e.a, e.b]
+            elif isinstance(e, ir.Prim) and not e.method and (isinstance(e.func, np.ufunc) or e.func in _SHAPE_KEEPING):
+                src = list(e.args[:1]) if e.func in _SHAPE_KEEPING else list(e.args)
+            elif isinstance(e, ir.Prim) and e.method in _SHAPE_KEEPING_METHODS:
+                src = list(e.args[:1])
+            if any(isinstance(a, ir.Name) and a.id in arrays for a in src):
+                arrays.add(s.target)
+                changed = True
+
+
+def _added_to_arrays(stmts, arrays: set, params: set) -> set:
+    """Parameters added to or subtracted from an array (``u - u_obs``): taken for arrays of its
+    shape, as a misfit's observations are (a scalar offset fails the guard and takes the general
+    body)."""
+    out = set()
+    for s in stmts:
+        e = s.expr if isinstance(s, ir.Assign) else None
+        if isinstance(e, ir.BinOp) and issubclass(e.op, (ast.Add, ast.Sub)):
+            for a, b in ((e.a, e.b), (e.b, e.a)):
+                if isinstance(a, ir.Name) and a.id in arrays and isinstance(b, ir.Name) and b.id in params:
+                    out.add(b.id)
+    return out
+
+
+def _returns_array(code, stmts, arrays: set) -> bool:
+    """Does every ``return`` of the function return a name known to be an array?"""
+    returns = [s for s in stmts if isinstance(s, ir.Return)]
+    return bool(returns) and all(isinstance(s.value, ir.Name) and s.value.id in arrays for s in returns)
 
 
 def analyze_program(program) -> None:
