@@ -494,8 +494,31 @@ def einsum_vjp(g, position, *args):
     return einsum_grad(g, position // 2, text, *operands)
 
 
+# ----- np.pad (constant mode) -----
+
+
+def _pad_interior(shape, pad_width):
+    """The slices of np.pad's result that hold the original array."""
+    pairs = np.broadcast_to(np.asarray(pad_width, dtype=int), (len(shape), 2))
+    return tuple(slice(int(before), int(before) + n) for (before, _), n in zip(pairs, shape))
+
+
+def pad_grad(g, shape, pad_width):
+    """Adjoint of np.pad(array, pad_width, mode='constant') w.r.t. the array: g's interior."""
+    return np.array(np.asarray(g)[_pad_interior(shape, pad_width)])
+
+
+def pad_grad_values(g, shape, pad_width, constant_values):
+    """Adjoint of np.pad(..., constant_values=c) w.r.t. a scalar c: the sum of g over the padding."""
+    if np.ndim(constant_values) != 0:
+        raise ValueError("np.pad: a derivative with respect to constant_values is known for one scalar value "
+                         "only; pad with a scalar, or build the border with np.concatenate")
+    g = np.asarray(g)
+    return float(np.sum(g) - np.sum(g[_pad_interior(shape, pad_width)]))
+
+
 __all__ = [
     "average_grad_a", "average_grad_weights", "cov_grad", "corrcoef_grad", "interp_grad_fp", "interp_grad_x",
     "interp_grad_bound", "trapezoid_grad_y", "trapezoid_grad_x", "trapezoid_grad_dx", "convolve_grad",
-    "polyval_grad_p", "polyval_grad_x", "gradient_grad", "lstsq_grad_a", "lstsq_grad_b", "einsum_grad", "einsum_vjp",
+    "polyval_grad_p", "polyval_grad_x", "gradient_grad", "lstsq_grad_a", "lstsq_grad_b", "einsum_grad", "einsum_vjp", "pad_grad", "pad_grad_values",
 ]

@@ -20,7 +20,6 @@ from nbadjoint.errors import RuleError
 from nbadjoint.runtime import custom_vjp
 from nbadjoint.transform import templates as T
 
-from . import rules as R
 
 
 def _einsum_slot(g, ans, v):
@@ -39,6 +38,22 @@ def _gradient_f(g, ans, v):
     return T.expr("_vjp.gradient_grad({g}, _vjp.shape_of({f}), {axis}, {edge_order})", g=g, **v)
 
 
+def _constant_pad(template):
+    """np.pad's template, for mode='constant' only."""
+    def grad(g, ans, v):
+        if not _same(v["mode"], T.const("constant")):
+            raise RuleError(f"np.pad(..., mode={ast.unparse(v['mode'])}) has no derivative rule (only mode='constant' "
+                            "has one); build the padding with np.concatenate, e.g. np.concatenate([a[:1], a, a[-1:]]) "
+                            "for 'edge'")
+        return T.expr(template, g=g, ans=ans, **v)
+    return grad
+
+
+def _same(a, b):
+    from . import rules as R
+    return R._same(a, b)
+
+
 def _refuse(message):
     def grad(g, ans, v):
         raise RuleError(message)
@@ -47,6 +62,7 @@ def _refuse(message):
 
 def numpy_rules():
     """Rules of the NumPy functions this module covers, keyed by function."""
+    from . import rules as R      # (rules imports this module while it is built)
     r = {}
     rule = R._rule
     r[np.average] = rule(
@@ -81,6 +97,10 @@ def numpy_rules():
     r[np.einsum] = rule("np.einsum", "subscripts, /, *operands, out=None, dtype=None, order='K', casting='safe', "
                         "optimize=False", fixed=("out",),
                         subscripts="_vjp.einsum_vjp({g}, 0, {subscripts}, *{operands})", operands=_einsum_slot)
+    r[np.pad] = rule("np.pad", "array, pad_width, mode='constant', *, constant_values=0",
+                     array=_constant_pad("_vjp.pad_grad({g}, _vjp.shape_of({array}), {pad_width})"),
+                     constant_values=_constant_pad("_vjp.pad_grad_values({g}, _vjp.shape_of({array}), "
+                                                   "{pad_width}, {constant_values})"))
     r[np.linalg.lstsq] = rule("np.linalg.lstsq", "a, b, rcond=None",
                               a="_vjp.lstsq_grad_a({g}, {a}, {b}, {ans})", b="_vjp.lstsq_grad_b({g}, {a}, {b}, {ans})")
     return r
@@ -91,6 +111,7 @@ def numpy_rules():
 
 def positional_names(func):
     """(inspect.Signature or None, names of func's positional parameters, "*name" slots for *args)."""
+    from . import rules as R      # (rules imports this module while it is built)
     try:
         sig = inspect.signature(func)
     except (TypeError, ValueError):
@@ -107,6 +128,7 @@ def positional_names(func):
 def maker_call(entry, key, display, sig, argnum, g, ans, args, kwargs):
     """The node ``_vjp.<entry>(key, argnum, g, ans, (*args,), {kwargs})``: the differentiated
     argument moved to its position when it was passed by keyword."""
+    from . import rules as R      # (rules imports this module while it is built)
     args, kwargs = list(args), dict(kwargs)
     if argnum >= len(args):
         names = [p.name for p in sig.parameters.values()
@@ -126,6 +148,7 @@ _ODEINT = ("scipy.integrate.odeint: no derivative rule. autograd's rule for odei
 
 
 def _scipy_grad(full, sig, argnum, g, ans, *args, **kwargs):
+    from . import rules as R      # (rules imports this module while it is built)
     if full == "scipy.signal.convolve":
         mode = kwargs.get("mode", args[2] if len(args) > 2 else T.const("full"))
         if not (R._same(mode, T.const("full")) or R._same(mode, T.const("valid"))):
@@ -143,6 +166,7 @@ def _odeint_grad(g, ans, *args, **kwargs):
 @functools.lru_cache(maxsize=None)
 def scipy_rule(func):
     """A Rule for a SciPy function autograd's SciPy registry differentiates, or None."""
+    from . import rules as R      # (rules imports this module while it is built)
     if getattr(func, "__module__", "") == "scipy.integrate._odepack_py" and getattr(func, "__name__", "") == "odeint":
         _, names = positional_names(func)
         return R.Rule("", tuple(_odeint_grad for _ in names), params=tuple(names))

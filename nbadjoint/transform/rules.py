@@ -663,18 +663,8 @@ def _autograd_argnums(maker):
     return frozenset(cell.cell_contents)
 
 
-def _check_pad(args, kwargs):
-    """Reject np.pad modes other than 'constant' (autograd's rule has no other)."""
-    mode = kwargs.get("mode", args[2] if len(args) > 2 else T.const("constant"))
-    if not _same(mode, T.const("constant")):
-        raise RuleError(f"np.pad(..., mode={ast.unparse(mode)}) has no derivative rule (only mode='constant' has one); "
-                        "build the padding with np.concatenate, e.g. np.concatenate([a[:1], a, a[-1:]]) for 'edge'")
-
-
 def _fallback_grad(name, sig, argnum, g, ans, *args, **kwargs):
     """A call to autograd's vjp for argument `argnum` of name(*args, **kwargs) (an AST grad)."""
-    if name == "np.pad":
-        _check_pad(args, kwargs)
     args = list(args)
     kwargs = dict(kwargs)
     if argnum >= len(args):
