@@ -7,7 +7,9 @@ import scipy.linalg as sla
 import scipy.signal as ssig
 import scipy.special as sps
 from scipy.integrate import odeint
-from scipy.stats import multivariate_normal, norm
+from scipy.stats import beta as beta_dist
+from scipy.stats import chi2, multivariate_normal, norm, poisson
+from scipy.stats import gamma as gamma_dist
 from scipy.stats import t as student_t
 
 import nbadjoint as nba
@@ -327,3 +329,39 @@ def uses_soft_clip_and_square(x, k):
 
 def sum_of_sines(x):
     return np.sum(np.sin(x))
+
+
+def sp_t_df(x, df):
+    return _dot(student_t.cdf(x, df))
+
+
+def sp_bessel(x):
+    return _dot(sps.j0(x) + sps.j1(x) + sps.i0(x) + sps.i1(x) + sps.jn(2, x) + sps.iv(1.5, x))
+
+
+def sp_gamma_family(x):
+    return _dot(sps.gamma(x) + sps.polygamma(1, x) + sps.erfinv(0.3 * x - 0.5) + sps.rgamma(x))
+
+
+def sp_beta(a, b):
+    return _dot(sps.beta(a, b) + sps.betaln(a, b))
+
+
+def sp_stats_shapes(x, a):
+    return _dot(gamma_dist.logpdf(x, a) + beta_dist.logpdf(0.3 * x, a, 2.0) + chi2.logpdf(x, 3.0))
+
+
+def sp_poisson(mu):
+    return _dot(poisson.logpmf(np.array([1.0, 2.0, 3.0]), mu) + poisson.pmf(np.array([0.0, 4.0]), mu).sum())
+
+
+def sp_sqrtm(a):
+    return _dot(sla.sqrtm(a @ a.T + 3.0 * np.eye(a.shape[0])))
+
+
+def sp_sylvester(a, b, q):
+    return _dot(sla.solve_sylvester(a + 3.0 * np.eye(a.shape[0]), b + 3.0 * np.eye(b.shape[0]), q))
+
+
+def sp_mvn_pdf(x, mean):
+    return _dot(multivariate_normal.pdf(x, mean, np.eye(2) * 1.5))

@@ -16,6 +16,7 @@ import autograd.scipy.signal
 import autograd.scipy.special
 import autograd.scipy.stats.multivariate_normal
 import autograd.scipy.stats.norm
+import autograd.scipy.stats.poisson
 import autograd.scipy.stats.t
 import numpy as np
 import pytest
@@ -119,6 +120,14 @@ CASES = [
     ("sp_convolve_full", lambda: (U(6), U(3))),
     ("sp_convolve_valid", lambda: (U(6), U(3))),
     ("sp_convolve_2d", lambda: (U(4, 3), U(2, 2))),
+    ("sp_bessel", lambda: (P(4),)),
+    ("sp_gamma_family", lambda: (P(2, 2),)),
+    ("sp_beta", lambda: (P(4), P(4))),
+    ("sp_stats_shapes", lambda: (P(4), 2.5)),
+    ("sp_poisson", lambda: (2.5,)),
+    ("sp_sqrtm", lambda: (U(3, 3),)),
+    ("sp_sylvester", lambda: (U(2, 2), U(3, 3), U(2, 3))),
+    ("sp_mvn_pdf", lambda: (U(3, 2), U(2))),
 ]
 
 
@@ -162,7 +171,7 @@ def autograd_model(name):
         source = inspect.getsource(M)
         ns = {"__name__": "more_rules_models__autograd", "__builtins__": builtins}
         exec(compile(source, M.__file__, "exec"), ns)
-        ns.update(np=anp, sps=autograd.scipy.special, norm=autograd.scipy.stats.norm,
+        ns.update(np=anp, sps=autograd.scipy.special, norm=autograd.scipy.stats.norm, poisson=autograd.scipy.stats.poisson,
                   student_t=autograd.scipy.stats.t, multivariate_normal=autograd.scipy.stats.multivariate_normal,
                   sla=autograd.scipy.linalg, ssig=autograd.scipy.signal)
         _AUTOGRAD.update(ns)
@@ -172,7 +181,8 @@ def autograd_model(name):
 AUTOGRAD_HAS = ["pad_value", "einsum_matmul", "einsum_implicit", "einsum_ellipsis", "einsum_three", "einsum_inner",
                 "gradient_1d", "gradient_axis0", "sp_erf", "sp_gammaln", "sp_expit", "sp_logsumexp",
                 "sp_logsumexp_all", "sp_norm", "sp_norm_x", "sp_t", "sp_mvn", "sp_solve_triangular",
-                "sp_solve_triangular_lower", "sp_convolve_full", "sp_convolve_valid", "sp_convolve_2d"]
+                "sp_solve_triangular_lower", "sp_convolve_full", "sp_convolve_valid", "sp_convolve_2d",
+                "sp_bessel", "sp_gamma_family", "sp_beta", "sp_poisson", "sp_sqrtm", "sp_sylvester", "sp_mvn_pdf"]
 
 
 @pytest.mark.parametrize("name,make", [c for c in CASES if c[0] in AUTOGRAD_HAS],
@@ -335,3 +345,10 @@ def test_argument_without_a_maker_is_refused(registry):
     with pytest.raises(TransformError, match="no vjp maker for argument 1"):
         nba.grad(M.uses_soft_clip, argnums=1)(U(3), 0.5)
     check_grad(M.uses_soft_clip, (U(3), 0.5), argnums=0)
+
+
+def test_scipy_argument_without_an_autograd_rule_is_refused():
+    """autograd's scipy.stats.t.cdf has no derivative w.r.t. df: refused, never a silent zero."""
+    with pytest.raises(TransformError, match=r"scipy.stats.t.cdf: .* no derivative with respect to argument 1"):
+        nba.grad(M.sp_t_df, argnums=(0, 1))(U(3), 4.0)
+    check_grad(M.sp_t_df, (U(3), 4.0), argnums=0)

@@ -159,6 +159,12 @@ def _scipy_grad(full, sig, argnum, g, ans, *args, **kwargs):
     return maker_call("scipy_vjp", full, full, sig, argnum, g, ans, args, kwargs)
 
 
+def _scipy_undefined(full, argnum, pname, g, ans, *args, **kwargs):
+    which = f"argument {argnum}" + ("" if pname.startswith("*") else f" ({pname})")
+    raise RuleError(f"{full}: autograd's rule, used here, has no derivative with respect to {which}, counted from 0; "
+                    "pass a constant there")
+
+
 def _odeint_grad(g, ans, *args, **kwargs):
     raise RuleError(_ODEINT)
 
@@ -175,7 +181,7 @@ def scipy_rule(func):
         return None
     full, maker, argnums = entry
     sig, names = positional_names(func)
-    grads = tuple(functools.partial(_scipy_grad, full, sig, i) if argnums is None or i in argnums else R._no_grad
-                  for i in range(len(names)))
+    grads = tuple(functools.partial(_scipy_grad, full, sig, i) if argnums is None or i in argnums
+                  else functools.partial(_scipy_undefined, full, i, names[i]) for i in range(len(names)))
     return R.Rule("", grads, params=tuple(names))
 
