@@ -290,15 +290,33 @@ def sp_erf_only(x):
     return _dot(sps.erf(x))
 
 
-# ----- refused -----
+# ----- scipy.integrate.odeint, the right-hand side in plain NumPy -----
 
 def odeint_model(y0, k):
-    return np.sum(odeint(decay, y0, np.linspace(0.0, 1.0, 5), args=(k,)))
+    return _dot(odeint(decay, y0, np.linspace(0.0, 1.0, 5), (k,)) ** 2)
 
 
 def decay(y, t, k):
-    return -k * y
+    return -k * y + 0.3 * np.sin(t) * y[::-1]
 
+
+def odeint_times(y0, ts):
+    return _dot(odeint(decay, y0, ts, args=(0.4,)))
+
+
+def seir_rhs(y, t, beta, sigma, gamma):
+    s, e, i, r = y
+    n = s + e + i + r
+    infection = beta * s * i / n
+    return [-infection, infection - sigma * e, sigma * e - gamma * i, gamma * i]
+
+
+def seir(beta, sigma, gamma, y0):
+    sol = odeint(seir_rhs, y0, np.linspace(0.0, 20.0, 21), args=(beta, sigma, gamma), rtol=1e-10, atol=1e-10)
+    return np.sum(sol[:, 2])
+
+
+# ----- refused -----
 
 def interp_points(xp):
     return np.sum(np.interp(np.array([0.2, 0.5]), xp, np.arange(4.0)))
@@ -365,3 +383,8 @@ def sp_sylvester(a, b, q):
 
 def sp_mvn_pdf(x, mean):
     return _dot(multivariate_normal.pdf(x, mean, np.eye(2) * 1.5))
+
+
+def odeint_full_output(y0):
+    sol, info = odeint(decay, y0, np.linspace(0.0, 1.0, 3), args=(0.5,), full_output=1)
+    return np.sum(sol)

@@ -11,6 +11,7 @@ import inspect
 
 import autograd
 import autograd.numpy as anp
+import autograd.scipy.integrate
 import autograd.scipy.linalg
 import autograd.scipy.signal
 import autograd.scipy.special
@@ -173,7 +174,7 @@ def autograd_model(name):
         exec(compile(source, M.__file__, "exec"), ns)
         ns.update(np=anp, sps=autograd.scipy.special, norm=autograd.scipy.stats.norm, poisson=autograd.scipy.stats.poisson,
                   student_t=autograd.scipy.stats.t, multivariate_normal=autograd.scipy.stats.multivariate_normal,
-                  sla=autograd.scipy.linalg, ssig=autograd.scipy.signal)
+                  sla=autograd.scipy.linalg, ssig=autograd.scipy.signal, odeint=autograd.scipy.integrate.odeint)
         _AUTOGRAD.update(ns)
     return _AUTOGRAD[name]
 
@@ -215,10 +216,30 @@ def test_scipy_primal_is_scipys_own():
 # ----- refusals -----
 
 
-def test_odeint_is_refused_with_its_reason():
-    with pytest.raises(TransformError, match="odeint") as info:
-        nba.grad(M.odeint_model)(np.ones(2), 0.5)
-    assert "autograd" in str(info.value)
+ODEINT = [
+    ("odeint_model", lambda: (U(2), 0.5), (0, 1)),
+    ("odeint_times", lambda: (U(2), np.array([0.0, 0.3, 0.5, 1.0])), (0, 1)),
+    ("seir", lambda: (0.5, 0.2, 0.1, [0.97, 0.02, 0.01, 0.0]), (0, 1, 2, 3)),
+]
+
+
+@pytest.mark.parametrize("name,make,argnums", ODEINT, ids=[c[0] for c in ODEINT])
+def test_odeint_with_a_plain_numpy_right_hand_side(name, make, argnums):
+    check_grad(getattr(M, name), make(), argnums=argnums, rtol=1e-4, atol=1e-6)
+
+
+def test_odeint_matches_autograd():
+    """autograd differentiates the same model with the right-hand side traced through autograd.numpy
+    (with respect to y0: autograd cannot reach a value inside odeint's `args` tuple)."""
+    args = (U(2), 0.5)
+    got = nba.grad(M.odeint_model)(*args)
+    expected = autograd.grad(autograd_model("odeint_model"), 0)(*args)
+    compare_gradients(got, expected, "d odeint_model / d y0", 1e-6, 1e-8, expected_name="autograd")
+
+
+def test_odeint_options_it_cannot_differentiate_are_refused():
+    with pytest.raises(TransformError, match="full_output"):
+        nba.grad(M.odeint_full_output)(U(2))
 
 
 def test_lstsq_rank_deficient_is_refused_at_run_time():

@@ -127,4 +127,97 @@ def user_vjp(token, argnum, g, ans, args, kwargs):
     return out
 
 
-__all__ = ["scipy_vjp", "user_vjp"]
+
+
+# ----- scipy.integrate.odeint with a right-hand side in plain NumPy -----
+
+_ODEINT_LAST = [None]     # (g, ans, contributions): y0, t and args come from one backward integration
+
+
+def odeint_grad(g, ans, func, y0, t, args, which, rtol=None, atol=None):
+    """Adjoint of ``scipy.integrate.odeint(func, y0, t, args)`` = ans w.r.t. y0, t or args (`which`):
+    the adjoint ODE integrated backward between the output times (autograd's scheme), with the
+    vector-Jacobian products of ``func`` from nbadjoint's own adjoint of it (``nbadjoint.vjp``),
+    so ``func`` is written with plain NumPy like the rest of the model."""
+    last = _ODEINT_LAST[0]
+    if last is None or last[0] is not g or last[1] is not ans:
+        last = (g, ans, _odeint_adjoint(g, ans, func, y0, t, tuple(args), rtol, atol))
+        _ODEINT_LAST[0] = last
+    y0_b, t_b, args_b = last[2]
+    if which == "y0":
+        return y0_b
+    if which == "t":
+        return t_b
+    return args_b
+
+
+def _odeint_adjoint(g, yt, func, y0, t, args, rtol, atol):
+    from scipy.integrate import odeint
+
+    from nbadjoint.api import vjp
+
+    yt = np.asarray(yt, dtype=float)
+    g = np.asarray(g, dtype=float)
+    t = np.asarray(t, dtype=float)
+    n_t, n = yt.shape
+    sizes = [int(np.size(a)) if _is_float(a) else 0 for a in args]
+    n_args = sum(sizes)
+    options = {k: v for k, v in (("rtol", rtol), ("atol", atol)) if v is not None}
+
+    def rhs_vjp(y, time, ct):
+        out, pullback = vjp(func, y, float(time), *args)
+        cts = pullback(_shaped_like(ct, out))
+        flat = [np.zeros(s) if c is None else np.ravel(np.asarray(c, dtype=float))
+                for c, s in zip(cts[2:], sizes)]
+        t_b = 0.0 if cts[1] is None else float(cts[1])
+        return np.ravel(np.asarray(out, dtype=float)), np.ravel(np.asarray(cts[0], dtype=float)), t_b, \
+            (np.concatenate(flat) if flat else np.zeros(0))
+
+    def augmented(state, time):
+        y, y_b = state[:n], state[n:2 * n]
+        dy, vy, vt, va = rhs_vjp(y, time, -y_b)
+        return np.concatenate([dy, vy, [vt], va])
+
+    y_b = g[-1].copy()
+    t0_b = 0.0
+    times_b = np.zeros(n_t)
+    args_b = np.zeros(n_args)
+    for i in range(n_t - 1, 0, -1):
+        f_i = np.ravel(np.asarray(func(yt[i], t[i], *args), dtype=float))
+        times_b[i] = float(f_i @ g[i])
+        t0_b -= times_b[i]
+        state = np.concatenate([yt[i], y_b, [t0_b], args_b])
+        state = odeint(augmented, state, np.array([t[i], t[i - 1]]), **options)[1]
+        y_b = state[n:2 * n] + g[i - 1]
+        t0_b = state[2 * n]
+        args_b = state[2 * n + 1:]
+    times_b[0] = t0_b
+    out_args, start = [], 0
+    for a, s in zip(args, sizes):
+        if s == 0:
+            out_args.append(None)
+        else:
+            piece = args_b[start:start + s]
+            out_args.append(_shaped_like(piece, a))
+        start += s
+    return _shaped_like(y_b, y0), times_b, tuple(out_args)
+
+
+def _is_float(x):
+    return isinstance(x, (float, np.floating)) or (isinstance(x, np.ndarray) and x.dtype.kind == "f") or \
+        (isinstance(x, (list, tuple)) and all(isinstance(e, (float, np.floating)) for e in x) and len(x) > 0)
+
+
+def _shaped_like(flat, like):
+    """flat in the form of like: a list of floats for a list, an array of like's shape otherwise."""
+    flat = np.asarray(flat, dtype=float)
+    if isinstance(like, list):
+        return [float(v) for v in np.ravel(flat)]
+    if isinstance(like, tuple):
+        return tuple(float(v) for v in np.ravel(flat))
+    if np.ndim(like) == 0:
+        return float(np.ravel(flat)[0])
+    return flat.reshape(np.shape(like))
+
+
+__all__ = ["scipy_vjp", "user_vjp", "odeint_grad"]

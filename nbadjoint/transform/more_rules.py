@@ -142,9 +142,20 @@ def maker_call(entry, key, display, sig, argnum, g, ans, args, kwargs):
                           key=T.const(key), i=T.const(argnum), g=g, ans=ans, args=args, kwargs=keywords))
 
 
-_ODEINT = ("scipy.integrate.odeint: no derivative rule. autograd's rule for odeint differentiates the right-hand "
-           "side function by tracing it with autograd.numpy, which a right-hand side written with plain NumPy does "
-           "not support; write the time stepping in the differentiated code instead (e.g. a Runge-Kutta loop)")
+_ODEINT_PARAMS = ("func, y0, t, args=(), Dfun=None, col_deriv=0, full_output=0, ml=None, mu=None, rtol=None, "
+                  "atol=None, tcrit=None, h0=0.0, hmax=0.0, hmin=0.0, ixpr=0, mxstep=0, mxhnil=0, mxordn=12, mxords=5, "
+                  "printmessg=0, tfirst=False")
+
+
+def _odeint_rule():
+    """scipy.integrate.odeint(func, y0, t, args): the adjoint ODE, with func's vjps from nbadjoint itself."""
+    from . import rules as R
+    odeint = "_vjp.odeint_grad({g}, {ans}, {func}, {y0}, {t}, {args}, %r, {rtol}, {atol})"
+    rule = R._rule("scipy.integrate.odeint", _ODEINT_PARAMS, fixed=("Dfun", "full_output", "tfirst", "tcrit"),
+                   y0=odeint % "y0", t=odeint % "t", args=odeint % "args",
+                   func=_refuse("scipy.integrate.odeint: the right-hand side function cannot be a differentiated "
+                                "value; pass a function defined with def at module level"))
+    return R.Rule("", rule.ast_grads, params=rule.params)
 
 
 def _scipy_grad(full, sig, argnum, g, ans, *args, **kwargs):
@@ -165,17 +176,12 @@ def _scipy_undefined(full, argnum, pname, g, ans, *args, **kwargs):
                     "pass a constant there")
 
 
-def _odeint_grad(g, ans, *args, **kwargs):
-    raise RuleError(_ODEINT)
-
-
 @functools.lru_cache(maxsize=None)
 def scipy_rule(func):
     """A Rule for a SciPy function autograd's SciPy registry differentiates, or None."""
     from . import rules as R      # (rules imports this module while it is built)
     if getattr(func, "__module__", "") == "scipy.integrate._odepack_py" and getattr(func, "__name__", "") == "odeint":
-        _, names = positional_names(func)
-        return R.Rule("", tuple(_odeint_grad for _ in names), params=tuple(names))
+        return _odeint_rule()
     entry = custom_vjp.scipy_table().get(func)
     if entry is None:
         return None
