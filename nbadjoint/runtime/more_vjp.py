@@ -468,6 +468,8 @@ def einsum_grad(g, k, subscripts, *operands):
         diag[tuple(grids[distinct.index(c)] for c in target)] = full
         full = diag
     shape = np.shape(operands[k])
+    if np.iscomplexobj(full) and not np.iscomplexobj(operands[k]):
+        full = np.real(full)              # the adjoint of a real operand is real
     if np.shape(full) != shape:
         full = unbroadcast(np.array(full), shape)
     return float(full) if np.ndim(operands[k]) == 0 else np.array(full)

@@ -1,7 +1,8 @@
 """Derivative rules beyond the tables of `rules`: NumPy functions neither the tables nor autograd's
 NumPy registry cover (np.average, np.cov, np.corrcoef, np.interp, np.trapezoid, np.gradient,
-np.convolve, np.polyval, np.einsum in every form, np.linalg.lstsq), and SciPy functions through
-autograd's SciPy registry.
+np.convolve, np.polyval, np.pad in constant mode, np.einsum in every form, np.linalg.lstsq), SciPy
+functions through autograd's SciPy registry, and scipy.integrate.odeint with a right-hand side in
+plain NumPy (its vjps come from nbadjoint itself, see `custom_vjp.odeint_grad`).
 
 The NumPy rules are written like those of `rules` (templates calling helpers of
 `nbadjoint.runtime.more_vjp`). A SciPy rule calls ``_vjp.scipy_vjp("scipy.X.name", ...)``, which
@@ -21,7 +22,6 @@ from nbadjoint.runtime import custom_vjp
 from nbadjoint.transform import templates as T
 
 
-
 def _einsum_slot(g, ans, v):
     """Operand k of np.einsum (written or interleaved form): _vjp.einsum_vjp."""
     k = v["_index"]
@@ -32,6 +32,7 @@ def _einsum_slot(g, ans, v):
 
 
 def _gradient_f(g, ans, v):
+    """np.gradient(f, axis=..., edge_order=...) with unit spacing: _vjp.gradient_grad."""
     if v["varargs"]:
         raise RuleError("np.gradient with spacing arguments has no derivative rule; call np.gradient(f) (unit "
                         "spacing) and divide by the spacing")
@@ -50,11 +51,13 @@ def _constant_pad(template):
 
 
 def _same(a, b):
+    """rules._same: whether two argument nodes denote the same literal."""
     from . import rules as R
     return R._same(a, b)
 
 
 def _refuse(message):
+    """A template callable that refuses the argument (a RuleError with message)."""
     def grad(g, ans, v):
         raise RuleError(message)
     return grad
