@@ -131,6 +131,9 @@ def user_vjp(token, argnum, g, ans, args, kwargs):
 
 # ----- scipy.integrate.odeint with a right-hand side in plain NumPy -----
 
+# (func, *args) -> (func(*args), pullback) by nbadjoint's adjoint of func; set by the transform layer
+# (nbadjoint.transform.more_rules), which the runtime may not import
+FUNCTION_VJP = [None]
 _ODEINT_LAST = [None]     # (g, ans, contributions): y0, t and args come from one backward integration
 
 
@@ -154,8 +157,7 @@ def odeint_grad(g, ans, func, y0, t, args, which, rtol=None, atol=None):
 def _odeint_adjoint(g, yt, func, y0, t, args, rtol, atol):
     from scipy.integrate import odeint
 
-    from nbadjoint.api import vjp
-
+    vjp = FUNCTION_VJP[0]
     yt = np.asarray(yt, dtype=float)
     g = np.asarray(g, dtype=float)
     t = np.asarray(t, dtype=float)
