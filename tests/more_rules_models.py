@@ -388,3 +388,30 @@ def sp_mvn_pdf(x, mean):
 def odeint_full_output(y0):
     sol, info = odeint(decay, y0, np.linspace(0.0, 1.0, 3), args=(0.5,), full_output=1)
     return np.sum(sol)
+
+
+# ----- more shapes -----
+
+def average_keepdims_all(a, w):
+    return _dot(np.average(a, weights=w, keepdims=True) * a)
+
+
+def gradient_tuple_axes(f):
+    ga, gc = np.gradient(f, axis=(0, 2))
+    return _dot(ga) - 0.5 * _dot(gc)
+
+
+def einsum_outer_transpose(a, b):
+    return _dot(np.einsum("i,j->ij", a, b)) + _dot(np.einsum("ij->ji", np.einsum("i,j", a, b)))
+
+
+def einsum_batch_diagonal(a):
+    return _dot(np.einsum("...ii->...i", a))
+
+
+def trapezoid_1d_x(y, x):
+    return np.trapezoid(y, x) ** 2
+
+
+def cov_pair_vectors(x, y):
+    return _dot(np.cov(x, y, ddof=0))
