@@ -1,7 +1,10 @@
 """Runtime helpers called by generated adjoint code (imported there as ``_vjp``).
 
 The helpers of reductions, Fourier transforms, shapes, joins and linear algebra live in
-`nbadjoint.runtime.array_vjp`; they are names of this module too (see `__getattr__`).
+`nbadjoint.runtime.array_vjp`, those of np.average, np.cov, np.interp, np.einsum, np.linalg.lstsq
+and the like in `nbadjoint.runtime.more_vjp`, and the callers of vjp makers (autograd's SciPy
+registry, rules registered with ``nbadjoint.defvjp``) in `nbadjoint.runtime.custom_vjp`; they are
+names of this module too (see `__getattr__`).
 
 Every helper is a pure function of its arguments: it never writes into them, and it returns
 either a new array or (documented below) a view of the cotangent ``g``. Python floats go through
@@ -499,18 +502,9 @@ def autograd_vjp(func, argnum, g, ans, args, kwargs):
             f"no derivative is known for {getattr(func, '__name__', func)}; "
             "rewrite the call with NumPy functions that have one"
         )
-    if func is np.einsum and args and isinstance(args[0], str) and "->" not in args[0]:
-        args = (_explicit_einsum(args[0]),) + tuple(args[1:])
     if not _is_complex(ans) and _is_complex(g):
         g = np.real(g)      # the cotangent of a real result is real (autograd projects it the same way)
     return next(iter(maker((argnum,), ans, args, kwargs)(g)))
-
-
-def _explicit_einsum(subscripts):
-    """'ii' -> 'ii->': NumPy's implicit output (letters used once, sorted) written out."""
-    letters = [c for c in subscripts if c.isalpha()]
-    once = sorted(c for c in set(letters) if letters.count(c) == 1)
-    return subscripts + "->" + "".join(once)
 
 
 def differentiable_norm_order(order):
@@ -528,11 +522,12 @@ def differentiable_norm_order(order):
 
 
 def __getattr__(name):
-    """The helpers of `array_vjp` as names of this module (``_vjp.sum_grad``): loaded on first use,
-    since `array_vjp` imports this module's helpers."""
-    from . import array_vjp
+    """The helpers of `array_vjp`, `more_vjp` and `custom_vjp` as names of this module
+    (``_vjp.sum_grad``): loaded on first use, since they import this module's helpers."""
+    from . import array_vjp, custom_vjp, more_vjp
 
-    if name not in array_vjp.__all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = globals()[name] = getattr(array_vjp, name)
-    return value
+    for module in (array_vjp, more_vjp, custom_vjp):
+        if name in module.__all__:
+            value = globals()[name] = getattr(module, name)
+            return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

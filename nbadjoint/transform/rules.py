@@ -32,8 +32,10 @@ Conventions the generator relies on:
   tied arguments (entries);
 - the exponent derivative of ``a ** b`` uses ``log(a)`` where ``a > 0`` and 0 elsewhere.
 
-Rules are data: read the tables below top to bottom. Functions without a hand-written rule get one
-built on autograd's registry of vector-Jacobian products: ``autograd.tracer.trace_primitives_map``
+Rules are data: read the tables below top to bottom (`more_rules` adds np.average, np.cov, np.einsum,
+np.linalg.lstsq and the like, and SciPy's functions through autograd's SciPy registry; rules users
+register with ``nbadjoint.defvjp`` come first, see `user_rules`). Functions without a hand-written
+rule get one built on autograd's registry of vector-Jacobian products: ``autograd.tracer.trace_primitives_map``
 maps a raw NumPy function to autograd's primitive wrapper (whose ``.fun`` is the raw function), and
 ``autograd.core.primitive_vjps[primitive](argnums, ans, args, kwargs)`` returns ``g -> grads``. Its
 expression calls ``_vjp.autograd_vjp``, which is correct but slower: measured per call on this
@@ -53,8 +55,8 @@ import numpy as np
 from nbadjoint.errors import RuleError  # noqa: F401  (raised here, caught by the generator)
 from nbadjoint.runtime import vjp as _vjp
 
-from .functions import (FRESH_RESULT, _is_random, canonical_name,  # noqa: F401  (the public lookups)
-                        is_nondifferentiable)
+from .functions import FRESH_RESULT, _is_random, canonical_name  # noqa: F401  (the public lookups)
+from .functions import is_nondifferentiable as _known_nondifferentiable
 from nbadjoint.transform import templates as T
 
 
@@ -604,6 +606,8 @@ def _hand_rules():
                                 imag="_vjp.real_adjoint(1j * {g})")
     r[builtins.float] = _rule("float", "x=0.0, /", x="{g}")
     r[np.float64] = _rule("np.float64", "x=0.0, /", x="_vjp.real_adjoint({g})")
+    from . import more_rules     # np.average, np.cov, np.einsum, np.linalg.lstsq, ... (it builds on _rule)
+    r.update(more_rules.numpy_rules())
     return r
 
 
@@ -659,38 +663,8 @@ def _autograd_argnums(maker):
     return frozenset(cell.cell_contents)
 
 
-def _check_einsum(args):
-    """Reject einsum subscripts with a repeated index inside one operand (autograd has no rule)."""
-    try:
-        subscripts = _literal(args[0]) if args else None
-    except ValueError:
-        return
-    if not isinstance(subscripts, str):
-        return
-    for term in subscripts.split("->")[0].split(","):
-        letters = [c for c in term if c.isalpha()]
-        if len(set(letters)) != len(letters):
-            raise RuleError(f"np.einsum({subscripts!r}, ...) takes a diagonal or trace inside one operand, "
-                            "which has no derivative rule; use np.trace or np.diagonal for that part")
-
-
-def _check_pad(args, kwargs):
-    """Reject np.pad modes other than 'constant' (autograd's rule has no other)."""
-    mode = kwargs.get("mode", args[2] if len(args) > 2 else T.const("constant"))
-    if not _same(mode, T.const("constant")):
-        raise RuleError(f"np.pad(..., mode={ast.unparse(mode)}) has no derivative rule (only mode='constant' has one); "
-                        "build the padding with np.concatenate, e.g. np.concatenate([a[:1], a, a[-1:]]) for 'edge'")
-
-
 def _fallback_grad(name, sig, argnum, g, ans, *args, **kwargs):
     """A call to autograd's vjp for argument `argnum` of name(*args, **kwargs) (an AST grad)."""
-    if name == "np.einsum":
-        _check_einsum(args)
-    if name == "np.pad":
-        _check_pad(args, kwargs)
-    if name == "np.gradient" and (len(args) > 1 or set(kwargs) - {"axis"}):
-        raise RuleError("np.gradient with spacing arguments has no derivative rule; call np.gradient(f) and "
-                        "divide by the spacing")
     args = list(args)
     kwargs = dict(kwargs)
     if argnum >= len(args):
@@ -731,17 +705,37 @@ def _autograd_rule(func):
 
 
 def find_rule(func):
-    """The derivative rule for func: hand-written first, else built on autograd's registry, else None.
+    """The derivative rule for func: registered with ``nbadjoint.defvjp`` first, else hand-written
+    (here and in `more_rules`), else built on autograd's SciPy registry, else on its NumPy registry,
+    else None.
 
     A rule built on autograd calls ``_vjp.autograd_vjp`` at run time, which costs a few
     microseconds per call more than a hand-written inline rule (see the module notes)."""
+    from . import more_rules, user_rules
+
     try:
-        rule = _HAND_RULES.get(func)
+        rule = user_rules.lookup(func)
+        if rule is None:
+            rule = _HAND_RULES.get(func)
     except TypeError:
+        return None
+    if rule is user_rules.NONDIFF:
         return None
     if rule is not None:
         return rule
     try:
-        return _autograd_rule(func)
+        return more_rules.scipy_rule(func) or _autograd_rule(func)
     except TypeError:
         return None
+
+
+def is_nondifferentiable(func):
+    """Whether func's output never carries a derivative: declared with ``nbadjoint.nondifferentiable``,
+    or known so (see `functions.is_nondifferentiable`); a rule registered with ``nbadjoint.defvjp``
+    makes it differentiable."""
+    from . import user_rules
+
+    registered = user_rules.lookup(func)
+    if registered is not None:
+        return registered is user_rules.NONDIFF
+    return _known_nondifferentiable(func)
