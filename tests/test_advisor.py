@@ -376,3 +376,16 @@ def test_a_change_that_gains_nothing_is_not_advised(method):
     s = suggest(root, run_placement={X: True, Y: True}, budget=10_000, method=method)
     assert s.placement[X] is True
     assert s.placement[Y] is False          # a real gain is still advised
+
+
+def test_predictions_and_suggestions_print_in_units_and_name_the_minority_of_sites():
+    from nbadjoint.profiling.advisor import Suggestion
+    assert repr(Prediction(0.0767, 12_345_678)) == "Prediction(time=76.7 ms, peak=12.3 MB)"
+    placement = {f"root:{k}:f{k}": k != 3 for k in range(20)}
+    text = repr(Suggestion(placement, 0.1245, 1_000_000, "optimal", budget_bytes=1_800_000))
+    assert text.startswith("Suggestion(optimal: time=124.5 ms, peak=1.0 MB, budget=1.8 MB; "
+                           "1 of 20 call sites split:\n    root:3:f3)")
+    assert repr(Suggestion({k: False for k in placement}, 0.2, 3000, "greedy")) == \
+        "Suggestion(greedy: time=200.0 ms, peak=3.0 kB; 0 of 20 call sites checkpointed)"
+    many = repr(Suggestion({f"root:{k}:f{k}": k % 2 == 0 for k in range(30)}, 0.2, 3000, "greedy"))
+    assert "15 of 30 call sites split:" in many and "... and 3 more" in many and "budget" not in many

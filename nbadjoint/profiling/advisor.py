@@ -62,6 +62,19 @@ class Suggestion:
     ranking: list[dict] = field(default_factory=list)
     budget_bytes: int = 0
 
+    def __repr__(self):
+        split = sorted(k for k, v in self.placement.items() if not v)
+        ckpt = sorted(k for k, v in self.placement.items() if v)
+        named, what = (split, "split") if len(split) <= len(ckpt) else (ckpt, "checkpointed")
+        budget = f", budget={units.format_bytes(self.budget_bytes)}" if self.budget_bytes else ""
+        lines = [f"Suggestion({self.method}: time={units.format_seconds(self.time)}, "
+                 f"peak={units.format_bytes(self.peak_bytes)}{budget}; {len(named)} of {len(self.placement)} "
+                 f"call sites {what}{':' if named else ''}"]
+        lines += [f"    {k}" for k in named[:12]]
+        if len(named) > 12:
+            lines.append(f"    ... and {len(named) - 12} more (.placement has them all)")
+        return "\n".join(lines) + ")"
+
     def to_dict(self) -> dict:
         return {"placement": dict(self.placement), "time": self.time,
                 "peak_bytes": self.peak_bytes, "method": self.method,

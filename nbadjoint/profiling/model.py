@@ -47,6 +47,10 @@ class Prediction:
     time: float       # predicted adjoint run time (s)
     peak_bytes: int   # predicted peak tape stack (bytes)
 
+    def __repr__(self):
+        from .units import format_bytes, format_seconds
+        return f"Prediction(time={format_seconds(self.time)}, peak={format_bytes(self.peak_bytes)})"
+
 
 @dataclass
 class SiteFigures:

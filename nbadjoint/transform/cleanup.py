@@ -20,6 +20,10 @@ _PURE_CALLS = {"_rt.ub", "_rt.ubl", "_rt.summed", "_rt.add", "_vjp.div", "_vjp.u
                "_vjp.roll_grad"}
 
 
+# Calls that change only the tape: no expression of the sweep reads it, so one may move past them
+_TAPE_CALLS = {"_pop"}
+
+
 def _stores(node) -> set:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
@@ -287,7 +291,7 @@ def _may_change_objects(st) -> bool:
             return True
         if isinstance(n, ast.AugAssign):
             return True
-        if isinstance(n, ast.Call) and _dotted(n.func) not in _PURE_CALLS:
+        if isinstance(n, ast.Call) and _dotted(n.func) not in _PURE_CALLS | _TAPE_CALLS:
             return True
     return False
 

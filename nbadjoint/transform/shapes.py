@@ -387,6 +387,9 @@ class ShapeFacts:
         if e.func is np.roll and 2 <= len(e.args) <= 3 and set(e.kwargs) <= {"axis"}:
             t = self.atom_type(e.args[0], env)
             return t if (t == TOP or _like(t)) else None
+        if e.func in _WHOLE_REDUCTIONS and len(e.args) == 1 and not e.kwargs:
+            t = self.atom_type(e.args[0], env)            # of a whole array (exactly np.ndarray): a
+            return SCALAR if (_like(t) or t in _RANK0) else (TOP if t == TOP else None)   # NumPy scalar
         if e.kwargs:
             return None
         args = [self.atom_type(a, env) for a in e.args]
@@ -453,6 +456,7 @@ def _stmt_names(s) -> list:
 
 
 _SHAPE_KEEPING = {np.roll}
+_WHOLE_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.std, np.var}
 
 
 def _array_uses(stmts) -> set:
