@@ -29,8 +29,7 @@ def grad(f, argnums=0, placement=None):
 
 def _make(transform, f, argnums, placement, what: str):
     """The callable `grad` or `value_and_grad` returns; it pickles (see `nbadjoint.travel`)."""
-    run = _run_grad if transform == "grad" else _run_value_and_grad
-    return GradientFunction(f, argnums, placement, transform, what, run)
+    return GradientFunction(f, argnums, placement, transform, what, _run_value_and_grad)
 
 
 def _value_and_grad(f, argnums, placement, what: str):
@@ -42,10 +41,6 @@ def _run_value_and_grad(f, argnums, placement, what, args, kwargs):
     program = compile_tree(f, argnums, what)
     _check_arguments(program, args, kwargs)
     return runner.run_adjoint(program, args, argnums, placement, kwargs=kwargs)
-
-
-def _run_grad(f, argnums, placement, what, args, kwargs):
-    return _run_value_and_grad(f, argnums, placement, what, args, kwargs)[1]
 
 
 def vjp(f, *args, placement=None):

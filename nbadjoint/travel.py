@@ -55,7 +55,8 @@ class GradientFunction:
         self.__nbadjoint_transform__ = transform
 
     def __call__(self, *args, **kwargs):
-        return self._run(self._f, self._argnums, self._placement, self._what, args, kwargs)
+        value_and_grads = self._run(self._f, self._argnums, self._placement, self._what, args, kwargs)
+        return value_and_grads[1] if self._transform == "grad" else value_and_grads
 
     def __get__(self, obj, objtype=None):          # a class attribute binds as a function does
         return self if obj is None else types.MethodType(self, obj)

@@ -386,7 +386,8 @@ def merge_accumulations(fdef: ast.FunctionDef, fits) -> None:
                     and not (isinstance(st.value, ast.Constant) and st.value.value is None) \
                     and not getattr(nxt, "comment", None):
                 merged = ast.Assign([ast.Name(x, ast.Store())], ast.BinOp(st.value, ast.Add(), nxt.value.right),
-                                    lineno=getattr(st, "lineno", 1), type_comment=None)
+                                    type_comment=None)
+                merged.lineno = merged.end_lineno = getattr(st, "lineno", 1)     # (ast.unparse reads it)
                 if getattr(st, "comment", None):
                     merged.comment = st.comment
                 if fits(merged):
