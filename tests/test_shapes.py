@@ -192,3 +192,68 @@ def test_own_list_copies_a_shared_list_and_keeps_an_owned_one():
     assert _rt.own_list(shared, [0, 0]) is not keep
     assert _rt.own_list(None, [0, 0, 0]) == [None, None, None]
     assert _rt.own_list([2.0], [0]) == [2.0]
+
+
+# -- evidence across the call tree ------------------------------------------------------------------
+
+def general_calls(prog, key, f, args):
+    """How many times ``key``'s backward sweep hands over to its general body in a gradient of f."""
+    ns = prog.module(False)
+    count = [0]
+    real = ns[f"{key}_bwd_general"]
+
+    def counting(*a):
+        count[0] += 1
+        return real(*a)
+    ns[f"{key}_bwd_general"] = counting
+    try:
+        nba.grad(f, (0, 1))(*args)
+    finally:
+        ns[f"{key}_bwd_general"] = real
+    return count[0]
+
+
+def test_a_root_argument_passed_to_a_callee_that_rolls_it_is_an_array_and_so_is_what_it_is_compared_to():
+    import shape_evidence_models as m
+    prog = compile_tree(m.run, (0, 1))
+    assert prog.functions["misfit"].shapes.guards == {"u": shapes.ARRAY, "u_obs": shapes.ARRAY}
+    u0, u_obs = np.linspace(0.0, 1.0, 9) ** 2, np.linspace(0.2, 0.5, 9)
+    assert "_rt.same_shape(u, u_obs)" in prog.source()
+    assert general_calls(prog, "misfit", m.run, (u0, u_obs, 0.3)) == 0      # the specialised body ran
+    for argnums in (0, 1, 2):
+        check_grad(m.run, (u0, u_obs, 0.3), argnums)
+    # a scalar observation fails the guard and takes the general body, with the right gradient
+    check_grad(m.run, (u0, 0.25, 0.3), (0, 1))
+    assert general_calls(compile_tree(m.run, (0, 1)), "misfit", m.run, (u0, 0.25, 0.3)) == 1
+
+
+def test_results_of_calls_returning_arrays_and_module_numbers_need_no_markers():
+    import shape_evidence_models as m
+    prog = compile_tree(m.run_both, (0, 1, 2))
+    both = prog.functions["both"]
+    assert both.shapes.guards == {"q": shapes.ARRAY, "u": shapes.ARRAY, "forcing": shapes.ARRAY}
+    assert prog.functions["tendency"].shapes.summary.returns == ("like", "q")
+    text = prog.source()
+    spec = text[text.index("def both_bwd("):text.index("def both_bwd_general(")] \
+        if text.index("def both_bwd(") < text.index("def both_bwd_general(") else \
+        text[text.index("def both_bwd("):]
+    spec = spec[:spec.index("\ndef ", 1)]
+    assert "ub_seq" not in spec and "_m" not in spec.replace("_rt.same_shape", ""), spec
+    q, u, f = np.sin(np.arange(8.0)), np.cos(np.arange(8.0)), np.linspace(-1.0, 1.0, 8)
+    for argnums in (0, 1, 2):
+        check_grad(m.run_both, (q, u, f), argnums)
+    check_grad(m.run_both, (q, u, 0.5), (0, 1, 2))          # a scalar forcing: the general body
+
+
+def test_a_module_number_changed_to_an_array_compiles_again():
+    import shape_evidence_models as m
+    q, u, f = np.sin(np.arange(8.0)), np.cos(np.arange(8.0)), np.linspace(-1.0, 1.0, 8)
+    before = nba.grad(m.run_both)(q, u, f)
+    old = m.N_SMOOTH
+    try:
+        m.N_SMOOTH = np.linspace(1.0, 2.0, 8)
+        check_grad(m.run_both, (q, u, f), 0)
+        assert not np.allclose(nba.grad(m.run_both)(q, u, f), before)
+    finally:
+        m.N_SMOOTH = old
+    assert_bitwise_equal(nba.grad(m.run_both)(q, u, f), before, "after the number came back")

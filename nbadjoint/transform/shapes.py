@@ -27,6 +27,7 @@ functions that write into no list and call no method and no such function.
 from __future__ import annotations
 
 import ast
+import re
 
 import numpy as np
 
@@ -39,6 +40,7 @@ LIST = "list"
 ARRAY = "array"      # a parameter kind: its class is ("like", name)
 
 _RANK0 = (INT, SCALAR)
+_GLOBAL_REF = re.compile(r"_G(\d+)\[('[A-Za-z_][A-Za-z0-9_]*')\]")
 _INT_OPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
 _ARITH_OPS = _INT_OPS + (ast.Div, ast.Pow)
 _BIT_OPS = (ast.BitAnd, ast.BitOr, ast.BitXor, ast.LShift, ast.RShift)
@@ -66,10 +68,11 @@ def literal_type(src: str):
 class Summary:
     """What callers need to know of a function: its guards, its return type, and whether it writes."""
 
-    def __init__(self, guards: dict, returns, pure: bool):
+    def __init__(self, guards: dict, returns, pure: bool, classes=()):
         self.guards = guards        # parameter -> LIST, SCALAR or ARRAY
-        self.returns = returns      # LIST or a scalar type when the guards hold, else None
-        self.pure = pure
+        self.returns = returns      # LIST, a scalar type, or ("like", p): the shape of array parameter p,
+        self.pure = pure            # when the guards hold; else None
+        self.classes = classes      # lists of array parameters the guards check share one shape
 
 
 class ShapeFacts:
@@ -86,9 +89,9 @@ class ShapeFacts:
         self.types = self._solve() if self.guards else {}
         ret = code.body[-1].value if code.body and isinstance(code.body[-1], ir.Return) else None
         returns = self.atom_type(ret, self.types) if ret is not None and self.guards else None
-        if returns == TOP or _like(returns):
+        if returns == TOP or (_like(returns) and self.guards.get(returns[1]) != ARRAY):
             returns = None
-        self.summary = Summary(self.guards, returns, self.pure)
+        self.summary = Summary(self.guards, returns, self.pure, self.array_classes())
 
     # -- array classes ---------------------------------------------------------------------------
     def find(self, p):
@@ -298,7 +301,21 @@ class ShapeFacts:
         if isinstance(atom, ir.Name):
             return self._canon(env.get(atom.id)) if env.get(atom.id) is not None else None
         if isinstance(atom, ir.Const):
-            return literal_type(atom.src)
+            return literal_type(atom.src) or self._global_type(atom.src)
+        return None
+
+    def _global_type(self, src: str):
+        """INT or SCALAR for a module-level number the code reads (``_G0['DX']``): the program is
+        compiled again when such a value changes (Program.is_current), so its type holds."""
+        m = _GLOBAL_REF.fullmatch(src)
+        program = getattr(self.code, "program", None)
+        if m is None or program is None or int(m.group(1)) >= len(program._globals):
+            return None
+        value = program._globals[int(m.group(1))].get(ast.literal_eval(m.group(2)))
+        if isinstance(value, (bool, int, np.integer)):
+            return INT
+        if isinstance(value, (float, np.floating)):
+            return SCALAR
         return None
 
     def _elementwise(self, types):
@@ -367,13 +384,20 @@ class ShapeFacts:
                 return None
             params = self.code.program.functions[e.callee].params
             bound = dict(zip(params, e.args))
+            types = {}
             for param, kind in callee.guards.items():
-                t = self.atom_type(bound.get(param), env)
+                t = types[param] = self.atom_type(bound.get(param), env)
                 if t == TOP:
                     return TOP
-                if not (t == kind or (kind == SCALAR and t in _RANK0)):
+                if not (t == kind or (kind == SCALAR and t in _RANK0) or (kind == ARRAY and _like(t))):
                     return None
-            return callee.returns
+            if not _like(callee.returns):
+                return callee.returns
+            for members in callee.classes:      # the callee combines these elementwise: as an
+                root = types[members[0]][1]     # elementwise operation here would, their shapes
+                for p in members[1:]:           # are assumed one (and this function's guard checks it)
+                    root = self._union(root, types[p][1])
+            return ("like", self.find(types[callee.returns[1]][1]))
         return None
 
     def _prim_type(self, e, env):
