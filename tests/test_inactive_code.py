@@ -9,6 +9,7 @@ compiler would have raised, with the user's line.
 """
 
 import ast
+import heapq
 import logging
 import time
 
@@ -245,3 +246,29 @@ def test_refused_branch_raises_at_run_time_not_at_compile_time():
     assert "raise _K[" in text
     text = nba.adjoint_source(flagged_with)
     assert "raise _K[" in text
+
+
+def pushes_into(u):
+    heap = [0.0]
+    heapq.heappush(heap, u[0])          # writes an active value into a list the cost reads
+    return heap[0] + heap[1] * 2.0
+
+
+def test_call_for_its_effect_moving_an_active_value_is_refused():
+    with pytest.raises(TransformError, match="no derivative rule for `heapq.heappush`"):
+        nba.grad(pushes_into)(U.copy())
+
+
+def loop_with_cdf(u, n):
+    s = np.sum(u ** 2)
+    for i in range(n):
+        s = s + scipy.stats.norm.cdf(u[i])   # no rule, active, in a loop that may run no trip
+    return s
+
+
+def test_active_call_without_rule_in_a_loop_body_is_refused_when_the_loop_runs():
+    check_grad(loop_with_cdf, (U.copy(), 0))
+    with pytest.raises(TransformError) as info:
+        nba.grad(loop_with_cdf)(U.copy(), 2)
+    assert "`scipy.stats.norm.cdf`" in str(info.value)
+    assert info.value.lineno == _line_of(loop_with_cdf, "s = s + scipy.stats.norm.cdf(u[i])")

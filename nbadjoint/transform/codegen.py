@@ -120,8 +120,11 @@ class FunctionCode:
         if s.target in self.active:
             return True
         operands = ir.operands(s.expr)
-        return s.expr.mutates and any(n in self.varied for n in operands) and \
-            any(n in self.useful for n in operands)
+        if s.expr.mutates:          # it writes into an argument
+            return any(n in self.varied for n in operands) and any(n in self.useful for n in operands)
+        if s.expr.effect:           # called for its effect: it may write one argument into another
+            return any(a in self.useful and b in self.varied and a != b for a in operands for b in operands)
+        return False
 
     # ---------------------------------------------------------------------------------------------
     # analysis

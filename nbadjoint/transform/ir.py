@@ -73,6 +73,8 @@ class Prim:
     written: str = ""         # the callee as the user wrote it (for messages)
     mutates: bool = False     # (no rule) it may write into its arguments: refused where any is active
     where: tuple = ()         # (no rule) the call's position in the user's source (normalize.position)
+    effect: bool = False      # (no rule) called for its effect (its value is dropped): it may write
+                              # one argument into another
 
 
 @dataclass

@@ -266,7 +266,10 @@ class Normalizer(ExprLowering):
                                "(it would change an object in place)", s,
                                hint="write the result to a new variable instead")
         atom = self.expr(value, out)
-        del atom
+        last = out[-1] if out else None
+        if isinstance(atom, ir.Name) and isinstance(last, ir.Assign) and last.target == atom.id \
+                and isinstance(last.expr, ir.Prim) and last.expr.norule is not None:
+            last.expr.effect = True
         return False
 
     def _list_or_rebind(self, name, op, rhs, rebind, line):
