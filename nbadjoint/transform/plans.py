@@ -260,8 +260,8 @@ def _plan_prim(code, s, expr, g, ans, plan):
         for k, a in expr.kwargs.items():
             if isinstance(a, ir.Name) and a.id in code.active:
                 if k not in names:
-                    raise code.info.error(f"pass `{a.id}` to {expr.written or expr.name}() by position (as {k}=... its "
-                                          "derivative cannot be taken)", lineno=s.line)
+                    raise code.info.error(f"pass `{a.id}` to {expr.written or expr.name}() by position "
+                                          f"(as {k}=... its derivative cannot be taken)", lineno=s.line)
                 param_of_kw[names.index(k)] = a
     plus = rule.broadcast or isinstance(expr.func, np.ufunc) or \
         getattr(expr.func, "__module__", None) == "math" or expr.name.startswith("math.")
