@@ -157,6 +157,9 @@ class AliasChecker:
         if isinstance(e, ir.Prim):
             if e.func in _VIEW_FUNCS and e.args:
                 return self._pts(e.args[0], env) | site
+            if e.norule is not None:        # a call without a rule may return (part of) any argument
+                objs = frozenset().union(*(self._pts(a, env) for a in list(e.args) + list(e.kwargs.values())))
+                return objs | self._held_deep(objs) | site
             return site
         if isinstance(e, ir.UserCall):
             callee = self.code.program.functions[e.callee]
@@ -427,6 +430,8 @@ def _sharing_links(st) -> list:
         names = ir.names_in([e.a])
     elif isinstance(e, ir.Prim):
         names = ir.names_in(e.args[:1]) if e.func in _VIEW_FUNCS or e.method else []
+        if e.norule is not None:
+            names = ir.names_in(list(e.args) + list(e.kwargs.values()))
     elif isinstance(e, ir.UserCall):
         names = ir.names_in(e.args)
     elif isinstance(e, ir.Build):

@@ -14,7 +14,7 @@ from ..runtime import tape as _rt
 from . import ir, shapes
 from .sweep_ast import expr as E
 from . import plans
-from .normalize import Normalizer
+from .normalize import LateRefusal, Normalizer
 from .parse import FunctionInfo
 from . import liveness, sweeps
 from .primal import primal_lines
@@ -85,9 +85,46 @@ class FunctionCode:
             self.entry_refs[param] = name
         return self.entry_refs[param]
 
-    def analyze(self, varied_params):
-        """Run the analyses, given which parameters may carry a derivative in from the callers."""
-        self._analyze(set(varied_params))
+    def analyze(self, varied_params, result_useful=True):
+        """Run the analyses, given which parameters may carry a derivative in from the callers.
+
+        A call without a derivative rule is refused only where it is active: its value depends on
+        the inputs and reaches the output (or it writes into an active argument).  Refused at
+        compile time where every run reaches it, else replaced by a statement raising the refusal
+        when reached, and the analyses run again without it."""
+        self.result_useful = result_useful      # some caller's output depends on the returned value
+        while True:
+            self._analyze(set(varied_params))
+            refused = [s for s in ir.walk(self.body) if self._refused(s)]
+            if not refused:
+                return
+            top = {id(s) for s in self.body}
+            for s in refused:
+                if id(s) in top and self.key in getattr(self.program, "certain", ()):
+                    raise s.expr.norule
+            for s in refused:
+                ref = self.program.callable_ref(self.info, LateRefusal(s.expr.norule))
+                ir.replace_stmt(self.body, s, ir.Effect(f"raise {ref}()", [], refusal=s.expr.norule, line=s.line))
+                self.norm.late[s.expr.where] = ref      # the primal raises there too
+                self.norm.late_refusals[s.expr.where] = s.expr.norule
+            self.assigned = ir.assigned(self.body)
+            self.assigned_strict = {st.target for st in ir.walk(self.body)
+                                    if isinstance(st, ir.Assign) and not st.aug_rebind} | \
+                {t for st in ir.walk(self.body) if isinstance(st, ir.Unpack) for t in st.targets} | \
+                {st.target for st in ir.walk(self.body) if isinstance(st, ir.ForRange)}
+
+    def _refused(self, s) -> bool:
+        """``s`` calls a function without a derivative rule where that matters for the gradient."""
+        if not (isinstance(s, ir.Assign) and isinstance(s.expr, ir.Prim) and s.expr.norule is not None):
+            return False
+        if s.target in self.active:
+            return True
+        operands = ir.operands(s.expr)
+        if s.expr.mutates:          # it writes into an argument
+            return any(n in self.varied for n in operands) and any(n in self.useful for n in operands)
+        if s.expr.effect:           # called for its effect: it may write one argument into another
+            return any(a in self.useful and b in self.varied and a != b for a in operands for b in operands)
+        return False
 
     # ---------------------------------------------------------------------------------------------
     # analysis
@@ -118,7 +155,7 @@ class FunctionCode:
                         varied.add(tgt)
                         changed = True
         # useful: influences the returned value
-        useful = set(ir.names_in([self.ret])) | set(self.mutated)
+        useful = (set(ir.names_in([self.ret])) if self.result_useful else set()) | set(self.mutated)
         changed = True
         while changed:
             changed = False
@@ -131,6 +168,7 @@ class FunctionCode:
                                 changed = True
         self.active = varied & useful
         self.varied = varied
+        self.useful = useful
         self.primal_names = set(self.params) | ir.assigned(self.body)
         for s in stmts:
             if isinstance(s, ir.Assign) and isinstance(s.expr, ir.Opaque) and s.expr.kind == "boolop":

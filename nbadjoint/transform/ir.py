@@ -69,6 +69,12 @@ class Prim:
     rule: Any = None          # rules.Rule, or None when not differentiable
     nondiff: bool = False
     method: str = ""          # called as args[0].method(...) (array methods keep their own semantics)
+    norule: Any = None        # no derivative rule: the TransformError refusing it where it is active
+    written: str = ""         # the callee as the user wrote it (for messages)
+    mutates: bool = False     # (no rule) it may write into its arguments: refused where any is active
+    where: tuple = ()         # (no rule) the call's position in the user's source (normalize.position)
+    effect: bool = False      # (no rule) called for its effect (its value is dropped): it may write
+                              # one argument into another
 
 
 @dataclass
@@ -157,6 +163,7 @@ class Effect(Stmt):
     """A statement with no value for the adjoint (``print``, ``assert``, ``raise``)."""
     src: str
     reads: list
+    refusal: Any = None       # a refusal deferred to run time: raised here if this is reached
 
 
 @dataclass
@@ -305,3 +312,16 @@ def slice_node(index: Index) -> ast.expr:
 def stmt_nodes(src: str) -> list:
     """Fresh nodes of a statement the IR keeps as source (``print(...)``, ``assert ...``)."""
     return clone(list(_parsed_stmts(src)))
+
+
+def replace_stmt(body, old, new) -> bool:
+    """Replace statement ``old`` (found by identity, at any depth of ``body``) by ``new``."""
+    for k, s in enumerate(body):
+        if s is old:
+            body[k] = new
+            return True
+        if isinstance(s, If) and (replace_stmt(s.body, old, new) or replace_stmt(s.orelse, old, new)):
+            return True
+        if isinstance(s, (ForRange, Loop)) and replace_stmt(s.body, old, new):
+            return True
+    return False

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import types
 
+from ..errors import TransformError
 from . import ir
 from .normalize_expr import _HINTS, _ITERATOR_HINTS, _MUTATING_METHODS, ExprLowering, _generator_as_list
 from .parse import _NOT_FOUND, FunctionInfo, resolve_static
@@ -27,6 +28,32 @@ if hasattr(ast, "TryStar"):
     _UNSUPPORTED_STMT[ast.TryStar] = "`try` blocks"
 if hasattr(ast, "Match"):
     _UNSUPPORTED_STMT[ast.Match] = "`match` statements"
+
+
+class LateRefusal:
+    """Called by generated code where a deferred refusal is reached: a fresh copy of it (a name
+    that is not defined raises NameError there, as in Python)."""
+
+    def __init__(self, exc: TransformError):
+        self.exc = exc
+
+    def __call__(self) -> Exception:
+        e = self.exc
+        name = getattr(e, "undefined_name", None)
+        if name is not None:
+            return NameError(f"name {name!r} is not defined (line {e.lineno} of {e.function}())")
+        return TransformError(e.reason, function=e.function, filename=e.filename, lineno=e.lineno,
+                              source_line=e.source_line, hint=e.hint)
+
+    def throw(self):
+        """Raise it (the primal calls this where the user's code reaches the refused construct)."""
+        raise self()
+
+
+def position(node) -> tuple:
+    """Where ``node`` is in the user's source: the key of a refused statement or call."""
+    return (type(node).__name__, getattr(node, "lineno", None), getattr(node, "col_offset", None),
+            getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None))
 
 
 class _Counter:
@@ -57,6 +84,8 @@ class Normalizer(ExprLowering):
         self.flag_counter = 0
         self.has_early_return = False
         self.maybe_lists = _list_names(node)   # names `+=` / `*=` may find holding a list
+        self.late: dict = {}            # position of a refused statement or call -> its LateRefusal's reference
+        self.late_refusals: dict = {}   # ... -> the refusal
         self._refuse_reserved_names(node)
 
     def _refuse_reserved_names(self, node):
@@ -124,7 +153,28 @@ class Normalizer(ExprLowering):
         self._sub_block(stmts, out, flags)
 
     def stmt(self, s, out, flags):
-        """Lower one statement; returns "always" / True when it may jump out of the block."""
+        """Lower one statement; returns "always" / True when it may jump out of the block.
+
+        A statement that cannot be lowered becomes one that raises its refusal when it is reached
+        (``raise _K[i]()``): the code around it may never run it (an option's branch, a function
+        called under a flag).  `Program` refuses at compile time those certainly reached."""
+        before, n_sites = len(out), len(self.sites)
+        calls = self.program._calls.setdefault(self.info.key, [])
+        n_calls = len(calls)
+        try:
+            return self._stmt(s, out, flags)
+        except TransformError as exc:
+            del out[before:]
+            del self.sites[n_sites:]
+            exc.callees = [c[0] for c in calls[n_calls:]]     # met before the refusal (see Program)
+            del calls[n_calls:]
+            ref = self.program.callable_ref(self.info, LateRefusal(exc))
+            out.append(ir.Effect(f"raise {ref}()", [], refusal=exc, line=s.lineno))
+            self.late[position(s)] = ref        # the primal raises there too
+            self.late_refusals[position(s)] = exc
+            return False
+
+    def _stmt(self, s, out, flags):
         line = s.lineno
         for kind, what in _UNSUPPORTED_STMT.items():
             if isinstance(s, kind):
@@ -216,7 +266,10 @@ class Normalizer(ExprLowering):
                                "(it would change an object in place)", s,
                                hint="write the result to a new variable instead")
         atom = self.expr(value, out)
-        del atom
+        last = out[-1] if out else None
+        if isinstance(atom, ir.Name) and isinstance(last, ir.Assign) and last.target == atom.id \
+                and isinstance(last.expr, ir.Prim) and last.expr.norule is not None:
+            last.expr.effect = True
         return False
 
     def _list_or_rebind(self, name, op, rhs, rebind, line):

@@ -119,7 +119,9 @@ class ExprLowering:
     def global_atom(self, node: ast.Name) -> ir.Atom:
         value = resolve_name(node.id, self.info)
         if value is _NOT_FOUND:
-            raise self.err(f"name `{node.id}` is not defined", node)
+            exc = self.err(f"name `{node.id}` is not defined", node)
+            exc.undefined_name = node.id
+            raise exc
         return ir.Const(self.program.constant_ref(self.info, node.id, value))
 
     def compare(self, node, out):
@@ -232,15 +234,30 @@ class ExprLowering:
     def _prim(self, func, args, kwargs, node):
         nondiff = rules.is_nondifferentiable(func)
         rule = None if nondiff else rules.find_rule(func)
-        if not nondiff and rule is None:        # the callee as the user wrote it, before any other check
-            what, hint = _describe_callee(func, _written_name(node))
-            raise self.err(f"no derivative rule for {what}", node, hint=hint)
+        written = _written_name(node)
         name = rules.canonical_name(func)
         if name is None:
             name = self.program.callable_ref(self.info, func)
+        if not nondiff and rule is None:
+            # no derivative rule: a plain call where its value does not depend on the inputs or
+            # never reaches the output; refused (with the callee as the user wrote it) where it does,
+            # once activity is known (codegen.py)
+            what, hint = _describe_callee(func, written, self._through_module(node))
+            refusal = self.err(f"no derivative rule for {what}", node, hint=hint)
+            mutates = any(func is f for f in _MUTATES) or any(k.startswith("overwrite") for k in kwargs)
+            return ir.Prim(func, name, args, kwargs, norule=refusal, written=written, mutates=mutates,
+                           where=_position(node))
         if nondiff:
-            return ir.Prim(func, name, args, kwargs, nondiff=True)
-        return ir.Prim(func, rule.name or name, args, kwargs, rule=rule)
+            return ir.Prim(func, name, args, kwargs, nondiff=True, written=written)
+        return ir.Prim(func, rule.name or name, args, kwargs, rule=rule, written=written)
+
+    def _through_module(self, node) -> bool:
+        """The callee is written through a module (``scipy.stats.norm.cdf``)."""
+        f = node.func if isinstance(node, ast.Call) else node
+        while isinstance(f, ast.Attribute):
+            f = f.value
+        return isinstance(f, ast.Name) and f is not (node.func if isinstance(node, ast.Call) else node) and \
+            isinstance(resolve_static(f, self.info, self.locals), types.ModuleType)
 
     def call(self, node, out):
         line = node.lineno
@@ -434,6 +451,14 @@ class ExprLowering:
         return ast.unparse(_GlobalRewriter(self).visit(clone(node)))
 
 
+def _in_place_functions() -> tuple:
+    """NumPy functions that write into an argument (a call of one without a rule is refused where
+    any of its arguments is active, whether or not its result is used)."""
+    names = ("copyto", "put", "place", "putmask", "fill_diagonal", "put_along_axis")
+    return tuple(getattr(np, n) for n in names if hasattr(np, n))
+
+
+_MUTATES = _in_place_functions()
 _MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem",
                      "sort", "reverse", "fill", "resize", "put", "itemset", "add", "discard"}
 _BIT_TEXT = {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
@@ -485,6 +510,11 @@ def _method_hint(method):
             "); otherwise call a function, e.g. np.sum(x) for x.sum()")
 
 
+def _position(node) -> tuple:
+    from .normalize import position
+    return position(node)
+
+
 def _written_name(node) -> str:
     """The callee as the user wrote it: ``scipy.special.erfcx``, ``obj.method``, ``x.T``."""
     if isinstance(node, ast.Call):
@@ -499,7 +529,7 @@ _UFUNC_METHOD_HINTS = {"reduce": "np.sum / np.prod / np.max", "accumulate": "np.
                        "reduceat": "np.sum over slices"}
 
 
-def _describe_callee(func, written):
+def _describe_callee(func, written, through_module=False):
     """(what the callee is, a hint) for the message of a call with no derivative rule."""
     if isinstance(func, functools.partial):
         inner = getattr(func.func, "__qualname__", None) or type(func.func).__name__
@@ -513,6 +543,8 @@ def _describe_callee(func, written):
                 f"use {alt} instead" if alt else _NO_RULE_HINT)
     owner = getattr(func, "__self__", None)
     if owner is not None and not inspect.ismodule(owner) and not isinstance(owner, type):
+        if through_module:              # scipy.stats.norm.cdf: a library object's method
+            return f"`{written}`", _NO_RULE_HINT
         return (f"`{written}`, a method of a `{type(owner).__name__}` object",
                 "differentiated code can call plain functions only: write the method as a module-level "
                 "function that takes the object's data as arguments")

@@ -260,8 +260,8 @@ def _plan_prim(code, s, expr, g, ans, plan):
         for k, a in expr.kwargs.items():
             if isinstance(a, ir.Name) and a.id in code.active:
                 if k not in names:
-                    raise code.info.error(f"pass `{a.id}` to {expr.name}() by position (as {k}=... its "
-                                          "derivative cannot be taken)", lineno=s.line)
+                    raise code.info.error(f"pass `{a.id}` to {expr.written or expr.name}() by position "
+                                          f"(as {k}=... its derivative cannot be taken)", lineno=s.line)
                 param_of_kw[names.index(k)] = a
     plus = rule.broadcast or isinstance(expr.func, np.ufunc) or \
         getattr(expr.func, "__module__", None) == "math" or expr.name.startswith("math.")
@@ -308,7 +308,7 @@ def _flow(s):
             rule = rules.BINOP_RULES.get(e.op)
             if rule is None or all(g is rules._no_grad for g in rule.grads):
                 return s.target, []
-        elif isinstance(e, ir.Prim) and e.rule is None:
+        elif isinstance(e, ir.Prim) and e.rule is None and e.norule is None:
             return s.target, []
         elif isinstance(e, ir.UserCall):
             return s.target, ir.names_in(e.args)

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import rules
 from .alias import _global_checks
+from .normalize import position
 from .normalize_expr import bind_call
 from .templates import clone
 from .parse import is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
@@ -17,7 +18,11 @@ from .parse import is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
 
 def primal_lines(code, probes: bool) -> list:
     """The primal of ``code``'s function: the user's code with calls redirected to primals."""
-    node = _PrimalRewriter(code, probes).visit(clone(code.info.node))
+    rewriter = _PrimalRewriter(code, probes)
+    node = rewriter.visit(clone(code.info.node))
+    missed = set(code.norm.late) - rewriter.raised
+    if missed:      # a refusal the primal cannot place: refused now rather than run without it
+        raise code.norm.late_refusals[min(missed, key=str)]
     node.name = f"{code.key}_primal"
     node.decorator_list = []
     params = [ast.arg("_c")] + [ast.arg(p) for p in code.params]
@@ -46,6 +51,18 @@ class _PrimalRewriter(ast.NodeTransformer):
         self.probes = probes
         self.locals = code.norm.locals
         self.global_checks = _global_checks(code)
+        self.raised: set = set()        # positions of the refused statements and calls replaced
+
+    def visit(self, node):
+        # a statement or call refused where it is reached raises there (see Normalizer.stmt)
+        if isinstance(node, (ast.stmt, ast.Call, ast.Attribute)):
+            key = position(node)
+            ref = self.code.norm.late.get(key)
+            if ref is not None:
+                self.raised |= {position(n) for n in ast.walk(node)}      # (and those inside it)
+                throw = ast.copy_location(ast.parse(f"{ref}.throw()", mode="eval").body, node)
+                return ast.copy_location(ast.Expr(throw), node) if isinstance(node, ast.stmt) else throw
+        return super().visit(node)
 
     # writes that may reach a module or closure array are checked here too: a checkpointed call
     # runs the primal, and the user's arrays must not be written before the AliasError

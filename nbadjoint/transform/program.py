@@ -55,6 +55,7 @@ class Program:
         self.bound_kwargs: dict = {}
         self.root_key = self._discover_and_lower(root)
         self.root_name = self.functions[self.root_key].info.name
+        self.certain = self._refuse_certain()
         self._check_aliasing()
         self._analyze_all()
         analyze_shapes(self)
@@ -130,6 +131,37 @@ class Program:
                     self._lower(callee, FunctionCode)
             raise
 
+    def _refuse_certain(self) -> set:
+        """Raise the first refusal (in the order a depth-first reading meets them) that every run
+        reaches: one in the straight-line code of the root, or of a function the straight-line code
+        of such a function calls.  Refusals elsewhere raise when reached (see Normalizer.stmt).
+        Returns the keys of the functions every run calls."""
+        from . import ir
+        certain = set()
+
+        def visit(key):
+            certain.add(key)
+            for s in self.functions[key].body:
+                if isinstance(s, ir.Effect) and s.refusal is not None:
+                    # a function the refused statement calls first may hold an earlier refusal
+                    for callee in getattr(s.refusal, "callees", ()):
+                        if callee not in certain:
+                            self._lower_for_refusal(callee)
+                            visit(callee)
+                    raise s.refusal
+                if isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall) and s.expr.callee not in certain:
+                    visit(s.expr.callee)
+        visit(self.root_key)
+        return certain
+
+    def _lower_for_refusal(self, key):
+        """Lower ``key`` and what it calls (a function only a refused statement calls)."""
+        from .codegen import FunctionCode
+        if key not in self.functions:
+            self._lower(key, FunctionCode)
+            for callee, _, _ in self._calls.get(key, ()):
+                self._lower_for_refusal(callee)
+
     def _callees_first(self, root_key) -> list:
         """Keys in depth-first post-order from the root (the order lowering used to follow); a call
         back into a function still being visited is recursion, refused at that call."""
@@ -156,12 +188,15 @@ class Program:
         root_params = self.functions[self.root_key].params
         varied_in[self.root_key] = set(root_params) if self.wrt is None else \
             {p for k, p in enumerate(root_params) if k in self.wrt}
+        useful_out = {key: key == self.root_key for key in self._order}
         for key in reversed(self._order):
             code = self.functions[key]
-            code.analyze(varied_in[key])
+            code.analyze(varied_in[key], useful_out[key])
             for s in ir.walk(code.body):
                 if isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall):
                     callee = self.functions[s.expr.callee]
+                    if s.target in code.useful:     # (a result no caller uses has no adjoint to carry)
+                        useful_out[s.expr.callee] = True
                     for param, atom in zip(callee.params, s.expr.args):
                         if isinstance(atom, ir.Name) and atom.id in code.varied:
                             varied_in[s.expr.callee].add(param)
