@@ -241,7 +241,7 @@ class ScheduleRun:
 
 
 def run_schedule(actions: Iterable[Action], n: int, *, ram: int | None = None,
-                 disk: int | None = 0) -> ScheduleRun:
+                 disk: int | None = None) -> ScheduleRun:
     """Execute a schedule abstractly, check it, and count what it does.
 
     Checks that every action finds the state it needs (an ``advance``, ``snapshot`` or ``tape``
