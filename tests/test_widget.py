@@ -586,7 +586,48 @@ def test_real_code_and_line_profile_of_a_selected_site(real):
     (answer,) = sent
     assert answer["function"] == "inner" and answer["bwd"] == real.code["bwd"]
     assert answer["fwd"] == real.profile.sources["inner"]["fwd"] and "def inner_fwd" in answer["fwd"]
-    assert "Timer unit" in real.show_line_profile()
+    text = real.show_line_profile()
+    assert "Function: inner_fwd: " in text and "Function: inner_bwd: " in text
+
+
+def test_real_line_profile_is_narrow_and_names_the_sweeps_that_did_not_run(real):
+    from nbadjoint.profiling.lineprof import HEADER, PREFIX_WIDTH
+
+    text = real.show_line_profile(INNER_SITE)
+    lines = text.splitlines()
+    assert "Total time" not in text and "Timer unit" not in text and "File:" not in text
+    # the general bodies run only where the shape guards fail: one line each, no empty table
+    assert "Function: inner_fwd_general: not run (the specialised body's shape guards held on every call)" in lines
+    assert lines.count(HEADER) == 2
+    # every table row: fixed-width figures, then the generated line exactly as written
+    sources = real.profile.sources["inner"]
+    generated = {s.rstrip() for s in (sources["fwd"] + "\n" + sources["bwd"]).splitlines()}
+    rows = [line for line in lines if line[:6].strip().isdigit()]
+    assert rows and all(line[PREFIX_WIDTH:].rstrip() in generated for line in rows), \
+        [line for line in rows if line[PREFIX_WIDTH:].rstrip() not in generated]
+    assert any(line[PREFIX_WIDTH:].startswith("def inner_bwd(") for line in rows)
+    timed = [line for line in rows if line[PREFIX_WIDTH - 2:PREFIX_WIDTH] == "  " and line[6:14].strip()]
+    assert timed and all(line[13] != " " and line[14] == " " for line in timed), timed
+    # the figures take PREFIX_WIDTH characters, where line_profiler's take 45
+    assert max(len(line) - len(line[PREFIX_WIDTH:]) for line in rows) == PREFIX_WIDTH
+
+
+def test_the_line_profile_of_sweeps_that_never_ran_is_one_line_each(tmp_path):
+    from nbadjoint.profiling.lineprof import format_stats
+
+    path = tmp_path / "gen.py"
+    path.write_text("def f_fwd(_c, x):\n    y = x * 2\n    return y\n\ndef f_bwd(_c, b, x):\n    return (2 * b,)\n")
+    text = format_stats("f", {(str(path), 1, "f_fwd"): [(2, 3, 1500.0), (3, 3, 500.0)],
+                              (str(path), 5, "f_bwd"): []}, 1e-9)
+    assert text.splitlines()[2:] == [
+        "Function: f_fwd: 2.0 µs (generated line 1)",
+        "  Line    Hits       Time  %Time  Code",
+        "     1                            def f_fwd(_c, x):",
+        "     2       3     1.5 µs   75.0      y = x * 2",
+        "     3       3   500.0 ns   25.0      return y",
+        "",
+        "Function: f_bwd: not run (no call of it ran this sweep)",
+    ]
 
 
 def test_real_profile_read_from_json_shows_why_it_cannot_rerun(measured):

@@ -6,7 +6,7 @@ import { FakeModel, byClass, findAll, fire, installDocument, press } from "./dom
 
 installDocument();
 const widget = (await import("../../nbadjoint/notebook/static/widget.js")).default;
-const { BUDGET_ERROR, COLUMNS, OPEN_DEPTH, accuracyText, chartPoints, legendLabels, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
+const { BUDGET_ERROR, COLUMNS, LINE_PREFIX, OPEN_DEPTH, accuracyText, lineProfileLines, chartPoints, legendLabels, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -499,6 +499,24 @@ test("the line profile replaces the code boxes, and the same button goes back to
   assert.equal(model.get("line_profile"), "");
   assert.equal(byClass(el, "nba-source-fwd")[0].hidden, false);
   assert.equal(button.textContent, "Line profile");
+});
+
+test("the line profile's table rows wrap their code under the code column, never widening the panel", async () => {
+  const { el, model } = mount(smallState());
+  const row = "   106       3    12.3 µs   13.1      w_b = _t2_b * u if _t2_b.__class__ is float else _vjp.ubl_seq(_t2_b * u, w, '*')";
+  const text = ["Line profile of the generated sweeps of step", "", "Function: step_bwd: 93.5 µs (generated line 93)",
+    "  Line    Hits       Time  %Time  Code", row, "Function: step_fwd_general: not run (the shape guards held)"].join("\n");
+  assert.deepEqual(lineProfileLines(text).map((l) => l.row), [false, false, false, false, true, false]);
+  assert.equal(row.indexOf("w_b"), LINE_PREFIX + 4); // the code column starts at LINE_PREFIX
+  model.set("line_profile", text);
+  await tick();
+  const pre = byClass(el, "nba-line-profile-text")[0];
+  assert.equal(pre.textContent, text.split("\n").map((l) => l || "\u00a0").join(""));
+  const rowsShown = byClass(pre, "nba-lp-row");
+  assert.equal(rowsShown.length, 1);
+  assert.equal(rowsShown[0].textContent, row);
+  assert.equal(rowsShown[0].style.getPropertyValue("--nba-lp-prefix"), `${LINE_PREFIX}ch`);
+  assert.equal(byClass(pre, "nba-lp-text").length, 5);
 });
 
 test("the prediction carries the model's measured accuracy from the reruns", async () => {

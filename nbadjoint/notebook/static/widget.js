@@ -404,6 +404,27 @@ function legend(history) {
   return box;
 }
 
+// -- the line profile ------------------------------------------------------------------------
+
+// Characters of figures before the code on a line-profile table row (lineprof.PREFIX_WIDTH).
+export const LINE_PREFIX = 34;
+
+// The line profile's lines, each as {text, row}: a table row (it starts with a line number) wraps
+// its long code under the code column instead of widening the panel.
+export function lineProfileLines(text) {
+  return (text || "").split("\n").map((line) => ({ text: line, row: /^\s*\d+ /.test(line) }));
+}
+
+function fillLineProfile(pre, text) {
+  const fragment = document.createDocumentFragment();
+  for (const { text: line, row } of lineProfileLines(text)) {
+    const div = h("div", row ? "nba-lp-row" : "nba-lp-text", line || "\u00a0");
+    if (row) div.style.setProperty("--nba-lp-prefix", `${LINE_PREFIX}ch`);
+    fragment.appendChild(div);
+  }
+  pre.replaceChildren(fragment);
+}
+
 // -- the view --------------------------------------------------------------------------------
 
 function samePlacement(a, b) {
@@ -774,7 +795,10 @@ function render({ model, el }) {
     const lines = model.get("line_profile") || "";
     fwdCode.hidden = !code.fwd || !!lines;
     bwdCode.hidden = !code.bwd || !!lines;
-    lineCode.textContent = lines;
+    if (lines !== view.linesShown) {
+      view.linesShown = lines;
+      fillLineProfile(lineCode, lines);
+    }
     lineCode.hidden = !lines;
     lineButton.textContent = lines ? "Show code" : "Line profile";
     if (lines && view.scrollToLines) {
