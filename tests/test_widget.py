@@ -577,6 +577,19 @@ def test_real_rerun_records_predicted_and_measured_figures(real):
     assert real.profile is measured and measured.placement[INNER_SITE] is False
 
 
+def test_real_reruns_send_the_cost_models_checks_to_the_front_end(real, measured):
+    assert real.profile_data["model_checks"] == []
+    real.toggle(INNER_SITE)
+    predicted = dict(real.prediction)
+    real.rerun()
+    (check,) = real.profile_data["model_checks"]
+    assert check == {"predicted": predicted, "measured": real.history[-1]["measured"]}
+    # a widget made from a rerun profile knows the checks of the reruns that led to it
+    again = real.profile.rerun(measured.placement).widget()
+    assert len(again.profile_data["model_checks"]) == 2 and len(again.history) == 1
+    json.dumps(again.profile_data)
+
+
 def test_real_code_and_line_profile_of_a_selected_site(real):
     sent = sent_by(real)
     real.selected = INNER_SITE

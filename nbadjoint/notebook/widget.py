@@ -11,7 +11,9 @@ few synced traitlets that the front end (``static/widget.js``) renders:
 - ``advising``: True while the suggestion and the front of a large tree (more than
   `ADVICE_LATER_SITES` call sites) wait for the first view, which asks for them; ``advise()``
   computes them from Python
-- ``history``: the last runs, each with its placement and predicted and measured figures
+- ``history``: the last runs, each with its placement and predicted and measured figures; the
+  cost model's accuracy comes from ``profile_data["model_checks"]`` (the profile's `ModelCheck`s,
+  every rerun that led to it, made here or not)
 - ``selected``: the node whose code the code panel shows; ``line_profile``: its line profile
 - ``live``: False for a profile that cannot run (read from JSON): the front end offers no rerun
 
@@ -308,6 +310,9 @@ class CallTreeWidget(anywidget.AnyWidget):
         data.pop("sources", None)
         data.pop("call_tree", None)
         data["ratio"] = profile.data.ratio
+        # the cost model's tests so far: each rerun that led here, with what was predicted for it
+        data["model_checks"] = [{"predicted": _figures(c.predicted), "measured": _figures(c.measured)}
+                                for c in getattr(profile, "model_checks", None) or []]
         return _plain(data)
 
     @staticmethod

@@ -522,16 +522,32 @@ test("the line profile's table rows wrap their code under the code column, never
 test("the prediction carries the model's measured accuracy from the reruns", async () => {
   const { el, model } = mount(smallState());
   const accuracy = () => byClass(el, "nba-accuracy")[0].textContent;
-  assert.equal(accuracy(), "accuracy: rerun to compare with a measurement");
+  assert.equal(accuracy(), "not yet checked: a rerun measures a prediction");
   const history = model.get("history");
   model.set("history", [...history,
     { run: 2, placement: {}, predicted: { time: 0.0767, peak_bytes: 1 }, measured: { time: 0.1017, peak_bytes: 1 } },
     { run: 3, placement: {}, predicted: { time: 0.1, peak_bytes: 1 }, measured: { time: 0.099, peak_bytes: 1 } }]);
   await tick();
-  assert.equal(accuracy(), "measured −1.0%…+33% of predicted on 2 reruns");
+  // the current prediction is 0.2 s: expect 0.2 × (1 − 1%) to 0.2 × (1 + 33%)
+  assert.equal(accuracy(), "expect 198.0 ms–265.2 ms: measured 1.0% below to 33% above its prediction on 2 reruns");
   const errors = byClass(el, "nba-run").map((r) => r.children[3].textContent);
   assert.deepEqual(errors, ["−1.0%", "+33%", "–"]);
-  assert.equal(accuracyText([history[0]]), "accuracy: rerun to compare with a measurement");
+  assert.equal(accuracyText([]), "not yet checked: a rerun measures a prediction");
+  assert.equal(accuracyText([{ predicted: { time: 0.1 }, measured: { time: 0.11 } }]), "measured 10% above its prediction on 1 rerun");
+});
+
+test("the accuracy comes from the profile's own checks of the model when it has them", async () => {
+  const state = smallState();
+  // a profile rerun twice before this widget was made: its checks, not the widget's one-run history
+  state.profile_data = { ...state.profile_data, model_checks: [
+    { predicted: { time: 0.1, peak_bytes: 1 }, measured: { time: 0.105, peak_bytes: 1 } },
+    { predicted: { time: 0.2, peak_bytes: 1 }, measured: { time: 0.22, peak_bytes: 1 } }] };
+  const { el, model } = mount(state);
+  const accuracy = () => byClass(el, "nba-accuracy")[0].textContent;
+  assert.equal(accuracy(), "expect 210.0 ms–220.0 ms: measured 5.0% above to 10% above its prediction on 2 reruns");
+  model.set("prediction", { time: 0.1, peak_bytes: 1 });
+  await tick();
+  assert.equal(accuracy(), "expect 105.0 ms–110.0 ms: measured 5.0% above to 10% above its prediction on 2 reruns");
 });
 
 test("each measured run is joined to its prediction, and the legend says which run the front is from", async () => {

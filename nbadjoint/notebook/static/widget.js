@@ -435,10 +435,11 @@ function countSplit(placement) {
   return Object.values(placement || {}).filter((v) => v === false).length;
 }
 
-// Relative error of the time model on the reruns: (measured - predicted) / predicted per run.
-// The first run is left out: its prediction comes from its own measurement.
-export function timeErrors(history) {
-  return history.slice(1).map((run) => {
+// Relative error of the time model, (measured - predicted) / predicted, on each check: a rerun
+// with what was predicted for it ({predicted, measured}, as the profile's model_checks and the
+// history's entries are).
+export function timeErrors(checks) {
+  return (checks || []).map((run) => {
     const p = (run.predicted || {}).time;
     const m = (run.measured || {}).time;
     return finite(p) && finite(m) && p > 0 ? (m - p) / p : null;
@@ -449,14 +450,31 @@ function pct(x) {
   return `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(Math.abs(x) < 0.1 ? 1 : 0)}%`;
 }
 
-// "measured −3%…+14% of predicted on 2 reruns", or what to do to learn the model's accuracy.
-export function accuracyText(history) {
-  const errors = timeErrors(history);
-  if (!errors.length) return "accuracy: rerun to compare with a measurement";
+// 0.143 -> "14% above", -0.012 -> "1.2% below" (as the text report words it)
+export function offset(x) {
+  const a = Math.abs(100 * x);
+  const size = `${a.toFixed(Number(a.toFixed(1)) < 10 ? 1 : 0)}%`;
+  return `${size} ${x > 0 ? "above" : x < 0 ? "below" : "off"}`;
+}
+
+// The checks of the cost model: the profile's own (every rerun that led to it, also those made
+// outside this widget), else the widget's reruns (the first run's prediction is its own measurement).
+export function modelChecks(data, history) {
+  return Array.isArray(data.model_checks) ? data.model_checks : (history || []).slice(1);
+}
+
+// "expect 78.1 ms–87.4 ms: measured 1.0% below to 14% above its prediction on 2 reruns", or what
+// to do to learn the model's accuracy.
+export function accuracyText(checks, predicted) {
+  const errors = timeErrors(checks);
+  if (!errors.length) return "not yet checked: a rerun measures a prediction";
   const lo = Math.min(...errors);
   const hi = Math.max(...errors);
-  const range = errors.length === 1 ? pct(lo) : `${pct(lo)}…${pct(hi)}`;
-  return `measured ${range} of predicted on ${errors.length} rerun${errors.length === 1 ? "" : "s"}`;
+  const range = errors.length === 1 || offset(lo) === offset(hi) ? offset(lo) : `${offset(lo)} to ${offset(hi)}`;
+  const measured = `measured ${range} its prediction on ${errors.length} rerun${errors.length === 1 ? "" : "s"}`;
+  if (!finite(predicted) || !(predicted > 0)) return measured;
+  const [a, b] = [fmtTime(predicted * (1 + lo)), fmtTime(predicted * (1 + hi))];
+  return `expect ${a === b ? a : `${a}–${b}`}: ${measured}`;
 }
 
 function historyTable(history) {
@@ -736,8 +754,8 @@ function render({ model, el }) {
     // the full texts are also tooltips: a narrow box cuts them short rather than reflowing the view
     for (const value of [primal, adjoint, peak]) value.title = value.textContent;
     predicted.title = finite(prediction.time) ? `${prediction.time} s, ${prediction.peak_bytes} bytes` : "";
-    accuracy.textContent = accuracyText(history);
-    accuracy.title = "how far the measured adjoint time of each rerun was from its prediction (the cost model's own accuracy)";
+    accuracy.textContent = accuracyText(modelChecks(data, history), prediction.time);
+    accuracy.title = `${accuracy.textContent}. The range to expect comes from how far the measured adjoint time of each rerun was from its prediction (the cost model's own accuracy).`;
     predBox.classList.toggle("nba-over-budget", finite(prediction.peak_bytes) && finite(budget) && prediction.peak_bytes > budget);
     const advising = !!model.get("advising");
     suggested.textContent = suggestion.placement
