@@ -683,3 +683,18 @@ def test_the_widget_of_500_call_sites_defers_its_advice_and_sends_a_small_state(
     w.advise()
     assert w.suggestion["peak_bytes"] <= w.budget
     assert len(w.pareto) > 2
+
+
+def test_the_widget_names_its_kernel_so_that_a_saved_view_knows_when_it_is_gone(widget, monkeypatch):
+    import ipykernel.connect
+
+    from nbadjoint.notebook import widget as module
+
+    assert widget.kernel_id == ""               # not in a kernel: never taken for a saved view
+    assert "kernel_id" in widget.keys
+    monkeypatch.setattr(ipykernel.connect, "get_connection_file",
+                        lambda: "/run/jupyter/kernel-0c6f2d2e-7d5e-4a8e-9d3b-1f2a3b4c5d6e.json")
+    assert module._kernel_id() == "0c6f2d2e-7d5e-4a8e-9d3b-1f2a3b4c5d6e"
+    assert CallTreeWidget(widget.profile).kernel_id == "0c6f2d2e-7d5e-4a8e-9d3b-1f2a3b4c5d6e"
+    monkeypatch.setattr(ipykernel.connect, "get_connection_file", lambda: "/tmp/custom-name.json")
+    assert module._kernel_id() == ""

@@ -16,6 +16,9 @@ few synced traitlets that the front end (``static/widget.js``) renders:
   every rerun that led to it, made here or not)
 - ``selected``: the node whose code the code panel shows; ``line_profile``: its line profile
 - ``live``: False for a profile that cannot run (read from JSON): the front end offers no rerun
+- ``kernel_id``: the id of the kernel this widget lives in ("" outside a Jupyter kernel). A view
+  drawn later from the widget state saved with the notebook compares it with the notebook's
+  kernel: when they differ, Python is gone, and the view says so and offers nothing to run
 
 The generated code of a function is not synced: the front end asks for the selected node's code
 with a ``{"type": "code", "node": id}`` message and Python answers with one
@@ -53,6 +56,18 @@ ADVICE_LATER_SITES = 60
 """Beyond this many call sites the advisor's suggestion and the Pareto front (seconds of search
 on large trees) are computed once the widget is on screen: the front end asks for them
 (``advising`` is True until then), and so does every Python method that needs them."""
+
+
+def _kernel_id():
+    """The id of the Jupyter kernel running this code ("" outside one): the server names a
+    kernel's connection file ``kernel-<id>.json``, and front ends know the kernel by that id."""
+    try:
+        from ipykernel.connect import get_connection_file
+
+        name = pathlib.Path(get_connection_file()).stem
+    except Exception:                           # not in a kernel (a script, a test, a terminal)
+        return ""
+    return name[len("kernel-"):] if name.startswith("kernel-") else ""
 
 
 def _plain(value):
@@ -132,6 +147,7 @@ class CallTreeWidget(anywidget.AnyWidget):
     pareto = traitlets.List().tag(sync=True)
     advising = traitlets.Bool(False).tag(sync=True)
     live = traitlets.Bool(True).tag(sync=True)
+    kernel_id = traitlets.Unicode("").tag(sync=True)
 
     _ready = False
 
@@ -144,6 +160,7 @@ class CallTreeWidget(anywidget.AnyWidget):
         data = self._synced_data(profile)
         self.profile_data = data
         self.live = self._is_live(profile)
+        self.kernel_id = _kernel_id()
         self.method = method
         self.budget = parse_budget(budget) if budget is not None else int(data["budget_bytes"])
         self.placement = dict(data["placement"])

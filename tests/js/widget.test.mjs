@@ -6,7 +6,7 @@ import { FakeModel, byClass, findAll, fire, installDocument, press } from "./dom
 
 installDocument();
 const widget = (await import("../../nbadjoint/notebook/static/widget.js")).default;
-const { BUDGET_ERROR, COLUMNS, LINE_PREFIX, OPEN_DEPTH, accuracyText, lineProfileLines, chartPoints, legendLabels, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
+const { BUDGET_ERROR, COLUMNS, GONE_TEXT, LINE_PREFIX, kernelGone, OPEN_DEPTH, accuracyText, lineProfileLines, chartPoints, legendLabels, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -574,4 +574,49 @@ test("the tree and the budget field keep their keys from the notebook's shortcut
   const { el } = mount(smallState());
   assert.ok(rows(el).every((r) => r.getAttribute("data-lm-suppress-shortcuts") === "true"));
   assert.ok(!press(rowFor(el, "model:4:step"), "x").stopped, "other keys are left alone");
+});
+
+// A view drawn from the widget state saved with the notebook: the notebook's kernel is a new one.
+function mountSaved(state, kernel) {
+  const model = new FakeModel({ ...state, kernel_id: "made-by-this-kernel" });
+  model.widget_manager = { kernel };
+  const el = document.createElement("div");
+  widget.render({ model, el });
+  return { model, el };
+}
+
+test("a saved view whose kernel is gone says so, asks Python nothing and offers nothing to run", async () => {
+  for (const kernel of [{ id: "a-new-kernel" }, null]) {
+    const { model, el } = mountSaved({ ...smallState(), advising: true, suggestion: {}, pareto: [] }, kernel);
+    const notice = byClass(el, "nba-gone-notice");
+    assert.equal(notice.length, 1);
+    assert.equal(notice[0].textContent, GONE_TEXT);
+    assert.ok(GONE_TEXT.includes("kernel that made this profile is gone") && GONE_TEXT.includes("Run this cell again"));
+    assert.deepEqual(model.sent, [], "no code or advice request to a kernel that is not there");
+    assert.equal(byClass(el, "nba-code-title")[0].textContent,
+      "The generated code is not saved with the notebook: run the cell again to see it");
+    for (const cls of ["nba-rerun", "nba-line-profile", "nba-apply"]) assert.ok(byClass(el, cls)[0].disabled, cls);
+    assert.ok(byClass(el, "nba-budget-input")[0].disabled);
+    assert.ok(byClass(el, "nba-checkpoint").every((b) => b.disabled));
+    assert.equal(byClass(el, "nba-suggested")[0].children[1].textContent, "not computed before the notebook was saved");
+    assert.ok(!findAll(el, (n) => n.tagName === "TEXT").some((n) => n.textContent.includes("computing")));
+    press(rowFor(el, "model:4:step"), " ");
+    assert.equal(model.get("placement")["model:4:step"], true, "Space toggles nothing");
+  }
+});
+
+test("the view is live in its own kernel, and where the front end has no kernel to compare with", () => {
+  for (const [kernel, manager] of [[{ id: "made-by-this-kernel" }, true], [undefined, false]]) {
+    const model = new FakeModel({ ...smallState(), kernel_id: "made-by-this-kernel" });
+    if (manager) model.widget_manager = { kernel };
+    const el = document.createElement("div");
+    widget.render({ model, el });
+    assert.equal(byClass(el, "nba-gone-notice").length, 0);
+    assert.deepEqual(codeRequests(model), [{ type: "code", node: "<root>" }]);
+    assert.ok(!byClass(el, "nba-rerun")[0].disabled);
+    assert.equal(kernelGone(model), false);
+  }
+  const unknown = new FakeModel({ ...smallState(), kernel_id: "" });
+  unknown.widget_manager = { kernel: null };
+  assert.equal(kernelGone(unknown), false, "a widget made outside a kernel is never taken for a saved view");
 });

@@ -2,7 +2,7 @@
 //
 // State comes from the Python side (nbadjoint/notebook/widget.py): profile_data (the profile's data
 // without its generated code), placement, prediction, suggestion, pareto, budget, history, selected,
-// line_profile, error, busy, advising, live.
+// line_profile, error, busy, advising, live, kernel_id.
 // The view edits `placement` and `selected` directly and asks Python for everything else with
 // model.send({type: "apply" | "rerun" | "line_profile" | "budget" | "advise"}).
 // The generated code of a function is fetched when its row is selected: the view sends
@@ -179,6 +179,7 @@ function nameCell(view, tr, info, site, isRoot) {
 function adviceCells(view, tr, info, site, isRoot) {
   const { node, hiddenAdvice } = info;
   const { placement, suggestion, busy } = view.state();
+  // (view.gone: a saved view with no Python behind it, where a toggle would predict nothing)
   const toggleCell = cell(tr, null, "nba-toggle");
   const badgeCell = cell(tr, null, "nba-advice");
   if (!isRoot) {
@@ -187,7 +188,7 @@ function adviceCells(view, tr, info, site, isRoot) {
     box.type = "checkbox";
     box.className = "nba-checkpoint";
     box.checked = checked;
-    box.disabled = busy;
+    box.disabled = busy || view.gone;
     box.tabIndex = -1; // the row takes the keyboard focus; Space on it toggles
     box.title = checked ? "checkpointed: click to split" : "split: click to checkpoint";
     box.addEventListener("click", (event) => event.stopPropagation());
@@ -425,6 +426,23 @@ function fillLineProfile(pre, text) {
   pre.replaceChildren(fragment);
 }
 
+// -- a view saved with the notebook ------------------------------------------------------------
+
+export const GONE_TEXT = "Saved view: the kernel that made this profile is gone, so nothing here can run or change. " +
+  "Run this cell again for the live widget (reruns, line profiles, the code, advice for another budget).";
+
+// Whether the Python side of this view is gone: the view was drawn from the widget state saved
+// with the notebook, and the notebook's kernel (if any) is not the one that made the profile.
+// Python sends the id of its kernel (kernel_id); the widget manager of JupyterLab and Notebook 7
+// knows the notebook's kernel. Elsewhere (no manager kernel to compare with) the view is live.
+export function kernelGone(model) {
+  const made = model.get("kernel_id");
+  const manager = model.widget_manager;
+  if (!made || !manager || !("kernel" in manager)) return false;
+  const kernel = manager.kernel;
+  return !kernel || kernel.id !== made;
+}
+
 // -- the view --------------------------------------------------------------------------------
 
 function samePlacement(a, b) {
@@ -502,8 +520,14 @@ function historyTable(history) {
 }
 
 function render({ model, el }) {
-  const view = { expanded: new Map() };
+  const view = { expanded: new Map(), gone: kernelGone(model) };
   const root = h("div", "nba-widget");
+  root.classList.toggle("nba-gone", view.gone);
+  if (view.gone) {
+    const notice = h("div", "nba-gone-notice", GONE_TEXT);
+    notice.setAttribute("role", "status");
+    root.appendChild(notice);
+  }
 
   // header: whole-run figures, budget, prediction, suggestion, actions
   const header = h("div", "nba-header");
@@ -728,7 +752,7 @@ function render({ model, el }) {
       }
     } else if (event.key === "Enter") {
       view.select(info.node.id, true);
-    } else if (info.node.id !== ROOT_ID && !model.get("busy")) {
+    } else if (info.node.id !== ROOT_ID && !model.get("busy") && !view.gone) {
       view.setCheckpoint(info.node.id, (model.get("placement") || {})[info.node.id] === false);
     }
   };
@@ -760,7 +784,7 @@ function render({ model, el }) {
     const advising = !!model.get("advising");
     suggested.textContent = suggestion.placement
       ? `${fmtTime(suggestion.time)} · ${fmtBytes(suggestion.peak_bytes)} · ${countSplit(suggestion.placement)} split (${suggestion.method})`
-      : advising ? "computing…" : "–";
+      : advising ? (view.gone ? "not computed before the notebook was saved" : "computing…") : "–";
     const last = history.length ? history[history.length - 1] : null;
     measured.textContent = last
       ? `${fmtTime(last.measured.time)} · ${fmtBytes(last.measured.peak_bytes)} (run #${last.run})`
@@ -768,13 +792,16 @@ function render({ model, el }) {
     const same = suggestion.placement && samePlacement(suggestion.placement, model.get("placement") || {});
     suggested.title = suggested.textContent;
     measured.title = measured.textContent;
-    applyButton.disabled = busy || !suggestion.placement || same;
+    applyButton.disabled = busy || view.gone || !suggestion.placement || same;
     applyButton.title = same ? "the placement is already the suggestion" : "set the placement to the suggestion (nothing runs)";
-    const live = model.get("live") !== false;
+    const live = model.get("live") !== false && !view.gone;
+    const why = view.gone ? GONE_TEXT : NOT_LIVE;
     rerunButton.disabled = busy || !live;
-    rerunButton.title = live ? "measure the current placement" : NOT_LIVE;
+    rerunButton.title = live ? "measure the current placement" : why;
     lineButton.disabled = busy || !live;
-    lineButton.title = live ? "line profile of the selected function's adjoint" : NOT_LIVE;
+    lineButton.title = live ? "line profile of the selected function's adjoint" : why;
+    budgetInput.disabled = view.gone;
+    if (view.gone) applyButton.title = GONE_TEXT;
     status.textContent = busy ? "running…" : "";
     root.classList.toggle("nba-busy", busy);
   };
@@ -782,7 +809,7 @@ function render({ model, el }) {
     const history = model.get("history") || [];
     const front = model.get("pareto") || [];
     drawChart(chartBox, chartPoints(front, model.get("prediction"), model.get("suggestion"), history),
-      model.get("budget"), !!model.get("advising"));
+      model.get("budget"), !!model.get("advising") && !view.gone);
     historyBox.replaceChildren(historyTable(history));
     legendBox.replaceChildren(legend(history));
   };
@@ -790,6 +817,7 @@ function render({ model, el }) {
   view.code = null;
   view.codeAsked = null;
   const askCode = () => {
+    if (view.gone) return; // no Python to answer
     const selected = model.get("selected");
     if ((view.code && view.code.node === selected) || view.codeAsked === selected) return;
     view.codeAsked = selected;
@@ -807,7 +835,8 @@ function render({ model, el }) {
     const current = view.code && view.code.node === model.get("selected");
     const code = current ? view.code : {};
     codeTitle.textContent = code.function ? `Generated adjoint of ${code.function}`
-      : view.codeAsked !== null ? "Loading the adjoint code…" : "Select a node to see its adjoint code";
+      : view.gone ? "The generated code is not saved with the notebook: run the cell again to see it"
+        : view.codeAsked !== null ? "Loading the adjoint code…" : "Select a node to see its adjoint code";
     fwdCode.textContent = code.fwd || "";
     bwdCode.textContent = code.bwd || "";
     const lines = model.get("line_profile") || "";
@@ -873,7 +902,7 @@ function render({ model, el }) {
   for (const draw of Object.values(renderers)) draw();
   el.appendChild(root);
   // large trees: the tree is on screen first; the suggestion and the Pareto front follow
-  if (model.get("advising")) model.send({ type: "advise" });
+  if (model.get("advising") && !view.gone) model.send({ type: "advise" });
   return () => {
     for (const [name, handler] of handlers) model.off(`change:${name}`, handler);
     model.off("msg:custom", onMessage);
