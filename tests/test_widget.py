@@ -698,3 +698,39 @@ def test_the_widget_names_its_kernel_so_that_a_saved_view_knows_when_it_is_gone(
     assert CallTreeWidget(widget.profile).kernel_id == "0c6f2d2e-7d5e-4a8e-9d3b-1f2a3b4c5d6e"
     monkeypatch.setattr(ipykernel.connect, "get_connection_file", lambda: "/tmp/custom-name.json")
     assert module._kernel_id() == ""
+
+
+class FrontFakeProfile(FakeProfile):
+    """A profile whose front holds its placements: the all-checkpointed one and all split."""
+
+    def pareto(self):
+        ends = [{s: True for s in SITES}, {s: False for s in SITES}]
+        return [FakeSuggestion(p, self.predict(p).time, self.predict(p).peak_bytes, "front", []) for p in ends]
+
+    def rerun(self, placement):
+        return FrontFakeProfile(placement, offset=(0.001, 8))
+
+
+def test_a_front_point_measured_by_a_run_names_the_run_after_later_reruns():
+    w = CallTreeWidget(FrontFakeProfile())
+    assert [p.get("measured_in") for p in w.pareto] == [[1], None]   # run 1 ran all checkpointed
+    w.placement = {s: False for s in SITES}
+    w.rerun()
+    assert [p.get("measured_in") for p in w.pareto] == [[1], [2]]
+    w.placement = {s: True for s in SITES}
+    w.rerun()                                   # the front comes from run 3, which measured it again
+    assert [p.get("measured_in") for p in w.pareto] == [[1, 3], [2]]
+    assert all(set(p) <= {"time", "peak_bytes", "measured_in"} for p in w.pareto)
+    json.dumps(w.pareto)
+    for _ in range(HISTORY_LENGTH):             # runs dropped from the history are no longer named
+        w.rerun()
+    assert [p.get("measured_in") for p in w.pareto] == [list(range(4, 14)), None]
+
+
+def test_real_front_after_a_rerun_keeps_the_first_runs_measurement_in_view(real, measured):
+    on_front = [p for p in measured.pareto() if p.placement == measured.placement]
+    real.toggle(INNER_SITE)
+    real.rerun()
+    first = [p for p in real.pareto if 1 in p.get("measured_in", [])]
+    assert on_front and len(first) == len(on_front) == 1
+    assert first[0]["peak_bytes"] == real.history[0]["measured"]["peak_bytes"]

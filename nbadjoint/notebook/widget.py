@@ -8,6 +8,8 @@ few synced traitlets that the front end (``static/widget.js``) renders:
 - ``placement``: the placement being edited (site id -> checkpointed); set it from Python or the UI
 - ``prediction``: the cost model's ``{"time", "peak_bytes"}`` for ``placement`` (no run)
 - ``suggestion``: the advisor's answer for ``budget``; ``pareto``: the time / peak Pareto front
+  predicted from the latest run, each point with ``measured_in``, the runs of the history that
+  measured its placement (the chart joins the prediction to what was measured, never hides it)
 - ``advising``: True while the suggestion and the front of a large tree (more than
   `ADVICE_LATER_SITES` call sites) wait for the first view, which asks for them; ``advise()``
   computes them from Python
@@ -344,14 +346,38 @@ class CallTreeWidget(anywidget.AnyWidget):
 
     def _update_pareto(self):
         pareto = getattr(self.profile, "pareto", None)
+        self._front_placements = []
         if pareto is None:
             self.pareto = []
             return
         try:
-            self.pareto = _plain([{"time": p.time, "peak_bytes": p.peak_bytes} for p in pareto()])
+            front = pareto()
+            self._front_placements = [None if getattr(p, "placement", None) is None else _plain(dict(p.placement))
+                                      for p in front]
+            self.pareto = self._with_runs(_plain([{"time": p.time, "peak_bytes": p.peak_bytes} for p in front]))
         except Exception as exc:
             self.pareto = []
             self.error = f"Pareto front failed: {_plain_error(exc)}"
+
+    def _with_runs(self, front):
+        """The front's points, each with ``measured_in``: the runs of the history that measured its
+        placement (the front is predicted from the latest run; an earlier run may have measured
+        one of its placements otherwise, and the chart shows both)."""
+        placements = getattr(self, "_front_placements", [])
+        out = []
+        for index, point in enumerate(front):
+            point = {k: v for k, v in point.items() if k != "measured_in"}
+            placement = placements[index] if index < len(placements) else None
+            runs = [run["run"] for run in self.history if placement is not None and run["placement"] == placement]
+            if runs:
+                point["measured_in"] = runs
+            out.append(point)
+        return out
+
+    @traitlets.observe("history")
+    def _on_history(self, change):
+        if self.pareto:
+            self.pareto = self._with_runs(self.pareto)
 
     def _update_suggestion(self):
         try:

@@ -6,7 +6,7 @@ import { FakeModel, byClass, findAll, fire, installDocument, press } from "./dom
 
 installDocument();
 const widget = (await import("../../nbadjoint/notebook/static/widget.js")).default;
-const { BUDGET_ERROR, COLUMNS, GONE_TEXT, LINE_PREFIX, kernelGone, OPEN_DEPTH, accuracyText, lineProfileLines, chartPoints, legendLabels, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
+const { BUDGET_ERROR, COLUMNS, GONE_TEXT, LINE_PREFIX, kernelGone, OPEN_DEPTH, accuracyText, lineProfileLines, chartPoints, pointTitle, legendLabels, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -619,4 +619,27 @@ test("the view is live in its own kernel, and where the front end has no kernel 
   const unknown = new FakeModel({ ...smallState(), kernel_id: "" });
   unknown.widget_manager = { kernel: null };
   assert.equal(kernelGone(unknown), false, "a widget made outside a kernel is never taken for a saved view");
+});
+
+test("a front point an earlier run measured is joined to that measurement, and says both", async () => {
+  const { el, model } = mount(smallState());
+  const history = [...model.get("history"),
+    { run: 2, placement: {}, predicted: { time: 0.15, peak_bytes: 17200 }, measured: { time: 0.16, peak_bytes: 17200 } }];
+  model.set("history", history);
+  // predicted from run #2, the all-checkpointed point at 0.2 s; run #1 measured that placement at 0.21 s
+  model.set("pareto", [{ time: 0.2, peak_bytes: 10000, measured_in: [1] }, { time: 0.15, peak_bytes: 17200 }]);
+  await tick();
+  const joins = byClass(el, "nba-front-measured");
+  assert.equal(joins.length, 1);
+  const points = chartPoints(model.get("pareto"), null, null, history);
+  const runs = new Map(points.filter((p) => p.kind === "run").map((p) => [p.run, p]));
+  assert.equal(pointTitle(points[0], runs),
+    "Pareto front (predicted from run #2): 200.0 ms, 10.0 kB; run #1 measured this placement: 210.0 ms, 10.0 kB");
+  assert.equal(pointTitle(points[1], runs), "Pareto front (predicted from run #2): 150.0 ms, 17.2 kB");
+  const titles = findAll(el, (n) => n.tagName === "TITLE").map((n) => n.textContent);
+  assert.ok(titles.includes(pointTitle(points[0], runs)), titles.join(" | "));
+  // the join goes from the predicted point to run #1's square
+  const square = byClass(el, "nba-point-run")[0];
+  const x = Number(square.getAttribute("x")) + 3.5;
+  assert.equal(Number(joins[0].getAttribute("x2")), x);
 });

@@ -276,11 +276,13 @@ const CHART = { width: 340, height: 214, left: 62, right: 12, top: 16, bottom: 3
 export function chartPoints(front, prediction, suggestion, history) {
   const points = [];
   const seen = new Set();
+  const last = history.length ? history[history.length - 1].run : null;
+  const frontLabel = last === null ? "Pareto front (predicted)" : `Pareto front (predicted from run #${last})`;
   for (const p of front || []) {
     const key = `${p.time}|${p.peak_bytes}`; // one mark per distinct point of the front
     if (seen.has(key)) continue;
     seen.add(key);
-    points.push({ kind: "pareto", time: p.time, peak: p.peak_bytes });
+    points.push({ kind: "pareto", time: p.time, peak: p.peak_bytes, measuredIn: p.measured_in || [], label: frontLabel });
   }
   // drawn in this order: the big current-placement ring first, so the suggestion and the
   // measured runs stay visible on top of it
@@ -294,7 +296,7 @@ export function chartPoints(front, prediction, suggestion, history) {
     const m = run.measured || {};
     const p = run.predicted || {};
     const from = finite(p.time) && finite(p.peak_bytes) ? { time: p.time, peak: p.peak_bytes } : null;
-    points.push({ kind: "run", time: m.time, peak: m.peak_bytes, from, label: `run ${run.run} (measured)` });
+    points.push({ kind: "run", run: run.run, time: m.time, peak: m.peak_bytes, from, label: `run ${run.run} (measured)` });
   });
   return points.filter((p) => finite(p.time) && finite(p.peak));
 }
@@ -368,6 +370,15 @@ function drawChart(root, points, budget, pending) {
       chart.appendChild(svg("line", { x1: sx(p.from.time), y1: sy(p.from.peak), x2: sx(p.time), y2: sy(p.peak), class: "nba-run-error" }));
     }
   }
+  // a placement of the front that a run measured: the prediction is joined to the measurement
+  // (the front comes from the latest run; an earlier run may have measured it otherwise)
+  const runs = new Map(points.filter((p) => p.kind === "run").map((p) => [p.run, p]));
+  for (const p of points) {
+    for (const n of p.measuredIn || []) {
+      const run = runs.get(n);
+      if (run) chart.appendChild(svg("line", { x1: sx(p.time), y1: sy(p.peak), x2: sx(run.time), y2: sy(run.peak), class: "nba-front-measured" }));
+    }
+  }
   const front = points.filter((p) => p.kind === "pareto").sort((a, b) => a.time - b.time);
   if (front.length > 1) {
     chart.appendChild(svg("polyline", { class: "nba-pareto-line", points: front.map((p) => `${sx(p.time)},${sy(p.peak)}`).join(" ") }));
@@ -380,10 +391,18 @@ function drawChart(root, points, budget, pending) {
     else if (p.kind === "suggested") mark = svg("path", { d: `M${x} ${y - 6}L${x + 6} ${y}L${x} ${y + 6}L${x - 6} ${y}Z`, class: "nba-point nba-point-suggested" });
     else if (p.kind === "current") mark = svg("circle", { cx: x, cy: y, r: 7, class: "nba-point nba-point-current" });
     else mark = svg("circle", { cx: x, cy: y, r: 3, class: "nba-point nba-point-pareto" });
-    mark.appendChild(svg("title", {}, `${p.label || "Pareto front"}: ${fmtTime(p.time)}, ${fmtBytes(p.peak)}`));
+    mark.appendChild(svg("title", {}, pointTitle(p, runs)));
     chart.appendChild(mark);
   }
   root.replaceChildren(chart);
+}
+
+// A mark's tooltip: what it is and its figures; for a front point a run measured, the measurement too.
+export function pointTitle(p, runs) {
+  const text = `${p.label || "Pareto front (predicted)"}: ${fmtTime(p.time)}, ${fmtBytes(p.peak)}`;
+  const measured = (p.measuredIn || []).map((n) => runs.get(n)).filter(Boolean)
+    .map((r) => `run #${r.run} measured this placement: ${fmtTime(r.time)}, ${fmtBytes(r.peak)}`);
+  return [text, ...measured].join("; ");
 }
 
 // The front and the current point are predictions of the cost model of the last run; each
