@@ -590,9 +590,11 @@ test("a saved view whose kernel is gone says so, asks Python nothing and offers 
     const { model, el } = mountSaved({ ...smallState(), advising: true, suggestion: {}, pareto: [] }, kernel);
     const notice = byClass(el, "nba-gone-notice");
     assert.equal(notice.length, 1);
+    assert.equal(notice[0].hidden, false);
     assert.equal(notice[0].textContent, GONE_TEXT);
     assert.ok(GONE_TEXT.includes("kernel that made this profile is gone") && GONE_TEXT.includes("Run this cell again"));
-    assert.deepEqual(model.sent, [], "no code or advice request to a kernel that is not there");
+    // asked all the same (a saved view has no channel to Python: nothing is sent), in case it is live
+    assert.deepEqual(model.sent, [{ type: "code", node: "<root>" }, { type: "advise" }]);
     assert.equal(byClass(el, "nba-code-title")[0].textContent,
       "The generated code is not saved with the notebook: run the cell again to see it");
     for (const cls of ["nba-rerun", "nba-line-profile", "nba-apply"]) assert.ok(byClass(el, cls)[0].disabled, cls);
@@ -605,13 +607,24 @@ test("a saved view whose kernel is gone says so, asks Python nothing and offers 
   }
 });
 
+test("a view taken for a saved one is live again as soon as Python answers", async () => {
+  const { model, el } = mountSaved(smallState(), { id: "known-to-the-front-end-by-another-id" });
+  assert.equal(byClass(el, "nba-gone-notice")[0].hidden, false);
+  assert.ok(byClass(el, "nba-rerun")[0].disabled);
+  model.receive({ type: "code", node: "<root>", function: "model", fwd: "def model_fwd(_c, x):\n    return x", bwd: "" });
+  assert.equal(byClass(el, "nba-gone-notice")[0].hidden, true);
+  assert.ok(!byClass(el, "nba-rerun")[0].disabled && !byClass(el, "nba-budget-input")[0].disabled);
+  assert.ok(byClass(el, "nba-checkpoint").every((b) => !b.disabled));
+  assert.equal(byClass(el, "nba-code-title")[0].textContent, "Generated adjoint of model");
+});
+
 test("the view is live in its own kernel, and where the front end has no kernel to compare with", () => {
   for (const [kernel, manager] of [[{ id: "made-by-this-kernel" }, true], [undefined, false]]) {
     const model = new FakeModel({ ...smallState(), kernel_id: "made-by-this-kernel" });
     if (manager) model.widget_manager = { kernel };
     const el = document.createElement("div");
     widget.render({ model, el });
-    assert.equal(byClass(el, "nba-gone-notice").length, 0);
+    assert.equal(byClass(el, "nba-gone-notice")[0].hidden, true);
     assert.deepEqual(codeRequests(model), [{ type: "code", node: "<root>" }]);
     assert.ok(!byClass(el, "nba-rerun")[0].disabled);
     assert.equal(kernelGone(model), false);

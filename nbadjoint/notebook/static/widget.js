@@ -454,6 +454,8 @@ export const GONE_TEXT = "Saved view: the kernel that made this profile is gone,
 // with the notebook, and the notebook's kernel (if any) is not the one that made the profile.
 // Python sends the id of its kernel (kernel_id); the widget manager of JupyterLab and Notebook 7
 // knows the notebook's kernel. Elsewhere (no manager kernel to compare with) the view is live.
+// The view still asks Python for its code: should Python answer after all (a kernel known to the
+// front end by another id), the view is live again at once.
 export function kernelGone(model) {
   const made = model.get("kernel_id");
   const manager = model.widget_manager;
@@ -542,11 +544,10 @@ function render({ model, el }) {
   const view = { expanded: new Map(), gone: kernelGone(model) };
   const root = h("div", "nba-widget");
   root.classList.toggle("nba-gone", view.gone);
-  if (view.gone) {
-    const notice = h("div", "nba-gone-notice", GONE_TEXT);
-    notice.setAttribute("role", "status");
-    root.appendChild(notice);
-  }
+  const notice = h("div", "nba-gone-notice", GONE_TEXT);
+  notice.setAttribute("role", "status");
+  notice.hidden = !view.gone;
+  root.appendChild(notice);
 
   // header: whole-run figures, budget, prediction, suggestion, actions
   const header = h("div", "nba-header");
@@ -836,13 +837,13 @@ function render({ model, el }) {
   view.code = null;
   view.codeAsked = null;
   const askCode = () => {
-    if (view.gone) return; // no Python to answer
     const selected = model.get("selected");
     if ((view.code && view.code.node === selected) || view.codeAsked === selected) return;
     view.codeAsked = selected;
     model.send({ type: "code", node: selected });
   };
   const onMessage = (msg) => {
+    if (view.gone) revive(); // Python answered: the view is live after all
     if (!msg || msg.type !== "code" || msg.node !== model.get("selected")) return; // a stale answer
     view.code = msg;
     view.codeAsked = null;
@@ -918,10 +919,16 @@ function render({ model, el }) {
     return [name, handler];
   });
 
+  const revive = () => {
+    view.gone = false;
+    notice.hidden = true;
+    root.classList.remove("nba-gone");
+    for (const draw of Object.values(renderers)) draw();
+  };
   for (const draw of Object.values(renderers)) draw();
   el.appendChild(root);
   // large trees: the tree is on screen first; the suggestion and the Pareto front follow
-  if (model.get("advising") && !view.gone) model.send({ type: "advise" });
+  if (model.get("advising")) model.send({ type: "advise" }); // (unanswered in a saved view: nothing lost)
   return () => {
     for (const [name, handler] of handlers) model.off(`change:${name}`, handler);
     model.off("msg:custom", onMessage);
