@@ -517,6 +517,12 @@ test("the line profile's table rows wrap their code under the code column, never
   assert.equal(rowsShown[0].textContent, row);
   assert.equal(rowsShown[0].style.getPropertyValue("--nba-lp-prefix"), `${LINE_PREFIX}ch`);
   assert.equal(byClass(pre, "nba-lp-text").length, 5);
+  // shown, it has the widget's whole width (the chart steps aside until "Show code")
+  const lower = byClass(el, "nba-lower")[0];
+  assert.ok(lower.classList.contains("nba-lines"));
+  fire(byClass(el, "nba-line-profile")[0], "click");
+  await tick();
+  assert.ok(!lower.classList.contains("nba-lines"));
 });
 
 test("the prediction carries the model's measured accuracy from the reruns", async () => {

@@ -867,6 +867,8 @@ function render({ model, el }) {
       fillLineProfile(lineCode, lines);
     }
     lineCode.hidden = !lines;
+    // a line profile is a wide table: it takes the chart's place too, the whole width of the widget
+    lower.classList.toggle("nba-lines", !!lines);
     lineButton.textContent = lines ? "Show code" : "Line profile";
     if (lines && view.scrollToLines) {
       view.scrollToLines = false;
