@@ -577,6 +577,19 @@ def test_real_rerun_records_predicted_and_measured_figures(real):
     assert real.profile is measured and measured.placement[INNER_SITE] is False
 
 
+def test_real_reruns_send_the_cost_models_checks_to_the_front_end(real, measured):
+    assert real.profile_data["model_checks"] == []
+    real.toggle(INNER_SITE)
+    predicted = dict(real.prediction)
+    real.rerun()
+    (check,) = real.profile_data["model_checks"]
+    assert check == {"predicted": predicted, "measured": real.history[-1]["measured"]}
+    # a widget made from a rerun profile knows the checks of the reruns that led to it
+    again = real.profile.rerun(measured.placement).widget()
+    assert len(again.profile_data["model_checks"]) == 2 and len(again.history) == 1
+    json.dumps(again.profile_data)
+
+
 def test_real_code_and_line_profile_of_a_selected_site(real):
     sent = sent_by(real)
     real.selected = INNER_SITE
@@ -586,7 +599,48 @@ def test_real_code_and_line_profile_of_a_selected_site(real):
     (answer,) = sent
     assert answer["function"] == "inner" and answer["bwd"] == real.code["bwd"]
     assert answer["fwd"] == real.profile.sources["inner"]["fwd"] and "def inner_fwd" in answer["fwd"]
-    assert "Timer unit" in real.show_line_profile()
+    text = real.show_line_profile()
+    assert "Function: inner_fwd: " in text and "Function: inner_bwd: " in text
+
+
+def test_real_line_profile_is_narrow_and_names_the_sweeps_that_did_not_run(real):
+    from nbadjoint.profiling.lineprof import HEADER, PREFIX_WIDTH
+
+    text = real.show_line_profile(INNER_SITE)
+    lines = text.splitlines()
+    assert "Total time" not in text and "Timer unit" not in text and "File:" not in text
+    # the general bodies run only where the shape guards fail: one line each, no empty table
+    assert "Function: inner_fwd_general: not run (the specialised body's shape guards held on every call)" in lines
+    assert lines.count(HEADER) == 2
+    # every table row: fixed-width figures, then the generated line exactly as written
+    sources = real.profile.sources["inner"]
+    generated = {s.rstrip() for s in (sources["fwd"] + "\n" + sources["bwd"]).splitlines()}
+    rows = [line for line in lines if line[:6].strip().isdigit()]
+    assert rows and all(line[PREFIX_WIDTH:].rstrip() in generated for line in rows), \
+        [line for line in rows if line[PREFIX_WIDTH:].rstrip() not in generated]
+    assert any(line[PREFIX_WIDTH:].startswith("def inner_bwd(") for line in rows)
+    timed = [line for line in rows if line[PREFIX_WIDTH - 2:PREFIX_WIDTH] == "  " and line[6:14].strip()]
+    assert timed and all(line[13] != " " and line[14] == " " for line in timed), timed
+    # the figures take PREFIX_WIDTH characters, where line_profiler's take 45
+    assert max(len(line) - len(line[PREFIX_WIDTH:]) for line in rows) == PREFIX_WIDTH
+
+
+def test_the_line_profile_of_sweeps_that_never_ran_is_one_line_each(tmp_path):
+    from nbadjoint.profiling.lineprof import format_stats
+
+    path = tmp_path / "gen.py"
+    path.write_text("def f_fwd(_c, x):\n    y = x * 2\n    return y\n\ndef f_bwd(_c, b, x):\n    return (2 * b,)\n")
+    text = format_stats("f", {(str(path), 1, "f_fwd"): [(2, 3, 1500.0), (3, 3, 500.0)],
+                              (str(path), 5, "f_bwd"): []}, 1e-9)
+    assert text.splitlines()[2:] == [
+        "Function: f_fwd: 2.0 µs (generated line 1)",
+        "  Line    Hits       Time  %Time  Code",
+        "     1                            def f_fwd(_c, x):",
+        "     2       3     1.5 µs   75.0      y = x * 2",
+        "     3       3   500.0 ns   25.0      return y",
+        "",
+        "Function: f_bwd: not run (no call of it ran this sweep)",
+    ]
 
 
 def test_real_profile_read_from_json_shows_why_it_cannot_rerun(measured):
@@ -629,3 +683,54 @@ def test_the_widget_of_500_call_sites_defers_its_advice_and_sends_a_small_state(
     w.advise()
     assert w.suggestion["peak_bytes"] <= w.budget
     assert len(w.pareto) > 2
+
+
+def test_the_widget_names_its_kernel_so_that_a_saved_view_knows_when_it_is_gone(widget, monkeypatch):
+    import ipykernel.connect
+
+    from nbadjoint.notebook import widget as module
+
+    assert widget.kernel_id == ""               # not in a kernel: never taken for a saved view
+    assert "kernel_id" in widget.keys
+    monkeypatch.setattr(ipykernel.connect, "get_connection_file",
+                        lambda: "/run/jupyter/kernel-0c6f2d2e-7d5e-4a8e-9d3b-1f2a3b4c5d6e.json")
+    assert module._kernel_id() == "0c6f2d2e-7d5e-4a8e-9d3b-1f2a3b4c5d6e"
+    assert CallTreeWidget(widget.profile).kernel_id == "0c6f2d2e-7d5e-4a8e-9d3b-1f2a3b4c5d6e"
+    monkeypatch.setattr(ipykernel.connect, "get_connection_file", lambda: "/tmp/custom-name.json")
+    assert module._kernel_id() == ""
+
+
+class FrontFakeProfile(FakeProfile):
+    """A profile whose front holds its placements: the all-checkpointed one and all split."""
+
+    def pareto(self):
+        ends = [{s: True for s in SITES}, {s: False for s in SITES}]
+        return [FakeSuggestion(p, self.predict(p).time, self.predict(p).peak_bytes, "front", []) for p in ends]
+
+    def rerun(self, placement):
+        return FrontFakeProfile(placement, offset=(0.001, 8))
+
+
+def test_a_front_point_measured_by_a_run_names_the_run_after_later_reruns():
+    w = CallTreeWidget(FrontFakeProfile())
+    assert [p.get("measured_in") for p in w.pareto] == [[1], None]   # run 1 ran all checkpointed
+    w.placement = {s: False for s in SITES}
+    w.rerun()
+    assert [p.get("measured_in") for p in w.pareto] == [[1], [2]]
+    w.placement = {s: True for s in SITES}
+    w.rerun()                                   # the front comes from run 3, which measured it again
+    assert [p.get("measured_in") for p in w.pareto] == [[1, 3], [2]]
+    assert all(set(p) <= {"time", "peak_bytes", "measured_in"} for p in w.pareto)
+    json.dumps(w.pareto)
+    for _ in range(HISTORY_LENGTH):             # runs dropped from the history are no longer named
+        w.rerun()
+    assert [p.get("measured_in") for p in w.pareto] == [list(range(4, 14)), None]
+
+
+def test_real_front_after_a_rerun_keeps_the_first_runs_measurement_in_view(real, measured):
+    on_front = [p for p in measured.pareto() if p.placement == measured.placement]
+    real.toggle(INNER_SITE)
+    real.rerun()
+    first = [p for p in real.pareto if 1 in p.get("measured_in", [])]
+    assert on_front and len(first) == len(on_front) == 1
+    assert first[0]["peak_bytes"] == real.history[0]["measured"]["peak_bytes"]

@@ -8,12 +8,19 @@ few synced traitlets that the front end (``static/widget.js``) renders:
 - ``placement``: the placement being edited (site id -> checkpointed); set it from Python or the UI
 - ``prediction``: the cost model's ``{"time", "peak_bytes"}`` for ``placement`` (no run)
 - ``suggestion``: the advisor's answer for ``budget``; ``pareto``: the time / peak Pareto front
+  predicted from the latest run, each point with ``measured_in``, the runs of the history that
+  measured its placement (the chart joins the prediction to what was measured, never hides it)
 - ``advising``: True while the suggestion and the front of a large tree (more than
   `ADVICE_LATER_SITES` call sites) wait for the first view, which asks for them; ``advise()``
   computes them from Python
-- ``history``: the last runs, each with its placement and predicted and measured figures
+- ``history``: the last runs, each with its placement and predicted and measured figures; the
+  cost model's accuracy comes from ``profile_data["model_checks"]`` (the profile's `ModelCheck`s,
+  every rerun that led to it, made here or not)
 - ``selected``: the node whose code the code panel shows; ``line_profile``: its line profile
 - ``live``: False for a profile that cannot run (read from JSON): the front end offers no rerun
+- ``kernel_id``: the id of the kernel this widget lives in ("" outside a Jupyter kernel). A view
+  drawn later from the widget state saved with the notebook compares it with the notebook's
+  kernel: when they differ, Python is gone, and the view says so and offers nothing to run
 
 The generated code of a function is not synced: the front end asks for the selected node's code
 with a ``{"type": "code", "node": id}`` message and Python answers with one
@@ -51,6 +58,18 @@ ADVICE_LATER_SITES = 60
 """Beyond this many call sites the advisor's suggestion and the Pareto front (seconds of search
 on large trees) are computed once the widget is on screen: the front end asks for them
 (``advising`` is True until then), and so does every Python method that needs them."""
+
+
+def _kernel_id():
+    """The id of the Jupyter kernel running this code ("" outside one): the server names a
+    kernel's connection file ``kernel-<id>.json``, and front ends know the kernel by that id."""
+    try:
+        from ipykernel.connect import get_connection_file
+
+        name = pathlib.Path(get_connection_file()).stem
+    except Exception:                           # not in a kernel (a script, a test, a terminal)
+        return ""
+    return name[len("kernel-"):] if name.startswith("kernel-") else ""
 
 
 def _plain(value):
@@ -130,6 +149,7 @@ class CallTreeWidget(anywidget.AnyWidget):
     pareto = traitlets.List().tag(sync=True)
     advising = traitlets.Bool(False).tag(sync=True)
     live = traitlets.Bool(True).tag(sync=True)
+    kernel_id = traitlets.Unicode("").tag(sync=True)
 
     _ready = False
 
@@ -142,6 +162,7 @@ class CallTreeWidget(anywidget.AnyWidget):
         data = self._synced_data(profile)
         self.profile_data = data
         self.live = self._is_live(profile)
+        self.kernel_id = _kernel_id()
         self.method = method
         self.budget = parse_budget(budget) if budget is not None else int(data["budget_bytes"])
         self.placement = dict(data["placement"])
@@ -308,6 +329,9 @@ class CallTreeWidget(anywidget.AnyWidget):
         data.pop("sources", None)
         data.pop("call_tree", None)
         data["ratio"] = profile.data.ratio
+        # the cost model's tests so far: each rerun that led here, with what was predicted for it
+        data["model_checks"] = [{"predicted": _figures(c.predicted), "measured": _figures(c.measured)}
+                                for c in getattr(profile, "model_checks", None) or []]
         return _plain(data)
 
     @staticmethod
@@ -322,14 +346,38 @@ class CallTreeWidget(anywidget.AnyWidget):
 
     def _update_pareto(self):
         pareto = getattr(self.profile, "pareto", None)
+        self._front_placements = []
         if pareto is None:
             self.pareto = []
             return
         try:
-            self.pareto = _plain([{"time": p.time, "peak_bytes": p.peak_bytes} for p in pareto()])
+            front = pareto()
+            self._front_placements = [None if getattr(p, "placement", None) is None else _plain(dict(p.placement))
+                                      for p in front]
+            self.pareto = self._with_runs(_plain([{"time": p.time, "peak_bytes": p.peak_bytes} for p in front]))
         except Exception as exc:
             self.pareto = []
             self.error = f"Pareto front failed: {_plain_error(exc)}"
+
+    def _with_runs(self, front):
+        """The front's points, each with ``measured_in``: the runs of the history that measured its
+        placement (the front is predicted from the latest run; an earlier run may have measured
+        one of its placements otherwise, and the chart shows both)."""
+        placements = getattr(self, "_front_placements", [])
+        out = []
+        for index, point in enumerate(front):
+            point = {k: v for k, v in point.items() if k != "measured_in"}
+            placement = placements[index] if index < len(placements) else None
+            runs = [run["run"] for run in self.history if placement is not None and run["placement"] == placement]
+            if runs:
+                point["measured_in"] = runs
+            out.append(point)
+        return out
+
+    @traitlets.observe("history")
+    def _on_history(self, change):
+        if self.pareto:
+            self.pareto = self._with_runs(self.pareto)
 
     def _update_suggestion(self):
         try:

@@ -46,6 +46,19 @@ def _split_site_id(site_id):
 
 
 @dataclass(frozen=True)
+class ModelCheck:
+    """One test of the cost model: what it predicted for a placement, and what a rerun measured."""
+    predicted: Prediction
+    measured: Prediction
+
+    @property
+    def time_error(self):
+        """(measured - predicted) / predicted adjoint time (None when the prediction is not > 0)."""
+        p, m = self.predicted.time, self.measured.time
+        return (m - p) / p if p > 0 and math.isfinite(m) else None
+
+
+@dataclass(frozen=True)
 class ParetoPoint:
     """One placement of the time / peak-memory Pareto front (predicted figures)."""
     time: float
@@ -82,6 +95,7 @@ class Profile:
         self.grad = grad
         self.session = session
         self._loaded = None             # "JSON" for a profile read by from_json / from_dict
+        self.model_checks = []          # ModelCheck per rerun that led here (see `rerun`)
         self._suggestions = {}
         self._pareto = None
 
@@ -199,7 +213,21 @@ class Profile:
         cannot rerun (ProfileError): it has no function to run.
         """
         full = self.full_placement(placement)
-        return self._live("rerun it").rerun(full, **options)
+        predicted = self.predict(full)
+        measured = self._live("rerun it").rerun(full, **options)
+        measured.model_checks = list(self.model_checks)
+        # a test of the model only when the rerun ran the code and placement it predicted
+        if measured.data.sources == self.data.sources and dict(measured.placement) == full:
+            figures = Prediction(time=measured.adjoint_time, peak_bytes=measured.peak_bytes)
+            measured.model_checks.append(ModelCheck(predicted, figures))
+        return measured
+
+    def model_accuracy(self):
+        """The cost model's measured accuracy: ``(low, high, count)`` of (measured - predicted) /
+        predicted adjoint time over the reruns that led to this profile (see `rerun`; -0.05 is
+        5% faster than predicted), or None before any rerun."""
+        errors = [e for e in (c.time_error for c in self.model_checks) if e is not None]
+        return (min(errors), max(errors), len(errors)) if errors else None
 
     def line_profile(self, site_or_function):
         """line_profiler's report of the generated forward and backward sweeps of one function.
@@ -232,7 +260,7 @@ class Profile:
         by reference (see `ProfileSession`); the cost model and the advisor's results are
         computed again when asked for."""
         return {"data": self.data, "value": self.value, "grad": self.grad,
-                "session": self.session, "loaded": self._loaded}
+                "session": self.session, "loaded": self._loaded, "model_checks": self.model_checks}
 
     def __setstate__(self, state):
         if "data" not in state:                 # pickled by nbadjoint before the data/session split
@@ -240,6 +268,7 @@ class Profile:
         self.__init__(state["data"], value=state["value"], grad=state["grad"],
                       session=state["session"])
         self._loaded = state.get("loaded")
+        self.model_checks = list(state.get("model_checks", []))
 
     # -- output --------------------------------------------------------------------------------
 

@@ -71,6 +71,31 @@ def _rows(profile, suggestion):
     return rows
 
 
+def offset(x):
+    """A relative error in words: ``0.143 -> "14% above"``, ``-0.012 -> "1.2% below"`` (one
+    decimal under 10%), ``0 -> "0% off"``."""
+    size = f"{100 * abs(x):.{1 if round(100 * abs(x), 1) < 10 else 0}f}%"
+    return f"{size} {'above' if x > 0 else 'below' if x < 0 else 'off'}"   # as the widget words it
+
+
+def accuracy_lines(profile, predicted=None):
+    """What the cost model's predictions are worth: its measured error over the reruns that led to
+    ``profile`` and, for a ``predicted`` time, the range to expect; before any rerun, that the
+    model is unchecked and how to check it."""
+    accuracy = getattr(profile, "model_accuracy", lambda: None)()
+    if accuracy is None:
+        return ["  a prediction of the cost model, not yet checked: prof.rerun(placement) measures one"]
+    low, high, count = accuracy
+    span = offset(low) if count == 1 or offset(low) == offset(high) else f"{offset(low)} to {offset(high)}"
+    lines = [f"  cost model: measured {span} its prediction on {count} rerun{'s' if count > 1 else ''}"]
+    if predicted is not None and predicted > 0:
+        expect = format_seconds(predicted * (1 + low))
+        if count > 1 and format_seconds(predicted * (1 + high)) != expect:
+            expect += f" to {format_seconds(predicted * (1 + high))}"
+        lines.append(f"  so expect the suggestion to take {expect}")
+    return lines
+
+
 def _summary_lines(profile, suggestion, error, budget):
     if suggestion is not None:
         budget_bytes = suggestion.budget_bytes
@@ -116,6 +141,7 @@ def _summary_lines(profile, suggestion, error, budget):
     lines.append(f"  predicted adjoint {format_seconds(suggestion.time)} "
                  f"({format_seconds(-gain, signed=True)}, {0.0 - percent:+.1f}%), "
                  f"peak {format_bytes(suggestion.peak_bytes)}")
+    lines += accuracy_lines(profile, suggestion.time)
     return lines
 
 

@@ -212,6 +212,9 @@ def test_widget_in_jupyterlab_toggles_applies_and_reruns(jupyterlab):
             expect(widget.locator(".nba-run")).to_have_count(2)
             expect(measured).to_contain_text("(run #2)")
             expect(widget.locator(".nba-error")).to_be_hidden()
+            # the rerun tested the cost model: the prediction now comes with the range to expect
+            expect(widget.locator(".nba-accuracy")).to_contain_text("its prediction on 1 rerun")
+            expect(widget.locator(".nba-accuracy")).to_contain_text("expect ")
 
             # the first call site's generated adjoint code
             rows.nth(1).click()
@@ -229,7 +232,14 @@ def test_widget_in_jupyterlab_toggles_applies_and_reruns(jupyterlab):
             widget.screenshot(path=str(SCREENSHOTS / "widget.png"))
 
             widget.locator(".nba-line-profile").click()
-            expect(widget.locator(".nba-line-profile-text")).to_contain_text("Timer unit")
+            lines = widget.locator(".nba-line-profile-text")
+            expect(lines).to_contain_text("Function: ")
+            expect(lines).not_to_contain_text("Total time")
+            # long generated lines wrap under the code column: the profile is never wider than its box
+            assert lines.evaluate("p => p.scrollWidth <= p.clientWidth + 1"), \
+                lines.evaluate("p => [p.scrollWidth, p.clientWidth]")
+            # it takes the code boxes' place, in view
+            assert lines.evaluate("p => { const r = p.getBoundingClientRect(); return r.top < innerHeight && r.bottom > 0; }")
             page.evaluate("() => window.jupyterapp.commands.execute('apputils:change-theme',"
                           " {theme: 'JupyterLab Dark'})")
             page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'")
@@ -421,5 +431,10 @@ def test_widget_behaviour_in_jupyterlab_and_notebook7(jupyter_both, frontend):
             reopened = page.locator(".jp-Cell").nth(1)
             reopened.locator(".nba-row").first.wait_for()
             expect(page.get_by_text("model not found")).to_have_count(0)
+            # drawn from the saved state in a new kernel: it says so, and waits for nothing
+            expect(reopened.locator(".nba-gone-notice")).to_be_visible()
+            expect(reopened.locator(".nba-gone-notice")).to_contain_text("Run this cell again")
+            expect(reopened.locator(".nba-code-title")).to_contain_text("not saved with the notebook")
+            expect(reopened.locator(".nba-rerun")).to_be_disabled()
         finally:
             browser.close()

@@ -6,7 +6,7 @@ import { FakeModel, byClass, findAll, fire, installDocument, press } from "./dom
 
 installDocument();
 const widget = (await import("../../nbadjoint/notebook/static/widget.js")).default;
-const { BUDGET_ERROR, COLUMNS, OPEN_DEPTH, accuracyText, chartPoints, legendLabels, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
+const { BUDGET_ERROR, COLUMNS, GONE_TEXT, LINE_PREFIX, kernelGone, OPEN_DEPTH, accuracyText, lineProfileLines, chartPoints, pointTitle, legendLabels, extent, fmtBytes, fmtTime, niceTicks } = await import("../../nbadjoint/notebook/static/widget.js");
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
 
@@ -501,19 +501,59 @@ test("the line profile replaces the code boxes, and the same button goes back to
   assert.equal(button.textContent, "Line profile");
 });
 
+test("the line profile's table rows wrap their code under the code column, never widening the panel", async () => {
+  const { el, model } = mount(smallState());
+  const row = "   106       3    12.3 µs   13.1      w_b = _t2_b * u if _t2_b.__class__ is float else _vjp.ubl_seq(_t2_b * u, w, '*')";
+  const text = ["Line profile of the generated sweeps of step", "", "Function: step_bwd: 93.5 µs (generated line 93)",
+    "  Line    Hits       Time  %Time  Code", row, "Function: step_fwd_general: not run (the shape guards held)"].join("\n");
+  assert.deepEqual(lineProfileLines(text).map((l) => l.row), [false, false, false, false, true, false]);
+  assert.equal(row.indexOf("w_b"), LINE_PREFIX + 4); // the code column starts at LINE_PREFIX
+  model.set("line_profile", text);
+  await tick();
+  const pre = byClass(el, "nba-line-profile-text")[0];
+  assert.equal(pre.textContent, text.split("\n").map((l) => l || "\u00a0").join(""));
+  const rowsShown = byClass(pre, "nba-lp-row");
+  assert.equal(rowsShown.length, 1);
+  assert.equal(rowsShown[0].textContent, row);
+  assert.equal(rowsShown[0].style.getPropertyValue("--nba-lp-prefix"), `${LINE_PREFIX}ch`);
+  assert.equal(byClass(pre, "nba-lp-text").length, 5);
+  // shown, it has the widget's whole width (the chart steps aside until "Show code")
+  const lower = byClass(el, "nba-lower")[0];
+  assert.ok(lower.classList.contains("nba-lines"));
+  fire(byClass(el, "nba-line-profile")[0], "click");
+  await tick();
+  assert.ok(!lower.classList.contains("nba-lines"));
+});
+
 test("the prediction carries the model's measured accuracy from the reruns", async () => {
   const { el, model } = mount(smallState());
   const accuracy = () => byClass(el, "nba-accuracy")[0].textContent;
-  assert.equal(accuracy(), "accuracy: rerun to compare with a measurement");
+  assert.equal(accuracy(), "not yet checked: a rerun measures a prediction");
   const history = model.get("history");
   model.set("history", [...history,
     { run: 2, placement: {}, predicted: { time: 0.0767, peak_bytes: 1 }, measured: { time: 0.1017, peak_bytes: 1 } },
     { run: 3, placement: {}, predicted: { time: 0.1, peak_bytes: 1 }, measured: { time: 0.099, peak_bytes: 1 } }]);
   await tick();
-  assert.equal(accuracy(), "measured −1.0%…+33% of predicted on 2 reruns");
+  // the current prediction is 0.2 s: expect 0.2 × (1 − 1%) to 0.2 × (1 + 33%)
+  assert.equal(accuracy(), "expect 198.0 ms–265.2 ms: measured 1.0% below to 33% above its prediction on 2 reruns");
   const errors = byClass(el, "nba-run").map((r) => r.children[3].textContent);
   assert.deepEqual(errors, ["−1.0%", "+33%", "–"]);
-  assert.equal(accuracyText([history[0]]), "accuracy: rerun to compare with a measurement");
+  assert.equal(accuracyText([]), "not yet checked: a rerun measures a prediction");
+  assert.equal(accuracyText([{ predicted: { time: 0.1 }, measured: { time: 0.11 } }]), "measured 10% above its prediction on 1 rerun");
+});
+
+test("the accuracy comes from the profile's own checks of the model when it has them", async () => {
+  const state = smallState();
+  // a profile rerun twice before this widget was made: its checks, not the widget's one-run history
+  state.profile_data = { ...state.profile_data, model_checks: [
+    { predicted: { time: 0.1, peak_bytes: 1 }, measured: { time: 0.105, peak_bytes: 1 } },
+    { predicted: { time: 0.2, peak_bytes: 1 }, measured: { time: 0.22, peak_bytes: 1 } }] };
+  const { el, model } = mount(state);
+  const accuracy = () => byClass(el, "nba-accuracy")[0].textContent;
+  assert.equal(accuracy(), "expect 210.0 ms–220.0 ms: measured 5.0% above to 10% above its prediction on 2 reruns");
+  model.set("prediction", { time: 0.1, peak_bytes: 1 });
+  await tick();
+  assert.equal(accuracy(), "expect 105.0 ms–110.0 ms: measured 5.0% above to 10% above its prediction on 2 reruns");
 });
 
 test("each measured run is joined to its prediction, and the legend says which run the front is from", async () => {
@@ -540,4 +580,85 @@ test("the tree and the budget field keep their keys from the notebook's shortcut
   const { el } = mount(smallState());
   assert.ok(rows(el).every((r) => r.getAttribute("data-lm-suppress-shortcuts") === "true"));
   assert.ok(!press(rowFor(el, "model:4:step"), "x").stopped, "other keys are left alone");
+});
+
+// A view drawn from the widget state saved with the notebook: the notebook's kernel is a new one.
+function mountSaved(state, kernel) {
+  const model = new FakeModel({ ...state, kernel_id: "made-by-this-kernel" });
+  model.widget_manager = { kernel };
+  const el = document.createElement("div");
+  widget.render({ model, el });
+  return { model, el };
+}
+
+test("a saved view whose kernel is gone says so, asks Python nothing and offers nothing to run", async () => {
+  for (const kernel of [{ id: "a-new-kernel" }, null]) {
+    const { model, el } = mountSaved({ ...smallState(), advising: true, suggestion: {}, pareto: [] }, kernel);
+    const notice = byClass(el, "nba-gone-notice");
+    assert.equal(notice.length, 1);
+    assert.equal(notice[0].hidden, false);
+    assert.equal(notice[0].textContent, GONE_TEXT);
+    assert.ok(GONE_TEXT.includes("kernel that made this profile is gone") && GONE_TEXT.includes("Run this cell again"));
+    // asked all the same (a saved view has no channel to Python: nothing is sent), in case it is live
+    assert.deepEqual(model.sent, [{ type: "code", node: "<root>" }, { type: "advise" }]);
+    assert.equal(byClass(el, "nba-code-title")[0].textContent,
+      "The generated code is not saved with the notebook: run the cell again to see it");
+    for (const cls of ["nba-rerun", "nba-line-profile", "nba-apply"]) assert.ok(byClass(el, cls)[0].disabled, cls);
+    assert.ok(byClass(el, "nba-budget-input")[0].disabled);
+    assert.ok(byClass(el, "nba-checkpoint").every((b) => b.disabled));
+    assert.equal(byClass(el, "nba-suggested")[0].children[1].textContent, "not computed before the notebook was saved");
+    assert.ok(!findAll(el, (n) => n.tagName === "TEXT").some((n) => n.textContent.includes("computing")));
+    press(rowFor(el, "model:4:step"), " ");
+    assert.equal(model.get("placement")["model:4:step"], true, "Space toggles nothing");
+  }
+});
+
+test("a view taken for a saved one is live again as soon as Python answers", async () => {
+  const { model, el } = mountSaved(smallState(), { id: "known-to-the-front-end-by-another-id" });
+  assert.equal(byClass(el, "nba-gone-notice")[0].hidden, false);
+  assert.ok(byClass(el, "nba-rerun")[0].disabled);
+  model.receive({ type: "code", node: "<root>", function: "model", fwd: "def model_fwd(_c, x):\n    return x", bwd: "" });
+  assert.equal(byClass(el, "nba-gone-notice")[0].hidden, true);
+  assert.ok(!byClass(el, "nba-rerun")[0].disabled && !byClass(el, "nba-budget-input")[0].disabled);
+  assert.ok(byClass(el, "nba-checkpoint").every((b) => !b.disabled));
+  assert.equal(byClass(el, "nba-code-title")[0].textContent, "Generated adjoint of model");
+});
+
+test("the view is live in its own kernel, and where the front end has no kernel to compare with", () => {
+  for (const [kernel, manager] of [[{ id: "made-by-this-kernel" }, true], [undefined, false]]) {
+    const model = new FakeModel({ ...smallState(), kernel_id: "made-by-this-kernel" });
+    if (manager) model.widget_manager = { kernel };
+    const el = document.createElement("div");
+    widget.render({ model, el });
+    assert.equal(byClass(el, "nba-gone-notice")[0].hidden, true);
+    assert.deepEqual(codeRequests(model), [{ type: "code", node: "<root>" }]);
+    assert.ok(!byClass(el, "nba-rerun")[0].disabled);
+    assert.equal(kernelGone(model), false);
+  }
+  const unknown = new FakeModel({ ...smallState(), kernel_id: "" });
+  unknown.widget_manager = { kernel: null };
+  assert.equal(kernelGone(unknown), false, "a widget made outside a kernel is never taken for a saved view");
+});
+
+test("a front point an earlier run measured is joined to that measurement, and says both", async () => {
+  const { el, model } = mount(smallState());
+  const history = [...model.get("history"),
+    { run: 2, placement: {}, predicted: { time: 0.15, peak_bytes: 17200 }, measured: { time: 0.16, peak_bytes: 17200 } }];
+  model.set("history", history);
+  // predicted from run #2, the all-checkpointed point at 0.2 s; run #1 measured that placement at 0.21 s
+  model.set("pareto", [{ time: 0.2, peak_bytes: 10000, measured_in: [1] }, { time: 0.15, peak_bytes: 17200 }]);
+  await tick();
+  const joins = byClass(el, "nba-front-measured");
+  assert.equal(joins.length, 1);
+  const points = chartPoints(model.get("pareto"), null, null, history);
+  const runs = new Map(points.filter((p) => p.kind === "run").map((p) => [p.run, p]));
+  assert.equal(pointTitle(points[0], runs),
+    "Pareto front (predicted from run #2): 200.0 ms, 10.0 kB; run #1 measured this placement: 210.0 ms, 10.0 kB");
+  assert.equal(pointTitle(points[1], runs), "Pareto front (predicted from run #2): 150.0 ms, 17.2 kB");
+  const titles = findAll(el, (n) => n.tagName === "TITLE").map((n) => n.textContent);
+  assert.ok(titles.includes(pointTitle(points[0], runs)), titles.join(" | "));
+  // the join goes from the predicted point to run #1's square
+  const square = byClass(el, "nba-point-run")[0];
+  const x = Number(square.getAttribute("x")) + 3.5;
+  assert.equal(Number(joins[0].getAttribute("x2")), x);
 });

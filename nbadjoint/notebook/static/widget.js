@@ -2,7 +2,7 @@
 //
 // State comes from the Python side (nbadjoint/notebook/widget.py): profile_data (the profile's data
 // without its generated code), placement, prediction, suggestion, pareto, budget, history, selected,
-// line_profile, error, busy, advising, live.
+// line_profile, error, busy, advising, live, kernel_id.
 // The view edits `placement` and `selected` directly and asks Python for everything else with
 // model.send({type: "apply" | "rerun" | "line_profile" | "budget" | "advise"}).
 // The generated code of a function is fetched when its row is selected: the view sends
@@ -179,6 +179,7 @@ function nameCell(view, tr, info, site, isRoot) {
 function adviceCells(view, tr, info, site, isRoot) {
   const { node, hiddenAdvice } = info;
   const { placement, suggestion, busy } = view.state();
+  // (view.gone: a saved view with no Python behind it, where a toggle would predict nothing)
   const toggleCell = cell(tr, null, "nba-toggle");
   const badgeCell = cell(tr, null, "nba-advice");
   if (!isRoot) {
@@ -187,7 +188,7 @@ function adviceCells(view, tr, info, site, isRoot) {
     box.type = "checkbox";
     box.className = "nba-checkpoint";
     box.checked = checked;
-    box.disabled = busy;
+    box.disabled = busy || view.gone;
     box.tabIndex = -1; // the row takes the keyboard focus; Space on it toggles
     box.title = checked ? "checkpointed: click to split" : "split: click to checkpoint";
     box.addEventListener("click", (event) => event.stopPropagation());
@@ -275,11 +276,13 @@ const CHART = { width: 340, height: 214, left: 62, right: 12, top: 16, bottom: 3
 export function chartPoints(front, prediction, suggestion, history) {
   const points = [];
   const seen = new Set();
+  const last = history.length ? history[history.length - 1].run : null;
+  const frontLabel = last === null ? "Pareto front (predicted)" : `Pareto front (predicted from run #${last})`;
   for (const p of front || []) {
     const key = `${p.time}|${p.peak_bytes}`; // one mark per distinct point of the front
     if (seen.has(key)) continue;
     seen.add(key);
-    points.push({ kind: "pareto", time: p.time, peak: p.peak_bytes });
+    points.push({ kind: "pareto", time: p.time, peak: p.peak_bytes, measuredIn: p.measured_in || [], label: frontLabel });
   }
   // drawn in this order: the big current-placement ring first, so the suggestion and the
   // measured runs stay visible on top of it
@@ -293,7 +296,7 @@ export function chartPoints(front, prediction, suggestion, history) {
     const m = run.measured || {};
     const p = run.predicted || {};
     const from = finite(p.time) && finite(p.peak_bytes) ? { time: p.time, peak: p.peak_bytes } : null;
-    points.push({ kind: "run", time: m.time, peak: m.peak_bytes, from, label: `run ${run.run} (measured)` });
+    points.push({ kind: "run", run: run.run, time: m.time, peak: m.peak_bytes, from, label: `run ${run.run} (measured)` });
   });
   return points.filter((p) => finite(p.time) && finite(p.peak));
 }
@@ -367,6 +370,15 @@ function drawChart(root, points, budget, pending) {
       chart.appendChild(svg("line", { x1: sx(p.from.time), y1: sy(p.from.peak), x2: sx(p.time), y2: sy(p.peak), class: "nba-run-error" }));
     }
   }
+  // a placement of the front that a run measured: the prediction is joined to the measurement
+  // (the front comes from the latest run; an earlier run may have measured it otherwise)
+  const runs = new Map(points.filter((p) => p.kind === "run").map((p) => [p.run, p]));
+  for (const p of points) {
+    for (const n of p.measuredIn || []) {
+      const run = runs.get(n);
+      if (run) chart.appendChild(svg("line", { x1: sx(p.time), y1: sy(p.peak), x2: sx(run.time), y2: sy(run.peak), class: "nba-front-measured" }));
+    }
+  }
   const front = points.filter((p) => p.kind === "pareto").sort((a, b) => a.time - b.time);
   if (front.length > 1) {
     chart.appendChild(svg("polyline", { class: "nba-pareto-line", points: front.map((p) => `${sx(p.time)},${sy(p.peak)}`).join(" ") }));
@@ -379,10 +391,18 @@ function drawChart(root, points, budget, pending) {
     else if (p.kind === "suggested") mark = svg("path", { d: `M${x} ${y - 6}L${x + 6} ${y}L${x} ${y + 6}L${x - 6} ${y}Z`, class: "nba-point nba-point-suggested" });
     else if (p.kind === "current") mark = svg("circle", { cx: x, cy: y, r: 7, class: "nba-point nba-point-current" });
     else mark = svg("circle", { cx: x, cy: y, r: 3, class: "nba-point nba-point-pareto" });
-    mark.appendChild(svg("title", {}, `${p.label || "Pareto front"}: ${fmtTime(p.time)}, ${fmtBytes(p.peak)}`));
+    mark.appendChild(svg("title", {}, pointTitle(p, runs)));
     chart.appendChild(mark);
   }
   root.replaceChildren(chart);
+}
+
+// A mark's tooltip: what it is and its figures; for a front point a run measured, the measurement too.
+export function pointTitle(p, runs) {
+  const text = `${p.label || "Pareto front (predicted)"}: ${fmtTime(p.time)}, ${fmtBytes(p.peak)}`;
+  const measured = (p.measuredIn || []).map((n) => runs.get(n)).filter(Boolean)
+    .map((r) => `run #${r.run} measured this placement: ${fmtTime(r.time)}, ${fmtBytes(r.peak)}`);
+  return [text, ...measured].join("; ");
 }
 
 // The front and the current point are predictions of the cost model of the last run; each
@@ -404,6 +424,46 @@ function legend(history) {
   return box;
 }
 
+// -- the line profile ------------------------------------------------------------------------
+
+// Characters of figures before the code on a line-profile table row (lineprof.PREFIX_WIDTH).
+export const LINE_PREFIX = 34;
+
+// The line profile's lines, each as {text, row}: a table row (it starts with a line number) wraps
+// its long code under the code column instead of widening the panel.
+export function lineProfileLines(text) {
+  return (text || "").split("\n").map((line) => ({ text: line, row: /^\s*\d+ /.test(line) }));
+}
+
+function fillLineProfile(pre, text) {
+  const fragment = document.createDocumentFragment();
+  for (const { text: line, row } of lineProfileLines(text)) {
+    const div = h("div", row ? "nba-lp-row" : "nba-lp-text", line || "\u00a0");
+    if (row) div.style.setProperty("--nba-lp-prefix", `${LINE_PREFIX}ch`);
+    fragment.appendChild(div);
+  }
+  pre.replaceChildren(fragment);
+}
+
+// -- a view saved with the notebook ------------------------------------------------------------
+
+export const GONE_TEXT = "Saved view: the kernel that made this profile is gone, so nothing here can run or change. " +
+  "Run this cell again for the live widget (reruns, line profiles, the code, advice for another budget).";
+
+// Whether the Python side of this view is gone: the view was drawn from the widget state saved
+// with the notebook, and the notebook's kernel (if any) is not the one that made the profile.
+// Python sends the id of its kernel (kernel_id); the widget manager of JupyterLab and Notebook 7
+// knows the notebook's kernel. Elsewhere (no manager kernel to compare with) the view is live.
+// The view still asks Python for its code: should Python answer after all (a kernel known to the
+// front end by another id), the view is live again at once.
+export function kernelGone(model) {
+  const made = model.get("kernel_id");
+  const manager = model.widget_manager;
+  if (!made || !manager || !("kernel" in manager)) return false;
+  const kernel = manager.kernel;
+  return !kernel || kernel.id !== made;
+}
+
 // -- the view --------------------------------------------------------------------------------
 
 function samePlacement(a, b) {
@@ -414,10 +474,11 @@ function countSplit(placement) {
   return Object.values(placement || {}).filter((v) => v === false).length;
 }
 
-// Relative error of the time model on the reruns: (measured - predicted) / predicted per run.
-// The first run is left out: its prediction comes from its own measurement.
-export function timeErrors(history) {
-  return history.slice(1).map((run) => {
+// Relative error of the time model, (measured - predicted) / predicted, on each check: a rerun
+// with what was predicted for it ({predicted, measured}, as the profile's model_checks and the
+// history's entries are).
+export function timeErrors(checks) {
+  return (checks || []).map((run) => {
     const p = (run.predicted || {}).time;
     const m = (run.measured || {}).time;
     return finite(p) && finite(m) && p > 0 ? (m - p) / p : null;
@@ -428,14 +489,31 @@ function pct(x) {
   return `${x >= 0 ? "+" : "−"}${Math.abs(100 * x).toFixed(Math.abs(x) < 0.1 ? 1 : 0)}%`;
 }
 
-// "measured −3%…+14% of predicted on 2 reruns", or what to do to learn the model's accuracy.
-export function accuracyText(history) {
-  const errors = timeErrors(history);
-  if (!errors.length) return "accuracy: rerun to compare with a measurement";
+// 0.143 -> "14% above", -0.012 -> "1.2% below" (as the text report words it)
+export function offset(x) {
+  const a = Math.abs(100 * x);
+  const size = `${a.toFixed(Number(a.toFixed(1)) < 10 ? 1 : 0)}%`;
+  return `${size} ${x > 0 ? "above" : x < 0 ? "below" : "off"}`;
+}
+
+// The checks of the cost model: the profile's own (every rerun that led to it, also those made
+// outside this widget), else the widget's reruns (the first run's prediction is its own measurement).
+export function modelChecks(data, history) {
+  return Array.isArray(data.model_checks) ? data.model_checks : (history || []).slice(1);
+}
+
+// "expect 78.1 ms–87.4 ms: measured 1.0% below to 14% above its prediction on 2 reruns", or what
+// to do to learn the model's accuracy.
+export function accuracyText(checks, predicted) {
+  const errors = timeErrors(checks);
+  if (!errors.length) return "not yet checked: a rerun measures a prediction";
   const lo = Math.min(...errors);
   const hi = Math.max(...errors);
-  const range = errors.length === 1 ? pct(lo) : `${pct(lo)}…${pct(hi)}`;
-  return `measured ${range} of predicted on ${errors.length} rerun${errors.length === 1 ? "" : "s"}`;
+  const range = errors.length === 1 || offset(lo) === offset(hi) ? offset(lo) : `${offset(lo)} to ${offset(hi)}`;
+  const measured = `measured ${range} its prediction on ${errors.length} rerun${errors.length === 1 ? "" : "s"}`;
+  if (!finite(predicted) || !(predicted > 0)) return measured;
+  const [a, b] = [fmtTime(predicted * (1 + lo)), fmtTime(predicted * (1 + hi))];
+  return `expect ${a === b ? a : `${a}–${b}`}: ${measured}`;
 }
 
 function historyTable(history) {
@@ -463,8 +541,13 @@ function historyTable(history) {
 }
 
 function render({ model, el }) {
-  const view = { expanded: new Map() };
+  const view = { expanded: new Map(), gone: kernelGone(model) };
   const root = h("div", "nba-widget");
+  root.classList.toggle("nba-gone", view.gone);
+  const notice = h("div", "nba-gone-notice", GONE_TEXT);
+  notice.setAttribute("role", "status");
+  notice.hidden = !view.gone;
+  root.appendChild(notice);
 
   // header: whole-run figures, budget, prediction, suggestion, actions
   const header = h("div", "nba-header");
@@ -689,7 +772,7 @@ function render({ model, el }) {
       }
     } else if (event.key === "Enter") {
       view.select(info.node.id, true);
-    } else if (info.node.id !== ROOT_ID && !model.get("busy")) {
+    } else if (info.node.id !== ROOT_ID && !model.get("busy") && !view.gone) {
       view.setCheckpoint(info.node.id, (model.get("placement") || {})[info.node.id] === false);
     }
   };
@@ -715,13 +798,13 @@ function render({ model, el }) {
     // the full texts are also tooltips: a narrow box cuts them short rather than reflowing the view
     for (const value of [primal, adjoint, peak]) value.title = value.textContent;
     predicted.title = finite(prediction.time) ? `${prediction.time} s, ${prediction.peak_bytes} bytes` : "";
-    accuracy.textContent = accuracyText(history);
-    accuracy.title = "how far the measured adjoint time of each rerun was from its prediction (the cost model's own accuracy)";
+    accuracy.textContent = accuracyText(modelChecks(data, history), prediction.time);
+    accuracy.title = `${accuracy.textContent}. The range to expect comes from how far the measured adjoint time of each rerun was from its prediction (the cost model's own accuracy).`;
     predBox.classList.toggle("nba-over-budget", finite(prediction.peak_bytes) && finite(budget) && prediction.peak_bytes > budget);
     const advising = !!model.get("advising");
     suggested.textContent = suggestion.placement
       ? `${fmtTime(suggestion.time)} · ${fmtBytes(suggestion.peak_bytes)} · ${countSplit(suggestion.placement)} split (${suggestion.method})`
-      : advising ? "computing…" : "–";
+      : advising ? (view.gone ? "not computed before the notebook was saved" : "computing…") : "–";
     const last = history.length ? history[history.length - 1] : null;
     measured.textContent = last
       ? `${fmtTime(last.measured.time)} · ${fmtBytes(last.measured.peak_bytes)} (run #${last.run})`
@@ -729,13 +812,16 @@ function render({ model, el }) {
     const same = suggestion.placement && samePlacement(suggestion.placement, model.get("placement") || {});
     suggested.title = suggested.textContent;
     measured.title = measured.textContent;
-    applyButton.disabled = busy || !suggestion.placement || same;
+    applyButton.disabled = busy || view.gone || !suggestion.placement || same;
     applyButton.title = same ? "the placement is already the suggestion" : "set the placement to the suggestion (nothing runs)";
-    const live = model.get("live") !== false;
+    const live = model.get("live") !== false && !view.gone;
+    const why = view.gone ? GONE_TEXT : NOT_LIVE;
     rerunButton.disabled = busy || !live;
-    rerunButton.title = live ? "measure the current placement" : NOT_LIVE;
+    rerunButton.title = live ? "measure the current placement" : why;
     lineButton.disabled = busy || !live;
-    lineButton.title = live ? "line profile of the selected function's adjoint" : NOT_LIVE;
+    lineButton.title = live ? "line profile of the selected function's adjoint" : why;
+    budgetInput.disabled = view.gone;
+    if (view.gone) applyButton.title = GONE_TEXT;
     status.textContent = busy ? "running…" : "";
     root.classList.toggle("nba-busy", busy);
   };
@@ -743,7 +829,7 @@ function render({ model, el }) {
     const history = model.get("history") || [];
     const front = model.get("pareto") || [];
     drawChart(chartBox, chartPoints(front, model.get("prediction"), model.get("suggestion"), history),
-      model.get("budget"), !!model.get("advising"));
+      model.get("budget"), !!model.get("advising") && !view.gone);
     historyBox.replaceChildren(historyTable(history));
     legendBox.replaceChildren(legend(history));
   };
@@ -757,6 +843,7 @@ function render({ model, el }) {
     model.send({ type: "code", node: selected });
   };
   const onMessage = (msg) => {
+    if (view.gone) revive(); // Python answered: the view is live after all
     if (!msg || msg.type !== "code" || msg.node !== model.get("selected")) return; // a stale answer
     view.code = msg;
     view.codeAsked = null;
@@ -768,14 +855,20 @@ function render({ model, el }) {
     const current = view.code && view.code.node === model.get("selected");
     const code = current ? view.code : {};
     codeTitle.textContent = code.function ? `Generated adjoint of ${code.function}`
-      : view.codeAsked !== null ? "Loading the adjoint code…" : "Select a node to see its adjoint code";
+      : view.gone ? "The generated code is not saved with the notebook: run the cell again to see it"
+        : view.codeAsked !== null ? "Loading the adjoint code…" : "Select a node to see its adjoint code";
     fwdCode.textContent = code.fwd || "";
     bwdCode.textContent = code.bwd || "";
     const lines = model.get("line_profile") || "";
     fwdCode.hidden = !code.fwd || !!lines;
     bwdCode.hidden = !code.bwd || !!lines;
-    lineCode.textContent = lines;
+    if (lines !== view.linesShown) {
+      view.linesShown = lines;
+      fillLineProfile(lineCode, lines);
+    }
     lineCode.hidden = !lines;
+    // a line profile is a wide table: it takes the chart's place too, the whole width of the widget
+    lower.classList.toggle("nba-lines", !!lines);
     lineButton.textContent = lines ? "Show code" : "Line profile";
     if (lines && view.scrollToLines) {
       view.scrollToLines = false;
@@ -828,10 +921,16 @@ function render({ model, el }) {
     return [name, handler];
   });
 
+  const revive = () => {
+    view.gone = false;
+    notice.hidden = true;
+    root.classList.remove("nba-gone");
+    for (const draw of Object.values(renderers)) draw();
+  };
   for (const draw of Object.values(renderers)) draw();
   el.appendChild(root);
   // large trees: the tree is on screen first; the suggestion and the Pareto front follow
-  if (model.get("advising")) model.send({ type: "advise" });
+  if (model.get("advising")) model.send({ type: "advise" }); // (unanswered in a saved view: nothing lost)
   return () => {
     for (const [name, handler] of handlers) model.off(`change:${name}`, handler);
     model.off("msg:custom", onMessage);
