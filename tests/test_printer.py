@@ -340,13 +340,19 @@ def test_parentheses_inside_strings_do_not_fool_the_grouping_of_a_boolean_operan
     assert same_tree(tree, to_source(tree))
 
 
-@pytest.mark.xfail(strict=True, reason="sweep_ast._wrap breaks only calls, boolean operators, not, tuples, "
-                   "conditional expressions and strings at the top of a statement: long calls that are "
-                   "operands of an arithmetic operator or a comparison stay on one line of 129 characters")
 def test_long_calls_under_an_arithmetic_operator_are_broken():
     src = ("x = some_long_function_name(argument_number_one, argument_number_two) + "
            "another_long_function_name(argument_three, argument_four)")
     assert longest(printed(src)) <= LIMIT
+
+
+def test_a_long_arithmetic_chain_is_broken_before_its_operators_with_its_grouping_kept():
+    src = "u_at_v = 0.25 * (u_new + np.roll(u_new, -1, 1) + np.roll(u_new, 1, 0) + np.roll(np.roll(u_new, -1, 1), 1, 0))"
+    assert printed(src) == ("u_at_v = 0.25 * (\n    u_new + np.roll(u_new, -1, 1) + np.roll(u_new, 1, 0) + "
+                            "np.roll(np.roll(u_new, -1, 1), 1, 0)\n)")
+    src = "x = alpha_value - (beta_value_long_name - gamma_value_long_name) - delta_value_long_name ** -epsilon_v"
+    assert printed(src) == ("x = (\n    alpha_value\n    - (beta_value_long_name - gamma_value_long_name)\n"
+                            "    - delta_value_long_name ** (-epsilon_v)\n)")
 
 
 @pytest.mark.xfail(strict=True, reason="sweep_ast._Printer._wrapped_if breaks only the test of the `if`: a "

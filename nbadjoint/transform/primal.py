@@ -4,6 +4,7 @@ primals (through probes when profiling) and free names made explicit."""
 from __future__ import annotations
 
 import ast
+import os
 import types
 
 import numpy as np
@@ -12,6 +13,7 @@ from . import rules
 from .alias import _global_checks
 from .normalize import position
 from .normalize_expr import bind_call
+from .sweep_ast import same_tree, to_source
 from .templates import clone
 from .parse import is_user_function, resolve_static, _NOT_FOUND, MODULE_TEXT
 
@@ -38,7 +40,9 @@ def primal_lines(code, probes: bool) -> list:
         prologue.append(ast.parse("_rec = _c.rec").body[0])
     node.body = [doc] + prologue + body
     ast.fix_missing_locations(node)
-    text = ast.unparse(node)
+    text = to_source([node])         # (long lines of the user's code broken as the sweeps' are)
+    if os.environ.get("NBADJOINT_CHECK_PRINT") and not same_tree([node], text):     # (the tests' check)
+        raise AssertionError(f"the printed {node.name} does not parse back to its tree:\n{text}")
     return text.split("\n")
 
 

@@ -205,12 +205,55 @@ def _wrap(node, pad: str, column: int, force: bool = False) -> str:
         test = _grouped(node.test, _flat(node.test), _LOOSE)
         orelse = _grouped(node.orelse, _wrap(node.orelse, inner, len(inner) + 5), (ast.Lambda, ast.NamedExpr))
         return f"(\n{inner}{body}\n{inner}if {test}\n{inner}else {orelse}\n{pad})"
+    if isinstance(node, ast.BinOp):
+        operands, ops = _chain(node)
+        head = _flat(node.left)
+        if len(operands) == 2 and isinstance(node.right, ast.BinOp) and _needs_group(node.right, node.op, True) \
+                and len(head) <= 30 \
+                and not _needs_group(node.left, node.op, False):      # 0.25 * (\n    a + b + ...\n)
+            op, right = _BINOP_TEXT[type(node.op)], _flat(node.right)
+            if len(inner) + len(right) <= LIMIT:
+                return f"{head} {op} (\n{inner}{right}\n{pad})"
+        parts = [_wrap(o, inner, len(inner) + 2) for o in operands]
+        parts = [f"({p})" if _needs_group(o, node.op, k > 0) else p for k, (o, p) in enumerate(zip(operands, parts))]
+        lines = [inner + parts[0]] + [f"{inner}{_BINOP_TEXT[type(op)]} {p}" for op, p in zip(ops, parts[1:])]
+        return "(\n" + "\n".join(lines) + f"\n{pad})"
     if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(flat) > LIMIT - len(inner):
         return "(\n" + "\n".join(inner + repr(c) for c in _chunks(node.value, LIMIT - len(inner) - 8)) + f"\n{pad})"
     return flat
 
 
 _LOOSE = (ast.IfExp, ast.Lambda, ast.NamedExpr)     # bind looser than anything around them
+
+_BINOP_TEXT = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.MatMult: "@", ast.Div: "/", ast.FloorDiv: "//",
+               ast.Mod: "%", ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>", ast.BitOr: "|",
+               ast.BitXor: "^", ast.BitAnd: "&"}
+_BINOP_LEVEL = {ast.BitOr: 1, ast.BitXor: 2, ast.BitAnd: 3, ast.LShift: 4, ast.RShift: 4, ast.Add: 5,
+                ast.Sub: 5, ast.Mult: 6, ast.MatMult: 6, ast.Div: 6, ast.FloorDiv: 6, ast.Mod: 6, ast.Pow: 8}
+
+
+def _chain(node):
+    """``a + b - c`` as operands [a, b, c] and operators [+, -]: the left-nested BinOps of one
+    precedence level (``**`` binds to the right and is not chained)."""
+    level = _BINOP_LEVEL[type(node.op)]
+    if isinstance(node.left, ast.BinOp) and _BINOP_LEVEL[type(node.left.op)] == level and level != 8:
+        operands, ops = _chain(node.left)
+        return operands + [node.right], ops + [node.op]
+    return [node.left, node.right], [node.op]
+
+
+def _needs_group(operand, op, right: bool) -> bool:
+    """Must ``operand`` be parenthesised as an operand of ``op`` (on its right when ``right``)?"""
+    level = _BINOP_LEVEL[type(op)]
+    if isinstance(operand, ast.BinOp):
+        inner = _BINOP_LEVEL[type(operand.op)]
+        if level == 8:                       # ** groups to the right: (a * b) ** c, (a ** b) ** c
+            return True if not right else inner < 8
+        return inner < level or (right and inner == level)
+    if isinstance(operand, ast.UnaryOp):
+        return isinstance(operand.op, ast.Not) or (level == 8 and not right)     # (-a) ** b
+    return isinstance(operand, (ast.BoolOp, ast.Compare, ast.IfExp, ast.Lambda, ast.NamedExpr, ast.Await,
+                                ast.Yield, ast.YieldFrom))
 
 
 def _hanging(node, pad: str, column: int):
