@@ -21,7 +21,7 @@ _PURE_CALLS = {"_rt.ub", "_rt.ubl", "_rt.summed", "_rt.add", "_vjp.div", "_vjp.u
 
 
 # Calls that change only the tape: no expression of the sweep reads it, so one may move past them
-_TAPE_CALLS = {"_pop"}
+_TAPE_CALLS = {"_pop", "_c.tape.pop"}
 
 
 def _stores(node) -> set:

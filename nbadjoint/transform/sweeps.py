@@ -609,7 +609,7 @@ def tidy(fdef, temporaries, adjoints, backward: bool = False) -> None:
     """The cleanup passes (cleanup.py) on one sweep. ``temporaries``: the adjoints of the
     normaliser's temporaries; its temporaries themselves (``_t3``) are generated names too."""
     def generated(name):
-        return temporaries(name) or _PRIMAL_TEMP.fullmatch(name) is not None
+        return temporaries(name) or _PRIMAL_TEMP.fullmatch(name) is not None or name in _HANDLES
     # in a backward sweep every store is the generator's (recomputed values, restored variables)
     droppable = (lambda name: True) if backward else adjoints
     cleanup.prune_inits(fdef)
@@ -625,6 +625,7 @@ def tidy(fdef, temporaries, adjoints, backward: bool = False) -> None:
 
 
 _PRIMAL_TEMP = re.compile(r"_t\d+")
+_HANDLES = {"_pop", "_push", "_ck", "_rec"}     # ``_pop = _c.tape.pop``: read once, it is inlined
 
 
 def _fits(st) -> bool:
