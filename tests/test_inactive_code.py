@@ -272,3 +272,23 @@ def test_active_call_without_rule_in_a_loop_body_is_refused_when_the_loop_runs()
         nba.grad(loop_with_cdf)(U.copy(), 2)
     assert "`scipy.stats.logistic.cdf`" in str(info.value)
     assert info.value.lineno == _line_of(loop_with_cdf, "s = s + scipy.stats.logistic.cdf(u[i])")
+
+
+def _evaluates(u):
+    return np.sum(eval("u * u"))
+
+
+def _reads_locals(u):
+    v = u * 2.0
+    return np.sum(locals()["v"])
+
+
+@pytest.mark.parametrize("f, line", [(_evaluates, 'return np.sum(eval("u * u"))'),
+                                     (_reads_locals, 'return np.sum(locals()["v"])')])
+def test_builtins_that_read_variables_by_name_are_refused_not_taken_for_inactive(f, line):
+    """eval("u * u") has a constant argument, yet its value depends on u: taken for inactive, its
+    gradient would be a silent zero."""
+    with pytest.raises(TransformError) as info:
+        nba.grad(f)(U.copy())
+    assert "reads the function's variables by name" in str(info.value)
+    assert info.value.lineno == _line_of(f, line)

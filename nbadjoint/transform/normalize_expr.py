@@ -6,6 +6,7 @@ import ast
 import functools
 import inspect
 import numbers
+import sys
 import types
 
 import numpy as np
@@ -232,6 +233,10 @@ class ExprLowering:
         return self.emit(self._prim(func, [base], {}, node), out, node.lineno)
 
     def _prim(self, func, args, kwargs, node):
+        if any(func is f for f in _READS_FRAMES):     # (its arguments do not show what it reads)
+            what = _written_name(node) or getattr(func, "__name__", "it")
+            raise self.err(f"`{what}(...)` reads the function's variables by name, which the adjoint cannot "
+                           "follow", node, hint="write the expression or the variable out")
         nondiff = rules.is_nondifferentiable(func)
         rule = None if nondiff else rules.find_rule(func)
         written = _written_name(node)
@@ -459,6 +464,10 @@ def _in_place_functions() -> tuple:
 
 
 _MUTATES = _in_place_functions()
+# Builtins that read a frame's variables without being passed them: no activity analysis of their
+# arguments can tell whether they carry a derivative (``eval("x")``), so they are refused
+_READS_FRAMES = (eval, exec, locals, vars, globals, sys._getframe, inspect.currentframe, inspect.stack,
+                 inspect.getouterframes)
 _MUTATING_METHODS = {"append", "extend", "insert", "pop", "remove", "clear", "update", "setdefault", "popitem",
                      "sort", "reverse", "fill", "resize", "put", "itemset", "add", "discard"}
 _BIT_TEXT = {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<", ast.RShift: ">>"}
