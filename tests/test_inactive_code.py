@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 import scipy.stats
+import scipy.ndimage
 
 import nbadjoint as nba
 from gradcheck import check_grad
@@ -239,6 +240,15 @@ def test_active_call_without_rule_in_straight_line_code_is_refused_at_compile_ti
 def test_in_place_call_without_rule_on_active_values_is_refused_not_zeroed():
     with pytest.raises(TransformError, match="no derivative rule for `np.copyto`"):
         nba.grad(copies_into)(U.copy())
+    with pytest.raises(TransformError, match="no derivative rule for `scipy.ndimage.uniform_filter`"):
+        nba.grad(filters_into)(U.copy())
+
+
+def filters_into(u):
+    smooth = np.zeros_like(u)
+    done = scipy.ndimage.uniform_filter(u, 3, output=smooth)      # writes into `smooth`: not inactive
+    print("filtered" if done is None else "")
+    return np.sum(smooth ** 2)
 
 
 def test_refused_branch_raises_at_run_time_not_at_compile_time():

@@ -249,7 +249,8 @@ class ExprLowering:
             # once activity is known (codegen.py)
             what, hint = _describe_callee(func, written, self._through_module(node))
             refusal = self.err(f"no derivative rule for {what}", node, hint=hint)
-            mutates = any(func is f for f in _MUTATES) or any(k.startswith("overwrite") for k in kwargs)
+            mutates = any(func is f for f in _MUTATES) or \
+                any(k.startswith("overwrite") or k in ("out", "output") for k in kwargs)
             return ir.Prim(func, name, args, kwargs, norule=refusal, written=written, mutates=mutates,
                            where=_position(node))
         if nondiff:
