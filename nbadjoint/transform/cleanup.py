@@ -137,7 +137,8 @@ def propagate_copies(fdef: ast.FunctionDef, generated, returned=lambda name: Fal
                         and isinstance(st.value, ast.Name)):
                     continue
                 a, b = st.targets[0].id, st.value.id
-                if a == b or counts.get(a) != 1 or not (generated(a) or returned(a) and _read_only_by_returns(fdef, a)):
+                if a == b or counts.get(a) != 1 or \
+                        not (generated(a) or returned(a) and _read_only_by_returns(fdef, a)):
                     continue
                 before = block[:i]
                 if any(a in _loads(x) for x in before):
