@@ -3,8 +3,9 @@
     python benchmarks/readability.py
 
 For each example (differentiated with respect to its first argument, as `nba.grad` does by
-default) it counts, in the code that runs when the shape guards hold (each function's ``F_bwd``;
-the ``F_bwd_general`` bodies run only where they fail):
+default, and compiled for the example's arguments, as `nba.grad(f)(*args)` compiles it) it counts,
+in the code that runs when the shape guards hold (each function's ``F_bwd``; the
+``F_bwd_general`` bodies run only where they fail):
 
 - the statements of the backward sweeps (code lines: no comments, docstrings or blank lines);
 - the None tests (``is None`` / ``is not None``) and the float tests (``.__class__ is float``) in them;
@@ -61,8 +62,8 @@ def code_lines(fdef) -> int:
     return sum(st.end_lineno - st.lineno + 1 for st in body)
 
 
-def measure(name, f):
-    source = compile_tree(f, 0).source()
+def measure(name, f, args):
+    source = compile_tree(f, 0, call_args=args).source()      # the code nba.grad(f)(*args) runs
     tree = ast.parse(source)
     bwd = [d for d in tree.body if isinstance(d, ast.FunctionDef) and d.name.endswith("_bwd")]
     text = "\n".join(ast.get_source_segment(source, d) for d in bwd)
@@ -85,8 +86,8 @@ def main():
     error = float(np.max(np.abs(by_hand - generated)) / np.max(np.abs(generated)))
     assert error < 1e-12, f"the hand-written adjoint disagrees with nbadjoint's gradient ({error:.1e})"
     hand = sum(code_lines(ast.parse(_source(f)).body[0]) for f in HAND_WRITTEN)
-    rows = [measure("burgers", burgers.burgers), measure("lorenz", lorenz.lorenz96),
-            measure("ocean", ocean_box.the_main_loop)]
+    rows = [measure("burgers", burgers.burgers, args), measure("lorenz", lorenz.lorenz96, lorenz.default_args()),
+            measure("ocean", ocean_box.the_main_loop, ocean_box.default_args(nx=16, ny=16, n_steps=2))]
     keys = list(rows[0])
     print("  ".join(f"{k:>15}" for k in keys))
     for row in rows:

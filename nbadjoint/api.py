@@ -38,7 +38,7 @@ def _value_and_grad(f, argnums, placement, what: str):
 
 
 def _run_value_and_grad(f, argnums, placement, what, args, kwargs):
-    program = compile_tree(f, argnums, what)
+    program = compile_tree(f, argnums, what, call_args=args)
     _check_arguments(program, args, kwargs)
     return runner.run_adjoint(program, args, argnums, placement, kwargs=kwargs)
 
@@ -54,7 +54,7 @@ def vjp(f, *args, placement=None):
 
 
 def _forward(f, args, placement):
-    program = compile_tree(f, None, "nba.vjp")
+    program = compile_tree(f, None, "nba.vjp", call_args=args)
     _check_arguments(program, args, {})
     return runner.run_vjp(program, args, placement)
 
@@ -64,13 +64,16 @@ def _check_arguments(program, args, kwargs):
     results.check_argument_types(program.bound_args + args, {**program.bound_kwargs, **kwargs}, program.root_name)
 
 
-def adjoint_source(f, argnums=None) -> str:
+def adjoint_source(f, argnums=None, *, args=None) -> str:
     """The generated code (primal, forward and backward sweeps) of ``f`` and its callees.
 
     With ``argnums`` (an int or a tuple, as for `grad`) the code differentiates only those
-    arguments: the code ``grad(f, argnums)`` runs.  None (the default): every argument.
+    arguments: the code ``grad(f, argnums)`` runs.  None (the default): every argument.  With
+    ``args`` (a tuple of positional arguments), the code compiled for arguments of those kinds
+    (arrays, numbers), which is what ``grad(f, argnums)(*args)`` runs: its specialised bodies are
+    chosen for them.
     """
-    return compile_tree(f, argnums, "nba.adjoint_source").source()
+    return compile_tree(f, argnums, "nba.adjoint_source", call_args=args).source()
 
 
 def call_sites(f) -> list:

@@ -131,7 +131,9 @@ def test_scalar_items_and_scalars():
 
 def test_a_checkpointed_call_that_tapes_nothing_is_not_recomputed():
     import golden_models as gm
-    prog = compile_tree(gm.model, 0)
+    from nbadjoint.transform import runner
+    u0 = np.linspace(0.0, 1.0, 7)
+    prog = compile_tree(gm.model, 0, call_args=(u0, 3))      # the program nba.grad runs for (u0, 3)
     assert prog.functions["step"].tape_free_when_guarded()
     assert "recompute where its guards fail" in prog.source()
     calls = []
@@ -139,10 +141,9 @@ def test_a_checkpointed_call_that_tapes_nothing_is_not_recomputed():
     real = ns["step_fwd"]
     ns["step_fwd"] = lambda *a: calls.append(1) or real(*a)
     try:
-        u0 = np.linspace(0.0, 1.0, 7)
         g_ck = nba.grad(gm.model)(u0, 3)
         assert calls == []                              # checkpointed, guards hold: no recomputation
-        g_float = nba.grad(gm.model)(0.3, 3)            # a float is no array: recomputed
+        g_float = runner.run_adjoint(prog, (0.3, 3), 0, None)[1]    # a float is no array: recomputed
         assert len(calls) == 3
         g_one = nba.grad(gm.model)(np.array([0.3]), 3)
         assert len(calls) == 3
@@ -197,7 +198,8 @@ def test_own_list_copies_a_shared_list_and_keeps_an_owned_one():
 # -- evidence across the call tree ------------------------------------------------------------------
 
 def general_calls(prog, key, f, args):
-    """How many times ``key``'s backward sweep hands over to its general body in a gradient of f."""
+    """How many times ``key``'s backward sweep hands over to its general body in a gradient of f
+    (``prog``: compiled for ``args``, as ``nba.grad(f, (0, 1))(*args)`` compiles it)."""
     ns = prog.module(False)
     count = [0]
     real = ns[f"{key}_bwd_general"]
@@ -219,12 +221,15 @@ def test_a_root_argument_passed_to_a_callee_that_rolls_it_is_an_array_and_so_is_
     assert prog.functions["misfit"].shapes.guards == {"u": shapes.ARRAY, "u_obs": shapes.ARRAY}
     u0, u_obs = np.linspace(0.0, 1.0, 9) ** 2, np.linspace(0.2, 0.5, 9)
     assert "_rt.same_shape(u, u_obs)" in prog.source()
-    assert general_calls(prog, "misfit", m.run, (u0, u_obs, 0.3)) == 0      # the specialised body ran
+    run_prog = compile_tree(m.run, (0, 1), call_args=(u0, u_obs, 0.3))
+    assert general_calls(run_prog, "misfit", m.run, (u0, u_obs, 0.3)) == 0      # the specialised body ran
     for argnums in (0, 1, 2):
         check_grad(m.run, (u0, u_obs, 0.3), argnums)
     # a scalar observation fails the guard and takes the general body, with the right gradient
     check_grad(m.run, (u0, 0.25, 0.3), (0, 1))
-    assert general_calls(compile_tree(m.run, (0, 1)), "misfit", m.run, (u0, 0.25, 0.3)) == 1
+    scalar_obs = compile_tree(m.run, (0, 1), call_args=(u0, 0.25, 0.3))
+    assert scalar_obs.functions["misfit"].shapes.guards["u_obs"] == shapes.SCALAR   # compiled for a number
+    assert general_calls(compile_tree(m.run, (0, 1)), "misfit", m.run, (u0, 0.25, 0.3)) == 0
 
 
 def test_results_of_calls_returning_arrays_and_module_numbers_need_no_markers():
@@ -257,3 +262,21 @@ def test_a_module_number_changed_to_an_array_compiles_again():
     finally:
         m.N_SMOOTH = old
     assert_bitwise_equal(nba.grad(m.run_both)(q, u, f), before, "after the number came back")
+
+
+def test_the_kinds_of_the_arguments_choose_the_specialised_bodies_and_adjoint_source_shows_them():
+    import shape_evidence_models as m
+    q, u, f = np.sin(np.arange(8.0)), np.cos(np.arange(8.0)), np.linspace(-1.0, 1.0, 8)
+    kindless = compile_tree(m.run_both, 0)
+    for_arrays = compile_tree(m.run_both, 0, call_args=(q, u, f))
+    assert kindless.functions["both"].shapes.guards["forcing"] == shapes.ARRAY     # (forcing - ... is
+    assert for_arrays.functions["tendency"].shapes.guards["u"] == shapes.ARRAY     # added to an array)
+    for_numbers = compile_tree(m.run_both, 0, call_args=(q, 0.5, 0.25))
+    assert for_numbers.functions["both"].shapes.guards["forcing"] == shapes.SCALAR  # a number was passed
+    assert compile_tree(m.run_both, 0, call_args=(q, u, f)) is for_arrays          # one program per kinds
+    assert nba.adjoint_source(m.run_both, 0, args=(q, 0.5, 0.25)) == for_numbers.source()
+    from nbadjoint.transform import runner
+    for args in ((q, u, f), (q, 0.5, 0.25), (q, u, 0.25)):
+        check_grad(m.run_both, args, 0)
+        assert_bitwise_equal(nba.grad(m.run_both)(*args), runner.run_adjoint(kindless, args, 0, None)[1],
+                             "compiled for the arguments' kinds, and without them")

@@ -450,7 +450,7 @@ def profile(f, *args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,
     _check_options({"repeat": repeat, "warmup": warmup, "clock": clock, "progress": progress})
     say = progress or (lambda message: None)
     say("compiling...")
-    program = compile_tree(f, argnums)
+    program = compile_tree(f, argnums, call_args=args)
     check_argument_types(program.bound_args + args, program.bound_kwargs, program.root_name)
     try:
         program.placement(placement)
@@ -458,7 +458,7 @@ def profile(f, *args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,
         raise ProfileError(str(exc)) from None
     return measure(program, f, args, argnums=argnums, placement=placement, repeat=repeat,
                    warmup=warmup, heap=heap, rss=rss, progress=progress, clock=clock,
-                   recompile=lambda: compile_tree(f, argnums))
+                   recompile=lambda: compile_tree(f, argnums, call_args=args))
 
 
 def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,

@@ -68,8 +68,8 @@ class ProfileSession:
         from nbadjoint.transform.program import compile_tree
 
         function, argnums = self.function, self.argnums
-        self.program = compile_tree(function, argnums)
-        self.recompile = lambda: compile_tree(function, argnums)
+        self.program = compile_tree(function, argnums, call_args=self.args)
+        self.recompile = lambda: compile_tree(function, argnums, call_args=self.args)
         return self.program
 
     def _restore_function(self, purpose):

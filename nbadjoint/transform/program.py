@@ -39,9 +39,10 @@ class Site:
 
 
 class Program:
-    def __init__(self, root, wrt=None):
+    def __init__(self, root, wrt=None, kinds=None):
         self.root = root
         self.wrt = wrt                     # indices of the root parameters differentiated (None: all)
+        self.root_kinds = kinds            # per root parameter: "array", "number" or None (argument_kinds)
         self.functions: dict = {}          # key -> FunctionCode
         self._keys: dict = {}              # id(func) -> key
         self._objects: dict = {}           # key -> function object
@@ -466,13 +467,24 @@ def _identifier(name: str) -> str:
 _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-def compile_tree(f, argnums=None, what: str = "nbadjoint") -> Program:
+def argument_kinds(args) -> tuple:
+    """Per positional argument: "array" (exactly np.ndarray), "number" (a Python or NumPy number)
+    or None: what the shape analysis takes the root's parameters for (see shapes.call_evidence)."""
+    return tuple("array" if type(a) is np.ndarray else
+                 "number" if isinstance(a, (int, float, np.number)) and not isinstance(a, bool) else None
+                 for a in args)
+
+
+def compile_tree(f, argnums=None, what: str = "nbadjoint", call_args=None) -> Program:
     """The compiled call tree of ``f`` (cached while the code of every function, and every global and
     attribute the compilation resolved, is unchanged).
 
     ``f`` is a Python function, or a functools.partial of one (its bound arguments are fixed; argnums
     count the arguments it leaves free).  With ``argnums``, only those root arguments are
     differentiated (less work in the sweeps); a program compiled without it serves every ``argnums``.
+    With ``call_args`` (the positional arguments of a call), the kinds of the root's arguments (arrays,
+    numbers) are evidence for the shape guards, and a program is compiled per kinds: its
+    specialised bodies are those that run for such arguments.
     """
     if f in _CACHE:                        # a function compiled before: no need to check what it is
         func, args, kwargs = f, (), {}
@@ -483,17 +495,19 @@ def compile_tree(f, argnums=None, what: str = "nbadjoint") -> Program:
         n = roots.parameter_count(func) - len(args)
         nums = roots.check_argnums(argnums, n, display_name(func.__name__))
         wrt = frozenset(len(args) + a % n for a in nums)
+    kinds = None if call_args is None else argument_kinds(tuple(args) + tuple(call_args))
+    key = wrt if not kinds or not any(kinds) else (wrt, kinds)
     per_func = _CACHE.get(func)
     if per_func is None:
         per_func = _CACHE[func] = {}
-    prog = per_func.get(wrt)
+    prog = per_func.get(key)
     if prog is None or not prog.is_current():
-        prog = per_func[wrt] = _build(func, wrt)
+        prog = per_func[key] = _build(func, wrt, kinds if key is not wrt else None)
     return prog.bound(args, kwargs) if args or kwargs or isinstance(f, functools.partial) else prog
 
 
-def _build(func, wrt) -> Program:
+def _build(func, wrt, kinds=None) -> Program:
     try:
-        return Program(func, wrt)
+        return Program(func, wrt, kinds)
     except RecursionError:
-        return stack.in_deep_stack(lambda: Program(func, wrt))
+        return stack.in_deep_stack(lambda: Program(func, wrt, kinds))

@@ -511,35 +511,49 @@ def call_evidence(program) -> dict:
     computed elementwise from such a value, within its function; when it is passed to a
     parameter its callee takes for an array; or when it is the result of a call that returns an
     array.  (A fixpoint over the whole call tree: the root's parameters have no caller, so what
-    its callees do with them is their only evidence.)  The guards are checked at run time: this
+    its callees do with them is their evidence, besides the kinds of the arguments of the call that
+    compiled it, when there is one: Program.root_kinds.)  The guards are checked at run time: this
     evidence chooses which case gets the specialised body, never what a gradient is.
     """
     order = list(program._order)
     stmts = {key: list(ir.walk(program.functions[key].body)) for key in order}
     arrays = {key: _array_uses(stmts[key]) for key in order}
+    passed = {key: set() for key in order}          # parameters some call passes an array to
+    numbers = {key: set() for key in order}         # parameters some call passes a number to
+    kinds = getattr(program, "root_kinds", None)
+    if kinds:
+        params = program.functions[program.root_key].params
+        passed[program.root_key] = {p for p, k in zip(params, kinds) if k == "array"}
+        numbers[program.root_key] = {p for p, k in zip(params, kinds) if k == "number"}
     evidence = {key: set() for key in order}
     changed = True
     while changed:
         changed = False
         for key in reversed(order):                 # callers before callees
             code, known = program.functions[key], arrays[key]
-            before = len(known) + sum(map(len, evidence.values()))
-            known |= evidence[key]
+            before = (len(known), sum(map(len, passed.values())), sum(map(len, numbers.values())))
+            only_numbers = numbers[key] - passed[key]       # (an array from any call wins)
+            known |= passed[key]
+            known -= only_numbers
             _elementwise_closure(stmts[key], known)
-            known |= _added_to_arrays(stmts[key], known, set(code.params))
-            evidence[key] |= known & set(code.params)
+            known |= _added_to_arrays(stmts[key], known, set(code.params) - only_numbers)
             for s in stmts[key]:
                 if isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall):
                     callee = s.expr.callee
                     params = program.functions[callee].params
                     for param, atom in zip(params, s.expr.args):
-                        if isinstance(atom, ir.Name) and atom.id in known:
-                            evidence[callee].add(param)
-                        elif isinstance(atom, ir.Name) and param in arrays[callee]:
+                        if not isinstance(atom, ir.Name):
+                            continue
+                        if atom.id in known:
+                            passed[callee].add(param)
+                        elif atom.id in only_numbers:
+                            numbers[callee].add(param)
+                        elif param in arrays[callee] and atom.id not in only_numbers:
                             known.add(atom.id)
                     if _returns_array(program.functions[callee], stmts[callee], arrays[callee]):
                         known.add(s.target)
-            changed |= len(known) + sum(map(len, evidence.values())) != before
+            evidence[key] = passed[key] | (known & set(code.params))
+            changed |= before != (len(known), sum(map(len, passed.values())), sum(map(len, numbers.values())))
     return evidence
 
 
