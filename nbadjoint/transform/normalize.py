@@ -463,9 +463,6 @@ class Normalizer(ExprLowering):
         return out, brk, exits
 
     def for_stmt(self, s, out, flags):
-        if s.orelse:
-            raise self.err("`for ... else` is not supported", s.orelse[0],
-                           hint="set a flag before `break` and test it after the loop")
         line = s.lineno
         body_prefix: list = []
         loop_var, range_args = self._loop_header(s.iter, s.target, out, body_prefix, line)
@@ -478,7 +475,25 @@ class Normalizer(ExprLowering):
             body.append(ir.Assign(test, ir.Opaque(" or ".join(exits), list(exits)), line=line))
             body.append(ir.LoopExit(ir.Name(test), line=line))
         out.append(ir.ForRange(loop_var, range_args, body, counted=bool(exits), line=line))
-        return bool(self.ret_flag and _contains(s.body, ast.Return))
+        return self._loop_else(s, exits, out, flags)
+
+    def _loop_else(self, s, exits, out, flags):
+        """The ``else`` block of a loop, run when the loop was not left by ``break`` (or ``return``):
+        guarded by the loop's exit flags, which are False when it ran to its end.  Returns whether
+        the whole statement may jump (as `stmt` does)."""
+        returns = bool(self.ret_flag and _contains(s.body, ast.Return))
+        if not s.orelse:
+            return returns
+        if not exits:                   # no break, no return: the else block always runs
+            j = self._sub_block(s.orelse, out, flags)
+            return j or returns
+        guard = self.tmp()
+        out.append(ir.Assign(guard, ir.Opaque("not (" + " or ".join(exits) + ")", list(exits)),
+                             line=s.orelse[0].lineno))
+        body: list = []
+        j = self._sub_block(s.orelse, body, flags)
+        out.append(ir.If(ir.Name(guard), body, [], line=s.orelse[0].lineno))
+        return bool(j or returns)
 
     def _loop_header(self, it, target, out, body_prefix, line):
         """(loop variable, range arguments) of ``for target in it``; a loop over a sequence walks its
@@ -558,9 +573,6 @@ class Normalizer(ExprLowering):
         self.assign_to(tgt, ir.Name(count), out, line)
 
     def while_stmt(self, s, out, flags):
-        if s.orelse:
-            raise self.err("`while ... else` is not supported", s.orelse[0],
-                           hint="set a flag before `break` and test it after the loop")
         line = s.lineno
         body, brk, exits = self._loop_body(s.body, line, flags)
         # while test: body  ->  loop: t = test; if t: body; exit when not t or a flag says so
@@ -575,7 +587,7 @@ class Normalizer(ExprLowering):
         if brk:
             out.append(ir.Assign(brk, ir.Copy(ir.Const("False")), line=line))
         out.append(ir.Loop(guarded, line=line))
-        return bool(self.ret_flag and _contains(s.body, ast.Return))
+        return self._loop_else(s, exits, out, flags)
 
     # -- expressions ----------------------------------------------------------------------------
 def _assigned_names(fn: ast.FunctionDef) -> set:
@@ -650,6 +662,7 @@ def _contains(stmts, kind) -> bool:
         if isinstance(s, kind):
             return True
         if loop_bound and isinstance(s, (ast.For, ast.While)):
+            stack.extend(s.orelse)      # a loop's else block belongs to the enclosing loop
             continue
         for field_name in ("body", "orelse"):
             stack.extend(getattr(s, field_name, []) or [])
