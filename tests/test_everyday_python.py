@@ -149,3 +149,178 @@ def test_nested_loops_with_else(which, rows):
 @pytest.mark.parametrize("level", [0.4, 10.0])
 def test_for_else_with_return_in_the_loop(which, level):
     checked(search_with_return, (U.copy(), level), (0, 1), which)
+
+
+# -- models: `with` blocks around the numerics -------------------------------------------------------
+
+class Timer:
+    """A timer as scripts write one: records how long the block took and how often it ran."""
+    log = []
+
+    def __init__(self, label):
+        self.label = label
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        Timer.log.append(("enter", self.label))
+        return self
+
+    def __exit__(self, *exc):
+        Timer.log.append(("exit", self.label, time.perf_counter() - self.start))
+        return False
+
+
+def safe_ratio_solver(u, eps):
+    """Divisions that may meet a zero, silenced with np.errstate, and a timer around the loop."""
+    with Timer("solve") as t:
+        for _ in range(3):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = u / (u * u + eps)
+            u = u - 0.1 * np.where(np.isfinite(r), r, 0.0)
+    print("solve took", t.label)
+    return np.sum(u ** 2)
+
+
+def errstate_observed(u):
+    """The forward sweep runs the body inside the manager: the state is visible in the body."""
+    with np.errstate(divide="ignore"):
+        mode = np.geterr()["divide"]
+        y = u * 3.0
+    assert mode == "ignore", mode
+    assert np.geterr()["divide"] != "ignore"
+    return np.sum(y * y)
+
+
+def warned_fit(u, c):
+    """warnings.catch_warnings around a step that warns, and a break inside the `with` block."""
+    total = 0.0
+    for k in range(4):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            warnings.warn("step warns", RuntimeWarning)
+            total = total + c * np.sum(np.tanh(u * (k + 1)))
+            if total > 1.0:
+                break
+    return total
+
+
+def early_return_in_with(u, c):
+    with Timer("early"):
+        if c > 0.0:
+            return np.sum(u) * c
+        v = u * u
+    return np.sum(v)
+
+
+def step_with_timer(u, dt):
+    with Timer("step"):
+        u = u + dt * np.sin(u)
+    return u
+
+
+def timed_calls(u, dt):
+    """A called function with a `with` block: a call site, recomputed when checkpointed."""
+    for _ in range(3):
+        u = step_with_timer(u, dt)
+    return np.sum(u * u)
+
+
+def manager_of_an_active_value(u):
+    with Timer(u) as t:                # the manager reads u: refused
+        y = u * 2.0
+    return np.sum(y)
+
+
+def active_as_name(u):
+    with Passthrough(u) as v:          # v carries u: refused
+        y = v * 2.0
+    return np.sum(y)
+
+
+class Passthrough:
+    def __init__(self, value):
+        self.value = value
+
+    def __enter__(self):
+        return self.value
+
+    def __exit__(self, *exc):
+        return False
+
+
+def unused_manager_of_an_active_value(u, flag=False):
+    y = u * 2.0
+    if flag:
+        with Passthrough(u) as v:      # refused when reached
+            y = v * 3.0
+    return np.sum(y * y)
+
+
+# -- `with` -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+def test_with_errstate_and_timer_in_a_solver(which, capsys):
+    u = np.array([0.0, 0.3, -0.2, 0.5])
+    Timer.log.clear()
+    checked(safe_ratio_solver, (u, 0.5), (0, 1), which, autograd=False)
+    entered = [e for e in Timer.log if e[0] == "enter"]
+    exited = [e for e in Timer.log if e[0] == "exit"]
+    assert entered and len(entered) == len(exited)
+    assert "solve took" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+def test_with_errstate_state_inside_the_body(which):
+    checked(errstate_observed, (U.copy(),), (0,), which)
+
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+@pytest.mark.parametrize("c", [0.1, 2.0])             # runs to the end / breaks inside the `with`
+def test_with_catch_warnings_and_break(which, c):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # a warning that escaped the block would fail
+        checked(warned_fit, (U.copy(), c), (0, 1), which)
+
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+@pytest.mark.parametrize("c", [0.5, -0.5])
+def test_with_return_inside(which, c):
+    Timer.log.clear()
+    checked(early_return_in_with, (U.copy(), c), (0, 1), which, autograd=False)
+    assert sum(e[0] == "enter" for e in Timer.log) == sum(e[0] == "exit" for e in Timer.log) > 0
+
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+def test_with_in_a_called_function(which):
+    checked(timed_calls, (U.copy(), 0.1), (0, 1), which, autograd=False)
+
+
+def test_backward_sweep_runs_outside_the_manager():
+    text = nba.adjoint_source(timed_calls)
+    fwd, bwd = text.split("def step_with_timer_bwd")[0], text.split("def step_with_timer_bwd")[1]
+    assert "__exit__" in fwd
+    assert "__exit__" not in bwd.split("\ndef ")[0]
+
+
+def _line_of(fn, text):
+    import inspect
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(k for k, line in enumerate(lines) if text in line)
+
+
+@pytest.mark.parametrize("f", [manager_of_an_active_value, active_as_name])
+def test_with_depending_on_active_values_is_refused(f):
+    with pytest.raises(TransformError) as info:
+        nba.grad(f)(U.copy())
+    assert "of this `with` block depends on differentiated values" in str(info.value)
+    assert info.value.lineno == _line_of(f, "with ")
+    assert info.value.function == f.__name__
+
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+def test_refused_with_under_a_flag_is_refused_when_reached(which):
+    f = unused_manager_of_an_active_value
+    check_grad(f, (U.copy(), False), argnums=0, placement=placement_of(f, which))
+    with pytest.raises(TransformError) as info:
+        nba.grad(f, placement=placement_of(f, which))(U.copy(), True)
+    assert info.value.lineno == _line_of(f, "with Passthrough")

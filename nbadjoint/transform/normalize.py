@@ -15,11 +15,11 @@ import types
 from ..errors import TransformError
 from . import ir
 from .normalize_expr import _HINTS, _ITERATOR_HINTS, _MUTATING_METHODS, ExprLowering, _generator_as_list
-from .parse import _NOT_FOUND, FunctionInfo, resolve_static
+from .parse import _NOT_FOUND, FunctionInfo, is_user_function, resolve_static
 
 _AUG_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.FloorDiv, ast.Mod)
 _UNSUPPORTED_STMT = {
-    ast.With: "`with` blocks", ast.AsyncWith: "`async with` blocks", ast.Try: "`try` blocks",
+    ast.AsyncWith: "`async with` blocks", ast.Try: "`try` blocks",
     ast.Global: "`global` statements", ast.Nonlocal: "`nonlocal` statements", ast.FunctionDef: "nested function definitions",
     ast.AsyncFunctionDef: "nested function definitions", ast.ClassDef: "class definitions", ast.Import: "imports",
     ast.ImportFrom: "imports", ast.Delete: "`del` statements", ast.AsyncFor: "`async for` loops",
@@ -28,6 +28,12 @@ if hasattr(ast, "TryStar"):
     _UNSUPPORTED_STMT[ast.TryStar] = "`try` blocks"
 if hasattr(ast, "Match"):
     _UNSUPPORTED_STMT[ast.Match] = "`match` statements"
+
+
+def enter_context(manager, *reads):
+    """``manager.__enter__()`` in a forward sweep; ``reads`` are the names the ``with`` line's
+    expression reads, passed so that the activity analysis sees what the manager depends on."""
+    return manager.__enter__()
 
 
 class LateRefusal:
@@ -202,6 +208,8 @@ class Normalizer(ExprLowering):
             return self.aug_assign(s, out)
         if isinstance(s, ast.If):
             return self.if_stmt(s, out, flags)
+        if isinstance(s, ast.With):
+            return self.with_stmt(s, out, flags)
         if isinstance(s, ast.For):
             return self.for_stmt(s, out, flags)
         if isinstance(s, ast.While):
@@ -425,6 +433,43 @@ class Normalizer(ExprLowering):
         if j1 == "always" and j2 == "always" and s.orelse:
             return "always"
         return bool(j1 or j2)
+
+    def with_stmt(self, s, out, flags):
+        """A ``with`` whose context manager does not depend on the differentiated values: entered
+        before the body and exited after it in the forward sweep (the primal keeps the user's
+        ``with``); the backward sweep runs outside it.  A manager reading an active value, or an
+        ``as`` name that carries one, is refused where it is active (the call has no rule)."""
+        line = s.lineno
+        managers = []
+        for item in s.items:
+            expr, target = item.context_expr, item.optional_vars
+            for n in ast.walk(expr):
+                if isinstance(n, ast.Call) and is_user_function(resolve_static(n.func, self.info, self.locals)):
+                    raise self.err("the context manager of a `with` block cannot call a differentiated "
+                                   "function", expr, hint="call it before the `with` line")
+                if isinstance(n, (ast.Lambda, ast.NamedExpr, ast.ListComp, ast.GeneratorExp, ast.DictComp,
+                                  ast.SetComp, ast.Await, ast.Yield, ast.YieldFrom)):
+                    raise self.err(f"`{ast.unparse(n)}` in the context manager of a `with` block is not "
+                                   "supported", n, hint="compute it before the `with` line")
+            if target is not None and not isinstance(target, ast.Name):
+                raise self.err("the `as` target of a `with` block must be a name", target)
+            reads = self._passive_reads(expr)
+            manager = self.tmp()
+            out.append(ir.Assign(manager, ir.Opaque(self._passive_text(expr), reads), line=line))
+            refusal = self.err(f"the context manager `{ast.unparse(expr)}` of this `with` block depends on "
+                               "differentiated values (or its `as` name is used in them)", s,
+                               hint="only context managers that do not depend on the differentiated "
+                                    "inputs are supported (np.errstate, timers, warnings.catch_warnings)")
+            value = target.id if target is not None else self.tmp()
+            enter = ir.Prim(enter_context, self.program.callable_ref(self.info, enter_context),
+                            [ir.Name(manager)] + [ir.Name(r) for r in reads], {}, norule=refusal,
+                            written="with", mutates=True, where=position(s))
+            out.append(ir.Assign(value, enter, line=line))
+            managers.append(manager)
+        jumps = self._sub_block(s.body, out, flags)
+        for manager in reversed(managers):      # (also after a break, continue or return in the body)
+            out.append(ir.Effect(f"{manager}.__exit__(None, None, None)", [manager], line=line))
+        return bool(jumps)
 
     def _sub_block(self, stmts, out, flags):
         jumps = False
