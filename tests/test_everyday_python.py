@@ -324,3 +324,95 @@ def test_refused_with_under_a_flag_is_refused_when_reached(which):
     with pytest.raises(TransformError) as info:
         nba.grad(f, placement=placement_of(f, which))(U.copy(), True)
     assert info.value.lineno == _line_of(f, "with Passthrough")
+
+
+# -- models: builtins on lists of floats, dicts built with dict(...) ---------------------------------
+
+PARAM_NAMES = ("rate", "decay")
+
+
+def spread_of_losses(a, b):
+    """A list of floats reduced with max, min, sorted and sum, as a report would."""
+    losses = [a * a, a * b, b - a, 0.5 * b * b]
+    ranked = sorted(losses)
+    median = 0.5 * (ranked[1] + ranked[2])
+    return max(losses) - min(losses) + sum(losses) / len(losses) + median + max(a, b, 0.2)
+
+
+def sum_of_terms(u, k):
+    """sum() of a list of arrays, and of a generator over a list of floats."""
+    terms = [u * k, np.sin(u), u * u]
+    total = sum(terms)
+    weights = [k, k * k, 1.0]
+    return np.sum(total) + sum(w * w for w in weights)
+
+
+def params_by_keywords(a, b):
+    p = dict(rate=a * 2.0, decay=b, offset=1.0)
+    return p["rate"] * np.exp(-p["decay"]) + p["offset"]
+
+
+def params_by_zip(a, b):
+    values = [a * 2.0, b]
+    p = dict(zip(PARAM_NAMES, values))
+    q = dict(zip(["x", "y"], [b, a * a]))
+    return p["rate"] * np.exp(-p["decay"]) + q["x"] * q["y"]
+
+
+def copied_list(a, b):
+    """list(...) of an active tuple and of an active list: copies, changed without touching the original."""
+    pair = (a, b * 2.0)
+    xs = list(pair)
+    xs[0] = xs[0] * 3.0
+    ys = [a, b]
+    zs = list(ys)
+    zs.append(a * b)
+    zs[1] = zs[1] ** 2
+    return xs[0] * xs[1] + pair[0] + sum(zs) + ys[1]
+
+
+def zip_with_fewer_values(a, b):
+    values = [a]
+    p = dict(zip(PARAM_NAMES, values))
+    return p["rate"] * b
+
+
+def zip_with_computed_keys(a, b, names):
+    p = dict(zip(names, [a, b]))
+    return p["rate"] * b
+
+
+# -- builtins and dict(...) --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+@pytest.mark.parametrize("a, b", [(0.7, 1.3), (-0.4, 0.9), (1.5, -0.3)])
+def test_max_min_sorted_sum_of_a_list_of_floats(which, a, b):
+    checked(spread_of_losses, (a, b), (0, 1), which)
+
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+def test_sum_of_a_list_of_arrays(which):
+    checked(sum_of_terms, (U.copy(), 0.8), (0, 1), which)
+
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+@pytest.mark.parametrize("f", [params_by_keywords, params_by_zip])
+def test_dict_built_by_keywords_and_by_zip(which, f):
+    checked(f, (0.7, 0.4), (0, 1), which)
+
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+def test_list_of_an_active_sequence_is_a_copy(which):
+    checked(copied_list, (0.7, 1.3), (0, 1), which)
+
+
+def test_dict_zip_needs_as_many_values_as_keys():
+    with pytest.raises(ValueError, match="2 keys but 1 values"):
+        nba.grad(zip_with_fewer_values, argnums=(0, 1))(0.7, 1.3)
+
+
+def test_dict_zip_keys_must_be_constants():
+    with pytest.raises(TransformError) as info:
+        nba.grad(zip_with_computed_keys, argnums=(0, 1))(0.7, 1.3, ["rate", "decay"])
+    assert "the keys of dict(zip(keys, values)) must be constants" in str(info.value)
+    assert info.value.lineno == _line_of(zip_with_computed_keys, "dict(zip(")
