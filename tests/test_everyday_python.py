@@ -204,6 +204,18 @@ def warned_fit(u, c):
     return total
 
 
+def two_managers_and_continue(u, c):
+    """Two managers on one line (exited in reverse order) and a continue inside the block."""
+    acc = 0.0
+    for k in range(3):
+        with Timer("outer"), Timer("inner"):
+            if k == 1:
+                continue
+            with np.errstate(divide="ignore"):
+                acc = acc + np.sum(np.log(np.abs(u * c) + 1.0)) * (k + 1)
+    return acc
+
+
 def early_return_in_with(u, c):
     with Timer("early"):
         if c > 0.0:
@@ -280,6 +292,15 @@ def test_with_catch_warnings_and_break(which, c):
     with warnings.catch_warnings():
         warnings.simplefilter("error")                 # a warning that escaped the block would fail
         checked(warned_fit, (U.copy(), c), (0, 1), which)
+
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+def test_two_managers_on_one_line_and_continue(which):
+    Timer.log.clear()
+    checked(two_managers_and_continue, (U.copy(), 0.8), (0, 1), which, autograd=False)
+    labels = [e[1] for e in Timer.log]
+    assert labels[:4] == ["outer", "inner", "inner", "outer"], labels
+    assert sum(e[0] == "enter" for e in Timer.log) == sum(e[0] == "exit" for e in Timer.log)
 
 
 @pytest.mark.parametrize("which", PLACEMENTS)
