@@ -8,9 +8,9 @@ LOG = []
 
 
 def uses_with(x):
-    with open("f") as fh:  # ERR: `with` blocks are not supported
-        pass
-    return x
+    with open(x) as fh:  # ERR: of this `with` block depends on differentiated values
+        y = x * 2.0
+    return y
 
 
 def uses_try(x):
@@ -99,9 +99,7 @@ def attribute_write(x):
     return x
 
 
-def for_else(x):
-    for i in range(3):
+def with_unpacked_target(x):
+    with np.errstate() as (a, b):  # ERR: the `as` target of a `with` block must be a name
         x = x * 2.0
-    else:
-        x = x + 1.0  # ERR: `for ... else` is not supported
     return x

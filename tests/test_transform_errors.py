@@ -84,7 +84,7 @@ def prod_of_generator(x):
 
 
 def dict_with_keywords(x):
-    cfg = dict(rate=0.5, shift=1.0)
+    cfg = dict({"shift": 1.0}, rate=0.5)
     return np.sum(x * cfg["rate"])
 
 
@@ -121,7 +121,7 @@ def iterates_map(x):
      "call the function `f` holds by its own name"),
     (prod_of_generator, "generator expressions are not supported", "np.array(t * 2.0 for t in x)",
      "write a list comprehension instead"),
-    (dict_with_keywords, "dict(...) with keyword arguments is not supported", "dict(rate=0.5, shift=1.0)",
+    (dict_with_keywords, "dict(...) with keyword arguments is not supported", 'dict({"shift": 1.0}, rate=0.5)',
      "write a dict literal instead"),
     (dict_get, "the method `.get()` is not supported", 'cfg.get("rate")', "index a dict with d[key]"),
     (list_method, "the method `.count()` is not supported", "acc.count(x)", "supported methods are those of NumPy"),

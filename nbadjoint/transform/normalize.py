@@ -15,11 +15,11 @@ import types
 from ..errors import TransformError
 from . import ir
 from .normalize_expr import _HINTS, _ITERATOR_HINTS, _MUTATING_METHODS, ExprLowering, _generator_as_list
-from .parse import _NOT_FOUND, FunctionInfo, resolve_static
+from .parse import _NOT_FOUND, FunctionInfo, is_user_function, resolve_static
 
 _AUG_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.FloorDiv, ast.Mod)
 _UNSUPPORTED_STMT = {
-    ast.With: "`with` blocks", ast.AsyncWith: "`async with` blocks", ast.Try: "`try` blocks",
+    ast.AsyncWith: "`async with` blocks", ast.Try: "`try` blocks",
     ast.Global: "`global` statements", ast.Nonlocal: "`nonlocal` statements", ast.FunctionDef: "nested function definitions",
     ast.AsyncFunctionDef: "nested function definitions", ast.ClassDef: "class definitions", ast.Import: "imports",
     ast.ImportFrom: "imports", ast.Delete: "`del` statements", ast.AsyncFor: "`async for` loops",
@@ -28,6 +28,12 @@ if hasattr(ast, "TryStar"):
     _UNSUPPORTED_STMT[ast.TryStar] = "`try` blocks"
 if hasattr(ast, "Match"):
     _UNSUPPORTED_STMT[ast.Match] = "`match` statements"
+
+
+def enter_context(manager, *reads):
+    """``manager.__enter__()`` in a forward sweep; ``reads`` are the names the ``with`` line's
+    expression reads, passed so that the activity analysis sees what the manager depends on."""
+    return manager.__enter__()
 
 
 class LateRefusal:
@@ -202,6 +208,8 @@ class Normalizer(ExprLowering):
             return self.aug_assign(s, out)
         if isinstance(s, ast.If):
             return self.if_stmt(s, out, flags)
+        if isinstance(s, ast.With):
+            return self.with_stmt(s, out, flags)
         if isinstance(s, ast.For):
             return self.for_stmt(s, out, flags)
         if isinstance(s, ast.While):
@@ -426,6 +434,43 @@ class Normalizer(ExprLowering):
             return "always"
         return bool(j1 or j2)
 
+    def with_stmt(self, s, out, flags):
+        """A ``with`` whose context manager does not depend on the differentiated values: entered
+        before the body and exited after it in the forward sweep (the primal keeps the user's
+        ``with``); the backward sweep runs outside it.  A manager reading an active value, or an
+        ``as`` name that carries one, is refused where it is active (the call has no rule)."""
+        line = s.lineno
+        managers = []
+        for item in s.items:
+            expr, target = item.context_expr, item.optional_vars
+            for n in ast.walk(expr):
+                if isinstance(n, ast.Call) and is_user_function(resolve_static(n.func, self.info, self.locals)):
+                    raise self.err("the context manager of a `with` block cannot call a differentiated "
+                                   "function", expr, hint="call it before the `with` line")
+                if isinstance(n, (ast.Lambda, ast.NamedExpr, ast.ListComp, ast.GeneratorExp, ast.DictComp,
+                                  ast.SetComp, ast.Await, ast.Yield, ast.YieldFrom)):
+                    raise self.err(f"`{ast.unparse(n)}` in the context manager of a `with` block is not "
+                                   "supported", n, hint="compute it before the `with` line")
+            if target is not None and not isinstance(target, ast.Name):
+                raise self.err("the `as` target of a `with` block must be a name", target)
+            reads = self._passive_reads(expr)
+            manager = self.tmp()
+            out.append(ir.Assign(manager, ir.Opaque(self._passive_text(expr), reads), line=line))
+            refusal = self.err(f"the context manager `{ast.unparse(expr)}` of this `with` block depends on "
+                               "differentiated values (or its `as` name is used in them)", s,
+                               hint="only context managers that do not depend on the differentiated "
+                                    "inputs are supported (np.errstate, timers, warnings.catch_warnings)")
+            value = target.id if target is not None else self.tmp()
+            enter = ir.Prim(enter_context, self.program.callable_ref(self.info, enter_context),
+                            [ir.Name(manager)] + [ir.Name(r) for r in reads], {}, norule=refusal,
+                            written="with", mutates=True, where=position(s))
+            out.append(ir.Assign(value, enter, line=line))
+            managers.append(manager)
+        jumps = self._sub_block(s.body, out, flags)
+        for manager in reversed(managers):      # (also after a break, continue or return in the body)
+            out.append(ir.Effect(f"{manager}.__exit__(None, None, None)", [manager], line=line))
+        return bool(jumps)
+
     def _sub_block(self, stmts, out, flags):
         jumps = False
         before = len(out)
@@ -463,9 +508,6 @@ class Normalizer(ExprLowering):
         return out, brk, exits
 
     def for_stmt(self, s, out, flags):
-        if s.orelse:
-            raise self.err("`for ... else` is not supported", s.orelse[0],
-                           hint="set a flag before `break` and test it after the loop")
         line = s.lineno
         body_prefix: list = []
         loop_var, range_args = self._loop_header(s.iter, s.target, out, body_prefix, line)
@@ -478,7 +520,25 @@ class Normalizer(ExprLowering):
             body.append(ir.Assign(test, ir.Opaque(" or ".join(exits), list(exits)), line=line))
             body.append(ir.LoopExit(ir.Name(test), line=line))
         out.append(ir.ForRange(loop_var, range_args, body, counted=bool(exits), line=line))
-        return bool(self.ret_flag and _contains(s.body, ast.Return))
+        return self._loop_else(s, exits, out, flags)
+
+    def _loop_else(self, s, exits, out, flags):
+        """The ``else`` block of a loop, run when the loop was not left by ``break`` (or ``return``):
+        guarded by the loop's exit flags, which are False when it ran to its end.  Returns whether
+        the whole statement may jump (as `stmt` does)."""
+        returns = bool(self.ret_flag and _contains(s.body, ast.Return))
+        if not s.orelse:
+            return returns
+        if not exits:                   # no break, no return: the else block always runs
+            j = self._sub_block(s.orelse, out, flags)
+            return j or returns
+        guard = self.tmp()
+        out.append(ir.Assign(guard, ir.Opaque("not (" + " or ".join(exits) + ")", list(exits)),
+                             line=s.orelse[0].lineno))
+        body: list = []
+        j = self._sub_block(s.orelse, body, flags)
+        out.append(ir.If(ir.Name(guard), body, [], line=s.orelse[0].lineno))
+        return bool(j or returns)
 
     def _loop_header(self, it, target, out, body_prefix, line):
         """(loop variable, range arguments) of ``for target in it``; a loop over a sequence walks its
@@ -558,9 +618,6 @@ class Normalizer(ExprLowering):
         self.assign_to(tgt, ir.Name(count), out, line)
 
     def while_stmt(self, s, out, flags):
-        if s.orelse:
-            raise self.err("`while ... else` is not supported", s.orelse[0],
-                           hint="set a flag before `break` and test it after the loop")
         line = s.lineno
         body, brk, exits = self._loop_body(s.body, line, flags)
         # while test: body  ->  loop: t = test; if t: body; exit when not t or a flag says so
@@ -575,7 +632,7 @@ class Normalizer(ExprLowering):
         if brk:
             out.append(ir.Assign(brk, ir.Copy(ir.Const("False")), line=line))
         out.append(ir.Loop(guarded, line=line))
-        return bool(self.ret_flag and _contains(s.body, ast.Return))
+        return self._loop_else(s, exits, out, flags)
 
     # -- expressions ----------------------------------------------------------------------------
 def _assigned_names(fn: ast.FunctionDef) -> set:
@@ -650,6 +707,7 @@ def _contains(stmts, kind) -> bool:
         if isinstance(s, kind):
             return True
         if loop_bound and isinstance(s, (ast.For, ast.While)):
+            stack.extend(s.orelse)      # a loop's else block belongs to the enclosing loop
             continue
         for field_name in ("body", "orelse"):
             stack.extend(getattr(s, field_name, []) or [])

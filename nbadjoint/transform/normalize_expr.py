@@ -309,6 +309,10 @@ class ExprLowering:
         node = _generator_as_list(stripped, obj)
         if obj is reversed and len(node.args) == 1 and not node.keywords:
             obj = _vjp.reversed_items            # a list: the differentiated code indexes sequences
+        if obj is dict:
+            built = self.dict_call(node, out)
+            if built is not None:
+                return built
         if obj is dict and node.keywords:
             raise self.err("dict(...) with keyword arguments is not supported", node,
                            hint="write a dict literal instead, e.g. {'rate': rate, 'w': w}")
@@ -322,6 +326,47 @@ class ExprLowering:
                            hint="classes are not differentiated: write their methods as module-level functions "
                                 "that take the object's data (arrays, floats, or a dict of them) as arguments")
         return self.emit(self._prim(obj, args, kwargs, node), out, line)
+
+    def dict_call(self, node, out):
+        """``dict(a=..., b=...)`` and ``dict(zip(keys, values))`` with constant keys, as the dict
+        literal they build; None for the other forms of ``dict(...)``."""
+        line = node.lineno
+        if not node.args and node.keywords and all(k.arg is not None for k in node.keywords):
+            values = [self.expr(k.value, out) for k in node.keywords]
+            return self.emit(ir.BuildDict([repr(k.arg) for k in node.keywords], values), out, line)
+        if node.keywords or len(node.args) != 1 or not isinstance(node.args[0], ast.Call):
+            return None
+        inner = node.args[0]
+        if resolve_static(inner.func, self.info, self.locals) is not zip:
+            return None
+        if inner.keywords or len(inner.args) != 2:
+            raise self.err("only dict(zip(keys, values)) with two sequences is supported", inner)
+        keys_node, values_node = inner.args
+        keys = self._constant_keys(keys_node, out)
+        if isinstance(values_node, (ast.List, ast.Tuple)):
+            values = [self.expr(e, out) for e in values_node.elts][:len(keys)]
+            return self.emit(ir.BuildDict(keys[:len(values)], values), out, line)
+        seq = self._as_name(self.expr(values_node, out), out, line)
+        check = self.program.callable_ref(self.info, check_zip_values)
+        out.append(ir.Effect(f"{check}({seq.id}, {len(keys)})", [seq.id], line=line))
+        values = [self.emit(ir.GetItem(seq, ir.Index(str(i), [], str(i))), out, line) for i in range(len(keys))]
+        return self.emit(ir.BuildDict(keys, values), out, line)
+
+    def _constant_keys(self, keys_node, out) -> list:
+        """Source texts of the keys of ``dict(zip(keys, values))``: a list or tuple of constants,
+        written out or held by a module-level name."""
+        if isinstance(keys_node, (ast.List, ast.Tuple)):
+            atoms = [self.expr(k, out) for k in keys_node.elts]
+            if all(isinstance(a, ir.Const) for a in atoms):
+                return [a.src for a in atoms]
+        else:
+            value = resolve_static(keys_node, self.info, self.locals)
+            if isinstance(value, (list, tuple)) and \
+                    all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in value):
+                return [repr(k) for k in value]
+        raise self.err("the keys of dict(zip(keys, values)) must be constants (a list of strings written "
+                       "out, or a module-level list of them)", keys_node,
+                       hint="write the dict literal {'a': a, 'b': b}")
 
     def _method_of_global_data(self, func) -> bool:
         """``W.sum()`` for a module-level array (or list, dict...) W: an array method, called on a constant."""
@@ -455,6 +500,13 @@ class ExprLowering:
 
     def _passive_text(self, node):
         return ast.unparse(_GlobalRewriter(self).visit(clone(node)))
+
+
+def check_zip_values(values, n: int):
+    """``dict(zip(keys, values))``: nbadjoint needs as many values as keys (zip would drop the rest)."""
+    if len(values) != n:
+        raise ValueError(f"dict(zip(keys, values)): {n} keys but {len(values)} values; "
+                         "nbadjoint differentiates it only with as many values as keys")
 
 
 def _in_place_functions() -> tuple:
