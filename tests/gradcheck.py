@@ -251,6 +251,28 @@ def _default_grad():
     return nbadjoint.grad
 
 
+# --------------------------------------------------------------------------- placements, lines
+
+PLACEMENTS = ["default", "split"]       # every call checkpointed (None), every call split
+
+
+def all_split(f):
+    """The placement splitting every call site of ``f``."""
+    import nbadjoint
+    return {site: False for site in nbadjoint.call_sites(f)}
+
+
+def placement_of(f, which):
+    """The placement named by ``which``, one of PLACEMENTS."""
+    return None if which == "default" else all_split(f)
+
+
+def source_line(fn, text):
+    """The line number of the first line of ``fn``'s source holding ``text``."""
+    lines, start = inspect.getsourcelines(fn)
+    return start + next(k for k, line in enumerate(lines) if text in line)
+
+
 # --------------------------------------------------------------------------- public checks
 
 def check_grad(f, args, argnums=0, rtol=1e-6, atol=1e-8, placement=None, grad=None):

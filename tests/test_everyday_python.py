@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import nbadjoint as nba
-from gradcheck import assert_not_mutated, check_against_autograd, check_grad, deep_copy_args
+from gradcheck import (PLACEMENTS, assert_not_mutated, check_against_autograd, check_grad, deep_copy_args,
+                       placement_of, source_line)
 from nbadjoint.errors import TransformError
-from nbadjoint.transform.program import compile_tree
 
 THIS = sys.modules.get(__name__)
 U = np.array([0.3, -0.2, 0.5, 0.1, 0.7])
@@ -88,17 +88,6 @@ def search_with_return(u, level):
     else:
         level = level * 2.0
     return level * np.sum(u * u)
-
-
-def all_split(f):
-    return {site: False for site in compile_tree(f).site_ids}
-
-
-PLACEMENTS = ["default", "split"]
-
-
-def placement_of(f, which):
-    return None if which == "default" else all_split(f)
 
 
 def caller_of_first_above(u, level):
@@ -323,18 +312,12 @@ def test_backward_sweep_runs_outside_the_manager():
     assert "__exit__" not in bwd.split("\ndef ")[0]
 
 
-def _line_of(fn, text):
-    import inspect
-    lines, start = inspect.getsourcelines(fn)
-    return start + next(k for k, line in enumerate(lines) if text in line)
-
-
 @pytest.mark.parametrize("f", [manager_of_an_active_value, active_as_name])
 def test_with_depending_on_active_values_is_refused(f):
     with pytest.raises(TransformError) as info:
         nba.grad(f)(U.copy())
     assert "of this `with` block depends on differentiated values" in str(info.value)
-    assert info.value.lineno == _line_of(f, "with ")
+    assert info.value.lineno == source_line(f, "with ")
     assert info.value.function == f.__name__
 
 
@@ -344,7 +327,7 @@ def test_refused_with_under_a_flag_is_refused_when_reached(which):
     check_grad(f, (U.copy(), False), argnums=0, placement=placement_of(f, which))
     with pytest.raises(TransformError) as info:
         nba.grad(f, placement=placement_of(f, which))(U.copy(), True)
-    assert info.value.lineno == _line_of(f, "with Passthrough")
+    assert info.value.lineno == source_line(f, "with Passthrough")
 
 
 # -- models: builtins on lists of floats, dicts built with dict(...) ---------------------------------
@@ -436,4 +419,4 @@ def test_dict_zip_keys_must_be_constants():
     with pytest.raises(TransformError) as info:
         nba.grad(zip_with_computed_keys, argnums=(0, 1))(0.7, 1.3, ["rate", "decay"])
     assert "the keys of dict(zip(keys, values)) must be constants" in str(info.value)
-    assert info.value.lineno == _line_of(zip_with_computed_keys, "dict(zip(")
+    assert info.value.lineno == source_line(zip_with_computed_keys, "dict(zip(")

@@ -19,9 +19,8 @@ import scipy.stats
 import scipy.ndimage
 
 import nbadjoint as nba
-from gradcheck import check_grad
+from gradcheck import PLACEMENTS, check_grad, placement_of, source_line
 from nbadjoint.errors import TransformError
-from nbadjoint.transform.program import compile_tree
 
 log = logging.getLogger("inactive-models")
 
@@ -137,16 +136,6 @@ def copies_into(u):
 
 # -- helpers ---------------------------------------------------------------------------------------
 
-def all_split(f):
-    return {site: False for site in compile_tree(f).site_ids}
-
-
-PLACEMENTS = ["default", "split"]
-
-
-def placement_of(f, which):
-    return None if which == "default" else all_split(f)
-
 
 def bwd_source(f, name):
     text = nba.adjoint_source(f)
@@ -190,11 +179,6 @@ def test_dead_branch_with_an_unsupported_construct(which):
 
 # -- 2. refuse late: where the refused code runs with active values ------------------------------
 
-def _line_of(fn, text):
-    import inspect
-    lines, start = inspect.getsourcelines(fn)
-    return start + next(k for k, line in enumerate(lines) if text in line)
-
 
 @pytest.mark.parametrize("which", PLACEMENTS)
 def test_flagged_with_block_runs_when_off_and_is_refused_when_on(which):
@@ -202,7 +186,7 @@ def test_flagged_with_block_runs_when_off_and_is_refused_when_on(which):
     with pytest.raises(TransformError) as info:
         nba.grad(flagged_with, argnums=(0, 1), placement=placement_of(flagged_with, which))(U.copy(), 0.7, True)
     assert "of this `with` block depends on differentiated values" in str(info.value)
-    assert info.value.lineno == _line_of(flagged_with, "with Clipping")
+    assert info.value.lineno == source_line(flagged_with, "with Clipping")
     assert info.value.filename.endswith("test_inactive_code.py")
     assert "hint:" not in str(info.value) or info.value.hint
 
@@ -213,7 +197,7 @@ def test_function_called_only_under_a_flag(which):
     with pytest.raises(TransformError) as info:
         nba.grad(flagged_call, argnums=(0, 1), placement=placement_of(flagged_call, which))(U.copy(), 0.7, True)
     assert "`try` blocks are not supported" in str(info.value)
-    assert info.value.lineno == _line_of(smoothed, "try:")
+    assert info.value.lineno == source_line(smoothed, "try:")
     assert info.value.function == "smoothed"
     assert info.value.hint
 
@@ -236,7 +220,7 @@ def test_active_call_without_rule_is_refused_only_where_it_runs(which):
     message = str(info.value)
     assert "no derivative rule for `scipy.stats.logistic.cdf`" in message, message
     assert "_K[" not in message
-    assert info.value.lineno == _line_of(active_cdf, "v = scipy.stats.logistic.cdf(v)")
+    assert info.value.lineno == source_line(active_cdf, "v = scipy.stats.logistic.cdf(v)")
 
 
 def test_active_call_without_rule_in_straight_line_code_is_refused_at_compile_time():
@@ -245,7 +229,7 @@ def test_active_call_without_rule_in_straight_line_code_is_refused_at_compile_ti
     message = str(info.value)
     assert "no derivative rule for `scipy.stats.logistic.cdf`" in message and "_K[" not in message, message
     assert "a method of" not in message       # the function as written, not the object behind it
-    assert info.value.lineno == _line_of(active_cdf_straight, "scipy.stats.logistic.cdf(u)")
+    assert info.value.lineno == source_line(active_cdf_straight, "scipy.stats.logistic.cdf(u)")
 
 
 def test_in_place_call_without_rule_on_active_values_is_refused_not_zeroed():
@@ -292,7 +276,7 @@ def test_active_call_without_rule_in_a_loop_body_is_refused_when_the_loop_runs()
     with pytest.raises(TransformError) as info:
         nba.grad(loop_with_cdf)(U.copy(), 2)
     assert "`scipy.stats.logistic.cdf`" in str(info.value)
-    assert info.value.lineno == _line_of(loop_with_cdf, "s = s + scipy.stats.logistic.cdf(u[i])")
+    assert info.value.lineno == source_line(loop_with_cdf, "s = s + scipy.stats.logistic.cdf(u[i])")
 
 
 def _evaluates(u):
@@ -312,4 +296,4 @@ def test_builtins_that_read_variables_by_name_are_refused_not_taken_for_inactive
     with pytest.raises(TransformError) as info:
         nba.grad(f)(U.copy())
     assert "reads the function's variables by name" in str(info.value)
-    assert info.value.lineno == _line_of(f, line)
+    assert info.value.lineno == source_line(f, line)

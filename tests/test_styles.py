@@ -7,17 +7,11 @@ are left as they were."""
 import copy
 
 import numpy as np
-import pytest
 
-import nbadjoint as nba
-from gradcheck import assert_not_mutated, check_grad
+from gradcheck import all_split, assert_not_mutated, check_grad
 from styles import box_model, finite_volume, heat_lists, heat_script, mlp, seir_odeint
 
 RNG = np.random.default_rng(7)
-
-
-def all_split(f):
-    return {site: False for site in nba.call_sites(f)}
 
 
 def check_both(f, args, argnums, **tol):

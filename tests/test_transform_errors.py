@@ -7,6 +7,7 @@ import pytest
 import nbadjoint as nba
 
 import error_cases
+from gradcheck import source_line
 
 
 def _cases():
@@ -137,9 +138,6 @@ def test_refusal_names_the_construct_the_line_and_what_to_do(fn, construct, line
     assert construct in message
     assert line_text in message and re.search(r"test_transform_errors\.py, line \d+", message), message
     assert "hint:" in message and advice in message, message
-    assert info.value.lineno == _line_of(fn if fn is not passes_a_function else apply, line_text)
+    assert info.value.lineno == source_line(fn if fn is not passes_a_function else apply, line_text)
 
 
-def _line_of(fn, text):
-    lines, start = inspect.getsourcelines(fn)
-    return start + next(k for k, line in enumerate(lines) if text in line)
