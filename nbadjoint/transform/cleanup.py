@@ -340,6 +340,7 @@ def name_temporaries(fdef: ast.FunctionDef, generated) -> None:
     assigned to ``x_b`` directly and later reads of ``_t5`` read ``x_b``, where both names are
     assigned once and ``x_b`` is not read before the copy."""
     stores, changed = _count_names(fdef, ast.Store), True
+    params = {a.arg for a in fdef.args.args}
     while changed:
         changed = False
         for block in _blocks(fdef):
@@ -349,7 +350,6 @@ def name_temporaries(fdef: ast.FunctionDef, generated) -> None:
                         or stores.get(u) != 1 or stores.get(t.id) != 1:
                     continue
                 d = next((i for i in range(k) if _assign_to(block[i]) == t.id), None)
-                params = {a.arg for a in fdef.args.args}
                 # (``x_b`` read between the two would read its old value; ``_t5`` read outside
                 # this block would keep its name)
                 if d is None or u in params or any(u in _loads(x) for x in block[:k]) or \

@@ -496,13 +496,15 @@ def compile_tree(f, argnums=None, what: str = "nbadjoint", call_args=None) -> Pr
         nums = roots.check_argnums(argnums, n, display_name(func.__name__))
         wrt = frozenset(len(args) + a % n for a in nums)
     kinds = None if call_args is None else argument_kinds(tuple(args) + tuple(call_args))
-    key = wrt if not kinds or not any(kinds) else (wrt, kinds)
+    if kinds is not None and not any(kinds):
+        kinds = None                       # (nothing known of the arguments: the program without kinds)
+    key = wrt if kinds is None else (wrt, kinds)
     per_func = _CACHE.get(func)
     if per_func is None:
         per_func = _CACHE[func] = {}
     prog = per_func.get(key)
     if prog is None or not prog.is_current():
-        prog = per_func[key] = _build(func, wrt, kinds if key is not wrt else None)
+        prog = per_func[key] = _build(func, wrt, kinds)
     return prog.bound(args, kwargs) if args or kwargs or isinstance(f, functools.partial) else prog
 
 

@@ -548,9 +548,9 @@ def call_evidence(program) -> dict:
                             passed[callee].add(param)
                         elif atom.id in only_numbers:
                             numbers[callee].add(param)
-                        elif param in arrays[callee] and atom.id not in only_numbers:
+                        elif param in arrays[callee]:
                             known.add(atom.id)
-                    if _returns_array(program.functions[callee], stmts[callee], arrays[callee]):
+                    if _returns_array(stmts[callee], arrays[callee]):
                         known.add(s.target)
             evidence[key] = passed[key] | (known & set(code.params))
             changed |= before != (len(known), sum(map(len, passed.values())), sum(map(len, numbers.values())))
@@ -594,7 +594,7 @@ def _added_to_arrays(stmts, arrays: set, params: set) -> set:
     return out
 
 
-def _returns_array(code, stmts, arrays: set) -> bool:
+def _returns_array(stmts, arrays: set) -> bool:
     """Does every ``return`` of the function return a name known to be an array?"""
     returns = [s for s in stmts if isinstance(s, ir.Return)]
     return bool(returns) and all(isinstance(s.value, ir.Name) and s.value.id in arrays for s in returns)
