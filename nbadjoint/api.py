@@ -73,6 +73,9 @@ def adjoint_source(f, argnums=None, *, args=None) -> str:
     (arrays, numbers), which is what ``grad(f, argnums)(*args)`` runs: its specialised bodies are
     chosen for them.
     """
+    if args is not None and not isinstance(args, (tuple, list)):
+        raise TypeError(f"adjoint_source: args must be a tuple of positional arguments, e.g. args=(x0,), "
+                        f"not {type(args).__name__}")
     return compile_tree(f, argnums, "nba.adjoint_source", call_args=args).source()
 
 

@@ -418,6 +418,9 @@ def map_grad(f, inputs, *, argnums=0, placement=None, executor=None, progress=No
     """
     from .api import grad
 
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(f"map_grad: executor must have a submit(fn, *args) method (a concurrent.futures "
+                        f"pool or a dask.distributed.Client), or be None; got {type(executor).__name__}")
     g = grad(f, argnums=argnums, placement=placement)
     items = [item if isinstance(item, tuple) else (item,) for item in inputs]
     report = _progress(progress, len(items))

@@ -252,3 +252,8 @@ def test_write_through_a_view_of_a_parameter_is_an_error_naming_the_line():
 def test_in_place_update_of_an_array_held_in_a_dict_is_caught():
     with pytest.raises(nba.AliasError, match="also changes `w`"):
         nba.grad(m.entry_update_in_a_dict, argnums=1)(np.ones(2), 0.5)
+
+
+def test_adjoint_source_for_arguments_takes_a_tuple():
+    with pytest.raises(TypeError, match=r"args must be a tuple of positional arguments, e.g. args=\(x0,\), not int"):
+        nba.adjoint_source(m.writes_shared_view, args=5)

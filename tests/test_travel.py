@@ -278,3 +278,8 @@ def test_a_dask_local_cluster_gives_bitwise_the_local_gradients(cell, burgers):
         b_inputs = [burgers_args(burgers, k) for k in range(2)]
         remote = nba.map_grad(burgers.burgers, b_inputs, executor=client)
         assert all(bitwise_equal(r, nba.grad(burgers.burgers)(*a)) for r, a in zip(remote, b_inputs))
+
+
+def test_map_grad_refuses_an_executor_without_submit_before_running(burgers):
+    with pytest.raises(TypeError, match=r"executor must have a submit\(fn, \*args\) method.*got object"):
+        nba.map_grad(burgers.misfit, [(np.ones(3), np.zeros(3))], executor=object())
