@@ -257,3 +257,24 @@ def test_in_place_update_of_an_array_held_in_a_dict_is_caught():
 def test_adjoint_source_for_arguments_takes_a_tuple():
     with pytest.raises(TypeError, match=r"args must be a tuple of positional arguments, e.g. args=\(x0,\), not int"):
         nba.adjoint_source(m.writes_shared_view, args=5)
+
+
+def test_a_vjp_value_built_in_a_list_is_not_changed_by_the_pullback():
+    def f(x):
+        out = [0.0, 0.0]
+        out[0] = x * 2.0
+        out[1] = x * 3.0
+        return out
+
+    def g(x):
+        a, b = np.zeros(2), [0.0]
+        a[0] = x * 2.0
+        b[0] = x * 4.0
+        return {"a": a, "b": b}
+
+    value, pullback = nba.vjp(f, 1.5)
+    assert pullback([1.0, 1.0]) == (5.0,)
+    assert value == [3.0, 4.5]                 # the backward sweep undid the writes into its own list
+    value, pullback = nba.vjp(g, 1.5)
+    assert pullback({"a": np.ones(2), "b": [1.0]}) == (6.0,)
+    assert value["a"].tolist() == [3.0, 0.0] and value["b"] == [6.0]

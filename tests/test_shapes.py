@@ -43,12 +43,48 @@ def test_list_and_scalar_parameters_get_guards_and_ints_are_known():
     assert [t for n, t in types.items() if n.startswith("_i")] == [shapes.INT]
 
 
-@pytest.mark.parametrize("fn", [sm.writes_into_its_list, sm.appends_an_array])
-def test_functions_that_write_into_lists_get_no_list_guard(fn):
+def test_a_function_that_appends_arrays_to_a_list_gets_no_list_guard():
+    fn = sm.appends_an_array
     code = compile_tree(fn, 0).functions[fn.__name__]
     assert "x" not in code.shapes.guards
     assert shapes.LIST not in code.shapes.guards.values()
     assert "scalar_items" not in compile_tree(fn, 0).source()
+
+
+def test_numbers_written_into_a_list_the_function_builds_keep_it_a_list_of_numbers():
+    fn = sm.writes_into_its_list            # y = [0.0] * len(x); y[i] = c * x[i]
+    code = compile_tree(fn, 0).functions[fn.__name__]
+    assert code.shapes.guards["x"] == shapes.LIST
+    assert code.shapes.types["y"] == shapes.LIST
+    specialised = compile_tree(fn, 0).source()
+    specialised = specialised[specialised.index("def writes_into_its_list_fwd("):]
+    specialised = specialised[:specialised.index("def writes_into_its_list_bwd(")]
+    assert "write_shape" not in specialised and "bshape" not in specialised
+    x = [0.5, -1.25, 2.0]
+    check_grad(fn, (x, 1.5), (0, 1))
+    check_grad(fn, (np.array(x), 1.5), (0, 1))        # an array fails the guard: the general body
+
+
+def test_a_vector_read_entry_by_entry_and_a_local_zeros_vector_written_with_numbers():
+    def box(T_init, params, nsteps):
+        k, alpha = params[0], params[1]
+        T = np.zeros(2)
+        T[0], T[1] = T_init[0], T_init[1]
+        for n in range(nsteps):
+            q = k * alpha * (T[1] - T[0])
+            T[0] = T[0] + 0.1 * q
+            T[1] = T[1] - 0.1 * abs(q)
+        return T[0] * T[1]
+
+    args = (np.array([1.0, 0.2]), np.array([2.0, 1.5]), 5)
+    program = compile_tree(box, 0, call_args=args)
+    facts = program.functions["box"].shapes
+    assert facts.guards == {"T_init": shapes.VECTOR, "params": shapes.VECTOR}
+    assert facts.types["T"] == shapes.VECTOR and facts.types["q"] == shapes.SCALAR
+    assert "_rt.float_vector(T_init)" in program.source()
+    check_grad(box, args, (0, 1))
+    check_grad(box, ([1.0, 0.2], [2.0, 1.5], 5), (0, 1))            # lists: the general body
+    check_grad(box, (np.array([1.0, 0.2]), np.array([2, 1]), 5), 0)    # int entries: general body
 
 
 def test_scalar_code_gets_a_body_without_markers_where_its_guards_hold():

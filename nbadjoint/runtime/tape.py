@@ -68,6 +68,11 @@ def scalar_items(x) -> bool:
     return (cls is list or cls is tuple) and SCALARS.issuperset(map(type, x))
 
 
+def float_vector(x) -> bool:
+    """True when ``x`` is exactly a 1-D ``np.ndarray`` of floats (its entries are NumPy scalars)."""
+    return x.__class__ is _ndarray and x.ndim == 1 and x.dtype.kind == "f"
+
+
 def same_shape(*arrays) -> bool:
     """True when every argument is exactly an ``np.ndarray`` and all have one shape."""
     first = arrays[0]

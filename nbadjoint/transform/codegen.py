@@ -221,6 +221,8 @@ class FunctionCode:
                 return None
             if kind == shapes.LIST:
                 parts.append(E("_rt.scalar_items({x})", x=ir.node(a)))
+            elif kind == shapes.VECTOR:
+                parts.append(E("_rt.float_vector({x})", x=ir.node(a)))
             elif kind == shapes.SCALAR:
                 scalars.append(ir.node(a))
         if len(scalars) == 1:

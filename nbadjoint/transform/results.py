@@ -56,8 +56,18 @@ def ones_like(value):
 
 
 def copy_out(value):
+    """The root's value as the caller gets it: arrays copied, and lists, tuples and dicts rebuilt
+    around copies, so that the backward sweep (which undoes the writes into them) cannot change
+    what the caller holds."""
     if isinstance(value, np.ndarray):
         return value.copy()
+    if type(value) is list:
+        return [copy_out(v) for v in value]
+    if type(value) is dict:
+        return {k: copy_out(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        items = [copy_out(v) for v in value]
+        return type(value)._make(items) if hasattr(type(value), "_make") else tuple(items)
     return value
 
 

@@ -8,6 +8,7 @@ Python floats), or between arrays of one shape and scalars (explicit time steppi
 analysis proves such facts for one function, under guards on its parameters:
 
 - a *list* parameter: a list or tuple whose items are all int, float, bool or NumPy scalars;
+- a *vector* parameter: a 1-D float ``np.ndarray`` read entry by entry (as a list would be);
 - a *scalar* parameter: one such value;
 - *array* parameters: exactly ``np.ndarray``, and, for those combined elementwise with each
   other, of one shape.
@@ -20,8 +21,10 @@ guard can only save work, never change a gradient.
 Types (solved by an optimistic fixpoint over every definition of a name): ``INT`` (an int
 whether or not the guards hold: range indices, lengths, int arithmetic on those; list accesses
 by such an index need no type check), ``SCALAR``, ``LIST`` (list of scalars), ``("like", p)``
-(the shape of array parameter ``p``), ``None`` (anything).  List facts are only drawn in
-functions that write into no list and call no method and no such function.
+(the shape of array parameter ``p``), ``VECTOR`` (a 1-D float array: a vector parameter, or
+``np.zeros(n)`` written entry by entry with numbers), ``None`` (anything).  List facts are only
+drawn in functions that write into no list or array other than those they build themselves, and
+call no method and no such function.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ TOP = "top"          # not known yet (only during the fixpoint)
 INT = "int"
 SCALAR = "scalar"
 LIST = "list"
+VECTOR = "vector"    # a 1-D float ndarray: its entries are NumPy scalars
+_SEQUENCES = (LIST, VECTOR)
+_NEW_VECTORS = (np.zeros, np.ones, np.empty)
 ARRAY = "array"      # a parameter kind: its class is ("like", name)
 
 _RANK0 = (INT, SCALAR)
@@ -69,7 +75,7 @@ class Summary:
     """What callers need to know of a function: its guards, its return type, and whether it writes."""
 
     def __init__(self, guards: dict, returns, pure: bool, classes=()):
-        self.guards = guards        # parameter -> LIST, SCALAR or ARRAY
+        self.guards = guards        # parameter -> LIST, VECTOR, SCALAR or ARRAY
         self.returns = returns      # LIST, a scalar type, or ("like", p): the shape of array parameter p,
         self.pure = pure            # when the guards hold; else None
         self.classes = classes      # lists of array parameters the guards check share one shape
@@ -124,11 +130,16 @@ class ShapeFacts:
 
     # -- which functions qualify ---------------------------------------------------------------
     def _pure(self) -> bool:
+        """Whether the function writes into nothing that existed before it was called: it may write
+        into lists it built itself (``new = [0.0] * n; new[i] = ...``), whose every definition is a
+        new object (a display, or ``+`` / ``*`` of a list); an alias of such a list that is written
+        and read afterwards is refused at run time (runtime.tape.check_alias)."""
         built = {s.target for s in self.stmts if isinstance(s, ir.Assign) and isinstance(s.expr, ir.Build)}
         other_defs = {t for s in self.stmts if not (isinstance(s, ir.Assign) and isinstance(s.expr, ir.Build))
                       for t in ir.defined(s)}
+        fresh = self._fresh_lists()
         for s in self.stmts:
-            if isinstance(s, ir.SetItem):
+            if isinstance(s, ir.SetItem) and s.target not in fresh:
                 return False
             if isinstance(s, ir.Append) and (s.target not in built or s.target in other_defs):
                 return False
@@ -141,6 +152,9 @@ class ShapeFacts:
                     if callee is None or not callee.pure:
                         return False
         return True
+
+    def _fresh_lists(self) -> set:
+        return _new_sequences(self.stmts, self.code.params, vectors=True)
 
     def _choose_guards(self) -> dict:
         """LIST for parameters only ever indexed by an int-like index (or taken apart, or passed
@@ -199,7 +213,7 @@ class ShapeFacts:
                 continue
             uses = (p in as_list) + (p in as_array) + (p in as_scalar and p not in as_array)
             if p in as_list and uses == 1 and self.pure:
-                guards[p] = LIST
+                guards[p] = VECTOR if p in self.arrays_passed else LIST
             elif p in as_array and p not in as_list:
                 guards[p] = ARRAY
             elif p in as_scalar and uses == 1:
@@ -248,11 +262,11 @@ class ShapeFacts:
             return TOP
         if _like(t):
             return t
-        if t == LIST:
+        if t in _SEQUENCES:
             v = self.atom_type(s.value, env)
             if v == TOP:
                 return TOP
-            return LIST if v in _RANK0 and _int_like_index(s.index) else None
+            return t if v in _RANK0 and _int_like_index(s.index) else None
         return None
 
     def _canon(self, t):
@@ -292,7 +306,7 @@ class ShapeFacts:
             return INT
         if isinstance(s, ir.Unpack):
             t = self.atom_type(s.value, env)
-            return TOP if t == TOP else SCALAR if t == LIST else None
+            return TOP if t == TOP else SCALAR if t in _SEQUENCES else None
         if isinstance(s, ir.Assign) and not s.aug_rebind:
             return self.expr_type(s.expr, env)
         return None
@@ -320,7 +334,7 @@ class ShapeFacts:
 
     def _elementwise(self, types):
         """Type of an elementwise result of operands of these types (scalars and one shape)."""
-        if None in types or LIST in types:
+        if None in types or LIST in types or VECTOR in types:
             return None
         if TOP in types:
             return TOP
@@ -367,7 +381,7 @@ class ShapeFacts:
             base = self.atom_type(e.a, env)
             if base == TOP:
                 return TOP
-            if base != LIST:
+            if base not in _SEQUENCES:
                 return None
             index = _index_type(e.index, env)
             if index == TOP:
@@ -404,7 +418,7 @@ class ShapeFacts:
         if e.method:
             if e.method in _SHAPE_KEEPING_METHODS and not e.kwargs and len(e.args) == 1:
                 t = self.atom_type(e.args[0], env)
-                return t if (t == TOP or _like(t)) else None
+                return t if (t == TOP or _like(t) or t == VECTOR) else None
             return None
         if e.func is len:
             return INT
@@ -413,15 +427,17 @@ class ShapeFacts:
             return t if (t == TOP or _like(t)) else None
         if e.func in _WHOLE_REDUCTIONS and len(e.args) == 1 and not e.kwargs:
             t = self.atom_type(e.args[0], env)            # of a whole array (exactly np.ndarray): a
-            return SCALAR if (_like(t) or t in _RANK0) else (TOP if t == TOP else None)   # NumPy scalar
+            return SCALAR if (_like(t) or t in _RANK0 or t == VECTOR) else (TOP if t == TOP else None)
         if e.kwargs:
             return None
         args = [self.atom_type(a, env) for a in e.args]
+        if e.func in _NEW_VECTORS and len(args) == 1:     # np.zeros(n): a new 1-D float array
+            return args[0] if args[0] == TOP else VECTOR if args[0] == INT else None
         if isinstance(e.func, np.ufunc):
             if len(args) != e.func.nin or e.func.nout != 1 or e.func.signature is not None:
                 return None         # (a generalised ufunc such as np.matmul is not elementwise)
             return self._elementwise(args)
-        if not args or None in args or LIST in args or any(_like(a) for a in args):
+        if not args or None in args or LIST in args or VECTOR in args or any(_like(a) for a in args):
             return None
         if TOP in args:
             return TOP
@@ -483,10 +499,39 @@ _SHAPE_KEEPING = {np.roll}
 _WHOLE_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.std, np.var}
 
 
+def _new_sequences(stmts, params, vectors: bool) -> set:
+    """Locals whose every definition builds a new list (or, with ``vectors``, a new array): a
+    display, ``np.zeros(n)``, or ``a + b`` / ``a * n`` with such a value as an operand (not
+    ``+=``, which extends in place)."""
+    defs: dict = {}
+    for s in stmts:
+        for t in ir.defined(s):
+            defs.setdefault(t, []).append(s)
+    fresh = {t for t, ds in defs.items() if t not in params and all(
+        isinstance(d, ir.Assign) and not d.aug_rebind and (
+            isinstance(d.expr, (ir.Build, ir.BinOp))
+            or (vectors and isinstance(d.expr, ir.Prim) and not d.expr.method and d.expr.func in _NEW_VECTORS))
+        for d in ds)}
+    changed = True
+    while changed:                  # `[0.0] * n`: an operand of a BinOp is itself new
+        changed = False
+        for t in sorted(fresh):
+            for d in defs[t]:
+                e = d.expr
+                if isinstance(e, ir.BinOp) and not (
+                        issubclass(e.op, (ast.Add, ast.Mult))
+                        and any(isinstance(a, ir.Name) and a.id in fresh for a in (e.a, e.b))):
+                    fresh.discard(t)
+                    changed = True
+                    break
+    return fresh
+
+
 def _array_uses(stmts) -> set:
     """Names used the way only arrays are: passed to NumPy (not as a ufunc operand), sliced,
-    written into, or called a method of."""
+    written into (but for a list built here), or called a method of."""
     out = set()
+    lists = _new_sequences(stmts, (), vectors=False)
     for s in stmts:
         if isinstance(s, ir.Assign):
             e = s.expr
@@ -498,7 +543,7 @@ def _array_uses(stmts) -> set:
                     out.update(names[:1])
                 elif _numpy_function(e.func) and not isinstance(e.func, np.ufunc):
                     out.update(names)
-        elif isinstance(s, ir.SetItem):
+        elif isinstance(s, ir.SetItem) and s.target not in lists:
             out.add(s.target)
     return out
 

@@ -22,7 +22,7 @@ import ast
 import re
 import textwrap
 
-from . import cleanup, ir
+from . import cleanup, ir, shapes
 from .plans import _OLD
 from .templates import clone
 from .sweep_calls import CallSweeps
@@ -479,19 +479,24 @@ class SweepBuilder(LoopSweeps, CallSweeps):
         f.append(S("_push(_rt.old_item({t}, {i}))", t=s.target, i=index_value))
         contributes = bool(plan.contribs)
         marker = None
-        if contributes:
+        # in the specialised body, a number written into a list of numbers needs no shape marker
+        scalar_write = contributes and self.spec and self.code.shapes.types.get(s.target) in shapes._SEQUENCES \
+            and self.code.shapes.rank0(s.value)
+        if contributes and not scalar_write:
             marker = self.tmp("_m")
             f.append(S("_push(_rt.write_shape({t}, {v}))", t=s.target, v=ir.node(s.value)))
         f.append(S("{t}[{i}] = {v}", t=s.target, i=ir.slice_node(s.index), v=ir.node(s.value)))
         new_state = dict(state)
-        if contributes:
+        if marker is not None:
             b.append(S("{m} = _pop()", m=marker))
         if s.target in code.active and state.get(s.target, DEAD) != DEAD:
             ab = code.adj(s.target)
             part = self.tmp("_p")
             b.append(S("{p}, {ab} = _rt.setitem_b({ab}, {i})", p=part, ab=ab, i=index_value))
             new_state[s.target] = UNKNOWN         # None when the write covered all of it
-            if contributes:
+            if scalar_write:
+                self._accumulate(b, new_state, s.value.id, _name(part), "add")
+            elif contributes:
                 self._accumulate(b, new_state, s.value.id, E("_rt.fit({p}, {m})", p=part, m=marker), "add")
         b.append(S("_rt.restore_item({t}, {i}, _pop())", t=s.target, i=index_value))
         return f, b, new_state
