@@ -879,3 +879,51 @@ def scoping(r):
 
 
 FAMILIES["scoping"] = scoping
+
+
+# ------------------------------------------------------------------------------------ element writes
+
+ELEMENT_TERMS = ("k * (T[{j}] - T[{i}])", "a * np.sin(T[{j}])", "abs(T[{j}] - T[{i}]) * k", "s * T[{j}]",
+                 "math.tanh(T[{j}]) * p[1]", "rate(p, T[{j}], T[{i}])", "(1.0 - T[{i}]) * a")
+
+
+def element_writes(r):
+    """Box models in preallocated state: a parameter vector read entry by entry, a state built as
+    ``np.zeros(n)`` or ``[0.0] * n`` and written entry by entry with numbers in a time loop. The
+    traps: an array written into a list state, the state handed to a helper that writes into it,
+    an alias of the state written, an integer state, the parameters passed as a list, as a tuple
+    or as integers."""
+    n = r.int(2, 4)
+    alloc = r.choice([f"np.zeros({n})", f"[0.0] * {n}", f"np.ones({n})", f"np.empty({n})", f"[0.0 for _ in range({n})]"])
+    lines = ["import math", "", "", "def rate(p, x, y):", "    return p[0] * (x - y)", "", "",
+             "def main(p, s):", "    k, a = p[0], p[1]", f"    T = {alloc}"]
+    for i in range(n):
+        lines.append(f"    T[{i}] = {r.choice([f'p[{i % 2}]', 's * p[0]', f'k + 0.1 * {i}', 's'])}")
+    trap = r.choice(["none", "none", "none", "array_in_list", "helper", "alias", "int_state"])
+    if trap == "int_state":
+        lines[-n - 1] = f"    T = np.zeros({n}, dtype=int)"
+    lines.append(f"    for it in range({r.int(1, 4)}):")
+    for i in range(n):
+        j = (i + 1) % n
+        term = r.choice(ELEMENT_TERMS).format(i=i, j=j)
+        lines.append(f"        T[{i}] = T[{i}] + 0.1 * {term}")
+    if trap == "helper":
+        lines = lines[:3] + ["def nudge(v, c):", "    v[0] = v[0] + c * v[-1]", "", ""] + lines[3:]
+        lines.append("        nudge(T, 0.2 * s)")
+    elif trap == "alias":
+        lines += ["    U = T", "    U[1] = U[1] * 0.5"]
+    costs = ["T[0] * T[-1] + s * T[1]", "sum(T) * s", "T[1] - T[0] * a", "math.sin(T[0]) + T[-1] * T[-1]"]
+    if trap == "array_in_list" and alloc.startswith("["):
+        lines.append("    T[0] = T[0] * np.array([1.0, s])")
+        costs = ["np.sum(T[0]) + T[1] * s", "np.sum(T[0] * T[-1])"]
+    lines.append(f"    return {r.choice(costs)}")
+    rng = np.random.default_rng(r.int(0, 2 ** 31))
+    values = [float(v) for v in rng.uniform(0.2, 1.0, 3)]
+    p = r.choice([f"np.array({values!r})", f"{values!r}", f"tuple({values!r})",
+                  f"np.array({values!r})", "np.array([1, 2, 3])"])
+    argnums = "(1,)" if "1, 2, 3" in p else "(0, 1)"
+    args = ["", "", f"ARGS = ({p}, {float(rng.uniform(0.2, 1.0))!r})", f"ARGNUMS = {argnums}", ""]
+    return Program("element_writes", module(r, lines, args), autograd=False)
+
+
+FAMILIES["element_writes"] = element_writes
