@@ -326,6 +326,20 @@ def gradient_spacing(f):
     return np.sum(np.gradient(f, 0.5) ** 2)
 
 
+def gradient_coordinates(f):
+    x = np.array([0.0, 0.3, 0.5, 1.1, 1.2, 2.0])
+    return _dot(np.gradient(f, x)) + _dot(np.gradient(f * f, x, edge_order=2))
+
+
+def gradient_spacing_per_axis(f):
+    gy, gx = np.gradient(f, 0.5, np.array([0.0, 0.2, 0.7, 1.0, 1.6]), edge_order=2)
+    return _dot(gy) + _dot(gx * gx)
+
+
+def gradient_active_coordinates(x):
+    return np.sum(np.gradient(np.arange(5.0), x) ** 2)
+
+
 def pad_edge(a):
     return np.sum(np.pad(a, 1, mode="edge") ** 2)
 

@@ -72,6 +72,9 @@ CASES = [
     ("trapezoid_dx", lambda: (U(3, 5), 0.7)),
     ("trapezoid_x_full", lambda: (U(3, 5), U(3, 5))),
     ("gradient_1d", lambda: (U(6),)),
+    ("gradient_spacing", lambda: (U(5),)),
+    ("gradient_coordinates", lambda: (U(6),)),
+    ("gradient_spacing_per_axis", lambda: (U(4, 5),)),
     ("gradient_axis0", lambda: (U(5, 4),)),
     ("gradient_axis1", lambda: (U(5, 4),)),
     ("gradient_edge2", lambda: (U(7),)),
@@ -261,9 +264,9 @@ def test_interp_sample_points_are_refused():
         nba.grad(M.interp_points)(np.linspace(0.0, 1.0, 4))
 
 
-def test_gradient_with_spacing_is_refused():
-    with pytest.raises(TransformError, match="spacing"):
-        nba.grad(M.gradient_spacing)(U(5))
+def test_gradient_with_differentiated_coordinates_is_refused():
+    with pytest.raises(TransformError, match="spacing or coordinates"):
+        nba.grad(M.gradient_active_coordinates)(np.array([0.0, 0.3, 0.5, 1.1, 1.2]))
 
 
 def test_pad_edge_mode_is_refused():

@@ -307,40 +307,64 @@ def polyval_grad_x(g, p, x):
     return _like(np.asarray(g, dtype=float) * np.polyval(deriv, x), x)
 
 
-# ----- np.gradient (unit spacing) -----
+# ----- np.gradient -----
 
 
-def gradient_grad(g, shape, axis=None, edge_order=1):
-    """Adjoint of np.gradient(f, axis=axis, edge_order=...) with unit spacing: g sent back through the
-    difference stencils (a tuple of results, for several axes, gives one g per axis)."""
+def gradient_grad(g, shape, axis=None, edge_order=1, *varargs):
+    """Adjoint of np.gradient(f, *varargs, axis=axis, edge_order=...) with respect to f: g sent
+    back through the difference stencils (a tuple of results, for several axes, gives one g per
+    axis).  ``varargs`` is the spacing as NumPy takes it: none (unit), one scalar for every axis,
+    or one scalar or coordinate array per axis."""
     ndim = len(shape)
     axes = tuple(range(ndim)) if axis is None else ((axis,) if np.ndim(axis) == 0 else tuple(axis))
+    axes = tuple(ax % ndim for ax in axes)
+    if not varargs:
+        spacings = [1.0] * len(axes)
+    elif len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+        spacings = [varargs[0]] * len(axes)
+    else:
+        spacings = list(varargs)
     gs = list(g) if len(axes) > 1 or isinstance(g, (list, tuple)) else [g]
     out = np.zeros(shape)
-    for ax, ga in zip(axes, gs):
+    for ax, ga, spacing in zip(axes, gs, spacings):
         if ga is None:
             continue
-        out += _gradient_axis_grad(np.asarray(ga, dtype=float), ax % ndim, edge_order)
+        out += _gradient_axis_grad(np.asarray(ga, dtype=float), ax, edge_order, spacing, shape[ax])
     return out
 
 
-def _gradient_axis_grad(g, axis, edge_order):
+def _gradient_axis_grad(g, axis, edge_order, spacing, n):
+    """The transpose of np.gradient along one axis, with the coefficients NumPy uses for spacing
+    ``spacing`` (a scalar, or the coordinates of the n points)."""
+    if np.ndim(spacing) == 0:
+        dx = np.full(n - 1, float(spacing))
+    else:
+        dx = np.diff(np.asarray(spacing, dtype=float))
     g = np.moveaxis(g, axis, 0)
     out = np.zeros_like(g)
-    out[2:] += 0.5 * g[1:-1]
-    out[:-2] -= 0.5 * g[1:-1]
+    column = (slice(None),) + (None,) * (g.ndim - 1)         # coefficients along axis 0
+    dx1, dx2 = dx[:-1], dx[1:]
+    a = -dx2 / (dx1 * (dx1 + dx2))
+    b = (dx2 - dx1) / (dx1 * dx2)
+    c = dx1 / (dx2 * (dx1 + dx2))
+    inner = g[1:-1]
+    out[:-2] += a[column] * inner
+    out[1:-1] += b[column] * inner
+    out[2:] += c[column] * inner
     if edge_order == 1:
-        out[1] += g[0]
-        out[0] -= g[0]
-        out[-1] += g[-1]
-        out[-2] -= g[-1]
+        out[1] += g[0] / dx[0]
+        out[0] -= g[0] / dx[0]
+        out[-1] += g[-1] / dx[-1]
+        out[-2] -= g[-1] / dx[-1]
     else:
-        out[0] += -1.5 * g[0]
-        out[1] += 2.0 * g[0]
-        out[2] += -0.5 * g[0]
-        out[-1] += 1.5 * g[-1]
-        out[-2] += -2.0 * g[-1]
-        out[-3] += 0.5 * g[-1]
+        d1, d2 = dx[0], dx[1]
+        out[0] += -(2.0 * d1 + d2) / (d1 * (d1 + d2)) * g[0]
+        out[1] += (d1 + d2) / (d1 * d2) * g[0]
+        out[2] += -d1 / (d2 * (d1 + d2)) * g[0]
+        d1, d2 = dx[-2], dx[-1]
+        out[-3] += d2 / (d1 * (d1 + d2)) * g[-1]
+        out[-2] += -(d2 + d1) / (d1 * d2) * g[-1]
+        out[-1] += (2.0 * d2 + d1) / (d2 * (d1 + d2)) * g[-1]
     return np.moveaxis(out, 0, axis)
 
 

@@ -32,11 +32,17 @@ def _einsum_slot(g, ans, v):
 
 
 def _gradient_f(g, ans, v):
-    """np.gradient(f, axis=..., edge_order=...) with unit spacing: _vjp.gradient_grad."""
-    if v["varargs"]:
-        raise RuleError("np.gradient with spacing arguments has no derivative rule; call np.gradient(f) (unit "
-                        "spacing) and divide by the spacing")
-    return T.expr("_vjp.gradient_grad({g}, _vjp.shape_of({f}), {axis}, {edge_order})", g=g, **v)
+    """np.gradient(f, *varargs, axis=..., edge_order=...) w.r.t. f: _vjp.gradient_grad (the
+    spacing or coordinates are taken as constants)."""
+    return T.expr("_vjp.gradient_grad({g}, _vjp.shape_of({f}), {axis}, {edge_order}, *{spacing})", g=g,
+                  f=v["f"], axis=v["axis"], edge_order=v["edge_order"], spacing=list(v["varargs"]))
+
+
+def _gradient_spacing(g, ans, v):
+    """np.gradient's spacing or coordinates, when they depend on the differentiated inputs."""
+    raise RuleError("np.gradient has no derivative rule with respect to its spacing or coordinates (only "
+                    "with respect to f); compute the spacing outside what is differentiated, or write the "
+                    "differences out, e.g. (f[2:] - f[:-2]) / (x[2:] - x[:-2])")
 
 
 def _constant_pad(template):
@@ -92,7 +98,8 @@ def numpy_rules():
                 y="_vjp.trapezoid_grad_y({g}, {y}, {x}, {dx}, {axis})",
                 x="_vjp.trapezoid_grad_x({g}, {y}, {x}, {axis})",
                 dx="_vjp.trapezoid_grad_dx({g}, {y}, {axis})")
-    r[np.gradient] = rule("np.gradient", "f, *varargs, axis=None, edge_order=1", f=_gradient_f)
+    r[np.gradient] = rule("np.gradient", "f, *varargs, axis=None, edge_order=1", f=_gradient_f,
+                          varargs=_gradient_spacing)
     conv = "_vjp.convolve_grad({g}, {a}, {v}, {mode}, %d)"
     r[np.convolve] = rule("np.convolve", "a, v, mode='full'", a=conv % 0, v=conv % 1)
     r[np.polyval] = rule("np.polyval", "p, x", p="_vjp.polyval_grad_p({g}, {p}, {x})",
