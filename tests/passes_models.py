@@ -22,6 +22,18 @@ def discarded_somewhere(x):
     return y * 3.0
 
 
+def discard_noting(x, notes):
+    notes[0] = x[0]
+    return x * 2.0
+
+
+def discarded_noting(x):
+    notes = np.zeros(1)
+    discard_noting(x, notes)
+    y = discard_noting(x, notes)
+    return y * 3.0 + notes
+
+
 def one_branch(x, y):
     if x > 0.0:
         return x * y
@@ -64,6 +76,28 @@ def drops_middle(x):
 def root_only_discards(x):
     square(x)
     return x * 2.0
+
+
+# the same, with callees that write into an argument (so a discarded call is still reversed)
+def inner_noting(x, notes):
+    notes[0] = x[0]
+    return np.sin(x)
+
+
+def middle_noting(x, notes):
+    return inner_noting(x, notes) * 2.0
+
+
+def drops_middle_noting(x):
+    notes = np.zeros(1)
+    middle_noting(x, notes)
+    return middle_noting(x, notes) * x + notes
+
+
+def root_only_discards_noting(x):
+    notes = np.zeros(1)
+    inner_noting(x, notes)
+    return x * 2.0 + notes
 
 
 def planned(x, k):

@@ -1050,14 +1050,24 @@ def test_a_callee_whose_result_every_call_uses_gets_a_set_adjoint(models):
     assert re.search(r"\n    a_b = a_b \+ _r\d+\[0\]\n", _function_text(text, "used_everywhere_bwd"))
 
 
-def test_a_callee_whose_result_is_discarded_somewhere_may_get_none(models):
+def test_a_call_whose_result_is_discarded_runs_its_primal_and_is_not_reversed(models):
     program, text = compiled(models.discarded_somewhere)
-    assert program.functions["discard"].rv_live is False
-    assert program.functions["discarded_somewhere"].rv_live is True
-    assert "_rv_b is not None" in _function_text(text, "discard_bwd")
-    assert "_rv_b is not None" not in _function_text(text, "discarded_somewhere_bwd")
+    caller = _function_text(text, "discarded_somewhere_bwd")
+    assert caller.count("discard_bwd(") == 1 and "discard_fwd(" not in _function_text(
+        text, "discarded_somewhere_fwd").split("discard_primal(")[0]
+    # the one call that is reversed passes a live adjoint
+    assert program.functions["discard"].rv_live is True
+    assert "_rv_b is not None" not in _function_text(text, "discard_bwd")
+
+
+def test_a_writing_callee_whose_result_is_discarded_somewhere_may_get_none(models):
+    program, text = compiled(models.discarded_noting)
+    assert program.functions["discard_noting"].rv_live is False
+    assert program.functions["discarded_noting"].rv_live is True
+    assert "_rv_b is not None" in _function_text(text, "discard_noting_bwd")
+    assert "_rv_b is not None" not in _function_text(text, "discarded_noting_bwd")
     # its parameter's adjoint may come back None, so the caller cannot rely on it
-    assert program.functions["discard"].returns_live == (False,)
+    assert program.functions["discard_noting"].returns_live == (False, False)
 
 
 def test_a_parameter_whose_adjoint_is_set_in_one_branch_only_is_not_returned_live(models):
@@ -1082,17 +1092,23 @@ def test_the_root_is_always_rv_live_and_liveness_crosses_two_levels(models):
 
 
 def test_a_discarded_result_two_levels_down_withdraws_liveness_below_it(models):
+    program, text = compiled(models.drops_middle_noting)
+    assert program.functions["middle_noting"].rv_live is False
+    assert program.functions["inner_noting"].rv_live is False          # middle passes on what it got
+    assert program.functions["drops_middle_noting"].rv_live is True
+    assert "_rv_b is not None" in _function_text(text, "inner_noting_bwd")
+    # callees that write into nothing: the discarded call is not reversed at all
     program, text = compiled(models.drops_middle)
-    assert program.functions["middle"].rv_live is False
-    assert program.functions["inner"].rv_live is False          # middle passes on what it got
-    assert program.functions["drops_middle"].rv_live is True
-    assert "_rv_b is not None" in _function_text(text, "inner_bwd")
+    assert program.functions["middle"].rv_live is True and program.functions["inner"].rv_live is True
 
 
 def test_the_root_discarding_its_own_callees_result_is_still_rv_live(models):
-    program, _ = compiled(models.root_only_discards)
+    program, _ = compiled(models.root_only_discards_noting)
     assert program.functions[program.root_key].rv_live is True
-    assert program.functions["square"].rv_live is False
+    assert program.functions["inner_noting"].rv_live is False
+    program, text = compiled(models.root_only_discards)
+    assert program.functions[program.root_key].rv_live is True
+    assert "square_bwd(" not in _function_text(text, "root_only_discards_bwd")
 
 
 def test_a_specialised_body_is_split_only_where_the_guards_change_it(models):

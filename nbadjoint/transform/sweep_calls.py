@@ -38,6 +38,8 @@ class CallSweeps:
         for name, other, message in code.entry_checks.get(id(s), ()):
             f.append(S("_rt.check_entry_alias({n}, {o}, {m})", n=name, o=ir.src_node(other), m=_const(message)))
         self._emit_overlap_checks(f, s, callee, mutated)
+        if not self_arg and not mutated and self._result_unused(s, state):
+            return self._emit_unused_call(s, state, f, b, pushes, out, call(primal, atoms))
         if self.probes:
             f.append(if_(E("_ck[{s}]", s=site),
                          [S("_rec.enter({s}, 'P')", s=site)] + snaps() +
@@ -135,6 +137,31 @@ class CallSweeps:
             b.append(S("{t} = {o}", t=s.target, o=old) if old else S("{t} = _pop()", t=s.target))
         return f, b, new_state
 
+    def _result_unused(self, s, state) -> bool:
+        """No adjoint ever reaches the result of call ``s`` (a diagnostic, an energy nobody
+        differentiates), and the callee writes into nothing it did not build: its backward sweep
+        would only return zeros, and its forward sweep's checks would find nothing to refuse."""
+        code = self.code
+        unused = s.target not in code.active or state.get(s.target, DEAD) == DEAD
+        return unused and writes_nothing(code.program, s.expr.callee)
+
+    def _emit_unused_call(self, s, state, f, b, pushes, out, primal_call):
+        """A call whose result no adjoint reaches runs as its primal, checkpointed or split alike,
+        and is absent from the backward sweep."""
+        site = _const(s.expr.site)
+        if self.probes:
+            f += [S("_rec.enter({s}, 'P')", s=site), S("{o} = {c}", o=out, c=primal_call),
+                  S("_rec.leave({s}, 'P')", s=site)]
+            b.append(if_(E("_ck[{s}]", s=site),
+                         [S("_rec.enter({s}, 'K')", s=site, comment="recomputation skipped: nothing to reverse"),
+                          S("_rec.leave({s}, 'K')", s=site)]))
+            b += [S("_rec.enter({s}, 'B')", s=site), S("_rec.leave({s}, 'B')", s=site)]
+        else:
+            f.append(S("{o} = {c}", o=out, c=primal_call, comment="its result reaches no adjoint: primal only"))
+        if pushes:
+            b.append(S("{t} = _pop()", t=s.target))
+        return f, b, dict(state)
+
     def _emit_overlap_checks(self, f, s, callee, mutated):
         """A callee that writes into one argument must get no other argument sharing its memory:
         its adjoint treats its parameters as distinct arrays."""
@@ -147,3 +174,41 @@ class CallSweeps:
                 message = callee.overlap_message(callee.params[k], callee.params[j], self.code.info, s.line,
                                                  [a.text() for a in args], self.code.norm.user_names)
                 f.append(S("_rt.check_alias({n}, {a}, {m})", n=name, a=ir.node(atom), m=_const(message)))
+
+
+# array methods that write into nothing (the others, and every ``out=``, may write into an argument)
+_READING_METHODS = frozenset({
+    "copy", "sum", "mean", "max", "min", "prod", "std", "var", "dot", "reshape", "ravel", "flatten",
+    "transpose", "conj", "conjugate", "astype", "item", "tolist", "cumsum", "cumprod", "all", "any",
+    "round", "clip", "squeeze", "argmax", "argmin", "trace", "diagonal", "swapaxes", "nonzero"})
+
+
+def writes_nothing(program, key, _seen=None) -> bool:
+    """Function ``key`` (and every function it calls) writes into no object it did not build
+    itself: no write into a parameter or into what a parameter holds, no append to a list it was
+    given, no ``out=``, no method that may write, no library call run for its effect."""
+    code = program.functions[key]
+    cached = getattr(code, "_writes_nothing", None)
+    if cached is not None:
+        return cached
+    seen = set() if _seen is None else _seen
+    if key in seen:
+        return True                     # (a recursive call: decided by the rest of the cycle)
+    seen.add(key)
+    stmts = list(ir.walk(code.body))
+    built = shapes._new_sequences(stmts, code.params, vectors=True)
+    result = True
+    for st in stmts:
+        if isinstance(st, (ir.SetItem, ir.Append)) and st.target not in built:
+            result = False
+        elif isinstance(st, ir.Assign) and isinstance(st.expr, ir.Prim):
+            e = st.expr
+            if (e.method and e.method not in _READING_METHODS) or e.mutates or e.effect or "out" in e.kwargs:
+                result = False
+        elif isinstance(st, ir.Assign) and isinstance(st.expr, ir.UserCall):
+            result = writes_nothing(program, st.expr.callee, seen)
+        if not result:
+            break
+    if _seen is None or result is False:
+        code._writes_nothing = result
+    return result
