@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import ast
 
-from . import ir, shapes
+from ..runtime import random_state
+from . import draws, ir, shapes
+from .normalize import LateRefusal
 from .sweep_ast import Comment, expr as E, if_, stmt as S
 from .sweep_state import DEAD, LIVE, UNKNOWN, _const, _name
 
@@ -33,6 +35,9 @@ class CallSweeps:
         def snaps():
             return [S("_push(_rt.snapshot({n}))", n=name, comment=f"{callee.info.name}() writes into it")
                     for _, name in mutated]
+        # the generators the callee draws from: saved before a checkpointed call, replayed when recomputing
+        gens, gen_refusal = draws.call_generators(code, expr, s.line)
+        save_gens = self._save_generators(gens, gen_refusal)
         for _, name in mutated:
             self._emit_alias_checks(f, s, name)
         for name, other, message in code.entry_checks.get(id(s), ()):
@@ -40,13 +45,14 @@ class CallSweeps:
         self._emit_overlap_checks(f, s, callee, mutated)
         if self.probes:
             f.append(if_(E("_ck[{s}]", s=site),
-                         [S("_rec.enter({s}, 'P')", s=site)] + snaps() +
+                         [S("_rec.enter({s}, 'P')", s=site)] + snaps() + save_gens +
                          [S("{o} = {c}", o=out, c=call(primal, atoms)), S("_rec.leave({s}, 'P')", s=site)],
                          [S("_rec.enter({s}, 'F')", s=site), S("{o} = {c}", o=out, c=call(fwd, atoms)),
                           S("_rec.leave({s}, 'F')", s=site)]))
         else:
             f.append(if_(E("_ck[{s}]", s=site),
-                         snaps() + [S("{o} = {c}", o=out, c=call(primal, atoms), comment="checkpointed: primal only")],
+                         snaps() + save_gens +
+                         [S("{o} = {c}", o=out, c=call(primal, atoms), comment="checkpointed: primal only")],
                          [S("{o} = {c}", o=out, c=call(fwd, atoms),
                             comment="split: its tape stays until this call is reversed")]))
         if self_arg:
@@ -74,7 +80,9 @@ class CallSweeps:
         mut_adj = [_name(code.adj(name)) if name in code.active and state.get(name, DEAD) != DEAD
                    and name != s.target else _const(None) for _, name in mutated]
         # a callee that tapes nothing when its guards hold needs no recomputation then
-        skip = callee.shape_guard(dict(zip(callee.params, atoms))) if callee.tape_free_when_guarded() else None
+        skip = callee.shape_guard(dict(zip(callee.params, atoms))) if callee.tape_free_when_guarded() and not gens \
+            else None
+        rewind, replayed = self._replay_generators(_in_backward(gens, expr.args, atoms))
         skip_always = isinstance(skip, ast.Constant) and skip.value is True
         bwd_call = S("{r} = {f}(_c, {g}, *{a})", r=res, f=bwd, g=_name(g) if g else _const(None),
                      a=[ir.node(a) for a in atoms] + mut_adj)
@@ -89,9 +97,10 @@ class CallSweeps:
             elif skip is not None:
                 inner = [if_(skip, skipped, recompute)]
             else:
-                if mutated:
-                    inner = [S("_rec.enter({s}, 'S')", s=site)] + restores() + [S("_rec.leave({s}, 'S')", s=site)]
-                inner += recompute
+                if mutated or gens:
+                    inner = [S("_rec.enter({s}, 'S')", s=site)] + rewind + restores() + \
+                        [S("_rec.leave({s}, 'S')", s=site)]
+                inner += recompute + replayed
             b.append(if_(E("_ck[{s}]", s=site), inner))
             b += [S("_rec.enter({s}, 'B')", s=site), bwd_call, S("_rec.leave({s}, 'B')", s=site)]
         else:
@@ -103,8 +112,8 @@ class CallSweeps:
                                 comment="recompute where its guards fail")]))
             else:
                 b.append(if_(E("_ck[{s}]", s=site),
-                             restores("the snapshot: its state before the call") +
-                             [S("{c}", c=call(fwd, atoms), comment="recompute, taping")]))
+                             rewind + restores("the snapshot: its state before the call") +
+                             [S("{c}", c=call(fwd, atoms), comment="recompute, taping")] + replayed))
             b.append(bwd_call)
         new_state = dict(state)
         if s.target in code.active and tstate != DEAD:
@@ -135,6 +144,28 @@ class CallSweeps:
             b.append(S("{t} = {o}", t=s.target, o=old) if old else S("{t} = _pop()", t=s.target))
         return f, b, new_state
 
+    def _save_generators(self, gens, refusal):
+        """Forward sweep, checkpointed call: tape the state of the generators the callee draws from
+        (or raise ``refusal``: a generator it creates unseeded could not be replayed)."""
+        program, info = self.code.program, self.code.info
+        if refusal is not None:
+            return [S("raise {r}()", r=ir.src_node(program.callable_ref(info, LateRefusal(refusal))))]
+        if not gens:
+            return []
+        return [S("_push({f}({g}))", f=ir.src_node(program.callable_ref(info, random_state.capture)), g=_tuple(gens),
+                  comment="the state of the generators it draws from")]
+
+    def _replay_generators(self, gens):
+        """Backward sweep, checkpointed call: the statements that set the generators back to the
+        state taped before the call (to recompute it), then return them to where they were."""
+        if not gens:
+            return [], []
+        program, info = self.code.program, self.code.info
+        saved = self.tmp("_gs")
+        return ([S("{v} = {f}({g}, _pop())", v=saved, f=ir.src_node(program.callable_ref(info, random_state.rewind)),
+                   g=_tuple(gens), comment="its draws are replayed")],
+                [S("{f}({g}, {v})", f=ir.src_node(program.callable_ref(info, random_state.restore)), g=_tuple(gens), v=saved)])
+
     def _emit_overlap_checks(self, f, s, callee, mutated):
         """A callee that writes into one argument must get no other argument sharing its memory:
         its adjoint treats its parameters as distinct arrays."""
@@ -147,3 +178,14 @@ class CallSweeps:
                 message = callee.overlap_message(callee.params[k], callee.params[j], self.code.info, s.line,
                                                  [a.text() for a in args], self.code.norm.user_names)
                 f.append(S("_rt.check_alias({n}, {a}, {m})", n=name, a=ir.node(atom), m=_const(message)))
+
+
+def _tuple(atoms) -> ast.Tuple:
+    return ast.Tuple([ir.node(a) for a in atoms], ast.Load())
+
+
+def _in_backward(gens, args, atoms):
+    """The generator atoms ``gens`` (some of the call's ``args``) as the backward sweep names the
+    arguments (``atoms``)."""
+    index = {id(a): k for k, a in enumerate(args)}
+    return [atoms[index[id(g)]] if id(g) in index else g for g in gens]
