@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import TransformError
 from ..runtime import random_state
 from . import ir
 
@@ -323,9 +324,9 @@ def call_generators(code, expr, line):
     atoms, texts, refusal = [], set(), None
     for src in generators(code.program, expr.callee):
         if src[0] == "unseeded":
-            _, line, name = src
+            _, where, name = src
             refusal = refusal or code.info.error(
-                f"{name}() creates a random generator without a seed (its line {line}): recomputing this "
+                f"{name}() creates a random generator without a seed (its line {where}): recomputing this "
                 "checkpointed call would draw other numbers than the run did", lineno=line,
                 hint="give the generator a seed, create it in the caller and pass it in, or mark the call "
                      "`# nbadjoint: nocheckpoint`")
@@ -338,4 +339,23 @@ def call_generators(code, expr, line):
 
 
 
-__all__ = ["DRAW_METHODS", "Draw", "call_generators", "generators", "lower"]
+def kept_generators(program, values, namespace):
+    """For a profiled run of ``program``'s root with the argument ``values``: a function that
+    returns the generators the run draws from to the state they have now (so that every run of
+    a profile draws the same numbers, and the profile leaves them as it found them, as it does
+    the arrays).  ``namespace``: the generated module's, where module-level generators are named."""
+    try:
+        sources = generators(program, program.root_key)
+    except TransformError:         # a generator of unknown origin: grad refuses it where it matters
+        sources = ()
+    gens = []
+    for src in sources:
+        if src[0] == "param":
+            gens.append(values[src[1]])
+        elif src[0] == "obj":
+            gens.append(eval(src[1], namespace))        # a constant's reference: _K[3], _G0['RNG']
+    states = random_state.capture(gens)
+    return lambda: random_state.restore(gens, states)
+
+
+__all__ = ["DRAW_METHODS", "Draw", "call_generators", "generators", "kept_generators", "lower"]

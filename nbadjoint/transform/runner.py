@@ -16,7 +16,7 @@ import weakref
 
 from ..ids import ROOT_ID
 from ..runtime import tape as _rt
-from . import results, roots, stack, user_errors
+from . import draws, results, roots, stack, user_errors
 
 _SIGNATURES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()     # program -> root signature
 _LINE_MAPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()      # program -> {probes: line map}
@@ -56,9 +56,11 @@ def run_primal(program, args, kwargs=None, recorder=None):
     ctx = _rt.Context(program.placement(), recorder)
     fn = ns[f"{program.root_key}_primal"]
     if probes:
+        restore_generators = draws.kept_generators(program, values, ns)     # every profiled run draws alike
         recorder.enter(ROOT_ID, "P")
         out = call(program, probes, fn, ctx, *values)
         recorder.leave(ROOT_ID, "P")
+        restore_generators()
         return out
     return call(program, probes, fn, ctx, *values)
 
@@ -80,10 +82,12 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
     fwd = ns[f"{program.root_key}_fwd"]
     bwd = ns[f"{program.root_key}_bwd"]
     if probes:
+        restore_generators = draws.kept_generators(program, values, ns)     # every profiled run draws alike
         recorder.enter(ROOT_ID, "F")
     value = call(program, probes, fwd, ctx, *values)
     if probes:
         recorder.leave(ROOT_ID, "F")
+        restore_generators()        # (the backward sweep's replays return them to where they are)
     results.check_output(value, program.root_name)
     out_value = results.copy_out(value)
     if seed is None:
