@@ -157,6 +157,32 @@ def uses_unseeded(x):
     return np.sum(unseeded_noise(x) ** 2)
 
 
+def batch_loss(w, Xb, yb):
+    return np.sum((Xb @ w - yb) ** 2)
+
+
+def minibatch_loss(w, X, y):
+    """Shuffled mini-batches (np.random.shuffle of an index array), each batch a call site."""
+    np.random.seed(1)
+    idx = np.arange(len(y))
+    np.random.shuffle(idx)
+    loss = 0.0
+    for start in range(0, len(y), 5):
+        batch = idx[start:start + 5]
+        loss = loss + batch_loss(w, X[batch], y[batch])
+    return loss
+
+
+def shuffled_scores(w, X, weights, rng):
+    """Shuffling an array that carries a derivative, and that the adjoint reads afterwards."""
+    scores = X @ w
+    first = np.sum(scores * weights)
+    rng_order = rng.permutation(len(weights))
+    np.random.seed(2)
+    np.random.shuffle(scores)
+    return first + np.sum(scores * weights[rng_order]) ** 2
+
+
 # ----------------------------------------------------------------------------- helpers
 
 def state_of(gen):
@@ -417,6 +443,21 @@ def test_vjp_leaves_the_generator_as_one_primal_call():
     assert out == expected
     pullback(1.0)
     assert_same_state(rng, after_primal)
+
+
+# ----------------------------------------------------------------------------- shuffles
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+def test_shuffled_minibatches_match_finite_differences(which):
+    data = np.random.default_rng(3)
+    X, y, w = data.normal(size=(15, 3)), data.normal(size=15), data.normal(size=3)
+    check_grad(minibatch_loss, (w, X, y), (0, 1), placement=placement_of(minibatch_loss, which))
+
+
+def test_shuffling_an_array_the_adjoint_reads_is_differentiated_as_a_gather():
+    data = np.random.default_rng(4)
+    X, w, weights = data.normal(size=(6, 2)), data.normal(size=2), data.normal(size=6)
+    check_grad(shuffled_scores, (w, X, weights, np.random.default_rng(5)), (0, 1, 2))
 
 
 # ----------------------------------------------------------------------------- profile

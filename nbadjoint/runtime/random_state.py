@@ -81,4 +81,14 @@ def standard_uniform(gen, size):
     return gen.random(size)
 
 
-__all__ = ["capture", "draw_size", "restore", "rewind", "standard_uniform"]
+def shuffle_order(gen, n):
+    """The order ``gen.shuffle(x)`` puts the ``n`` items of ``x`` in, drawing as it does:
+    ``x`` shuffled is ``x[order]``."""
+    if isinstance(gen, random.Random):
+        order = list(range(n))
+        gen.shuffle(order)
+        return np.array(order, dtype=np.intp)
+    return gen.permutation(n)
+
+
+__all__ = ["capture", "draw_size", "restore", "rewind", "shuffle_order", "standard_uniform"]

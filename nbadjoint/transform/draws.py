@@ -141,10 +141,11 @@ class _Lowering:
             refusal = self.norm.err(
                 f"random numbers drawn by `{self.written}(...)` with a parameter that carries a derivative: "
                 f"no pathwise derivative is known for `{name}`", self.node,
-                hint="the location and scale of normal, lognormal, uniform and exponential draws are "
-                     "differentiated; draw a standard variate and transform it yourself, or pass the "
+                hint="the parameters of normal, lognormal, uniform and exponential draws (gauss, "
+                     "normalvariate, lognormvariate, uniform and expovariate of the random module) are "
+                     "differentiated: draw a standard variate and transform it yourself, or pass the "
                      "draws in as an argument")
-        mutates = name == "shuffle" or "out" in kwargs
+        mutates = "out" in kwargs
         if refusal is None and mutates:
             refusal = self.norm.err(f"`{self.written}(...)` writes random numbers into an array that carries a "
                                     "derivative", self.node, hint="draw into a new array instead")
@@ -154,6 +155,8 @@ class _Lowering:
         """``name(...)``: as written, or as a standard draw and arithmetic where a location or a
         scale may carry a derivative.  ``table``: the location-scale draws of this kind of
         generator (None: not known, a local value)."""
+        if name == "shuffle":
+            return self.shuffle()
         spec = self._spec(name, table)
         atoms = self._bind(spec) if spec else None
         if atoms is None:
@@ -180,6 +183,25 @@ class _Lowering:
         else:
             z = self.call(base, [], {}, nondiff=True)
         return self._value(form, name, params, z)
+
+    def shuffle(self):
+        """``shuffle(x)`` of a local array: ``x[...] = x[order]``, ``order`` drawn as the shuffle
+        draws it (so the write is seen by the alias checks and snapshots, and the gather is
+        differentiated)."""
+        node = self.node
+        if len(node.args) != 1 or node.keywords or not isinstance(node.args[0], ast.Name) \
+                or node.args[0].id not in self.norm.locals:
+            raise self.norm.err(f"`{self.written}(...)` is supported on a local array only", node,
+                                hint="shuffle a local array, or index with a permutation: "
+                                     "`x = x[rng.permutation(len(x))]`")
+        x = self.norm.expr(node.args[0], self.out)
+        ref = self.norm.program.callable_ref(self.norm.info, random_state.shuffle_order)
+        generator = self.target if self.target is not None else ir.Const(self.gen[1])
+        n = self.emit(ir.Prim(len, "len", [x], {}, nondiff=True))
+        order = self.emit(Draw(random_state.shuffle_order, ref, [generator, n], {}, nondiff=True,
+                               written=self.written, gen=self.gen, line=self.line))
+        shuffled = self.emit(ir.GetItem(x, ir.Index(order.id, [order.id], order.id)))
+        return self.norm.write_out(node.args[0], shuffled, self.out, self.line)
 
     def _standard_uniform(self, size):
         """``rng.random()`` of a generator of unknown kind (numpy's takes a size, random's does not)."""
