@@ -429,9 +429,9 @@ def test_the_checkpointed_call_tapes_the_generator_state_and_the_split_call_does
     source = nba.adjoint_source(ou_ensemble)
     fwd = source[source.index("def ou_ensemble_fwd"):source.index("def ou_ensemble_bwd")]
     checkpointed, split = fwd.split("else:", 1)
-    assert "the state of the generators it draws from" in checkpointed
-    assert "generators" not in split
-    assert "its draws are replayed" in source
+    assert "the state of rng, to replay its draws" in checkpointed
+    assert "state" not in split
+    assert "rng as before the call: the same draws" in source
 
 
 def test_vjp_leaves_the_generator_as_one_primal_call():
@@ -500,4 +500,4 @@ def test_draw_without_a_pathwise_derivative_runs_where_its_parameters_carry_none
 def test_models_without_draws_do_not_mention_generators():
     def plain(x):
         return np.sum(np.sin(x))
-    assert "generators" not in nba.adjoint_source(plain)
+    assert "draws" not in nba.adjoint_source(plain)

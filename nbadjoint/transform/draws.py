@@ -264,6 +264,7 @@ class _Lowering:
 # which generators a function draws from
 # ---------------------------------------------------------------------------------------------------
 _GENERATORS_OF: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()     # program -> {key: sources}
+_DISPLAY: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()     # program -> {text: name as written}
 
 
 def generators(program, key) -> tuple:
@@ -283,6 +284,7 @@ def generators(program, key) -> tuple:
             if isinstance(e, Draw):
                 if e.gen[0] == "obj":
                     found.add(e.gen)
+                    _DISPLAY.setdefault(program, {}).setdefault(e.gen[1], e.written.rpartition(".")[0])
                 elif e.gen[0] == "local":
                     found |= _resolve(fc, origins, ir.Name(e.gen[1]), e.line)
                 elif not e.gen[1]:
@@ -342,8 +344,9 @@ def _resolve(fc, origins, atom, line) -> set:
 
 def call_generators(code, expr, line):
     """At the call ``expr`` (an ir.UserCall, at ``line``) in ``code``: (the atoms naming the
-    generators the callee draws from, the TransformError refusing to recompute it, or None)."""
-    atoms, texts, refusal = [], set(), None
+    generators the callee draws from, their names as the user writes them, the TransformError
+    refusing to recompute the call, or None)."""
+    atoms, names, texts, refusal = [], [], set(), None
     for src in generators(code.program, expr.callee):
         if src[0] == "unseeded":
             _, where, name = src
@@ -357,7 +360,9 @@ def call_generators(code, expr, line):
         if atom.text() not in texts and atom.text() != "None":
             texts.add(atom.text())
             atoms.append(atom)
-    return atoms, refusal
+            shown = _DISPLAY.get(code.program, {}).get(atom.text()) if isinstance(atom, ir.Const) else atom.id
+            names.append(shown or atom.text())
+    return atoms, names, refusal
 
 
 

@@ -36,8 +36,8 @@ class CallSweeps:
             return [S("_push(_rt.snapshot({n}))", n=name, comment=f"{callee.info.name}() writes into it")
                     for _, name in mutated]
         # the generators the callee draws from: saved before a checkpointed call, replayed when recomputing
-        gens, gen_refusal = draws.call_generators(code, expr, s.line)
-        save_gens = self._save_generators(gens, gen_refusal)
+        gens, gen_names, gen_refusal = draws.call_generators(code, expr, s.line)
+        save_gens = self._save_generators(gens, gen_names, gen_refusal)
         for _, name in mutated:
             self._emit_alias_checks(f, s, name)
         for name, other, message in code.entry_checks.get(id(s), ()):
@@ -82,7 +82,7 @@ class CallSweeps:
         # a callee that tapes nothing when its guards hold needs no recomputation then
         skip = callee.shape_guard(dict(zip(callee.params, atoms))) if callee.tape_free_when_guarded() and not gens \
             else None
-        rewind, replayed = self._replay_generators(_in_backward(gens, expr.args, atoms))
+        rewind, replayed = self._replay_generators(_in_backward(gens, expr.args, atoms), gen_names)
         skip_always = isinstance(skip, ast.Constant) and skip.value is True
         bwd_call = S("{r} = {f}(_c, {g}, *{a})", r=res, f=bwd, g=_name(g) if g else _const(None),
                      a=[ir.node(a) for a in atoms] + mut_adj)
@@ -144,7 +144,7 @@ class CallSweeps:
             b.append(S("{t} = {o}", t=s.target, o=old) if old else S("{t} = _pop()", t=s.target))
         return f, b, new_state
 
-    def _save_generators(self, gens, refusal):
+    def _save_generators(self, gens, names, refusal):
         """Forward sweep, checkpointed call: tape the state of the generators the callee draws from
         (or raise ``refusal``: a generator it creates unseeded could not be replayed)."""
         program, info = self.code.program, self.code.info
@@ -153,9 +153,9 @@ class CallSweeps:
         if not gens:
             return []
         return [S("_push({f}({g}))", f=ir.src_node(program.callable_ref(info, random_state.capture)), g=_tuple(gens),
-                  comment="the state of the generators it draws from")]
+                  comment=f"the state of {', '.join(names)}, to replay its draws")]
 
-    def _replay_generators(self, gens):
+    def _replay_generators(self, gens, names):
         """Backward sweep, checkpointed call: the statements that set the generators back to the
         state taped before the call (to recompute it), then return them to where they were."""
         if not gens:
@@ -163,8 +163,9 @@ class CallSweeps:
         program, info = self.code.program, self.code.info
         saved = self.tmp("_gs")
         return ([S("{v} = {f}({g}, _pop())", v=saved, f=ir.src_node(program.callable_ref(info, random_state.rewind)),
-                   g=_tuple(gens), comment="its draws are replayed")],
-                [S("{f}({g}, {v})", f=ir.src_node(program.callable_ref(info, random_state.restore)), g=_tuple(gens), v=saved)])
+                   g=_tuple(gens), comment=f"{', '.join(names)} as before the call: the same draws")],
+                [S("{f}({g}, {v})", f=ir.src_node(program.callable_ref(info, random_state.restore)), g=_tuple(gens),
+                   v=saved, comment="and back to where the run left them")])
 
     def _emit_overlap_checks(self, f, s, callee, mutated):
         """A callee that writes into one argument must get no other argument sharing its memory:
