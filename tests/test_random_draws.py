@@ -500,4 +500,4 @@ def test_draw_without_a_pathwise_derivative_runs_where_its_parameters_carry_none
 def test_models_without_draws_do_not_mention_generators():
     def plain(x):
         return np.sum(np.sin(x))
-    assert "draws" not in nba.adjoint_source(plain)
+    assert "replay" not in nba.adjoint_source(plain)
