@@ -148,6 +148,15 @@ def with_fixed_gamma(v, rng):
     return np.sum(gamma_noise(v, shape, rng) ** 2)
 
 
+def noisy_step(x, p):
+    return x + p["rng"].normal(0.0, 0.1, size=x.shape)
+
+
+def generator_in_a_dict(x, rng):
+    p = {"rng": rng}
+    return np.sum(noisy_step(x, p) ** 2)
+
+
 def unseeded_noise(x):
     rng = np.random.default_rng()
     return x * (1.0 + 0.1 * rng.standard_normal(x.shape))
@@ -339,6 +348,16 @@ def test_unseeded_generator_in_a_checkpointed_call_is_refused_at_the_call():
     # split, the call is never recomputed: the gradient is that of the run's draws
     g = nba.grad(uses_unseeded, placement=all_split(uses_unseeded))(x)
     assert g.shape == (2,) and np.all(np.isfinite(g))
+
+
+def test_generator_reached_through_a_dict_in_a_checkpointed_call_is_refused_at_the_call():
+    x = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(nba.TransformError) as info:
+        nba.grad(generator_in_a_dict)(x, np.random.default_rng(0))
+    err = info.value
+    assert "p['rng']" in str(err) and "noisy_step()" in str(err)
+    assert err.lineno == source_line(generator_in_a_dict, "noisy_step(x, p)")
+    check_grad(generator_in_a_dict, (x, np.random.default_rng(0)), 0, placement=all_split(generator_in_a_dict))
 
 
 # ----------------------------------------------------------------------------- the random module

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import TransformError
 from ..runtime import random_state
 from . import ir
 
@@ -272,7 +271,8 @@ def generators(program, key) -> tuple:
     it calls, sorted: ``("obj", text)`` a module-level generator named by ``text`` in generated
     code, ``("param", k)`` the generator passed as its k-th parameter, ``("unseeded", line,
     function)`` a generator it creates from the operating system's entropy (at that line of that
-    function), which a recomputation cannot replay.  Generators the function creates with a seed
+    function), ``("unknown", line, function, what)`` one reached otherwise (``p["rng"]``): the
+    last two cannot be replayed.  Generators the function creates with a seed
     need nothing: a recomputation creates them again, in the same state."""
     known = _GENERATORS_OF.setdefault(program, {})
     if key not in known:
@@ -286,12 +286,15 @@ def generators(program, key) -> tuple:
                     found.add(e.gen)
                     _DISPLAY.setdefault(program, {}).setdefault(e.gen[1], e.written.rpartition(".")[0])
                 elif e.gen[0] == "local":
-                    found |= _resolve(fc, origins, ir.Name(e.gen[1]), e.line)
+                    found |= _resolve(fc, origins, ir.Name(e.gen[1]), e.line, f"`{e.written.rpartition('.')[0]}`")
                 elif not e.gen[1]:
                     found.add(("unseeded", e.line, fc.info.name))
             elif isinstance(s, ir.Assign) and isinstance(e, ir.UserCall):
+                callee = program.functions[e.callee]
                 for src in generators(program, e.callee):
-                    found |= _resolve(fc, origins, e.args[src[1]], s.line) if src[0] == "param" else {src}
+                    what = f"the argument `{callee.params[src[1]] if src[0] == 'param' else ''}` of " \
+                           f"{callee.info.name}()"
+                    found |= _resolve(fc, origins, e.args[src[1]], s.line, what) if src[0] == "param" else {src}
         known[key] = tuple(sorted(found, key=repr))
     return known[key]
 
@@ -325,8 +328,9 @@ def _origins(fc) -> dict:
     return origin
 
 
-def _resolve(fc, origins, atom, line) -> set:
-    """The generators ``atom`` (a generator used at ``line`` of ``fc``) may be, as sources."""
+def _resolve(fc, origins, atom, line, what) -> set:
+    """The generators ``atom`` (a generator used at ``line`` of ``fc``, ``what`` the user sees
+    there) may be, as sources (see `generators`)."""
     if isinstance(atom, ir.Const):
         return set() if atom.src == "None" else {("obj", atom.src)}
     found = set()
@@ -334,11 +338,7 @@ def _resolve(fc, origins, atom, line) -> set:
         if o[0] in ("param", "obj"):
             found.add(o)
         elif o[0] == "other":
-            raise fc.info.error(
-                f"random numbers are drawn from `{atom.id}`, a generator that "
-                "is neither a parameter, a global nor created in this function: its state could not be "
-                "replayed when a checkpointed call is recomputed", lineno=line,
-                hint="pass the generator as a parameter of the function")
+            found.add(("unknown", line, fc.info.name, what))
     return found
 
 
@@ -348,6 +348,14 @@ def call_generators(code, expr, line):
     refusing to recompute the call, or None)."""
     atoms, names, texts, refusal = [], [], set(), None
     for src in generators(code.program, expr.callee):
+        if src[0] == "unknown":
+            _, where, name, what = src
+            refusal = refusal or code.info.error(
+                f"{name}() draws random numbers from {what} (its line {where}), a generator that is neither a "
+                "parameter, a global nor created in the function: its state could not be replayed when this "
+                "checkpointed call is recomputed", lineno=line,
+                hint="pass the generator as a parameter, or mark the call `# nbadjoint: nocheckpoint`")
+            continue
         if src[0] == "unseeded":
             _, where, name = src
             refusal = refusal or code.info.error(
@@ -371,12 +379,8 @@ def kept_generators(program, values, namespace):
     returns the generators the run draws from to the state they have now (so that every run of
     a profile draws the same numbers, and the profile leaves them as it found them, as it does
     the arrays).  ``namespace``: the generated module's, where module-level generators are named."""
-    try:
-        sources = generators(program, program.root_key)
-    except TransformError:         # a generator of unknown origin: grad refuses it where it matters
-        sources = ()
     gens = []
-    for src in sources:
+    for src in generators(program, program.root_key):
         if src[0] == "param":
             gens.append(values[src[1]])
         elif src[0] == "obj":
