@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..runtime import random_state
-from . import ir
+from . import ir, rules
 
 _LEGACY = np.random.mtrand._rand            # the generator behind np.random.normal, np.random.seed, ...
 _GENERATORS = (np.random.Generator, np.random.RandomState, random.Random)
@@ -122,12 +122,11 @@ class _Lowering:
 
     def call(self, name, args, kwargs, **flags):
         """The Draw calling ``name`` of the generator with the atoms ``args`` and ``kwargs``."""
-        where = (self.node.lineno, self.node.col_offset, self.node.end_lineno, self.node.end_col_offset)
-        common = dict(written=self.written, gen=self.gen, line=self.line, where=where)
+        from .normalize import position        # (normalize imports this module)
+        common = dict(written=self.written, gen=self.gen, line=self.line, where=position(self.node))
         if self.target is not None:
             return self.emit(Draw(None, name, [self.target] + args, kwargs, method=name, **common, **flags))
         func = self.func if self.func.__name__ == name else getattr(np.random, name)
-        from . import rules
         text = rules.canonical_name(func) or self.norm.program.callable_ref(self.norm.info, func)
         return self.emit(Draw(func, text, args, kwargs, **common, **flags))
 
