@@ -182,6 +182,17 @@ def minibatch_loss(w, X, y):
     return loss
 
 
+def epoch_loss(w, X, y, rng):
+    """One epoch of shuffled mini-batches, the order drawn by a generator passed in."""
+    order = np.arange(len(y))
+    rng.shuffle(order)
+    loss = 0.0
+    for start in range(0, len(y), 4):
+        batch = order[start:start + 4]
+        loss = loss + batch_loss(w, X[batch], y[batch])
+    return loss
+
+
 def shuffled_scores(w, X, weights, rng):
     """Shuffling an array that carries a derivative, and that the adjoint reads afterwards."""
     scores = X @ w
@@ -471,6 +482,18 @@ def test_shuffled_minibatches_match_finite_differences(which):
     data = np.random.default_rng(3)
     X, y, w = data.normal(size=(15, 3)), data.normal(size=15), data.normal(size=3)
     check_grad(minibatch_loss, (w, X, y), (0, 1), placement=placement_of(minibatch_loss, which))
+
+
+@pytest.mark.parametrize("which", PLACEMENTS)
+def test_generator_shuffle_of_a_local_index_array_matches_finite_differences(which):
+    data = np.random.default_rng(3)
+    X, y, w = data.normal(size=(10, 3)), data.normal(size=10), data.normal(size=3)
+    check_grad(epoch_loss, (w, X, y, np.random.default_rng(6)), (0, 1), placement=placement_of(epoch_loss, which))
+    after_primal = np.random.default_rng(6)
+    epoch_loss(w, X, y, after_primal)
+    rng = np.random.default_rng(6)
+    nba.grad(epoch_loss, placement=placement_of(epoch_loss, which))(w, X, y, rng)
+    assert_same_state(rng, after_primal)
 
 
 def test_shuffling_an_array_the_adjoint_reads_is_differentiated_as_a_gather():
