@@ -88,6 +88,22 @@ def logistic_growth(r, K, x0, n_steps=30):
     return total / n_steps
 
 
+def harvest(x, effort):
+    catch = effort * x * random.uniform(0.8, 1.2)
+    return x - catch, catch
+
+
+def fishery(r, effort, x0, n_years=25):
+    """The random module drawn in a helper called each year (a call site)."""
+    x = x0
+    total_catch = 0.0
+    for year in range(n_years):
+        x = x + r * x * (1.0 - x) + random.gauss(0.0, 0.01) * x
+        x, catch = harvest(x, effort)
+        total_catch += catch
+    return total_catch
+
+
 def noisy_scalar(mu, sigma, scale):
     random.seed(7)
     acc = 0.0
@@ -380,6 +396,25 @@ def test_random_module_in_a_scalar_loop_matches_finite_differences(which):
 
 def test_random_module_location_scale_draws_get_the_pathwise_derivative():
     check_grad(noisy_scalar, (0.4, 0.8, 1.5), (0, 1, 2))
+
+
+def test_random_module_drawn_in_a_helper_gives_bitwise_equal_gradients_and_state_as_one_primal_call():
+    random.seed(12)
+    fishery(0.6, 0.2, 0.5)
+    expected = random.getstate()
+    grads = []
+    for which in PLACEMENTS:
+        random.seed(12)
+        grads.append(nba.grad(fishery, (0, 1, 2), placement=placement_of(fishery, which))(0.6, 0.2, 0.5))
+        assert random.getstate() == expected
+    assert_bitwise_equal(grads[0], grads[1], "gradient, checkpointed and split")
+
+    def J(r, effort, x0):      # finite differences, each run drawing the same numbers
+        random.seed(12)
+        return fishery(r, effort, x0)
+    for num in (0, 1, 2):
+        reference, noise = finite_difference_gradient(J, (0.6, 0.2, 0.5), num)
+        compare_gradients(grads[0][num], reference, f"d fishery / d args[{num}]", 1e-6, 1e-8, noise)
 
 
 def test_random_module_state_after_grad_is_that_after_one_primal_call():
