@@ -3,12 +3,13 @@
 A checkpointed call runs its callee's primal in the forward sweep and runs it again, taping, in
 the backward sweep.  If the callee draws random numbers, the second run must draw the same ones:
 the forward sweep saves the state of every generator the callee draws from before the call
-(`capture`), and the backward sweep sets it back before recomputing (`rewind`) and afterwards
-returns each generator to where it was (`restore`), so that the run leaves the generators where
-one run of the function would.  The generators are ``np.random.Generator`` (its bit generator's
-state), ``np.random.RandomState`` (the one behind ``np.random.*`` among them) and
-``random.Random`` (the one behind the ``random`` module among them); None (a generator parameter
-left at its default) has no state.
+(`capture`), and the backward sweep sets it back before recomputing (`restore`).  Nothing else in
+a backward sweep draws, so the run as a whole returns the generators to where its forward sweep
+left them once, at the end (`nbadjoint.transform.runner`): the run leaves them where one call of
+the function would.  The generators are ``np.random.Generator`` (its bit generator's state),
+``np.random.RandomState`` (the one behind ``np.random.*`` among them) and ``random.Random`` (the
+one behind the ``random`` module among them); None (a generator parameter left at its default)
+has no state.
 """
 
 from __future__ import annotations
@@ -52,13 +53,6 @@ def capture(generators: tuple) -> tuple:
     return tuple(_state(g) for g in generators)
 
 
-def rewind(generators: tuple, states: tuple) -> tuple:
-    """Set each generator to its state in ``states``; return the states they had."""
-    now = capture(generators)
-    restore(generators, states)
-    return now
-
-
 def restore(generators: tuple, states: tuple) -> None:
     """Set each generator to its state in ``states``."""
     for g, s in zip(generators, states):
@@ -91,4 +85,4 @@ def shuffle_order(gen, n):
     return gen.permutation(n)
 
 
-__all__ = ["capture", "draw_size", "restore", "rewind", "shuffle_order", "standard_uniform"]
+__all__ = ["capture", "draw_size", "restore", "shuffle_order", "standard_uniform"]

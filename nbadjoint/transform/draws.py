@@ -374,10 +374,11 @@ def call_generators(code, expr, line):
 
 
 def kept_generators(program, values, namespace):
-    """For a profiled run of ``program``'s root with the argument ``values``: a function that
-    returns the generators the run draws from to the state they have now (so that every run of
-    a profile draws the same numbers, and the profile leaves them as it found them, as it does
-    the arrays).  ``namespace``: the generated module's, where module-level generators are named."""
+    """A function that returns the generators a run of ``program``'s root with the arguments
+    ``values`` draws from to the state they have now: called after a backward sweep (whose
+    recomputations rewind them) and after a profiled run (every run of a profile draws the same
+    numbers, and the profile leaves them as it found them, as it does the arrays).
+    ``namespace``: the generated module's, where module-level generators are named."""
     gens = []
     for src in generators(program, program.root_key):
         if src[0] == "param":

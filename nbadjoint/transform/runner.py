@@ -87,16 +87,18 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
     value = call(program, probes, fwd, ctx, *values)
     if probes:
         recorder.leave(ROOT_ID, "F")
-        restore_generators()        # (the backward sweep's replays return them to where they are)
+        restore_generators()
     results.check_output(value, program.root_name)
     out_value = results.copy_out(value)
     if seed is None:
         seed = results.ones_like(value)
+    restore_generators = draws.kept_generators(program, values, ns)   # the recomputations rewind them
     if probes:
         recorder.enter(ROOT_ID, "B")
     grads = call(program, probes, bwd, ctx, seed, *values, *_mutated_none(program))
     if probes:
         recorder.leave(ROOT_ID, "B")
+    restore_generators()
     _check_tape_empty(ctx, program)
     result = tuple(results.finish_grad(grads[i], values[i]) for i in index)
     return out_value, (result[0] if isinstance(argnums, int) else result)
@@ -119,7 +121,9 @@ def run_vjp(program, args, placement=None, kwargs=None):
             raise RuntimeError("this pullback was already used: its tape is consumed; call nba.vjp again")
         results.check_cotangent(cotangent, out_value, program.root_name)
         used.append(True)
+        restore_generators = draws.kept_generators(program, values, ns)   # the recomputations rewind them
         grads = call(program, False, bwd, ctx, cotangent, *values, *_mutated_none(program))
+        restore_generators()
         _check_tape_empty(ctx, program)
         return tuple(results.finish_grad(gi, xi) for gi, xi in list(zip(grads, values))[skip:])
 

@@ -82,7 +82,7 @@ class CallSweeps:
         # a callee that tapes nothing when its guards hold needs no recomputation then
         skip = callee.shape_guard(dict(zip(callee.params, atoms))) if callee.tape_free_when_guarded() and not gens \
             else None
-        rewind, replayed = self._replay_generators(_in_backward(gens, expr.args, atoms), gen_names)
+        rewind = self._rewind_generators(_in_backward(gens, expr.args, atoms), gen_names)
         skip_always = isinstance(skip, ast.Constant) and skip.value is True
         bwd_call = S("{r} = {f}(_c, {g}, *{a})", r=res, f=bwd, g=_name(g) if g else _const(None),
                      a=[ir.node(a) for a in atoms] + mut_adj)
@@ -100,7 +100,7 @@ class CallSweeps:
                 if mutated or gens:
                     inner = [S("_rec.enter({s}, 'S')", s=site)] + rewind + restores() + \
                         [S("_rec.leave({s}, 'S')", s=site)]
-                inner += recompute + replayed
+                inner += recompute
             b.append(if_(E("_ck[{s}]", s=site), inner))
             b += [S("_rec.enter({s}, 'B')", s=site), bwd_call, S("_rec.leave({s}, 'B')", s=site)]
         else:
@@ -113,7 +113,7 @@ class CallSweeps:
             else:
                 b.append(if_(E("_ck[{s}]", s=site),
                              rewind + restores("the snapshot: its state before the call") +
-                             [S("{c}", c=call(fwd, atoms), comment="recompute, taping")] + replayed))
+                             [S("{c}", c=call(fwd, atoms), comment="recompute, taping")]))
             b.append(bwd_call)
         new_state = dict(state)
         if s.target in code.active and tstate != DEAD:
@@ -155,17 +155,16 @@ class CallSweeps:
         return [S("_push({f}({g}))", f=ir.src_node(program.callable_ref(info, random_state.capture)), g=_tuple(gens),
                   comment=f"the state of {', '.join(names)}, to replay its draws")]
 
-    def _replay_generators(self, gens, names):
-        """Backward sweep, checkpointed call: the statements that set the generators back to the
-        state taped before the call (to recompute it), then return them to where they were."""
+    def _rewind_generators(self, gens, names):
+        """Backward sweep, checkpointed call: set the generators back to the state taped before
+        the call, so that recomputing it draws the same numbers.  (Nothing else in a backward
+        sweep draws: the run returns the generators to where the forward sweep left them once,
+        at its end, see runner.py.)"""
         if not gens:
-            return [], []
+            return []
         program, info = self.code.program, self.code.info
-        saved = self.tmp("_gs")
-        return ([S("{v} = {f}({g}, _pop())", v=saved, f=ir.src_node(program.callable_ref(info, random_state.rewind)),
-                   g=_tuple(gens), comment=f"{', '.join(names)} as before the call: the same draws")],
-                [S("{f}({g}, {v})", f=ir.src_node(program.callable_ref(info, random_state.restore)), g=_tuple(gens),
-                   v=saved, comment="and back to where the run left them")])
+        return [S("{f}({g}, _pop())", f=ir.src_node(program.callable_ref(info, random_state.restore)), g=_tuple(gens),
+                  comment=f"{', '.join(names)} as before the call: the same draws")]
 
     def _emit_overlap_checks(self, f, s, callee, mutated):
         """A callee that writes into one argument must get no other argument sharing its memory:
