@@ -537,6 +537,18 @@ def test_shuffling_an_array_the_adjoint_reads_is_differentiated_as_a_gather():
     check_grad(shuffled_scores, (w, X, weights, np.random.default_rng(5)), (0, 1, 2))
 
 
+def test_pullback_leaves_the_generator_where_it_found_it_and_its_gradient_is_that_of_the_run():
+    x0 = np.linspace(-1.0, 1.0, 8)
+    rng = np.random.default_rng(1)
+    _, pullback = nba.vjp(ou_ensemble, x0, 0.7, 0.4, rng)
+    rng.standard_normal(5)                  # the user draws between the run and its pullback
+    before = copy.deepcopy(rng)
+    cts = pullback(1.0)
+    assert_same_state(rng, before)
+    expected = nba.grad(ou_ensemble, (0, 1, 2))(x0, 0.7, 0.4, np.random.default_rng(1))
+    assert_bitwise_equal(cts[:3], expected, "pullback")
+
+
 # ----------------------------------------------------------------------------- profile
 
 def test_every_profiled_run_draws_alike_and_the_profile_leaves_the_generator_as_it_found_it():
