@@ -48,21 +48,24 @@ def bind(program, args, kwargs=None) -> list:
 
 
 def run_primal(program, args, kwargs=None, recorder=None):
-    """The root's value, by the primal functions (probed when ``recorder`` is given)."""
+    """The root's value, by the primal functions (probed when ``recorder`` is given), for the
+    profiler: the random generators it draws from are left as they were."""
     check_current(program)
     values = bind(program, args, kwargs)
     probes = recorder is not None
     ns = program.module(probes)
     ctx = _rt.Context(program.placement(), recorder)
     fn = ns[f"{program.root_key}_primal"]
+    # (the profiler's runs: each draws as the others do, and the generators stay as they were)
+    restore_generators = draws.kept_generators(program, values, ns)
     if probes:
-        restore_generators = draws.kept_generators(program, values, ns)     # every profiled run draws alike
         recorder.enter(ROOT_ID, "P")
         out = call(program, probes, fn, ctx, *values)
         recorder.leave(ROOT_ID, "P")
-        restore_generators()
-        return out
-    return call(program, probes, fn, ctx, *values)
+    else:
+        out = call(program, probes, fn, ctx, *values)
+    restore_generators()
+    return out
 
 
 def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None):
