@@ -219,6 +219,27 @@ def shuffled_scores(w, X, weights, rng):
     return first + np.sum(scores * weights[rng_order]) ** 2
 
 
+def decay_step(x, k, rng):
+    rate = rng.uniform(0.5 * k, 1.5 * k)
+    return x * (1.0 - rate) + 0.01 * rng.random()
+
+
+def jittered_decay(k, x0, rng):
+    """Any kind of generator passed in: only methods every kind has."""
+    x = x0
+    for i in range(8):
+        x = decay_step(x, k, rng)
+    return x
+
+
+GENERATOR_KINDS = {
+    "Generator(PCG64)": lambda: np.random.default_rng(21),
+    "Generator(MT19937)": lambda: np.random.Generator(np.random.MT19937(21)),
+    "RandomState": lambda: np.random.RandomState(21),
+    "random.Random": lambda: random.Random(21),
+}
+
+
 # ----------------------------------------------------------------------------- helpers
 
 def state_of(gen):
@@ -346,6 +367,20 @@ def test_the_pathwise_draw_consumes_the_generator_as_the_plain_draw_does():
     value, _ = nba.value_and_grad(noisy_observations)(params, rng)
     assert value == expected
     assert_same_state(rng, after_primal)
+
+
+@pytest.mark.parametrize("kind", sorted(GENERATOR_KINDS))
+def test_every_kind_of_generator_passed_in_is_replayed(kind):
+    make = GENERATOR_KINDS[kind]
+    after_primal = make()
+    jittered_decay(0.1, 1.0, after_primal)
+    grads = []
+    for which in PLACEMENTS:
+        rng = make()
+        grads.append(nba.grad(jittered_decay, (0, 1), placement=placement_of(jittered_decay, which))(0.1, 1.0, rng))
+        assert_same_state(rng, after_primal)
+    assert_bitwise_equal(grads[0], grads[1], "gradient, checkpointed and split")
+    check_grad(jittered_decay, (0.1, 1.0, make()), (0, 1))
 
 
 # ----------------------------------------------------------------------------- created inside
