@@ -373,14 +373,15 @@ def call_generators(code, expr, line):
 
 
 
-def kept_generators(program, values, namespace):
-    """A function that returns the generators a run of ``program``'s root with the arguments
-    ``values`` draws from to the state they have now: called after a backward sweep (whose
-    recomputations rewind them) and after a profiled run (every run of a profile draws the same
-    numbers, and the profile leaves them as it found them, as it does the arrays).
-    ``namespace``: the generated module's, where module-level generators are named."""
+def kept_generators(program, values, namespace, key=None):
+    """A function that returns the generators a run of ``program``'s function ``key`` (the root
+    by default) with the arguments ``values`` draws from to the state they have now: called after
+    a backward sweep (whose recomputations rewind them) and after a profiled run (every run of a
+    profile draws the same numbers, and the profile leaves them as it found them, as it does the
+    arrays).  ``namespace``: the generated module's, where module-level generators are named.
+    (Generators created unseeded or reached through a container are not kept: see `generators`.)"""
     gens = []
-    for src in generators(program, program.root_key):
+    for src in generators(program, program.root_key if key is None else key):
         if src[0] == "param":
             gens.append(values[src[1]])
         elif src[0] == "obj":
