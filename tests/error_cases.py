@@ -51,11 +51,11 @@ def writes_global(x):
 
 
 def draws_random(x):
-    return x * np.random.rand()  # ERR: random numbers
+    return np.random.gamma(x)  # ERR: random numbers
 
 
 def draws_stdlib_random(x):
-    return x * random.random()  # ERR: random numbers
+    return random.gammavariate(x, 1.0)  # ERR: random numbers
 
 
 def unknown_method(x):

@@ -1,15 +1,17 @@
 """Models written the way other people write them (tests/styles/): a research script with timers,
 prints, option flags and diagnostics; a SciPy ODE model; a PDE on Python lists; a NumPy neural
 network; a finite-volume solver with in-place flux updates and a limiter; a box model with scalar
-writes into preallocated arrays. Each is differentiated unchanged and checked against finite
+writes into preallocated arrays; a Monte Carlo option pricer drawing its random numbers inside. Each is differentiated unchanged and checked against finite
 differences, with every call checkpointed (the default) and with every call split, and its inputs
 are left as they were."""
 import copy
 
 import numpy as np
 
-from gradcheck import all_split, assert_not_mutated, check_grad
-from styles import box_model, finite_volume, heat_lists, heat_script, mlp, seir_odeint
+import nbadjoint as nba
+
+from gradcheck import all_split, assert_bitwise_equal, assert_not_mutated, check_grad
+from styles import box_model, finite_volume, heat_lists, heat_script, mlp, monte_carlo, seir_odeint
 
 RNG = np.random.default_rng(7)
 
@@ -56,3 +58,15 @@ def test_finite_volume_solver_with_in_place_flux_updates_and_a_limiter():
 def test_box_model_with_scalar_writes_into_preallocated_arrays():
     check_both(box_model.box_model, (np.array([1.0, 0.2]), np.array([0.3, 0.1]),
                                      np.array([2.0, 1.5, 0.8, 0.05])), (0, 1, 2))
+
+
+def test_monte_carlo_pricer_drawing_inside_after_a_seed():
+    # the model seeds np.random itself, so every evaluation draws the same numbers; its
+    # checkpointed calls replay their draws when recomputed
+    check_both(monte_carlo.asian_call, (1.0, 0.3), (0, 1))
+    monte_carlo.asian_call(1.0, 0.3)
+    np.random.standard_normal()
+    after_primal = np.random.get_state(legacy=False)
+    nba.grad(monte_carlo.asian_call, (0, 1))(1.0, 0.3)
+    np.random.standard_normal()
+    assert_bitwise_equal(np.random.get_state(legacy=False), after_primal, "np.random's state")

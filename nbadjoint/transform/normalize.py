@@ -14,6 +14,7 @@ import types
 
 from ..errors import TransformError
 from . import ir
+from .draws import DRAW_METHODS
 from .normalize_expr import _HINTS, _ITERATOR_HINTS, _MUTATING_METHODS, ExprLowering, _generator_as_list
 from .parse import _NOT_FOUND, FunctionInfo, is_user_function, resolve_static
 
@@ -269,7 +270,7 @@ class Normalizer(ExprLowering):
                 out.append(ir.Effect(self._passive_text(s), self._passive_reads(s), line=s.lineno))
                 return False
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.locals \
-                    and not any(k.arg == "out" for k in value.keywords):
+                    and not any(k.arg == "out" for k in value.keywords) and func.attr not in DRAW_METHODS:
                 raise self.err(f"the method call `.{func.attr}(...)` used as a statement is not supported "
                                "(it would change an object in place)", s,
                                hint="write the result to a new variable instead")

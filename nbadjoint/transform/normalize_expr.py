@@ -12,7 +12,7 @@ import types
 import numpy as np
 
 from ..runtime import vjp as _vjp
-from . import ir, rules
+from . import draws, ir, rules
 from .templates import clone
 from .parse import _NOT_FOUND, MODULE_TEXT, FunctionInfo, is_user_function, resolve_name, resolve_static
 
@@ -274,6 +274,8 @@ class ExprLowering:
         if isinstance(func, ast.Attribute) and (resolve_static(func, self.info, self.locals) is _NOT_FOUND
                                                 or self._method_of_global_data(func)):
             method = func.attr
+            if method in draws.DRAW_METHODS and method not in rules.METHOD_FUNCS:     # rng.normal(...)
+                return draws.lower(self, None, node, out)
             target = self.expr(func.value, out)
             if method == "append":
                 raise self.err("`.append()` is only supported as a statement on a local list", node)
@@ -296,9 +298,7 @@ class ExprLowering:
         if is_user_function(obj):
             return self.user_call(obj, node, out)
         if _is_random(obj):
-            raise self.err(f"random numbers (`{ast.unparse(func)}`) drawn inside the differentiated code would differ "
-                           "when a checkpointed call is recomputed", node,
-                           hint="draw them outside and pass them in as an argument")
+            return draws.lower(self, obj, node, out)
         at = _ufunc_at(obj)
         if at is not None:
             return self.ufunc_at(at, node, out)

@@ -16,7 +16,7 @@ import weakref
 
 from ..ids import ROOT_ID
 from ..runtime import tape as _rt
-from . import results, roots, stack, user_errors
+from . import draws, results, roots, stack, user_errors
 
 _SIGNATURES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()     # program -> root signature
 _LINE_MAPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()      # program -> {probes: line map}
@@ -48,19 +48,24 @@ def bind(program, args, kwargs=None) -> list:
 
 
 def run_primal(program, args, kwargs=None, recorder=None):
-    """The root's value, by the primal functions (probed when ``recorder`` is given)."""
+    """The root's value, by the primal functions (probed when ``recorder`` is given), for the
+    profiler: the random generators it draws from are left as they were."""
     check_current(program)
     values = bind(program, args, kwargs)
     probes = recorder is not None
     ns = program.module(probes)
     ctx = _rt.Context(program.placement(), recorder)
     fn = ns[f"{program.root_key}_primal"]
+    # (the profiler's runs: each draws as the others do, and the generators stay as they were)
+    restore_generators = draws.kept_generators(program, values, ns)
     if probes:
         recorder.enter(ROOT_ID, "P")
         out = call(program, probes, fn, ctx, *values)
         recorder.leave(ROOT_ID, "P")
-        return out
-    return call(program, probes, fn, ctx, *values)
+    else:
+        out = call(program, probes, fn, ctx, *values)
+    restore_generators()
+    return out
 
 
 def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None):
@@ -80,19 +85,23 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
     fwd = ns[f"{program.root_key}_fwd"]
     bwd = ns[f"{program.root_key}_bwd"]
     if probes:
+        restore_generators = draws.kept_generators(program, values, ns)     # every profiled run draws alike
         recorder.enter(ROOT_ID, "F")
     value = call(program, probes, fwd, ctx, *values)
     if probes:
         recorder.leave(ROOT_ID, "F")
+        restore_generators()
     results.check_output(value, program.root_name)
     out_value = results.copy_out(value)
     if seed is None:
         seed = results.ones_like(value)
+    restore_generators = draws.kept_generators(program, values, ns)   # the recomputations rewind them
     if probes:
         recorder.enter(ROOT_ID, "B")
     grads = call(program, probes, bwd, ctx, seed, *values, *_mutated_none(program))
     if probes:
         recorder.leave(ROOT_ID, "B")
+    restore_generators()
     _check_tape_empty(ctx, program)
     result = tuple(results.finish_grad(grads[i], values[i]) for i in index)
     return out_value, (result[0] if isinstance(argnums, int) else result)
@@ -115,7 +124,9 @@ def run_vjp(program, args, placement=None, kwargs=None):
             raise RuntimeError("this pullback was already used: its tape is consumed; call nba.vjp again")
         results.check_cotangent(cotangent, out_value, program.root_name)
         used.append(True)
+        restore_generators = draws.kept_generators(program, values, ns)   # the recomputations rewind them
         grads = call(program, False, bwd, ctx, cotangent, *values, *_mutated_none(program))
+        restore_generators()
         _check_tape_empty(ctx, program)
         return tuple(results.finish_grad(gi, xi) for gi, xi in list(zip(grads, values))[skip:])
 

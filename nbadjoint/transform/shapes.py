@@ -35,6 +35,7 @@ import re
 import numpy as np
 
 from . import ir
+from .draws import Draw
 
 TOP = "top"          # not known yet (only during the fixpoint)
 INT = "int"
@@ -180,7 +181,7 @@ class ShapeFacts:
                         continue
                     if getattr(e.func, "__module__", None) == "math" or e.func in (abs, float, int, min, max):
                         as_scalar.update(names)
-                    elif e.method:
+                    elif e.method and not isinstance(e, Draw):      # (a generator is no array)
                         as_array.update(names[:1])
                         other.update(names[1:])
                     elif _numpy_function(e.func):
@@ -539,7 +540,7 @@ def _array_uses(stmts) -> set:
                 out.add(e.a.id)
             elif isinstance(e, ir.Prim) and e.func is not len:
                 names = ir.names_in(list(e.args) + list(e.kwargs.values()))
-                if e.method:
+                if e.method and not isinstance(e, Draw):
                     out.update(names[:1])
                 elif _numpy_function(e.func) and not isinstance(e.func, np.ufunc):
                     out.update(names)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import ast
 
-from . import ir, shapes
+from ..runtime import random_state
+from . import draws, ir, shapes
+from .normalize import LateRefusal
 from .sweep_ast import Comment, expr as E, if_, stmt as S
 from .sweep_state import DEAD, LIVE, UNKNOWN, _const, _name
 
@@ -33,6 +35,9 @@ class CallSweeps:
         def snaps():
             return [S("_push(_rt.snapshot({n}))", n=name, comment=f"{callee.info.name}() writes into it")
                     for _, name in mutated]
+        # the generators the callee draws from: saved before a checkpointed call, replayed when recomputing
+        gens, gen_names, gen_refusal = draws.call_generators(code, expr, s.line)
+        save_gens = self._save_generators(gens, gen_names, gen_refusal)
         for _, name in mutated:
             self._emit_alias_checks(f, s, name)
         for name, other, message in code.entry_checks.get(id(s), ()):
@@ -42,13 +47,14 @@ class CallSweeps:
             return self._emit_unused_call(s, state, f, b, pushes, out, call(primal, atoms))
         if self.probes:
             f.append(if_(E("_ck[{s}]", s=site),
-                         [S("_rec.enter({s}, 'P')", s=site)] + snaps() +
+                         [S("_rec.enter({s}, 'P')", s=site)] + snaps() + save_gens +
                          [S("{o} = {c}", o=out, c=call(primal, atoms)), S("_rec.leave({s}, 'P')", s=site)],
                          [S("_rec.enter({s}, 'F')", s=site), S("{o} = {c}", o=out, c=call(fwd, atoms)),
                           S("_rec.leave({s}, 'F')", s=site)]))
         else:
             f.append(if_(E("_ck[{s}]", s=site),
-                         snaps() + [S("{o} = {c}", o=out, c=call(primal, atoms), comment="checkpointed: primal only")],
+                         snaps() + save_gens +
+                         [S("{o} = {c}", o=out, c=call(primal, atoms), comment="checkpointed: primal only")],
                          [S("{o} = {c}", o=out, c=call(fwd, atoms),
                             comment="split: its tape stays until this call is reversed")]))
         if self_arg:
@@ -76,7 +82,9 @@ class CallSweeps:
         mut_adj = [_name(code.adj(name)) if name in code.active and state.get(name, DEAD) != DEAD
                    and name != s.target else _const(None) for _, name in mutated]
         # a callee that tapes nothing when its guards hold needs no recomputation then
-        skip = callee.shape_guard(dict(zip(callee.params, atoms))) if callee.tape_free_when_guarded() else None
+        skip = callee.shape_guard(dict(zip(callee.params, atoms))) if callee.tape_free_when_guarded() and not gens \
+            else None
+        rewind = self._rewind_generators(_in_backward(gens, expr.args, atoms), gen_names)
         skip_always = isinstance(skip, ast.Constant) and skip.value is True
         bwd_call = S("{r} = {f}(_c, {g}, *{a})", r=res, f=bwd, g=_name(g) if g else _const(None),
                      a=[ir.node(a) for a in atoms] + mut_adj)
@@ -91,8 +99,9 @@ class CallSweeps:
             elif skip is not None:
                 inner = [if_(skip, skipped, recompute)]
             else:
-                if mutated:
-                    inner = [S("_rec.enter({s}, 'S')", s=site)] + restores() + [S("_rec.leave({s}, 'S')", s=site)]
+                if mutated or gens:
+                    inner = [S("_rec.enter({s}, 'S')", s=site)] + rewind + restores() + \
+                        [S("_rec.leave({s}, 'S')", s=site)]
                 inner += recompute
             b.append(if_(E("_ck[{s}]", s=site), inner))
             b += [S("_rec.enter({s}, 'B')", s=site), bwd_call, S("_rec.leave({s}, 'B')", s=site)]
@@ -105,7 +114,7 @@ class CallSweeps:
                                 comment="recompute where its guards fail")]))
             else:
                 b.append(if_(E("_ck[{s}]", s=site),
-                             restores("the snapshot: its state before the call") +
+                             rewind + restores("the snapshot: its state before the call") +
                              [S("{c}", c=call(fwd, atoms), comment="recompute, taping")]))
             b.append(bwd_call)
         new_state = dict(state)
@@ -162,6 +171,28 @@ class CallSweeps:
             b.append(S("{t} = _pop()", t=s.target))
         return f, b, dict(state)
 
+    def _save_generators(self, gens, names, refusal):
+        """Forward sweep, checkpointed call: tape the state of the generators the callee draws from
+        (or raise ``refusal``: a generator it creates unseeded could not be replayed)."""
+        program, info = self.code.program, self.code.info
+        if refusal is not None:
+            return [S("raise {r}()", r=ir.src_node(program.callable_ref(info, LateRefusal(refusal))))]
+        if not gens:
+            return []
+        return [S("_push({f}({g}))", f=ir.src_node(program.callable_ref(info, random_state.capture)), g=_tuple(gens),
+                  comment=f"the state of {', '.join(names)}, to replay its draws")]
+
+    def _rewind_generators(self, gens, names):
+        """Backward sweep, checkpointed call: set the generators back to the state taped before
+        the call, so that recomputing it draws the same numbers.  (Nothing else in a backward
+        sweep draws: the run returns the generators to where the forward sweep left them once,
+        at its end, see runner.py.)"""
+        if not gens:
+            return []
+        program, info = self.code.program, self.code.info
+        return [S("{f}({g}, _pop())", f=ir.src_node(program.callable_ref(info, random_state.restore)), g=_tuple(gens),
+                  comment=f"{', '.join(names)} as before the call: the same draws")]
+
     def _emit_overlap_checks(self, f, s, callee, mutated):
         """A callee that writes into one argument must get no other argument sharing its memory:
         its adjoint treats its parameters as distinct arrays."""
@@ -212,3 +243,13 @@ def writes_nothing(program, key, _seen=None) -> bool:
     if _seen is None or result is False:
         code._writes_nothing = result
     return result
+
+def _tuple(atoms) -> ast.Tuple:
+    return ast.Tuple([ir.node(a) for a in atoms], ast.Load())
+
+
+def _in_backward(gens, args, atoms):
+    """The generator atoms ``gens`` (some of the call's ``args``) as the backward sweep names the
+    arguments (``atoms``)."""
+    index = {id(a): k for k, a in enumerate(args)}
+    return [atoms[index[id(g)]] if id(g) in index else g for g in gens]
