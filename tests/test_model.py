@@ -522,3 +522,26 @@ def test_advisor_reports_the_times_predict_gives():
     front = advisor.pareto(model, run_placement={})
     assert [t for t, _p, _placement in front] == [model.predict(pl).time for _t, _p, pl in front]
     assert all(t1 > t2 for (t1, _a, _b), (t2, _c, _d) in zip(front, front[1:]))
+
+
+def _fake_caches(root, caches):
+    for index, (kind, size, shared) in enumerate(caches):
+        folder = root / f"index{index}"
+        folder.mkdir(parents=True)
+        for field, value in (("type", kind), ("size", size), ("shared_cpu_list", shared)):
+            (folder / field).write_text(value + "\n")
+    return str(root)
+
+
+def test_cache_of_one_core_leaves_out_caches_every_core_shares(tmp_path):
+    from nbadjoint.profiling.model import cache_bytes_per_core
+
+    # a virtual machine's report: private L1 and L2, the host's L3 shared by both CPUs
+    vm = _fake_caches(tmp_path / "vm", [("Data", "48K", "0"), ("Instruction", "64K", "0"),
+                                        ("Unified", "2048K", "0"), ("Unified", "491520K", "0-1")])
+    assert cache_bytes_per_core(base=vm, cpus=2) == 2048 << 10
+    # a desktop: L2 shared by two hyperthreads, L3 by all 16
+    desk = _fake_caches(tmp_path / "desk", [("Data", "32K", "0,8"), ("Unified", "1M", "0,8"),
+                                            ("Unified", "32M", "0-15")])
+    assert cache_bytes_per_core(base=desk, cpus=16) == 1 << 20
+    assert cache_bytes_per_core(default=123, base=str(tmp_path / "missing")) == 123

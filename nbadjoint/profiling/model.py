@@ -38,16 +38,16 @@ Memory: the separable time T(P) takes every sweep at the speed it ran in the mea
 is slower when the tape it writes and the backward sweep reads back no longer fits in the cache:
 entries that stay on the stack while more than a cache's worth of other data is written go to main
 memory and come back from it.  On the ocean example (64 x 64, 100 steps) the run that splits every
-call keeps 121 MB of tape where the checkpointed run keeps 17 MB, and its sweeps took 20 ms (8%)
-longer than the checkpointed run's sweeps predicted: every prediction of a placement with a larger
-peak than the run's was low.  `CostModel.predict` therefore adds
+call keeps 121 MB of tape where the checkpointed run keeps 17 MB; it took 259 ms where the
+checkpointed run predicted 229 ms (+13%), and every prediction of a placement with a larger peak
+than the run's was low (`benchmarks/model_accuracy.py`).  `CostModel.predict` therefore adds
 
     memory_time(P) = c * (cold(peak(P)) - cold(peak(run))),   cold(b) = max(0, b - cache)
 
 where ``cache`` is the processor's per-core cache (`MemoryCost.cache_bytes`) and ``c`` the time
 this machine loses per byte of tape kept past it (`MemoryCost.seconds_per_byte`), measured once per
 process (`machine_memory_cost`: a tape of 32 MiB of arrays written and read back, against the same
-arrays freed at once).  The correction is zero for the placement that ran, so the model still
+arrays freed at once); with it the run above is predicted at 254 ms.  The correction is zero for the placement that ran, so the model still
 reproduces the measured run exactly; ``run`` is the placement the tree was measured under, which
 the model must be given (``CostModel(tree, run_placement=...)``, as a `Profile` does).  The advisor
 searches on the separable T and reports corrected times.
@@ -119,34 +119,45 @@ CALIBRATION_ENTRY_BYTES = 32 << 10
 """Size of one array of that tape (a 64 x 64 float array)."""
 
 
-def cache_bytes_per_core(default: int = 1 << 20) -> int:
-    """The largest data cache of the first core that no other core shares (Linux's sysfs; ``default``
-    where it cannot be read).  A cache shared by every core of a virtual machine is not counted:
-    on such machines its reported size is not what one process gets."""
-    base = "/sys/devices/system/cpu/cpu0/cache"
-    best = 0
+def cache_bytes_per_core(default: int = 1 << 20, base: str = "/sys/devices/system/cpu/cpu0/cache",
+                         cpus: int | None = None) -> int:
+    """The largest data cache of the first core that not every core shares (Linux's sysfs;
+    ``default`` where it cannot be read).  A cache shared by all the cores is left out: a virtual
+    machine reports its host's, and one process gets little of it."""
     try:
         names = os.listdir(base)
     except OSError:
         return default
+    cpus = cpus or os.cpu_count() or 1
+    best = 0
     for name in names:
         if not name.startswith("index"):
             continue
         try:
-            with open(os.path.join(base, name, "type")) as f:
-                kind = f.read().strip()
-            with open(os.path.join(base, name, "size")) as f:
-                size = f.read().strip()
-            with open(os.path.join(base, name, "shared_cpu_list")) as f:
-                shared = f.read().strip()
-        except OSError:
+            kind, size, shared = (_read(os.path.join(base, name, field))
+                                  for field in ("type", "size", "shared_cpu_list"))
+            sharing = _cpu_count(shared)
+            number = int(size[:-1]) * {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[size[-1]] \
+                if size[-1:] in "KMG" else int(size)
+        except (OSError, ValueError, KeyError):
             continue
-        if kind == "Instruction" or shared not in ("0", ""):
-            continue
-        units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-        number = int(size[:-1]) * units[size[-1]] if size[-1:] in units else int(size)
-        best = max(best, number)
+        if kind != "Instruction" and (sharing < cpus or cpus == 1):
+            best = max(best, number)
     return best or default
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def _cpu_count(cpu_list: str) -> int:
+    """How many CPUs a sysfs list such as "0-3,8-11" names."""
+    count = 0
+    for part in filter(None, cpu_list.split(",")):
+        low, _, high = part.partition("-")
+        count += int(high or low) - int(low) + 1
+    return count
 
 
 def measure_memory_cost(total_bytes: int = CALIBRATION_BYTES,
