@@ -3,12 +3,14 @@
     python benchmarks/model_accuracy.py [--sizes 64x64x100,96x96x50] [--rounds 3] [--clock cpu]
                                         [--json OUT]
 
-For each ocean size: one profile is taken and dropped (the first runs of a process are slower, see
-the note printed at the end), then the reference profile of the default placement (every call
-checkpointed).  From it the model predicts a set of placements: every call split, the advisor's
-suggestions under several budgets, points of the Pareto front, single changes.  Each placement is
-then measured ``--rounds`` times (``Profile.rerun``, one run each, the placements taken in turn
-round after round) and the median is compared with two predictions of the same reference:
+For each ocean size: one profile is taken and dropped (the first profile of a process, compared
+with the others in a note at the end), then ``--references`` profiles of the default placement
+(every call checkpointed), each a median of 5 runs.  From them the model predicts a set of
+placements: every call split, the advisor's suggestions under several budgets, points of the Pareto
+front, single changes; a placement's prediction is the median of the references' (one profile on a
+shared machine can be off by 10% on a placement far from it).  Each placement is then measured
+``--rounds`` times (``Profile.rerun``, ``--repeat`` runs each, the placements taken in turn round
+after round) and the median is compared with two predictions from the same references:
 
 - ``before``: the separable model alone (every sweep at the speed it ran in the reference run);
 - ``after``: with the memory term, the time tape kept past the cache costs (see
@@ -61,7 +63,7 @@ def placements_of(ref):
     return out
 
 
-def measure_model(size, rounds, clock, repeat=1):
+def measure_model(size, rounds, clock, repeat=1, references=3):
     import ocean_box
 
     nx, ny, steps = size
@@ -69,34 +71,40 @@ def measure_model(size, rounds, clock, repeat=1):
     f = ocean_box.the_main_loop
     started = time.perf_counter()
     cold = nba.profile(f, *args, repeat=5, clock=clock)          # the process's first profile
-    ref = nba.profile(f, *args, repeat=5, clock=clock)
-    plain = CostModel(ref.call_tree)                             # no memory term: the old model
-    named = placements_of(ref)
+    refs = [nba.profile(f, *args, repeat=5, clock=clock) for _ in range(references)]
+    named = placements_of(refs[0])
     measured = {name: [] for name, _ in named}
     peaks = {}
     for _ in range(rounds):
         for name, placement in named:
-            run = ref.rerun(placement, repeat=repeat)
+            run = refs[0].rerun(placement, repeat=repeat)
             measured[name].append(run.adjoint_time)
             peaks[name] = run.peak_bytes
     rows = []
     for name, placement in named:
-        full = ref.full_placement(placement)
-        after = ref.predict(full).time
-        before = plain.predict(full).time + ref.unattributed_time
+        after, before = [], []
+        for ref in refs:
+            full = ref.full_placement(placement)
+            after.append(ref.predict(full).time)
+            # the same reference without the memory term: the model as it was
+            before.append(CostModel(ref.call_tree).predict(full).time + ref.unattributed_time)
+        after, before = statistics.median(after), statistics.median(before)
         median = statistics.median(measured[name])
         rows.append({"placement": name, "split_sites": sum(not v for v in full.values()),
                      "peak_bytes": peaks[name], "measured": median, "runs": measured[name],
                      "before": before, "after": after,
                      "error_before": median / before - 1.0, "error_after": median / after - 1.0})
-    return {"size": f"{nx}x{ny}x{steps}", "clock": clock, "reference_peak": ref.peak_bytes,
-            "cold_first_profile": cold.adjoint_time, "reference": ref.adjoint_time,
+    return {"size": f"{nx}x{ny}x{steps}", "clock": clock, "reference_peak": refs[0].peak_bytes,
+            "cold_first_profile": cold.adjoint_time,
+            "reference": statistics.median(ref.adjoint_time for ref in refs),
+            "references": [ref.adjoint_time for ref in refs],
             "rows": rows, "seconds": time.perf_counter() - started}
 
 
 def print_table(result):
     print(f"\nocean {result['size']} ({result['clock']} time; reference peak "
-          f"{format_bytes(result['reference_peak'])}; medians of {len(result['rows'][0]['runs'])} runs)")
+          f"{format_bytes(result['reference_peak'])}; medians of {len(result['rows'][0]['runs'])} "
+          f"reruns and of {len(result['references'])} references' predictions)")
     print(f"  {'placement':<30} {'split':>5} {'peak':>9} {'measured':>9} {'before':>9} {'err':>7} "
           f"{'after':>9} {'err':>7}")
     for row in result["rows"]:
@@ -123,7 +131,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="64x64x100,96x96x50",
                         help="ocean sizes nx x ny x steps, comma-separated")
-    parser.add_argument("--rounds", type=int, default=5, help="runs of each placement (medians)")
+    parser.add_argument("--rounds", type=int, default=3, help="reruns of each placement (medians)")
+    parser.add_argument("--references", type=int, default=3,
+                        help="reference profiles (predictions: their medians)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs per rerun (default 1, as the widget's Rerun after %%%%adjoint_profile)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="cpu",
@@ -135,7 +145,8 @@ def main(argv=None):
     memory = machine_memory_cost()
     print(f"memory term: {memory.seconds_per_byte * 1e9:.3f} ns per byte of tape beyond "
           f"{format_bytes(memory.cache_bytes)} of cache (measured in this process)")
-    results = [measure_model(size, options.rounds, options.clock, options.repeat) for size in sizes]
+    results = [measure_model(size, options.rounds, options.clock, options.repeat,
+                             options.references) for size in sizes]
     for result in results:
         print_table(result)
     count = sum(len(result["rows"]) - 1 for result in results)
@@ -145,8 +156,8 @@ def main(argv=None):
     print("relative to the reference placement measured in the same rounds:")
     print(f"  before (separable model): {summary(results, 'error_before', drift=True)}")
     print(f"  after (with memory term): {summary(results, 'error_after', drift=True)}")
-    print("\nwarm-up: the first profile of the process against the reference taken just after it "
-          "(same placement):")
+    print("\nwarm-up: the first profile of the process against the references taken after it "
+          "(same placement, their median):")
     for result in results:
         print(f"  ocean {result['size']}: {format_seconds(result['cold_first_profile'])} against "
               f"{format_seconds(result['reference'])} "

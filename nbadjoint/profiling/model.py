@@ -38,8 +38,8 @@ Memory: the separable time T(P) takes every sweep at the speed it ran in the mea
 is slower when the tape it writes and the backward sweep reads back no longer fits in the cache:
 entries that stay on the stack while more than a cache's worth of other data is written go to main
 memory and come back from it.  On the ocean example (64 x 64, 100 steps) the run that splits every
-call keeps 121 MB of tape where the checkpointed run keeps 17 MB; it took 259 ms where the
-checkpointed run predicted 229 ms (+13%), and every prediction of a placement with a larger peak
+call keeps 121 MB of tape where the checkpointed run keeps 17 MB; it took 248 ms where the
+checkpointed run predicted 222 ms (+12%), and every prediction of a placement with a larger peak
 than the run's was low (`benchmarks/model_accuracy.py`).  `CostModel.predict` therefore adds
 
     memory_time(P) = c * (cold(peak(P)) - cold(peak(run))),   cold(b) = max(0, b - cache)
@@ -47,7 +47,7 @@ than the run's was low (`benchmarks/model_accuracy.py`).  `CostModel.predict` th
 where ``cache`` is the processor's per-core cache (`MemoryCost.cache_bytes`) and ``c`` the time
 this machine loses per byte of tape kept past it (`MemoryCost.seconds_per_byte`), measured once per
 process (`machine_memory_cost`: a tape of 32 MiB of arrays written and read back, against the same
-arrays freed at once); with it the run above is predicted at 254 ms.  The correction is zero for the placement that ran, so the model still
+arrays freed at once); with it the run above is predicted at 241 ms.  The correction is zero for the placement that ran, so the model still
 reproduces the measured run exactly; ``run`` is the placement the tree was measured under, which
 the model must be given (``CostModel(tree, run_placement=...)``, as a `Profile` does).  The advisor
 searches on the separable T and reports corrected times.
