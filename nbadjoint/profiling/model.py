@@ -47,10 +47,12 @@ than the run's was low (`benchmarks/model_accuracy.py`).  `CostModel.predict` th
 where ``cache`` is the processor's per-core cache (`MemoryCost.cache_bytes`) and ``c`` the time
 this machine loses per byte of tape kept past it (`MemoryCost.seconds_per_byte`), measured once per
 process (`machine_memory_cost`: a tape of 32 MiB of arrays written and read back, against the same
-arrays freed at once); with it the run above is predicted at 241 ms.  The correction is zero for the placement that ran, so the model still
-reproduces the measured run exactly; ``run`` is the placement the tree was measured under, which
-the model must be given (``CostModel(tree, run_placement=...)``, as a `Profile` does).  The advisor
-searches on the separable T and reports corrected times.
+arrays freed at once); with it the run above is predicted at 241 ms.  The correction is zero for
+the placement that ran, so the model still reproduces the measured run exactly; ``run`` is the
+placement the tree was measured under, which the model must be given (``CostModel(tree,
+run_placement=...)``, as a `Profile` does).  The advisor searches on the separable T and reports
+corrected times.  Not counted: page faults when the allocator returned a large tape to the system
+between runs (they depend on the heap's history).
 """
 from __future__ import annotations
 
