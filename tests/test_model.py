@@ -472,3 +472,76 @@ def test_predict_speed_on_a_10000_step_loop():
         print(f"\npredict on a 10^4-step loop ({name}, {len(model.tree.nodes)} unique nodes): "
               f"{ms:.3f} ms")
         assert ms < (1.0 if name == "identical steps" else 200.0)
+
+
+# -- the memory term: tape kept past the cache ---------------------------------------------------
+
+from nbadjoint.profiling.model import MemoryCost  # noqa: E402
+
+# nested_tree's peaks: all checkpointed 523, A split 627, all split (see below); a cache of 500
+# bytes holds none of the difference, 2 ns per byte beyond it
+MEMORY = MemoryCost(seconds_per_byte=2e-9, cache_bytes=500)
+
+
+def test_memory_term_is_zero_for_the_placement_that_ran():
+    for run in ({}, {A: False}, {A: False, B: False, C: False}):
+        model = CostModel(nested_tree(), memory=MEMORY, run_placement=run)
+        assert model.predict(run) == predict(nested_tree(), run)
+
+
+def test_memory_term_charges_the_peak_beyond_the_cache_and_the_run():
+    model = CostModel(nested_tree(), memory=MEMORY, run_placement={})
+    plain = predict(nested_tree(), {A: False})
+    # run peak 523 (23 bytes past the cache), A split 627 (127 past): 104 more bytes cost 208 ns
+    assert model.predict({A: False}) == Prediction(time=plain.time + 104 * 2e-9, peak_bytes=627)
+    # from the split run back to all checkpointed: the same bytes, saved
+    back = CostModel(nested_tree(), memory=MEMORY, run_placement={A: False})
+    assert back.predict({}).time == pytest.approx(25.75 - 104 * 2e-9, abs=1e-15)
+
+
+def test_memory_term_ignores_peaks_the_cache_holds():
+    roomy = MemoryCost(seconds_per_byte=2e-9, cache_bytes=10_000)
+    model = CostModel(nested_tree(), memory=roomy, run_placement={})
+    for placement in ({A: False}, {B: False}, {A: False, B: False, C: False}):
+        assert model.predict(placement) == predict(nested_tree(), placement)
+
+
+def test_without_the_run_placement_the_model_is_the_separable_one():
+    model = CostModel(nested_tree(), memory=MEMORY)
+    assert model.memory_time(10**9) == 0.0
+    assert model.predict({A: False}) == predict(nested_tree(), {A: False})
+
+
+def test_advisor_reports_the_times_predict_gives():
+    from nbadjoint.profiling import advisor
+
+    model = CostModel(nested_tree(), memory=MEMORY, run_placement={})
+    for budget in (523, 627, 10_000):
+        found = advisor.suggest(model, run_placement={}, budget=budget, method="optimal")
+        assert found.time == model.predict(found.placement).time
+    front = advisor.pareto(model, run_placement={})
+    assert [t for t, _p, _placement in front] == [model.predict(pl).time for _t, _p, pl in front]
+    assert all(t1 > t2 for (t1, _a, _b), (t2, _c, _d) in zip(front, front[1:]))
+
+
+def _fake_caches(root, caches):
+    for index, (kind, size, shared) in enumerate(caches):
+        folder = root / f"index{index}"
+        folder.mkdir(parents=True)
+        for field, value in (("type", kind), ("size", size), ("shared_cpu_list", shared)):
+            (folder / field).write_text(value + "\n")
+    return str(root)
+
+
+def test_cache_of_one_core_leaves_out_caches_every_core_shares(tmp_path):
+    from nbadjoint.profiling.model import cache_bytes_per_core
+
+    # a virtual machine's report: private L1 and L2, the host's L3 shared by both CPUs
+    vm = _fake_caches(tmp_path / "vm", [("Data", "48K", "0"), ("Instruction", "64K", "0"),
+                                        ("Unified", "2048K", "0"), ("Unified", "491520K", "0-1")])
+    assert cache_bytes_per_core(base=vm, cpus=2) == 2048 << 10
+    # a desktop: L2 shared by two hyperthreads, L3 by all 16
+    desk = _fake_caches(tmp_path / "desk", [("Data", "32K", "0,8"), ("Unified", "1M", "0,8"),
+                                            ("Unified", "32M", "0-15")])
+    assert cache_bytes_per_core(base=desk, cpus=16) == 1 << 20
+    assert cache_bytes_per_core(default=123, base=str(tmp_path / "missing")) == 123

@@ -128,3 +128,56 @@ def test_progress_disappears_and_nothing_is_left_on_stderr():
     kinds = [o.get("data", {}) for o in profiled.outputs]
     assert any("application/vnd.jupyter.widget-view+json" in d for d in kinds)
     assert rerun.outputs[-1]["data"]["text/plain"] == "True"
+
+
+SAVED_CELLS = [
+    "import numpy as np\nimport nbadjoint as nba",
+    "def step(u):\n    return u + 0.1 * np.sin(u)\n\n"
+    "def model(u):\n    for _ in range(3):\n        u = step(u)\n    return np.sum(u * u)\n\n"
+    "prof = nba.profile(model, np.linspace(0.0, 1.0, 50))\nprof.widget()",
+]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def test_a_saved_notebook_shows_the_profile_without_its_widget_state(tmp_path):
+    """The widget's output carries the call tree as HTML next to the widget view: saved without
+    widget state (JupyterLab's default), nbconvert, and so nbviewer, show that table instead of
+    the widget they cannot draw."""
+    from nbclient import NotebookClient
+    from nbconvert import HTMLExporter
+
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in SAVED_CELLS])
+    NotebookClient(book, timeout=120, kernel_name="python3", store_widget_state=False).execute()
+    path = tmp_path / "saved.ipynb"
+    nbformat.write(book, path)
+    saved = nbformat.read(path, as_version=4)
+    assert "widgets" not in saved.metadata
+
+    (output,) = [o for o in saved.cells[1].outputs if WIDGET_VIEW in o.get("data", {})]
+    html = output.data["text/html"]
+    assert "nbadjoint profile of model" in html and "<table" in html
+    assert "step" in html                       # the call site, a row of the tree
+    assert "step" in output.data["text/plain"]
+
+    page, _ = HTMLExporter().from_notebook_node(saved, resources={"metadata": {"name": "saved"}})
+    assert "nbadjoint profile of model" in page
+    assert f'type="{WIDGET_VIEW}"' not in page  # no widget view left to fail
+
+
+def test_a_notebook_saved_with_widget_state_keeps_the_widget_and_the_table(tmp_path):
+    from nbclient import NotebookClient
+
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in SAVED_CELLS])
+    NotebookClient(book, timeout=120, kernel_name="python3", store_widget_state=True).execute()
+    path = tmp_path / "saved.ipynb"
+    nbformat.write(book, path)
+    saved = nbformat.read(path, as_version=4)
+    (output,) = [o for o in saved.cells[1].outputs if WIDGET_VIEW in o.get("data", {})]
+    state = saved.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert output.data[WIDGET_VIEW]["model_id"] in state
+    assert "nbadjoint profile of model" in output.data["text/html"]
+    # with the state, nbconvert draws the widget (the view the first test finds absent)
+    from nbconvert import HTMLExporter
+
+    page, _ = HTMLExporter().from_notebook_node(saved, resources={"metadata": {"name": "saved"}})
+    assert f'type="{WIDGET_VIEW}"' in page

@@ -477,6 +477,8 @@ def suggest(tree: "CallNode | AggregatedTree | CostModel", sites=None, run_place
         state = _keep_run_where_free(pb, state)
     t, p = pb.evaluate(state)
     placement = pb.placement(state)
+    # searched on the separable time; reported as `CostModel.predict` reports it
+    t += pb.model.memory_time(p)
     return Suggestion(placement=placement, time=t, peak_bytes=p, method=used,
                       ranking=_ranking(pb, figs, placement), budget_bytes=pb.budget)
 
@@ -545,7 +547,9 @@ def pareto(tree: "CallNode | AggregatedTree | CostModel", sites=None, run_placem
         points = _ranked_sweep(pb, CHECKPOINTED) + _ranked_sweep(pb, SPLIT)
         if len(pb.free) <= PARETO_GREEDY_SITES:
             points += _greedy_sweep(pb)
-    return [(t, p, pb.placement(st)) for t, p, st in _front(points)]
+    # the times as `CostModel.predict` reports them (with the memory term), then the front
+    memory = pb.model.memory_time
+    return [(t, p, pb.placement(st)) for t, p, st in _front([(t + memory(p), p, st) for t, p, st in points])]
 
 
 def _greedy_sweep(pb: _Problem, n_budgets: int = 8):

@@ -33,9 +33,33 @@ t_bwd(v) + sum over split children of bwd_incl(c) + sum over checkpointed childr
 + fwd_incl(c) + bwd_incl(c))``, so that ``fwd_incl(root) + bwd_incl(root) == T(P)``.  When
 instances of one subtree under different parents were merged by aggregation, a site's inclusive
 totals use the mean times of the merged instances (the root's totals stay exact).
+
+Memory: the separable time T(P) takes every sweep at the speed it ran in the measured run.  A sweep
+is slower when the tape it writes and the backward sweep reads back no longer fits in the cache:
+entries that stay on the stack while more than a cache's worth of other data is written go to main
+memory and come back from it.  On the ocean example (64 x 64, 100 steps) the run that splits every
+call keeps 121 MB of tape where the checkpointed run keeps 17 MB; it took 248 ms where the
+checkpointed run predicted 222 ms (+12%), and every prediction of a placement with a larger peak
+than the run's was low (`benchmarks/model_accuracy.py`).  `CostModel.predict` therefore adds
+
+    memory_time(P) = c * (cold(peak(P)) - cold(peak(run))),   cold(b) = max(0, b - cache)
+
+where ``cache`` is the processor's per-core cache (`MemoryCost.cache_bytes`) and ``c`` the time
+this machine loses per byte of tape kept past it (`MemoryCost.seconds_per_byte`), measured once per
+process (`machine_memory_cost`: a tape of 32 MiB of arrays written and read back, against the same
+arrays freed at once); with it the run above is predicted at 241 ms.  The correction is zero for
+the placement that ran, so the model still reproduces the measured run exactly; ``run`` is the
+placement the tree was measured under, which the model must be given (``CostModel(tree,
+run_placement=...)``, as a `Profile` does).  The advisor searches on the separable T and reports
+corrected times.  Not counted: page faults when the allocator returned a large tape to the system
+between runs (they depend on the heap's history).
 """
 from __future__ import annotations
 
+import functools
+import os
+import statistics
+import time as _time
 from dataclasses import dataclass, asdict
 from typing import Mapping
 
@@ -79,6 +103,103 @@ class SiteFigures:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class MemoryCost:
+    """What tape kept past the cache costs on this machine (see the module docstring)."""
+    seconds_per_byte: float   # time lost per byte of tape written to and read back from memory
+    cache_bytes: int          # tape that fits in the cache of one core costs nothing extra
+
+    def cold_time(self, peak_bytes: int) -> float:
+        """Time the bytes of a stack of ``peak_bytes`` beyond the cache cost."""
+        return self.seconds_per_byte * max(0, peak_bytes - self.cache_bytes)
+
+
+CALIBRATION_BYTES = 32 << 20
+"""Size of the tape `machine_memory_cost` writes and reads back (beyond most per-core caches)."""
+
+CALIBRATION_ENTRY_BYTES = 32 << 10
+"""Size of one array of that tape (a 64 x 64 float array)."""
+
+
+def cache_bytes_per_core(default: int = 1 << 20, base: str = "/sys/devices/system/cpu/cpu0/cache",
+                         cpus: int | None = None) -> int:
+    """The largest data cache of the first core that not every core shares (Linux's sysfs;
+    ``default`` where it cannot be read).  A cache shared by all the cores is left out: a virtual
+    machine reports its host's, and one process gets little of it."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return default
+    cpus = cpus or os.cpu_count() or 1
+    best = 0
+    for name in names:
+        if not name.startswith("index"):
+            continue
+        try:
+            kind, size, shared = (_read(os.path.join(base, name, field))
+                                  for field in ("type", "size", "shared_cpu_list"))
+            sharing = _cpu_count(shared)
+            number = int(size[:-1]) * {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[size[-1]] \
+                if size[-1:] in "KMG" else int(size)
+        except (OSError, ValueError, KeyError):
+            continue
+        if kind != "Instruction" and (sharing < cpus or cpus == 1):
+            best = max(best, number)
+    return best or default
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def _cpu_count(cpu_list: str) -> int:
+    """How many CPUs a sysfs list such as "0-3,8-11" names."""
+    count = 0
+    for part in filter(None, cpu_list.split(",")):
+        low, _, high = part.partition("-")
+        count += int(high or low) - int(low) + 1
+    return count
+
+
+def measure_memory_cost(total_bytes: int = CALIBRATION_BYTES,
+                        entry_bytes: int = CALIBRATION_ENTRY_BYTES, rounds: int = 3) -> MemoryCost:
+    """Measure `MemoryCost` now: arrays computed and kept on a list (a tape), then popped and read,
+    against the same arrays computed and read at once; the median extra CPU time per byte.
+
+    The allocator is tuned as for adjoint runs, and a first round (not counted) grows the heap, so
+    the figure is a cache miss's cost, not a new page's, as in the second and later runs of a
+    process."""
+    import numpy as np
+
+    from nbadjoint.runtime.memory import keep_freed_memory
+
+    keep_freed_memory()
+    count = max(1, total_bytes // entry_bytes)
+    source = np.ones(entry_bytes // 8)
+    extra = []
+    for round_ in range(rounds + 1):
+        start = _time.process_time()
+        tape = [source * 1.5 for _ in range(count)]
+        total = 0.0
+        while tape:
+            total += tape.pop().sum()
+        kept = _time.process_time() - start
+        start = _time.process_time()
+        for _ in range(count):
+            total += (source * 1.5).sum()
+        if round_:
+            extra.append(kept - (_time.process_time() - start))
+    per_byte = max(0.0, statistics.median(extra)) / (count * entry_bytes)
+    return MemoryCost(seconds_per_byte=per_byte, cache_bytes=cache_bytes_per_core())
+
+
+@functools.lru_cache(maxsize=1)
+def machine_memory_cost() -> MemoryCost:
+    """`measure_memory_cost`, once per process (about 0.2 s)."""
+    return measure_memory_cost()
+
+
 # Placement state of a site inside `CostModel`: checkpointed, split, or undecided (for bounds).
 SPLIT, CHECKPOINTED, UNDECIDED = 0, 1, -1
 
@@ -89,9 +210,15 @@ class CostModel:
     Sites are numbered ``0..len(site_ids)-1`` (``site_ids``; the root's own site is not among
     them).  Hot paths take a *state*: a list with one entry per site index, ``CHECKPOINTED``,
     ``SPLIT`` or ``UNDECIDED``.
+
+    ``run_placement``: the placement the tree was measured under.  Given, `predict` adds the
+    memory term relative to it, with ``memory`` (a `MemoryCost`; default `machine_memory_cost`,
+    measured when first needed; None: no memory term).  Without it the model is the plain separable
+    one (a tree alone does not say which calls its run checkpointed).
     """
 
-    def __init__(self, tree: "CallNode | AggregatedTree"):
+    def __init__(self, tree: "CallNode | AggregatedTree", memory="measure",
+                 run_placement: Mapping[str, bool] | None = None):
         self.tree = tree = aggregate(tree)
         self.site_ids: list[str] = list(tree.sites)
         self.site_index = {s: i for i, s in enumerate(self.site_ids)}
@@ -116,6 +243,10 @@ class CostModel:
         self.cost = cost[:n_sites]
         self._tot = [0] * self._n
         self._pk = [0] * self._n
+        # the memory term needs the placement the times were measured under (not in the tree)
+        self._memory = memory if run_placement is not None else None
+        self.run_state = None if run_placement is None else self.state_of(run_placement)
+        self._run_cold = None
 
     # -- placements and states -------------------------------------------------------------
     def uniform_state(self, value: int) -> list[int]:
@@ -220,9 +351,30 @@ class CostModel:
                 t += c
         return t
 
+    @property
+    def memory(self) -> "MemoryCost | None":
+        """The `MemoryCost` of the memory term (None: no memory term)."""
+        if self._memory == "measure":
+            self._memory = machine_memory_cost()
+        return self._memory
+
+    def memory_time(self, peak_bytes: int) -> float:
+        """Time a placement of peak ``peak_bytes`` spends on tape kept past the cache, beyond what
+        the measured run spent (negative for a lower peak; 0 at the run's peak)."""
+        memory = self.memory
+        if memory is None or memory.seconds_per_byte <= 0:
+            return 0.0
+        if self._run_cold is None:
+            tot, pk = [0] * self._n, [0] * self._n
+            self._pass(self.run_state, None, tot, pk)
+            self._run_cold = memory.cold_time(pk[self._root])
+        return memory.cold_time(peak_bytes) - self._run_cold
+
     def predict(self, placement: Mapping[str, bool] | None) -> Prediction:
+        """Time (the separable time plus `memory_time`) and peak of a placement."""
         state = self.state_of(placement)
-        return Prediction(time=self.time_of_state(state), peak_bytes=self.peak_of_state(state))
+        peak = self.peak_of_state(state)
+        return Prediction(time=self.time_of_state(state) + self.memory_time(peak), peak_bytes=peak)
 
     # -- per-site figures ----------------------------------------------------------------------
     def site_figures(self, placement: Mapping[str, bool] | None) -> dict[str, SiteFigures]:
@@ -317,5 +469,6 @@ def site_figures(tree: "CallNode | AggregatedTree | CostModel",
     return model.site_figures(placement)
 
 
-__all__ = ["Prediction", "SiteFigures", "CostModel", "predict", "site_figures",
+__all__ = ["Prediction", "SiteFigures", "CostModel", "predict", "site_figures", "MemoryCost",
+           "machine_memory_cost", "measure_memory_cost", "cache_bytes_per_core",
            "SPLIT", "CHECKPOINTED", "UNDECIDED", "ROOT_SITE"]

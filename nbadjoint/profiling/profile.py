@@ -140,7 +140,7 @@ class Profile:
 
     @functools.cached_property
     def _model(self):
-        return CostModel(self.call_tree)
+        return CostModel(self.call_tree, run_placement=self.placement)
 
     @functools.cached_property
     def _defaults(self):
@@ -532,7 +532,7 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     rss_peak = _rss_peak() if rss else None
 
     call_tree = aggregate(tree)
-    model = CostModel(call_tree)
+    model = CostModel(call_tree, run_placement=full)
     static_sites = [_StaticSite.of(s) for s in program.sites]
     data = ProfileData(
         root=program.root_name, argnums=argnums, placement=dict(full),

@@ -438,3 +438,45 @@ def test_widget_behaviour_in_jupyterlab_and_notebook7(jupyter_both, frontend):
             expect(reopened.locator(".nba-rerun")).to_be_disabled()
         finally:
             browser.close()
+
+
+SAVED_ELSEWHERE_CELLS = [
+    "import numpy as np\nimport nbadjoint as nba",
+    "def step(u):\n    return u + 0.1 * np.sin(u)\n\n"
+    "def model(u):\n    for _ in range(3):\n        u = step(u)\n    return np.sum(u * u)\n\n"
+    "prof = nba.profile(model, np.linspace(0.0, 1.0, 50))\nprof.widget()",
+]
+
+
+@pytest.mark.parametrize("frontend", ["lab", "notebook"])
+def test_a_notebook_saved_elsewhere_without_widget_state_shows_the_table(tmp_path, frontend):
+    """A notebook run and saved elsewhere (here by nbclient: no widget state, no signature of this
+    server, as one cloned from GitHub) opens with the profile's HTML table where the widget was."""
+    import nbformat
+    from nbclient import NotebookClient
+    from playwright.sync_api import expect, sync_playwright
+
+    if frontend == "notebook" and not _has_notebook7():
+        pytest.skip("Notebook 7 is not installed (pip install notebook)")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    book = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in SAVED_ELSEWHERE_CELLS])
+    book.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    NotebookClient(book, timeout=120, kernel_name="python3", store_widget_state=False).execute()
+    nbformat.write(book, workdir / "elsewhere.ipynb")
+    url, process, log = _start_jupyter(tmp_path, workdir)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1300, "height": 900})
+                page.set_default_timeout(TIMEOUT_MS)
+                _open(page, url, frontend, "elsewhere.ipynb")
+                output = page.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output")
+                expect(output.get_by_text("nbadjoint profile of model")).to_be_visible()
+                expect(output.locator("table")).to_contain_text("step")
+                expect(page.get_by_text("model not found")).to_have_count(0)
+            finally:
+                browser.close()
+    finally:
+        _stop(process, log)
