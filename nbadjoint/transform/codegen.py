@@ -192,6 +192,8 @@ class FunctionCode:
             self.def_counts[p] = self.def_counts.get(p, 0) + 1
         plans.plan_recomputation(self, stmts, varied)
         plans.plan_prologue(self, stmts)
+        self.no_undo = plans.lists_without_undo(self, stmts)
+        self.needed -= self.no_undo
         # which assignments push the old value of their target
         self.first_defs = _first_top_level_defs(self.body, set(self.params))
         self.first_def_names = {s.target for s in self.body if id(s) in self.first_defs} | \

@@ -164,6 +164,31 @@ def plan_prologue(code, stmts):
     code.unsafe_pairs = code.unsafe_pairs | {(p, q) for p in code.mutated for q in read if q != p}
 
 
+def lists_without_undo(code, stmts) -> set:
+    """Lists and arrays the function builds itself (``new = [0.0] * n``, ``np.zeros(n)``) whose
+    writes and appends need no undo in the backward sweep: nothing there reads them (not an
+    adjoint, not a recomputed value, not a call).  Only this function sees their states between
+    writes (a caller gets the list after the last one, and reverses what follows before this
+    backward sweep runs), so undoing the writes would restore states nobody reads."""
+    from . import shapes
+    fresh = shapes._new_sequences(stmts, code.params, vectors=True)
+    if not fresh:
+        return set()
+    read = set()
+    for s in stmts:
+        reads = set(code.plans[id(s)].reads)
+        if isinstance(s, (ir.SetItem, ir.Append)):
+            reads.discard(s.target)         # the undo's own read
+            reads |= set(ir.names_in([s.value]))
+        read |= reads
+    for chosen in code.recompute.values():
+        for st in chosen:
+            read |= ir.operands(st.expr) if not isinstance(st.expr, ir.Opaque) else set(st.expr.reads)
+    for st in code.prologue:
+        read |= ir.operands(st.expr)
+    return {t for t in fresh if t not in read}
+
+
 def flows(code, s):
     """(target, names whose derivative flows into it) pairs of statement ``s`` of ``code``'s function."""
     pairs = _flows(s)

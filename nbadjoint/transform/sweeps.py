@@ -476,7 +476,9 @@ class SweepBuilder(LoopSweeps, CallSweeps):
         self._emit_alias_checks(f, s, s.target)
         plan = code.plans[id(s)]
         index_value = ir.src_node(s.index.value)
-        f.append(S("_push(_rt.old_item({t}, {i}))", t=s.target, i=index_value))
+        undo = s.target not in code.no_undo
+        if undo:
+            f.append(S("_push(_rt.old_item({t}, {i}))", t=s.target, i=index_value))
         contributes = bool(plan.contribs)
         marker = None
         # in the specialised body, a number written into a list of numbers needs no shape marker
@@ -498,7 +500,8 @@ class SweepBuilder(LoopSweeps, CallSweeps):
                 self._accumulate(b, new_state, s.value.id, _name(part), "add")
             elif contributes:
                 self._accumulate(b, new_state, s.value.id, E("_rt.fit({p}, {m})", p=part, m=marker), "add")
-        b.append(S("_rt.restore_item({t}, {i}, _pop())", t=s.target, i=index_value))
+        if undo:
+            b.append(S("_rt.restore_item({t}, {i}, _pop())", t=s.target, i=index_value))
         return f, b, new_state
 
     def _emit_unpack(self, s, state):
@@ -543,7 +546,8 @@ class SweepBuilder(LoopSweeps, CallSweeps):
         plan = code.plans[id(s)]
         f.append(S("{t}.append({v})", t=s.target, v=ir.node(s.value)))
         new_state = dict(state)
-        b.append(S("{t}.pop()", t=s.target))
+        if s.target not in code.no_undo:
+            b.append(S("{t}.pop()", t=s.target))
         if plan.contribs and state.get(s.target, DEAD) != DEAD:
             ab = code.adj(s.target)
             part = self.tmp("_p")

@@ -231,7 +231,6 @@ def ring_step_fwd(_c, x, dt, c):
         _lc2.append(_t5 + dt * _t6)
     _push(_range17)
     _push(_i_3)
-    _push(_lc2)
     _push(True)
     return _lc2
 
@@ -242,7 +241,6 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
         return ring_step_bwd_general(_c, _rv_b, x, dt, c)
     _pop = _c.tape.pop
     _ck = _c.ck
-    _lc2 = _pop()
     _i_3 = _pop()
     _t5_b = _t6_b = _t7_b = k_b = x_b = None
     _lc2_b = _rv_b
@@ -252,7 +250,6 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
         x_b = _rt.own_list(x_b, x)    # added into in place
         for _i_3 in reversed(_pop()):
             # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
-            _lc2.pop()
             _p3 = _lc2_b.pop()
             _t8_b = _p3
             _t5_b = _t8_b
@@ -268,7 +265,6 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
     else:
         for _i_3 in reversed(_pop()):
             # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
-            _lc2.pop()
             if _rt.sole_list(_lc2_b):
                 _p11 = _lc2_b.pop()
             else:
@@ -330,7 +326,6 @@ def ring_step_fwd_general(_c, x, dt, c):
         _lc2.append(_t8)
     _push(_range19)
     _push(_i_3)
-    _push(_lc2)
     _push(False)
     return _lc2
 
@@ -338,13 +333,11 @@ def ring_step_bwd_general(_c, _rv_b, x, dt, c):
     """Backward sweep of ring_step where its guards fail (see ring_step_bwd)."""
     _pop = _c.tape.pop
     _ck = _c.ck
-    _lc2 = _pop()
     _i_3 = _pop()
     _t5_b = _t6_b = _t7_b = k_b = x_b = None
     _lc2_b = _rv_b
     for _i_3 in reversed(_pop()):
         # adjoint of line 13: return [x[i] + dt * k[i] for i in range(len(x))]
-        _lc2.pop()
         if _rt.sole_list(_lc2_b):
             _p3 = _lc2_b.pop()
         else:
@@ -413,7 +406,6 @@ def ring_rhs_fwd(_c, x, c):
         _lc2.append(_t10 - _t12 * _t13)
     _push(_range27)
     _push(_i_3)
-    _push(_lc2)
     _push(_t12)
     _push(_t13)
     _push(n)
@@ -429,7 +421,6 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
     n = _pop()
     _t13 = _pop()
     _t12 = _pop()
-    _lc2 = _pop()
     _i_3 = _pop()
     _t10_b = _t11_b = _t12_b = _t13_b = _t14_b = _t6_b = None
     _t8_b = _t9_b = x_b = None
@@ -443,7 +434,6 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
             _t5 = _t4 % n    # recomputed, not taped
             _t7 = _i_3 - 1    # recomputed, not taped
             # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
-            _lc2.pop()
             _p3 = _lc2_b.pop()
             _t15_b = _p3
             _t10_b = _t15_b
@@ -466,7 +456,6 @@ def ring_rhs_bwd(_c, _rv_b, x, c):
             _t5 = _t4 % n    # recomputed, not taped
             _t7 = _i_3 - 1    # recomputed, not taped
             # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
-            _lc2.pop()
             if _rt.sole_list(_lc2_b):
                 _p16 = _lc2_b.pop()
             else:
@@ -552,7 +541,6 @@ def ring_rhs_fwd_general(_c, x, c):
         _lc2.append(_t15)
     _push(_range30)
     _push(_i_3)
-    _push(_lc2)
     _push(_t12)
     _push(_t13)
     _push(n)
@@ -565,7 +553,6 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
     n = _pop()
     _t13 = _pop()
     _t12 = _pop()
-    _lc2 = _pop()
     _i_3 = _pop()
     _t10_b = _t11_b = _t12_b = _t13_b = _t14_b = _t6_b = None
     _t8_b = _t9_b = x_b = None
@@ -574,7 +561,6 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
         _t5 = (_i_3 + 1) % n    # recomputed, not taped
         _t7 = _i_3 - 1    # recomputed, not taped
         # adjoint of line 8: return [c * (x[(i + 1) % n] - x[i - 1]) - 0.5 * x[i] * x[...
-        _lc2.pop()
         if _rt.sole_list(_lc2_b):
             _p3 = _lc2_b.pop()
         else:
