@@ -15,6 +15,7 @@ import random
 import re
 import textwrap
 
+import numpy as np
 import pytest
 
 from nbadjoint.transform import cleanup, ir
@@ -1236,3 +1237,31 @@ def test_no_tree_is_deep_copied_so_foreign_attributes_on_shared_nodes_cost_nothi
     e = np.eye(8)[3]
     numeric = (mod.model(u + h * e, 0.1) - mod.model(u - h * e, 0.1)) / (2 * h)
     assert math.isclose(g[3], numeric, rel_tol=1e-6)
+
+
+def _views_then_writes(x):
+    w = np.zeros(5)
+    for j in range(5):
+        w[j] = np.sin(x[j]) * x[4]
+    w[::2] *= np.cos(x[::2])          # reads w through a view, then writes
+    return np.sum(np.tanh(w) * x)
+
+
+def _own_list(x, c):
+    out = [0.0] * len(x)
+    for i in range(len(x)):
+        out[i] = c * x[i] * x[i]
+    return out[0] + out[-1] * c
+
+
+def test_writes_into_a_list_the_function_built_are_not_undone_unless_something_sees_its_memory():
+    from nbadjoint.transform.program import compile_tree
+    from gradcheck import check_grad
+    x = np.array([0.4, -0.3, 0.8, 0.1, -0.6])
+    program = compile_tree(_own_list, 0)
+    assert program.functions["_own_list"].no_undo == {"out"}
+    assert "restore_item(out" not in program.source()
+    check_grad(_own_list, ([0.4, -0.3, 0.8], 1.5), (0, 1))
+    program = compile_tree(_views_then_writes, 0)
+    assert program.functions["_views_then_writes"].no_undo == set()      # w[::2] is a view of w
+    check_grad(_views_then_writes, (x,), 0)

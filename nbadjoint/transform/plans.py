@@ -174,6 +174,17 @@ def lists_without_undo(code, stmts) -> set:
     fresh = shapes._new_sequences(stmts, code.params, vectors=True)
     if not fresh:
         return set()
+    # no other name may see their memory: a list may be read entry by entry or sliced (copies),
+    # an array only at int indices of a vector (np.zeros(n) with an int n: NumPy scalars); any
+    # other read (a view such as a[::2], a call, a copy of the name) keeps the undo
+    lists = shapes._new_sequences(stmts, code.params, vectors=False)
+    facts = getattr(code, "shapes", None)
+    types = facts.types if facts is not None else {}
+    vectors = {t for t in fresh - lists if types.get(t) == shapes.VECTOR}
+    for s in stmts:
+        for t in fresh & ir.reads(s):
+            if not _private_use(s, t, t in lists, t in vectors):
+                fresh.discard(t)
     read = set()
     for s in stmts:
         reads = set(code.plans[id(s)].reads)
@@ -187,6 +198,22 @@ def lists_without_undo(code, stmts) -> set:
     for st in code.prologue:
         read |= ir.operands(st.expr)
     return {t for t in fresh if t not in read}
+
+
+def _private_use(s, t, is_list, is_vector) -> bool:
+    """Statement ``s`` uses ``t`` without letting another name see its memory."""
+    from . import shapes
+    if isinstance(s, ir.SetItem):
+        return s.target == t and t not in s.index.reads and t not in ir.names_in([s.value])
+    if isinstance(s, ir.Append):
+        return s.target == t and t not in ir.names_in([s.value])
+    if isinstance(s, ir.Return):
+        return True
+    if isinstance(s, ir.Assign) and isinstance(s.expr, ir.GetItem):
+        e = s.expr
+        return isinstance(e.a, ir.Name) and e.a.id == t and t not in e.index.reads and (
+            is_list or (is_vector and shapes._int_like_index(e.index)))
+    return isinstance(s, ir.Assign) and isinstance(s.expr, ir.Prim) and s.expr.func is len and not s.expr.method
 
 
 def flows(code, s):
