@@ -3,17 +3,18 @@ N-body with double loops and energy diagnostics, a 2-D shallow-water script with
 model time, Lorenz-63 on tuples with zip, a Black-Scholes calibration with scipy.stats, a Sod
 shock tube with ghost cells written in place, a hand-written logistic regression trained by
 gradient descent (a hyper-gradient), and an energy balance model with np.gradient and
-np.trapezoid. Each is differentiated unchanged and checked against finite differences, with
+np.trapezoid, and Kuramoto-Sivashinsky by ETDRK4 in Fourier space. Each is differentiated unchanged and checked against finite differences, with
 every call checkpointed (the default) and with every call split, and its inputs are left as they
 were."""
 import copy
 
 import numpy as np
+import pytest
 
 import nbadjoint as nba
-
 from gradcheck import all_split, assert_not_mutated, check_grad
-from styles import black_scholes, energy_balance, euler_sod, logistic, lorenz63_tuples, nbody, shallow_water_2d
+from styles import (black_scholes, energy_balance, euler_sod, kuramoto_sivashinsky, logistic, lorenz63_class,
+                    lorenz63_tuples, nbody, shallow_water_2d)
 
 RNG = np.random.default_rng(11)
 
@@ -69,3 +70,16 @@ def test_hyper_gradient_of_hand_written_logistic_regression_training():
 def test_energy_balance_model_with_np_gradient_and_trapezoid():
     T0 = 15.0 - 30.0 * energy_balance.x ** 2
     check_both(energy_balance.global_mean_temperature, (T0, 0.6), (0, 1), rtol=1e-5, atol=1e-8)
+
+
+def test_kuramoto_sivashinsky_by_etdrk4_with_complex_intermediates():
+    x = np.arange(kuramoto_sivashinsky.N) * kuramoto_sivashinsky.L / kuramoto_sivashinsky.N
+    u0 = np.cos(2 * np.pi * x / kuramoto_sivashinsky.L) * (1 + np.sin(2 * np.pi * x / kuramoto_sivashinsky.L))
+    check_both(kuramoto_sivashinsky.energy_after, (u0,), 0, rtol=1e-5, atol=1e-9)
+
+
+def test_a_model_written_as_a_class_is_refused_at_its_constructor_line():
+    with pytest.raises(nba.TransformError) as info:
+        nba.grad(lorenz63_class.final_z)(np.array([1.0, 1.0, 20.0]))
+    message = str(info.value)
+    assert "Lorenz63" in message and "lorenz63_class.py, line 26" in message
