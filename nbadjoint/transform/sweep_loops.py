@@ -80,8 +80,14 @@ class LoopSweeps:
             self._dense = set()
             self._fresh_each_iteration = set()
             self._owned = set()
+        # lists of numbers the loop reads entry by entry: their adjoints are made lists of the
+        # loop's own once, before it, and added into in place (no test of who else holds them)
+        owned_only = self._indexed_lists(s) if self.spec and not dense and not self._owned else []
+        self._owned = set(owned_only) or self._owned
         entry = self._loop_state(s.body, state)
         fb, bb, out_state = self._emit_block(s.body, entry)
+        if owned_only:
+            self._owned = set()
         f, b = [], []
         rng = self.tmp("_range")
         f.append(S("{r} = range(*{a})", r=rng, a=[ir.node(a) for a in s.range_args]))
@@ -115,6 +121,8 @@ class LoopSweeps:
             b.append(if_(test, setup + [reversed_loop(dense_bb)], [reversed_loop(bb)]))
             out_state = _merge(out_state, dense_out)
         else:
+            b += [S("{a} = _rt.own_list({a}, {x})", a=code.adj(base), x=base, comment="added into in place")
+                  for base in owned_only]
             b.append(reversed_loop(bb))
         if loop_var_needed:
             b.append(S("{t} = _pop()", t=s.target))

@@ -122,6 +122,7 @@ def ring_energy_bwd(_c, _rv_b, x):
     x_b = None
     # adjoint of line 20: return total / len(x)
     total_b = _vjp.div(_rv_b, _t6)
+    x_b = _rt.own_list(x_b, x)    # added into in place
     for _k1 in reversed(_pop()):
         # adjoint of line 19: total = total + xi * xi
         _t4_b = total_b
@@ -129,11 +130,7 @@ def ring_energy_bwd(_c, _rv_b, x):
         xi_b = 2.0 * (_t4_b * xi)
         # adjoint of line 18: for xi in x:
         xi = _pop()
-        if _rt.sole_list(x_b):
-            _e3 = x_b[_k1]
-            x_b[_k1] = xi_b if _e3 is None else _e3 + xi_b
-        else:
-            x_b = _rt.getitem_b(x_b, x, _k1, xi_b)
+        x_b[_k1] = xi_b if (_e3 := x_b[_k1]) is None else _e3 + xi_b
     _k1 = _pop()
     # adjoint of line 17: total = 0.0
     return (x_b,)
