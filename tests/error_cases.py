@@ -28,13 +28,14 @@ def uses_global(x):
 
 def nested_def(x):
     def inner(y):  # ERR: nested function definitions are not supported
-        return y
+        z = y * 2.0
+        return z
     return inner(x)
 
 
 def uses_lambda(x):
-    f = lambda y: y * 2.0  # ERR: lambda expressions are not supported
-    return f(x)
+    fs = [lambda y: y * 2.0]  # ERR: lambda expressions are not supported
+    return fs[0](x)
 
 
 def uses_generator(x):

@@ -103,7 +103,8 @@ def uses_a_closure(x):
     scale = np.sum(x)
 
     def inner(v):
-        return np.sin(v * scale)
+        w = v * scale
+        return np.sin(w)
 
     return np.sum(inner(x))
 

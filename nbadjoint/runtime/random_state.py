@@ -9,7 +9,7 @@ left them once, at the end (`nbadjoint.transform.runner`): the run leaves them w
 the function would.  The generators are ``np.random.Generator`` (its bit generator's state),
 ``np.random.RandomState`` (the one behind ``np.random.*`` among them) and ``random.Random`` (the
 one behind the ``random`` module among them); None (a generator parameter left at its default)
-has no state.
+and a seed (``default_rng(seed)`` is also given generators) have no state.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ def _state(gen):
         return gen.getstate()
     if isinstance(gen, np.random.BitGenerator):
         return gen.state
+    if isinstance(gen, (int, np.integer, np.random.SeedSequence)) or (
+            isinstance(gen, (list, tuple, np.ndarray)) and all(isinstance(v, (int, np.integer)) for v in gen)):
+        return None             # a seed (default_rng(seed) may also be given a generator): no state
     raise TypeError(f"random numbers are drawn from a {type(gen).__name__}, whose state nbadjoint cannot save "
                     "to replay the draws when a checkpointed call is recomputed: pass a np.random.Generator, "
                     "a np.random.RandomState or a random.Random")
@@ -57,6 +60,13 @@ def restore(generators: tuple, states: tuple) -> None:
     """Set each generator to its state in ``states``."""
     for g, s in zip(generators, states):
         _set_state(g, s)
+
+
+def check_scale(scale, name):
+    """NumPy's check of a location-scale draw computed as ``loc + scale * z``: a negative scale
+    raises the ValueError NumPy raises."""
+    if np.any(np.asarray(scale) < 0):
+        raise ValueError(f"{'sigma' if name == 'lognormal' else 'scale'} < 0")
 
 
 def draw_size(*params):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import os
 
+import numpy
+
 from ..runtime import tape as _rt
 from . import ir, shapes
 from .sweep_ast import expr as E
@@ -120,11 +122,25 @@ class FunctionCode:
         if s.target in self.active:
             return True
         operands = ir.operands(s.expr)
-        if s.expr.mutates:          # it writes into an argument
-            return any(n in self.varied for n in operands) and any(n in self.useful for n in operands)
+        if s.expr.mutates:          # it writes into an argument: one the caller may hold counts as useful
+            globals_written = any(isinstance(a, ir.Const) and a.src.startswith("_G")
+                                  for a in list(s.expr.args) + list(s.expr.kwargs.values()))
+            return any(n in self.varied for n in operands) and (globals_written or any(
+                n in self.useful or not self._made_here(n) for n in operands))
         if s.expr.effect:           # called for its effect: it may write one argument into another
             return any(a in self.useful and b in self.varied and a != b for a in operands for b in operands)
         return False
+
+    def _made_here(self, name) -> bool:
+        """Every value ``name`` holds is a new object this function computed (an arithmetic
+        result, a display, a NumPy call that is not a view): nothing outside can hold it."""
+        defs = [st for st in ir.walk(self.body) if name in ir.defined(st)]
+        return name not in self.params and bool(defs) and all(
+            isinstance(st, ir.Assign) and not st.aug_rebind and (
+                isinstance(st.expr, (ir.BinOp, ir.UnOp, ir.Build)) or (
+                    isinstance(st.expr, ir.Prim) and not st.expr.method and st.expr.func not in _VIEW_FUNCS
+                    and isinstance(st.expr.func, np.ufunc)))
+            for st in defs)
 
     # ---------------------------------------------------------------------------------------------
     # analysis

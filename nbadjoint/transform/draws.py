@@ -55,6 +55,8 @@ _STDLIB_PATHWISE = {
     "uniform": (("a", "b"), (None, None), "random", "low_high"),
     "expovariate": (("lambd",), (1.0,), "expovariate", "rate"),
 }
+# NumPy's draws that raise ValueError for a negative scale
+_CHECKS_SCALE = frozenset({"normal", "lognormal", "exponential"})
 # functions that create or reseed a generator, and the argument that seeds it
 _SEEDED_BY = {"default_rng": "seed", "RandomState": "seed", "Random": "x", "seed": "seed", "PCG64": "seed",
               "PCG64DXSM": "seed", "MT19937": "seed", "Philox": "seed", "SFC64": "seed",
@@ -241,6 +243,10 @@ class _Lowering:
 
     def _value(self, form, name, params, z):
         """The draw's value from the standard draw ``z``, as the library computes it."""
+        if name in _CHECKS_SCALE:           # NumPy refuses a negative scale: so does the rewrite
+            check = self.norm.program.callable_ref(self.norm.info, random_state.check_scale)
+            scale = params[-1]
+            self.out.append(ir.Effect(f"{check}({scale.text()}, {name!r})", ir.names_in([scale]), line=self.line))
         if form in ("loc_scale", "exp_loc_scale"):
             loc, scale = params
             value = self.emit(ir.BinOp(ast.Add, loc, self.emit(ir.BinOp(ast.Mult, scale, z))))
@@ -288,6 +294,13 @@ def generators(program, key) -> tuple:
                     found |= _resolve(fc, origins, ir.Name(e.gen[1]), e.line, f"`{e.written.rpartition('.')[0]}`")
                 elif not e.gen[1]:
                     found.add(("unseeded", e.line, fc.info.name))
+                else:
+                    # default_rng(rng), Generator(bit_generator): a generator or bit generator passed
+                    # in as the "seed" is the one drawn from (default_rng returns it as it is)
+                    key_arg = _SEEDED_BY.get(getattr(e.func, "__name__", ""))
+                    seed = e.args[0] if e.args else e.kwargs.get(key_arg)
+                    if isinstance(seed, ir.Name):
+                        found |= {o for o in _resolve(fc, origins, seed, e.line, "") if o[0] in ("param", "obj")}
             elif isinstance(s, ir.Assign) and isinstance(e, ir.UserCall):
                 callee = program.functions[e.callee]
                 for src in generators(program, e.callee):

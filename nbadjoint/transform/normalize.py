@@ -93,6 +93,12 @@ class Normalizer(ExprLowering):
         self.maybe_lists = _list_names(node)   # names `+=` / `*=` may find holding a list
         self.late: dict = {}            # position of a refused statement or call -> its LateRefusal's reference
         self.late_refusals: dict = {}   # ... -> the refusal
+        # local functions of one expression (`f = lambda t: ...`, `def rhs(u): return -k * u`),
+        # only ever called by name: each call is lowered as the expression, its parameters bound
+        # to the call's arguments (the free names are read where the call stands, as Python's
+        # closures read them when called)
+        self.local_functions = local_functions(node, self.params)
+        self.inline_env: list = []      # the parameters of the local functions being lowered
         self._refuse_reserved_names(node)
 
     def _refuse_reserved_names(self, node):
@@ -183,6 +189,8 @@ class Normalizer(ExprLowering):
 
     def _stmt(self, s, out, flags):
         line = s.lineno
+        if any(node is s for node, _, _ in self.local_functions.values()):
+            return False            # a local function's definition: its calls are lowered in place
         for kind, what in _UNSUPPORTED_STMT.items():
             if isinstance(s, kind):
                 raise self.err(f"{what} are not supported", s, hint=_HINTS.get(kind))
@@ -636,6 +644,38 @@ class Normalizer(ExprLowering):
         return self._loop_else(s, exits, out, flags)
 
     # -- expressions ----------------------------------------------------------------------------
+def local_functions(fn: ast.FunctionDef, params) -> dict:
+    """name -> (statement, parameter names, expression) for the local functions of ``fn`` that
+    are lowered at their calls: defined at the top level of its body, once, by ``def name(a, b):
+    return <expr>`` (a docstring allowed) or ``name = lambda a, b: <expr>``, with plain positional
+    parameters, and used only by calls of that name after the definition (never passed as a
+    value, never calling itself)."""
+    found = {}
+    for s in fn.body:
+        if isinstance(s, ast.FunctionDef) and not s.decorator_list:
+            body = s.body[1:] if (len(s.body) > 1 and isinstance(s.body[0], ast.Expr)
+                                   and isinstance(s.body[0].value, ast.Constant)) else s.body
+            if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+                found[s.name] = (s, s.args, body[0].value)
+        elif isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name) \
+                and isinstance(s.value, ast.Lambda):
+            found[s.targets[0].id] = (s, s.value.args, s.value.body)
+    out = {}
+    for name, (s, args, body) in found.items():
+        plain = not (args.posonlyargs or args.vararg or args.kwonlyargs or args.kwarg or args.defaults)
+        bindings = sum(1 for n in ast.walk(fn) if (isinstance(n, ast.Name) and n.id == name
+                                                  and not isinstance(n.ctx, ast.Load))
+                       or (isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name and n is not fn))
+        calls = {id(n.func) for n in ast.walk(fn) if isinstance(n, ast.Call)}
+        loads = [n for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
+        inside = {id(n) for n in ast.walk(body)}
+        if plain and name not in params and bindings == 1 and loads \
+                and all(id(n) in calls and id(n) not in inside and n.lineno > (s.end_lineno or s.lineno)
+                        for n in loads):
+            out[name] = (s, [a.arg for a in args.args], body)
+    return out
+
+
 def _assigned_names(fn: ast.FunctionDef) -> set:
     names = set()
     for n in ast.walk(fn):

@@ -53,6 +53,8 @@ class ExprLowering:
                 return ir.Const(repr(node.value))
             raise self.err(f"constant {node.value!r} is not supported", node)
         if isinstance(node, ast.Name):
+            if self.inline_env and node.id in self.inline_env[-1]:
+                return self.inline_env[-1][node.id]         # a parameter of a local function
             if node.id in self.locals:
                 return ir.Name(node.id)
             return self.global_atom(node)
@@ -270,6 +272,9 @@ class ExprLowering:
         func = node.func
         if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
             raise self.err("`*args` / `**kwargs` in calls are not supported", node)
+        if isinstance(func, ast.Name) and func.id in self.local_functions \
+                and not (self.inline_env and func.id in self.inline_env[-1]):
+            return self.local_call(func.id, node, out)
         # method call on a local value: x.sum(axis=0) -> np.sum(x, axis=0)
         if isinstance(func, ast.Attribute) and (resolve_static(func, self.info, self.locals) is _NOT_FOUND
                                                 or self._method_of_global_data(func)):
@@ -326,6 +331,29 @@ class ExprLowering:
                            hint="classes are not differentiated: write their methods as module-level functions "
                                 "that take the object's data (arrays, floats, or a dict of them) as arguments")
         return self.emit(self._prim(obj, args, kwargs, node), out, line)
+
+    def local_call(self, name, node, out):
+        """A call of a local function of one expression (see normalize.local_functions): its
+        expression, lowered here with its parameters bound to the call's arguments."""
+        _, params, body = self.local_functions[name]
+        if any(env.get("\0inlining") == name for env in self.inline_env):
+            raise self.err(f"the local function `{name}` calls itself", node)
+        keywords = {k.arg: k.value for k in node.keywords}
+        unknown = sorted(set(keywords) - set(params))
+        if unknown or len(node.args) > len(params):
+            what = f"no parameter `{unknown[0]}`" if unknown else f"{len(params)} parameter(s)"
+            raise self.err(f"the local function `{name}` takes {what}", node)
+        values = list(node.args) + [keywords.get(p) for p in params[len(node.args):]]
+        missing = [p for p, v in zip(params, values) if v is None]
+        if missing:
+            raise self.err(f"missing argument `{missing[0]}` in the call of the local function `{name}`", node)
+        env = {p: self.expr(v, out) for p, v in zip(params, values)}
+        env["\0inlining"] = name
+        self.inline_env.append(env)
+        try:
+            return self.expr(body, out)
+        finally:
+            self.inline_env.pop()
 
     def dict_call(self, node, out):
         """``dict(a=..., b=...)`` and ``dict(zip(keys, values))`` with constant keys, as the dict
@@ -527,8 +555,9 @@ _BIT_TEXT = {ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<",
 _HINTS = {
     ast.Global: "pass the value in as an argument and return the new value",
     ast.Nonlocal: "pass the value in as an argument and return the new value",
-    ast.FunctionDef: "define the helper at module level and pass it what it reads from this function as "
-                     "arguments; it then becomes a call site of the call tree",
+    ast.FunctionDef: "a local function of one `return` expression (or a lambda) called by name is supported; "
+                     "otherwise define the helper at module level and pass it what it reads from this "
+                     "function as arguments: it then becomes a call site of the call tree",
     ast.Try: "validate inputs before calling the differentiated function",
 }
 
@@ -536,7 +565,8 @@ _HINTS = {
 _EXPR_HINTS = {
     ast.GeneratorExp: "write a list comprehension instead, e.g. np.sum([t * t for t in v]); a generator is "
                       "accepted as the only argument of sum(), list(), tuple(), sorted(), min() and max()",
-    ast.Lambda: "define the function with `def` at module level and call it by name",
+    ast.Lambda: "a lambda bound to a name and only called by that name is supported; otherwise define the "
+                "function with `def` at module level and call it by name",
     ast.Starred: "pass the arguments one by one",
     ast.NamedExpr: "assign the value on a line of its own",
     ast.SetComp: "use a list comprehension",

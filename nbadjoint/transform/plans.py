@@ -183,7 +183,7 @@ def lists_without_undo(code, stmts) -> set:
     vectors = {t for t in fresh - lists if types.get(t) == shapes.VECTOR}
     for s in stmts:
         for t in fresh & ir.reads(s):
-            if not _private_use(s, t, t in lists, t in vectors):
+            if not _private_use(s, t, t in lists, t in vectors, types):
                 fresh.discard(t)
     read = set()
     for s in stmts:
@@ -200,7 +200,7 @@ def lists_without_undo(code, stmts) -> set:
     return {t for t in fresh if t not in read}
 
 
-def _private_use(s, t, is_list, is_vector) -> bool:
+def _private_use(s, t, is_list, is_vector, types) -> bool:
     """Statement ``s`` uses ``t`` without letting another name see its memory."""
     from . import shapes
     if isinstance(s, ir.SetItem):
@@ -212,7 +212,7 @@ def _private_use(s, t, is_list, is_vector) -> bool:
     if isinstance(s, ir.Assign) and isinstance(s.expr, ir.GetItem):
         e = s.expr
         return isinstance(e.a, ir.Name) and e.a.id == t and t not in e.index.reads and (
-            is_list or (is_vector and shapes._int_like_index(e.index)))
+            is_list or (is_vector and shapes._index_type(e.index, types) == shapes.INT))
     return isinstance(s, ir.Assign) and isinstance(s.expr, ir.Prim) and s.expr.func is len and not s.expr.method
 
 

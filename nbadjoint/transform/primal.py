@@ -82,7 +82,7 @@ class _PrimalRewriter(ast.NodeTransformer):
     def visit_Call(self, node):
         func = node.func
         obj = resolve_static(func, self.info, self.locals)
-        if obj is not _NOT_FOUND and is_user_function(obj):
+        if obj is not _NOT_FOUND and is_user_function(obj) and self.code.program.knows(obj):
             key = self.code.program.key_of(obj)
             args = [self.visit(a) for a in node.args]
             kws = {k.arg: self.visit(k.value) for k in node.keywords}

@@ -71,6 +71,11 @@ class Program:
     def key_of(self, func) -> str:
         return self._keys[id(func)]
 
+    def knows(self, func) -> bool:
+        """``func`` is a function of the call tree (a call only inside a ``print`` or an f-string,
+        which nothing differentiates, is not: such a call runs the user's function itself)."""
+        return id(func) in self._keys
+
     def _new_key(self, func) -> str:
         base = _identifier(func.__name__)
         key = base

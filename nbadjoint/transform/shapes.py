@@ -264,10 +264,10 @@ class ShapeFacts:
         if _like(t):
             return t
         if t in _SEQUENCES:
-            v = self.atom_type(s.value, env)
-            if v == TOP:
+            v, index = self.atom_type(s.value, env), _index_type(s.index, env)
+            if TOP in (v, index):
                 return TOP
-            return t if v in _RANK0 and _int_like_index(s.index) else None
+            return t if v in _RANK0 and index == INT else None      # one entry (not a slice or a list of them)
         return None
 
     def _canon(self, t):
