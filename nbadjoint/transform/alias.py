@@ -180,7 +180,8 @@ class AliasChecker:
                 return site
             out = site | callee.returned_globals
             for a in e.args:
-                out |= self._pts(a, env)
+                objs = self._pts(a, env)
+                out |= objs | self._held_deep(objs)   # (it may return what a list or dict argument holds)
             return out
         if isinstance(e, ir.BinOp) and e.op in (ast.Add, ast.Mult):
             # `acc + [v]`, `acc * 2` on lists: a new list holding the same arrays as the operands; `a + b` of

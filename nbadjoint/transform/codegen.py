@@ -23,6 +23,11 @@ from .primal import primal_lines
 from .sweep_ast import same_tree, to_source
 
 
+# modules whose functions, called for their effect, read their arguments and write none of them
+_READ_ONLY_MODULES = frozenset({"logging", "warnings", "time", "builtins", "matplotlib", "json", "pickle", "numpy",
+                                "tqdm", "IPython", "pprint", "textwrap"})
+
+
 class FunctionCode:
     """Analysis and code generation for one user function of the call tree."""
 
@@ -128,7 +133,13 @@ class FunctionCode:
             return any(n in self.varied for n in operands) and (globals_written or any(
                 n in self.useful or not self._made_here(n) for n in operands))
         if s.expr.effect:           # called for its effect: it may write one argument into another
-            return any(a in self.useful and b in self.varied and a != b for a in operands for b in operands)
+            if any(a in self.useful and b in self.varied and a != b for a in operands for b in operands):
+                return True
+            # ... or into an argument the caller holds (heapq.heappush(L, v), operator.setitem(a, 0, v)),
+            # unless its module only reads what it is given (logging, warnings, plotting, saving)
+            module = (getattr(s.expr.func, "__module__", None) or "").split(".")[0]
+            return module not in _READ_ONLY_MODULES and any(n in self.varied for n in operands) and any(
+                not self._made_here(n) for n in operands)
         return False
 
     def _made_here(self, name) -> bool:

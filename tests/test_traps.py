@@ -1,0 +1,61 @@
+"""Traps real code falls into, each either differentiated correctly or refused at its line: a
+number written at an index that is a list or a slice, library calls that write into an array the
+caller holds (np.put in a helper, np.copyto into a global, heapq, operator.setitem), a function
+called only to print, an array returned out of a list and written, a generator handed to
+np.random.default_rng inside a checkpointed call, a negative scale of a draw."""
+import numpy as np
+import pytest
+
+import nbadjoint as nba
+import traps_models as m
+from gradcheck import all_split, assert_bitwise_equal, check_grad
+
+X = np.array([0.3, 0.5, 0.9])
+
+
+@pytest.mark.parametrize("idx", [[1, 2], slice(1, None), 2])
+def test_a_number_written_at_an_index_that_is_not_one_entry(idx):
+    check_grad(m.scatter, (list(X), idx), 0)
+    check_grad(m.scatter, (X, idx), 0)
+
+
+@pytest.mark.parametrize("f,name", [(m.uses_clamp, "np.put"), (m.copies_into_global, "np.copyto"),
+                                    (m.uses_push, "heapq.heappush"), (m.uses_zero_first, "operator.setitem")])
+def test_a_library_call_writing_into_an_array_the_caller_holds_is_refused(f, name):
+    with pytest.raises(nba.TransformError, match=f"no derivative rule for `{name}`"):
+        nba.grad(f)(X.copy())
+
+
+def test_a_function_called_only_to_print_runs_as_itself(capsys):
+    check_grad(m.prints_energy, (X,), 0)
+    assert "energy" in capsys.readouterr().out
+
+
+def test_writing_into_an_array_a_callee_took_out_of_a_list_is_refused():
+    with pytest.raises(nba.AliasError, match="writing into `z` also changes `y`"):
+        nba.grad(m.writes_into_a_returned_entry)(X)
+
+
+def test_a_generator_handed_to_default_rng_in_a_checkpointed_call_is_replayed():
+    def fd_grad(h=1e-6):
+        g = np.zeros(3)
+        for i in range(3):
+            e = np.zeros(3)
+            e[i] = h
+            g[i] = (m.noisy(X + e, np.random.default_rng(5)) - m.noisy(X - e, np.random.default_rng(5))) / (2 * h)
+        return g
+    rng = np.random.default_rng(5)
+    g = nba.grad(m.noisy)(X, rng)
+    assert np.allclose(g, fd_grad(), rtol=1e-6, atol=1e-8)
+    after_grad = rng.bit_generator.state
+    primal_rng = np.random.default_rng(5)
+    m.noisy(X, primal_rng)
+    assert after_grad == primal_rng.bit_generator.state          # left where one primal call leaves it
+    split = nba.grad(m.noisy, placement=all_split(m.noisy))(X, np.random.default_rng(5))
+    assert_bitwise_equal(split, g)
+    assert_bitwise_equal(nba.grad(m.noisy)(X, 5), nba.grad(m.noisy)(X, 5))    # a seed: nothing to save
+
+
+def test_a_negative_scale_raises_numpys_error():
+    with pytest.raises(ValueError, match="scale < 0"):
+        nba.grad(m.negative_scale)(-0.5, np.random.default_rng(1))
