@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from .marker import adjoint
-from .transform import results, runner
+from .transform import draws, results, runner
 from .transform.program import compile_tree
-from .travel import GradientFunction, Pullback, map_grad
+from .travel import GradientFunction, Pullback, map_grad, with_generators_copied
 
 
 def value_and_grad(f, argnums=0, placement=None):
@@ -49,8 +49,11 @@ def vjp(f, *args, placement=None):
     The cotangent has the structure and shapes of ``out``.  The pullback pickles (as ``f`` and
     the arguments: a copy runs the forward sweep again before its backward sweep).
     """
+    carried = with_generators_copied(args)       # as they are before the forward sweep draws
     out, pullback = _forward(f, args, placement)
-    return out, Pullback(f, args, placement, pullback)
+    program = compile_tree(f, None, "nba.vjp", call_args=args)
+    shared = [src[1] for src in draws.generators(program, program.root_key) if src[0] == "obj"]
+    return out, Pullback(f, carried, placement, pullback, draws_from_module_generators=bool(shared))
 
 
 def _forward(f, args, placement):

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import functools
 import hashlib
 import importlib
 import inspect
 import linecache
 import pickle
+import random
 import sys
 import textwrap
 import types
@@ -85,8 +87,9 @@ class Pullback:
     """The pullback of ``nba.vjp``: ``pullback(cotangent)``, usable once.  Pickled, it carries the
     function and the arguments; the copy runs the forward sweep again on its first call."""
 
-    def __init__(self, f, args, placement, pullback=None):
+    def __init__(self, f, args, placement, pullback=None, draws_from_module_generators=False):
         self._f, self._args, self._placement, self._pullback = f, args, placement, pullback
+        self._module_draws = draws_from_module_generators
 
     def __call__(self, cotangent):
         if self._pullback is None:
@@ -105,7 +108,22 @@ class Pullback:
         return self
 
     def __reduce__(self):
+        if self._module_draws:
+            name = getattr(self._f, "__qualname__", None) or repr(self._f)
+            raise pickle.PicklingError(
+                f"the pullback of {name}() cannot travel: it draws random numbers from a module-level "
+                "generator (np.random.*, the random module, or a global one), and its forward sweep, run "
+                "again elsewhere, would draw other numbers than the run whose value you have; pass a "
+                "np.random.Generator as an argument (it travels in its state before the draws)")
         return Pullback, (portable(self._f), self._args, self._placement)
+
+
+def with_generators_copied(args) -> tuple:
+    """``args`` with each random generator replaced by a copy in its present state: what a pickled
+    pullback carries, so that its forward sweep, run again elsewhere, draws what the first one drew.
+    (The generators behind ``np.random.*`` and the ``random`` module are the worker's own.)"""
+    kinds = (np.random.Generator, np.random.RandomState, np.random.BitGenerator, random.Random)
+    return tuple(copy.deepcopy(a) if isinstance(a, kinds) else a for a in args)
 
 
 # -- packing a function ---------------------------------------------------------------------------

@@ -59,3 +59,14 @@ def test_a_generator_handed_to_default_rng_in_a_checkpointed_call_is_replayed():
 def test_a_negative_scale_raises_numpys_error():
     with pytest.raises(ValueError, match="scale < 0"):
         nba.grad(m.negative_scale)(-0.5, np.random.default_rng(1))
+
+
+def test_a_pickled_pullback_draws_what_the_run_drew_or_refuses_to_travel():
+    import pickle
+    value, pullback = nba.vjp(m.drawn_with, X, np.random.default_rng(3))
+    travelled = pickle.loads(pickle.dumps(pullback))
+    assert_bitwise_equal(travelled(1.0)[0], pullback(1.0)[0])
+    np.random.seed(0)
+    _, pullback = nba.vjp(m.drawn_globally, X)
+    with pytest.raises(pickle.PicklingError, match="cannot travel"):
+        pickle.dumps(pullback)

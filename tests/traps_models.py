@@ -90,3 +90,11 @@ def noisy(u0, rng):
 
 def negative_scale(s, rng):
     return np.sum(rng.normal(1.0, s, 3) ** 2)
+
+
+def drawn_with(x, rng):
+    return np.sum(np.sin(x) * rng.standard_normal(3))
+
+
+def drawn_globally(x):
+    return np.sum(np.sin(x) * np.random.standard_normal(3))
