@@ -400,6 +400,7 @@ def _make_function(spec, space: dict):
     exec(compile(module, filename, "exec", flags=spec["flags"], dont_inherit=True), space, scratch)
     fn = scratch[_MAKE](lambda f: f, *([None] * len(spec["freevars"])))
     fn.__qualname__, fn.__module__ = spec["qualname"], spec["module"]
+    fn.__nbadjoint_rebuilt__ = True        # its source travelled with it: no file to check it against
     return fn
 
 

@@ -70,3 +70,23 @@ def test_a_pickled_pullback_draws_what_the_run_drew_or_refuses_to_travel():
     _, pullback = nba.vjp(m.drawn_globally, X)
     with pytest.raises(pickle.PicklingError, match="cannot travel"):
         pickle.dumps(pullback)
+
+
+def test_the_gradient_of_a_script_function_travels_from_the_script(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import pickle\nimport numpy as np\nimport nbadjoint as nba\n\n\n"
+        "def model(u0, s):\n    return np.sum(np.sin(u0) * s)\n\n\n"
+        "if __name__ == '__main__':\n"
+        "    u = np.array([0.3, 0.5, 0.9])\n"
+        "    here = nba.grad(model)(u, 0.3)\n"
+        "    there = pickle.loads(pickle.dumps(nba.grad(model)))(u, 0.3)\n"
+        "    print(np.array_equal(here, there))\n")
+    root = str(Path(__file__).resolve().parent.parent)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "PYTHONPATH": root})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"
