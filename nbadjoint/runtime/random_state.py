@@ -85,9 +85,14 @@ def standard_uniform(gen, size):
     return gen.random(size)
 
 
-def shuffle_order(gen, n):
-    """The order ``gen.shuffle(x)`` puts the ``n`` items of ``x`` in, drawing as it does:
+def shuffle_order(gen, x):
+    """The order ``gen.shuffle(x)`` puts the items of the array ``x`` in, drawing as it does:
     ``x`` shuffled is ``x[order]``."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"shuffling a {type(x).__name__} in place is not differentiated (only a NumPy array): "
+                        "shuffle np.asarray(...) of it, or take its items in a drawn order, e.g. "
+                        "L = [L[i] for i in rng.permutation(len(L))]")
+    n = len(x)
     if isinstance(gen, random.Random):
         order = list(range(n))
         gen.shuffle(order)

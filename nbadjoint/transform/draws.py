@@ -197,8 +197,7 @@ class _Lowering:
         x = self.norm.expr(node.args[0], self.out)
         ref = self.norm.program.callable_ref(self.norm.info, random_state.shuffle_order)
         generator = self.target if self.target is not None else ir.Const(self.gen[1])
-        n = self.emit(ir.Prim(len, "len", [x], {}, nondiff=True))
-        order = self.emit(Draw(random_state.shuffle_order, ref, [generator, n], {}, nondiff=True,
+        order = self.emit(Draw(random_state.shuffle_order, ref, [generator, x], {}, nondiff=True,
                                written=self.written, gen=self.gen, line=self.line))
         shuffled = self.emit(ir.GetItem(x, ir.Index(order.id, [order.id], order.id)))
         return self.norm.write_out(node.args[0], shuffled, self.out, self.line)
