@@ -2,8 +2,10 @@
 
 - ir.py: what IR statements read and write, and their atoms as fresh ast nodes;
 - cleanup.py: prune_inits, propagate_copies, remove_dead_stores, inline_single_uses,
-  drop_orphan_comments, init_statements (where each must act, and where it must not), and a
-  property test: random functions over floats compute the same result after every pass;
+  merge_accumulations, inline_handles, drop_orphan_comments, init_statements (where each must act,
+  and where it must not), and a property test: random functions over floats compute the same
+  result, pop the same tape entries and make the same calls after every pass;
+- cleanup_exprs.py: merge_repeated_products, fold_negations, drop_default_arguments;
 - sweep_state.py: merging adjoint states;
 - liveness.py: the call-tree liveness solve on small programs (tests/passes_models.py);
 - plans.py: what reversing each statement of a small program contributes and reads.
@@ -17,7 +19,7 @@ import textwrap
 
 import pytest
 
-from nbadjoint.transform import cleanup, ir
+from nbadjoint.transform import cleanup, cleanup_exprs, ir
 from nbadjoint.transform.sweep_ast import Comment
 from nbadjoint.transform.sweep_state import DEAD, LIVE, UNKNOWN, _int_literal, _merge, _single_index
 
@@ -776,6 +778,278 @@ def test_inline_single_uses_moves_a_temporary_into_a_read_that_is_in_the_same_lo
     """) == "y = 0.0\nfor i in range(n):\n    y = y + x * i\nreturn y"
 
 
+def test_inline_single_uses_writes_a_tape_read_at_its_one_read():
+    assert inlined("""
+        def f(_c, g):
+            _m1 = _c.tape.pop()
+            t_b = _rt.add(g, _m1)
+            return t_b
+    """) == "return _rt.add(g, _c.tape.pop())"
+    assert inlined("""
+        def f(_c, g, u):
+            _m1 = _pop()
+            t_b = h_bwd(_c, g, _m1)
+            return t_b
+    """) == "t_b = h_bwd(_c, g, _pop())\nreturn t_b"      # (the call runs after its arguments)
+
+
+def test_inline_single_uses_keeps_a_tape_read_where_the_tape_is_read_in_between():
+    src = """
+        def f(_c, g):
+            _m1 = _pop()
+            u = _pop()
+            t_b = _rt.add(g, _m1)
+            return t_b + u
+    """
+    assert inlined(src).startswith("_m1 = _pop()\nu = _pop()")
+    src = """
+        def f(_c, g):
+            _m1 = _pop()
+            u = h_bwd(_c, g)
+            return _rt.add(g, _m1) + u
+    """
+    assert inlined(src).startswith("_m1 = _pop()\nu = h_bwd(_c, g)")
+
+
+def test_inline_single_uses_keeps_a_tape_read_its_statement_may_not_reach_or_reaches_late():
+    for use in ("g if g is None else _m1", "g is None or _m1", "[_m1 for i in range(2)]",
+                "h_bwd(_c, g) + _m1", "_rt.add(h_bwd(_c, g), _m1)"):
+        src = f"""
+            def f(_c, g):
+                _m1 = _pop()
+                t_b = {use}
+                return t_b
+        """
+        assert inlined(src).startswith("_m1 = _pop()"), use
+    assert inlined("""
+        def f(_c, g):
+            _m1 = _pop()
+            t_b = 1.0 if _m1 is None else g
+            return t_b
+    """) == "return 1.0 if _pop() is None else g"       # (an if's test always runs)
+
+
+def test_inline_single_uses_moves_a_value_that_reads_the_tape_only_where_the_tape_is_untouched():
+    assert inlined("""
+        def f(_c, g, d):
+            _t2_b = _vjp.mean_grad(g, _c.tape.pop())
+            d_b = 2.0 * (_t2_b * d)
+            return d_b
+    """) == "return 2.0 * (_vjp.mean_grad(g, _c.tape.pop()) * d)"
+    assert inlined("""
+        def f(_c, g, d):
+            _t2_b = _vjp.mean_grad(g, _c.tape.pop())
+            e = _pop()
+            d_b = 2.0 * (_t2_b * d)
+            return d_b + e
+    """).startswith("_t2_b = _vjp.mean_grad(g, _c.tape.pop())\ne = _pop()")
+
+
+def test_inline_single_uses_writes_a_plain_adjoint_at_its_one_read():
+    def inline_plain(src):
+        f = fdef(src)
+        cleanup.inline_single_uses(f, generated, lambda st: True, plain=lambda n: n.endswith("_a"))
+        return body(f)
+    assert inline_plain("""
+        def f(d_a, dx):
+            advective_a = -d_a
+            t = _vjp.div(advective_a, 2.0 * dx)
+            return t
+    """) == "t = _vjp.div(-d_a, 2.0 * dx)\nreturn t"
+    assert inline_plain("""
+        def f(d_a, dx):
+            advective_a = d_a * 2.0
+            t = _vjp.div(advective_a, 2.0 * dx)
+            return t
+    """).startswith("advective_a = d_a * 2.0")          # (a computed adjoint keeps its name)
+    assert inline_plain("""
+        def f(d_a, dx):
+            advective_a = -d_a
+            d_a = dx
+            return advective_a + d_a
+    """).startswith("advective_a = -d_a")
+
+
+# == cleanup.merge_accumulations =====================================================================
+
+def merged(src, fits=lambda st, depth: True) -> str:
+    f = fdef(src)
+    cleanup.merge_accumulations(f, fits)
+    return body(f)
+
+
+def test_merge_accumulations_joins_a_copy_and_later_sums_in_order():
+    src = """
+        def f(r, a, b, c, t):
+            u_b = r
+            x_b = t * 2.0
+            u_b = u_b + a + b
+            u_b = u_b - c
+            return u_b + x_b
+    """
+    assert merged(src) == "x_b = t * 2.0\nu_b = r + a + b - c\nreturn u_b + x_b"
+    f = fdef(src)
+    cleanup.merge_accumulations(f, lambda st, depth: True)
+    args = (0.1, 1e16, -1e16, 0.3, 2.0)
+    assert run(f, *args) == run(fdef(src), *args)
+
+
+def test_merge_accumulations_stops_at_a_read_or_write_of_the_sum_or_of_what_it_moves():
+    for between in ("y = u_b * 2.0", "r = 3.0", "u_b = r", "r[0] = 1.0", "y = h(r)"):
+        src = f"""
+            def f(r, a):
+                u_b = r
+                {between}
+                u_b = u_b + a
+                return u_b
+        """
+        assert merged(src).startswith("u_b = r\n"), between
+
+
+def test_merge_accumulations_moves_only_pure_values_and_never_across_a_branch_or_loop():
+    assert merged("""
+        def f(r, a):
+            u_b = h(r)
+            y = a * 2.0
+            u_b = u_b + a
+            return u_b + y
+    """).startswith("u_b = h(r)\n")
+    assert merged("""
+        def f(r, a):
+            u_b = h(r)
+            u_b = u_b + a
+            return u_b
+    """) == "u_b = h(r) + a\nreturn u_b"           # (adjacent: nothing moves)
+    assert merged("""
+        def f(r, a, c):
+            u_b = r
+            if c:
+                y = 1.0
+            u_b = u_b + a
+            return u_b
+    """).startswith("u_b = r\nif c:")
+
+
+def test_merge_accumulations_leaves_a_sum_that_reads_the_name_twice_and_asks_fits_with_the_depth():
+    assert merged("""
+        def f(r, a):
+            u_b = r
+            u_b = u_b + u_b * a
+            return u_b
+    """).startswith("u_b = r\n")
+    depths = []
+    merged("""
+        def f(r, a, n):
+            for i in range(n):
+                u_b = r
+                u_b = u_b + a
+            return u_b
+    """, fits=lambda st, depth: depths.append(depth) or False)
+    assert depths == [2]
+
+
+# == cleanup_exprs ==================================================================================
+
+def exprs(src, fn) -> str:
+    f = fdef(src)
+    fn(f)
+    return body(f)
+
+
+def test_merge_repeated_products_writes_twice_an_equal_term_once():
+    pass_ = cleanup_exprs.merge_repeated_products
+    assert exprs("""
+        def f(s, g, u):
+            return s + g * (0.5 * u) + g * u * 0.5
+    """, pass_) == "return s + g * u"
+    assert exprs("""
+        def f(g, u):
+            return g * (2.0 * u) + u * g * 2.0
+    """, pass_) == "return g * u * 4.0"
+    for src in ("return g * (3.0 * u) + g * u * 3.0",      # (3 u is rounded: the two terms differ)
+                "return g * (0.5 * u) + g * v * 0.5", "return g * (0.5 * u) - g * u * 0.5",
+                "return g * (0.5 * u * w) + g * u * w * 0.5", "return g * (0.5 * h(u)) + g * h(u) * 0.5"):
+        assert exprs(f"def f(g, u, v, w):\n    {src}", pass_) == src
+
+
+def test_merge_repeated_products_is_bitwise_the_sum_of_the_two_terms():
+    import numpy as np
+    rng = np.random.default_rng(3)
+    g, u = rng.standard_normal(2000) * 1e3, rng.standard_normal(2000)
+    src = "def f(g, u):\n    return g * (0.5 * u) + g * u * 0.5"
+    f = fdef(src)
+    cleanup_exprs.merge_repeated_products(f)
+    assert np.array_equal(run(f, g, u), run(fdef(src), g, u))
+
+
+def test_fold_negations_subtracts_instead_of_adding_a_negation_bitwise_equal():
+    import numpy as np
+    pass_ = cleanup_exprs.fold_negations
+    src = "def f(a, b, c):\n    return a + -b * c + -b + -b / c"
+    assert exprs(src, pass_) == "return a - b * c - b - b / c"
+    rng = np.random.default_rng(4)
+    args = [rng.standard_normal(500) for _ in range(3)]
+    f = fdef(src)
+    pass_(f)
+    assert np.array_equal(run(f, *args), run(fdef(src), *args))
+    assert exprs("def f(a, b):\n    return a * -b + -1.0 * b", pass_) == "return a * -b + -1.0 * b"
+
+
+def test_drop_default_arguments_leaves_out_trailing_defaults_of_runtime_helpers():
+    pass_ = cleanup_exprs.drop_default_arguments
+    assert exprs("def f(g, m):\n    return _vjp.mean_grad(g, m, None, False)", pass_) == \
+        "return _vjp.mean_grad(g, m)"
+    assert exprs("def f(g, m):\n    return _vjp.mean_grad(g, m, 0, False)", pass_) == \
+        "return _vjp.mean_grad(g, m, 0)"
+    assert exprs("def f(g):\n    return _vjp.roll_grad(g, 1, None)", pass_) == "return _vjp.roll_grad(g, 1)"
+    for src in ("return _vjp.mean_grad(g, m, None, 0)", "return np.roll(g, 1, None)",
+                "return _vjp.mean_grad(g, m, axis=None)", "return _vjp.no_such_helper(g, None)"):
+        assert exprs(f"def f(g, m):\n    {src}", pass_) == src
+
+
+# == cleanup.inline_handles ========================================================================
+
+def handles(src, most=3) -> str:
+    f = fdef(src)
+    cleanup.inline_handles(f, {"_pop", "_ck"}, most)
+    return body(f)
+
+
+def test_inline_handles_writes_a_handle_read_a_few_times_outside_loops_at_its_reads():
+    assert handles("""
+        def f(_c, n):
+            _pop = _c.tape.pop
+            u = _pop()
+            for i in reversed(_pop()):
+                n = n + i
+            return u + n
+    """) == "u = _c.tape.pop()\nfor i in reversed(_c.tape.pop()):\n    n = n + i\nreturn u + n"
+
+
+def test_inline_handles_keeps_a_handle_read_in_a_loop_or_read_often():
+    src = """
+        def f(_c, n):
+            _pop = _c.tape.pop
+            u = _pop()
+            for i in range(n):
+                u = u + _pop()
+            return u
+    """
+    assert handles(src).startswith("_pop = _c.tape.pop")
+    src = """
+        def f(_c):
+            _ck = _c.ck
+            return _ck['a'] + _ck['b'] + _ck['c'] + _ck['d']
+    """
+    assert handles(src).startswith("_ck = _c.ck")
+    assert handles(src, most=4) == "return _c.ck['a'] + _c.ck['b'] + _c.ck['c'] + _c.ck['d']"
+    assert handles("""
+        def f(_c):
+            _ck = CONTEXT.ck
+            return _ck['a']
+    """).startswith("_ck = CONTEXT.ck")        # (not read from a parameter: a call may rebind it)
+
+
 # == cleanup.drop_orphan_comments ==================================================================
 
 def texts(stmts):
@@ -833,7 +1107,8 @@ class _Runtime:
 
 class _Generator:
     """A random function of floats: user variables ``v*``, generated ``*_b`` (some read only where
-    they may be unassigned, behind ``is not None``), branches, short loops, an impure call that logs."""
+    they may be unassigned, behind ``is not None``), branches, short loops, an impure call that logs,
+    one that pops the tape, tape reads, negated copies, repeated products and ``+ -``."""
 
     def __init__(self, rng: random.Random):
         self.rng = rng
@@ -906,6 +1181,31 @@ class _Generator:
                 lines.append(f"{pad}{r_name} = pair({self.expr(defined, maybe)}, {self.expr(defined, maybe)})")
                 lines.append(f"{pad}{target} = {r_name}[{rng.choice([0, 1])}]")
                 defined = defined | {target}
+            elif r < 0.72:
+                self.results += 1                                   # _m = _pop(); ...; x = <reads _m once>
+                m, target = f"_m{self.results}", rng.choice(self.generated + self.user)
+                lines.append(f"{pad}{m} = {rng.choice(['_pop()', '_c.tape.pop()'])}")
+                between = rng.random()
+                if between < 0.3:
+                    lines.append(f"{pad}{rng.choice(self.user)} = {self.expr(defined, maybe)}")
+                elif between < 0.4:
+                    lines.append(f"{pad}{rng.choice(self.user)} = _pop()")
+                lines.append(f"{pad}{target} = {self.tape_read(m, defined, maybe)}")
+                defined = defined | {target}
+            elif r < 0.76 and defined:
+                target = rng.choice(self.generated + self.user)      # a_b = -b_b
+                lines.append(f"{pad}{target} = -{rng.choice(sorted(defined))}")
+                defined = defined | {target}
+            elif r < 0.8 and defined:
+                a, b = rng.choice(sorted(defined)), rng.choice(sorted(defined))      # g * (c * u) + g * u * c
+                c = rng.choice(["0.5", "2.0", "0.25", "3.0"])
+                target = rng.choice(self.generated + self.user)
+                lines.append(f"{pad}{target} = {a} * ({c} * {b}) + {rng.choice([f'{a} * {b}', f'{b} * {a}'])} * {c}")
+                defined = defined | {target}
+            elif r < 0.84 and defined & set(self.generated + self.user):
+                target = rng.choice(sorted(defined & set(self.generated + self.user)))   # x = x + -a * c
+                lines.append(f"{pad}{target} = {target} + -{self.atom(defined - {target})} * "
+                             f"{self.atom(defined - {target})}")
             else:
                 target = rng.choice(self.generated + self.user)
                 lines.append(f"{pad}{target} = {self.expr(defined, maybe)}")
@@ -913,8 +1213,15 @@ class _Generator:
             maybe -= defined
         return defined
 
+    def tape_read(self, m, defined, maybe) -> str:
+        """An expression reading ``m`` once: first, after an impure call, or where it may not run."""
+        e = self.expr(defined, maybe)
+        return self.rng.choice([f"({e} + {m})", f"({m} * {e})", f"log({m})", f"_rt.add({e}, {m})",
+                                f"(log({e}) + {m})", f"({m} if {e} > 0.0 else 0.5)",
+                                f"(0.5 if {m} > 0.0 else {e})"])
+
     def function(self) -> str:
-        lines = ["def f(x, y):", "    " + " = ".join(self.generated) + " = None"]
+        lines = ["def f(_c, x, y):", "    " + " = ".join(self.generated) + " = None", "    _pop = _c.tape.pop"]
         maybe = set()
         defined = self.block({"x", "y"}, maybe, 0, self.rng.randint(2, 10), lines, "    ")
         lines.append(f"    return {self.expr(defined, maybe - defined)}")
@@ -942,16 +1249,29 @@ def _tidy(f, backward=False):
     """The passes in the order of sweeps.tidy, every ``*_b`` name generated (and, as in a backward
     sweep, every name droppable when ``backward``)."""
     droppable = (lambda name: True) if backward else generated
+    user = lambda name: name.startswith("v")        # noqa: E731 (the user's variables of _Generator)
     cleanup.prune_inits(f)
     cleanup.remove_dead_stores(f, droppable)
-    cleanup.propagate_copies(f, generated, returned=lambda name: name.startswith("v"))
+    cleanup.propagate_copies(f, generated, returned=user)
     cleanup.name_temporaries(f, generated)
     cleanup.remove_dead_stores(f, droppable)
     cleanup.inline_call_results(f)
-    cleanup.inline_single_uses(f, generated, lambda st: len(unparse(st)) <= 80)
-    cleanup.merge_accumulations(f, lambda st: len(unparse(st)) <= 80)
+    cleanup_exprs.drop_default_arguments(f)
+    cleanup.inline_single_uses(f, generated, lambda st: len(unparse(st)) <= 80, plain=user)
+    cleanup_exprs.fold_negations(f)
+    cleanup.merge_accumulations(f, lambda st, depth: 4 * depth + len(unparse(st)) <= 100)
+    cleanup_exprs.merge_repeated_products(f)
+    cleanup.merge_accumulations(f, lambda st, depth: 4 * depth + len(unparse(st)) <= 100)
+    cleanup.inline_handles(f, {"_pop"})
     cleanup.prune_inits(f)
     f.body = cleanup.drop_orphan_comments(f.body)
+
+
+class _Context:
+    """The ``_c`` of a generated sweep: a tape to pop."""
+
+    def __init__(self):
+        self.tape = [0.25 * k - 3.0 for k in range(48)]
 
 
 def _outcome(f, x, y):
@@ -961,14 +1281,16 @@ def _outcome(f, x, y):
         calls.append(v)
         return v * 0.5
 
-    def pair(a, b):
+    c = _Context()
+
+    def pair(a, b):                         # (as a callee's backward sweep does, it pops the tape)
         calls.append(("pair", a, b))
-        return (a * 2.0, b - 1.0)
+        return (a * 2.0 + c.tape.pop(), b - 1.0)
     try:
-        value = run(f, x, y, ns={"_rt": _Runtime, "log": log, "pair": pair})
+        value = run(f, c, x, y, ns={"_rt": _Runtime, "log": log, "pair": pair})
     except (TypeError, UnboundLocalError, NameError) as e:      # a wrong program fails: report it
         value = f"{type(e).__name__}: {e}"
-    return repr(value), [repr(c) for c in calls]
+    return repr(value), [repr(c) for c in calls], len(c.tape)
 
 
 @pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
@@ -980,7 +1302,7 @@ def test_all_passes_keep_the_result_of_random_functions(backward):
         original = _parse_with_comments(src)
         before = [_outcome(original, x, y) for x, y in ((1.25, -0.5), (-2.0, 3.0))]
         assert all(not v.strip("'\"").startswith(("TypeError", "UnboundLocalError", "NameError"))
-                   for v, _ in before), src
+                   for v, _, _ in before), src
         tidied = _parse_with_comments(src)
         _tidy(tidied, backward)
         after = [_outcome(tidied, x, y) for x, y in ((1.25, -0.5), (-2.0, 3.0))]
@@ -997,20 +1319,22 @@ def test_the_random_functions_exercise_every_pass():
     rng = random.Random(7)
     acted = {"prune_inits": 0, "propagate_copies": 0, "remove_dead_stores": 0, "inline_single_uses": 0,
              "drop_orphan_comments": 0, "name_temporaries": 0, "inline_call_results": 0,
-             "merge_accumulations": 0}
+             "merge_accumulations": 0, "fold_negations": 0, "merge_repeated_products": 0, "inline_handles": 0}
     for _ in range(200):
         f = _parse_with_comments(_Generator(rng).function())
         for name in acted:
             before = ast.dump(ast.Module(f.body, []))
-            fn = getattr(cleanup, name)
-            if name == "prune_inits":
+            fn = getattr(cleanup, name, None) or getattr(cleanup_exprs, name)
+            if name in ("prune_inits", "inline_call_results", "fold_negations", "merge_repeated_products"):
                 fn(f)
             elif name == "drop_orphan_comments":
                 f.body = fn(f.body)
-            elif name in ("inline_single_uses", "merge_accumulations"):
-                fn(f, *((generated,) if name == "inline_single_uses" else ()), lambda st: True)
-            elif name == "inline_call_results":
-                fn(f)
+            elif name == "inline_single_uses":
+                fn(f, generated, lambda st: True, plain=lambda n: n.startswith("v"))
+            elif name == "merge_accumulations":
+                fn(f, lambda st, depth: True)
+            elif name == "inline_handles":
+                fn(f, {"_pop"})
             else:
                 fn(f, generated)
             acted[name] += ast.dump(ast.Module(f.body, [])) != before

@@ -177,8 +177,7 @@ def ring_energy_bwd_general(_c, _rv_b, x):
     _k1 = _pop()
     x_b = None
     # adjoint of line 20: return total / len(x)
-    _m1 = _pop()
-    total_b = _rt.ub(_vjp.div(_rv_b, _t6), _m1)
+    total_b = _rt.ub(_vjp.div(_rv_b, _t6), _pop())
     for _k1 in reversed(_pop()):
         # adjoint of line 19: total = total + xi * xi
         _m11 = _pop()
@@ -211,10 +210,9 @@ def ring_step_fwd(_c, x, dt, c):
     if not (_rt.scalars(dt, c) and _rt.scalar_items(x)):
         return ring_step_fwd_general(_c, x, dt, c)
     _push = _c.tape.append
-    _ck = _c.ck
     _i_3 = None
     # line 12: k = ring_rhs(x, c)
-    if _ck['ring_step:12:ring_rhs']:
+    if _c.ck['ring_step:12:ring_rhs']:
         k = ring_rhs_primal(_c, x, c)    # checkpointed: primal only
     else:
         k = ring_rhs_fwd(_c, x, c)    # split: its tape stays until this call is reversed
@@ -241,7 +239,6 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
     if not _c.tape.pop():
         return ring_step_bwd_general(_c, _rv_b, x, dt, c)
     _pop = _c.tape.pop
-    _ck = _c.ck
     _lc2 = _pop()
     _i_3 = _pop()
     _t5_b = _t6_b = _t7_b = k_b = x_b = None
@@ -297,7 +294,7 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
                 _t5_b = None
     _i_3 = _pop()
     # adjoint of line 12: k = ring_rhs(x, c)
-    if _ck['ring_step:12:ring_rhs']:
+    if _c.ck['ring_step:12:ring_rhs']:
         ring_rhs_fwd(_c, x, c)    # recompute, taping
     _r18 = ring_rhs_bwd(_c, k_b, x, c)
     x_b = _rt.add(x_b, _r18[0])
@@ -306,10 +303,9 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
 def ring_step_fwd_general(_c, x, dt, c):
     """Forward sweep of ring_step where its guards fail (see ring_step_fwd)."""
     _push = _c.tape.append
-    _ck = _c.ck
     _i_3 = None
     # line 12: k = ring_rhs(x, c)
-    if _ck['ring_step:12:ring_rhs']:
+    if _c.ck['ring_step:12:ring_rhs']:
         k = ring_rhs_primal(_c, x, c)    # checkpointed: primal only
     else:
         k = ring_rhs_fwd(_c, x, c)    # split: its tape stays until this call is reversed
@@ -337,7 +333,6 @@ def ring_step_fwd_general(_c, x, dt, c):
 def ring_step_bwd_general(_c, _rv_b, x, dt, c):
     """Backward sweep of ring_step where its guards fail (see ring_step_bwd)."""
     _pop = _c.tape.pop
-    _ck = _c.ck
     _lc2 = _pop()
     _i_3 = _pop()
     _t5_b = _t6_b = _t7_b = k_b = x_b = None
@@ -374,7 +369,7 @@ def ring_step_bwd_general(_c, _rv_b, x, dt, c):
             _t5_b = None
     _i_3 = _pop()
     # adjoint of line 12: k = ring_rhs(x, c)
-    if _ck['ring_step:12:ring_rhs']:
+    if _c.ck['ring_step:12:ring_rhs']:
         ring_rhs_fwd(_c, x, c)    # recompute, taping
     _r20 = ring_rhs_bwd(_c, k_b, x, c)
     x_b = _rt.add(x_b, _r20[0])

@@ -65,8 +65,7 @@ def stencil_bwd(_c, _rv_b, u):
     _t2_b = _t3_b = _t4_b = _t5_b = _t6_b = _t7_b = None
     _t8_b = _t9_b = u_b = None
     # adjoint of line 33: return np.sum(un ** 2)
-    _m1 = _pop()
-    _t12_b = _vjp.sum_grad(_rv_b, _m1, None, False)
+    _t12_b = _vjp.sum_grad(_rv_b, _pop())
     un_b = 2 * un * _t12_b if _t12_b.__class__ is float else _rt.ubl(2 * un * _t12_b, un)
     # adjoint of line 32: un[0] = un[1]
     _m2 = _pop()
