@@ -6,6 +6,7 @@
   and where it must not), and a property test: random functions over floats compute the same
   result, pop the same tape entries and make the same calls after every pass;
 - cleanup_exprs.py: merge_repeated_products, fold_negations, drop_default_arguments;
+- cleanup_none.py: nest_guarded_chains, drop_settled_none_tests;
 - sweep_state.py: merging adjoint states;
 - liveness.py: the call-tree liveness solve on small programs (tests/passes_models.py);
 - plans.py: what reversing each statement of a small program contributes and reads.
@@ -19,7 +20,7 @@ import textwrap
 
 import pytest
 
-from nbadjoint.transform import cleanup, cleanup_exprs, ir
+from nbadjoint.transform import cleanup, cleanup_exprs, cleanup_none, ir
 from nbadjoint.transform.sweep_ast import Comment
 from nbadjoint.transform.sweep_state import DEAD, LIVE, UNKNOWN, _int_literal, _merge, _single_index
 
@@ -1050,6 +1051,170 @@ def test_inline_handles_keeps_a_handle_read_in_a_loop_or_read_often():
     """).startswith("_ck = CONTEXT.ck")        # (not read from a parameter: a call may rebind it)
 
 
+# == cleanup_none ===================================================================================
+
+def _never_none_call(call) -> bool:
+    return cleanup._dotted(call.func).startswith("_vjp.")
+
+
+def nested(src) -> str:
+    f = fdef(src, inits=1)
+    cleanup_none.nest_guarded_chains(f, _never_none_call, generated)
+    return body(f)
+
+
+def settled(src, inits=0) -> str:
+    f = fdef(src, inits=inits)
+    cleanup_none.drop_settled_none_tests(f, _never_none_call, generated)
+    return body(f)
+
+
+def test_nest_guarded_chains_runs_a_test_that_follows_from_the_one_before_inside_it():
+    out = nested("""
+        def f(r_b, dx):
+            t_b = s_b = None
+            if r_b is not None:
+                t_b = -_vjp.div(r_b, dx)
+            if t_b is not None:
+                s_b = t_b * 2.0
+            if s_b is not None:
+                u_b = s_b + 1.0
+            return s_b
+    """)
+    assert out == ("t_b = s_b = None\nif r_b is not None:\n    t_b = -_vjp.div(r_b, dx)\n    s_b = t_b * 2.0\n"
+                   "    u_b = s_b + 1.0\nreturn s_b")
+
+
+def test_nest_guarded_chains_leaves_a_test_the_first_block_does_not_decide():
+    for value in ("g(r_b)", "r_b if dx else None", "q_b", "_vjp.f(q_b)"):      # (may be None)
+        src = f"""
+            def f(r_b, q_b, dx):
+                t_b = None
+                if r_b is not None:
+                    t_b = {value}
+                if t_b is not None:
+                    dx = 2.0
+                return dx
+        """
+        assert "\nif t_b is not None:" in nested(src), value
+    for src in ("""
+        def f(r_b, dx):
+            t_b = None
+            t_b = dx
+            if r_b is not None:
+                t_b = -r_b
+            if t_b is not None:
+                dx = 2.0
+            return dx
+    """, """
+        def f(r_b, dx):
+            t_b = None
+            if r_b is not None:
+                t_b = -r_b
+                t_b = g(dx)
+            if t_b is not None:
+                dx = 2.0
+            return dx
+    """, """
+        def f(r_b, t_b, dx):
+            if r_b is not None:
+                t_b = -r_b
+            if t_b is not None:
+                dx = 2.0
+            return dx
+    """, """
+        def f(r_b, dx):
+            t_b = None
+            if r_b is not None:
+                if dx:
+                    t_b = -r_b
+            if t_b is not None:
+                dx = 2.0
+            return dx
+    """, """
+        def f(r_b, dx):
+            t_b = None
+            if r_b is not None:
+                t_b = -r_b
+            else:
+                dx = 1.0
+            if t_b is not None:
+                dx = 2.0
+            return dx
+    """):
+        assert "\nif t_b is not None:" in nested(src), src
+
+
+def test_nest_guarded_chains_keeps_the_result_of_both_paths():
+    src = """
+        def f(r_b, dx):
+            t_b = s_b = None
+            if r_b is not None:
+                t_b = -_vjp.div(r_b, dx)
+            if t_b is not None:
+                s_b = t_b * 2.0
+            return s_b
+    """
+    ns = {"_vjp": type("V", (), {"div": staticmethod(lambda a, b: a / b)})}
+    f = fdef(src, inits=1)
+    cleanup_none.nest_guarded_chains(f, _never_none_call, generated)
+    for r in (None, 3.0):
+        assert run(f, r, 2.0, ns=ns) == run(fdef(src, inits=1), r, 2.0, ns=ns)
+
+
+def test_drop_settled_none_tests_decides_tests_of_adjoints_set_before():
+    assert settled("""
+        def f(r_b, c):
+            x_b = -r_b
+            y_b = c if x_b is None else x_b + c
+            if x_b is not None:
+                y_b = y_b * 2.0
+            if x_b is None:
+                y_b = 0.0
+            x_b = x_b
+            return y_b
+    """) == "x_b = -r_b\ny_b = x_b + c\ny_b = y_b * 2.0\nreturn y_b"
+    assert settled("""
+        def f(r_b, c):
+            if r_b is None:
+                c = 0.0 if r_b is None else c
+            else:
+                c = c if r_b is None else r_b
+            return c
+    """) == "if r_b is None:\n    c = 0.0 if r_b is None else c\nelse:\n    c = r_b\nreturn c"
+
+
+def test_drop_settled_none_tests_forgets_what_is_rebound_or_may_be_none():
+    for src in ("""
+        def f(r_b, c):
+            x_b = -r_b
+            x_b = g(c)
+            return 1.0 if x_b is None else x_b
+    """, """
+        def f(r_b, c):
+            x_b = -r_b
+            if c:
+                x_b = None
+            return 1.0 if x_b is None else x_b
+    """, """
+        def f(r_b, c, n):
+            x_b = -r_b
+            for i in range(n):
+                y = 1.0 if x_b is None else x_b
+                x_b = None
+            return y
+    """, """
+        def f(r_b, c):
+            x = -r_b
+            return 1.0 if x is None else x
+    """, """
+        def f(r_b, q_b):
+            x_b = _vjp.f(q_b)
+            return 1.0 if x_b is None else x_b
+    """):
+        assert "is None" in settled(src), src
+
+
 # == cleanup.drop_orphan_comments ==================================================================
 
 def texts(stmts):
@@ -1115,6 +1280,7 @@ class _Generator:
         self.generated = [f"t{k}_b" for k in range(6)]
         self.user = [f"v{k}" for k in range(3)]
         self.results = 0
+        self.chained = []                   # names set once, behind a test (initialised to None)
 
     def atom(self, defined):
         rng = self.rng
@@ -1206,6 +1372,20 @@ class _Generator:
                 target = rng.choice(sorted(defined & set(self.generated + self.user)))   # x = x + -a * c
                 lines.append(f"{pad}{target} = {target} + -{self.atom(defined - {target})} * "
                              f"{self.atom(defined - {target})}")
+            elif r < 0.88 and depth < 2:
+                a = rng.choice(self.generated)                      # if a_b is not None: c_b = -a_b
+                self.results += 1                                   # if c_b is not None: ...
+                c = f"c{self.results}_b"
+                self.chained.append(c)
+                lines.append(f"{pad}if {a} is not None:")
+                lines.append(f"{pad}    {c} = {rng.choice([f'-{a}', f'{a} * 2.0', f'_rt.add({a}, 1.0)'])}")
+                inner = self.block(set(defined) | {a, c}, maybe - {a}, depth + 1, rng.randint(0, 1), lines,
+                                   pad + "    ")
+                maybe |= {n for n in inner - defined if n in self.generated} | {c}
+                lines.append(f"{pad}if {c} is not None:")
+                inner = self.block(set(defined) | {c}, maybe - {c}, depth + 1, rng.randint(1, 2), lines,
+                                   pad + "    ")
+                maybe |= {n for n in inner - defined if n in self.generated}
             else:
                 target = rng.choice(self.generated + self.user)
                 lines.append(f"{pad}{target} = {self.expr(defined, maybe)}")
@@ -1221,10 +1401,11 @@ class _Generator:
                                 f"(0.5 if {m} > 0.0 else {e})"])
 
     def function(self) -> str:
-        lines = ["def f(_c, x, y):", "    " + " = ".join(self.generated) + " = None", "    _pop = _c.tape.pop"]
+        lines = ["def f(_c, x, y):", None, "    _pop = _c.tape.pop"]
         maybe = set()
         defined = self.block({"x", "y"}, maybe, 0, self.rng.randint(2, 10), lines, "    ")
         lines.append(f"    return {self.expr(defined, maybe - defined)}")
+        lines[1] = "    " + " = ".join(self.generated + self.chained) + " = None"
         return "\n".join(lines) + "\n"
 
 
@@ -1252,6 +1433,9 @@ def _tidy(f, backward=False):
     user = lambda name: name.startswith("v")        # noqa: E731 (the user's variables of _Generator)
     cleanup.prune_inits(f)
     cleanup.remove_dead_stores(f, droppable)
+    cleanup_none.nest_guarded_chains(f, _no_call_is_certain, generated)
+    cleanup_none.drop_settled_none_tests(f, _no_call_is_certain, generated)
+    cleanup.prune_inits(f)
     cleanup.propagate_copies(f, generated, returned=user)
     cleanup.name_temporaries(f, generated)
     cleanup.remove_dead_stores(f, droppable)
@@ -1262,9 +1446,16 @@ def _tidy(f, backward=False):
     cleanup.merge_accumulations(f, lambda st, depth: 4 * depth + len(unparse(st)) <= 100)
     cleanup_exprs.merge_repeated_products(f)
     cleanup.merge_accumulations(f, lambda st, depth: 4 * depth + len(unparse(st)) <= 100)
+    cleanup_none.nest_guarded_chains(f, _no_call_is_certain, generated)
+    cleanup_none.drop_settled_none_tests(f, _no_call_is_certain, generated)
+    cleanup.merge_accumulations(f, lambda st, depth: 4 * depth + len(unparse(st)) <= 100)
     cleanup.inline_handles(f, {"_pop"})
     cleanup.prune_inits(f)
     f.body = cleanup.drop_orphan_comments(f.body)
+
+
+def _no_call_is_certain(call) -> bool:
+    return False                    # (log, pair and _rt.add of the random functions may, for all the passes know)
 
 
 class _Context:
@@ -1319,13 +1510,16 @@ def test_the_random_functions_exercise_every_pass():
     rng = random.Random(7)
     acted = {"prune_inits": 0, "propagate_copies": 0, "remove_dead_stores": 0, "inline_single_uses": 0,
              "drop_orphan_comments": 0, "name_temporaries": 0, "inline_call_results": 0,
-             "merge_accumulations": 0, "fold_negations": 0, "merge_repeated_products": 0, "inline_handles": 0}
+             "merge_accumulations": 0, "fold_negations": 0, "merge_repeated_products": 0, "inline_handles": 0,
+             "nest_guarded_chains": 0, "drop_settled_none_tests": 0}
     for _ in range(200):
         f = _parse_with_comments(_Generator(rng).function())
         for name in acted:
             before = ast.dump(ast.Module(f.body, []))
-            fn = getattr(cleanup, name, None) or getattr(cleanup_exprs, name)
-            if name in ("prune_inits", "inline_call_results", "fold_negations", "merge_repeated_products"):
+            fn = getattr(cleanup, name, None) or getattr(cleanup_exprs, name, None) or getattr(cleanup_none, name)
+            if name in ("nest_guarded_chains", "drop_settled_none_tests"):
+                fn(f, _no_call_is_certain, generated)
+            elif name in ("prune_inits", "inline_call_results", "fold_negations", "merge_repeated_products"):
                 fn(f)
             elif name == "drop_orphan_comments":
                 f.body = fn(f.body)

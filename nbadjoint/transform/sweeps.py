@@ -22,7 +22,7 @@ import ast
 import re
 import textwrap
 
-from . import cleanup, cleanup_exprs, ir
+from . import cleanup, cleanup_exprs, cleanup_none, ir
 from .plans import _OLD
 from .templates import clone
 from .sweep_calls import CallSweeps
@@ -614,6 +614,9 @@ def tidy(fdef, temporaries, adjoints, backward: bool = False) -> None:
     droppable = (lambda name: True) if backward else adjoints
     cleanup.prune_inits(fdef)
     cleanup.remove_dead_stores(fdef, droppable)
+    cleanup_none.nest_guarded_chains(fdef, _never_none, adjoints)
+    cleanup_none.drop_settled_none_tests(fdef, _never_none, adjoints)
+    cleanup.prune_inits(fdef)
     cleanup.propagate_copies(fdef, generated, returned=adjoints)
     cleanup.name_temporaries(fdef, generated)
     cleanup.remove_dead_stores(fdef, droppable)
@@ -623,6 +626,9 @@ def tidy(fdef, temporaries, adjoints, backward: bool = False) -> None:
     cleanup_exprs.fold_negations(fdef)
     cleanup.merge_accumulations(fdef, _fits_line)
     cleanup_exprs.merge_repeated_products(fdef)
+    cleanup.merge_accumulations(fdef, _fits_line)
+    cleanup_none.nest_guarded_chains(fdef, _never_none, adjoints)      # (merges leave more to nest)
+    cleanup_none.drop_settled_none_tests(fdef, _never_none, adjoints)
     cleanup.merge_accumulations(fdef, _fits_line)
     cleanup.inline_handles(fdef, _HANDLES)
     cleanup.prune_inits(fdef)
@@ -636,6 +642,12 @@ _HANDLES = {"_pop", "_push", "_ck", "_rec"}     # ``_pop = _c.tape.pop``: read o
 def _fits(st) -> bool:
     """A statement short enough to read on one line (after a temporary was inlined into it)."""
     return len(ast.unparse(ast.fix_missing_locations(st))) <= 80     # (ast.unparse reads the line of an Assign)
+
+
+def _never_none(call) -> bool:
+    """A runtime helper's call that never evaluates to None (given adjoints that are not None)."""
+    f = cleanup._dotted(call.func)
+    return (f.startswith("_vjp.") or f in ("_rt.ub", "_rt.ubl", "_rt.summed")) and not _maybe_none(call)
 
 
 def _fits_line(st, depth: int) -> bool:
