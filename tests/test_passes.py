@@ -1162,6 +1162,30 @@ def test_nest_guarded_chains_keeps_the_result_of_both_paths():
         assert run(f, r, 2.0, ns=ns) == run(fdef(src, inits=1), r, 2.0, ns=ns)
 
 
+def test_nest_guarded_chains_in_a_loop_needs_the_reset_that_makes_the_name_none_again():
+    src = """
+        def f(r_b, n):
+            t_b = s_b = None
+            for i in range(n):
+                if r_b is not None:
+                    t_b = -r_b
+                if t_b is not None:
+                    s_b = t_b * 2.0 if s_b is None else s_b + t_b
+                    t_b = None
+                r_b = None if i == 1 else r_b
+            return s_b
+    """
+    out = nested(src)
+    assert "    if r_b is not None:\n        t_b = -r_b\n        s_b = " in out and out.count("is not None") == 1
+    f = fdef(src, inits=1)
+    cleanup_none.nest_guarded_chains(f, _never_none_call, generated)
+    for r in (None, 1.5):
+        assert run(f, r, 4) == run(fdef(src, inits=1), r, 4)
+    for src in (src.replace("                    t_b = None\n", ""),          # (set in one pass, tested in the next)
+                src.replace("                    t_b = -r_b\n", "                    t_b = -r_b\n                    continue\n")):
+        assert nested(src).count("is not None") == 2, src
+
+
 def test_drop_settled_none_tests_decides_tests_of_adjoints_set_before():
     assert settled("""
         def f(r_b, c):
@@ -1386,6 +1410,8 @@ class _Generator:
                 inner = self.block(set(defined) | {c}, maybe - {c}, depth + 1, rng.randint(1, 2), lines,
                                    pad + "    ")
                 maybe |= {n for n in inner - defined if n in self.generated}
+                if rng.random() < 0.5:
+                    lines.append(f"{pad}    {c} = None")            # (reset after use, as in a loop body)
             else:
                 target = rng.choice(self.generated + self.user)
                 lines.append(f"{pad}{target} = {self.expr(defined, maybe)}")

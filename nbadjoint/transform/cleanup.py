@@ -316,27 +316,28 @@ def inline_single_uses(fdef: ast.FunctionDef, generated, fits, plain=lambda name
     A value that reads the tape moves only where nothing in between touches the tape or calls
     anything impure, and only to a read that is certainly evaluated before any impure call of its
     statement: the tape is read in the same order."""
+    stores, loads = _count_names(fdef, ast.Store), _count_names(fdef, ast.Load)
     changed = True
-    while changed:
+    while changed:              # (moving an expression keeps the counts of the names it reads)
         changed = False
-        stores, loads = _count_names(fdef, ast.Store), _count_names(fdef, ast.Load)
         for block in _blocks(fdef):
-            for i, st in enumerate(block):
+            i = 0
+            while i < len(block):
+                st = block[i]
                 name = _assign_to(st)
-                if name is None or stores.get(name) != 1 or loads.get(name) != 1:
-                    continue
-                value = st.value
-                if not (generated(name) or name.startswith("_") and _is_tape_read(value)
-                        or plain(name) and _is_plain(value)):
-                    continue
-                tape = _reads_tape(value)
-                if not (_pure(value) or tape and _pure(value, _TAPE_CALLS)):
-                    continue
-                if _inline_at_read(block, i, name, value, tape, fits):
+                if name is not None and stores.get(name) == 1 and loads.get(name) == 1 and \
+                        _inlinable(name, st.value, generated, plain) and \
+                        _inline_at_read(block, i, name, st.value, _reads_tape(st.value), fits):
+                    stores[name] = loads[name] = 0
                     changed = True
-                    break
-            if changed:
-                break
+                    continue
+                i += 1
+
+
+def _inlinable(name, value, generated, plain) -> bool:
+    if not (generated(name) or name.startswith("_") and _is_tape_read(value) or plain(name) and _is_plain(value)):
+        return False
+    return _pure(value) or _reads_tape(value) and _pure(value, _TAPE_CALLS)
 
 
 def _inline_at_read(block, i, name, value, tape: bool, fits) -> bool:
@@ -449,9 +450,10 @@ def merge_accumulations(fdef: ast.FunctionDef, fits) -> None:
     statements in between (plain ones only) must not read or assign ``x``, assign what ``A``
     reads or change objects in place, and ``A`` must then be pure (it is evaluated later)."""
     for block, depth in _blocks_at(fdef, 1):
+        summed = {_assign_to(st) for st in block if _assign_to(st) and _accumulated(st, _assign_to(st))}
         i = 0
         while i < len(block):
-            if _merge_forward(block, i, depth, fits):
+            if _assign_to(block[i]) in summed and _merge_forward(block, i, depth, fits):
                 continue
             i += 1
 
@@ -548,10 +550,13 @@ def inline_handles(fdef: ast.FunctionDef, handles, most: int = 3) -> None:
     attribute is written at each read (the same object: a handle only saves a lookup per read)."""
     params = {a.arg for a in fdef.args.args}
     stores, loads = _count_names(fdef, ast.Store), _count_names(fdef, ast.Load)
-    in_loops = _names_in_loops(fdef)
+    in_loops = None
     for st in list(fdef.body):
         h = _assign_to(st)
-        if h is None or h not in handles or stores.get(h) != 1 or not 0 < loads.get(h, 0) <= most or h in in_loops:
+        if h is None or h not in handles or stores.get(h) != 1 or not 0 < loads.get(h, 0) <= most:
+            continue
+        in_loops = _names_in_loops(fdef) if in_loops is None else in_loops
+        if h in in_loops:
             continue
         root = st.value
         while isinstance(root, ast.Attribute):

@@ -91,29 +91,21 @@ def _power_of_two(value) -> bool:
 def fold_negations(fdef: ast.FunctionDef) -> None:
     """``a + -b``, ``a + -b * c`` and ``a + -b / c`` become ``a - b``, ``a - b * c``, ``a - b / c``:
     ``(-b) * c`` is ``-(b * c)`` and ``a + -d`` is ``a - d``, exactly."""
-    _Negations().visit(fdef)
-
-
-class _Negations(ast.NodeTransformer):
-    def visit_BinOp(self, node):
-        self.generic_visit(node)
-        if not isinstance(node.op, ast.Add):
-            return node
+    for node in [n for n in ast.walk(fdef) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add)]:
         right, leading = node.right, node.right
         while isinstance(leading, ast.BinOp) and isinstance(leading.op, (ast.Mult, ast.Div)):
             leading = leading.left
-        if not (isinstance(leading, ast.UnaryOp) and isinstance(leading.op, ast.USub)):
-            return node
-        if isinstance(leading.operand, ast.Constant):
-            return node                          # (a + -1.0 * b: a literal, left as written)
+        if not (isinstance(leading, ast.UnaryOp) and isinstance(leading.op, ast.USub)) or \
+                isinstance(leading.operand, ast.Constant):      # (a + -1.0 * b: a literal, left as written)
+            continue
         if right is leading:
-            right = leading.operand
+            node.right = leading.operand
         else:
             parent = right
             while parent.left is not leading:
                 parent = parent.left
             parent.left = leading.operand
-        return ast.BinOp(node.left, ast.Sub(), right)
+        node.op = ast.Sub()
 
 
 # -- default arguments ----------------------------------------------------------------------------

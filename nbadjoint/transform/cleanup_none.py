@@ -54,19 +54,40 @@ def set_value(node, known: set, certain, names=lambda name: False) -> bool:
 # -- nested chains --------------------------------------------------------------------------------
 
 def nest_guarded_chains(fdef: ast.FunctionDef, certain, names) -> None:
-    """In the function's body: ``if a is not None: <body>`` followed (comments aside) by ``if t is
-    not None: <more>`` becomes one ``if`` running both, where ``t`` is a local name only the
-    sweep's initialisations (before the first ``if``) and one plain assignment of ``<body>``, to
-    a value that cannot be None there, bind; ``t`` is a name ``names`` accepts (an adjoint)."""
-    body, params = fdef.body, {a.arg for a in fdef.args.args}
+    """``if a is not None: <body>`` followed (comments aside) by ``if t is not None: <more>``
+    becomes one ``if`` running both, where ``t`` (a local name ``names`` accepts: an adjoint) is
+    None whenever the first test runs, and set by it: only the sweep's initialisations (at the top
+    of the function, before) and one plain assignment in ``<body>``, of a value that cannot be None
+    there, bind it, and ``t = None`` in ``<more>`` (which a block that may run again, in a loop,
+    must have: so ``t`` is None again when it does)."""
+    params = {a.arg for a in fdef.args.args}
     binds = _binding_statements(fdef)
+    for k, top in enumerate(fdef.body):
+        if k == 0:
+            _nest_in(fdef.body, fdef.body, True, binds, params, certain, names)
+        for block in _inner_blocks(top):
+            _nest_in(block, fdef.body[:k], False, binds, params, certain, names)
+
+
+def _inner_blocks(st):
+    """The statement lists nested in ``st``, outermost first."""
+    for field in ("body", "orelse"):
+        stmts = getattr(st, field, None)
+        if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.stmt):
+            yield stmts
+            for inner in list(stmts):
+                yield from _inner_blocks(inner)
+
+
+def _nest_in(body, before, top: bool, binds, params, certain, names) -> None:
     i = 0
     while i < len(body):
         st = body[i]
         j = i + 1
         while j < len(body) and isinstance(body[j], Comment):
             j += 1
-        if j < len(body) and _chains(st, body[j], body[:i], binds, params, certain, names):
+        if j < len(body) and isinstance(st, ast.If) and isinstance(body[j], ast.If) and \
+                _chains(st, body[j], before[:i] if top else before, top, binds, params, certain, names):
             st.body += body[i + 1:j] + body[j].body          # (the comments go inside too)
             del body[i + 1:j + 1]
             continue
@@ -103,26 +124,34 @@ def _rebinds_head(st) -> set:
     return set().union(*(_rebinds(p) for p in parts if isinstance(p, ast.AST)))
 
 
-def _chains(first, second, before, binds, params, certain, names) -> bool:
+def _chains(first, second, before, top, binds, params, certain, names) -> bool:
     if not (isinstance(first, ast.If) and isinstance(second, ast.If) and not first.orelse and not second.orelse):
         return False
     a, b = _none_test(first.test), _none_test(second.test)
     if a is None or b is None or not a[1] or not b[1]:
         return False
     t = b[0]
-    if not names(t):
+    if not names(t) or t in params:
         return False
     where = binds.get(t, [])
     inits = [s for s in where if _is_init(s)]
-    assigned = [s for s in where if not _is_init(s)]
-    if t in params or not inits or len(assigned) != 1 or not all(any(s is x for x in before) for s in inits):
+    resets = [s for s in where if not _is_init(s) and _assign_to(s) == t and _is_none(s.value)]
+    assigned = [s for s in where if not _is_init(s) and not any(s is r for r in resets)]
+    if not inits or len(assigned) != 1 or not all(any(s is x for x in before) for s in inits):
+        return False
+    if not all(any(r is x for x in second.body) for r in resets) or not (top or resets):
         return False
     known = {a[0]}
     for st in first.body:
         if st is assigned[0]:
-            return set_value(st.value, known, certain, names)
+            return set_value(st.value, known, certain, names) and \
+                not any(isinstance(n, (ast.Break, ast.Continue)) for x in (first, second) for n in ast.walk(x))
         _update(st, known, certain, names)
     return False
+
+
+def _is_none(node) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _update(st, known: set, certain, names) -> None:
@@ -149,13 +178,13 @@ def drop_settled_none_tests(fdef: ast.FunctionDef, certain, names) -> None:
 
 def _settle(stmts, known: set, certain, names) -> list:
     out = []
-    todo = list(stmts)
+    todo = list(reversed(stmts))
     while todo:
-        st = todo.pop(0)
+        st = todo.pop()
         if isinstance(st, ast.If):
             test = _none_test(st.test)
             if test is not None and test[0] in known:
-                todo[:0] = st.body if test[1] else st.orelse      # (decided: its branch runs in place)
+                todo += reversed(st.body if test[1] else st.orelse)      # (decided: its branch runs in place)
                 continue
             when_set = {test[0]} if test is not None else set()
             st.body = _settle(st.body, known | (when_set if test and test[1] else set()), certain, names) \
@@ -171,7 +200,8 @@ def _settle(stmts, known: set, certain, names) -> list:
                 and st.value.id == st.targets[0].id:
             continue                                # x = x, x set: nothing to do
         elif isinstance(st, (ast.Assign, ast.Expr, ast.Return, ast.AugAssign)) and not isinstance(st, Comment):
-            if not any(isinstance(n, ast.NamedExpr) for n in ast.walk(st)):
+            kinds = {type(n) for n in ast.walk(st)} if known else ()
+            if ast.IfExp in kinds and ast.NamedExpr not in kinds:
                 st = _SettledExpressions(known).visit(st)
             _update(st, known, certain, names)
         elif not isinstance(st, Comment):

@@ -627,8 +627,11 @@ def tidy(fdef, temporaries, adjoints, backward: bool = False) -> None:
     cleanup.merge_accumulations(fdef, _fits_line)
     cleanup_exprs.merge_repeated_products(fdef)
     cleanup.merge_accumulations(fdef, _fits_line)
-    cleanup_none.nest_guarded_chains(fdef, _never_none, adjoints)      # (merges leave more to nest)
-    cleanup_none.drop_settled_none_tests(fdef, _never_none, adjoints)
+    cleanup_none.nest_guarded_chains(fdef, _never_none, adjoints)      # (joined sums leave more to nest,
+    cleanup_none.drop_settled_none_tests(fdef, _never_none, adjoints)  # and nested tests, copies and
+    cleanup.prune_inits(fdef)                                          # resets to drop)
+    cleanup.remove_dead_stores(fdef, droppable)
+    cleanup.propagate_copies(fdef, generated, returned=adjoints)
     cleanup.merge_accumulations(fdef, _fits_line)
     cleanup.inline_handles(fdef, _HANDLES)
     cleanup.prune_inits(fdef)

@@ -562,8 +562,7 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
     _t12 = _pop()
     _lc2 = _pop()
     _i_3 = _pop()
-    _t10_b = _t11_b = _t12_b = _t13_b = _t14_b = _t6_b = None
-    _t8_b = _t9_b = x_b = None
+    _t10_b = _t11_b = _t12_b = _t9_b = x_b = None
     _lc2_b = _rv_b
     for _i_3 in reversed(_pop()):
         _t5 = (_i_3 + 1) % n    # recomputed, not taped
@@ -578,7 +577,6 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
         if _p3 is not None:
             _t10_b = _p3 if _m16 is None else _rt.ub(_p3, _m16[0])
             _t14_b = -_p3 if _m16 is None else _rt.ub(-_p3, _m16[1])
-        if _t14_b is not None:
             _t12_b = (
                 _t14_b * _t13
                 if _t14_b.__class__ is float
@@ -589,14 +587,11 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
                 if _t14_b.__class__ is float
                 else _vjp.ubl_seq(_t14_b * _t12, _t13, '*')
             )
-            _t14_b = None
-        if _t13_b is not None:
             if _rt.sole_list(x_b):
                 _e17 = x_b[_i_3]
                 x_b[_i_3] = _t13_b if _e17 is None else _e17 + _t13_b
             else:
                 x_b = _rt.getitem_b(x_b, x, _i_3, _t13_b)
-            _t13_b = None
         _t13 = _pop()
         _m21 = _pop()
         if _t12_b is not None:
@@ -619,19 +614,15 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
             _t6_b = _t9_b if _m27 is None else _rt.ub(_t9_b, _m27[0])
             _t8_b = -_t9_b if _m27 is None else _rt.ub(-_t9_b, _m27[1])
             _t9_b = None
-        if _t8_b is not None:
             if _rt.sole_list(x_b):
                 _e28 = x_b[_t7]
                 x_b[_t7] = _t8_b if _e28 is None else _e28 + _t8_b
             else:
                 x_b = _rt.getitem_b(x_b, x, _t7, _t8_b)
-            _t8_b = None
-        if _t6_b is not None:
             if _rt.sole_list(x_b):
                 _e29 = x_b[_t5]
                 x_b[_t5] = _t6_b if _e29 is None else _e29 + _t6_b
             else:
                 x_b = _rt.getitem_b(x_b, x, _t5, _t6_b)
-            _t6_b = None
     _i_3 = _pop()
     return (x_b, None)
