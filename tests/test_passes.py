@@ -1181,8 +1181,9 @@ def test_nest_guarded_chains_in_a_loop_needs_the_reset_that_makes_the_name_none_
     cleanup_none.nest_guarded_chains(f, _never_none_call, generated)
     for r in (None, 1.5):
         assert run(f, r, 4) == run(fdef(src, inits=1), r, 4)
+    set_line = "                    t_b = -r_b\n"
     for src in (src.replace("                    t_b = None\n", ""),          # (set in one pass, tested in the next)
-                src.replace("                    t_b = -r_b\n", "                    t_b = -r_b\n                    continue\n")):
+                src.replace(set_line, set_line + "                    continue\n")):
         assert nested(src).count("is not None") == 2, src
 
 

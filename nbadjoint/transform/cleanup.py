@@ -186,12 +186,7 @@ def _read_outside(fdef, block, name) -> bool:
 
 def _blocks(node):
     """Every statement list of a tree, outermost first."""
-    for field in ("body", "orelse"):
-        stmts = getattr(node, field, None)
-        if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.stmt):
-            yield stmts
-            for st in list(stmts):
-                yield from _blocks(st)
+    return (stmts for stmts, _ in _blocks_at(node, 1))
 
 
 # -- dead stores ----------------------------------------------------------------------------------
@@ -536,7 +531,6 @@ def inline_call_results(fdef: ast.FunctionDef) -> None:
                 del block[i]
                 continue
             i += 1
-
 
 
 # -- handles --------------------------------------------------------------------------------------
