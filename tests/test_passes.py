@@ -875,7 +875,7 @@ def test_inline_single_uses_writes_a_plain_adjoint_at_its_one_read():
 
 def merged(src, fits=lambda st, depth: True) -> str:
     f = fdef(src)
-    cleanup.merge_accumulations(f, fits)
+    cleanup.merge_accumulations(f, fits, generated)
     return body(f)
 
 
@@ -890,9 +890,21 @@ def test_merge_accumulations_joins_a_copy_and_later_sums_in_order():
     """
     assert merged(src) == "x_b = t * 2.0\nu_b = r + a + b - c\nreturn u_b + x_b"
     f = fdef(src)
-    cleanup.merge_accumulations(f, lambda st, depth: True)
+    cleanup.merge_accumulations(f, lambda st, depth: True, generated)
     args = (0.1, 1e16, -1e16, 0.3, 2.0)
     assert run(f, *args) == run(fdef(src), *args)
+
+
+def test_merge_accumulations_moves_only_adjoints_past_other_statements():
+    src = """
+        def f(r, a, t):
+            u = r
+            x_b = t * 2.0
+            u = u + a
+            return u + x_b
+    """
+    assert merged(src).startswith("u = r\nx_b = t * 2.0\n")
+    assert merged(src.replace("            x_b = t * 2.0\n", "")) == "u = r + a\nreturn u + x_b"
 
 
 def test_merge_accumulations_stops_at_a_read_or_write_of_the_sum_or_of_what_it_moves():
@@ -957,43 +969,54 @@ def exprs(src, fn) -> str:
     return body(f)
 
 
+def adjoint_value(expr, fn, params="a, b, c, g, s, u, v, w") -> str:
+    """``expr`` assigned to an adjoint, after the pass ``fn``: its value as printed."""
+    f = fdef(f"def f({params}):\n    x_b = {expr}\n    return x_b")
+    fn(f, generated)
+    return unparse(f.body[0].value)
+
+
 def test_merge_repeated_products_writes_twice_an_equal_term_once():
     pass_ = cleanup_exprs.merge_repeated_products
-    assert exprs("""
-        def f(s, g, u):
-            return s + g * (0.5 * u) + g * u * 0.5
-    """, pass_) == "return s + g * u"
-    assert exprs("""
-        def f(g, u):
-            return g * (2.0 * u) + u * g * 2.0
-    """, pass_) == "return g * u * 4.0"
-    for src in ("return g * (3.0 * u) + g * u * 3.0",      # (3 u is rounded: the two terms differ)
-                "return g * (0.5 * u) + g * v * 0.5", "return g * (0.5 * u) - g * u * 0.5",
-                "return g * (0.5 * u * w) + g * u * w * 0.5", "return g * (0.5 * h(u)) + g * h(u) * 0.5"):
-        assert exprs(f"def f(g, u, v, w):\n    {src}", pass_) == src
+    assert adjoint_value("s + g * (0.5 * u) + g * u * 0.5", pass_) == "s + g * u"
+    assert adjoint_value("g * (2.0 * u) + u * g * 2.0", pass_) == "g * u * 4.0"
+    for src in ("g * (3.0 * u) + g * u * 3.0",      # (3 u is rounded: the two terms differ)
+                "g * (0.5 * u) + g * v * 0.5", "g * (0.5 * u) - g * u * 0.5",
+                "g * (0.5 * u * w) + g * u * w * 0.5", "g * (0.5 * h(u)) + g * h(u) * 0.5"):
+        assert adjoint_value(src, pass_) == src
+
+
+def test_merge_repeated_products_leaves_the_users_arithmetic_alone():
+    src = "def f(g, u):\n    y = g * (0.5 * u) + g * u * 0.5\n    return y"
+    f = fdef(src)
+    cleanup_exprs.merge_repeated_products(f, generated)
+    assert body(f) == body(fdef(src))
 
 
 def test_merge_repeated_products_is_bitwise_the_sum_of_the_two_terms():
     import numpy as np
     rng = np.random.default_rng(3)
     g, u = rng.standard_normal(2000) * 1e3, rng.standard_normal(2000)
-    src = "def f(g, u):\n    return g * (0.5 * u) + g * u * 0.5"
+    src = "def f(g, u):\n    x_b = g * (0.5 * u) + g * u * 0.5\n    return x_b"
     f = fdef(src)
-    cleanup_exprs.merge_repeated_products(f)
+    cleanup_exprs.merge_repeated_products(f, generated)
+    assert "x_b = g * u" in body(f)
     assert np.array_equal(run(f, g, u), run(fdef(src), g, u))
 
 
 def test_fold_negations_subtracts_instead_of_adding_a_negation_bitwise_equal():
     import numpy as np
     pass_ = cleanup_exprs.fold_negations
-    src = "def f(a, b, c):\n    return a + -b * c + -b + -b / c"
-    assert exprs(src, pass_) == "return a - b * c - b - b / c"
+    assert adjoint_value("a + -b * c + -b + -b / c", pass_) == "a - b * c - b - b / c"
+    src = "def f(a, b, c):\n    x_b = a + -b * c + -b + -b / c\n    return x_b"
     rng = np.random.default_rng(4)
     args = [rng.standard_normal(500) for _ in range(3)]
     f = fdef(src)
-    pass_(f)
+    pass_(f, generated)
     assert np.array_equal(run(f, *args), run(fdef(src), *args))
-    assert exprs("def f(a, b):\n    return a * -b + -1.0 * b", pass_) == "return a * -b + -1.0 * b"
+    assert adjoint_value("a * -b + -1.0 * b", pass_) == "a * -b + -1.0 * b"
+    assert exprs("def f(a, b):\n    y = a + -b\n    return y", lambda f: pass_(f, generated)) == \
+        "y = a + -b\nreturn y"                 # (the user's objects: left as written)
 
 
 def test_drop_default_arguments_leaves_out_trailing_defaults_of_runtime_helpers():
@@ -1454,14 +1477,16 @@ def _parse_with_comments(src: str) -> ast.FunctionDef:
 
 
 def _tidy(f, backward=False):
-    """The passes in the order of sweeps.tidy, every ``*_b`` name generated (and, as in a backward
-    sweep, every name droppable when ``backward``)."""
+    """The passes in the order of sweeps.tidy, every ``*_b`` name generated, ``*_b`` and ``v*``
+    adjoints (and, as in a backward sweep, every name droppable when ``backward``)."""
     droppable = (lambda name: True) if backward else generated
     user = lambda name: name.startswith("v")        # noqa: E731 (the user's variables of _Generator)
+    adjoint = lambda name: generated(name) or user(name)        # noqa: E731
+    fits = lambda st, depth: 4 * depth + len(unparse(st)) <= 100       # noqa: E731
     cleanup.prune_inits(f)
     cleanup.remove_dead_stores(f, droppable)
-    cleanup_none.nest_guarded_chains(f, _no_call_is_certain, generated)
-    cleanup_none.drop_settled_none_tests(f, _no_call_is_certain, generated)
+    cleanup_none.nest_guarded_chains(f, _no_call_is_certain, adjoint)
+    cleanup_none.drop_settled_none_tests(f, _no_call_is_certain, adjoint)
     cleanup.prune_inits(f)
     cleanup.propagate_copies(f, generated, returned=user)
     cleanup.name_temporaries(f, generated)
@@ -1469,13 +1494,16 @@ def _tidy(f, backward=False):
     cleanup.inline_call_results(f)
     cleanup_exprs.drop_default_arguments(f)
     cleanup.inline_single_uses(f, generated, lambda st: len(unparse(st)) <= 80, plain=user)
-    cleanup_exprs.fold_negations(f)
-    cleanup.merge_accumulations(f, lambda st, depth: 4 * depth + len(unparse(st)) <= 100)
-    cleanup_exprs.merge_repeated_products(f)
-    cleanup.merge_accumulations(f, lambda st, depth: 4 * depth + len(unparse(st)) <= 100)
-    cleanup_none.nest_guarded_chains(f, _no_call_is_certain, generated)
-    cleanup_none.drop_settled_none_tests(f, _no_call_is_certain, generated)
-    cleanup.merge_accumulations(f, lambda st, depth: 4 * depth + len(unparse(st)) <= 100)
+    cleanup_exprs.fold_negations(f, adjoint)
+    cleanup.merge_accumulations(f, fits, adjoint)
+    cleanup_exprs.merge_repeated_products(f, adjoint)
+    cleanup.merge_accumulations(f, fits, adjoint)
+    cleanup_none.nest_guarded_chains(f, _no_call_is_certain, adjoint)
+    cleanup_none.drop_settled_none_tests(f, _no_call_is_certain, adjoint)
+    cleanup.prune_inits(f)
+    cleanup.remove_dead_stores(f, droppable)
+    cleanup.propagate_copies(f, generated, returned=user)
+    cleanup.merge_accumulations(f, fits, adjoint)
     cleanup.inline_handles(f, {"_pop"})
     cleanup.prune_inits(f)
     f.body = cleanup.drop_orphan_comments(f.body)
@@ -1546,14 +1574,16 @@ def test_the_random_functions_exercise_every_pass():
             fn = getattr(cleanup, name, None) or getattr(cleanup_exprs, name, None) or getattr(cleanup_none, name)
             if name in ("nest_guarded_chains", "drop_settled_none_tests"):
                 fn(f, _no_call_is_certain, generated)
-            elif name in ("prune_inits", "inline_call_results", "fold_negations", "merge_repeated_products"):
+            elif name in ("fold_negations", "merge_repeated_products"):
+                fn(f, generated)
+            elif name in ("prune_inits", "inline_call_results"):
                 fn(f)
             elif name == "drop_orphan_comments":
                 f.body = fn(f.body)
             elif name == "inline_single_uses":
                 fn(f, generated, lambda st: True, plain=lambda n: n.startswith("v"))
             elif name == "merge_accumulations":
-                fn(f, lambda st, depth: True)
+                fn(f, lambda st, depth: True, generated)
             elif name == "inline_handles":
                 fn(f, {"_pop"})
             else:

@@ -438,22 +438,24 @@ def _assign_to(st):
     return None
 
 
-def merge_accumulations(fdef: ast.FunctionDef, fits) -> None:
+def merge_accumulations(fdef: ast.FunctionDef, fits, movable=lambda name: False) -> None:
     """``x = A`` followed by ``x = x + B`` (``B`` not reading ``x``; also ``x = x + B - C``...)
     becomes ``x = A + B`` at the place of the second: the same operations in the same order, one
     statement, where ``fits(statement, depth)`` holds (``depth``: 1 for the function's body). The
-    statements in between (plain ones only) must not read or assign ``x``, assign what ``A``
-    reads or change objects in place, and ``A`` must then be pure (it is evaluated later)."""
+    statements in between (if any: only for a name ``movable`` accepts, an adjoint, whose
+    arithmetic is on numbers and arrays) must be plain ones that do not read or assign ``x``,
+    assign what ``A`` reads or change objects in place, and ``A`` must then be pure (it is
+    evaluated later)."""
     for block, depth in _blocks_at(fdef, 1):
         summed = {_assign_to(st) for st in block if _assign_to(st) and _accumulated(st, _assign_to(st))}
         i = 0
         while i < len(block):
-            if _assign_to(block[i]) in summed and _merge_forward(block, i, depth, fits):
+            if _assign_to(block[i]) in summed and _merge_forward(block, i, depth, fits, movable):
                 continue
             i += 1
 
 
-def _merge_forward(block, i, depth, fits) -> bool:
+def _merge_forward(block, i, depth, fits, movable) -> bool:
     st = block[i]
     x = _assign_to(st)
     if x is None or isinstance(st.value, ast.Constant) and st.value.value is None:
@@ -477,8 +479,8 @@ def _merge_forward(block, i, depth, fits) -> bool:
             block[k] = merged
             del block[i]
             return True
-        if not isinstance(nxt, ast.Assign) or x in _loads(nxt) | _stores(nxt) or reads & _stores(nxt) \
-                or _may_change_objects(nxt):
+        if not movable(x) or not isinstance(nxt, ast.Assign) or x in _loads(nxt) | _stores(nxt) \
+                or reads & _stores(nxt) or _may_change_objects(nxt):
             return False
         moved = True
     return False

@@ -22,13 +22,15 @@ from .cleanup import _dotted, _pure
 
 # -- repeated contributions -----------------------------------------------------------------------
 
-def merge_repeated_products(fdef: ast.FunctionDef) -> None:
+def merge_repeated_products(fdef: ast.FunctionDef, names) -> None:
     """Two adjacent terms of a sum, products of the same one or two factors (in any order and
     grouping) and of constants that are powers of two, are equal bit for bit (scaling by a power of
     two is exact, and ``a * b`` is ``b * a``): their sum, exactly twice one of them, is written once
     with the constant doubled (``g * u * 2.0``; ``g * u`` where the constant doubles to 1).
-    ``s + t + t`` becomes ``s + 2 t``: the same in exact arithmetic, rounded once less."""
-    _RepeatedProducts().visit(fdef)
+    ``s + t + t`` becomes ``s + 2 t``: the same in exact arithmetic, rounded once less. Only in
+    the values of names ``names`` accepts (adjoints): the user's arithmetic is left as written."""
+    for st in _assignments(fdef, names):
+        st.value = _RepeatedProducts().visit(st.value)
 
 
 class _RepeatedProducts(ast.NodeTransformer):
@@ -88,10 +90,13 @@ def _power_of_two(value) -> bool:
 
 # -- negations ------------------------------------------------------------------------------------
 
-def fold_negations(fdef: ast.FunctionDef) -> None:
+def fold_negations(fdef: ast.FunctionDef, names) -> None:
     """``a + -b``, ``a + -b * c`` and ``a + -b / c`` become ``a - b``, ``a - b * c``, ``a - b / c``:
-    ``(-b) * c`` is ``-(b * c)`` and ``a + -d`` is ``a - d``, exactly."""
-    for node in [n for n in ast.walk(fdef) if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add)]:
+    ``(-b) * c`` is ``-(b * c)`` and ``a + -d`` is ``a - d``, exactly, for numbers and arrays: only
+    in the values of names ``names`` accepts (adjoints; the user's objects may differ)."""
+    sums = [n for st in _assignments(fdef, names) for n in ast.walk(st.value)
+            if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add)]
+    for node in sums:
         right, leading = node.right, node.right
         while isinstance(leading, ast.BinOp) and isinstance(leading.op, (ast.Mult, ast.Div)):
             leading = leading.left
@@ -106,6 +111,12 @@ def fold_negations(fdef: ast.FunctionDef) -> None:
                 parent = parent.left
             parent.left = leading.operand
         node.op = ast.Sub()
+
+
+def _assignments(fdef, names) -> list:
+    """The plain ``x = value`` statements of ``fdef`` whose ``x`` ``names`` accepts."""
+    return [st for st in ast.walk(fdef) if isinstance(st, ast.Assign) and len(st.targets) == 1
+            and isinstance(st.targets[0], ast.Name) and names(st.targets[0].id)]
 
 
 # -- default arguments ----------------------------------------------------------------------------
