@@ -1232,6 +1232,22 @@ def test_drop_settled_none_tests_decides_tests_of_adjoints_set_before():
     """) == "if r_b is None:\n    c = 0.0 if r_b is None else c\nelse:\n    c = r_b\nreturn c"
 
 
+def test_drop_settled_none_tests_drops_a_copy_of_a_set_adjoint_to_itself_in_a_loop():
+    src = """
+        def f(r_b, xs):
+            t_b = -r_b
+            out = 0.0
+            for x in xs:
+                t_b = t_b
+                out = out + (0.0 if t_b is None else t_b * x)
+            return out
+    """
+    assert settled(src) == "t_b = -r_b\nout = 0.0\nfor x in xs:\n    out = out + t_b * x\nreturn out"
+    f = fdef(src)
+    cleanup_none.drop_settled_none_tests(f, _never_none_call, generated)
+    assert run(f, 2.0, [1.0, 3.0]) == run(fdef(src), 2.0, [1.0, 3.0])
+
+
 def test_drop_settled_none_tests_forgets_what_is_rebound_or_may_be_none():
     for src in ("""
         def f(r_b, c):

@@ -192,7 +192,7 @@ def _settle(stmts, known: set, certain, names) -> list:
             st.orelse = _settle(st.orelse, known | (when_set if test and not test[1] else set()), certain, names)
             known -= _rebinds(st)
         elif isinstance(st, (ast.For, ast.While, ast.AsyncFor)):
-            rebound = _rebinds(st)
+            rebound = _rebinds_but_copies_to_themselves(st)
             st.body = _settle(st.body, known - rebound, certain, names) or [ast.Pass()]
             st.orelse = _settle(st.orelse, known - rebound, certain, names)
             known -= rebound
@@ -207,6 +207,18 @@ def _settle(stmts, known: set, certain, names) -> list:
         elif not isinstance(st, Comment):
             known -= _rebinds(st)
         out.append(st)
+    return out
+
+
+def _rebinds_but_copies_to_themselves(loop) -> set:
+    """Names a loop binds or deletes, leaving out ``x = x`` (which changes nothing where ``x`` is set)."""
+    out = _rebinds_head(loop)
+    for n in ast.walk(ast.Module(loop.body + loop.orelse, [])):
+        if isinstance(n, ast.stmt) and not hasattr(n, "body"):
+            if not (_assign_to(n) is not None and isinstance(n.value, ast.Name) and n.value.id == n.targets[0].id):
+                out |= _rebinds(n)
+        elif isinstance(n, ast.stmt):
+            out |= _rebinds_head(n)
     return out
 
 

@@ -124,9 +124,7 @@ def ring_energy_bwd(_c, _rv_b, x):
     total_b = _vjp.div(_rv_b, _t6)
     for _k1 in reversed(_pop()):
         # adjoint of line 19: total = total + xi * xi
-        _t4_b = total_b
-        total_b = total_b
-        xi_b = 2.0 * (_t4_b * xi)
+        xi_b = 2.0 * (total_b * xi)
         # adjoint of line 18: for xi in x:
         xi = _pop()
         if _rt.sole_list(x_b):
