@@ -2,8 +2,11 @@
 
 - ir.py: what IR statements read and write, and their atoms as fresh ast nodes;
 - cleanup.py: prune_inits, propagate_copies, remove_dead_stores, inline_single_uses,
-  drop_orphan_comments, init_statements (where each must act, and where it must not), and a
-  property test: random functions over floats compute the same result after every pass;
+  merge_accumulations, inline_handles, drop_orphan_comments, init_statements (where each must act,
+  and where it must not), and a property test: random functions over floats compute the same
+  result, pop the same tape entries and make the same calls after every pass;
+- cleanup_exprs.py: merge_repeated_products, fold_negations, drop_default_arguments;
+- cleanup_none.py: nest_guarded_chains, drop_settled_none_tests;
 - sweep_state.py: merging adjoint states;
 - liveness.py: the call-tree liveness solve on small programs (tests/passes_models.py);
 - plans.py: what reversing each statement of a small program contributes and reads.
@@ -18,7 +21,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from nbadjoint.transform import cleanup, ir
+from nbadjoint.transform import cleanup, cleanup_exprs, cleanup_none, ir
 from nbadjoint.transform.sweep_ast import Comment
 from nbadjoint.transform.sweep_state import DEAD, LIVE, UNKNOWN, _int_literal, _merge, _single_index
 
@@ -777,6 +780,506 @@ def test_inline_single_uses_moves_a_temporary_into_a_read_that_is_in_the_same_lo
     """) == "y = 0.0\nfor i in range(n):\n    y = y + x * i\nreturn y"
 
 
+def test_inline_single_uses_writes_a_tape_read_at_its_one_read():
+    assert inlined("""
+        def f(_c, g):
+            _m1 = _c.tape.pop()
+            t_b = _rt.add(g, _m1)
+            return t_b
+    """) == "return _rt.add(g, _c.tape.pop())"
+    assert inlined("""
+        def f(_c, g, u):
+            _m1 = _pop()
+            t_b = h_bwd(_c, g, _m1)
+            return t_b
+    """) == "t_b = h_bwd(_c, g, _pop())\nreturn t_b"      # (the call runs after its arguments)
+
+
+def test_inline_single_uses_keeps_a_tape_read_where_the_tape_is_read_in_between():
+    src = """
+        def f(_c, g):
+            _m1 = _pop()
+            u = _pop()
+            t_b = _rt.add(g, _m1)
+            return t_b + u
+    """
+    assert inlined(src).startswith("_m1 = _pop()\nu = _pop()")
+    src = """
+        def f(_c, g):
+            _m1 = _pop()
+            u = h_bwd(_c, g)
+            return _rt.add(g, _m1) + u
+    """
+    assert inlined(src).startswith("_m1 = _pop()\nu = h_bwd(_c, g)")
+
+
+def test_inline_single_uses_keeps_a_tape_read_its_statement_may_not_reach_or_reaches_late():
+    for use in ("g if g is None else _m1", "g is None or _m1", "[_m1 for i in range(2)]",
+                "h_bwd(_c, g) + _m1", "_rt.add(h_bwd(_c, g), _m1)"):
+        src = f"""
+            def f(_c, g):
+                _m1 = _pop()
+                t_b = {use}
+                return t_b
+        """
+        assert inlined(src).startswith("_m1 = _pop()"), use
+    assert inlined("""
+        def f(_c, g):
+            _m1 = _pop()
+            t_b = 1.0 if _m1 is None else g
+            return t_b
+    """) == "return 1.0 if _pop() is None else g"       # (an if's test always runs)
+
+
+def test_inline_single_uses_moves_a_value_that_reads_the_tape_only_where_the_tape_is_untouched():
+    assert inlined("""
+        def f(_c, g, d):
+            _t2_b = _vjp.mean_grad(g, _c.tape.pop())
+            d_b = 2.0 * (_t2_b * d)
+            return d_b
+    """) == "return 2.0 * (_vjp.mean_grad(g, _c.tape.pop()) * d)"
+    assert inlined("""
+        def f(_c, g, d):
+            _t2_b = _vjp.mean_grad(g, _c.tape.pop())
+            e = _pop()
+            d_b = 2.0 * (_t2_b * d)
+            return d_b + e
+    """).startswith("_t2_b = _vjp.mean_grad(g, _c.tape.pop())\ne = _pop()")
+
+
+def test_inline_single_uses_writes_a_plain_adjoint_at_its_one_read():
+    def inline_plain(src):
+        f = fdef(src)
+        cleanup.inline_single_uses(f, generated, lambda st: True, plain=lambda n: n.endswith("_a"))
+        return body(f)
+    assert inline_plain("""
+        def f(d_a, dx):
+            advective_a = -d_a
+            t = _vjp.div(advective_a, 2.0 * dx)
+            return t
+    """) == "t = _vjp.div(-d_a, 2.0 * dx)\nreturn t"
+    assert inline_plain("""
+        def f(d_a, dx):
+            advective_a = d_a * 2.0
+            t = _vjp.div(advective_a, 2.0 * dx)
+            return t
+    """).startswith("advective_a = d_a * 2.0")          # (a computed adjoint keeps its name)
+    assert inline_plain("""
+        def f(d_a, dx):
+            advective_a = -d_a
+            d_a = dx
+            return advective_a + d_a
+    """).startswith("advective_a = -d_a")
+
+
+# == cleanup.merge_accumulations =====================================================================
+
+def merged(src, fits=lambda st, depth: True) -> str:
+    f = fdef(src)
+    cleanup.merge_accumulations(f, fits, generated)
+    return body(f)
+
+
+def test_merge_accumulations_joins_a_copy_and_later_sums_in_order():
+    src = """
+        def f(r, a, b, c, t):
+            u_b = r
+            x_b = t * 2.0
+            u_b = u_b + a + b
+            u_b = u_b - c
+            return u_b + x_b
+    """
+    assert merged(src) == "x_b = t * 2.0\nu_b = r + a + b - c\nreturn u_b + x_b"
+    f = fdef(src)
+    cleanup.merge_accumulations(f, lambda st, depth: True, generated)
+    args = (0.1, 1e16, -1e16, 0.3, 2.0)
+    assert run(f, *args) == run(fdef(src), *args)
+
+
+def test_merge_accumulations_moves_only_adjoints_past_other_statements():
+    src = """
+        def f(r, a, t):
+            u = r
+            x_b = t * 2.0
+            u = u + a
+            return u + x_b
+    """
+    assert merged(src).startswith("u = r\nx_b = t * 2.0\n")
+    assert merged(src.replace("            x_b = t * 2.0\n", "")) == "u = r + a\nreturn u + x_b"
+
+
+def test_merge_accumulations_stops_at_a_read_or_write_of_the_sum_or_of_what_it_moves():
+    for between in ("y = u_b * 2.0", "r = 3.0", "u_b = r", "r[0] = 1.0", "y = h(r)"):
+        src = f"""
+            def f(r, a):
+                u_b = r
+                {between}
+                u_b = u_b + a
+                return u_b
+        """
+        assert merged(src).startswith("u_b = r\n"), between
+
+
+def test_merge_accumulations_moves_only_pure_values_and_never_across_a_branch_or_loop():
+    assert merged("""
+        def f(r, a):
+            u_b = h(r)
+            y = a * 2.0
+            u_b = u_b + a
+            return u_b + y
+    """).startswith("u_b = h(r)\n")
+    assert merged("""
+        def f(r, a):
+            u_b = h(r)
+            u_b = u_b + a
+            return u_b
+    """) == "u_b = h(r) + a\nreturn u_b"           # (adjacent: nothing moves)
+    assert merged("""
+        def f(r, a, c):
+            u_b = r
+            if c:
+                y = 1.0
+            u_b = u_b + a
+            return u_b
+    """).startswith("u_b = r\nif c:")
+
+
+def test_merge_accumulations_leaves_a_sum_that_reads_the_name_twice_and_asks_fits_with_the_depth():
+    assert merged("""
+        def f(r, a):
+            u_b = r
+            u_b = u_b + u_b * a
+            return u_b
+    """).startswith("u_b = r\n")
+    depths = []
+    merged("""
+        def f(r, a, n):
+            for i in range(n):
+                u_b = r
+                u_b = u_b + a
+            return u_b
+    """, fits=lambda st, depth: depths.append(depth) or False)
+    assert depths == [2]
+
+
+# == cleanup_exprs ==================================================================================
+
+def exprs(src, fn) -> str:
+    f = fdef(src)
+    fn(f)
+    return body(f)
+
+
+def adjoint_value(expr, fn, params="a, b, c, g, s, u, v, w") -> str:
+    """``expr`` assigned to an adjoint, after the pass ``fn``: its value as printed."""
+    f = fdef(f"def f({params}):\n    x_b = {expr}\n    return x_b")
+    fn(f, generated)
+    return unparse(f.body[0].value)
+
+
+def test_merge_repeated_products_writes_twice_an_equal_term_once():
+    pass_ = cleanup_exprs.merge_repeated_products
+    assert adjoint_value("s + g * (0.5 * u) + g * u * 0.5", pass_) == "s + g * u"
+    assert adjoint_value("g * (2.0 * u) + u * g * 2.0", pass_) == "g * u * 4.0"
+    for src in ("g * (3.0 * u) + g * u * 3.0",      # (3 u is rounded: the two terms differ)
+                "g * (0.5 * u) + g * v * 0.5", "g * (0.5 * u) - g * u * 0.5",
+                "g * (0.5 * u * w) + g * u * w * 0.5", "g * (0.5 * h(u)) + g * h(u) * 0.5"):
+        assert adjoint_value(src, pass_) == src
+
+
+def test_merge_repeated_products_leaves_the_users_arithmetic_alone():
+    src = "def f(g, u):\n    y = g * (0.5 * u) + g * u * 0.5\n    return y"
+    f = fdef(src)
+    cleanup_exprs.merge_repeated_products(f, generated)
+    assert body(f) == body(fdef(src))
+
+
+def test_merge_repeated_products_is_bitwise_the_sum_of_the_two_terms():
+    import numpy as np
+    rng = np.random.default_rng(3)
+    g, u = rng.standard_normal(2000) * 1e3, rng.standard_normal(2000)
+    src = "def f(g, u):\n    x_b = g * (0.5 * u) + g * u * 0.5\n    return x_b"
+    f = fdef(src)
+    cleanup_exprs.merge_repeated_products(f, generated)
+    assert "x_b = g * u" in body(f)
+    assert np.array_equal(run(f, g, u), run(fdef(src), g, u))
+
+
+def test_fold_negations_subtracts_instead_of_adding_a_negation_bitwise_equal():
+    import numpy as np
+    pass_ = cleanup_exprs.fold_negations
+    assert adjoint_value("a + -b * c + -b + -b / c", pass_) == "a - b * c - b - b / c"
+    src = "def f(a, b, c):\n    x_b = a + -b * c + -b + -b / c\n    return x_b"
+    rng = np.random.default_rng(4)
+    args = [rng.standard_normal(500) for _ in range(3)]
+    f = fdef(src)
+    pass_(f, generated)
+    assert np.array_equal(run(f, *args), run(fdef(src), *args))
+    assert adjoint_value("a * -b + -1.0 * b", pass_) == "a * -b + -1.0 * b"
+    assert exprs("def f(a, b):\n    y = a + -b\n    return y", lambda f: pass_(f, generated)) == \
+        "y = a + -b\nreturn y"                 # (the user's objects: left as written)
+
+
+def test_drop_default_arguments_leaves_out_trailing_defaults_of_runtime_helpers():
+    pass_ = cleanup_exprs.drop_default_arguments
+    assert exprs("def f(g, m):\n    return _vjp.mean_grad(g, m, None, False)", pass_) == \
+        "return _vjp.mean_grad(g, m)"
+    assert exprs("def f(g, m):\n    return _vjp.mean_grad(g, m, 0, False)", pass_) == \
+        "return _vjp.mean_grad(g, m, 0)"
+    assert exprs("def f(g):\n    return _vjp.roll_grad(g, 1, None)", pass_) == "return _vjp.roll_grad(g, 1)"
+    for src in ("return _vjp.mean_grad(g, m, None, 0)", "return np.roll(g, 1, None)",
+                "return _vjp.mean_grad(g, m, axis=None)", "return _vjp.no_such_helper(g, None)"):
+        assert exprs(f"def f(g, m):\n    {src}", pass_) == src
+
+
+# == cleanup.inline_handles ========================================================================
+
+def handles(src, most=3) -> str:
+    f = fdef(src)
+    cleanup.inline_handles(f, {"_pop", "_ck"}, most)
+    return body(f)
+
+
+def test_inline_handles_writes_a_handle_read_a_few_times_outside_loops_at_its_reads():
+    assert handles("""
+        def f(_c, n):
+            _pop = _c.tape.pop
+            u = _pop()
+            for i in reversed(_pop()):
+                n = n + i
+            return u + n
+    """) == "u = _c.tape.pop()\nfor i in reversed(_c.tape.pop()):\n    n = n + i\nreturn u + n"
+
+
+def test_inline_handles_keeps_a_handle_read_in_a_loop_or_read_often():
+    src = """
+        def f(_c, n):
+            _pop = _c.tape.pop
+            u = _pop()
+            for i in range(n):
+                u = u + _pop()
+            return u
+    """
+    assert handles(src).startswith("_pop = _c.tape.pop")
+    src = """
+        def f(_c):
+            _ck = _c.ck
+            return _ck['a'] + _ck['b'] + _ck['c'] + _ck['d']
+    """
+    assert handles(src).startswith("_ck = _c.ck")
+    assert handles(src, most=4) == "return _c.ck['a'] + _c.ck['b'] + _c.ck['c'] + _c.ck['d']"
+    assert handles("""
+        def f(_c):
+            _ck = CONTEXT.ck
+            return _ck['a']
+    """).startswith("_ck = CONTEXT.ck")        # (not read from a parameter: a call may rebind it)
+
+
+# == cleanup_none ===================================================================================
+
+def _never_none_call(call) -> bool:
+    return cleanup._dotted(call.func).startswith("_vjp.")
+
+
+def nested(src) -> str:
+    f = fdef(src, inits=1)
+    cleanup_none.nest_guarded_chains(f, _never_none_call, generated)
+    return body(f)
+
+
+def settled(src, inits=0) -> str:
+    f = fdef(src, inits=inits)
+    cleanup_none.drop_settled_none_tests(f, _never_none_call, generated)
+    return body(f)
+
+
+def test_nest_guarded_chains_runs_a_test_that_follows_from_the_one_before_inside_it():
+    out = nested("""
+        def f(r_b, dx):
+            t_b = s_b = None
+            if r_b is not None:
+                t_b = -_vjp.div(r_b, dx)
+            if t_b is not None:
+                s_b = t_b * 2.0
+            if s_b is not None:
+                u_b = s_b + 1.0
+            return s_b
+    """)
+    assert out == ("t_b = s_b = None\nif r_b is not None:\n    t_b = -_vjp.div(r_b, dx)\n    s_b = t_b * 2.0\n"
+                   "    u_b = s_b + 1.0\nreturn s_b")
+
+
+def test_nest_guarded_chains_leaves_a_test_the_first_block_does_not_decide():
+    for value in ("g(r_b)", "r_b if dx else None", "q_b", "_vjp.f(q_b)"):      # (may be None)
+        src = f"""
+            def f(r_b, q_b, dx):
+                t_b = None
+                if r_b is not None:
+                    t_b = {value}
+                if t_b is not None:
+                    dx = 2.0
+                return dx
+        """
+        assert "\nif t_b is not None:" in nested(src), value
+    for src in ("""
+        def f(r_b, dx):
+            t_b = None
+            t_b = dx
+            if r_b is not None:
+                t_b = -r_b
+            if t_b is not None:
+                dx = 2.0
+            return dx
+    """, """
+        def f(r_b, dx):
+            t_b = None
+            if r_b is not None:
+                t_b = -r_b
+                t_b = g(dx)
+            if t_b is not None:
+                dx = 2.0
+            return dx
+    """, """
+        def f(r_b, t_b, dx):
+            if r_b is not None:
+                t_b = -r_b
+            if t_b is not None:
+                dx = 2.0
+            return dx
+    """, """
+        def f(r_b, dx):
+            t_b = None
+            if r_b is not None:
+                if dx:
+                    t_b = -r_b
+            if t_b is not None:
+                dx = 2.0
+            return dx
+    """, """
+        def f(r_b, dx):
+            t_b = None
+            if r_b is not None:
+                t_b = -r_b
+            else:
+                dx = 1.0
+            if t_b is not None:
+                dx = 2.0
+            return dx
+    """):
+        assert "\nif t_b is not None:" in nested(src), src
+
+
+def test_nest_guarded_chains_keeps_the_result_of_both_paths():
+    src = """
+        def f(r_b, dx):
+            t_b = s_b = None
+            if r_b is not None:
+                t_b = -_vjp.div(r_b, dx)
+            if t_b is not None:
+                s_b = t_b * 2.0
+            return s_b
+    """
+    ns = {"_vjp": type("V", (), {"div": staticmethod(lambda a, b: a / b)})}
+    f = fdef(src, inits=1)
+    cleanup_none.nest_guarded_chains(f, _never_none_call, generated)
+    for r in (None, 3.0):
+        assert run(f, r, 2.0, ns=ns) == run(fdef(src, inits=1), r, 2.0, ns=ns)
+
+
+def test_nest_guarded_chains_in_a_loop_needs_the_reset_that_makes_the_name_none_again():
+    src = """
+        def f(r_b, n):
+            t_b = s_b = None
+            for i in range(n):
+                if r_b is not None:
+                    t_b = -r_b
+                if t_b is not None:
+                    s_b = t_b * 2.0 if s_b is None else s_b + t_b
+                    t_b = None
+                r_b = None if i == 1 else r_b
+            return s_b
+    """
+    out = nested(src)
+    assert "    if r_b is not None:\n        t_b = -r_b\n        s_b = " in out and out.count("is not None") == 1
+    f = fdef(src, inits=1)
+    cleanup_none.nest_guarded_chains(f, _never_none_call, generated)
+    for r in (None, 1.5):
+        assert run(f, r, 4) == run(fdef(src, inits=1), r, 4)
+    set_line = "                    t_b = -r_b\n"
+    for src in (src.replace("                    t_b = None\n", ""),          # (set in one pass, tested in the next)
+                src.replace(set_line, set_line + "                    continue\n")):
+        assert nested(src).count("is not None") == 2, src
+
+
+def test_drop_settled_none_tests_decides_tests_of_adjoints_set_before():
+    assert settled("""
+        def f(r_b, c):
+            x_b = -r_b
+            y_b = c if x_b is None else x_b + c
+            if x_b is not None:
+                y_b = y_b * 2.0
+            if x_b is None:
+                y_b = 0.0
+            x_b = x_b
+            return y_b
+    """) == "x_b = -r_b\ny_b = x_b + c\ny_b = y_b * 2.0\nreturn y_b"
+    assert settled("""
+        def f(r_b, c):
+            if r_b is None:
+                c = 0.0 if r_b is None else c
+            else:
+                c = c if r_b is None else r_b
+            return c
+    """) == "if r_b is None:\n    c = 0.0 if r_b is None else c\nelse:\n    c = r_b\nreturn c"
+
+
+def test_drop_settled_none_tests_drops_a_copy_of_a_set_adjoint_to_itself_in_a_loop():
+    src = """
+        def f(r_b, xs):
+            t_b = -r_b
+            out = 0.0
+            for x in xs:
+                t_b = t_b
+                out = out + (0.0 if t_b is None else t_b * x)
+            return out
+    """
+    assert settled(src) == "t_b = -r_b\nout = 0.0\nfor x in xs:\n    out = out + t_b * x\nreturn out"
+    f = fdef(src)
+    cleanup_none.drop_settled_none_tests(f, _never_none_call, generated)
+    assert run(f, 2.0, [1.0, 3.0]) == run(fdef(src), 2.0, [1.0, 3.0])
+
+
+def test_drop_settled_none_tests_forgets_what_is_rebound_or_may_be_none():
+    for src in ("""
+        def f(r_b, c):
+            x_b = -r_b
+            x_b = g(c)
+            return 1.0 if x_b is None else x_b
+    """, """
+        def f(r_b, c):
+            x_b = -r_b
+            if c:
+                x_b = None
+            return 1.0 if x_b is None else x_b
+    """, """
+        def f(r_b, c, n):
+            x_b = -r_b
+            for i in range(n):
+                y = 1.0 if x_b is None else x_b
+                x_b = None
+            return y
+    """, """
+        def f(r_b, c):
+            x = -r_b
+            return 1.0 if x is None else x
+    """, """
+        def f(r_b, q_b):
+            x_b = _vjp.f(q_b)
+            return 1.0 if x_b is None else x_b
+    """):
+        assert "is None" in settled(src), src
+
+
 # == cleanup.drop_orphan_comments ==================================================================
 
 def texts(stmts):
@@ -834,13 +1337,15 @@ class _Runtime:
 
 class _Generator:
     """A random function of floats: user variables ``v*``, generated ``*_b`` (some read only where
-    they may be unassigned, behind ``is not None``), branches, short loops, an impure call that logs."""
+    they may be unassigned, behind ``is not None``), branches, short loops, an impure call that logs,
+    one that pops the tape, tape reads, negated copies, repeated products and ``+ -``."""
 
     def __init__(self, rng: random.Random):
         self.rng = rng
         self.generated = [f"t{k}_b" for k in range(6)]
         self.user = [f"v{k}" for k in range(3)]
         self.results = 0
+        self.chained = []                   # names set once, behind a test (initialised to None)
 
     def atom(self, defined):
         rng = self.rng
@@ -907,6 +1412,47 @@ class _Generator:
                 lines.append(f"{pad}{r_name} = pair({self.expr(defined, maybe)}, {self.expr(defined, maybe)})")
                 lines.append(f"{pad}{target} = {r_name}[{rng.choice([0, 1])}]")
                 defined = defined | {target}
+            elif r < 0.72:
+                self.results += 1                                   # _m = _pop(); ...; x = <reads _m once>
+                m, target = f"_m{self.results}", rng.choice(self.generated + self.user)
+                lines.append(f"{pad}{m} = {rng.choice(['_pop()', '_c.tape.pop()'])}")
+                between = rng.random()
+                if between < 0.3:
+                    lines.append(f"{pad}{rng.choice(self.user)} = {self.expr(defined, maybe)}")
+                elif between < 0.4:
+                    lines.append(f"{pad}{rng.choice(self.user)} = _pop()")
+                lines.append(f"{pad}{target} = {self.tape_read(m, defined, maybe)}")
+                defined = defined | {target}
+            elif r < 0.76 and defined:
+                target = rng.choice(self.generated + self.user)      # a_b = -b_b
+                lines.append(f"{pad}{target} = -{rng.choice(sorted(defined))}")
+                defined = defined | {target}
+            elif r < 0.8 and defined:
+                a, b = rng.choice(sorted(defined)), rng.choice(sorted(defined))      # g * (c * u) + g * u * c
+                c = rng.choice(["0.5", "2.0", "0.25", "3.0"])
+                target = rng.choice(self.generated + self.user)
+                lines.append(f"{pad}{target} = {a} * ({c} * {b}) + {rng.choice([f'{a} * {b}', f'{b} * {a}'])} * {c}")
+                defined = defined | {target}
+            elif r < 0.84 and defined & set(self.generated + self.user):
+                target = rng.choice(sorted(defined & set(self.generated + self.user)))   # x = x + -a * c
+                lines.append(f"{pad}{target} = {target} + -{self.atom(defined - {target})} * "
+                             f"{self.atom(defined - {target})}")
+            elif r < 0.88 and depth < 2:
+                a = rng.choice(self.generated)                      # if a_b is not None: c_b = -a_b
+                self.results += 1                                   # if c_b is not None: ...
+                c = f"c{self.results}_b"
+                self.chained.append(c)
+                lines.append(f"{pad}if {a} is not None:")
+                lines.append(f"{pad}    {c} = {rng.choice([f'-{a}', f'{a} * 2.0', f'_rt.add({a}, 1.0)'])}")
+                inner = self.block(set(defined) | {a, c}, maybe - {a}, depth + 1, rng.randint(0, 1), lines,
+                                   pad + "    ")
+                maybe |= {n for n in inner - defined if n in self.generated} | {c}
+                lines.append(f"{pad}if {c} is not None:")
+                inner = self.block(set(defined) | {c}, maybe - {c}, depth + 1, rng.randint(1, 2), lines,
+                                   pad + "    ")
+                maybe |= {n for n in inner - defined if n in self.generated}
+                if rng.random() < 0.5:
+                    lines.append(f"{pad}    {c} = None")            # (reset after use, as in a loop body)
             else:
                 target = rng.choice(self.generated + self.user)
                 lines.append(f"{pad}{target} = {self.expr(defined, maybe)}")
@@ -914,11 +1460,19 @@ class _Generator:
             maybe -= defined
         return defined
 
+    def tape_read(self, m, defined, maybe) -> str:
+        """An expression reading ``m`` once: first, after an impure call, or where it may not run."""
+        e = self.expr(defined, maybe)
+        return self.rng.choice([f"({e} + {m})", f"({m} * {e})", f"log({m})", f"_rt.add({e}, {m})",
+                                f"(log({e}) + {m})", f"({m} if {e} > 0.0 else 0.5)",
+                                f"(0.5 if {m} > 0.0 else {e})"])
+
     def function(self) -> str:
-        lines = ["def f(x, y):", "    " + " = ".join(self.generated) + " = None"]
+        lines = ["def f(_c, x, y):", None, "    _pop = _c.tape.pop"]
         maybe = set()
         defined = self.block({"x", "y"}, maybe, 0, self.rng.randint(2, 10), lines, "    ")
         lines.append(f"    return {self.expr(defined, maybe - defined)}")
+        lines[1] = "    " + " = ".join(self.generated + self.chained) + " = None"
         return "\n".join(lines) + "\n"
 
 
@@ -940,19 +1494,47 @@ def _parse_with_comments(src: str) -> ast.FunctionDef:
 
 
 def _tidy(f, backward=False):
-    """The passes in the order of sweeps.tidy, every ``*_b`` name generated (and, as in a backward
-    sweep, every name droppable when ``backward``)."""
+    """The passes in the order of sweeps.tidy, every ``*_b`` name generated, ``*_b`` and ``v*``
+    adjoints (and, as in a backward sweep, every name droppable when ``backward``)."""
     droppable = (lambda name: True) if backward else generated
+    user = lambda name: name.startswith("v")        # noqa: E731 (the user's variables of _Generator)
+    adjoint = lambda name: generated(name) or user(name)        # noqa: E731
+    fits = lambda st, depth: 4 * depth + len(unparse(st)) <= 100       # noqa: E731
     cleanup.prune_inits(f)
     cleanup.remove_dead_stores(f, droppable)
-    cleanup.propagate_copies(f, generated, returned=lambda name: name.startswith("v"))
+    cleanup_none.nest_guarded_chains(f, _no_call_is_certain, adjoint)
+    cleanup_none.drop_settled_none_tests(f, _no_call_is_certain, adjoint)
+    cleanup.prune_inits(f)
+    cleanup.propagate_copies(f, generated, returned=user)
     cleanup.name_temporaries(f, generated)
     cleanup.remove_dead_stores(f, droppable)
     cleanup.inline_call_results(f)
-    cleanup.inline_single_uses(f, generated, lambda st: len(unparse(st)) <= 80)
-    cleanup.merge_accumulations(f, lambda st: len(unparse(st)) <= 80)
+    cleanup_exprs.drop_default_arguments(f)
+    cleanup.inline_single_uses(f, generated, lambda st: len(unparse(st)) <= 80, plain=user)
+    cleanup_exprs.fold_negations(f, adjoint)
+    cleanup.merge_accumulations(f, fits, adjoint)
+    cleanup_exprs.merge_repeated_products(f, adjoint)
+    cleanup.merge_accumulations(f, fits, adjoint)
+    cleanup_none.nest_guarded_chains(f, _no_call_is_certain, adjoint)
+    cleanup_none.drop_settled_none_tests(f, _no_call_is_certain, adjoint)
+    cleanup.prune_inits(f)
+    cleanup.remove_dead_stores(f, droppable)
+    cleanup.propagate_copies(f, generated, returned=user)
+    cleanup.merge_accumulations(f, fits, adjoint)
+    cleanup.inline_handles(f, {"_pop"})
     cleanup.prune_inits(f)
     f.body = cleanup.drop_orphan_comments(f.body)
+
+
+def _no_call_is_certain(call) -> bool:
+    return False                    # (log, pair and _rt.add of the random functions may, for all the passes know)
+
+
+class _Context:
+    """The ``_c`` of a generated sweep: a tape to pop."""
+
+    def __init__(self):
+        self.tape = [0.25 * k - 3.0 for k in range(48)]
 
 
 def _outcome(f, x, y):
@@ -962,14 +1544,16 @@ def _outcome(f, x, y):
         calls.append(v)
         return v * 0.5
 
-    def pair(a, b):
+    c = _Context()
+
+    def pair(a, b):                         # (as a callee's backward sweep does, it pops the tape)
         calls.append(("pair", a, b))
-        return (a * 2.0, b - 1.0)
+        return (a * 2.0 + c.tape.pop(), b - 1.0)
     try:
-        value = run(f, x, y, ns={"_rt": _Runtime, "log": log, "pair": pair})
+        value = run(f, c, x, y, ns={"_rt": _Runtime, "log": log, "pair": pair})
     except (TypeError, UnboundLocalError, NameError) as e:      # a wrong program fails: report it
         value = f"{type(e).__name__}: {e}"
-    return repr(value), [repr(c) for c in calls]
+    return repr(value), [repr(c) for c in calls], len(c.tape)
 
 
 @pytest.mark.parametrize("backward", [False, True], ids=["forward", "backward"])
@@ -981,7 +1565,7 @@ def test_all_passes_keep_the_result_of_random_functions(backward):
         original = _parse_with_comments(src)
         before = [_outcome(original, x, y) for x, y in ((1.25, -0.5), (-2.0, 3.0))]
         assert all(not v.strip("'\"").startswith(("TypeError", "UnboundLocalError", "NameError"))
-                   for v, _ in before), src
+                   for v, _, _ in before), src
         tidied = _parse_with_comments(src)
         _tidy(tidied, backward)
         after = [_outcome(tidied, x, y) for x, y in ((1.25, -0.5), (-2.0, 3.0))]
@@ -998,20 +1582,27 @@ def test_the_random_functions_exercise_every_pass():
     rng = random.Random(7)
     acted = {"prune_inits": 0, "propagate_copies": 0, "remove_dead_stores": 0, "inline_single_uses": 0,
              "drop_orphan_comments": 0, "name_temporaries": 0, "inline_call_results": 0,
-             "merge_accumulations": 0}
+             "merge_accumulations": 0, "fold_negations": 0, "merge_repeated_products": 0, "inline_handles": 0,
+             "nest_guarded_chains": 0, "drop_settled_none_tests": 0}
     for _ in range(200):
         f = _parse_with_comments(_Generator(rng).function())
         for name in acted:
             before = ast.dump(ast.Module(f.body, []))
-            fn = getattr(cleanup, name)
-            if name == "prune_inits":
+            fn = getattr(cleanup, name, None) or getattr(cleanup_exprs, name, None) or getattr(cleanup_none, name)
+            if name in ("nest_guarded_chains", "drop_settled_none_tests"):
+                fn(f, _no_call_is_certain, generated)
+            elif name in ("fold_negations", "merge_repeated_products"):
+                fn(f, generated)
+            elif name in ("prune_inits", "inline_call_results"):
                 fn(f)
             elif name == "drop_orphan_comments":
                 f.body = fn(f.body)
-            elif name in ("inline_single_uses", "merge_accumulations"):
-                fn(f, *((generated,) if name == "inline_single_uses" else ()), lambda st: True)
-            elif name == "inline_call_results":
-                fn(f)
+            elif name == "inline_single_uses":
+                fn(f, generated, lambda st: True, plain=lambda n: n.startswith("v"))
+            elif name == "merge_accumulations":
+                fn(f, lambda st, depth: True, generated)
+            elif name == "inline_handles":
+                fn(f, {"_pop"})
             else:
                 fn(f, generated)
             acted[name] += ast.dump(ast.Module(f.body, [])) != before

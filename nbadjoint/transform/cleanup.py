@@ -4,7 +4,15 @@
   reach before they are assigned (adjoints are otherwise created where first written);
 - ``propagate_copies``: ``_t2_b = _t3_b`` followed by reads of ``_t2_b`` reads ``_t3_b`` instead;
 - ``remove_dead_stores``: an assignment of a pure expression to a generated name nothing reads
-  afterwards is dropped.
+  afterwards is dropped;
+- ``inline_single_uses``: a temporary read once (a tape read, ``_m1 = _c.tape.pop()``, where
+  nothing touches the tape in between; an adjoint whose value is a plain ``-d_b``) is written at
+  its read;
+- ``merge_accumulations``: ``x = A`` and a later ``x = x + B`` become ``x = A + B``;
+- ``inline_handles``: ``_pop = _c.tape.pop`` read a few times, never in a loop, is written at its
+  reads.
+
+Passes on expressions (repeated contributions, ``+ -``, default arguments) are in cleanup_exprs.py.
 
 Each pass takes a ``FunctionDef`` and changes it in place; only generated names (those the
 ``generated`` predicate accepts) are renamed or dropped, never the user's variables.
@@ -17,7 +25,7 @@ from .sweep_ast import Comment
 from .templates import clone
 
 _PURE_CALLS = {"_rt.ub", "_rt.ubl", "_rt.summed", "_rt.add", "_vjp.div", "_vjp.ub_seq", "_vjp.ubl_seq",
-               "_vjp.roll_grad"}
+               "_vjp.roll_grad", "_vjp.mean_grad", "_vjp.sum_grad"}
 
 
 # Calls that change only the tape: no expression of the sweep reads it, so one may move past them
@@ -178,12 +186,7 @@ def _read_outside(fdef, block, name) -> bool:
 
 def _blocks(node):
     """Every statement list of a tree, outermost first."""
-    for field in ("body", "orelse"):
-        stmts = getattr(node, field, None)
-        if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.stmt):
-            yield stmts
-            for st in list(stmts):
-                yield from _blocks(st)
+    return (stmts for stmts, _ in _blocks_at(node, 1))
 
 
 # -- dead stores ----------------------------------------------------------------------------------
@@ -196,9 +199,10 @@ def _dotted(node) -> str:
     return ""
 
 
-def _pure(node) -> bool:
+def _pure(node, also=frozenset()) -> bool:
+    """Does evaluating ``node`` change nothing (its calls pure, or in ``also``)?"""
     for n in ast.walk(node):
-        if isinstance(n, ast.Call) and _dotted(n.func) not in _PURE_CALLS:
+        if isinstance(n, ast.Call) and _dotted(n.func) not in _PURE_CALLS and _dotted(n.func) not in also:
             return False
         if isinstance(n, (ast.NamedExpr, ast.Await, ast.Yield, ast.YieldFrom)):
             return False
@@ -297,40 +301,101 @@ def _may_change_objects(st) -> bool:
     return False
 
 
-def inline_single_uses(fdef: ast.FunctionDef, generated, fits) -> None:
+def inline_single_uses(fdef: ast.FunctionDef, generated, fits, plain=lambda name: False) -> None:
     """``t = <pure expression>`` read once, by a later plain statement of the same block, with
     nothing it reads assigned in between: the expression takes the place of the read (the same
-    tree, so the same arithmetic) where ``fits(statement)`` still holds."""
+    tree, so the same arithmetic) where ``fits(statement)`` still holds.
+
+    ``t`` is a generated name; or a tape read (``_m1 = _c.tape.pop()``); or a name ``plain``
+    accepts (an adjoint) whose value is a name or a negated name (``advective_b = -diffusive_b``).
+    A value that reads the tape moves only where nothing in between touches the tape or calls
+    anything impure, and only to a read that is certainly evaluated before any impure call of its
+    statement: the tape is read in the same order."""
+    stores, loads = _count_names(fdef, ast.Store), _count_names(fdef, ast.Load)
     changed = True
-    while changed:
+    while changed:              # (moving an expression keeps the counts of the names it reads)
         changed = False
-        stores, loads = _count_names(fdef, ast.Store), _count_names(fdef, ast.Load)
         for block in _blocks(fdef):
-            for i, st in enumerate(block):
-                if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
+            i = 0
+            while i < len(block):
+                st = block[i]
+                name = _assign_to(st)
+                if name is not None and stores.get(name) == 1 and loads.get(name) == 1 and \
+                        _inlinable(name, st.value, generated, plain) and \
+                        _inline_at_read(block, i, name, st.value, _reads_tape(st.value), fits):
+                    stores[name] = loads[name] = 0
+                    changed = True
                     continue
-                name = st.targets[0].id
-                if not generated(name) or stores.get(name) != 1 or loads.get(name) != 1 or not _pure(st.value):
-                    continue
-                reads = _loads(st.value)
-                for k in range(i + 1, len(block)):
-                    later = block[k]
-                    if name in _loads(later):
-                        if isinstance(later, (ast.Assign, ast.Expr, ast.Return)) and not isinstance(later, Comment):
-                            new = ReplaceReads(name, st.value).visit(clone(later))
-                            if fits(new):
-                                block[k] = new
-                                del block[i]
-                                changed = True
-                        break
-                    if reads & _stores(later) or _may_change_objects(later) or \
-                            isinstance(later, (ast.If, ast.For, ast.While)) and \
-                            reads & {n.id for n in ast.walk(later) if isinstance(n, ast.Name)}:
-                        break
-                if changed:
-                    break
-            if changed:
-                break
+                i += 1
+
+
+def _inlinable(name, value, generated, plain) -> bool:
+    if not (generated(name) or name.startswith("_") and _is_tape_read(value) or plain(name) and _is_plain(value)):
+        return False
+    return _pure(value) or _reads_tape(value) and _pure(value, _TAPE_CALLS)
+
+
+def _inline_at_read(block, i, name, value, tape: bool, fits) -> bool:
+    """Write ``value`` (assigned to ``name`` by ``block[i]``) at its read in a later statement of
+    ``block``, if nothing in between forbids it; True when done."""
+    reads = _loads(value)
+    for k in range(i + 1, len(block)):
+        later = block[k]
+        if name in _loads(later):
+            if not isinstance(later, (ast.Assign, ast.Expr, ast.Return)) or isinstance(later, Comment):
+                return False
+            if tape and not _read_before_impure_calls(later, name):
+                return False
+            new = ReplaceReads(name, value).visit(clone(later))
+            if not fits(new):
+                return False
+            block[k] = new
+            del block[i]
+            return True
+        if reads & _stores(later) or _may_change_objects(later) or \
+                isinstance(later, (ast.If, ast.For, ast.While)) and \
+                reads & {n.id for n in ast.walk(later) if isinstance(n, ast.Name)}:
+            return False
+        if tape and _reads_tape(later):
+            return False
+    return False
+
+
+def _is_tape_read(node) -> bool:
+    """``_pop()`` / ``_c.tape.pop()``: the next entry of the tape."""
+    return isinstance(node, ast.Call) and _dotted(node.func) in _TAPE_CALLS and not node.args and not node.keywords
+
+
+def _reads_tape(node) -> bool:
+    return any(isinstance(n, ast.Call) and _dotted(n.func) in _TAPE_CALLS for n in ast.walk(node))
+
+
+def _is_plain(node) -> bool:
+    """A name, or a negated name: nothing a reader loses when it is written at its one read."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Name)
+
+
+_CONDITIONAL = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _read_before_impure_calls(st, name) -> bool:
+    """Is the one read of ``name`` in ``st`` evaluated unconditionally, and before every call of
+    ``st`` that is not pure (calls enclosing the read run after it)?"""
+    parents = {id(c): n for n in ast.walk(st) for c in ast.iter_child_nodes(n)}
+    read = next(n for n in ast.walk(st) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load))
+    enclosing, node = set(), read
+    while id(node) in parents:
+        parent = parents[id(node)]
+        if isinstance(parent, _CONDITIONAL) or \
+                isinstance(parent, ast.IfExp) and node is not parent.test or \
+                isinstance(parent, ast.BoolOp) and node is not parent.values[0]:
+            return False
+        enclosing.add(id(parent))
+        node = parent
+    return all(id(n) in enclosing or _dotted(n.func) in _PURE_CALLS
+               for n in ast.walk(st) if isinstance(n, ast.Call))
 
 
 # -- joined statements -----------------------------------------------------------------------------
@@ -373,28 +438,83 @@ def _assign_to(st):
     return None
 
 
-def merge_accumulations(fdef: ast.FunctionDef, fits) -> None:
-    """``x = A`` directly followed by ``x = x + B`` (``B`` not reading ``x``) becomes ``x = A + B``:
-    the same operations in the same order, one statement, where ``fits`` holds."""
-    for block in _blocks(fdef):
+def merge_accumulations(fdef: ast.FunctionDef, fits, movable=lambda name: False) -> None:
+    """``x = A`` followed by ``x = x + B`` (``B`` not reading ``x``; also ``x = x + B - C``...)
+    becomes ``x = A + B`` at the place of the second: the same operations in the same order, one
+    statement, where ``fits(statement, depth)`` holds (``depth``: 1 for the function's body). The
+    statements in between (if any: only for a name ``movable`` accepts, an adjoint, whose
+    arithmetic is on numbers and arrays) must be plain ones that do not read or assign ``x``,
+    assign what ``A`` reads or change objects in place, and ``A`` must then be pure (it is
+    evaluated later)."""
+    for block, depth in _blocks_at(fdef, 1):
+        summed = {_assign_to(st) for st in block if _assign_to(st) and _accumulated(st, _assign_to(st))}
         i = 0
-        while i + 1 < len(block):
-            st, nxt = block[i], block[i + 1]
-            x = _assign_to(st)
-            if x is not None and _assign_to(nxt) == x and isinstance(nxt.value, ast.BinOp) \
-                    and isinstance(nxt.value.op, ast.Add) and isinstance(nxt.value.left, ast.Name) \
-                    and nxt.value.left.id == x and x not in _loads(nxt.value.right) \
-                    and not (isinstance(st.value, ast.Constant) and st.value.value is None) \
-                    and not getattr(nxt, "comment", None):
-                merged = ast.Assign([ast.Name(x, ast.Store())], ast.BinOp(st.value, ast.Add(), nxt.value.right),
-                                    type_comment=None)
-                merged.lineno = merged.end_lineno = getattr(st, "lineno", 1)     # (ast.unparse reads it)
-                if getattr(st, "comment", None):
-                    merged.comment = st.comment
-                if fits(merged):
-                    block[i:i + 2] = [merged]
-                    continue
+        while i < len(block):
+            if _assign_to(block[i]) in summed and _merge_forward(block, i, depth, fits, movable):
+                continue
             i += 1
+
+
+def _merge_forward(block, i, depth, fits, movable) -> bool:
+    st = block[i]
+    x = _assign_to(st)
+    if x is None or isinstance(st.value, ast.Constant) and st.value.value is None:
+        return False
+    reads, moved = _loads(st.value), False
+    for k in range(i + 1, len(block)):
+        nxt = block[k]
+        if isinstance(nxt, Comment):
+            continue
+        if _accumulated(nxt, x):
+            if moved and not _pure(st.value) or getattr(st, "comment", None) and getattr(nxt, "comment", None):
+                return False
+            merged = ast.Assign([ast.Name(x, ast.Store())], _with_first_term(nxt.value, st.value),
+                                type_comment=None)
+            merged.lineno = merged.end_lineno = getattr(st, "lineno", 1)     # (ast.unparse reads it)
+            comment = getattr(st, "comment", None) or getattr(nxt, "comment", None)
+            if comment:
+                merged.comment = comment
+            if not fits(merged, depth):
+                return False
+            block[k] = merged
+            del block[i]
+            return True
+        if not movable(x) or not isinstance(nxt, ast.Assign) or x in _loads(nxt) | _stores(nxt) \
+                or reads & _stores(nxt) or _may_change_objects(nxt):
+            return False
+        moved = True
+    return False
+
+
+def _accumulated(st, x) -> bool:
+    """Is ``st`` ``x = x + B`` / ``x = x + B - C`` (``x`` read once, first)?"""
+    if _assign_to(st) != x or getattr(st, "init", False):
+        return False
+    node = st.value
+    while isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        node = node.left
+    return node is not st.value and isinstance(node, ast.Name) and node.id == x and \
+        _count_names(st.value, ast.Load).get(x) == 1
+
+
+def _with_first_term(chain, first):
+    """A copy of the sum ``chain`` (``x + B - C``) with ``first`` in the place of ``x``."""
+    out = clone(chain)
+    node = out
+    while isinstance(node.left, ast.BinOp) and isinstance(node.left.op, (ast.Add, ast.Sub)):
+        node = node.left
+    node.left = first
+    return out
+
+
+def _blocks_at(node, depth):
+    """(statement list, its depth) for every statement list of a tree, outermost first."""
+    for field in ("body", "orelse"):
+        stmts = getattr(node, field, None)
+        if isinstance(stmts, list) and stmts and isinstance(stmts[0], ast.stmt):
+            yield stmts, depth
+            for st in list(stmts):
+                yield from _blocks_at(st, depth + 1)
 
 
 def inline_call_results(fdef: ast.FunctionDef) -> None:
@@ -414,3 +534,47 @@ def inline_call_results(fdef: ast.FunctionDef) -> None:
                 continue
             i += 1
 
+
+# -- handles --------------------------------------------------------------------------------------
+
+_LOOPS = (ast.For, ast.While, ast.AsyncFor, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def inline_handles(fdef: ast.FunctionDef, handles, most: int = 3) -> None:
+    """``_pop = _c.tape.pop`` (a name of ``handles`` bound once, at the top of the function, to an
+    attribute of a parameter never rebound) read at most ``most`` times and never in a loop: the
+    attribute is written at each read (the same object: a handle only saves a lookup per read)."""
+    params = {a.arg for a in fdef.args.args}
+    stores, loads = _count_names(fdef, ast.Store), _count_names(fdef, ast.Load)
+    in_loops = None
+    for st in list(fdef.body):
+        h = _assign_to(st)
+        if h is None or h not in handles or stores.get(h) != 1 or not 0 < loads.get(h, 0) <= most:
+            continue
+        in_loops = _names_in_loops(fdef) if in_loops is None else in_loops
+        if h in in_loops:
+            continue
+        root = st.value
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        if not (isinstance(st.value, ast.Attribute) and isinstance(root, ast.Name) and root.id in params
+                and not stores.get(root.id)):
+            continue
+        fdef.body.remove(st)
+        fdef.body[:] = [ReplaceReads(h, st.value).visit(x) for x in fdef.body]
+
+
+def _names_in_loops(fdef) -> set:
+    """Names read anywhere a loop may evaluate again: loop bodies and tests, comprehensions,
+    lambdas (a ``for`` statement's iterable, evaluated once, is not)."""
+    out = set()
+    for n in ast.walk(fdef):
+        if isinstance(n, (ast.For, ast.AsyncFor)):
+            parts = n.body + n.orelse + [n.target]
+        elif isinstance(n, _LOOPS):
+            parts = [n]
+        else:
+            continue
+        for part in parts:
+            out |= _loads(part)
+    return out

@@ -22,13 +22,13 @@ import ast
 import re
 import textwrap
 
-from . import cleanup, ir, shapes
+from . import cleanup, cleanup_exprs, cleanup_none, ir, shapes
 from .plans import _OLD
 from .templates import clone
 from .sweep_calls import CallSweeps
 from .sweep_loops import LoopSweeps
 from .sweep_state import DEAD, LIVE, UNKNOWN, _const, _int_literal, _merge, _name, _single_index
-from .sweep_ast import Comment, expr as E, if_, stmt as S
+from .sweep_ast import LIMIT, Comment, expr as E, if_, stmt as S
 
 _AST_OP = {ast.Add: ast.Add, ast.Sub: ast.Sub, ast.Mult: ast.Mult, ast.Div: ast.Div, ast.Pow: ast.Pow,
            ast.MatMult: ast.MatMult, ast.FloorDiv: ast.FloorDiv, ast.Mod: ast.Mod}
@@ -623,12 +623,26 @@ def tidy(fdef, temporaries, adjoints, backward: bool = False) -> None:
     droppable = (lambda name: True) if backward else adjoints
     cleanup.prune_inits(fdef)
     cleanup.remove_dead_stores(fdef, droppable)
+    cleanup_none.nest_guarded_chains(fdef, _never_none, adjoints)
+    cleanup_none.drop_settled_none_tests(fdef, _never_none, adjoints)
+    cleanup.prune_inits(fdef)
     cleanup.propagate_copies(fdef, generated, returned=adjoints)
     cleanup.name_temporaries(fdef, generated)
     cleanup.remove_dead_stores(fdef, droppable)
     cleanup.inline_call_results(fdef)
-    cleanup.inline_single_uses(fdef, generated, _fits)
-    cleanup.merge_accumulations(fdef, _fits)
+    cleanup_exprs.drop_default_arguments(fdef)
+    cleanup.inline_single_uses(fdef, generated, _fits, plain=adjoints)
+    cleanup_exprs.fold_negations(fdef, adjoints)
+    cleanup.merge_accumulations(fdef, _fits_line, adjoints)
+    cleanup_exprs.merge_repeated_products(fdef, adjoints)
+    cleanup.merge_accumulations(fdef, _fits_line, adjoints)
+    cleanup_none.nest_guarded_chains(fdef, _never_none, adjoints)      # (joined sums leave more to nest,
+    cleanup_none.drop_settled_none_tests(fdef, _never_none, adjoints)  # and nested tests, copies and
+    cleanup.prune_inits(fdef)                                          # resets to drop)
+    cleanup.remove_dead_stores(fdef, droppable)
+    cleanup.propagate_copies(fdef, generated, returned=adjoints)
+    cleanup.merge_accumulations(fdef, _fits_line, adjoints)
+    cleanup.inline_handles(fdef, _HANDLES)
     cleanup.prune_inits(fdef)
     fdef.body = cleanup.drop_orphan_comments(fdef.body)
 
@@ -640,6 +654,17 @@ _HANDLES = {"_pop", "_push", "_ck", "_rec"}     # ``_pop = _c.tape.pop``: read o
 def _fits(st) -> bool:
     """A statement short enough to read on one line (after a temporary was inlined into it)."""
     return len(ast.unparse(ast.fix_missing_locations(st))) <= 80     # (ast.unparse reads the line of an Assign)
+
+
+def _never_none(call) -> bool:
+    """A runtime helper's call that never evaluates to None (given adjoints that are not None)."""
+    f = cleanup._dotted(call.func)
+    return (f.startswith("_vjp.") or f in ("_rt.ub", "_rt.ubl", "_rt.summed")) and not _maybe_none(call)
+
+
+def _fits_line(st, depth: int) -> bool:
+    """A statement that fits on one line at ``depth`` (a sum of contributions, merged)."""
+    return 4 * depth + len(ast.unparse(ast.fix_missing_locations(st))) <= LIMIT
 
 
 def _none_inits(names) -> list:

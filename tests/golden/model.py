@@ -50,7 +50,7 @@ def model_bwd(_c, _rv_b, u0, n):
     _ck = _c.ck
     u = _pop()
     # adjoint of line 14: return np.sum(u)
-    u_b = _vjp.sum_grad(_rv_b, _vjp.shape_of(u), None, False)
+    u_b = _vjp.sum_grad(_rv_b, _vjp.shape_of(u))
     for i in reversed(_pop()):
         # adjoint of line 13: u = step(u, 0.1)
         _o3 = _pop()
@@ -95,26 +95,24 @@ def step_bwd(_c, _rv_b, u, dt):
 
 def step_fwd_general(_c, u, dt):
     """Forward sweep of step where its guards fail (see step_fwd)."""
-    _push = _c.tape.append
     # line 6: v = u * u
     v = u * u
     # line 7: return u - dt * np.sin(v)
     _t2 = np.sin(v)
     _t3 = dt * _t2
-    _push(None if _t3.__class__ is float else _rt.bshape(_t2, _t3))
+    _c.tape.append(None if _t3.__class__ is float else _rt.bshape(_t2, _t3))
     _t4 = u - _t3
-    _push(None if _t4.__class__ is float else _rt.bshape(_t3, _t4))
+    _c.tape.append(None if _t4.__class__ is float else _rt.bshape(_t3, _t4))
     return _t4
 
 def step_bwd_general(_c, _rv_b, u, dt):
     """Backward sweep of step where its guards fail (see step_bwd)."""
-    _pop = _c.tape.pop
     v = u * u    # recomputed, not taped
     # adjoint of line 7: return u - dt * np.sin(v)
-    _m1 = _pop()
+    _m1 = _c.tape.pop()
     u_b = _rv_b if _rv_b.__class__ is float else _rt.ubl(_rv_b, u)
     _t3_b = -_rv_b if _m1 is None else _rt.ub(-_rv_b, _m1)
-    _m2 = _pop()
+    _m2 = _c.tape.pop()
     v_b = (_t3_b * dt if _m2 is None else _rt.ub(_t3_b * dt, _m2)) * np.cos(v)
     # adjoint of line 6: v = u * u
     u_b = u_b + _vjp.ubl_seq(2.0 * (v_b * u), u, '*')

@@ -125,9 +125,7 @@ def ring_energy_bwd(_c, _rv_b, x):
     x_b = _rt.own_list(x_b, x)    # added into in place
     for _k1 in reversed(_pop()):
         # adjoint of line 19: total = total + xi * xi
-        _t4_b = total_b
-        total_b = total_b
-        xi_b = 2.0 * (_t4_b * xi)
+        xi_b = 2.0 * (total_b * xi)
         # adjoint of line 18: for xi in x:
         xi = _pop()
         x_b[_k1] = xi_b if (_e3 := x_b[_k1]) is None else _e3 + xi_b
@@ -174,8 +172,7 @@ def ring_energy_bwd_general(_c, _rv_b, x):
     _k1 = _pop()
     x_b = None
     # adjoint of line 20: return total / len(x)
-    _m1 = _pop()
-    total_b = _rt.ub(_vjp.div(_rv_b, _t6), _m1)
+    total_b = _rt.ub(_vjp.div(_rv_b, _t6), _pop())
     for _k1 in reversed(_pop()):
         # adjoint of line 19: total = total + xi * xi
         _m11 = _pop()
@@ -208,10 +205,9 @@ def ring_step_fwd(_c, x, dt, c):
     if not (_rt.scalars(dt, c) and _rt.scalar_items(x)):
         return ring_step_fwd_general(_c, x, dt, c)
     _push = _c.tape.append
-    _ck = _c.ck
     _i_3 = None
     # line 12: k = ring_rhs(x, c)
-    if _ck['ring_step:12:ring_rhs']:
+    if _c.ck['ring_step:12:ring_rhs']:
         k = ring_rhs_primal(_c, x, c)    # checkpointed: primal only
     else:
         k = ring_rhs_fwd(_c, x, c)    # split: its tape stays until this call is reversed
@@ -237,7 +233,6 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
     if not _c.tape.pop():
         return ring_step_bwd_general(_c, _rv_b, x, dt, c)
     _pop = _c.tape.pop
-    _ck = _c.ck
     _i_3 = _pop()
     _t5_b = _t6_b = _t7_b = k_b = x_b = None
     _lc2_b = _rv_b
@@ -290,7 +285,7 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
                 _t5_b = None
     _i_3 = _pop()
     # adjoint of line 12: k = ring_rhs(x, c)
-    if _ck['ring_step:12:ring_rhs']:
+    if _c.ck['ring_step:12:ring_rhs']:
         ring_rhs_fwd(_c, x, c)    # recompute, taping
     _r18 = ring_rhs_bwd(_c, k_b, x, c)
     x_b = _rt.add(x_b, _r18[0])
@@ -299,10 +294,9 @@ def ring_step_bwd(_c, _rv_b, x, dt, c):
 def ring_step_fwd_general(_c, x, dt, c):
     """Forward sweep of ring_step where its guards fail (see ring_step_fwd)."""
     _push = _c.tape.append
-    _ck = _c.ck
     _i_3 = None
     # line 12: k = ring_rhs(x, c)
-    if _ck['ring_step:12:ring_rhs']:
+    if _c.ck['ring_step:12:ring_rhs']:
         k = ring_rhs_primal(_c, x, c)    # checkpointed: primal only
     else:
         k = ring_rhs_fwd(_c, x, c)    # split: its tape stays until this call is reversed
@@ -329,7 +323,6 @@ def ring_step_fwd_general(_c, x, dt, c):
 def ring_step_bwd_general(_c, _rv_b, x, dt, c):
     """Backward sweep of ring_step where its guards fail (see ring_step_bwd)."""
     _pop = _c.tape.pop
-    _ck = _c.ck
     _i_3 = _pop()
     _t5_b = _t6_b = _t7_b = k_b = x_b = None
     _lc2_b = _rv_b
@@ -364,7 +357,7 @@ def ring_step_bwd_general(_c, _rv_b, x, dt, c):
             _t5_b = None
     _i_3 = _pop()
     # adjoint of line 12: k = ring_rhs(x, c)
-    if _ck['ring_step:12:ring_rhs']:
+    if _c.ck['ring_step:12:ring_rhs']:
         ring_rhs_fwd(_c, x, c)    # recompute, taping
     _r20 = ring_rhs_bwd(_c, k_b, x, c)
     x_b = _rt.add(x_b, _r20[0])
@@ -551,8 +544,7 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
     _t13 = _pop()
     _t12 = _pop()
     _i_3 = _pop()
-    _t10_b = _t11_b = _t12_b = _t13_b = _t14_b = _t6_b = None
-    _t8_b = _t9_b = x_b = None
+    _t10_b = _t11_b = _t12_b = _t9_b = x_b = None
     _lc2_b = _rv_b
     for _i_3 in reversed(_pop()):
         _t5 = (_i_3 + 1) % n    # recomputed, not taped
@@ -566,7 +558,6 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
         if _p3 is not None:
             _t10_b = _p3 if _m16 is None else _rt.ub(_p3, _m16[0])
             _t14_b = -_p3 if _m16 is None else _rt.ub(-_p3, _m16[1])
-        if _t14_b is not None:
             _t12_b = (
                 _t14_b * _t13
                 if _t14_b.__class__ is float
@@ -577,14 +568,11 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
                 if _t14_b.__class__ is float
                 else _vjp.ubl_seq(_t14_b * _t12, _t13, '*')
             )
-            _t14_b = None
-        if _t13_b is not None:
             if _rt.sole_list(x_b):
                 _e17 = x_b[_i_3]
                 x_b[_i_3] = _t13_b if _e17 is None else _e17 + _t13_b
             else:
                 x_b = _rt.getitem_b(x_b, x, _i_3, _t13_b)
-            _t13_b = None
         _t13 = _pop()
         _m21 = _pop()
         if _t12_b is not None:
@@ -607,19 +595,15 @@ def ring_rhs_bwd_general(_c, _rv_b, x, c):
             _t6_b = _t9_b if _m27 is None else _rt.ub(_t9_b, _m27[0])
             _t8_b = -_t9_b if _m27 is None else _rt.ub(-_t9_b, _m27[1])
             _t9_b = None
-        if _t8_b is not None:
             if _rt.sole_list(x_b):
                 _e28 = x_b[_t7]
                 x_b[_t7] = _t8_b if _e28 is None else _e28 + _t8_b
             else:
                 x_b = _rt.getitem_b(x_b, x, _t7, _t8_b)
-            _t8_b = None
-        if _t6_b is not None:
             if _rt.sole_list(x_b):
                 _e29 = x_b[_t5]
                 x_b[_t5] = _t6_b if _e29 is None else _e29 + _t6_b
             else:
                 x_b = _rt.getitem_b(x_b, x, _t5, _t6_b)
-            _t6_b = None
     _i_3 = _pop()
     return (x_b, None)

@@ -62,11 +62,10 @@ def stencil_bwd(_c, _rv_b, u):
     parameters."""
     _pop = _c.tape.pop
     un = _pop()
-    _t2_b = _t3_b = _t4_b = _t5_b = _t6_b = _t7_b = None
-    _t8_b = _t9_b = u_b = None
+    _t2_b = _t3_b = _t5_b = _t6_b = _t8_b = _t9_b = None
+    u_b = None
     # adjoint of line 33: return np.sum(un ** 2)
-    _m1 = _pop()
-    _t12_b = _vjp.sum_grad(_rv_b, _m1, None, False)
+    _t12_b = _vjp.sum_grad(_rv_b, _pop())
     un_b = 2 * un * _t12_b if _t12_b.__class__ is float else _rt.ubl(2 * un * _t12_b, un)
     # adjoint of line 32: un[0] = un[1]
     _m2 = _pop()
@@ -95,7 +94,6 @@ def stencil_bwd(_c, _rv_b, u):
     if _t8_b is not None:
         _t6_b = _t8_b if _m13 is None else _vjp.ub_seq(_t8_b, _m13[0], 'l')
         _t7_b = _t8_b if _m13 is None else _vjp.ub_seq(_t8_b, _m13[1], 'r')
-    if _t7_b is not None:
         u_b = _rt.getitem_b(u_b, u, slice(None, -2, None), _t7_b)
     _m16 = _pop()
     if _t6_b is not None:
@@ -104,7 +102,6 @@ def stencil_bwd(_c, _rv_b, u):
     _m17 = _pop()
     if _t5_b is not None:
         _t4_b = _t5_b * 2.0 if _m17 is None else _rt.ub(_t5_b * 2.0, _m17)
-    if _t4_b is not None:
         u_b = _rt.getitem_b(u_b, u, slice(1, -1, None), _t4_b)
     if _t3_b is not None:
         u_b = _rt.getitem_b(u_b, u, slice(2, None, None), _t3_b)
