@@ -90,3 +90,8 @@ def test_the_gradient_of_a_script_function_travels_from_the_script(tmp_path):
                          env={**__import__("os").environ, "PYTHONPATH": root})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("f", [m.writes_the_entry_of_a_0d_array, m.reads_the_entry_of_a_0d_array])
+def test_the_entry_of_a_0d_array(f):
+    check_grad(f, (X,), 0)

@@ -98,3 +98,14 @@ def drawn_with(x, rng):
 
 def drawn_globally(x):
     return np.sum(np.sin(x) * np.random.standard_normal(3))
+
+
+def writes_the_entry_of_a_0d_array(x):
+    T = np.zeros(())
+    T[()] = x[0] * x[1]
+    return T * x[2]
+
+
+def reads_the_entry_of_a_0d_array(x):
+    a = np.asarray(x[0] * x[1])
+    return a[()] * x[2]

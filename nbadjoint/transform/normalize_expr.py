@@ -210,6 +210,8 @@ class ExprLowering:
                 reads.append(atom.id)
             return atom.text()
 
+        if isinstance(node, ast.Tuple) and not node.elts:
+            return ir.Index("()", reads, "()")            # x[()]: the entry of a 0-d array
         if isinstance(node, ast.Tuple):
             parts = [part(e) for e in node.elts]
             text = ", ".join(p[0] for p in parts) + ("," if len(parts) == 1 else "")
