@@ -95,3 +95,9 @@ def test_the_gradient_of_a_script_function_travels_from_the_script(tmp_path):
 @pytest.mark.parametrize("f", [m.writes_the_entry_of_a_0d_array, m.reads_the_entry_of_a_0d_array])
 def test_the_entry_of_a_0d_array(f):
     check_grad(f, (X,), 0)
+
+
+def test_a_slice_of_a_list_written_with_as_many_entries():
+    check_grad(m.list_slice_written, (X,), 0)
+    with pytest.raises(TypeError, match="slice of a list"):
+        nba.grad(m.list_slice_grows)(X)

@@ -109,3 +109,15 @@ def writes_the_entry_of_a_0d_array(x):
 def reads_the_entry_of_a_0d_array(x):
     a = np.asarray(x[0] * x[1])
     return a[()] * x[2]
+
+
+def list_slice_written(x):
+    L = [x[0], x[2]]
+    L[:1] = [x[1] * x[1]]
+    return L[0] * x[2] + L[1]
+
+
+def list_slice_grows(x):
+    L = [x[0], x[2]]
+    L[:1] = [x[1], x[1] * x[1]]
+    return L[0] * x[2] + L[1]

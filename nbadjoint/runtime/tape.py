@@ -427,6 +427,11 @@ def fit(part, marker):
     ``x`` holds integers or booleans (the value is cut to them: piecewise constant)."""
     if part is None or marker is _DISCRETE:
         return None
+    if part.__class__ is list:                     # x[a:b] = [...] on a list: entry by entry
+        if not marker or marker[0] != len(part):
+            raise TypeError("assigning a sequence of another length to a slice of a list (x[a:b] = ...) is "
+                            "not differentiated; build a new list instead, e.g. x = x[:a] + [...] + x[b:]")
+        return part
     return _sum_to(part, marker)
 
 
