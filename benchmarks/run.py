@@ -478,7 +478,8 @@ def notes(results):
                    f"{fmt_ratio(t['split_over_primal']['measured'])}: "
                    f"{'met' if t['split_over_primal']['met'] else 'NOT met'}); autograd/nbadjoint "
                    f"{fmt_ratio(t['autograd_over_nba']['measured'])} (target "
-                   f"{t['autograd_over_nba']['target']}: {'met' if t['autograd_over_nba']['met'] else 'NOT met'})")
+                   f"{t['autograd_over_nba']['target']}: "
+                   f"{'n/a: autograd did not run' if t['autograd_over_nba']['measured'] is None else 'met' if t['autograd_over_nba']['met'] else 'NOT met'})")
         if "profiled_primal" in r:
             pp = r["profiled_primal"]
             out.append(f"- {r['name']}: primal time in a profile {pp['profile'] * 1e3:.1f} ms, plain "
