@@ -101,3 +101,10 @@ def test_a_slice_of_a_list_written_with_as_many_entries():
     check_grad(m.list_slice_written, (X,), 0)
     with pytest.raises(TypeError, match="slice of a list"):
         nba.grad(m.list_slice_grows)(X)
+
+
+def test_the_gradient_of_a_namedtuple_argument_is_that_namedtuple():
+    from collections import namedtuple
+    State = namedtuple("State", "T S")
+    g = check_grad(m.namedtuple_cost, (State(np.array([0.3, 0.5]), 0.7),), 0)
+    assert isinstance(g, State) and np.allclose(g.T, [0.42, 0.7])

@@ -121,3 +121,8 @@ def list_slice_grows(x):
     L = [x[0], x[2]]
     L[:1] = [x[1], x[1] * x[1]]
     return L[0] * x[2] + L[1]
+
+
+def namedtuple_cost(s):
+    T, S = s
+    return np.sum(T * T) * S

@@ -97,7 +97,9 @@ def finish_grad(g, x):
     if isinstance(x, (tuple, list)):
         parts = g if g is not None else [None] * len(x)
         out = [finish_grad(gi, xi) for gi, xi in zip(parts, x)]
-        return tuple(out) if isinstance(x, tuple) else out
+        if isinstance(x, tuple):
+            return type(x)._make(out) if hasattr(type(x), "_make") else tuple(out)    # a namedtuple stays one
+        return out
     if isinstance(x, dict):
         parts = g if g is not None else {}
         return {k: finish_grad(parts.get(k) if isinstance(parts, dict) else None, v) for k, v in x.items()}
