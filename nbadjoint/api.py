@@ -84,4 +84,15 @@ def call_sites(f) -> list:
     return [s.id for s in compile_tree(f, None, "nba.call_sites").sites]
 
 
-__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "map_grad", "adjoint_source", "call_sites"]
+def loops(f) -> list:
+    """Loop ids (``caller:lineno:for``) of the ``for ... in range(...)`` loops of ``f``'s call tree.
+
+    In a placement, a loop id maps to an int S (the loop keeps S snapshots of its state in memory
+    and recomputes the rest, by the binomial schedule), to ``{"ram": S, "disk": D}`` (D more on
+    disk) or to None (every iteration kept: the default, unless the loop's line carries a comment
+    ``# nbadjoint: snapshots=S``).
+    """
+    return [s.id for s in compile_tree(f, None, "nba.loops").loop_sites]
+
+
+__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "map_grad", "adjoint_source", "call_sites", "loops"]

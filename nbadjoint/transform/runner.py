@@ -15,6 +15,7 @@ import inspect
 import weakref
 
 from ..ids import ROOT_ID
+from ..runtime import loop_checkpoint as _loops
 from ..runtime import tape as _rt
 from . import results, roots, stack, user_errors
 
@@ -63,9 +64,15 @@ def run_primal(program, args, kwargs=None, recorder=None):
     return call(program, probes, fn, ctx, *values)
 
 
-def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None):
-    """Value and gradient(s) of the root with respect to the arguments ``argnums``."""
+def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None,
+                loop_runs=None):
+    """Value and gradient(s) of the root with respect to the arguments ``argnums``.
+
+    Loops the placement gives snapshots run by their schedules (the program compiled for them,
+    see `Program.for_placement`); with ``loop_runs`` (a dict), it gets loop id -> [LoopRun], what
+    each run of such a loop did (see `nbadjoint.runtime.loop_checkpoint.LoopRun`)."""
     nums = roots.check_argnums(argnums, program.n_params, program.root_name)
+    program = program.for_placement(placement)
     check_current(program)
     values = bind(program, args, kwargs)
     index = [program.argument_index(n) for n in nums]
@@ -79,20 +86,26 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
         recorder.tape = ctx.tape
     fwd = ns[f"{program.root_key}_fwd"]
     bwd = ns[f"{program.root_key}_bwd"]
-    if probes:
-        recorder.enter(ROOT_ID, "F")
-    value = call(program, probes, fwd, ctx, *values)
-    if probes:
-        recorder.leave(ROOT_ID, "F")
-    results.check_output(value, program.root_name)
-    out_value = results.copy_out(value)
-    if seed is None:
-        seed = results.ones_like(value)
-    if probes:
-        recorder.enter(ROOT_ID, "B")
-    grads = call(program, probes, bwd, ctx, seed, *values, *_mutated_none(program))
-    if probes:
-        recorder.leave(ROOT_ID, "B")
+    try:
+        if probes:
+            recorder.enter(ROOT_ID, "F")
+        value = call(program, probes, fwd, ctx, *values)
+        if probes:
+            recorder.leave(ROOT_ID, "F")
+        results.check_output(value, program.root_name)
+        out_value = results.copy_out(value)
+        if seed is None:
+            seed = results.ones_like(value)
+        if probes:
+            recorder.enter(ROOT_ID, "B")
+        grads = call(program, probes, bwd, ctx, seed, *values, *_mutated_none(program))
+        if probes:
+            recorder.leave(ROOT_ID, "B")
+    finally:
+        if ctx.loops:
+            _loops.close(ctx)              # disk snapshots of a run that raised (or was interrupted)
+            if loop_runs is not None:
+                loop_runs.update(ctx.loops)
     _check_tape_empty(ctx, program)
     result = tuple(results.finish_grad(grads[i], values[i]) for i in index)
     return out_value, (result[0] if isinstance(argnums, int) else result)
@@ -100,11 +113,16 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
 
 def run_vjp(program, args, placement=None, kwargs=None):
     """Run the forward sweep; return (value, pullback), the pullback usable once."""
+    program = program.for_placement(placement)
     check_current(program)
     values = bind(program, args, kwargs)
     ns = program.module(False)
     ctx = _rt.Context(program.placement(placement), None)
-    value = call(program, False, ns[f"{program.root_key}_fwd"], ctx, *values)
+    try:
+        value = call(program, False, ns[f"{program.root_key}_fwd"], ctx, *values)
+    except BaseException:
+        _loops.close(ctx)
+        raise
     bwd = ns[f"{program.root_key}_bwd"]
     out_value = results.copy_out(value)
     skip = len(program.bound_args)
@@ -115,7 +133,10 @@ def run_vjp(program, args, placement=None, kwargs=None):
             raise RuntimeError("this pullback was already used: its tape is consumed; call nba.vjp again")
         results.check_cotangent(cotangent, out_value, program.root_name)
         used.append(True)
-        grads = call(program, False, bwd, ctx, cotangent, *values, *_mutated_none(program))
+        try:
+            grads = call(program, False, bwd, ctx, cotangent, *values, *_mutated_none(program))
+        finally:
+            _loops.close(ctx)
         _check_tape_empty(ctx, program)
         return tuple(results.finish_grad(gi, xi) for gi, xi in list(zip(grads, values))[skip:])
 

@@ -7,7 +7,7 @@ import ast
 
 from . import ir, shapes
 from .sweep_ast import Comment, expr as E, for_, if_, stmt as S, while_true
-from .sweep_state import DEAD, UNKNOWN, _int_literal, _merge, _single_index
+from .sweep_state import DEAD, UNKNOWN, _const, _int_literal, _merge, _single_index
 
 
 class LoopSweeps:
@@ -61,6 +61,8 @@ class LoopSweeps:
                 and n in self.code.active and (n in self.code.needed or self.code._free(n))]
 
     def _emit_for(self, s, state):
+        if s.schedule is not None:
+            return self._emit_scheduled(s, state)
         code = self.code
         dense = self._dense_lists(s, state) if self.spec and not self._dense else []
         owned_bases = []
@@ -119,6 +121,48 @@ class LoopSweeps:
         if loop_var_needed:
             b.append(S("{t} = _pop()", t=s.target))
         return f, b, _merge(state, out_state)
+
+    def _emit_scheduled(self, s, state):
+        """A loop run by a checkpointing schedule (see loops.py): its forward sweep runs the
+        schedule up to the end of the loop, its backward sweep the rest, both in
+        `nbadjoint.runtime.loop_checkpoint`, with the sweeps of the loop's body function."""
+        code, plan = self.code, s.schedule
+        body = code.program.functions[plan.body_key]
+        self.passes_live[plan.body_key] = False         # (adjoints of some outputs come in as None)
+        site = _const(plan.id)
+        saved = [n for n in plan.rebound if n in code.needed]
+        f = [Comment(f"line {s.line}: the loop runs by a checkpointing schedule ({plan.id})")]
+        f += [S("_push({n})", n=n, comment="its value before the loop") for n in saved]
+        rng = self.tmp("_range")
+        out = self.tmp("_lo")
+        f.append(S("{r} = range(*{a})", r=rng, a=[ir.node(a) for a in s.range_args]))
+        copied = [k for k, p in enumerate(body.params[1:]) if p in body.copied_params]
+        call = E("_loops.forward(_c, {site}, {r}, {st}, {p}, {fw}, {bw}, {cp}, {m})", site=site, r=rng,
+                 st=ast.Tuple([ast.Name(n, ast.Load()) for n in plan.params], ast.Load()),
+                 p=f"{plan.body_key}_primal", fw=f"{plan.body_key}_fwd", bw=f"{plan.body_key}_bwd",
+                 cp=_const(tuple(copied)), m=_const(len(body.mutated)))
+        if plan.rebound:
+            f.append(S("{o} = {c}", o=out, c=call))
+            f += [S("{n} = {o}[{k}]", n=n, o=out, k=_const(plan.outputs.index(n))) for n in plan.rebound]
+        else:
+            f.append(S("{c}", c=call))
+        incoming = [ast.Name(code.adj(n), ast.Load()) if n in code.active and state.get(n, DEAD) != DEAD
+                    else _const(None) for n in plan.outputs]
+        res = self.tmp("_lb")
+        b = [S("{r} = _loops.backward(_c, {a})", r=res, a=ast.Tuple(incoming, ast.Load()))]
+        new_state = dict(state)
+        for k, n in enumerate(plan.params):
+            if n in code.active:
+                b.append(S("{a} = {r}[{k}]", a=code.adj(n), r=res, k=_const(k)))
+                new_state[n] = UNKNOWN
+        inside = {t for st in ir.walk(s.body) for t in ir.defined(st)} | {s.target}
+        for n in sorted(inside - set(plan.params)):
+            if n in code.active and state.get(n, DEAD) != DEAD:
+                b.append(S("{a} = None", a=code.adj(n)))
+            if n in code.active:
+                new_state[n] = DEAD
+        b += [S("{n} = _pop()", n=n) for n in reversed(saved)]
+        return f, b, new_state
 
     def _emit_loop(self, s, state):
         entry = self._loop_state(s.body, state)

@@ -1,0 +1,308 @@
+"""Time loops as placement sites: which ``for ... in range(...)`` loops can keep S snapshots of
+their state instead of every iteration, and how such a loop is compiled.
+
+A loop ``caller:lineno:for`` whose placement is an int S (or ``{"ram": S, "disk": D}``) is
+compiled by *outlining* its body into a function of the call tree, ``<caller>_for<lineno>``:
+
+- its parameters are the loop variable and the names the body reads before it assigns them (the
+  carried state, and the values the body only reads);
+- it returns those names again (the read-only ones unchanged: their adjoints then accumulate
+  inside its backward sweep in the order of the loop itself, so the gradient has the same bits)
+  and the names the body assigns that the code after the loop reads.
+
+The body function gets the primal, forward and backward sweeps of any function of the tree; the
+caller's sweeps call `nbadjoint.runtime.loop_checkpoint`, which runs them as a binomial or
+two-level schedule (`nbadjoint.schedules`).  The caller's own analyses still see the loop as it is
+written; only the code emitted for it changes (see sweep_loops.py).  A placement without loop
+snapshots compiles exactly the code of a program without them.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import numbers
+import re
+from dataclasses import dataclass, replace
+
+from ..errors import PlacementError
+from . import ir
+
+SNAPSHOTS_COMMENT = re.compile(r"#\s*nbadjoint:\s*snapshots\s*=\s*(\d+)(?:\s*,\s*disk\s*=\s*(\d+))?")
+
+
+@dataclass(frozen=True)
+class LoopSite:
+    """A ``for ... in range(...)`` loop of the call tree: ``caller:lineno:for``."""
+    id: str
+    caller: str               # the user's name of the function holding the loop
+    key: str                  # that function's key in the program
+    lineno: int
+    filename: str
+    default: object = None    # from a ``# nbadjoint: snapshots=S[, disk=D]`` comment on the line
+
+
+@dataclass
+class LoopPlan:
+    """How a loop with snapshots is compiled: its body function and what crosses iterations."""
+    id: str
+    body_key: str             # key of the outlined body function
+    target: str               # the loop variable
+    params: list              # names passed to each iteration (after the loop variable)
+    outputs: list             # params + names the body assigns that the code after the loop reads
+    rebound: list             # the outputs the body assigns (the caller rebinds them after the loop)
+
+
+def loop_sites(program) -> list:
+    """Every ``for ... in range(...)`` loop of the call tree, root first, in line order."""
+    out = []
+    for key in reversed(program._order):
+        code = program.functions[key]
+        if getattr(code, "loop_body_of", None):
+            continue
+        info = code.info
+        for node in _own_nodes(info.node):
+            if isinstance(node, ast.For) and _is_range(node.iter):
+                match = SNAPSHOTS_COMMENT.search(info.line_text(node.lineno))
+                default = None
+                if match:
+                    ram = int(match.group(1))
+                    default = ram if match.group(2) is None else {"ram": ram, "disk": int(match.group(2))}
+                out.append(LoopSite(f"{info.name}:{node.lineno}:for", info.name, key, node.lineno,
+                                    info.filename, default))
+    return out
+
+
+def read_schedule(value, loop_id: str):
+    """A loop's placement value as ``(ram, disk)``, or None (every iteration kept)."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, bool):
+        raise PlacementError(f"loop {loop_id!r}: give a number of snapshots (an int >= 1), "
+                             f"{{'ram': S, 'disk': D}} or None, not True")
+    if isinstance(value, numbers.Integral):
+        s = int(value)
+        if s < 1:
+            raise PlacementError(f"loop {loop_id!r}: the number of snapshots must be at least 1, got {s}")
+        return (s, 0)
+    if isinstance(value, dict):
+        unknown = set(value) - {"ram", "disk"}
+        if unknown or "ram" not in value:
+            raise PlacementError(f"loop {loop_id!r}: a two-level placement is {{'ram': S, 'disk': D}}, "
+                                 f"got {value!r}")
+        ram, disk = value["ram"], value.get("disk", 0)
+        for what, v in (("ram", ram), ("disk", disk)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise PlacementError(f"loop {loop_id!r}: {what} must be an int >= 0, got {v!r}")
+        if ram + disk < 1:
+            raise PlacementError(f"loop {loop_id!r}: at least one snapshot is needed (ram + disk >= 1)")
+        return (ram, disk)
+    raise PlacementError(f"cannot read {value!r} for loop {loop_id!r}: use an int (snapshots in "
+                         f"memory), {{'ram': S, 'disk': D}} or None (every iteration kept)")
+
+
+def plan_loop(program, site: LoopSite) -> LoopPlan:
+    """The plan of loop ``site`` (from the IR of its function); raises PlacementError naming the
+    user's line when the loop cannot keep snapshots."""
+    code = program.functions[site.key]
+    info = code.info
+
+    def refuse(why, hint="leave this loop out of the placement (every iteration is then kept)"):
+        raise PlacementError(str(info.error(f"the loop cannot be checkpointed with snapshots: {why}",
+                                            lineno=site.lineno, hint=hint)))
+    node = _loop_node(info, site.lineno)
+    if node.orelse:
+        refuse("it has an `else` block")
+    for n in _own_nodes(node, loops=False):
+        if isinstance(n, (ast.Break, ast.Continue, ast.Return)):
+            refuse(f"it may leave an iteration early (`{type(n).__name__.lower()}` on line {n.lineno}); the "
+                   "schedule needs every iteration to run to its end", hint="use an if block instead, or "
+                   "leave this loop out of the placement")
+    index = next((k for k, s in enumerate(code.body) if isinstance(s, ir.ForRange) and s.line == site.lineno),
+                 None)
+    if index is None or code.body[index].counted:
+        refuse("it is inside another loop, a branch or a `with` block; only a loop at the top level of "
+               "its function can keep snapshots")
+    loop = code.body[index]
+    if not (isinstance(node.target, ast.Name) and node.target.id == loop.target):
+        refuse("its loop variable is not a plain name")
+    random = _random_call(program, loop.body, set())
+    if random:
+        refuse(f"its body draws random numbers ({random}): an iteration run again would draw others",
+               hint="draw the numbers before the loop and pass them in, or leave this loop out of the "
+                    "placement")
+    exposed, certain = _exposed(loop.body, {loop.target})
+    before = set(code.params)
+    for s in code.body[:index]:
+        for inner in ir.walk([s]):
+            before.update(ir.defined(inner))
+    outside = set()
+    for k, s in enumerate(code.body):
+        if k == index:
+            outside |= ir.reads(s)
+            continue
+        for inner in ir.walk([s]):
+            outside |= ir.reads(inner)
+    if loop.target in outside:
+        refuse(f"the loop variable `{loop.target}` is read outside the loop", hint="keep its value in another "
+               "name inside the loop, or leave this loop out of the placement")
+    assigned = set()
+    for s in ir.walk(loop.body):
+        assigned.update(ir.defined(s))
+        assigned.update(ir.written(s))
+    assigned.discard(loop.target)
+    params = [n for n in exposed if n != loop.target]
+    extra = []
+    for name in sorted(assigned & outside - set(params)):
+        if name in certain:
+            extra.append(name)
+        elif name in before:
+            params.append(name)
+        else:
+            refuse(f"`{name}` is read after the loop but not assigned in every iteration")
+    missing = [n for n in params if n not in before]
+    if missing:
+        refuse(f"`{missing[0]}` is read in the body before it is assigned, and has no value before the loop")
+    outputs = params + extra
+    rebound = [n for n in outputs if n in assigned and any(n in ir.defined(s) for s in ir.walk(loop.body))]
+    return LoopPlan(site.id, f"{code.key}_for{site.lineno}", loop.target, params, outputs, rebound)
+
+
+def outline(program, site: LoopSite, plan: LoopPlan):
+    """The body function of ``plan`` (a FunctionCode, not yet analysed); marks the caller's loop."""
+    from .codegen import FunctionCode
+    caller = program.functions[site.key]
+    loop = next(s for s in caller.body if isinstance(s, ir.ForRange) and s.line == site.lineno)
+    body = _copy_stmts(loop.body)
+    used = set(caller.used_names)
+    ret = "_state"
+    while ret in used:
+        ret += "_"
+    used.add(ret)
+    end = getattr(loop, "line", site.lineno)
+    body.append(ir.Assign(ret, ir.Build("tuple", [ir.Name(n) for n in plan.outputs]), line=end))
+    body.append(ir.Return(ir.Name(ret), line=end))
+    node = _loop_node(caller.info, site.lineno)
+    last = node.end_lineno or node.lineno
+    fn = ast.FunctionDef(caller.info.node.name, ast.arguments(posonlyargs=[], args=[], vararg=None,
+                                                               kwonlyargs=[], kw_defaults=[], kwarg=None,
+                                                               defaults=[]),
+                         copy.deepcopy(node.body) + [ast.Return(ast.Tuple(
+                             [ast.Name(n, ast.Load()) for n in plan.outputs], ast.Load()))],
+                         [], None)
+    ast.copy_location(fn, node)
+    ast.copy_location(fn.body[-1], node)
+    ast.fix_missing_locations(fn)
+    norm = copy.copy(caller.norm)          # (the user's code of the body, for its primal)
+    norm.late = {k: v for k, v in caller.norm.late.items() if k[1] is not None and node.lineno <= k[1] <= last}
+    norm.late_refusals = {k: v for k, v in caller.norm.late_refusals.items() if k in norm.late}
+    code = object.__new__(FunctionCode)
+    code.program = program
+    code.info = replace(caller.info, key=plan.body_key, node=fn)
+    code.norm = norm
+    code.body = body
+    code.params = [plan.target] + list(plan.params)
+    site_ids = {s.expr.site for s in ir.walk(body) if isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall)}
+    code.sites = [s for s in caller.sites if s[0] in site_ids]
+    code.used_names = used
+    code.key = plan.body_key
+    code.tmp_counter = 0
+    code.assigned = ir.assigned(body)
+    code.assigned_strict = {st.target for st in ir.walk(body) if isinstance(st, ir.Assign) and not st.aug_rebind} | \
+        {t for st in ir.walk(body) if isinstance(st, ir.Unpack) for t in st.targets} | \
+        {st.target for st in ir.walk(body) if isinstance(st, ir.ForRange)}
+    code.mutated, code.maybe_mutated, code.touched = [], set(), frozenset()
+    code.unsafe_pairs, code.maybe_unbound, code.call_params = frozenset(), set(), {}
+    code.returned_globals, code._overlap_pairs = frozenset(), None
+    code.alias_checks, code.entry_checks, code.entry_refs = {}, {}, {}
+    code.split, code.rv_live, code.returns_live = False, False, ()
+    code.loop_body_of = (site.key, site.id)
+    loop.schedule = plan
+    return code
+
+
+def _loop_node(info, lineno):
+    return next(n for n in _own_nodes(info.node) if isinstance(n, ast.For) and n.lineno == lineno)
+
+
+def _copy_stmts(stmts) -> list:
+    """Statements copied (their expressions too, shallowly): the body function's own, so that the
+    passes keyed by statement identity see distinct ones."""
+    out = []
+    for s in stmts:
+        c = copy.copy(s)
+        if hasattr(c, "expr"):
+            c.expr = copy.copy(c.expr)
+        if isinstance(c, ir.If):
+            c.body, c.orelse = _copy_stmts(s.body), _copy_stmts(s.orelse)
+        elif isinstance(c, (ir.ForRange, ir.Loop)):
+            c.body = _copy_stmts(s.body)
+        out.append(c)
+    return out
+
+
+def _exposed(stmts, defined) -> tuple:
+    """(names read before they are certainly assigned, in order of first read; names certainly
+    assigned at the end)."""
+    out: list = []
+
+    def visit(stmts, defined):
+        for s in stmts:
+            for n in sorted(ir.reads(s) - defined):
+                if n not in out:
+                    out.append(n)
+            if isinstance(s, ir.If):
+                a = visit(s.body, set(defined))
+                b = visit(s.orelse, set(defined))
+                defined |= a & b
+            elif isinstance(s, ir.ForRange):
+                visit(s.body, set(defined) | {s.target})
+            elif isinstance(s, ir.Loop):
+                defined |= visit(s.body, set(defined))      # a `while True` body runs at least once
+            else:
+                defined |= set(ir.defined(s))
+        return defined
+    certain = visit(stmts, set(defined))
+    return out, certain
+
+
+def _random_call(program, stmts, seen) -> str:
+    """The text of a call drawing random numbers in ``stmts`` or in a function they call, or ''."""
+    for s in ir.walk(stmts):
+        e = getattr(s, "expr", None)
+        if isinstance(e, ir.Prim):
+            mod = getattr(e.func, "__module__", "") or ""
+            owner = type(getattr(e.func, "__self__", None)).__module__ or ""
+            if "random" in mod or "random" in owner or "random" in (e.written or e.name):
+                return e.written or e.name
+        if isinstance(e, ir.UserCall) and e.callee not in seen:
+            seen.add(e.callee)
+            callee = program.functions.get(e.callee)
+            if callee is not None:
+                found = _random_call(program, callee.body, seen)
+                if found:
+                    return found
+    return ""
+
+
+def _is_range(node) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range"
+
+
+def _own_nodes(node, loops=True):
+    """Nodes of a function's (or statement's) body, not those of functions defined inside it; with
+    ``loops=False``, not those of loops nested in it either (their break/continue are theirs)."""
+    todo = list(ast.iter_child_nodes(node))
+    while todo:
+        n = todo.pop(0)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        yield n
+        if not loops and isinstance(n, (ast.For, ast.While)):
+            # a return inside a nested loop still leaves this one
+            todo.extend(r for r in ast.walk(n) if isinstance(r, ast.Return))
+            continue
+        todo.extend(ast.iter_child_nodes(n))
+
+
+__all__ = ["LoopPlan", "LoopSite", "loop_sites", "outline", "plan_loop", "read_schedule"]
