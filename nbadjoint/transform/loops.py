@@ -126,11 +126,6 @@ def plan_loop(program, site: LoopSite) -> LoopPlan:
     loop = code.body[index]
     if not (isinstance(node.target, ast.Name) and node.target.id == loop.target):
         refuse("its loop variable is not a plain name")
-    random = _random_call(program, loop.body, set())
-    if random:
-        refuse(f"its body draws random numbers ({random}): an iteration run again would draw others",
-               hint="draw the numbers before the loop and pass them in, or leave this loop out of the "
-                    "placement")
     exposed, certain = _exposed(loop.body, {loop.target})
     before = set(code.params)
     for s in code.body[:index]:
@@ -139,10 +134,10 @@ def plan_loop(program, site: LoopSite) -> LoopPlan:
     outside = set()
     for k, s in enumerate(code.body):
         if k == index:
-            outside |= ir.reads(s)
+            outside |= _reads(s)
             continue
         for inner in ir.walk([s]):
-            outside |= ir.reads(inner)
+            outside |= _reads(inner)
     if loop.target in outside:
         refuse(f"the loop variable `{loop.target}` is read outside the loop", hint="keep its value in another "
                "name inside the loop, or leave this loop out of the placement")
@@ -221,6 +216,13 @@ def outline(program, site: LoopSite, plan: LoopPlan):
     return code
 
 
+def _reads(s) -> set:
+    """Names statement ``s`` reads (`ir.reads`, and the value a tuple assignment takes apart)."""
+    if isinstance(s, ir.Unpack):
+        return set(ir.names_in([s.value]))
+    return ir.reads(s)
+
+
 def _loop_node(info, lineno):
     return next(n for n in _own_nodes(info.node) if isinstance(n, ast.For) and n.lineno == lineno)
 
@@ -248,7 +250,7 @@ def _exposed(stmts, defined) -> tuple:
 
     def visit(stmts, defined):
         for s in stmts:
-            for n in sorted(ir.reads(s) - defined):
+            for n in sorted(_reads(s) - defined):
                 if n not in out:
                     out.append(n)
             if isinstance(s, ir.If):
@@ -264,25 +266,6 @@ def _exposed(stmts, defined) -> tuple:
         return defined
     certain = visit(stmts, set(defined))
     return out, certain
-
-
-def _random_call(program, stmts, seen) -> str:
-    """The text of a call drawing random numbers in ``stmts`` or in a function they call, or ''."""
-    for s in ir.walk(stmts):
-        e = getattr(s, "expr", None)
-        if isinstance(e, ir.Prim):
-            mod = getattr(e.func, "__module__", "") or ""
-            owner = type(getattr(e.func, "__self__", None)).__module__ or ""
-            if "random" in mod or "random" in owner or "random" in (e.written or e.name):
-                return e.written or e.name
-        if isinstance(e, ir.UserCall) and e.callee not in seen:
-            seen.add(e.callee)
-            callee = program.functions.get(e.callee)
-            if callee is not None:
-                found = _random_call(program, callee.body, seen)
-                if found:
-                    return found
-    return ""
 
 
 def _is_range(node) -> bool:

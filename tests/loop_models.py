@@ -1,0 +1,131 @@
+"""Models with time loops, for tests/test_loop_checkpoint.py (line numbers matter: loop ids are
+``caller:lineno:for``; find them with ``nba.loops``)."""
+
+import math
+
+import numpy as np
+
+
+def burgers(u0, nu, n, dt=0.002, dx=0.05):
+    u = u0
+    for t in range(n):
+        flux = 0.5 * u * u
+        advective = (np.roll(flux, -1) - np.roll(flux, 1)) / (2.0 * dx)
+        diffusive = nu * (np.roll(u, -1) - 2.0 * u + np.roll(u, 1)) / (dx * dx)
+        u = u + dt * (diffusive - advective)
+    return np.sum(u * u) + np.sum(flux)          # flux: a temporary of the last iteration
+
+
+def burgers_commented(u0, nu, n):
+    u = u0
+    for t in range(n):  # nbadjoint: snapshots=3
+        u = u + 0.002 * (nu * (np.roll(u, -1) - 2.0 * u + np.roll(u, 1)) - 0.5 * u * np.roll(u, 1))
+    return np.sum(u * u)
+
+
+def flux(u):
+    return 0.5 * u * u + 0.1 * np.sin(u)
+
+
+def rhs(u, k):
+    return -(np.roll(flux(u), -1) - np.roll(flux(u), 1)) * k
+
+
+def runge_kutta(u0, k, n, dt=0.01):
+    u = u0
+    for t in range(n):
+        k1 = rhs(u, k)
+        k2 = rhs(u + 0.5 * dt * k1, k)
+        u = u + dt * k2
+    return np.sum(u ** 2)
+
+
+def lorenz_list(x, n, dt=0.01):
+    s = [x[0], x[1], x[2]]
+    for i in range(n):
+        s = [s[0] + dt * 10.0 * (s[1] - s[0]),
+             s[1] + dt * (s[0] * (28.0 - s[2]) - s[1]),
+             s[2] + dt * (s[0] * s[1] - 8.0 / 3.0 * s[2])]
+    return s[0] * s[0] + math.sin(s[1]) + s[2]
+
+
+def oscillator(u0, v0, n):
+    state = (u0, v0)
+    for k in range(n):
+        u, v = state
+        state = (u + 0.1 * v, v - 0.1 * np.sin(u))
+    u, v = state
+    return np.sum(u * v) + np.sum(u)
+
+
+def diffuse_in_place(u0, c, n):
+    u = u0.copy()
+    for t in range(n):
+        u[1:-1] = u[1:-1] + c * (u[2:] - 2.0 * u[1:-1] + u[:-2])
+        u[0] = u[1]
+        u[-1] = u[-2]
+    return np.sum(u ** 3)
+
+
+def writes_its_argument(u, n):
+    for t in range(n):
+        u[1:] += 0.1 * np.sin(u[:-1])
+    return np.sum(u ** 2)
+
+
+def raises_at(u0, n, k):
+    u = u0
+    for t in range(n):
+        u = np.sin(u) + u
+        if t == k:
+            raise ValueError("boom at step k")
+    return np.sum(u)
+
+
+def interrupted_at(u0, n, k):
+    u = u0
+    for t in range(n):
+        u = np.sin(u) + u
+        if t == k:
+            raise KeyboardInterrupt
+    return np.sum(u)
+
+
+def with_break(u0, n):
+    u = u0
+    for t in range(n):
+        u = np.sin(u)
+        if np.max(u) > 10.0:
+            break
+    return np.sum(u)
+
+
+def with_continue(u0, n):
+    u = u0
+    for t in range(n):
+        if t % 2:
+            continue
+        u = np.sin(u)
+    return np.sum(u)
+
+
+def nested(u0, n):
+    u = u0
+    for i in range(2):
+        for t in range(n):
+            u = np.sin(u)
+    return np.sum(u)
+
+
+def reads_loop_variable(u0, n):
+    u = u0
+    for t in range(n):
+        u = np.sin(u) * t
+    return np.sum(u) + t
+
+
+def empty_loop(u0, n):
+    u = u0 * 2.0
+    for t in range(n):
+        u = np.sin(u)
+    return np.sum(u * u)
