@@ -152,8 +152,11 @@ class _Run:
                 self._do(action, primal, fwd)
         if self.entry is not None:
             # the caller's arrays the body writes into get back their contents before the loop
+            values, level = self.entry
+            if level == schedules.DISK:
+                values = self._read(values)
             for k in self.copied:
-                _copy_into(self.inputs[k], self.entry[k])
+                _copy_into(self.inputs[k], values[k])
         return adjoints[:ns]
 
     def _do(self, action, primal, fwd):
@@ -187,8 +190,6 @@ class _Run:
     def _snapshot(self, i, level):
         values = tuple(_fresh(v) if k in self.copied else v for k, v in enumerate(self.state))
         size = _nbytes(values)
-        if i == 0 and self.copied:
-            self.entry = values
         if level == schedules.DISK:
             values = self._write(i, values)
             self.disk_now += size
@@ -201,6 +202,8 @@ class _Run:
             s = self.stats
             s.snapshot_bytes_peak = max(s.snapshot_bytes_peak, self.ram_bytes)
             s.snapshots_peak = max(s.snapshots_peak, sum(1 for (_, lv) in self.store if lv == schedules.RAM) + 1)
+        if i == 0 and self.copied:
+            self.entry = (values, level)      # kept until the end (see `backward`)
         self.store[(i, level)] = (values, size)
 
     def _restore(self, action, moved):
@@ -216,6 +219,8 @@ class _Run:
         values, size = self.store.pop((i, level))
         if level == schedules.DISK:
             self.disk_now -= size
+            if i == 0 and self.copied:
+                return                        # read once more at the end; removed with the folder
             for path in values:
                 if isinstance(path, _OnDisk):
                     try:

@@ -121,8 +121,9 @@ def plan_loop(program, site: LoopSite) -> LoopPlan:
     index = next((k for k, s in enumerate(code.body) if isinstance(s, ir.ForRange) and s.line == site.lineno),
                  None)
     if index is None or code.body[index].counted:
-        refuse("it is inside another loop, a branch or a `with` block; only a loop at the top level of "
-               "its function can keep snapshots")
+        refuse("it is inside another loop, a branch or a `with` block (or follows an early `return`, which "
+               "puts the rest of the function in a branch); only a loop at the top level of its function can "
+               "keep snapshots")
     loop = code.body[index]
     if not (isinstance(node.target, ast.Name) and node.target.id == loop.target):
         refuse("its loop variable is not a plain name")

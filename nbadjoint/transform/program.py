@@ -452,7 +452,8 @@ class Program:
             where = display_name(_short(code.info.filename))
             parts.append("")
             parts.append(f"# {'-' * 94}")
-            parts.append(f"# {code.info.name}  ({where}, line {code.info.node.lineno})")
+            what = " (the body of its loop)" if getattr(code, "loop_body_of", None) else ""
+            parts.append(f"# {code.info.name}{what}  ({where}, line {code.info.node.lineno})")
             parts.append(f"# {'-' * 94}")
             parts.append("")
             parts.append(code.emit(probes))
@@ -511,9 +512,11 @@ class Program:
         """`runner.run_primal` of this program (the profiler calls it as a method)."""
         return runner.run_primal(self, args, kwargs=kwargs, recorder=recorder)
 
-    def run_adjoint(self, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None):
+    def run_adjoint(self, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None,
+                    loop_runs=None):
         """`runner.run_adjoint` of this program (the profiler calls it as a method)."""
-        return runner.run_adjoint(self, args, argnums, placement, recorder=recorder, kwargs=kwargs, seed=seed)
+        return runner.run_adjoint(self, args, argnums, placement, recorder=recorder, kwargs=kwargs, seed=seed,
+                                  loop_runs=loop_runs)
 
 
 def _short(filename: str) -> str:
