@@ -129,3 +129,77 @@ def empty_loop(u0, n):
     for t in range(n):
         u = np.sin(u)
     return np.sum(u * u)
+
+
+def inner(u, n):
+    for t in range(n):
+        u = np.sin(u) + 0.5 * u
+    return u
+
+
+def additive_caller(u0, w0, n):
+    w = w0.copy()
+    r = inner_add(u0, w, n)
+    w[:] = 100.0
+    return np.sum(r * r) + np.sum(w)
+
+
+def inner_add(u, w, n):
+    for t in range(n):
+        u = np.sin(u) + w
+    return u
+
+
+def many_calls(x, n):
+    for k in range(3):
+        x = inner(x, n) * 0.7
+    return np.sum(x * x)
+
+
+def stepped(x, a, b):
+    u = x
+    acc = 0.0
+    for t in range(a, b, 3):
+        u = np.cos(u) * t + u
+        acc = acc + np.sum(u) * 0.01
+    return np.sum(u) + acc
+
+
+def scalars(a, b, n):
+    x = a
+    y = b
+    for i in range(n):
+        x, y = x + 0.01 * y * math.sin(x), y - 0.01 * x
+    return x * y
+
+
+def dict_state(x, n):
+    d = {"u": x, "v": 2.0 * x}
+    for t in range(n):
+        d = {"u": d["u"] + 0.1 * np.sin(d["v"]), "v": d["v"] * 0.95 + 0.05 * d["u"]}
+    return np.sum(d["u"] * d["v"])
+
+
+def bc(u):
+    u[0] = u[-2]
+    u[-1] = u[1]
+
+
+def with_bc(x, n):
+    u = x.copy()
+    for t in range(n):
+        u[1:-1] = u[1:-1] + 0.1 * (u[2:] - 2 * u[1:-1] + u[:-2]) + 0.05 * u[1:-1] ** 2
+        bc(u)
+    return np.sum(u ** 2)
+
+
+def branchy(x, n):
+    u = x
+    for t in range(n):
+        if t % 3 == 0:
+            u = np.sin(u) + u
+        else:
+            u = u * 0.9
+        if np.sum(u) > 100.0:
+            u = u / 10.0
+    return np.sum(u ** 2)

@@ -259,3 +259,35 @@ def test_unknown_loop_id_lists_the_loops():
     with pytest.raises(PlacementError) as info:
         nba.grad(m.burgers, placement={"burgers:99:for": 3})
     assert "burgers:11:for" in str(info.value)
+
+
+MORE = [   # (model, args, argnums): more styles, each loop and call-site placement tried
+    (m.many_calls, (X, 7), 0),                       # a loop calling a function with a loop, 3 times
+    (m.stepped, (X, 2, 23), 0),                      # range(a, b, 3), an accumulator
+    (m.stepped, (X.astype(np.float32), 2, 23), 0),   # float32 stays float32
+    (m.scalars, (0.3, 0.7, 25), (0, 1)),             # floats only, tuple assignment
+    (m.dict_state, (X, 9), 0),                       # a dict as the state
+    (m.with_bc, (X, 9), 0),                          # a call writing into the state in place
+    (m.branchy, (X, 11), 0),                         # branches on the step and on the state
+    (m.additive_caller, (X, X[::-1].copy(), 8), 0),  # an input the caller overwrites after the call
+]
+
+
+@pytest.mark.parametrize("f, args, argnums", MORE, ids=[f"{c[0].__name__}-{i}" for i, c in enumerate(MORE)])
+def test_more_styles_bitwise_for_every_loop_and_call_site_placement(f, args, argnums):
+    _, reference, _ = run(f, args, argnums)
+    loops = nba.loops(f)
+    calls = [{}, {s: False for s in nba.call_sites(f)}]
+    for S in (1, 2, 5, {"ram": 1, "disk": 2}):
+        for lid in loops + ["all"]:
+            chosen = {x: S for x in loops} if lid == "all" else {lid: S}
+            for extra in calls:
+                _, grad, runs = run(f, args, argnums, {**chosen, **extra})
+                assert bitwise(grad, reference), (chosen, extra)
+                assert set(runs) == set(chosen)
+
+
+def test_both_loops_of_a_nested_call_tree_against_finite_differences():
+    placement = {lid: 2 for lid in nba.loops(m.many_calls)}
+    check_grad(m.many_calls, (X, 7), 0, placement=placement)
+    check_grad(m.with_bc, (X, 9), 0, placement={loop_id(m.with_bc): {"ram": 1, "disk": 1}})
