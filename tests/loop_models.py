@@ -203,3 +203,10 @@ def branchy(x, n):
         if np.sum(u) > 100.0:
             u = u / 10.0
     return np.sum(u ** 2)
+
+
+def over_rows(a):
+    total = 0.0
+    for row in a:
+        total = total + np.sum(np.sin(row))
+    return total

@@ -291,3 +291,23 @@ def test_both_loops_of_a_nested_call_tree_against_finite_differences():
     placement = {lid: 2 for lid in nba.loops(m.many_calls)}
     check_grad(m.many_calls, (X, 7), 0, placement=placement)
     check_grad(m.with_bc, (X, 9), 0, placement={loop_id(m.with_bc): {"ram": 1, "disk": 1}})
+
+
+def test_a_loop_not_over_range_is_named_and_explained():
+    line = m.over_rows.__code__.co_firstlineno + 2
+    assert nba.loops(m.over_rows) == []
+    with pytest.raises(PlacementError) as info:
+        nba.grad(m.over_rows, placement={f"over_rows:{line}:for": 4})
+    assert "a loop over `a`" in str(info.value) and "range" in str(info.value)
+    grid = np.arange(6.0).reshape(2, 3)
+    assert bitwise(nba.grad(m.over_rows, placement={f"over_rows:{line}:for": None})(grid),
+                   nba.grad(m.over_rows)(grid))
+
+
+def test_adjoint_source_shows_the_code_compiled_for_loop_snapshots():
+    lid = loop_id(m.burgers)
+    text = nba.adjoint_source(m.burgers, (0, 1), placement={lid: 4})
+    assert "_loops.forward(" in text and "_loops.backward(" in text
+    assert "def burgers_for11_fwd(" in text and "def burgers_for11_bwd(" in text
+    assert "(the body of its loop)" in text
+    assert "_loops" not in nba.adjoint_source(m.burgers, (0, 1))

@@ -73,6 +73,22 @@ def loop_sites(program) -> list:
     return out
 
 
+def not_a_loop_site(program, loop_id: str) -> str:
+    """Why ``loop_id`` names no loop site: a loop that does not iterate over ``range``, or ''."""
+    caller, _, rest = loop_id.partition(":")
+    line = rest.partition(":")[0]
+    for code in program.functions.values():
+        if code is None or code.info.name != caller or getattr(code, "loop_body_of", None):
+            continue
+        for node in _own_nodes(code.info.node):
+            if isinstance(node, (ast.For, ast.While)) and str(node.lineno) == line:
+                what = "a `while` loop" if isinstance(node, ast.While) else \
+                    f"a loop over `{ast.unparse(node.iter)}`"
+                return (f"line {line} of {caller}() is {what}: only `for ... in range(...)` loops can keep "
+                        "snapshots (their iteration count is known when they start); it keeps every iteration")
+    return ""
+
+
 def read_schedule(value, loop_id: str):
     """A loop's placement value as ``(ram, disk)``, or None (every iteration kept)."""
     if value is None or value is False:
@@ -289,4 +305,4 @@ def _own_nodes(node, loops=True):
         todo.extend(ast.iter_child_nodes(n))
 
 
-__all__ = ["LoopPlan", "LoopSite", "loop_sites", "outline", "plan_loop", "read_schedule"]
+__all__ = ["LoopPlan", "LoopSite", "loop_sites", "not_a_loop_site", "outline", "plan_loop", "read_schedule"]

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import PlacementError, TransformError
 from ..ids import ROOT_ID
 from . import files, roots, runner, stack
-from .loops import loop_sites, outline, plan_loop, read_schedule
+from .loops import loop_sites, not_a_loop_site, outline, plan_loop, read_schedule
 from .placement import parse_placement
 from .parse import FunctionInfo, closure_values, display_name, load_function, resolved_now, same_value
 from .shapes import analyze_program as analyze_shapes
@@ -380,6 +380,11 @@ class Program:
             given = {k: v for k, v in placement.items() if _is_loop_id(k)}
         known = {site.id: site for site in self.loop_sites}
         unknown = [k for k in given if k not in known]
+        for k in unknown:
+            why = not_a_loop_site(self, k)
+            if why and given[k] is not None:
+                raise PlacementError(why)
+        unknown = [k for k in unknown if not not_a_loop_site(self, k)]
         if unknown:
             listed = ", ".join(known) or "(none: no `for ... in range(...)` loop in the call tree)"
             raise PlacementError(f"unknown loop(s) {unknown} in placement; the loops of {self.root_name}() "
