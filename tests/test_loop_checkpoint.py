@@ -311,3 +311,8 @@ def test_adjoint_source_shows_the_code_compiled_for_loop_snapshots():
     assert "def burgers_for11_fwd(" in text and "def burgers_for11_bwd(" in text
     assert "(the body of its loop)" in text
     assert "_loops" not in nba.adjoint_source(m.burgers, (0, 1))
+
+
+def test_no_iteration_and_a_value_only_the_body_defines():
+    with pytest.raises(UnboundLocalError, match="burgers:11:for ran no iteration"):
+        nba.grad(m.burgers, placement={loop_id(m.burgers): 3})(X, 0.05, 0)

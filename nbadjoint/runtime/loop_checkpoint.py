@@ -57,11 +57,12 @@ class LoopRun:
         return self.advanced + self.taped
 
 
-def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated):
+def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated, n_outputs):
     """Run the loop's schedule up to the end of its forward sweep; returns the outputs of its
     last iteration (the loop's result) and leaves the run on the tape for `backward`."""
     ram, disk = _c.ck[loop_id]
     run = _Run(_c, loop_id, rng, state, (primal, fwd, bwd), copied, mutated, ram, disk)
+    run.n_outputs = n_outputs
     _c.loops.setdefault(loop_id, []).append(run.stats)
     out = run.forward()
     _c.tape.append(run)
@@ -122,6 +123,9 @@ class _Run:
                 break
             out = self._do(action, primal, fwd)
         if self.n == 0:
+            if self.n_outputs > self.n_state:
+                raise UnboundLocalError(f"the loop {self.stats.loop} ran no iteration: the values its body "
+                                        "assigns and the code after it reads are not defined")
             return self.state
         return out
 

@@ -61,6 +61,7 @@ def loop_sites(program) -> list:
         if getattr(code, "loop_body_of", None):
             continue
         info = code.info
+        found = []
         for node in _own_nodes(info.node):
             if isinstance(node, ast.For) and _is_range(node.iter):
                 match = SNAPSHOTS_COMMENT.search(info.line_text(node.lineno))
@@ -68,8 +69,9 @@ def loop_sites(program) -> list:
                 if match:
                     ram = int(match.group(1))
                     default = ram if match.group(2) is None else {"ram": ram, "disk": int(match.group(2))}
-                out.append(LoopSite(f"{info.name}:{node.lineno}:for", info.name, key, node.lineno,
-                                    info.filename, default))
+                found.append(LoopSite(f"{info.name}:{node.lineno}:for", info.name, key, node.lineno,
+                                      info.filename, default))
+        out += sorted(found, key=lambda site: site.lineno)
     return out
 
 
@@ -166,10 +168,10 @@ def plan_loop(program, site: LoopSite) -> LoopPlan:
     params = [n for n in exposed if n != loop.target]
     extra = []
     for name in sorted(assigned & outside - set(params)):
-        if name in certain:
+        if name in before:
+            params.append(name)        # (its value before the loop is its value after none ran)
+        elif name in certain:
             extra.append(name)
-        elif name in before:
-            params.append(name)
         else:
             refuse(f"`{name}` is read after the loop but not assigned in every iteration")
     missing = [n for n in params if n not in before]
