@@ -316,3 +316,17 @@ def test_adjoint_source_shows_the_code_compiled_for_loop_snapshots():
 def test_no_iteration_and_a_value_only_the_body_defines():
     with pytest.raises(UnboundLocalError, match="burgers:11:for ran no iteration"):
         nba.grad(m.burgers, placement={loop_id(m.burgers): 3})(X, 0.05, 0)
+
+
+def test_a_full_placement_reads_back():
+    """`Program.placement` gives loops as (ram, disk); given back (as the profiler does), it runs the
+    same schedule."""
+    lid = loop_id(m.burgers_commented)
+    program = compile_tree(m.burgers_commented, 0, call_args=(X, 0.05, 20))
+    full = program.placement({lid: {"ram": 2, "disk": 1}})
+    assert full[lid] == (2, 1)
+    runs = {}
+    _, grad = program.run_adjoint((X, 0.05, 20), 0, full, loop_runs=runs)
+    assert runs[lid][0].ram == 2 and runs[lid][0].disk == 1
+    assert program.placement()[lid] == (3, 0)                  # the comment's default
+    assert bitwise(grad, run(m.burgers_commented, (X, 0.05, 20), 0, {lid: None})[1])

@@ -103,6 +103,8 @@ def read_schedule(value, loop_id: str):
         if s < 1:
             raise PlacementError(f"loop {loop_id!r}: the number of snapshots must be at least 1, got {s}")
         return (s, 0)
+    if isinstance(value, tuple) and len(value) == 2:        # (ram, disk), as `Program.placement` gives it
+        value = {"ram": value[0], "disk": value[1]}
     if isinstance(value, dict):
         unknown = set(value) - {"ram", "disk"}
         if unknown or "ram" not in value:
