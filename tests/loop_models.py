@@ -210,3 +210,10 @@ def over_rows(a):
     for row in a:
         total = total + np.sum(np.sin(row))
     return total
+
+
+def commented_two_levels(u0, n):
+    u = u0
+    for t in range(n):  # nbadjoint: snapshots=2, disk=3
+        u = np.sin(u) + 0.5 * u
+    return np.sum(u * u)

@@ -330,3 +330,14 @@ def test_a_full_placement_reads_back():
     assert runs[lid][0].ram == 2 and runs[lid][0].disk == 1
     assert program.placement()[lid] == (3, 0)                  # the comment's default
     assert bitwise(grad, run(m.burgers_commented, (X, 0.05, 20), 0, {lid: None})[1])
+
+
+def test_a_comment_with_disk_snapshots(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    lid = loop_id(m.commented_two_levels)
+    _, grad, runs = run(m.commented_two_levels, (X, 30))
+    (stats,) = runs[lid]
+    assert (stats.ram, stats.disk) == (2, 3) and stats.disk_writes > 0
+    assert stats.advanced == minimal_recomputations(30, 5)
+    assert bitwise(grad, run(m.commented_two_levels, (X, 30), 0, {lid: None})[1])
+    assert os.listdir(tmp_path) == []
