@@ -181,7 +181,10 @@ def plan_loop(program, site: LoopSite) -> LoopPlan:
         refuse(f"`{missing[0]}` is read in the body before it is assigned, and has no value before the loop")
     outputs = params + extra
     rebound = [n for n in outputs if n in assigned and any(n in ir.defined(s) for s in ir.walk(loop.body))]
-    return LoopPlan(site.id, f"{code.key}_for{site.lineno}", loop.target, params, outputs, rebound)
+    key = f"{code.key}_for{site.lineno}"
+    while key in program.functions or key in program._objects:       # (a user function of that name)
+        key += "_"
+    return LoopPlan(site.id, key, loop.target, params, outputs, rebound)
 
 
 def outline(program, site: LoopSite, plan: LoopPlan):
