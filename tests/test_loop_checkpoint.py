@@ -341,3 +341,12 @@ def test_a_comment_with_disk_snapshots(tmp_path, monkeypatch):
     assert stats.advanced == minimal_recomputations(30, 5)
     assert bitwise(grad, run(m.commented_two_levels, (X, 30), 0, {lid: None})[1])
     assert os.listdir(tmp_path) == []
+
+
+def test_an_array_the_body_only_reads_counts_once_in_the_snapshot_bytes():
+    lid = loop_id(m.inner_add)
+    w = X[::-1].copy()
+    _, _, runs = run(m.additive_caller, (X, w, 8), 0, {lid: 3})
+    (stats,) = runs[lid]
+    assert stats.snapshots_peak == 3
+    assert stats.snapshot_bytes_peak == 3 * X.nbytes + w.nbytes      # u in each, w shared

@@ -43,7 +43,8 @@ class LoopRun:
     disk: int                       # ... and on disk
     advanced: int = 0               # iterations run by the primal (no tape): t(n, S) for a binomial run
     taped: int = 0                  # iterations run by the forward sweep (n)
-    snapshot_bytes_peak: int = 0    # bytes of the memory snapshots held at once, at most
+    snapshot_bytes_peak: int = 0    # bytes the memory snapshots hold at once, at most (arrays they
+                                    # share counted once, 8 per number)
     snapshots_peak: int = 0         # memory snapshots held at once, at most
     disk_bytes: int = 0             # bytes written to disk, in all
     disk_bytes_peak: int = 0        # bytes on disk at once, at most
@@ -107,6 +108,7 @@ class _Run:
         self.n_state = len(state)
         self.store = {}                                # (i, level) -> (values, bytes)
         self.ram_bytes = 0
+        self.held = {}                                 # id of an array in memory snapshots -> how many
         self.disk_now = 0
         self.folder = None
         self._finalizer = None
@@ -202,7 +204,7 @@ class _Run:
             s.disk_writes += 1
             s.disk_bytes_peak = max(s.disk_bytes_peak, self.disk_now)
         else:
-            self.ram_bytes += size
+            self._hold(values, 1)
             s = self.stats
             s.snapshot_bytes_peak = max(s.snapshot_bytes_peak, self.ram_bytes)
             s.snapshots_peak = max(s.snapshots_peak, sum(1 for (_, lv) in self.store if lv == schedules.RAM) + 1)
@@ -232,7 +234,24 @@ class _Run:
                     except OSError:
                         pass
         else:
-            self.ram_bytes -= size
+            self._hold(values, -1)
+
+    def _hold(self, values, sign):
+        """Count a memory snapshot in (``sign`` 1) or out (-1) of the bytes held: an array several
+        snapshots share (a value the body only reads) counts once, a number 8 bytes each time."""
+        held = self.held
+        for obj, size in _parts(values):
+            if obj is None:
+                self.ram_bytes += sign * size
+                continue
+            key = id(obj)
+            count = held.get(key, 0) + sign
+            if count:
+                held[key] = count
+            else:
+                del held[key]
+            if count == (1 if sign > 0 else 0):
+                self.ram_bytes += sign * size
 
     def _write(self, i, values):
         if self.folder is None:
@@ -297,19 +316,22 @@ def _copy_into(target, source):
         target.update(source)
 
 
-def _nbytes(values) -> int:
-    """Bytes a snapshot holds: arrays' ``nbytes``, 8 per number, containers summed."""
-    total = 0
+def _parts(values):
+    """(array, nbytes) for each array in ``values`` (containers opened), (None, 8) per number."""
     for v in values:
         if isinstance(v, _ndarray):
-            total += v.nbytes
+            yield v, v.nbytes
         elif isinstance(v, (list, tuple)):
-            total += _nbytes(v)
+            yield from _parts(v)
         elif isinstance(v, dict):
-            total += _nbytes(tuple(v.values()))
+            yield from _parts(tuple(v.values()))
         elif v is not None:
-            total += 8
-    return total
+            yield None, 8
+
+
+def _nbytes(values) -> int:
+    """Bytes a snapshot holds: arrays' ``nbytes``, 8 per number, containers summed."""
+    return sum(size for _, size in _parts(values))
 
 
 __all__ = ["LoopRun", "backward", "close", "forward"]
