@@ -350,3 +350,13 @@ def test_an_array_the_body_only_reads_counts_once_in_the_snapshot_bytes():
     (stats,) = runs[lid]
     assert stats.snapshots_peak == 3
     assert stats.snapshot_bytes_peak == 3 * X.nbytes + w.nbytes      # u in each, w shared
+
+
+def test_an_array_the_body_only_reads_is_not_written_to_disk(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    lid = loop_id(m.inner_add)
+    w = X[::-1].copy()
+    _, grad, runs = run(m.additive_caller, (X, w, 8), 0, {lid: {"ram": 1, "disk": 2}})
+    (stats,) = runs[lid]
+    assert stats.disk_bytes == stats.disk_writes * X.nbytes and stats.disk_bytes_peak == 2 * X.nbytes
+    assert bitwise(grad, run(m.additive_caller, (X, w, 8), 0)[1])

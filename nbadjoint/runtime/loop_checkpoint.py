@@ -46,7 +46,7 @@ class LoopRun:
     snapshot_bytes_peak: int = 0    # bytes the memory snapshots hold at once, at most (arrays they
                                     # share counted once, 8 per number)
     snapshots_peak: int = 0         # memory snapshots held at once, at most
-    disk_bytes: int = 0             # bytes written to disk, in all
+    disk_bytes: int = 0             # bytes of arrays written to disk, in all
     disk_bytes_peak: int = 0        # bytes on disk at once, at most
     disk_writes: int = 0
     disk_reads: int = 0
@@ -58,12 +58,19 @@ class LoopRun:
         return self.advanced + self.taped
 
 
-def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated, n_outputs):
+def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated, n_outputs, fixed=()):
     """Run the loop's schedule up to the end of its forward sweep; returns the outputs of its
-    last iteration (the loop's result) and leaves the run on the tape for `backward`."""
+    last iteration (the loop's result) and leaves the run on the tape for `backward`.
+
+    ``state``: the values the body reads before assigning them; ``copied``: the indices of those
+    it writes into; ``mutated``: how many of them its backward sweep takes adjoints of (see
+    sweep_calls); ``n_outputs``: how many values an iteration returns (the state, then what the
+    code after the loop reads); ``fixed``: the indices of the values it only reads (the same
+    objects in every snapshot: never written to disk)."""
     ram, disk = _c.ck[loop_id]
     run = _Run(_c, loop_id, rng, state, (primal, fwd, bwd), copied, mutated, ram, disk)
     run.n_outputs = n_outputs
+    run.fixed = frozenset(fixed)
     _c.loops.setdefault(loop_id, []).append(run.stats)
     out = run.forward()
     _c.tape.append(run)
@@ -113,6 +120,7 @@ class _Run:
         self.folder = None
         self._finalizer = None
         self.taped = None                              # (i, arguments) of the iteration taped
+        self.fixed = frozenset()                       # indices of values the body only reads
         self.entry = None                              # snapshot 0, kept to restore the caller's arrays
 
     # -- the sweeps ---------------------------------------------------------------------------------
@@ -195,9 +203,9 @@ class _Run:
     # -- snapshots ----------------------------------------------------------------------------------
     def _snapshot(self, i, level):
         values = tuple(_fresh(v) if k in self.copied else v for k, v in enumerate(self.state))
-        size = _nbytes(values)
+        size = 0
         if level == schedules.DISK:
-            values = self._write(i, values)
+            values, size = self._write(i, values)
             self.disk_now += size
             s = self.stats
             s.disk_bytes += size
@@ -258,16 +266,17 @@ class _Run:
             self.folder = tempfile.mkdtemp(prefix="nbadjoint-snapshots-")
             self._finalizer = weakref.finalize(self, shutil.rmtree, self.folder, True)
         start = time.perf_counter()
-        out = []
+        out, size = [], 0
         for k, v in enumerate(values):
-            if type(v) is _ndarray and not v.dtype.hasobject:
+            if type(v) is _ndarray and not v.dtype.hasobject and k not in self.fixed:
                 path = os.path.join(self.folder, f"{i}_{k}.npy")
                 np.save(path, v, allow_pickle=False)
                 out.append(_OnDisk(path))
+                size += v.nbytes
             else:
-                out.append(v)
+                out.append(v)             # numbers, and arrays every snapshot shares, stay in memory
         self.stats.io_seconds += time.perf_counter() - start
-        return tuple(out)
+        return tuple(out), size
 
     def _read(self, values):
         start = time.perf_counter()
@@ -327,11 +336,6 @@ def _parts(values):
             yield from _parts(tuple(v.values()))
         elif v is not None:
             yield None, 8
-
-
-def _nbytes(values) -> int:
-    """Bytes a snapshot holds: arrays' ``nbytes``, 8 per number, containers summed."""
-    return sum(size for _, size in _parts(values))
 
 
 __all__ = ["LoopRun", "backward", "close", "forward"]

@@ -137,11 +137,12 @@ class LoopSweeps:
         out = self.tmp("_lo")
         f.append(S("{r} = range(*{a})", r=rng, a=[ir.node(a) for a in s.range_args]))
         copied = [k for k, p in enumerate(body.params[1:]) if p in body.copied_params]
-        call = E("_loops.forward(_c, {site}, {r}, {st}, {p}, {fw}, {bw}, {cp}, {m}, {no})", site=site, r=rng,
+        fixed = [k for k, p in enumerate(plan.params) if p not in plan.rebound and k not in copied]
+        call = E("_loops.forward(_c, {site}, {r}, {st}, {p}, {fw}, {bw}, {cp}, {m}, {no}, {fx})", site=site, r=rng,
                  st=ast.Tuple([ast.Name(n, ast.Load()) for n in plan.params], ast.Load()),
                  p=f"{plan.body_key}_primal", fw=f"{plan.body_key}_fwd", bw=f"{plan.body_key}_bwd",
                  cp=ast.Tuple([_const(k) for k in copied], ast.Load()), m=_const(len(body.mutated)),
-                 no=_const(len(plan.outputs)))
+                 no=_const(len(plan.outputs)), fx=ast.Tuple([_const(k) for k in fixed], ast.Load()))
         if plan.rebound:
             f.append(S("{o} = {c}", o=out, c=call))
             f += [S("{n} = {o}[{k}]", n=n, o=out, k=_const(plan.outputs.index(n))) for n in plan.rebound]
