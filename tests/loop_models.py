@@ -217,3 +217,43 @@ def commented_two_levels(u0, n):
     for t in range(n):  # nbadjoint: snapshots=2, disk=3
         u = np.sin(u) + 0.5 * u
     return np.sum(u * u)
+
+
+def early_return(u0, n):
+    if n < 0:
+        return 0.0
+    u = u0
+    for t in range(n):
+        u = np.sin(u) + 0.5 * u
+    return np.sum(u * u)
+
+
+def in_a_branch(u0, n, implicit):
+    scale = 2.0
+    if implicit:
+        u = u0 * scale
+        for t in range(n):
+            u = u - 0.1 * np.tanh(u)
+        extra = np.sum(u)
+    else:
+        u = u0
+        extra = 0.0
+    return np.sum(u * u) + extra
+
+
+def in_a_with_block(u0, n):
+    u = u0
+    with np.errstate(over="ignore"):
+        for t in range(n):
+            u = np.sin(u) + 0.5 * u
+    return np.sum(u * u)
+
+
+def nested_in_while(u0, n):
+    u = u0
+    k = 0
+    while k < 2:
+        for t in range(n):
+            u = np.sin(u)
+        k += 1
+    return np.sum(u)

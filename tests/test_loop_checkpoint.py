@@ -232,6 +232,7 @@ def test_default_placement_compiles_todays_code():
     (m.with_break, 96, "leave an iteration early (`break`"),
     (m.with_continue, 105, "leave an iteration early (`continue`"),
     (m.nested, 115, "inside another loop"),
+    (m.nested_in_while, 256, "inside another loop"),
     (m.reads_loop_variable, 122, "loop variable `t` is read outside the loop"),
 ])
 def test_loops_that_cannot_keep_snapshots_are_refused_naming_the_line(f, line, why):
@@ -360,3 +361,17 @@ def test_an_array_the_body_only_reads_is_not_written_to_disk(tmp_path, monkeypat
     (stats,) = runs[lid]
     assert stats.disk_bytes == stats.disk_writes * X.nbytes and stats.disk_bytes_peak == 2 * X.nbytes
     assert bitwise(grad, run(m.additive_caller, (X, w, 8), 0)[1])
+
+
+@pytest.mark.parametrize("f, args", [
+    (m.early_return, (X, 13)), (m.in_a_branch, (X, 13, True)), (m.in_a_branch, (X, 13, False)),
+    (m.in_a_with_block, (X, 13)),
+], ids=["after-an-early-return", "in-a-branch", "in-a-branch-not-taken", "in-a-with-block"])
+def test_a_loop_in_a_branch_or_after_an_early_return(f, args):
+    _, reference, _ = run(f, args)
+    lid = loop_id(f)
+    for S in (1, 3, {"ram": 1, "disk": 1}):
+        _, grad, runs = run(f, args, 0, {lid: S})
+        assert bitwise(grad, reference)
+        assert (lid in runs) == (args[-1] is not False)
+    check_grad(f, args, 0, placement={lid: 2})

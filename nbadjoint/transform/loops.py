@@ -138,27 +138,26 @@ def plan_loop(program, site: LoopSite) -> LoopPlan:
             refuse(f"it may leave an iteration early (`{type(n).__name__.lower()}` on line {n.lineno}); the "
                    "schedule needs every iteration to run to its end", hint="use an if block instead, or "
                    "leave this loop out of the placement")
-    index = next((k for k, s in enumerate(code.body) if isinstance(s, ir.ForRange) and s.line == site.lineno),
-                 None)
-    if index is None or code.body[index].counted:
-        refuse("it is inside another loop, a branch or a `with` block (or follows an early `return`, which "
-               "puts the rest of the function in a branch); only a loop at the top level of its function can "
-               "keep snapshots")
-    loop = code.body[index]
+    path = _find_loop(code.body, site.lineno)
+    if path is None:
+        refuse("it is inside another loop; only a loop outside other loops can keep snapshots")
+    if path[-1][0][path[-1][1]].counted:
+        refuse("it may leave an iteration early")
+    block, index = path[-1]
+    loop = block[index]
     if not (isinstance(node.target, ast.Name) and node.target.id == loop.target):
         refuse("its loop variable is not a plain name")
     exposed, certain = _exposed(loop.body, {loop.target})
     before = set(code.params)
-    for s in code.body[:index]:
-        for inner in ir.walk([s]):
-            before.update(ir.defined(inner))
+    for blk, k in path:                     # what runs before the loop: the statements before it in
+        for s in blk[:k]:                   # its block and in each block around it
+            for inner in ir.walk([s]):
+                before.update(ir.defined(inner))
+    inside = {id(s) for s in ir.walk(loop.body)}
     outside = set()
-    for k, s in enumerate(code.body):
-        if k == index:
+    for s in ir.walk(code.body):
+        if id(s) not in inside:
             outside |= _reads(s)
-            continue
-        for inner in ir.walk([s]):
-            outside |= _reads(inner)
     if loop.target in outside:
         refuse(f"the loop variable `{loop.target}` is read outside the loop", hint="keep its value in another "
                "name inside the loop, or leave this loop out of the placement")
@@ -191,7 +190,8 @@ def outline(program, site: LoopSite, plan: LoopPlan):
     """The body function of ``plan`` (a FunctionCode, not yet analysed); marks the caller's loop."""
     from .codegen import FunctionCode
     caller = program.functions[site.key]
-    loop = next(s for s in caller.body if isinstance(s, ir.ForRange) and s.line == site.lineno)
+    block, index = _find_loop(caller.body, site.lineno)[-1]
+    loop = block[index]
     body = _copy_stmts(loop.body)
     used = set(caller.used_names)
     ret = "_state"
@@ -245,6 +245,20 @@ def _reads(s) -> set:
     if isinstance(s, ir.Unpack):
         return set(ir.names_in([s.value]))
     return ir.reads(s)
+
+
+def _find_loop(stmts, lineno):
+    """[(block, index)] from the function's body down to the ForRange of line ``lineno`` through
+    branches (not through loops), or None."""
+    for k, s in enumerate(stmts):
+        if isinstance(s, ir.ForRange) and s.line == lineno:
+            return [(stmts, k)]
+        if isinstance(s, ir.If):
+            for block in (s.body, s.orelse):
+                found = _find_loop(block, lineno)
+                if found:
+                    return [(stmts, k)] + found
+    return None
 
 
 def _loop_node(info, lineno):
