@@ -375,3 +375,13 @@ def test_a_loop_in_a_branch_or_after_an_early_return(f, args):
         assert bitwise(grad, reference)
         assert (lid in runs) == (args[-1] is not False)
     check_grad(f, args, 0, placement={lid: 2})
+
+
+def test_disk_folder_of_a_pullback_never_used_goes_with_it(tmp_path, monkeypatch):
+    import gc
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    _, pullback = nba.vjp(m.burgers, X, 0.05, 23, placement={loop_id(m.burgers): {"ram": 1, "disk": 3}})
+    assert len(os.listdir(tmp_path)) == 1                   # the forward sweep wrote snapshots
+    del pullback
+    gc.collect()
+    assert os.listdir(tmp_path) == []
