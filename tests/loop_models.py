@@ -257,3 +257,10 @@ def nested_in_while(u0, n):
             u = np.sin(u)
         k += 1
     return np.sum(u)
+
+
+def commented_with_calls(u0, k, n):
+    u = u0
+    for t in range(n):  # nbadjoint: snapshots=4
+        u = u + 0.01 * rhs(u, k)
+    return np.sum(u * u)

@@ -385,3 +385,13 @@ def test_disk_folder_of_a_pullback_never_used_goes_with_it(tmp_path, monkeypatch
     del pullback
     gc.collect()
     assert os.listdir(tmp_path) == []
+
+
+def test_profiling_a_loop_with_a_snapshots_comment_keeps_every_iteration():
+    args = (X, 0.7, 12)
+    p = nba.profile(m.commented_with_calls, *args)
+    assert p.suggest() is not None
+    lid = loop_id(m.commented_with_calls)
+    _, grad, runs = run(m.commented_with_calls, args, 0)
+    assert runs[lid][0].ram == 4                                     # grad uses the comment
+    assert bitwise(grad, run(m.commented_with_calls, args, 0, {lid: None})[1])

@@ -69,10 +69,13 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
     """Value and gradient(s) of the root with respect to the arguments ``argnums``.
 
     Loops the placement gives snapshots run by their schedules (the program compiled for them,
-    see `Program.for_placement`); with ``loop_runs`` (a dict), it gets loop id -> [LoopRun], what
+    see `Program.for_placement`), except in a profiled run (``recorder``); with ``loop_runs`` (a dict), it gets loop id -> [LoopRun], what
     each run of such a loop did (see `nbadjoint.runtime.loop_checkpoint.LoopRun`)."""
     nums = roots.check_argnums(argnums, program.n_params, program.root_name)
-    program = program.for_placement(placement)
+    if recorder is None:
+        program = program.for_placement(placement)
+    # (a profiled run keeps every iteration of every loop: the profiler does not model loop
+    # snapshots yet, and its probes follow the call tree of the code compiled without them)
     check_current(program)
     values = bind(program, args, kwargs)
     index = [program.argument_index(n) for n in nums]
