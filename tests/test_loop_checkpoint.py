@@ -199,6 +199,7 @@ def test_snapshots_comment_sets_the_default():
     assert runs[lid][0].ram == 3 and runs[lid][0].advanced == minimal_recomputations(20, 3)
     _, grad_all, runs_all = run(m.burgers_commented, (X, 0.05, 20), 0, {lid: None})
     assert runs_all == {} and bitwise(grad, grad_all)
+    assert run(m.burgers_commented, (X, 0.05, 20), 0, {lid: "all"})[2] == {}
 
 
 def test_vjp_and_value_and_grad_with_snapshots():

@@ -92,8 +92,9 @@ def not_a_loop_site(program, loop_id: str) -> str:
 
 
 def read_schedule(value, loop_id: str):
-    """A loop's placement value as ``(ram, disk)``, or None (every iteration kept)."""
-    if value is None or value is False:
+    """A loop's placement value as ``(ram, disk)``, or None (every iteration kept: None, False or
+    "all")."""
+    if value is None or value is False or isinstance(value, str) and value.strip().lower() == "all":
         return None
     if isinstance(value, bool):
         raise PlacementError(f"loop {loop_id!r}: give a number of snapshots (an int >= 1), "
@@ -118,7 +119,7 @@ def read_schedule(value, loop_id: str):
             raise PlacementError(f"loop {loop_id!r}: at least one snapshot is needed (ram + disk >= 1)")
         return (ram, disk)
     raise PlacementError(f"cannot read {value!r} for loop {loop_id!r}: use an int (snapshots in "
-                         f"memory), {{'ram': S, 'disk': D}} or None (every iteration kept)")
+                         f"memory), {{'ram': S, 'disk': D}} or None / 'all' (every iteration kept)")
 
 
 def plan_loop(program, site: LoopSite) -> LoopPlan:
