@@ -264,3 +264,21 @@ def commented_with_calls(u0, k, n):
     for t in range(n):  # nbadjoint: snapshots=4
         u = u + 0.01 * rhs(u, k)
     return np.sum(u * u)
+
+
+def alias_inside(x, n):
+    u = x.copy()
+    v = x.copy()
+    for t in range(n):
+        u[1:] = u[1:] * 0.9 + np.sin(v[:-1]) * 0.1
+        v = u
+    return np.sum(u * u)
+
+
+def view_inside(x, n):
+    u = x.copy()
+    v = x.copy()
+    for t in range(n):
+        u[1:] = u[1:] * 0.9 + np.sin(v[:-1]) * 0.1
+        v = u[:]
+    return np.sum(u * u)

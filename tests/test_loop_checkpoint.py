@@ -396,3 +396,20 @@ def test_profiling_a_loop_with_a_snapshots_comment_keeps_every_iteration():
     _, grad, runs = run(m.commented_with_calls, args, 0)
     assert runs[lid][0].ram == 4                                     # grad uses the comment
     assert bitwise(grad, run(m.commented_with_calls, args, 0, {lid: None})[1])
+
+
+def test_a_state_whose_values_are_one_array_stays_so_in_snapshots():
+    """``v = u`` in the body: at every boundary v is u, which the body writes into; a snapshot keeps
+    one copy for both (in memory and on disk)."""
+    args = (X, 9)
+    _, reference, _ = run(m.alias_inside, args)
+    lid = loop_id(m.alias_inside)
+    for S in (1, 2, 3, 5, 9, {"ram": 1, "disk": 2}, {"ram": 0, "disk": 4}, {"ram": 2, "disk": 3}):
+        assert bitwise(run(m.alias_inside, args, 0, {lid: S})[1], reference), S
+
+
+def test_a_state_holding_a_view_of_what_the_body_writes_is_refused_at_run_time():
+    lid = loop_id(m.view_inside)
+    with pytest.raises(nba.AliasError, match="`v` shares memory with `u`"):
+        nba.grad(m.view_inside, placement={lid: 2})(X, 7)
+    nba.grad(m.view_inside, placement={lid: 1})(X, 7)     # (one snapshot: of the loop's input only)

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import schedules
+from ..errors import AliasError
+from .tape import overlaps
 
 _ndarray = np.ndarray
 
@@ -58,7 +60,7 @@ class LoopRun:
         return self.advanced + self.taped
 
 
-def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated, n_outputs, fixed=()):
+def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated, n_outputs, fixed=(), names=()):
     """Run the loop's schedule up to the end of its forward sweep; returns the outputs of its
     last iteration (the loop's result) and leaves the run on the tape for `backward`.
 
@@ -66,11 +68,13 @@ def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated, n_output
     it writes into; ``mutated``: how many of them its backward sweep takes adjoints of (see
     sweep_calls); ``n_outputs``: how many values an iteration returns (the state, then what the
     code after the loop reads); ``fixed``: the indices of the values it only reads (the same
-    objects in every snapshot: never written to disk)."""
+    objects in every snapshot: never written to disk); ``names``: the user's names of the state's
+    values (for messages)."""
     ram, disk = _c.ck[loop_id]
     run = _Run(_c, loop_id, rng, state, (primal, fwd, bwd), copied, mutated, ram, disk)
     run.n_outputs = n_outputs
     run.fixed = frozenset(fixed)
+    run.names = names
     _c.loops.setdefault(loop_id, []).append(run.stats)
     out = run.forward()
     _c.tape.append(run)
@@ -201,8 +205,30 @@ class _Run:
         return None
 
     # -- snapshots ----------------------------------------------------------------------------------
+    def _copy_state(self, values):
+        """``values`` with the entries the body writes into copied, and the entries that are those
+        same objects given the same copies (so a state where ``v is u`` stays so)."""
+        if not self.copied:
+            return values
+        written = [values[k] for k in self.copied]
+        memo, out = {}, []
+        for k, v in enumerate(values):
+            if k in self.copied or any(v is w for w in written):
+                if id(v) not in memo:
+                    memo[id(v)] = _fresh(v)
+                out.append(memo[id(v)])
+                continue
+            for j, w in zip(self.copied, written):
+                if overlaps(w, v):
+                    names = self.names
+                    raise AliasError(f"loop {self.stats.loop}: `{names[k]}` shares memory with `{names[j]}`, which "
+                                     f"the loop's body writes into: a snapshot of the loop's state would not "
+                                     f"keep that; leave this loop out of the placement (or copy `{names[k]}`)")
+            out.append(v)
+        return tuple(out)
+
     def _snapshot(self, i, level):
-        values = tuple(_fresh(v) if k in self.copied else v for k, v in enumerate(self.state))
+        values = self._copy_state(self.state)
         size = 0
         if level == schedules.DISK:
             values, size = self._write(i, values)
@@ -226,8 +252,7 @@ class _Run:
         if level == schedules.DISK:
             values = self._read(values)
             moved = True                      # read from disk: a fresh copy already
-        self.state = values if moved else tuple(_fresh(v) if k in self.copied else v
-                                                for k, v in enumerate(values))
+        self.state = values if moved else self._copy_state(values)
 
     def _free(self, i, level):
         values, size = self.store.pop((i, level))
@@ -266,12 +291,15 @@ class _Run:
             self.folder = tempfile.mkdtemp(prefix="nbadjoint-snapshots-")
             self._finalizer = weakref.finalize(self, shutil.rmtree, self.folder, True)
         start = time.perf_counter()
-        out, size = [], 0
+        out, size, seen = [], 0, {}
         for k, v in enumerate(values):
-            if type(v) is _ndarray and not v.dtype.hasobject and k not in self.fixed:
+            if id(v) in seen:
+                out.append(seen[id(v)])   # one object in two places of the state: one file, read once
+            elif type(v) is _ndarray and not v.dtype.hasobject and k not in self.fixed:
                 path = os.path.join(self.folder, f"{i}_{k}.npy")
                 np.save(path, v, allow_pickle=False)
                 out.append(_OnDisk(path))
+                seen[id(v)] = out[-1]
                 size += v.nbytes
             else:
                 out.append(v)             # numbers, and arrays every snapshot shares, stay in memory
@@ -280,7 +308,11 @@ class _Run:
 
     def _read(self, values):
         start = time.perf_counter()
-        out = tuple(np.load(v.path, allow_pickle=False) if isinstance(v, _OnDisk) else v for v in values)
+        memo = {}
+        for v in values:
+            if isinstance(v, _OnDisk) and id(v) not in memo:
+                memo[id(v)] = np.load(v.path, allow_pickle=False)
+        out = tuple(memo.get(id(v), v) for v in values)
         self.stats.io_seconds += time.perf_counter() - start
         self.stats.disk_reads += 1
         return out

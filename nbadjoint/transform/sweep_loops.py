@@ -138,11 +138,13 @@ class LoopSweeps:
         f.append(S("{r} = range(*{a})", r=rng, a=[ir.node(a) for a in s.range_args]))
         copied = [k for k, p in enumerate(body.params[1:]) if p in body.copied_params]
         fixed = [k for k, p in enumerate(plan.params) if p not in plan.rebound and k not in copied]
-        call = E("_loops.forward(_c, {site}, {r}, {st}, {p}, {fw}, {bw}, {cp}, {m}, {no}, {fx})", site=site, r=rng,
+        call = E("_loops.forward(_c, {site}, {r}, {st}, {p}, {fw}, {bw}, {cp}, {m}, {no}, {fx}, {nm})", site=site,
+                 r=rng,
                  st=ast.Tuple([ast.Name(n, ast.Load()) for n in plan.params], ast.Load()),
                  p=f"{plan.body_key}_primal", fw=f"{plan.body_key}_fwd", bw=f"{plan.body_key}_bwd",
                  cp=ast.Tuple([_const(k) for k in copied], ast.Load()), m=_const(len(body.mutated)),
-                 no=_const(len(plan.outputs)), fx=ast.Tuple([_const(k) for k in fixed], ast.Load()))
+                 no=_const(len(plan.outputs)), fx=ast.Tuple([_const(k) for k in fixed], ast.Load()),
+                 nm=ast.Tuple([_const(n) for n in plan.params], ast.Load()))
         if plan.rebound:
             f.append(S("{o} = {c}", o=out, c=call))
             f += [S("{n} = {o}[{k}]", n=n, o=out, k=_const(plan.outputs.index(n))) for n in plan.rebound]
