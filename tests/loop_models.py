@@ -282,3 +282,19 @@ def view_inside(x, n):
         u[1:] = u[1:] * 0.9 + np.sin(v[:-1]) * 0.1
         v = u[:]
     return np.sum(u * u)
+
+
+def aliased_before(x, n):
+    u = x.copy()
+    v = u
+    for t in range(n):
+        u[1:] = u[1:] * 0.9 + np.sin(v[:-1]) * 0.1
+    return np.sum(u * u) + np.sum(v)
+
+
+def alias_outside(x, n):
+    u = x.copy()
+    w = u
+    for t in range(n):
+        u[1:] = u[1:] * 0.9 + np.sin(u[:-1]) * 0.1
+    return np.sum(u * u) + np.sum(w * w)

@@ -413,3 +413,14 @@ def test_a_state_holding_a_view_of_what_the_body_writes_is_refused_at_run_time()
     with pytest.raises(nba.AliasError, match="`v` shares memory with `u`"):
         nba.grad(m.view_inside, placement={lid: 2})(X, 7)
     nba.grad(m.view_inside, placement={lid: 1})(X, 7)     # (one snapshot: of the loop's input only)
+
+
+@pytest.mark.parametrize("f, names", [(m.aliased_before, ("`u`", "`v`")), (m.alias_outside, ("`u`", "`w`"))])
+def test_writes_seen_through_another_name_are_refused_as_without_snapshots(f, names):
+    """The checks the loop's statements carry (another name shares what the body writes into) still
+    run: in the body function for its own values, before the loop for the caller's."""
+    lid = loop_id(f)
+    for S in (None, 1, 2, {"ram": 1, "disk": 1}):
+        with pytest.raises(nba.AliasError) as info:
+            nba.grad(f, placement={lid: S})(X, 5)
+        assert all(n in str(info.value) for n in names)

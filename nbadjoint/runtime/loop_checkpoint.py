@@ -60,7 +60,8 @@ class LoopRun:
         return self.advanced + self.taped
 
 
-def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated, n_outputs, fixed=(), names=()):
+def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated, n_outputs, fixed=(), names=(),
+            checks=()):
     """Run the loop's schedule up to the end of its forward sweep; returns the outputs of its
     last iteration (the loop's result) and leaves the run on the tape for `backward`.
 
@@ -69,12 +70,14 @@ def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated, n_output
     sweep_calls); ``n_outputs``: how many values an iteration returns (the state, then what the
     code after the loop reads); ``fixed``: the indices of the values it only reads (the same
     objects in every snapshot: never written to disk); ``names``: the user's names of the state's
-    values (for messages)."""
+    values (for messages); ``checks``: (j, k, message): the body writes into value j, and value k
+    must not share its memory when an iteration starts (AliasError, as at a call site)."""
     ram, disk = _c.ck[loop_id]
     run = _Run(_c, loop_id, rng, state, (primal, fwd, bwd), copied, mutated, ram, disk)
     run.n_outputs = n_outputs
     run.fixed = frozenset(fixed)
     run.names = names
+    run.checks = checks
     _c.loops.setdefault(loop_id, []).append(run.stats)
     out = run.forward()
     _c.tape.append(run)
@@ -125,6 +128,7 @@ class _Run:
         self._finalizer = None
         self.taped = None                              # (i, arguments) of the iteration taped
         self.fixed = frozenset()                       # indices of values the body only reads
+        self.checks = ()
         self.entry = None                              # snapshot 0, kept to restore the caller's arrays
 
     # -- the sweeps ---------------------------------------------------------------------------------
@@ -184,13 +188,18 @@ class _Run:
             _, i, j = action
             state = self.state
             ns = self.n_state
+            checks = self.checks
             for k in range(i, j):
+                if checks:
+                    _check(state, checks)
                 state = primal(ctx, rng[k], *state)[:ns]
             self.state = state
             self.stats.advanced += j - i
         elif kind == "tape":
             i = action[1]
             args = self.state
+            if self.checks:
+                _check(args, self.checks)
             out = fwd(ctx, rng[i], *args)
             self.taped = (i, args)
             self.state = out[:self.n_state]
@@ -324,6 +333,12 @@ class _Run:
         if self._finalizer is not None:
             self._finalizer()
             self._finalizer = None
+
+
+def _check(state, checks):
+    for j, k, message in checks:
+        if overlaps(state[j], state[k]):
+            raise AliasError(message)
 
 
 class _OnDisk:
