@@ -33,6 +33,8 @@ from ..errors import AliasError
 from .tape import overlaps
 
 _ndarray = np.ndarray
+_NUMBERS = frozenset({float, int, bool, np.float64, np.float32, np.int64, np.int32, np.bool_, complex,
+                      np.complex128})
 
 
 @dataclass
@@ -122,6 +124,7 @@ class _Run:
         self.n_state = len(state)
         self.store = {}                                # (i, level) -> (values, bytes)
         self.ram_bytes = 0
+        self.ram_count = 0                             # memory snapshots held
         self.held = {}                                 # id of an array in memory snapshots -> how many
         self.disk_now = 0
         self.folder = None
@@ -250,7 +253,8 @@ class _Run:
             self._hold(values, 1)
             s = self.stats
             s.snapshot_bytes_peak = max(s.snapshot_bytes_peak, self.ram_bytes)
-            s.snapshots_peak = max(s.snapshots_peak, sum(1 for (_, lv) in self.store if lv == schedules.RAM) + 1)
+            self.ram_count += 1
+            s.snapshots_peak = max(s.snapshots_peak, self.ram_count)
         if i == 0 and self.copied:
             self.entry = (values, level)      # kept until the end (see `backward`)
         self.store[(i, level)] = (values, size)
@@ -277,23 +281,31 @@ class _Run:
                         pass
         else:
             self._hold(values, -1)
+            self.ram_count -= 1
 
     def _hold(self, values, sign):
         """Count a memory snapshot in (``sign`` 1) or out (-1) of the bytes held: an array several
         snapshots share (a value the body only reads) counts once, a number 8 bytes each time."""
         held = self.held
-        for obj, size in _parts(values):
-            if obj is None:
-                self.ram_bytes += sign * size
+        for v in values:
+            cls = v.__class__
+            if cls in _NUMBERS:
+                self.ram_bytes += sign * 8
                 continue
-            key = id(obj)
-            count = held.get(key, 0) + sign
-            if count:
-                held[key] = count
-            else:
-                del held[key]
-            if count == (1 if sign > 0 else 0):
-                self.ram_bytes += sign * size
+            if cls is not _ndarray and cls is not list and cls is not tuple and cls is not dict:
+                continue
+            for obj, size in _parts((v,)):
+                if obj is None:
+                    self.ram_bytes += sign * size
+                    continue
+                key = id(obj)
+                count = held.get(key, 0) + sign
+                if count:
+                    held[key] = count
+                else:
+                    del held[key]
+                if count == (1 if sign > 0 else 0):
+                    self.ram_bytes += sign * size
 
     def _write(self, i, values):
         if self.folder is None:
@@ -378,7 +390,10 @@ def _parts(values):
         if isinstance(v, _ndarray):
             yield v, v.nbytes
         elif isinstance(v, (list, tuple)):
-            yield from _parts(v)
+            if _NUMBERS.issuperset(map(type, v)):
+                yield None, 8 * len(v)
+            else:
+                yield from _parts(v)
         elif isinstance(v, dict):
             yield from _parts(tuple(v.values()))
         elif v is not None:
