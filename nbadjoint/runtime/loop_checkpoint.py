@@ -64,8 +64,9 @@ class LoopRun:
 
 def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated, n_outputs, fixed=(), names=(),
             checks=()):
-    """Run the loop's schedule up to the end of its forward sweep; returns the outputs of its
-    last iteration (the loop's result) and leaves the run on the tape for `backward`.
+    """Run the loop's schedule up to the end of its forward sweep; returns the run (its
+    ``outputs``: those of the last iteration, the loop's result), which the forward sweep pushes
+    on the tape for `backward`.
 
     ``state``: the values the body reads before assigning them; ``copied``: the indices of those
     it writes into; ``mutated``: how many of them its backward sweep takes adjoints of (see
@@ -81,15 +82,13 @@ def forward(_c, loop_id, rng, state, primal, fwd, bwd, copied, mutated, n_output
     run.names = names
     run.checks = checks
     _c.loops.setdefault(loop_id, []).append(run.stats)
-    out = run.forward()
-    _c.tape.append(run)
-    return out
+    run.outputs = run.forward()
+    return run
 
 
-def backward(_c, outputs_b):
-    """Run the rest of the schedule; ``outputs_b`` are the adjoints of the loop's outputs. Returns
-    the adjoints of the state before the loop."""
-    run = _c.tape.pop()
+def backward(_c, run, outputs_b):
+    """Run the rest of ``run``'s schedule; ``outputs_b`` are the adjoints of the loop's outputs.
+    Returns the adjoints of the state before the loop."""
     try:
         return run.backward(outputs_b)
     finally:
@@ -133,6 +132,7 @@ class _Run:
         self.fixed = frozenset()                       # indices of values the body only reads
         self.checks = ()
         self.entry = None                              # snapshot 0, kept to restore the caller's arrays
+        self.outputs = None                            # the last iteration's (the loop's result)
 
     # -- the sweeps ---------------------------------------------------------------------------------
     def forward(self):

@@ -233,6 +233,8 @@ class Program:
             returns_fresh[key] = checker.run()
             code.mutated = [p for p in code.params if p in checker.mutated]
             code.maybe_mutated = set(checker.mutated) - set(checker.strict_mutated)
+            if getattr(code, "loop_body_of", None):
+                _own_state_checks(code)
 
 
     def _collect_sites(self) -> list:
@@ -586,6 +588,26 @@ def _build(func, wrt, kinds=None, loops=frozenset()) -> Program:
         return Program(func, wrt, kinds, loops)
     except RecursionError:
         return stack.in_deep_stack(lambda: Program(func, wrt, kinds, loops))
+
+
+def _own_state_checks(code) -> None:
+    """A loop's body function may write into its parameters through any name: they are the loop's
+    state, which the schedule owns (it copies what the body writes into, `copied_params`), not a
+    caller's arrays.  Drop the run-time checks that refuse such writes (those against a parameter
+    or its value on entry); keep those against other names."""
+    own = set(code.params) | set(code.entry_refs.values())
+    for key, checks in list(code.alias_checks.items()):
+        kept = [(other, message) for other, message in checks if other not in own]
+        if kept:
+            code.alias_checks[key] = kept
+        else:
+            del code.alias_checks[key]
+    for key, checks in list(code.entry_checks.items()):
+        kept = [c for c in checks if c[1] not in own]
+        if kept:
+            code.entry_checks[key] = kept
+        else:
+            del code.entry_checks[key]
 
 
 def _is_loop_id(key) -> bool:

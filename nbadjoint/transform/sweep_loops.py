@@ -61,9 +61,9 @@ class LoopSweeps:
                 and n in self.code.active and (n in self.code.needed or self.code._free(n))]
 
     def _emit_for(self, s, state):
-        if s.schedule is not None:
-            return self._emit_scheduled(s, state)
         code = self.code
+        if s.schedule is not None and any(n in code.active for n in s.schedule.outputs):
+            return self._emit_scheduled(s, state)
         dense = self._dense_lists(s, state) if self.spec and not self._dense else []
         owned_bases = []
         if dense:
@@ -155,20 +155,19 @@ class LoopSweeps:
                  cp=ast.Tuple([_const(k) for k in copied], ast.Load()), m=_const(len(body.mutated)),
                  no=_const(len(plan.outputs)), fx=ast.Tuple([_const(k) for k in fixed], ast.Load()),
                  nm=ast.Tuple([_const(n) for n in plan.params], ast.Load()), ch=ast.Tuple(checks, ast.Load()))
-        if plan.rebound:
-            f.append(S("{o} = {c}", o=out, c=call))
-            f += [S("{n} = {o}[{k}]", n=n, o=out, k=_const(plan.outputs.index(n))) for n in plan.rebound]
-        else:
-            f.append(S("{c}", c=call))
+        f.append(S("{o} = {c}", o=out, c=call))
+        f.append(S("_push({o})", o=out, comment="the schedule's state, for the backward sweep"))
+        f += [S("{n} = {o}.outputs[{k}]", n=n, o=out, k=_const(plan.outputs.index(n))) for n in plan.rebound]
         incoming = [ast.Name(code.adj(n), ast.Load()) if n in code.active and state.get(n, DEAD) != DEAD
                     else _const(None) for n in plan.outputs]
         res = self.tmp("_lb")
-        b = [S("{r} = _loops.backward(_c, {a})", r=res, a=ast.Tuple(incoming, ast.Load()))]
+        backward = E("_loops.backward(_c, _pop(), {a})", a=ast.Tuple(incoming, ast.Load()))
+        active = [(k, n) for k, n in enumerate(plan.params) if n in code.active]
+        b = [S("{r} = {c}", r=res, c=backward) if active else S("{c}", c=backward)]
         new_state = dict(state)
-        for k, n in enumerate(plan.params):
-            if n in code.active:
-                b.append(S("{a} = {r}[{k}]", a=code.adj(n), r=res, k=_const(k)))
-                new_state[n] = UNKNOWN
+        for k, n in active:
+            b.append(S("{a} = {r}[{k}]", a=code.adj(n), r=res, k=_const(k)))
+            new_state[n] = UNKNOWN
         inside = {t for st in ir.walk(s.body) for t in ir.defined(st)} | {s.target}
         for n in sorted(inside - set(plan.params)):
             if n in code.active and state.get(n, DEAD) != DEAD:
