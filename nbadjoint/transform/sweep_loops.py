@@ -148,7 +148,8 @@ class LoopSweeps:
                     hint=f"make `{q}` a copy (e.g. {q} = {q}.copy()), or leave this loop out of the placement"))
                 checks.append(ast.Tuple([_const(plan.params.index(p)), _const(plan.params.index(q)),
                                          _const(message)], ast.Load()))
-        call = E("_loops.forward(_c, {site}, {r}, {st}, {p}, {fw}, {bw}, {cp}, {m}, {no}, {fx}, {nm}, {ch})",
+        call = E("_loops.forward(_c, {site}, {r}, {st}, {p}, {fw}, {bw}, copied={cp}, mutated={m}, "
+                 "n_outputs={no}, fixed={fx}, names={nm}, checks={ch})",
                  site=site, r=rng,
                  st=ast.Tuple([ast.Name(n, ast.Load()) for n in plan.params], ast.Load()),
                  p=f"{plan.body_key}_primal", fw=f"{plan.body_key}_fwd", bw=f"{plan.body_key}_bwd",
