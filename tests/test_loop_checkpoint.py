@@ -321,16 +321,20 @@ def test_no_iteration_and_a_value_only_the_body_defines():
 
 
 def test_a_full_placement_reads_back():
-    """`Program.placement` gives loops as (ram, disk); given back (as the profiler does), it runs the
-    same schedule."""
+    """`Program.placement` gives the call sites only (the profiler's contract); given back, loops
+    keep their defaults.  `run_placement` adds the loops with snapshots, as (ram, disk), which read
+    back too."""
     lid = loop_id(m.burgers_commented)
     program = compile_tree(m.burgers_commented, 0, call_args=(X, 0.05, 20))
-    full = program.placement({lid: {"ram": 2, "disk": 1}})
-    assert full[lid] == (2, 1)
+    assert lid not in program.placement({lid: {"ram": 2, "disk": 1}})
+    full = program.run_placement({lid: {"ram": 2, "disk": 1}})
+    assert full[lid] == (2, 1) and program.run_placement()[lid] == (3, 0)    # (3: the comment)
     runs = {}
     _, grad = program.run_adjoint((X, 0.05, 20), 0, full, loop_runs=runs)
-    assert runs[lid][0].ram == 2 and runs[lid][0].disk == 1
-    assert program.placement()[lid] == (3, 0)                  # the comment's default
+    assert (runs[lid][0].ram, runs[lid][0].disk) == (2, 1)
+    runs = {}
+    program.run_adjoint((X, 0.05, 20), 0, program.placement(), loop_runs=runs)
+    assert runs[lid][0].ram == 3
     assert bitwise(grad, run(m.burgers_commented, (X, 0.05, 20), 0, {lid: None})[1])
 
 
