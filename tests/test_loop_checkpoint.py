@@ -322,13 +322,13 @@ def test_no_iteration_and_a_value_only_the_body_defines():
 
 def test_a_full_placement_reads_back():
     """`Program.placement` gives the call sites only (the profiler's contract); given back, loops
-    keep their defaults.  `run_placement` adds the loops with snapshots, as (ram, disk), which read
+    keep their defaults.  `context_placement` adds the loops with snapshots, as (ram, disk), which read
     back too."""
     lid = loop_id(m.burgers_commented)
     program = compile_tree(m.burgers_commented, 0, call_args=(X, 0.05, 20))
     assert lid not in program.placement({lid: {"ram": 2, "disk": 1}})
-    full = program.run_placement({lid: {"ram": 2, "disk": 1}})
-    assert full[lid] == (2, 1) and program.run_placement()[lid] == (3, 0)    # (3: the comment)
+    full = program.context_placement({lid: {"ram": 2, "disk": 1}})
+    assert full[lid] == (2, 1) and program.context_placement()[lid] == (3, 0)    # (3: the comment)
     runs = {}
     _, grad = program.run_adjoint((X, 0.05, 20), 0, full, loop_runs=runs)
     assert (runs[lid][0].ram, runs[lid][0].disk) == (2, 1)

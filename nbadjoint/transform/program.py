@@ -371,7 +371,7 @@ class Program:
             full.update(placement)
         return full
 
-    def run_placement(self, placement=None) -> dict:
+    def context_placement(self, placement=None) -> dict:
         """What the generated code reads as ``_c.ck``: `placement`, and every loop with snapshots ->
         ``(ram, disk)``."""
         full = self.placement(placement)

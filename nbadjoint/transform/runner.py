@@ -84,7 +84,7 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
                          f"not {argnums!r}")
     probes = recorder is not None
     ns = program.module(probes)
-    ctx = _rt.Context(program.run_placement(placement), recorder)
+    ctx = _rt.Context(program.context_placement(placement), recorder)
     if probes:
         recorder.tape = ctx.tape
     fwd = ns[f"{program.root_key}_fwd"]
@@ -120,7 +120,7 @@ def run_vjp(program, args, placement=None, kwargs=None):
     check_current(program)
     values = bind(program, args, kwargs)
     ns = program.module(False)
-    ctx = _rt.Context(program.run_placement(placement), None)
+    ctx = _rt.Context(program.context_placement(placement), None)
     try:
         value = call(program, False, ns[f"{program.root_key}_fwd"], ctx, *values)
     except BaseException:
