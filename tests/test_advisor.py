@@ -114,7 +114,7 @@ def test_tapenade_keeps_only_the_flips_that_fit_the_budget():
 
 def test_tapenade_recheckpoints_a_run_split_site_when_the_run_is_over_budget():
     # run with y split: peak 3110 > default budget 3010; y goes back to checkpointed
-    s = suggest(siblings(), context_placement={Y: False}, method="tapenade")
+    s = suggest(siblings(), run_placement={Y: False}, method="tapenade")
     assert s.placement == {W: False, X: False, Y: True, Z: False}
     assert s.peak_bytes == 2020
 
@@ -270,13 +270,13 @@ def test_greedy_fits_the_budget_and_no_single_flip_improves_it(seed, n_sites):
 
 
 def test_sites_outside_the_search_keep_their_run_value():
-    s = suggest(siblings(), sites=[X, Y, Z], context_placement={W: True}, method="optimal")
+    s = suggest(siblings(), sites=[X, Y, Z], run_placement={W: True}, method="optimal")
     assert s.placement[W] is True
 
 
 def test_sites_never_executed_are_reported_and_left_as_run():
     s = suggest(siblings(), sites=[W, X, Y, Z, "root:9:never"],
-                context_placement={"root:9:never": False}, method="optimal")
+                run_placement={"root:9:never": False}, method="optimal")
     assert s.placement["root:9:never"] is False
     assert s.ranking[-1]["reason"].startswith("not executed")
 
@@ -373,7 +373,7 @@ def test_a_change_that_gains_nothing_is_not_advised(method):
     # splitting it changes no peak, so the advice keeps it as run
     x = CallNode(X, [0], [], 0, t_primal=2.0, t_fwd=2.0, t_bwd=0.5, t_saved=2.0)
     root = CallNode(ROOT_SITE, [0, 0, 0], [x, leaf(Y, 10, 10, 3.0)])
-    s = suggest(root, context_placement={X: True, Y: True}, budget=10_000, method=method)
+    s = suggest(root, run_placement={X: True, Y: True}, budget=10_000, method=method)
     assert s.placement[X] is True
     assert s.placement[Y] is False          # a real gain is still advised
 

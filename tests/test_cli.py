@@ -134,7 +134,7 @@ def test_args_expression_is_evaluated_in_the_module_namespace(model_file, tmp_pa
     assert {s["id"]: s["calls"] for s in data["sites"]}["model:15:step"] == 2
 
 
-def test_placement_option_sets_the_context_placement(model_file, tmp_path):
+def test_placement_option_sets_the_run_placement(model_file, tmp_path):
     out_json = tmp_path / "p.json"
     out = nbadjoint("profile", f"{model_file}:model", "--placement", '{"model:15:step": false}',
                     "--repeat", "1", "--json", str(out_json))

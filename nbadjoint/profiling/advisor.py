@@ -107,10 +107,10 @@ def _site_ids(sites, model: CostModel) -> list[str]:
 class _Problem:
     """The search space: which sites are free, the fixed ones, the budget."""
 
-    def __init__(self, tree, sites, context_placement, budget):
+    def __init__(self, tree, sites, run_placement, budget):
         self.model = model = _model(tree)
         self.ids = _site_ids(sites, model)
-        run = dict(context_placement or {})
+        run = dict(run_placement or {})
         self.run = {s: bool(run.get(s, True)) for s in dict.fromkeys(self.ids + model.site_ids)}
         # free: executed sites among those asked about, most expensive first (deterministic order)
         self.free = sorted((model.site_index[s] for s in self.ids if s in model.site_index),
@@ -445,18 +445,18 @@ def _ranking(pb: _Problem, figs, placement: dict[str, bool]) -> list[dict]:
     return rows
 
 
-def suggest(tree: "CallNode | AggregatedTree | CostModel", sites=None, context_placement=None,
+def suggest(tree: "CallNode | AggregatedTree | CostModel", sites=None, run_placement=None,
             budget=None, method: str = "auto") -> Suggestion:
     """The fastest predicted placement whose predicted peak fits ``budget``.
 
     ``sites``: the call sites to decide (ids, Site objects or site dicts; None = every site in the
-    tree).  Sites not in ``sites`` keep their ``context_placement`` value (default checkpointed).
+    tree).  Sites not in ``sites`` keep their ``run_placement`` value (default checkpointed).
     ``budget``: bytes or a string like ``"200MB"``; None = predicted peak of the all-checkpointed
     placement.  Raises ValueError when no placement found fits the budget.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    pb = _Problem(tree, sites, context_placement, budget)
+    pb = _Problem(tree, sites, run_placement, budget)
     figs = pb.model.site_figures(pb.run)
     if method == "tapenade":
         state, used = _tapenade(pb, figs), "tapenade"
@@ -510,7 +510,7 @@ def _front(points) -> list[tuple[float, int, list[int]]]:
     return out
 
 
-def pareto(tree: "CallNode | AggregatedTree | CostModel", sites=None, context_placement=None
+def pareto(tree: "CallNode | AggregatedTree | CostModel", sites=None, run_placement=None
            ) -> list[tuple[float, int, dict[str, bool]]]:
     """The time / peak-memory Pareto front: ``[(time, peak_bytes, placement)]`` sorted by peak.
 
@@ -520,7 +520,7 @@ def pareto(tree: "CallNode | AggregatedTree | CostModel", sites=None, context_pl
     checkpointed, checkpointing from all split) and, up to `PARETO_GREEDY_SITES` executed sites, by
     greedy searches over a sweep of budgets.
     """
-    pb = _Problem(tree, sites, context_placement, None)
+    pb = _Problem(tree, sites, run_placement, None)
     points = None
     if len(pb.free) <= PARETO_ENUMERATE_SITES:
         points = []

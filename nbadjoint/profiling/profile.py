@@ -179,7 +179,7 @@ class Profile:
         key = (budget, method)
         if key not in self._suggestions:
             found = advisor.suggest(self._model, sites=list(self._defaults),
-                                    context_placement=self.placement, budget=budget, method=method)
+                                    run_placement=self.placement, budget=budget, method=method)
             self._suggestions[key] = self._shift(found)
         return self._suggestions[key]
 
@@ -191,7 +191,7 @@ class Profile:
 
         if self._pareto is None:
             front = advisor.pareto(self._model, sites=list(self._defaults),
-                                   context_placement=self.placement)
+                                   run_placement=self.placement)
             self._pareto = [self._shift(ParetoPoint(t, int(peak), placement))
                             for t, peak, placement in front]
         return self._pareto
