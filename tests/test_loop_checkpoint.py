@@ -456,3 +456,12 @@ def test_random_programs_bitwise_with_every_loop_given_snapshots():
                 assert bitwise(got, reference), (seed, lid, S)
                 scheduled += 1
     assert scheduled > 15
+
+
+def test_a_partial_root():
+    import functools
+    f = functools.partial(m.burgers, nu=0.05, n=15)
+    lid = loop_id(f)
+    assert bitwise(nba.grad(f, placement={lid: 2})(X), nba.grad(f)(X))
+    g = functools.partial(m.burgers, X)
+    assert nba.grad(g, placement={lid: {"ram": 1, "disk": 1}})(0.05, 15) == nba.grad(g)(0.05, 15)
