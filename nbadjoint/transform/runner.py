@@ -69,8 +69,9 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
     """Value and gradient(s) of the root with respect to the arguments ``argnums``.
 
     Loops the placement gives snapshots run by their schedules (the program compiled for them,
-    see `Program.for_placement`), except in a profiled run (``recorder``); with ``loop_runs`` (a dict), it gets loop id -> [LoopRun], what
-    each run of such a loop did (see `nbadjoint.runtime.loop_checkpoint.LoopRun`)."""
+    see `Program.for_placement`), except in a profiled run (``recorder``).  With ``loop_runs`` (a
+    dict), it gets loop id -> [LoopRun], what each run of such a loop did (see
+    `nbadjoint.runtime.loop_checkpoint.LoopRun`)."""
     nums = roots.check_argnums(argnums, program.n_params, program.root_name)
     if recorder is None:
         program = program.for_placement(placement)
