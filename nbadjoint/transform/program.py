@@ -142,7 +142,8 @@ class Program:
         placed just before its caller in the order.  Returns loop id -> LoopPlan."""
         plans = {}
         by_id = {site.id: site for site in self.loop_sites}
-        for loop_id in sorted(self.loop_ids):
+        # inner loops first: a loop outlined later copies the inner loop's plan into its body function
+        for loop_id in sorted(self.loop_ids, key=lambda i: (by_id[i].key, -by_id[i].lineno)):
             site = by_id[loop_id]
             plan = plan_loop(self, site)
             self.functions[plan.body_key] = outline(self, site, plan)
