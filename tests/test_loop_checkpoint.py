@@ -449,6 +449,7 @@ def test_random_programs_bitwise_with_every_loop_given_snapshots():
             reference = nba.grad(module.main, (0, 1))(x.copy(), s)
         except (nba.TransformError, nba.AliasError):
             continue
+        accepted = []
         for lid in nba.loops(module.main):
             for S in (1, 2, {"ram": 1, "disk": 2}):
                 try:
@@ -457,6 +458,11 @@ def test_random_programs_bitwise_with_every_loop_given_snapshots():
                     break
                 assert bitwise(got, reference), (seed, lid, S)
                 scheduled += 1
+            else:
+                accepted.append(lid)
+        if len(accepted) > 1:           # every loop at once (loops in loops included)
+            got = nba.grad(module.main, (0, 1), placement=dict.fromkeys(accepted, 2))(x.copy(), s)
+            assert bitwise(got, reference), (seed, accepted)
     assert scheduled > 15
 
 

@@ -141,7 +141,7 @@ def plan_loop(program, site: LoopSite) -> LoopPlan:
                    "leave this loop out of the placement")
     path = _find_loop(code.body, site.lineno)
     if path is None:
-        refuse("its iterations are not those of one loop of the code")
+        refuse("it is not a loop of the code nbadjoint differentiates (a refused statement replaced it)")
     if path[-1][0][path[-1][1]].counted:
         refuse("it may leave an iteration early")
     block, index = path[-1]
