@@ -8,13 +8,13 @@
     nba.map_grad(model, inputs, executor=client)   # many gradients, on Dask or a process pool
 """
 
-from .api import adjoint, adjoint_source, call_sites, grad, map_grad, value_and_grad, vjp
+from .api import adjoint, adjoint_source, call_sites, grad, loops, map_grad, value_and_grad, vjp
 from .errors import AliasError, PlacementError, ProfileError, TransformError
 from .transform.user_rules import defvjp, nondifferentiable, primitive
 
 __version__ = "0.1.0"
 
-__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "map_grad", "adjoint_source", "call_sites", "profile",
+__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "map_grad", "adjoint_source", "call_sites", "loops", "profile",
            "Profile", "ProfileError", "TransformError", "AliasError", "PlacementError", "defvjp", "primitive",
            "nondifferentiable", "load_ipython_extension",
            "unload_ipython_extension"]

@@ -67,19 +67,20 @@ def _check_arguments(program, args, kwargs):
     results.check_argument_types(program.bound_args + args, {**program.bound_kwargs, **kwargs}, program.root_name)
 
 
-def adjoint_source(f, argnums=None, *, args=None) -> str:
+def adjoint_source(f, argnums=None, *, args=None, placement=None) -> str:
     """The generated code (primal, forward and backward sweeps) of ``f`` and its callees.
 
     With ``argnums`` (an int or a tuple, as for `grad`) the code differentiates only those
     arguments: the code ``grad(f, argnums)`` runs.  None (the default): every argument.  With
     ``args`` (a tuple of positional arguments), the code compiled for arguments of those kinds
     (arrays, numbers), which is what ``grad(f, argnums)(*args)`` runs: its specialised bodies are
-    chosen for them.
+    chosen for them.  With ``placement``, the code compiled for the loops it gives snapshots
+    (see `loops`; call-site values do not change the code).
     """
     if args is not None and not isinstance(args, (tuple, list)):
         raise TypeError(f"adjoint_source: args must be a tuple of positional arguments, e.g. args=(x0,), "
                         f"not {type(args).__name__}")
-    return compile_tree(f, argnums, "nba.adjoint_source", call_args=args).source()
+    return compile_tree(f, argnums, "nba.adjoint_source", call_args=args).for_placement(placement).source()
 
 
 def call_sites(f) -> list:
@@ -87,4 +88,15 @@ def call_sites(f) -> list:
     return [s.id for s in compile_tree(f, None, "nba.call_sites").sites]
 
 
-__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "map_grad", "adjoint_source", "call_sites"]
+def loops(f) -> list:
+    """Loop ids (``caller:lineno:for``) of the ``for ... in range(...)`` loops of ``f``'s call tree.
+
+    In a placement, a loop id maps to an int S (the loop keeps S snapshots of its state in memory
+    and recomputes the rest, by the binomial schedule), to ``{"ram": S, "disk": D}`` (D more on
+    disk) or to None (every iteration kept: the default, unless the loop's line carries a comment
+    ``# nbadjoint: snapshots=S``).
+    """
+    return [s.id for s in compile_tree(f, None, "nba.loops").loop_sites]
+
+
+__all__ = ["adjoint", "grad", "value_and_grad", "vjp", "map_grad", "adjoint_source", "call_sites", "loops"]

@@ -108,3 +108,14 @@ def test_the_gradient_of_a_namedtuple_argument_is_that_namedtuple():
     State = namedtuple("State", "T S")
     g = check_grad(m.namedtuple_cost, (State(np.array([0.3, 0.5]), 0.7),), 0)
     assert isinstance(g, State) and np.allclose(g.T, [0.42, 0.7])
+
+
+def test_a_loop_that_draws_random_numbers_keeps_every_iteration():
+    loop = nba.loops(m.noisy_loop)[0]
+    with pytest.raises(nba.PlacementError, match="draw random numbers"):
+        nba.grad(m.noisy_loop, placement={loop: 3})(X, np.random.default_rng(0), 10)
+    g = nba.grad(m.noisy_loop)(X, np.random.default_rng(0), 10)        # every iteration kept: fine
+    h = 1e-6
+    fd = [(m.noisy_loop(X + h * e, np.random.default_rng(0), 10) - m.noisy_loop(X - h * e, np.random.default_rng(0), 10))
+          / (2 * h) for e in np.eye(3)]
+    assert np.allclose(g, fd, rtol=1e-6)

@@ -126,3 +126,11 @@ def list_slice_grows(x):
 def namedtuple_cost(s):
     T, S = s
     return np.sum(T * T) * S
+
+
+def noisy_loop(x, rng, n):
+    u = x
+    for step in range(n):
+        z = rng.standard_normal(u.shape)
+        u = u + 0.1 * np.sin(u) + 0.01 * z * u
+    return np.sum(u * u)

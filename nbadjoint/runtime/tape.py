@@ -41,13 +41,14 @@ _TooHardError = getattr(np, "exceptions", np).TooHardError
 class Context:
     """State shared by every generated function during one run."""
 
-    __slots__ = ("tape", "ck", "rec")
+    __slots__ = ("tape", "ck", "rec", "loops")
 
     def __init__(self, ck: dict[str, bool], rec=None):
         _keep_freed_memory()
         self.tape: list = []
         self.ck = ck
         self.rec = rec
+        self.loops: dict = {}        # loop id -> [LoopRun] (see runtime/loop_checkpoint.py)
 
 
 # Classes of the scalars a guarded parameter may hold (arithmetic among them gives shape ()).

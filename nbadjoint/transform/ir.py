@@ -179,6 +179,7 @@ class ForRange(Stmt):
     range_args: list          # atoms of range(...)
     body: list
     counted: bool = False     # the body may exit early: count trips
+    schedule: Any = None      # loops.LoopPlan: run by a checkpointing schedule (see loops.py)
 
 
 @dataclass

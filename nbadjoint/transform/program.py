@@ -21,7 +21,8 @@ import numpy as np
 
 from ..errors import PlacementError, TransformError
 from ..ids import ROOT_ID
-from . import files, roots, runner, stack
+from . import draws, files, roots, runner, stack
+from .loops import loop_sites, not_a_loop_site, outline, plan_loop, read_schedule
 from .placement import parse_placement
 from .parse import FunctionInfo, closure_values, display_name, load_function, resolved_now, same_value
 from .shapes import analyze_program as analyze_shapes
@@ -39,8 +40,9 @@ class Site:
 
 
 class Program:
-    def __init__(self, root, wrt=None, kinds=None):
+    def __init__(self, root, wrt=None, kinds=None, loops=frozenset()):
         self.root = root
+        self.loop_ids = frozenset(loops)   # loops compiled to run by a checkpointing schedule
         self.wrt = wrt                     # indices of the root parameters differentiated (None: all)
         self.root_kinds = kinds            # per root parameter: "array", "number" or None (argument_kinds)
         self.functions: dict = {}          # key -> FunctionCode
@@ -56,6 +58,9 @@ class Program:
         self.bound_kwargs: dict = {}
         self.root_key = self._discover_and_lower(root)
         self.root_name = self.functions[self.root_key].info.name
+        self.loop_sites = loop_sites(self)
+        self.loop_plans = self._outline_loops()
+        self._variants: dict = {}          # frozenset of loop ids -> Program (see for_placement)
         self.certain = self._refuse_certain()
         self._check_aliasing()
         self._analyze_all()
@@ -137,6 +142,27 @@ class Program:
                     self._lower(callee, FunctionCode)
             raise
 
+    def _outline_loops(self) -> dict:
+        """Outline the body of each loop of ``loop_ids`` into a function of the tree (see loops.py),
+        placed just before its caller in the order.  Returns loop id -> LoopPlan."""
+        plans = {}
+        by_id = {site.id: site for site in self.loop_sites}
+        # inner loops first: a loop outlined later copies the inner loop's plan into its body function
+        for loop_id in sorted(self.loop_ids, key=lambda i: (by_id[i].key, -by_id[i].lineno)):
+            site = by_id[loop_id]
+            plan = plan_loop(self, site)
+            self.functions[plan.body_key] = outline(self, site, plan)
+            self._order.insert(self._order.index(site.key), plan.body_key)
+            if draws.generators(self, plan.body_key):
+                info = self.functions[site.key].info
+                raise PlacementError(str(info.error(
+                    "the loop cannot be checkpointed with snapshots: its iterations draw random numbers, and "
+                    "an iteration run again from a snapshot would draw other ones", lineno=site.lineno,
+                    hint="draw the numbers before the loop (e.g. z = rng.standard_normal((n, m))) and read "
+                         "z[step] in it, or leave this loop out of the placement")))
+            plans[loop_id] = plan
+        return plans
+
     def _refuse_certain(self) -> set:
         """Raise the first refusal (in the order a depth-first reading meets them) that every run
         reaches: one in the straight-line code of the root, or of a function the straight-line code
@@ -197,6 +223,10 @@ class Program:
         useful_out = {key: key == self.root_key for key in self._order}
         for key in reversed(self._order):
             code = self.functions[key]
+            if getattr(code, "loop_body_of", None):      # a loop's body: it gets what the loop reads
+                caller = self.functions[code.loop_body_of[0]]
+                varied_in[key] = {p for p in code.params if p in caller.varied}
+                useful_out[key] = True
             code.analyze(varied_in[key], useful_out[key])
             for s in ir.walk(code.body):
                 if isinstance(s, ir.Assign) and isinstance(s.expr, ir.UserCall):
@@ -216,6 +246,8 @@ class Program:
             returns_fresh[key] = checker.run()
             code.mutated = [p for p in code.params if p in checker.mutated]
             code.maybe_mutated = set(checker.mutated) - set(checker.strict_mutated)
+            if getattr(code, "loop_body_of", None):
+                _own_state_checks(code)
 
 
     def _collect_sites(self) -> list:
@@ -336,7 +368,11 @@ class Program:
     # -- placement ----------------------------------------------------------------------------------
     def placement(self, placement=None) -> dict:
         """Every call site -> checkpointed, from ``placement`` (a dict of call-site ids to True / False,
-        read strictly, see `parse_placement`) and the sites' defaults.  Raises PlacementError."""
+        read strictly, see `parse_placement`) and the sites' defaults.  Loop ids in ``placement`` are
+        checked (see `loop_schedules`), not returned.  Raises PlacementError."""
+        self.loop_schedules(placement)
+        if placement is not None and hasattr(placement, "items"):
+            placement = {k: v for k, v in placement.items() if not _is_loop_id(k)}
         placement = parse_placement(placement)
         full = {s.id: s.default_checkpointed for s in self.sites}
         if placement:
@@ -347,6 +383,54 @@ class Program:
                                      f"{self.root_name}() are: {known}")
             full.update(placement)
         return full
+
+    def context_placement(self, placement=None) -> dict:
+        """What the generated code reads as ``_c.ck``: `placement`, and every loop with snapshots ->
+        ``(ram, disk)``."""
+        full = self.placement(placement)
+        full.update((k, v) for k, v in self.loop_schedules(placement).items() if v is not None)
+        return full
+
+    def loop_schedules(self, placement=None) -> dict:
+        """Loop id -> ``(ram, disk)`` snapshots, or None (every iteration kept), for every loop of
+        the tree: from ``placement`` (loop ids map to an int, ``{"ram": S, "disk": D}`` or None) and
+        the ``# nbadjoint: snapshots=S`` comments.  Raises PlacementError for an unknown loop id, a
+        value that is not one of those, and a loop that cannot keep snapshots (naming its line)."""
+        given = {}
+        if placement is not None and hasattr(placement, "items"):
+            given = {k: v for k, v in placement.items() if _is_loop_id(k)}
+        known = {site.id: site for site in self.loop_sites}
+        unknown = [k for k in given if k not in known]
+        for k in unknown:
+            why = not_a_loop_site(self, k)
+            if why and given[k] is not None:
+                raise PlacementError(why)
+        unknown = [k for k in unknown if not not_a_loop_site(self, k)]
+        if unknown:
+            listed = ", ".join(known) or "(none: no `for ... in range(...)` loop in the call tree)"
+            raise PlacementError(f"unknown loop(s) {unknown} in placement; the loops of {self.root_name}() "
+                                 f"are: {listed}")
+        out = {}
+        for loop_id, site in known.items():
+            value = given[loop_id] if loop_id in given else site.default
+            out[loop_id] = read_schedule(value, loop_id)
+            if out[loop_id] is not None and loop_id not in self.loop_plans:
+                plan_loop(self, site)          # refuses a loop that cannot keep snapshots
+        return out
+
+    def for_placement(self, placement=None) -> "Program":
+        """This program compiled for the loops ``placement`` gives snapshots (itself when those are
+        the loops it was compiled for): a placement without loop snapshots runs today's code."""
+        loops = frozenset(k for k, v in self.loop_schedules(placement).items() if v is not None)
+        if loops == self.loop_ids:
+            return self
+        variant = self._variants.get(loops)
+        if variant is None or not variant.is_current():
+            base = _build(self.root, self.wrt, self.root_kinds, loops)
+            variant = self._variants[loops] = base
+        if self.bound_args or self.bound_kwargs:
+            return variant.bound(self.bound_args, self.bound_kwargs)
+        return variant
 
     # -- generated module ---------------------------------------------------------------------------
     def source(self, probes: bool = False) -> str:
@@ -387,12 +471,15 @@ class Program:
             "from nbadjoint.runtime import vjp as _vjp",
             "",
         ]
+        if self.loop_plans:
+            parts.insert(-1, "from nbadjoint.runtime import loop_checkpoint as _loops")
         for key in reversed(self._order):
             code = self.functions[key]
             where = display_name(_short(code.info.filename))
             parts.append("")
             parts.append(f"# {'-' * 94}")
-            parts.append(f"# {code.info.name}  ({where}, line {code.info.node.lineno})")
+            what = " (the body of its loop)" if getattr(code, "loop_body_of", None) else ""
+            parts.append(f"# {code.info.name}{what}  ({where}, line {code.info.node.lineno})")
             parts.append(f"# {'-' * 94}")
             parts.append("")
             parts.append(code.emit(probes))
@@ -451,9 +538,11 @@ class Program:
         """`runner.run_primal` of this program (the profiler calls it as a method)."""
         return runner.run_primal(self, args, kwargs=kwargs, recorder=recorder)
 
-    def run_adjoint(self, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None):
+    def run_adjoint(self, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None,
+                    loop_runs=None):
         """`runner.run_adjoint` of this program (the profiler calls it as a method)."""
-        return runner.run_adjoint(self, args, argnums, placement, recorder=recorder, kwargs=kwargs, seed=seed)
+        return runner.run_adjoint(self, args, argnums, placement, recorder=recorder, kwargs=kwargs, seed=seed,
+                                  loop_runs=loop_runs)
 
 
 def _short(filename: str) -> str:
@@ -513,8 +602,33 @@ def compile_tree(f, argnums=None, what: str = "nbadjoint", call_args=None) -> Pr
     return prog.bound(args, kwargs) if args or kwargs or isinstance(f, functools.partial) else prog
 
 
-def _build(func, wrt, kinds=None) -> Program:
+def _build(func, wrt, kinds=None, loops=frozenset()) -> Program:
     try:
-        return Program(func, wrt, kinds)
+        return Program(func, wrt, kinds, loops)
     except RecursionError:
-        return stack.in_deep_stack(lambda: Program(func, wrt, kinds))
+        return stack.in_deep_stack(lambda: Program(func, wrt, kinds, loops))
+
+
+def _own_state_checks(code) -> None:
+    """A loop's body function may write into its parameters through any name: they are the loop's
+    state, which the schedule owns (it copies what the body writes into, `copied_params`), not a
+    caller's arrays.  Drop the run-time checks that refuse such writes (those against a parameter
+    or its value on entry); keep those against other names."""
+    own = set(code.params) | set(code.entry_refs.values())
+    for key, checks in list(code.alias_checks.items()):
+        kept = [(other, message) for other, message in checks if other not in own]
+        if kept:
+            code.alias_checks[key] = kept
+        else:
+            del code.alias_checks[key]
+    for key, checks in list(code.entry_checks.items()):
+        kept = [c for c in checks if c[1] not in own]
+        if kept:
+            code.entry_checks[key] = kept
+        else:
+            del code.entry_checks[key]
+
+
+def _is_loop_id(key) -> bool:
+    """A placement key naming a loop (``caller:lineno:for``) rather than a call site."""
+    return isinstance(key, str) and key.endswith(":for")

@@ -15,6 +15,7 @@ import inspect
 import weakref
 
 from ..ids import ROOT_ID
+from ..runtime import loop_checkpoint as _loops
 from ..runtime import tape as _rt
 from . import draws, results, roots, stack, user_errors
 
@@ -68,9 +69,19 @@ def run_primal(program, args, kwargs=None, recorder=None):
     return out
 
 
-def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None):
-    """Value and gradient(s) of the root with respect to the arguments ``argnums``."""
+def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=None, seed=None,
+                loop_runs=None):
+    """Value and gradient(s) of the root with respect to the arguments ``argnums``.
+
+    Loops the placement gives snapshots run by their schedules (the program compiled for them,
+    see `Program.for_placement`), except in a profiled run (``recorder``).  With ``loop_runs`` (a
+    dict), it gets loop id -> [LoopRun], what each run of such a loop did (see
+    `nbadjoint.runtime.loop_checkpoint.LoopRun`)."""
     nums = roots.check_argnums(argnums, program.n_params, program.root_name)
+    if recorder is None:
+        program = program.for_placement(placement)
+    # (a profiled run keeps every iteration of every loop: the profiler does not model loop
+    # snapshots yet, and its probes follow the call tree of the code compiled without them)
     check_current(program)
     values = bind(program, args, kwargs)
     index = [program.argument_index(n) for n in nums]
@@ -79,29 +90,35 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
                          f"not {argnums!r}")
     probes = recorder is not None
     ns = program.module(probes)
-    ctx = _rt.Context(program.placement(placement), recorder)
+    ctx = _rt.Context(program.context_placement(placement), recorder)
     if probes:
         recorder.tape = ctx.tape
     fwd = ns[f"{program.root_key}_fwd"]
     bwd = ns[f"{program.root_key}_bwd"]
-    if probes:
-        restore_generators = draws.kept_generators(program, values, ns)     # every profiled run draws alike
-        recorder.enter(ROOT_ID, "F")
-    value = call(program, probes, fwd, ctx, *values)
-    if probes:
-        recorder.leave(ROOT_ID, "F")
+    try:
+        if probes:
+            restore_generators = draws.kept_generators(program, values, ns)     # every profiled run draws alike
+            recorder.enter(ROOT_ID, "F")
+        value = call(program, probes, fwd, ctx, *values)
+        if probes:
+            recorder.leave(ROOT_ID, "F")
+            restore_generators()
+        results.check_output(value, program.root_name)
+        out_value = results.copy_out(value)
+        if seed is None:
+            seed = results.ones_like(value)
+        restore_generators = draws.kept_generators(program, values, ns)   # the recomputations rewind them
+        if probes:
+            recorder.enter(ROOT_ID, "B")
+        grads = call(program, probes, bwd, ctx, seed, *values, *_mutated_none(program))
+        if probes:
+            recorder.leave(ROOT_ID, "B")
         restore_generators()
-    results.check_output(value, program.root_name)
-    out_value = results.copy_out(value)
-    if seed is None:
-        seed = results.ones_like(value)
-    restore_generators = draws.kept_generators(program, values, ns)   # the recomputations rewind them
-    if probes:
-        recorder.enter(ROOT_ID, "B")
-    grads = call(program, probes, bwd, ctx, seed, *values, *_mutated_none(program))
-    if probes:
-        recorder.leave(ROOT_ID, "B")
-    restore_generators()
+    finally:
+        if ctx.loops:
+            _loops.close(ctx)              # disk snapshots of a run that raised (or was interrupted)
+            if loop_runs is not None:
+                loop_runs.update(ctx.loops)
     _check_tape_empty(ctx, program)
     result = tuple(results.finish_grad(grads[i], values[i]) for i in index)
     return out_value, (result[0] if isinstance(argnums, int) else result)
@@ -109,11 +126,16 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
 
 def run_vjp(program, args, placement=None, kwargs=None):
     """Run the forward sweep; return (value, pullback), the pullback usable once."""
+    program = program.for_placement(placement)
     check_current(program)
     values = bind(program, args, kwargs)
     ns = program.module(False)
-    ctx = _rt.Context(program.placement(placement), None)
-    value = call(program, False, ns[f"{program.root_key}_fwd"], ctx, *values)
+    ctx = _rt.Context(program.context_placement(placement), None)
+    try:
+        value = call(program, False, ns[f"{program.root_key}_fwd"], ctx, *values)
+    except BaseException:
+        _loops.close(ctx)
+        raise
     bwd = ns[f"{program.root_key}_bwd"]
     out_value = results.copy_out(value)
     skip = len(program.bound_args)
@@ -125,7 +147,10 @@ def run_vjp(program, args, placement=None, kwargs=None):
         results.check_cotangent(cotangent, out_value, program.root_name)
         used.append(True)
         restore_generators = draws.kept_generators(program, values, ns)   # the recomputations rewind them
-        grads = call(program, False, bwd, ctx, cotangent, *values, *_mutated_none(program))
+        try:
+            grads = call(program, False, bwd, ctx, cotangent, *values, *_mutated_none(program))
+        finally:
+            _loops.close(ctx)
         restore_generators()
         _check_tape_empty(ctx, program)
         return tuple(results.finish_grad(gi, xi) for gi, xi in list(zip(grads, values))[skip:])

@@ -7,7 +7,7 @@ import ast
 
 from . import ir, shapes
 from .sweep_ast import Comment, expr as E, for_, if_, stmt as S, while_true
-from .sweep_state import DEAD, UNKNOWN, _int_literal, _merge, _single_index
+from .sweep_state import DEAD, UNKNOWN, _const, _int_literal, _merge, _single_index
 
 
 class LoopSweeps:
@@ -62,6 +62,8 @@ class LoopSweeps:
 
     def _emit_for(self, s, state):
         code = self.code
+        if s.schedule is not None and any(n in code.active for n in s.schedule.outputs):
+            return self._emit_scheduled(s, state)
         dense = self._dense_lists(s, state) if self.spec and not self._dense else []
         owned_bases = []
         if dense:
@@ -127,6 +129,87 @@ class LoopSweeps:
         if loop_var_needed:
             b.append(S("{t} = _pop()", t=s.target))
         return f, b, _merge(state, out_state)
+
+    def _emit_scheduled(self, s, state):
+        """A loop run by a checkpointing schedule (see loops.py): its forward sweep runs the
+        schedule up to the end of the loop, its backward sweep the rest, both in
+        `nbadjoint.runtime.loop_checkpoint`, with the sweeps of the loop's body function."""
+        code, plan = self.code, s.schedule
+        body = code.program.functions[plan.body_key]
+        self.passes_live[plan.body_key] = False         # (adjoints of some outputs come in as None)
+        site = _const(plan.id)
+        saved = [n for n in plan.rebound if n in code.needed]
+        f = [Comment(f"line {s.line}: the loop runs by a checkpointing schedule ({plan.id})")]
+        f += [S("_push({n})", n=n, comment="its value before the loop") for n in saved]
+        f += self._outside_alias_checks(s, body)
+        rng = self.tmp("_range")
+        out = self.tmp("_lo")
+        f.append(S("{r} = range(*{a})", r=rng, a=[ir.node(a) for a in s.range_args]))
+        copied = [k for k, p in enumerate(body.params[1:]) if p in body.copied_params]
+        fixed = [k for k, p in enumerate(plan.params) if p not in plan.rebound and k not in copied]
+        checks = []
+        for p, q in sorted(body.overlap_pairs):
+            if p in body.copied_params and p in plan.params and q in plan.params:
+                message = str(code.info.error(
+                    f"the loop writes into `{p}`, which shares memory with `{q}` when an iteration starts: the "
+                    f"adjoint would miss that the write also changes `{q}`", lineno=s.line,
+                    hint=f"make `{q}` a copy (e.g. {q} = {q}.copy()), or leave this loop out of the placement"))
+                checks.append(ast.Tuple([_const(plan.params.index(p)), _const(plan.params.index(q)),
+                                         _const(message)], ast.Load()))
+        call = E("_loops.forward(_c, {site}, {r}, {st}, {p}, {fw}, {bw}, copied={cp}, mutated={m}, "
+                 "n_outputs={no}, fixed={fx}, names={nm}, checks={ch})",
+                 site=site, r=rng,
+                 st=ast.Tuple([ast.Name(n, ast.Load()) for n in plan.params], ast.Load()),
+                 p=f"{plan.body_key}_primal", fw=f"{plan.body_key}_fwd", bw=f"{plan.body_key}_bwd",
+                 cp=ast.Tuple([_const(k) for k in copied], ast.Load()), m=_const(len(body.mutated)),
+                 no=_const(len(plan.outputs)), fx=ast.Tuple([_const(k) for k in fixed], ast.Load()),
+                 nm=ast.Tuple([_const(n) for n in plan.params], ast.Load()), ch=ast.Tuple(checks, ast.Load()))
+        f.append(S("{o} = {c}", o=out, c=call))
+        f.append(S("_push({o})", o=out, comment="the schedule's state, for the backward sweep"))
+        f += [S("{n} = {o}.outputs[{k}]", n=n, o=out, k=_const(plan.outputs.index(n))) for n in plan.rebound]
+        incoming = [ast.Name(code.adj(n), ast.Load()) if n in code.active and state.get(n, DEAD) != DEAD
+                    else _const(None) for n in plan.outputs]
+        res = self.tmp("_lb")
+        backward = E("_loops.backward(_c, _pop(), {a})", a=ast.Tuple(incoming, ast.Load()))
+        active = [(k, n) for k, n in enumerate(plan.params) if n in code.active]
+        b = [S("{r} = {c}", r=res, c=backward) if active else S("{c}", c=backward)]
+        new_state = dict(state)
+        for k, n in active:
+            b.append(S("{a} = {r}[{k}]", a=code.adj(n), r=res, k=_const(k)))
+            new_state[n] = UNKNOWN
+        inside = {t for st in ir.walk(s.body) for t in ir.defined(st)} | {s.target}
+        for n in sorted(inside - set(plan.params)):
+            if n in code.active and state.get(n, DEAD) != DEAD:
+                b.append(S("{a} = None", a=code.adj(n)))
+            if n in code.active:
+                new_state[n] = DEAD
+        b += [S("{n} = _pop()", n=n) for n in reversed(saved)]
+        return f, b, new_state
+
+    def _outside_alias_checks(self, s, body) -> list:
+        """The run-time alias checks the loop's statements carry in this function whose other name
+        lives outside the loop (the body function cannot see it): checked once before the loop,
+        against every value the body writes into."""
+        code = self.code
+        inside = {id(st) for st in ir.walk(s.body)}
+        local = set(body.params) | {t for st in ir.walk(s.body) for t in ir.defined(st)}
+        others = []
+        for (sid, _), checks in code.alias_checks.items():
+            if sid in inside:
+                others += checks
+        for sid, checks in code.entry_checks.items():
+            if sid in inside:
+                others += [(other, message) for _, other, message in checks]
+        written = [p for p in body.params[1:] if p in body.copied_params]
+        out, done = [], set()
+        for other, message in others:
+            if not other.isidentifier() or other in local:
+                continue
+            for name in written:
+                if (name, other) not in done:
+                    done.add((name, other))
+                    out.append(S("_rt.check_alias({t}, {o}, {m})", t=name, o=other, m=_const(message)))
+        return out
 
     def _emit_loop(self, s, state):
         entry = self._loop_state(s.body, state)
