@@ -119,3 +119,11 @@ def test_a_loop_that_draws_random_numbers_keeps_every_iteration():
     fd = [(m.noisy_loop(X + h * e, np.random.default_rng(0), 10) - m.noisy_loop(X - h * e, np.random.default_rng(0), 10))
           / (2 * h) for e in np.eye(3)]
     assert np.allclose(g, fd, rtol=1e-6)
+
+
+def test_a_run_refused_after_drawing_leaves_the_generator_as_it_found_it():
+    rng = np.random.default_rng(7)
+    before = rng.bit_generator.state
+    with pytest.raises(nba.TransformError, match="without a seed"):
+        nba.grad(m.draws_then_refused)(X, rng)
+    assert rng.bit_generator.state == before

@@ -134,3 +134,14 @@ def noisy_loop(x, rng, n):
         z = rng.standard_normal(u.shape)
         u = u + 0.1 * np.sin(u) + 0.01 * z * u
     return np.sum(u * u)
+
+
+def unseeded_helper(u):
+    r = np.random.default_rng()
+    return u + 0.1 * r.standard_normal(u.shape) * u
+
+
+def draws_then_refused(u0, rng):
+    u = u0 + rng.normal(0.0, 0.1, u0.shape) * u0
+    u = unseeded_helper(u)
+    return np.sum(u ** 2)

@@ -95,9 +95,10 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
         recorder.tape = ctx.tape
     fwd = ns[f"{program.root_key}_fwd"]
     bwd = ns[f"{program.root_key}_bwd"]
+    as_found = draws.kept_generators(program, values, ns)     # a run that raises leaves them as it found them
     try:
         if probes:
-            restore_generators = draws.kept_generators(program, values, ns)     # every profiled run draws alike
+            restore_generators = as_found                     # every profiled run draws alike
             recorder.enter(ROOT_ID, "F")
         value = call(program, probes, fwd, ctx, *values)
         if probes:
@@ -114,6 +115,9 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
         if probes:
             recorder.leave(ROOT_ID, "B")
         restore_generators()
+    except BaseException:
+        as_found()
+        raise
     finally:
         if ctx.loops:
             _loops.close(ctx)              # disk snapshots of a run that raised (or was interrupted)
