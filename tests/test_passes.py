@@ -57,8 +57,8 @@ def run(f, *args, ns=None):
 
 
 def _without_comments(node):
-    import copy
-    node = copy.deepcopy(node)
+    from nbadjoint.transform.templates import clone
+    node = clone(node)          # (never copy.deepcopy: see test_trees_are_copied_without_deepcopy)
 
     def strip(stmts):
         out = [s for s in stmts if not isinstance(s, Comment)]

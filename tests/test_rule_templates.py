@@ -11,7 +11,6 @@ Regenerate the golden file (only after an intended change of a rule's output) wi
 """
 
 import ast
-import copy
 import inspect
 import json
 import sys
@@ -287,13 +286,14 @@ def _ast_call(rule, i, args, kwargs):
     g, ans = T.name("g"), T.name("ans")
     arg_nodes = [T.parse_expr(a) for a in args]
     kw_nodes = {k: T.parse_expr(v) for k, v in kwargs.items()}
-    before = copy.deepcopy([g, ans, arg_nodes, kw_nodes])
+    def dumped():          # (never copy.deepcopy of ast nodes: see tests/test_passes.py)
+        return ast.dump(ast.Tuple(elts=[g, ans] + arg_nodes + list(kw_nodes.values())))
+    before = dumped()
     try:
         node = rule.ast_grads[i](g, ans, *arg_nodes, **kw_nodes)
     except Exception as exc:
         return f"!{type(exc).__name__}: {exc}", None
-    assert ast.dump(ast.Tuple(elts=[g, ans] + arg_nodes + list(kw_nodes.values()))) == \
-        ast.dump(ast.Tuple(elts=before[:2] + before[2] + list(before[3].values()))), "a rule changed its arguments"
+    assert dumped() == before, "a rule changed its arguments"
     if node is None:
         return None, None
     inputs = set().union(*(nodes_of(n) for n in [g, ans] + arg_nodes + list(kw_nodes.values())))
