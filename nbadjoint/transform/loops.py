@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 from ..errors import PlacementError
 from . import ir
+from .templates import clone
 
 SNAPSHOTS_COMMENT = re.compile(r"#\s*nbadjoint:\s*snapshots\s*=\s*(\d+)(?:\s*,\s*disk\s*=\s*(\d+))?")
 
@@ -209,7 +210,7 @@ def outline(program, site: LoopSite, plan: LoopPlan):
     fn = ast.FunctionDef(caller.info.node.name, ast.arguments(posonlyargs=[], args=[], vararg=None,
                                                                kwonlyargs=[], kw_defaults=[], kwarg=None,
                                                                defaults=[]),
-                         copy.deepcopy(node.body) + [ast.Return(ast.Tuple(
+                         clone(node.body) + [ast.Return(ast.Tuple(
                              [ast.Name(n, ast.Load()) for n in plan.outputs], ast.Load()))],
                          [], None)
     ast.copy_location(fn, node)
