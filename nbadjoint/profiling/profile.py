@@ -29,6 +29,7 @@ import numpy as np
 
 from nbadjoint.errors import ProfileError
 from nbadjoint.profiling.calltree import ROOT_SITE, TIME_FIELDS, aggregate, tree_from_dict
+from nbadjoint.profiling import loops as _loops
 from nbadjoint.profiling.data import (SCHEMA_VERSION, ProfileData, SiteRecord, read_profile_data,
                                       site_records)
 from nbadjoint.profiling.model import CostModel, Prediction
@@ -127,6 +128,10 @@ class Profile:
     repeat = _data_property("repeat", "Number of runs the times are medians of.")
     clock = _data_property("clock", '"wall" or "cpu": the clock the times were taken with.')
     ratio = _data_property("ratio", "Adjoint time over primal time.")
+    loops = _data_property("loops", "`LoopRecord` per time loop of the call tree (see "
+                                    "nbadjoint.profiling.loops).")
+    loop_placement = _data_property(
+        "loop_placement", "Loop id -> (ram, disk) snapshots of the loops run by a schedule, as run.")
 
     @property
     def sites(self):
@@ -146,6 +151,14 @@ class Profile:
     def _defaults(self):
         return {s.id: bool(s.default_checkpointed) for s in self.data.sites}
 
+    def loop(self, loop_id):
+        """The `LoopRecord` of one loop (``caller:lineno:for``)."""
+        for record in self.data.loops:
+            if record.id == loop_id:
+                return record
+        raise KeyError(f"no loop {loop_id!r}; the loops of {self.root} are: "
+                       f"{', '.join(r.id for r in self.data.loops) or '(none)'}")
+
     def site(self, site_id):
         """The `SiteRecord` of one call site."""
         for record in self.data.sites:
@@ -156,8 +169,9 @@ class Profile:
     # -- placements ----------------------------------------------------------------------------
 
     def full_placement(self, placement=None):
-        """``placement`` completed with each site's default; unknown ids raise ValueError."""
-        placement = parse_placement(placement) or {}
+        """``placement``'s call sites completed with each site's default (loop ids are read by
+        `loop_config`); unknown ids raise ValueError."""
+        placement = parse_placement(_sites_only(placement, self.data.loops)) or {}
         unknown = sorted(set(placement) - set(self._defaults))
         if unknown:
             raise ValueError(f"unknown call site(s) {', '.join(map(repr, unknown))}; "
@@ -166,10 +180,130 @@ class Profile:
         full.update({k: bool(v) for k, v in placement.items()})
         return full
 
-    def predict(self, placement=None):
-        """Predicted adjoint time and peak stack bytes of ``placement``, without running it."""
-        p = self._model.predict(self.full_placement(placement))
-        return Prediction(time=p.time + self.unattributed_time, peak_bytes=p.peak_bytes)
+    def loop_config(self, placement=None):
+        """Loop id -> ``(ram, disk)`` for every loop ``placement`` runs by a schedule (a loop it
+        does not name takes its ``# nbadjoint: snapshots=`` comment, else keeps every iteration)."""
+        from nbadjoint.transform.loops import read_schedule
+
+        given = {k: v for k, v in (placement or {}).items() if _is_loop(k)}
+        known = {r.id: r for r in self.data.loops}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"unknown loop(s) {', '.join(map(repr, unknown))}; the loops of "
+                             f"{self.root} are: {', '.join(known) or '(none)'}")
+        out = {}
+        for loop_id, record in known.items():
+            value = read_schedule(given[loop_id] if loop_id in given else record.default, loop_id)
+            if value is not None:
+                out[loop_id] = value
+        return out
+
+    def predict(self, placement=None, iterations=None):
+        """Predicted adjoint time and peak bytes of ``placement``, without running it.
+
+        ``placement`` maps call sites to checkpointed (True) or split, and loop ids to a number of
+        snapshots, ``{"ram": S, "disk": D}`` or None (every iteration kept).  The peak counts the
+        tape and the loops' snapshots in memory.  ``iterations`` (loop id -> n) predicts the run
+        with those loops made n iterations long.  The prediction's ``recomputed`` gives, per loop run
+        by a schedule, the iterations run again (t(n, S) per run of the loop)."""
+        sites = self.full_placement(placement)
+        config = self.loop_config(placement)
+        iterations = self._check_iterations(iterations)
+        base = self._model.predict(sites)
+        if not config and not iterations:
+            return Prediction(time=base.time + self.unattributed_time, peak_bytes=base.peak_bytes)
+        peak = self._loop_model(config, iterations).predict(sites).peak_bytes
+        time, recomputed = base.time + self.unattributed_time, {}
+        for record in self.data.loops:
+            n_new = iterations.get(record.id)
+            if n_new is not None:
+                per = self._iteration_time(record, sites)
+                time += sum(n_new - n for n in record.iterations) * per
+            extra, again = _loops.extra_time(record, config.get(record.id), n_new)
+            time += extra
+            if record.id in config:
+                recomputed[record.id] = again
+        return Prediction(time=max(time, 0.0), peak_bytes=int(peak), recomputed=recomputed)
+
+    def _check_iterations(self, iterations):
+        if not iterations:
+            return {}
+        out = {}
+        for loop_id, n in dict(iterations).items():
+            record = self.loop(loop_id)
+            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+                raise ValueError(f"iterations[{loop_id!r}] must be an int >= 1, got {n!r}")
+            if not record.modelled:
+                raise ValueError(f"loop {loop_id}: the profile cannot predict it: {record.reason}")
+            out[loop_id] = int(n)
+        return out
+
+    def _iteration_time(self, record, sites):
+        """One iteration taped and reversed under ``sites``: as measured, with the checkpointing
+        costs of its calls whose placement differs from the run's."""
+        totals = self._site_totals
+        per = record.t_taped_iter
+        for site in record.body_sites:
+            ran = bool(self.data.placement.get(site, True))
+            if site in totals and totals[site].calls and bool(sites.get(site, True)) != ran:
+                cost = self._model.cost[self._model.site_index[site]] / totals[site].calls
+                per += -cost if ran else cost
+        return per
+
+    @functools.cached_property
+    def _site_totals(self):
+        return self.call_tree.site_totals()
+
+    def _loop_model(self, config, iterations=None):
+        """The cost model of the call tree with the loops of ``config`` run by their schedules
+        and those of ``iterations`` made that long (kept)."""
+        iterations = iterations or {}
+        key = (tuple(sorted(config.items())), tuple(sorted(iterations.items())))
+        cache = self.__dict__.setdefault("_loop_models", {})
+        if key not in cache:
+            if not config and not iterations:
+                cache[key] = self._model
+            else:
+                try:
+                    tree = _loops.loop_tree(self.call_tree.expand(), self.data.loops, config,
+                                            iterations, self.root)
+                except ValueError as exc:
+                    raise ProfileError(str(exc)) from None
+                cache[key] = CostModel(tree)
+        return cache[key]
+
+    def _loop_options(self):
+        """The loop configurations the advisor tries: every iteration kept, and per loop the model
+        can place, snapshot counts from 1 up (about 1.5x apart; fewer when there are many loops)."""
+        import itertools
+
+        records = [r for r in self.data.loops if r.modelled and r.iterations]
+        if not records:
+            return [{}]
+        step = 1.5 if len(records) == 1 else 2.0 if len(records) == 2 else 4.0
+        per_loop = []
+        for r in records:
+            n = max(r.iterations)
+            counts, s = [], 1.0
+            while round(s) < n:
+                if round(s) not in counts:
+                    counts.append(round(s))
+                s *= step
+            per_loop.append([None] + [(c, 0) for c in counts])
+        configs = []
+        for values in itertools.product(*per_loop):
+            configs.append({r.id: v for r, v in zip(records, values) if v is not None})
+            if len(configs) >= 400:
+                break
+        return configs
+
+    def _with_loops(self, sites, config):
+        """A placement dict: the call sites, and the loops with snapshots (None for the others)."""
+        out = dict(sites)
+        for r in self.data.loops:
+            v = config.get(r.id)
+            out[r.id] = None if v is None else v[0] if not v[1] else {"ram": v[0], "disk": v[1]}
+        return out
 
     def suggest(self, budget=None, method="auto"):
         """The advisor's placement under ``budget`` (bytes or "200MB"; default `budget_bytes`)."""
@@ -178,10 +312,36 @@ class Profile:
         budget = self.budget_bytes if budget is None else parse_budget(budget)
         key = (budget, method)
         if key not in self._suggestions:
-            found = advisor.suggest(self._model, sites=list(self._defaults),
-                                    run_placement=self.placement, budget=budget, method=method)
-            self._suggestions[key] = self._shift(found)
+            if not any(r.modelled for r in self.data.loops):
+                found = advisor.suggest(self._model, sites=list(self._defaults),
+                                        run_placement=self.placement, budget=budget, method=method)
+                self._suggestions[key] = self._shift(found)
+            else:
+                self._suggestions[key] = self._suggest_with_loops(budget, method)
         return self._suggestions[key]
+
+    def _suggest_with_loops(self, budget, method):
+        """The fastest of the advisor's placements of the call sites over the loop options."""
+        from nbadjoint.profiling import advisor
+
+        best, error = None, None
+        for config in self._loop_options():
+            try:
+                found = advisor.suggest(self._loop_model(config), sites=list(self._defaults),
+                                        run_placement=self.placement, budget=budget, method=method)
+            except ValueError as exc:
+                error = error or exc
+                continue
+            placement = self._with_loops(self.full_placement(found.placement), config)
+            p = self.predict(placement)
+            if p.peak_bytes <= budget and (best is None or (p.time, p.peak_bytes) <
+                                           (best.time, best.peak_bytes)):
+                best = dataclasses.replace(found, time=p.time, peak_bytes=p.peak_bytes,
+                                           placement=placement)
+        if best is None:
+            raise error if error is not None else ValueError(
+                f"no placement within budget {budget} B, with loop snapshots or without")
+        return best
 
     def pareto(self):
         """The time / peak-memory Pareto front: `ParetoPoint`s by increasing peak (fastest last).
@@ -190,10 +350,17 @@ class Profile:
         from nbadjoint.profiling import advisor
 
         if self._pareto is None:
-            front = advisor.pareto(self._model, sites=list(self._defaults),
-                                   run_placement=self.placement)
-            self._pareto = [self._shift(ParetoPoint(t, int(peak), placement))
-                            for t, peak, placement in front]
+            points = []
+            for config in self._loop_options():
+                front = advisor.pareto(self._loop_model(config), sites=list(self._defaults),
+                                       run_placement=self.placement)
+                for _t, peak, placement in front:
+                    full = self._with_loops(self.full_placement(placement), config) if config \
+                        else self.full_placement(placement)
+                    p = self.predict(full)
+                    points.append(ParetoPoint(p.time, int(p.peak_bytes), full))
+            self._pareto = [ParetoPoint(t, p, pl) for t, p, pl in advisor._front(
+                [(q.time, q.peak_bytes, q.placement) for q in points])]
         return self._pareto
 
     def _shift(self, found):
@@ -213,11 +380,13 @@ class Profile:
         cannot rerun (ProfileError): it has no function to run.
         """
         full = self.full_placement(placement)
-        predicted = self.predict(full)
-        measured = self._live("rerun it").rerun(full, **options)
+        config = self.loop_config(placement)
+        predicted = self.predict(self._with_loops(full, config))
+        measured = self._live("rerun it").rerun(self._with_loops(full, config), **options)
         measured.model_checks = list(self.model_checks)
         # a test of the model only when the rerun ran the code and placement it predicted
-        if measured.data.sources == self.data.sources and dict(measured.placement) == full:
+        if measured.data.sources == self.data.sources and dict(measured.placement) == full and \
+                dict(measured.loop_placement) == config:
             figures = Prediction(time=measured.adjoint_time, peak_bytes=measured.peak_bytes)
             measured.model_checks.append(ModelCheck(predicted, figures))
         return measured
@@ -373,6 +542,17 @@ class Profile:
         return cls.from_dict(data, source=where)
 
 
+def _is_loop(key):
+    return isinstance(key, str) and key.endswith(":for")
+
+
+def _sites_only(placement, loops=()):
+    """``placement`` without its loop ids (a placement of call sites)."""
+    if placement is None or not hasattr(placement, "items"):
+        return placement
+    return {k: v for k, v in placement.items() if not _is_loop(k)}
+
+
 def _is_json(text):
     try:
         json.loads(text)
@@ -446,7 +626,11 @@ def profile(f, *args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,
     from nbadjoint.transform.results import check_argument_types
 
     argnums = _check_argnums(argnums, f, args)
-    placement = parse_placement(placement)
+    loop_part = {k: v for k, v in (placement or {}).items() if _is_loop(k)} \
+        if hasattr(placement, "items") else {}
+    placement = parse_placement(_sites_only(placement))
+    if loop_part:
+        placement = {**(placement or {}), **loop_part}
     _check_options({"repeat": repeat, "warmup": warmup, "clock": clock, "progress": progress})
     say = progress or (lambda message: None)
     say("compiling...")
@@ -475,7 +659,12 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     """
     _check_options({"repeat": repeat, "warmup": warmup, "clock": clock, "progress": progress})
     say = progress or (lambda message: None)
-    full = program.placement(parse_placement(placement))
+    loop_part = {k: v for k, v in (placement or {}).items() if _is_loop(k)} \
+        if hasattr(placement, "items") else {}
+    given = parse_placement(_sites_only(placement))
+    full_all = program.placement({**(given or {}), **loop_part} if loop_part else given)
+    full = {k: v for k, v in full_all.items() if not _is_loop(k)}
+    loop_config = {k: tuple(v) for k, v in full_all.items() if _is_loop(k)}
 
     for i in range(warmup):
         say(f"warm-up run {i + 1}/{warmup}...")
@@ -519,6 +708,25 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     unattributed = _median(outside)
     _scale_times(tree, (adjoint_time - unattributed) / (_bracketed_time(tree, full) or 1.0))
 
+    loop_records, peak_bytes = (), int(adjoint_rec.peak_bytes)
+    if program.loop_sites:
+        say("loop run (schedules watched)...")
+        loop_records = _measure_loops(program, args, argnums, full)
+    if loop_config:
+        # the run as placed: its loops by their schedules (the probed runs above kept every
+        # iteration, for the call tree); time and peak (tape and loop snapshots) measured here
+        times, peaks = [], set()
+        for i in range(warmup + repeat):
+            say(f"adjoint run with loop snapshots {i + 1}/{warmup + repeat}...")
+            wall, cpu = time.perf_counter(), time.process_time()
+            watcher, _, _ = _loops.watched_run(program, _fresh(args), argnums,
+                                               {**full, **loop_config})
+            run = (time.perf_counter() - wall, time.process_time() - cpu)
+            if i >= warmup:
+                times.append(run[pick])
+                peaks.add(watcher.peak_bytes)
+        adjoint_time, peak_bytes = _median(times), max(peaks)
+
     heap_peak = None
     if heap:
         say("heap run (tracemalloc)...")
@@ -533,17 +741,36 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
         budget_bytes=int(model.predict({s.id: True for s in static_sites}).peak_bytes),
         primal_time=float(primal_time), adjoint_time=float(adjoint_time),
         unattributed_time=float(unattributed), repeat=repeat, clock=clock,
-        peak_bytes=int(adjoint_rec.peak_bytes),
+        peak_bytes=int(peak_bytes),
         tape_traffic_bytes=int(adjoint_rec.tape_traffic_bytes),
         heap_peak_bytes=heap_peak, rss_peak_bytes=rss_peak,
         sites=site_records(static_sites, model, full), tree=_static_tree(program),
-        call_tree=call_tree.to_dict(), sources=_sources(program))
+        call_tree=call_tree.to_dict(), sources=_sources(program), loops=loop_records,
+        loop_placement=loop_config)
     session = ProfileSession(program, f, args, argnums,
                              options={"repeat": repeat, "warmup": warmup, "heap": heap, "rss": rss,
                                       "clock": clock, "progress": progress},
                              recompile=recompile)
     return Profile._of_run(data, tree=call_tree, model=model, value=value, grad=grad,
                            session=session)
+
+
+def _measure_loops(program, args, argnums, sites):
+    """`LoopRecord`s of the program's loops: one run with every loop that can keep snapshots
+    given `PROBE_SNAPSHOTS`, watched."""
+    from nbadjoint.errors import PlacementError
+    from nbadjoint.transform.loops import plan_loop
+
+    probe = dict(sites)
+    for site in program.loop_sites:
+        try:
+            plan_loop(program, site)
+        except PlacementError:
+            probe[site.id] = None
+            continue
+        probe[site.id] = _loops.PROBE_SNAPSHOTS
+    watcher, _, runs = _loops.watched_run(program, _fresh(args), argnums, probe)
+    return _loops.loop_records(program, watcher, runs)
 
 
 def _fresh(args):
