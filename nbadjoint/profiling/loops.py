@@ -57,8 +57,12 @@ class LoopRecord:
     iteration_tape_bytes: int = 0    # tape one iteration leaves (the run's call-site placement)
     t_primal_iter: float = 0.0       # one iteration run without taping (s)
     t_taped_iter: float = 0.0        # one iteration taped and reversed (s)
+    t_own_iter: float = 0.0          # ... of which outside its calls: the body's own statements
+    t_own_primal_iter: float = 0.0   # an iteration run without taping, outside its calls (s)
     t_snapshot: float = 0.0          # one snapshot written (s)
     t_restore: float = 0.0           # one snapshot restored (s)
+    t_disk_write: float = 0.0        # one snapshot written to disk (s, timed on a like-sized array)
+    t_disk_read: float = 0.0         # ... and read back
 
     @property
     def runs(self):
@@ -87,10 +91,10 @@ def schedule_counts(n, ram, disk=0):
     of the forward sweep) and ``held_max`` (at most, whenever an iteration is taped)."""
     if n <= 0:
         return {"advanced": 0, "snapshots": 0, "restores": 0, "held": 0, "held_max": 0,
-                "disk_snapshots": 0}
+                "disk_snapshots": 0, "disk_restores": 0}
     actions = (schedules.two_level_schedule(n, ram, disk) if disk
                else schedules.binomial_schedule(n, ram))
-    c = held = held_max = advanced = snaps = restores = disk_snaps = 0
+    c = held = held_max = advanced = snaps = restores = disk_snaps = disk_restores = 0
     for a in actions:
         kind = a[0]
         if kind == "snapshot":
@@ -105,13 +109,16 @@ def schedule_counts(n, ram, disk=0):
         elif kind == "advance":
             advanced += a[2] - a[1]
         elif kind == "restore":
-            restores += 1
+            if a[2] == schedules.DISK:
+                disk_restores += 1
+            else:
+                restores += 1
         elif kind == "tape":
             held_max = max(held_max, c)
         elif kind == "end_forward":
             held = c
     return {"advanced": advanced, "snapshots": snaps, "restores": restores, "held": held,
-            "held_max": held_max, "disk_snapshots": disk_snaps}
+            "held_max": held_max, "disk_snapshots": disk_snaps, "disk_restores": disk_restores}
 
 
 # -- the watched run ----------------------------------------------------------------------------
@@ -123,11 +130,12 @@ class LoopWatcher(Recorder):
     ``peak_bytes`` is the exact peak of tape plus snapshots: both only grow in forward sweeps and
     snapshot actions, which end at a logged event or action."""
 
-    __slots__ = ("entries", "open_runs", "peak")
+    __slots__ = ("entries", "open_runs", "peak", "clock")
     follows_loops = True
 
-    def __init__(self):
+    def __init__(self, clock=perf_counter):
         super().__init__()
+        self.clock = clock
         self.entries = []          # (tag, a, b, bytes, time, run or None, its snapshots, their bytes)
         self.open_runs = {}
         self.peak = 0
@@ -140,16 +148,16 @@ class LoopWatcher(Recorder):
             self.peak = b
         return b
 
-    def enter(self, site, phase, _clock=perf_counter):
-        self.entries.append(("E", site, phase, self._held(), _clock(), None, 0, 0))
+    def enter(self, site, phase):
+        self.entries.append(("E", site, phase, self._held(), self.clock(), None, 0, 0))
 
-    def leave(self, site, phase, _clock=perf_counter):
-        t = _clock()
+    def leave(self, site, phase):
+        t = self.clock()
         self.entries.append(("L", site, phase, self._held(), t, None, 0, 0))
 
     def loop_action(self, run, action, before):
         self.open_runs[id(run)] = run
-        t = perf_counter()
+        t = self.clock()
         self.entries.append(("a" if before else "z", run.stats.loop, action, self._held(), t, run,
                              run.ram_count, run.ram_bytes))
         if not before and action[0] == "free" and not run.ram_count:
@@ -164,13 +172,15 @@ class LoopWatcher(Recorder):
         return True
 
 
-def watched_run(program, args, argnums, placement):
-    """Run the adjoint with the loop snapshots of ``placement`` under a `LoopWatcher`; returns
-    (watcher, seconds, loop runs)."""
-    watcher, runs = LoopWatcher(), {}
-    start = perf_counter()
+def watched_run(program, args, argnums, placement, clock="wall"):
+    """Run the adjoint with the loop snapshots of ``placement`` under a `LoopWatcher` timing by
+    ``clock`` ("wall" or "cpu"); returns (watcher, (wall seconds, CPU seconds), loop runs)."""
+    from time import process_time
+
+    watcher, runs = LoopWatcher(process_time if clock == "cpu" else perf_counter), {}
+    start, cpu = perf_counter(), process_time()
     program.run_adjoint(args, argnums, placement, recorder=watcher, loop_runs=runs)
-    return watcher, perf_counter() - start, runs
+    return watcher, (perf_counter() - start, process_time() - cpu), runs
 
 
 def loop_records(program, watcher, runs):
@@ -222,17 +232,47 @@ def _plain_default(value):
 
 
 def _times(f):
-    return {k: f[k] for k in ("t_primal_iter", "t_taped_iter", "t_snapshot", "t_restore")}
+    out = {k: f[k] for k in ("t_primal_iter", "t_taped_iter", "t_own_iter", "t_own_primal_iter",
+                             "t_snapshot", "t_restore")}
+    out["t_disk_write"], out["t_disk_read"] = _disk_times(f["snapshot_bytes"])
+    return out
+
+
+def _disk_times(nbytes, repeat=3):
+    """Seconds to write and to read back one ``.npy`` file of ``nbytes`` (best of ``repeat``),
+    as a disk snapshot of that size costs."""
+    import os
+    import tempfile
+
+    import numpy as np
+
+    if nbytes <= 0:
+        return 0.0, 0.0
+    data = np.ones(max(1, nbytes // 8))
+    write = read = float("inf")
+    with tempfile.TemporaryDirectory(prefix="nbadjoint-disk-timing-") as folder:
+        path = os.path.join(folder, "x.npy")
+        for _ in range(repeat):
+            t = perf_counter()
+            np.save(path, data, allow_pickle=False)
+            write = min(write, perf_counter() - t)
+            t = perf_counter()
+            np.load(path, allow_pickle=False)
+            read = min(read, perf_counter() - t)
+            os.remove(path)
+    return write, read
 
 
 def _analyse(entries, loop_id):
     """The figures of one loop from a watcher's log (its first run's layout, every run's times)."""
     first = None
-    sums = {"advance": 0.0, "tape": 0.0, "reverse": 0.0, "snapshot": 0.0, "restore": 0.0}
-    counts = {"advance": 0, "tape": 0, "reverse": 0, "snapshot": 0, "restore": 0}
+    # per action kind, the seconds of each action (medians: a burst of load on a shared machine
+    # does not move them)
+    times = {"advance": [], "tape": [], "reverse": [], "snapshot": [], "restore": [], "own": []}
     ram = {}
     opened = {}
     tape_at = None
+    advanced = [[], []]         # seconds per iteration run without taping, and outside its calls
     for index, (tag, a, b, nbytes, t, run, held, held_bytes) in enumerate(entries):
         if tag not in ("a", "z") or a != loop_id:
             continue
@@ -248,10 +288,14 @@ def _analyse(entries, loop_id):
                 layout["post"] = (nxt[3] - nbytes) if nxt is not None else 0
             continue
         kind0, t0, start = opened.pop(id(run), (kind, t, index))
-        if kind in sums:
-            steps = (b[2] - b[1]) if kind == "advance" else 1
-            sums[kind] += t - t0
-            counts[kind] += steps
+        if kind in ("tape", "reverse"):
+            times["own"].append((kind, t - t0 - _time_in_calls(entries, start, index)))
+        if kind == "advance" and b[2] > b[1]:
+            steps = b[2] - b[1]
+            advanced[0].append((t - t0) / steps)
+            advanced[1].append((t - t0 - _time_in_calls(entries, start, index)) / steps)
+        elif kind in times:
+            times[kind].append(t - t0)
         if kind == "snapshot" and run is first and b[2] != schedules.DISK:
             ram.setdefault(held, held_bytes)
         if kind == "tape" and run is first and tape_at is None:
@@ -275,12 +319,38 @@ def _analyse(entries, loop_id):
     one, two = ram.get(1), ram.get(2)
     per = (two - one) if one is not None and two is not None else (one or 0)
     shared = (one - per) if one is not None else 0
-    per_iter = lambda k: sums[k] / counts[k] if counts[k] else 0.0
+    per_iter = lambda k: _median(times[k])
+    own = sum(_median([x for kind, x in times["own"] if kind == k]) for k in ("tape", "reverse"))
     return {"pre": layout["pre"], "post": layout.get("post", 0), "body_sites": sites, "gaps": gaps,
             "tape": entries[end][3] - entries[start][3], "snapshot_bytes": per, "shared": shared,
-            "t_primal_iter": per_iter("advance"),
+            "t_primal_iter": _median(advanced[0]),
+            "t_own_primal_iter": max(0.0, _median(advanced[1])),
             "t_taped_iter": per_iter("tape") + per_iter("reverse"),
+            "t_own_iter": max(0.0, own),
             "t_snapshot": per_iter("snapshot"), "t_restore": per_iter("restore")}
+
+
+def _median(values):
+    values = sorted(values)
+    n = len(values)
+    if not n:
+        return 0.0
+    return values[n // 2] if n % 2 else 0.5 * (values[n // 2 - 1] + values[n // 2])
+
+
+def _time_in_calls(entries, start, end):
+    """Seconds spent inside the outermost call brackets between two log entries."""
+    total, depth, since = 0.0, 0, 0.0
+    for tag, _a, _b, _nbytes, t, *_ in entries[start + 1:end]:
+        if tag == "E":
+            if depth == 0:
+                since = t
+            depth += 1
+        elif tag == "L":
+            depth -= 1
+            if depth == 0:
+                total += t - since
+    return total
 
 
 # -- the model ----------------------------------------------------------------------------------
@@ -377,16 +447,21 @@ def _copy(node):
     return CallNode.from_dict(node.to_dict())
 
 
-def extra_time(rec, schedule, n_new):
+def extra_time(rec, schedule, n_new, t_advance=None, t_overhead=0.0):
     """Seconds a loop's schedule adds to the run with every iteration kept (all its runs), and
-    the iterations it runs again."""
+    the iterations it runs again: ``t_advance`` per iteration run again (default: as measured),
+    ``t_overhead`` per iteration taped (the schedule's call of the body), the snapshots and
+    restores as measured, disk snapshots as timed on a like-sized file."""
     total, again = 0.0, 0
+    if t_advance is None:
+        t_advance = rec.t_primal_iter
     for n in rec.iterations:
         n = n_new if n_new is not None else n
         if schedule is None:
             continue
         c = schedule_counts(n, *schedule)
         again += c["advanced"]
-        total += (c["advanced"] * rec.t_primal_iter + c["snapshots"] * rec.t_snapshot
-                  + c["restores"] * rec.t_restore)
+        total += (c["advanced"] * t_advance + n * t_overhead + c["snapshots"] * rec.t_snapshot
+                  + c["restores"] * rec.t_restore + c["disk_snapshots"] * rec.t_disk_write
+                  + c["disk_restores"] * rec.t_disk_read)
     return total, again

@@ -219,7 +219,8 @@ class Profile:
             if n_new is not None:
                 per = self._iteration_time(record, sites)
                 time += sum(n_new - n for n in record.iterations) * per
-            extra, again = _loops.extra_time(record, config.get(record.id), n_new)
+            extra, again = _loops.extra_time(record, config.get(record.id), n_new,
+                                             *self._schedule_costs(record, sites))
             time += extra
             if record.id in config:
                 recomputed[record.id] = again
@@ -239,16 +240,36 @@ class Profile:
         return out
 
     def _iteration_time(self, record, sites):
-        """One iteration taped and reversed under ``sites``: as measured, with the checkpointing
-        costs of its calls whose placement differs from the run's."""
+        """One iteration taped and reversed with every iteration kept, under ``sites``: its
+        calls' time in the recorded run (sweeps, and primal runs when checkpointed) plus the time
+        the watched run spent in the body's own statements."""
+        key = tuple(sorted(sites.items()))
+        cache = self.__dict__.setdefault("_call_times", {})
+        if key not in cache:
+            figures = self._model.site_figures(sites)
+            cache[key] = {
+                s: (f.t_fwd_incl + f.t_bwd_incl
+                    + ((f.t_primal + f.t_snapshot - f.t_saved) if f.checkpointed else 0.0))
+                / f.calls for s, f in figures.items() if f.calls}
+        calls = cache[key]
+        if not all(site in calls for site in record.body_sites):
+            return record.t_taped_iter
+        return record.t_own_iter + sum(calls[site] for site in record.body_sites)
+
+    def _schedule_costs(self, record, sites):
+        """(one iteration run again, the schedule's overhead per taped iteration) in seconds: the
+        first from the primal run's times of the body's calls (medians of the profile's runs) plus
+        the body's own statements as the watched run timed them; the second the watched run's
+        taped iteration less the same iteration with every iteration kept."""
         totals = self._site_totals
-        per = record.t_taped_iter
-        for site in record.body_sites:
-            ran = bool(self.data.placement.get(site, True))
-            if site in totals and totals[site].calls and bool(sites.get(site, True)) != ran:
-                cost = self._model.cost[self._model.site_index[site]] / totals[site].calls
-                per += -cost if ran else cost
-        return per
+        if not record.body_sites or not all(totals.get(s) and totals[s].calls
+                                            for s in record.body_sites):
+            return record.t_primal_iter, 0.0
+        advance = record.t_own_primal_iter + sum(totals[s].t_primal / totals[s].calls
+                                                 for s in record.body_sites)
+        ran = self.full_placement({k: v for k, v in self.data.placement.items()})
+        overhead = max(0.0, record.t_taped_iter - self._iteration_time(record, ran))
+        return advance, overhead
 
     @functools.cached_property
     def _site_totals(self):
@@ -711,21 +732,25 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     loop_records, peak_bytes = (), int(adjoint_rec.peak_bytes)
     if program.loop_sites:
         say("loop run (schedules watched)...")
-        loop_records = _measure_loops(program, args, argnums, full)
+        loop_records = _measure_loops(program, args, argnums, full, clock)
     if loop_config:
         # the run as placed: its loops by their schedules (the probed runs above kept every
-        # iteration, for the call tree); time and peak (tape and loop snapshots) measured here
-        times, peaks = [], set()
+        # iteration, for the call tree).  Its time: runs without probes (as nba.grad runs it);
+        # its peak (tape and loop snapshots in memory): one watched run
+        placed = {**full, **loop_config}
+        say("adjoint run with loop snapshots (watched)...")
+        watcher, _, _ = _loops.watched_run(program, _fresh(args), argnums, placed)
+        peak_bytes = watcher.peak_bytes
+        times = []
         for i in range(warmup + repeat):
             say(f"adjoint run with loop snapshots {i + 1}/{warmup + repeat}...")
+            inputs = _fresh(args)
             wall, cpu = time.perf_counter(), time.process_time()
-            watcher, _, _ = _loops.watched_run(program, _fresh(args), argnums,
-                                               {**full, **loop_config})
+            program.run_adjoint(inputs, argnums, placed)
             run = (time.perf_counter() - wall, time.process_time() - cpu)
             if i >= warmup:
                 times.append(run[pick])
-                peaks.add(watcher.peak_bytes)
-        adjoint_time, peak_bytes = _median(times), max(peaks)
+        adjoint_time = _median(times)
 
     heap_peak = None
     if heap:
@@ -755,7 +780,7 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
                            session=session)
 
 
-def _measure_loops(program, args, argnums, sites):
+def _measure_loops(program, args, argnums, sites, clock):
     """`LoopRecord`s of the program's loops: one run with every loop that can keep snapshots
     given `PROBE_SNAPSHOTS`, watched."""
     from nbadjoint.errors import PlacementError
@@ -769,7 +794,7 @@ def _measure_loops(program, args, argnums, sites):
             probe[site.id] = None
             continue
         probe[site.id] = _loops.PROBE_SNAPSHOTS
-    watcher, _, runs = _loops.watched_run(program, _fresh(args), argnums, probe)
+    watcher, _, runs = _loops.watched_run(program, _fresh(args), argnums, probe, clock)
     return _loops.loop_records(program, watcher, runs)
 
 
