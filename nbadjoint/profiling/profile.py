@@ -376,8 +376,7 @@ class Profile:
                 front = advisor.pareto(self._loop_model(config), sites=list(self._defaults),
                                        run_placement=self.placement)
                 for _t, peak, placement in front:
-                    full = self._with_loops(self.full_placement(placement), config) if config \
-                        else self.full_placement(placement)
+                    full = self._with_loops(self.full_placement(placement), config)
                     p = self.predict(full)
                     points.append(ParetoPoint(p.time, int(p.peak_bytes), full))
             self._pareto = [ParetoPoint(t, p, pl) for t, p, pl in advisor._front(
@@ -730,7 +729,7 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     _scale_times(tree, (adjoint_time - unattributed) / (_bracketed_time(tree, full) or 1.0))
 
     loop_records, peak_bytes = (), int(adjoint_rec.peak_bytes)
-    if program.loop_sites:
+    if getattr(program, "loop_sites", None):
         say("loop run (schedules watched)...")
         loop_records = _measure_loops(program, args, argnums, full, clock)
     if loop_config:

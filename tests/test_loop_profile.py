@@ -1,0 +1,273 @@
+"""The profiler, cost model and advisor with time loops: per-loop figures, exact predicted peaks
+(tape plus loop snapshots) checked against measured runs, recomputed iterations against
+t(n, S), longer loops predicted from short ones, joint advice, JSON round trips, the report.
+
+Times are not checked here (no timed unit tests); ``benchmarks/loop_predict.py`` compares
+predicted and measured times."""
+
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import loop_models as m
+import nbadjoint as nba
+from nbadjoint.errors import ProfileError
+from nbadjoint.profiling import Profile
+from nbadjoint.profiling.loops import schedule_counts
+from nbadjoint.schedules import minimal_recomputations
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+import burgers  # noqa: E402
+
+X = np.sin(np.linspace(0.0, 2.0 * np.pi, 16)) + 1.5
+LOOP = "burgers:38:for"
+STEP = "burgers:39:burgers_step"
+
+
+def step(u, k):
+    return u + 0.05 * np.sin(u) * k
+
+
+def stepper(u, k, n):
+    for t in range(n):
+        v = step(u, k)
+        u = 0.5 * (u + step(v, k))
+    return u
+
+
+def twice(u0, k, n):
+    a = stepper(u0, k, n)
+    b = stepper(a * 0.5, k, n)
+    return np.sum(a * b)
+
+
+TWICE_LOOP = "stepper:36:for"
+
+
+@pytest.fixture(scope="module")
+def burgers_profile():
+    return nba.profile(burgers.burgers, *burgers.default_args(64, 30))
+
+
+def measured(profile, placement):
+    """The rerun's peak (tape and loop snapshots in memory, from a watched run)."""
+    return profile.rerun(placement).peak_bytes
+
+
+def test_loops_are_recorded(burgers_profile):
+    (rec,) = burgers_profile.loops
+    assert rec.id == LOOP and rec.modelled and rec.iterations == (30,)
+    assert rec.body_sites == (STEP,)
+    assert rec.snapshot_bytes == 64 * 8 + 3 * 8          # u, and the numbers dt, dx, nu
+    assert rec.t_primal_iter > 0 and rec.t_taped_iter > 0
+    assert burgers_profile.loop(LOOP) is rec
+    with pytest.raises(KeyError, match="burgers:38:for"):
+        burgers_profile.loop("burgers:99:for")
+
+
+@pytest.mark.parametrize("placement", [
+    {LOOP: 1}, {LOOP: 3}, {LOOP: 7}, {LOOP: 29}, {LOOP: 100},
+    {LOOP: 5, STEP: False}, {LOOP: {"ram": 2, "disk": 3}}, {LOOP: None, STEP: False}])
+def test_predicted_peak_is_the_measured_one(burgers_profile, placement):
+    predicted = burgers_profile.predict(placement)
+    assert predicted.peak_bytes == measured(burgers_profile, placement)
+
+
+def test_snapshots_lower_the_peak_and_recompute_t_n_s(burgers_profile):
+    kept = burgers_profile.predict({LOOP: None})
+    assert kept.peak_bytes == burgers_profile.peak_bytes
+    assert not kept.recomputed
+    # a snapshot (the state and the numbers dt, dx, nu) is larger than an iteration's tape (the
+    # state): 29 snapshots hold more than every iteration kept, fewer hold less
+    assert burgers_profile.predict({LOOP: 29}).peak_bytes > kept.peak_bytes
+    last = kept.peak_bytes
+    for s in (7, 3, 1):
+        p = burgers_profile.predict({LOOP: s})
+        assert p.recomputed == {LOOP: minimal_recomputations(30, s)}
+        assert p.peak_bytes < last and p.time > kept.time
+        last = p.peak_bytes
+
+
+def test_recomputed_iterations_are_the_runs(burgers_profile):
+    from nbadjoint.transform import runner
+    from nbadjoint.transform.program import compile_tree
+
+    args = burgers.default_args(64, 30)
+    runs = {}
+    program = compile_tree(burgers.burgers, 0, call_args=args)
+    runner.run_adjoint(program, args, 0, {LOOP: 4}, loop_runs=runs)
+    assert burgers_profile.predict({LOOP: 4}).recomputed[LOOP] == runs[LOOP][0].advanced
+
+
+def test_schedule_counts():
+    for n in (1, 2, 5, 30, 200):
+        for s in (1, 2, 5, 40):
+            c = schedule_counts(n, s)
+            assert c["advanced"] == minimal_recomputations(n, s)
+            assert c["held"] == c["held_max"] <= s
+    assert schedule_counts(30, 2, 3)["disk_snapshots"] > 0
+
+
+def test_a_loop_in_a_function_called_twice():
+    p = nba.profile(twice, X, 0.7, 9)
+    (rec,) = p.loops
+    assert rec.id == TWICE_LOOP and rec.iterations == (9, 9)
+    assert rec.body_sites == ("stepper:37:step", "stepper:38:step")
+    for placement in ({TWICE_LOOP: 2}, {TWICE_LOOP: 4, "stepper:37:step": False},
+                      {TWICE_LOOP: 3, "stepper:38:step": False, "twice:44:stepper": False},
+                      {TWICE_LOOP: {"ram": 1, "disk": 2}, "twice:43:stepper": False}):
+        predicted = p.predict(placement)
+        assert predicted.peak_bytes == measured(p, placement), placement
+        if isinstance(placement[TWICE_LOOP], int):
+            assert predicted.recomputed == {
+                TWICE_LOOP: 2 * minimal_recomputations(9, placement[TWICE_LOOP])}
+
+
+def test_a_loop_whose_body_writes_in_place():
+    p = nba.profile(m.with_bc, X, 11)
+    (rec,) = p.loops
+    assert rec.modelled
+    for s in (1, 2, 5):
+        assert p.predict({rec.id: s}).peak_bytes == measured(p, {rec.id: s})
+
+
+def test_the_snapshots_comment_is_the_default():
+    args = (X, 0.7, 12)
+    p = nba.profile(m.commented_with_calls, *args)
+    (rec,) = p.loops
+    assert rec.default == 4
+    assert p.loop_placement == {rec.id: (4, 0)}
+    assert p.predict().peak_bytes == p.peak_bytes           # as run: with the comment's snapshots
+    assert p.predict().recomputed == {rec.id: minimal_recomputations(12, 4)}
+    kept = p.predict({rec.id: None})
+    assert kept.peak_bytes > p.peak_bytes and not kept.recomputed
+
+
+def test_a_loop_without_calls_is_listed_but_not_predicted():
+    p = nba.profile(m.burgers, X, 0.1, 8)
+    (rec,) = p.loops
+    assert not rec.modelled and "calls no function" in rec.reason
+    with pytest.raises(ProfileError, match=rec.id):
+        p.predict({rec.id: 3})
+    assert p.predict({rec.id: None}).peak_bytes == p.peak_bytes
+    p.suggest()                                              # call sites only
+
+
+def test_a_loop_that_cannot_keep_snapshots_is_listed_with_why():
+    p = nba.profile(m.with_break, X, 6)
+    (rec,) = p.loops
+    assert not rec.modelled and "break" in rec.reason
+
+
+def test_longer_loop_peak_is_exact():
+    short = nba.profile(burgers.burgers, *burgers.default_args(64, 10))
+    long_args = burgers.default_args(64, 40)
+    for placement in ({LOOP: None}, {LOOP: 3}, {LOOP: 6, STEP: False},
+                      {LOOP: {"ram": 2, "disk": 2}}):
+        predicted = short.predict(placement, iterations={LOOP: 40})
+        actual = nba.profile(burgers.burgers, *long_args, placement=placement)
+        assert predicted.peak_bytes == actual.peak_bytes, placement
+        if placement[LOOP] == 3:
+            assert predicted.recomputed == {LOOP: minimal_recomputations(40, 3)}
+
+
+def test_longer_loop_time_arithmetic(burgers_profile):
+    p = burgers_profile
+    sites = p.full_placement()
+    per = p._iteration_time(p.loop(LOOP), sites)
+    assert per > 0
+    base = p.predict({LOOP: None})
+    longer = p.predict({LOOP: None}, iterations={LOOP: 300})
+    assert longer.time == pytest.approx(base.time + 270 * per, rel=1e-12)
+    assert p.predict({LOOP: None}, iterations={LOOP: 30}).time == pytest.approx(base.time)
+    # with a schedule: the taped iterations, and t(n, S) iterations run again
+    advance, overhead = p._schedule_costs(p.loop(LOOP), sites)
+    rec = p.loop(LOOP)
+    c = schedule_counts(300, 10)
+    expected = (longer.time + c["advanced"] * advance + 300 * overhead
+                + c["snapshots"] * rec.t_snapshot + c["restores"] * rec.t_restore)
+    scheduled = p.predict({LOOP: 10}, iterations={LOOP: 300})
+    assert scheduled.time == pytest.approx(expected, rel=1e-12)
+    assert scheduled.recomputed == {LOOP: minimal_recomputations(300, 10)}
+
+
+def test_iterations_are_checked(burgers_profile):
+    with pytest.raises(ValueError, match="int >= 1"):
+        burgers_profile.predict(None, iterations={LOOP: 0})
+    with pytest.raises(KeyError, match="no loop"):
+        burgers_profile.predict(None, iterations={"burgers:1:for": 5})
+    with pytest.raises(ValueError, match="unknown loop"):
+        burgers_profile.predict({"burgers:1:for": 5})
+
+
+def test_suggest_meets_a_budget_below_the_all_checkpointed_peak(burgers_profile):
+    p = burgers_profile
+    budget = p.budget_bytes // 4
+    s = p.suggest(budget)
+    assert s.peak_bytes <= budget
+    assert s.placement[LOOP] is not None
+    assert p.predict(s.placement).peak_bytes == s.peak_bytes
+    assert measured(p, s.placement) == s.peak_bytes
+    # the default budget needs no loop snapshots: the fastest placement keeps every iteration
+    assert p.suggest().placement[LOOP] is None
+    with pytest.raises(ValueError, match="budget"):
+        p.suggest(100)
+
+
+def test_pareto_includes_loop_options(burgers_profile):
+    front = burgers_profile.pareto()
+    loops = [pt.placement[LOOP] for pt in front]
+    assert None in loops and any(v is not None for v in loops)
+    peaks = [pt.peak_bytes for pt in front]
+    times = [pt.time for pt in front]
+    assert peaks == sorted(peaks) and times == sorted(times, reverse=True)
+    for pt in front[:3]:
+        assert burgers_profile.predict(pt.placement).peak_bytes == pt.peak_bytes
+
+
+def test_model_check_of_a_loop_rerun(burgers_profile):
+    again = burgers_profile.rerun({LOOP: 5})
+    assert again.loop_placement == {LOOP: (5, 0)}
+    (check,) = again.model_checks
+    assert check.predicted.peak_bytes == check.measured.peak_bytes
+    assert math.isfinite(check.time_error)
+
+
+def test_json_round_trip_keeps_the_loops(burgers_profile, tmp_path):
+    path = tmp_path / "p.json"
+    burgers_profile.to_json(str(path), advice=False)
+    loaded = Profile.from_json(str(path))
+    assert loaded.loops == burgers_profile.loops
+    for placement in ({LOOP: 4}, {LOOP: {"ram": 2, "disk": 2}, STEP: False}):
+        assert loaded.predict(placement) == burgers_profile.predict(placement)
+    assert loaded.predict({LOOP: 4}, iterations={LOOP: 90}) == \
+        burgers_profile.predict({LOOP: 4}, iterations={LOOP: 90})
+    data = json.loads(path.read_text())
+    assert data["loops"][0]["id"] == LOOP
+
+
+def test_a_file_without_loops_still_loads(burgers_profile):
+    data = burgers_profile.to_dict(advice=False)
+    del data["loops"], data["loop_placement"]
+    loaded = Profile.from_dict(data)
+    assert loaded.loops == () and loaded.loop_placement == {}
+    assert loaded.predict().peak_bytes == burgers_profile.predict({LOOP: None}).peak_bytes
+
+
+def test_profiling_leaves_the_gradient_and_the_arguments_alone():
+    args = burgers.default_args(64, 12)
+    u0 = args[0].copy()
+    p = nba.profile(burgers.burgers, *args, placement={LOOP: 3})
+    assert np.array_equal(args[0], u0)
+    g = nba.grad(burgers.burgers)(*args)
+    assert np.array_equal(p.grad, g)
+
+
+def test_the_report_shows_loops(burgers_profile):
+    text = burgers_profile.report(budget=burgers_profile.budget_bytes // 4)
+    assert LOOP in text and "30 iterations" in text
+    assert "snapshots" in text
