@@ -461,11 +461,12 @@ class Profile:
 
     # -- output --------------------------------------------------------------------------------
 
-    def report(self, budget=None, method="auto"):
-        """A terminal-readable call-tree table with the advisor's suggestion."""
+    def report(self, budget=None, method="auto", iterations=None):
+        """A terminal-readable call-tree table with the advisor's suggestion, and the time loops
+        (``iterations``: loop id -> n, the predictions with those loops that long)."""
         from nbadjoint.profiling.report import text_report
 
-        return text_report(self, budget=budget, method=method)
+        return text_report(self, budget=budget, method=method, iterations=iterations)
 
     def __str__(self):
         return self.report()
