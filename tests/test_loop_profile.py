@@ -271,3 +271,17 @@ def test_the_report_shows_loops(burgers_profile):
     text = burgers_profile.report(budget=burgers_profile.budget_bytes // 4)
     assert LOOP in text and "30 iterations" in text
     assert "snapshots" in text
+
+
+def test_a_loop_whose_calls_call_functions():
+    p = nba.profile(m.runge_kutta, X, 0.7, 10)
+    (rec,) = p.loops
+    assert rec.modelled and len(rec.body_sites) == 2
+    sites = [s.id for s in p.sites]
+    for placement in ({rec.id: 3}, {rec.id: 2, **{s: False for s in sites}},
+                      {rec.id: {"ram": 1, "disk": 1}, sites[0]: False}):
+        assert p.predict(placement).peak_bytes == measured(p, placement), placement
+    # jointly with the call sites: under a budget the advisor meets, a measured run meets it
+    budget = p.predict({rec.id: 2}).peak_bytes
+    s = p.suggest(budget)
+    assert measured(p, s.placement) == s.peak_bytes <= budget
