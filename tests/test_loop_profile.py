@@ -147,14 +147,33 @@ def test_the_snapshots_comment_is_the_default():
     assert kept.peak_bytes > p.peak_bytes and not kept.recomputed
 
 
-def test_a_loop_without_calls_is_listed_but_not_predicted():
-    p = nba.profile(m.burgers, X, 0.1, 8)
+@pytest.mark.parametrize("f, args", [
+    (m.burgers, (X, 0.1, 8)), (m.lorenz_list, (X[:3], 20)), (m.diffuse_in_place, (X, 0.1, 9)),
+    (m.oscillator, (X, X * 0.5, 7)), (m.dict_state, (X, 6)), (m.scalars, (0.3, 0.4, 9))])
+def test_a_loop_whose_body_calls_no_function(f, args):
+    p = nba.profile(f, *args)
     (rec,) = p.loops
-    assert not rec.modelled and "calls no function" in rec.reason
-    with pytest.raises(ProfileError, match=rec.id):
-        p.predict({rec.id: 3})
-    assert p.predict({rec.id: None}).peak_bytes == p.peak_bytes
-    p.suggest()                                              # call sites only
+    assert rec.modelled and rec.body_sites == () and rec.calls_before == 0
+    for placement in ({rec.id: 1}, {rec.id: 3}, {rec.id: {"ram": 1, "disk": 2}}):
+        assert p.predict(placement).peak_bytes == measured(p, placement), placement
+    # with every iteration kept its iterations' tape cannot be told apart: no longer run
+    with pytest.raises(ProfileError, match="calls no function"):
+        p.predict({rec.id: None}, iterations={rec.id: 50})
+
+
+def test_loops_in_a_loop_s_calls_jointly():
+    p = nba.profile(m.many_calls, X, 5)
+    outer, inner = (r.id for r in p.loops)
+    assert outer == "many_calls:154:for" and inner == "inner:135:for"
+    assert p.loop(inner).iterations == (5, 5, 5)
+    for placement in ({outer: 2, inner: 2}, {outer: 1, inner: 3},
+                      {outer: {"ram": 1, "disk": 1}, inner: 2}, {outer: None, inner: 1}):
+        predicted = p.predict(placement)
+        assert predicted.peak_bytes == measured(p, placement), placement
+    assert p.predict({outer: 2, inner: 2}).recomputed == {
+        outer: minimal_recomputations(3, 2), inner: 3 * minimal_recomputations(5, 2)}
+    with pytest.raises(ValueError, match="with loop snapshots or without.*lowest peak found"):
+        p.suggest(p.budget_bytes // 2)
 
 
 def test_a_loop_that_cannot_keep_snapshots_is_listed_with_why():

@@ -50,6 +50,7 @@ class LoopRecord:
     iterations: tuple = ()           # n of each run of the loop, in order
     body_sites: tuple = ()           # the call sites one iteration calls, in order
     iteration_gaps: tuple = ()       # tape bytes the body's own statements push around those calls
+    calls_before: int = -1           # calls its caller made before it (-1: not known)
     pre_bytes: int = 0               # bytes the caller pushes just before the loop (with snapshots)
     post_bytes: int = 0              # ... and after it, before its next call
     snapshot_bytes: int = 0          # one snapshot of the loop's state
@@ -208,14 +209,15 @@ def loop_records(program, watcher, runs):
             out.append(LoopRecord(**base, iterations=iterations,
                                   reason="its runs had no iteration to measure"))
             continue
-        if not figures["body_sites"]:
+        if not figures["body_sites"] and figures["calls_before"] < 0:
             out.append(LoopRecord(**base, iterations=iterations, **_times(figures),
                                   snapshot_bytes=figures["snapshot_bytes"],
                                   snapshot_shared_bytes=figures["shared"],
-                                  reason="its body calls no function of the call tree, so its "
-                                         "iterations cannot be told apart in the recorded run"))
+                                  reason="its body calls no function and another loop runs in the "
+                                         "same call: its place in the recorded run is not known"))
             continue
         out.append(LoopRecord(**base, modelled=True, iterations=iterations,
+                              calls_before=figures["calls_before"],
                               body_sites=tuple(figures["body_sites"]),
                               iteration_gaps=tuple(figures["gaps"]),
                               pre_bytes=figures["pre"], post_bytes=figures["post"],
@@ -280,7 +282,7 @@ def _analyse(entries, loop_id):
         if first is None:
             first = run
             pre_from = entries[index - 1][3] if index else 0
-            layout = {"pre": nbytes - pre_from}
+            layout = {"pre": nbytes - pre_from, "calls_before": _calls_before(entries, index)}
         if tag == "a":
             opened[id(run)] = (kind, t, index)
             if kind == "end_forward" and run is first:
@@ -321,13 +323,32 @@ def _analyse(entries, loop_id):
     shared = (one - per) if one is not None else 0
     per_iter = lambda k: _median(times[k])
     own = sum(_median([x for kind, x in times["own"] if kind == k]) for k in ("tape", "reverse"))
-    return {"pre": layout["pre"], "post": layout.get("post", 0), "body_sites": sites, "gaps": gaps,
+    return {"pre": layout["pre"], "post": layout.get("post", 0),
+            "calls_before": layout["calls_before"], "body_sites": sites, "gaps": gaps,
             "tape": entries[end][3] - entries[start][3], "snapshot_bytes": per, "shared": shared,
             "t_primal_iter": _median(advanced[0]),
             "t_own_primal_iter": max(0.0, _median(advanced[1])),
             "t_taped_iter": per_iter("tape") + per_iter("reverse"),
             "t_own_iter": max(0.0, own),
             "t_snapshot": per_iter("snapshot"), "t_restore": per_iter("restore")}
+
+
+def _calls_before(entries, index):
+    """How many calls the caller of the loop whose first action is ``entries[index]`` made
+    before it (from its own bracket's opening), or -1 when a loop's action lies between."""
+    depth, count = 0, 0
+    for tag, *_ in reversed(entries[:index]):
+        if tag in ("a", "z"):
+            return -1
+        if tag == "L":
+            depth += 1
+        elif tag == "E":
+            if depth == 0:
+                return count
+            depth -= 1
+            if depth == 0:
+                count += 1
+    return -1
 
 
 def _median(values):
@@ -367,7 +388,8 @@ def loop_tree(root, records, config, iterations, root_name):
                 raise ValueError(f"loop {rec.id}: the profile cannot predict it: {rec.reason}")
             by_caller.setdefault(rec.caller, []).append(rec)
     next_run = {rec.id: 0 for recs in by_caller.values() for rec in recs}
-    for node in list(root.iter_nodes()):
+    found = []
+    for order, node in enumerate(root.iter_nodes()):
         name = root_name if node.site == ROOT_ID else node.site.rsplit(":", 1)[-1]
         for rec in by_caller.get(name, ()):
             run = next_run[rec.id]
@@ -377,11 +399,18 @@ def loop_tree(root, records, config, iterations, root_name):
             if n == 0:
                 next_run[rec.id] += 1
                 continue
-            j = _find(node, rec.body_sites, n)
+            if rec.body_sites:
+                j = _find(node, rec.body_sites, n)
+            else:
+                j = rec.calls_before if rec.calls_before <= len(node.children) else None
             if j is None:
                 continue
             next_run[rec.id] += 1
-            _replace(node, j, rec, n, config.get(rec.id), iterations.get(rec.id, n))
+            found.append((order, j, node, rec, n))
+    # inner loops (in calls of an outer loop's body) first, and right to left in a node, so that
+    # a replacement neither detaches nor shifts the places of those still to come
+    for _order, j, node, rec, n in sorted(found, key=lambda f: (f[0], f[1]), reverse=True):
+        _replace(node, j, rec, n, config.get(rec.id), iterations.get(rec.id, n))
     for rec_id, run in next_run.items():
         rec = next(r for recs in by_caller.values() for r in recs if r.id == rec_id)
         if run < rec.runs:
@@ -411,6 +440,9 @@ def _subtree_time(node):
 
 def _replace(node, j, rec, n, schedule, n_new):
     k = len(rec.body_sites)
+    if k == 0:
+        _replace_callless(node, j, rec, schedule, n_new)
+        return
     children = node.children[j:j + n * k]
     inner = list(node.gaps[j + 1:j + k])       # gaps between one iteration's calls
     wrap = node.gaps[j + k] if n > 1 else None
@@ -441,6 +473,23 @@ def _replace(node, j, rec, n, schedule, n_new):
     node.children[j:j + n * k] = [CallNode(GROUP_SITE, gaps, last)]
     # the bytes the caller pushes just before and after the loop, as the code with snapshots does
     node.gaps[j:j + n * k + 1] = [rec.pre_bytes, rec.post_bytes]
+
+
+def _replace_callless(node, j, rec, schedule, n_new):
+    """A loop whose body calls no function: its tape is part of the gap after the caller's j-th
+    call, bounded by the same calls as the bytes pushed before and after it in the watched run."""
+    if schedule is None:
+        if n_new != rec.iterations[0]:
+            raise ValueError(f"loop {rec.id}: its body calls no function, so the profile cannot "
+                             f"tell its iterations' tape apart to make it longer with every "
+                             f"iteration kept; give it snapshots")
+        return
+    ram, disk = schedule
+    held = schedule_counts(n_new, ram, disk)["held"]
+    snap = (rec.snapshot_shared_bytes if held else 0) + held * rec.snapshot_bytes
+    loop = CallNode(GROUP_SITE, [snap + rec.iteration_tape_bytes], [])
+    node.children.insert(j, loop)
+    node.gaps[j:j + 1] = [rec.pre_bytes, rec.post_bytes]
 
 
 def _copy(node):

@@ -345,13 +345,16 @@ class Profile:
         """The fastest of the advisor's placements of the call sites over the loop options."""
         from nbadjoint.profiling import advisor
 
-        best, error = None, None
+        best, lowest = None, None
         for config in self._loop_options():
             try:
                 found = advisor.suggest(self._loop_model(config), sites=list(self._defaults),
                                         run_placement=self.placement, budget=budget, method=method)
             except ValueError as exc:
-                error = error or exc
+                low = getattr(exc, "lowest_peak", None)
+                if low is not None and (lowest is None or low < lowest[0]):
+                    lowest = (low, self._with_loops(
+                        self.full_placement(exc.lowest_placement), config))
                 continue
             placement = self._with_loops(self.full_placement(found.placement), config)
             p = self.predict(placement)
@@ -360,8 +363,15 @@ class Profile:
                 best = dataclasses.replace(found, time=p.time, peak_bytes=p.peak_bytes,
                                            placement=placement)
         if best is None:
-            raise error if error is not None else ValueError(
-                f"no placement within budget {budget} B, with loop snapshots or without")
+            from nbadjoint.profiling.units import format_bytes
+
+            found = "" if lowest is None else (
+                f"; the lowest peak found is {format_bytes(lowest[0])} ({lowest[0]} B), with "
+                f"the loops as {', '.join(f'{k}: {v}' for k, v in lowest[1].items() if k.endswith(':for'))}"
+                f". Raise the budget to at least that")
+            raise ValueError(f"no placement, with loop snapshots or without, keeps the predicted "
+                             f"peak within the budget of {format_bytes(budget)} ({budget} B)"
+                             f"{found}")
         return best
 
     def pareto(self):
