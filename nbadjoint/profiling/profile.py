@@ -30,6 +30,7 @@ import numpy as np
 from nbadjoint.errors import ProfileError
 from nbadjoint.profiling.calltree import ROOT_SITE, TIME_FIELDS, aggregate, tree_from_dict
 from nbadjoint.profiling import loops as _loops
+from nbadjoint.profiling.loop_profile import LoopMethods, _is_loop, _measure_loops, _sites_only
 from nbadjoint.profiling.data import (SCHEMA_VERSION, ProfileData, SiteRecord, read_profile_data,
                                       site_records)
 from nbadjoint.profiling.model import CostModel, Prediction
@@ -71,7 +72,7 @@ def _data_property(name, doc):
     return property(lambda self: getattr(self.data, name), doc=doc)
 
 
-class Profile:
+class Profile(LoopMethods):
     """A measured adjoint run per call site, with its cost model and checkpoint advisor.
 
     Build one with ``nba.profile(f, *args)``, or read one with `from_json` / `from_dict`;
@@ -151,14 +152,6 @@ class Profile:
     def _defaults(self):
         return {s.id: bool(s.default_checkpointed) for s in self.data.sites}
 
-    def loop(self, loop_id):
-        """The `LoopRecord` of one loop (``caller:lineno:for``)."""
-        for record in self.data.loops:
-            if record.id == loop_id:
-                return record
-        raise KeyError(f"no loop {loop_id!r}; the loops of {self.root} are: "
-                       f"{', '.join(r.id for r in self.data.loops) or '(none)'}")
-
     def site(self, site_id):
         """The `SiteRecord` of one call site."""
         for record in self.data.sites:
@@ -180,24 +173,6 @@ class Profile:
         full.update({k: bool(v) for k, v in placement.items()})
         return full
 
-    def loop_config(self, placement=None):
-        """Loop id -> ``(ram, disk)`` for every loop ``placement`` runs by a schedule (a loop it
-        does not name takes its ``# nbadjoint: snapshots=`` comment, else keeps every iteration)."""
-        from nbadjoint.transform.loops import read_schedule
-
-        given = {k: v for k, v in (placement or {}).items() if _is_loop(k)}
-        known = {r.id: r for r in self.data.loops}
-        unknown = sorted(set(given) - set(known))
-        if unknown:
-            raise ValueError(f"unknown loop(s) {', '.join(map(repr, unknown))}; the loops of "
-                             f"{self.root} are: {', '.join(known) or '(none)'}")
-        out = {}
-        for loop_id, record in known.items():
-            value = read_schedule(given[loop_id] if loop_id in given else record.default, loop_id)
-            if value is not None:
-                out[loop_id] = value
-        return out
-
     def predict(self, placement=None, iterations=None):
         """Predicted adjoint time and peak bytes of ``placement``, without running it.
 
@@ -212,119 +187,7 @@ class Profile:
         base = self._model.predict(sites)
         if not config and not iterations:
             return Prediction(time=base.time + self.unattributed_time, peak_bytes=base.peak_bytes)
-        peak = self._loop_model(config, iterations).predict(sites).peak_bytes
-        time, recomputed = base.time + self.unattributed_time, {}
-        for record in self.data.loops:
-            n_new = iterations.get(record.id)
-            if n_new is not None:
-                per = self._iteration_time(record, sites)
-                time += sum(n_new - n for n in record.iterations) * per
-            extra, again = _loops.extra_time(record, config.get(record.id), n_new,
-                                             *self._schedule_costs(record, sites))
-            time += extra
-            if record.id in config:
-                recomputed[record.id] = again
-        return Prediction(time=max(time, 0.0), peak_bytes=int(peak), recomputed=recomputed)
-
-    def _check_iterations(self, iterations):
-        if not iterations:
-            return {}
-        out = {}
-        for loop_id, n in dict(iterations).items():
-            record = self.loop(loop_id)
-            if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-                raise ValueError(f"iterations[{loop_id!r}] must be an int >= 1, got {n!r}")
-            if not record.modelled:
-                raise ValueError(f"loop {loop_id}: the profile cannot predict it: {record.reason}")
-            out[loop_id] = int(n)
-        return out
-
-    def _iteration_time(self, record, sites):
-        """One iteration taped and reversed with every iteration kept, under ``sites``: its
-        calls' time in the recorded run (sweeps, and primal runs when checkpointed) plus the time
-        the watched run spent in the body's own statements."""
-        key = tuple(sorted(sites.items()))
-        cache = self.__dict__.setdefault("_call_times", {})
-        if key not in cache:
-            figures = self._model.site_figures(sites)
-            cache[key] = {
-                s: (f.t_fwd_incl + f.t_bwd_incl
-                    + ((f.t_primal + f.t_snapshot - f.t_saved) if f.checkpointed else 0.0))
-                / f.calls for s, f in figures.items() if f.calls}
-        calls = cache[key]
-        if not all(site in calls for site in record.body_sites):
-            return record.t_taped_iter
-        return record.t_own_iter + sum(calls[site] for site in record.body_sites)
-
-    def _schedule_costs(self, record, sites):
-        """(one iteration run again, the schedule's overhead per taped iteration) in seconds: the
-        first from the primal run's times of the body's calls (medians of the profile's runs) plus
-        the body's own statements as the watched run timed them; the second the watched run's
-        taped iteration less the same iteration with every iteration kept."""
-        totals = self._site_totals
-        if not record.body_sites or not all(totals.get(s) and totals[s].calls
-                                            for s in record.body_sites):
-            return record.t_primal_iter, 0.0
-        advance = record.t_own_primal_iter + sum(totals[s].t_primal / totals[s].calls
-                                                 for s in record.body_sites)
-        ran = self.full_placement({k: v for k, v in self.data.placement.items()})
-        overhead = max(0.0, record.t_taped_iter - self._iteration_time(record, ran))
-        return advance, overhead
-
-    @functools.cached_property
-    def _site_totals(self):
-        return self.call_tree.site_totals()
-
-    def _loop_model(self, config, iterations=None):
-        """The cost model of the call tree with the loops of ``config`` run by their schedules
-        and those of ``iterations`` made that long (kept)."""
-        iterations = iterations or {}
-        key = (tuple(sorted(config.items())), tuple(sorted(iterations.items())))
-        cache = self.__dict__.setdefault("_loop_models", {})
-        if key not in cache:
-            if not config and not iterations:
-                cache[key] = self._model
-            else:
-                try:
-                    tree = _loops.loop_tree(self.call_tree.expand(), self.data.loops, config,
-                                            iterations, self.root)
-                except ValueError as exc:
-                    raise ProfileError(str(exc)) from None
-                cache[key] = CostModel(tree)
-        return cache[key]
-
-    def _loop_options(self):
-        """The loop configurations the advisor tries: every iteration kept, and per loop the model
-        can place, snapshot counts from 1 up (about 1.5x apart; fewer when there are many loops)."""
-        import itertools
-
-        records = [r for r in self.data.loops if r.modelled and r.iterations]
-        if not records:
-            return [{}]
-        step = 1.5 if len(records) == 1 else 2.0 if len(records) == 2 else 4.0
-        per_loop = []
-        for r in records:
-            n = max(r.iterations)
-            counts, s = [], 1.0
-            while round(s) < n:
-                if round(s) not in counts:
-                    counts.append(round(s))
-                s *= step
-            per_loop.append([None] + [(c, 0) for c in counts])
-        configs = []
-        for values in itertools.product(*per_loop):
-            configs.append({r.id: v for r, v in zip(records, values) if v is not None})
-            if len(configs) >= 400:
-                break
-        return configs
-
-    def _with_loops(self, sites, config):
-        """A placement dict: the call sites, and the loops with snapshots (None for the others)."""
-        out = dict(sites)
-        for r in self.data.loops:
-            v = config.get(r.id)
-            out[r.id] = None if v is None else v[0] if not v[1] else {"ram": v[0], "disk": v[1]}
-        return out
+        return self._predict_loops(sites, config, iterations, base)
 
     def suggest(self, budget=None, method="auto"):
         """The advisor's placement under ``budget`` (bytes or "200MB"; default `budget_bytes`)."""
@@ -340,39 +203,6 @@ class Profile:
             else:
                 self._suggestions[key] = self._suggest_with_loops(budget, method)
         return self._suggestions[key]
-
-    def _suggest_with_loops(self, budget, method):
-        """The fastest of the advisor's placements of the call sites over the loop options."""
-        from nbadjoint.profiling import advisor
-
-        best, lowest = None, None
-        for config in self._loop_options():
-            try:
-                found = advisor.suggest(self._loop_model(config), sites=list(self._defaults),
-                                        run_placement=self.placement, budget=budget, method=method)
-            except ValueError as exc:
-                low = getattr(exc, "lowest_peak", None)
-                if low is not None and (lowest is None or low < lowest[0]):
-                    lowest = (low, self._with_loops(
-                        self.full_placement(exc.lowest_placement), config))
-                continue
-            placement = self._with_loops(self.full_placement(found.placement), config)
-            p = self.predict(placement)
-            if p.peak_bytes <= budget and (best is None or (p.time, p.peak_bytes) <
-                                           (best.time, best.peak_bytes)):
-                best = dataclasses.replace(found, time=p.time, peak_bytes=p.peak_bytes,
-                                           placement=placement)
-        if best is None:
-            from nbadjoint.profiling.units import format_bytes
-
-            found = "" if lowest is None else (
-                f"; the lowest peak found is {format_bytes(lowest[0])} ({lowest[0]} B), with "
-                f"the loops as {', '.join(f'{k}: {v}' for k, v in lowest[1].items() if k.endswith(':for'))}"
-                f". Raise the budget to at least that")
-            raise ValueError(f"no placement, with loop snapshots or without, keeps the predicted "
-                             f"peak within the budget of {format_bytes(budget)} ({budget} B)"
-                             f"{found}")
-        return best
 
     def pareto(self):
         """The time / peak-memory Pareto front: `ParetoPoint`s by increasing peak (fastest last).
@@ -573,17 +403,6 @@ class Profile:
         return cls.from_dict(data, source=where)
 
 
-def _is_loop(key):
-    return isinstance(key, str) and key.endswith(":for")
-
-
-def _sites_only(placement, loops=()):
-    """``placement`` without its loop ids (a placement of call sites)."""
-    if placement is None or not hasattr(placement, "items"):
-        return placement
-    return {k: v for k, v in placement.items() if not _is_loop(k)}
-
-
 def _is_json(text):
     try:
         json.loads(text)
@@ -742,7 +561,7 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     loop_records, peak_bytes = (), int(adjoint_rec.peak_bytes)
     if getattr(program, "loop_sites", None):
         say("loop run (schedules watched)...")
-        loop_records = _measure_loops(program, args, argnums, full, clock)
+        loop_records = _measure_loops(program, _fresh(args), argnums, full, clock)
     if loop_config:
         # the run as placed: its loops by their schedules (the probed runs above kept every
         # iteration, for the call tree).  Its time: runs without probes (as nba.grad runs it);
@@ -788,24 +607,6 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
                              recompile=recompile)
     return Profile._of_run(data, tree=call_tree, model=model, value=value, grad=grad,
                            session=session)
-
-
-def _measure_loops(program, args, argnums, sites, clock):
-    """`LoopRecord`s of the program's loops: one run with every loop that can keep snapshots
-    given `PROBE_SNAPSHOTS`, watched."""
-    from nbadjoint.errors import PlacementError
-    from nbadjoint.transform.loops import plan_loop
-
-    probe = dict(sites)
-    for site in program.loop_sites:
-        try:
-            plan_loop(program, site)
-        except PlacementError:
-            probe[site.id] = None
-            continue
-        probe[site.id] = _loops.PROBE_SNAPSHOTS
-    watcher, _, runs = _loops.watched_run(program, _fresh(args), argnums, probe, clock)
-    return _loops.loop_records(program, watcher, runs)
 
 
 def _fresh(args):
