@@ -228,18 +228,18 @@ def test_suggest_meets_a_budget_below_the_all_checkpointed_peak(burgers_profile)
     budget = p.budget_bytes // 4
     s = p.suggest(budget)
     assert s.peak_bytes <= budget
-    assert s.placement[LOOP] is not None
+    assert s.placement.get(LOOP) is not None
     assert p.predict(s.placement).peak_bytes == s.peak_bytes
     assert measured(p, s.placement) == s.peak_bytes
     # the default budget needs no loop snapshots: the fastest placement keeps every iteration
-    assert p.suggest().placement[LOOP] is None
+    assert p.suggest().placement.get(LOOP) is None
     with pytest.raises(ValueError, match="budget"):
         p.suggest(100)
 
 
 def test_pareto_includes_loop_options(burgers_profile):
     front = burgers_profile.pareto()
-    loops = [pt.placement[LOOP] for pt in front]
+    loops = [pt.placement.get(LOOP) for pt in front]
     assert None in loops and any(v is not None for v in loops)
     peaks = [pt.peak_bytes for pt in front]
     times = [pt.time for pt in front]

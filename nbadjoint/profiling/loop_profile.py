@@ -131,11 +131,15 @@ class LoopMethods:
         return configs
 
     def _with_loops(self, sites, config):
-        """A placement dict: the call sites, and the loops with snapshots (None for the others)."""
+        """A placement dict: the call sites, and the loops ``config`` runs otherwise than their
+        default (a snapshots comment, else every iteration kept): S, {"ram": S, "disk": D} or None."""
+        from nbadjoint.transform.loops import read_schedule
+
         out = dict(sites)
         for r in self.data.loops:
             v = config.get(r.id)
-            out[r.id] = None if v is None else v[0] if not v[1] else {"ram": v[0], "disk": v[1]}
+            if v != read_schedule(r.default, r.id):
+                out[r.id] = None if v is None else v[0] if not v[1] else {"ram": v[0], "disk": v[1]}
         return out
 
     def _suggest_with_loops(self, budget, method):

@@ -177,14 +177,13 @@ def _as_run(profile, loop_id):
 
 def _loop_changes(profile, suggestion):
     """(loop id, value) of the loops the suggestion runs otherwise than the profile did."""
+    from nbadjoint.transform.loops import read_schedule
+
     out = []
-    for loop_id, value in sorted(suggestion.placement.items()):
-        if not loop_id.endswith(":for"):
-            continue
-        wanted = None if value is None else (value, 0) if isinstance(value, int) else \
-            (value["ram"], value.get("disk", 0))
-        if wanted != _as_run(profile, loop_id):
-            out.append((loop_id, value))
+    for record in getattr(profile, "loops", ()):
+        value = suggestion.placement.get(record.id, record.default)
+        if read_schedule(value, record.id) != _as_run(profile, record.id):
+            out.append((record.id, value))
     return out
 
 
