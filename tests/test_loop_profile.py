@@ -304,3 +304,90 @@ def test_a_loop_whose_calls_call_functions():
     budget = p.predict({rec.id: 2}).peak_bytes
     s = p.suggest(budget)
     assert measured(p, s.placement) == s.peak_bytes <= budget
+
+
+WIDGET_JS_TEST = r"""
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { FakeModel, byClass, installDocument, press } from "SHIM";
+installDocument();
+const mod = await import("WIDGET");
+const { samePlacement, snapshotsText, iterationsText } = mod;
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+test("loop values read as the snapshots field shows them", () => {
+  assert.equal(snapshotsText(null), "all");
+  assert.equal(snapshotsText(20), "20");
+  assert.equal(snapshotsText({ ram: 10, disk: 5 }), "10+5");
+  assert.equal(iterationsText({ iterations: [30] }), "30");
+  assert.equal(iterationsText({ iterations: [5, 5, 5] }), "5 × 3 runs");
+  assert.ok(samePlacement({ "f:1:for": 3, "f:2:g": true }, { "f:1:for": 3 }));
+  assert.ok(!samePlacement({ "f:2:g": true }, { "f:1:for": 3 }));
+});
+
+test("a loop row shows its iterations and sends the snapshots typed", async () => {
+  const loop = { id: "model:3:for", caller: "model", lineno: 3, default: null, modelled: true,
+                 reason: "", iterations: [30], snapshot_bytes: 536 };
+  const stuck = { ...loop, id: "model:9:for", lineno: 9, modelled: false, reason: "it may break" };
+  const state = {
+    profile_data: { root: "model", placement: {}, sites: [], loops: [loop, stuck], budget_bytes: 100,
+                    tree: { id: "<root>", callee: "model", children: [] } },
+    placement: {}, prediction: { time: 0.1, peak_bytes: 50 }, suggestion: {}, pareto: [],
+    budget: 100, history: [], selected: "<root>", live: true, line_profile: "", error: "", busy: false,
+  };
+  const model = new FakeModel(state);
+  const el = document.createElement("div");
+  mod.default.render({ model, el });
+  const inputs = byClass(el, "nba-snapshots-input");
+  assert.equal(inputs.length, 2);
+  assert.equal(inputs[0].value, "all");
+  assert.ok(inputs[1].disabled);
+  assert.ok(byClass(el, "nba-loop-table")[0].textContent.includes("30"));
+  inputs[0].value = "10+5";
+  press(inputs[0], "Enter");
+  assert.deepEqual(model.sent.filter((m) => m.type === "snapshots"),
+                   [{ type: "snapshots", loop: "model:3:for", text: "10+5" }]);
+  model.set("placement", { "model:3:for": { ram: 10, disk: 5 } });
+  model.set("prediction", { time: 0.3, peak_bytes: 20, recomputed: { "model:3:for": 57 } });
+  await tick();
+  const row = byClass(el, "nba-loop-table")[0].textContent;
+  assert.ok(row.includes("57"), row);
+  assert.equal(byClass(el, "nba-snapshots-input")[0].value, "10+5");
+});
+"""
+
+
+def test_the_widget_shows_loops_and_their_snapshots_field(tmp_path):
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    here = os.path.dirname(os.path.abspath(__file__))
+    script = tmp_path / "loops.test.mjs"
+    script.write_text(WIDGET_JS_TEST.replace("SHIM", os.path.join(here, "js", "dom_shim.mjs")).replace(
+        "WIDGET", os.path.join(here, "..", "nbadjoint", "notebook", "static", "widget.js")))
+    result = subprocess.run([node, "--test", str(script)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_the_widget_edits_loop_snapshots(burgers_profile):
+    w = burgers_profile.widget()
+    assert w.loop_ids == [LOOP] and LOOP not in w.placement      # its default: every iteration
+    w.set_snapshots(LOOP, "4")
+    assert w.placement[LOOP] == 4
+    assert w.prediction["peak_bytes"] == burgers_profile.predict({LOOP: 4}).peak_bytes
+    assert w.prediction["recomputed"] == {LOOP: minimal_recomputations(30, 4)}
+    w.set_snapshots(LOOP, "2+3")
+    assert w.placement[LOOP] == {"ram": 2, "disk": 3}
+    with pytest.raises(ValueError, match="not a number of snapshots"):
+        w.set_snapshots(LOOP, "many")
+    assert w.error.startswith(f"Snapshots of {LOOP}")
+    w.set_snapshots(LOOP, "all")
+    assert LOOP not in w.placement and not w.error
+    w.set_budget(burgers_profile.budget_bytes // 4)
+    w.apply_suggestions()
+    assert w.placement.get(LOOP) is not None
+    assert w.prediction["peak_bytes"] <= burgers_profile.budget_bytes // 4
