@@ -391,3 +391,13 @@ def test_the_widget_edits_loop_snapshots(burgers_profile):
     w.apply_suggestions()
     assert w.placement.get(LOOP) is not None
     assert w.prediction["peak_bytes"] <= burgers_profile.budget_bytes // 4
+
+
+def test_a_loop_whose_run_with_snapshots_raises_is_listed_with_the_error():
+    # its state holds a view of an array its body writes into: every iteration kept works, a
+    # schedule is refused (AliasError); the profile keeps the loop out of the model, saying why
+    p = nba.profile(m.view_inside, X, 7)
+    (rec,) = p.loops
+    assert not rec.modelled and "AliasError" in rec.reason and "`v`" in rec.reason
+    assert p.predict().peak_bytes == p.peak_bytes
+    p.suggest()

@@ -208,13 +208,17 @@ def _sites_only(placement, loops=()):
     return {k: v for k, v in placement.items() if not _is_loop(k)}
 
 
-def _measure_loops(program, args, argnums, sites, clock):
+def _measure_loops(program, fresh, argnums, sites, clock):
     """`LoopRecord`s of the program's loops: one run, watched, with every loop that can keep
-    snapshots given `PROBE_SNAPSHOTS` (``args``: a copy the run may write into)."""
+    snapshots given `PROBE_SNAPSHOTS` (``fresh()``: a copy of the arguments for a run).  When that
+    run raises (a loop whose state holds a view of an array its body writes into cannot keep
+    snapshots: AliasError), each loop runs alone, and a loop whose run raises is listed with the
+    error as the reason the model cannot schedule it."""
     from nbadjoint.errors import PlacementError
     from nbadjoint.transform.loops import plan_loop
 
     probe = dict(sites)
+    plannable = []
     for site in program.loop_sites:
         try:
             plan_loop(program, site)
@@ -222,5 +226,32 @@ def _measure_loops(program, args, argnums, sites, clock):
             probe[site.id] = None
             continue
         probe[site.id] = _loops.PROBE_SNAPSHOTS
-    watcher, _, runs = _loops.watched_run(program, args, argnums, probe, clock)
-    return _loops.loop_records(program, watcher, runs)
+        plannable.append(site.id)
+    try:
+        watcher, _, runs = _loops.watched_run(program, fresh(), argnums, probe, clock)
+        return _loops.loop_records(program, watcher, runs)
+    except Exception:                            # (KeyboardInterrupt goes on)
+        if not plannable:
+            raise
+    alone = {loop_id: None for loop_id in plannable}
+    records = {}
+    for loop_id in plannable:
+        try:
+            watcher, _, runs = _loops.watched_run(program, fresh(), argnums,
+                                                  {**probe, **alone, loop_id: probe[loop_id]}, clock)
+        except Exception as exc:
+            records[loop_id] = f"a run with snapshots raised {type(exc).__name__}: {exc}"
+            continue
+        found = {r.id: r for r in _loops.loop_records(program, watcher, runs)}
+        records[loop_id] = found[loop_id]
+        records.update((k, v) for k, v in found.items() if k not in plannable)
+    out = []
+    for site in program.loop_sites:
+        record = records.get(site.id)
+        if isinstance(record, str):
+            record = _loops.LoopRecord(id=site.id, caller=site.caller, lineno=int(site.lineno),
+                                       default=_loops._plain_default(site.default), reason=record)
+        if record is None:                       # a loop that cannot keep snapshots: why
+            record = {r.id: r for r in _loops.loop_records(program, _loops.LoopWatcher(), {})}[site.id]
+        out.append(record)
+    return tuple(out)

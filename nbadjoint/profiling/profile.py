@@ -561,7 +561,7 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     loop_records, peak_bytes = (), int(adjoint_rec.peak_bytes)
     if getattr(program, "loop_sites", None):
         say("loop run (schedules watched)...")
-        loop_records = _measure_loops(program, _fresh(args), argnums, full, clock)
+        loop_records = _measure_loops(program, lambda: _fresh(args), argnums, full, clock)
     if loop_config:
         # the run as placed: its loops by their schedules (the probed runs above kept every
         # iteration, for the call tree).  Its time: runs without probes (as nba.grad runs it);
