@@ -401,3 +401,30 @@ def test_a_loop_whose_run_with_snapshots_raises_is_listed_with_the_error():
     assert not rec.modelled and "AliasError" in rec.reason and "`v`" in rec.reason
     assert p.predict().peak_bytes == p.peak_bytes
     p.suggest()
+
+
+def test_the_magic_takes_loop_ids_in_its_placement(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nbadjoint.notebook.magics import load_ipython_extension
+
+    shell = InteractiveShell.instance()
+    load_ipython_extension(shell)
+    shell.user_ns.update(np=np, plan={"run:3:for": 3})
+    body = ("def run(u, n):\n"
+            "    for t in range(n):\n"
+            "        u = np.sin(u) + 0.5 * u\n"
+            "    return np.sum(u)\n"
+            "\n"
+            "run(np.ones(8), 12)\n")
+    try:
+        shell.run_cell_magic("adjoint_profile", "--placement plan --no-widget -o prof", body)
+        prof = shell.user_ns["prof"]
+        assert prof.loop_placement == {"run:3:for": (3, 0)}
+        assert "run:3:for" in capsys.readouterr().out
+        shell.user_ns["plan"] = {"run:3:for": "lots"}
+        with pytest.raises(Exception, match="run:3:for"):
+            shell.run_cell_magic("adjoint_profile", "--placement plan --no-widget", body)
+    finally:
+        for name in ("np", "plan", "prof", "run"):
+            shell.user_ns.pop(name, None)
