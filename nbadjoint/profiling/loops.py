@@ -3,24 +3,30 @@
 A profiled run keeps every iteration of every loop (its probes follow the code compiled without
 loop snapshots), which gives the call tree and each iteration's calls.  One more run, of the code
 compiled with snapshots for every loop that can keep them (`PROBE_SNAPSHOTS` each), is watched by a
-`LoopWatcher`: a recorder that also sees every action of the schedules.  From it, per loop
-(`LoopRecord`): the iterations of each run, the bytes one snapshot of the loop's state holds (and
-the part every snapshot shares: what the body only reads), the tape bytes the body's own statements
-push around its calls, the bytes the caller pushes just before and after the loop, and the time of
-one iteration run without taping (``t_primal_iter``), taped and reversed.
+`LoopWatcher`: a recorder that also sees every action of the schedules (timed by the profile's
+clock; medians per action).  From it, per loop (`LoopRecord`): the iterations of each run, the
+bytes one snapshot of the loop's state holds (and the part every snapshot shares: what the body
+only reads), the tape bytes the body's own statements push around its calls, the calls its caller
+made before it, the bytes the caller pushes just before and after it, and the times of one
+iteration run without taping, taped and reversed, and of the body's own statements.
 
-Memory (exact, for loops whose body calls a function): a loop run by a schedule with S snapshots
-holds, from its first snapshot to its reversal, ``fixed + c * per_snapshot`` bytes of snapshots (c
-snapshots at the end of the forward sweep, the most it holds whenever an iteration is taped, found by
-walking the schedule) plus the tape of one iteration.  The model replaces the loop's iterations in
-the recorded call tree by one node with those bytes before one iteration's calls, and evaluates
-the tree as for call sites (`nbadjoint.profiling.model`), so call sites and loops are placed jointly.
+Memory (exact): a loop run by a schedule with S snapshots holds, from its first snapshot to its
+reversal, ``shared + c * per_snapshot`` bytes of snapshots (c snapshots at the end of the forward
+sweep, the most it holds whenever an iteration is taped, found by walking the schedule) plus the
+tape of one iteration.  The model replaces the loop's iterations in the recorded call tree (found by
+the calls one iteration makes, or, for a body that calls no function, by the calls its caller made
+before it) by one node with those bytes before one iteration's calls, with the caller's bytes
+around it as the watched run measured them, and evaluates the tree as for call sites
+(`nbadjoint.profiling.model`), so that call sites and loops are placed jointly.
 
 Time: the recorded run's time, plus per run of the loop t(n, S) iterations run without taping
-(``minimal_recomputations``) and the snapshot writes and restores of the schedule.
+(``minimal_recomputations``), the schedule's overhead per taped iteration, and the snapshots
+written and restored (disk ones timed on a file of their size).
 
 Longer loops (``iterations``): the recorded iterations are replaced by n' copies of the last one
-(times: the mean iteration); a schedule's snapshot count and recomputations are those of n'.
+(times: the mean iteration); a schedule's snapshot count and recomputations are those of n'.  A
+body that calls no function cannot be made longer with every iteration kept (its iterations' tape
+is not told apart in the recorded run).
 """
 
 from __future__ import annotations
