@@ -110,6 +110,12 @@ def test_schedule_counts():
             assert c["advanced"] == minimal_recomputations(n, s)
             assert c["held"] == c["held_max"] <= s
     assert schedule_counts(30, 2, 3)["disk_snapshots"] > 0
+    # the model's premise: a schedule holds the most memory snapshots at the end of its forward
+    # sweep, as many as whenever it tapes an iteration afterwards (two levels too)
+    for n in range(1, 60, 7):
+        for ram, disk in ((1, 0), (0, 2), (1, 3), (3, 2), (5, 1)):
+            c = schedule_counts(n, ram, disk)
+            assert c["held"] == c["held_max"] <= ram, (n, ram, disk)
 
 
 def test_a_loop_in_a_function_called_twice():
