@@ -434,3 +434,24 @@ def test_the_magic_takes_loop_ids_in_its_placement(capsys):
     finally:
         for name in ("np", "plan", "prof", "run"):
             shell.user_ns.pop(name, None)
+
+
+def test_the_command_line_takes_loop_ids_and_predicts_a_longer_loop(capsys, tmp_path):
+    from nbadjoint.cli import main
+
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "burgers.py")
+    out = tmp_path / "p.json"
+    status = main(["profile", f"{example}:burgers", "--args", "default_args(64, 20)",
+                   "--placement", json.dumps({LOOP: 4}), "--iterations", f"{LOOP}=200",
+                   "--repeat", "1", "--json", str(out)])
+    text = capsys.readouterr().out
+    assert status == 0
+    assert f"{LOOP}  line 38 of burgers: 20 iterations, 4 snapshots in memory" in text
+    assert f"predicted with {LOOP} = 200 iterations:" in text
+    assert "as run: adjoint" in text and f"{minimal_recomputations(200, 4)} iterations run again" in text
+    assert Profile.from_json(str(out)).loop_placement == {LOOP: (4, 0)}
+    for bad in (["--iterations", "burgers:38:for=lots"], ["--iterations", "burgers:1:for=5"],
+                ["--placement", json.dumps({LOOP: -1})]):
+        assert main(["profile", f"{example}:burgers", "--args", "default_args(64, 20)",
+                     "--repeat", "1", *bad]) == 2
+        assert "burgers:" in capsys.readouterr().err
