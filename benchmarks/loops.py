@@ -10,8 +10,8 @@ of memory allocated during one more run (tracemalloc: NumPy's arrays included, t
 excluded); the primal iterations the schedule ran (n taped + those advanced without taping)
 against the Griewank-Walther minimum n + t(n, S); and that the gradient is bitwise the one of
 every step kept.  The call of ``burgers_step`` in the loop keeps its default placement
-(checkpointed) in every run, so "iterations" counts runs of the loop's body.  A ``--disk`` entry adds a two-level run (S in memory, D on disk; its disk bytes
-are not in the peak).
+(checkpointed) in every run, so "iterations" counts runs of the loop's body.  A ``--disk`` entry
+adds a two-level run (S in memory, D on disk; its disk bytes are not in the peak).
 """
 import argparse
 import pathlib

@@ -232,8 +232,6 @@ def test_default_placement_compiles_todays_code():
 @pytest.mark.parametrize("f, line, why", [
     (m.with_break, 96, "leave an iteration early (`break`"),
     (m.with_continue, 105, "leave an iteration early (`continue`"),
-    (m.nested, 115, "inside another loop"),
-    (m.nested_in_while, 256, "inside another loop"),
     (m.reads_loop_variable, 122, "loop variable `t` is read outside the loop"),
 ])
 def test_loops_that_cannot_keep_snapshots_are_refused_naming_the_line(f, line, why):
@@ -321,16 +319,20 @@ def test_no_iteration_and_a_value_only_the_body_defines():
 
 
 def test_a_full_placement_reads_back():
-    """`Program.placement` gives loops as (ram, disk); given back (as the profiler does), it runs the
-    same schedule."""
+    """`Program.placement` gives the call sites only (the profiler's contract); given back, loops
+    keep their defaults.  `context_placement` adds the loops with snapshots, as (ram, disk), which read
+    back too."""
     lid = loop_id(m.burgers_commented)
     program = compile_tree(m.burgers_commented, 0, call_args=(X, 0.05, 20))
-    full = program.placement({lid: {"ram": 2, "disk": 1}})
-    assert full[lid] == (2, 1)
+    assert lid not in program.placement({lid: {"ram": 2, "disk": 1}})
+    full = program.context_placement({lid: {"ram": 2, "disk": 1}})
+    assert full[lid] == (2, 1) and program.context_placement()[lid] == (3, 0)    # (3: the comment)
     runs = {}
     _, grad = program.run_adjoint((X, 0.05, 20), 0, full, loop_runs=runs)
-    assert runs[lid][0].ram == 2 and runs[lid][0].disk == 1
-    assert program.placement()[lid] == (3, 0)                  # the comment's default
+    assert (runs[lid][0].ram, runs[lid][0].disk) == (2, 1)
+    runs = {}
+    program.run_adjoint((X, 0.05, 20), 0, program.placement(), loop_runs=runs)
+    assert runs[lid][0].ram == 3
     assert bitwise(grad, run(m.burgers_commented, (X, 0.05, 20), 0, {lid: None})[1])
 
 
@@ -364,17 +366,21 @@ def test_an_array_the_body_only_reads_is_not_written_to_disk(tmp_path, monkeypat
     assert bitwise(grad, run(m.additive_caller, (X, w, 8), 0)[1])
 
 
-@pytest.mark.parametrize("f, args", [
-    (m.early_return, (X, 13)), (m.in_a_branch, (X, 13, True)), (m.in_a_branch, (X, 13, False)),
-    (m.in_a_with_block, (X, 13)),
-], ids=["after-an-early-return", "in-a-branch", "in-a-branch-not-taken", "in-a-with-block"])
-def test_a_loop_in_a_branch_or_after_an_early_return(f, args):
+@pytest.mark.parametrize("f, args, lid", [
+    (m.early_return, (X, 13), None), (m.in_a_branch, (X, 13, True), None),
+    (m.in_a_branch, (X, 13, False), None), (m.in_a_with_block, (X, 13), None),
+    (m.nested, (X, 6), "nested:115:for"), (m.nested_in_while, (X, 6), "nested_in_while:256:for"),
+], ids=["after-an-early-return", "in-a-branch", "in-a-branch-not-taken", "in-a-with-block", "in-a-loop",
+        "in-a-while-loop"])
+def test_a_loop_in_a_branch_a_loop_or_after_an_early_return(f, args, lid):
     _, reference, _ = run(f, args)
-    lid = loop_id(f)
+    lid = lid or loop_id(f)
     for S in (1, 3, {"ram": 1, "disk": 1}):
         _, grad, runs = run(f, args, 0, {lid: S})
         assert bitwise(grad, reference)
         assert (lid in runs) == (args[-1] is not False)
+    if f in (m.nested, m.nested_in_while):
+        assert len(runs[lid]) == 2                      # one run per iteration of the outer loop
     check_grad(f, args, 0, placement={lid: 2})
 
 
@@ -443,6 +449,7 @@ def test_random_programs_bitwise_with_every_loop_given_snapshots():
             reference = nba.grad(module.main, (0, 1))(x.copy(), s)
         except (nba.TransformError, nba.AliasError):
             continue
+        accepted = []
         for lid in nba.loops(module.main):
             for S in (1, 2, {"ram": 1, "disk": 2}):
                 try:
@@ -451,4 +458,31 @@ def test_random_programs_bitwise_with_every_loop_given_snapshots():
                     break
                 assert bitwise(got, reference), (seed, lid, S)
                 scheduled += 1
+            else:
+                accepted.append(lid)
+        if len(accepted) > 1:           # every loop at once (loops in loops included)
+            got = nba.grad(module.main, (0, 1), placement=dict.fromkeys(accepted, 2))(x.copy(), s)
+            assert bitwise(got, reference), (seed, accepted)
     assert scheduled > 15
+
+
+def test_a_partial_root():
+    import functools
+    f = functools.partial(m.burgers, nu=0.05, n=15)
+    lid = loop_id(f)
+    assert bitwise(nba.grad(f, placement={lid: 2})(X), nba.grad(f)(X))
+    g = functools.partial(m.burgers, X)
+    assert nba.grad(g, placement={lid: {"ram": 1, "disk": 1}})(0.05, 15) == nba.grad(g)(0.05, 15)
+
+
+def test_a_loop_in_a_loop_both_with_snapshots():
+    outer, inner = "nested:114:for", "nested:115:for"
+    _, reference, _ = run(m.nested, (X, 9))
+    for a, b in ((1, 1), (2, 3), ({"ram": 1, "disk": 1}, 2)):
+        _, grad, runs = run(m.nested, (X, 9), 0, {outer: a, inner: b})
+        assert bitwise(grad, reference)
+        assert len(runs[outer]) == 1 and runs[outer][0].iterations == 2
+        assert all(r.iterations == 9 for r in runs[inner])
+        # the inner loop's schedule runs once per taped run of the outer loop's body (a primal run
+        # of the body runs the inner loop as it is written)
+        assert len(runs[inner]) == runs[outer][0].taped == 2

@@ -512,7 +512,9 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     loop_part = {k: v for k, v in (placement or {}).items() if _is_loop(k)} \
         if hasattr(placement, "items") else {}
     given = parse_placement(_sites_only(placement))
-    full_all = program.placement({**(given or {}), **loop_part} if loop_part else given)
+    # (the call sites, and the loops with snapshots: what the generated code reads)
+    placed = getattr(program, "context_placement", program.placement)
+    full_all = placed({**(given or {}), **loop_part} if loop_part else given)
     full = {k: v for k, v in full_all.items() if not _is_loop(k)}
     loop_config = {k: tuple(v) for k, v in full_all.items() if _is_loop(k)}
 

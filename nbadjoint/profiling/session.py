@@ -50,7 +50,8 @@ class ProfileSession:
         sites = {s.id for s in program.sites}
         if sites != {k for k in full if not k.endswith(":for")}:    # the code changed its call sites
             loops = {s.id for s in program.loop_sites}
-            full = program.placement({k: v for k, v in full.items() if k in sites or k in loops})
+            kept = {k: v for k, v in full.items() if k in sites or k in loops}
+            full = {**program.placement(kept), **{k: v for k, v in kept.items() if k in loops}}
         return measure(program, self.function, self.args, argnums=self.argnums, placement=full,
                        recompile=self.recompile, **kwargs)
 

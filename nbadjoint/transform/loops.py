@@ -141,7 +141,7 @@ def plan_loop(program, site: LoopSite) -> LoopPlan:
                    "leave this loop out of the placement")
     path = _find_loop(code.body, site.lineno)
     if path is None:
-        refuse("it is inside another loop; only a loop outside other loops can keep snapshots")
+        refuse("it is not a loop of the code nbadjoint differentiates (a refused statement replaced it)")
     if path[-1][0][path[-1][1]].counted:
         refuse("it may leave an iteration early")
     block, index = path[-1]
@@ -151,9 +151,11 @@ def plan_loop(program, site: LoopSite) -> LoopPlan:
     exposed, certain = _exposed(loop.body, {loop.target})
     before = set(code.params)
     for blk, k in path:                     # what runs before the loop: the statements before it in
-        for s in blk[:k]:                   # its block and in each block around it
-            for inner in ir.walk([s]):
+        for s in blk[:k]:                   # its block and in each block around it, and the
+            for inner in ir.walk([s]):      # variables of the loops around it
                 before.update(ir.defined(inner))
+        if blk[k] is not loop and isinstance(blk[k], ir.ForRange):
+            before.add(blk[k].target)
     inside = {id(s) for s in ir.walk(loop.body)}
     outside = set()
     for s in ir.walk(code.body):
@@ -249,16 +251,17 @@ def _reads(s) -> set:
 
 
 def _find_loop(stmts, lineno):
-    """[(block, index)] from the function's body down to the ForRange of line ``lineno`` through
-    branches (not through loops), or None."""
+    """[(block, index)] from the function's body down to the ForRange of line ``lineno`` (through
+    branches and loops), or None."""
     for k, s in enumerate(stmts):
         if isinstance(s, ir.ForRange) and s.line == lineno:
             return [(stmts, k)]
-        if isinstance(s, ir.If):
-            for block in (s.body, s.orelse):
-                found = _find_loop(block, lineno)
-                if found:
-                    return [(stmts, k)] + found
+        blocks = (s.body, s.orelse) if isinstance(s, ir.If) else (s.body,) \
+            if isinstance(s, (ir.ForRange, ir.Loop)) else ()
+        for block in blocks:
+            found = _find_loop(block, lineno)
+            if found:
+                return [(stmts, k)] + found
     return None
 
 

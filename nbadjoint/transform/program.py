@@ -142,7 +142,8 @@ class Program:
         placed just before its caller in the order.  Returns loop id -> LoopPlan."""
         plans = {}
         by_id = {site.id: site for site in self.loop_sites}
-        for loop_id in sorted(self.loop_ids):
+        # inner loops first: a loop outlined later copies the inner loop's plan into its body function
+        for loop_id in sorted(self.loop_ids, key=lambda i: (by_id[i].key, -by_id[i].lineno)):
             site = by_id[loop_id]
             plan = plan_loop(self, site)
             self.functions[plan.body_key] = outline(self, site, plan)
@@ -355,9 +356,9 @@ class Program:
     # -- placement ----------------------------------------------------------------------------------
     def placement(self, placement=None) -> dict:
         """Every call site -> checkpointed, from ``placement`` (a dict of call-site ids to True / False,
-        read strictly, see `parse_placement`) and the sites' defaults; and every loop with snapshots
-        -> ``(ram, disk)`` (see `loop_schedules`).  Raises PlacementError."""
-        schedules = self.loop_schedules(placement)
+        read strictly, see `parse_placement`) and the sites' defaults.  Loop ids in ``placement`` are
+        checked (see `loop_schedules`), not returned.  Raises PlacementError."""
+        self.loop_schedules(placement)
         if placement is not None and hasattr(placement, "items"):
             placement = {k: v for k, v in placement.items() if not _is_loop_id(k)}
         placement = parse_placement(placement)
@@ -369,7 +370,13 @@ class Program:
                 raise PlacementError(f"unknown call site(s) {unknown} in placement; the call sites of "
                                      f"{self.root_name}() are: {known}")
             full.update(placement)
-        full.update((k, v) for k, v in schedules.items() if v is not None)
+        return full
+
+    def context_placement(self, placement=None) -> dict:
+        """What the generated code reads as ``_c.ck``: `placement`, and every loop with snapshots ->
+        ``(ram, disk)``."""
+        full = self.placement(placement)
+        full.update((k, v) for k, v in self.loop_schedules(placement).items() if v is not None)
         return full
 
     def loop_schedules(self, placement=None) -> dict:

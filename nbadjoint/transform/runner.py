@@ -69,8 +69,9 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
     """Value and gradient(s) of the root with respect to the arguments ``argnums``.
 
     Loops the placement gives snapshots run by their schedules (the program compiled for them,
-    see `Program.for_placement`), except in a profiled run (``recorder``); with ``loop_runs`` (a dict), it gets loop id -> [LoopRun], what
-    each run of such a loop did (see `nbadjoint.runtime.loop_checkpoint.LoopRun`)."""
+    see `Program.for_placement`), except in a profiled run (``recorder``).  With ``loop_runs`` (a
+    dict), it gets loop id -> [LoopRun], what each run of such a loop did (see
+    `nbadjoint.runtime.loop_checkpoint.LoopRun`)."""
     nums = roots.check_argnums(argnums, program.n_params, program.root_name)
     if recorder is None or getattr(recorder, "follows_loops", False):
         program = program.for_placement(placement)
@@ -85,7 +86,7 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
                          f"not {argnums!r}")
     probes = recorder is not None
     ns = program.module(probes)
-    ctx = _rt.Context(program.placement(placement), recorder)
+    ctx = _rt.Context(program.context_placement(placement), recorder)
     if probes:
         recorder.tape = ctx.tape
     fwd = ns[f"{program.root_key}_fwd"]
@@ -121,7 +122,7 @@ def run_vjp(program, args, placement=None, kwargs=None):
     check_current(program)
     values = bind(program, args, kwargs)
     ns = program.module(False)
-    ctx = _rt.Context(program.placement(placement), None)
+    ctx = _rt.Context(program.context_placement(placement), None)
     try:
         value = call(program, False, ns[f"{program.root_key}_fwd"], ctx, *values)
     except BaseException:
