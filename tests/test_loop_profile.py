@@ -455,3 +455,15 @@ def test_the_command_line_takes_loop_ids_and_predicts_a_longer_loop(capsys, tmp_
         assert main(["profile", f"{example}:burgers", "--args", "default_args(64, 20)",
                      "--repeat", "1", *bad]) == 2
         assert "burgers:" in capsys.readouterr().err
+
+
+def test_nested_loops_are_listed_with_why_the_model_leaves_them():
+    p = nba.profile(m.nested, X, 4)
+    outer, inner = sorted(p.loops, key=lambda r: r.lineno)
+    assert not outer.modelled and f"holds the loop {inner.id}" in outer.reason
+    assert not inner.modelled and f"nested in the loop {outer.id}" in inner.reason
+    assert inner.iterations == (4, 4)
+    assert p.predict().peak_bytes == p.peak_bytes
+    with pytest.raises(ProfileError, match="nested"):
+        p.predict({outer.id: 1})
+    p.suggest()

@@ -197,6 +197,12 @@ def loop_records(program, watcher, runs):
     from nbadjoint.transform.loops import plan_loop
 
     out = []
+    callers = {site.id: site.key for site in program.loop_sites}
+    nested = {}
+    for outer, inner in _nesting(watcher.entries):
+        if callers.get(outer) == callers.get(inner):      # a loop in a loop of the same function
+            nested.setdefault(inner, f"it is nested in the loop {outer}")
+            nested.setdefault(outer, f"it holds the loop {inner}")
     for site in program.loop_sites:
         base = dict(id=site.id, caller=site.caller, lineno=int(site.lineno),
                     default=_plain_default(site.default))
@@ -206,6 +212,11 @@ def loop_records(program, watcher, runs):
             out.append(LoopRecord(**base, reason=str(exc)))
             continue
         stats = runs.get(site.id, [])
+        if site.id in nested:
+            out.append(LoopRecord(**base, iterations=tuple(int(s.iterations) for s in stats),
+                                  reason=f"{nested[site.id]}: the model does not combine the "
+                                         f"schedules of nested loops yet"))
+            continue
         if not stats:
             out.append(LoopRecord(**base, reason="it did not run"))
             continue
@@ -337,6 +348,19 @@ def _analyse(entries, loop_id):
             "t_taped_iter": per_iter("tape") + per_iter("reverse"),
             "t_own_iter": max(0.0, own),
             "t_snapshot": per_iter("snapshot"), "t_restore": per_iter("restore")}
+
+
+def _nesting(entries):
+    """(outer loop id, inner loop id) for each loop whose actions run inside another's."""
+    open_actions, pairs = {}, set()
+    for tag, loop_id, action, _nbytes, _t, run, *_ in entries:
+        if tag == "a" and action[0] != "end_forward":     # (an end of forward sweep: no "z")
+            for other in {lid for lid, count in open_actions.items() if count and lid != loop_id}:
+                pairs.add((other, loop_id))
+            open_actions[loop_id] = open_actions.get(loop_id, 0) + 1
+        elif tag == "z":
+            open_actions[loop_id] = open_actions.get(loop_id, 1) - 1
+    return pairs
 
 
 def _calls_before(entries, index):
