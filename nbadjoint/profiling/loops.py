@@ -20,7 +20,7 @@ around it as the watched run measured them, and evaluates the tree as for call s
 (`nbadjoint.profiling.model`), so that call sites and loops are placed jointly.
 
 Time: the recorded run's time, plus per run of the loop t(n, S) iterations run without taping
-(``minimal_recomputations``), the schedule's overhead per taped iteration, and the snapshots
+(``minimal_recomputations``; see `Profile._schedule_costs` for what one costs), and the snapshots
 written and restored (disk ones timed on a file of their size).
 
 Longer loops (``iterations``): the recorded iterations are replaced by n' copies of the last one
