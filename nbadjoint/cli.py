@@ -58,7 +58,11 @@ def _parser():
                    help="memory budget for the advisor, e.g. 200MB (default: the peak of the "
                         "all-checkpointed placement)")
     p.add_argument("--placement", metavar="JSON",
-                   help="placement to run: a JSON object {site id: true|false} or a .json file")
+                   help="placement to run: a JSON object {site id: true|false, loop id: S | "
+                        "{\"ram\": S, \"disk\": D} | null} or a .json file")
+    p.add_argument("--iterations", metavar="LOOP=N", action="append", default=[],
+                   help="also predict the run with the loop LOOP (an id like model:31:for) N "
+                        "iterations long; repeat for several loops")
     p.add_argument("--method", choices=METHODS, default="auto", help="advisor method")
     p.add_argument("--repeat", type=int, default=3, metavar="N",
                    help="measured runs (medians; default 3)")
@@ -197,12 +201,31 @@ def _placement(text):
     except json.JSONDecodeError as exc:
         raise UsageError(f"--placement is not valid JSON: {exc}") from None
     from nbadjoint.profiling.units import parse_placement
+    from nbadjoint.transform.loops import read_schedule
 
+    loops = {}
     try:
-        return parse_placement(value, what="--placement")
+        if isinstance(value, dict):
+            loops = {k: value.pop(k) for k in list(value) if isinstance(k, str) and k.endswith(":for")}
+            for k, v in loops.items():
+                read_schedule(v, k)
+        sites = parse_placement(value, what="--placement")
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc) if str(exc).startswith("--placement") else
                          f"--placement: {exc}") from None
+    return {**(sites or {}), **loops} if loops else sites
+
+
+def _iterations(items):
+    """``["model:31:for=2000"]`` -> ``{"model:31:for": 2000}``."""
+    out = {}
+    for item in items:
+        loop_id, sep, n = item.rpartition("=")
+        if not sep or not loop_id.endswith(":for") or not n.strip().isdigit() or int(n) < 1:
+            raise UsageError(f"--iterations takes LOOP=N, a loop id and a number of iterations "
+                             f"(like model:31:for=2000), got {item!r}")
+        out[loop_id] = int(n)
+    return out
 
 
 def _budget(text):
@@ -228,6 +251,7 @@ def run_profile(options):
     budget = _budget(options.budget)
     placement = _placement(options.placement)
     argnums = _argnums(options.argnums)
+    iterations = _iterations(options.iterations)
     if options.repeat < 1:
         raise UsageError(f"--repeat must be at least 1, got {options.repeat}")
     if options.warmup < 0:
@@ -250,8 +274,12 @@ def run_profile(options):
     except Exception as exc:
         raise UserCodeError(f"profiling {function.__name__}() failed: "
                             f"{_where(exc, module.__file__)}") from exc
+    unknown = sorted(set(iterations) - {r.id for r in result.loops})
+    if unknown:
+        raise UsageError(f"--iterations: no loop {', '.join(unknown)} in {function.__name__}(); "
+                         f"its loops are: {', '.join(r.id for r in result.loops) or '(none)'}")
     _progress("advising...")
-    print(result.report(budget=budget, method=options.method))
+    print(result.report(budget=budget, method=options.method, iterations=iterations or None))
     if options.json:
         result.to_json(options.json, budget=budget, method=options.method)
         _progress(f"wrote {options.json}")

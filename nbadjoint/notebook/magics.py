@@ -508,7 +508,16 @@ class AdjointMagics(Magics):
             self._usage_error(self.adjoint_profile, f"--placement: no variable named {name!r} in the namespace")
         placement = self.shell.user_ns[name]
         try:
-            return parse_placement(placement, what=f"--placement {name}")
+            from nbadjoint.transform.loops import read_schedule
+
+            loops = {}
+            if isinstance(placement, dict):        # loop ids (caller:lineno:for) -> snapshots
+                loops = {k: v for k, v in placement.items() if isinstance(k, str) and k.endswith(":for")}
+                for k, v in loops.items():
+                    read_schedule(v, k)
+                placement = {k: v for k, v in placement.items() if k not in loops}
+            sites = parse_placement(placement, what=f"--placement {name}")
+            return {**(sites or {}), **loops} if loops else sites
         except (TypeError, ValueError) as exc:
             self._usage_error(self.adjoint_profile, f"--placement {name}: {exc}"
                               if not str(exc).startswith("--placement") else str(exc))

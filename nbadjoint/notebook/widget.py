@@ -5,8 +5,12 @@ few synced traitlets that the front end (``static/widget.js``) renders:
 
 - ``profile_data``: the profile's data (``profile.data.to_dict()``, with its ``ratio``) without
   the generated sources and the dynamic call tree
-- ``placement``: the placement being edited (site id -> checkpointed); set it from Python or the UI
-- ``prediction``: the cost model's ``{"time", "peak_bytes"}`` for ``placement`` (no run)
+- ``placement``: the placement being edited (site id -> checkpointed, and loop id -> snapshots:
+  an int, ``{"ram": S, "disk": D}`` or None for every iteration kept); set it from Python or the UI
+  (``set_snapshots(loop_id, value)``; the front end's loop rows send ``{"type": "snapshots",
+  "loop", "text"}``, the text read as "20", "10+5" (5 more on disk) or "all")
+- ``prediction``: the cost model's ``{"time", "peak_bytes", "recomputed"}`` for ``placement`` (no
+  run; ``recomputed``: loop id -> iterations run again)
 - ``suggestion``: the advisor's answer for ``budget``; ``pareto``: the time / peak Pareto front
   predicted from the latest run, each point with ``measured_in``, the runs of the history that
   measured its placement (the chart joins the prediction to what was measured, never hides it)
@@ -117,6 +121,27 @@ def _plain_error(exc):
     return text if isinstance(exc, (ValueError, TransformError, AliasError)) and text else _describe(exc)
 
 
+def _snapshots_value(value):
+    """A loop's placement value from Python or from the front end's text: None (every iteration
+    kept) for None, "" or "all"; an int S; ``{"ram": S, "disk": D}`` for a dict or "S+D"."""
+    from nbadjoint.transform.loops import read_schedule
+
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("", "all"):
+            return None
+        ram, plus, disk = text.partition("+")
+        try:
+            value = {"ram": int(ram), "disk": int(disk)} if plus else int(ram)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number of snapshots: write 20, 10+5 (5 more on "
+                             f"disk) or all") from None
+    schedule = read_schedule(value, "this loop")
+    if schedule is None:
+        return None
+    return schedule[0] if not schedule[1] else {"ram": schedule[0], "disk": schedule[1]}
+
+
 def _figures(obj):
     """``{"time", "peak_bytes"}`` of a prediction, a suggestion or a measured Profile."""
     time = getattr(obj, "time", None)
@@ -165,7 +190,7 @@ class CallTreeWidget(anywidget.AnyWidget):
         self.kernel_id = _kernel_id()
         self.method = method
         self.budget = parse_budget(budget) if budget is not None else int(data["budget_bytes"])
-        self.placement = dict(data["placement"])
+        self.placement = {**data["placement"], **self._loops_as_run(data)}
         if later:
             self.advising = True
         else:
@@ -198,6 +223,29 @@ class CallTreeWidget(anywidget.AnyWidget):
         placement[site_id] = not placement[site_id]
         self.placement = placement
         return placement[site_id]
+
+    @property
+    def loop_ids(self):
+        """Ids of the profile's time loops (``caller:lineno:for``), in the profile's order."""
+        return [loop["id"] for loop in self.profile_data.get("loops", [])]
+
+    def set_snapshots(self, loop_id, value):
+        """Give a loop snapshots: an int S, ``{"ram": S, "disk": D}``, a text "20", "10+5" (5 more
+        on disk) or "all", or None (every iteration kept); the prediction follows at once.  A value
+        that cannot be read is shown in ``error`` and raised."""
+        if loop_id not in self.loop_ids:
+            raise ValueError(f"unknown loop {loop_id!r}; the profile's loops are: "
+                             f"{', '.join(self.loop_ids) or '(none)'}")
+        try:
+            value = _snapshots_value(value)
+            self.placement = {**self.placement, loop_id: value}
+        except (ValueError, TypeError, traitlets.TraitError) as exc:
+            self.error = ""
+            self.error = f"Snapshots of {loop_id}: {exc}"
+            raise ValueError(str(exc)) from None
+        if self.error.startswith("Snapshots of"):
+            self.error = ""
+        return value
 
     def set_budget(self, budget):
         """Set the advisor's memory budget from bytes or a string like "200MB" or "1.5 GiB".
@@ -278,6 +326,15 @@ class CallTreeWidget(anywidget.AnyWidget):
     def _check_placement(self, proposal):
         known = self.profile_data.get("sites", [])
         defaults = {site["id"]: bool(site.get("default_checkpointed", True)) for site in known}
+        loops = {}
+        given = dict(proposal["value"])
+        for loop_id in [k for k in given if k in self.loop_ids]:
+            try:
+                loops[loop_id] = _snapshots_value(given.pop(loop_id))
+            except (TypeError, ValueError) as exc:
+                raise traitlets.TraitError(f"{loop_id}: {exc}") from None
+        loops = self._without_defaults(loops)
+        proposal = {"value": given}
         unknown = sorted(set(proposal["value"]) - set(defaults))
         if unknown:
             raise traitlets.TraitError(
@@ -288,7 +345,28 @@ class CallTreeWidget(anywidget.AnyWidget):
             defaults.update(parse_placement(proposal["value"]))
         except (TypeError, ValueError) as exc:
             raise traitlets.TraitError(str(exc)) from None
-        return defaults
+        return {**defaults, **loops}
+
+    @staticmethod
+    def _loops_as_run(data):
+        """Loop id -> its placement value as the profile ran it (None: every iteration kept), for
+        the loops that did not run as their default (a snapshots comment, else every iteration)."""
+        ran = data.get("loop_placement") or {}
+        out = {}
+        for loop in data.get("loops", []):
+            value = ran.get(loop["id"])
+            value = None if value is None else \
+                int(value[0]) if not value[1] else {"ram": int(value[0]), "disk": int(value[1])}
+            if value != _snapshots_value(loop.get("default")):
+                out[loop["id"]] = value
+        return out
+
+    def _without_defaults(self, placement):
+        """``placement`` without the loop entries that say what the loop's default says."""
+        defaults = {loop["id"]: _snapshots_value(loop.get("default"))
+                    for loop in self.profile_data.get("loops", [])}
+        return {k: v for k, v in placement.items()
+                if k not in defaults or _snapshots_value(v) != defaults[k]}
 
     @traitlets.observe("placement")
     def _on_placement(self, change):
@@ -315,7 +393,11 @@ class CallTreeWidget(anywidget.AnyWidget):
 
     def _update_prediction(self):
         try:
-            self.prediction = _figures(self.profile.predict(dict(self.placement)))
+            predicted = self.profile.predict(dict(self.placement))
+            figures = _figures(predicted)
+            if getattr(predicted, "recomputed", None):
+                figures["recomputed"] = _plain(dict(predicted.recomputed))
+            self.prediction = figures
         except Exception as exc:
             self.prediction = {}
             self.error = f"Prediction failed: {_plain_error(exc)}"
@@ -388,7 +470,7 @@ class CallTreeWidget(anywidget.AnyWidget):
             return
         suggestion = _figures(found)
         suggestion.update(
-            placement=_plain(dict(found.placement)),
+            placement=_plain(self._without_defaults(dict(found.placement))),
             method=str(found.method),
             ranking=_plain(list(getattr(found, "ranking", []) or [])),
             budget_bytes=self.budget,
@@ -424,7 +506,9 @@ class CallTreeWidget(anywidget.AnyWidget):
 
     def _history_entry(self, profile, predicted):
         self._runs += 1
-        return {"run": self._runs, "placement": _plain(dict(profile.placement)),
+        placement = {**profile.placement, **self._loops_as_run(self._synced_data(profile))}
+        placement = {k: v for k, v in placement.items() if v is not None or k in self.loop_ids}
+        return {"run": self._runs, "placement": _plain(placement),
                 "predicted": dict(predicted), "measured": _figures(profile)}
 
     def _rerun(self, raise_errors=True):
@@ -468,6 +552,8 @@ class CallTreeWidget(anywidget.AnyWidget):
                 self.show_line_profile(content.get("node"))
             elif kind == "budget":
                 self.set_budget(content.get("text", ""))
+            elif kind == "snapshots":
+                self.set_snapshots(content.get("loop"), content.get("text", ""))
             elif kind == "advise":
                 self.advise()
             elif kind == "code":

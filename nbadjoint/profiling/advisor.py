@@ -141,12 +141,15 @@ class _Problem:
         low = self.model.peak_of_state(low_state)
         what = ("no checkpoint placement keeps" if method == "optimal" else
                 f"the {method} search found no checkpoint placement that keeps")
-        return ValueError(
+        error = ValueError(
             f"{what} the predicted peak within the budget of "
             f"{format_bytes(self.budget)} ({self.budget} B); the lowest "
             f"peak found is {format_bytes(low)} ({low} B). Raise the budget to at least that, "
             f"or pass budget=None for the all-checkpointed peak "
             f"({format_bytes(self.default_budget)}).")
+        error.lowest_peak = low               # (the loop advice compares it across loop options)
+        error.lowest_placement = self.placement(low_state)
+        return error
 
 
 def _better(t1, p1, t2, p2) -> bool:

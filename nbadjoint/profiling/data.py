@@ -12,7 +12,10 @@ all-checkpointed placement), ``primal_time``, ``adjoint_time``, ``unattributed_t
 ``repeat``, ``clock``, ``peak_bytes``, ``tape_traffic_bytes``, ``heap_peak_bytes``,
 ``rss_peak_bytes`` (null when not measured), ``sites`` (one object per call site, the fields of
 `SiteRecord`), ``tree`` (the static call-site tree), ``call_tree`` (the aggregated dynamic call
-tree) and ``sources`` (generated forward and backward sweep per function).  `Profile.to_dict` adds two derived entries for readers
+tree) and ``sources`` (generated forward and backward sweep per function); optional, for
+profiles of functions with time loops: ``loops`` (one object per loop, the fields of
+`nbadjoint.profiling.loops.LoopRecord`) and ``loop_placement`` (loop id -> [ram, disk] snapshots
+of the loops run by a schedule; absent loops kept every iteration).  `Profile.to_dict` adds two derived entries for readers
 of the file, ``ratio`` and ``suggestion`` (the advisor's answer for the budget it was written
 with); they are recomputed from the data, so reading ignores them.
 
@@ -123,6 +126,8 @@ class ProfileData:
     tree: dict
     call_tree: dict
     sources: dict
+    loops: tuple = ()               # `LoopRecord` per loop of the call tree (nbadjoint.profiling.loops)
+    loop_placement: dict = dataclasses.field(default_factory=dict)   # loop id -> [ram, disk] as run
 
     __hash__ = None     # the fields hold dicts
 
@@ -153,6 +158,8 @@ class ProfileData:
             "tree": copy.deepcopy(self.tree),
             "call_tree": copy.deepcopy(self.call_tree),
             "sources": copy.deepcopy(self.sources),
+            "loops": [r.to_dict() for r in self.loops],
+            "loop_placement": {k: list(v) for k, v in self.loop_placement.items()},
         }
 
     @classmethod
@@ -199,6 +206,9 @@ def read_profile_data(data, source=None):
     repeat = read.field("repeat", int, optional=True) or 1
     clock = read.field("clock", str, optional=True) or "wall"
     unattributed = read.field("unattributed_time", numbers.Real, optional=version == 1)
+    loops = read.parsed("loops", list, _read_loops) if read.data.get("loops") else ()
+    loop_placement = read.parsed("loop_placement", dict, _read_loop_placement) \
+        if read.data.get("loop_placement") else {}
 
     if version == 1:
         # version 1 kept the site figures and the budget as that nbadjoint's model computed them;
@@ -221,9 +231,23 @@ def read_profile_data(data, source=None):
         root=root, argnums=argnums,
         placement=placement, budget_bytes=int(budget), unattributed_time=float(unattributed),
         repeat=repeat, clock=clock, sites=sites, tree=copy.deepcopy(static_tree),
-        call_tree=tree.to_dict(), sources=copy.deepcopy(sources),
-        **times, **sizes, **optional_sizes)
+        call_tree=tree.to_dict(), sources=copy.deepcopy(sources), loops=loops,
+        loop_placement=loop_placement, **times, **sizes, **optional_sizes)
     return profile_data, tree
+
+
+def _read_loops(entries):
+    from nbadjoint.profiling.loops import LoopRecord
+
+    return tuple(LoopRecord.from_dict(e) for e in entries)
+
+
+def _read_loop_placement(data):
+    out = {}
+    for k, v in data.items():
+        ram, disk = (int(x) for x in v)
+        out[str(k)] = (ram, disk)
+    return out
 
 
 def _int_or_none(value):

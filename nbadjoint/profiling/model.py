@@ -69,11 +69,14 @@ from .calltree import ROOT_SITE, AggregatedTree, CallNode, aggregate
 @dataclass(frozen=True)
 class Prediction:
     time: float       # predicted adjoint run time (s)
-    peak_bytes: int   # predicted peak tape stack (bytes)
+    peak_bytes: int   # predicted peak tape stack (bytes), loops' memory snapshots included
+    recomputed: dict = None   # loop id -> iterations run again (loops run by a schedule)
 
     def __repr__(self):
         from .units import format_bytes, format_seconds
-        return f"Prediction(time={format_seconds(self.time)}, peak={format_bytes(self.peak_bytes)})"
+        again = f", recomputed={self.recomputed}" if self.recomputed else ""
+        return (f"Prediction(time={format_seconds(self.time)}, peak={format_bytes(self.peak_bytes)}"
+                f"{again})")
 
 
 @dataclass

@@ -29,6 +29,8 @@ import numpy as np
 
 from nbadjoint.errors import ProfileError
 from nbadjoint.profiling.calltree import ROOT_SITE, TIME_FIELDS, aggregate, tree_from_dict
+from nbadjoint.profiling import loops as _loops
+from nbadjoint.profiling.loop_profile import LoopMethods, _is_loop, _measure_loops, _sites_only
 from nbadjoint.profiling.data import (SCHEMA_VERSION, ProfileData, SiteRecord, read_profile_data,
                                       site_records)
 from nbadjoint.profiling.model import CostModel, Prediction
@@ -70,7 +72,7 @@ def _data_property(name, doc):
     return property(lambda self: getattr(self.data, name), doc=doc)
 
 
-class Profile:
+class Profile(LoopMethods):
     """A measured adjoint run per call site, with its cost model and checkpoint advisor.
 
     Build one with ``nba.profile(f, *args)``, or read one with `from_json` / `from_dict`;
@@ -127,6 +129,10 @@ class Profile:
     repeat = _data_property("repeat", "Number of runs the times are medians of.")
     clock = _data_property("clock", '"wall" or "cpu": the clock the times were taken with.')
     ratio = _data_property("ratio", "Adjoint time over primal time.")
+    loops = _data_property("loops", "`LoopRecord` per time loop of the call tree (see "
+                                    "nbadjoint.profiling.loops).")
+    loop_placement = _data_property(
+        "loop_placement", "Loop id -> (ram, disk) snapshots of the loops run by a schedule, as run.")
 
     @property
     def sites(self):
@@ -156,8 +162,9 @@ class Profile:
     # -- placements ----------------------------------------------------------------------------
 
     def full_placement(self, placement=None):
-        """``placement`` completed with each site's default; unknown ids raise ValueError."""
-        placement = parse_placement(placement) or {}
+        """``placement``'s call sites completed with each site's default (loop ids are read by
+        `loop_config`); unknown ids raise ValueError."""
+        placement = parse_placement(_sites_only(placement, self.data.loops)) or {}
         unknown = sorted(set(placement) - set(self._defaults))
         if unknown:
             raise ValueError(f"unknown call site(s) {', '.join(map(repr, unknown))}; "
@@ -166,10 +173,21 @@ class Profile:
         full.update({k: bool(v) for k, v in placement.items()})
         return full
 
-    def predict(self, placement=None):
-        """Predicted adjoint time and peak stack bytes of ``placement``, without running it."""
-        p = self._model.predict(self.full_placement(placement))
-        return Prediction(time=p.time + self.unattributed_time, peak_bytes=p.peak_bytes)
+    def predict(self, placement=None, iterations=None):
+        """Predicted adjoint time and peak bytes of ``placement``, without running it.
+
+        ``placement`` maps call sites to checkpointed (True) or split, and loop ids to a number of
+        snapshots, ``{"ram": S, "disk": D}`` or None (every iteration kept).  The peak counts the
+        tape and the loops' snapshots in memory.  ``iterations`` (loop id -> n) predicts the run
+        with those loops made n iterations long.  The prediction's ``recomputed`` gives, per loop run
+        by a schedule, the iterations run again (t(n, S) per run of the loop)."""
+        sites = self.full_placement(placement)
+        config = self.loop_config(placement)
+        iterations = self._check_iterations(iterations)
+        base = self._model.predict(sites)
+        if not config and not iterations:
+            return Prediction(time=base.time + self.unattributed_time, peak_bytes=base.peak_bytes)
+        return self._predict_loops(sites, config, iterations, base)
 
     def suggest(self, budget=None, method="auto"):
         """The advisor's placement under ``budget`` (bytes or "200MB"; default `budget_bytes`)."""
@@ -178,9 +196,12 @@ class Profile:
         budget = self.budget_bytes if budget is None else parse_budget(budget)
         key = (budget, method)
         if key not in self._suggestions:
-            found = advisor.suggest(self._model, sites=list(self._defaults),
-                                    run_placement=self.placement, budget=budget, method=method)
-            self._suggestions[key] = self._shift(found)
+            if not any(r.modelled for r in self.data.loops):
+                found = advisor.suggest(self._model, sites=list(self._defaults),
+                                        run_placement=self.placement, budget=budget, method=method)
+                self._suggestions[key] = self._shift(found)
+            else:
+                self._suggestions[key] = self._suggest_with_loops(budget, method)
         return self._suggestions[key]
 
     def pareto(self):
@@ -190,10 +211,16 @@ class Profile:
         from nbadjoint.profiling import advisor
 
         if self._pareto is None:
-            front = advisor.pareto(self._model, sites=list(self._defaults),
-                                   run_placement=self.placement)
-            self._pareto = [self._shift(ParetoPoint(t, int(peak), placement))
-                            for t, peak, placement in front]
+            points = []
+            for config in self._loop_options():
+                front = advisor.pareto(self._loop_model(config), sites=list(self._defaults),
+                                       run_placement=self.placement)
+                for _t, peak, placement in front:
+                    full = self._with_loops(self.full_placement(placement), config)
+                    p = self.predict(full)
+                    points.append(ParetoPoint(p.time, int(p.peak_bytes), full))
+            self._pareto = [ParetoPoint(t, p, pl) for t, p, pl in advisor._front(
+                [(q.time, q.peak_bytes, q.placement) for q in points])]
         return self._pareto
 
     def _shift(self, found):
@@ -213,11 +240,13 @@ class Profile:
         cannot rerun (ProfileError): it has no function to run.
         """
         full = self.full_placement(placement)
-        predicted = self.predict(full)
-        measured = self._live("rerun it").rerun(full, **options)
+        config = self.loop_config(placement)
+        predicted = self.predict(self._with_loops(full, config))
+        measured = self._live("rerun it").rerun(self._with_loops(full, config), **options)
         measured.model_checks = list(self.model_checks)
         # a test of the model only when the rerun ran the code and placement it predicted
-        if measured.data.sources == self.data.sources and dict(measured.placement) == full:
+        if measured.data.sources == self.data.sources and dict(measured.placement) == full and \
+                dict(measured.loop_placement) == config:
             figures = Prediction(time=measured.adjoint_time, peak_bytes=measured.peak_bytes)
             measured.model_checks.append(ModelCheck(predicted, figures))
         return measured
@@ -272,11 +301,12 @@ class Profile:
 
     # -- output --------------------------------------------------------------------------------
 
-    def report(self, budget=None, method="auto"):
-        """A terminal-readable call-tree table with the advisor's suggestion."""
+    def report(self, budget=None, method="auto", iterations=None):
+        """A terminal-readable call-tree table with the advisor's suggestion, and the time loops
+        (``iterations``: loop id -> n, the predictions with those loops that long)."""
         from nbadjoint.profiling.report import text_report
 
-        return text_report(self, budget=budget, method=method)
+        return text_report(self, budget=budget, method=method, iterations=iterations)
 
     def __str__(self):
         return self.report()
@@ -446,7 +476,11 @@ def profile(f, *args, argnums=0, placement=None, repeat=1, warmup=1, heap=False,
     from nbadjoint.transform.results import check_argument_types
 
     argnums = _check_argnums(argnums, f, args)
-    placement = parse_placement(placement)
+    loop_part = {k: v for k, v in (placement or {}).items() if _is_loop(k)} \
+        if hasattr(placement, "items") else {}
+    placement = parse_placement(_sites_only(placement))
+    if loop_part:
+        placement = {**(placement or {}), **loop_part}
     _check_options({"repeat": repeat, "warmup": warmup, "clock": clock, "progress": progress})
     say = progress or (lambda message: None)
     say("compiling...")
@@ -475,7 +509,14 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     """
     _check_options({"repeat": repeat, "warmup": warmup, "clock": clock, "progress": progress})
     say = progress or (lambda message: None)
-    full = program.placement(parse_placement(placement))
+    loop_part = {k: v for k, v in (placement or {}).items() if _is_loop(k)} \
+        if hasattr(placement, "items") else {}
+    given = parse_placement(_sites_only(placement))
+    # (the call sites, and the loops with snapshots: what the generated code reads)
+    placed = getattr(program, "context_placement", program.placement)
+    full_all = placed({**(given or {}), **loop_part} if loop_part else given)
+    full = {k: v for k, v in full_all.items() if not _is_loop(k)}
+    loop_config = {k: tuple(v) for k, v in full_all.items() if _is_loop(k)}
 
     for i in range(warmup):
         say(f"warm-up run {i + 1}/{warmup}...")
@@ -525,6 +566,29 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
     unattributed = _median(outside)
     _scale_times(tree, (adjoint_time - unattributed) / (_bracketed_time(tree, full) or 1.0))
 
+    loop_records, peak_bytes = (), int(adjoint_rec.peak_bytes)
+    if getattr(program, "loop_sites", None):
+        say("loop run (schedules watched)...")
+        loop_records = _measure_loops(program, lambda: _fresh(args), argnums, full, clock)
+    if loop_config:
+        # the run as placed: its loops by their schedules (the probed runs above kept every
+        # iteration, for the call tree).  Its time: runs without probes (as nba.grad runs it);
+        # its peak (tape and loop snapshots in memory): one watched run
+        placed = {**full, **loop_config}
+        say("adjoint run with loop snapshots (watched)...")
+        watcher, _, _ = _loops.watched_run(program, _fresh(args), argnums, placed)
+        peak_bytes = watcher.peak_bytes
+        times = []
+        for i in range(warmup + repeat):
+            say(f"adjoint run with loop snapshots {i + 1}/{warmup + repeat}...")
+            inputs = _fresh(args)
+            wall, cpu = time.perf_counter(), time.process_time()
+            program.run_adjoint(inputs, argnums, placed)
+            run = (time.perf_counter() - wall, time.process_time() - cpu)
+            if i >= warmup:
+                times.append(run[pick])
+        adjoint_time = _median(times)
+
     heap_peak = None
     if heap:
         say("heap run (tracemalloc)...")
@@ -539,11 +603,12 @@ def measure(program, f, args, argnums=0, placement=None, repeat=1, warmup=1, hea
         budget_bytes=int(model.predict({s.id: True for s in static_sites}).peak_bytes),
         primal_time=float(primal_time), adjoint_time=float(adjoint_time),
         unattributed_time=float(unattributed), repeat=repeat, clock=clock,
-        peak_bytes=int(adjoint_rec.peak_bytes),
+        peak_bytes=int(peak_bytes),
         tape_traffic_bytes=int(adjoint_rec.tape_traffic_bytes),
         heap_peak_bytes=heap_peak, rss_peak_bytes=rss_peak,
         sites=site_records(static_sites, model, full), tree=_static_tree(program),
-        call_tree=call_tree.to_dict(), sources=_sources(program))
+        call_tree=call_tree.to_dict(), sources=_sources(program), loops=loop_records,
+        loop_placement=loop_config)
     session = ProfileSession(program, f, args, argnums,
                              options={"repeat": repeat, "warmup": warmup, "heap": heap, "rss": rss,
                                       "clock": clock, "progress": progress},

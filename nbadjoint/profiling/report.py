@@ -120,34 +120,142 @@ def _summary_lines(profile, suggestion, error, budget):
         lines.append(f"advisor: {error}")
         return lines
     changes = [(s, v) for s, v in sorted(suggestion.placement.items())
-               if v != profile.placement.get(s, True)]
+               if not s.endswith(":for") and v != profile.placement.get(s, True)]
     gain = profile.adjoint_time - suggestion.time
     if abs(gain) < 1e-9:
         gain = 0.0          # rounding in the sums of per-call times, not a change (shown as +0 s)
     percent = 100.0 * gain / profile.adjoint_time if profile.adjoint_time > 0 else 0.0
-    if changes:
+    loop_changes = _loop_changes(profile, suggestion)
+    if changes or loop_changes:
         split = [s for s, v in changes if not v]
         checkpoint = [s for s, v in changes if v]
         lines.append(f"advisor ({suggestion.method}): " + "; ".join(
             ([f"split {len(split)} site{'s' if len(split) > 1 else ''}"] if split else []) +
-            ([f"checkpoint {len(checkpoint)} site{'s' if len(checkpoint) > 1 else ''}"] if checkpoint else [])))
+            ([f"checkpoint {len(checkpoint)} site{'s' if len(checkpoint) > 1 else ''}"] if checkpoint else []) +
+            ([f"schedule {len(loop_changes)} loop{'s' if len(loop_changes) > 1 else ''}"]
+             if loop_changes else [])))
         for verb, ids in (("split", split), ("checkpoint", checkpoint)):
             if ids:
                 lines += textwrap.wrap(", ".join(ids), WIDTH, initial_indent=f"  {verb}: ",
                                        subsequent_indent=" " * (len(verb) + 4), break_on_hyphens=False,
                                        break_long_words=False)
+        for loop_id, value in loop_changes:
+            lines += textwrap.wrap(f"loop {loop_id}: {schedule_words(value)}", WIDTH,
+                                   initial_indent="  ", subsequent_indent="    ",
+                                   break_on_hyphens=False, break_long_words=False)
     else:
         lines.append(f"advisor ({suggestion.method}): keep the placement as run")
     lines.append(f"  predicted adjoint {format_seconds(suggestion.time)} "
                  f"({format_seconds(-gain, signed=True)}, {0.0 - percent:+.1f}%), "
                  f"peak {format_bytes(suggestion.peak_bytes)}")
+    again = _recomputed(profile, suggestion.placement)
+    if again:
+        lines.append(f"  the loops run {again}")
     lines += accuracy_lines(profile, suggestion.time)
     return lines
 
 
-def text_report(profile, budget=None, method="auto", advice=True):
+def schedule_words(value):
+    """A loop's placement value in words: ``20 -> "20 snapshots in memory (binomial schedule)"``."""
+    if value is None:
+        return "every iteration kept"
+    if isinstance(value, dict):
+        ram, disk = value.get("ram", 0), value.get("disk", 0)
+    elif isinstance(value, (tuple, list)):
+        ram, disk = value
+    else:
+        ram, disk = int(value), 0
+    if disk:
+        return f"{ram} snapshots in memory + {disk} on disk (two-level schedule)"
+    return f"{ram} snapshot{'s' if ram != 1 else ''} in memory (binomial schedule)"
+
+
+def _as_run(profile, loop_id):
+    value = getattr(profile, "loop_placement", {}).get(loop_id)
+    return None if value is None else tuple(value)
+
+
+def _loop_changes(profile, suggestion):
+    """(loop id, value) of the loops the suggestion runs otherwise than the profile did."""
+    from nbadjoint.transform.loops import read_schedule
+
+    out = []
+    for record in getattr(profile, "loops", ()):
+        value = suggestion.placement.get(record.id, record.default)
+        if read_schedule(value, record.id) != _as_run(profile, record.id):
+            out.append((record.id, value))
+    return out
+
+
+def _recomputed(profile, placement):
+    """"N iterations (t(n, S) per run)" the loops of ``placement`` run again, or ""."""
+    if not any(k.endswith(":for") for k in placement):
+        return ""
+    try:
+        again = profile.predict(placement).recomputed or {}
+    except ValueError:
+        return ""
+    total = sum(again.values())
+    return f"{total} iteration{'s' if total != 1 else ''} again (t(n, S) per run)" if again else ""
+
+
+def loop_lines(profile, suggestion=None, iterations=None):
+    """The report's lines on the time loops: per loop its iterations, how it ran, the bytes one
+    snapshot and one iteration's tape take, the time of an iteration; why the model cannot
+    schedule it, when it cannot; with ``iterations`` (loop id -> n), the prediction of the run as
+    placed and as suggested with those loops that long."""
+    records = getattr(profile, "loops", ())
+    if not records:
+        return []
+    lines = ["", "time loops (placement: S snapshots, {\"ram\": S, \"disk\": D}, None: keep all)"]
+    wrap = lambda text, indent: textwrap.wrap(text, WIDTH, initial_indent=indent,
+                                              subsequent_indent=indent + "  ",
+                                              break_on_hyphens=False, break_long_words=False)
+    for r in records:
+        runs = f" x {r.runs} runs" if r.runs > 1 else ""
+        n = r.iterations[0] if len(set(r.iterations)) == 1 else \
+            f"{min(r.iterations)}-{max(r.iterations)}" if r.iterations else 0
+        ran = _as_run(profile, r.id)
+        lines += wrap(f"{r.id}  line {r.lineno} of {r.caller}: {n} iterations{runs}, "
+                      f"{schedule_words(ran)}", "  ")
+        if r.modelled:
+            lines += wrap(f"snapshot {format_bytes(r.snapshot_bytes)}, tape "
+                          f"{format_bytes(r.iteration_tape_bytes)} per iteration taped, "
+                          f"{format_seconds(r.t_primal_iter)} per iteration run again", "    ")
+        else:
+            lines += textwrap.wrap(f"cannot be scheduled by the model: {r.reason}", WIDTH,
+                                   initial_indent="    ", subsequent_indent="    ")
+    if iterations:
+        longer = ", ".join(f"{k} = {v}" for k, v in iterations.items())
+        lines += wrap(f"predicted with {longer} iterations:", "")
+        placements = [("as run", {**profile.placement,
+                                  **{r.id: _value(_as_run(profile, r.id)) for r in records}})]
+        if suggestion is not None:
+            placements.append(("as suggested", suggestion.placement))
+        for name, placement in placements:
+            try:
+                p = profile.predict(placement, iterations=iterations)
+            except ValueError as exc:
+                lines.append(f"  {name}: {exc}")
+                continue
+            again = sum((p.recomputed or {}).values())
+            lines += wrap(f"{name}: adjoint {format_seconds(p.time)}, peak "
+                          f"{format_bytes(p.peak_bytes)}"
+                          + (f", {again} iterations run again" if again else ""), "  ")
+    return lines
+
+
+def _value(schedule):
+    if schedule is None:
+        return None
+    ram, disk = schedule
+    return ram if not disk else {"ram": ram, "disk": disk}
+
+
+def text_report(profile, budget=None, method="auto", advice=True, iterations=None):
     """The profile as a fixed-width table, indented by call depth (``advice=False``: without the
-    advisor's suggestion, which takes seconds on trees with hundreds of call sites)."""
+    advisor's suggestion, which takes seconds on trees with hundreds of call sites), then its
+    time loops (``iterations``: loop id -> n, predictions with those loops that long)."""
     suggestion, error = _suggestion(profile, budget, method, advice)
     runs = f"median of {profile.repeat} runs" if profile.repeat > 1 else "1 run"
     if getattr(profile, "clock", "wall") == "cpu":
@@ -168,6 +276,7 @@ def text_report(profile, budget=None, method="auto", advice=True):
     lines.append(line({c: c for c in COLUMNS}))
     lines.append("  ".join("-" * widths[c] for c in COLUMNS))
     lines += [line(row) for row in cells]
+    lines += loop_lines(profile, suggestion, iterations)
     lines.append("")
     lines += LEGEND
     return "\n".join(lines)
@@ -193,7 +302,11 @@ def html_report(profile, budget=None, method="auto", advice=True):
                 style += f";padding-left:{8 + 16 * depth}px"
             cells.append(f'<td style="{style}">{esc(row[c])}</td>')
         parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</tbody></table></div>")
+    parts.append("</tbody></table>")
+    for text in loop_lines(profile, suggestion):
+        if text:
+            parts.append(f"<p style=\"margin:0;font-family:monospace;white-space:pre\">{esc(text)}</p>")
+    parts.append("</div>")
     return "\n".join(parts)
 
 

@@ -47,8 +47,11 @@ class ProfileSession:
         _check_options(kwargs)
         program = self.recompile() if self.recompile is not None else self.current_program("rerun it")
         full = dict(placement)
-        if set(program.placement()) != set(full):       # the code changed its call sites
-            full = program.placement({k: v for k, v in full.items() if k in program.placement()})
+        sites = {s.id for s in program.sites}
+        if sites != {k for k in full if not k.endswith(":for")}:    # the code changed its call sites
+            loops = {s.id for s in program.loop_sites}
+            kept = {k: v for k, v in full.items() if k in sites or k in loops}
+            full = {**program.placement(kept), **{k: v for k, v in kept.items() if k in loops}}
         return measure(program, self.function, self.args, argnums=self.argnums, placement=full,
                        recompile=self.recompile, **kwargs)
 

@@ -133,6 +133,8 @@ class _Run:
         self.checks = ()
         self.entry = None                              # snapshot 0, kept to restore the caller's arrays
         self.outputs = None                            # the last iteration's (the loop's result)
+        # a profiler's hook, called before and after every action (nbadjoint.profiling.loops)
+        self.watch = getattr(ctx.rec, "loop_action", None)
 
     # -- the sweeps ---------------------------------------------------------------------------------
     def forward(self):
@@ -141,6 +143,8 @@ class _Run:
         for action in self.actions:
             kind = action[0]
             if kind == "end_forward":
+                if self.watch is not None:
+                    self.watch(self, action, True)
                 break
             out = self._do(action, primal, fwd)
         if self.n == 0:
@@ -164,8 +168,12 @@ class _Run:
             if kind == "reverse":
                 i, args = self.taped
                 self.taped = None
+                if self.watch is not None:
+                    self.watch(self, action, True)
                 res = bwd(self.ctx, adjoints, self.rng[i], *args, *((None,) * self.mutated))
                 adjoints = tuple(res[1:]) + extra
+                if self.watch is not None:
+                    self.watch(self, action, False)
             elif kind == "restore" and self.copied:
                 pending = action          # a copy, unless the snapshot is freed right after
                 continue
@@ -185,6 +193,15 @@ class _Run:
         return adjoints[:ns]
 
     def _do(self, action, primal, fwd):
+        watch = self.watch
+        if watch is None:
+            return self._act(action, primal, fwd)
+        watch(self, action, True)
+        out = self._act(action, primal, fwd)
+        watch(self, action, False)
+        return out
+
+    def _act(self, action, primal, fwd):
         kind = action[0]
         ctx, rng = self.ctx, self.rng
         if kind == "advance":

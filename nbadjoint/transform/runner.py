@@ -78,10 +78,11 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
     dict), it gets loop id -> [LoopRun], what each run of such a loop did (see
     `nbadjoint.runtime.loop_checkpoint.LoopRun`)."""
     nums = roots.check_argnums(argnums, program.n_params, program.root_name)
-    if recorder is None:
+    if recorder is None or getattr(recorder, "follows_loops", False):
         program = program.for_placement(placement)
-    # (a profiled run keeps every iteration of every loop: the profiler does not model loop
-    # snapshots yet, and its probes follow the call tree of the code compiled without them)
+    # (a profiled run keeps every iteration of every loop: its probes follow the call tree of the
+    # code compiled without loop snapshots; a recorder that follows loops, the profiler's
+    # `nbadjoint.profiling.loops.LoopWatcher`, runs them by their schedules)
     check_current(program)
     values = bind(program, args, kwargs)
     index = [program.argument_index(n) for n in nums]

@@ -466,8 +466,100 @@ export function kernelGone(model) {
 
 // -- the view --------------------------------------------------------------------------------
 
-function samePlacement(a, b) {
-  return Object.keys(a).every((id) => (a[id] !== false) === (b[id] !== false));
+export function isLoop(id) {
+  return typeof id === "string" && id.endsWith(":for");
+}
+
+// A loop's placement value as the snapshots field shows it: 20, 10+5 (5 more on disk), or all.
+export function snapshotsText(value) {
+  if (value === null || value === undefined) return "all";
+  if (typeof value === "object") return value.disk ? `${value.ram}+${value.disk}` : `${value.ram}`;
+  return String(value);
+}
+
+export function samePlacement(a, b) {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])].every((id) => (isLoop(id) ? snapshotsText(a[id]) === snapshotsText(b[id])
+    : (a[id] !== false) === (b[id] !== false)));
+}
+
+const LOOP_COLUMNS = [
+  ["Time loop", "a for ... in range(n) loop of the call tree (caller:line:for)"],
+  ["Iterations", "iterations per run of the loop (x runs when its function ran several times)"],
+  ["Snapshots", "snapshots of the loop's state it keeps: a number (in memory), S+D (D more on disk), or all (every iteration kept); press Enter"],
+  ["Run again", "iterations the schedule runs again, predicted (t(n, S) per run)"],
+  ["Snapshot", "bytes one snapshot of the loop's state takes"],
+  ["Advice", "the advisor's snapshots for the budget, where they differ"],
+];
+
+export function iterationsText(loop) {
+  const its = loop.iterations || [];
+  if (!its.length) return "0";
+  const lo = Math.min(...its);
+  const hi = Math.max(...its);
+  return (lo === hi ? `${lo}` : `${lo}–${hi}`) + (its.length > 1 ? ` × ${its.length} runs` : "");
+}
+
+function loopTable(view, model) {
+  const { data, placement, suggestion } = view.state();
+  const recomputed = (model.get("prediction") || {}).recomputed || {};
+  const advised = suggestion.placement || {};
+  const busy = !!model.get("busy");
+  const table = h("table", "nba-tree-table nba-loop-table");
+  const head = h("tr");
+  for (const [label, help] of LOOP_COLUMNS) {
+    const th = h("th", null, label);
+    th.title = help;
+    head.appendChild(th);
+  }
+  const thead = h("thead");
+  thead.appendChild(head);
+  table.appendChild(thead);
+  const body = h("tbody");
+  for (const loop of data.loops || []) {
+    const tr = h("tr");
+    tr.setAttribute("data-loop", loop.id);
+    const name = h("td", "nba-loop-name", `for … in range(n)  ${loop.id}`);
+    name.title = loop.modelled ? `line ${loop.lineno} of ${loop.caller}` : `line ${loop.lineno} of ${loop.caller}: ${loop.reason}`;
+    tr.appendChild(name);
+    tr.appendChild(h("td", "nba-num", iterationsText(loop)));
+    const field = h("td");
+    const input = document.createElement("input");
+    input.type = "text";
+    input.className = "nba-snapshots-input";
+    const current = loop.id in placement ? placement[loop.id] : loop.default;
+    input.value = snapshotsText(current);
+    input.defaultValue = input.value;
+    input.disabled = busy || view.gone || !loop.modelled;
+    input.title = loop.modelled ? LOOP_COLUMNS[2][1] : `every iteration kept: ${loop.reason}`;
+    ownKeys(input);
+    const send = () => {
+      const text = input.value.trim();
+      if (text === input.defaultValue) return;
+      model.send({ type: "snapshots", loop: loop.id, text });
+    };
+    input.addEventListener("keydown", (event) => {
+      event.stopPropagation();
+      if (event.key === "Enter") {
+        event.preventDefault();
+        send();
+      } else if (event.key === "Escape") {
+        input.value = input.defaultValue;
+        input.blur();
+      }
+    });
+    input.addEventListener("change", send);
+    field.appendChild(input);
+    tr.appendChild(field);
+    tr.appendChild(h("td", "nba-num", loop.id in recomputed ? String(recomputed[loop.id]) : "–"));
+    tr.appendChild(h("td", "nba-num", loop.modelled ? fmtBytes(loop.snapshot_bytes) : "–"));
+    const wanted = loop.id in advised ? advised[loop.id] : loop.default;
+    const advice = suggestion.placement && snapshotsText(wanted) !== snapshotsText(current)
+      ? `* ${snapshotsText(wanted)}` : "";
+    tr.appendChild(h("td", "nba-advice", advice));
+    body.appendChild(tr);
+  }
+  table.appendChild(body);
+  return table;
 }
 
 function countSplit(placement) {
@@ -653,6 +745,9 @@ function render({ model, el }) {
   table.appendChild(tbody);
   treePane.appendChild(table);
   root.appendChild(treePane);
+  // the time loops, each with its snapshots field (hidden when the call tree has none)
+  const loopPane = h("div", "nba-tree nba-loops");
+  root.appendChild(loopPane);
   const lower = h("div", "nba-lower");
   const side = h("div", "nba-side");
   const chartBox = h("div", "nba-chart-box");
@@ -884,11 +979,26 @@ function render({ model, el }) {
     budgetInput.classList.toggle("nba-invalid", message.startsWith(BUDGET_ERROR));
   };
 
-  const renderers = { tree: view.renderTree, selection: view.updateSelection, header: renderHeader, side: renderSide, code: renderCode, error: renderError };
+  const renderLoops = () => {
+    const loops = (model.get("profile_data") || {}).loops || [];
+    loopPane.hidden = !loops.length;
+    // a field being edited keeps its text until it is sent
+    if (loopPane.contains && loopPane.contains(document.activeElement) && !model.get("busy")) {
+      view.loopsPending = true;
+      return;
+    }
+    view.loopsPending = false;
+    loopPane.replaceChildren(...(loops.length ? [loopTable(view, model)] : []));
+  };
+  loopPane.addEventListener("focusout", () => {
+    if (view.loopsPending) queueMicrotask(renderLoops);
+  });
+  const renderers = { loops: renderLoops, tree: view.renderTree, selection: view.updateSelection, header: renderHeader, side: renderSide, code: renderCode, error: renderError };
   const dependencies = {
-    profile_data: ["tree", "header", "side"], placement: ["tree", "header"], suggestion: ["tree", "header", "side"],
-    selected: ["selection", "code"], prediction: ["header", "side"], budget: ["header", "side", "error"],
-    history: ["header", "side"], busy: ["header", "tree"], line_profile: ["code"], error: ["error"],
+    profile_data: ["tree", "header", "side", "loops"], placement: ["tree", "header", "loops"],
+    suggestion: ["tree", "header", "side", "loops"], selected: ["selection", "code"],
+    prediction: ["header", "side", "loops"], budget: ["header", "side", "error"],
+    history: ["header", "side"], busy: ["header", "tree", "loops"], line_profile: ["code"], error: ["error"],
     pareto: ["side"], advising: ["header", "side"], live: ["header"],
   };
   // Python's answer to a budget: a new budget, a new error, or the old error cleared
