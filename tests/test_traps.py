@@ -127,3 +127,9 @@ def test_a_run_refused_after_drawing_leaves_the_generator_as_it_found_it():
     with pytest.raises(nba.TransformError, match="without a seed"):
         nba.grad(m.draws_then_refused)(X, rng)
     assert rng.bit_generator.state == before
+
+
+def test_a_write_by_a_library_call_into_the_functions_own_array():
+    with pytest.raises(nba.TransformError, match="no derivative rule for `np.put`"):
+        nba.grad(m.clamps_its_own_sine)(X)
+    check_grad(m.clamps_an_unused_sine, (X,), 0)       # nothing depends on the array it wrote

@@ -145,3 +145,15 @@ def draws_then_refused(u0, rng):
     u = u0 + rng.normal(0.0, 0.1, u0.shape) * u0
     u = unseeded_helper(u)
     return np.sum(u ** 2)
+
+
+def clamps_its_own_sine(x):
+    y = np.sin(x)
+    np.put(y, [0], [0.0])           # y is the function's own array, and reaches the result
+    return np.sum(y * x)
+
+
+def clamps_an_unused_sine(x):
+    y = np.sin(x)
+    np.put(y, [0], [0.0])           # y is the function's own array, and is never used again
+    return np.sum(x * x)

@@ -13,6 +13,7 @@ import os
 import numpy
 
 from ..runtime import tape as _rt
+from .alias import _VIEW_FUNCS
 from . import ir, shapes
 from .sweep_ast import expr as E
 from . import plans
@@ -150,7 +151,7 @@ class FunctionCode:
             isinstance(st, ir.Assign) and not st.aug_rebind and (
                 isinstance(st.expr, (ir.BinOp, ir.UnOp, ir.Build)) or (
                     isinstance(st.expr, ir.Prim) and not st.expr.method and st.expr.func not in _VIEW_FUNCS
-                    and isinstance(st.expr.func, np.ufunc)))
+                    and isinstance(st.expr.func, numpy.ufunc)))
             for st in defs)
 
     # ---------------------------------------------------------------------------------------------
