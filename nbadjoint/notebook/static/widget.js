@@ -746,7 +746,7 @@ function render({ model, el }) {
   treePane.appendChild(table);
   root.appendChild(treePane);
   // the time loops, each with its snapshots field (hidden when the call tree has none)
-  const loopPane = h("div", "nba-tree nba-loops");
+  const loopPane = h("div", "nba-loops");
   root.appendChild(loopPane);
   const lower = h("div", "nba-lower");
   const side = h("div", "nba-side");
