@@ -3,6 +3,7 @@
     python benchmarks/loops.py                     # 2,000 cells x 2,000 steps (well under a minute)
     python benchmarks/loops.py --big               # 10^4 cells x 10^4 steps (800 MB kept; minutes)
     python benchmarks/loops.py --cells 4000 --steps 3000 --snapshots 20 100 --disk 10
+    python benchmarks/loops.py --snapshots 5 10 20 50 100 200 500 --plot docs/loops-time-memory.png
 
 For each placement of the time loop of ``examples/burgers.py`` (``burgers:<line>:for``): the
 median wall time of ``--repeat`` gradient runs and its ratio to the median primal run; the peak
@@ -64,6 +65,7 @@ def main(argv=None):
     ap.add_argument("--disk", type=int, nargs="*", default=[], help="two-level runs: 10 => {ram: 10, disk: 10}")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--big", action="store_true", help="10^4 cells x 10^4 steps (the issue's figures)")
+    ap.add_argument("--plot", metavar="PNG", help="also draw time against peak memory over the placements")
     a = ap.parse_args(argv)
     if a.big:
         a.cells, a.steps, a.repeat = 10_000, 10_000, 1
@@ -88,6 +90,7 @@ def main(argv=None):
            f"{'disk':>11}{'I/O':>8}  same grad"
     print(head)
     print("-" * len(head))
+    points = []
     for label, placement, levels in placements:
         seconds = median_time(lambda: adjoint(placement), a.repeat)
         runs = {}
@@ -103,6 +106,28 @@ def main(argv=None):
             io = f"{stats.io_seconds:.2f}s" if levels[1] else ""
         print(f"{label:<22}{seconds:8.3f}s{seconds / primal:9.1f}x{fmt_bytes(peak):>12}{iterations:>12}"
               f"{minimum:>12}{disk:>11}{io:>8}  {'yes' if np.array_equal(grad, reference) else 'NO'}")
+        points.append((label, seconds / primal, peak))
+    if a.plot:
+        plot(points, a, a.plot)
+
+
+def plot(points, a, path):
+    """Adjoint time (x primal) against peak memory, one point per placement, labelled."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    ax.plot([p[2] / 2**20 for p in points], [p[1] for p in points], "o-", color="#1f77b4")
+    for label, ratio, peak in points:
+        ax.annotate(label, (peak / 2**20, ratio), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("peak memory during the gradient (MB, log scale)")
+    ax.set_ylabel("gradient time / primal time")
+    ax.set_title(f"Burgers, {a.cells} cells x {a.steps} steps: snapshots S of the time loop", fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

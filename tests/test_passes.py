@@ -979,9 +979,10 @@ def adjoint_value(expr, fn, params="a, b, c, g, s, u, v, w") -> str:
 
 def test_merge_repeated_products_writes_twice_an_equal_term_once():
     pass_ = cleanup_exprs.merge_repeated_products
-    assert adjoint_value("s + g * (0.5 * u) + g * u * 0.5", pass_) == "s + g * u"
+    assert adjoint_value("g * (0.5 * u) + g * u * 0.5 + s", pass_) == "g * u + s"
     assert adjoint_value("g * (2.0 * u) + u * g * 2.0", pass_) == "g * u * 4.0"
     for src in ("g * (3.0 * u) + g * u * 3.0",      # (3 u is rounded: the two terms differ)
+                "s + g * (0.5 * u) + g * u * 0.5",   # ((s + t) + t is not s + 2 t bit for bit)
                 "g * (0.5 * u) + g * v * 0.5", "g * (0.5 * u) - g * u * 0.5",
                 "g * (0.5 * u * w) + g * u * w * 0.5", "g * (0.5 * h(u)) + g * h(u) * 0.5"):
         assert adjoint_value(src, pass_) == src
@@ -1856,3 +1857,29 @@ def test_writes_into_a_list_the_function_built_are_not_undone_unless_something_s
     program = compile_tree(_views_then_writes, 0)
     assert program.functions["_views_then_writes"].no_undo == set()      # w[::2] is a view of w
     check_grad(_views_then_writes, (x,), 0)
+
+
+def test_a_recomputed_primal_value_read_once_is_computed_where_it_is_read():
+    src = """
+        def f(u, w, g):
+            d = u - w
+            x_b = g * d
+            return x_b
+    """
+    f = fdef(src)
+    f.body[0].comment = "recomputed, not taped"
+    cleanup.inline_single_uses(f, generated, lambda st: True)
+    assert body(f) == "return g * (u - w)"
+    f = fdef(src)                                     # a primal value computed once is left alone
+    cleanup.inline_single_uses(f, generated, lambda st: True)
+    assert body(f).startswith("d = u - w")
+    moved = fdef("""
+        def f(u, w, g):
+            d = u - w
+            u = g * 2.0
+            x_b = g * d
+            return x_b
+    """)
+    moved.body[0].comment = "recomputed, not taped"
+    cleanup.inline_single_uses(moved, generated, lambda st: True)
+    assert body(moved).startswith("d = u - w")       # u is assigned before the read: it stays

@@ -133,3 +133,20 @@ def test_a_write_by_a_library_call_into_the_functions_own_array():
     with pytest.raises(nba.TransformError, match="no derivative rule for `np.put`"):
         nba.grad(m.clamps_its_own_sine)(X)
     check_grad(m.clamps_an_unused_sine, (X,), 0)       # nothing depends on the array it wrote
+
+
+def test_burgers_gives_the_same_bits_with_loop_snapshots_split_calls_and_its_general_bodies():
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    import burgers
+    args = burgers.default_args(200, 40)
+    f = burgers.burgers
+    loop = nba.loops(f)[0]
+    reference = nba.grad(f)(*args)
+    assert_bitwise_equal(nba.grad(f, placement={loop: 5})(*args), reference)
+    assert_bitwise_equal(nba.grad(f, placement={loop: {"ram": 2, "disk": 3}, **all_split(f)})(*args), reference)
+    assert_bitwise_equal(nba.grad(f, placement=all_split(f))(*args), reference)
+    general = list(args)
+    general[3] = np.array(args[3])          # dt as a 0-d array: the shape guards fail, the general bodies run
+    assert_bitwise_equal(nba.grad(f)(*general), reference)

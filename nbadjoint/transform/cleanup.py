@@ -307,7 +307,8 @@ def inline_single_uses(fdef: ast.FunctionDef, generated, fits, plain=lambda name
     tree, so the same arithmetic) where ``fits(statement)`` still holds.
 
     ``t`` is a generated name; or a tape read (``_m1 = _c.tape.pop()``); or a name ``plain``
-    accepts (an adjoint) whose value is a name or a negated name (``advective_b = -diffusive_b``).
+    accepts (an adjoint) whose value is a name or a negated name (``advective_b = -diffusive_b``);
+    or a primal value the backward sweep recomputes (``d = u - u_obs``).
     A value that reads the tape moves only where nothing in between touches the tape or calls
     anything impure, and only to a read that is certainly evaluated before any impure call of its
     statement: the tape is read in the same order."""
@@ -321,12 +322,18 @@ def inline_single_uses(fdef: ast.FunctionDef, generated, fits, plain=lambda name
                 st = block[i]
                 name = _assign_to(st)
                 if name is not None and stores.get(name) == 1 and loads.get(name) == 1 and \
-                        _inlinable(name, st.value, generated, plain) and \
+                        (_inlinable(name, st.value, generated, plain) or _recomputed(st)) and \
                         _inline_at_read(block, i, name, st.value, _reads_tape(st.value), fits):
                     stores[name] = loads[name] = 0
                     changed = True
                     continue
                 i += 1
+
+
+def _recomputed(st) -> bool:
+    """A primal value the backward sweep computes again (``d = u - u_obs  # recomputed, not
+    taped``): read once, it may be computed where it is read."""
+    return getattr(st, "comment", None) == "recomputed, not taped" and _pure(st.value)
 
 
 def _inlinable(name, value, generated, plain) -> bool:

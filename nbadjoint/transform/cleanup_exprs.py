@@ -27,8 +27,8 @@ def merge_repeated_products(fdef: ast.FunctionDef, names) -> None:
     grouping) and of constants that are powers of two, are equal bit for bit (scaling by a power of
     two is exact, and ``a * b`` is ``b * a``): their sum, exactly twice one of them, is written once
     with the constant doubled (``g * u * 2.0``; ``g * u`` where the constant doubles to 1).
-    ``s + t + t`` becomes ``s + 2 t``: the same in exact arithmetic, rounded once less. Only in
-    the values of names ``names`` accepts (adjoints): the user's arithmetic is left as written."""
+    ``s + t + t`` is left as it is (``s + 2 t`` rounds differently). Only in the values of names
+    ``names`` accepts (adjoints): the user's arithmetic is left as written."""
     for st in _assignments(fdef, names):
         st.value = _RepeatedProducts().visit(st.value)
 
@@ -38,15 +38,10 @@ class _RepeatedProducts(ast.NodeTransformer):
         self.generic_visit(node)
         if not isinstance(node.op, ast.Add):
             return node
-        left = node.left
-        first = left.right if isinstance(left, ast.BinOp) and isinstance(left.op, ast.Add) else left
-        merged = _merged_term(first, node.right)
-        if merged is None:
-            return node
-        if first is left:                       # t + t
-            return merged
-        left.right = merged                     # (s + t) + t
-        return left
+        # only `t + t` (exactly 2 t): `(s + t) + t` is not `s + 2 t` bit for bit, and the general
+        # body, where the guards fail, keeps the two additions (a guard must never change a gradient)
+        merged = _merged_term(node.left, node.right)
+        return node if merged is None else merged
 
 
 def _merged_term(a, b):

@@ -85,10 +85,9 @@ def step_bwd(_c, _rv_b, u, dt):
     parameters."""
     if not (dt.__class__ in _rt.SCALARS and u.__class__ is np.ndarray):
         return step_bwd_general(_c, _rv_b, u, dt)
-    v = u * u    # recomputed, not taped
     # adjoint of line 7: return u - dt * np.sin(v)
     u_b = _rv_b
-    v_b = -_rv_b * dt * np.cos(v)
+    v_b = -_rv_b * dt * np.cos(u * u)
     # adjoint of line 6: v = u * u
     u_b = u_b + 2.0 * (v_b * u)
     return (u_b, None)
@@ -107,13 +106,12 @@ def step_fwd_general(_c, u, dt):
 
 def step_bwd_general(_c, _rv_b, u, dt):
     """Backward sweep of step where its guards fail (see step_bwd)."""
-    v = u * u    # recomputed, not taped
     # adjoint of line 7: return u - dt * np.sin(v)
     _m1 = _c.tape.pop()
     u_b = _rv_b if _rv_b.__class__ is float else _rt.ubl(_rv_b, u)
     _t3_b = -_rv_b if _m1 is None else _rt.ub(-_rv_b, _m1)
     _m2 = _c.tape.pop()
-    v_b = (_t3_b * dt if _m2 is None else _rt.ub(_t3_b * dt, _m2)) * np.cos(v)
+    v_b = (_t3_b * dt if _m2 is None else _rt.ub(_t3_b * dt, _m2)) * np.cos(u * u)
     # adjoint of line 6: v = u * u
     u_b = u_b + _vjp.ubl_seq(2.0 * (v_b * u), u, '*')
     return (u_b, None)
