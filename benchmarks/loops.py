@@ -116,6 +116,7 @@ def plot(points, a, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    points = sorted(points, key=lambda p: p[2])
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     ax.plot([p[2] / 2**20 for p in points], [p[1] for p in points], "o-", color="#1f77b4")
     for label, ratio, peak in points:
