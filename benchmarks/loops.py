@@ -2,6 +2,7 @@
 
     python benchmarks/loops.py                     # 2,000 cells x 2,000 steps (well under a minute)
     python benchmarks/loops.py --big               # 10^4 cells x 10^4 steps (800 MB kept; minutes)
+    python benchmarks/loops.py --big --budget 50MB # ... and the advisor's placement under 50 MB
     python benchmarks/loops.py --cells 4000 --steps 3000 --snapshots 20 100 --disk 10
     python benchmarks/loops.py --snapshots 5 10 20 50 100 200 500 --plot docs/loops-time-memory.png
 
@@ -12,7 +13,9 @@ excluded); the primal iterations the schedule ran (n taped + those advanced with
 against the Griewank-Walther minimum n + t(n, S); and that the gradient is bitwise the one of
 every step kept.  The call of ``burgers_step`` in the loop keeps its default placement
 (checkpointed) in every run, so "iterations" counts runs of the loop's body.  A ``--disk`` entry
-adds a two-level run (S in memory, D on disk; its disk bytes are not in the peak).
+adds a two-level run (S in memory, D on disk; its disk bytes are not in the peak). ``--budget``
+adds the advisor's placement under that peak (``nba.profile(...).suggest(budget=...)``, profiled
+at the full length), time loop and call sites chosen together.
 """
 import argparse
 import pathlib
@@ -66,6 +69,8 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--big", action="store_true", help="10^4 cells x 10^4 steps (the issue's figures)")
     ap.add_argument("--plot", metavar="PNG", help="also draw time against peak memory over the placements")
+    ap.add_argument("--budget", default="1MB", help="add the advisor's placement at this peak budget "
+                                                    "(profiled at the full length; 'none' to leave it out)")
     a = ap.parse_args(argv)
     if a.big:
         a.cells, a.steps, a.repeat = 10_000, 10_000, 1
@@ -80,6 +85,13 @@ def main(argv=None):
     placements = [("every step kept", None, None)]
     placements += [(f"S = {s}", {loop: s}, (s, 0)) for s in a.snapshots]
     placements += [(f"S = {d} + disk {d}", {loop: {"ram": d, "disk": d}}, (d, d)) for d in a.disk]
+    if a.budget.lower() != "none":
+        suggestion = nba.profile(burgers.burgers, *args).suggest(budget=a.budget)
+        chosen = suggestion.placement.get(loop)
+        levels = None if chosen in (None, "all") else (chosen, 0) if isinstance(chosen, int) else \
+            (chosen["ram"], chosen["disk"])
+        shown = "every step" if levels is None else f"S = {levels[0]}" + (f" + disk {levels[1]}" if levels[1] else "")
+        placements.append((f"advisor {a.budget}: {shown}", suggestion.placement, levels))
     for _, placement, _ in placements:
         adjoint(placement)                       # compile and warm up outside the timings
     primal = median_time(lambda: burgers.burgers(*args), a.repeat)
