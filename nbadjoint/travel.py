@@ -30,13 +30,13 @@ import importlib
 import inspect
 import linecache
 import pickle
-import random
 import sys
 import textwrap
 import types
 
 import numpy as np
 
+from .runtime.random_state import GENERATOR_TYPES
 from .transform.parse import _FUTURE_FLAGS, is_user_function
 
 _REBUILT: dict = {}         # digest -> function rebuilt from a pickle in this process (the latest few)
@@ -122,8 +122,7 @@ def with_generators_copied(args) -> tuple:
     """``args`` with each random generator replaced by a copy in its present state: what a pickled
     pullback carries, so that its forward sweep, run again elsewhere, draws what the first one drew.
     (The generators behind ``np.random.*`` and the ``random`` module are the worker's own.)"""
-    kinds = (np.random.Generator, np.random.RandomState, np.random.BitGenerator, random.Random)
-    return tuple(copy.deepcopy(a) if isinstance(a, kinds) else a for a in args)
+    return tuple(copy.deepcopy(a) if isinstance(a, GENERATOR_TYPES) else a for a in args)
 
 
 # -- packing a function ---------------------------------------------------------------------------

@@ -19,6 +19,10 @@ import random
 import numpy as np
 
 
+# the objects whose state draws advance (and a pickled pullback copies)
+GENERATOR_TYPES = (np.random.Generator, np.random.RandomState, np.random.BitGenerator, random.Random)
+
+
 def _state(gen):
     if gen is None:
         return None

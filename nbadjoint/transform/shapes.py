@@ -138,7 +138,7 @@ class ShapeFacts:
         built = {s.target for s in self.stmts if isinstance(s, ir.Assign) and isinstance(s.expr, ir.Build)}
         other_defs = {t for s in self.stmts if not (isinstance(s, ir.Assign) and isinstance(s.expr, ir.Build))
                       for t in ir.defined(s)}
-        fresh = self._fresh_lists()
+        fresh = _new_sequences(self.stmts, self.code.params, vectors=True)
         for s in self.stmts:
             if isinstance(s, ir.SetItem) and s.target not in fresh:
                 return False
@@ -153,9 +153,6 @@ class ShapeFacts:
                     if callee is None or not callee.pure:
                         return False
         return True
-
-    def _fresh_lists(self) -> set:
-        return _new_sequences(self.stmts, self.code.params, vectors=True)
 
     def _choose_guards(self) -> dict:
         """LIST for parameters only ever indexed by an int-like index (or taken apart, or passed
