@@ -13,6 +13,9 @@ import numpy as np
 
 from ..errors import AliasError
 from .memory import keep_freed_memory as _keep_freed_memory
+from .objects import RECORD_CLASSES as _RECORD_CLASSES, is_record as _is_record
+from .objects import (built, check_class, check_field, getattr_b, new_object, old_attr, restore_attr,  # noqa: F401
+                      set_field, setattr_b)
 from .vjp import real_for as _real_for
 from .vjp import seq_marker as _seq_marker
 from .vjp import unbroadcast as _unbroadcast
@@ -96,6 +99,8 @@ def nbytes_of(value) -> int:
         return sum(nbytes_of(v) for v in value)
     if isinstance(value, dict):
         return sum(nbytes_of(v) for v in value.values())
+    if value.__class__ in _RECORD_CLASSES:
+        return sum(nbytes_of(v) for v in value.__dict__.values())
     if isinstance(value, _ContainerSnapshot):
         return 8 * len(value.items) + nbytes_of(value.inner)    # the entries themselves are not copied
     return 8
@@ -140,7 +145,8 @@ def meta(value):
     if isinstance(value, list):
         return [None] * len(value)
     if isinstance(value, tuple):
-        return (None,) * len(value)
+        make = getattr(value.__class__, "_make", None)
+        return make((None,) * len(value)) if make is not None else (None,) * len(value)
     if isinstance(value, dict):
         return dict.fromkeys(value)
     return None
@@ -478,6 +484,9 @@ def snapshot(value, _depth=0):
         return _ContainerSnapshot(dict(value), {k: snapshot(v, _depth + 1) for k, v in value.items()})
     if isinstance(value, tuple):
         return _ContainerSnapshot(value, [snapshot(v, _depth + 1) for v in value])
+    if _is_record(value):            # an object: its attributes
+        items = dict(value.__dict__)
+        return _ContainerSnapshot(items, {k: snapshot(v, _depth + 1) for k, v in items.items()})
     return None                      # immutable: nothing can change it
 
 
@@ -511,6 +520,12 @@ def restore_snapshot(value, snap):
     elif isinstance(value, tuple):
         for item, sub in zip(items, inner):
             restore_snapshot(item, sub)
+    else:                            # an object (see snapshot)
+        state = value.__dict__
+        state.clear()
+        state.update(items)
+        for key, sub in inner.items():
+            restore_snapshot(items[key], sub)
 
 
 def check_alias(written, other, message):
@@ -532,6 +547,8 @@ def _entry_overlaps(container, other, depth) -> bool:
         items = container
     elif isinstance(container, dict):
         items = container.values()
+    elif _is_record(container):
+        items = container.__dict__.values()
     else:
         return False
     for item in items:
@@ -545,7 +562,7 @@ def _entry_overlaps(container, other, depth) -> bool:
 def overlaps(written, other, _depth=0) -> bool:
     """Would writing into ``written`` also change ``other`` (the same object, memory they share,
     or an entry of ``other`` if it is a container)?"""
-    if not isinstance(written, (_ndarray, list, dict)):
+    if not isinstance(written, (_ndarray, list, dict)) and written.__class__ not in _RECORD_CLASSES:
         return False                        # numbers are never written in place
     if other is written:
         return True
@@ -555,6 +572,8 @@ def overlaps(written, other, _depth=0) -> bool:
         return any(overlaps(written, item, _depth + 1) for item in other)
     if _depth < 3 and isinstance(other, dict):
         return any(overlaps(written, item, _depth + 1) for item in other.values())
+    if _depth < 3 and other.__class__ in _RECORD_CLASSES:
+        return any(overlaps(written, item, _depth + 1) for item in other.__dict__.values())
     return False
 
 

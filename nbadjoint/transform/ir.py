@@ -116,6 +116,8 @@ class Index:
     src: str                  # index text with atoms substituted, e.g. "_t1:-1, None"
     reads: list               # variable names it reads
     value: str = ""           # the same index as a value, e.g. "(slice(_t1, -1), None)"
+    attr: str = ""            # an object's attribute (``obj.attr``): src and value are its name quoted
+    frozen: bool = False      # (attr) a field a frozen dataclass's construction writes
 
     def __post_init__(self):
         if not self.value:

@@ -16,6 +16,7 @@ from ..errors import TransformError
 from . import ir
 from .draws import DRAW_METHODS
 from .normalize_expr import _HINTS, _ITERATOR_HINTS, _MUTATING_METHODS, ExprLowering, _generator_as_list
+from .normalize_objects import ObjectLowering
 from .parse import _NOT_FOUND, FunctionInfo, is_user_function, resolve_static
 
 _AUG_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.FloorDiv, ast.Mod)
@@ -77,7 +78,7 @@ class _Flags:
         self.brk, self.cnt, self.ret = brk, cnt, ret
 
 
-class Normalizer(ExprLowering):
+class Normalizer(ExprLowering, ObjectLowering):
     def __init__(self, info: FunctionInfo, program):
         self.info = info
         self.program = program          # resolves user callees: program.callee_key(func) -> key
@@ -100,6 +101,9 @@ class Normalizer(ExprLowering):
         self.local_functions = local_functions(node, self.params)
         self.inline_env: list = []      # the parameters of the local functions being lowered
         self._refuse_reserved_names(node)
+        self.classes = self._known_classes(node)     # name -> class of the object it holds (objects.py)
+        self.object_calls: dict = {}    # position of a method call, property read or construction ->
+                                        # (kind, function, class): how the primal calls it
 
     def _refuse_reserved_names(self, node):
         """Names that start with an underscore belong to the generated code (`_c`, `_push`, `_rv_b`...):
@@ -145,7 +149,7 @@ class Normalizer(ExprLowering):
                 and isinstance(body[0].value.value, str):
             body = body[1:]
         self.has_early_return = _has_early_return(body)
-        out: list = []
+        out: list = self.class_guards(node.lineno)
         if self.has_early_return:
             self.ret_flag = self.tmp("_ret")
             self.rv = self.tmp("_rv")
@@ -278,7 +282,8 @@ class Normalizer(ExprLowering):
                 out.append(ir.Effect(self._passive_text(s), self._passive_reads(s), line=s.lineno))
                 return False
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.locals \
-                    and not any(k.arg == "out" for k in value.keywords) and func.attr not in DRAW_METHODS:
+                    and not any(k.arg == "out" for k in value.keywords) and func.attr not in DRAW_METHODS \
+                    and self.receiver_class(func.value) is None:
                 raise self.err(f"the method call `.{func.attr}(...)` used as a statement is not supported "
                                "(it would change an object in place)", s,
                                hint="write the result to a new variable instead")
@@ -359,7 +364,7 @@ class Normalizer(ExprLowering):
             index = self.index(target.slice, out)
             out.append(ir.SetItem(base.id, index, value, line=line))
         elif isinstance(target, ast.Attribute):
-            raise self.err("assigning to attributes is not supported", target)
+            self.assign_attribute(target, value, out, line)
         else:
             raise self.err(f"assignment to {type(target).__name__} is not supported", target)
 
@@ -399,6 +404,24 @@ class Normalizer(ExprLowering):
                 text = f"{name} {'+' if isinstance(s.op, ast.Add) else '*'}= {ast.unparse(s.value)}"
                 rebind.insert(0, ir.Effect(f"_vjp.check_not_list({name}, {text!r})", [name], line=line))
             out.append(ir.If(ir.Name(is_array), in_place, rebind, line=line))
+            return False
+        if isinstance(s.target, ast.Attribute):
+            # obj.attr op= v: the attribute read, updated (in place for an array, which other names
+            # holding it see, as in Python) and stored back
+            rhs = self.expr(s.value, out)
+            old = self._as_name(self.expr(s.target, out), out, line)
+            entry_is_array = self.tmp()
+            new = self.tmp()
+            out.append(ir.Assign(entry_is_array, ir.Opaque(f"{old.id}.__class__ is np.ndarray", [old.id]), line=line))
+            out.append(ir.If(ir.Name(entry_is_array),
+                             [ir.Assign(new, ir.BinOp(type(s.op), old, rhs), line=line),
+                              self._in_place_cast_check(old.id, new, s, line),
+                              ir.SetItem(old.id, ir.Index("...", [], "Ellipsis"), ir.Name(new), line=line, aug=True,
+                                         exclude=(s.target.value.id,) if isinstance(s.target.value, ast.Name) else ())],
+                             [ir.Assign(old.id, ir.BinOp(type(s.op), old, rhs), line=line, aug_rebind=True)],
+                             line=line))
+            target = ast.copy_location(ast.Attribute(s.target.value, s.target.attr, ast.Store()), s.target)
+            self.assign_to(target, old, out, line)
             return False
         if isinstance(s.target, ast.Subscript):
             base = s.target.value

@@ -12,7 +12,7 @@ import types
 import numpy as np
 
 from ..runtime import vjp as _vjp
-from . import draws, ir, rules
+from . import draws, ir, objects, rules
 from .templates import clone
 from .parse import _NOT_FOUND, MODULE_TEXT, FunctionInfo, is_user_function, resolve_name, resolve_static
 
@@ -228,6 +228,9 @@ class ExprLowering:
                 known = rules.canonical_name(obj) if isinstance(obj, type) else None
                 return ir.Const(known or self.program.constant_ref(self.info, ast.unparse(node), obj))
             raise self.err(f"`{ast.unparse(node)}` is used as a value; only calls of it are supported", node)
+        lowered = self.object_attribute(node, out)
+        if lowered is not None:
+            return lowered
         base = self.expr(node.value, out)
         attr = node.attr
         func = rules.ATTRIBUTE_FUNCS.get(attr)
@@ -277,6 +280,10 @@ class ExprLowering:
         if isinstance(func, ast.Name) and func.id in self.local_functions \
                 and not (self.inline_env and func.id in self.inline_env[-1]):
             return self.local_call(func.id, node, out)
+        if isinstance(func, ast.Attribute):      # a method of an object: a call site
+            called = self.object_call(node, out)
+            if called is not None:
+                return called
         # method call on a local value: x.sum(axis=0) -> np.sum(x, axis=0)
         if isinstance(func, ast.Attribute) and (resolve_static(func, self.info, self.locals) is _NOT_FOUND
                                                 or self._method_of_global_data(func)):
@@ -306,6 +313,8 @@ class ExprLowering:
             return self.user_call(obj, node, out)
         if _is_random(obj):
             return draws.lower(self, obj, node, out)
+        if isinstance(obj, type) and objects.is_user_class(obj) and not objects.is_namedtuple(obj):
+            return self.construct(obj, node, out)
         at = _ufunc_at(obj)
         if at is not None:
             return self.ufunc_at(at, node, out)
@@ -503,23 +512,51 @@ class ExprLowering:
         self.write_out(target, value, out, node.lineno, f"{name}({target.id}, ...)")
         return ir.Const("None")
 
-    def user_call(self, callee, node, out):
+    def user_call(self, callee, node, out, receiver=None, owner=None, args_nodes=None, site_name=None,
+                  defined_in=None):
+        """A call of a user function: a call site.  A method's object is ``receiver`` (an atom, bound
+        to its first parameter); ``owner`` is the class of the object, ``args_nodes`` the arguments
+        (default: the call's), ``site_name`` the callee's name in the call-site id."""
         line = node.lineno
+        method_name = None
+        if owner is not None:
+            holder = defined_in or objects.defining_class(owner, callee)
+            method_name = f"{holder.__name__}.{callee.__name__}"
+            if not self.program.knows(callee):
+                self.program.method_names[id(callee)] = method_name
         key = self.program.callee_key(callee, self.info, node)
+        if owner is not None:
+            self.program.method_class.setdefault(key, defined_in or objects.defining_class(owner, callee))
         sig = inspect.signature(callee)
         params = list(sig.parameters.values())
         for p in params:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 raise self.err(f"{callee.__name__}() takes *args/**kwargs, which is not supported", node)
+        args_nodes = node.args if args_nodes is None else args_nodes
+        keywords = node.keywords if args_nodes is node.args else []
+        shift = 1 if receiver is not None else 0
         try:
-            slots = bind_call(callee, len(node.args), [k.arg for k in node.keywords])
+            slots = bind_call(callee, len(args_nodes) + shift, [k.arg for k in keywords])
         except TypeError as exc:
-            raise self.err(f"bad call of {callee.__name__}(): {exc}", node) from None
-        pos = [self.expr(a, out) for a in node.args]
-        kw = {k.arg: self.expr(k.value, out) for k in node.keywords}
+            raise self.err(f"bad call of {method_name or callee.__name__}(): {exc}", node) from None
+        pos = ([receiver] if receiver is not None else []) + [self.expr(a, out) for a in args_nodes]
+        kw = {k.arg: self.expr(k.value, out) for k in keywords}
         args = [pos[v] if kind == "pos" else kw[v] if kind == "kw" else
                 ir.Const(self.program.constant_ref_default(callee, name, v)) for name, kind, v in slots]
-        site = f"{self.info.name}:{line}:{callee.__name__}"
+        # the classes of the objects passed: what the callee takes its parameters for
+        arg_nodes = ([None] if receiver is not None else []) + list(args_nodes)
+        kw_nodes = {k.arg: k.value for k in keywords}
+        classes = {}
+        for name, kind, v in slots:
+            if kind == "pos" and receiver is not None and v == 0:
+                classes[name] = owner if isinstance(receiver, ir.Name) else None
+                continue
+            n = arg_nodes[v] if kind == "pos" else kw_nodes[v] if kind == "kw" else None
+            known = self.receiver_class(n) if n is not None else None
+            if known is not None:
+                classes[name] = known[0]
+        self.program.note_classes(key, classes)
+        site = f"{self.info.name}:{line}:{site_name or method_name or callee.__name__}"
         default = _directive(self.info, node)
         self.sites.append((site, key, line, default))
         return self.emit(ir.UserCall(key, site, args), out, line)

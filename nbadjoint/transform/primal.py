@@ -79,7 +79,50 @@ class _PrimalRewriter(ast.NodeTransformer):
 
     visit_Assign = visit_AugAssign = visit_AnnAssign = visit_Expr = _checked
 
+    def _primal_call(self, func, receiver, node, site):
+        """A call of the user function ``func``'s primal (probed when profiling); ``receiver`` is the
+        tree of a method's object (None for a plain call)."""
+        key = self.code.program.key_of(func)
+        args = ([receiver] if receiver is not None else []) + [self.visit(a) for a in node.args]
+        kws = {k.arg: self.visit(k.value) for k in node.keywords}
+        call_args = [args[v] if kind == "pos" else kws[v] if kind == "kw" else
+                     ast.parse(self.code.program.constant_ref_default(func, name, v), mode="eval").body
+                     for name, kind, v in bind_call(func, len(args), list(kws))]
+        if self.probes:
+            return ast.Call(ast.Attribute(ast.Name("_rt", ast.Load()), "probe_call", ast.Load()),
+                            [ast.Name("_rec", ast.Load()), ast.Constant(site), ast.Constant("P"),
+                             ast.Name(f"{key}_primal", ast.Load()), ast.Name("_c", ast.Load())] + call_args, [])
+        return ast.Call(ast.Name(f"{key}_primal", ast.Load()), [ast.Name("_c", ast.Load())] + call_args, [])
+
+    def _object_call(self, node, how):
+        """A method call, a property read or an object's construction, as the normaliser lowered it."""
+        kind, func, cls, site = how
+        if kind == "property":
+            return self._primal_call(func, self.visit(node.value), ast.Call(node, [], []), site)
+        if kind in ("method", "classmethod", "super"):
+            if kind == "method":
+                receiver = self.visit(node.func.value)
+            elif kind == "super":
+                receiver = ast.Name(self.code.params[0], ast.Load())
+            else:
+                receiver = ast.parse(self.code.norm.class_ref(cls), mode="eval").body
+            return self._primal_call(func, receiver, node, site)
+        if kind == "static":
+            return self._primal_call(func, None, node, site)
+        # construct: a bare object, then its __init__'s primal; the object is the value:
+        # _rt.built(new object, where it goes among the arguments, init's primal, its other arguments)
+        new = ast.parse(f"_rt.new_object({self.code.norm.class_ref(cls)})", mode="eval").body
+        init = self._primal_call(func, ast.Name("_obj", ast.Load()), node, site)
+        args = list(init.args)
+        k = next(i for i, a in enumerate(args) if isinstance(a, ast.Name) and a.id == "_obj")
+        del args[k]
+        return ast.Call(ast.Attribute(ast.Name("_rt", ast.Load()), "built", ast.Load()),
+                        [new, ast.Constant(k), init.func] + args, [])
+
     def visit_Call(self, node):
+        how = self.code.norm.object_calls.get(position(node))
+        if how is not None:
+            return ast.copy_location(self._object_call(node, how), node)
         func = node.func
         obj = resolve_static(func, self.info, self.locals)
         if obj is not _NOT_FOUND and is_user_function(obj) and self.code.program.knows(obj):
@@ -101,6 +144,9 @@ class _PrimalRewriter(ast.NodeTransformer):
         return node
 
     def visit_Attribute(self, node):
+        how = self.code.norm.object_calls.get(position(node))
+        if how is not None and isinstance(node.ctx, ast.Load):
+            return ast.copy_location(self._object_call(node, how), node)
         obj = resolve_static(node, self.info, self.locals)
         if obj is not _NOT_FOUND:
             root = node

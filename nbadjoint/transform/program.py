@@ -56,6 +56,9 @@ class Program:
         self._modules: dict = {}
         self.bound_args: tuple = ()        # a functools.partial root: its bound arguments
         self.bound_kwargs: dict = {}
+        self.class_hints: dict = {}        # key -> {parameter: the class of the objects callers pass}
+        self.method_class: dict = {}       # key of a method -> the class it was reached through
+        self.method_names: dict = {}       # id(function) -> its name as a method ("Model.step")
         self.root_key = self._discover_and_lower(root)
         self.root_name = self.functions[self.root_key].info.name
         self.loop_sites = loop_sites(self)
@@ -82,7 +85,8 @@ class Program:
         return id(func) in self._keys
 
     def _new_key(self, func) -> str:
-        base = _identifier(func.__name__)
+        owner, _, method = self.method_names.get(id(func), func.__name__).rpartition(".")
+        base = _identifier(f"{owner}_{method.strip('_')}" if owner else method)
         key = base
         n = 2
         while key in self._objects:
@@ -105,6 +109,8 @@ class Program:
         self._keys[id(func)] = key
         self._objects[key] = func
         info = load_function(func, key)
+        if id(func) in self.method_names:
+            info.name = display_name(self.method_names[id(func)])
         roots.check_wrapper_signature(info)
         if info.closure:
             self._closures[key] = info.closure
@@ -118,6 +124,7 @@ class Program:
         from .codegen import FunctionCode
         self._infos: dict = {}
         root_key = self._register(root)
+        self._root_hints(root_key)
 
         def lower_tree(key):
             self._lower(key, FunctionCode)
@@ -127,6 +134,51 @@ class Program:
         lower_tree(root_key)
         self._order = self._callees_first(root_key)
         return root_key
+
+    def _root_hints(self, key):
+        """The classes of the root's object parameters: those of the arguments the program is
+        compiled for, else the parameter's annotation when it is a class of the user's."""
+        from .objects import is_user_class, is_namedtuple
+        func = self._objects[key]
+        params = list(inspect.signature(func).parameters.values())
+        hints = {}
+        kinds = self.root_kinds or ()
+        for k, p in enumerate(params):
+            cls = kinds[k] if k < len(kinds) and isinstance(kinds[k], type) else None
+            if cls is None and isinstance(p.annotation, type) and p.annotation is not p.empty and (
+                    is_user_class(p.annotation)
+                    or is_namedtuple(p.annotation)):
+                cls = p.annotation
+            if cls is not None:
+                hints[p.name] = cls
+        if hints:
+            self.class_hints[key] = hints
+
+    def attribute_classes(self, cls) -> dict:
+        """attribute -> class of the objects ``cls``'s methods store in it (objects.attribute_classes)."""
+        from .objects import attribute_classes
+        cache = self.__dict__.setdefault("_attribute_classes", {})
+        if cls not in cache:
+            cache[cls] = attribute_classes(cls)
+        return cache[cls]
+
+    def note_classes(self, callee_key: str, classes: dict):
+        """A call passes objects of known classes to the parameters of ``callee_key``: what its
+        lowering takes them for (a parameter called with two classes, or with one not known, gets
+        none; the callee checks the class on entry where it has one)."""
+        hints = self.class_hints.setdefault(callee_key, {})
+        seen = self._hint_calls = getattr(self, "_hint_calls", {})
+        first = callee_key not in seen
+        seen[callee_key] = True
+        for param, cls in classes.items():
+            if first and param not in hints:
+                hints[param] = cls
+            elif hints.get(param) is not cls:
+                hints[param] = None
+        if not first:
+            for param in list(hints):
+                if param not in classes:
+                    hints[param] = None
 
     def _lower(self, key, FunctionCode):
         if key in self.functions:
@@ -562,10 +614,14 @@ _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def argument_kinds(args) -> tuple:
-    """Per positional argument: "array" (exactly np.ndarray), "number" (a Python or NumPy number)
-    or None: what the shape analysis takes the root's parameters for (see shapes.call_evidence)."""
+    """Per positional argument: "array" (exactly np.ndarray), "number" (a Python or NumPy number),
+    the class of an object (a class of the user's, a dataclass, a SimpleNamespace, a namedtuple)
+    or None: what the shape analysis takes the root's parameters for (see shapes.call_evidence),
+    and the classes whose methods and attributes the program follows."""
+    from .objects import is_user_class, is_namedtuple
     return tuple("array" if type(a) is np.ndarray else
-                 "number" if isinstance(a, (int, float, np.number)) and not isinstance(a, bool) else None
+                 "number" if isinstance(a, (int, float, np.number)) and not isinstance(a, bool) else
+                 type(a) if is_namedtuple(type(a)) or (is_user_class(type(a)) and hasattr(a, "__dict__")) else None
                  for a in args)
 
 

@@ -251,6 +251,8 @@ class SweepBuilder(LoopSweeps, CallSweeps):
                 return ast.Call(ast.Attribute(args[0], expr.method, ast.Load()), args[1:], keywords)
             return ast.Call(ir.src_node(expr.name), args, keywords)
         if isinstance(expr, ir.GetItem):
+            if expr.index.attr:
+                return ast.Attribute(ir.node(expr.a), expr.index.attr, ast.Load())
             return ast.Subscript(ir.node(expr.a), ir.slice_node(expr.index), ast.Load())
         if isinstance(expr, ir.Build):
             elts = [ir.node(a) for a in expr.elts]
@@ -388,7 +390,14 @@ class SweepBuilder(LoopSweeps, CallSweeps):
                 base = plan.getitem
                 ab = code.adj(base)
                 index_value = ir.src_node(expr.index.value)
-                if base == s.target:
+                if expr.index.attr:
+                    # an object's attribute: its adjoint is a dict by attribute (a namedtuple's, by entry)
+                    like = getitem_meta or (old if base == s.target else base)
+                    body.append(S("{ab} = _rt.getattr_b({x}, {like}, {i}, {g})", ab=ab, like=like, i=index_value, g=g,
+                                  x=_const(None) if base == s.target else ab))
+                    inner_state[base] = UNKNOWN
+                    handled = base == s.target
+                elif base == s.target:
                     like = getitem_meta or old
                     body.append(S("{ab} = _rt.getitem_b(None, {like}, {i}, {g})", ab=ab, like=like, i=index_value, g=g))
                     inner_state[base] = UNKNOWN
@@ -477,8 +486,10 @@ class SweepBuilder(LoopSweeps, CallSweeps):
         plan = code.plans[id(s)]
         index_value = ir.src_node(s.index.value)
         undo = s.target not in code.no_undo
+        attr = s.index.attr
         if undo:
-            f.append(S("_push(_rt.old_item({t}, {i}))", t=s.target, i=index_value))
+            f.append(S("_push(_rt.old_attr({t}, {i}))" if attr else "_push(_rt.old_item({t}, {i}))",
+                       t=s.target, i=index_value))
         contributes = bool(plan.contribs)
         marker = None
         # in the specialised body, a number written into a list of numbers needs no shape marker
@@ -487,21 +498,28 @@ class SweepBuilder(LoopSweeps, CallSweeps):
         if contributes and not scalar_write:
             marker = self.tmp("_m")
             f.append(S("_push(_rt.write_shape({t}, {v}))", t=s.target, v=ir.node(s.value)))
-        f.append(S("{t}[{i}] = {v}", t=s.target, i=ir.slice_node(s.index), v=ir.node(s.value)))
+        if attr and s.index.frozen:
+            f.append(S("_rt.set_field({t}, {i}, {v})", t=s.target, i=index_value, v=ir.node(s.value)))
+        elif attr:
+            f.append(ast.Assign([ast.Attribute(_name(s.target), attr, ast.Store())], ir.node(s.value)))
+        else:
+            f.append(S("{t}[{i}] = {v}", t=s.target, i=ir.slice_node(s.index), v=ir.node(s.value)))
         new_state = dict(state)
         if marker is not None:
             b.append(S("{m} = _pop()", m=marker))
         if s.target in code.active and state.get(s.target, DEAD) != DEAD:
             ab = code.adj(s.target)
             part = self.tmp("_p")
-            b.append(S("{p}, {ab} = _rt.setitem_b({ab}, {i})", p=part, ab=ab, i=index_value))
+            b.append(S("{p}, {ab} = _rt.setattr_b({ab}, {i})" if attr else "{p}, {ab} = _rt.setitem_b({ab}, {i})",
+                       p=part, ab=ab, i=index_value))
             new_state[s.target] = UNKNOWN         # None when the write covered all of it
             if scalar_write:
                 self._accumulate(b, new_state, s.value.id, _name(part), "add")
             elif contributes:
                 self._accumulate(b, new_state, s.value.id, E("_rt.fit({p}, {m})", p=part, m=marker), "add")
         if undo:
-            b.append(S("_rt.restore_item({t}, {i}, _pop())", t=s.target, i=index_value))
+            b.append(S("_rt.restore_attr({t}, {i}, _pop())" if attr else "_rt.restore_item({t}, {i}, _pop())",
+                       t=s.target, i=index_value))
         return f, b, new_state
 
     def _emit_unpack(self, s, state):

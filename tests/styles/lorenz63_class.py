@@ -1,5 +1,5 @@
-# Lorenz-63 written as a class with methods, state in an attribute: the style item 4 of the
-# roadmap is about (classes are not differentiated yet; the refusal must name the line).
+# Lorenz-63 written as a class with methods, state in an attribute: methods calling methods, the
+# parameters in attributes set by the constructor, the state replaced step by step.
 import numpy as np
 
 

@@ -1,0 +1,281 @@
+"""Objects in the normaliser: constructing objects of the user's classes, calling their methods and
+properties, reading and writing their attributes (see objects.py for what a record is)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import types
+
+from . import ir, objects
+from .parse import _NOT_FOUND, is_user_function, resolve_static
+
+_NOT_KNOWN_HINT = ("nbadjoint follows methods and attributes of objects whose class it knows where they are "
+                   "used: objects built in the function (`m = Model(...)`), `self` in a method, arguments of "
+                   "the function being differentiated, and arguments every caller passes an object of one "
+                   "class")
+
+
+class ObjectLowering:
+    """The part of the Normalizer (normalize.py) that lowers objects."""
+
+    # -- what is known of a name's class ---------------------------------------------------------
+    def _known_classes(self, node) -> dict:
+        """name -> class, for the parameters callers pass objects of one class (checked on entry)
+        and the locals only ever bound to objects the function builds (``m = Model(...)``)."""
+        hints = self.program.class_hints.get(self.info.key, {})
+        stores: dict = {}
+        for n in ast.walk(node):
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                    and isinstance(n.value, ast.Call):
+                made = resolve_static(n.value.func, self.info, self.locals)
+                if isinstance(made, type) and (objects.is_user_class(made) or objects.is_namedtuple(made)):
+                    stores.setdefault(n.targets[0].id, set()).add(made)
+                    continue
+            for t in (n.targets if isinstance(n, ast.Assign) else
+                      [n.target] if isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.comprehension))
+                      else [i.optional_vars for i in n.items if i.optional_vars is not None]
+                      if isinstance(n, ast.With) else []):
+                for m in ast.walk(t):
+                    if isinstance(m, ast.Name) and isinstance(m.ctx, ast.Store):
+                        stores.setdefault(m.id, set()).add(None)
+        known = {p: c for p, c in hints.items() if c is not None and p in self.params and p not in stores}
+        for name, classes in stores.items():
+            if name not in self.params and len(classes) == 1 and None not in classes:
+                known[name] = next(iter(classes))
+        return known
+
+    def class_guards(self, line) -> list:
+        """Statements checking, on entry, the classes the parameters were taken for."""
+        out = []
+        hints = self.program.class_hints.get(self.info.key, {})
+        for p in self.params:
+            cls = self.classes.get(p)
+            if cls is not None and hints.get(p) is cls:
+                ref = self.class_ref(cls)
+                where = self.program._const((self.info.name, self.info.filename, self.info.node.lineno))
+                out.append(ir.Effect(f"_rt.check_class({p}, {ref}, {('the argument ' + p)!r}, {where})", [p],
+                                     line=line))
+        return out
+
+    def receiver_class(self, node):
+        """(class, checked at the call) of the object ``node`` evaluates to, or None when not known."""
+        if isinstance(node, ast.Name):
+            if self.inline_env and node.id in self.inline_env[-1]:
+                return None
+            cls = self.classes.get(node.id)
+            return (cls, False) if cls is not None else None
+        if isinstance(node, ast.Attribute):
+            outer = self.receiver_class(node.value)
+            if outer is None:
+                return None
+            cls = self.program.attribute_classes(outer[0]).get(node.attr)
+            return (cls, True) if cls is not None else None
+        return None
+
+    def class_ref(self, cls) -> str:
+        """How generated code names ``cls``: its global name where the function sees it by that name."""
+        if self.info.globals.get(cls.__name__) is cls:
+            return self.program.constant_ref(self.info, cls.__name__, cls)
+        return self.program._const(cls)
+
+    def _where(self, node):
+        return self.program._const((self.info.name, self.info.filename, getattr(node, "lineno", 0)))
+
+    def _checked_receiver(self, value_node, cls, guard, out, line):
+        atom = self._as_name(self.expr(value_node, out), out, line)
+        if guard:
+            ref = self.class_ref(cls)
+            out.append(ir.Effect(f"_rt.check_class({atom.id}, {ref}, {ast.unparse(value_node)!r}, "
+                                 f"{self._where(value_node)})", [atom.id], line=line))
+        return atom
+
+    # -- attributes ------------------------------------------------------------------------------
+    def object_attribute(self, node, out):
+        """``obj.attr`` read, for an object (None when ``node`` is not one: an array attribute)."""
+        from . import rules
+        line = node.lineno
+        known = self.receiver_class(node.value)
+        attr = node.attr
+        if known is None:
+            if attr in rules.ATTRIBUTE_FUNCS:
+                return None
+            base = self._as_name(self.expr(node.value, out), out, line)
+            out.append(ir.Effect(f"_rt.check_field({base.id}, {attr!r}, {self._where(node)})", [base.id], line=line))
+            return self.emit(ir.GetItem(base, _attr_index(attr)), out, line)
+        cls, guard = known
+        if objects.is_namedtuple(cls) and attr in cls._fields:
+            base = self._checked_receiver(node.value, cls, guard, out, line)
+            return self.emit(ir.GetItem(base, _attr_index(attr)), out, line)
+        kind, func = objects.lookup(cls, attr)
+        if kind == "property":
+            if not is_user_function(func):
+                raise self.err(f"the property {cls.__name__}.{attr} is not Python code nbadjoint can read", node)
+            base = self._checked_receiver(node.value, cls, guard, out, line)
+            value = self.user_call(func, node, out, receiver=base, owner=cls, args_nodes=[])
+            self.object_calls[_position(node)] = ("property", func, cls, self.sites[-1][0])
+            return value
+        if kind in ("method", "static", "classmethod", "other"):
+            raise self.err(f"`{ast.unparse(node)}` is used as a value; only calls of it are supported", node,
+                           hint="call the method where it is needed")
+        if attr in ("__dict__", "__class__"):
+            raise self.err(f"`{ast.unparse(node)}` is not supported", node)
+        objects.use(cls)
+        base = self._checked_receiver(node.value, cls, guard, out, line)
+        return self.emit(ir.GetItem(base, _attr_index(attr)), out, line)
+
+    def assign_attribute(self, target, value, out, line):
+        """``obj.attr = value``."""
+        base = target.value
+        if not isinstance(base, ast.Name) or base.id not in self.locals:
+            if isinstance(base, ast.Name):
+                raise self.err(f"writing into `{base.id}`, which is not a local variable (global state)", target,
+                               hint="pass it in as an argument and return the new value")
+            raise self.err("only `name.attribute = value` writes are supported", target,
+                           hint="assign the inner object to a variable first")
+        known = self.receiver_class(base)
+        if known is None:
+            raise self.err(f"writing the attribute `.{target.attr}` of `{base.id}`, an object whose class is not "
+                           "known here", target, hint=_NOT_KNOWN_HINT)
+        cls = known[0]
+        kind, _ = objects.lookup(cls, target.attr)
+        if kind not in ("field", "constant"):
+            raise self.err(f"`{ast.unparse(target)} = ...` assigns to a {kind} of {cls.__name__}, which is not "
+                           "supported", target, hint="store the value in an attribute of its own")
+        if objects.is_namedtuple(cls) or (dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen):
+            # (Python raises here: the primal does, and so does the differentiated code)
+            out.append(ir.Effect(f"setattr({base.id}, {target.attr!r}, {value.text()})",
+                                 [base.id] + ir.names_in([value]), line=line))
+            return
+        objects.use(cls)
+        out.append(ir.SetItem(base.id, _attr_index(target.attr), value, line=line))
+
+    # -- calls -----------------------------------------------------------------------------------
+    def object_call(self, node, out):
+        """``obj.method(...)`` or ``super().method(...)``; None when ``node`` is not such a call."""
+        func = node.func
+        if isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name) \
+                and func.value.func.id == "super" and resolve_static(func.value.func, self.info, self.locals) is super:
+            return self.super_call(node, out)
+        known = self.receiver_class(func.value)
+        if known is None:
+            return None
+        cls, guard = known
+        kind, callee = objects.lookup(cls, func.attr)
+        line = node.lineno
+        if kind == "method" and is_user_function(callee):
+            receiver = self._checked_receiver(func.value, cls, guard, out, line)
+            value = self.user_call(callee, node, out, receiver=receiver, owner=cls)
+            self.object_calls[_position(node)] = ("method", callee, cls, self.sites[-1][0])
+            return value
+        if kind == "static" and is_user_function(callee):
+            value = self.user_call(callee, node, out, owner=cls)
+            self.object_calls[_position(node)] = ("static", callee, cls, self.sites[-1][0])
+            return value
+        if kind == "classmethod" and is_user_function(callee):
+            ref = self.class_ref(cls)
+            value = self.user_call(callee, node, out, receiver=ir.Const(ref), owner=cls)
+            self.object_calls[_position(node)] = ("classmethod", callee, cls, self.sites[-1][0])
+            return value
+        if objects.is_namedtuple(cls) or kind == "field":
+            return None             # (a namedtuple's own methods; a function held in a field: refused later)
+        raise self.err(f"`{ast.unparse(func)}(...)`: {cls.__name__}.{func.attr} is not a method written in "
+                       "Python that nbadjoint can read", node)
+
+    def super_call(self, node, out):
+        """``super().method(...)`` in a method: the method of the next class in the object's MRO."""
+        owner = self.program.method_class.get(self.info.key)
+        if owner is None or not self.params or node.func.value.args:
+            raise self.err("`super()` is supported only without arguments, in a method of a class", node)
+        obj_cls = self.classes.get(self.params[0])
+        if obj_cls is None:
+            raise self.err("`super()`: the class of the object is not known here", node, hint=_NOT_KNOWN_HINT)
+        mro = obj_cls.__mro__
+        start = mro.index(owner) + 1 if owner in mro else len(mro)
+        attr = node.func.attr
+        for klass in mro[start:]:
+            if attr in vars(klass):
+                raw = vars(klass)[attr]
+                break
+        else:
+            raw = None
+        line = node.lineno
+        if attr == "__init__" and (raw is None or raw is object.__init__):
+            return ir.Const("None")         # object.__init__: nothing to do
+        if isinstance(raw, types.FunctionType) and is_user_function(raw):
+            value = self.user_call(raw, node, out, receiver=ir.Name(self.params[0]), owner=obj_cls, defined_in=klass)
+            self.object_calls[_position(node)] = ("super", raw, obj_cls, self.sites[-1][0])
+            return value
+        raise self.err(f"`super().{attr}(...)` is not a method written in Python that nbadjoint can read", node)
+
+    def construct(self, cls, node, out):
+        """``Cls(...)`` for a class of the user's, a dataclass or SimpleNamespace: a new object,
+        then its ``__init__`` (a call site), or its fields written one by one."""
+        line = node.lineno
+        problem = objects.record_problem(cls)
+        if problem is not None:
+            raise self.err(f"objects of {cls.__name__} cannot be differentiated: {problem}", node)
+        kind, init = objects.constructor(cls)
+        if kind == "refuse":
+            raise self.err(f"objects of {cls.__name__} cannot be differentiated: {init}", node)
+        objects.use(cls)
+        from ..runtime.objects import new_object
+        obj = self.emit(ir.Prim(new_object, "_rt.new_object", [ir.Const(self.class_ref(cls))], {}, nondiff=True),
+                        out, line)
+        if kind == "init":
+            self.user_call(init, node, out, receiver=obj, owner=cls, site_name=cls.__name__)
+            self.object_calls[_position(node)] = ("construct", init, cls, self.sites[-1][0])
+            return obj
+        if kind == "none":
+            if node.args or node.keywords:
+                raise self.err(f"{cls.__name__}() takes no arguments", node)
+            return obj
+        if kind == "namespace":
+            if node.args:
+                raise self.err("SimpleNamespace(...) takes keyword arguments only", node)
+            for k in node.keywords:
+                out.append(ir.SetItem(obj.id, _attr_index(k.arg), self.expr(k.value, out), line=line))
+            return obj
+        # a dataclass's own __init__: each field set from its argument or default
+        frozen = cls.__dataclass_params__.frozen
+        fields = init
+        positional = [f for f in fields if not f.kw_only]
+        if len(node.args) > len(positional):
+            raise self.err(f"{cls.__name__}() takes {len(positional)} positional arguments", node)
+        given = {f.name: a for f, a in zip(positional, node.args)}
+        for k in node.keywords:
+            if k.arg in given or k.arg not in {f.name for f in fields}:
+                raise self.err(f"{cls.__name__}() got an unexpected or repeated argument `{k.arg}`", node)
+            given[k.arg] = k.value
+        for f in fields:
+            if isinstance(f.type, dataclasses.InitVar) or f.type is dataclasses.InitVar:
+                raise self.err(f"the InitVar field `{f.name}` of {cls.__name__} is not supported", node)
+            if f.name in given:
+                value = self.expr(given[f.name], out)
+            elif f.default is not dataclasses.MISSING:
+                value = ir.Const(self.program.constant_ref_default(cls, f.name, f.default))
+            elif f.default_factory is not dataclasses.MISSING:
+                fref = self.program.callable_ref(self.info, f.default_factory)
+                value = self.emit(ir.Prim(f.default_factory, fref, [], {}, nondiff=True), out, line)
+            else:
+                raise self.err(f"missing argument `{f.name}` in {cls.__name__}(...)", node)
+            out.append(ir.SetItem(obj.id, _attr_index(f.name, frozen), value, line=line))
+        post = objects.lookup(cls, "__post_init__")
+        if post[0] == "method":
+            if not is_user_function(post[1]):
+                raise self.err(f"the __post_init__ of {cls.__name__} is not Python code nbadjoint can read", node)
+            self.user_call(post[1], node, out, receiver=obj, owner=cls, args_nodes=[],
+                           site_name=f"{cls.__name__}.__post_init__")
+        return obj
+
+
+def _attr_index(attr, frozen=False) -> ir.Index:
+    return ir.Index(repr(attr), [], repr(attr), attr=attr, frozen=frozen)
+
+
+def _position(node) -> tuple:
+    from .normalize import position
+    return position(node)
+
+
+__all__ = ["ObjectLowering", "_NOT_FOUND"]
