@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .errors import TransformError
 from .marker import adjoint
 from .transform import draws, results, runner
 from .transform.program import compile_tree
@@ -23,8 +24,20 @@ def grad(f, argnums=0, placement=None):
 
     Gradients have the structure and dtype of the arguments; integer arguments get None.
     """
-    compile_tree(f, argnums, "nba.grad").placement(placement)     # refuse what cannot be done now
+    _check_now(f, argnums, placement, "nba.grad")
     return _make("grad", f, argnums, placement, "nba.grad")
+
+
+def _check_now(f, argnums, placement, what):
+    """Refuse what cannot be done now, before any argument is seen (what depends on the classes of
+    the arguments is decided at the call)."""
+    try:
+        program = compile_tree(f, argnums, what)
+    except TransformError as exc:
+        if getattr(exc, "unknown_class", False):
+            return
+        raise
+    program.placement(placement)
 
 
 def _make(transform, f, argnums, placement, what: str):
@@ -33,7 +46,7 @@ def _make(transform, f, argnums, placement, what: str):
 
 
 def _value_and_grad(f, argnums, placement, what: str):
-    compile_tree(f, argnums, what).placement(placement)        # refuse what cannot be done now
+    _check_now(f, argnums, placement, what)
     return _make("value_and_grad", f, argnums, placement, what)
 
 
@@ -83,12 +96,22 @@ def adjoint_source(f, argnums=None, *, args=None, placement=None) -> str:
     return compile_tree(f, argnums, "nba.adjoint_source", call_args=args).for_placement(placement).source()
 
 
-def call_sites(f) -> list:
-    """Call-site ids (``caller:lineno:callee``) of ``f``'s call tree, in depth-first order."""
-    return [s.id for s in compile_tree(f, None, "nba.call_sites").sites]
+def call_sites(f, args=None) -> list:
+    """Call-site ids (``caller:lineno:callee``) of ``f``'s call tree, in depth-first order.
+
+    With ``args`` (a tuple of positional arguments), the tree of ``f`` called with them: the methods
+    of an object argument are followed for the object's class."""
+    return [s.id for s in compile_tree(f, None, "nba.call_sites", call_args=_args(args, "call_sites")).sites]
 
 
-def loops(f) -> list:
+def _args(args, what):
+    if args is not None and not isinstance(args, (tuple, list)):
+        raise TypeError(f"{what}: args must be a tuple of positional arguments, e.g. args=(x0,), "
+                        f"not {type(args).__name__}")
+    return args
+
+
+def loops(f, args=None) -> list:
     """Loop ids (``caller:lineno:for``) of the ``for ... in range(...)`` loops of ``f``'s call tree.
 
     In a placement, a loop id maps to an int S (the loop keeps S snapshots of its state in memory
@@ -96,7 +119,7 @@ def loops(f) -> list:
     disk) or to None (every iteration kept: the default, unless the loop's line carries a comment
     ``# nbadjoint: snapshots=S``).
     """
-    return [s.id for s in compile_tree(f, None, "nba.loops").loop_sites]
+    return [s.id for s in compile_tree(f, None, "nba.loops", call_args=_args(args, "loops")).loop_sites]
 
 
 __all__ = ["adjoint", "grad", "value_and_grad", "vjp", "map_grad", "adjoint_source", "call_sites", "loops"]

@@ -9,6 +9,7 @@ certain, or checked at run time (``_rt.check_alias``) when it depends on what th
 from __future__ import annotations
 
 import ast
+import types
 import re
 
 import numpy as np
@@ -305,6 +306,14 @@ class AliasChecker:
             if obj[0] == "global":
                 name = _global_name(obj[1])
                 label = f"`{name}`" if name else "it was taken from"
+                held = self.code.info.globals.get(name, self.code.info.closure.get(name)) if name else None
+                if name and hasattr(held, "__dict__") and not isinstance(held, (type, types.ModuleType)) \
+                        and not callable(held):
+                    check(obj[1], name, f"build the object in the function differentiated, or pass it in as an "
+                                        f"argument (the gradient then also holds that of its attributes)",
+                          reason=f"writing into {what} also changes the module-level object {label}: "
+                                 "differentiated code never changes global state")
+                    continue
                 check(obj[1], name, "work on a copy, e.g. " + (f"{name.lower()}_local = {name}.copy()" if name
                                                               else f"{target} = {target}.copy()"),
                       reason=f"writing into {what} also changes the module or closure array {label}: "

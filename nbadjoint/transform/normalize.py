@@ -355,6 +355,14 @@ class Normalizer(ExprLowering, ObjectLowering):
                 self.assign_to(elt, ir.Name(part), out, line)
         elif isinstance(target, ast.Subscript):
             base = target.value
+            if self._attribute_of_object(base):
+                # obj.attr[index] = value: the array the attribute holds, written, and stored back
+                # (so the adjoint of the object's entry is that of the array written)
+                held = self._as_name(self.expr(base, out), out, line)
+                out.append(ir.SetItem(held.id, self.index(target.slice, out), value, line=line,
+                                      exclude=(base.value.id,)))
+                self.assign_attribute(base, held, out, line)
+                return
             if not isinstance(base, ast.Name):
                 raise self.err("only `name[index] = value` writes are supported", target,
                                hint="assign the inner object to a variable first")
@@ -422,6 +430,26 @@ class Normalizer(ExprLowering, ObjectLowering):
                              line=line))
             target = ast.copy_location(ast.Attribute(s.target.value, s.target.attr, ast.Store()), s.target)
             self.assign_to(target, old, out, line)
+            return False
+        if isinstance(s.target, ast.Subscript) and self._attribute_of_object(s.target.value):
+            # obj.attr[index] op= value: on the array the attribute holds, which is stored back
+            held = self._as_name(self.expr(s.target.value, out), out, line)
+            self.user_names.add(held.id)
+            self.locals.add(held.id)
+            try:
+                inner = ast.AugAssign(ast.Subscript(ast.Name(held.id, ast.Load()), s.target.slice, ast.Store()),
+                                      s.op, s.value)
+                ast.copy_location(inner, s)
+                ast.copy_location(inner.target, s.target)
+                start = len(out)
+                self.aug_assign(inner, out)
+                for st in ir.walk(out[start:]):
+                    if isinstance(st, ir.SetItem) and st.target == held.id:
+                        st.exclude = tuple(st.exclude) + (s.target.value.value.id,)     # (stored back after)
+            finally:
+                self.locals.discard(held.id)
+                self.user_names.discard(held.id)
+            self.assign_attribute(s.target.value, held, out, line)
             return False
         if isinstance(s.target, ast.Subscript):
             base = s.target.value

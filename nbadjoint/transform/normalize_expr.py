@@ -294,6 +294,16 @@ class ExprLowering:
             if method == "append":
                 raise self.err("`.append()` is only supported as a statement on a local list", node)
             mfunc = rules.METHOD_FUNCS.get(method)
+            if mfunc is None and isinstance(func.value, ast.Name) and func.value.id in self.locals:
+                exc = self.err(f"`{ast.unparse(func)}(...)`: `.{method}()` is not an array method, and the class "
+                               f"of `{func.value.id}` is not known here", node,
+                               hint="the methods of an object are followed where its class is known: an object "
+                                    "built in the function, `self`, an argument of the function differentiated "
+                                    f"(known from the arguments it is called with, or from an annotation "
+                                    f"`{func.value.id}: Model`), or an argument every caller passes an object of "
+                                    "one class")
+                exc.unknown_class = True
+                raise exc
             if mfunc is None:
                 raise self.err(f"the method `.{method}()` is not supported", node, hint=_method_hint(method))
             written, stripped = self._split_out(mfunc, node, 1)
@@ -532,8 +542,8 @@ class ExprLowering:
         for p in params:
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 raise self.err(f"{callee.__name__}() takes *args/**kwargs, which is not supported", node)
+        keywords = node.keywords if args_nodes is None else []
         args_nodes = node.args if args_nodes is None else args_nodes
-        keywords = node.keywords if args_nodes is node.args else []
         shift = 1 if receiver is not None else 0
         try:
             slots = bind_call(callee, len(args_nodes) + shift, [k.arg for k in keywords])

@@ -63,6 +63,13 @@ class ObjectLowering:
         if isinstance(node, ast.Name):
             if self.inline_env and node.id in self.inline_env[-1]:
                 return None
+            if node.id not in self.locals:      # a module-level object (a change of it compiles again)
+                value = resolve_static(node, self.info, self.locals)
+                cls = type(value)
+                if value is not _NOT_FOUND and not isinstance(value, type) and objects.is_user_class(cls) \
+                        and not objects.is_namedtuple(cls) and hasattr(value, "__dict__"):
+                    return cls, False
+                return None
             cls = self.classes.get(node.id)
             return (cls, False) if cls is not None else None
         if isinstance(node, ast.Attribute):
@@ -89,6 +96,12 @@ class ObjectLowering:
             out.append(ir.Effect(f"_rt.check_class({atom.id}, {ref}, {ast.unparse(value_node)!r}, "
                                  f"{self._where(value_node)})", [atom.id], line=line))
         return atom
+
+    def _attribute_of_object(self, node) -> bool:
+        """``node`` is ``name.attr`` for a local object whose class is known (a write into it may be
+        lowered as a write into the value it holds, stored back)."""
+        return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+            and node.value.id in self.locals and self.receiver_class(node.value) is not None
 
     # -- attributes ------------------------------------------------------------------------------
     def object_attribute(self, node, out):

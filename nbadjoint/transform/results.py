@@ -6,6 +6,8 @@ import numbers
 
 import numpy as np
 
+from ..runtime.objects import gradient_object, is_record
+
 
 def check_cotangent(cotangent, value, name: str, path: str = ""):
     """Raise a ValueError unless ``cotangent`` has the structure and shapes of ``value``."""
@@ -105,6 +107,8 @@ def finish_grad(g, x):
         return {k: finish_grad(parts.get(k) if isinstance(parts, dict) else None, v) for k, v in x.items()}
     if isinstance(x, (complex, np.complexfloating)):
         return g
+    if is_record(x):            # an object: one of its class, holding the gradients of its attributes
+        return gradient_object(g, x, finish_grad)
     return g
 
 
