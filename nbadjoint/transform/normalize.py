@@ -101,6 +101,7 @@ class Normalizer(ExprLowering, ObjectLowering):
         self.local_functions = local_functions(node, self.params)
         self.inline_env: list = []      # the parameters of the local functions being lowered
         self._refuse_reserved_names(node)
+        self.guarded_names: set = set()  # ... taken from what a factory returns: checked where used
         self.classes = self._known_classes(node)     # name -> class of the object it holds (objects.py)
         self.object_calls: dict = {}    # position of a method call, property read or construction ->
                                         # (kind, function, class): how the primal calls it
@@ -257,6 +258,8 @@ class Normalizer(ExprLowering, ObjectLowering):
             return False
         if isinstance(value, ast.Call):
             func = value.func
+            if isinstance(func, ast.Attribute) and self.grow_attribute(func, value, out, s.lineno):
+                return False
             if isinstance(func, ast.Attribute) and func.attr == "append" and isinstance(func.value, ast.Name) \
                     and func.value.id in self.locals:
                 if len(value.args) != 1 or value.keywords:

@@ -312,6 +312,9 @@ class ExprLowering:
                 return self.write_out(written, value, out, line, f".{method}(..., out=...)")
             return self.method_call(target, mfunc, method, stripped, out)
         obj = resolve_static(func, self.info, self.locals)
+        if obj is _NOT_FOUND and isinstance(func, ast.Name) and self.params and func.id == self.params[0] \
+                and id(self.info.func) in self.program.class_params:
+            obj = self.program.class_params[id(self.info.func)]     # `cls(...)` in a classmethod
         if obj is _NOT_FOUND:
             if isinstance(func, ast.Name) and func.id in self.locals:
                 raise self.err(f"calling the local variable `{func.id}` is not supported", node,
@@ -532,9 +535,8 @@ class ExprLowering:
         if owner is not None:
             holder = defined_in or objects.defining_class(owner, callee)
             method_name = f"{holder.__name__}.{callee.__name__}"
-            if not self.program.knows(callee):
-                self.program.method_names[id(callee)] = method_name
-        key = self.program.callee_key(callee, self.info, node)
+            self.program.method_names[id(callee)] = method_name
+        key = self.program.callee_key(callee, self.info, node, owner)
         if owner is not None:
             self.program.method_class.setdefault(key, defined_in or objects.defining_class(owner, callee))
         sig = inspect.signature(callee)

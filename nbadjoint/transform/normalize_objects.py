@@ -32,6 +32,11 @@ class ObjectLowering:
                 if isinstance(made, type) and (objects.is_user_class(made) or objects.is_namedtuple(made)):
                     stores.setdefault(n.targets[0].id, set()).add(made)
                     continue
+                returned = objects.returned_class(made)     # a factory: checked where it is used
+                if returned is not None:
+                    stores.setdefault(n.targets[0].id, set()).add(returned)
+                    self.guarded_names.add(n.targets[0].id)
+                    continue
             for t in (n.targets if isinstance(n, ast.Assign) else
                       [n.target] if isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.comprehension))
                       else [i.optional_vars for i in n.items if i.optional_vars is not None]
@@ -39,11 +44,34 @@ class ObjectLowering:
                 for m in ast.walk(t):
                     if isinstance(m, ast.Name) and isinstance(m.ctx, ast.Store):
                         stores.setdefault(m.id, set()).add(None)
+        # lists and tuples of objects of one class (`models = [Model(a), Model(b)]`, appends of such)
+        entries: dict = {}
+        for n in ast.walk(node):
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+                if isinstance(n.value, (ast.List, ast.Tuple)):
+                    entries.setdefault(n.targets[0].id, set()).update(self._built_class(e) for e in n.value.elts)
+                elif isinstance(n.value, ast.ListComp) and len(n.value.generators) == 1:
+                    entries.setdefault(n.targets[0].id, set()).add(self._built_class(n.value.elt))
+                else:
+                    entries.setdefault(n.targets[0].id, set()).add(None)
+            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "append" \
+                    and isinstance(n.func.value, ast.Name) and len(n.args) == 1:
+                entries.setdefault(n.func.value.id, set()).add(self._built_class(n.args[0]))
+        self.entry_classes = {name: next(iter(c)) for name, c in entries.items()
+                              if len(c) == 1 and None not in c and name not in self.params}
         known = {p: c for p, c in hints.items() if c is not None and p in self.params and p not in stores}
         for name, classes in stores.items():
             if name not in self.params and len(classes) == 1 and None not in classes:
                 known[name] = next(iter(classes))
         return known
+
+    def _built_class(self, node):
+        """The user class ``node`` builds an object of (``Model(...)``), else None."""
+        if isinstance(node, ast.Call):
+            made = resolve_static(node.func, self.info, self.locals)
+            if isinstance(made, type) and objects.is_user_class(made) and not objects.is_namedtuple(made):
+                return made
+        return None
 
     def class_guards(self, line) -> list:
         """Statements checking, on entry, the classes the parameters were taken for."""
@@ -71,7 +99,15 @@ class ObjectLowering:
                     return cls, False
                 return None
             cls = self.classes.get(node.id)
-            return (cls, False) if cls is not None else None
+            return (cls, node.id in self.guarded_names) if cls is not None else None
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) \
+                and node.value.id in getattr(self, "entry_classes", {}):
+            return self.entry_classes[node.value.id], True       # models[k]: checked at the call
+        if isinstance(node, ast.Call):          # Model(...).method(...): an object built there
+            made = resolve_static(node.func, self.info, self.locals)
+            if isinstance(made, type) and objects.is_user_class(made) and not objects.is_namedtuple(made):
+                return made, False
+            return None
         if isinstance(node, ast.Attribute):
             outer = self.receiver_class(node.value)
             if outer is None:
@@ -117,6 +153,9 @@ class ObjectLowering:
             out.append(ir.Effect(f"_rt.check_field({base.id}, {attr!r}, {self._where(node)})", [base.id], line=line))
             return self.emit(ir.GetItem(base, _attr_index(attr)), out, line)
         cls, guard = known
+        problem = None if objects.is_namedtuple(cls) else objects.record_problem(cls)
+        if problem is not None:
+            raise self.err(f"objects of {cls.__name__} cannot be differentiated: {problem}", node)
         if objects.is_namedtuple(cls) and attr in cls._fields:
             base = self._checked_receiver(node.value, cls, guard, out, line)
             return self.emit(ir.GetItem(base, _attr_index(attr)), out, line)
@@ -148,8 +187,10 @@ class ObjectLowering:
                            hint="assign the inner object to a variable first")
         known = self.receiver_class(base)
         if known is None:
-            raise self.err(f"writing the attribute `.{target.attr}` of `{base.id}`, an object whose class is not "
+            exc = self.err(f"writing the attribute `.{target.attr}` of `{base.id}`, an object whose class is not "
                            "known here", target, hint=_NOT_KNOWN_HINT)
+            exc.unknown_class = True
+            raise exc
         cls = known[0]
         kind, _ = objects.lookup(cls, target.attr)
         if kind not in ("field", "constant"):
@@ -163,6 +204,26 @@ class ObjectLowering:
         objects.use(cls)
         out.append(ir.SetItem(base.id, _attr_index(target.attr), value, line=line))
 
+    def grow_attribute(self, func, value, out, line) -> bool:
+        """``obj.attr.append(v)`` / ``.extend(items)`` on a list an attribute holds: grown, and
+        stored back (False when ``func`` is not such a method)."""
+        if func.attr not in ("append", "extend") or not self._attribute_of_object(func.value):
+            return False
+        if len(value.args) != 1 or value.keywords:
+            raise self.err(f"list.{func.attr} takes exactly one argument", value)
+        held = self._as_name(self.expr(func.value, out), out, line)
+        start = len(out)
+        if func.attr == "append":
+            out.append(ir.Append(held.id, self.expr(value.args[0], out), line=line))
+        else:
+            from .normalize_expr import _generator_as_list
+            self.extend(held.id, self.expr(_generator_as_list(value, list).args[0], out), out, line)
+        for st in ir.walk(out[start:]):
+            if isinstance(st, ir.Append) and st.target == held.id:
+                st.exclude = (func.value.value.id,)       # (stored back right after)
+        self.assign_attribute(func.value, held, out, line)
+        return True
+
     # -- calls -----------------------------------------------------------------------------------
     def object_call(self, node, out):
         """``obj.method(...)`` or ``super().method(...)``; None when ``node`` is not such a call."""
@@ -170,6 +231,9 @@ class ObjectLowering:
         if isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name) \
                 and func.value.func.id == "super" and resolve_static(func.value.func, self.info, self.locals) is super:
             return self.super_call(node, out)
+        owner = resolve_static(func.value, self.info, self.locals)
+        if isinstance(owner, type) and objects.is_user_class(owner) and not objects.is_namedtuple(owner):
+            return self.class_call(owner, node, out)
         known = self.receiver_class(func.value)
         if known is None:
             return None
@@ -180,12 +244,20 @@ class ObjectLowering:
             receiver = self._checked_receiver(func.value, cls, guard, out, line)
             value = self.user_call(callee, node, out, receiver=receiver, owner=cls)
             self.object_calls[_position(node)] = ("method", callee, cls, self.sites[-1][0])
+            entry = func.value
+            if isinstance(entry, ast.Subscript) and isinstance(entry.value, ast.Name) and entry.value.id in self.locals:
+                # models[k].step(): the object, which the method may change, is stored back into
+                # the list (so the list's adjoint follows the change)
+                out[-1].exclude = (entry.value.id,)
+                out.append(ir.SetItem(entry.value.id, self.index(entry.slice, out), receiver, line=line,
+                                      exclude=(entry.value.id,)))
             return value
         if kind == "static" and is_user_function(callee):
             value = self.user_call(callee, node, out, owner=cls)
             self.object_calls[_position(node)] = ("static", callee, cls, self.sites[-1][0])
             return value
         if kind == "classmethod" and is_user_function(callee):
+            self._note_class_param(callee, cls, node)
             ref = self.class_ref(cls)
             value = self.user_call(callee, node, out, receiver=ir.Const(ref), owner=cls)
             self.object_calls[_position(node)] = ("classmethod", callee, cls, self.sites[-1][0])
@@ -194,6 +266,30 @@ class ObjectLowering:
             return None             # (a namedtuple's own methods; a function held in a field: refused later)
         raise self.err(f"`{ast.unparse(func)}(...)`: {cls.__name__}.{func.attr} is not a method written in "
                        "Python that nbadjoint can read", node)
+
+    def class_call(self, cls, node, out):
+        """``Cls.method(...)`` called on the class: a classmethod gets the class, a static method
+        and a function called with its object passed explicitly get their arguments."""
+        kind, callee = objects.lookup(cls, node.func.attr)
+        if not is_user_function(callee):
+            raise self.err(f"`{ast.unparse(node.func)}(...)` is not Python code nbadjoint can read", node)
+        if kind == "classmethod":
+            self._note_class_param(callee, cls, node)
+            value = self.user_call(callee, node, out, receiver=ir.Const(self.class_ref(cls)), owner=cls)
+            self.object_calls[_position(node)] = ("classmethod", callee, cls, self.sites[-1][0])
+            return value
+        value = self.user_call(callee, node, out, owner=cls)
+        self.object_calls[_position(node)] = ("static", callee, cls, self.sites[-1][0])
+        return value
+
+    def _note_class_param(self, callee, cls, node):
+        """A classmethod's first parameter is ``cls``: one class per program (``cls(...)`` in it
+        builds objects of that class)."""
+        seen = self.program.class_params.setdefault(id(callee), cls)
+        if seen is not cls:
+            raise self.err(f"the classmethod {callee.__qualname__} is called for two classes, {seen.__name__} and "
+                           f"{cls.__name__}, in one differentiated program", node,
+                           hint="call it for one class, or write a function per class")
 
     def super_call(self, node, out):
         """``super().method(...)`` in a method: the method of the next class in the object's MRO."""

@@ -179,6 +179,37 @@ def attribute_classes(cls) -> dict:
     return {k: v for k, v in found.items() if k not in other}
 
 
+def returned_class(func):
+    """The class of the objects ``func`` returns when every ``return`` of it builds one of one user
+    class (``return cls(...)`` in a classmethod: the class it is called on), else None."""
+    cls_param = None
+    owner = getattr(func, "__self__", None)
+    if isinstance(owner, type):             # a classmethod bound to its class
+        func = func.__func__
+        cls_param = owner
+    if not is_user_function(func):
+        return None
+    try:
+        info = load_function(func, "_")
+    except Exception:       # (its source may be unavailable: nothing is known of it then)
+        return None
+    first = info.node.args.args[0].arg if info.node.args.args else None
+    found = set()
+    for node in ast.walk(info.node):
+        if isinstance(node, ast.Return):
+            value = node.value
+            if not isinstance(value, ast.Call):
+                return None
+            if cls_param is not None and isinstance(value.func, ast.Name) and value.func.id == first:
+                found.add(cls_param)
+                continue
+            made = resolve_static(value.func, info, set())
+            if not (isinstance(made, type) and is_user_class(made)):
+                return None
+            found.add(made)
+    return found.pop() if len(found) == 1 else None
+
+
 def use(cls):
     """Note that compiled code reads and writes objects of ``cls`` as records."""
     register(cls)

@@ -79,10 +79,10 @@ class _PrimalRewriter(ast.NodeTransformer):
 
     visit_Assign = visit_AugAssign = visit_AnnAssign = visit_Expr = _checked
 
-    def _primal_call(self, func, receiver, node, site):
+    def _primal_call(self, func, receiver, node, site, owner=None):
         """A call of the user function ``func``'s primal (probed when profiling); ``receiver`` is the
-        tree of a method's object (None for a plain call)."""
-        key = self.code.program.key_of(func)
+        tree of a method's object (None for a plain call), ``owner`` its class."""
+        key = self.code.program.key_of(func, owner)
         args = ([receiver] if receiver is not None else []) + [self.visit(a) for a in node.args]
         kws = {k.arg: self.visit(k.value) for k in node.keywords}
         call_args = [args[v] if kind == "pos" else kws[v] if kind == "kw" else
@@ -98,7 +98,7 @@ class _PrimalRewriter(ast.NodeTransformer):
         """A method call, a property read or an object's construction, as the normaliser lowered it."""
         kind, func, cls, site = how
         if kind == "property":
-            return self._primal_call(func, self.visit(node.value), ast.Call(node, [], []), site)
+            return self._primal_call(func, self.visit(node.value), ast.Call(node, [], []), site, cls)
         if kind in ("method", "classmethod", "super"):
             if kind == "method":
                 receiver = self.visit(node.func.value)
@@ -106,13 +106,13 @@ class _PrimalRewriter(ast.NodeTransformer):
                 receiver = ast.Name(self.code.params[0], ast.Load())
             else:
                 receiver = ast.parse(self.code.norm.class_ref(cls), mode="eval").body
-            return self._primal_call(func, receiver, node, site)
+            return self._primal_call(func, receiver, node, site, cls)
         if kind == "static":
-            return self._primal_call(func, None, node, site)
+            return self._primal_call(func, None, node, site, cls)
         # construct: a bare object, then its __init__'s primal; the object is the value:
         # _rt.built(new object, where it goes among the arguments, init's primal, its other arguments)
         new = ast.parse(f"_rt.new_object({self.code.norm.class_ref(cls)})", mode="eval").body
-        init = self._primal_call(func, ast.Name("_obj", ast.Load()), node, site)
+        init = self._primal_call(func, ast.Name("_obj", ast.Load()), node, site, cls)
         args = list(init.args)
         k = next(i for i, a in enumerate(args) if isinstance(a, ast.Name) and a.id == "_obj")
         del args[k]

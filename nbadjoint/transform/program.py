@@ -59,6 +59,7 @@ class Program:
         self.class_hints: dict = {}        # key -> {parameter: the class of the objects callers pass}
         self.method_class: dict = {}       # key of a method -> the class it was reached through
         self.method_names: dict = {}       # id(function) -> its name as a method ("Model.step")
+        self.class_params: dict = {}       # id(classmethod's function) -> the class its `cls` is
         self.root_key = self._discover_and_lower(root)
         self.root_name = self.functions[self.root_key].info.name
         self.loop_sites = loop_sites(self)
@@ -76,8 +77,9 @@ class Program:
         self._state = self._function_state()
 
     # -- discovery --------------------------------------------------------------------------------
-    def key_of(self, func) -> str:
-        return self._keys[id(func)]
+    def key_of(self, func, owner=None) -> str:
+        """The key of a function of the tree (a method: as compiled for objects of ``owner``)."""
+        return self._keys[_identity(func, owner)]
 
     def knows(self, func) -> bool:
         """``func`` is a function of the call tree (a call only inside a ``print`` or an f-string,
@@ -94,19 +96,20 @@ class Program:
             n += 1
         return key
 
-    def callee_key(self, func, caller_info: FunctionInfo, node) -> str:
+    def callee_key(self, func, caller_info: FunctionInfo, node, owner=None) -> str:
         """The key of a user function that the function being lowered calls. Discovery only: a
         function seen for the first time is registered (its source read and checked) and lowered
-        later, from the work list of `_discover_and_lower`, never from inside its caller."""
-        key = self._keys.get(id(func))
+        later, from the work list of `_discover_and_lower`, never from inside its caller.  A method
+        called for objects of the class ``owner`` has a key per class (``self`` is one of them)."""
+        key = self._keys.get(_identity(func, owner))
         if key is None:
-            key = self._register(func)
+            key = self._register(func, owner)
         self._calls.setdefault(caller_info.key, []).append((key, caller_info, node))
         return key
 
-    def _register(self, func) -> str:
+    def _register(self, func, owner=None) -> str:
         key = self._new_key(func)
-        self._keys[id(func)] = key
+        self._keys[_identity(func, owner)] = key
         self._objects[key] = func
         info = load_function(func, key)
         if id(func) in self.method_names:
@@ -595,6 +598,12 @@ class Program:
         """`runner.run_adjoint` of this program (the profiler calls it as a method)."""
         return runner.run_adjoint(self, args, argnums, placement, recorder=recorder, kwargs=kwargs, seed=seed,
                                   loop_runs=loop_runs)
+
+
+def _identity(func, owner=None):
+    """What tells the functions of a tree apart: the function, and for a method the class of the
+    objects it is compiled for."""
+    return id(func) if owner is None else (id(func), id(owner))
 
 
 def _short(filename: str) -> str:
