@@ -297,3 +297,36 @@ def test_the_generated_code_reads_attributes_as_the_user_wrote_them():
     src = nba.adjoint_source(lorenz63_class.final_z)
     assert "self.x = self.x + self.dt * Lorenz63_rhs_primal(_c, self, self.x)" in src
     assert "_rt.getattr_b(" in src and "_rt.setattr_b(self_b, 'x')" in src
+
+
+@pytest.mark.parametrize("snapshots", [1, 3, {"ram": 2, "disk": 2}])
+def test_a_loop_of_method_calls_run_by_a_schedule_gives_the_same_bits(snapshots):
+    x0 = np.array([1.0, 1.0, 1.05])
+    f = lorenz63_class.final_z
+    (loop,) = nba.loops(f)
+    assert loop == "Lorenz63.integrate:20:for"
+    assert np.array_equal(nba.grad(f, placement={loop: snapshots})(x0), nba.grad(f)(x0))
+    u0 = U0.copy()
+    (heat_loop,) = nba.loops(heat_class.final_energy)
+    g = nba.grad(heat_class.final_energy, argnums=(0, 1), placement={heat_loop: snapshots})(0.5, u0)
+    g0 = nba.grad(heat_class.final_energy, argnums=(0, 1))(0.5, u0)
+    assert g[0] == g0[0] and np.array_equal(g[1], g0[1]) and np.array_equal(u0, U0)
+
+
+def test_a_class_based_model_is_profiled_and_its_suggestion_reruns():
+    prof = nba.profile(heat_class.final_energy, 0.5, U0)
+    report = prof.report()
+    assert "HeatSolver.run:50:HeatSolver.step" in report and "HeatSolver.run:49:for" in report
+    suggestion = prof.suggest(budget="8KB")
+    rerun = prof.rerun(suggestion.placement)
+    assert rerun.peak_bytes <= 8 * 1024
+    assert np.array_equal(rerun.grad[0] if isinstance(rerun.grad, tuple) else rerun.grad,
+                          prof.grad[0] if isinstance(prof.grad, tuple) else prof.grad)
+
+
+def test_a_pickled_pullback_of_a_class_based_model_gives_the_same_gradient():
+    import pickle
+    x0 = np.array([1.0, 1.0, 1.05])
+    out, pullback = nba.vjp(lorenz63_class.final_z, x0)
+    again = pickle.loads(pickle.dumps(pullback))
+    assert np.array_equal(again(1.0)[0], pullback(1.0)[0])

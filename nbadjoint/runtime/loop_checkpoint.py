@@ -25,11 +25,13 @@ import tempfile
 import time
 import weakref
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
 from .. import schedules
 from ..errors import AliasError
+from .objects import is_record
 from .tape import overlaps
 
 _ndarray = np.ndarray
@@ -280,8 +282,15 @@ class _Run:
         _, i, level = action
         values, _ = self.store[(i, level)]
         if level == schedules.DISK:
-            values = self._read(values)
-            moved = True                      # read from disk: a fresh copy already
+            on_disk = [isinstance(v, _OnDisk) for v in values]
+            values = self._read(values)       # arrays read from disk: fresh copies already
+            if not moved and self.copied:
+                # what the snapshot kept in memory (a list, an object the body writes into) is
+                # copied, so that the snapshot stays as it was for a later restore
+                written = {id(values[k]) for k in self.copied if not on_disk[k]}
+                memo = {}
+                values = tuple(memo.setdefault(id(v), _fresh(v)) if id(v) in written else v for v in values)
+            moved = True
         self.state = values if moved else self._copy_state(values)
 
     def _free(self, i, level):
@@ -387,11 +396,15 @@ def _fresh(value):
         return {k: _fresh(v) for k, v in value.items()}
     if isinstance(value, tuple):
         return tuple(_fresh(v) for v in value)
+    if is_record(value):        # an object: another of its class, with copies of its attributes
+        copied = object.__new__(value.__class__) if value.__class__ is not SimpleNamespace else SimpleNamespace()
+        copied.__dict__.update({k: _fresh(v) for k, v in value.__dict__.items()})
+        return copied
     return value
 
 
 def _copy_into(target, source):
-    """Put ``source``'s contents into ``target`` in place (an array, list or dict)."""
+    """Put ``source``'s contents into ``target`` in place (an array, list, dict or object)."""
     if isinstance(target, _ndarray):
         np.copyto(target, source)
     elif isinstance(target, list):
@@ -399,6 +412,9 @@ def _copy_into(target, source):
     elif isinstance(target, dict):
         target.clear()
         target.update(source)
+    elif is_record(target):
+        target.__dict__.clear()
+        target.__dict__.update(source.__dict__)
 
 
 def _parts(values):
@@ -413,6 +429,8 @@ def _parts(values):
                 yield from _parts(v)
         elif isinstance(v, dict):
             yield from _parts(tuple(v.values()))
+        elif is_record(v):
+            yield from _parts(tuple(v.__dict__.values()))
         elif v is not None:
             yield None, 8
 

@@ -534,9 +534,17 @@ def check_alias(written, other, message):
         raise AliasError(message)
 
 
-def check_entry_alias(container, other, message):
-    """Raise AliasError if writing into the arrays ``container`` holds would also change ``other``."""
-    if other is not None and _entry_overlaps(container, other, 0):
+def check_entry_alias(container, other, message, attributes=None):
+    """Raise AliasError if writing into the arrays ``container`` holds would also change ``other``
+    (with ``attributes``: the arrays an object holds in those attributes)."""
+    if other is None:
+        return
+    if attributes is not None and _is_record(container):
+        held = container.__dict__
+        if any(a in held and (overlaps(held[a], other) or _entry_overlaps(held[a], other, 1)) for a in attributes):
+            raise AliasError(message)
+        return
+    if _entry_overlaps(container, other, 0):
         raise AliasError(message)
 
 

@@ -41,6 +41,8 @@ class AliasChecker:
         self.sequences: set = set()     # objects that are lists or tuples built here
         self.mutated: set = set()       # parameters written in place (the caller's arrays)
         self.touched: set = set()       # parameters a write through another name may reach
+        self.entries: dict = {}         # touched parameter -> the attributes whose values are written
+                                        # (None: any entry may be)
         self.unsafe: set = set()        # (p, q): q (or a name that may share its memory) is read after
                                         # a write into parameter p, so their arguments must not overlap
         self.strict_mutated: set = set()  # ... by writes that happen whatever their type
@@ -56,6 +58,8 @@ class AliasChecker:
         self.checking = True
         self._pts_block(body, {p: frozenset({("param", p)}) for p in self.code.params})
         self.code.touched = frozenset(self.touched)
+        self.code.touched_entries = {p: (None if self.entries.get(p, None) is None else frozenset(self.entries[p]))
+                                     for p in self.touched}
         self.code.unsafe_pairs = frozenset(self.unsafe) | frozenset(
             (p, q) for p in self.mutated for q in self.mutated if p != q)
         ret = self.code.body[-1].value
@@ -154,6 +158,9 @@ class AliasChecker:
             return self._pts(e.a, env)
         if isinstance(e, ir.GetItem):
             base = self._pts(e.a, env)
+            for b in base:      # the container holds what is read from it (its contents may not be known:
+                                # an object a callee filled, a list a callee returned)
+                self.contents[b] = self.contents.get(b, frozenset()) | site
             return base | self._held(base) | site
         if isinstance(e, ir.Prim):
             if e.func in _VIEW_FUNCS and e.args:
@@ -169,9 +176,26 @@ class AliasChecker:
                 for k, atom in enumerate(e.args):
                     known[k] |= self._params_in(self._pts(atom, env))
                 self.code.call_params[id(s)] = (e.callee, known)
+            # a callee that writes into a container argument may store the other arguments in it
+            # (an object's __init__ keeps what it is given; `put(L, v)` appends v): from here on the
+            # container may hold them, and a write into one is a write into what it holds
+            stored = frozenset().union(*(self._pts(a, env) for a in e.args))
+            stored |= self._held_deep(stored)
+            for param, atom in zip(callee.params, e.args):
+                if isinstance(atom, ir.Name) and param in getattr(callee, "mutated", ()):
+                    for obj in self._pts(atom, env):
+                        self.contents[obj] = self.contents.get(obj, frozenset()) | (stored - {obj})
             for param, atom in zip(callee.params, e.args):
                 if param in callee.touched and isinstance(atom, ir.Name):
-                    self.touched.update(obj[1] for obj in env.get(atom.id, ()) if obj[0] == "param")
+                    entries = getattr(callee, "touched_entries", {}).get(param)
+                    for obj in env.get(atom.id, ()):
+                        if obj[0] == "param":
+                            exact = env.get(atom.id, frozenset()) == frozenset({obj})
+                            if entries is not None and exact:
+                                for attribute in entries:
+                                    self._touch(obj[1], attribute)
+                            else:
+                                self._touch(obj[1])
                     self._check_entries(s, callee, param, atom.id, env)
                 if param in getattr(callee, "mutated", ()):
                     if not isinstance(atom, ir.Name):
@@ -230,14 +254,15 @@ class AliasChecker:
             return
         checks = self.code.entry_checks.setdefault(id(s), [])
         info, fname = self.code.info, callee.info.name
+        entries = getattr(callee, "touched_entries", {}).get(param)
         what = f"{fname}() writes into the arrays held in `{name}` (its parameter `{param}`)"
         for p in sorted(self._params_in(held)):
             ref = p if p not in self.code.assigned_strict else self.code.entry_ref(p)
-            self.touched.add(p)
+            self._touch(p)
             err = info.error(f"{what}, and one of them is the argument `{p}` of {self.code.info.name}(): "
                              "nbadjoint does not write into its caller's arrays through another name",
                              lineno=s.line, hint=f"put a copy in `{name}`, e.g. {p}.copy()")
-            checks.append((name, ref, str(err)))
+            checks.append((name, ref, str(err), entries))
         for other in sorted(self.live_after.get(id(s), ())):
             if other in (name, s.target) or other not in self.user_names:
                 continue
@@ -247,7 +272,7 @@ class AliasChecker:
                 err = info.error(f"{what}, and one of them is `{other}` (or shares its memory), which is used "
                                  "afterwards; the adjoint would miss that dependence",
                                  lineno=s.line, hint=f"put a copy in `{name}`, e.g. {other}.copy()")
-                checks.append((name, other, str(err)))
+                checks.append((name, other, str(err), entries))
         if not checks:
             del self.code.entry_checks[id(s)]
 
@@ -261,6 +286,17 @@ class AliasChecker:
                 hint=f"pass a local copy, e.g. {name.lower()}_local = {name}.copy()")
         return self.code.info.error(f"{callee.info.name}() writes into its parameter `{param}`: "
                                     "pass it a variable, not an expression", lineno=s.line)
+
+    def _touch(self, param, attribute=None):
+        """``param`` is touched: a write may reach what it holds (at ``attribute``, or anywhere)."""
+        if param not in self.touched:
+            self.touched.add(param)
+            self.entries[param] = set() if attribute is not None else None
+        if self.entries.get(param) is not None:
+            if attribute is None:
+                self.entries[param] = None
+            else:
+                self.entries[param].add(attribute)
 
     def _check_write(self, s, target, env, deferred=None):
         if not self.checking:
@@ -296,7 +332,13 @@ class AliasChecker:
             if not deferred:
                 self.strict_mutated.add(target)
         else:
-            self.touched.update(obj[1] for obj in objs if obj[0] == "param")
+            entry = getattr(s, "entry", ())
+            for obj in objs:
+                if obj[0] == "param":
+                    # a write into the value an attribute of the parameter holds (self.u += ...)
+                    # reaches that attribute's value only; any other write may reach any entry
+                    known = entry and entry[0] == obj[1] and objs_of(entry[0]) == {obj}
+                    self._touch(obj[1], entry[1] if known else None)
             for obj in sorted(objs, key=repr):
                 if obj[0] == "param" and not (obj[1] in exclude and objs_of(obj[1]) == {obj}):
                     p = obj[1]

@@ -152,6 +152,7 @@ class SetItem(Stmt):
     value: Atom
     aug: bool = False             # the in-place half of `x op= v` (x is an array)
     exclude: tuple = ()           # names this write cannot surprise (rewritten right after)
+    entry: tuple = ()             # (name, attribute): the write goes into what `name.attribute` holds
 
 
 @dataclass

@@ -15,6 +15,7 @@ import types
 from ..errors import TransformError
 from . import ir
 from .draws import DRAW_METHODS
+from .rules import METHOD_FUNCS
 from .normalize_expr import _HINTS, _ITERATOR_HINTS, _MUTATING_METHODS, ExprLowering, _generator_as_list
 from .normalize_objects import ObjectLowering
 from .parse import _NOT_FOUND, FunctionInfo, is_user_function, resolve_static
@@ -286,7 +287,7 @@ class Normalizer(ExprLowering, ObjectLowering):
                 return False
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.locals \
                     and not any(k.arg == "out" for k in value.keywords) and func.attr not in DRAW_METHODS \
-                    and self.receiver_class(func.value) is None:
+                    and self.receiver_class(func.value) is None and func.attr in METHOD_FUNCS:
                 raise self.err(f"the method call `.{func.attr}(...)` used as a statement is not supported "
                                "(it would change an object in place)", s,
                                hint="write the result to a new variable instead")
@@ -363,7 +364,7 @@ class Normalizer(ExprLowering, ObjectLowering):
                 # (so the adjoint of the object's entry is that of the array written)
                 held = self._as_name(self.expr(base, out), out, line)
                 out.append(ir.SetItem(held.id, self.index(target.slice, out), value, line=line,
-                                      exclude=(base.value.id,)))
+                                      exclude=(base.value.id,), entry=(base.value.id, base.attr)))
                 self.assign_attribute(base, held, out, line)
                 return
             if not isinstance(base, ast.Name):
@@ -428,7 +429,9 @@ class Normalizer(ExprLowering, ObjectLowering):
                              [ir.Assign(new, ir.BinOp(type(s.op), old, rhs), line=line),
                               self._in_place_cast_check(old.id, new, s, line),
                               ir.SetItem(old.id, ir.Index("...", [], "Ellipsis"), ir.Name(new), line=line, aug=True,
-                                         exclude=(s.target.value.id,) if isinstance(s.target.value, ast.Name) else ())],
+                                         exclude=(s.target.value.id,) if isinstance(s.target.value, ast.Name) else (),
+                                         entry=(s.target.value.id, s.target.attr)
+                                         if isinstance(s.target.value, ast.Name) else ())],
                              [ir.Assign(old.id, ir.BinOp(type(s.op), old, rhs), line=line, aug_rebind=True)],
                              line=line))
             target = ast.copy_location(ast.Attribute(s.target.value, s.target.attr, ast.Store()), s.target)
@@ -449,6 +452,7 @@ class Normalizer(ExprLowering, ObjectLowering):
                 for st in ir.walk(out[start:]):
                     if isinstance(st, ir.SetItem) and st.target == held.id:
                         st.exclude = tuple(st.exclude) + (s.target.value.value.id,)     # (stored back after)
+                        st.entry = (s.target.value.value.id, s.target.value.attr)
             finally:
                 self.locals.discard(held.id)
                 self.user_names.discard(held.id)

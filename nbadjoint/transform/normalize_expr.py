@@ -11,6 +11,7 @@ import types
 
 import numpy as np
 
+from ..errors import TransformError
 from ..runtime import vjp as _vjp
 from . import draws, ir, objects, rules
 from .templates import clone
@@ -289,7 +290,12 @@ class ExprLowering:
                                                 or self._method_of_global_data(func)):
             method = func.attr
             if method in draws.DRAW_METHODS and method not in rules.METHOD_FUNCS:     # rng.normal(...)
-                return draws.lower(self, None, node, out)
+                try:
+                    return draws.lower(self, None, node, out)
+                except TransformError as exc:
+                    if isinstance(func.value, ast.Name) and func.value.id in self.params:
+                        exc.unknown_class = True     # (a parameter: it may be an object, known from the arguments)
+                    raise
             target = self.expr(func.value, out)
             if method == "append":
                 raise self.err("`.append()` is only supported as a statement on a local list", node)

@@ -25,7 +25,11 @@ class ObjectLowering:
         and the locals only ever bound to objects the function builds (``m = Model(...)``)."""
         hints = self.program.class_hints.get(self.info.key, {})
         stores: dict = {}
+        loops_over, pending = [], []
         for n in ast.walk(node):
+            if isinstance(n, ast.For) and isinstance(n.target, ast.Name) and isinstance(n.iter, ast.Name):
+                loops_over.append((n.target.id, n.iter.id))
+                continue
             if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
                     and isinstance(n.value, ast.Call):
                 made = resolve_static(n.value.func, self.info, self.locals)
@@ -36,6 +40,9 @@ class ObjectLowering:
                 if returned is not None:
                     stores.setdefault(n.targets[0].id, set()).add(returned)
                     self.guarded_names.add(n.targets[0].id)
+                    continue
+                if made is _NOT_FOUND and isinstance(n.value.func, ast.Attribute):
+                    pending.append((n.targets[0].id, n.value.func))     # m = m.evolve(k): decided below
                     continue
             for t in (n.targets if isinstance(n, ast.Assign) else
                       [n.target] if isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.comprehension))
@@ -59,10 +66,24 @@ class ObjectLowering:
                 entries.setdefault(n.func.value.id, set()).add(self._built_class(n.args[0]))
         self.entry_classes = {name: next(iter(c)) for name, c in entries.items()
                               if len(c) == 1 and None not in c and name not in self.params}
-        known = {p: c for p, c in hints.items() if c is not None and p in self.params and p not in stores}
-        for name, classes in stores.items():
-            if name not in self.params and len(classes) == 1 and None not in classes:
-                known[name] = next(iter(classes))
+        for target, over in loops_over:     # for m in models: each m an object of the entries' class
+            stores.setdefault(target, set()).add(self.entry_classes.get(over))
+            self.guarded_names.add(target)
+        def decide():
+            known = {p: c for p, c in hints.items() if c is not None and p in self.params and p not in stores}
+            for name, classes in stores.items():
+                if name not in self.params and len(classes) == 1 and None not in classes:
+                    known[name] = next(iter(classes))
+            return known
+        known = decide()
+        if pending:         # a method returning an object (`return self`, `return Model(...)`)
+            for name, func in pending:
+                owner = known.get(func.value.id) if isinstance(func.value, ast.Name) else None
+                kind, method = objects.lookup(owner, func.attr) if owner is not None else (None, None)
+                returned = objects.returned_class(method, owner) if kind == "method" else None
+                stores.setdefault(name, set()).add(returned)
+                self.guarded_names.add(name)
+            known = decide()
         return known
 
     def _built_class(self, node):
@@ -245,7 +266,11 @@ class ObjectLowering:
             value = self.user_call(callee, node, out, receiver=receiver, owner=cls)
             self.object_calls[_position(node)] = ("method", callee, cls, self.sites[-1][0])
             entry = func.value
-            if isinstance(entry, ast.Subscript) and isinstance(entry.value, ast.Name) and entry.value.id in self.locals:
+            if self._attribute_of_object(entry):
+                # self.grid.refine(): the component, which the method may change, is stored back
+                out[-1].exclude = (entry.value.id,)
+                self.assign_attribute(entry, receiver, out, line)
+            elif isinstance(entry, ast.Subscript) and isinstance(entry.value, ast.Name) and entry.value.id in self.locals:
                 # models[k].step(): the object, which the method may change, is stored back into
                 # the list (so the list's adjoint follows the change)
                 out[-1].exclude = (entry.value.id,)

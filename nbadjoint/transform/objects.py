@@ -80,8 +80,12 @@ def record_problem(cls) -> str | None:
     for base in cls.__mro__[1:-1]:
         if base.__module__.split(".")[0] in ("numpy", "builtins", "collections") and base is not object:
             return f"it derives from {base.__module__}.{base.__qualname__}"
+    frozen = dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen
     for hook in _ATTRIBUTE_HOOKS:
-        if _lookup_raw(cls, hook) is not getattr(object, hook, None):
+        found = _lookup_raw(cls, hook)
+        if frozen and hook in ("__setattr__", "__delattr__") and hook in vars(cls) and not is_user_function(found):
+            continue            # a frozen dataclass's own (attributes are set once, by its construction)
+        if found is not getattr(object, hook, None):
             return f"it defines {hook}"
     if "__slots__" in vars(cls) and "__dict__" not in getattr(cls, "__slots__", ()):
         return "it uses __slots__"
@@ -142,8 +146,8 @@ def constructor(cls):
 def defining_class(cls, func):
     """The class in ``cls``'s MRO whose namespace holds ``func`` (for ``super()``)."""
     for klass in cls.__mro__:
-        if func in vars(klass).values() or any(
-                isinstance(v, (staticmethod, classmethod)) and v.__func__ is func for v in vars(klass).values()):
+        if any(v is func or isinstance(v, (staticmethod, classmethod)) and v.__func__ is func
+               or isinstance(v, property) and v.fget is func for v in vars(klass).values()):
             return klass
     return cls
 
@@ -179,9 +183,10 @@ def attribute_classes(cls) -> dict:
     return {k: v for k, v in found.items() if k not in other}
 
 
-def returned_class(func):
+def returned_class(func, self_class=None):
     """The class of the objects ``func`` returns when every ``return`` of it builds one of one user
-    class (``return cls(...)`` in a classmethod: the class it is called on), else None."""
+    class (``return cls(...)`` in a classmethod: the class it is called on; ``return self`` in a
+    method of objects of ``self_class``), else None."""
     cls_param = None
     owner = getattr(func, "__self__", None)
     if isinstance(owner, type):             # a classmethod bound to its class
@@ -198,6 +203,9 @@ def returned_class(func):
     for node in ast.walk(info.node):
         if isinstance(node, ast.Return):
             value = node.value
+            if self_class is not None and isinstance(value, ast.Name) and value.id == first:
+                found.add(self_class)
+                continue
             if not isinstance(value, ast.Call):
                 return None
             if cls_param is not None and isinstance(value.func, ast.Name) and value.func.id == first:

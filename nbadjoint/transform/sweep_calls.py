@@ -40,8 +40,12 @@ class CallSweeps:
         save_gens = self._save_generators(gens, gen_names, gen_refusal)
         for _, name in mutated:
             self._emit_alias_checks(f, s, name)
-        for name, other, message in code.entry_checks.get(id(s), ()):
-            f.append(S("_rt.check_entry_alias({n}, {o}, {m})", n=name, o=ir.src_node(other), m=_const(message)))
+        for name, other, message, entries in code.entry_checks.get(id(s), ()):
+            if entries is None:
+                f.append(S("_rt.check_entry_alias({n}, {o}, {m})", n=name, o=ir.src_node(other), m=_const(message)))
+            else:       # the callee writes into the values of these attributes only
+                f.append(S("_rt.check_entry_alias({n}, {o}, {m}, {e})", n=name, o=ir.src_node(other),
+                           m=_const(message), e=ast.Tuple([_const(a) for a in sorted(entries)], ast.Load())))
         self._emit_overlap_checks(f, s, callee, mutated)
         if not self_arg and not mutated and self._result_unused(s, state):
             return self._emit_unused_call(s, state, f, b, pushes, out, call(primal, atoms))

@@ -199,7 +199,7 @@ class LoopSweeps:
                 others += checks
         for sid, checks in code.entry_checks.items():
             if sid in inside:
-                others += [(other, message) for _, other, message in checks]
+                others += [(other, message) for _, other, message, _ in checks]
         written = [p for p in body.params[1:] if p in body.copied_params]
         out, done = [], set()
         for other, message in others:

@@ -495,6 +495,7 @@ class SweepBuilder(LoopSweeps, CallSweeps):
         # in the specialised body, a number written into a list of numbers needs no shape marker
         scalar_write = contributes and self.spec and self.code.shapes.types.get(s.target) in shapes._SEQUENCES \
             and self.code.shapes.rank0(s.value)
+        scalar_write = scalar_write or (contributes and bool(attr))     # (an attribute holds the value as it is)
         if contributes and not scalar_write:
             marker = self.tmp("_m")
             f.append(S("_push(_rt.write_shape({t}, {v}))", t=s.target, v=ir.node(s.value)))

@@ -927,3 +927,56 @@ def element_writes(r):
 
 
 FAMILIES["element_writes"] = element_writes
+
+
+def objects(r):
+    """Models as classes: state in attributes replaced or written in place (whole, slices, entries,
+    `+=`), a subclass overriding the right-hand side and calling super().__init__, a property, a
+    class constant, a diagnostic list, an object passed to a function, objects in a list, and a
+    name still holding the state array while the object changes it."""
+    in_place = r.flip()
+    copy_in = fresh_copy(r, "u") if in_place or r.flip() else "u"
+    lines = ["class Base:", f"    coef = {coef(r)}", "", "    def __init__(self, u, k):", f"        self.u = {copy_in}",
+             "        self.k = k", "        self.t = 0.0", "        self.log = []", "",
+             "    def rhs(self, v):", f"        return -self.k * {bounded(r, 'v')}", "",
+             "    @property", "    def energy(self):", f"        return {cost(r, ['self.u'])}", "",
+             "    def step(self, dt):"]
+    if in_place:
+        lines.append(r.choice(["        self.u += dt * self.rhs(self.u)",
+                               "        self.u[1:] = self.u[1:] + dt * self.rhs(self.u[1:])",
+                               "        self.u[0] = self.u[0] * 0.9 + dt * self.k",
+                               "        self.u[:] = self.u + dt * self.rhs(self.u) * self.coef"]))
+    else:
+        lines.append(r.choice(["        self.u = self.u + dt * self.rhs(self.u)",
+                               "        self.u = np.concatenate([self.u[:1], self.u[1:] * (1.0 - dt * self.k)])"]))
+    lines += [r.choice(["        self.t += dt", "        self.t = self.t + dt"])]
+    if r.flip():
+        lines.append("        self.log.append(float(self.u[0]))")
+    lines += ["", "", "class Sub(Base):", "    def __init__(self, u, k, c):", "        super().__init__(u, k)",
+              "        self.c = c", "", "    def rhs(self, v):",
+              f"        return -self.k * {bounded(r, 'v')} + self.c * self.coef", "", "",
+              "def advance(model, n, dt):", "    for _ in range(n):", "        model.step(dt)",
+              "    return model.energy", "", ""]
+    main = ["def main(x, s):"]
+    cls = r.choice(["Base(x, s)", "Sub(x, s, 0.2)", "Sub(x * 0.5, s, s)"])
+    main.append(f"    m = {cls}")
+    keep = r.flip(1, 3)
+    if keep:
+        main.append("    held = m.u")
+    form = r.choice(["advance", "steps", "list"])
+    if form == "advance":
+        main.append(f"    e = advance(m, {r.int(1, 3)}, 0.1)")
+    elif form == "steps":
+        main += ["    m.step(0.1)", "    m.step(0.05)", "    e = m.energy"]
+    else:
+        main += ["    models = [m, Base(x * s, 0.3)]", "    e = 0.0", "    for mm in models:",
+                 "        mm.step(0.1)", "        e = e + mm.energy"]
+    main += debug_lines(r, 1, "e")
+    terms = ["e", cost(r, ["m.u"], ["m.t * s"])]
+    if keep:
+        terms.append("np.sum(held * held)")
+    main.append(f"    return {' + '.join(terms)}")
+    return Program("objects", module(r, lines + main, array_args(r)), autograd=not in_place)
+
+
+FAMILIES["objects"] = objects
