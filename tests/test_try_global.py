@@ -61,6 +61,16 @@ def clipped_steps(u0, k, dt, nsteps):
     return np.sum(u ** 2)
 
 
+def guarded_run(u0, k, dt, nsteps):
+    try:
+        u = u0
+        for n in range(nsteps):
+            u = euler_step(u, dt, k)
+    except FloatingPointError:
+        return -1.0
+    return np.sum(u ** 2)
+
+
 def timed_diffusion(u0, kappa, nsteps):
     t0 = time.perf_counter()
     u = u0
@@ -226,6 +236,19 @@ def test_a_loop_holding_a_try_keeps_snapshots_and_its_taken_handler_is_an_error(
         np.testing.assert_allclose(snap[1], every[1], rtol=1e-13)
         refused_at_try(clipped_steps, (np.array([0.3, -0.5, 40.0]), 0.7, 0.5, 40), placement, "try:")
     check_both(clipped_steps, (u0, 0.7, 0.05, 20), (0, 1), rtol=1e-6, atol=1e-9)
+
+
+def test_a_try_around_a_loop_keeping_snapshots():
+    u0 = np.array([0.3, -0.5, 0.8])
+    loop = f"guarded_run:{source_line(guarded_run, 'for n in')}:for"
+    every = nba.grad(guarded_run, argnums=(0, 1))(u0, 0.7, 0.05, 20)
+    check_both(guarded_run, (u0, 0.7, 0.05, 20), (0, 1), rtol=1e-6, atol=1e-9)
+    for placement in ({loop: 3}, {loop: 2, **all_split(guarded_run)}):
+        snap = nba.grad(guarded_run, argnums=(0, 1), placement=placement)(u0, 0.7, 0.05, 20)
+        np.testing.assert_allclose(snap[0], every[0], rtol=1e-13)
+        np.testing.assert_allclose(snap[1], every[1], rtol=1e-13)
+        err = refused_at_try(guarded_run, (np.array([0.3, -0.5, 40.0]), 0.7, 0.5, 40), placement, "try:")
+        assert "except FloatingPointError" in str(err)
 
 
 def test_a_profile_of_a_model_with_try_blocks_runs_and_refuses_a_taken_handler():
