@@ -14,15 +14,16 @@ def uses_with(x):
 
 
 def uses_try(x):
-    try:  # ERR: `try` blocks are not supported
-        y = x * 2.0
-    except ValueError:
+    try:  # ERR: handlers are not differentiated
+        y = x / 0.0
+    except ZeroDivisionError:
         y = x
     return y
 
 
 def uses_global(x):
-    global STATE  # ERR: `global` statements are not supported
+    global STATE
+    STATE = x  # ERR: assigning to `STATE`, declared `global`
     return x
 
 
@@ -96,7 +97,7 @@ def boolop_on_active(x):
 
 def attribute_write(x):
     a = np.zeros(3)
-    a.shape = (3, 1)  # ERR: assigning to attributes is not supported
+    a.shape = (3, 1)  # ERR: writing the attribute `.shape` of `a`
     return x
 
 

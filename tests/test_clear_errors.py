@@ -64,12 +64,9 @@ MODEL_FILE = textwrap.dedent("""\
         return {}["missing"]
 
 
-    def uses_try(u):
-        try:
-            v = u * 2.0
-        finally:
-            pass
-        return np.sum(v)
+    def uses_import(u):
+        import math
+        return np.sum(u) * math.pi
 
 
     def default_args():
@@ -127,8 +124,8 @@ def magic(ip, line, body=MODEL_CELL):
 # -- item 1: an error fails the cell and leaves no stale -o result -----------------------------------
 
 BROKEN_CELLS = {
-    "transform error": (MODEL_CELL.replace("    return u - dt", "    try:\n        pass\n    finally:\n"
-                                           "        pass\n    return u - dt"), TransformError),
+    "transform error": (MODEL_CELL.replace("    return u - dt", "    import math\n    return u - dt"),
+                        TransformError),
     "syntax error": (MODEL_CELL.replace("np.linspace(0.0, 1.0, 20)", "np.linspace(0.0, 1.0, 20"),
                      UsageError),
     "exception in the definitions": (MODEL_CELL.replace("x0 = np.linspace(0.0, 1.0, 20)", "x0 = 1 / 0"),
@@ -153,8 +150,7 @@ def test_nbclient_stops_at_a_failing_profile_cell():
     nbclient = pytest.importorskip("nbclient")
     from nbclient.exceptions import CellExecutionError
 
-    broken = MODEL_CELL.replace("    return u - dt", "    try:\n        pass\n    finally:\n        pass\n"
-                                "    return u - dt")
+    broken = MODEL_CELL.replace("    return u - dt", "    import math\n    return u - dt")
     cells = ["import numpy as np\n%load_ext nbadjoint",
              "%%adjoint_profile -o prof --no-widget\n" + broken,
              "reached = True"]
@@ -167,7 +163,7 @@ def test_nbclient_stops_at_a_failing_profile_cell():
     (error,) = [o for o in notebook.cells[1].outputs if o["output_type"] == "error"]
     assert error["ename"] == "TransformError"
     assert error["traceback"] == [error["traceback"][0]]   # the message only, no traceback
-    assert "`try` blocks are not supported" in error["traceback"][0]
+    assert "imports are not supported" in error["traceback"][0]
 
 
 # -- item 2: what the magics were given is not a function ---------------------------------------------
@@ -315,7 +311,7 @@ def test_cli_usage_errors_exit_2_with_one_line_before_running(module_file, optio
 def test_cli_missing_file_function_and_transform_error(module_file, tmp_path):
     for target, words in ((f"{tmp_path / 'absent.py'}:model", "no such file"),
                           (f"{module_file}:absent", "has no function 'absent'"),
-                          (f"{module_file}:uses_try", "`try` blocks are not supported")):
+                          (f"{module_file}:uses_import", "imports are not supported")):
         out = cli("profile", target, "--args", "np.ones(3)")
         assert out.returncode == 2, out.stderr
         assert words in out.stderr and "Traceback" not in out.stderr

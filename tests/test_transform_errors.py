@@ -117,8 +117,6 @@ def iterates_map(x):
 
 
 @pytest.mark.parametrize("fn, construct, line_text, advice", [
-    (builds_an_object, "constructing `Layer` objects is not supported", "layer = Layer(0.5)",
-     "module-level functions that take the object's data"),
     (passes_a_function, "calling the local variable `f` is not supported", "return f(x)",
      "call the function `f` holds by its own name"),
     (prod_of_generator, "generator expressions are not supported", "np.array(t * 2.0 for t in x)",
@@ -142,3 +140,8 @@ def test_refusal_names_the_construct_the_line_and_what_to_do(fn, construct, line
     assert info.value.lineno == source_line(fn if fn is not passes_a_function else apply, line_text)
 
 
+
+
+def test_an_object_built_in_the_function_is_differentiated_not_refused():
+    x = np.array([1.0, -2.0, 0.5])
+    assert np.array_equal(nba.grad(builds_an_object)(x), np.full(3, 0.5))

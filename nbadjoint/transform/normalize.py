@@ -18,17 +18,18 @@ from .draws import DRAW_METHODS
 from .rules import METHOD_FUNCS
 from .normalize_expr import _HINTS, _ITERATOR_HINTS, _MUTATING_METHODS, ExprLowering, _generator_as_list
 from .normalize_objects import ObjectLowering
+from .normalize_try import TryLowering, _refuse_global_writes
 from .parse import _NOT_FOUND, FunctionInfo, is_user_function, resolve_static
 
 _AUG_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult, ast.FloorDiv, ast.Mod)
 _UNSUPPORTED_STMT = {
-    ast.AsyncWith: "`async with` blocks", ast.Try: "`try` blocks",
-    ast.Global: "`global` statements", ast.Nonlocal: "`nonlocal` statements", ast.FunctionDef: "nested function definitions",
+    ast.AsyncWith: "`async with` blocks",
+    ast.Nonlocal: "`nonlocal` statements", ast.FunctionDef: "nested function definitions",
     ast.AsyncFunctionDef: "nested function definitions", ast.ClassDef: "class definitions", ast.Import: "imports",
     ast.ImportFrom: "imports", ast.Delete: "`del` statements", ast.AsyncFor: "`async for` loops",
 }
 if hasattr(ast, "TryStar"):
-    _UNSUPPORTED_STMT[ast.TryStar] = "`try` blocks"
+    _UNSUPPORTED_STMT[ast.TryStar] = "`try ... except*` blocks (exception groups)"
 if hasattr(ast, "Match"):
     _UNSUPPORTED_STMT[ast.Match] = "`match` statements"
 
@@ -79,7 +80,7 @@ class _Flags:
         self.brk, self.cnt, self.ret = brk, cnt, ret
 
 
-class Normalizer(ExprLowering, ObjectLowering):
+class Normalizer(ExprLowering, ObjectLowering, TryLowering):
     def __init__(self, info: FunctionInfo, program):
         self.info = info
         self.program = program          # resolves user callees: program.callee_key(func) -> key
@@ -95,6 +96,7 @@ class Normalizer(ExprLowering, ObjectLowering):
         self.maybe_lists = _list_names(node)   # names `+=` / `*=` may find holding a list
         self.late: dict = {}            # position of a refused statement or call -> its LateRefusal's reference
         self.late_refusals: dict = {}   # ... -> the refusal
+        self.try_regions: list = []     # TryRegion of each `try` block lowered (the runner reads them)
         # local functions of one expression (`f = lambda t: ...`, `def rhs(u): return -k * u`),
         # only ever called by name: each call is lowered as the expression, its parameters bound
         # to the call's arguments (the free names are read where the call stands, as Python's
@@ -102,6 +104,7 @@ class Normalizer(ExprLowering, ObjectLowering):
         self.local_functions = local_functions(node, self.params)
         self.inline_env: list = []      # the parameters of the local functions being lowered
         self._refuse_reserved_names(node)
+        _refuse_global_writes(info, node)
         self.guarded_names: set = set()  # ... taken from what a factory returns: checked where used
         self.classes = self._known_classes(node)     # name -> class of the object it holds (objects.py)
         self.object_calls: dict = {}    # position of a method call, property read or construction ->
@@ -200,8 +203,10 @@ class Normalizer(ExprLowering, ObjectLowering):
         for kind, what in _UNSUPPORTED_STMT.items():
             if isinstance(s, kind):
                 raise self.err(f"{what} are not supported", s, hint=_HINTS.get(kind))
-        if isinstance(s, ast.Pass):
-            return False
+        if isinstance(s, (ast.Pass, ast.Global)):
+            return False        # (a name declared global is only read: see _refuse_global_writes)
+        if isinstance(s, ast.Try):
+            return self.try_stmt(s, out, flags)
         if isinstance(s, ast.Expr):
             return self.expr_stmt(s, out)
         if isinstance(s, ast.Assign):
@@ -360,13 +365,7 @@ class Normalizer(ExprLowering, ObjectLowering):
         elif isinstance(target, ast.Subscript):
             base = target.value
             if self._attribute_of_object(base):
-                # obj.attr[index] = value: the array the attribute holds, written, and stored back
-                # (so the adjoint of the object's entry is that of the array written)
-                held = self._as_name(self.expr(base, out), out, line)
-                out.append(ir.SetItem(held.id, self.index(target.slice, out), value, line=line,
-                                      exclude=(base.value.id,), entry=(base.value.id, base.attr)))
-                self.assign_attribute(base, held, out, line)
-                return
+                return self.assign_attribute_entry(target, value, out, line)
             if not isinstance(base, ast.Name):
                 raise self.err("only `name[index] = value` writes are supported", target,
                                hint="assign the inner object to a variable first")
@@ -418,46 +417,9 @@ class Normalizer(ExprLowering, ObjectLowering):
             out.append(ir.If(ir.Name(is_array), in_place, rebind, line=line))
             return False
         if isinstance(s.target, ast.Attribute):
-            # obj.attr op= v: the attribute read, updated (in place for an array, which other names
-            # holding it see, as in Python) and stored back
-            rhs = self.expr(s.value, out)
-            old = self._as_name(self.expr(s.target, out), out, line)
-            entry_is_array = self.tmp()
-            new = self.tmp()
-            out.append(ir.Assign(entry_is_array, ir.Opaque(f"{old.id}.__class__ is np.ndarray", [old.id]), line=line))
-            out.append(ir.If(ir.Name(entry_is_array),
-                             [ir.Assign(new, ir.BinOp(type(s.op), old, rhs), line=line),
-                              self._in_place_cast_check(old.id, new, s, line),
-                              ir.SetItem(old.id, ir.Index("...", [], "Ellipsis"), ir.Name(new), line=line, aug=True,
-                                         exclude=(s.target.value.id,) if isinstance(s.target.value, ast.Name) else (),
-                                         entry=(s.target.value.id, s.target.attr)
-                                         if isinstance(s.target.value, ast.Name) else ())],
-                             [ir.Assign(old.id, ir.BinOp(type(s.op), old, rhs), line=line, aug_rebind=True)],
-                             line=line))
-            target = ast.copy_location(ast.Attribute(s.target.value, s.target.attr, ast.Store()), s.target)
-            self.assign_to(target, old, out, line)
-            return False
+            return self.aug_attribute(s, out)
         if isinstance(s.target, ast.Subscript) and self._attribute_of_object(s.target.value):
-            # obj.attr[index] op= value: on the array the attribute holds, which is stored back
-            held = self._as_name(self.expr(s.target.value, out), out, line)
-            self.user_names.add(held.id)
-            self.locals.add(held.id)
-            try:
-                inner = ast.AugAssign(ast.Subscript(ast.Name(held.id, ast.Load()), s.target.slice, ast.Store()),
-                                      s.op, s.value)
-                ast.copy_location(inner, s)
-                ast.copy_location(inner.target, s.target)
-                start = len(out)
-                self.aug_assign(inner, out)
-                for st in ir.walk(out[start:]):
-                    if isinstance(st, ir.SetItem) and st.target == held.id:
-                        st.exclude = tuple(st.exclude) + (s.target.value.value.id,)     # (stored back after)
-                        st.entry = (s.target.value.value.id, s.target.value.attr)
-            finally:
-                self.locals.discard(held.id)
-                self.user_names.discard(held.id)
-            self.assign_attribute(s.target.value, held, out, line)
-            return False
+            return self.aug_attribute_entry(s, out)
         if isinstance(s.target, ast.Subscript):
             base = s.target.value
             if not isinstance(base, ast.Name) or base.id not in self.locals:

@@ -300,16 +300,9 @@ class ExprLowering:
             if method == "append":
                 raise self.err("`.append()` is only supported as a statement on a local list", node)
             mfunc = rules.METHOD_FUNCS.get(method)
-            if mfunc is None and isinstance(func.value, ast.Name) and func.value.id in self.locals:
-                exc = self.err(f"`{ast.unparse(func)}(...)`: `.{method}()` is not an array method, and the class "
-                               f"of `{func.value.id}` is not known here", node,
-                               hint="the methods of an object are followed where its class is known: an object "
-                                    "built in the function, `self`, an argument of the function differentiated "
-                                    f"(known from the arguments it is called with, or from an annotation "
-                                    f"`{func.value.id}: Model`), or an argument every caller passes an object of "
-                                    "one class")
-                exc.unknown_class = True
-                raise exc
+            if mfunc is None and isinstance(func.value, ast.Name) and func.value.id in self.locals \
+                    and method not in _CONTAINER_METHODS:
+                raise self.unknown_class_error(func, node)
             if mfunc is None:
                 raise self.err(f"the method `.{method}()` is not supported", node, hint=_method_hint(method))
             written, stripped = self._split_out(mfunc, node, 1)
@@ -561,18 +554,7 @@ class ExprLowering:
         kw = {k.arg: self.expr(k.value, out) for k in keywords}
         args = [pos[v] if kind == "pos" else kw[v] if kind == "kw" else
                 ir.Const(self.program.constant_ref_default(callee, name, v)) for name, kind, v in slots]
-        # the classes of the objects passed: what the callee takes its parameters for
-        arg_nodes = ([None] if receiver is not None else []) + list(args_nodes)
-        kw_nodes = {k.arg: k.value for k in keywords}
-        classes = {}
-        for name, kind, v in slots:
-            if kind == "pos" and receiver is not None and v == 0:
-                classes[name] = owner if isinstance(receiver, ir.Name) else None
-                continue
-            n = arg_nodes[v] if kind == "pos" else kw_nodes[v] if kind == "kw" else None
-            known = self.receiver_class(n) if n is not None else None
-            if known is not None:
-                classes[name] = known[0]
+        classes = self.argument_classes(slots, receiver, owner, args_nodes, keywords)
         self.program.note_classes(key, classes)
         site = f"{self.info.name}:{line}:{site_name or method_name or callee.__name__}"
         default = _directive(self.info, node)
@@ -649,6 +631,11 @@ def _generator_as_list(node, obj):
     call = ast.copy_location(ast.Call(node.func, [listcomp] + node.args[1:], node.keywords), node)
     call.end_lineno, call.end_col_offset = node.end_lineno, node.end_col_offset
     return call
+
+
+# methods of lists and dicts (refused as such, not taken for a method of an object of unknown class)
+_CONTAINER_METHODS = frozenset({"get", "keys", "values", "items", "update", "setdefault", "count", "index", "insert",
+                                "remove", "sort", "pop", "popitem", "clear", "reverse", "extend", "append"})
 
 
 def _method_hint(method):

@@ -11,9 +11,10 @@ from . import ir, objects
 from .parse import _NOT_FOUND, is_user_function, resolve_static
 
 _NOT_KNOWN_HINT = ("nbadjoint follows methods and attributes of objects whose class it knows where they are "
-                   "used: objects built in the function (`m = Model(...)`), `self` in a method, arguments of "
-                   "the function being differentiated, and arguments every caller passes an object of one "
-                   "class")
+                   "used: objects built in the function (`m = Model(...)`, or by a function that returns "
+                   "one), entries of a list of objects of one class, `self` in a method, attributes its "
+                   "methods set to objects of one class, arguments of the function being differentiated, "
+                   "and arguments every caller passes an object of one class")
 
 
 class ObjectLowering:
@@ -143,6 +144,31 @@ class ObjectLowering:
             return self.program.constant_ref(self.info, cls.__name__, cls)
         return self.program._const(cls)
 
+    def argument_classes(self, slots, receiver, owner, args_nodes, keywords) -> dict:
+        """parameter -> the class of the object a call passes it (where known): what the callee
+        takes its parameters for (see Program.note_classes)."""
+        arg_nodes = ([None] if receiver is not None else []) + list(args_nodes)
+        kw_nodes = {k.arg: k.value for k in keywords}
+        classes = {}
+        for name, kind, v in slots:
+            if kind == "pos" and receiver is not None and v == 0:
+                classes[name] = owner if isinstance(receiver, ir.Name) else None
+                continue
+            n = arg_nodes[v] if kind == "pos" else kw_nodes[v] if kind == "kw" else None
+            known = self.receiver_class(n) if n is not None else None
+            if known is not None:
+                classes[name] = known[0]
+        return classes
+
+    def unknown_class_error(self, func, node):
+        """The refusal of ``name.method(...)`` where the class of ``name`` is not known (marked so:
+        `nba.grad` decides at the call, when the arguments' classes are known)."""
+        exc = self.err(f"`{ast.unparse(func)}(...)`: `.{func.attr}()` is not an array method, and the class of "
+                       f"`{func.value.id}` is not known here", node,
+                       hint=_NOT_KNOWN_HINT + f" (or annotated, `{func.value.id}: Model`)")
+        exc.unknown_class = True
+        return exc
+
     def _where(self, node):
         return self.program._const((self.info.name, self.info.filename, getattr(node, "lineno", 0)))
 
@@ -224,6 +250,60 @@ class ObjectLowering:
             return
         objects.use(cls)
         out.append(ir.SetItem(base.id, _attr_index(target.attr), value, line=line))
+
+    def assign_attribute_entry(self, target, value, out, line):
+        """``obj.attr[index] = value``: the array the attribute holds, written, and stored back (so
+        the adjoint of the object's entry is that of the array written)."""
+        base = target.value
+        held = self._as_name(self.expr(base, out), out, line)
+        out.append(ir.SetItem(held.id, self.index(target.slice, out), value, line=line,
+                              exclude=(base.value.id,), entry=(base.value.id, base.attr)))
+        self.assign_attribute(base, held, out, line)
+
+    def aug_attribute(self, s, out):
+        """``obj.attr op= v``: the attribute read, updated (in place for an array, which other names
+        holding it see, as in Python) and stored back."""
+        line = s.lineno
+        rhs = self.expr(s.value, out)
+        old = self._as_name(self.expr(s.target, out), out, line)
+        entry_is_array = self.tmp()
+        new = self.tmp()
+        owner = s.target.value.id if isinstance(s.target.value, ast.Name) else None
+        out.append(ir.Assign(entry_is_array, ir.Opaque(f"{old.id}.__class__ is np.ndarray", [old.id]), line=line))
+        out.append(ir.If(ir.Name(entry_is_array),
+                         [ir.Assign(new, ir.BinOp(type(s.op), old, rhs), line=line),
+                          self._in_place_cast_check(old.id, new, s, line),
+                          ir.SetItem(old.id, ir.Index("...", [], "Ellipsis"), ir.Name(new), line=line, aug=True,
+                                     exclude=(owner,) if owner else (), entry=(owner, s.target.attr) if owner else ())],
+                         [ir.Assign(old.id, ir.BinOp(type(s.op), old, rhs), line=line, aug_rebind=True)],
+                         line=line))
+        target = ast.copy_location(ast.Attribute(s.target.value, s.target.attr, ast.Store()), s.target)
+        self.assign_to(target, old, out, line)
+        return False
+
+    def aug_attribute_entry(self, s, out):
+        """``obj.attr[index] op= value``: on the array the attribute holds, which is stored back."""
+        line = s.lineno
+        owner, attr = s.target.value.value.id, s.target.value.attr
+        held = self._as_name(self.expr(s.target.value, out), out, line)
+        self.user_names.add(held.id)
+        self.locals.add(held.id)
+        try:
+            inner = ast.AugAssign(ast.Subscript(ast.Name(held.id, ast.Load()), s.target.slice, ast.Store()),
+                                  s.op, s.value)
+            ast.copy_location(inner, s)
+            ast.copy_location(inner.target, s.target)
+            start = len(out)
+            self.aug_assign(inner, out)
+            for st in ir.walk(out[start:]):
+                if isinstance(st, ir.SetItem) and st.target == held.id:
+                    st.exclude = tuple(st.exclude) + (owner,)      # (stored back right after)
+                    st.entry = (owner, attr)
+        finally:
+            self.locals.discard(held.id)
+            self.user_names.discard(held.id)
+        self.assign_attribute(s.target.value, held, out, line)
+        return False
 
     def grow_attribute(self, func, value, out, line) -> bool:
         """``obj.attr.append(v)`` / ``.extend(items)`` on a list an attribute holds: grown, and

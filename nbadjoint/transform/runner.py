@@ -10,6 +10,7 @@ This module does not import `program` (a program is passed in), so imports run o
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import weakref
@@ -96,29 +97,26 @@ def run_adjoint(program, args, argnums=0, placement=None, recorder=None, kwargs=
         recorder.tape = ctx.tape
     fwd = ns[f"{program.root_key}_fwd"]
     bwd = ns[f"{program.root_key}_bwd"]
-    as_found = draws.kept_generators(program, values, ns)     # a run that raises leaves them as it found them
     try:
-        if probes:
-            restore_generators = as_found                     # every profiled run draws alike
-            recorder.enter(ROOT_ID, "F")
-        value = call(program, probes, fwd, ctx, *values)
-        if probes:
-            recorder.leave(ROOT_ID, "F")
+        with _generators_kept_if_raising(program, values, ns) as as_found:
+            if probes:
+                restore_generators = as_found                     # every profiled run draws alike
+                recorder.enter(ROOT_ID, "F")
+            value = call(program, probes, fwd, ctx, *values)
+            if probes:
+                recorder.leave(ROOT_ID, "F")
+                restore_generators()
+            results.check_output(value, program.root_name)
+            out_value = results.copy_out(value)
+            if seed is None:
+                seed = results.ones_like(value)
+            restore_generators = draws.kept_generators(program, values, ns)   # the recomputations rewind them
+            if probes:
+                recorder.enter(ROOT_ID, "B")
+            grads = call(program, probes, bwd, ctx, seed, *values, *_mutated_none(program))
+            if probes:
+                recorder.leave(ROOT_ID, "B")
             restore_generators()
-        results.check_output(value, program.root_name)
-        out_value = results.copy_out(value)
-        if seed is None:
-            seed = results.ones_like(value)
-        restore_generators = draws.kept_generators(program, values, ns)   # the recomputations rewind them
-        if probes:
-            recorder.enter(ROOT_ID, "B")
-        grads = call(program, probes, bwd, ctx, seed, *values, *_mutated_none(program))
-        if probes:
-            recorder.leave(ROOT_ID, "B")
-        restore_generators()
-    except BaseException:
-        as_found()
-        raise
     finally:
         if ctx.loops:
             _loops.close(ctx)              # disk snapshots of a run that raised (or was interrupted)
@@ -137,7 +135,8 @@ def run_vjp(program, args, placement=None, kwargs=None):
     ns = program.module(False)
     ctx = _rt.Context(program.context_placement(placement), None)
     try:
-        value = call(program, False, ns[f"{program.root_key}_fwd"], ctx, *values)
+        with _generators_kept_if_raising(program, values, ns):
+            value = call(program, False, ns[f"{program.root_key}_fwd"], ctx, *values)
     except BaseException:
         _loops.close(ctx)
         raise
@@ -155,12 +154,24 @@ def run_vjp(program, args, placement=None, kwargs=None):
         try:
             grads = call(program, False, bwd, ctx, cotangent, *values, *_mutated_none(program))
         finally:
+            restore_generators()            # (after a backward sweep that raised too)
             _loops.close(ctx)
-        restore_generators()
         _check_tape_empty(ctx, program)
         return tuple(results.finish_grad(gi, xi) for gi, xi in list(zip(grads, values))[skip:])
 
     return out_value, pullback
+
+
+@contextlib.contextmanager
+def _generators_kept_if_raising(program, values, ns):
+    """Runs of ``program`` inside leave the random generators it draws from as they found them if
+    they raise; gives the function that puts them back."""
+    as_found = draws.kept_generators(program, values, ns)
+    try:
+        yield as_found
+    except BaseException:
+        as_found()
+        raise
 
 
 def _mutated_none(program) -> tuple:
@@ -184,21 +195,68 @@ def call(program, probes: bool, fn, *args):
         with stack.recursion_room(3 * program.depth + 200):
             return fn(*args)
     except Exception as exc:
-        raise user_error(program, exc, probes)
+        refusal = taken_handler(program, exc, probes)
+        exc = user_error(program, exc, probes)
+        if refusal is not None:
+            raise refusal.with_traceback(exc.__traceback__) from exc
+        raise exc
 
 
 def user_error(program, exc, probes: bool):
     """``exc`` with a note naming the user's line (if the generated module raised it)."""
+    found = _line_map(program, probes)
+    if found is None:
+        return exc
+    filename, lines = found
+    return user_errors.annotate(exc, filename, lines, program.functions)
+
+
+def taken_handler(program, exc, probes: bool):
+    """The refusal to raise instead of ``exc`` when the user's code would have caught it: an
+    ``except`` handler of a ``try`` block around the line that raised it, or around the line of a
+    call it came out of (in the forward sweep: an exception of the backward sweep, or nbadjoint's
+    own, is not one the user's code raises), else None.  The sweeps have no handlers (see
+    `nbadjoint.transform.normalize_try.TryRegion`)."""
+    if type(exc).__module__.startswith("nbadjoint"):
+        return None
+    found = _line_map(program, probes)
+    if found is None:
+        return None
+    filename, lines = found
+    located, tb = [], exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename and tb.tb_lineno in lines:
+            located.append(lines[tb.tb_lineno])
+        tb = tb.tb_next
+    if not located or any(sweep == "bwd" for _, sweep, _ in located):
+        return None
+    raised_at = None
+    for key, _, lineno in reversed(located):             # innermost frame first
+        code = program.functions.get(key)
+        if code is None:
+            continue
+        if raised_at is None:
+            raised_at = (lineno, code.info.name)
+        regions = [r for r in getattr(code.norm, "try_regions", ()) if r.covers(lineno)]
+        for region in sorted(regions, key=lambda r: r.last - r.first):      # innermost block first
+            handler = region.catching(exc)
+            if handler is not None and not handler[3]:       # (one raising it again lets it go on)
+                return region.refusal(exc, handler, raised_at)
+    return None
+
+
+def _line_map(program, probes: bool):
+    """(file name, `user_errors.line_map`) of the module generated for ``program``, or None."""
     built = program.built_module(probes)
     if built is None:
-        return exc
+        return None
     text, filename = built
     maps = _LINE_MAPS.get(program)
     if maps is None:
         maps = _LINE_MAPS[program] = {}
     if probes not in maps:
         maps[probes] = user_errors.line_map(text, program.functions)
-    return user_errors.annotate(exc, filename, maps[probes], program.functions)
+    return filename, maps[probes]
 
 
 __all__ = ["bind", "call", "check_current", "run_adjoint", "run_primal", "run_vjp", "user_error"]
