@@ -330,3 +330,50 @@ def test_a_pickled_pullback_of_a_class_based_model_gives_the_same_gradient():
     out, pullback = nba.vjp(lorenz63_class.final_z, x0)
     again = pickle.loads(pickle.dumps(pullback))
     assert np.array_equal(again(1.0)[0], pullback(1.0)[0])
+
+
+class Dense:
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+    def __call__(self, x):
+        return x @ self.w + self.b
+
+
+class Tanh:
+    def __call__(self, x):
+        return np.tanh(x)
+
+
+def network(w1, w2, x):
+    layers = [Dense(w1, 0.1), Tanh(), Dense(w2, -0.2), Tanh()]
+    h = x
+    for layer in layers:
+        h = layer(h)
+    return np.sum(h ** 2)
+
+
+def test_a_list_of_layers_of_several_classes_is_dispatched_on_each_objects_class():
+    rng = np.random.default_rng(3)
+    args = (rng.normal(size=(4, 3)), rng.normal(size=(3, 2)), rng.normal(size=(5, 4)))
+    check_all(network, args, (0, 1), rtol=1e-6)
+    built, called = source_line(network, "layers = ["), source_line(network, "h = layer(h)")
+    assert set(nba.call_sites(network)) == {f"network:{built}:Dense", f"network:{called}:Dense.__call__",
+                                            f"network:{called}:Tanh.__call__"}
+
+
+class Other:
+    def __call__(self, x):
+        return x
+
+
+def test_an_entry_of_another_class_than_the_list_was_built_with_is_refused_when_it_runs():
+    def swapped(w, x):
+        layers = [Dense(w, 0.0), Tanh()]
+        layers[1] = Other()           # not one of the classes the list was built with
+        h = x
+        for layer in layers:
+            h = layer(h)
+        return np.sum(h)
+    with pytest.raises(nba.TransformError, match="is a Other here, but the code was differentiated for a Tanh"):
+        nba.grad(swapped)(np.ones((2, 2)), np.ones((3, 2)))

@@ -281,6 +281,13 @@ class ExprLowering:
         if isinstance(func, ast.Name) and func.id in self.local_functions \
                 and not (self.inline_env and func.id in self.inline_env[-1]):
             return self.local_call(func.id, node, out)
+        if isinstance(func, ast.Name) and func.id in self.locals and (self.receiver_class(func) is not None
+                                                                      or self._class_set(func)):
+            # model(x): the __call__ method of an object whose class is known
+            called = ast.copy_location(ast.Call(ast.copy_location(ast.Attribute(func, "__call__", ast.Load()), func),
+                                                node.args, node.keywords), node)
+            called.end_lineno, called.end_col_offset = node.end_lineno, node.end_col_offset
+            return self.object_call(called, out)
         if isinstance(func, ast.Attribute):      # a method of an object: a call site
             called = self.object_call(node, out)
             if called is not None:

@@ -67,7 +67,15 @@ class ObjectLowering:
                 entries.setdefault(n.func.value.id, set()).add(self._built_class(n.args[0]))
         self.entry_classes = {name: next(iter(c)) for name, c in entries.items()
                               if len(c) == 1 and None not in c and name not in self.params}
+        # lists of objects of several classes (`layers = [Dense(...), Relu(), Dense(...)]`): a method
+        # call on an entry is dispatched on its class when it runs
+        self.entry_class_sets = {name: tuple(sorted(c, key=lambda k: k.__qualname__)) for name, c in entries.items()
+                                 if len(c) > 1 and None not in c and name not in self.params}
+        self.class_sets = {}
         for target, over in loops_over:     # for m in models: each m an object of the entries' class
+            if over in self.entry_class_sets and target not in stores:
+                self.class_sets[target] = self.entry_class_sets[over]
+                continue
             stores.setdefault(target, set()).add(self.entry_classes.get(over))
             self.guarded_names.add(target)
         def decide():
@@ -337,7 +345,8 @@ class ObjectLowering:
             return self.class_call(owner, node, out)
         known = self.receiver_class(func.value)
         if known is None:
-            return None
+            several = self._class_set(func.value)
+            return self.dispatch_call(several, node, out) if several else None
         cls, guard = known
         kind, callee = objects.lookup(cls, func.attr)
         line = node.lineno
@@ -371,6 +380,60 @@ class ObjectLowering:
             return None             # (a namedtuple's own methods; a function held in a field: refused later)
         raise self.err(f"`{ast.unparse(func)}(...)`: {cls.__name__}.{func.attr} is not a method written in "
                        "Python that nbadjoint can read", node)
+
+    def _class_set(self, node):
+        """The classes of the objects ``node`` may hold, when it is an entry of a list of objects of
+        several classes (or a loop variable over one); else None."""
+        if isinstance(node, ast.Name) and node.id in getattr(self, "class_sets", {}):
+            return self.class_sets[node.id]
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) \
+                and node.value.id in getattr(self, "entry_class_sets", {}):
+            return self.entry_class_sets[node.value.id]
+        return None
+
+    def dispatch_call(self, classes, node, out):
+        """``layer.method(...)`` for an object of one of ``classes``: the method of its class, chosen
+        when it runs (one call site per class); another class stops with a TransformError."""
+        func, line = node.func, node.lineno
+        receiver = self._as_name(self.expr(func.value, out), out, line)
+        callees = []
+        for cls in classes:
+            kind, callee = objects.lookup(cls, func.attr)
+            if kind != "method" or not is_user_function(callee):
+                raise self.err(f"`{ast.unparse(func)}(...)`: {cls.__name__}.{func.attr} is not a method written in "
+                               "Python that nbadjoint can read", node)
+            callees.append((cls, callee))
+        # the arguments, once, then a branch per class
+        temps = [self._as_name(self.expr(a, out), out, line) for a in node.args]
+        kw_temps = [ast.keyword(k.arg, ast.Name(self._as_name(self.expr(k.value, out), out, line).id, ast.Load()))
+                    for k in node.keywords]
+        held = [n for n in [t.id for t in temps] + [k.value.id for k in kw_temps] if n not in self.locals]
+        self.locals.update(held)
+        result = self.tmp()
+        try:
+            call = ast.copy_location(ast.Call(func, [ast.Name(t.id, ast.Load()) for t in temps], kw_temps), node)
+            branch = None
+            sites = []
+            for cls, callee in reversed(callees):
+                body: list = []
+                if branch is None:          # the last class: checked, as no other remains
+                    body.append(ir.Effect(f"_rt.check_class({receiver.id}, {self.class_ref(cls)}, "
+                                          f"{ast.unparse(func.value)!r}, {self._where(node)})", [receiver.id], line=line))
+                value = self.user_call(callee, call, body, receiver=receiver, owner=cls)
+                sites.append((cls, callee, self.sites[-1][0]))
+                body.append(ir.Assign(result, ir.Copy(value), line=line))
+                if branch is None:
+                    branch = body
+                    continue
+                test = self.tmp()
+                branch = [ir.Assign(test, ir.Opaque(f"{receiver.id}.__class__ is {self.class_ref(cls)}",
+                                                    [receiver.id]), line=line),
+                          ir.If(ir.Name(test), body, branch, line=line)]
+            out.extend(branch)
+        finally:
+            self.locals.difference_update(held)
+        self.object_calls[_position(node)] = ("dispatch", None, None, list(reversed(sites)))
+        return ir.Name(result)
 
     def class_call(self, cls, node, out):
         """``Cls.method(...)`` called on the class: a classmethod gets the class, a static method
@@ -438,6 +501,7 @@ class ObjectLowering:
                         out, line)
         if kind == "init":
             self.user_call(init, node, out, receiver=obj, owner=cls, site_name=cls.__name__)
+            out[-1].expr.constructing = True     # (its object is new: it shares memory with nothing)
             self.object_calls[_position(node)] = ("construct", init, cls, self.sites[-1][0])
             return obj
         if kind == "none":

@@ -97,11 +97,20 @@ class _PrimalRewriter(ast.NodeTransformer):
     def _object_call(self, node, how):
         """A method call, a property read or an object's construction, as the normaliser lowered it."""
         kind, func, cls, site = how
+        if kind == "dispatch":          # the method of the object's class, chosen when it runs
+            sites = site
+            receiver = node.func if isinstance(node.func, ast.Name) else node.func.value
+            chosen = self._primal_call(sites[-1][1], self.visit(receiver), node, sites[-1][2], sites[-1][0])
+            for owner, method, site_id in reversed(sites[:-1]):
+                test = ast.Compare(ast.Attribute(self.visit(receiver), "__class__", ast.Load()), [ast.Is()],
+                                   [ast.parse(self.code.norm.class_ref(owner), mode="eval").body])
+                chosen = ast.IfExp(test, self._primal_call(method, self.visit(receiver), node, site_id, owner), chosen)
+            return chosen
         if kind == "property":
             return self._primal_call(func, self.visit(node.value), ast.Call(node, [], []), site, cls)
         if kind in ("method", "classmethod", "super"):
             if kind == "method":
-                receiver = self.visit(node.func.value)
+                receiver = self.visit(node.func if isinstance(node.func, ast.Name) else node.func.value)
             elif kind == "super":
                 receiver = ast.Name(self.code.params[0], ast.Load())
             else:

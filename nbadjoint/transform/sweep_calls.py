@@ -202,6 +202,8 @@ class CallSweeps:
         its adjoint treats its parameters as distinct arrays."""
         args = s.expr.args
         for k, name in mutated:
+            if k == 0 and getattr(s.expr, "constructing", False):
+                continue            # an __init__'s object, just built, shares memory with nothing
             for j, atom in enumerate(args):
                 if (callee.params[k], callee.params[j]) not in callee.overlap_pairs or \
                         (isinstance(atom, ir.Const) and shapes.literal_type(atom.src) is not None):
