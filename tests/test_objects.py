@@ -377,3 +377,30 @@ def test_an_entry_of_another_class_than_the_list_was_built_with_is_refused_when_
         return np.sum(h)
     with pytest.raises(nba.TransformError, match="is a Other here, but the code was differentiated for a Tanh"):
         nba.grad(swapped)(np.ones((2, 2)), np.ones((3, 2)))
+
+
+def test_spring_chain_with_a_parameter_dict_in_place_updates_and_an_energy_log():
+    from styles import spring_chain_class
+    rng = np.random.default_rng(1)
+    pos0 = np.linspace(0, 1, 6) + 0.05 * rng.normal(size=6)
+    check_all(spring_chain_class.loss, (3.0, pos0, np.linspace(0, 1.2, 6)), (0, 1), rtol=1e-5, atol=1e-8)
+
+
+def test_hyper_gradient_through_an_optimizer_dataclass():
+    from styles import adam_dataclass
+    rng = np.random.default_rng(1)
+    args = (0.05, np.zeros(3), rng.normal(size=(10, 3)), rng.normal(size=10))
+    check_all(adam_dataclass.train, args, (0, 1), rtol=1e-5, atol=1e-8)
+
+
+def test_immutable_states_returned_by_a_method_and_a_module_configuration():
+    from styles import state_and_kalman
+    check_all(state_and_kalman.final_energy, (2.0, 1.0, 0.3), (0, 1, 2), rtol=1e-6)
+    assert "State.step:18:State" in nba.call_sites(state_and_kalman.final_energy)
+
+
+def test_a_kalman_filter_class_with_matrices_in_attributes():
+    from styles import state_and_kalman
+    rng = np.random.default_rng(2)
+    zs = [rng.normal(size=1) for _ in range(8)]
+    check_all(state_and_kalman.kalman_nll, (0.1, np.array([0.0, 1.0]), zs), (0, 1), rtol=1e-5)
