@@ -2,8 +2,9 @@
 dataclasses and ``SimpleNamespace`` records whose attributes hold numbers and arrays.
 
 The adjoint of such an object is a dict from attribute name to the adjoint of that attribute
-(attributes no adjoint reached are missing), as the adjoint of a dict is a dict.  A namedtuple's
-fields are its entries: read by name, their adjoint is the tuple's, entry by entry.
+(attributes no adjoint reached are missing), as the adjoint of a dict is a dict (`tape.getattr_b`,
+`tape.setattr_b`).  A namedtuple's fields are its entries: read by name, their adjoint is the
+tuple's, entry by entry.
 """
 
 from __future__ import annotations
@@ -86,53 +87,6 @@ def _class_attribute(cls, attr):
     return _MISSING_ATTR
 
 
-def _position(like, attr):
-    """The entry of a namedtuple (or its meta) that the field ``attr`` is, else None."""
-    fields = getattr(like.__class__, "_fields", None)
-    if isinstance(like, tuple) and fields is not None:
-        return fields.index(attr)
-    return None
-
-
-def attr_meta(value):
-    """What a backward sweep needs to know of an object it does not keep."""
-    if isinstance(value, tuple):
-        return value.__class__._make((None,) * len(value)) if hasattr(value.__class__, "_make") else \
-            (None,) * len(value)
-    return None
-
-
-def getattr_b(x_b, like, attr, y_b):
-    """Adjoint of ``y = x.attr``: add ``y_b`` into ``x_b['attr']`` (a namedtuple: at the field's
-    entry).  ``x_b`` is changed in place only when it is a dict built here."""
-    if y_b is None:
-        return x_b
-    k = _position(like, attr) if like is not None else None
-    if k is not None:
-        parts = [None] * len(like) if x_b is None else list(x_b)
-        old = parts[k]
-        parts[k] = y_b if old is None else _add(old, y_b)
-        return parts
-    if x_b is None:
-        return {attr: y_b}
-    out = dict(x_b)
-    old = out.get(attr)
-    out[attr] = y_b if old is None else _add(old, y_b)
-    return out
-
-
-def setattr_b(x_b, attr):
-    """Adjoint of ``x.attr = v``: (adjoint flowing to ``v``, ``x_b`` without the attribute)."""
-    if x_b is None:
-        return None, None
-    if not isinstance(x_b, dict):
-        raise TypeError(f"the adjoint of an object written by attribute is a {type(x_b).__name__}")
-    if attr not in x_b:
-        return None, x_b
-    out = dict(x_b)
-    return out.pop(attr), out
-
-
 def old_attr(x, attr):
     """The value ``x.attr = ...`` is about to replace, for the undo log."""
     return x.__dict__.get(attr, _MISSING_ATTR)
@@ -150,11 +104,6 @@ def set_field(x, attr, value):
     """``x.attr = value`` for a frozen dataclass under construction (its own ``__init__`` writes
     fields the same way)."""
     object.__setattr__(x, attr, value)
-
-
-def _add(a, b):
-    from .tape import add
-    return add(a, b)
 
 
 def gradient_object(g, x, finish):

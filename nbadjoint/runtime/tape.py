@@ -14,8 +14,9 @@ import numpy as np
 from ..errors import AliasError
 from .memory import keep_freed_memory as _keep_freed_memory
 from .objects import RECORD_CLASSES as _RECORD_CLASSES, is_record as _is_record
-from .objects import (built, check_class, check_field, getattr_b, new_object, old_attr, restore_attr,  # noqa: F401
-                      set_field, setattr_b)
+# (generated code calls these as _rt.<name>)
+from .objects import (built, check_class, check_field, new_object, old_attr, restore_attr,  # noqa: F401
+                      set_field)
 from .vjp import real_for as _real_for
 from .vjp import seq_marker as _seq_marker
 from .vjp import unbroadcast as _unbroadcast
@@ -330,6 +331,48 @@ def restore_item(x, index, old):
         del x[index]
     else:
         x[index] = old
+
+
+# -- objects (see runtime/objects.py): the adjoint of an object is a dict by attribute ---------------
+
+def _position(like, attr):
+    """The entry of a namedtuple (or its meta) that the field ``attr`` is, else None."""
+    fields = getattr(like.__class__, "_fields", None)
+    if isinstance(like, tuple) and fields is not None:
+        return fields.index(attr)
+    return None
+
+
+def getattr_b(x_b, like, attr, y_b):
+    """Adjoint of ``y = x.attr``: add ``y_b`` into ``x_b['attr']`` (a namedtuple: at the field's
+    entry).  ``x_b`` is changed in place only when it is a dict built here."""
+    if y_b is None:
+        return x_b
+    k = _position(like, attr) if like is not None else None
+    if k is not None:
+        parts = [None] * len(like) if x_b is None else list(x_b)
+        old = parts[k]
+        parts[k] = y_b if old is None else add(old, y_b)
+        return parts
+    if x_b is None:
+        return {attr: y_b}
+    out = _own(x_b, REFS_HELD_ONCE + 1)        # (in place when nothing else refers to it)
+    old = out.get(attr)
+    out[attr] = y_b if old is None else add(old, y_b)
+    return out
+
+
+def setattr_b(x_b, attr):
+    """Adjoint of ``x.attr = v``: (adjoint flowing to ``v``, ``x_b`` without the attribute)."""
+    if x_b is None:
+        return None, None
+    if not isinstance(x_b, dict):
+        raise TypeError(f"the adjoint of an object written by attribute is a {type(x_b).__name__}")
+    if attr not in x_b:
+        return None, x_b
+    out = _own(x_b, REFS_HELD_ONCE + 1)
+    return out.pop(attr), out
+
 
 
 def append_b(x_b):

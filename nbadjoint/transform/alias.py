@@ -351,8 +351,8 @@ class AliasChecker:
                 held = self.code.info.globals.get(name, self.code.info.closure.get(name)) if name else None
                 if name and hasattr(held, "__dict__") and not isinstance(held, (type, types.ModuleType)) \
                         and not callable(held):
-                    check(obj[1], name, f"build the object in the function differentiated, or pass it in as an "
-                                        f"argument (the gradient then also holds that of its attributes)",
+                    check(obj[1], name, "build the object in the function differentiated, or pass it in as an "
+                                        "argument (the gradient then also holds that of its attributes)",
                           reason=f"writing into {what} also changes the module-level object {label}: "
                                  "differentiated code never changes global state")
                     continue

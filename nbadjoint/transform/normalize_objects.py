@@ -476,7 +476,6 @@ class ObjectLowering:
                 break
         else:
             raw = None
-        line = node.lineno
         if attr == "__init__" and (raw is None or raw is object.__init__):
             return ir.Const("None")         # object.__init__: nothing to do
         if isinstance(raw, types.FunctionType) and is_user_function(raw):
