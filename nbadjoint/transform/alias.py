@@ -366,7 +366,12 @@ class AliasChecker:
                 continue
             if self._conflict(env.get(name, frozenset()), objs):
                 # may share: checked when the write happens (a float taken from an array shares nothing)
-                check(name, name, f"make one of them a copy, e.g. {name} = {name}.copy()")
+                classes = getattr(self.code.norm, "classes", {})
+                if name in classes or target in classes:     # an object known by two names
+                    check(name, name, f"use one name for the object after the write (e.g. read it as "
+                                      f"`{target}` or from its list), or make `{name}` a copy.deepcopy of it")
+                else:
+                    check(name, name, f"make one of them a copy, e.g. {name} = {name}.copy()")
         if not checks:
             del self.code.alias_checks[(id(s), target)]
 

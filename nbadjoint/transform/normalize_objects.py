@@ -65,6 +65,12 @@ class ObjectLowering:
             elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "append" \
                     and isinstance(n.func.value, ast.Name) and len(n.args) == 1:
                 entries.setdefault(n.func.value.id, set()).add(self._built_class(n.args[0]))
+        for name, classes in entries.items():       # [m, Model(b)] with m = Model(a): one class
+            for c in list(classes):
+                if isinstance(c, str):
+                    classes.discard(c)
+                    made = stores.get(c, {None})
+                    classes.add(next(iter(made)) if len(made) == 1 else None)
         self.entry_classes = {name: next(iter(c)) for name, c in entries.items()
                               if len(c) == 1 and None not in c and name not in self.params}
         # lists of objects of several classes (`layers = [Dense(...), Relu(), Dense(...)]`): a method
@@ -96,7 +102,10 @@ class ObjectLowering:
         return known
 
     def _built_class(self, node):
-        """The user class ``node`` builds an object of (``Model(...)``), else None."""
+        """The user class ``node`` builds an object of (``Model(...)``), a local name (its name:
+        its class is decided from what it is bound to), else None."""
+        if isinstance(node, ast.Name) and node.id in self.locals and node.id not in self.params:
+            return node.id
         if isinstance(node, ast.Call):
             made = resolve_static(node.func, self.info, self.locals)
             if isinstance(made, type) and objects.is_user_class(made) and not objects.is_namedtuple(made):
