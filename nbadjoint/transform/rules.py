@@ -91,6 +91,7 @@ class Rule:
     ast_grads: tuple
     broadcast: bool = False
     params: tuple = ()  # names of the positional parameters, aligned with grads ("*name" for variadic slots)
+    sequences: tuple = ()  # parameters taking a sequence of arrays, whose rules read it as one (np.stack's arrays)
     grads: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -201,11 +202,11 @@ def _sig_text(sig):
 _VARIADIC_SLOTS = 32  # grads entries kept for a primitive taking *args (e.g. np.einsum operands)
 
 
-def _rule(name, params, *, broadcast=False, fixed=(), **templates):
+def _rule(name, params, *, broadcast=False, fixed=(), sequences=(), **templates):
     """A Rule for the primal `name` with parameters `params` (text); templates map parameters to
     expression templates using {g}, {ans} and the parameter names (``*{p}`` splices the nodes of a
     variadic parameter p), or to callables f(g, ans, values) -> ast.expr | None receiving the bound
-    argument nodes."""
+    argument nodes. ``sequences``: the parameters taking a sequence of arrays (see Rule)."""
     sig = _signature(params)
 
     def make(template, vararg_index=None):
@@ -232,7 +233,7 @@ def _rule(name, params, *, broadcast=False, fixed=(), **templates):
     unknown = set(templates) - set(sig.parameters)
     if unknown:
         raise ValueError(f"rule {name}: templates for unknown parameters {sorted(unknown)}")
-    return Rule(name, tuple(grads), broadcast, tuple(names))
+    return Rule(name, tuple(grads), broadcast, tuple(names), tuple(sequences))
 
 
 # ----- rules that need a little logic -----
@@ -574,7 +575,7 @@ def _hand_rules():
         if "dtype" in params:
             template = _dtype_passes(f"np.{fname}", "dtype", template)
         r[getattr(np, fname)] = _rule(f"np.{fname}", params, fixed=("out",) if "out=" in params else (),
-                                      **{operands: template})
+                                      sequences=(operands,), **{operands: template})
     append = "_vjp.append_grad({g}, _vjp.shape_of({arr}), _vjp.shape_of({values}), {axis}, %d)"
     r[np.append] = _rule("np.append", "arr, values, axis=None", arr=append % 0, values=append % 1)
     array = "_vjp.array_grad({g}, _vjp.shape_of({a}))"
