@@ -348,15 +348,17 @@ def _plan_prim(code, s, expr, g, ans, plan):
 # back into x's structure with `_vjp.seq_adjoint` (the runtime.vjp notes): a list for a list, a
 # tuple for a tuple, one entry per entry.  For an array or a number the helpers are the identity.
 
-# NumPy functions whose result is a list or tuple (of arrays): the others return an array or a number
+# NumPy functions whose result may be a list or tuple (of arrays): the others return an array or a
+# number; those of _SEQUENCE_OF_SEVERAL only when given more than one argument, np.where only when
+# given one (np.where(c) is a tuple, np.where(c, a, b) an array)
 _SEQUENCE_RESULTS = frozenset(f for f in (
     getattr(np, name, None) for name in (
         "split", "array_split", "hsplit", "vsplit", "dsplit", "meshgrid", "gradient", "broadcast_arrays",
-        "atleast_1d", "atleast_2d", "atleast_3d", "nonzero", "where", "shape", "histogram", "histogram2d",
-        "histogramdd", "unique", "indices", "ix_", "unravel_index", "polyfit", "divmod", "modf", "frexp",
-        "tril_indices", "triu_indices", "diag_indices", "mask_indices", "argwhere", "nonzero")) if f is not None) | \
+        "nonzero", "shape", "histogram", "histogram2d", "histogramdd", "unique", "indices", "ix_",
+        "unravel_index", "polyfit", "tril_indices", "triu_indices", "diag_indices", "mask_indices")) if f is not None) | \
     frozenset(getattr(np.linalg, name) for name in ("eig", "eigh", "svd", "qr", "slogdet", "lstsq")) | \
     frozenset((np.ndarray.tolist,))
+_SEQUENCE_OF_SEVERAL = frozenset((np.atleast_1d, np.atleast_2d, np.atleast_3d))
 _NUMBER_BUILTINS = frozenset((float, int, abs, round, len, complex, bool, pow))
 
 
@@ -383,7 +385,9 @@ def _maybe_sequences(code) -> set:
         program = code.program
         functions = getattr(program, "functions", {})
         if functions.get(code.key) is code and getattr(program, "root_key", None) in functions:
-            known = _program_sequences(program).get(code.key)
+            for key, found in _program_sequences(program).items():
+                functions[key]._maybe_sequences = found
+            known = code._maybe_sequences
         if known is None:                   # (a function seen alone: anything may be a sequence)
             known = _function_sequences(code, set(code.params), None)
         code._maybe_sequences = known
@@ -477,6 +481,10 @@ def _may_be_sequence(e, seq, returns) -> bool:
         try:
             if func in _SEQUENCE_RESULTS:
                 return True
+            if func is np.where:
+                return len(e.args) + len(e.kwargs) == 1
+            if func in _SEQUENCE_OF_SEVERAL:
+                return len(e.args) + len(e.kwargs) > 1
         except TypeError:
             return True
         if isinstance(func, np.ufunc):

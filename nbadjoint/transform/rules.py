@@ -25,6 +25,11 @@ Conventions the generator relies on:
   back with ``_vjp.unbroadcast(contribution, _vjp.shape_of(x))``;
 - a parameter that takes a sequence of arrays (np.concatenate, np.stack, np.vstack, np.hstack,
   np.array, builtin sum) gets a tuple of contributions, one per element, nested like the argument;
+  those of NumPy functions whose rule reads the sequence itself are named in ``Rule.sequences``;
+- any other argument of a NumPy or SciPy function may be a list or tuple (NumPy takes np.asarray of
+  it): rules are written for arrays, and the generator hands them ``_vjp.seq_array(x)`` and
+  ``_vjp.seq_shape(_vjp.shape_of(x))`` for such an argument and turns the contribution back into
+  its structure (`plans._through_sequences`, `nbadjoint.runtime.vjp.seq_adjoint`);
 - contributions may be ``g`` itself or views of it: accumulate with ``a_b = a_b + c``, not in place;
 - a rule raises ``RuleError`` (at transform time) for a call it cannot differentiate, e.g. an
   ``out=`` argument or an unsupported keyword;
