@@ -270,6 +270,12 @@ def joined_arrays_model(x):
     return np.sum(np.sort(C) * W4) + np.sum(np.stack(L) ** 3)
 
 
+def copied_model(x):
+    L = build(x)
+    M = L.copy()
+    return np.sum(np.sort(M) * W4) + np.sum(np.exp(M))
+
+
 def weighted_cumsum(L, w):
     return np.sum(np.cumsum(L) * w)
 
@@ -311,7 +317,7 @@ MODELS = [
     (with_ints_model, None), (keywords_model, "built"), (interleaved_einsum_model, None),
     (where_of_two_lists_model, None), (broadcast_up_model, "built"), (scipy_model, None),
     (in_a_loop_model, None), (tuple_of_a_list_model, None), (nested_sum_solve_model, None),
-    (joined_arrays_model, None), (passes_a_tuple_a_list_and_an_array, None),
+    (joined_arrays_model, None), (passes_a_tuple_a_list_and_an_array, None), (copied_model, None),
 ]
 
 

@@ -478,6 +478,8 @@ def _may_be_sequence(e, seq, returns) -> bool:
         func = e.func
         if func in _NUMBER_BUILTINS:
             return False
+        if e.method == "copy":              # x.copy() of a list is a list
+            return _atom_may_be_sequence(e.args[0], seq)
         try:
             if func in _SEQUENCE_RESULTS:
                 return True
