@@ -376,8 +376,7 @@ def _takes_array_likes(func) -> bool:
 
 def _maybe_sequences(code) -> set:
     """Names that may hold a list or tuple when ``code``'s function runs: the parameters a caller
-    may pass one to (a parameter of the root unless the call's argument is an array or a number),
-    what a display, a builtin, an unknown expression or a user function that may return one gives,
+    may pass one to (every parameter of the root), what a display, a builtin, an unknown expression or a user function that may return one gives,
     and what is taken or built from those (a copy, an entry, ``+`` and ``*``).  Not: NumPy and math
     results, other arithmetic."""
     known = getattr(code, "_maybe_sequences", None)
@@ -402,13 +401,10 @@ def _program_sequences(program) -> dict:
                    and isinstance(st.expr, ir.UserCall) and st.expr.callee in functions]
              for key, code in functions.items()}
     called = {c.callee for found in calls.values() for c in found}
-    kinds = list(getattr(program, "root_kinds", None) or ())
-    params = {}
-    for key, code in functions.items():
-        if key == program.root_key:
-            params[key] = {p for i, p in enumerate(code.params) if i >= len(kinds) or not kinds[i]}
-        else:
-            params[key] = set() if key in called else set(code.params)
+    # the root's parameters may be anything (the code compiled for the kinds of a call's arguments
+    # differs from the code compiled for none only where the shape guards tell them apart)
+    params = {key: set() if key in called and key != program.root_key else set(code.params)
+              for key, code in functions.items()}
     returns: dict = {}                      # callee key -> True: it may return a list or tuple
     changed = True
     while changed:
