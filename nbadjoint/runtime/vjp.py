@@ -53,8 +53,8 @@ def unbroadcast(x_b, shape):
     if type(shape) is SeqSpan:
         return shape.take(x_b)
     if isinstance(x_b, (list, tuple)):
-        if np.shape(x_b) == shape:          # the adjoint of a list argument, already its shape (seq_adjoint)
-            return x_b
+        if type(x_b) in (AdjointList, AdjointTuple) and _seq_shape_is(x_b, shape):
+            return x_b                      # the adjoint of a list argument, in its shape already (seq_adjoint)
         raise TypeError(_SEQ_OP_MESSAGE)
     x_shape = x_b.shape if type(x_b) is _ndarray else np.shape(x_b)
     if x_shape == shape:
@@ -81,6 +81,14 @@ def unbroadcast(x_b, shape):
 # (or broadcast from it), back into x's structure (seq_adjoint): a list for a list, a tuple for a
 # tuple, nested as x is, with a number for each number and an array of the entry's shape for each
 # array.  For anything else the three are the identity.
+
+
+def _seq_shape_is(seq, shape) -> bool:
+    """Whether np.asarray(seq) would have this shape (False for a ragged sequence)."""
+    try:
+        return np.shape(seq) == shape
+    except ValueError:
+        return False
 
 
 def array_shape(shape):
