@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from .vjp import abs_grad, unbroadcast
+from .vjp import array_shape as _array_shape
 
 _ndarray = np.ndarray
 
@@ -46,14 +47,6 @@ def _count(shape, axis):
     for a in _axes(axis, len(shape)):
         count *= shape[a]
     return count
-
-
-def _array_shape(shape):
-    """The shape of np.asarray(x) from x's shape marker (a list of markers for a (nested) list of
-    numbers and arrays; None for a scalar)."""
-    if type(shape) is list:
-        return (len(shape),) + ((_array_shape(shape[0]) or ()) if shape else ())
-    return shape
 
 
 def sum_grad(g, shape, axis=None, keepdims=False):

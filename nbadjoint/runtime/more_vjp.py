@@ -333,6 +333,71 @@ def gradient_grad(g, shape, axis=None, edge_order=1, *varargs):
     return out
 
 
+def gradient_spacing_grad(g, ans, f, axis, edge_order, k, *varargs):
+    """Adjoint of np.gradient(f, *varargs, axis=axis, edge_order=...) = ans with respect to its
+    spacing varargs[k]: for a scalar h, each result it divides is linear in 1 / h, so the adjoint is
+    -sum(g * ans) / h over those results (every axis for a single spacing, axis k otherwise); for
+    the coordinates of the points along an axis, g sent back through the stencil coefficients'
+    derivatives (see _gradient_coordinates_grad)."""
+    f = np.asarray(f)
+    ndim = f.ndim
+    axes = tuple(range(ndim)) if axis is None else ((axis,) if np.ndim(axis) == 0 else tuple(axis))
+    several = len(axes) > 1 or isinstance(ans, (list, tuple))
+    gs = list(g) if several else [g]
+    results = list(ans) if several else [ans]
+    spacing = varargs[k]
+    if np.ndim(spacing) == 0:
+        total = 0.0
+        for j in (range(len(axes)) if len(varargs) == 1 else (k,)):
+            if gs[j] is not None:
+                total = total + np.sum(np.asarray(gs[j]) * results[j])
+        return -total / spacing
+    if gs[k] is None:
+        return np.zeros(np.shape(spacing))
+    return _gradient_coordinates_grad(np.asarray(gs[k]), f, axes[k] % ndim, edge_order,
+                                      np.asarray(spacing, dtype=float))
+
+
+def _gradient_coordinates_grad(g, f, axis, edge_order, x):
+    """Adjoint of np.gradient(f, x, axis=axis) with respect to the coordinates x.  Written with the
+    spacings d1, d2 on either side of a point, NumPy's coefficients are sums of 1/d1, 1/d2 and
+    1/(d1 + d2) (interior: f'_i = -(1/d1 - 1/s) f_{i-1} + (1/d1 - 1/d2) f_i + (1/d2 - 1/s) f_{i+1},
+    s = d1 + d2; the edges likewise), whose derivatives are -1/d1**2, -1/d2**2 and -1/s**2; the
+    spacings' adjoint then goes to the coordinates through np.diff."""
+    n = x.shape[0]
+    dx = np.diff(x)
+    G = np.moveaxis(g, axis, 0).reshape(n, -1)
+    F = np.moveaxis(f, axis, 0).reshape(n, -1)
+
+    def dot(a, b):
+        return np.sum(a * b, axis=-1)
+
+    dx_b = np.zeros(n - 1)
+    d1, d2 = dx[:-1], dx[1:]
+    s = d1 + d2
+    p, q, r = dot(G[1:-1], F[:-2]), dot(G[1:-1], F[1:-1]), dot(G[1:-1], F[2:])
+    dx_b[:-1] += (1 / d1 ** 2 - 1 / s ** 2) * p - q / d1 ** 2 + r / s ** 2
+    dx_b[1:] += -p / s ** 2 + q / d2 ** 2 + (1 / s ** 2 - 1 / d2 ** 2) * r
+    if edge_order == 1:
+        dx_b[0] -= dot(G[0], F[1] - F[0]) / dx[0] ** 2
+        dx_b[-1] -= dot(G[-1], F[-1] - F[-2]) / dx[-1] ** 2
+    else:
+        d1, d2 = dx[0], dx[1]
+        s = d1 + d2
+        p, q, r = dot(G[0], F[0]), dot(G[0], F[1]), dot(G[0], F[2])
+        dx_b[0] += (1 / d1 ** 2 + 1 / s ** 2) * p - q / d1 ** 2 - r / s ** 2
+        dx_b[1] += p / s ** 2 - q / d2 ** 2 + (1 / d2 ** 2 - 1 / s ** 2) * r
+        d1, d2 = dx[-2], dx[-1]
+        s = d1 + d2
+        p, q, r = dot(G[-1], F[-3]), dot(G[-1], F[-2]), dot(G[-1], F[-1])
+        dx_b[-2] += (1 / s ** 2 - 1 / d1 ** 2) * p + q / d1 ** 2 - r / s ** 2
+        dx_b[-1] += p / s ** 2 + q / d2 ** 2 - (1 / d2 ** 2 + 1 / s ** 2) * r
+    x_b = np.zeros(n)
+    x_b[1:] += dx_b
+    x_b[:-1] -= dx_b
+    return x_b
+
+
 def _gradient_axis_grad(g, axis, edge_order, spacing, n):
     """The transpose of np.gradient along one axis, with the coefficients NumPy uses for spacing
     ``spacing`` (a scalar, or the coordinates of the n points)."""
@@ -546,5 +611,6 @@ def pad_grad_values(g, shape, pad_width, constant_values):
 __all__ = [
     "average_grad_a", "average_grad_weights", "cov_grad", "corrcoef_grad", "interp_grad_fp", "interp_grad_x",
     "interp_grad_bound", "trapezoid_grad_y", "trapezoid_grad_x", "trapezoid_grad_dx", "convolve_grad",
-    "polyval_grad_p", "polyval_grad_x", "gradient_grad", "lstsq_grad_a", "lstsq_grad_b", "einsum_grad", "einsum_vjp", "pad_grad", "pad_grad_values",
+    "polyval_grad_p", "polyval_grad_x", "gradient_grad", "gradient_spacing_grad",
+    "lstsq_grad_a", "lstsq_grad_b", "einsum_grad", "einsum_vjp", "pad_grad", "pad_grad_values",
 ]

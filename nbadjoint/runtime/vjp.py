@@ -53,6 +53,8 @@ def unbroadcast(x_b, shape):
     if type(shape) is SeqSpan:
         return shape.take(x_b)
     if isinstance(x_b, (list, tuple)):
+        if type(x_b) in (AdjointList, AdjointTuple) and _seq_shape_is(x_b, shape):
+            return x_b                      # the adjoint of a list argument, in its shape already (seq_adjoint)
         raise TypeError(_SEQ_OP_MESSAGE)
     x_shape = x_b.shape if type(x_b) is _ndarray else np.shape(x_b)
     if x_shape == shape:
@@ -68,6 +70,90 @@ def unbroadcast(x_b, shape):
     if np.shape(x_b) != shape:
         x_b = np.broadcast_to(x_b, shape).copy()
     return x_b
+
+
+# ----- lists and tuples given to NumPy functions -----
+#
+# A NumPy function takes a (nested) list or tuple of numbers or arrays where it takes an array:
+# np.asarray(x) is what it works on.  Its derivative rule is written for arrays, so the adjoint code
+# hands the rule np.asarray(x) for such an argument (seq_array), the shape of np.asarray(x) for its
+# shape marker (seq_shape), and turns the rule's contribution, an array shaped like np.asarray(x)
+# (or broadcast from it), back into x's structure (seq_adjoint): a list for a list, a tuple for a
+# tuple, nested as x is, with a number for each number and an array of the entry's shape for each
+# array.  For anything else the three are the identity.
+
+
+def _seq_shape_is(seq, shape) -> bool:
+    """Whether np.asarray(seq) would have this shape (False for a ragged sequence)."""
+    try:
+        return np.shape(seq) == shape
+    except ValueError:
+        return False
+
+
+def array_shape(shape):
+    """The shape of np.asarray(x) from x's shape marker (a list of markers for a (nested) list of
+    numbers and arrays; None for a scalar)."""
+    if type(shape) is list:
+        return (len(shape),) + ((array_shape(shape[0]) or ()) if shape else ())
+    return shape
+
+
+def seq_array(x):
+    """np.asarray(x) for a list or tuple x that NumPy takes as a numeric array, else x itself."""
+    if isinstance(x, (list, tuple)):
+        try:
+            a = np.asarray(x)
+        except ValueError:                  # ragged: not an array argument
+            return x
+        return x if a.dtype == object else a
+    return x
+
+
+def seq_shape(shape):
+    """The shape of np.asarray(x) for the shape marker of a list or tuple x, else the marker itself."""
+    if type(shape) is list:
+        return array_shape(shape)
+    return shape
+
+
+def seq_adjoint(c, x):
+    """A rule's contribution ``c`` to the argument ``x`` of a NumPy function, in x's form: for a list
+    or tuple x, ``c`` (an array shaped like np.asarray(x), or broadcast from it) summed back to that
+    shape and split into x's structure (see above); otherwise ``c`` itself."""
+    if c is None or not isinstance(x, (list, tuple)):
+        return c
+    return _structured(c, shape_of(x), x)
+
+
+def seq_adjoint_of_shape(c, shape):
+    """seq_adjoint for an argument the backward sweep knows by its shape marker only: for a list or
+    tuple it is a list (the marker does not tell a tuple from a list)."""
+    if c is None or type(shape) is not list:
+        return c
+    return _structured(c, shape, None)
+
+
+def _structured(c, marker, like):
+    if not isinstance(c, (list, tuple)):
+        c = np.asarray(c)
+        shape = array_shape(marker)
+        if c.shape != shape:
+            c = unbroadcast(c, shape)
+    return _split_like(c, marker, like)
+
+
+def _split_like(c, marker, like):
+    """``c`` (an array, or a sequence with one entry per entry of the marker) in the structure of
+    ``marker`` (and of ``like``, the value itself, when known)."""
+    if c is None:
+        return None
+    if type(marker) is list:
+        parts = [_split_like(c[i], m, None if like is None else like[i]) for i, m in enumerate(marker)]
+        return AdjointTuple(parts) if isinstance(like, tuple) else AdjointList(parts)
+    if marker is None:                          # a number: a number
+        return c.item() if isinstance(c, (_ndarray, np.generic)) else c
+    return np.asarray(c).reshape(marker)        # an array: an array of its shape
 
 
 # ----- list and tuple concatenation (`+`) and repetition (`*`) -----
@@ -91,6 +177,18 @@ class AdjointList(list):
 
     def __iadd__(self, other):
         return self.__add__(other)
+
+
+class AdjointTuple(tuple):
+    """The adjoint of a tuple passed to a NumPy function (see seq_adjoint): a tuple whose ``+`` adds
+    entry by entry, as adjoints add (a plain tuple's ``+`` would concatenate)."""
+
+    __slots__ = ()
+
+    def __add__(self, other):
+        return AdjointTuple(map(_add_adjoints, self, other))
+
+    __radd__ = __add__
 
 
 def _add_adjoints(a, b):

@@ -32,17 +32,20 @@ def _einsum_slot(g, ans, v):
 
 
 def _gradient_f(g, ans, v):
-    """np.gradient(f, *varargs, axis=..., edge_order=...) w.r.t. f: _vjp.gradient_grad (the
-    spacing or coordinates are taken as constants)."""
+    """np.gradient(f, *varargs, axis=..., edge_order=...) w.r.t. f: _vjp.gradient_grad."""
     return T.expr("_vjp.gradient_grad({g}, _vjp.shape_of({f}), {axis}, {edge_order}, *{spacing})", g=g,
                   f=v["f"], axis=v["axis"], edge_order=v["edge_order"], spacing=list(v["varargs"]))
 
 
 def _gradient_spacing(g, ans, v):
-    """np.gradient's spacing or coordinates, when they depend on the differentiated inputs."""
-    raise RuleError("np.gradient has no derivative rule with respect to its spacing or coordinates (only "
-                    "with respect to f); compute the spacing outside what is differentiated, or write the "
-                    "differences out, e.g. (f[2:] - f[:-2]) / (x[2:] - x[:-2])")
+    """np.gradient's spacing number k (a scalar, or the coordinates of the points along an axis):
+    _vjp.gradient_spacing_grad."""
+    k = v["_index"]
+    if k >= len(v["varargs"]):
+        return None
+    return T.expr("_vjp.gradient_spacing_grad({g}, {ans}, {f}, {axis}, {edge_order}, {k}, *{spacing})", g=g,
+                  ans=ans, f=v["f"], axis=v["axis"], edge_order=v["edge_order"], k=T.const(k),
+                  spacing=list(v["varargs"]))
 
 
 def _constant_pad(template):
@@ -165,7 +168,7 @@ def _odeint_rule():
                    y0=odeint % "y0", t=odeint % "t", args=odeint % "args",
                    func=_refuse("scipy.integrate.odeint: the right-hand side function cannot be a differentiated "
                                 "value; pass a function defined with def at module level"))
-    return R.Rule("", rule.ast_grads, params=rule.params)
+    return R.Rule("", rule.ast_grads, params=rule.params, sequences=("args",))
 
 
 def _scipy_grad(full, sig, argnum, g, ans, *args, **kwargs):

@@ -9,6 +9,7 @@ import inspect
 import numpy as np
 
 from . import ir, rules
+from . import templates as T
 from .alias import _VIEW_FUNCS, _sharing_links
 
 _OLD = "_OLD_"      # stands for the value a statement's target had before it ran
@@ -317,6 +318,7 @@ def _plan_prim(code, s, expr, g, ans, plan):
                 param_of_kw[names.index(k)] = a
     plus = rule.broadcast or isinstance(expr.func, np.ufunc) or \
         getattr(expr.func, "__module__", None) == "math" or expr.name.startswith("math.")
+    arrays = _array_arguments(code, expr, rule, s.target) if _takes_array_likes(expr.func) else None
     for i, grad in enumerate(rule.grads):
         if i < len(expr.args):
             atom = expr.args[i]
@@ -332,7 +334,222 @@ def _plan_prim(code, s, expr, g, ans, plan):
             raise code.info.error(str(exc), lineno=s.line) from None
         if text is None:
             continue
+        if arrays is not None:
+            text = _through_sequences(code, text, arrays, atom.id, _OLD if atom.id == s.target else atom.id)
         _add_contrib(code, plan, atom.id, text, rule.broadcast, s, "plus" if plus else "add")
+
+
+# ----- lists and tuples given to NumPy functions -----
+#
+# A NumPy (or SciPy) function takes a list or tuple of numbers or arrays wherever it takes an array,
+# as np.asarray(x); its rule is written for arrays.  Where an argument may hold a list or tuple when
+# the function runs (`_maybe_sequences`), the contribution hands the rule `_vjp.seq_array(x)` for the
+# value and `_vjp.seq_shape(_vjp.shape_of(x))` for the shape marker, and turns what the rule gives
+# back into x's structure with `_vjp.seq_adjoint` (the runtime.vjp notes): a list for a list, a
+# tuple for a tuple, one entry per entry.  For an array or a number the helpers are the identity.
+
+# NumPy functions whose result may be a list or tuple (of arrays): the others return an array or a
+# number; those of _SEQUENCE_OF_SEVERAL only when given more than one argument, np.where only when
+# given one (np.where(c) is a tuple, np.where(c, a, b) an array)
+_SEQUENCE_RESULTS = frozenset(f for f in (
+    getattr(np, name, None) for name in (
+        "split", "array_split", "hsplit", "vsplit", "dsplit", "meshgrid", "gradient", "broadcast_arrays",
+        "nonzero", "shape", "histogram", "histogram2d", "histogramdd", "unique", "indices", "ix_",
+        "unravel_index", "polyfit", "tril_indices", "triu_indices", "diag_indices", "mask_indices")) if f is not None) | \
+    frozenset(getattr(np.linalg, name) for name in ("eig", "eigh", "svd", "qr", "slogdet", "lstsq")) | \
+    frozenset((np.ndarray.tolist,))
+_SEQUENCE_OF_SEVERAL = frozenset((np.atleast_1d, np.atleast_2d, np.atleast_3d))
+_NUMBER_BUILTINS = frozenset((float, int, abs, round, len, complex, bool, pow))
+
+
+def _takes_array_likes(func) -> bool:
+    """A NumPy or SciPy function with a built-in rule (one registered with nbadjoint.defvjp gets the
+    arguments as they are)."""
+    from . import user_rules
+    if user_rules.lookup(func) is not None:
+        return False
+    if isinstance(func, np.ufunc):
+        return True
+    module = getattr(func, "__module__", None) or ""
+    return module.split(".")[0] in ("numpy", "scipy")
+
+
+def _maybe_sequences(code) -> set:
+    """Names that may hold a list or tuple when ``code``'s function runs: the parameters a caller
+    may pass one to (every parameter of the root), what a display, a builtin, an unknown expression or a user function that may return one gives,
+    and what is taken or built from those (a copy, an entry, ``+`` and ``*``).  Not: NumPy and math
+    results, other arithmetic."""
+    known = getattr(code, "_maybe_sequences", None)
+    if known is None:
+        program = code.program
+        functions = getattr(program, "functions", {})
+        if functions.get(code.key) is code and getattr(program, "root_key", None) in functions:
+            for key, found in _program_sequences(program).items():
+                functions[key]._maybe_sequences = found
+            known = code._maybe_sequences
+        if known is None:                   # (a function seen alone: anything may be a sequence)
+            known = _function_sequences(code, set(code.params), None)
+        code._maybe_sequences = known
+    return known
+
+
+def _program_sequences(program) -> dict:
+    """_maybe_sequences of every function of the call tree (which has no recursion): what each
+    call passes and returns, to a fixpoint."""
+    functions = program.functions
+    calls = {key: [st.expr for st in ir.walk(code.body) if isinstance(st, ir.Assign)
+                   and isinstance(st.expr, ir.UserCall) and st.expr.callee in functions]
+             for key, code in functions.items()}
+    called = {c.callee for found in calls.values() for c in found}
+    # the root's parameters may be anything (the code compiled for the kinds of a call's arguments
+    # differs from the code compiled for none only where the shape guards tell them apart)
+    params = {key: set() if key in called and key != program.root_key else set(code.params)
+              for key, code in functions.items()}
+    returns: dict = {}                      # callee key -> True: it may return a list or tuple
+    changed = True
+    while changed:
+        changed = False
+        found = {}
+        for key, code in functions.items():
+            seq = found[key] = _function_sequences(code, params[key], returns)
+            ret = any(_atom_may_be_sequence(st.value, seq) for st in ir.walk(code.body) if isinstance(st, ir.Return))
+            if ret and not returns.get(key):
+                returns[key] = changed = True
+            for call in calls[key]:
+                callee = functions[call.callee].params
+                passed = {p for p, a in zip(callee, call.args) if _atom_may_be_sequence(a, seq)}
+                passed |= set(callee[len(call.args):])
+                if not passed <= params[call.callee]:
+                    params[call.callee] |= passed
+                    changed = True
+    return found
+
+
+def _function_sequences(code, params, returns) -> set:
+    """The names of one function that may hold a list or tuple, given the parameters that may, and
+    the callees (keys) that may return one (``returns``; a callee missing there may not; None: any
+    may)."""
+    stmts = list(ir.walk(code.body))
+    seq = set(params)
+    changed = True
+    while changed:
+        changed = False
+        for st in stmts:
+            if isinstance(st, ir.Assign) and st.target not in seq and _may_be_sequence(st.expr, seq, returns):
+                seq.add(st.target)
+                changed = True
+            elif isinstance(st, ir.Unpack) and _atom_may_be_sequence(st.value, seq):
+                new = set(st.targets) - seq
+                if new:
+                    seq |= new
+                    changed = True
+    return seq
+
+
+def _atom_may_be_sequence(atom, seq) -> bool:
+    if isinstance(atom, ir.Name):
+        return atom.id in seq
+    try:
+        value = T.literal_value(ir.node(atom))
+    except ValueError:
+        return True                         # a global or closure value
+    return isinstance(value, (list, tuple))
+
+
+def _may_be_sequence(e, seq, returns) -> bool:
+    if isinstance(e, ir.UserCall):
+        return True if returns is None else returns.get(e.callee, False)
+    if isinstance(e, (ir.Copy, ir.GetItem)):
+        return _atom_may_be_sequence(e.a, seq)
+    if isinstance(e, ir.BinOp):
+        if e.op not in (ast.Add, ast.Mult) or (e.op is ast.Mult and e.a == e.b):
+            return False                    # (list * list is an error)
+        if any(isinstance(a, ir.Const) and T.is_literal_number(ir.node(a)) and
+               not isinstance(T.literal_value(ir.node(a)), int) for a in (e.a, e.b)):
+            return False                    # list + 0.5, list * 0.5 are errors
+        return _atom_may_be_sequence(e.a, seq) or _atom_may_be_sequence(e.b, seq)
+    if isinstance(e, (ir.UnOp, ir.BuildDict)):
+        return False
+    if isinstance(e, ir.Prim):
+        func = e.func
+        if func in _NUMBER_BUILTINS:
+            return False
+        if e.method == "copy":              # x.copy() of a list is a list
+            return _atom_may_be_sequence(e.args[0], seq)
+        try:
+            if func in _SEQUENCE_RESULTS:
+                return True
+            if func is np.where:
+                return len(e.args) + len(e.kwargs) == 1
+            if func in _SEQUENCE_OF_SEVERAL:
+                return len(e.args) + len(e.kwargs) > 1
+        except TypeError:
+            return True
+        if isinstance(func, np.ufunc):
+            return func.nout > 1
+        module = getattr(func, "__module__", None) or ""
+        return module.split(".")[0] not in ("numpy", "scipy", "math") and \
+            getattr(func, "__objclass__", None) is not np.ndarray
+    return True                             # displays, anything else
+
+
+def _array_arguments(code, expr, rule, target) -> set:
+    """The names (as the rule's expressions read them) of the arguments passed to array parameters
+    (those with a derivative, not a sequence of arrays) that may hold a list or tuple."""
+    seq = _maybe_sequences(code)
+    out = set()
+    given = [(i, a) for i, a in enumerate(expr.args)]
+    for k, a in expr.kwargs.items():
+        i = rule.index_of(k)
+        if i is not None:
+            given.append((i, a))
+    for i, a in given:
+        if expr.method and i == 0:
+            continue                        # the array the method is called on
+        if not (isinstance(a, ir.Name) and a.id in seq) or i >= len(rule.ast_grads):
+            continue
+        if rule.ast_grads[i] is rules._no_grad or rule.params[i].lstrip("*") in rule.sequences:
+            continue
+        out.add(_OLD if a.id == target else a.id)
+    return out
+
+
+class _AsArrays(ast.NodeTransformer):
+    """Reads of the given names as NumPy takes them: ``_vjp.seq_array(x)``, and the shape marker
+    ``_vjp.seq_shape(_vjp.shape_of(x))``."""
+
+    def __init__(self, names):
+        self.names = names
+
+    def visit_Call(self, node):
+        f = node.func
+        if (isinstance(f, ast.Attribute) and f.attr == "shape_of" and isinstance(f.value, ast.Name)
+                and f.value.id == "_vjp" and len(node.args) == 1 and isinstance(node.args[0], ast.Name)):
+            if node.args[0].id in self.names:
+                return T.expr("_vjp.seq_shape({m})", m=node)
+            return node
+        self.generic_visit(node)
+        return node
+
+    def visit_Name(self, node):
+        if node.id in self.names and isinstance(node.ctx, ast.Load):
+            return T.expr("_vjp.seq_array({x})", x=node)
+        return node
+
+
+def _through_sequences(code, text, arrays, name, read_as):
+    """The contribution ``text`` to argument ``name`` (read as ``read_as`` by the rule) of a NumPy
+    function: the arguments in ``arrays`` read as NumPy takes them, and the result in the form of
+    ``name`` when it may be a list or tuple."""
+    if arrays:
+        text = _AsArrays(arrays).visit(text)
+    if name not in _maybe_sequences(code):
+        return text
+    plain, _ = _reads_of(text)
+    x = ast.Name(read_as, ast.Load())
+    if read_as in plain or (read_as == name and code._free(name)):
+        return T.expr("_vjp.seq_adjoint({c}, {x})", c=text, x=x)
+    return T.expr("_vjp.seq_adjoint_of_shape({c}, _vjp.shape_of({x}))", c=text, x=x)
 
 
 def _add_contrib(code, plan, name, text, broadcast, s, mode):

@@ -25,6 +25,11 @@ Conventions the generator relies on:
   back with ``_vjp.unbroadcast(contribution, _vjp.shape_of(x))``;
 - a parameter that takes a sequence of arrays (np.concatenate, np.stack, np.vstack, np.hstack,
   np.array, builtin sum) gets a tuple of contributions, one per element, nested like the argument;
+  those of NumPy functions whose rule reads the sequence itself are named in ``Rule.sequences``;
+- any other argument of a NumPy or SciPy function may be a list or tuple (NumPy takes np.asarray of
+  it): rules are written for arrays, and the generator hands them ``_vjp.seq_array(x)`` and
+  ``_vjp.seq_shape(_vjp.shape_of(x))`` for such an argument and turns the contribution back into
+  its structure (`plans._through_sequences`, `nbadjoint.runtime.vjp.seq_adjoint`);
 - contributions may be ``g`` itself or views of it: accumulate with ``a_b = a_b + c``, not in place;
 - a rule raises ``RuleError`` (at transform time) for a call it cannot differentiate, e.g. an
   ``out=`` argument or an unsupported keyword;
@@ -91,6 +96,7 @@ class Rule:
     ast_grads: tuple
     broadcast: bool = False
     params: tuple = ()  # names of the positional parameters, aligned with grads ("*name" for variadic slots)
+    sequences: tuple = ()  # parameters taking a sequence of arrays, whose rules read it as one (np.stack's arrays)
     grads: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -201,11 +207,11 @@ def _sig_text(sig):
 _VARIADIC_SLOTS = 32  # grads entries kept for a primitive taking *args (e.g. np.einsum operands)
 
 
-def _rule(name, params, *, broadcast=False, fixed=(), **templates):
+def _rule(name, params, *, broadcast=False, fixed=(), sequences=(), **templates):
     """A Rule for the primal `name` with parameters `params` (text); templates map parameters to
     expression templates using {g}, {ans} and the parameter names (``*{p}`` splices the nodes of a
     variadic parameter p), or to callables f(g, ans, values) -> ast.expr | None receiving the bound
-    argument nodes."""
+    argument nodes. ``sequences``: the parameters taking a sequence of arrays (see Rule)."""
     sig = _signature(params)
 
     def make(template, vararg_index=None):
@@ -232,7 +238,7 @@ def _rule(name, params, *, broadcast=False, fixed=(), **templates):
     unknown = set(templates) - set(sig.parameters)
     if unknown:
         raise ValueError(f"rule {name}: templates for unknown parameters {sorted(unknown)}")
-    return Rule(name, tuple(grads), broadcast, tuple(names))
+    return Rule(name, tuple(grads), broadcast, tuple(names), tuple(sequences))
 
 
 # ----- rules that need a little logic -----
@@ -574,7 +580,7 @@ def _hand_rules():
         if "dtype" in params:
             template = _dtype_passes(f"np.{fname}", "dtype", template)
         r[getattr(np, fname)] = _rule(f"np.{fname}", params, fixed=("out",) if "out=" in params else (),
-                                      **{operands: template})
+                                      sequences=(operands,), **{operands: template})
     append = "_vjp.append_grad({g}, _vjp.shape_of({arr}), _vjp.shape_of({values}), {axis}, %d)"
     r[np.append] = _rule("np.append", "arr, values, axis=None", arr=append % 0, values=append % 1)
     array = "_vjp.array_grad({g}, _vjp.shape_of({a}))"
