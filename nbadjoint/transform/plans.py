@@ -4,6 +4,7 @@ reads; values the backward sweep recomputes instead of taping."""
 from __future__ import annotations
 
 import ast
+import re
 import inspect
 
 import numpy as np
@@ -401,20 +402,30 @@ def _program_sequences(program) -> dict:
                    and isinstance(st.expr, ir.UserCall) and st.expr.callee in functions]
              for key, code in functions.items()}
     called = {c.callee for found in calls.values() for c in found}
-    # the root's parameters may be anything (the code compiled for the kinds of a call's arguments
-    # differs from the code compiled for none only where the shape guards tell them apart)
-    params = {key: set() if key in called and key != program.root_key else set(code.params)
+    # the root's parameters are lists or tuples where the arguments of the call it is compiled for
+    # are (see argument_kinds: a program is compiled per kinds; without arguments, none is)
+    kinds = getattr(program, "root_kinds", None) or ()
+    root_params = functions[program.root_key].params if program.root_key in functions else []
+    root_sequences = {p for p, k in zip(root_params, kinds) if k == "sequence"}
+    params = {key: set() if key in called and key != program.root_key else
+              (root_sequences if key == program.root_key else set(code.params))
               for key, code in functions.items()}
     returns: dict = {}                      # callee key -> True: it may return a list or tuple
+    entries: dict = {}                      # callee key -> per entry of the tuple it returns (a display of
+                                            # one length at every return): may that entry be a sequence?
     changed = True
     while changed:
         changed = False
         found = {}
         for key, code in functions.items():
-            seq = found[key] = _function_sequences(code, params[key], returns)
+            seq = found[key] = _function_sequences(code, params[key], returns, entries)
             ret = any(_atom_may_be_sequence(st.value, seq) for st in ir.walk(code.body) if isinstance(st, ir.Return))
             if ret and not returns.get(key):
                 returns[key] = changed = True
+            flags = _returned_entries(code, seq)
+            if flags != entries.get(key, ()) and flags is not None:
+                entries[key] = flags
+                changed = True
             for call in calls[key]:
                 callee = functions[call.callee].params
                 passed = {p for p, a in zip(callee, call.args) if _atom_may_be_sequence(a, seq)}
@@ -425,12 +436,16 @@ def _program_sequences(program) -> dict:
     return found
 
 
-def _function_sequences(code, params, returns) -> set:
+def _function_sequences(code, params, returns, entries=None) -> set:
     """The names of one function that may hold a list or tuple, given the parameters that may, and
     the callees (keys) that may return one (``returns``; a callee missing there may not; None: any
-    may)."""
+    may; ``entries``: per entry, for callees returning a tuple display)."""
     stmts = list(ir.walk(code.body))
-    seq = set(params)
+    seq = set(params) | _sequence_globals(code)
+    made = {}                               # name -> the display or user call that is its one definition
+    for st in stmts:
+        if isinstance(st, ir.Assign) and isinstance(st.expr, (ir.Build, ir.UserCall)):
+            made[st.target] = st.expr if st.target not in made else None
     changed = True
     while changed:
         changed = False
@@ -439,21 +454,74 @@ def _function_sequences(code, params, returns) -> set:
                 seq.add(st.target)
                 changed = True
             elif isinstance(st, ir.Unpack) and _atom_may_be_sequence(st.value, seq):
-                new = set(st.targets) - seq
+                source = made.get(st.value.id) if isinstance(st.value, ir.Name) else None
+                flags = None
+                if isinstance(source, ir.Build) and len(source.elts) == len(st.targets):
+                    flags = [_atom_may_be_sequence(a, seq) for a in source.elts]
+                elif isinstance(source, ir.UserCall) and entries is not None:
+                    known = entries.get(source.callee)
+                    if known is not None and len(known) == len(st.targets):
+                        flags = list(known)
+                new = {t for k, t in enumerate(st.targets) if flags is None or flags[k]} - seq
                 if new:
                     seq |= new
                     changed = True
     return seq
 
 
+def _returned_entries(code, seq):
+    """Per entry of the tuple display every ``return`` of ``code`` gives (one length): may it be a
+    sequence?  None when a return gives anything else."""
+    builds = {st.target: st.expr for st in ir.walk(code.body)
+              if isinstance(st, ir.Assign) and isinstance(st.expr, ir.Build)}
+    flags = None
+    for st in ir.walk(code.body):
+        if not isinstance(st, ir.Return):
+            continue
+        build = builds.get(st.value.id) if isinstance(st.value, ir.Name) else None
+        if build is None or (flags is not None and len(flags) != len(build.elts)):
+            return None
+        these = tuple(_atom_may_be_sequence(a, seq) for a in build.elts)
+        flags = these if flags is None else tuple(a or b for a, b in zip(flags, these))
+    return flags
+
+
 def _atom_may_be_sequence(atom, seq) -> bool:
     if isinstance(atom, ir.Name):
         return atom.id in seq
+    if _GLOBAL_SUBSCRIPT.fullmatch(atom.src):
+        return atom.src in seq                  # (see _sequence_globals)
     try:
         value = T.literal_value(ir.node(atom))
     except ValueError:
-        return True                         # a global or closure value
+        return True                         # a closure value, a constant of the program
     return isinstance(value, (list, tuple))
+
+
+_GLOBAL_SUBSCRIPT = re.compile(r"_G(\d+)\[('[^']*')\]")
+
+
+def _sequence_globals(code) -> set:
+    """The module globals (``_G0['name']``) ``code`` reads that hold a list or tuple now (a change
+    of one compiles the program again)."""
+    out = set()
+    globals_ = getattr(code.program, "_globals", [])
+    for st in ir.walk(code.body):
+        for atom in _const_atoms(st):
+            m = _GLOBAL_SUBSCRIPT.fullmatch(atom.src)
+            if m and int(m.group(1)) < len(globals_) and \
+                    isinstance(globals_[int(m.group(1))].get(ast.literal_eval(m.group(2))), (list, tuple)):
+                out.add(atom.src)
+    return out
+
+
+def _const_atoms(st):
+    e = getattr(st, "expr", None)
+    atoms = list(getattr(e, "args", ())) + list(getattr(e, "kwargs", {}).values()) + \
+        [getattr(e, k) for k in ("a", "b") if isinstance(getattr(e, k, None), ir.Const)] + \
+        list(getattr(e, "elts", ())) + list(getattr(e, "values", ())) + \
+        [getattr(st, "value", None)]
+    return [a for a in atoms if isinstance(a, ir.Const)]
 
 
 def _may_be_sequence(e, seq, returns) -> bool:

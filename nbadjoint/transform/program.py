@@ -624,13 +624,15 @@ _CACHE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 def argument_kinds(args) -> tuple:
     """Per positional argument: "array" (exactly np.ndarray), "number" (a Python or NumPy number),
+    "sequence" (a list or tuple: NumPy functions given it are differentiated as given an array),
     the class of an object (a class of the user's, a dataclass, a SimpleNamespace, a namedtuple)
     or None: what the shape analysis takes the root's parameters for (see shapes.call_evidence),
     and the classes whose methods and attributes the program follows."""
     from .objects import is_user_class, is_namedtuple
     return tuple("array" if type(a) is np.ndarray else
                  "number" if isinstance(a, (int, float, np.number)) and not isinstance(a, bool) else
-                 type(a) if is_namedtuple(type(a)) or (is_user_class(type(a)) and hasattr(a, "__dict__")) else None
+                 type(a) if is_namedtuple(type(a)) or (is_user_class(type(a)) and hasattr(a, "__dict__")) else
+                 "sequence" if type(a) in (list, tuple) else None
                  for a in args)
 
 

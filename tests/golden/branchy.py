@@ -103,11 +103,7 @@ def branchy_bwd(_c, _rv_b, x, a):
             _o7 = _pop()
             _t8_b = -s_b if s_b.__class__ is float else _rt.ubl(-s_b, _t8)
             s_b = s_b if s_b.__class__ is float else _rt.ubl(s_b, _o7)
-            x_b = (
-                _vjp.seq_adjoint(_t8_b * _t8, x)
-                if x_b is None
-                else x_b + _vjp.seq_adjoint(_t8_b * _t8, x)
-            )
+            x_b = _t8_b * _t8 if x_b is None else x_b + _t8_b * _t8
             _t8 = _pop()
     # adjoint of line 18: s = 0.0
     return (x_b, None)
@@ -186,11 +182,7 @@ def branchy_bwd_general(_c, _rv_b, x, a):
             _o7 = _pop()
             _t8_b = -s_b if s_b.__class__ is float else _rt.ubl(-s_b, _t8)
             s_b = s_b if s_b.__class__ is float else _rt.ubl(s_b, _o7)
-            x_b = (
-                _vjp.seq_adjoint(_t8_b * _t8, x)
-                if x_b is None
-                else x_b + _vjp.seq_adjoint(_t8_b * _t8, x)
-            )
+            x_b = _t8_b * _t8 if x_b is None else x_b + _t8_b * _t8
             _t8 = _pop()
     # adjoint of line 18: s = 0.0
     return (x_b, None)

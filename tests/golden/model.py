@@ -50,10 +50,7 @@ def model_bwd(_c, _rv_b, u0, n):
     _ck = _c.ck
     u = _pop()
     # adjoint of line 14: return np.sum(u)
-    u_b = _vjp.seq_adjoint_of_shape(
-        _vjp.sum_grad(_rv_b, _vjp.seq_shape(_vjp.shape_of(u))),
-        _vjp.shape_of(u),
-    )
+    u_b = _vjp.sum_grad(_rv_b, _vjp.shape_of(u))
     for i in reversed(_pop()):
         # adjoint of line 13: u = step(u, 0.1)
         _o3 = _pop()
