@@ -577,14 +577,45 @@ def check_alias(written, other, message):
         raise AliasError(message)
 
 
-def check_entry_alias(container, other, message, attributes=None):
+def check_own_entry(obj, attr, where):
+    """Before a write into the value ``obj.attr`` holds (``self.u[1:] += ...``, ``self.log.append``):
+    it must be the object's own, held by no other attribute of it (the adjoint follows the write
+    through ``obj.attr`` only), and not a class attribute (state every object shares)."""
+    state = getattr(obj, "__dict__", None)
+    if state is None:
+        return
+    value = state.get(attr, state)
+    function, filename, lineno = where
+    if value is state:          # not the object's own: found on the class
+        shared = getattr(type(obj), attr, None)
+        if isinstance(shared, (_ndarray, list, dict)) or _is_record(shared):
+            from ..errors import TransformError
+            raise TransformError(f"writing into `.{attr}`, an attribute of the class {type(obj).__name__} that all "
+                                 "its objects share (global state): differentiated code never changes it",
+                                 function=function, filename=filename, lineno=lineno,
+                                 hint=f"give each object its own copy in __init__, e.g. "
+                                      f"self.{attr} = {type(obj).__name__}.{attr}.copy()")
+        return
+    if not isinstance(value, (_ndarray, list, dict)) and value.__class__ not in _RECORD_CLASSES:
+        return
+    for other_attr, other in state.items():
+        if other_attr != attr and overlaps(value, other):
+            raise AliasError(f"writing into `.{attr}` also changes `.{other_attr}` of the same "
+                             f"{type(obj).__name__}, which holds the same {type(value).__name__} (or part of it): "
+                             f"the adjoint would miss that dependence ({filename}, line {lineno}, in {function}())"
+                             f"\n  hint: keep a copy in one of them, e.g. self.{other_attr} = self.{attr}.copy()")
+
+
+def check_entry_alias(container, other, message, attributes=None, deep=()):
     """Raise AliasError if writing into the arrays ``container`` holds would also change ``other``
-    (with ``attributes``: the arrays an object holds in those attributes)."""
+    (with ``attributes``: the values an object holds in those attributes, and for those in
+    ``deep`` what these values hold)."""
     if other is None:
         return
     if attributes is not None and _is_record(container):
         held = container.__dict__
-        if any(a in held and (overlaps(held[a], other) or _entry_overlaps(held[a], other, 1)) for a in attributes):
+        if any(a in held and (overlaps(held[a], other) or a in deep and _entry_overlaps(held[a], other, 1))
+               for a in attributes):
             raise AliasError(message)
         return
     if _entry_overlaps(container, other, 0):
@@ -603,8 +634,9 @@ def _entry_overlaps(container, other, depth) -> bool:
     else:
         return False
     for item in items:
-        if isinstance(item, _ndarray) and overlaps(item, other):
-            return True
+        if item is other and (isinstance(other, (list, dict)) or other.__class__ in _RECORD_CLASSES) \
+                or isinstance(item, _ndarray) and overlaps(item, other):
+            return True         # (a list, dict or object held is changed in place too)
         if _entry_overlaps(item, other, depth + 1):
             return True
     return False

@@ -58,8 +58,8 @@ class AliasChecker:
         self.checking = True
         self._pts_block(body, {p: frozenset({("param", p)}) for p in self.code.params})
         self.code.touched = frozenset(self.touched)
-        self.code.touched_entries = {p: (None if self.entries.get(p, None) is None else frozenset(self.entries[p]))
-                                     for p in self.touched}
+        self.code.touched_entries = {p: (None if self.entries.get(p, None) is None else
+                                         frozenset(self.entries[p].items())) for p in self.touched}
         self.code.unsafe_pairs = frozenset(self.unsafe) | frozenset(
             (p, q) for p in self.mutated for q in self.mutated if p != q)
         ret = self.code.body[-1].value
@@ -188,12 +188,15 @@ class AliasChecker:
             for param, atom in zip(callee.params, e.args):
                 if param in callee.touched and isinstance(atom, ir.Name):
                     entries = getattr(callee, "touched_entries", {}).get(param)
+                    entry = getattr(s, "entry", ())       # a method of the object an attribute holds
                     for obj in env.get(atom.id, ()):
                         if obj[0] == "param":
                             exact = env.get(atom.id, frozenset()) == frozenset({obj})
                             if entries is not None and exact:
-                                for attribute in entries:
-                                    self._touch(obj[1], attribute)
+                                for attribute, deep in entries:
+                                    self._touch(obj[1], attribute, deep)
+                            elif entry and entry[0] == obj[1] and _is_receiver(param, callee):
+                                self._touch(obj[1], entry[1], deep=True)
                             else:
                                 self._touch(obj[1])
                     self._check_entries(s, callee, param, atom.id, env)
@@ -287,16 +290,17 @@ class AliasChecker:
         return self.code.info.error(f"{callee.info.name}() writes into its parameter `{param}`: "
                                     "pass it a variable, not an expression", lineno=s.line)
 
-    def _touch(self, param, attribute=None):
-        """``param`` is touched: a write may reach what it holds (at ``attribute``, or anywhere)."""
+    def _touch(self, param, attribute=None, deep=False):
+        """``param`` is touched: a write may reach what it holds: the value of its ``attribute``
+        (``deep``: or what that value holds), or anywhere (None)."""
         if param not in self.touched:
             self.touched.add(param)
-            self.entries[param] = set() if attribute is not None else None
+            self.entries[param] = {} if attribute is not None else None
         if self.entries.get(param) is not None:
             if attribute is None:
                 self.entries[param] = None
             else:
-                self.entries[param].add(attribute)
+                self.entries[param][attribute] = self.entries[param].get(attribute, False) or deep
 
     def _check_write(self, s, target, env, deferred=None):
         if not self.checking:
@@ -338,7 +342,7 @@ class AliasChecker:
                     # a write into the value an attribute of the parameter holds (self.u += ...)
                     # reaches that attribute's value only; any other write may reach any entry
                     known = entry and entry[0] == obj[1] and objs_of(entry[0]) == {obj}
-                    self._touch(obj[1], entry[1] if known else None)
+                    self._touch(obj[1], entry[1] if known else None, deep=bool(known and entry[2:]))
             for obj in sorted(objs, key=repr):
                 if obj[0] == "param" and not (obj[1] in exclude and objs_of(obj[1]) == {obj}):
                     p = obj[1]
@@ -418,6 +422,11 @@ class AliasChecker:
             if held and _conflict(held, b):
                 return True
         return False
+
+
+def _is_receiver(param, callee) -> bool:
+    """``param`` is the first parameter of ``callee`` (the object of a method call)."""
+    return bool(callee.params) and callee.params[0] == param
 
 
 def _conflict(a, b) -> bool:

@@ -109,6 +109,8 @@ class Normalizer(ExprLowering, ObjectLowering, TryLowering):
         self.classes = self._known_classes(node)     # name -> class of the object it holds (objects.py)
         self.object_calls: dict = {}    # position of a method call, property read or construction ->
                                         # (kind, function, class): how the primal calls it
+        self.entry_writes: dict = {}    # position of `obj.attr` whose value is written in place ->
+                                        # (obj, attr): checked before the write (runtime/objects.py)
 
     def _refuse_reserved_names(self, node):
         """Names that start with an underscore belong to the generated code (`_c`, `_push`, `_rv_b`...):

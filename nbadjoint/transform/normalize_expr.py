@@ -302,6 +302,7 @@ class ExprLowering:
                 except TransformError as exc:
                     if isinstance(func.value, ast.Name) and func.value.id in self.params:
                         exc.unknown_class = True     # (a parameter: it may be an object, known from the arguments)
+                        self.program.unknown_classes = True
                     raise
             target = self.expr(func.value, out)
             if method == "append":

@@ -184,6 +184,7 @@ class ObjectLowering:
                        f"`{func.value.id}` is not known here", node,
                        hint=_NOT_KNOWN_HINT + f" (or annotated, `{func.value.id}: Model`)")
         exc.unknown_class = True
+        self.program.unknown_classes = True
         return exc
 
     def _where(self, node):
@@ -240,8 +241,8 @@ class ObjectLowering:
         base = self._checked_receiver(node.value, cls, guard, out, line)
         return self.emit(ir.GetItem(base, _attr_index(attr)), out, line)
 
-    def assign_attribute(self, target, value, out, line):
-        """``obj.attr = value``."""
+    def assign_attribute(self, target, value, out, line, store_back=False):
+        """``obj.attr = value`` (``store_back``: the value the attribute held, written into)."""
         base = target.value
         if not isinstance(base, ast.Name) or base.id not in self.locals:
             if isinstance(base, ast.Name):
@@ -254,13 +255,18 @@ class ObjectLowering:
             exc = self.err(f"writing the attribute `.{target.attr}` of `{base.id}`, an object whose class is not "
                            "known here", target, hint=_NOT_KNOWN_HINT)
             exc.unknown_class = True
+            self.program.unknown_classes = True
             raise exc
         cls = known[0]
         kind, _ = objects.lookup(cls, target.attr)
         if kind not in ("field", "constant"):
             raise self.err(f"`{ast.unparse(target)} = ...` assigns to a {kind} of {cls.__name__}, which is not "
                            "supported", target, hint="store the value in an attribute of its own")
-        if objects.is_namedtuple(cls) or (dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen):
+        frozen = dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen
+        if store_back and frozen:       # (the same object: a frozen dataclass's field may hold a mutable one)
+            out.append(ir.SetItem(base.id, _attr_index(target.attr, frozen=True), value, line=line))
+            return
+        if objects.is_namedtuple(cls) or frozen:
             # (Python raises here: the primal does, and so does the differentiated code)
             out.append(ir.Effect(f"setattr({base.id}, {target.attr!r}, {value.text()})",
                                  [base.id] + ir.names_in([value]), line=line))
@@ -275,7 +281,8 @@ class ObjectLowering:
         held = self._as_name(self.expr(base, out), out, line)
         out.append(ir.SetItem(held.id, self.index(target.slice, out), value, line=line,
                               exclude=(base.value.id,), entry=(base.value.id, base.attr)))
-        self.assign_attribute(base, held, out, line)
+        self.entry_writes[_position(base)] = (base.value.id, base.attr)
+        self.assign_attribute(base, held, out, line, store_back=True)
 
     def aug_attribute(self, s, out):
         """``obj.attr op= v``: the attribute read, updated (in place for an array, which other names
@@ -294,6 +301,8 @@ class ObjectLowering:
                                      exclude=(owner,) if owner else (), entry=(owner, s.target.attr) if owner else ())],
                          [ir.Assign(old.id, ir.BinOp(type(s.op), old, rhs), line=line, aug_rebind=True)],
                          line=line))
+        if owner:
+            self.entry_writes[_position(s.target)] = (owner, s.target.attr)
         target = ast.copy_location(ast.Attribute(s.target.value, s.target.attr, ast.Store()), s.target)
         self.assign_to(target, old, out, line)
         return False
@@ -316,10 +325,13 @@ class ObjectLowering:
                 if isinstance(st, ir.SetItem) and st.target == held.id:
                     st.exclude = tuple(st.exclude) + (owner,)      # (stored back right after)
                     st.entry = (owner, attr)
+                elif isinstance(st, ir.SetItem) and held.id in st.exclude:
+                    st.entry = (owner, attr, True)      # into an entry of the value: what it holds
         finally:
             self.locals.discard(held.id)
             self.user_names.discard(held.id)
-        self.assign_attribute(s.target.value, held, out, line)
+        self.entry_writes[_position(s.target.value)] = (owner, attr)
+        self.assign_attribute(s.target.value, held, out, line, store_back=True)
         return False
 
     def grow_attribute(self, func, value, out, line) -> bool:
@@ -339,6 +351,8 @@ class ObjectLowering:
         for st in ir.walk(out[start:]):
             if isinstance(st, ir.Append) and st.target == held.id:
                 st.exclude = (func.value.value.id,)       # (stored back right after)
+                st.entry = (func.value.value.id, func.value.attr)
+        self.entry_writes[_position(func.value)] = (func.value.value.id, func.value.attr)
         self.assign_attribute(func.value, held, out, line)
         return True
 
@@ -367,6 +381,7 @@ class ObjectLowering:
             if self._attribute_of_object(entry):
                 # self.grid.refine(): the component, which the method may change, is stored back
                 out[-1].exclude = (entry.value.id,)
+                out[-1].entry = (entry.value.id, entry.attr)
                 self.assign_attribute(entry, receiver, out, line)
             elif isinstance(entry, ast.Subscript) and isinstance(entry.value, ast.Name) and entry.value.id in self.locals:
                 # models[k].step(): the object, which the method may change, is stored back into

@@ -71,11 +71,27 @@ class _PrimalRewriter(ast.NodeTransformer):
     # writes that may reach a module or closure array are checked here too: a checkpointed call
     # runs the primal, and the user's arrays must not be written before the AliasError
     def _checked(self, node):
+        entries = self._own_entry_checks(node)
         node = self.generic_visit(node)
         read = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-        checks = [ast.parse(f"_rt.check_alias({target}, {ref}, {message!r})").body[0]
-                  for target, ref, message in self.global_checks.get(node.lineno, ()) if target in read]
+        checks = entries + [ast.parse(f"_rt.check_alias({target}, {ref}, {message!r})").body[0]
+                            for target, ref, message in self.global_checks.get(node.lineno, ()) if target in read]
         return [ast.copy_location(c, node) for c in checks] + [node] if checks else node
+
+    def _own_entry_checks(self, node):
+        """Checks before a write into the value an object's attribute holds (see Normalizer.entry_writes)."""
+        targets = list(getattr(node, "targets", ())) + [getattr(node, "target", None)]
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Attribute):
+            targets.append(node.value.func.value)
+        out = []
+        for t in targets:
+            for n in ([t, t.value] if isinstance(t, ast.Subscript) else [t]):
+                entry = self.code.norm.entry_writes.get(position(n)) if n is not None else None
+                if entry is not None:
+                    where = self.code.program._const((self.info.name, self.info.filename, node.lineno))
+                    out.append(ast.parse(f"_rt.check_own_entry({entry[0]}, {entry[1]!r}, {where})").body[0])
+                    break
+        return out
 
     visit_Assign = visit_AugAssign = visit_AnnAssign = visit_Expr = _checked
 

@@ -43,9 +43,13 @@ class CallSweeps:
         for name, other, message, entries in code.entry_checks.get(id(s), ()):
             if entries is None:
                 f.append(S("_rt.check_entry_alias({n}, {o}, {m})", n=name, o=ir.src_node(other), m=_const(message)))
-            else:       # the callee writes into the values of these attributes only
-                f.append(S("_rt.check_entry_alias({n}, {o}, {m}, {e})", n=name, o=ir.src_node(other),
-                           m=_const(message), e=ast.Tuple([_const(a) for a in sorted(entries)], ast.Load())))
+            else:       # the callee writes into the values of these attributes only (deep: or what they hold)
+                names = sorted(a for a, _ in entries)
+                deep = sorted(a for a, d in entries if d)
+                args = [_const(a) for a in names]
+                f.append(S("_rt.check_entry_alias({n}, {o}, {m}, {e}" + (", {d})" if deep else ")"), n=name,
+                           o=ir.src_node(other), m=_const(message), e=ast.Tuple(args, ast.Load()),
+                           d=ast.Tuple([_const(a) for a in deep], ast.Load())))
         self._emit_overlap_checks(f, s, callee, mutated)
         if not self_arg and not mutated and self._result_unused(s, state):
             return self._emit_unused_call(s, state, f, b, pushes, out, call(primal, atoms))

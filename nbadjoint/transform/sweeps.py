@@ -487,6 +487,7 @@ class SweepBuilder(LoopSweeps, CallSweeps):
         index_value = ir.src_node(s.index.value)
         undo = s.target not in code.no_undo
         attr = s.index.attr
+        self._emit_own_entry_check(f, s)
         if undo:
             f.append(S("_push(_rt.old_attr({t}, {i}))" if attr else "_push(_rt.old_item({t}, {i}))",
                        t=s.target, i=index_value))
@@ -558,10 +559,19 @@ class SweepBuilder(LoopSweeps, CallSweeps):
         for other, message in self.code.alias_checks.get((id(s), target), ()):
             f.append(S("_rt.check_alias({t}, {o}, {m})", t=target, o=ir.src_node(other), m=_const(message)))
 
+    def _emit_own_entry_check(self, f, s):
+        """A write into the value an object's attribute holds: the object's own, held once."""
+        entry = getattr(s, "entry", ())
+        if entry and not entry[2:]:     # (a write deeper in, into what the value holds: checked with it)
+            info = self.code.info
+            where = self.code.program._const((info.name, info.filename, s.line))
+            f.append(S("_rt.check_own_entry({o}, {a}, {w})", o=entry[0], a=_const(entry[1]), w=ir.src_node(where)))
+
     def _emit_append(self, s, state):
         code = self.code
         f, b = [], []
         self._emit_alias_checks(f, s, s.target)
+        self._emit_own_entry_check(f, s)
         plan = code.plans[id(s)]
         f.append(S("{t}.append({v})", t=s.target, v=ir.node(s.value)))
         new_state = dict(state)
