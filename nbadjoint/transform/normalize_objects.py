@@ -94,7 +94,7 @@ class ObjectLowering:
         if pending:         # a method returning an object (`return self`, `return Model(...)`)
             for name, func in pending:
                 owner = known.get(func.value.id) if isinstance(func.value, ast.Name) else None
-                kind, method = objects.lookup(owner, func.attr) if owner is not None else (None, None)
+                kind, method = self._lookup(owner, func.attr) if owner is not None else (None, None)
                 returned = objects.returned_class(method, owner) if kind == "method" else None
                 stores.setdefault(name, set()).add(returned)
                 self.guarded_names.add(name)
@@ -187,6 +187,12 @@ class ObjectLowering:
         self.program.unknown_classes = True
         return exc
 
+    def _lookup(self, cls, attr):
+        """objects.lookup, noted: a program whose classes' methods or attributes change (a class
+        redefined, a method monkeypatched) is compiled again (Program.is_current)."""
+        self.program.class_deps.append((cls, attr, objects.raw_attribute(cls, attr)))
+        return objects.lookup(cls, attr)
+
     def _where(self, node):
         return self.program._const((self.info.name, self.info.filename, getattr(node, "lineno", 0)))
 
@@ -224,7 +230,7 @@ class ObjectLowering:
         if objects.is_namedtuple(cls) and attr in cls._fields:
             base = self._checked_receiver(node.value, cls, guard, out, line)
             return self.emit(ir.GetItem(base, _attr_index(attr)), out, line)
-        kind, func = objects.lookup(cls, attr)
+        kind, func = self._lookup(cls, attr)
         if kind == "property":
             if not is_user_function(func):
                 raise self.err(f"the property {cls.__name__}.{attr} is not Python code nbadjoint can read", node)
@@ -258,7 +264,7 @@ class ObjectLowering:
             self.program.unknown_classes = True
             raise exc
         cls = known[0]
-        kind, _ = objects.lookup(cls, target.attr)
+        kind, _ = self._lookup(cls, target.attr)
         if kind not in ("field", "constant"):
             raise self.err(f"`{ast.unparse(target)} = ...` assigns to a {kind} of {cls.__name__}, which is not "
                            "supported", target, hint="store the value in an attribute of its own")
@@ -371,7 +377,7 @@ class ObjectLowering:
             several = self._class_set(func.value)
             return self.dispatch_call(several, node, out) if several else None
         cls, guard = known
-        kind, callee = objects.lookup(cls, func.attr)
+        kind, callee = self._lookup(cls, func.attr)
         line = node.lineno
         if kind == "method" and is_user_function(callee):
             receiver = self._checked_receiver(func.value, cls, guard, out, line)
@@ -422,7 +428,7 @@ class ObjectLowering:
         receiver = self._as_name(self.expr(func.value, out), out, line)
         callees = []
         for cls in classes:
-            kind, callee = objects.lookup(cls, func.attr)
+            kind, callee = self._lookup(cls, func.attr)
             if kind != "method" or not is_user_function(callee):
                 raise self.err(f"`{ast.unparse(func)}(...)`: {cls.__name__}.{func.attr} is not a method written in "
                                "Python that nbadjoint can read", node)
@@ -462,7 +468,7 @@ class ObjectLowering:
     def class_call(self, cls, node, out):
         """``Cls.method(...)`` called on the class: a classmethod gets the class, a static method
         and a function called with its object passed explicitly get their arguments."""
-        kind, callee = objects.lookup(cls, node.func.attr)
+        kind, callee = self._lookup(cls, node.func.attr)
         if not is_user_function(callee):
             raise self.err(f"`{ast.unparse(node.func)}(...)` is not Python code nbadjoint can read", node)
         if kind == "classmethod":
@@ -497,6 +503,7 @@ class ObjectLowering:
         for klass in mro[start:]:
             if attr in vars(klass):
                 raw = vars(klass)[attr]
+                self._lookup(klass, attr)
                 break
         else:
             raw = None
@@ -516,6 +523,8 @@ class ObjectLowering:
         if problem is not None:
             raise self.err(f"objects of {cls.__name__} cannot be differentiated: {problem}", node)
         kind, init = objects.constructor(cls)
+        for name in ("__init__", "__new__", "__post_init__"):
+            self._lookup(cls, name)
         if kind == "refuse":
             raise self.err(f"objects of {cls.__name__} cannot be differentiated: {init}", node)
         objects.use(cls)
@@ -561,7 +570,7 @@ class ObjectLowering:
             else:
                 raise self.err(f"missing argument `{f.name}` in {cls.__name__}(...)", node)
             out.append(ir.SetItem(obj.id, _attr_index(f.name, frozen), value, line=line))
-        post = objects.lookup(cls, "__post_init__")
+        post = self._lookup(cls, "__post_init__")
         if post[0] == "method":
             if not is_user_function(post[1]):
                 raise self.err(f"the __post_init__ of {cls.__name__} is not Python code nbadjoint can read", node)

@@ -94,6 +94,11 @@ def record_problem(cls) -> str | None:
     return None
 
 
+def raw_attribute(cls, name):
+    """What the class (or the first of its bases that has it) holds under ``name`` (None: none)."""
+    return _lookup_raw(cls, name)
+
+
 def _lookup_raw(cls, name):
     for klass in cls.__mro__:
         if name in vars(klass):

@@ -60,6 +60,7 @@ class Program:
         self.method_class: dict = {}       # key of a method -> the class it was reached through
         self.method_names: dict = {}       # id(function) -> its name as a method ("Model.step")
         self.class_params: dict = {}       # id(classmethod's function) -> the class its `cls` is
+        self.class_deps: list = []         # (class, attribute, what it held) the lowering resolved
         self.root_key = self._discover_and_lower(root)
         self.root_name = self.functions[self.root_key].info.name
         self.loop_sites = loop_sites(self)
@@ -362,6 +363,9 @@ class Program:
                 now = closure_values(func)
                 if now.keys() != closure.keys() or not all(same_value(now[k], v) for k, v in closure.items()):
                     return False
+        from .objects import raw_attribute
+        if any(raw_attribute(cls, attr) is not held for cls, attr, held in self.class_deps):
+            return False            # a method or class attribute replaced since
         return all(resolved_now(code.info) for code in self.functions.values())
 
     @property
