@@ -12,14 +12,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import types
-import weakref
 
 from ..errors import TransformError
 
 # classes whose instances are records: their attributes are the entries the adjoint follows,
 # and a checkpointed call that writes into one gets a snapshot of them (registered when a
 # program that uses the class is compiled; SimpleNamespace always)
-RECORD_CLASSES = weakref.WeakSet([types.SimpleNamespace])
+RECORD_CLASSES = {types.SimpleNamespace}      # (a set: looked up at every attribute write checked)
 _MISSING_ATTR = object()
 
 
