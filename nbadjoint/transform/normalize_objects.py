@@ -587,5 +587,3 @@ def _position(node) -> tuple:
     from .normalize import position
     return position(node)
 
-
-__all__ = ["ObjectLowering", "_NOT_FOUND"]

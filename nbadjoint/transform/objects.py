@@ -22,7 +22,7 @@ import types
 import weakref
 
 from ..runtime.objects import register
-from .parse import _LIBRARY_DIRS, _NOT_FOUND, is_user_function, load_function, resolve_static
+from .parse import _LIBRARY_DIRS, is_user_function, load_function, resolve_static
 
 _LIBRARY_MODULES = ("numpy", "scipy", "builtins", "collections", "types", "dataclasses", "abc", "enum",
                     "functools", "typing")
@@ -227,6 +227,3 @@ def use(cls):
     """Note that compiled code reads and writes objects of ``cls`` as records."""
     register(cls)
 
-
-__all__ = ["is_user_class", "is_namedtuple", "record_problem", "lookup", "constructor", "defining_class",
-           "attribute_classes", "use", "_NOT_FOUND"]
