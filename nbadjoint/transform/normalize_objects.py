@@ -586,4 +586,3 @@ def _attr_index(attr, frozen=False) -> ir.Index:
 def _position(node) -> tuple:
     from .normalize import position
     return position(node)
-

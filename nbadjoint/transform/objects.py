@@ -226,4 +226,3 @@ def returned_class(func, self_class=None):
 def use(cls):
     """Note that compiled code reads and writes objects of ``cls`` as records."""
     register(cls)
-
