@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import TransformError
 from ..runtime import vjp as _vjp
 from . import draws, ir, objects, rules
+from .normalize_objects import CONTAINER_METHODS
 from .templates import clone
 from .parse import _NOT_FOUND, MODULE_TEXT, FunctionInfo, is_user_function, resolve_name, resolve_static
 
@@ -283,11 +284,7 @@ class ExprLowering:
             return self.local_call(func.id, node, out)
         if isinstance(func, ast.Name) and func.id in self.locals and (self.receiver_class(func) is not None
                                                                       or self._class_set(func)):
-            # model(x): the __call__ method of an object whose class is known
-            called = ast.copy_location(ast.Call(ast.copy_location(ast.Attribute(func, "__call__", ast.Load()), func),
-                                                node.args, node.keywords), node)
-            called.end_lineno, called.end_col_offset = node.end_lineno, node.end_col_offset
-            return self.object_call(called, out)
+            return self.called_object(node, out)        # model(x): its __call__
         if isinstance(func, ast.Attribute):      # a method of an object: a call site
             called = self.object_call(node, out)
             if called is not None:
@@ -309,7 +306,7 @@ class ExprLowering:
                 raise self.err("`.append()` is only supported as a statement on a local list", node)
             mfunc = rules.METHOD_FUNCS.get(method)
             if mfunc is None and isinstance(func.value, ast.Name) and func.value.id in self.locals \
-                    and method not in _CONTAINER_METHODS:
+                    and method not in CONTAINER_METHODS:
                 raise self.unknown_class_error(func, node)
             if mfunc is None:
                 raise self.err(f"the method `.{method}()` is not supported", node, hint=_method_hint(method))
@@ -639,11 +636,6 @@ def _generator_as_list(node, obj):
     call = ast.copy_location(ast.Call(node.func, [listcomp] + node.args[1:], node.keywords), node)
     call.end_lineno, call.end_col_offset = node.end_lineno, node.end_col_offset
     return call
-
-
-# methods of lists and dicts (refused as such, not taken for a method of an object of unknown class)
-_CONTAINER_METHODS = frozenset({"get", "keys", "values", "items", "update", "setdefault", "count", "index", "insert",
-                                "remove", "sort", "pop", "popitem", "clear", "reverse", "extend", "append"})
 
 
 def _method_hint(method):

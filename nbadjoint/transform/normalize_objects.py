@@ -17,6 +17,11 @@ _NOT_KNOWN_HINT = ("nbadjoint follows methods and attributes of objects whose cl
                    "and arguments every caller passes an object of one class")
 
 
+# methods of lists and dicts (refused as such, not taken for a method of an object of unknown class)
+CONTAINER_METHODS = frozenset({"get", "keys", "values", "items", "update", "setdefault", "count", "index", "insert",
+                               "remove", "sort", "pop", "popitem", "clear", "reverse", "extend", "append"})
+
+
 class ObjectLowering:
     """The part of the Normalizer (normalize.py) that lowers objects."""
 
@@ -410,6 +415,14 @@ class ObjectLowering:
             return None             # (a namedtuple's own methods; a function held in a field: refused later)
         raise self.err(f"`{ast.unparse(func)}(...)`: {cls.__name__}.{func.attr} is not a method written in "
                        "Python that nbadjoint can read", node)
+
+    def called_object(self, node, out):
+        """``model(x)`` for an object whose class is known: its ``__call__`` method."""
+        func = node.func
+        called = ast.copy_location(ast.Call(ast.copy_location(ast.Attribute(func, "__call__", ast.Load()), func),
+                                            node.args, node.keywords), node)
+        called.end_lineno, called.end_col_offset = node.end_lineno, node.end_col_offset
+        return self.object_call(called, out)
 
     def _class_set(self, node):
         """The classes of the objects ``node`` may hold, when it is an entry of a list of objects of

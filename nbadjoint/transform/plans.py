@@ -407,7 +407,8 @@ def _program_sequences(program) -> dict:
     kinds = getattr(program, "root_kinds", None) or ()
     root_params = functions[program.root_key].params if program.root_key in functions else []
     root_sequences = {p for p, k in zip(root_params, kinds) if k == "sequence"}
-    params = {key: set() if key in called and key != program.root_key else
+    bodies = {key: code.loop_body_of[0] for key, code in functions.items() if getattr(code, "loop_body_of", None)}
+    params = {key: set() if (key in called or key in bodies) and key != program.root_key else
               (root_sequences if key == program.root_key else set(code.params))
               for key, code in functions.items()}
     returns: dict = {}                      # callee key -> True: it may return a list or tuple
@@ -426,6 +427,12 @@ def _program_sequences(program) -> dict:
             if flags != entries.get(key, ()) and flags is not None:
                 entries[key] = flags
                 changed = True
+            for body, caller in bodies.items():     # a loop's body: its state is the caller's names
+                if caller == key:
+                    passed = {p for p in functions[body].params if p in seq}
+                    if not passed <= params[body]:
+                        params[body] |= passed
+                        changed = True
             for call in calls[key]:
                 callee = functions[call.callee].params
                 passed = {p for p, a in zip(callee, call.args) if _atom_may_be_sequence(a, seq)}
