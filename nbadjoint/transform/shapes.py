@@ -163,7 +163,7 @@ class ShapeFacts:
         for s in self.stmts:
             if isinstance(s, ir.Assign):
                 e = s.expr
-                if isinstance(e, ir.GetItem) and isinstance(e.a, ir.Name):
+                if isinstance(e, ir.GetItem) and isinstance(e.a, ir.Name) and not e.index.attr:
                     (as_list if _int_like_index(e.index) else as_array).add(e.a.id)
                     other.update(e.index.reads)
                 elif isinstance(e, (ir.BinOp, ir.UnOp)):
@@ -198,7 +198,7 @@ class ShapeFacts:
             elif isinstance(s, ir.Unpack) and isinstance(s.value, ir.Name):
                 as_list.add(s.value.id)
             elif isinstance(s, ir.SetItem):
-                as_array.add(s.target)
+                (other if s.index.attr else as_array).add(s.target)     # (an object's attribute: no array)
                 other.update(s.index.reads)
                 other.update(ir.names_in([s.value]))
             elif isinstance(s, (ir.Return, ir.Append)):
@@ -533,7 +533,8 @@ def _array_uses(stmts) -> set:
     for s in stmts:
         if isinstance(s, ir.Assign):
             e = s.expr
-            if isinstance(e, ir.GetItem) and isinstance(e.a, ir.Name) and not _int_like_index(e.index):
+            if isinstance(e, ir.GetItem) and isinstance(e.a, ir.Name) and not _int_like_index(e.index) \
+                    and not e.index.attr:
                 out.add(e.a.id)
             elif isinstance(e, ir.Prim) and e.func is not len:
                 names = ir.names_in(list(e.args) + list(e.kwargs.values()))
@@ -541,7 +542,7 @@ def _array_uses(stmts) -> set:
                     out.update(names[:1])
                 elif _numpy_function(e.func) and not isinstance(e.func, np.ufunc):
                     out.update(names)
-        elif isinstance(s, ir.SetItem) and s.target not in lists:
+        elif isinstance(s, ir.SetItem) and s.target not in lists and not s.index.attr:
             out.add(s.target)
     return out
 
