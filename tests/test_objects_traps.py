@@ -2338,36 +2338,24 @@ def test_a_method_of_an_object_of_unknown_class_is_refused_at_its_line(f, args, 
 # --------------------------------------------------------------------------- wrong gradients
 
 # Two attributes of one object holding one array (or one holding a view of the other): a method's
-# in-place write through one attribute changes the other, which nbadjoint does not follow.  (Writes
+# in-place write through one attribute changes the other: refused at the line, as below for a list
+# an object holds that another name also holds.  (Writes
 # through another name outside the object -- a local, the caller's array, another object's attribute --
 # are refused above.)
 
 @pytest.mark.parametrize("which", PLACEMENTS)
-def test_two_attributes_holding_one_array(which):
-    # refused at the line: the write would change another name's (or attribute's) value unseen
+@pytest.mark.parametrize("f, args, argnums", [
+    (two_attributes_one_array, (X3, 0.7), (0, 1)),
+    (interior_view_attribute, (X3, 0.3), (0, 1)),
+    (work_buffer_set_to_the_state, (X3, 0.3), (0, 1)),
+    (history_of_a_state_written_in_place, (X3, 0.3), (0, 1)),
+    (list_given_to_the_constructor_appended_by_a_method, (X3,), 0),
+    (list_attribute_read_through_an_earlier_name, (X3, 0.3), (0, 1)),
+    (one_log_for_two_models, (X3, 0.3), (0, 1)),
+], ids=lambda v: getattr(v, "__name__", None))
+def test_a_write_another_name_or_attribute_still_sees_is_refused_at_the_line(f, args, argnums, which):
     with pytest.raises(nba.AliasError, match=r"the adjoint would miss that dependence \(.*, line \d+, in "):
-        check_plain(two_attributes_one_array, (X3, 0.7), (0, 1), which)
-
-
-@pytest.mark.parametrize("which", PLACEMENTS)
-def test_an_interior_view_attribute_written_in_place(which):
-    # refused at the line: the write would change another name's (or attribute's) value unseen
-    with pytest.raises(nba.AliasError, match=r"the adjoint would miss that dependence \(.*, line \d+, in "):
-        check_plain(interior_view_attribute, (X3, 0.3), (0, 1), which)
-
-
-@pytest.mark.parametrize("which", PLACEMENTS)
-def test_a_work_buffer_set_to_the_state_by_the_caller(which):
-    # refused at the line: the write would change another name's (or attribute's) value unseen
-    with pytest.raises(nba.AliasError, match=r"the adjoint would miss that dependence \(.*, line \d+, in "):
-        check_plain(work_buffer_set_to_the_state, (X3, 0.3), (0, 1), which)
-
-
-@pytest.mark.parametrize("which", PLACEMENTS)
-def test_a_history_of_the_state_array_written_in_place(which):
-    # refused at the line: the write would change another name's (or attribute's) value unseen
-    with pytest.raises(nba.AliasError, match=r"the adjoint would miss that dependence \(.*, line \d+, in "):
-        check_plain(history_of_a_state_written_in_place, (X3, 0.3), (0, 1), which)
+        check_plain(f, args, argnums, which)
 
 
 @pytest.mark.parametrize("which", PLACEMENTS)
@@ -2387,29 +2375,6 @@ def test_a_class_array_written_by_a_method_is_refused(which):
 @pytest.mark.parametrize("which", PLACEMENTS)
 def test_an_entry_of_a_frozen_dataclass_array_written(which):
     check_plain(entry_of_a_frozen_dataclass_array_written, (X3, 0.3), (0, 1), which)
-
-
-# A list held by an object and by another name: the method's append is not seen through the other name.
-
-@pytest.mark.parametrize("which", PLACEMENTS)
-def test_a_list_given_to_the_constructor_appended_by_a_method(which):
-    # refused at the line: the write would change another name's (or attribute's) value unseen
-    with pytest.raises(nba.AliasError, match=r"the adjoint would miss that dependence \(.*, line \d+, in "):
-        check_plain(list_given_to_the_constructor_appended_by_a_method, (X3,), 0, which)
-
-
-@pytest.mark.parametrize("which", PLACEMENTS)
-def test_a_list_attribute_read_through_an_earlier_name(which):
-    # refused at the line: the write would change another name's (or attribute's) value unseen
-    with pytest.raises(nba.AliasError, match=r"the adjoint would miss that dependence \(.*, line \d+, in "):
-        check_plain(list_attribute_read_through_an_earlier_name, (X3, 0.3), (0, 1), which)
-
-
-@pytest.mark.parametrize("which", PLACEMENTS)
-def test_one_log_for_two_models(which):
-    # refused at the line: the write would change another name's (or attribute's) value unseen
-    with pytest.raises(nba.AliasError, match=r"the adjoint would miss that dependence \(.*, line \d+, in "):
-        check_plain(one_log_for_two_models, (X3, 0.3), (0, 1), which)
 
 
 # --------------------------------------------------------------------------- objects as arguments and gradients
