@@ -19,7 +19,7 @@ from ..errors import TransformError
 # and a checkpointed call that writes into one gets a snapshot of them (registered when a
 # program that uses the class is compiled; SimpleNamespace always)
 RECORD_CLASSES = {types.SimpleNamespace}      # (a set: looked up at every attribute write checked)
-_MISSING_ATTR = object()
+MISSING_ATTR = object()
 
 
 def register(cls):
@@ -65,11 +65,11 @@ def check_field(value, attr, where):
         return
     d = getattr(value, "__dict__", None)
     if isinstance(d, dict) and attr in d:
-        found = _class_attribute(cls, attr)
-        if found is _MISSING_ATTR or not hasattr(type(found), "__set__"):
+        found = class_attribute(cls, attr)
+        if found is MISSING_ATTR or not hasattr(type(found), "__set__"):
             return
-    found = _class_attribute(cls, attr)
-    if found is not _MISSING_ATTR and not hasattr(type(found), "__get__"):
+    found = class_attribute(cls, attr)
+    if found is not MISSING_ATTR and not hasattr(type(found), "__get__"):
         return          # a class-level constant
     function, filename, lineno = where
     raise TransformError(f"`.{attr}` of this {cls.__name__} is not a value stored in the object (a property, "
@@ -79,21 +79,22 @@ def check_field(value, attr, where):
                               "the function being differentiated, whose classes are known")
 
 
-def _class_attribute(cls, attr):
+def class_attribute(cls, attr):
+    """What the class (or the first of its bases that has it) holds under ``attr`` (MISSING_ATTR: none)."""
     for klass in cls.__mro__:
         if attr in klass.__dict__:
             return klass.__dict__[attr]
-    return _MISSING_ATTR
+    return MISSING_ATTR
 
 
 def old_attr(x, attr):
     """The value ``x.attr = ...`` is about to replace, for the undo log."""
-    return x.__dict__.get(attr, _MISSING_ATTR)
+    return x.__dict__.get(attr, MISSING_ATTR)
 
 
 def restore_attr(x, attr, old):
     """Undo ``x.attr = ...``."""
-    if old is _MISSING_ATTR:
+    if old is MISSING_ATTR:
         x.__dict__.pop(attr, None)
     else:
         x.__dict__[attr] = old

@@ -21,7 +21,7 @@ import sys
 import types
 import weakref
 
-from ..runtime.objects import register
+from ..runtime.objects import MISSING_ATTR, class_attribute, register
 from .parse import _LIBRARY_DIRS, is_user_function, load_function, resolve_static
 
 _LIBRARY_MODULES = ("numpy", "scipy", "builtins", "collections", "types", "dataclasses", "abc", "enum",
@@ -100,10 +100,8 @@ def raw_attribute(cls, name):
 
 
 def _lookup_raw(cls, name):
-    for klass in cls.__mro__:
-        if name in vars(klass):
-            return vars(klass)[name]
-    return None
+    found = class_attribute(cls, name)
+    return None if found is MISSING_ATTR else found
 
 
 def lookup(cls, attr):
